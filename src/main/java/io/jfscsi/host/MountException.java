@@ -1,0 +1,15 @@
+package io.jfscsi.host;
+
+/** A mount system call failed; {@code errno} is the kernel's error number, 0 when unknown. */
+public class MountException extends Exception {
+  private final int errno;
+
+  public MountException(String message, int errno) {
+    super(message);
+    this.errno = errno;
+  }
+
+  public int errno() {
+    return errno;
+  }
+}

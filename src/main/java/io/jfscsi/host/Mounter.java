@@ -1,0 +1,35 @@
+package io.jfscsi.host;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The port through which the driver changes and inspects mount points on this host. The real
+ * implementation calls the kernel; actor simulations use an in-memory fake.
+ *
+ * <p>Every method may block for the duration of a system call and is called from the mount
+ * actors' blocking dispatcher, never from a gRPC thread.
+ */
+public interface Mounter {
+
+  /**
+   * Bind-mounts {@code source} onto {@code target}; with {@code readOnly} the bind is remounted
+   * read-only so that writes through the target fail with EROFS. The target directory must exist.
+   */
+  void bind(Path source, Path target, boolean readOnly) throws MountException;
+
+  /**
+   * Unmounts every mount stacked on {@code target} (stale ones included). Succeeds when nothing
+   * is mounted there. Does not remove the directory.
+   */
+  void unmount(Path target) throws MountException;
+
+  /** What is at {@code path} right now, without hanging on a dead FUSE client. */
+  MountState probe(Path path);
+
+  /** Byte and inode figures of the file system that serves {@code path}. */
+  FsStats stats(Path path) throws MountException;
+
+  /** The mount table of this process's mount namespace (/proc/self/mountinfo). */
+  List<MountEntry> mounts();
+}

@@ -1,0 +1,62 @@
+package io.jfscsi.juicefs;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Everything the driver needs to know about one volume, parsed and validated from a
+ * {@link VolumeSource}. Parsing refuses bad input with a {@link io.jfscsi.Failure} whose message
+ * names the offending key and never its value.
+ *
+ * @param fsName       the JuiceFS file system name (secret key {@code name})
+ * @param metaUrl      the metadata engine URL (secret key {@code metaurl}); for the embedded
+ *                     default a local directory, see {@link #localDirectory()}
+ * @param mountOptions validated JuiceFS mount options, e.g. {@code cache-size=1024}
+ * @param subPath      the directory inside the file system that targets see; "" for the root
+ * @param clientHash   hex SHA-256 of every field that makes a client different (not subPath);
+ *                     two volumes with the same id and hash share one client
+ */
+public record VolumeSettings(
+    VolumeSource source,
+    String fsName,
+    SecretValue metaUrl,
+    Optional<String> storage,
+    Optional<String> bucket,
+    Optional<SecretValue> accessKey,
+    Optional<SecretValue> secretKey,
+    Map<String, String> formatOptions,
+    Map<String, String> envs,
+    Map<String, String> configs,
+    List<String> mountOptions,
+    String subPath,
+    Duration deleteDelay,
+    boolean cleanCache,
+    List<Path> cacheDirs,
+    ClientResources resources,
+    Optional<String> mountImage,
+    Optional<String> cachePvc,
+    String clientHash) {
+
+  public String volumeId() {
+    return source.volumeId();
+  }
+
+  /**
+   * The directory that backs this volume in the embedded default: a metaurl of the form
+   * {@code local:///abs/dir} or an absolute path names a local directory served through a FUSE
+   * passthrough instead of a JuiceFS metadata engine.
+   */
+  public Optional<Path> localDirectory() {
+    String url = metaUrl.reveal();
+    if (url.startsWith("local://")) {
+      return Optional.of(Path.of(url.substring("local://".length())));
+    }
+    if (url.startsWith("/")) {
+      return Optional.of(Path.of(url));
+    }
+    return Optional.empty();
+  }
+}

@@ -1,0 +1,18 @@
+package io.jfscsi.runtime;
+
+/**
+ * Identity of one shared JuiceFS client: the volume it serves and the hash of its settings.
+ * Two publishes share a client exactly when their keys are equal.
+ */
+public record ClientKey(String volumeId, String settingsHash) {
+
+  /** A short stable name, usable as an actor name, a directory name and a pod name part. */
+  public String name() {
+    return volumeId + "-" + settingsHash.substring(0, Math.min(12, settingsHash.length()));
+  }
+
+  @Override
+  public String toString() {
+    return name();
+  }
+}

@@ -1,0 +1,17 @@
+package io.jfscsi.runtime;
+
+import io.jfscsi.juicefs.VolumeSource;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * What the runtime keeps about a client so that a driver restart loses nothing: how to start it
+ * again, which targets reference it, when its delayed exit is due, and the client it last ran.
+ */
+public record ClientRecord(ClientKey key, VolumeSource source, Set<String> targets,
+                           Optional<Instant> deleteAt, Optional<RunningClient> running) {
+  public ClientRecord {
+    targets = Set.copyOf(targets);
+  }
+}

@@ -1,0 +1,45 @@
+package io.jfscsi.runtime;
+
+import io.jfscsi.juicefs.VolumeSettings;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
+
+/**
+ * Where JuiceFS clients run: a child process in its own session (local mode) or a Mount Pod
+ * (Kubernetes). The mount actors drive it; it keeps no mount state of its own beyond the
+ * records it persists for them.
+ *
+ * <p>Blocking methods are called from the mount actors' blocking dispatcher.
+ */
+public interface MountRuntime {
+
+  /**
+   * Starts a client for {@code settings} under {@code key}, or adopts one that still runs from an
+   * earlier driver ({@code previous}); completes when its mount point answers. A client that
+   * cannot start completes exceptionally with a {@link io.jfscsi.Failure} that says why (bad
+   * metaurl, missing binary, the client's own error output with secrets removed).
+   * {@code onExit} is called once, from any thread, when the started client dies later.
+   */
+  CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
+                                       java.util.Optional<RunningClient> previous,
+                                       Consumer<ClientExit> onExit);
+
+  /** Stops the client and unmounts its mount point; idempotent. Blocking. */
+  void stop(RunningClient client);
+
+  /** Persists the record atomically before the caller acknowledges the change. Blocking. */
+  void save(ClientRecord record);
+
+  /** Forgets the record of a client that has been stopped. Blocking. */
+  void remove(ClientKey key);
+
+  /** Every record saved by this or an earlier driver on this node. Blocking. */
+  List<ClientRecord> load();
+
+  /** Removes the client's cache directories, after it has stopped. Blocking. */
+  void cleanCache(VolumeSettings settings);
+
+  /** Whether the runtime can start clients (binaries present, API reachable). */
+  boolean ready();
+}
