@@ -14,6 +14,7 @@ public final class Failure extends RuntimeException {
     ALREADY_EXISTS,
     FAILED_PRECONDITION,
     RESOURCE_EXHAUSTED,
+    OUT_OF_RANGE,
     ABORTED,
     UNAVAILABLE,
     DEADLINE_EXCEEDED,

@@ -1,0 +1,162 @@
+package io.jfscsi;
+
+import com.typesafe.config.Config;
+import io.grpc.ServerServiceDefinition;
+import io.jfscsi.controller.MountedDirectories;
+import io.jfscsi.controller.VolumeProvisioner;
+import io.jfscsi.csi.ControllerService;
+import io.jfscsi.csi.CsiServer;
+import io.jfscsi.csi.Endpoint;
+import io.jfscsi.csi.IdentityService;
+import io.jfscsi.csi.NodeService;
+import io.jfscsi.csi.Services;
+import io.jfscsi.host.Mounter;
+import io.jfscsi.mount.MountSettings;
+import io.jfscsi.mount.NodeGuardian;
+import io.jfscsi.runtime.MountRuntime;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * One running driver: the actor system, the node guardian and the provisioner for the roles it
+ * plays, and the CSI server in front of them. Stopping it stops serving CSI and the actors, and
+ * leaves every client and every published mount in place.
+ */
+public final class Driver implements AutoCloseable {
+
+  /** The parts that touch the host, chosen by the caller (real ones, or fakes in tests). */
+  public record Ports(MountRuntime runtime, Mounter mounter) {}
+
+  private record Actors(ActorRef<NodeGuardian.Command> guardian,
+                        ActorRef<VolumeProvisioner.Command> provisioner) {}
+
+  private final ActorSystem<Void> system;
+  private final CsiServer server;
+  private final Actors actors;
+
+  private Driver(ActorSystem<Void> system, CsiServer server, Actors actors) {
+    this.system = system;
+    this.server = server;
+    this.actors = actors;
+  }
+
+  public static Driver start(Config config, Ports ports) throws IOException {
+    Config c = config.getConfig("jfs-csi");
+    List<String> roles = c.getStringList("roles");
+    boolean node = roles.contains("node");
+    boolean controller = roles.contains("controller");
+    if (!node && !controller) {
+      throw new IllegalArgumentException("jfs-csi.roles must name node, controller or both");
+    }
+    MountSettings mountSettings = MountSettings.from(c);
+    Path stateDir = Path.of(c.getString("state-dir"));
+    CompletableFuture<Actors> spawned = new CompletableFuture<>();
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
+      DispatcherSelector blocking = DispatcherSelector.fromConfig(NodeGuardian.DISPATCHER);
+      var guardian = node ? ctx.spawn(NodeGuardian.create(ports.runtime(), ports.mounter(),
+          mountSettings, Clock.systemUTC()), "node", blocking) : null;
+      var provisioner = controller ? ctx.spawn(VolumeProvisioner.create(
+          new MountedDirectories(ports.runtime(),
+              c.getDuration("client.ready-timeout").plusSeconds(10)),
+          VolumeProvisioner.catalog(stateDir)), "provisioner", blocking) : null;
+      spawned.complete(new Actors(guardian, provisioner));
+      return Behaviors.empty();
+    }), "jfs-csi", config);
+    try {
+      Actors actors = spawned.get(30, TimeUnit.SECONDS);
+      Duration timeout = c.getDuration("call-timeout");
+      String nodeId = c.getString("node-id").isEmpty()
+          ? InetAddress.getLocalHost().getHostName() : c.getString("node-id");
+      List<ServerServiceDefinition> services = new ArrayList<>();
+      services.add(Services.identity(new IdentityService(c.getString("driver-name"), version(),
+          controller, () -> ready(system, actors, ports.runtime()))));
+      if (node) {
+        services.add(Services.node(new NodeService(actors.guardian(), system.scheduler(),
+            timeout, nodeId, mountSettings.kubeletRoot())));
+      }
+      if (controller) {
+        services.add(Services.controller(new ControllerService(actors.provisioner(),
+            system.scheduler(), timeout)));
+      }
+      CsiServer server = CsiServer.start(Endpoint.parse(c.getString("endpoint")), services,
+          c.getDuration("shutdown-grace"));
+      Driver driver = new Driver(system, server, actors);
+      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
+          "csi-server", () -> {
+            server.close();
+            return CompletableFuture.completedFuture(Done.getInstance());
+          });
+      return driver;
+    } catch (Exception e) {
+      system.terminate();
+      if (e instanceof IOException io) {
+        throw io;
+      }
+      throw new IOException("driver did not start: " + e.getMessage(), e);
+    }
+  }
+
+  /** Ready when the guardian answers and the runtime can start clients. */
+  private static CompletionStage<Boolean> ready(ActorSystem<Void> system, Actors actors,
+                                                MountRuntime runtime) {
+    if (!runtime.ready()) {
+      return CompletableFuture.completedFuture(false);
+    }
+    if (actors.guardian() == null) {
+      return CompletableFuture.completedFuture(true);
+    }
+    return AskPattern.<NodeGuardian.Command, List<?>>ask(actors.guardian(),
+            reply -> new NodeGuardian.ListClients(reply.unsafeUpcast()), Duration.ofSeconds(5),
+            system.scheduler())
+        .thenApply(clients -> true);
+  }
+
+  public ActorSystem<Void> system() {
+    return system;
+  }
+
+  public ActorRef<NodeGuardian.Command> guardian() {
+    return actors.guardian();
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  /** Stops serving and stops the actors; clients and mounts stay as they are. */
+  @Override
+  public void close() {
+    CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason());
+    system.getWhenTerminated().toCompletableFuture().orTimeout(30, TimeUnit.SECONDS)
+        .exceptionally(e -> null).join();
+  }
+
+  public static String version() {
+    try (InputStream in = Driver.class.getResourceAsStream("/jfs-csi-version.properties")) {
+      Properties p = new Properties();
+      if (in != null) {
+        p.load(in);
+      }
+      return p.getProperty("version", "unknown");
+    } catch (IOException e) {
+      return "unknown";
+    }
+  }
+}

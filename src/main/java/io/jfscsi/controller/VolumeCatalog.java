@@ -1,0 +1,75 @@
+package io.jfscsi.controller;
+
+import io.jfscsi.Failure;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Optional;
+import java.util.Properties;
+
+/**
+ * The volumes this controller provisioned, one small file each, so that a repeated CreateVolume
+ * is recognised after a restart and an incompatible one is refused. Holds no secrets.
+ */
+public final class VolumeCatalog {
+
+  /** What CreateVolume was asked for, reduced to what decides compatibility. */
+  record Entry(String name, String requestHash, long capacityBytes, String subPath) {}
+
+  private final Path dir;
+
+  VolumeCatalog(Path dir) {
+    this.dir = dir;
+  }
+
+  Optional<Entry> find(String name) {
+    Path file = dir.resolve(name + ".properties");
+    if (!Files.exists(file)) {
+      return Optional.empty();
+    }
+    Properties p = new Properties();
+    try (Reader r = Files.newBufferedReader(file)) {
+      p.load(r);
+    } catch (IOException e) {
+      throw Failure.internal("cannot read the record of volume " + name + ": " + e.getMessage(),
+          e);
+    }
+    return Optional.of(new Entry(name, p.getProperty("request-hash", ""),
+        Long.parseLong(p.getProperty("capacity-bytes", "0")), p.getProperty("sub-path", name)));
+  }
+
+  void put(Entry entry) {
+    Properties p = new Properties();
+    p.setProperty("request-hash", entry.requestHash());
+    p.setProperty("capacity-bytes", Long.toString(entry.capacityBytes()));
+    p.setProperty("sub-path", entry.subPath());
+    try {
+      Files.createDirectories(dir);
+      Path tmp = Files.createTempFile(dir, entry.name(), ".tmp");
+      try (Writer w = Files.newBufferedWriter(tmp)) {
+        p.store(w, "volume provisioned by jfs-csi");
+      }
+      try {
+        Files.move(tmp, dir.resolve(entry.name() + ".properties"),
+            StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, dir.resolve(entry.name() + ".properties"),
+            StandardCopyOption.REPLACE_EXISTING);
+      }
+    } catch (IOException e) {
+      throw Failure.internal("cannot record volume " + entry.name() + ": " + e.getMessage(), e);
+    }
+  }
+
+  void remove(String name) {
+    try {
+      Files.deleteIfExists(dir.resolve(name + ".properties"));
+    } catch (IOException e) {
+      throw Failure.internal("cannot forget volume " + name + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,154 @@
+package io.jfscsi.controller;
+
+import io.jfscsi.Failure;
+import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.juicefs.VolumeSource;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.pattern.StatusReply;
+import org.slf4j.Logger;
+
+/**
+ * The controller side: creates and deletes the sub-directory of each dynamically provisioned
+ * volume. One actor handles the requests in order, so two CreateVolume calls for the same name
+ * never race; each call is short (a directory operation on a mounted file system).
+ */
+public final class VolumeProvisioner {
+  private VolumeProvisioner() {}
+
+  public sealed interface Command {}
+
+  /**
+   * @param parameters StorageClass parameters as the CO passed them
+   * @param secrets    the provisioner secret
+   */
+  public record Create(String name, Map<String, String> parameters, Map<String, String> secrets,
+                       long requiredBytes, ActorRef<StatusReply<Created>> replyTo)
+      implements Command {}
+
+  public record Delete(String volumeId, Map<String, String> secrets,
+                       ActorRef<StatusReply<org.apache.pekko.Done>> replyTo) implements Command {}
+
+  /** Whether a volume is known: provisioned here, or present in the file system. */
+  public record Lookup(String volumeId, Map<String, String> parameters,
+                       Map<String, String> secrets, ActorRef<StatusReply<Boolean>> replyTo)
+      implements Command {}
+
+  /** The provisioned volume: its id and the context every later publish receives. */
+  public record Created(String volumeId, long capacityBytes, Map<String, String> context) {}
+
+  public static final String SUB_PATH = "subPath";
+
+  public static Behavior<Command> create(VolumeDirectories directories, VolumeCatalog catalog) {
+    return Behaviors.setup(ctx -> {
+      Logger log = ctx.getLog();
+      return Behaviors.receive(Command.class)
+          .onMessage(Command.class, command -> {
+            switch (command) {
+              case Create c -> reply(c.replyTo(), () -> create(c, directories, catalog, log));
+              case Delete d -> reply(d.replyTo(), () -> delete(d, directories, catalog, log));
+              case Lookup l -> reply(l.replyTo(), () -> lookup(l, directories, catalog));
+            }
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  public static VolumeCatalog catalog(java.nio.file.Path stateDir) {
+    return new VolumeCatalog(stateDir.resolve("volumes"));
+  }
+
+  private static Created create(Create c, VolumeDirectories directories, VolumeCatalog catalog,
+                                Logger log) {
+    VolumeSettings fs = SettingsParser.parse(new VolumeSource(c.name(), c.secrets(),
+        c.parameters(), java.util.List.of()));
+    String requestHash = requestHash(c.parameters(), fs.clientHash());
+    Optional<VolumeCatalog.Entry> known = catalog.find(c.name());
+    if (known.isPresent()) {
+      VolumeCatalog.Entry e = known.get();
+      if (!e.requestHash().equals(requestHash) || e.capacityBytes() != c.requiredBytes()) {
+        throw Failure.alreadyExists("volume " + c.name() + " already exists with other "
+            + "parameters or capacity");
+      }
+    }
+    directories.create(fs, c.name());
+    if (known.isEmpty()) {
+      catalog.put(new VolumeCatalog.Entry(c.name(), requestHash, c.requiredBytes(), c.name()));
+      log.info("volume {} provisioned in file system {} ({} bytes requested)", c.name(),
+          fs.fsName(), c.requiredBytes());
+    }
+    Map<String, String> context = new TreeMap<>(c.parameters());
+    context.put(SUB_PATH, c.name());
+    context.put("capacity", Long.toString(c.requiredBytes()));
+    return new Created(c.name(), c.requiredBytes(), context);
+  }
+
+  private static org.apache.pekko.Done delete(Delete d, VolumeDirectories directories,
+                                              VolumeCatalog catalog, Logger log) {
+    Optional<VolumeCatalog.Entry> known = catalog.find(d.volumeId());
+    if (d.secrets().isEmpty()) {
+      if (known.isEmpty()) {
+        return org.apache.pekko.Done.getInstance(); // nothing of ours: already deleted
+      }
+      throw Failure.invalid("DeleteVolume for " + d.volumeId() + " needs the provisioner secret "
+          + "(name, metaurl) to reach the file system");
+    }
+    VolumeSettings fs = SettingsParser.parse(new VolumeSource(d.volumeId(), d.secrets(),
+        Map.of(), java.util.List.of()));
+    String subPath = known.map(VolumeCatalog.Entry::subPath).orElse(d.volumeId());
+    directories.delete(fs, subPath);
+    catalog.remove(d.volumeId());
+    log.info("volume {} deleted from file system {}", d.volumeId(), fs.fsName());
+    return org.apache.pekko.Done.getInstance();
+  }
+
+  private static Boolean lookup(Lookup l, VolumeDirectories directories, VolumeCatalog catalog) {
+    if (catalog.find(l.volumeId()).isPresent()) {
+      return true;
+    }
+    if (l.secrets().isEmpty()) {
+      return false;
+    }
+    VolumeSettings fs = SettingsParser.parse(new VolumeSource(l.volumeId(), l.secrets(),
+        l.parameters(), java.util.List.of()));
+    return directories.exists(fs, l.volumeId());
+  }
+
+  /** Parameters and file system identity, hashed: what makes two CreateVolume calls the same. */
+  private static String requestHash(Map<String, String> parameters, String fsHash) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      new TreeMap<>(new HashMap<>(parameters)).forEach((k, v) -> {
+        sha.update(k.getBytes(StandardCharsets.UTF_8));
+        sha.update((byte) 0);
+        sha.update(v.getBytes(StandardCharsets.UTF_8));
+        sha.update((byte) 0);
+      });
+      sha.update(fsHash.getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(sha.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static <T> void reply(ActorRef<StatusReply<T>> to, java.util.function.Supplier<T> work) {
+    try {
+      to.tell(StatusReply.success(work.get()));
+    } catch (Failure f) {
+      to.tell(StatusReply.error(f));
+    } catch (RuntimeException e) {
+      to.tell(StatusReply.error(Failure.internal(String.valueOf(e.getMessage()), e)));
+    }
+  }
+}

@@ -1,0 +1,165 @@
+package io.jfscsi.csi;
+
+import csi.v1.Node;
+import csi.v1.NodeExpandVolumeRequest;
+import csi.v1.NodeExpandVolumeResponse;
+import csi.v1.NodeGetCapabilitiesRequest;
+import csi.v1.NodeGetCapabilitiesResponse;
+import csi.v1.NodeGetInfoRequest;
+import csi.v1.NodeGetInfoResponse;
+import csi.v1.NodeGetVolumeStatsRequest;
+import csi.v1.NodeGetVolumeStatsResponse;
+import csi.v1.NodePublishVolumeRequest;
+import csi.v1.NodePublishVolumeResponse;
+import csi.v1.NodeServiceCapability;
+import csi.v1.NodeStageVolumeRequest;
+import csi.v1.NodeStageVolumeResponse;
+import csi.v1.NodeUnpublishVolumeRequest;
+import csi.v1.NodeUnpublishVolumeResponse;
+import csi.v1.NodeUnstageVolumeRequest;
+import csi.v1.NodeUnstageVolumeResponse;
+import csi.v1.VolumeCondition;
+import csi.v1.VolumeUsage;
+import io.jfscsi.Failure;
+import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.juicefs.VolumeSource;
+import io.jfscsi.mount.NodeGuardian;
+import io.jfscsi.mount.TargetStats;
+import io.jfscsi.runtime.ClientKey;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+/**
+ * The CSI Node service: validates each request, turns it into one message for the
+ * {@link NodeGuardian}, and maps the answer. Holds no state.
+ */
+public final class NodeService implements Node {
+
+  private final ActorRef<NodeGuardian.Command> guardian;
+  private final Scheduler scheduler;
+  private final Duration timeout;
+  private final String nodeId;
+  private final Path kubeletRoot;
+
+  public NodeService(ActorRef<NodeGuardian.Command> guardian, Scheduler scheduler,
+                     Duration timeout, String nodeId, Path kubeletRoot) {
+    this.guardian = guardian;
+    this.scheduler = scheduler;
+    this.timeout = timeout;
+    this.nodeId = nodeId;
+    this.kubeletRoot = kubeletRoot;
+  }
+
+  @Override
+  public CompletionStage<NodePublishVolumeResponse> nodePublishVolume(NodePublishVolumeRequest in) {
+    return checked(() -> {
+      String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
+      Path target = RequestChecks.targetPath("target_path", in.getTargetPath(), kubeletRoot);
+      if (!in.hasVolumeCapability()) {
+        throw Failure.invalid("volume_capability is required");
+      }
+      RequestChecks.capability(in.getVolumeCapability());
+      List<String> flags = new ArrayList<>(in.getVolumeCapability().getMount().getMountFlagsList());
+      boolean readOnly = in.getReadonly() || RequestChecks.readOnlyMode(in.getVolumeCapability())
+          || flags.remove("ro");
+      VolumeSettings settings = SettingsParser.parse(
+          new VolumeSource(volumeId, in.getSecretsMap(), in.getVolumeContextMap(), flags));
+      ClientKey key = new ClientKey(volumeId, settings.clientHash());
+      return AskPattern.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
+              reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply), timeout,
+              scheduler)
+          .thenApply(done -> NodePublishVolumeResponse.getDefaultInstance());
+    });
+  }
+
+  @Override
+  public CompletionStage<NodeUnpublishVolumeResponse> nodeUnpublishVolume(
+      NodeUnpublishVolumeRequest in) {
+    return checked(() -> {
+      String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
+      Path target = RequestChecks.targetPath("target_path", in.getTargetPath(), kubeletRoot);
+      return AskPattern.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
+              reply -> new NodeGuardian.Unpublish(volumeId, target, reply), timeout, scheduler)
+          .thenApply(done -> NodeUnpublishVolumeResponse.getDefaultInstance());
+    });
+  }
+
+  @Override
+  public CompletionStage<NodeGetVolumeStatsResponse> nodeGetVolumeStats(
+      NodeGetVolumeStatsRequest in) {
+    return checked(() -> {
+      String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
+      if (in.getVolumePath().isEmpty()) {
+        throw Failure.invalid("volume_path is required");
+      }
+      Path path = Path.of(in.getVolumePath()).normalize();
+      return AskPattern.<NodeGuardian.Command, TargetStats>askWithStatus(guardian,
+              reply -> new NodeGuardian.VolumeStats(volumeId, path, reply), timeout, scheduler)
+          .thenApply(NodeService::statsResponse);
+    });
+  }
+
+  private static NodeGetVolumeStatsResponse statsResponse(TargetStats stats) {
+    var response = NodeGetVolumeStatsResponse.newBuilder()
+        .setVolumeCondition(VolumeCondition.newBuilder()
+            .setAbnormal(stats.abnormal()).setMessage(stats.condition()));
+    stats.usage().ifPresent(u -> response
+        .addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES)
+            .setTotal(u.totalBytes()).setAvailable(u.availableBytes()).setUsed(u.usedBytes()))
+        .addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.INODES)
+            .setTotal(u.totalInodes()).setAvailable(u.freeInodes()).setUsed(u.usedInodes())));
+    return response.build();
+  }
+
+  @Override
+  public CompletionStage<NodeGetCapabilitiesResponse> nodeGetCapabilities(
+      NodeGetCapabilitiesRequest in) {
+    var response = NodeGetCapabilitiesResponse.newBuilder();
+    for (var type : List.of(NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
+        NodeServiceCapability.RPC.Type.VOLUME_CONDITION)) {
+      response.addCapabilities(NodeServiceCapability.newBuilder()
+          .setRpc(NodeServiceCapability.RPC.newBuilder().setType(type)));
+    }
+    return CompletableFuture.completedFuture(response.build());
+  }
+
+  @Override
+  public CompletionStage<NodeGetInfoResponse> nodeGetInfo(NodeGetInfoRequest in) {
+    return CompletableFuture.completedFuture(
+        NodeGetInfoResponse.newBuilder().setNodeId(nodeId).build());
+  }
+
+  @Override
+  public CompletionStage<NodeStageVolumeResponse> nodeStageVolume(NodeStageVolumeRequest in) {
+    return Unimplemented.call("NodeStageVolume");
+  }
+
+  @Override
+  public CompletionStage<NodeUnstageVolumeResponse> nodeUnstageVolume(
+      NodeUnstageVolumeRequest in) {
+    return Unimplemented.call("NodeUnstageVolume");
+  }
+
+  @Override
+  public CompletionStage<NodeExpandVolumeResponse> nodeExpandVolume(NodeExpandVolumeRequest in) {
+    return Unimplemented.call("NodeExpandVolume");
+  }
+
+  /** Runs a handler body so that a validation failure becomes a failed stage, not a throw. */
+  static <T> CompletionStage<T> checked(Supplier<CompletionStage<T>> body) {
+    try {
+      return body.get();
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+}

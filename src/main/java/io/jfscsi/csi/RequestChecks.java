@@ -1,0 +1,155 @@
+package io.jfscsi.csi;
+
+import csi.v1.VolumeCapability;
+import io.jfscsi.Failure;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Validation shared by the CSI services. Everything here is pure apart from resolving the real
+ * path of a target's parent, and throws {@link Failure} with INVALID_ARGUMENT (or the code the
+ * specification names) and a message that says what is wrong.
+ */
+final class RequestChecks {
+  private RequestChecks() {}
+
+  /** CSI asks plugins to accept at least 128 bytes; Kubernetes object names stop at 253. */
+  static final int MAX_ID_LENGTH = 253;
+
+  static final Set<VolumeCapability.AccessMode.Mode> SUPPORTED_MODES = EnumSet.of(
+      VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER,
+      VolumeCapability.AccessMode.Mode.SINGLE_NODE_READER_ONLY,
+      VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER,
+      VolumeCapability.AccessMode.Mode.SINGLE_NODE_MULTI_WRITER,
+      VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER,
+      VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY);
+
+  /**
+   * A volume id or name becomes a directory name and part of a client's name, so it must be one
+   * plain path element.
+   */
+  static String volumeId(String field, String value) {
+    if (value.isEmpty()) {
+      throw Failure.invalid(field + " is required");
+    }
+    if (value.length() > MAX_ID_LENGTH) {
+      throw Failure.invalid(field + " is " + value.length() + " bytes long; at most "
+          + MAX_ID_LENGTH + " are accepted");
+    }
+    if (value.indexOf('\0') >= 0) {
+      throw Failure.invalid(field + " contains a NUL character");
+    }
+    if (value.contains("/")) {
+      throw Failure.invalid(field + " '" + value + "' contains '/'; it must be a single name");
+    }
+    if (value.equals(".") || value.equals("..") || value.contains("..")) {
+      throw Failure.invalid(field + " '" + value + "' contains '..'");
+    }
+    for (char c : value.toCharArray()) {
+      if (Character.isISOControl(c)) {
+        throw Failure.invalid(field + " contains a control character");
+      }
+    }
+    return value;
+  }
+
+  /**
+   * A target path must be absolute, normalized, under the kubelet root, and must not escape it
+   * through a symbolic link in any existing parent. The target itself may not exist yet.
+   */
+  static Path targetPath(String field, String value, Path kubeletRoot) {
+    if (value.isEmpty()) {
+      throw Failure.invalid(field + " is required");
+    }
+    if (value.indexOf('\0') >= 0) {
+      throw Failure.invalid(field + " contains a NUL character");
+    }
+    if (value.length() > 4096) {
+      throw Failure.invalid(field + " is longer than PATH_MAX (4096)");
+    }
+    Path path = Path.of(value);
+    if (!path.isAbsolute()) {
+      throw Failure.invalid(field + " '" + value + "' is not an absolute path");
+    }
+    if (!path.normalize().toString().equals(value) || value.endsWith("/")) {
+      throw Failure.invalid(field + " '" + value + "' is not normalized (expected '"
+          + path.normalize() + "')");
+    }
+    Path root = kubeletRoot.toAbsolutePath().normalize();
+    if (!path.startsWith(root) || path.equals(root)) {
+      throw Failure.invalid(field + " '" + value + "' is outside the kubelet root " + root);
+    }
+    Path parent = path.getParent();
+    if (Files.exists(parent)) {
+      try {
+        Path real = parent.toRealPath();
+        Path realRoot = Files.exists(root) ? root.toRealPath() : root;
+        if (!real.startsWith(realRoot)) {
+          throw Failure.invalid(field + " '" + value + "' escapes the kubelet root " + root
+              + " through a symbolic link (its parent resolves to " + real + ")");
+        }
+      } catch (IOException e) {
+        throw Failure.invalid(field + " '" + value + "': cannot resolve its parent: "
+            + e.getMessage());
+      }
+    } else {
+      throw Failure.invalid("the parent directory of " + field + " '" + value
+          + "' does not exist; the CO creates it before publishing");
+    }
+    if (Files.isSymbolicLink(path)) {
+      throw Failure.invalid(field + " '" + value + "' is a symbolic link");
+    }
+    if (Files.exists(path, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(path)) {
+      throw Failure.invalid(field + " '" + value + "' exists and is not a directory");
+    }
+    return path;
+  }
+
+  /** The driver serves file systems only: mount access, and the access modes it can honour. */
+  static void capabilities(List<VolumeCapability> capabilities) {
+    if (capabilities.isEmpty()) {
+      throw Failure.invalid("volume_capabilities are required");
+    }
+    capabilities.forEach(RequestChecks::capability);
+  }
+
+  static void capability(VolumeCapability capability) {
+    String problem = unsupported(capability);
+    if (problem != null) {
+      throw Failure.invalid(problem);
+    }
+  }
+
+  /** Why a capability is not supported, or null when it is. */
+  static String unsupported(VolumeCapability c) {
+    if (c.hasBlock()) {
+      return "block access is not supported: JuiceFS volumes are file systems (use mount access)";
+    }
+    if (!c.hasMount()) {
+      return "volume_capability must set mount access";
+    }
+    String fsType = c.getMount().getFsType();
+    if (!fsType.isEmpty() && !fsType.equals("juicefs")) {
+      return "fs_type '" + fsType + "' is not supported; leave it empty or use 'juicefs'";
+    }
+    if (!c.hasAccessMode()) {
+      return "volume_capability.access_mode is required";
+    }
+    VolumeCapability.AccessMode.Mode mode = c.getAccessMode().getMode();
+    if (!SUPPORTED_MODES.contains(mode)) {
+      return "access mode " + mode + " is not supported";
+    }
+    return null;
+  }
+
+  static boolean readOnlyMode(VolumeCapability c) {
+    var mode = c.getAccessMode().getMode();
+    return mode == VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY
+        || mode == VolumeCapability.AccessMode.Mode.SINGLE_NODE_READER_ONLY;
+  }
+}

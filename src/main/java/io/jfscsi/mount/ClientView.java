@@ -1,0 +1,10 @@
+package io.jfscsi.mount;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/** A read-only picture of one client for management and tests. */
+public record ClientView(String key, String volumeId, ClientState state, String mountPath,
+                         Optional<String> handle, List<String> targets,
+                         Optional<Instant> deleteAt, int restarts, Optional<String> lastError) {}

@@ -1,0 +1,582 @@
+package io.jfscsi.mount;
+
+import io.jfscsi.Failure;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.MountState;
+import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.ClientExit;
+import io.jfscsi.runtime.ClientKey;
+import io.jfscsi.runtime.ClientRecord;
+import io.jfscsi.runtime.MountRuntime;
+import io.jfscsi.runtime.RunningClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.StashBuffer;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.pattern.StatusReply;
+
+/**
+ * One shared JuiceFS client and every target bound to it. Publish and unpublish for the client
+ * arrive here one at a time through the mailbox, so the reference set needs no lock; the client
+ * itself is started, restarted and stopped through the {@link MountRuntime} port and targets are
+ * bound through the {@link Mounter} port.
+ *
+ * <p>A reference is recorded by the runtime before a publish is answered, so a driver restart
+ * rebuilds this actor from the record ({@link #recovered}).
+ */
+public final class MountActor extends AbstractBehavior<MountActor.Command> {
+
+  /** What the actor understands. Replies use {@link StatusReply} carrying a {@link Failure}. */
+  public sealed interface Command {}
+
+  public record AddTarget(Path target, boolean readOnly, ActorRef<StatusReply<Done>> replyTo)
+      implements Command {}
+
+  public record RemoveTarget(Path target, ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  public record Stats(Path target, ActorRef<StatusReply<TargetStats>> replyTo) implements Command {}
+
+  public record Describe(ActorRef<ClientView> replyTo) implements Command {}
+
+  /** From the guardian, after it has routed the last message to this actor: stop and end. */
+  public record Stop() implements Command {}
+
+  /** Periodic: drop references whose target is no longer a mount point (a lost unpublish). */
+  public record CheckReferences() implements Command {}
+
+  record ClientStarted(RunningClient client) implements Command {}
+
+  record ClientStartFailed(Throwable cause) implements Command {}
+
+  record ClientDied(ClientExit exit) implements Command {}
+
+  record RestartDue() implements Command {}
+
+  record ExitDue() implements Command {}
+
+  /** What the actor tells its parent so that it can route by target and stop idle clients. */
+  public sealed interface Report {}
+
+  public record TargetHeld(ClientKey key, Path target, boolean held) implements Report {}
+
+  public record Idle(ClientKey key) implements Report {}
+
+  private record Ports(MountRuntime runtime, Mounter mounter, MountSettings settings, Clock clock,
+                       ActorRef<Report> parent) {}
+
+  private final Ports ports;
+  private final ClientKey key;
+  private final VolumeSettings volume;
+  private final TimerScheduler<Command> timers;
+  private final StashBuffer<Command> waiting;
+  /** Target path -> read-only. Insertion order keeps logs and views stable. */
+  private final Map<Path, Boolean> targets = new LinkedHashMap<>();
+
+  private ClientState state = ClientState.STARTING;
+  private RunningClient client;
+  private Optional<Instant> deleteAt = Optional.empty();
+  private int restarts;
+  private Duration backoff;
+  private Optional<String> lastError = Optional.empty();
+
+  public static Behavior<Command> create(ClientKey key, VolumeSettings volume, MountRuntime runtime,
+                                         Mounter mounter, MountSettings settings, Clock clock,
+                                         ActorRef<Report> parent) {
+    return setup(key, volume, new Ports(runtime, mounter, settings, clock, parent), Map.of(),
+        Optional.empty(), Optional.empty());
+  }
+
+  /** Rebuilds the actor of a client recorded by an earlier driver on this node. */
+  public static Behavior<Command> recovered(ClientRecord record, VolumeSettings volume,
+                                            Map<Path, Boolean> targets, MountRuntime runtime,
+                                            Mounter mounter, MountSettings settings, Clock clock,
+                                            ActorRef<Report> parent) {
+    return setup(record.key(), volume, new Ports(runtime, mounter, settings, clock, parent),
+        targets, record.running(), record.deleteAt());
+  }
+
+  private static Behavior<Command> setup(ClientKey key, VolumeSettings volume, Ports ports,
+                                         Map<Path, Boolean> targets,
+                                         Optional<RunningClient> previous,
+                                         Optional<Instant> deleteAt) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(10_000,
+        stash -> new MountActor(ctx, key, volume, ports, timers, stash, targets, previous,
+            deleteAt))));
+  }
+
+  private MountActor(ActorContext<Command> ctx, ClientKey key, VolumeSettings volume, Ports ports,
+                     TimerScheduler<Command> timers, StashBuffer<Command> waiting,
+                     Map<Path, Boolean> recoveredTargets, Optional<RunningClient> previous,
+                     Optional<Instant> recoveredDeleteAt) {
+    super(ctx);
+    this.key = key;
+    this.volume = volume;
+    this.ports = ports;
+    this.timers = timers;
+    this.waiting = waiting;
+    this.backoff = ports.settings().restartMinBackoff();
+    this.targets.putAll(recoveredTargets);
+    this.deleteAt = recoveredDeleteAt;
+    timers.startTimerWithFixedDelay(new CheckReferences(), ports.settings().referenceCheck());
+    startClient(previous, previous.isPresent() ? "adopting the client of an earlier driver"
+        : "first publish");
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder().onAnyMessage(this::handle).build();
+  }
+
+  private Behavior<Command> handle(Command command) {
+    return switch (command) {
+      case AddTarget add -> onAdd(add);
+      case RemoveTarget remove -> onRemove(remove);
+      case Stats stats -> onStats(stats);
+      case Describe describe -> {
+        describe.replyTo().tell(view());
+        yield this;
+      }
+      case Stop stop -> onStop();
+      case CheckReferences check -> onCheckReferences();
+      case ClientStarted started -> onStarted(started.client());
+      case ClientStartFailed failed -> onStartFailed(failed.cause());
+      case ClientDied died -> onDied(died.exit());
+      case RestartDue due -> {
+        if (state == ClientState.BROKEN) {
+          startClient(Optional.empty(), "restart " + (restarts + 1) + " after a crash");
+        }
+        yield this;
+      }
+      case ExitDue due -> {
+        if (state == ClientState.DRAINING && targets.isEmpty()) {
+          ports.parent().tell(new Idle(key));
+        }
+        yield this;
+      }
+    };
+  }
+
+  // ---- publish and unpublish -------------------------------------------------------------
+
+  private Behavior<Command> onAdd(AddTarget add) {
+    if (state == ClientState.STARTING || state == ClientState.RESTARTING
+        || state == ClientState.BROKEN || state == ClientState.STOPPING) {
+      waiting.stash(add);
+      return this;
+    }
+    if (client == null) {
+      // Draining after the client died or failed to start: a new reference starts it again.
+      waiting.stash(add);
+      startClient(Optional.empty(), "a new reference arrived");
+      return this;
+    }
+    try {
+      bindTarget(add.target(), add.readOnly());
+      add.replyTo().tell(StatusReply.ack());
+    } catch (Failure f) {
+      add.replyTo().tell(StatusReply.error(f));
+    }
+    tellHeld(add.target());
+    if (state == ClientState.DRAINING) {
+      if (targets.isEmpty()) {
+        idleIfDue();
+      } else {
+        cancelExit("a new reference arrived");
+      }
+    }
+    return this;
+  }
+
+  /** Tells the parent this client may go, unless a delayed exit is still running. */
+  private void idleIfDue() {
+    if (deleteAt.isEmpty() || !deleteAt.get().isAfter(ports.clock().instant())) {
+      ports.parent().tell(new Idle(key));
+    }
+  }
+
+  /** Binds one target, records the reference, and leaves nothing half-made when it fails. */
+  private void bindTarget(Path target, boolean readOnly) {
+    Boolean heldReadOnly = targets.get(target);
+    if (heldReadOnly != null) {
+      if (heldReadOnly != readOnly) {
+        throw Failure.alreadyExists("volume " + key.volumeId() + " is already published at "
+            + target + " " + (heldReadOnly ? "read-only" : "read-write")
+            + "; unpublish it before publishing it " + (readOnly ? "read-only" : "read-write"));
+      }
+      if (ports.mounter().probe(target) == MountState.MOUNTED) {
+        return;
+      }
+    }
+    MountState at = ports.mounter().probe(target);
+    if (at == MountState.MOUNTED && heldReadOnly == null) {
+      throw Failure.alreadyExists("target " + target
+          + " is already a mount point that this driver did not publish for volume "
+          + key.volumeId());
+    }
+    Path source = source();
+    boolean createdTarget = false;
+    try {
+      if (!Files.isDirectory(source)) {
+        Files.createDirectories(source);
+      }
+      if (at == MountState.STALE) {
+        ports.mounter().unmount(target);
+      }
+      if (!Files.exists(target)) {
+        Files.createDirectory(target);
+        createdTarget = true;
+      }
+      ports.mounter().bind(source, target, readOnly);
+    } catch (IOException | MountException e) {
+      if (createdTarget) {
+        deleteQuietly(target);
+      }
+      throw Failure.internal("cannot bind " + source + " to " + target + ": " + e.getMessage(), e);
+    }
+    targets.put(target, readOnly);
+    try {
+      save();
+    } catch (RuntimeException e) {
+      targets.remove(target);
+      unmountQuietly(target);
+      if (createdTarget) {
+        deleteQuietly(target);
+      }
+      throw Failure.internal("cannot record the reference of " + target + ": " + e.getMessage(),
+          e);
+    }
+    getContext().getLog().info("volume {} published at {}{} ({} targets on client {})",
+        key.volumeId(), target, readOnly ? " read-only" : "", targets.size(), key);
+  }
+
+  private Behavior<Command> onRemove(RemoveTarget remove) {
+    if (state == ClientState.STARTING || state == ClientState.STOPPING) {
+      waiting.stash(remove);
+      return this;
+    }
+    try {
+      ports.mounter().unmount(remove.target());
+      deleteQuietly(remove.target());
+    } catch (MountException e) {
+      remove.replyTo().tell(StatusReply.error(Failure.internal(
+          "cannot unmount " + remove.target() + ": " + e.getMessage(), e)));
+      return this;
+    }
+    if (targets.remove(remove.target()) != null) {
+      save();
+      getContext().getLog().info("volume {} unpublished from {} ({} targets left on client {})",
+          key.volumeId(), remove.target(), targets.size(), key);
+    }
+    remove.replyTo().tell(StatusReply.ack());
+    tellHeld(remove.target());
+    if (targets.isEmpty() && (state == ClientState.READY)) {
+      beginExit("the last reference was removed");
+    }
+    return this;
+  }
+
+  private Behavior<Command> onStats(Stats stats) {
+    if (!targets.containsKey(stats.target())) {
+      stats.replyTo().tell(StatusReply.error(Failure.notFound(
+          "volume " + key.volumeId() + " is not published at " + stats.target())));
+      return this;
+    }
+    MountState at = ports.mounter().probe(stats.target());
+    if (at != MountState.MOUNTED) {
+      String why = switch (state) {
+        case BROKEN, RESTARTING -> "the JuiceFS client died and is being restarted";
+        default -> "the target is " + at.name().toLowerCase().replace('_', ' ');
+      };
+      stats.replyTo().tell(StatusReply.success(new TargetStats(Optional.empty(), true, why)));
+      return this;
+    }
+    try {
+      stats.replyTo().tell(StatusReply.success(
+          new TargetStats(Optional.of(ports.mounter().stats(stats.target())), false, "healthy")));
+    } catch (MountException e) {
+      stats.replyTo().tell(StatusReply.success(
+          new TargetStats(Optional.empty(), true, "statfs failed: " + e.getMessage())));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onCheckReferences() {
+    if (state != ClientState.READY) {
+      return this;
+    }
+    List<Path> gone = new ArrayList<>();
+    for (Path target : targets.keySet()) {
+      if (!Files.exists(target.getParent())) {
+        gone.add(target);
+      }
+    }
+    for (Path target : gone) {
+      unmountQuietly(target);
+      targets.remove(target);
+      getContext().getLog().warn("volume {}: dropped the reference of {} whose pod is gone",
+          key.volumeId(), target);
+      tellHeld(target);
+    }
+    if (!gone.isEmpty()) {
+      save();
+      if (targets.isEmpty()) {
+        beginExit("references of pods that are gone were dropped");
+      }
+    }
+    return this;
+  }
+
+  // ---- the client's life -----------------------------------------------------------------
+
+  private void startClient(Optional<RunningClient> previous, String reason) {
+    transition(restarts == 0 && client == null ? ClientState.STARTING : ClientState.RESTARTING,
+        reason);
+    var self = getContext().getSelf();
+    getContext().pipeToSelf(
+        ports.runtime().start(key, volume, previous, exit -> self.tell(new ClientDied(exit))),
+        (started, error) -> error == null ? new ClientStarted(started) : new ClientStartFailed(error));
+  }
+
+  private Behavior<Command> onStarted(RunningClient started) {
+    boolean recovering = state == ClientState.RESTARTING || client != null || !targets.isEmpty();
+    client = started;
+    backoff = ports.settings().restartMinBackoff();
+    lastError = Optional.empty();
+    transition(ClientState.READY, "client " + started.handle() + " is ready at "
+        + started.mountPath());
+    if (recovering) {
+      rebindTargets();
+    }
+    save();
+    if (targets.isEmpty() && waiting.isEmpty()) {
+      beginExit("no target references the client");
+    } else if (!targets.isEmpty() && deleteAt.isPresent()) {
+      deleteAt = Optional.empty();
+      save();
+    }
+    return waiting.unstashAll(this);
+  }
+
+  /** After a restart every referenced target whose bind went stale is bound again. */
+  private void rebindTargets() {
+    int rebound = 0;
+    List<Path> gone = new ArrayList<>();
+    for (var entry : targets.entrySet()) {
+      Path target = entry.getKey();
+      MountState at = ports.mounter().probe(target);
+      if (at == MountState.MOUNTED) {
+        continue;
+      }
+      if (!Files.exists(target.getParent())) {
+        gone.add(target);
+        continue;
+      }
+      try {
+        if (at == MountState.STALE) {
+          ports.mounter().unmount(target);
+        }
+        if (!Files.exists(target)) {
+          Files.createDirectory(target);
+        }
+        ports.mounter().bind(source(), target, entry.getValue());
+        rebound++;
+      } catch (IOException | MountException e) {
+        lastError = Optional.of("cannot bind " + target + " again: " + e.getMessage());
+        getContext().getLog().error("volume {}: {}", key.volumeId(), lastError.get());
+      }
+    }
+    for (Path target : gone) {
+      targets.remove(target);
+      tellHeld(target);
+    }
+    getContext().getLog().info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept",
+        key.volumeId(), rebound, gone.size(), targets.size() - rebound);
+  }
+
+  private Behavior<Command> onStartFailed(Throwable error) {
+    Throwable cause = error instanceof java.util.concurrent.CompletionException c
+        && c.getCause() != null ? c.getCause() : error;
+    Failure failure = cause instanceof Failure f ? f
+        : new Failure(Failure.Code.UNAVAILABLE, "the JuiceFS client did not start: "
+            + cause.getMessage(), cause);
+    lastError = Optional.of(failure.getMessage());
+    getContext().getLog().error("volume {}: client {} did not start: {}", key.volumeId(), key,
+        failure.getMessage());
+    if (targets.isEmpty()) {
+      // Nobody depends on this client yet: fail the waiting publishes and go away.
+      failWaiting(failure);
+      transition(ClientState.DRAINING, "the client could not start");
+      ports.parent().tell(new Idle(key));
+      return this;
+    }
+    failWaitingPublishes(failure);
+    scheduleRestart();
+    return waiting.unstashAll(this);
+  }
+
+  private Behavior<Command> onDied(ClientExit exit) {
+    if (client == null || !exit.client().handle().equals(client.handle())
+        || state == ClientState.STOPPING) {
+      return this;
+    }
+    lastError = Optional.of(exit.reason());
+    getContext().getLog().warn("volume {}: client {} died: {}", key.volumeId(), client.handle(),
+        exit.reason());
+    if (targets.isEmpty()) {
+      client = null;
+      transition(ClientState.DRAINING, "the client died with no references");
+      ports.parent().tell(new Idle(key));
+      return this;
+    }
+    scheduleRestart();
+    return this;
+  }
+
+  private void scheduleRestart() {
+    transition(ClientState.BROKEN, "restart in " + backoff.toMillis() + " ms");
+    timers.startSingleTimer(new RestartDue(), backoff);
+    restarts++;
+    Duration next = backoff.multipliedBy(2);
+    backoff = next.compareTo(ports.settings().restartMaxBackoff()) > 0
+        ? ports.settings().restartMaxBackoff() : next;
+  }
+
+  private void beginExit(String reason) {
+    Duration delay = volume.deleteDelay();
+    if (delay.isZero() || delay.isNegative()) {
+      transition(ClientState.DRAINING, reason);
+      ports.parent().tell(new Idle(key));
+      return;
+    }
+    Instant at = deleteAt.orElse(ports.clock().instant().plus(delay));
+    deleteAt = Optional.of(at);
+    save();
+    transition(ClientState.DRAINING, reason + "; delayed exit at " + at);
+    Duration remaining = Duration.between(ports.clock().instant(), at);
+    timers.startSingleTimer(new ExitDue(), remaining.isNegative() ? Duration.ZERO : remaining);
+  }
+
+  private void cancelExit(String reason) {
+    timers.cancel(ExitDue.class);
+    deleteAt = Optional.empty();
+    save();
+    transition(ClientState.READY, reason + "; delayed exit cancelled");
+  }
+
+  private Behavior<Command> onStop() {
+    transition(ClientState.STOPPING, "no references and no delay left");
+    timers.cancelAll();
+    if (client != null) {
+      ports.runtime().stop(client);
+    }
+    ports.runtime().remove(key);
+    if (volume.cleanCache()) {
+      ports.runtime().cleanCache(volume);
+    }
+    // Anything still waiting was routed here before the guardian let go of this client.
+    failWaiting(new Failure(Failure.Code.ABORTED,
+        "the client of volume " + key.volumeId() + " was stopping; retry"));
+    getContext().getLog().info("volume {}: client {} stopped", key.volumeId(), key);
+    return Behaviors.stopped();
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  private Path source() {
+    Path root = client.mountPath();
+    return volume.subPath().isEmpty() ? root : root.resolve(volume.subPath());
+  }
+
+  private void save() {
+    ports.runtime().save(new ClientRecord(key, volume.source(), targetNames(), deleteAt,
+        Optional.ofNullable(client)));
+  }
+
+  private java.util.Set<String> targetNames() {
+    var names = new java.util.LinkedHashSet<String>();
+    targets.keySet().forEach(t -> names.add(t.toString()));
+    return names;
+  }
+
+  private void tellHeld(Path target) {
+    ports.parent().tell(new TargetHeld(key, target, targets.containsKey(target)));
+  }
+
+  private void failWaiting(Failure failure) {
+    waiting.forEach(c -> {
+      switch (c) {
+        case AddTarget a -> a.replyTo().tell(StatusReply.error(failure));
+        case RemoveTarget r -> r.replyTo().tell(StatusReply.ack());
+        case Stats s -> s.replyTo().tell(StatusReply.error(failure));
+        default -> { }
+      }
+      if (c instanceof AddTarget a) {
+        tellHeld(a.target());
+      }
+    });
+    waiting.clear();
+  }
+
+  private void failWaitingPublishes(Failure failure) {
+    List<Command> keep = new ArrayList<>();
+    waiting.forEach(c -> {
+      if (c instanceof AddTarget a && !targets.containsKey(a.target())) {
+        a.replyTo().tell(StatusReply.error(failure));
+        tellHeld(a.target());
+      } else {
+        keep.add(c);
+      }
+    });
+    waiting.clear();
+    keep.forEach(waiting::stash);
+  }
+
+  private void transition(ClientState next, String reason) {
+    if (next != state) {
+      getContext().getLog().info("volume {}: client {} {} -> {}: {}", key.volumeId(), key, state,
+          next, reason);
+    }
+    state = next;
+  }
+
+  private ClientView view() {
+    return new ClientView(key.name(), key.volumeId(), state,
+        client == null ? "" : client.mountPath().toString(),
+        Optional.ofNullable(client).map(RunningClient::handle),
+        List.copyOf(targetNames()), deleteAt, restarts, lastError);
+  }
+
+  private void unmountQuietly(Path target) {
+    try {
+      ports.mounter().unmount(target);
+    } catch (MountException e) {
+      getContext().getLog().warn("volume {}: cannot unmount {}: {}", key.volumeId(), target,
+          e.getMessage());
+    }
+  }
+
+  private static void deleteQuietly(Path target) {
+    try {
+      Files.deleteIfExists(target);
+    } catch (IOException ignored) {
+      // A non-empty directory is not ours to remove; kubelet cleans up the rest.
+    }
+  }
+}

@@ -1,0 +1,243 @@
+package io.jfscsi.mount;
+
+import io.jfscsi.Failure;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.MountState;
+import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.ClientKey;
+import io.jfscsi.runtime.ClientRecord;
+import io.jfscsi.runtime.MountRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.pattern.StatusReply;
+
+/**
+ * The node side's single entry point: routes each publish to the {@link MountActor} of its
+ * client (creating it on first use), each unpublish and stats call to the actor holding the
+ * target, and stops clients that report themselves idle. At start it rebuilds one actor per
+ * client recorded by an earlier driver.
+ *
+ * <p>It owns the routing table (target to client) and nothing else; each actor owns its
+ * references. A target is reserved in the table when its publish is routed and confirmed or
+ * released by the actor's {@link MountActor.TargetHeld} report, so an idle report that crosses a
+ * publish on its way never stops a client that is about to get a reference.
+ */
+public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
+
+  public sealed interface Command {}
+
+  public record Publish(ClientKey key, VolumeSettings settings, Path target, boolean readOnly,
+                        ActorRef<StatusReply<Done>> replyTo) implements Command {}
+
+  public record Unpublish(String volumeId, Path target, ActorRef<StatusReply<Done>> replyTo)
+      implements Command {}
+
+  public record VolumeStats(String volumeId, Path target,
+                            ActorRef<StatusReply<TargetStats>> replyTo) implements Command {}
+
+  /** The clients this guardian runs, for management and tests. */
+  public record ListClients(ActorRef<List<ActorRef<MountActor.Command>>> replyTo)
+      implements Command {}
+
+  private record FromClient(MountActor.Report report) implements Command {}
+
+  private record ClientGone(ClientKey key) implements Command {}
+
+  /** Name of the dispatcher that runs mount actors: they make blocking system calls. */
+  public static final String DISPATCHER = "jfs-csi.mount-dispatcher";
+
+  private final MountRuntime runtime;
+  private final Mounter mounter;
+  private final MountSettings settings;
+  private final Clock clock;
+  private final ActorRef<MountActor.Report> reports;
+
+  private final Map<ClientKey, ActorRef<MountActor.Command>> clients = new HashMap<>();
+  /** Clients told to stop; a publish for the same key waits until the old one is gone. */
+  private final Map<ClientKey, List<Publish>> stopping = new HashMap<>();
+  private final Map<Path, ClientKey> routes = new HashMap<>();
+  private long generation;
+
+  public static Behavior<Command> create(MountRuntime runtime, Mounter mounter,
+                                         MountSettings settings, Clock clock) {
+    return Behaviors.setup(ctx -> new NodeGuardian(ctx, runtime, mounter, settings, clock));
+  }
+
+  private NodeGuardian(ActorContext<Command> ctx, MountRuntime runtime, Mounter mounter,
+                       MountSettings settings, Clock clock) {
+    super(ctx);
+    this.runtime = runtime;
+    this.mounter = mounter;
+    this.settings = settings;
+    this.clock = clock;
+    this.reports = ctx.messageAdapter(MountActor.Report.class, FromClient::new);
+    recoverRecordedClients();
+  }
+
+  /** Rebuilds an actor for every client an earlier driver recorded on this node. */
+  private void recoverRecordedClients() {
+    runtime.load().forEach(this::recover);
+  }
+
+  private void recover(ClientRecord record) {
+    Map<Path, Boolean> readOnlyMounts = new HashMap<>();
+    mounter.mounts().forEach(m -> readOnlyMounts.put(m.mountPoint(), m.readOnly()));
+    VolumeSettings volume;
+    try {
+      volume = SettingsParser.parse(record.source());
+    } catch (Failure f) {
+      getContext().getLog().error("recorded client {} cannot be parsed any more ({}); "
+          + "its client and targets are left as they are", record.key(), f.getMessage());
+      return;
+    }
+    Map<Path, Boolean> targets = new LinkedHashMap<>();
+    for (String t : record.targets()) {
+      Path target = Path.of(t);
+      targets.put(target, readOnlyMounts.getOrDefault(target, false));
+      routes.put(target, record.key());
+    }
+    spawn(record.key(), MountActor.recovered(record, volume, targets, runtime, mounter,
+        settings, clock, reports));
+    getContext().getLog().info("recovered client {} with {} targets", record.key(),
+        targets.size());
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder().onAnyMessage(this::handle).build();
+  }
+
+  private Behavior<Command> handle(Command command) {
+    switch (command) {
+      case Publish p -> onPublish(p);
+      case Unpublish u -> onUnpublish(u);
+      case VolumeStats s -> onStats(s);
+      case ListClients l -> l.replyTo().tell(List.copyOf(clients.values()));
+      case FromClient(MountActor.TargetHeld held) -> onTargetHeld(held);
+      case FromClient(MountActor.Idle idle) -> onIdle(idle.key());
+      case ClientGone gone -> onClientGone(gone.key());
+    }
+    return this;
+  }
+
+  private void onPublish(Publish p) {
+    ClientKey routed = routes.get(p.target());
+    if (routed != null && !routed.equals(p.key())) {
+      p.replyTo().tell(StatusReply.error(Failure.alreadyExists(routed.volumeId()
+          .equals(p.key().volumeId())
+          ? "target " + p.target() + " is already published for volume " + p.key().volumeId()
+              + " with other settings (secret, mount options or volume attributes changed); "
+              + "unpublish it first"
+          : "target " + p.target() + " is already published for volume " + routed.volumeId())));
+      return;
+    }
+    if (stopping.containsKey(p.key())) {
+      stopping.get(p.key()).add(p);
+      return;
+    }
+    routes.put(p.target(), p.key());
+    clientFor(p.key(), p.settings())
+        .tell(new MountActor.AddTarget(p.target(), p.readOnly(), p.replyTo()));
+  }
+
+  private void onUnpublish(Unpublish u) {
+    ClientKey key = routes.get(u.target());
+    ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
+    if (client != null) {
+      client.tell(new MountActor.RemoveTarget(u.target(), u.replyTo()));
+      return;
+    }
+    // Not ours (any more): make sure nothing is left mounted there, then it is done.
+    try {
+      if (mounter.probe(u.target()) != MountState.MISSING) {
+        mounter.unmount(u.target());
+        Files.deleteIfExists(u.target());
+      }
+      u.replyTo().tell(StatusReply.ack());
+    } catch (MountException | IOException e) {
+      u.replyTo().tell(StatusReply.error(Failure.internal(
+          "cannot unmount " + u.target() + ": " + e.getMessage(), e)));
+    }
+  }
+
+  private void onStats(VolumeStats s) {
+    ClientKey key = routes.get(s.target());
+    ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
+    if (client == null || !key.volumeId().equals(s.volumeId())) {
+      s.replyTo().tell(StatusReply.error(Failure.notFound(
+          "volume " + s.volumeId() + " is not published at " + s.target() + " on this node")));
+      return;
+    }
+    client.tell(new MountActor.Stats(s.target(), s.replyTo()));
+  }
+
+  private void onTargetHeld(MountActor.TargetHeld held) {
+    if (held.held()) {
+      routes.put(held.target(), held.key());
+    } else if (held.key().equals(routes.get(held.target()))) {
+      routes.remove(held.target());
+    }
+  }
+
+  private void onIdle(ClientKey key) {
+    if (routes.containsValue(key)) {
+      return; // a publish is on its way to it: it is not idle after all
+    }
+    ActorRef<MountActor.Command> client = clients.remove(key);
+    if (client != null) {
+      stopping.put(key, new ArrayList<>());
+      client.tell(new MountActor.Stop());
+    }
+  }
+
+  private void onClientGone(ClientKey key) {
+    clients.remove(key);
+    List<Publish> waiting = stopping.remove(key);
+    if (waiting != null) {
+      routes.values().removeIf(key::equals);
+      waiting.forEach(this::onPublish);
+      return;
+    }
+    // The actor failed: its references are in the runtime's record, so rebuild it from there.
+    getContext().getLog().error("the actor of client {} failed; rebuilding it from its record",
+        key);
+    runtime.load().stream().filter(r -> r.key().equals(key)).findFirst()
+        .ifPresentOrElse(this::recover, () -> routes.values().removeIf(key::equals));
+  }
+
+  private ActorRef<MountActor.Command> clientFor(ClientKey key, VolumeSettings volume) {
+    ActorRef<MountActor.Command> client = clients.get(key);
+    if (client == null) {
+      client = spawn(key, MountActor.create(key, volume, runtime, mounter, settings, clock,
+          reports));
+    }
+    return client;
+  }
+
+  private ActorRef<MountActor.Command> spawn(ClientKey key, Behavior<MountActor.Command> b) {
+    ActorRef<MountActor.Command> ref = getContext().spawn(
+        Behaviors.supervise(b).onFailure(org.apache.pekko.actor.typed.SupervisorStrategy.stop()),
+        "client-" + key.name() + "-" + (++generation),
+        DispatcherSelector.fromConfig(DISPATCHER));
+    getContext().watchWith(ref, new ClientGone(key));
+    clients.put(key, ref);
+    return ref;
+  }
+}
