@@ -1,0 +1,78 @@
+package io.jfscsi.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import io.jfscsi.Driver;
+import java.io.File;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Runs the driver until SIGTERM / SIGINT; flags override the HOCON configuration. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Run the CSI driver (default: node and controller on the embedded runtime).")
+final class ServeCommand implements java.util.concurrent.Callable<Integer> {
+
+  @Option(names = "--config", description = "HOCON file with jfs-csi settings")
+  File configFile;
+
+  @Option(names = "--endpoint", description = "unix:///path/csi.sock or tcp://host:port")
+  String endpoint;
+
+  @Option(names = "--node-id", description = "node id reported to the CO")
+  String nodeId;
+
+  @Option(names = "--roles", split = ",", description = "node, controller, or both")
+  List<String> roles;
+
+  @Option(names = "--kubelet-root", description = "targets must lie under this directory")
+  String kubeletRoot;
+
+  @Option(names = "--mount-root", description = "clients mount under this directory")
+  String mountRoot;
+
+  @Option(names = "--state-dir", description = "records of clients and volumes")
+  String stateDir;
+
+  @Override
+  public Integer call() throws Exception {
+    Driver driver = Driver.start(config(), Ports.real(config()));
+    CountDownLatch stopped = new CountDownLatch(1);
+    driver.system().getWhenTerminated().thenRun(stopped::countDown);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      driver.close();
+      stopped.countDown();
+    }, "jfs-csi-shutdown"));
+    stopped.await();
+    return 0;
+  }
+
+  Config config() {
+    Map<String, Object> overrides = new HashMap<>();
+    if (endpoint != null) {
+      overrides.put("jfs-csi.endpoint", endpoint);
+    }
+    if (nodeId != null) {
+      overrides.put("jfs-csi.node-id", nodeId);
+    }
+    if (roles != null) {
+      overrides.put("jfs-csi.roles", ConfigValueFactory.fromIterable(roles));
+    }
+    if (kubeletRoot != null) {
+      overrides.put("jfs-csi.kubelet-root", kubeletRoot);
+    }
+    if (mountRoot != null) {
+      overrides.put("jfs-csi.mount-root", mountRoot);
+    }
+    if (stateDir != null) {
+      overrides.put("jfs-csi.state-dir", stateDir);
+    }
+    Config base = configFile == null ? ConfigFactory.load()
+        : ConfigFactory.parseFile(configFile).withFallback(ConfigFactory.load()).resolve();
+    return ConfigFactory.parseMap(overrides).withFallback(base);
+  }
+}

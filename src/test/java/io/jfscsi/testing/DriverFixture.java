@@ -1,0 +1,128 @@
+package io.jfscsi.testing;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.jfscsi.Driver;
+import io.jfscsi.csi.CsiClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A real driver for wire tests: real Unix socket, real mounts, real FUSE clients, everything
+ * under one temporary directory: {@code data/} is the embedded file system, {@code kubelet/} the
+ * kubelet root, {@code mnt/} the mount root, {@code state/} the records.
+ */
+public final class DriverFixture implements AutoCloseable {
+
+  public final Path dir;
+  public final Path data;
+  public final Path kubelet;
+  public final Path socket;
+  private final Map<String, Object> overrides = new HashMap<>();
+  private Driver driver;
+  private CsiClient client;
+
+  public DriverFixture(Path dir) throws IOException {
+    this.dir = dir;
+    this.data = Files.createDirectories(dir.resolve("data"));
+    this.kubelet = Files.createDirectories(dir.resolve("kubelet"));
+    this.socket = dir.resolve("csi.sock");
+  }
+
+  public DriverFixture with(String key, Object value) {
+    overrides.put("jfs-csi." + key, value);
+    return this;
+  }
+
+  public Config config() {
+    Map<String, Object> c = new HashMap<>(Map.of(
+        "jfs-csi.endpoint", "unix://" + socket,
+        "jfs-csi.kubelet-root", kubelet.toString(),
+        "jfs-csi.mount-root", dir.resolve("mnt").toString(),
+        "jfs-csi.state-dir", dir.resolve("state").toString(),
+        "jfs-csi.node-id", "test-node"));
+    c.putAll(overrides);
+    return ConfigFactory.parseMap(c).withFallback(ConfigFactory.load()).resolve();
+  }
+
+  public DriverFixture start() throws IOException {
+    driver = Driver.start(config(), RealPorts.of(config()));
+    client = CsiClient.connect("unix://" + socket);
+    return this;
+  }
+
+  /** Stops the driver as an upgrade would: clients and mounts stay. */
+  public void stopDriver() {
+    if (client != null) {
+      client.close();
+      client = null;
+    }
+    if (driver != null) {
+      driver.close();
+      driver = null;
+    }
+  }
+
+  public Driver driver() {
+    return driver;
+  }
+
+  public CsiClient csi() {
+    return client;
+  }
+
+  public Map<String, String> secrets() {
+    return Map.of("name", "testfs", "metaurl", "local://" + data);
+  }
+
+  /** A pod's volume directory as kubelet lays it out; the target itself is not created. */
+  public Path target(String pod, String volume) throws IOException {
+    Path parent = kubelet.resolve("pods").resolve(pod).resolve("volumes")
+        .resolve("kubernetes.io~csi").resolve(volume);
+    Files.createDirectories(parent);
+    return parent.resolve("mount");
+  }
+
+  /** Pids of FUSE clients serving something under this fixture's directory. */
+  public List<Long> clientPids() {
+    List<Long> pids = new ArrayList<>();
+    ProcessHandle.allProcesses().forEach(p -> p.info().arguments().ifPresent(args -> {
+      String joined = String.join(" ", args);
+      if (joined.contains(dir.toString()) && p.info().command().orElse("").contains("bindfs")) {
+        pids.add(p.pid());
+      }
+    }));
+    return pids;
+  }
+
+  /** Mount points under this fixture's directory, from /proc/self/mountinfo. */
+  public List<String> mountsUnder() throws IOException {
+    List<String> result = new ArrayList<>();
+    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+      String mountPoint = line.split(" ")[4].replace("\\040", " ");
+      if (mountPoint.startsWith(dir.toString())) {
+        result.add(mountPoint);
+      }
+    }
+    return result;
+  }
+
+  /** Stops the driver, then kills clients and unmounts everything it left, deepest first. */
+  @Override
+  public void close() throws Exception {
+    stopDriver();
+    for (long pid : clientPids()) {
+      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    }
+    List<String> mounts = mountsUnder();
+    mounts.sort((a, b) -> b.length() - a.length());
+    for (String m : mounts) {
+      new ProcessBuilder("umount", "-l", m).inheritIO().start().waitFor();
+    }
+  }
+}
