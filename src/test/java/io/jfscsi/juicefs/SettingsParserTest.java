@@ -55,8 +55,8 @@ class SettingsParserTest {
   @Test
   void the_settings_print_without_secrets() {
     VolumeSettings s = volume().secret("secret-key", "s3cr3tSK").secret("envs", "A: s3cr3tENV")
-        .parse();
+        .mountFlags("bucket=redis://u:s3cr3tPW@h:6379/2").parse();
     assertThat(s.toString()).contains("pv-1").doesNotContain("s3cr3t").doesNotContain("myjfs")
-        .doesNotContain("redis.example");
+        .doesNotContain("redis.example").contains("bucket=redis://u:******@h:6379/2");
   }
 }
