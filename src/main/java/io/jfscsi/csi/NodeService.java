@@ -29,7 +29,6 @@ import io.jfscsi.mount.TargetStats;
 import io.jfscsi.runtime.ClientKey;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -68,11 +67,13 @@ public final class NodeService implements Node {
         throw Failure.invalid("volume_capability is required");
       }
       RequestChecks.capability(in.getVolumeCapability());
-      List<String> flags = new ArrayList<>(in.getVolumeCapability().getMount().getMountFlagsList());
+      VolumeSettings settings = SettingsParser.parse(new VolumeSource(volumeId,
+          in.getSecretsMap(), in.getVolumeContextMap(),
+          in.getVolumeCapability().getMount().getMountFlagsList()));
+      // A read-only client (mount option ro) is a client of its own; the CSI readonly flag and
+      // reader-only access modes only make this target's bind read-only.
       boolean readOnly = in.getReadonly() || RequestChecks.readOnlyMode(in.getVolumeCapability())
-          || flags.remove("ro");
-      VolumeSettings settings = SettingsParser.parse(
-          new VolumeSource(volumeId, in.getSecretsMap(), in.getVolumeContextMap(), flags));
+          || settings.readOnly();
       ClientKey key = new ClientKey(volumeId, settings.clientHash());
       return AskPattern.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
               reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply), timeout,

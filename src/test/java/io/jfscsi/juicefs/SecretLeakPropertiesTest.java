@@ -7,12 +7,10 @@ import io.jfscsi.Failure;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Function;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.statistics.Statistics;
+import io.jfscsi.testing.Trials;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
 
 /**
  * Whatever a Secret holds, no refusal message and no toString ever shows it, and command lines
@@ -32,18 +30,26 @@ class SecretLeakPropertiesTest {
     }
   }
 
-  @Provide
-  Arbitrary<String> secretValues() {
-    // Long enough that it cannot appear in a message by chance; the punctuation exercises
-    // quoting, separators and URL syntax.
-    return Arbitraries.strings().withCharRange('a', 'z').withCharRange('A', 'Z')
-        .withCharRange('0', '9').withChars(":/@=,{}\"' #.-_\n\t").ofMinLength(12).ofMaxLength(40)
-        .filter(s -> s.strip().length() >= 12);
+  private static final String LETTERS =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+  /**
+   * Long enough that it cannot appear in a message by chance; the punctuation exercises quoting,
+   * separators and URL syntax.
+   */
+  static String secretValue(Random random) {
+    String value;
+    do {
+      value = Trials.string(random, LETTERS + ":/@=,{}\"' #.-_\n\t", 12, 40);
+    } while (value.strip().length() < 12);
+    return value;
   }
 
-  @Provide
-  Arbitrary<Placement> placements() {
-    List<Placement> all = List.of(
+  static String password(Random random) {
+    return Trials.string(random, LETTERS, 12, 30);
+  }
+
+  static final List<Placement> PLACEMENTS = List.of(
         new Placement("name", false, v -> volume().secret("name", v)),
         new Placement("metaurl", true, v -> volume().secret("metaurl", v)),
         new Placement("metaurl scheme", true, v -> volume().secret("metaurl", "9" + v + "://h")),
@@ -69,17 +75,25 @@ class SecretLeakPropertiesTest {
         new Placement("configs", true, v -> volume().secret("configs", v)),
         new Placement("configs path", true, v -> volume().secret("configs", "ca: " + v)),
         new Placement("configs name", true, v -> volume().secret("configs", v + ": /etc/x")));
-    return Arbitraries.of(all);
+
+  @Test
+  void no_refusal_or_toString_shows_a_secret_value() {
+    AtomicInteger accepted = new AtomicInteger();
+    AtomicInteger refused = new AtomicInteger();
+    Trials.run("no_refusal_or_toString_shows_a_secret_value", 600, random ->
+        tryPlacement(Trials.pick(random, PLACEMENTS), secretValue(random), accepted, refused));
+    // Both outcomes must be exercised, or the trial proves nothing about one of them.
+    assertThat(accepted.get()).isPositive();
+    assertThat(refused.get()).isPositive();
   }
 
-  @Property(tries = 600)
-  void no_refusal_or_toString_shows_a_secret_value(@ForAll("placements") Placement placement,
-                                                   @ForAll("secretValues") String value) {
+  private static void tryPlacement(Placement placement, String value, AtomicInteger accepted,
+                                   AtomicInteger refusedCount) {
     Volumes volume = placement.build().apply(value);
     String needle = value.strip();
     try {
       VolumeSettings settings = volume.parse();
-      Statistics.collect("accepted");
+      accepted.incrementAndGet();
       assertThat(settings.toString()).doesNotContain(needle);
       assertThat(settings.source().toString()).doesNotContain(needle);
       if (placement.credential() && settings.localDirectory().isEmpty()) {
@@ -91,21 +105,20 @@ class SecretLeakPropertiesTest {
       }
       assertThat(settings.clientHash()).doesNotContain(needle);
     } catch (Failure refused) {
-      Statistics.collect("refused");
+      refusedCount.incrementAndGet();
       assertThat(refused.code()).isEqualTo(Failure.Code.INVALID_ARGUMENT);
       assertThat(refused.getMessage()).doesNotContain(needle);
       assertThat(refused.toString()).doesNotContain(needle);
     }
   }
 
-  @Provide
-  Arbitrary<String> passwords() {
-    return Arbitraries.strings().alpha().numeric().ofMinLength(12).ofMaxLength(30);
+  @Test
+  void redacted_command_lines_never_show_credentials() {
+    Trials.run("redacted_command_lines_never_show_credentials", 100,
+        random -> redactedCommandLine(password(random), password(random)));
   }
 
-  @Property(tries = 100)
-  void redacted_command_lines_never_show_credentials(@ForAll("passwords") String password,
-                                                     @ForAll("passwords") String key) {
+  private static void redactedCommandLine(String password, String key) {
     VolumeSettings settings = volume().secret("metaurl", "redis://:" + password + "@h:6379/1")
         .secret("storage", "redis").secret("bucket", "redis://user:" + password + "@b:6379/2")
         .secret("access-key", key).secret("secret-key", key + "S")
@@ -117,9 +130,12 @@ class SecretLeakPropertiesTest {
     assertThat(ClientCommand.redacted(mount).toString()).doesNotContain(password);
   }
 
-  @Property(tries = 50)
-  void secret_values_survive_parsing_unchanged(@ForAll("passwords") String key) {
-    VolumeSettings settings = volume().secret("secret-key", key).parse();
-    assertThat(settings.secretKey().orElseThrow().reveal()).isEqualTo(key);
+  @Test
+  void secret_values_survive_parsing_unchanged() {
+    Trials.run("secret_values_survive_parsing_unchanged", 50, random -> {
+      String key = password(random);
+      VolumeSettings settings = volume().secret("secret-key", key).parse();
+      assertThat(settings.secretKey().orElseThrow().reveal()).isEqualTo(key);
+    });
   }
 }
