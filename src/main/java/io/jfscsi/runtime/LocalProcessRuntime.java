@@ -309,8 +309,8 @@ public final class LocalProcessRuntime implements MountRuntime {
   }
 
   private Set<String> programs() {
-    return Set.of("bindfs", "juicefs", config.bindfsBinary().getFileName().toString(),
-        config.juicefsBinary().getFileName().toString());
+    return Set.copyOf(List.of("bindfs", "juicefs", config.bindfsBinary().getFileName().toString(),
+        config.juicefsBinary().getFileName().toString()));
   }
 
   private void unmountQuietly(Path mountPath) {
