@@ -36,6 +36,7 @@ final class ClientRecordStore {
   private static final Logger log = LoggerFactory.getLogger(ClientRecordStore.class);
   private static final String SUFFIX = ".properties";
   private static final String FORMAT = "1";
+  private static final java.time.Duration ABANDONED_AFTER = java.time.Duration.ofMinutes(1);
 
   private final Path dir;
 
@@ -90,7 +91,7 @@ final class ClientRecordStore {
       for (Path file : files) {
         String name = file.getFileName().toString();
         if (name.startsWith(".") && name.endsWith(".tmp")) {
-          Files.deleteIfExists(file); // left by a crash in the middle of save
+          deleteIfAbandoned(file);
         } else if (name.endsWith(SUFFIX)) {
           loadOne(file).ifPresent(out::add);
         }
@@ -99,6 +100,17 @@ final class ClientRecordStore {
       throw new UncheckedIOException("cannot list client records in " + dir, e);
     }
     return out;
+  }
+
+  /** A temp file left by a crash in the middle of a save; a young one may be a save in progress. */
+  private static void deleteIfAbandoned(Path tmp) {
+    try {
+      if (Files.getLastModifiedTime(tmp).toInstant().isBefore(Instant.now().minus(ABANDONED_AFTER))) {
+        Files.deleteIfExists(tmp);
+      }
+    } catch (IOException e) {
+      log.debug("cannot remove {}: {}", tmp, e.toString());
+    }
   }
 
   private Optional<ClientRecord> loadOne(Path file) {
