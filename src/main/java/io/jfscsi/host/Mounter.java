@@ -2,6 +2,7 @@ package io.jfscsi.host;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The port through which the driver changes and inspects mount points on this host. The real
@@ -32,4 +33,17 @@ public interface Mounter {
 
   /** The mount table of this process's mount namespace (/proc/self/mountinfo). */
   List<MountEntry> mounts();
+
+  /**
+   * The top-most mount at {@code path}, empty when it is not a mount point. This default compares
+   * the absolute, normalized path with {@link #mounts()}; the real mounter also resolves symlinks.
+   */
+  default Optional<MountEntry> entryAt(Path path) {
+    return MountInfo.topMostAt(mounts(), path.toAbsolutePath().normalize());
+  }
+
+  /** Whether something is mounted at {@code path}, judged by the mount table, never by stat. */
+  default boolean isMountPoint(Path path) {
+    return entryAt(path).isPresent();
+  }
 }

@@ -1,0 +1,189 @@
+package io.jfscsi.host;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The {@link Mounter} that changes this host's mount table through mount(2) and umount2(2),
+ * called in-process via FFM (no fork per operation). Needs CAP_SYS_ADMIN. Calls that a hung FUSE
+ * client can block (stat, statvfs, realpath) run under a deadline; mount changes do not need to,
+ * because the kernel resolves their targets without asking the file system.
+ */
+public final class LinuxMounter implements Mounter {
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
+  /** Bounds the unmount loop so a target that keeps being re-mounted cannot spin us forever. */
+  static final int MAX_LAYERS = 16;
+
+  private final TimedCalls timed;
+
+  public LinuxMounter() {
+    this(DEFAULT_TIMEOUT);
+  }
+
+  /** {@code timeout} bounds each stat or statvfs; a probe that exceeds it reports STALE. */
+  public LinuxMounter(Duration timeout) {
+    this.timed = new TimedCalls(timeout);
+  }
+
+  @Override
+  public void bind(Path source, Path target, boolean readOnly) throws MountException {
+    int err = Libc.mount(source, target, Libc.MS_BIND);
+    if (err != 0) {
+      throw failure("bind " + source + " onto " + target, err);
+    }
+    if (!readOnly) {
+      return;
+    }
+    // A bind remount sets the per-mount flags to exactly those given, so keep nosuid/nodev/noexec.
+    long keep = entryAt(target).map(e -> MountOptions.perMountFlags(e.options())).orElse(0L);
+    err = Libc.mount(null, target, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | keep);
+    if (err != 0) {
+      int undo = Libc.umount2(target, 0);
+      if (undo == Libc.EBUSY) {
+        undo = Libc.umount2(target, Libc.MNT_DETACH);
+      }
+      String outcome = undo == 0 ? "; the writable bind was undone"
+          : "; undoing the writable bind failed too: " + describe(undo);
+      throw new MountException("remount read-only of bind " + source + " onto " + target + ": "
+          + describe(err) + outcome, err);
+    }
+  }
+
+  @Override
+  public void unmount(Path target) throws MountException {
+    for (int layer = 0; layer < MAX_LAYERS; layer++) {
+      int err = Libc.umount2(target, 0);
+      if (err == Libc.EBUSY) {
+        // Something still uses it (an open file, a cwd); detach now, the kernel frees it later.
+        err = Libc.umount2(target, Libc.MNT_DETACH);
+      }
+      if (err == Libc.EINVAL || err == Libc.ENOENT) {
+        return;
+      }
+      if (err != 0) {
+        throw failure("unmount " + target, err);
+      }
+    }
+    if (isMountPoint(target)) {
+      throw new MountException(
+          target + " is still a mount point after " + MAX_LAYERS + " unmounts", Libc.EBUSY);
+    }
+  }
+
+  @Override
+  public MountState probe(Path path) {
+    Path abs = path.toAbsolutePath().normalize();
+    Optional<Lookup> found = timed.call("stat " + abs, () -> Lookup.of(abs));
+    if (found.isEmpty()) {
+      return MountState.STALE;
+    }
+    Lookup lookup = found.get();
+    int err = lookup.errno();
+    if (err == Libc.ENOTCONN || err == Libc.EIO || err == Libc.ECONNABORTED) {
+      return MountState.STALE;
+    }
+    boolean mountPoint = MountInfo.topMostAt(mounts(), lookup.canonical()).isPresent();
+    if (err == 0) {
+      return mountPoint ? MountState.MOUNTED : MountState.NOT_MOUNTED;
+    }
+    // A mount point that cannot be stat'ed (e.g. ENOENT from a FUSE root deleted on the backend)
+    // serves nothing and must be unmounted before anything can be bound there again.
+    if (mountPoint) {
+      return MountState.STALE;
+    }
+    return err == Libc.ENOENT || err == Libc.ENOTDIR ? MountState.MISSING : MountState.NOT_MOUNTED;
+  }
+
+  @Override
+  public FsStats stats(Path path) throws MountException {
+    Path abs = path.toAbsolutePath().normalize();
+    Optional<Statvfs> found = timed.call("statvfs " + abs, () -> Statvfs.of(abs));
+    if (found.isEmpty()) {
+      throw new MountException("statvfs " + abs + ": no answer within " + timed.timeout()
+          + " (hung file system client?)", Libc.ETIMEDOUT);
+    }
+    Statvfs result = found.get();
+    if (result.errno() != 0) {
+      throw failure("statvfs " + abs, result.errno());
+    }
+    return result.stats();
+  }
+
+  @Override
+  public List<MountEntry> mounts() {
+    return MountInfo.self();
+  }
+
+  /** Resolves symlinks first (under the deadline) because mountinfo lists resolved paths. */
+  @Override
+  public Optional<MountEntry> entryAt(Path path) {
+    Path abs = path.toAbsolutePath().normalize();
+    Path canonical = timed.call("realpath " + abs, () -> HostPaths.canonical(abs)).orElse(abs);
+    return MountInfo.topMostAt(mounts(), canonical);
+  }
+
+  private static MountException failure(String what, int errno) {
+    return new MountException(what + ": " + describe(errno), errno);
+  }
+
+  private static String describe(int errno) {
+    return Libc.strerror(errno) + " (errno " + errno + ")";
+  }
+
+  /** What stat(2) said about a path, and the spelling mountinfo would use for it. */
+  private record Lookup(int errno, Path canonical) {
+    static Lookup of(Path abs) {
+      int errno;
+      try (Arena arena = Arena.ofConfined()) {
+        errno = Libc.stat(abs, arena.allocate(Libc.STAT_SIZE));
+      }
+      return new Lookup(errno, HostPaths.canonical(abs));
+    }
+  }
+
+  /** statvfs(3) figures copied out of native memory, or the errno. */
+  private record Statvfs(int errno, FsStats stats) {
+    static Statvfs of(Path abs) {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment buf = arena.allocate(Libc.STATVFS_SIZE);
+        int errno = Libc.statvfs(abs, buf);
+        return errno != 0 ? new Statvfs(errno, null) : new Statvfs(0, toStats(buf));
+      }
+    }
+
+    private static FsStats toStats(MemorySegment buf) {
+      long frsize = field(buf, Libc.F_FRSIZE);
+      long unit = frsize != 0 ? frsize : field(buf, Libc.F_BSIZE);
+      long blocks = field(buf, Libc.F_BLOCKS);
+      long free = field(buf, Libc.F_BFREE);
+      long avail = field(buf, Libc.F_BAVAIL);
+      long files = field(buf, Libc.F_FILES);
+      long ffree = field(buf, Libc.F_FFREE);
+      return new FsStats(times(blocks, unit), times(avail, unit), times(blocks - free, unit),
+          files, ffree, Math.max(0, files - ffree));
+    }
+
+    /** The fields are unsigned; a FUSE server may report absurd sizes, so saturate instead of wrapping. */
+    private static long field(MemorySegment buf, long offset) {
+      long v = buf.get(JAVA_LONG, offset);
+      return v < 0 ? Long.MAX_VALUE : v;
+    }
+
+    private static long times(long count, long unit) {
+      if (count <= 0) {
+        return 0;
+      }
+      try {
+        return Math.multiplyExact(count, unit);
+      } catch (ArithmeticException overflow) {
+        return Long.MAX_VALUE;
+      }
+    }
+  }
+}
