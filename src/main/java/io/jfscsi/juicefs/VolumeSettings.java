@@ -44,6 +44,32 @@ public record VolumeSettings(
     return source.volumeId();
   }
 
+  /** Whether the client mounts read-only ({@code ro} or {@code read-only} in the options). */
+  public boolean readOnly() {
+    return mountOptions.contains("ro") || mountOptions.contains("read-only");
+  }
+
+  /**
+   * Never prints a secret: every value that came from the Secret (name, metaurl, storage, bucket,
+   * keys) prints as {@code ******}, and of the maps that came from it (format options, envs,
+   * configs) only their size is shown.
+   */
+  @Override
+  public String toString() {
+    return "VolumeSettings[volumeId=" + volumeId() + ", fsName=******, metaUrl=" + metaUrl
+        + ", storage=" + masked(storage) + ", bucket=" + masked(bucket)
+        + ", accessKey=" + masked(accessKey) + ", secretKey=" + masked(secretKey)
+        + ", formatOptions=" + formatOptions.size() + " set, envs=" + envs.size()
+        + " set, configs=" + configs.size() + " set, mountOptions=" + mountOptions
+        + ", subPath=" + subPath + ", deleteDelay=" + deleteDelay + ", cleanCache=" + cleanCache
+        + ", cacheDirs=" + cacheDirs + ", resources=" + resources + ", mountImage=" + mountImage
+        + ", cachePvc=" + cachePvc + ", clientHash=" + clientHash + "]";
+  }
+
+  private static String masked(Optional<?> value) {
+    return value.isPresent() ? "******" : "-";
+  }
+
   /**
    * The directory that backs this volume in the embedded default: a metaurl of the form
    * {@code local:///abs/dir} or an absolute path names a local directory served through a FUSE

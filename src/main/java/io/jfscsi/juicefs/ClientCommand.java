@@ -1,0 +1,177 @@
+package io.jfscsi.juicefs;
+
+import io.jfscsi.Failure;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The command lines of the JuiceFS Community Edition client for a volume, as argv lists to run
+ * without a shell (so no value is ever interpreted by one).
+ *
+ * <p>Secrets on a command line are readable by every local user in {@code /proc/PID/cmdline}, so
+ * they go through the environment ({@link #environment}) wherever JuiceFS reads them from there.
+ * Two stay on argv: the metaurl, which is the client's positional argument (JuiceFS rewrites its
+ * own process title to hide the password in it), and the object storage keys of a {@code format}
+ * that may update an existing volume, because {@code juicefs format} reads ACCESS_KEY and
+ * SECRET_KEY from the environment only when it creates a volume, and rotated keys would otherwise
+ * never reach the volume. Log argv only through {@link #redacted}.
+ *
+ * @param binary the {@code juicefs} executable, a name looked up on PATH or a path
+ */
+public record ClientCommand(String binary) {
+
+  /** {@code juicefs} from PATH. */
+  public static final ClientCommand DEFAULT = new ClientCommand("juicefs");
+
+  static final String MASK = "******";
+
+  /** Flags whose value is a credential, in the spellings of CE and EE clients. */
+  private static final Set<String> SECRET_FLAGS = Set.of("access-key", "secret-key",
+      "session-token", "token", "passphrase", "access-key2", "secret-key2", "accesskey",
+      "secretkey", "accesskey2", "secretkey2");
+
+  /**
+   * {@code juicefs format}: creates the volume if the metadata engine holds none, and otherwise
+   * updates its storage settings. As in the Go driver, {@code --no-update} is added when storage
+   * or bucket is not given, so that a secret holding only name and metaurl never resets an
+   * existing volume's storage to the defaults.
+   */
+  public List<String> formatArgs(VolumeSettings settings) {
+    requireJuiceFs(settings);
+    List<String> argv = new ArrayList<>(List.of(binary, "format"));
+    boolean noUpdate = settings.storage().isEmpty() || settings.bucket().isEmpty();
+    if (noUpdate) {
+      argv.add("--no-update");
+    }
+    settings.storage().ifPresent(s -> argv.add("--storage=" + s));
+    settings.bucket().ifPresent(b -> argv.add("--bucket=" + b));
+    if (!noUpdate) {
+      settings.accessKey().ifPresent(k -> argv.add("--access-key=" + k.reveal()));
+      settings.secretKey().ifPresent(k -> argv.add("--secret-key=" + k.reveal()));
+    }
+    settings.formatOptions().forEach((name, value) -> {
+      if (!(noUpdate && name.equals("no-update"))) {
+        argv.add(value.isEmpty() ? "--" + name : "--" + name + "=" + value);
+      }
+    });
+    argv.add(settings.metaUrl().reveal());
+    argv.add(settings.fsName());
+    return List.copyOf(argv);
+  }
+
+  /**
+   * {@code juicefs mount} in the foreground (no {@code -d}: the caller supervises the process).
+   * JuiceFS options become {@code --name[=value]} flags and FUSE options one {@code -o} list:
+   * {@code juicefs mount} reads {@code -o} as FUSE options only (turning {@code -o cache-size=..}
+   * into flags is what its {@code mount.juicefs} entry point does).
+   */
+  public List<String> mountArgs(VolumeSettings settings, Path mountPath) {
+    requireJuiceFs(settings);
+    if (!mountPath.isAbsolute()) {
+      throw new IllegalArgumentException("the mount path must be absolute");
+    }
+    List<String> argv = new ArrayList<>(List.of(binary, "mount"));
+    List<String> fuse = new ArrayList<>();
+    for (String option : settings.mountOptions()) {
+      int eq = option.indexOf('=');
+      String name = eq < 0 ? option : option.substring(0, eq);
+      boolean isFuse = MountOptionCatalog.find(name).map(OptionSpec::fuse).orElse(false);
+      if (isFuse) {
+        if (!name.equals("rw")) { // the default; not every fusermount passes it on
+          fuse.add(option);
+        }
+      } else {
+        argv.add("--" + option);
+      }
+    }
+    if (!fuse.isEmpty()) {
+      argv.add("-o");
+      argv.add(String.join(",", fuse));
+    }
+    argv.add(settings.metaUrl().reveal());
+    argv.add(mountPath.toString());
+    return List.copyOf(argv);
+  }
+
+  /**
+   * The environment to add for the client: the secret's {@code envs}, then the object storage
+   * keys as ACCESS_KEY and SECRET_KEY (which {@code juicefs format} reads when it creates a
+   * volume). The keys from the secret win over the same names in {@code envs}.
+   */
+  public static Map<String, String> environment(VolumeSettings settings) {
+    Map<String, String> env = new LinkedHashMap<>(settings.envs());
+    settings.accessKey().ifPresent(k -> env.put("ACCESS_KEY", k.reveal()));
+    settings.secretKey().ifPresent(k -> env.put("SECRET_KEY", k.reveal()));
+    return Map.copyOf(env);
+  }
+
+  /**
+   * {@code argv} fit for a log: credential flags show {@code ******}, the metaurl shows only its
+   * scheme, and a password inside a URL-valued flag (a bucket such as redis://:pw@host) is masked.
+   */
+  public static List<String> redacted(List<String> argv) {
+    List<String> out = new ArrayList<>(argv.size());
+    boolean seenSubcommand = false;
+    boolean seenMetaUrl = false;
+    for (int i = 0; i < argv.size(); i++) {
+      String arg = argv.get(i);
+      if (i == 0) {
+        out.add(arg);
+      } else if (arg.equals("-o") && i + 1 < argv.size()) {
+        out.add(arg);
+        out.add(argv.get(++i));
+      } else if (arg.startsWith("-")) {
+        String flag = arg.replaceFirst("^-+", "");
+        int eq = flag.indexOf('=');
+        String name = eq < 0 ? flag : flag.substring(0, eq);
+        if (!SECRET_FLAGS.contains(name)) {
+          out.add(eq < 0 ? arg : arg.substring(0, arg.indexOf('=') + 1)
+              + maskUrlPassword(flag.substring(eq + 1)));
+        } else if (eq >= 0) {
+          out.add(arg.substring(0, arg.indexOf('=') + 1) + MASK);
+        } else {
+          out.add(arg);
+          if (i + 1 < argv.size()) { // "--secret-key VALUE"
+            out.add(MASK);
+            i++;
+          }
+        }
+      } else if (!seenSubcommand) {
+        seenSubcommand = true;
+        out.add(arg);
+      } else if (!seenMetaUrl) {
+        seenMetaUrl = true;
+        int scheme = arg.indexOf("://");
+        out.add(scheme < 0 ? MASK : arg.substring(0, scheme + 3) + MASK);
+      } else {
+        out.add(arg);
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /** {@code scheme://user:password@host...} with the password masked; other text unchanged. */
+  static String maskUrlPassword(String value) {
+    int scheme = value.indexOf("://");
+    int at = value.lastIndexOf('@');
+    if (scheme < 0 || at < scheme) {
+      return value;
+    }
+    int colon = value.indexOf(':', scheme + 3);
+    if (colon < 0 || colon > at) {
+      return value;
+    }
+    return value.substring(0, colon + 1) + MASK + value.substring(at);
+  }
+
+  private static void requireJuiceFs(VolumeSettings settings) {
+    if (settings.localDirectory().isPresent()) {
+      throw Failure.precondition("volume " + settings.volumeId() + " names a local directory in"
+          + " its metaurl; it is served without the juicefs client");
+    }
+  }
+}

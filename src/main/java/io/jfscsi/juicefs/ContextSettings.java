@@ -1,0 +1,188 @@
+package io.jfscsi.juicefs;
+
+import io.jfscsi.Failure;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a volume context (PV volumeAttributes, which carry the StorageClass parameters for dynamic
+ * volumes) says, with the Go driver's key names. Context values are not secret (anyone who can read
+ * the PV sees them), so messages may quote them.
+ *
+ * @param legacyMountOptions the old comma string {@code mountOptions}, if set
+ * @param mountPodKeys       Go driver keys that shape a Mount Pod but that this driver does not
+ *                           interpret (labels, annotations, service account, extra volumes): kept
+ *                           so that they still make a different client, as in the Go driver
+ */
+record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
+                       ClientResources resources, Optional<String> mountImage,
+                       Optional<String> cachePvc, Optional<String> legacyMountOptions,
+                       Map<String, String> mountPodKeys) {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ContextSettings.class);
+
+  static final String DELETE_DELAY = "juicefs/mount-delete-delay";
+  static final String CLEAN_CACHE = "juicefs/clean-cache";
+  static final String CPU_LIMIT = "juicefs/mount-cpu-limit";
+  static final String CPU_REQUEST = "juicefs/mount-cpu-request";
+  static final String MEMORY_LIMIT = "juicefs/mount-memory-limit";
+  static final String MEMORY_REQUEST = "juicefs/mount-memory-request";
+  static final String IMAGE = "juicefs/mount-image";
+  static final String CACHE_PVC = "juicefs/mount-cache-pvc";
+
+  private static final Set<String> USED = Set.of(DELETE_DELAY, CLEAN_CACHE, CPU_LIMIT,
+      CPU_REQUEST, MEMORY_LIMIT, MEMORY_REQUEST, IMAGE, CACHE_PVC);
+
+  /** The Go driver's other {@code juicefs/*} keys: accepted so existing manifests still work. */
+  private static final Set<String> MOUNT_POD_KEYS = Set.of("juicefs/mount-labels",
+      "juicefs/mount-annotations", "juicefs/mount-service-account",
+      "juicefs/mount-cache-emptydir", "juicefs/mount-cache-inline-volume", "juicefs/host-path");
+
+  static ContextSettings parse(Map<String, String> context) {
+    Map<String, String> mountPodKeys = new TreeMap<>();
+    for (Map.Entry<String, String> e : context.entrySet()) {
+      String key = e.getKey();
+      if (MOUNT_POD_KEYS.contains(key)) {
+        LOG.debug("volume context key '{}' is accepted but not used by jfs-csi", key);
+        mountPodKeys.put(key, e.getValue());
+      } else if (key.startsWith("juicefs/") && !USED.contains(key)) {
+        throw Failure.invalid("volume context key '" + key + "' is not a key of the JuiceFS CSI"
+            + " driver; check its spelling (known keys: " + String.join(", ", java.util.stream.Stream
+            .concat(USED.stream(), MOUNT_POD_KEYS.stream()).sorted().toList()) + ")");
+      }
+    }
+    return new ContextSettings(subPath(context.get("subPath")),
+        deleteDelay(context.get(DELETE_DELAY)), cleanCache(context.get(CLEAN_CACHE)),
+        resources(context), text(context, IMAGE), cachePvc(context.get(CACHE_PVC)),
+        Optional.ofNullable(context.get("mountOptions")).filter(s -> !s.isBlank()),
+        Map.copyOf(mountPodKeys));
+  }
+
+  /**
+   * The sub-directory, relative to the file system root and normalized; a leading '/' is
+   * dropped because the Go driver joins it onto the mount point, where it means the same.
+   */
+  static String subPath(String raw) {
+    if (raw == null) {
+      return "";
+    }
+    if (raw.indexOf('\0') >= 0) {
+      throw Failure.invalid("volume context key 'subPath' contains a NUL character; use a plain"
+          + " relative directory path");
+    }
+    List<String> parts = new ArrayList<>();
+    for (String part : raw.split("/")) {
+      if (part.equals("..")) {
+        throw Failure.invalid("volume context key 'subPath' must not contain '..': a volume may"
+            + " only see directories below the file system root");
+      }
+      if (!part.isEmpty() && !part.equals(".")) {
+        parts.add(part);
+      }
+    }
+    return String.join("/", parts);
+  }
+
+  private static Duration deleteDelay(String raw) {
+    if (raw == null || raw.isBlank()) {
+      return Duration.ZERO;
+    }
+    String value = raw.strip();
+    GoDuration.Result parsed = GoDuration.parse(value);
+    Duration delay = parsed.duration().orElseThrow(() -> Failure.invalid("volume context key '"
+        + DELETE_DELAY + "' value '" + value + "' is not a Go duration: it " + parsed.problem()
+        + "; write a number with a unit, e.g. 30s, 1m30s, 1h or 500ms"));
+    if (delay.isNegative()) {
+      throw Failure.invalid("volume context key '" + DELETE_DELAY + "' must not be negative;"
+          + " use 0 for no delay");
+    }
+    return delay;
+  }
+
+  private static boolean cleanCache(String raw) {
+    if (raw == null || raw.isBlank()) {
+      return false;
+    }
+    return switch (raw.strip().toLowerCase(java.util.Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw Failure.invalid("volume context key '" + CLEAN_CACHE + "' must be \"true\""
+          + " or \"false\"");
+    };
+  }
+
+  private static ClientResources resources(Map<String, String> context) {
+    Optional<Long> cpuLimit = quantity(context, CPU_LIMIT).flatMap(Quantity::millicores);
+    Optional<Long> cpuRequest = quantity(context, CPU_REQUEST).flatMap(Quantity::millicores);
+    Optional<Long> memLimit = quantity(context, MEMORY_LIMIT).flatMap(Quantity::bytes);
+    Optional<Long> memRequest = quantity(context, MEMORY_REQUEST).flatMap(Quantity::bytes);
+    requestWithinLimit(cpuRequest, cpuLimit, CPU_REQUEST, CPU_LIMIT);
+    requestWithinLimit(memRequest, memLimit, MEMORY_REQUEST, MEMORY_LIMIT);
+    return new ClientResources(cpuRequest, cpuLimit, memRequest, memLimit);
+  }
+
+  private static Optional<BigDecimal> quantity(Map<String, String> context, String key) {
+    String raw = context.get(key);
+    if (raw == null || raw.isBlank()) {
+      return Optional.empty();
+    }
+    String value = raw.strip();
+    BigDecimal parsed = Quantity.value(value).orElseThrow(() -> Failure.invalid("volume context"
+        + " key '" + key + "' value '" + value + "' is not a Kubernetes quantity; write e.g. 500m"
+        + " or 2 for CPU, 512Mi or 1Gi for memory"));
+    BigDecimal scaled = key.contains("cpu") ? parsed.movePointRight(3) : parsed;
+    if (!Quantity.fits(scaled)) {
+      throw Failure.invalid("volume context key '" + key + "' value '" + value + "' is too large");
+    }
+    return Optional.of(parsed);
+  }
+
+  private static void requestWithinLimit(Optional<Long> request, Optional<Long> limit,
+                                         String requestKey, String limitKey) {
+    if (request.isPresent() && limit.isPresent() && request.get() > limit.get()) {
+      throw Failure.invalid("volume context key '" + requestKey + "' is above '" + limitKey
+          + "'; Kubernetes refuses a request larger than its limit: lower the request or raise"
+          + " the limit");
+    }
+  }
+
+  private static Optional<String> text(Map<String, String> context, String key) {
+    String raw = context.get(key);
+    if (raw == null || raw.isBlank()) {
+      return Optional.empty();
+    }
+    String value = raw.strip();
+    if (value.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
+      throw Failure.invalid("volume context key '" + key + "' must not contain whitespace");
+    }
+    return Optional.of(value);
+  }
+
+  private static Optional<String> cachePvc(String raw) {
+    if (raw == null || raw.isBlank()) {
+      return Optional.empty();
+    }
+    List<String> names = new ArrayList<>();
+    for (String part : raw.split(",")) {
+      String name = part.strip();
+      if (name.isEmpty() || names.contains(name)) {
+        continue;
+      }
+      if (name.length() > 253 || !SecretSettings.DNS_SUBDOMAIN.matcher(name).matches()) {
+        throw Failure.invalid("volume context key '" + CACHE_PVC + "' has '" + name + "', which"
+            + " is not a PVC name; list PVC names of the Mount Pod's namespace, separated by"
+            + " commas");
+      }
+      names.add(name);
+    }
+    return names.isEmpty() ? Optional.empty() : Optional.of(String.join(",", names));
+  }
+}
