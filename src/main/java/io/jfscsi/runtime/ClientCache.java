@@ -1,5 +1,6 @@
 package io.jfscsi.runtime;
 
+import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -61,16 +62,17 @@ final class ClientCache {
 
   private Optional<String> uuidOf(VolumeSettings settings) {
     Redactor redactor = Redactor.forSettings(settings);
-    // TODO(juicefs branch): build with io.jfscsi.juicefs.ClientCommand once merged.
-    JuiceFsArgs.Command status = JuiceFsArgs.status(config.juicefsBinary(), settings);
+    // ClientCommand has no status command line; this one is trivial. The metaurl is on argv as
+    // for mount; its password can go through META_PASSWORD in the secret's envs.
+    List<String> argv = List.of(config.juicefsBinary().toString(), "status", settings.metaUrl().reveal());
     Path out = null;
     try {
       Path tmp = config.stateDir().resolve("tmp");
       FileModes.createPrivateDirectories(tmp);
       out = Files.createTempFile(tmp, "status", ".json", FileModes.fileAttribute());
       ClientLog clientLog = new ClientLog(config.stateDir(), "cache-" + settings.volumeId().replaceAll("[^A-Za-z0-9_.-]", "_"));
-      long offset = clientLog.begin("running " + redactor.redact(status.argv()));
-      int code = ClientLauncher.runCapturing(status.argv(), status.env(), out, clientLog.file(),
+      long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
+      int code = ClientLauncher.runCapturing(argv, ClientCommand.environment(settings), out, clientLog.file(),
           config.commandTimeout(), "juicefs status of volume " + settings.volumeId());
       if (code != 0) {
         log.warn("juicefs status of volume {} failed with {}; {}", settings.volumeId(),

@@ -3,6 +3,7 @@ package io.jfscsi.runtime;
 import io.jfscsi.Failure;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -110,17 +111,15 @@ public final class LocalProcessRuntime implements MountRuntime {
       env = Map.of();
     } else {
       format(key, settings, redactor, clientLog);
-      // TODO(juicefs branch): build with io.jfscsi.juicefs.ClientCommand once merged.
-      JuiceFsArgs.Command mount = JuiceFsArgs.mount(config.juicefsBinary(), settings, mountPath);
-      argv = mount.argv();
-      env = mount.env();
+      argv = juicefs().mountArgs(settings, mountPath);
+      env = ClientCommand.environment(settings);
     }
     return launch(key, mountPath, argv, env, redactor, clientLog, onExit);
   }
 
   private RunningClient launch(ClientKey key, Path mountPath, List<String> argv, Map<String, String> env,
                                Redactor redactor, ClientLog clientLog, Consumer<ClientExit> onExit) {
-    String shown = redactor.redact(argv);
+    String shown = redactor.redact(ClientCommand.redacted(argv));
     long offset = clientLog.begin("starting " + shown);
     Process process;
     try {
@@ -220,13 +219,13 @@ public final class LocalProcessRuntime implements MountRuntime {
   }
 
   private void format(ClientKey key, VolumeSettings settings, Redactor redactor, ClientLog clientLog) {
-    // TODO(juicefs branch): build with io.jfscsi.juicefs.ClientCommand once merged.
-    JuiceFsArgs.Command format = JuiceFsArgs.format(config.juicefsBinary(), settings);
-    long offset = clientLog.begin("running " + redactor.redact(format.argv()));
+    List<String> argv = juicefs().formatArgs(settings);
+    long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
     String what = "juicefs format of volume " + key.volumeId();
     int status;
     try {
-      status = ClientLauncher.run(format.argv(), format.env(), clientLog.file(), config.commandTimeout(), what);
+      status = ClientLauncher.run(argv, ClientCommand.environment(settings), clientLog.file(),
+          config.commandTimeout(), what);
     } catch (IOException e) {
       throw new Failure(Failure.Code.INTERNAL, "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())));
     } catch (Failure f) {
@@ -306,6 +305,10 @@ public final class LocalProcessRuntime implements MountRuntime {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  private ClientCommand juicefs() {
+    return new ClientCommand(config.juicefsBinary().toString());
   }
 
   private Set<String> programs() {

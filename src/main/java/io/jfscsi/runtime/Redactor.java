@@ -14,8 +14,8 @@ import java.util.Set;
  * output, command lines). Every value of the secret map counts as secret except a few keys that
  * name things rather than grant access, so that messages stay useful.
  *
- * <p>TODO(juicefs branch): once ClientCommand's redaction is merged, check whether it should
- * replace or complement this; this one also has to cover free-form client output.
+ * <p>Complements {@link io.jfscsi.juicefs.ClientCommand#redacted}, which masks argv by its
+ * structure: this one masks by value, which is what free-form client output needs.
  */
 final class Redactor {
   static final String MASK = "******";

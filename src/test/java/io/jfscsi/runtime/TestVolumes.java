@@ -31,7 +31,7 @@ final class TestVolumes {
         "bucket", "/tmp/jfs-bucket", "access-key", ACCESS_KEY, "secret-key", SECRET_KEY));
     return settings(new VolumeSource(volumeId, secrets, Map.of(), List.of()), metaurl, Optional.of("file"),
         Optional.of(ACCESS_KEY), Optional.of(SECRET_KEY), Map.of("trash-days", "0", "block-size", "4096"),
-        List.of("cache-size=100", "--no-usage-report"), cacheDirs);
+        List.of("cache-size=100", "no-usage-report"), cacheDirs);
   }
 
   static ClientKey keyOf(VolumeSettings s) {
