@@ -3,7 +3,6 @@ package io.jfscsi.runtime;
 import io.jfscsi.Failure;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
-import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -11,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -41,6 +39,7 @@ public final class LocalProcessRuntime implements MountRuntime {
   private final ClientRecordStore records;
   private final ExitWatcher exits;
   private final ClientCache cache;
+  private final ClientPlan plan;
 
   /** Blocking start work runs on a virtual thread per call. */
   public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter) {
@@ -54,6 +53,7 @@ public final class LocalProcessRuntime implements MountRuntime {
     this.records = new ClientRecordStore(config.stateDir().resolve("clients"));
     this.exits = new ExitWatcher(config.stateDir().resolve("stopping"));
     this.cache = new ClientCache(config);
+    this.plan = new ClientPlan(config);
   }
 
   public LocalRuntimeConfig config() {
@@ -87,11 +87,14 @@ public final class LocalProcessRuntime implements MountRuntime {
 
   private RunningClient startBlocking(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
                                       Consumer<ClientExit> onExit) {
+    // Adopting or discarding another key's client would hijack or kill it.
+    if (previous.isPresent() && !previous.get().key().equals(key)) {
+      throw new IllegalArgumentException("the previous client belongs to " + previous.get().key() + ", not " + key);
+    }
     if (previous.isPresent() && adoptable(previous.get())) {
       return adopt(previous.get(), onExit);
     }
-    Optional<Path> localDir = settings.localDirectory();
-    localDir.ifPresentOrElse(dir -> checkLocalDirectory(key, dir), this::checkJuicefs);
+    plan.check(key, settings);
     previous.ifPresent(this::discard);
 
     Path mountPath = mountPathOf(key);
@@ -103,27 +106,22 @@ public final class LocalProcessRuntime implements MountRuntime {
     }
     Redactor redactor = Redactor.forSettings(settings);
     ClientLog clientLog = new ClientLog(config.stateDir(), SafeNames.of(key));
-    List<String> argv;
-    Map<String, String> env;
-    if (localDir.isPresent()) {
-      argv = List.of(config.bindfsBinary().toString(), "-f", "-o", "allow_other",
-          localDir.get().toString(), mountPath.toString());
-      env = Map.of();
-    } else {
-      format(key, settings, redactor, clientLog);
-      argv = juicefs().mountArgs(settings, mountPath);
-      env = ClientCommand.environment(settings);
+    ClientPlan.Command command;
+    try {
+      command = plan.prepare(key, settings, mountPath, redactor, clientLog);
+    } catch (RuntimeException e) {
+      removeEmptyDir(mountPath);
+      throw e;
     }
-    return launch(key, mountPath, argv, env, redactor, clientLog, onExit);
+    return launch(key, mountPath, command, redactor, clientLog, onExit);
   }
 
-  private RunningClient launch(ClientKey key, Path mountPath, List<String> argv, Map<String, String> env,
-                               Redactor redactor, ClientLog clientLog, Consumer<ClientExit> onExit) {
-    String shown = redactor.redact(ClientCommand.redacted(argv));
-    long offset = clientLog.begin("starting " + shown);
+  private RunningClient launch(ClientKey key, Path mountPath, ClientPlan.Command command, Redactor redactor,
+                               ClientLog clientLog, Consumer<ClientExit> onExit) {
+    long offset = clientLog.begin("starting " + command.shown());
     Process process;
     try {
-      process = ClientLauncher.startDetached(argv, env, clientLog.file());
+      process = ClientLauncher.startDetached(command.argv(), command.env(), clientLog.file());
     } catch (IOException e) {
       removeEmptyDir(mountPath);
       throw new Failure(Failure.Code.INTERNAL, "cannot start the client of volume " + key.volumeId() + ": "
@@ -138,7 +136,7 @@ public final class LocalProcessRuntime implements MountRuntime {
         process.info().startInstant().orElseGet(Instant::now));
     exits.watch(client, process.onExit(),
         () -> "client process " + pid + " exited with " + ClientLauncher.describeStatus(process.exitValue()), onExit);
-    log.info("started client {} (pid {}) at {}: {}", key, pid, mountPath, shown);
+    log.info("started client {} (pid {}) at {}: {}", key, pid, mountPath, command.shown());
     return client;
   }
 
@@ -198,45 +196,8 @@ public final class LocalProcessRuntime implements MountRuntime {
     }
   }
 
-  private void checkLocalDirectory(ClientKey key, Path dir) {
-    // A local directory is named by its path, not a credential, so messages may show it.
-    if (!dir.isAbsolute()) {
-      throw Failure.invalid("the local directory " + dir + " of volume " + key.volumeId() + " is not an absolute path");
-    }
-    if (!Files.exists(dir)) {
-      throw Failure.notFound("the local directory " + dir + " of volume " + key.volumeId() + " does not exist");
-    }
-    if (!Files.isDirectory(dir)) {
-      throw Failure.precondition("the local directory " + dir + " of volume " + key.volumeId() + " is not a directory");
-    }
-  }
 
-  private void checkJuicefs() {
-    if (!Files.isExecutable(config.juicefsBinary())) {
-      throw Failure.precondition("juicefs binary not found at " + config.juicefsBinary()
-          + "; the embedded default serves only local:// metaurls");
-    }
-  }
 
-  private void format(ClientKey key, VolumeSettings settings, Redactor redactor, ClientLog clientLog) {
-    List<String> argv = juicefs().formatArgs(settings);
-    long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
-    String what = "juicefs format of volume " + key.volumeId();
-    int status;
-    try {
-      status = ClientLauncher.run(argv, ClientCommand.environment(settings), clientLog.file(),
-          config.commandTimeout(), what);
-    } catch (IOException e) {
-      throw new Failure(Failure.Code.INTERNAL, "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())));
-    } catch (Failure f) {
-      throw new Failure(f.code(), f.getMessage() + "." + clientLog.describeSince(offset, redactor));
-    }
-    if (status != 0) {
-      throw new Failure(Failure.Code.INTERNAL, what + " failed with " + ClientLauncher.describeStatus(status) + "."
-          + clientLog.describeSince(offset, redactor));
-    }
-    log.debug("formatted volume {} for client {}", key.volumeId(), key);
-  }
 
   @Override
   public void stop(RunningClient client) {
@@ -307,9 +268,6 @@ public final class LocalProcessRuntime implements MountRuntime {
     }
   }
 
-  private ClientCommand juicefs() {
-    return new ClientCommand(config.juicefsBinary().toString());
-  }
 
   private Set<String> programs() {
     return Set.copyOf(List.of("bindfs", "juicefs", config.bindfsBinary().getFileName().toString(),

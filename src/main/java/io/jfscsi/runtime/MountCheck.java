@@ -1,11 +1,11 @@
 package io.jfscsi.runtime;
 
 import io.jfscsi.host.MountEntry;
+import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 
@@ -15,15 +15,9 @@ final class MountCheck {
 
   private MountCheck() {}
 
-  /** The top-most mount at {@code path}: mountinfo lists mounts in the order they were made. */
+  /** The top-most mount at {@code path}, by the mount table (never by a stat that could hang). */
   static Optional<MountEntry> top(Mounter mounter, Path path) {
-    List<MountEntry> mounts = mounter.mounts();
-    for (int i = mounts.size() - 1; i >= 0; i--) {
-      if (mounts.get(i).mountPoint().equals(path)) {
-        return Optional.of(mounts.get(i));
-      }
-    }
-    return Optional.empty();
+    return mounter.entryAt(path);
   }
 
   static boolean hasMount(Mounter mounter, Path path) {
@@ -31,13 +25,23 @@ final class MountCheck {
   }
 
   /**
-   * A FUSE file system (bindfs: "fuse", juicefs: "fuse.juicefs") on top at {@code path} that
-   * answers a stat. The type check matters: before the client mounts, the path is a plain
-   * directory of the file system below, which would "answer" too.
+   * A FUSE file system (bindfs: "fuse", juicefs: "fuse.juicefs") on top at {@code path} whose
+   * server answers. The type check matters: before the client mounts, the path is a plain
+   * directory of the file system below, which would "answer" too. probe alone is not enough: the
+   * kernel answers a stat of a FUSE root from its attribute cache (about 1s) even when the server
+   * is dead or hung; statfs always reaches the server (and the Mounter bounds it with a deadline).
    */
   static boolean answeringFuse(Mounter mounter, Path path) {
     boolean fuse = top(mounter, path).map(e -> e.fsType().startsWith("fuse")).orElse(false);
-    return fuse && mounter.probe(path) == MountState.MOUNTED;
+    if (!fuse || mounter.probe(path) != MountState.MOUNTED) {
+      return false;
+    }
+    try {
+      mounter.stats(path);
+      return true;
+    } catch (MountException e) {
+      return false;
+    }
   }
 
   enum Outcome { READY, EXITED, TIMED_OUT }

@@ -80,6 +80,13 @@ class LocalProcessRuntimeTest {
     long sid = ProcInfo.stat(pid).orElseThrow().session();
     assertThat(sid).isEqualTo(pid).isNotEqualTo(ProcInfo.stat(ProcessHandle.current().pid()).orElseThrow().session());
     assertThat(MountCheck.top(mounter, client.mountPath()).orElseThrow().fsType()).startsWith("fuse");
+    // No pipe to the JVM (its death would SIGPIPE the client): stdin /dev/null, output to the log.
+    Path fds = Path.of("/proc", client.handle(), "fd");
+    assertThat(Files.readSymbolicLink(fds.resolve("0"))).isEqualTo(Path.of("/dev/null"));
+    assertThat(Files.readSymbolicLink(fds.resolve("1"))).isEqualTo(rt.logFileOf(client.key()));
+    assertThat(Files.readSymbolicLink(fds.resolve("2"))).isEqualTo(rt.logFileOf(client.key()));
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(rt.logFileOf(client.key()))))
+        .isEqualTo("rw-------");
 
     Files.writeString(client.mountPath().resolve("hello.txt"), "through fuse");
     assertThat(data.resolve("hello.txt")).hasContent("through fuse");
@@ -149,6 +156,25 @@ class LocalProcessRuntimeTest {
     assertThat(exits).hasSize(1);
     rt.stop(fresh);
     assertThat(secondExits).isEmpty();
+  }
+
+  @Test
+  void hungClientIsNotAdoptedButKilledAndReplaced() throws Exception {
+    config = config.withTimeouts(Duration.ofSeconds(10), Duration.ofMillis(300), Duration.ofSeconds(10));
+    LinuxMounter quick = new LinuxMounter(Duration.ofMillis(300));
+    LocalProcessRuntime rt = new LocalProcessRuntime(config, quick);
+    VolumeSettings s = TestVolumes.local("vol-h", data);
+    RunningClient client = started(rt, s, Optional.empty(), e -> { });
+    long pid = Long.parseLong(client.handle());
+    new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
+
+    // A new driver finds the process alive but its mount not answering: not adoptable.
+    RunningClient fresh = started(new LocalProcessRuntime(config, quick), s, Optional.of(client), onExit);
+    assertThat(fresh.handle()).isNotEqualTo(client.handle());
+    assertThat(ProcInfo.isRunning(pid)).isFalse();
+    Files.writeString(data.resolve("g"), "fresh");
+    assertThat(fresh.mountPath().resolve("g")).hasContent("fresh");
+    assertThat(HostCleanup.mountsUnder(fresh.mountPath())).hasSize(1);
   }
 
   @Test
