@@ -73,14 +73,20 @@ final class ProcInfo {
    * an interpreter runs) for {@code mountPath}. Guards against signalling a reused pid.
    */
   static boolean runsClientFor(long pid, Path mountPath, Collection<String> programs) {
-    if (!isRunning(pid)) {
-      return false;
+    return isRunning(pid) && matchesClient(cmdline(pid), mountPath, programs);
+  }
+
+  static boolean matchesClient(List<String> cmdline, Path mountPath, Collection<String> programs) {
+    List<String> args = cmdline.stream().filter(a -> !a.isEmpty()).toList();
+    // JuiceFS hides the metaurl password with gspt.SetProcTitle(strings.Join(os.Args, " ")): the
+    // arguments then read as one space-joined string padded with NULs.
+    if (args.size() == 1 && args.getFirst().contains(" ")) {
+      args = List.of(args.getFirst().split(" "));
     }
-    List<String> args = cmdline(pid);
     boolean program = false;
     for (int i = 0; i < Math.min(2, args.size()); i++) {
-      String arg = args.get(i);
-      if (!arg.isEmpty() && programs.contains(Path.of(arg).getFileName().toString())) {
+      int slash = args.get(i).lastIndexOf('/');
+      if (programs.contains(args.get(i).substring(slash + 1))) {
         program = true;
       }
     }
