@@ -154,7 +154,10 @@ public record ClientCommand(String binary) {
     return List.copyOf(out);
   }
 
-  /** {@code scheme://user:password@host...} with the password masked; other text unchanged. */
+  /**
+   * {@code scheme://user:password@host...} (also after a {@code name=} prefix) with the password
+   * masked; other text unchanged.
+   */
   static String maskUrlPassword(String value) {
     int scheme = value.indexOf("://");
     int at = value.lastIndexOf('@');

@@ -102,7 +102,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         + "; write a number with a unit, e.g. 30s, 1m30s, 1h or 500ms"));
     if (delay.isNegative()) {
       throw Failure.invalid("volume context key '" + DELETE_DELAY + "' must not be negative;"
-          + " use 0 for no delay");
+          + " use 0 for no delay, or a delay such as 30s, 1m30s or 1h");
     }
     return delay;
   }

@@ -49,7 +49,7 @@ final class Quantity {
     String suffix = m.group(3) == null ? "" : m.group(3);
     BigDecimal number = new BigDecimal(m.group(2).startsWith(".") ? "0" + m.group(2) : m.group(2));
     BigDecimal scale;
-    if (suffix.startsWith("e") || suffix.startsWith("E")) {
+    if (suffix.length() > 1 && (suffix.charAt(0) == 'e' || suffix.charAt(0) == 'E')) {
       int exponent;
       try {
         exponent = Integer.parseInt(suffix.substring(1));

@@ -51,8 +51,8 @@ public record VolumeSettings(
 
   /**
    * Never prints a secret: every value that came from the Secret (name, metaurl, storage, bucket,
-   * keys) prints as {@code ******}, and of the maps that came from it (format options, envs,
-   * configs) only their size is shown.
+   * keys) prints as {@code ******}, of the maps that came from it (format options, envs,
+   * configs) only their size is shown, and a password in a URL-valued mount option is masked.
    */
   @Override
   public String toString() {
@@ -60,7 +60,8 @@ public record VolumeSettings(
         + ", storage=" + masked(storage) + ", bucket=" + masked(bucket)
         + ", accessKey=" + masked(accessKey) + ", secretKey=" + masked(secretKey)
         + ", formatOptions=" + formatOptions.size() + " set, envs=" + envs.size()
-        + " set, configs=" + configs.size() + " set, mountOptions=" + mountOptions
+        + " set, configs=" + configs.size() + " set, mountOptions="
+        + mountOptions.stream().map(ClientCommand::maskUrlPassword).toList()
         + ", subPath=" + subPath + ", deleteDelay=" + deleteDelay + ", cleanCache=" + cleanCache
         + ", cacheDirs=" + cacheDirs + ", resources=" + resources + ", mountImage=" + mountImage
         + ", cachePvc=" + cachePvc + ", clientHash=" + clientHash + "]";

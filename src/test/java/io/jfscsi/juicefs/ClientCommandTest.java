@@ -1,0 +1,118 @@
+package io.jfscsi.juicefs;
+
+import static io.jfscsi.juicefs.Volumes.volume;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.entry;
+
+import io.jfscsi.Failure;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ClientCommandTest {
+
+  private static final ClientCommand JUICEFS = ClientCommand.DEFAULT;
+
+  @Test
+  void format_with_storage_and_bucket_may_update_the_volume_so_keys_are_flags() {
+    VolumeSettings s = volume().secret("storage", "s3").secret("bucket", "https://b.s3.amazonaws.com")
+        .secret("access-key", "AK").secret("secret-key", "SK")
+        .secret("format-options", "trash-days=1,hash-prefix").parse();
+    assertThat(JUICEFS.formatArgs(s)).containsExactly("juicefs", "format", "--storage=s3",
+        "--bucket=https://b.s3.amazonaws.com", "--access-key=AK", "--secret-key=SK",
+        "--hash-prefix", "--trash-days=1", "redis://redis.example:6379/1", "myjfs");
+  }
+
+  @Test
+  void format_without_storage_or_bucket_never_updates_and_keys_stay_off_the_command_line() {
+    VolumeSettings s = volume().secret("bucket", "https://b.s3.amazonaws.com")
+        .secret("access-key", "AK").secret("secret-key", "SK").parse();
+    assertThat(JUICEFS.formatArgs(s)).containsExactly("juicefs", "format", "--no-update",
+        "--bucket=https://b.s3.amazonaws.com", "redis://redis.example:6379/1", "myjfs");
+    assertThat(ClientCommand.environment(s))
+        .containsOnly(entry("ACCESS_KEY", "AK"), entry("SECRET_KEY", "SK"));
+  }
+
+  @Test
+  void no_update_given_as_a_format_option_is_not_repeated() {
+    VolumeSettings s = volume().secret("format-options", "no-update").parse();
+    assertThat(JUICEFS.formatArgs(s)).containsOnlyOnce("--no-update");
+  }
+
+  @Test
+  void the_binary_can_be_a_path() {
+    assertThat(new ClientCommand("/usr/local/bin/juicefs").formatArgs(volume().parse()))
+        .startsWith("/usr/local/bin/juicefs", "format");
+  }
+
+  @Test
+  void mount_runs_in_the_foreground_with_juicefs_flags_and_fuse_options_apart() {
+    VolumeSettings s = volume().mountFlags("cache-dir=/data/jfs", "cache-size=1024,allow_other",
+        "enable-xattr", "ro", "no-bgjob=false", "debug").parse();
+    assertThat(JUICEFS.mountArgs(s, Path.of("/var/lib/jfs/pv-1"))).containsExactly(
+        "juicefs", "mount", "--cache-dir=/data/jfs", "--cache-size=1024", "--enable-xattr",
+        "--no-bgjob=false", "--debug", "-o", "allow_other,ro",
+        "redis://redis.example:6379/1", "/var/lib/jfs/pv-1");
+  }
+
+  @Test
+  void mount_without_options_is_just_metaurl_and_mount_point() {
+    assertThat(JUICEFS.mountArgs(volume().parse(), Path.of("/jfs/x")))
+        .containsExactly("juicefs", "mount", "redis://redis.example:6379/1", "/jfs/x")
+        .doesNotContain("-d", "--background");
+  }
+
+  @Test
+  void rw_is_the_default_and_is_not_passed() {
+    assertThat(JUICEFS.mountArgs(volume().mountFlags("rw").parse(), Path.of("/jfs/x")))
+        .doesNotContain("-o", "rw");
+  }
+
+  @Test
+  void the_mount_point_must_be_absolute() {
+    assertThatThrownBy(() -> JUICEFS.mountArgs(volume().parse(), Path.of("relative")))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void a_local_directory_volume_has_no_juicefs_command() {
+    VolumeSettings local = volume().secret("metaurl", "local:///srv/v").parse();
+    assertThatThrownBy(() -> JUICEFS.formatArgs(local)).isInstanceOfSatisfying(Failure.class,
+        f -> assertThat(f.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION));
+    assertThatThrownBy(() -> JUICEFS.mountArgs(local, Path.of("/x"))).isInstanceOf(Failure.class);
+  }
+
+  @Test
+  void environment_holds_envs_and_the_keys_of_the_secret_win() {
+    VolumeSettings s = volume().secret("envs", "{TZ: UTC, ACCESS_KEY: from-envs}")
+        .secret("access-key", "from-key").parse();
+    assertThat(ClientCommand.environment(s))
+        .containsOnly(entry("TZ", "UTC"), entry("ACCESS_KEY", "from-key"));
+  }
+
+  @Test
+  void redaction_masks_credentials_and_the_metaurl_but_keeps_the_rest_readable() {
+    List<String> argv = List.of("juicefs", "format", "--storage=s3",
+        "--bucket=redis://user:bpass@b:6379/2", "--access-key=AK", "--secret-key=SK",
+        "--session-token=TOK", "--trash-days=1", "redis://:mpass@meta:6379/1", "myjfs");
+    assertThat(ClientCommand.redacted(argv)).containsExactly("juicefs", "format", "--storage=s3",
+        "--bucket=redis://user:******@b:6379/2", "--access-key=******", "--secret-key=******",
+        "--session-token=******", "--trash-days=1", "redis://******", "myjfs");
+  }
+
+  @Test
+  void redaction_handles_separate_values_fuse_options_and_metaurls_without_scheme() {
+    List<String> argv = List.of("juicefs", "mount", "--secret-key", "SK", "-o", "allow_other",
+        "host:6379", "/mnt/jfs");
+    assertThat(ClientCommand.redacted(argv)).containsExactly("juicefs", "mount", "--secret-key",
+        "******", "-o", "allow_other", "******", "/mnt/jfs");
+  }
+
+  @Test
+  void a_bucket_without_a_password_is_unchanged() {
+    assertThat(ClientCommand.maskUrlPassword("https://b.s3.amazonaws.com/x@y")).isEqualTo(
+        "https://b.s3.amazonaws.com/x@y");
+    assertThat(ClientCommand.maskUrlPassword("plain")).isEqualTo("plain");
+  }
+}
