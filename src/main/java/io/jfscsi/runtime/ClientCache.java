@@ -1,0 +1,112 @@
+package io.jfscsi.runtime;
+
+import io.jfscsi.juicefs.ClientCommand;
+import io.jfscsi.juicefs.VolumeSettings;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Removes a stopped client's cache. JuiceFS keeps a volume's blocks in CACHE_DIR/UUID, and a
+ * cache directory is often shared by several volumes, so only the UUID sub-directory is removed,
+ * and only when the UUID is known (from {@code juicefs status}); otherwise nothing is.
+ */
+final class ClientCache {
+  private static final Logger log = LoggerFactory.getLogger(ClientCache.class);
+  /** JuiceFS's default cache directory when run as root. */
+  static final Path DEFAULT_CACHE_DIR = Path.of("/var/jfsCache");
+  private static final Pattern UUID_FIELD = Pattern.compile("\"UUID\"\\s*:\\s*\"([^\"]*)\"");
+  private static final Pattern UUID = Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
+  private final LocalRuntimeConfig config;
+
+  ClientCache(LocalRuntimeConfig config) {
+    this.config = config;
+  }
+
+  void clean(VolumeSettings settings) {
+    if (settings.localDirectory().isPresent()) {
+      log.debug("volume {} is a local directory served by bindfs: it has no cache", settings.volumeId());
+      return;
+    }
+    if (!Files.isExecutable(config.juicefsBinary())) {
+      log.warn("cache of volume {} left in place: juicefs binary not found at {}", settings.volumeId(), config.juicefsBinary());
+      return;
+    }
+    Optional<String> uuid = uuidOf(settings);
+    if (uuid.isEmpty()) {
+      log.warn("cache of volume {} left in place: its UUID could not be read", settings.volumeId());
+      return;
+    }
+    List<Path> dirs = settings.cacheDirs().isEmpty() ? List.of(DEFAULT_CACHE_DIR) : settings.cacheDirs();
+    for (Path dir : dirs) {
+      if (!dir.isAbsolute()) {
+        continue; // e.g. cache-dir=memory
+      }
+      Path volumeCache = dir.resolve(uuid.get());
+      if (Files.isDirectory(volumeCache)) {
+        deleteTree(volumeCache);
+        log.info("removed cache {} of volume {}", volumeCache, settings.volumeId());
+      }
+    }
+  }
+
+  private Optional<String> uuidOf(VolumeSettings settings) {
+    Redactor redactor = Redactor.forSettings(settings);
+    // ClientCommand has no status command line; this one is trivial. The metaurl is on argv as
+    // for mount; its password can go through META_PASSWORD in the secret's envs.
+    List<String> argv = List.of(config.juicefsBinary().toString(), "status", settings.metaUrl().reveal());
+    Path out = null;
+    try {
+      Path tmp = config.stateDir().resolve("tmp");
+      FileModes.createPrivateDirectories(tmp);
+      out = Files.createTempFile(tmp, "status", ".json", FileModes.fileAttribute());
+      ClientLog clientLog = new ClientLog(config.stateDir(), "cache-" + settings.volumeId().replaceAll("[^A-Za-z0-9_.-]", "_"));
+      long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
+      int code = ClientLauncher.runCapturing(argv, ClientCommand.environment(settings), out, clientLog.file(),
+          config.commandTimeout(), "juicefs status of volume " + settings.volumeId());
+      if (code != 0) {
+        log.warn("juicefs status of volume {} failed with {}; {}", settings.volumeId(),
+            ClientLauncher.describeStatus(code), clientLog.tailSince(offset, redactor));
+        return Optional.empty();
+      }
+      Matcher m = UUID_FIELD.matcher(Files.readString(out, StandardCharsets.UTF_8));
+      // Only a well-formed UUID is used as a path component: never "", "..", or a path.
+      if (m.find() && UUID.matcher(m.group(1)).matches()) {
+        return Optional.of(m.group(1));
+      }
+      return Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      log.warn("juicefs status of volume {} failed: {}", settings.volumeId(), redactor.redact(e.toString()));
+      return Optional.empty();
+    } finally {
+      if (out != null) {
+        try {
+          Files.deleteIfExists(out);
+        } catch (IOException e) {
+          log.debug("cannot remove {}", out);
+        }
+      }
+    }
+  }
+
+  private static void deleteTree(Path root) {
+    // Files.walk does not follow symbolic links: a link in the cache cannot lead outside it.
+    try (Stream<Path> paths = Files.walk(root)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      log.warn("cannot fully remove cache {}: {}", root, e.toString());
+    }
+  }
+}

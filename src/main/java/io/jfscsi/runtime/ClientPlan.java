@@ -1,0 +1,94 @@
+package io.jfscsi.runtime;
+
+import io.jfscsi.Failure;
+import io.jfscsi.juicefs.ClientCommand;
+import io.jfscsi.juicefs.VolumeSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What runs for a volume: bindfs on its local directory (the embedded default) or the real
+ * juicefs client, whose volume is formatted first. {@link #check} refuses a volume that cannot
+ * start before anything on the host is touched.
+ */
+final class ClientPlan {
+  private static final Logger log = LoggerFactory.getLogger(ClientPlan.class);
+
+  /**
+   * The client's command line, the environment to add to the driver's, and the command line as
+   * logs may show it.
+   */
+  record Command(List<String> argv, Map<String, String> env, String shown) {}
+
+  private final LocalRuntimeConfig config;
+
+  ClientPlan(LocalRuntimeConfig config) {
+    this.config = config;
+  }
+
+  void check(ClientKey key, VolumeSettings settings) {
+    settings.localDirectory().ifPresentOrElse(dir -> checkLocalDirectory(key, dir), this::checkJuicefs);
+  }
+
+  /** For juicefs, runs {@code juicefs format} (blocking); then returns the client's command. */
+  Command prepare(ClientKey key, VolumeSettings settings, Path mountPath, Redactor redactor, ClientLog clientLog) {
+    if (settings.localDirectory().isPresent()) {
+      List<String> argv = List.of(config.bindfsBinary().toString(), "-f", "-o", "allow_other",
+          settings.localDirectory().get().toString(), mountPath.toString());
+      return new Command(argv, Map.of(), redactor.redact(argv));
+    }
+    format(key, settings, redactor, clientLog);
+    List<String> argv = juicefs().mountArgs(settings, mountPath);
+    // ClientCommand masks juicefs argv by position (the metaurl); the Redactor by value.
+    return new Command(argv, ClientCommand.environment(settings), redactor.redact(ClientCommand.redacted(argv)));
+  }
+
+  private ClientCommand juicefs() {
+    return new ClientCommand(config.juicefsBinary().toString());
+  }
+
+  private static void checkLocalDirectory(ClientKey key, Path dir) {
+    // A local directory is named by its path, not a credential, so messages may show it.
+    if (!dir.isAbsolute()) {
+      throw Failure.invalid("the local directory " + dir + " of volume " + key.volumeId() + " is not an absolute path");
+    }
+    if (!Files.exists(dir)) {
+      throw Failure.notFound("the local directory " + dir + " of volume " + key.volumeId() + " does not exist");
+    }
+    if (!Files.isDirectory(dir)) {
+      throw Failure.precondition("the local directory " + dir + " of volume " + key.volumeId() + " is not a directory");
+    }
+  }
+
+  private void checkJuicefs() {
+    if (!Files.isExecutable(config.juicefsBinary())) {
+      throw Failure.precondition("juicefs binary not found at " + config.juicefsBinary()
+          + "; the embedded default serves only local:// metaurls");
+    }
+  }
+
+  private void format(ClientKey key, VolumeSettings settings, Redactor redactor, ClientLog clientLog) {
+    List<String> argv = juicefs().formatArgs(settings);
+    long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
+    String what = "juicefs format of volume " + key.volumeId();
+    int status;
+    try {
+      status = ClientLauncher.run(argv, ClientCommand.environment(settings), clientLog.file(),
+          config.commandTimeout(), what);
+    } catch (IOException e) {
+      throw new Failure(Failure.Code.INTERNAL, "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())));
+    } catch (Failure f) {
+      throw new Failure(f.code(), f.getMessage() + "." + clientLog.describeSince(offset, redactor));
+    }
+    if (status != 0) {
+      throw new Failure(Failure.Code.INTERNAL, what + " failed with " + ClientLauncher.describeStatus(status) + "."
+          + clientLog.describeSince(offset, redactor));
+    }
+    log.debug("formatted volume {} for client {}", key.volumeId(), key);
+  }
+}

@@ -1,0 +1,298 @@
+package io.jfscsi.runtime;
+
+import io.jfscsi.Failure;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.VolumeSettings;
+import java.io.IOException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded {@link MountRuntime}: each JuiceFS client is a child process of the driver in a
+ * session of its own, so that it outlives a driver restart and the next driver adopts it from
+ * the saved record. A volume whose metaurl names a local directory is served by bindfs; any
+ * other metaurl by the real {@code juicefs} binary (format, then mount in the foreground).
+ *
+ * <p>Holds no mutable state: many mount actors call it at once, each for its own key, and each
+ * keeps its client's state itself. onExit is not called when {@link #stop} ends the client (see
+ * {@link ExitWatcher}); it may arrive before the start stage completes if the client dies at once.
+ */
+public final class LocalProcessRuntime implements MountRuntime {
+  private static final Logger log = LoggerFactory.getLogger(LocalProcessRuntime.class);
+
+  private final LocalRuntimeConfig config;
+  private final Mounter mounter;
+  private final Executor executor;
+  private final ClientRecordStore records;
+  private final ExitWatcher exits;
+  private final ClientCache cache;
+  private final ClientPlan plan;
+
+  /** Blocking start work runs on a virtual thread per call. */
+  public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter) {
+    this(config, mounter, Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("jfs-client-start-", 0).factory()));
+  }
+
+  public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter, Executor executor) {
+    this.config = config;
+    this.mounter = mounter;
+    this.executor = executor;
+    this.records = new ClientRecordStore(config.stateDir().resolve("clients"));
+    this.exits = new ExitWatcher(config.stateDir().resolve("stopping"));
+    this.cache = new ClientCache(config);
+    this.plan = new ClientPlan(config);
+  }
+
+  public LocalRuntimeConfig config() {
+    return config;
+  }
+
+  /** Where the client of {@code key} is mounted. */
+  public Path mountPathOf(ClientKey key) {
+    return config.mountRoot().resolve(SafeNames.of(key));
+  }
+
+  /** The log file that the client of {@code key} writes to. */
+  public Path logFileOf(ClientKey key) {
+    return new ClientLog(config.stateDir(), SafeNames.of(key)).file();
+  }
+
+  @Override
+  public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
+                                              Optional<RunningClient> previous, Consumer<ClientExit> onExit) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return startBlocking(key, settings, previous, onExit);
+      } catch (Failure f) {
+        throw f;
+      } catch (RuntimeException e) {
+        String why = Redactor.forSettings(settings).redact(String.valueOf(e.getMessage()));
+        throw new Failure(Failure.Code.INTERNAL, "starting the client of volume " + key.volumeId() + " failed: " + why);
+      }
+    }, executor);
+  }
+
+  private RunningClient startBlocking(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
+                                      Consumer<ClientExit> onExit) {
+    // Adopting or discarding another key's client would hijack or kill it.
+    if (previous.isPresent() && !previous.get().key().equals(key)) {
+      throw new IllegalArgumentException("the previous client belongs to " + previous.get().key() + ", not " + key);
+    }
+    if (previous.isPresent() && adoptable(previous.get())) {
+      return adopt(previous.get(), onExit);
+    }
+    plan.check(key, settings);
+    previous.ifPresent(this::discard);
+
+    Path mountPath = mountPathOf(key);
+    clearMountPoint(mountPath);
+    try {
+      Files.createDirectories(mountPath);
+    } catch (IOException e) {
+      throw new Failure(Failure.Code.INTERNAL, "cannot create mount point " + mountPath + ": " + e.getMessage());
+    }
+    Redactor redactor = Redactor.forSettings(settings);
+    ClientLog clientLog = new ClientLog(config.stateDir(), SafeNames.of(key));
+    ClientPlan.Command command;
+    try {
+      command = plan.prepare(key, settings, mountPath, redactor, clientLog);
+    } catch (RuntimeException e) {
+      removeEmptyDir(mountPath);
+      throw e;
+    }
+    return launch(key, mountPath, command, redactor, clientLog, onExit);
+  }
+
+  private RunningClient launch(ClientKey key, Path mountPath, ClientPlan.Command command, Redactor redactor,
+                               ClientLog clientLog, Consumer<ClientExit> onExit) {
+    long offset = clientLog.begin("starting " + command.shown());
+    Process process;
+    try {
+      process = ClientLauncher.startDetached(command.argv(), command.env(), clientLog.file());
+    } catch (IOException e) {
+      removeEmptyDir(mountPath);
+      throw new Failure(Failure.Code.INTERNAL, "cannot start the client of volume " + key.volumeId() + ": "
+          + redactor.redact(String.valueOf(e.getMessage())));
+    }
+    MountCheck.Outcome outcome = MountCheck.awaitReady(mounter, mountPath, process::isAlive, config.readyTimeout());
+    if (outcome != MountCheck.Outcome.READY) {
+      throw notReady(key, mountPath, process, outcome, redactor, clientLog, offset);
+    }
+    long pid = process.pid();
+    RunningClient client = new RunningClient(key, mountPath, Long.toString(pid),
+        process.info().startInstant().orElseGet(Instant::now));
+    exits.watch(client, process.onExit(),
+        () -> "client process " + pid + " exited with " + ClientLauncher.describeStatus(process.exitValue()), onExit);
+    log.info("started client {} (pid {}) at {}: {}", key, pid, mountPath, command.shown());
+    return client;
+  }
+
+  private Failure notReady(ClientKey key, Path mountPath, Process process, MountCheck.Outcome outcome,
+                           Redactor redactor, ClientLog clientLog, long offset) {
+    process.destroyForcibly();
+    int status = process.onExit().join().exitValue();
+    unmountQuietly(mountPath);
+    removeEmptyDir(mountPath);
+    String tail = clientLog.describeSince(offset, redactor);
+    log.warn("client {} failed to start ({})", key, outcome);
+    if (outcome == MountCheck.Outcome.EXITED) {
+      return new Failure(Failure.Code.INTERNAL, "the client of volume " + key.volumeId() + " exited with "
+          + ClientLauncher.describeStatus(status) + " before its mount point answered." + tail);
+    }
+    return new Failure(Failure.Code.UNAVAILABLE, "the client of volume " + key.volumeId()
+        + " did not answer at " + mountPath + " within " + config.readyTimeout() + "; it was killed." + tail);
+  }
+
+  private boolean adoptable(RunningClient previous) {
+    long pid = ExitWatcher.parsePid(previous.handle());
+    return pid > 0 && ProcInfo.runsClientFor(pid, previous.mountPath(), programs())
+        && MountCheck.answeringFuse(mounter, previous.mountPath());
+  }
+
+  private RunningClient adopt(RunningClient previous, Consumer<ClientExit> onExit) {
+    long pid = ExitWatcher.parsePid(previous.handle());
+    CompletableFuture<?> exit = ProcessHandle.of(pid).map(ProcessHandle::onExit)
+        .orElseGet(() -> CompletableFuture.completedFuture(null));
+    exits.watch(previous, exit, () -> "client process " + pid + " exited", onExit);
+    log.info("adopted client {} (pid {}) at {}", previous.key(), pid, previous.mountPath());
+    return previous;
+  }
+
+  /** An earlier client that cannot be adopted: end it if it still runs, drop its mount. */
+  private void discard(RunningClient previous) {
+    long pid = ExitWatcher.parsePid(previous.handle());
+    if (pid > 0 && ProcInfo.runsClientFor(pid, previous.mountPath(), programs())) {
+      log.info("killing client {} (pid {}): its mount at {} does not answer", previous.key(), pid, previous.mountPath());
+      exits.markStopping(previous);
+      ProcInfo.terminate(pid, config.stopGrace());
+    }
+    if (!previous.mountPath().equals(mountPathOf(previous.key()))) {
+      clearMountPoint(previous.mountPath());
+      removeEmptyDir(previous.mountPath());
+    }
+  }
+
+  private void clearMountPoint(Path mountPath) {
+    if (MountCheck.hasMount(mounter, mountPath)) {
+      log.info("unmounting what a dead client left at {}", mountPath);
+      try {
+        mounter.unmount(mountPath);
+      } catch (MountException e) {
+        throw new Failure(Failure.Code.UNAVAILABLE, "cannot unmount the stale mount at " + mountPath + ": " + e.getMessage());
+      }
+    }
+  }
+
+
+
+
+  @Override
+  public void stop(RunningClient client) {
+    long pid = ExitWatcher.parsePid(client.handle());
+    boolean killed = false;
+    if (pid > 0 && ProcInfo.runsClientFor(pid, client.mountPath(), programs())) {
+      exits.markStopping(client);
+      if (!ProcInfo.terminate(pid, config.stopGrace())) {
+        log.error("client {} (pid {}) survived SIGKILL", client.key(), pid);
+      }
+      killed = true;
+    }
+    boolean unmounted = MountCheck.hasMount(mounter, client.mountPath());
+    if (unmounted) {
+      try {
+        mounter.unmount(client.mountPath());
+      } catch (MountException e) {
+        throw new Failure(Failure.Code.INTERNAL, "cannot unmount " + client.mountPath() + ": " + e.getMessage());
+      }
+    }
+    boolean removed = removeEmptyDir(client.mountPath());
+    exits.sweep();
+    if (killed || unmounted || removed) {
+      log.info("stopped client {} (pid {}) at {}", client.key(), client.handle(), client.mountPath());
+    } else {
+      log.debug("client {} (pid {}) was already stopped", client.key(), client.handle());
+    }
+  }
+
+  @Override
+  public void save(ClientRecord record) {
+    records.save(record);
+  }
+
+  @Override
+  public void remove(ClientKey key) {
+    records.remove(key);
+  }
+
+  @Override
+  public List<ClientRecord> load() {
+    return records.load();
+  }
+
+  @Override
+  public void cleanCache(VolumeSettings settings) {
+    cache.clean(settings);
+  }
+
+  @Override
+  public boolean ready() {
+    boolean binary = Files.isExecutable(config.bindfsBinary()) || Files.isExecutable(config.juicefsBinary());
+    boolean setsid = Files.isExecutable(ClientLauncher.setsid());
+    boolean dirs = writableDirectory(config.mountRoot()) && writableDirectory(config.stateDir());
+    if (!(binary && setsid && dirs)) {
+      log.warn("local runtime not ready: client binary {}, setsid {}, writable directories {}",
+          binary, setsid, dirs);
+    }
+    return binary && setsid && dirs;
+  }
+
+  private static boolean writableDirectory(Path dir) {
+    try {
+      Files.createDirectories(dir);
+      return Files.isWritable(dir);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+
+  private Set<String> programs() {
+    return Set.copyOf(List.of("bindfs", "juicefs", config.bindfsBinary().getFileName().toString(),
+        config.juicefsBinary().getFileName().toString()));
+  }
+
+  private void unmountQuietly(Path mountPath) {
+    try {
+      if (MountCheck.hasMount(mounter, mountPath)) {
+        mounter.unmount(mountPath);
+      }
+    } catch (MountException e) {
+      log.warn("cannot unmount {}: {}", mountPath, e.getMessage());
+    }
+  }
+
+  /** Removes the mount directory if it is empty; never what a client may have left in it. */
+  private static boolean removeEmptyDir(Path dir) {
+    try {
+      return Files.deleteIfExists(dir);
+    } catch (DirectoryNotEmptyException e) {
+      log.warn("left mount directory {} in place: it is not empty", dir);
+    } catch (IOException e) {
+      log.warn("cannot remove mount directory {}: {}", dir, e.toString());
+    }
+    return false;
+  }
+}

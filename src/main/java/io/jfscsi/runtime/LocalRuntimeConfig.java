@@ -1,0 +1,85 @@
+package io.jfscsi.runtime;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Configuration of {@link LocalProcessRuntime}.
+ *
+ * @param mountRoot      where each client's file system is mounted, one directory per client key
+ * @param stateDir       records ({@code clients/}), client logs ({@code logs/}) and stop markers
+ * @param bindfsBinary   the FUSE passthrough that serves local-directory volumes
+ * @param juicefsBinary  the real JuiceFS client; it may not exist, then only local volumes work
+ * @param readyTimeout   how long a new client may take until its mount point answers
+ * @param stopGrace      how long a client may take to exit after SIGTERM before SIGKILL
+ * @param commandTimeout how long a one-shot command ({@code juicefs format}, {@code status}) may run
+ */
+public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinary, Path juicefsBinary,
+                                 Duration readyTimeout, Duration stopGrace, Duration commandTimeout) {
+
+  public LocalRuntimeConfig {
+    Objects.requireNonNull(mountRoot, "mountRoot");
+    Objects.requireNonNull(stateDir, "stateDir");
+    Objects.requireNonNull(bindfsBinary, "bindfsBinary");
+    Objects.requireNonNull(juicefsBinary, "juicefsBinary");
+    requirePositive(readyTimeout, "readyTimeout");
+    requirePositive(stopGrace, "stopGrace");
+    requirePositive(commandTimeout, "commandTimeout");
+    // Mount paths are compared with /proc/self/mountinfo, which only holds absolute paths.
+    mountRoot = mountRoot.toAbsolutePath().normalize();
+    stateDir = stateDir.toAbsolutePath().normalize();
+  }
+
+  /** The driver's defaults; the JuiceFS client is looked up on PATH. */
+  public static LocalRuntimeConfig defaults() {
+    return new LocalRuntimeConfig(Path.of("/var/lib/juicefs/volume"), Path.of("/var/lib/jfs-csi"),
+        onPath("bindfs", Path.of("/usr/bin/bindfs")), onPath("juicefs", Path.of("/usr/local/bin/juicefs")),
+        Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofMinutes(2));
+  }
+
+  /** The defaults with mount root and state directory under {@code base} (tests, dev runs). */
+  public static LocalRuntimeConfig under(Path base) {
+    LocalRuntimeConfig d = defaults();
+    return new LocalRuntimeConfig(base.resolve("volume"), base.resolve("state"), d.bindfsBinary(),
+        d.juicefsBinary(), d.readyTimeout(), d.stopGrace(), d.commandTimeout());
+  }
+
+  public LocalRuntimeConfig withJuicefsBinary(Path binary) {
+    return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, binary, readyTimeout, stopGrace,
+        commandTimeout);
+  }
+
+  public LocalRuntimeConfig withBindfsBinary(Path binary) {
+    return new LocalRuntimeConfig(mountRoot, stateDir, binary, juicefsBinary, readyTimeout, stopGrace,
+        commandTimeout);
+  }
+
+  public LocalRuntimeConfig withTimeouts(Duration ready, Duration grace, Duration command) {
+    return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, juicefsBinary, ready, grace, command);
+  }
+
+  private static Path onPath(String name, Path fallback) {
+    String path = System.getenv("PATH");
+    if (path != null) {
+      for (String dir : path.split(File.pathSeparator)) {
+        if (!dir.isEmpty()) {
+          Path candidate = Path.of(dir, name);
+          if (Files.isExecutable(candidate)) {
+            return candidate;
+          }
+        }
+      }
+    }
+    return fallback;
+  }
+
+  private static void requirePositive(Duration d, String name) {
+    Objects.requireNonNull(d, name);
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException(name + " must be positive");
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package io.jfscsi.runtime;
+
+import io.jfscsi.host.MountEntry;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.MountState;
+import io.jfscsi.host.Mounter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+
+/** Whether a client's mount point is served by a live FUSE file system. */
+final class MountCheck {
+  static final Duration POLL = Duration.ofMillis(20);
+
+  private MountCheck() {}
+
+  /** The top-most mount at {@code path}, by the mount table (never by a stat that could hang). */
+  static Optional<MountEntry> top(Mounter mounter, Path path) {
+    return mounter.entryAt(path);
+  }
+
+  static boolean hasMount(Mounter mounter, Path path) {
+    return top(mounter, path).isPresent();
+  }
+
+  /**
+   * A FUSE file system (bindfs: "fuse", juicefs: "fuse.juicefs") on top at {@code path} whose
+   * server answers. The type check matters: before the client mounts, the path is a plain
+   * directory of the file system below, which would "answer" too. probe alone is not enough: the
+   * kernel answers a stat of a FUSE root from its attribute cache (about 1s) even when the server
+   * is dead or hung; statfs always reaches the server (and the Mounter bounds it with a deadline).
+   */
+  static boolean answeringFuse(Mounter mounter, Path path) {
+    boolean fuse = top(mounter, path).map(e -> e.fsType().startsWith("fuse")).orElse(false);
+    if (!fuse || mounter.probe(path) != MountState.MOUNTED) {
+      return false;
+    }
+    try {
+      mounter.stats(path);
+      return true;
+    } catch (MountException e) {
+      return false;
+    }
+  }
+
+  enum Outcome { READY, EXITED, TIMED_OUT }
+
+  /** Polls until the mount answers, the client exits, or {@code timeout} passes. */
+  static Outcome awaitReady(Mounter mounter, Path path, BooleanSupplier alive, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      // Alive is checked first: a client that mounted and died at once leaves a stale mount.
+      if (!alive.getAsBoolean()) {
+        return Outcome.EXITED;
+      }
+      if (answeringFuse(mounter, path)) {
+        return Outcome.READY;
+      }
+      if (System.nanoTime() - deadline > 0) {
+        return Outcome.TIMED_OUT;
+      }
+      ProcInfo.sleep(POLL);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+package io.jfscsi.runtime;
+
+import io.jfscsi.host.MountEntry;
+import io.jfscsi.host.MountInfo;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/** Kills test clients and unmounts what tests left under a directory: leaked mounts break other tests. */
+final class HostCleanup {
+  private HostCleanup() {}
+
+  /** Processes whose command line mentions a path under {@code dir}, except this JVM. */
+  static List<Long> processesUnder(Path dir) {
+    long self = ProcessHandle.current().pid();
+    try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+      return procs.map(p -> p.getFileName().toString()).filter(n -> n.chars().allMatch(Character::isDigit))
+          .map(Long::parseLong).filter(pid -> pid != self && ProcInfo.isRunning(pid))
+          .filter(pid -> ProcInfo.cmdline(pid).stream().anyMatch(a -> a.contains(dir.toString())))
+          .toList();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static List<MountEntry> mountsUnder(Path dir) {
+    return MountInfo.self().stream().filter(e -> e.mountPoint().startsWith(dir)).toList();
+  }
+
+  static void killAndUnmountUnder(Path dir) throws Exception {
+    for (long pid : processesUnder(dir)) {
+      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+      ProcInfo.awaitGone(pid, java.time.Duration.ofSeconds(5));
+    }
+    List<MountEntry> mounts = mountsUnder(dir);
+    for (int i = mounts.size() - 1; i >= 0; i--) {
+      new ProcessBuilder("umount", "-l", mounts.get(i).mountPoint().toString())
+          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+          .waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+}
