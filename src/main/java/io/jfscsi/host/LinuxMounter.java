@@ -90,7 +90,7 @@ public final class LinuxMounter implements Mounter {
     }
     boolean mountPoint = MountInfo.topMostAt(mounts(), lookup.canonical()).isPresent();
     if (err == 0) {
-      return mountPoint ? MountState.MOUNTED : MountState.NOT_MOUNTED;
+      return mountPoint ? answering(lookup.canonical()) : MountState.NOT_MOUNTED;
     }
     // A mount point that cannot be stat'ed (e.g. ENOENT from a FUSE root deleted on the backend)
     // serves nothing and must be unmounted before anything can be bound there again.
@@ -98,6 +98,20 @@ public final class LinuxMounter implements Mounter {
       return MountState.STALE;
     }
     return err == Libc.ENOENT || err == Libc.ENOTDIR ? MountState.MISSING : MountState.NOT_MOUNTED;
+  }
+
+  /**
+   * stat of a FUSE mount root is served from the kernel's attribute cache for a while after its
+   * client died; statfs always goes to the client, so it tells a dead or hung one at once.
+   */
+  private MountState answering(Path mountPoint) {
+    Optional<Statvfs> found = timed.call("statvfs " + mountPoint, () -> Statvfs.of(mountPoint));
+    if (found.isEmpty()) {
+      return MountState.STALE;
+    }
+    int err = found.get().errno();
+    return err == Libc.ENOTCONN || err == Libc.EIO || err == Libc.ECONNABORTED
+        ? MountState.STALE : MountState.MOUNTED;
   }
 
   @Override

@@ -286,8 +286,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     }
     remove.replyTo().tell(StatusReply.ack());
     tellHeld(remove.target());
-    if (targets.isEmpty() && (state == ClientState.READY)) {
+    if (targets.isEmpty() && state == ClientState.READY) {
       beginExit("the last reference was removed");
+    } else if (targets.isEmpty() && state == ClientState.BROKEN) {
+      // Nobody needs the dead client any more: no restart, clean up its mount point now.
+      timers.cancel(RestartDue.class);
+      transition(ClientState.DRAINING, "the last reference was removed while it was down");
+      ports.parent().tell(new Idle(key));
     }
     return this;
   }

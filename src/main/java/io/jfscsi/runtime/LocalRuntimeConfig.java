@@ -40,6 +40,20 @@ public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinar
         Duration.ofSeconds(60), Duration.ofSeconds(10), Duration.ofMinutes(2));
   }
 
+  /** From the {@code jfs-csi} HOCON section; a binary given without a '/' is looked up on PATH. */
+  public static LocalRuntimeConfig from(com.typesafe.config.Config c) {
+    return new LocalRuntimeConfig(Path.of(c.getString("mount-root")),
+        Path.of(c.getString("state-dir")),
+        binary(c.getString("client.bindfs-binary"), Path.of("/usr/bin/bindfs")),
+        binary(c.getString("client.juicefs-binary"), Path.of("/usr/local/bin/juicefs")),
+        c.getDuration("client.ready-timeout"), c.getDuration("client.stop-grace"),
+        c.getDuration("client.command-timeout"));
+  }
+
+  private static Path binary(String name, Path fallback) {
+    return name.contains("/") ? Path.of(name) : onPath(name, fallback);
+  }
+
   /** The defaults with mount root and state directory under {@code base} (tests, dev runs). */
   public static LocalRuntimeConfig under(Path base) {
     LocalRuntimeConfig d = defaults();

@@ -93,8 +93,7 @@ class NodeConformanceTest {
     assertThat(b.resolve("hello.txt")).exists();
     unpublish("pvc-1", b);
     assertThat(b).doesNotExist();
-    assertThat(driver.clientPids()).isEmpty();
-    assertThat(driver.mountsUnder()).isEmpty();
+    driver.awaitNoClients();
     assertThat(driver.data.resolve("pvc-1").resolve("hello.txt")).exists();
   }
 
@@ -107,7 +106,7 @@ class NodeConformanceTest {
     unpublish("pvc-1", a);
     unpublish("pvc-1", a);
     unpublish("pvc-unknown", driver.target("pod-z", "pvc-unknown"));
-    assertThat(driver.mountsUnder()).isEmpty();
+    driver.awaitNoClients();
   }
 
   @Test
@@ -235,7 +234,7 @@ class NodeConformanceTest {
             .setVolumeId("pvc-1").setVolumePath(a.toString()).build())
             .getVolumeCondition().getAbnormal());
     unpublish("pvc-1", a);
-    assertThat(driver.mountsUnder()).isEmpty();
+    driver.awaitNoClients();
   }
 
   @Test

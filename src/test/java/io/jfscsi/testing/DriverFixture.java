@@ -100,6 +100,18 @@ public final class DriverFixture implements AutoCloseable {
     return pids;
   }
 
+  /**
+   * The last unpublish is answered before its client is stopped: waits until no client runs and
+   * nothing is mounted under this fixture's directory.
+   */
+  public void awaitNoClients() {
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(15))
+        .untilAsserted(() -> {
+          org.assertj.core.api.Assertions.assertThat(clientPids()).as("client pids").isEmpty();
+          org.assertj.core.api.Assertions.assertThat(mountsUnder()).as("mounts").isEmpty();
+        });
+  }
+
   /** Mount points under this fixture's directory, from /proc/self/mountinfo. */
   public List<String> mountsUnder() throws IOException {
     List<String> result = new ArrayList<>();
