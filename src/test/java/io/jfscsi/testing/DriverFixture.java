@@ -26,6 +26,7 @@ public final class DriverFixture implements AutoCloseable {
   private final Map<String, Object> overrides = new HashMap<>();
   private Driver driver;
   private CsiClient client;
+  private final List<Process> processes = new ArrayList<>();
 
   public DriverFixture(Path dir) throws IOException {
     this.dir = dir;
@@ -56,6 +57,33 @@ public final class DriverFixture implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Starts the driver in a JVM of its own, as a real deployment runs it, so a test can kill it
+   * with SIGKILL. Overrides given with {@link #with} are passed as system properties.
+   */
+  public Process startProcess() throws IOException {
+    List<String> command = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
+    overrides.forEach((k, v) -> command.add("-D" + k + "=" + v));
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.jfscsi.cli.Main",
+        "serve", "--endpoint", "unix://" + socket, "--kubelet-root", kubelet.toString(),
+        "--mount-root", dir.resolve("mnt").toString(), "--state-dir",
+        dir.resolve("state").toString(), "--node-id", "test-node"));
+    Process process = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("driver.log").toFile()))
+        .start();
+    processes.add(process);
+    if (client != null) {
+      client.close();
+    }
+    client = CsiClient.connect("unix://" + socket);
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+        .ignoreExceptions().until(() -> client.identity()
+            .probe(csi.v1.ProbeRequest.getDefaultInstance()).getReady().getValue());
+    return process;
+  }
+
   /** Stops the driver as an upgrade would: clients and mounts stay. */
   public void stopDriver() {
     if (client != null) {
@@ -78,6 +106,28 @@ public final class DriverFixture implements AutoCloseable {
 
   public Map<String, String> secrets() {
     return Map.of("name", "testfs", "metaurl", "local://" + data);
+  }
+
+  public static final csi.v1.VolumeCapability RWX = csi.v1.VolumeCapability.newBuilder()
+      .setMount(csi.v1.VolumeCapability.MountVolume.getDefaultInstance())
+      .setAccessMode(csi.v1.VolumeCapability.AccessMode.newBuilder()
+          .setMode(csi.v1.VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER))
+      .build();
+
+  /** A publish of the sub-directory named after the volume, as kubelet sends it. */
+  public csi.v1.NodePublishVolumeRequest.Builder publishRequest(String volumeId, Path target) {
+    return csi.v1.NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
+        .setTargetPath(target.toString()).setVolumeCapability(RWX)
+        .putAllSecrets(secrets()).putVolumeContext("subPath", volumeId);
+  }
+
+  public void publish(String volumeId, Path target) {
+    client.node().nodePublishVolume(publishRequest(volumeId, target).build());
+  }
+
+  public void unpublish(String volumeId, Path target) {
+    client.node().nodeUnpublishVolume(csi.v1.NodeUnpublishVolumeRequest.newBuilder()
+        .setVolumeId(volumeId).setTargetPath(target.toString()).build());
   }
 
   /** A pod's volume directory as kubelet lays it out; the target itself is not created. */
@@ -128,6 +178,9 @@ public final class DriverFixture implements AutoCloseable {
   @Override
   public void close() throws Exception {
     stopDriver();
+    for (Process p : processes) {
+      p.destroyForcibly().waitFor();
+    }
     for (long pid : clientPids()) {
       ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
     }
