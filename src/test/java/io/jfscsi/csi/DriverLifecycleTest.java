@@ -52,6 +52,36 @@ class DriverLifecycleTest {
   }
 
   @Test
+  void aTcpEndpointServesTheSameServicesForDebugging() throws Exception {
+    int port;
+    try (var probe = new java.net.ServerSocket(0)) {
+      port = probe.getLocalPort();
+    }
+    driver.with("endpoint", "tcp://127.0.0.1:" + port).start();
+    try (CsiClient tcp = CsiClient.connect("tcp://127.0.0.1:" + port)) {
+      assertThat(tcp.identity().getPluginInfo(csi.v1.GetPluginInfoRequest.getDefaultInstance())
+          .getName()).isEqualTo("csi.juicefs.com");
+    }
+  }
+
+  @Test
+  void aCallInFlightWhenTheDriverStopsIsStillAnswered() throws Exception {
+    // A client that takes a second to start keeps the publish in flight while the driver stops.
+    Path slowBindfs = dir.resolve("slow-bindfs");
+    Files.writeString(slowBindfs, "#!/bin/sh\nsleep 1\nexec /usr/bin/bindfs \"$@\"\n");
+    Files.setPosixFilePermissions(slowBindfs, java.nio.file.attribute.PosixFilePermissions
+        .fromString("rwx------"));
+    driver.with("client.bindfs-binary", slowBindfs.toString()).start();
+    Path a = driver.target("pod-a", "pvc-1");
+    var answer = driver.csi().nodeAsync().nodePublishVolume(
+        driver.publishRequest("pvc-1", a).build());
+    Thread.sleep(300);
+    driver.driver().close();
+    answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(driver.mountsUnder()).contains(a.toString());
+  }
+
+  @Test
   void aStaleSocketFileIsReplacedAndALiveOneIsRefused() throws Exception {
     try (ServerSocketChannel other = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
       other.bind(UnixDomainSocketAddress.of(driver.socket));

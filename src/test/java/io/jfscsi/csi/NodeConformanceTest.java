@@ -98,6 +98,18 @@ class NodeConformanceTest {
   }
 
   @Test
+  void aStaticVolumeWithoutSubPathPublishesTheWholeFileSystem() throws Exception {
+    Files.writeString(driver.data.resolve("existing-data.txt"), "data that was there before");
+    Path a = driver.target("pod-a", "static-pv");
+    driver.csi().node().nodePublishVolume(publish("static-pv", a)
+        .clearVolumeContext().build());
+    assertThat(a.resolve("existing-data.txt")).hasContent("data that was there before");
+    assertThat(a.resolve("pvc-1")).isDirectory();
+    unpublish("static-pv", a);
+    driver.awaitNoClients();
+  }
+
+  @Test
   void publishAndUnpublishAreIdempotent() throws Exception {
     Path a = driver.target("pod-a", "pvc-1");
     driver.csi().node().nodePublishVolume(publish("pvc-1", a).build());
