@@ -260,7 +260,7 @@ public final class LocalProcessRuntime implements MountRuntime {
 
   @Override
   public void cleanCache(VolumeSettings settings) {
-    cache.clean(settings);
+    cache.clean(settings, records.load());
   }
 
   @Override
