@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Removes a stopped client's cache. JuiceFS keeps a volume's blocks in CACHE_DIR/UUID, and a
  * cache directory is often shared by several volumes, so only the UUID sub-directory is removed,
- * and only when the UUID is known (from {@code juicefs status}); otherwise nothing is.
+ * only when the UUID is known (from {@code juicefs status}), and not while another recorded
+ * client uses it (see {@link CacheSharing}); otherwise nothing is.
  */
 final class ClientCache {
   private static final Logger log = LoggerFactory.getLogger(ClientCache.class);
@@ -33,7 +34,8 @@ final class ClientCache {
     this.config = config;
   }
 
-  void clean(VolumeSettings settings) {
+  /** {@code records}: every client record on this node, the stopped client's own included or not. */
+  void clean(VolumeSettings settings, List<ClientRecord> records) {
     if (settings.localDirectory().isPresent()) {
       log.debug("volume {} is a local directory served by bindfs: it has no cache", settings.volumeId());
       return;
@@ -47,13 +49,16 @@ final class ClientCache {
       log.warn("cache of volume {} left in place: its UUID could not be read", settings.volumeId());
       return;
     }
-    List<Path> dirs = settings.cacheDirs().isEmpty() ? List.of(DEFAULT_CACHE_DIR) : settings.cacheDirs();
-    for (Path dir : dirs) {
-      if (!dir.isAbsolute()) {
-        continue; // e.g. cache-dir=memory
-      }
+    CacheSharing sharing = new CacheSharing(settings, uuid.get(), records, this::uuidOf);
+    // Relative entries (cache-dir=memory) are left out: they name no directory.
+    for (Path dir : CacheSharing.cacheDirs(settings)) {
       Path volumeCache = dir.resolve(uuid.get());
       if (Files.isDirectory(volumeCache)) {
+        Optional<String> user = sharing.userOf(volumeCache);
+        if (user.isPresent()) {
+          log.info("left cache {} of volume {} in place: {}", volumeCache, settings.volumeId(), user.get());
+          continue;
+        }
         deleteTree(volumeCache);
         log.info("removed cache {} of volume {}", volumeCache, settings.volumeId());
       }

@@ -3,6 +3,7 @@ package io.jfscsi.runtime;
 import io.jfscsi.Failure;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.ClientResources;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -26,9 +27,14 @@ import org.slf4j.LoggerFactory;
  * the saved record. A volume whose metaurl names a local directory is served by bindfs; any
  * other metaurl by the real {@code juicefs} binary (format, then mount in the foreground).
  *
- * <p>Holds no mutable state: many mount actors call it at once, each for its own key, and each
- * keeps its client's state itself. onExit is not called when {@link #stop} ends the client (see
- * {@link ExitWatcher}); it may arrive before the start stage completes if the client dies at once.
+ * <p>Holds no mutable state (but a warn-once flag, see {@link ClientCgroup}): many mount actors
+ * call it at once, each for its own key, and each keeps its client's state itself; what belongs
+ * to a key on the host (mount point, cgroup) is found from the key. onExit is not called when
+ * {@link #stop} ends the client (see {@link ExitWatcher}); it may arrive before the start stage
+ * completes if the client dies at once.
+ *
+ * <p>A client with CPU/memory requests or limits runs in a cgroup of its own
+ * ({@link ClientCgroup}), best-effort: a host that does not allow it runs the client unlimited.
  */
 public final class LocalProcessRuntime implements MountRuntime {
   private static final Logger log = LoggerFactory.getLogger(LocalProcessRuntime.class);
@@ -40,6 +46,7 @@ public final class LocalProcessRuntime implements MountRuntime {
   private final ExitWatcher exits;
   private final ClientCache cache;
   private final ClientPlan plan;
+  private final ClientCgroup cgroups;
 
   /** Blocking start work runs on a virtual thread per call. */
   public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter) {
@@ -54,6 +61,7 @@ public final class LocalProcessRuntime implements MountRuntime {
     this.exits = new ExitWatcher(config.stateDir().resolve("stopping"));
     this.cache = new ClientCache(config);
     this.plan = new ClientPlan(config);
+    this.cgroups = new ClientCgroup();
   }
 
   public LocalRuntimeConfig config() {
@@ -92,7 +100,7 @@ public final class LocalProcessRuntime implements MountRuntime {
       throw new IllegalArgumentException("the previous client belongs to " + previous.get().key() + ", not " + key);
     }
     if (previous.isPresent() && adoptable(previous.get())) {
-      return adopt(previous.get(), onExit);
+      return adopt(previous.get(), settings.resources(), onExit);
     }
     plan.check(key, settings);
     previous.ifPresent(this::discard);
@@ -113,11 +121,11 @@ public final class LocalProcessRuntime implements MountRuntime {
       removeEmptyDir(mountPath);
       throw e;
     }
-    return launch(key, mountPath, command, redactor, clientLog, onExit);
+    return launch(key, settings.resources(), mountPath, command, redactor, clientLog, onExit);
   }
 
-  private RunningClient launch(ClientKey key, Path mountPath, ClientPlan.Command command, Redactor redactor,
-                               ClientLog clientLog, Consumer<ClientExit> onExit) {
+  private RunningClient launch(ClientKey key, ClientResources resources, Path mountPath, ClientPlan.Command command,
+                               Redactor redactor, ClientLog clientLog, Consumer<ClientExit> onExit) {
     long offset = clientLog.begin("starting " + command.shown());
     Process process;
     try {
@@ -127,6 +135,8 @@ public final class LocalProcessRuntime implements MountRuntime {
       throw new Failure(Failure.Code.INTERNAL, "cannot start the client of volume " + key.volumeId() + ": "
           + redactor.redact(String.valueOf(e.getMessage())));
     }
+    // Limited from its first moments: a client that mounts is already reading and caching.
+    cgroups.apply(key, resources, process.pid());
     MountCheck.Outcome outcome = MountCheck.awaitReady(mounter, mountPath, process::isAlive, config.readyTimeout());
     if (outcome != MountCheck.Outcome.READY) {
       throw notReady(key, mountPath, process, outcome, redactor, clientLog, offset);
@@ -144,6 +154,7 @@ public final class LocalProcessRuntime implements MountRuntime {
                            Redactor redactor, ClientLog clientLog, long offset) {
     process.destroyForcibly();
     int status = process.onExit().join().exitValue();
+    cgroups.remove(key);
     unmountQuietly(mountPath);
     removeEmptyDir(mountPath);
     String tail = clientLog.describeSince(offset, redactor);
@@ -162,8 +173,9 @@ public final class LocalProcessRuntime implements MountRuntime {
         && MountCheck.answeringFuse(mounter, previous.mountPath());
   }
 
-  private RunningClient adopt(RunningClient previous, Consumer<ClientExit> onExit) {
+  private RunningClient adopt(RunningClient previous, ClientResources resources, Consumer<ClientExit> onExit) {
     long pid = ExitWatcher.parsePid(previous.handle());
+    cgroups.adopt(previous.key(), resources, pid);
     CompletableFuture<?> exit = ProcessHandle.of(pid).map(ProcessHandle::onExit)
         .orElseGet(() -> CompletableFuture.completedFuture(null));
     exits.watch(previous, exit, () -> "client process " + pid + " exited", onExit);
@@ -179,6 +191,8 @@ public final class LocalProcessRuntime implements MountRuntime {
       exits.markStopping(previous);
       ProcInfo.terminate(pid, config.stopGrace());
     }
+    // The next client of this key makes its cgroup again; a start that fails before then leaves none.
+    cgroups.remove(previous.key());
     if (!previous.mountPath().equals(mountPathOf(previous.key()))) {
       clearMountPoint(previous.mountPath());
       removeEmptyDir(previous.mountPath());
@@ -196,19 +210,21 @@ public final class LocalProcessRuntime implements MountRuntime {
     }
   }
 
-
-
-
   @Override
   public void stop(RunningClient client) {
     long pid = ExitWatcher.parsePid(client.handle());
     boolean killed = false;
+    boolean survived = false;
     if (pid > 0 && ProcInfo.runsClientFor(pid, client.mountPath(), programs())) {
       exits.markStopping(client);
       if (!ProcInfo.terminate(pid, config.stopGrace())) {
         log.error("client {} (pid {}) survived SIGKILL", client.key(), pid);
+        survived = true;
       }
       killed = true;
+    }
+    if (!survived) {
+      cgroups.remove(client.key());
     }
     boolean unmounted = MountCheck.hasMount(mounter, client.mountPath());
     if (unmounted) {
@@ -244,7 +260,7 @@ public final class LocalProcessRuntime implements MountRuntime {
 
   @Override
   public void cleanCache(VolumeSettings settings) {
-    cache.clean(settings);
+    cache.clean(settings, records.load());
   }
 
   @Override

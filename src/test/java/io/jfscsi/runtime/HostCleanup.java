@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -28,6 +29,36 @@ final class HostCleanup {
 
   static List<MountEntry> mountsUnder(Path dir) {
     return MountInfo.self().stream().filter(e -> e.mountPoint().startsWith(dir)).toList();
+  }
+
+  /**
+   * Kills what is left in the test cgroups of {@code key} (only test clients can be in them: the
+   * keys are random) and removes them; the shared jfs-csi parent stays, as the runtime leaves it.
+   */
+  static void removeCgroups(ClientKey key) throws Exception {
+    List<MountEntry> mounts = MountInfo.self();
+    for (String controller : List.of("cpu", "memory")) {
+      Optional<CgroupHierarchy> h = CgroupHierarchy.find(mounts, controller);
+      Path dir = h.map(x -> x.dirOf(key)).orElse(null);
+      if (dir == null || !Files.isDirectory(dir)) {
+        continue;
+      }
+      for (String pid : Files.readAllLines(dir.resolve("cgroup.procs"))) {
+        ProcessHandle.of(Long.parseLong(pid.trim())).ifPresent(ProcessHandle::destroyForcibly);
+        ProcInfo.awaitGone(Long.parseLong(pid.trim()), java.time.Duration.ofSeconds(5));
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (Files.isDirectory(dir)) {
+        try {
+          Files.delete(dir);
+        } catch (java.io.IOException e) {
+          if (System.nanoTime() > deadline) {
+            throw e;
+          }
+          Thread.sleep(50);
+        }
+      }
+    }
   }
 
   static void killAndUnmountUnder(Path dir) throws Exception {

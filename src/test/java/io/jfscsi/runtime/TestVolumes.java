@@ -34,6 +34,13 @@ final class TestVolumes {
         List.of("cache-size=100", "no-usage-report"), cacheDirs);
   }
 
+  /** {@code s} with other resources (and the same hash: tests give each volume its own id). */
+  static VolumeSettings withResources(VolumeSettings s, ClientResources r) {
+    return new VolumeSettings(s.source(), s.fsName(), s.metaUrl(), s.storage(), s.bucket(), s.accessKey(),
+        s.secretKey(), s.formatOptions(), s.envs(), s.configs(), s.mountOptions(), s.subPath(), s.deleteDelay(),
+        s.cleanCache(), s.cacheDirs(), r, s.mountImage(), s.cachePvc(), s.clientHash());
+  }
+
   static ClientKey keyOf(VolumeSettings s) {
     return new ClientKey(s.volumeId(), s.clientHash());
   }
