@@ -67,14 +67,18 @@ public final class Driver implements AutoCloseable {
     }
     MountSettings mountSettings = MountSettings.from(c);
     Path stateDir = Path.of(c.getString("state-dir"));
+    // Records hold the secrets needed to restart clients: owner only.
+    java.nio.file.Files.createDirectories(stateDir);
+    java.nio.file.Files.setPosixFilePermissions(stateDir,
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
     CompletableFuture<Actors> spawned = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
       DispatcherSelector blocking = DispatcherSelector.fromConfig(NodeGuardian.DISPATCHER);
       var guardian = node ? ctx.spawn(NodeGuardian.create(ports.runtime(), ports.mounter(),
           mountSettings, Clock.systemUTC()), "node", blocking) : null;
       var provisioner = controller ? ctx.spawn(VolumeProvisioner.create(
-          new MountedDirectories(ports.runtime(),
-              c.getDuration("client.ready-timeout").plusSeconds(10)),
+          new MountedDirectories(ports.runtime(), c.getDuration("client.ready-timeout")
+              .plus(c.getDuration("client.command-timeout")).plusSeconds(10)),
           VolumeProvisioner.catalog(stateDir)), "provisioner", blocking) : null;
       spawned.complete(new Actors(guardian, provisioner));
       return Behaviors.empty();

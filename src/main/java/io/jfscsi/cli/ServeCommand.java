@@ -23,7 +23,8 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
   @Option(names = "--endpoint", description = "unix:///path/csi.sock or tcp://host:port")
   String endpoint;
 
-  @Option(names = "--node-id", description = "node id reported to the CO")
+  @Option(names = {"--node-id", "--nodeid"}, description = "node id reported to the CO "
+      + "(--nodeid as the JuiceFS CSI Driver spells it)")
   String nodeId;
 
   @Option(names = "--roles", split = ",", description = "node, controller, or both")

@@ -73,7 +73,8 @@ public final class MountedDirectories implements VolumeDirectories {
   }
 
   private <T> T withRoot(VolumeSettings fs, Function<Path, T> work) {
-    ClientKey key = new ClientKey("provisioner", fs.clientHash());
+    // ".." can never start a CSI volume id, so this client's mount path is never a node's.
+    ClientKey key = new ClientKey("..provisioner", fs.clientHash());
     RunningClient client;
     try {
       client = runtime.start(key, fs, Optional.empty(), exit -> { })

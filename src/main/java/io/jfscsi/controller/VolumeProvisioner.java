@@ -49,6 +49,10 @@ public final class VolumeProvisioner {
 
   public static final String SUB_PATH = "subPath";
 
+  /** The names external-provisioner gives dynamic PVs: pvc-<uid of the claim>. */
+  private static final java.util.regex.Pattern DYNAMIC_NAME = java.util.regex.Pattern.compile(
+      "pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
   public static Behavior<Command> create(VolumeDirectories directories, VolumeCatalog catalog) {
     return Behaviors.setup(ctx -> {
       Logger log = ctx.getLog();
@@ -97,6 +101,12 @@ public final class VolumeProvisioner {
   private static org.apache.pekko.Done delete(Delete d, VolumeDirectories directories,
                                               VolumeCatalog catalog, Logger log) {
     Optional<VolumeCatalog.Entry> known = catalog.find(d.volumeId());
+    if (known.isEmpty() && !DYNAMIC_NAME.matcher(d.volumeId()).matches()) {
+      // Not provisioned here, and not named like a dynamic PV: most likely a static volume
+      // whose data this driver must never remove.
+      log.info("DeleteVolume {}: not provisioned by this driver; nothing removed", d.volumeId());
+      return org.apache.pekko.Done.getInstance();
+    }
     if (d.secrets().isEmpty()) {
       if (known.isEmpty()) {
         return org.apache.pekko.Done.getInstance(); // nothing of ours: already deleted

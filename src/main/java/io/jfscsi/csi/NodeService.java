@@ -126,7 +126,8 @@ public final class NodeService implements Node {
       NodeGetCapabilitiesRequest in) {
     var response = NodeGetCapabilitiesResponse.newBuilder();
     for (var type : List.of(NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
-        NodeServiceCapability.RPC.Type.VOLUME_CONDITION)) {
+        NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
+        NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
       response.addCapabilities(NodeServiceCapability.newBuilder()
           .setRpc(NodeServiceCapability.RPC.newBuilder().setType(type)));
     }

@@ -3,6 +3,7 @@ package io.jfscsi.juicefs;
 import io.jfscsi.Failure;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -48,6 +49,14 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
     for (String key : secrets.keySet()) {
       if (!KNOWN.contains(key)) {
         LOG.debug("ignoring secret key '{}': jfs-csi does not use it", key);
+      }
+    }
+    // Silently formatting an unencrypted volume would be worse than refusing.
+    for (String unsupported : List.of("encrypt_rsa_key", "passphrase")) {
+      if (secrets.containsKey(unsupported) && !secrets.get(unsupported).isBlank()) {
+        throw Failure.invalid("secret key '" + unsupported + "' (volume encryption) is not "
+            + "supported yet; remove it, or encrypt with a key file through format-options "
+            + "encrypt-rsa-key on a node where the file exists");
       }
     }
     String name = single(secrets, "name").orElseThrow(() -> Failure.invalid(

@@ -196,6 +196,22 @@ class ControllerConformanceTest {
   }
 
   @Test
+  void deleteVolumeNeverRemovesDataItDidNotProvision() throws Exception {
+    Files.createDirectories(driver.data.resolve("static-data"));
+    Files.writeString(driver.data.resolve("static-data").resolve("precious"), "x");
+    driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()
+        .setVolumeId("static-data").putAllSecrets(driver.secrets()).build());
+    assertThat(driver.data.resolve("static-data").resolve("precious")).exists();
+
+    // A dynamic PV whose record was lost (controller moved) is still cleaned up.
+    String lost = "pvc-0a1b2c3d-0000-4000-8000-00000000abcd";
+    Files.createDirectories(driver.data.resolve(lost));
+    driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()
+        .setVolumeId(lost).putAllSecrets(driver.secrets()).build());
+    assertThat(driver.data.resolve(lost)).doesNotExist();
+  }
+
+  @Test
   void deleteVolumeRefusesIdsThatCouldEscapeTheVolume() {
     for (String id : new String[] {"", "..", "../data", "a/../..", "/"}) {
       assertCode(() -> driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()

@@ -73,7 +73,8 @@ class NodeConformanceTest {
             NodeGetCapabilitiesRequest.getDefaultInstance()).getCapabilitiesList())
         .extracting(c -> c.getRpc().getType())
         .containsExactlyInAnyOrder(NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
-            NodeServiceCapability.RPC.Type.VOLUME_CONDITION);
+            NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
+            NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER);
   }
 
   @Test

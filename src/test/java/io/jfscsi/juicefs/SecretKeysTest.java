@@ -164,10 +164,17 @@ class SecretKeysTest {
 
   @Test
   void enterprise_and_unknown_keys_are_ignored() {
-    VolumeSettings s = volume().secret("token", "t").secret("passphrase", "p")
-        .secret("encrypt_rsa_key", "-----BEGIN").secret("initconfig", "{}")
+    VolumeSettings s = volume().secret("token", "t").secret("initconfig", "{}")
         .secret("jfsSettings", "{}").secret("some-other-key", "x").parse();
     assertThat(s.fsName()).isEqualTo("myjfs");
+  }
+
+  @Test
+  void encryption_keys_are_refused_rather_than_formatting_an_unencrypted_volume() {
+    assertThat(volume().secret("encrypt_rsa_key", "-----BEGIN RSA-----").refusal())
+        .contains("'encrypt_rsa_key'").contains("not supported").doesNotContain("BEGIN");
+    assertThat(volume().secret("passphrase", "hunter2-passphrase").refusal())
+        .contains("'passphrase'").doesNotContain("hunter2");
   }
 
   @Test
