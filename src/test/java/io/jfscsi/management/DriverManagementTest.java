@@ -135,4 +135,16 @@ class DriverManagementTest {
     fixture.with("management.enabled", false).start();
     assertThat(fixture.driver().managementPort()).isEmpty();
   }
+
+  @Test
+  void aTakenPortFailsTheStartAndSaysWhich() throws Exception {
+    try (var taken = new java.net.ServerSocket(0, 1,
+        java.net.InetAddress.getByName("127.0.0.1"))) {
+      fixture.with("management.port", taken.getLocalPort());
+      assertThatThrownBy(fixture::start).isInstanceOf(java.io.IOException.class)
+          .hasMessageContaining("management HTTP cannot listen on 127.0.0.1:"
+              + taken.getLocalPort());
+      assertThat(fixture.socket).doesNotExist();
+    }
+  }
 }
