@@ -2,7 +2,6 @@ package io.jfscsi.management;
 
 import io.jfscsi.mount.NodeGuardian;
 import java.io.IOException;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -78,5 +77,4 @@ public final class ManagementServer {
   public void csiServing(boolean serving) {
     context.csiServing(serving);
   }
-
 }
