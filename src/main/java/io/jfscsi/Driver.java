@@ -11,6 +11,9 @@ import io.jfscsi.csi.IdentityService;
 import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.management.DriverMetrics;
+import io.jfscsi.management.ManagementServer;
+import io.jfscsi.management.ManagementSettings;
 import io.jfscsi.mount.MountSettings;
 import io.jfscsi.mount.NodeGuardian;
 import io.jfscsi.runtime.MountRuntime;
@@ -22,10 +25,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -50,11 +55,14 @@ public final class Driver implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final CsiServer server;
   private final Actors actors;
+  private final ManagementServer management;
 
-  private Driver(ActorSystem<Void> system, CsiServer server, Actors actors) {
+  private Driver(ActorSystem<Void> system, CsiServer server, Actors actors,
+                 ManagementServer management) {
     this.system = system;
     this.server = server;
     this.actors = actors;
+    this.management = management;
   }
 
   public static Driver start(Config config, Ports ports) throws IOException {
@@ -66,6 +74,7 @@ public final class Driver implements AutoCloseable {
       throw new IllegalArgumentException("jfs-csi.roles must name node, controller or both");
     }
     MountSettings mountSettings = MountSettings.from(c);
+    ManagementSettings managementSettings = ManagementSettings.from(c);
     Path stateDir = Path.of(c.getString("state-dir"));
     // Records hold the secrets needed to restart clients: owner only.
     java.nio.file.Files.createDirectories(stateDir);
@@ -82,15 +91,16 @@ public final class Driver implements AutoCloseable {
           VolumeProvisioner.catalog(stateDir)), "provisioner", blocking) : null;
       spawned.complete(new Actors(guardian, provisioner));
       return Behaviors.empty();
-    }), "jfs-csi", config);
+    }), "jfs-csi", managementSettings.applyTo(config));
     try {
       Actors actors = spawned.get(30, TimeUnit.SECONDS);
       Duration timeout = c.getDuration("call-timeout");
       String nodeId = c.getString("node-id").isEmpty()
           ? InetAddress.getLocalHost().getHostName() : c.getString("node-id");
+      Supplier<CompletionStage<Boolean>> probe = () -> ready(system, actors, ports.runtime());
       List<ServerServiceDefinition> services = new ArrayList<>();
       services.add(Services.identity(new IdentityService(c.getString("driver-name"), version(),
-          controller, () -> ready(system, actors, ports.runtime()))));
+          controller, probe)));
       if (node) {
         services.add(Services.node(new NodeService(actors.guardian(), system.scheduler(),
             timeout, nodeId, mountSettings.kubeletRoot())));
@@ -99,11 +109,23 @@ public final class Driver implements AutoCloseable {
         services.add(Services.controller(new ControllerService(actors.provisioner(),
             system.scheduler(), timeout)));
       }
+      // Management: every call timed and counted; HTTP up before the socket, /ready says when.
+      DriverMetrics metrics = new DriverMetrics();
+      services.replaceAll(s -> io.grpc.ServerInterceptors.intercept(s, metrics.interceptor()));
+      ManagementServer management = managementSettings.enabled()
+          ? ManagementServer.start(system, managementSettings, actors.guardian(), metrics, probe)
+          : null;
       CsiServer server = CsiServer.start(Endpoint.parse(c.getString("endpoint")), services,
           c.getDuration("shutdown-grace"));
-      Driver driver = new Driver(system, server, actors);
+      if (management != null) {
+        management.csiServing(true);
+      }
+      Driver driver = new Driver(system, server, actors, management);
       CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
           "csi-server", () -> {
+            if (management != null) {
+              management.csiServing(false);
+            }
             server.close();
             return CompletableFuture.completedFuture(Done.getInstance());
           });
@@ -142,6 +164,11 @@ public final class Driver implements AutoCloseable {
 
   public int port() {
     return server.port();
+  }
+
+  /** The port of the management HTTP server; empty when it is disabled. */
+  public OptionalInt managementPort() {
+    return management == null ? OptionalInt.empty() : OptionalInt.of(management.port());
   }
 
   /** Stops serving and stops the actors; clients and mounts stay as they are. */

@@ -1,0 +1,65 @@
+package io.jfscsi.management;
+
+import io.jfscsi.mount.ClientView;
+import io.jfscsi.mount.MountActor;
+import io.jfscsi.mount.NodeGuardian;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+/**
+ * Reads the clients of this node through the actors' own messages: the guardian lists its mount
+ * actors, each describes itself. A client that does not answer within the timeout (busy with a
+ * long blocking call, or stopping just then) is left out of that answer.
+ */
+public final class ClientViews {
+  private ClientViews() {}
+
+  /** How long the guardian and each mount actor may take to answer. */
+  public static final Duration ASK_TIMEOUT = Duration.ofSeconds(3);
+
+  /** Every client of the node, ordered by volume id and key; empty without the node role. */
+  public static CompletionStage<List<ClientView>> fetch(ActorRef<NodeGuardian.Command> guardian,
+                                                        Scheduler scheduler) {
+    if (guardian == null) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+    return AskPattern.<NodeGuardian.Command, List<ActorRef<MountActor.Command>>>ask(guardian,
+            NodeGuardian.ListClients::new, ASK_TIMEOUT, scheduler)
+        .thenCompose(refs -> {
+          List<CompletableFuture<Optional<ClientView>>> answers = new ArrayList<>();
+          for (ActorRef<MountActor.Command> ref : refs) {
+            answers.add(AskPattern.<MountActor.Command, ClientView>ask(ref,
+                    MountActor.Describe::new, ASK_TIMEOUT, scheduler)
+                .thenApply(Optional::of)
+                .exceptionally(e -> Optional.empty())
+                .toCompletableFuture());
+          }
+          return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new))
+              .thenApply(done -> answers.stream().map(CompletableFuture::join)
+                  .flatMap(Optional::stream)
+                  .sorted(Comparator.comparing(ClientView::volumeId)
+                      .thenComparing(ClientView::key))
+                  .toList());
+        });
+  }
+
+  /** The message of the failure under the wrappers futures add. */
+  static String message(Throwable error) {
+    Throwable cause = error;
+    while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+        && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+  }
+}

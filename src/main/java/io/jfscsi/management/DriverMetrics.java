@@ -1,0 +1,113 @@
+package io.jfscsi.management;
+
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.jfscsi.mount.ClientState;
+import io.jfscsi.mount.ClientView;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The Prometheus metrics of one driver, in a registry of its own (two drivers in one JVM, as in
+ * tests, do not mix their numbers).
+ *
+ * <ul>
+ *   <li>{@code jfscsi_csi_call_duration_seconds{rpc}}: every CSI call, timed from the request to
+ *       the answer, by gRPC method name ({@code NodePublishVolume}, {@code CreateVolume}, ...);
+ *   <li>{@code jfscsi_csi_errors_total{rpc,code}}: calls that answered a status other than OK;
+ *   <li>{@code jfscsi_clients{state}}: clients on this node in each {@link ClientState};
+ *   <li>{@code jfscsi_references}: targets bound to those clients;
+ *   <li>{@code jfscsi_client_restarts}: restarts after a crash, summed over the clients running
+ *       now (a gauge: it drops when a client that had restarted exits).
+ * </ul>
+ *
+ * The client gauges are computed at each scrape from the actors' own description of themselves
+ * ({@link #observe} before {@link #scrape}). Recoveries and their duration need a hook in the
+ * mount actor that reports each recovery; they are not counted yet.
+ */
+public final class DriverMetrics {
+
+  /** Buckets from a fast stat to a publish that waits for a slow client start. */
+  private static final double[] CALL_BUCKETS =
+      {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final Histogram callDuration;
+  private final Counter errors;
+  private final AtomicReference<List<ClientView>> clients = new AtomicReference<>(List.of());
+
+  public DriverMetrics() {
+    callDuration = Histogram.builder()
+        .name("jfscsi_csi_call_duration_seconds")
+        .help("Time from a CSI request to its answer, by gRPC method")
+        .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
+        .labelNames("rpc")
+        .classicOnly()
+        .classicUpperBounds(CALL_BUCKETS)
+        .register(registry);
+    errors = Counter.builder()
+        .name("jfscsi_csi_errors_total")
+        .help("CSI calls that answered a status other than OK, by gRPC method and status code")
+        .labelNames("rpc", "code")
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("jfscsi_clients")
+        .help("JuiceFS clients on this node, by state")
+        .labelNames("state")
+        .callback(cb -> {
+          List<ClientView> now = clients.get();
+          for (ClientState s : ClientState.values()) {
+            cb.call(now.stream().filter(v -> v.state() == s).count(), s.name());
+          }
+        })
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("jfscsi_references")
+        .help("Targets (pod volume mounts) bound to the clients on this node")
+        .callback(cb -> cb.call(clients.get().stream().mapToInt(v -> v.targets().size()).sum()))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("jfscsi_client_restarts")
+        .help("Restarts after a crash, summed over the clients running now")
+        .callback(cb -> cb.call(clients.get().stream().mapToInt(ClientView::restarts).sum()))
+        .register(registry);
+  }
+
+  /** Times every call of a CSI service and counts its status; sets the log MDC around it. */
+  public ServerInterceptor interceptor() {
+    return new CsiCallInterceptor(this);
+  }
+
+  void recordCall(String rpc, Status.Code code, long nanos) {
+    callDuration.labelValues(rpc).observe(nanos / 1e9);
+    if (code != Status.Code.OK) {
+      errors.labelValues(rpc, code.name()).inc();
+    }
+  }
+
+  /** The clients the next scrape reports. */
+  public void observe(List<ClientView> views) {
+    clients.set(List.copyOf(views));
+  }
+
+  /** Every metric in the Prometheus text format (version 0.0.4). */
+  public String scrape() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      PrometheusTextFormatWriter.create().write(out, registry.scrape());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
+}

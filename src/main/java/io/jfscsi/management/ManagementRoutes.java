@@ -1,0 +1,142 @@
+package io.jfscsi.management;
+
+import static org.apache.pekko.http.javadsl.server.Directives.complete;
+import static org.apache.pekko.http.javadsl.server.Directives.concat;
+import static org.apache.pekko.http.javadsl.server.Directives.get;
+import static org.apache.pekko.http.javadsl.server.Directives.onComplete;
+import static org.apache.pekko.http.javadsl.server.Directives.path;
+import static org.apache.pekko.http.javadsl.server.Directives.pathEndOrSingleSlash;
+import static org.apache.pekko.http.javadsl.server.Directives.pathPrefix;
+import static org.apache.pekko.http.javadsl.server.Directives.pathSingleSlash;
+import static org.apache.pekko.http.javadsl.server.Directives.respondWithHeader;
+
+import io.jfscsi.mount.ClientView;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.management.HealthCheckSettings;
+import org.apache.pekko.management.javadsl.CheckResult;
+import org.apache.pekko.management.javadsl.HealthChecks;
+import org.apache.pekko.management.javadsl.ManagementRouteProvider;
+import org.apache.pekko.management.javadsl.ManagementRouteProviderSettings;
+import scala.util.Try;
+
+/**
+ * The management routes, contributed to pekko-management's HTTP server. All of them only read:
+ * <ul>
+ *   <li>{@code GET /alive}, {@code GET /ready}: pekko-management's configured liveness and
+ *       readiness checks; 200 {@code OK}, or 503 with the reason;
+ *   <li>{@code GET /clients}: the clients of this node as a JSON array;
+ *   <li>{@code GET /volumes/{id}}: one volume's clients and targets; 404 when none;
+ *   <li>{@code GET /metrics}: Prometheus text;
+ *   <li>{@code GET /}: the dashboard page.
+ * </ul>
+ * A route that changes something must be wrapped in {@link WriteAccess#requireToken}.
+ */
+public final class ManagementRoutes implements ManagementRouteProvider {
+
+  private static final ContentType.NonBinary HTML = ContentTypes.TEXT_HTML_UTF8;
+  private static final ContentType.NonBinary JSON = (ContentType.NonBinary)
+      ContentTypes.APPLICATION_JSON;
+
+  private final ManagementContext context;
+  private final HealthChecks checks;
+  private final Scheduler scheduler;
+  private final String dashboard;
+
+  public ManagementRoutes(ExtendedActorSystem system) {
+    this.context = ManagementContext.get(system);
+    this.checks = new HealthChecks(system,
+        HealthCheckSettings.create(system.settings().config()
+            .getConfig("pekko.management.health-checks")));
+    this.scheduler = Adapter.toTyped(system).scheduler();
+    this.dashboard = resource("dashboard.html");
+  }
+
+  @Override
+  public Route routes(ManagementRouteProviderSettings settings) {
+    return respondWithHeader(RawHeader.create("Cache-Control", "no-store"), () -> get(() ->
+        concat(
+            pathSingleSlash(() -> complete(HttpResponse.create().withEntity(HTML, dashboard))),
+            path("alive", () -> health(checks.aliveResult())),
+            path("ready", () -> health(checks.readyResult())),
+            path("clients", () -> withClients(views -> json(StatusCodes.OK, Json.clients(views)))),
+            pathPrefix("volumes", () -> path(PathMatchers.segment(), this::volume)),
+            path("metrics", () -> withClients(views -> {
+              DriverMetrics metrics = context.hooks().metrics();
+              metrics.observe(views);
+              return complete(HttpResponse.create().withEntity(
+                  ContentTypes.parse(DriverMetrics.CONTENT_TYPE),
+                  metrics.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            })))));
+  }
+
+  private Route volume(String id) {
+    return pathEndOrSingleSlash(() -> withClients(views -> {
+      List<ClientView> serving = views.stream().filter(v -> v.volumeId().equals(id)).toList();
+      return serving.isEmpty()
+          ? json(StatusCodes.NOT_FOUND, Json.error("no client serves volume " + id
+              + " on this node"))
+          : json(StatusCodes.OK, Json.volume(id, serving));
+    }));
+  }
+
+  private Route withClients(Function<List<ClientView>, Route> inner) {
+    CompletionStage<List<ClientView>> views =
+        ClientViews.fetch(context.hooks().guardian(), scheduler);
+    return onComplete(views, (Try<List<ClientView>> t) -> t.isSuccess()
+        ? inner.apply(t.get())
+        : json(StatusCodes.SERVICE_UNAVAILABLE, Json.error("the node guardian did not answer: "
+            + ClientViews.message(t.failed().get()))));
+  }
+
+  private static Route health(CompletionStage<CheckResult> result) {
+    return onComplete(result, (Try<CheckResult> t) -> {
+      if (t.isSuccess() && t.get().isSuccess()) {
+        return complete(StatusCodes.OK, "OK");
+      }
+      String reason = t.isSuccess() ? t.get().failure().orElse("not healthy")
+          : reason(t.failed().get());
+      return complete(StatusCodes.SERVICE_UNAVAILABLE, reason);
+    });
+  }
+
+  /** A check's own reason, under the wrapper pekko-management puts around it. */
+  private static String reason(Throwable failure) {
+    for (Throwable c = failure; c != null; c = c.getCause()) {
+      if (c instanceof ReadinessCheck.NotReady) {
+        return c.getMessage();
+      }
+    }
+    return ClientViews.message(failure);
+  }
+
+  private static Route json(StatusCode status, String body) {
+    return complete(HttpResponse.create().withStatus(status).withEntity(JSON, body));
+  }
+
+  private static String resource(String name) {
+    try (InputStream in = ManagementRoutes.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("missing resource " + name);
+      }
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
