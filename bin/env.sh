@@ -32,8 +32,7 @@ select_java() {
 }
 
 # fuse3 brings fusermount3 and /dev/fuse support, bindfs is the embedded default's client,
-# util-linux gives setsid, procps gives ps for diagnostics; chromium and chromium-driver run the
-# dashboard's browser test.
-install_packages fuse3 bindfs util-linux procps chromium chromium-driver
+# util-linux gives setsid, procps gives ps for diagnostics.
+install_packages fuse3 bindfs util-linux procps
 select_java
 export PATH="$JAVA_HOME/bin:$PATH"
