@@ -9,7 +9,8 @@
  *   2. setns() into /proc/<pid>/ns/mnt;
  *   3. refuse (exit 3) unless <target> is a mount point there, by that namespace's mountinfo;
  *   4. give the clone every restriction (ro, nosuid, nodev, noexec) the stale mount had;
- *   5. detach the stale mount(s) at <target> and move the clone onto it.
+ *   5. move the clone beneath the stale mount at <target> and detach the stale one (Linux >= 6.5;
+ *      on older kernels: detach the stale mount(s), then move the clone onto the target).
  *
  * Which target and which namespace is the caller's decision (the driver checks its references);
  * this program only refuses what it can see is wrong. Symbolic links are not followed: the
@@ -17,7 +18,7 @@
  *
  * Exit codes: 0 done, 2 usage, 3 target not a mount point in that namespace, 4 no such
  * namespace, 5 source cannot be cloned, 6 setns failed, 7 stale mount cannot be detached,
- * 8 fresh mount cannot be moved in (the stale one is already gone), 9 restrictions cannot be set.
+ * 8 fresh mount cannot be moved in, 9 restrictions cannot be set.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -53,6 +54,9 @@
 #endif
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x4
+#endif
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x200
 #endif
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x1
@@ -169,6 +173,17 @@ int main(int argc, char **argv) {
                           sizeof attr) != 0) {
     return fail(9, "cannot give the fresh mount the stale one's restrictions");
   }
+  /* Linux >= 6.5: slide the fresh mount beneath the stale one, then detach the stale one, so
+   * whoever looks at the target sees the dead mount or the fresh one, never the directory
+   * underneath. Older kernels refuse the flag: detach first, then move (a short window). */
+  if (syscall(SYS_move_mount, tree, "", AT_FDCWD, name,
+              MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
+    if (umount2(name, MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
+      return fail(7, "cannot detach the stale mount above the fresh one");
+    }
+    return 0;
+  }
+  if (errno != EINVAL) return fail(8, "cannot move the fresh mount beneath the stale one");
   for (int i = 0; i < 16 && mounts_at(NULL) > 0; i++) {
     if (umount2(name, MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL) {
       return fail(7, "cannot detach the stale mount");

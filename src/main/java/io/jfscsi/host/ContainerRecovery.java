@@ -100,11 +100,14 @@ public final class ContainerRecovery {
       }
       long ms = (System.nanoTime() - started) / 1_000_000;
       long recovered = outcomes.stream().filter(ContainerOutcome::recovered).count();
+      long namespaces = outcomes.stream().mapToLong(ContainerOutcome::namespace).distinct()
+          .count();
       if (outcomes.isEmpty()) {
         log.debug("volume {}: no container holds a dead copy of its {} targets ({} ms)",
             volumeId, references.size(), ms);
       } else {
-        log.info("volume {}: {} containers recovered, {} not, in {} ms", volumeId, recovered,
+        log.info("volume {}: {} dead copies in {} containers (mount namespaces): {} recovered,"
+            + " {} not, in {} ms", volumeId, outcomes.size(), namespaces, recovered,
             outcomes.size() - recovered, ms);
       }
       return outcomes;
