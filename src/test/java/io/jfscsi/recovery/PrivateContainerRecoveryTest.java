@@ -37,6 +37,7 @@ class PrivateContainerRecoveryTest {
   Path statusDir;
   final List<NamespaceContainer> containers = new ArrayList<>();
   final List<Path> cgroups = new ArrayList<>();
+  final List<Process> holders = new ArrayList<>();
 
   @BeforeEach
   void start() throws Exception {
@@ -56,6 +57,9 @@ class PrivateContainerRecoveryTest {
   void stop() throws Exception {
     for (NamespaceContainer c : containers) {
       c.close();
+    }
+    for (Process p : holders) {
+      p.destroyForcibly().waitFor();
     }
     if (driver != null) {
       driver.close(); // also unmounts the kubelet root's own bind, deepest mounts first
@@ -95,6 +99,16 @@ class PrivateContainerRecoveryTest {
     NamespaceContainer stranger = container("stranger", "private", strangerData,
         "mount --bind '" + t3 + "' '" + strangerData + "'\numount -l '" + kubelet + "'");
     assertThat(MountInfo.ofProcess(pod3.pid())).noneMatch(e -> e.mountPoint().startsWith(kubelet));
+    // A process that opened a file before the crash and keeps it open.
+    Process holder = new ProcessBuilder("unshare", "-m", "--propagation", "private", "sh", "-c",
+        "exec 3<'" + t0.resolve("before") + "'; exec sleep 600").start();
+    holders.add(holder);
+    Path heldOpen = Path.of("/proc", Long.toString(holder.pid()), "fd", "3");
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> Files.isReadable(heldOpen) && "sleep".equals(ProcessHandle.of(holder.pid())
+            .flatMap(h -> h.info().command()).map(c -> Path.of(c).getFileName().toString())
+            .orElse("")));
+    assertThat(Files.readString(heldOpen)).isEqualTo("written before the crash");
 
     long oldClient = driver.clientPids().getFirst();
     run("kill", "-9", Long.toString(oldClient));
@@ -145,6 +159,12 @@ class PrivateContainerRecoveryTest {
       c.inside("sh", "-c", "echo after > '" + c.volume.resolve("after-" + c.name) + "'");
       assertThat(driver.data.resolve("pvc-1").resolve("after-" + c.name)).hasContent("after\n");
     }
+    // What cannot be saved: a file opened before the crash stays bound to the dead client, even
+    // though the same path opened again in the same container works.
+    assertThat(readError(heldOpen)).contains("Transport endpoint is not connected");
+    assertThat(new String(new ProcessBuilder("nsenter", "-t", Long.toString(holder.pid()), "-m",
+        "cat", t0.resolve("before").toString()).start().getInputStream().readAllBytes()))
+        .isEqualTo("written before the crash");
     // The stranger's copy is still the dead one: refused, not touched.
     assertThat(stranger.ok()).isFalse();
     MountEntry strangers = MountInfo.topMostAt(MountInfo.ofProcess(stranger.pid()),
@@ -156,6 +176,7 @@ class PrivateContainerRecoveryTest {
     for (NamespaceContainer c : containers) {
       c.close();
     }
+    holder.destroyForcibly().waitFor();
     for (Path t : targets) {
       driver.unpublish("pvc-1", t);
     }
@@ -241,6 +262,14 @@ class PrivateContainerRecoveryTest {
       assertThat(driver.mountsUnder()).as("mounts on the host")
           .containsExactly(driver.kubelet.toString());
     });
+  }
+
+  static String readError(Path file) {
+    try {
+      return "read: " + Files.readString(file);
+    } catch (IOException e) {
+      return e.getMessage();
+    }
   }
 
   static boolean readable(Path target) {
