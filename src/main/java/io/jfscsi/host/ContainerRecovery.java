@@ -119,8 +119,11 @@ public final class ContainerRecovery {
 
   /** The dead copies of the volume in every other mount namespace of this node. */
   List<StaleCopy> find(FreshVolume fresh, Set<Path> references) {
+    long started = System.nanoTime();
+    List<MountNamespaces.Namespace> namespaces = MountNamespaces.others();
+    long scanned = System.nanoTime();
     List<StaleCopy> dead = new ArrayList<>();
-    for (MountNamespaces.Namespace ns : MountNamespaces.others()) {
+    for (MountNamespaces.Namespace ns : namespaces) {
       for (StaleCopy copy : StaleCopies.in(ns, fresh, references)) {
         if (isDead(copy)) {
           dead.add(copy);
@@ -130,6 +133,9 @@ public final class ContainerRecovery {
         }
       }
     }
+    log.debug("{} other mount namespaces read in {} ms, {} dead copies found in {} ms",
+        namespaces.size(), (scanned - started) / 1_000_000, dead.size(),
+        (System.nanoTime() - scanned) / 1_000_000);
     return dead;
   }
 

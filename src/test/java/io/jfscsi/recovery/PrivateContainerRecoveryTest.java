@@ -144,8 +144,10 @@ class PrivateContainerRecoveryTest {
         containers.stream().map(c -> c.name).toArray(String[]::new));
     assertThat(recoveredMs).as("containers working again").containsOnlyKeys(
         "private-0", "private-0b", "private-1", "slave-2", "pod-3");
-    // Within the host's own bound: the containers are reached right after the host's re-binds.
-    long hostBound = hostMs + 1000;
+    // The containers are reached right after the host's re-binds, in the same actor message:
+    // a few ms per copy (this test's private containers hold copies of all four targets). The
+    // margin is for a loaded CI machine; the times are printed above.
+    long hostBound = hostMs + 3000;
     assertThat(recoveredMs.values()).allSatisfy(ms -> assertThat(ms).isLessThan(hostBound));
     assertThat(driver.clientPids()).hasSize(1).doesNotContain(oldClient);
 
