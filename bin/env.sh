@@ -32,7 +32,7 @@ select_java() {
 }
 
 # fuse3 brings fusermount3 and /dev/fuse support, bindfs is the embedded default's client,
-# util-linux gives setsid, procps gives ps for diagnostics.
-install_packages fuse3 bindfs util-linux procps
+# util-linux gives setsid, procps gives ps for diagnostics, gcc builds the native helper jfs-nsbind.
+install_packages fuse3 bindfs util-linux procps gcc libc6-dev
 select_java
 export PATH="$JAVA_HOME/bin:$PATH"

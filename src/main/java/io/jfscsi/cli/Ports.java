@@ -2,6 +2,8 @@ package io.jfscsi.cli;
 
 import com.typesafe.config.Config;
 import io.jfscsi.Driver;
+import io.jfscsi.host.ContainerRecovery;
+import io.jfscsi.host.ContainerRecoveryListener;
 import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.runtime.LocalProcessRuntime;
 import io.jfscsi.runtime.LocalRuntimeConfig;
@@ -11,8 +13,10 @@ public final class Ports {
   private Ports() {}
 
   public static Driver.Ports real(Config config) {
-    LinuxMounter mounter = new LinuxMounter();
     LocalRuntimeConfig runtime = LocalRuntimeConfig.from(config.getConfig("jfs-csi"));
+    // Metrics and pod Events will listen here (issue 8 leaves the seam); today: the log only.
+    LinuxMounter mounter = new LinuxMounter(LinuxMounter.DEFAULT_TIMEOUT, ContainerRecovery
+        .installedIn(runtime.stateDir().resolve("bin"), ContainerRecoveryListener.NONE));
     return new Driver.Ports(new LocalProcessRuntime(runtime, mounter), mounter);
   }
 }

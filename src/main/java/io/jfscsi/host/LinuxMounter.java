@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The {@link Mounter} that changes this host's mount table through mount(2) and umount2(2),
@@ -21,6 +22,7 @@ public final class LinuxMounter implements Mounter {
   static final int MAX_LAYERS = 16;
 
   private final TimedCalls timed;
+  private final Optional<ContainerRecovery> containers;
 
   public LinuxMounter() {
     this(DEFAULT_TIMEOUT);
@@ -29,6 +31,13 @@ public final class LinuxMounter implements Mounter {
   /** {@code timeout} bounds each stat or statvfs; a probe that exceeds it reports STALE. */
   public LinuxMounter(Duration timeout) {
     this.timed = new TimedCalls(timeout);
+    this.containers = Optional.empty();
+  }
+
+  /** Also reaches containers' private mount namespaces after a client is recovered. */
+  public LinuxMounter(Duration timeout, ContainerRecovery containers) {
+    this.timed = new TimedCalls(timeout);
+    this.containers = Optional.of(containers);
   }
 
   @Override
@@ -127,6 +136,12 @@ public final class LinuxMounter implements Mounter {
       throw failure("statvfs " + abs, result.errno());
     }
     return result.stats();
+  }
+
+  @Override
+  public List<ContainerOutcome> recoverContainers(String volumeId, Path source,
+                                                  Set<Path> targets) {
+    return containers.map(c -> c.recover(volumeId, source, targets)).orElse(List.of());
   }
 
   @Override

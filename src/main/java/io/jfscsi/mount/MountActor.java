@@ -413,6 +413,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     }
     getContext().getLog().info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept",
         key.volumeId(), rebound, gone.size(), targets.size() - rebound);
+    ports.mounter().recoverContainers(key.volumeId(), source(), targets.keySet());
   }
 
   private Behavior<Command> onStartFailed(Throwable error) {
