@@ -47,7 +47,13 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 public final class Driver implements AutoCloseable {
 
   /** The parts that touch the host, chosen by the caller (real ones, or fakes in tests). */
-  public record Ports(MountRuntime runtime, Mounter mounter) {}
+  public record Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
+
+    /** Ports whose host side reports nothing to metrics (fakes, tools). */
+    public Ports(MountRuntime runtime, Mounter mounter) {
+      this(runtime, mounter, new DriverMetrics());
+    }
+  }
 
   private record Actors(ActorRef<NodeGuardian.Command> guardian,
                         ActorRef<VolumeProvisioner.Command> provisioner) {}
@@ -110,7 +116,7 @@ public final class Driver implements AutoCloseable {
             system.scheduler(), timeout)));
       }
       // Management: every call timed and counted; HTTP up before the socket, /ready says when.
-      DriverMetrics metrics = new DriverMetrics();
+      DriverMetrics metrics = ports.metrics();
       services.replaceAll(s -> io.grpc.ServerInterceptors.intercept(s, metrics.interceptor()));
       ManagementServer management = managementSettings.enabled()
           ? ManagementServer.start(system, managementSettings, actors.guardian(), metrics, probe)

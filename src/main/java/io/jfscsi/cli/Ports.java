@@ -3,7 +3,7 @@ package io.jfscsi.cli;
 import com.typesafe.config.Config;
 import io.jfscsi.Driver;
 import io.jfscsi.host.ContainerRecovery;
-import io.jfscsi.host.ContainerRecoveryListener;
+import io.jfscsi.management.DriverMetrics;
 import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.runtime.LocalProcessRuntime;
 import io.jfscsi.runtime.LocalRuntimeConfig;
@@ -14,9 +14,10 @@ public final class Ports {
 
   public static Driver.Ports real(Config config) {
     LocalRuntimeConfig runtime = LocalRuntimeConfig.from(config.getConfig("jfs-csi"));
-    // Metrics and pod Events will listen here (issue 8 leaves the seam); today: the log only.
+    // Container recoveries are counted in the driver's metrics (pod Events: cluster mode).
+    DriverMetrics metrics = new DriverMetrics();
     LinuxMounter mounter = new LinuxMounter(LinuxMounter.DEFAULT_TIMEOUT, ContainerRecovery
-        .installedIn(runtime.stateDir().resolve("bin"), ContainerRecoveryListener.NONE));
-    return new Driver.Ports(new LocalProcessRuntime(runtime, mounter), mounter);
+        .installedIn(runtime.stateDir().resolve("bin"), metrics));
+    return new Driver.Ports(new LocalProcessRuntime(runtime, mounter), mounter, metrics);
   }
 }

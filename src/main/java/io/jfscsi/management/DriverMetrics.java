@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * ({@link #observe} before {@link #scrape}). Recoveries and their duration need a hook in the
  * mount actor that reports each recovery; they are not counted yet.
  */
-public final class DriverMetrics {
+public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryListener {
 
   /** Buckets from a fast stat to a publish that waits for a slow client start. */
   private static final double[] CALL_BUCKETS =
@@ -42,6 +42,8 @@ public final class DriverMetrics {
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private final Histogram callDuration;
   private final Counter errors;
+  private final Counter containerRecoveries;
+  private final Histogram containerRecoveryDuration;
   private final AtomicReference<List<ClientView>> clients = new AtomicReference<>(List.of());
 
   public DriverMetrics() {
@@ -57,6 +59,19 @@ public final class DriverMetrics {
         .name("jfscsi_csi_errors_total")
         .help("CSI calls that answered a status other than OK, by gRPC method and status code")
         .labelNames("rpc", "code")
+        .register(registry);
+    containerRecoveries = Counter.builder()
+        .name("jfscsi_container_recoveries_total")
+        .help("Containers whose dead copy of a volume was replaced (or not) after a client "
+            + "restart, by outcome")
+        .labelNames("outcome")
+        .register(registry);
+    containerRecoveryDuration = Histogram.builder()
+        .name("jfscsi_container_recovery_duration_seconds")
+        .help("Time to replace one container's dead copy of a volume")
+        .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
+        .classicOnly()
+        .classicUpperBounds(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
         .register(registry);
     GaugeWithCallback.builder()
         .name("jfscsi_clients")
@@ -90,6 +105,15 @@ public final class DriverMetrics {
     callDuration.labelValues(rpc).observe(nanos / 1e9);
     if (code != Status.Code.OK) {
       errors.labelValues(rpc, code.name()).inc();
+    }
+  }
+
+  /** Counts each container recovery the host side reports (called on a mount actor's thread). */
+  @Override
+  public void onOutcome(io.jfscsi.host.ContainerOutcome outcome) {
+    containerRecoveries.labelValues(outcome.recovered() ? "recovered" : "failed").inc();
+    if (outcome.recovered()) {
+      containerRecoveryDuration.observe(outcome.took().toNanos() / 1e9);
     }
   }
 

@@ -150,6 +150,12 @@ class PrivateContainerRecoveryTest {
     long hostBound = hostMs + 3000;
     assertThat(recoveredMs.values()).allSatisfy(ms -> assertThat(ms).isLessThan(hostBound));
     assertThat(driver.clientPids()).hasSize(1).doesNotContain(oldClient);
+    // Each container repaired is counted in the driver's metrics.
+    String metrics = new String(java.net.URI.create("http://127.0.0.1:"
+        + driver.driver().managementPort().getAsInt() + "/metrics").toURL().openStream()
+        .readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(metrics).containsPattern(
+        "jfscsi_container_recoveries_total\\{outcome=\"recovered\"\\} [1-9]");
 
     // From inside each container: the data from before the crash, and new writes reach the volume.
     for (NamespaceContainer c : containers) {
