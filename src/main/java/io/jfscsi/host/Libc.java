@@ -41,6 +41,14 @@ final class Libc {
   static final int ENOTCONN = 107;
   static final int ETIMEDOUT = 110;
 
+  // statx(2): whether a path is the root of a mount, in one system call (Linux 5.8 and later).
+  static final int AT_FDCWD = -100;
+  static final int STATX_BASIC_STATS = 0x7ff;
+  static final long STATX_SIZE = 256;
+  static final long STX_ATTRIBUTES = 8;
+  static final long STX_ATTRIBUTES_MASK = 56;
+  static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
+
   /** Larger than struct stat (144 bytes on x86_64, 128 on aarch64); st_dev and st_ino lead both. */
   static final long STAT_SIZE = 256;
   static final long ST_DEV = 0;
@@ -68,6 +76,8 @@ final class Libc {
       FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
   private static final MethodHandle STAT = downcall("stat",
       FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+  private static final MethodHandle STATX = downcall("statx",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
   private static final MethodHandle STATVFS = downcall("statvfs",
       FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
   private static final MethodHandle STRERROR = LINKER.downcallHandle(
@@ -108,6 +118,18 @@ final class Libc {
       return rc == 0 ? 0 : errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("stat", t);
+    }
+  }
+
+  /** statx(2) of {@code path} (following symbolic links) into {@code buf} ({@link #STATX_SIZE}). */
+  static int statx(Path path, MemorySegment buf) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      int rc = (int) STATX.invokeExact(errno, AT_FDCWD, arena.allocateFrom(path.toString()), 0,
+          STATX_BASIC_STATS, buf);
+      return rc == 0 ? 0 : errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("statx", t);
     }
   }
 

@@ -88,6 +88,18 @@ public final class LinuxMounter implements Mounter {
   @Override
   public MountState probe(Path path) {
     Path abs = path.toAbsolutePath().normalize();
+    Optional<MountRoot> root = timed.call("statx " + abs, () -> MountRoot.of(abs));
+    if (root.isEmpty()) {
+      return MountState.STALE;
+    }
+    int rootErr = root.get().errno();
+    if (rootErr == Libc.ENOTCONN || rootErr == Libc.EIO || rootErr == Libc.ECONNABORTED) {
+      return MountState.STALE;
+    }
+    if (rootErr == 0 && root.get().known()) {
+      // The common case, in one system call: no mount table to read and parse.
+      return root.get().mountRoot() ? answering(abs) : MountState.NOT_MOUNTED;
+    }
     Optional<Lookup> found = timed.call("stat " + abs, () -> Lookup.of(abs));
     if (found.isEmpty()) {
       return MountState.STALE;
@@ -151,6 +163,16 @@ public final class LinuxMounter implements Mounter {
 
   /** Resolves symlinks first (under the deadline) because mountinfo lists resolved paths. */
   @Override
+  public boolean isMountPoint(Path path) {
+    Path abs = path.toAbsolutePath().normalize();
+    Optional<MountRoot> root = timed.call("statx " + abs, () -> MountRoot.of(abs));
+    if (root.isPresent() && root.get().errno() == 0 && root.get().known()) {
+      return root.get().mountRoot();
+    }
+    return entryAt(path).isPresent(); // a dead mount cannot be stat'ed: ask the mount table
+  }
+
+  @Override
   public Optional<MountEntry> entryAt(Path path) {
     Path abs = path.toAbsolutePath().normalize();
     Path canonical = timed.call("realpath " + abs, () -> HostPaths.canonical(abs)).orElse(abs);
@@ -166,6 +188,23 @@ public final class LinuxMounter implements Mounter {
   }
 
   /** What stat(2) said about a path, and the spelling mountinfo would use for it. */
+  /** Whether statx says the path is a mount root; {@code known} is false on kernels before 5.8. */
+  private record MountRoot(int errno, boolean known, boolean mountRoot) {
+    static MountRoot of(Path abs) {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment buf = arena.allocate(Libc.STATX_SIZE);
+        int errno = Libc.statx(abs, buf);
+        if (errno != 0) {
+          return new MountRoot(errno, false, false);
+        }
+        long mask = buf.get(JAVA_LONG, Libc.STX_ATTRIBUTES_MASK);
+        long attributes = buf.get(JAVA_LONG, Libc.STX_ATTRIBUTES);
+        return new MountRoot(0, (mask & Libc.STATX_ATTR_MOUNT_ROOT) != 0,
+            (attributes & Libc.STATX_ATTR_MOUNT_ROOT) != 0);
+      }
+    }
+  }
+
   private record Lookup(int errno, Path canonical) {
     static Lookup of(Path abs) {
       int errno;
