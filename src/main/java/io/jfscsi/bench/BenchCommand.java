@@ -61,6 +61,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    options.check();
     Report r = new Report(System.out);
     r.title("jfs-csi bench: " + volumes + " volumes x " + targetsPerVolume + " targets, "
         + concurrency + " callers, " + rounds + " rounds (+" + warmupRounds + " warm-up)");

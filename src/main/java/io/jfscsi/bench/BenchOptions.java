@@ -14,12 +14,14 @@ import picocli.CommandLine.Option;
 /** Options every bench scenario shares. */
 final class BenchOptions {
 
-  @Option(names = "--endpoint", required = true,
-      description = "the driver's CSI endpoint: unix:///path/csi.sock or tcp://host:port")
+  @Option(names = "--endpoint",
+      description = "the driver's CSI endpoint (required): unix:///path/csi.sock or "
+          + "tcp://host:port")
   String endpoint;
 
-  @Option(names = "--kubelet-root", required = true,
-      description = "the driver's kubelet root; the bench creates its target directories here")
+  @Option(names = "--kubelet-root",
+      description = "the driver's kubelet root (required); the bench creates its target "
+          + "directories here")
   Path kubeletRoot;
 
   @Option(names = "--data-dir",
@@ -45,6 +47,16 @@ final class BenchOptions {
   @Option(names = "--call-timeout", defaultValue = "PT130S",
       description = "deadline of each CSI call (ISO-8601, default ${DEFAULT-VALUE})")
   Duration callTimeout;
+
+  /**
+   * Checked here, not by picocli: options of {@code bench} marked required would be required
+   * of its subcommands' command lines too.
+   */
+  void check() {
+    if (endpoint == null || kubeletRoot == null) {
+      throw new IllegalArgumentException("bench needs --endpoint and --kubelet-root");
+    }
+  }
 
   String prefix() {
     if (prefix == null) {

@@ -50,6 +50,7 @@ final class RecoveryBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    options.check();
     Report r = new Report(System.out);
     r.title("jfs-csi bench recovery: " + targets + " targets on one volume, client killed");
     r.line("machine: %s", Host.machine());
@@ -122,13 +123,17 @@ final class RecoveryBench implements Callable<Integer> {
     }
   }
 
-  /** Nanoseconds from the kill until a new FUSE mount at the client's mount point answers. */
+  /**
+   * Nanoseconds from the kill until a FUSE mount at the client's mount point answers statfs
+   * again. Called once the killed process is gone.
+   */
   private static long awaitClient(Host.ClientMount old, long deadline, long killed) {
     LinuxMounter mounter = new LinuxMounter(Duration.ofSeconds(1));
     while (System.nanoTime() < deadline) {
       Optional<MountEntry> now = Host.mountAt(old.mountPoint());
-      if (now.isPresent() && now.get().id() != old.mountId()
-          && now.get().fsType().startsWith("fuse")) {
+      // Mount ids are reused (the new mount often gets the old one's id), so "new" is told by
+      // the answer alone: the killed client is gone, its mount can only fail with ENOTCONN.
+      if (now.isPresent() && now.get().fsType().startsWith("fuse")) {
         try {
           mounter.stats(old.mountPoint());
           return System.nanoTime() - killed;

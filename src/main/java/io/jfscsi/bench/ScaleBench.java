@@ -57,6 +57,7 @@ final class ScaleBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    options.check();
     Report r = new Report(System.out);
     r.title("jfs-csi bench scale: " + volumes + " volumes, " + targets + " targets, "
         + concurrency + " callers");
