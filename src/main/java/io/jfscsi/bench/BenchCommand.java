@@ -59,6 +59,12 @@ public final class BenchCommand implements Callable<Integer> {
       description = "rounds run first and not counted (JIT warm-up of driver and bench)")
   int warmupRounds;
 
+  @Option(names = "--decompose", negatable = true, defaultValue = "true",
+      description = "also time Probe (gRPC + one ask of the node actor) and NodeGetVolumeStats "
+          + "(+ the client's actor, a probe of the target, statfs) on the published targets, "
+          + "same count and callers, to show where publish time goes (default: ${DEFAULT-VALUE})")
+  boolean decompose;
+
   @Override
   public Integer call() throws Exception {
     options.check();
@@ -107,12 +113,15 @@ public final class BenchCommand implements Callable<Integer> {
     final List<Phase.Result> unpublish = new ArrayList<>();
     final List<Phase.Result> bind = new ArrayList<>();
     final List<Phase.Result> unmount = new ArrayList<>();
+    final List<Phase.Result> probe = new ArrayList<>();
+    final List<Phase.Result> stats = new ArrayList<>();
     final Set<String> sourceKinds = new HashSet<>();
     int verifyErrors;
 
     int errors() {
       return (cold == null ? 0 : cold.errors()) + Phase.errors(publish) + Phase.errors(unpublish)
-          + Phase.errors(bind) + Phase.errors(unmount) + verifyErrors;
+          + Phase.errors(bind) + Phase.errors(unmount) + Phase.errors(probe)
+          + Phase.errors(stats) + verifyErrors;
     }
   }
 
@@ -145,6 +154,26 @@ public final class BenchCommand implements Callable<Integer> {
     for (int round = 0; round < warmupRounds + rounds; round++) {
       var pub = Phase.run("publish", pool, concurrency, publishOps(node, targets));
       result.verifyErrors += verify(r, targets, true, "after publish");
+      if (decompose) {
+        List<Phase.Op> probes = targets.stream().<Phase.Op>map(t -> () -> {
+          if (!node.ready()) {
+            throw new IllegalStateException("Probe: not ready");
+          }
+        }).toList();
+        List<Phase.Op> stats = targets.stream().<Phase.Op>map(t -> () -> {
+          if (node.stats(t.volume(), t.path()).getVolumeCondition().getAbnormal()) {
+            throw new IllegalStateException(t.path() + " is abnormal");
+          }
+        }).toList();
+        var probe = Phase.run("probe", pool, concurrency, probes);
+        var stat = Phase.run("stats", pool, concurrency, stats);
+        r.errors("probe", probe.firstErrors());
+        r.errors("stats", stat.firstErrors());
+        if (round >= warmupRounds) {
+          result.probe.add(probe);
+          result.stats.add(stat);
+        }
+      }
       var unp = Phase.run("unpublish", pool, concurrency, unpublishOps(node, targets));
       result.verifyErrors += verify(r, targets, false, "after unpublish");
       List<Phase.Op> bindOps = new ArrayList<>();
@@ -251,6 +280,10 @@ public final class BenchCommand implements Callable<Integer> {
     r.row("driver unpublish", res.unpublish);
     r.row("raw bind (mkdir+mount)", res.bind);
     r.row("raw unmount (umount+rmdir)", res.unmount);
+    if (decompose) {
+      r.row("Probe (gRPC + node actor ask)", res.probe);
+      r.row("NodeGetVolumeStats", res.stats);
+    }
     long driverWall = Phase.wall(res.publish) + Phase.wall(res.unpublish);
     long rawWall = Phase.wall(res.bind) + Phase.wall(res.unmount);
     double driverPairs = pairs / (driverWall / 1e9);

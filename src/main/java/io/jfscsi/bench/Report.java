@@ -22,13 +22,13 @@ final class Report {
   }
 
   void header() {
-    line("  %-30s %7s %6s %10s %10s %10s %10s %10s", "", "ops", "errors", "p50 ms", "p99 ms",
+    line("  %-38s %7s %6s %10s %10s %10s %10s %10s", "", "ops", "errors", "p50 ms", "p99 ms",
         "max ms", "mean ms", "ops/s");
   }
 
   void row(String name, Latencies l, int ops, int errors, long wallNanos) {
     double rate = wallNanos == 0 ? Double.NaN : (ops - errors) / (wallNanos / 1e9);
-    line("  %-30s %7d %6d %10s %10s %10s %10s %10.1f", name, ops, errors, Latencies.ms(l.p50()),
+    line("  %-38s %7d %6d %10s %10s %10s %10s %10.1f", name, ops, errors, Latencies.ms(l.p50()),
         Latencies.ms(l.p99()), Latencies.ms(l.max()), Latencies.ms(l.mean()), rate);
   }
 
