@@ -65,6 +65,9 @@ public final class BenchCommand implements Callable<Integer> {
           + "same count and callers, to show where publish time goes (default: ${DEFAULT-VALUE})")
   boolean decompose;
 
+  /** The serve process, for its CPU time per phase; -1 when not known. */
+  private long driver = -1;
+
   @Override
   public Integer call() throws Exception {
     options.check();
@@ -81,6 +84,7 @@ public final class BenchCommand implements Callable<Integer> {
         return 1;
       }
       OptionalLong pid = options.driverPid();
+      driver = pid.orElse(-1);
       Map<String, String> before = pid.isPresent() ? Host.status(pid.getAsLong()) : Map.of();
       Workspace ws = options.workspace(volumes);
       r.line("run prefix %s, kubelet root %s%s", ws.prefix, ws.kubeletRoot,
@@ -129,7 +133,7 @@ public final class BenchCommand implements Callable<Integer> {
                    Workspace ws, List<Workspace.Target> anchors, List<Workspace.Target> targets,
                    Result result) throws Exception {
     r.line("cold start: first publish of each of %d volumes (starts its client)", anchors.size());
-    result.cold = Phase.run("cold publish", pool, concurrency, publishOps(node, anchors));
+    result.cold = Phase.run("cold publish", pool, concurrency, publishOps(node, anchors), driver);
     r.errors("cold publish", result.cold.firstErrors());
     if (result.cold.errors() > 0) {
       throw new IllegalStateException(result.cold.errors() + " volumes did not publish");
@@ -152,7 +156,7 @@ public final class BenchCommand implements Callable<Integer> {
     r.line("%-7s %14s %14s %14s %14s   (p50 ms; wall s)", "round", "publish", "unpublish",
         "raw bind", "raw unmount");
     for (int round = 0; round < warmupRounds + rounds; round++) {
-      var pub = Phase.run("publish", pool, concurrency, publishOps(node, targets));
+      var pub = Phase.run("publish", pool, concurrency, publishOps(node, targets), driver);
       result.verifyErrors += verify(r, targets, true, "after publish");
       if (decompose) {
         List<Phase.Op> probes = targets.stream().<Phase.Op>map(t -> () -> {
@@ -165,8 +169,8 @@ public final class BenchCommand implements Callable<Integer> {
             throw new IllegalStateException(t.path() + " is abnormal");
           }
         }).toList();
-        var probe = Phase.run("probe", pool, concurrency, probes);
-        var stat = Phase.run("stats", pool, concurrency, stats);
+        var probe = Phase.run("probe", pool, concurrency, probes, driver);
+        var stat = Phase.run("stats", pool, concurrency, stats, driver);
         r.errors("probe", probe.firstErrors());
         r.errors("stats", stat.firstErrors());
         if (round >= warmupRounds) {
@@ -174,7 +178,7 @@ public final class BenchCommand implements Callable<Integer> {
           result.stats.add(stat);
         }
       }
-      var unp = Phase.run("unpublish", pool, concurrency, unpublishOps(node, targets));
+      var unp = Phase.run("unpublish", pool, concurrency, unpublishOps(node, targets), driver);
       result.verifyErrors += verify(r, targets, false, "after unpublish");
       List<Phase.Op> bindOps = new ArrayList<>();
       List<Phase.Op> unmountOps = new ArrayList<>();
@@ -189,9 +193,9 @@ public final class BenchCommand implements Callable<Integer> {
           Files.delete(t.path());
         });
       }
-      var bind = Phase.run("raw bind", pool, concurrency, bindOps);
+      var bind = Phase.run("raw bind", pool, concurrency, bindOps, driver);
       result.verifyErrors += verify(r, targets, true, "after raw bind");
-      var unmount = Phase.run("raw unmount", pool, concurrency, unmountOps);
+      var unmount = Phase.run("raw unmount", pool, concurrency, unmountOps, driver);
       result.verifyErrors += verify(r, targets, false, "after raw unmount");
       boolean counted = round >= warmupRounds;
       r.line("%-7s %14s %14s %14s %14s%s", counted ? Integer.toString(round - warmupRounds + 1)
@@ -290,6 +294,12 @@ public final class BenchCommand implements Callable<Integer> {
     double rawPairs = pairs / (rawWall / 1e9);
     r.line("throughput: driver %.1f pairs/s (%d pairs in %s), raw %.1f pairs/s (%s)",
         driverPairs, pairs, Report.seconds(driverWall), rawPairs, Report.seconds(rawWall));
+    long driverCpu = res.publish.stream().mapToLong(Phase.Result::driverCpuNanos).sum()
+        + res.unpublish.stream().mapToLong(Phase.Result::driverCpuNanos).sum();
+    if (driver > 0) {
+      r.line("driver CPU during publish+unpublish phases: %s for %s wall = %.2f cores busy",
+          Report.seconds(driverCpu), Report.seconds(driverWall), (double) driverCpu / driverWall);
+    }
     Latencies pub = Latencies.of(Phase.samples(res.publish));
     Latencies unp = Latencies.of(Phase.samples(res.unpublish));
     Latencies bind = Latencies.of(Phase.samples(res.bind));

@@ -159,6 +159,21 @@ final class Host {
     }
   }
 
+  /**
+   * CPU time (user + system) a process has used so far, in nanoseconds, from /proc/PID/stat
+   * (fields 14 and 15, in clock ticks of 1/100 s: USER_HZ is 100 on Linux); -1 if unknown.
+   */
+  static long cpuNanos(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      // f[0] is field 3 (state): utime is field 14, stime field 15.
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
   /** /proc/PID/status as key to value (e.g. VmRSS to "123456 kB"). */
   static Map<String, String> status(long pid) {
     Map<String, String> out = new LinkedHashMap<>();

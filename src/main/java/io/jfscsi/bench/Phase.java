@@ -27,7 +27,7 @@ final class Phase {
    * What a phase measured. {@code latencies} holds successful operations only, in nanoseconds.
    */
   record Result(String name, int ops, long wallNanos, long[] latencies, int errors,
-                List<String> firstErrors) {
+                List<String> firstErrors, long driverCpuNanos) {
 
     Latencies summary() {
       return Latencies.of(latencies);
@@ -40,6 +40,15 @@ final class Phase {
 
   static Result run(String name, ExecutorService pool, int concurrency, List<Op> ops)
       throws InterruptedException {
+    return run(name, pool, concurrency, ops, -1);
+  }
+
+  /**
+   * With {@code driverPid} > 0 the result also carries the CPU time that process used during
+   * the phase (to 10 ms, the kernel's accounting tick).
+   */
+  static Result run(String name, ExecutorService pool, int concurrency, List<Op> ops,
+                    long driverPid) throws InterruptedException {
     int n = ops.size();
     long[] times = new long[n];
     boolean[] failed = new boolean[n];
@@ -69,6 +78,7 @@ final class Phase {
       }));
     }
     ready.await();
+    long cpuBefore = driverPid > 0 ? Host.cpuNanos(driverPid) : -1;
     long start = System.nanoTime();
     go.countDown();
     for (Future<?> f : running) {
@@ -79,6 +89,7 @@ final class Phase {
       }
     }
     long wall = System.nanoTime() - start;
+    long cpu = cpuBefore < 0 ? -1 : Host.cpuNanos(driverPid) - cpuBefore;
     int errorCount = 0;
     long[] ok = new long[n];
     int k = 0;
@@ -89,7 +100,7 @@ final class Phase {
         ok[k++] = times[i];
       }
     }
-    return new Result(name, n, wall, Arrays.copyOf(ok, k), errorCount, List.copyOf(errors));
+    return new Result(name, n, wall, Arrays.copyOf(ok, k), errorCount, List.copyOf(errors), cpu);
   }
 
   /** Concatenates the samples of several results of the same kind (e.g. rounds). */
@@ -99,6 +110,15 @@ final class Phase {
 
   static long wall(List<Result> results) {
     return results.stream().mapToLong(Result::wallNanos).sum();
+  }
+
+  /** Driver CPU per successful operation in nanoseconds, or -1 when not measured. */
+  static long cpuPerOp(List<Result> results) {
+    if (results.isEmpty() || results.stream().anyMatch(r -> r.driverCpuNanos() < 0)) {
+      return -1;
+    }
+    long ok = results.stream().mapToLong(r -> r.ops() - r.errors()).sum();
+    return ok == 0 ? -1 : results.stream().mapToLong(Result::driverCpuNanos).sum() / ok;
   }
 
   static int errors(List<Result> results) {

@@ -78,11 +78,12 @@ final class ScaleBench implements Callable<Integer> {
     try {
       NodeCalls node = new NodeCalls(client, options.callTimeout);
       var storm = Phase.run("publish storm", pool, concurrency,
-          BenchCommand.publishOps(node, all));
+          BenchCommand.publishOps(node, all), pid.orElse(-1));
       r.errors("publish storm", storm.firstErrors());
       errors += storm.errors();
       Map<String, String> afterStorm = status(pid);
-      var sweep = Phase.run("stats", pool, concurrency, statsOps(node, all, false));
+      var sweep = Phase.run("stats", pool, concurrency, statsOps(node, all, false),
+          pid.orElse(-1));
       r.errors("stats", sweep.firstErrors());
       Map<String, String> afterSweep = status(pid);
 
