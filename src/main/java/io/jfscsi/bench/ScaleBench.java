@@ -51,6 +51,11 @@ final class ScaleBench implements Callable<Integer> {
       description = "restart the driver and time the rebuild (default: ${DEFAULT-VALUE})")
   boolean restart;
 
+  @Option(names = "--hold", defaultValue = "PT0S",
+      description = "wait this long with every target published, before the restart, so the "
+          + "driver can be inspected (jcmd, jstack); ISO-8601, default ${DEFAULT-VALUE}")
+  Duration hold;
+
   @Option(names = "--restart-log", description = "where the restarted driver writes "
       + "(default: /tmp/jfs-csi-bench-driver.PREFIX.log)")
   Path restartLog;
@@ -101,6 +106,12 @@ final class ScaleBench implements Callable<Integer> {
       r.target("under 300 MiB resident with " + volumes + " volumes / " + all.size()
           + " targets", rss < 300, Report.mib(rss));
 
+      if (!hold.isZero()) {
+        r.line("holding %s with %d targets published (driver pid %s)", hold, all.size(),
+            pid.isPresent() ? Long.toString(pid.getAsLong()) : "?");
+        Thread.sleep(hold);
+        printMemory(r, "driver after the hold", status(pid));
+      }
       if (restart && pid.isPresent()) {
         client.close();
         client = null;
