@@ -145,6 +145,20 @@ final class ScaleBench implements Callable<Integer> {
           + "p50 %s ms", all.size(), Report.seconds(down.wallNanos()),
           Latencies.ms(down.summary().p50()));
       client.close();
+      // Clients stop after their last unpublish is answered: wait for their mounts to go, so
+      // that the node is clean when the bench returns (and a driver restart cannot cut a stop).
+      long stopping = System.nanoTime();
+      long lastMounts;
+      do {
+        lastMounts = io.jfscsi.host.MountInfo.self().stream()
+            .filter(e -> e.mountPoint().toString().contains(ws.prefix)).count();
+        if (lastMounts > 0) {
+          Thread.sleep(20);
+        }
+      } while (lastMounts > 0 && System.nanoTime() - stopping < TimeUnit.SECONDS.toNanos(120));
+      r.line("every client stopped and unmounted %s after the unpublish storm%s",
+          Report.seconds(System.nanoTime() - stopping),
+          lastMounts > 0 ? " (NOT: " + lastMounts + " mounts left)" : "");
       List<Path> left = ws.cleanUp();
       if (!left.isEmpty()) {
         r.line("left in place (not empty or still mounted): %d paths, e.g. %s", left.size(),
