@@ -296,10 +296,14 @@ public final class BenchCommand implements Callable<Integer> {
         driverPairs, pairs, Report.seconds(driverWall), rawPairs, Report.seconds(rawWall));
     long driverCpu = res.publish.stream().mapToLong(Phase.Result::driverCpuNanos).sum()
         + res.unpublish.stream().mapToLong(Phase.Result::driverCpuNanos).sum();
+    long benchCpu = res.publish.stream().mapToLong(Phase.Result::benchCpuNanos).sum()
+        + res.unpublish.stream().mapToLong(Phase.Result::benchCpuNanos).sum();
     if (driver > 0) {
       r.line("driver CPU during publish+unpublish phases: %s for %s wall = %.2f cores busy",
           Report.seconds(driverCpu), Report.seconds(driverWall), (double) driverCpu / driverWall);
     }
+    r.line("bench (kubelet side) CPU during those phases: %s = %.2f cores busy",
+        Report.seconds(benchCpu), (double) benchCpu / driverWall);
     Latencies pub = Latencies.of(Phase.samples(res.publish));
     Latencies unp = Latencies.of(Phase.samples(res.unpublish));
     Latencies bind = Latencies.of(Phase.samples(res.bind));

@@ -27,7 +27,8 @@ final class Phase {
    * What a phase measured. {@code latencies} holds successful operations only, in nanoseconds.
    */
   record Result(String name, int ops, long wallNanos, long[] latencies, int errors,
-                List<String> firstErrors, long driverCpuNanos) {
+                List<String> firstErrors, long driverCpuNanos,
+                long benchCpuNanos) {
 
     Latencies summary() {
       return Latencies.of(latencies);
@@ -79,6 +80,8 @@ final class Phase {
     }
     ready.await();
     long cpuBefore = driverPid > 0 ? Host.cpuNanos(driverPid) : -1;
+    long self = ProcessHandle.current().pid();
+    long selfBefore = Host.cpuNanos(self);
     long start = System.nanoTime();
     go.countDown();
     for (Future<?> f : running) {
@@ -90,6 +93,7 @@ final class Phase {
     }
     long wall = System.nanoTime() - start;
     long cpu = cpuBefore < 0 ? -1 : Host.cpuNanos(driverPid) - cpuBefore;
+    long selfCpu = Host.cpuNanos(self) - selfBefore;
     int errorCount = 0;
     long[] ok = new long[n];
     int k = 0;
@@ -100,7 +104,8 @@ final class Phase {
         ok[k++] = times[i];
       }
     }
-    return new Result(name, n, wall, Arrays.copyOf(ok, k), errorCount, List.copyOf(errors), cpu);
+    return new Result(name, n, wall, Arrays.copyOf(ok, k), errorCount, List.copyOf(errors), cpu,
+        selfCpu);
   }
 
   /** Concatenates the samples of several results of the same kind (e.g. rounds). */
