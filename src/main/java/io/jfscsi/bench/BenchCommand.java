@@ -59,11 +59,11 @@ public final class BenchCommand implements Callable<Integer> {
       description = "rounds run first and not counted (JIT warm-up of driver and bench)")
   int warmupRounds;
 
-  @Option(names = "--decompose", negatable = true, defaultValue = "true",
-      description = "also time Probe (gRPC + one ask of the node actor) and NodeGetVolumeStats "
-          + "(+ the client's actor, a probe of the target, statfs) on the published targets, "
-          + "same count and callers, to show where publish time goes (default: ${DEFAULT-VALUE})")
-  boolean decompose;
+  @Option(names = "--no-decompose",
+      description = "skip timing Probe (gRPC + one ask of the node actor) and NodeGetVolumeStats "
+          + "(+ the client's actor, a probe of the target, statfs) on the published targets; "
+          + "by default they run with the same count and callers to show where publish time goes")
+  boolean noDecompose;
 
   /** The serve process, for its CPU time per phase; -1 when not known. */
   private long driver = -1;
@@ -158,7 +158,7 @@ public final class BenchCommand implements Callable<Integer> {
     for (int round = 0; round < warmupRounds + rounds; round++) {
       var pub = Phase.run("publish", pool, concurrency, publishOps(node, targets), driver);
       result.verifyErrors += verify(r, targets, true, "after publish");
-      if (decompose) {
+      if (!noDecompose) {
         List<Phase.Op> probes = targets.stream().<Phase.Op>map(t -> () -> {
           if (!node.ready()) {
             throw new IllegalStateException("Probe: not ready");
@@ -284,7 +284,7 @@ public final class BenchCommand implements Callable<Integer> {
     r.row("driver unpublish", res.unpublish);
     r.row("raw bind (mkdir+mount)", res.bind);
     r.row("raw unmount (umount+rmdir)", res.unmount);
-    if (decompose) {
+    if (!noDecompose) {
       r.row("Probe (gRPC + node actor ask)", res.probe);
       r.row("NodeGetVolumeStats", res.stats);
     }

@@ -47,9 +47,8 @@ final class ScaleBench implements Callable<Integer> {
   @Option(names = "--concurrency", defaultValue = "64", description = "concurrent callers")
   int concurrency;
 
-  @Option(names = "--restart", negatable = true, defaultValue = "true",
-      description = "restart the driver and time the rebuild (default: ${DEFAULT-VALUE})")
-  boolean restart;
+  @Option(names = "--no-restart", description = "skip the driver restart and its rebuild time")
+  boolean noRestart;
 
   @Option(names = "--hold", defaultValue = "PT0S",
       description = "wait this long with every target published, before the restart, so the "
@@ -112,7 +111,7 @@ final class ScaleBench implements Callable<Integer> {
         Thread.sleep(hold);
         printMemory(r, "driver after the hold", status(pid));
       }
-      if (restart && pid.isPresent()) {
+      if (!noRestart && pid.isPresent()) {
         client.close();
         client = null;
         Restarted again = restart(r, pid.getAsLong(), ws.prefix);
