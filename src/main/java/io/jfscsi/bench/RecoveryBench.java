@@ -61,6 +61,11 @@ final class RecoveryBench implements Callable<Integer> {
     Path probeFile = null;
     try (CsiClient client = CsiClient.connect(options.endpoint)) {
       NodeCalls node = new NodeCalls(client, options.callTimeout);
+      // Also opens the channel, so the first publish does not pay the bench's own start-up.
+      if (!node.ready()) {
+        r.line("the driver at %s is not ready", options.endpoint);
+        return 1;
+      }
       try {
         var first = Phase.run("cold publish", pool, 1,
             BenchCommand.publishOps(node, all.subList(0, 1)));

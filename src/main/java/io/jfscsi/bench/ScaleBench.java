@@ -81,6 +81,10 @@ final class ScaleBench implements Callable<Integer> {
     int errors = 0;
     try {
       NodeCalls node = new NodeCalls(client, options.callTimeout);
+      // Also opens the channel, so the storm does not pay the bench's own start-up.
+      if (!node.ready()) {
+        throw new IllegalStateException("the driver at " + options.endpoint + " is not ready");
+      }
       var storm = Phase.run("publish storm", pool, concurrency,
           BenchCommand.publishOps(node, all), pid.orElse(-1));
       r.errors("publish storm", storm.firstErrors());
