@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
         ClientCommands.Unpublish.class,
         ClientCommands.Stats.class,
         ClientCommands.Probe.class,
+        io.jfscsi.bench.BenchCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
