@@ -100,6 +100,11 @@ public final class LinuxMounter implements Mounter {
       // The common case, in one system call: no mount table to read and parse.
       return root.get().mountRoot() ? answering(abs) : MountState.NOT_MOUNTED;
     }
+    if (rootErr == Libc.ENOENT && !listedInParent(abs)) {
+      // Nothing there, not even a mount point with a broken root (its name would be listed).
+      // Every publish probes a target that does not exist yet: this spares it the mount table.
+      return MountState.MISSING;
+    }
     Optional<Lookup> found = timed.call("stat " + abs, () -> Lookup.of(abs));
     if (found.isEmpty()) {
       return MountState.STALE;
@@ -188,6 +193,21 @@ public final class LinuxMounter implements Mounter {
   }
 
   /** What stat(2) said about a path, and the spelling mountinfo would use for it. */
+  private boolean listedInParent(Path abs) {
+    Path parent = abs.getParent();
+    if (parent == null) {
+      return true;
+    }
+    String name = abs.getFileName().toString();
+    return timed.call("list " + parent, () -> {
+      try (var names = java.nio.file.Files.list(parent)) {
+        return names.anyMatch(p -> p.getFileName().toString().equals(name));
+      } catch (java.io.IOException e) {
+        return true; // cannot tell: let the mount table decide
+      }
+    }).orElse(true);
+  }
+
   /** Whether statx says the path is a mount root; {@code known} is false on kernels before 5.8. */
   private record MountRoot(int errno, boolean known, boolean mountRoot) {
     static MountRoot of(Path abs) {
