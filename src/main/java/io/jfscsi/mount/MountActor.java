@@ -200,6 +200,9 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       } else {
         cancelExit("a new reference arrived");
       }
+    } else if (targets.isEmpty() && state == ClientState.READY) {
+      // The publish that started this client failed: nothing references it.
+      beginExit("the only publish failed");
     }
     return this;
   }
