@@ -78,6 +78,11 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   public record Idle(ClientKey key) implements Report {}
 
+  /** Timer keys: a timer's message is not its key unless it is passed as one. */
+  private static final Object EXIT_TIMER = "delayed-exit";
+  private static final Object RESTART_TIMER = "restart";
+  private static final Object CHECK_TIMER = "reference-check";
+
   private record Ports(MountRuntime runtime, Mounter mounter, MountSettings settings, Clock clock,
                        ActorRef<Report> parent) {}
 
@@ -134,7 +139,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     this.backoff = ports.settings().restartMinBackoff();
     this.targets.putAll(recoveredTargets);
     this.deleteAt = recoveredDeleteAt;
-    timers.startTimerWithFixedDelay(new CheckReferences(), ports.settings().referenceCheck());
+    timers.startTimerWithFixedDelay(CHECK_TIMER, new CheckReferences(),
+        ports.settings().referenceCheck());
     startClient(previous, previous.isPresent() ? "adopting the client of an earlier driver"
         : "first publish");
   }
@@ -194,7 +200,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       add.replyTo().tell(StatusReply.error(f));
     }
     tellHeld(add.target());
-    if (state == ClientState.DRAINING) {
+    if (state == ClientState.DRAINING || (deleteAt.isPresent() && !targets.isEmpty())) {
       if (targets.isEmpty()) {
         idleIfDue();
       } else {
@@ -454,7 +460,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private void scheduleRestart() {
     transition(ClientState.BROKEN, "restart in " + backoff.toMillis() + " ms");
-    timers.startSingleTimer(new RestartDue(), backoff);
+    timers.startSingleTimer(RESTART_TIMER, new RestartDue(), backoff);
     restarts++;
     Duration next = backoff.multipliedBy(2);
     backoff = next.compareTo(ports.settings().restartMaxBackoff()) > 0
@@ -463,7 +469,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private void beginExit(String reason) {
     Duration delay = volume.deleteDelay();
-    if (delay.isZero() || delay.isNegative()) {
+    // An exit time recorded by an earlier driver stands, even if the delay parsed now differs.
+    if (deleteAt.isEmpty() && (delay.isZero() || delay.isNegative())) {
       transition(ClientState.DRAINING, reason);
       ports.parent().tell(new Idle(key));
       return;
@@ -473,11 +480,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     save();
     transition(ClientState.DRAINING, reason + "; delayed exit at " + at);
     Duration remaining = Duration.between(ports.clock().instant(), at);
-    timers.startSingleTimer(new ExitDue(), remaining.isNegative() ? Duration.ZERO : remaining);
+    timers.startSingleTimer(EXIT_TIMER, new ExitDue(),
+        remaining.isNegative() ? Duration.ZERO : remaining);
   }
 
   private void cancelExit(String reason) {
-    timers.cancel(ExitDue.class);
+    timers.cancel(EXIT_TIMER);
     deleteAt = Optional.empty();
     save();
     transition(ClientState.READY, reason + "; delayed exit cancelled");
