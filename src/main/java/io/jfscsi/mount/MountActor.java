@@ -96,6 +96,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private ClientState state = ClientState.STARTING;
   private RunningClient client;
+  /** A client that died and was not restarted; stopped on exit so its mount point is cleared. */
+  private RunningClient deadClient;
   private Optional<Instant> deleteAt = Optional.empty();
   private int restarts;
   private Duration backoff;
@@ -295,8 +297,10 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     }
     remove.replyTo().tell(StatusReply.ack());
     tellHeld(remove.target());
-    if (targets.isEmpty() && (state == ClientState.READY)) {
+    if (targets.isEmpty() && state == ClientState.READY) {
       beginExit("the last reference was removed");
+    } else if (targets.isEmpty() && state == ClientState.BROKEN) {
+      giveUpClient("the last reference was removed while the client was down");
     }
     return this;
   }
@@ -431,8 +435,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     if (targets.isEmpty()) {
       // Nobody depends on this client yet: fail the waiting publishes and go away.
       failWaiting(failure);
-      transition(ClientState.DRAINING, "the client could not start");
-      ports.parent().tell(new Idle(key));
+      giveUpClient("the client could not start");
       return this;
     }
     failWaitingPublishes(failure);
@@ -449,13 +452,26 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     getContext().getLog().warn("volume {}: client {} died: {}", key.volumeId(), client.handle(),
         exit.reason());
     if (targets.isEmpty()) {
-      client = null;
-      transition(ClientState.DRAINING, "the client died with no references");
-      ports.parent().tell(new Idle(key));
+      giveUpClient("the client died with no references");
       return this;
     }
     scheduleRestart();
     return this;
+  }
+
+  /**
+   * No reference needs the dead (or never started) client: no restart, no delayed exit; the
+   * parent may stop this actor, which then lets the runtime clean up what the client left.
+   */
+  private void giveUpClient(String reason) {
+    timers.cancel(RESTART_TIMER);
+    timers.cancel(EXIT_TIMER);
+    if (client != null) {
+      deadClient = client;
+      client = null;
+    }
+    transition(ClientState.DRAINING, reason);
+    ports.parent().tell(new Idle(key));
   }
 
   private void scheduleRestart() {
@@ -496,6 +512,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     timers.cancelAll();
     if (client != null) {
       ports.runtime().stop(client);
+    } else if (deadClient != null) {
+      ports.runtime().stop(deadClient); // idempotent: clears the mount point it left
     }
     ports.runtime().remove(key);
     if (volume.cleanCache()) {
