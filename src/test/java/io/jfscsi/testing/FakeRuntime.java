@@ -41,12 +41,15 @@ public final class FakeRuntime implements MountRuntime {
   public final class PendingStart {
     private final ClientKey key;
     private final VolumeSettings settings;
+    private final Optional<RunningClient> previous;
     private final Consumer<ClientExit> onExit;
     private final CompletableFuture<RunningClient> future = new CompletableFuture<>();
 
-    private PendingStart(ClientKey key, VolumeSettings settings, Consumer<ClientExit> onExit) {
+    private PendingStart(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
+                         Consumer<ClientExit> onExit) {
       this.key = key;
       this.settings = settings;
+      this.previous = previous;
       this.onExit = onExit;
     }
 
@@ -54,9 +57,16 @@ public final class FakeRuntime implements MountRuntime {
       return key;
     }
 
-    /** Brings the client up and completes the start. */
+    /** Whether this start would adopt a client that an earlier driver started. */
+    public boolean adopts() {
+      return adoptable(key, previous).isPresent();
+    }
+
+    /** Adopts the earlier client if it still runs, else brings a new one up; completes. */
     public RunningClient complete() {
-      RunningClient client = launch(key, settings, onExit);
+      RunningClient client = adoptable(key, previous)
+          .map(alive -> adopt(alive, onExit))
+          .orElseGet(() -> launch(key, settings, onExit));
       future.complete(client);
       return client;
     }
@@ -105,27 +115,26 @@ public final class FakeRuntime implements MountRuntime {
     if (failure != null) {
       return CompletableFuture.failedFuture(failure);
     }
-    if (previous.isPresent()) {
-      Running alive = running.get(key);
-      if (alive != null && alive.client().handle().equals(previous.get().handle())) {
-        // Adopted: the earlier driver's client keeps running; its exit now reaches this caller.
-        running.put(key, new Running(alive.client(), onExit));
-        adoptions.incrementAndGet();
-        return CompletableFuture.completedFuture(alive.client());
-      }
-    }
     if (holdStarts.get()) {
-      PendingStart start = new PendingStart(key, settings, onExit);
+      PendingStart start = new PendingStart(key, settings, previous, onExit);
       pending.add(start);
       return start.future;
     }
-    return CompletableFuture.completedFuture(launch(key, settings, onExit));
+    return CompletableFuture.completedFuture(adoptable(key, previous)
+        .map(alive -> adopt(alive, onExit))
+        .orElseGet(() -> launch(key, settings, onExit)));
   }
 
   @Override
   public void stop(RunningClient client) {
     Running r = running.get(client.key());
     if (r == null || !r.client().handle().equals(client.handle())) {
+      // Already dead: only clear the stale mount point it left, as a real runtime does.
+      if (running.get(client.key()) == null
+          && mounter.probe(client.mountPath()) == io.jfscsi.host.MountState.STALE) {
+        unmountQuietly(client.mountPath());
+        events.add("clear " + client.key().name());
+      }
       return;
     }
     running.remove(client.key());
@@ -167,7 +176,10 @@ public final class FakeRuntime implements MountRuntime {
 
   // ---- what tests do to it --------------------------------------------------------------
 
-  /** From now on starts wait until the test completes them (see {@link #nextPendingStart}). */
+  /**
+   * From now on starts (adoptions included) wait until the test completes them (see
+   * {@link #nextPendingStart}).
+   */
   public void holdStarts() {
     holdStarts.set(true);
   }
@@ -293,6 +305,21 @@ public final class FakeRuntime implements MountRuntime {
   }
 
   // ---- internals ------------------------------------------------------------------------
+
+  /** The earlier client named by {@code previous}, if it still runs. */
+  private Optional<RunningClient> adoptable(ClientKey key, Optional<RunningClient> previous) {
+    Running alive = running.get(key);
+    return previous.filter(p -> alive != null && alive.client().handle().equals(p.handle()))
+        .map(p -> alive.client());
+  }
+
+  /** The earlier driver's client keeps running; its exit now reaches the new caller. */
+  private RunningClient adopt(RunningClient alive, Consumer<ClientExit> onExit) {
+    running.put(alive.key(), new Running(alive, onExit));
+    adoptions.incrementAndGet();
+    events.add("adopt " + alive.key().name() + " " + alive.handle());
+    return alive;
+  }
 
   private RunningClient launch(ClientKey key, VolumeSettings settings, Consumer<ClientExit> onExit) {
     Path mountPath = mountPathOf(key);
