@@ -55,7 +55,10 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   public record Describe(ActorRef<ClientView> replyTo) implements Command {}
 
-  /** From the guardian, after it has routed the last message to this actor: stop and end. */
+  /**
+   * From the guardian after an {@link Idle} report: stop the client and end, unless a message
+   * that crossed the report gave the actor work again; then it answers {@link InUse} instead.
+   */
   public record Stop() implements Command {}
 
   /** Periodic: drop references whose target is no longer a mount point (a lost unpublish). */
@@ -77,6 +80,9 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   public record TargetHeld(ClientKey key, Path target, boolean held) implements Report {}
 
   public record Idle(ClientKey key) implements Report {}
+
+  /** The answer to a {@link Stop} that came too late: the actor has work again and stays. */
+  public record InUse(ClientKey key) implements Report {}
 
   /** Timer keys: a timer's message is not its key unless it is passed as one. */
   private static final Object EXIT_TIMER = "delayed-exit";
@@ -161,7 +167,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         describe.replyTo().tell(view());
         yield this;
       }
-      case Stop stop -> onStop();
+      case Stop stop -> idle() ? onStop() : refuseStop();
       case CheckReferences check -> onCheckReferences();
       case ClientStarted started -> onStarted(started.client());
       case ClientStartFailed failed -> onStartFailed(failed.cause());
@@ -195,13 +201,17 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       startClient(Optional.empty(), "a new reference arrived");
       return this;
     }
+    // The parent hears of the reference before the caller does, so that a call the caller makes
+    // after this answer is routed with the reference already confirmed or released.
+    StatusReply<Done> answer;
     try {
       bindTarget(add.target(), add.readOnly());
-      add.replyTo().tell(StatusReply.ack());
+      answer = StatusReply.ack();
     } catch (Failure f) {
-      add.replyTo().tell(StatusReply.error(f));
+      answer = StatusReply.error(f);
     }
     tellHeld(add.target());
+    add.replyTo().tell(answer);
     if (state == ClientState.DRAINING || (deleteAt.isPresent() && !targets.isEmpty())) {
       if (targets.isEmpty()) {
         idleIfDue();
@@ -295,8 +305,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       getContext().getLog().info("volume {} unpublished from {} ({} targets left on client {})",
           key.volumeId(), remove.target(), targets.size(), key);
     }
-    remove.replyTo().tell(StatusReply.ack());
     tellHeld(remove.target());
+    remove.replyTo().tell(StatusReply.ack());
     if (targets.isEmpty() && state == ClientState.READY) {
       beginExit("the last reference was removed");
     } else if (targets.isEmpty() && state == ClientState.BROKEN) {
@@ -507,6 +517,19 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     transition(ClientState.READY, reason + "; delayed exit cancelled");
   }
 
+  /** Nothing references the client, nothing waits for it and no delayed exit is pending. */
+  private boolean idle() {
+    return state == ClientState.DRAINING && targets.isEmpty() && waiting.isEmpty()
+        && !timers.isTimerActive(EXIT_TIMER);
+  }
+
+  private Behavior<Command> refuseStop() {
+    getContext().getLog().info("volume {}: client {} is {} with {} targets; not stopping it",
+        key.volumeId(), key, state, targets.size());
+    ports.parent().tell(new InUse(key));
+    return this;
+  }
+
   private Behavior<Command> onStop() {
     transition(ClientState.STOPPING, "no references and no delay left");
     timers.cancelAll();
@@ -551,13 +574,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private void failWaiting(Failure failure) {
     waiting.forEach(c -> {
       switch (c) {
-        case AddTarget a -> a.replyTo().tell(StatusReply.error(failure));
+        case AddTarget a -> {
+          tellHeld(a.target());
+          a.replyTo().tell(StatusReply.error(failure));
+        }
         case RemoveTarget r -> r.replyTo().tell(StatusReply.ack());
         case Stats s -> s.replyTo().tell(StatusReply.error(failure));
         default -> { }
-      }
-      if (c instanceof AddTarget a) {
-        tellHeld(a.target());
       }
     });
     waiting.clear();
@@ -567,8 +590,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     List<Command> keep = new ArrayList<>();
     waiting.forEach(c -> {
       if (c instanceof AddTarget a && !targets.containsKey(a.target())) {
-        a.replyTo().tell(StatusReply.error(failure));
         tellHeld(a.target());
+        a.replyTo().tell(StatusReply.error(failure));
       } else {
         keep.add(c);
       }

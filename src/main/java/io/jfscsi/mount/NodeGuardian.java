@@ -37,7 +37,9 @@ import org.apache.pekko.pattern.StatusReply;
  * <p>It owns the routing table (target to client) and nothing else; each actor owns its
  * references. A target is reserved in the table when its publish is routed and confirmed or
  * released by the actor's {@link MountActor.TargetHeld} report, so an idle report that crosses a
- * publish on its way never stops a client that is about to get a reference.
+ * publish on its way is ignored. The actor has the last word: a {@link MountActor.Stop} that
+ * reaches it after it got work again is answered {@link MountActor.InUse}, and the guardian takes
+ * it back. Calls for a client being stopped wait until it is gone or taken back.
  */
 public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
@@ -70,8 +72,10 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private final ActorRef<MountActor.Report> reports;
 
   private final Map<ClientKey, ActorRef<MountActor.Command>> clients = new HashMap<>();
-  /** Clients told to stop; a publish for the same key waits until the old one is gone. */
-  private final Map<ClientKey, List<Publish>> stopping = new HashMap<>();
+  /** A client told to stop, and the calls for it that wait until it is gone or taken back. */
+  private record Stopping(ActorRef<MountActor.Command> actor, List<Command> waiting) {}
+
+  private final Map<ClientKey, Stopping> stopping = new HashMap<>();
   private final Map<Path, ClientKey> routes = new HashMap<>();
   private long generation;
 
@@ -132,6 +136,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       case ListClients l -> l.replyTo().tell(List.copyOf(clients.values()));
       case FromClient(MountActor.TargetHeld held) -> onTargetHeld(held);
       case FromClient(MountActor.Idle idle) -> onIdle(idle.key());
+      case FromClient(MountActor.InUse inUse) -> onInUse(inUse.key());
       case ClientGone gone -> onClientGone(gone.key());
     }
     return this;
@@ -149,7 +154,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       return;
     }
     if (stopping.containsKey(p.key())) {
-      stopping.get(p.key()).add(p);
+      stopping.get(p.key()).waiting().add(p);
       return;
     }
     routes.put(p.target(), p.key());
@@ -159,6 +164,10 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private void onUnpublish(Unpublish u) {
     ClientKey key = routes.get(u.target());
+    if (key != null && stopping.containsKey(key)) {
+      stopping.get(key).waiting().add(u);
+      return;
+    }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client != null) {
       client.tell(new MountActor.RemoveTarget(u.target(), u.replyTo()));
@@ -179,6 +188,10 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private void onStats(VolumeStats s) {
     ClientKey key = routes.get(s.target());
+    if (key != null && stopping.containsKey(key)) {
+      stopping.get(key).waiting().add(s);
+      return;
+    }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client == null || !key.volumeId().equals(s.volumeId())) {
       s.replyTo().tell(StatusReply.error(Failure.notFound(
@@ -202,19 +215,28 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     ActorRef<MountActor.Command> client = clients.remove(key);
     if (client != null) {
-      stopping.put(key, new ArrayList<>());
+      stopping.put(key, new Stopping(client, new ArrayList<>()));
       client.tell(new MountActor.Stop());
     }
   }
 
+  /** The actor refused to stop: it got work after its idle report. Take it back. */
+  private void onInUse(ClientKey key) {
+    Stopping s = stopping.remove(key);
+    if (s != null) {
+      clients.put(key, s.actor());
+      s.waiting().forEach(this::handle);
+    }
+  }
+
   private void onClientGone(ClientKey key) {
-    clients.remove(key);
-    List<Publish> waiting = stopping.remove(key);
-    if (waiting != null) {
+    Stopping s = stopping.remove(key);
+    if (s != null) {
       routes.values().removeIf(key::equals);
-      waiting.forEach(this::onPublish);
+      s.waiting().forEach(this::handle);
       return;
     }
+    clients.remove(key);
     // The actor failed: its references are in the runtime's record, so rebuild it from there.
     getContext().getLog().error("the actor of client {} failed; rebuilding it from its record",
         key);
