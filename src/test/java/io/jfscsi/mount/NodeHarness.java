@@ -186,6 +186,13 @@ final class NodeHarness implements AutoCloseable {
     return views;
   }
 
+  /** Returns once the guardian has handled every message sent to it before this call. */
+  void guardianBarrier() {
+    TestProbe<List<ActorRef<MountActor.Command>>> list = kit.createTestProbe();
+    guardian.tell(new NodeGuardian.ListClients(list.getRef()));
+    list.receiveMessage(WAIT);
+  }
+
   Optional<ClientView> view(ClientKey key) {
     return views().stream().filter(v -> v.key().equals(key.name())).findFirst();
   }
