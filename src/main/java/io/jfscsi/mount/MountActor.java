@@ -454,8 +454,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   private Behavior<Command> onDied(ClientExit exit) {
-    if (client == null || !exit.client().handle().equals(client.handle())
-        || state == ClientState.STOPPING) {
+    boolean current = client != null && exit.client().handle().equals(client.handle());
+    if (!current && (state == ClientState.STARTING || state == ClientState.RESTARTING)) {
+      // The runtime may report the death of the client it is starting before the start itself
+      // (onExit and the start's completion run on different threads): keep it for after.
+      waiting.stash(new ClientDied(exit));
+      return this;
+    }
+    if (!current || state == ClientState.STOPPING) {
       return this;
     }
     lastError = Optional.of(exit.reason());
