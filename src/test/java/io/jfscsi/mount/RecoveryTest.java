@@ -93,6 +93,29 @@ class RecoveryTest extends NodeTestBase {
   }
 
   @Test
+  void aDeathReportedBeforeTheRestartCompletesIsNotLost() {
+    Path t = node.target("pod-1", "pv-a");
+    node.publishOk(v, t);
+    node.runtime.crash(key, "first crash");
+    node.awaitState(key, ClientState.BROKEN);
+    node.runtime.holdStarts();
+    node.advance(MIN_BACKOFF);
+    io.jfscsi.testing.FakeRuntime.PendingStart restart = node.runtime.nextPendingStart();
+    node.awaitState(key, ClientState.RESTARTING);
+
+    restart.completeAfterItsDeath("died while starting");
+
+    ClientView view = node.awaitView(key, "broken again",
+        cv -> cv.state() == ClientState.BROKEN && cv.restarts() == 2);
+    assertThat(view.lastError()).contains("died while starting");
+    node.runtime.releaseStarts();
+    node.advance(MIN_BACKOFF.multipliedBy(2));
+    node.awaitState(key, ClientState.READY);
+    assertThat(node.mounter.probe(t)).isEqualTo(MountState.MOUNTED);
+    assertThat(node.runtime.isRunning(key)).isTrue();
+  }
+
+  @Test
   void publishesAndUnpublishesWhileTheClientIsBroken() {
     Path t1 = node.target("pod-1", "pv-a");
     Path t2 = node.target("pod-2", "pv-a");

@@ -71,6 +71,20 @@ public final class FakeRuntime implements MountRuntime {
       return client;
     }
 
+    /**
+     * The client comes up and dies at once, and its death is reported before the start completes
+     * (onExit and the start's completion may run on different threads in a real runtime).
+     */
+    public RunningClient completeAfterItsDeath(String reason) {
+      RunningClient client = launch(key, settings, onExit);
+      running.remove(key);
+      events.add("crash " + key.name());
+      mounter.killFileSystem(client.mountPath());
+      onExit.accept(new ClientExit(client, reason));
+      future.complete(client);
+      return client;
+    }
+
     /** Fails the start with {@code failure}; nothing runs. */
     public void fail(Failure failure) {
       future.completeExceptionally(failure);
