@@ -107,6 +107,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Optional<Instant> deleteAt = Optional.empty();
   private int restarts;
   private Duration backoff;
+  /** When the current client became ready; its backoff is forgiven once it has run a while. */
+  private Instant readyAt;
   private Optional<String> lastError = Optional.empty();
 
   public static Behavior<Command> create(ClientKey key, VolumeSettings volume, MountRuntime runtime,
@@ -380,7 +382,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Behavior<Command> onStarted(RunningClient started) {
     boolean recovering = state == ClientState.RESTARTING || client != null || !targets.isEmpty();
     client = started;
-    backoff = ports.settings().restartMinBackoff();
+    readyAt = ports.clock().instant();
     lastError = Optional.empty();
     transition(ClientState.READY, "client " + started.handle() + " is ready at "
         + started.mountPath());
@@ -470,6 +472,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     if (targets.isEmpty()) {
       giveUpClient("the client died with no references");
       return this;
+    }
+    // A client that crashes soon after each restart keeps doubling its backoff; one that ran
+    // longer than the longest backoff starts over from the shortest.
+    if (readyAt != null && !Duration.between(readyAt, ports.clock().instant())
+        .minus(ports.settings().restartMaxBackoff()).isNegative()) {
+      backoff = ports.settings().restartMinBackoff();
     }
     scheduleRestart();
     return this;
