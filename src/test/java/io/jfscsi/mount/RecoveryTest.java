@@ -116,6 +116,35 @@ class RecoveryTest extends NodeTestBase {
   }
 
   @Test
+  void aClientThatCrashesRightAfterEachRestartBacksOffLongerUntilItRunsAWhile() {
+    Path t = node.target("pod-1", "pv-a");
+    node.publishOk(v, t);
+
+    // Crash loop: each restart succeeds, and the client dies at once again.
+    long[] waits = {1, 2, 4, 8, 8};
+    for (int i = 0; i < waits.length; i++) {
+      node.runtime.crash(key, "crash " + i);
+      int restarts = i + 1;
+      node.awaitView(key, "broken", cv -> cv.state() == ClientState.BROKEN
+          && cv.restarts() == restarts);
+      node.advance(Duration.ofSeconds(waits[i]).minusMillis(1));
+      assertThat(node.view(key).orElseThrow().state()).as("restart %d too early", i)
+          .isEqualTo(ClientState.BROKEN);
+      node.advance(Duration.ofMillis(1));
+      node.awaitState(key, ClientState.READY);
+    }
+
+    // It has run longer than the longest backoff: the next crash is retried soon again.
+    node.advance(NodeHarness.MAX_BACKOFF);
+    node.runtime.crash(key, "much later");
+    node.awaitView(key, "broken", cv -> cv.state() == ClientState.BROKEN
+        && cv.restarts() == waits.length + 1);
+    node.advance(MIN_BACKOFF);
+    node.awaitState(key, ClientState.READY);
+    assertThat(node.mounter.probe(t)).isEqualTo(MountState.MOUNTED);
+  }
+
+  @Test
   void publishesAndUnpublishesWhileTheClientIsBroken() {
     Path t1 = node.target("pod-1", "pv-a");
     Path t2 = node.target("pod-2", "pv-a");
