@@ -191,6 +191,12 @@ public final class FakeMounter implements Mounter {
     bindHook.set(hook == null ? t -> { } : hook);
   }
 
+  /** Drops failures injected for the next bind or unmount that have not been used. */
+  public void clearInjectedFailures() {
+    nextBindFailure.set(null);
+    nextUnmountFailure.set(null);
+  }
+
   /** The next {@link #unmount} throws this (once). */
   public void failNextUnmount(MountException failure) {
     nextUnmountFailure.set(failure);

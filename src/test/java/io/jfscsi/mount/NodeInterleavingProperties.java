@@ -1,0 +1,250 @@
+package io.jfscsi.mount;
+
+import static io.jfscsi.mount.NodeHarness.key;
+import static io.jfscsi.mount.NodeHarness.volume;
+import static io.jfscsi.mount.NodeHarness.withDeleteDelay;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.typesafe.config.ConfigFactory;
+import io.jfscsi.Failure;
+import io.jfscsi.host.MountState;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.ClientKey;
+import io.jfscsi.runtime.ClientRecord;
+import io.jfscsi.runtime.RunningClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.Tuple;
+import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.lifecycle.BeforeContainer;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
+import org.apache.pekko.pattern.StatusReply;
+
+/**
+ * Random sequences of publish, unpublish, failing publish, client crash, driver restart, lost
+ * unpublish (pod gone) and passing time, against a model of what kubelet was told. After every
+ * step, once the node has settled: every reference the model holds is recorded, bound and served
+ * by the one running client of its volume, nothing else is mounted at a target, and a volume
+ * without a delete delay runs no client without references.
+ */
+class NodeInterleavingProperties {
+
+  static final int PODS = 3;
+  static final List<VolumeSettings> VOLUMES = List.of(
+      volume("pv-0"),
+      withDeleteDelay(volume("pv-1"), Duration.ofSeconds(30)));
+
+  static ActorTestKit kit;
+
+  @BeforeContainer
+  static void startActorSystem() {
+    kit = ActorTestKit.create(ManualTime.config().withFallback(ConfigFactory.load()));
+  }
+
+  @AfterContainer
+  static void stopActorSystem() {
+    kit.shutdownTestKit();
+  }
+
+  // ---- the steps --------------------------------------------------------------------------
+
+  /** What the model expects: target -> (volume index, read-only). */
+  record Ref(int volume, boolean readOnly) {}
+
+  sealed interface Step {
+    void run(NodeHarness node, Map<Path, Ref> model);
+  }
+
+  record Publish(int volume, int pod, boolean readOnly) implements Step {
+    public void run(NodeHarness node, Map<Path, Ref> model) {
+      Path t = target(node, volume, pod);
+      StatusReply<Done> reply = node.publish(VOLUMES.get(volume), t, readOnly);
+      Ref held = model.get(t);
+      if (held != null && held.readOnly() != readOnly) {
+        assertThat(NodeHarness.failureOf(reply).code()).isEqualTo(Failure.Code.ALREADY_EXISTS);
+      } else {
+        NodeHarness.assertOk(reply);
+        model.put(t, new Ref(volume, readOnly));
+      }
+    }
+  }
+
+  record PublishFailingToBind(int volume, int pod) implements Step {
+    public void run(NodeHarness node, Map<Path, Ref> model) {
+      Path t = target(node, volume, pod);
+      node.mounter.failNextBind();
+      StatusReply<Done> reply = node.publish(VOLUMES.get(volume), t, false);
+      node.mounter.clearInjectedFailures();
+      Ref held = model.get(t);
+      if (held == null) {
+        assertThat(NodeHarness.failureOf(reply).code()).isEqualTo(Failure.Code.INTERNAL);
+      } else if (held.readOnly()) {
+        assertThat(NodeHarness.failureOf(reply).code()).isEqualTo(Failure.Code.ALREADY_EXISTS);
+      } else {
+        NodeHarness.assertOk(reply); // already bound: no bind needed
+      }
+    }
+  }
+
+  record Unpublish(int volume, int pod) implements Step {
+    public void run(NodeHarness node, Map<Path, Ref> model) {
+      Path t = target(node, volume, pod);
+      node.unpublishOk(VOLUMES.get(volume).volumeId(), t);
+      model.remove(t);
+    }
+  }
+
+  record Crash(int volume) implements Step {
+    public void run(NodeHarness node, Map<Path, Ref> model) {
+      ClientKey key = key(VOLUMES.get(volume));
+      if (!node.runtime.isRunning(key)) {
+        return;
+      }
+      int restarts = node.view(key).map(ClientView::restarts).orElse(0);
+      node.runtime.crash(key, "crash");
+      NodeHarness.eventually(() -> {
+        var view = node.view(key);
+        // With references it waits for a restart; without, it is gone or going.
+        assertThat(view.isEmpty() || view.get().restarts() > restarts
+            || view.get().state() == ClientState.DRAINING).isTrue();
+        return null;
+      });
+      node.advance(NodeHarness.MAX_BACKOFF);
+    }
+  }
+
+  record RestartDriver() implements Step {
+    public void run(NodeHarness node, Map<Path, Ref> model) {
+      node.restartDriver();
+    }
+  }
+
+  /** kubelet removed a pod whose unpublish the driver never got; the reference check runs. */
+  record PodGone(int pod) implements Step {
+    public void run(NodeHarness node, Map<Path, Ref> model) {
+      Path dir = node.podDir("pod-" + pod);
+      if (!Files.exists(dir)) {
+        return;
+      }
+      model.keySet().removeIf(t -> {
+        if (t.startsWith(dir)) {
+          node.mounter.forget(t);
+          return true;
+        }
+        return false;
+      });
+      node.deletePod("pod-" + pod);
+      node.advance(NodeHarness.REFERENCE_CHECK);
+    }
+  }
+
+  record TimePasses(int seconds) implements Step {
+    public void run(NodeHarness node, Map<Path, Ref> model) {
+      node.advance(Duration.ofSeconds(seconds));
+    }
+  }
+
+  static Path target(NodeHarness node, int volume, int pod) {
+    return node.target("pod-" + pod, VOLUMES.get(volume).volumeId());
+  }
+
+  @Provide
+  Arbitrary<List<Step>> scenarios() {
+    Arbitrary<Integer> volume = Arbitraries.integers().between(0, VOLUMES.size() - 1);
+    Arbitrary<Integer> pod = Arbitraries.integers().between(0, PODS - 1);
+    Arbitrary<Step> publish = Combinators.combine(volume, pod, Arbitraries.of(false, true))
+        .as(Publish::new);
+    Arbitrary<Step> failing = Combinators.combine(volume, pod).as(PublishFailingToBind::new);
+    Arbitrary<Step> unpublish = Combinators.combine(volume, pod).as(Unpublish::new);
+    Arbitrary<Step> crash = volume.map(Crash::new);
+    Arbitrary<Step> restart = Arbitraries.just(new RestartDriver());
+    Arbitrary<Step> podGone = pod.map(PodGone::new);
+    Arbitrary<Step> time = Arbitraries.integers().between(1, 40).map(TimePasses::new);
+    return Arbitraries.frequencyOf(
+            Tuple.of(6, publish), Tuple.of(4, unpublish), Tuple.of(1, failing),
+            Tuple.of(2, crash), Tuple.of(1, restart), Tuple.of(1, podGone), Tuple.of(2, time))
+        .list().ofMinSize(1).ofMaxSize(20);
+  }
+
+  // ---- the property -----------------------------------------------------------------------
+
+  @Property(tries = 30)
+  void everyReferenceIsServedAndNothingElseIsMounted(@ForAll("scenarios") List<Step> steps)
+      throws IOException {
+    Path dir = Files.createTempDirectory("jfs-interleavings");
+    NodeHarness node = new NodeHarness(kit, dir);
+    try {
+      Map<Path, Ref> model = new HashMap<>();
+      for (Step step : steps) {
+        step.run(node, model);
+        checkInvariants(node, model);
+      }
+    } finally {
+      node.close();
+      deleteRecursively(dir);
+    }
+  }
+
+  static void checkInvariants(NodeHarness node, Map<Path, Ref> model) {
+    for (int v = 0; v < VOLUMES.size(); v++) {
+      VolumeSettings volume = VOLUMES.get(v);
+      ClientKey key = key(volume);
+      int index = v;
+      Map<Path, Ref> refs = model.entrySet().stream()
+          .filter(e -> e.getValue().volume() == index)
+          .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
+      Set<String> names = refs.keySet().stream().map(Path::toString).collect(Collectors.toSet());
+      if (!refs.isEmpty()) {
+        ClientView view = node.awaitView(key, "serves " + names,
+            cv -> cv.state() == ClientState.READY && Set.copyOf(cv.targets()).equals(names));
+        RunningClient client = node.runtime.running(key).orElseThrow();
+        assertThat(view.handle()).contains(client.handle());
+        assertThat(node.runtime.record(key).map(ClientRecord::targets)).contains(names);
+        refs.forEach((t, ref) -> {
+          assertThat(node.mounter.probe(t)).as("%s", t).isEqualTo(MountState.MOUNTED);
+          assertThat(node.mounter.sameFileSystem(t, client.mountPath())).as("%s", t).isTrue();
+          assertThat(node.mounter.readOnly(t)).as("%s", t).contains(ref.readOnly());
+          assertThat(node.mounter.layers(t)).as("%s", t).isEqualTo(1);
+        });
+      } else if (volume.deleteDelay().isZero()) {
+        node.awaitGone(key);
+        assertThat(node.runtime.record(key)).isEmpty();
+      } else {
+        node.view(key).ifPresent(view -> assertThat(view.targets()).isEmpty());
+      }
+      for (int pod = 0; pod < PODS; pod++) {
+        Path t = node.podDir("pod-" + pod)
+            .resolve("volumes/kubernetes.io~csi").resolve(volume.volumeId()).resolve("mount");
+        if (!refs.containsKey(t)) {
+          assertThat(node.mounter.layers(t)).as("nothing mounted at %s", t).isZero();
+        }
+      }
+    }
+    assertThat(node.runtime.runningClients()).hasSizeLessThanOrEqualTo(VOLUMES.size());
+  }
+
+  static void deleteRecursively(Path dir) throws IOException {
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}
