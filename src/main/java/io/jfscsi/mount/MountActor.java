@@ -77,7 +77,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   /** What the actor tells its parent so that it can route by target and stop idle clients. */
   public sealed interface Report {}
 
-  public record TargetHeld(ClientKey key, Path target, boolean held) implements Report {}
+  /**
+   * Whether the actor holds a reference at {@code target} now. {@code answer} is true when the
+   * report settles an AddTarget or RemoveTarget (exactly one report per such command), false when
+   * the actor dropped a reference on its own (pod gone).
+   */
+  public record TargetHeld(ClientKey key, Path target, boolean held, boolean answer)
+      implements Report {}
 
   public record Idle(ClientKey key) implements Report {}
 
@@ -181,9 +187,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         yield this;
       }
       case ExitDue due -> {
-        if (state == ClientState.DRAINING && targets.isEmpty()) {
-          ports.parent().tell(new Idle(key));
-        }
+        idleIfDue();
         yield this;
       }
     };
@@ -212,7 +216,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     } catch (Failure f) {
       answer = StatusReply.error(f);
     }
-    tellHeld(add.target());
+    answerHeld(add.target());
     add.replyTo().tell(answer);
     if (state == ClientState.DRAINING || (deleteAt.isPresent() && !targets.isEmpty())) {
       if (targets.isEmpty()) {
@@ -229,7 +233,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   /** Tells the parent this client may go, unless a delayed exit is still running. */
   private void idleIfDue() {
-    if (deleteAt.isEmpty() || !deleteAt.get().isAfter(ports.clock().instant())) {
+    if (idle()) {
       ports.parent().tell(new Idle(key));
     }
   }
@@ -298,6 +302,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       ports.mounter().unmount(remove.target());
       deleteQuietly(remove.target());
     } catch (MountException e) {
+      answerHeld(remove.target());
       remove.replyTo().tell(StatusReply.error(Failure.internal(
           "cannot unmount " + remove.target() + ": " + e.getMessage(), e)));
       return this;
@@ -307,12 +312,15 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       getContext().getLog().info("volume {} unpublished from {} ({} targets left on client {})",
           key.volumeId(), remove.target(), targets.size(), key);
     }
-    tellHeld(remove.target());
+    answerHeld(remove.target());
     remove.replyTo().tell(StatusReply.ack());
     if (targets.isEmpty() && state == ClientState.READY) {
       beginExit("the last reference was removed");
     } else if (targets.isEmpty() && state == ClientState.BROKEN) {
       giveUpClient("the last reference was removed while the client was down");
+    } else if (targets.isEmpty() && state == ClientState.DRAINING) {
+      // The parent may have ignored the idle report while this call was on its way.
+      idleIfDue();
     }
     return this;
   }
@@ -357,7 +365,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       targets.remove(target);
       getContext().getLog().warn("volume {}: dropped the reference of {} whose pod is gone",
           key.volumeId(), target);
-      tellHeld(target);
+      tellDropped(target);
     }
     if (!gone.isEmpty()) {
       save();
@@ -429,7 +437,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     }
     for (Path target : gone) {
       targets.remove(target);
-      tellHeld(target);
+      tellDropped(target);
     }
     getContext().getLog().info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept",
         key.volumeId(), rebound, gone.size(), targets.size() - rebound);
@@ -581,18 +589,27 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     return names;
   }
 
-  private void tellHeld(Path target) {
-    ports.parent().tell(new TargetHeld(key, target, targets.containsKey(target)));
+  /** Settles an AddTarget or RemoveTarget for the parent's routing table. */
+  private void answerHeld(Path target) {
+    ports.parent().tell(new TargetHeld(key, target, targets.containsKey(target), true));
+  }
+
+  /** Tells the parent that the actor dropped a reference on its own. */
+  private void tellDropped(Path target) {
+    ports.parent().tell(new TargetHeld(key, target, false, false));
   }
 
   private void failWaiting(Failure failure) {
     waiting.forEach(c -> {
       switch (c) {
         case AddTarget a -> {
-          tellHeld(a.target());
+          answerHeld(a.target());
           a.replyTo().tell(StatusReply.error(failure));
         }
-        case RemoveTarget r -> r.replyTo().tell(StatusReply.ack());
+        case RemoveTarget r -> {
+          answerHeld(r.target());
+          r.replyTo().tell(StatusReply.ack());
+        }
         case Stats s -> s.replyTo().tell(StatusReply.error(failure));
         default -> { }
       }
@@ -604,7 +621,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     List<Command> keep = new ArrayList<>();
     waiting.forEach(c -> {
       if (c instanceof AddTarget a && !targets.containsKey(a.target())) {
-        tellHeld(a.target());
+        answerHeld(a.target());
         a.replyTo().tell(StatusReply.error(failure));
       } else {
         keep.add(c);
