@@ -19,11 +19,13 @@ import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
 
 /**
- * The guardian stops a client when its actor reports itself idle; messages that cross that
- * report must never stop a client that has, or is about to get, a reference. A blocking bind
- * hook holds the mount actor mid-publish so that the crossing happens on purpose.
+ * The guardian routes by the reports of its mount actors (target held or released, client idle);
+ * those reports travel while further calls for the same target are on their way. A report that
+ * crosses newer calls must neither stop a client that has, or is about to get, a reference, nor
+ * make the guardian forget where a target is routed. A blocking bind hook holds the mount actor
+ * mid-call so that each crossing happens on purpose.
  */
-class IdleHandshakeTest extends NodeTestBase {
+class CrossingMessagesTest extends NodeTestBase {
 
   final VolumeSettings v = volume("pv-a");
   final ClientKey key = key(v);
@@ -67,6 +69,86 @@ class IdleHandshakeTest extends NodeTestBase {
     assertThat(node.stats("pv-a", t).isSuccess()).isTrue();
     node.unpublishOk("pv-a", t);
     node.awaitGone(key);
+  }
+
+  @Test
+  void anUnpublishSentWhileAnEarlierUnpublishIsReportedIsNotLost() throws Exception {
+    Path t = node.target("pod-1", "pv-a");
+    Path other = node.target("pod-2", "pv-a");
+    node.publishOk(v, t);
+    CountDownLatch bindingOther = new CountDownLatch(1);
+    CountDownLatch releaseOther = new CountDownLatch(1);
+    CountDownLatch bindingT = new CountDownLatch(1);
+    CountDownLatch releaseT = new CountDownLatch(1);
+    node.mounter.onBind(target -> {
+      if (target.equals(other)) {
+        bindingOther.countDown();
+        await(releaseOther);
+      } else if (target.equals(t)) {
+        bindingT.countDown();
+        await(releaseT);
+      }
+    });
+
+    // The actor is busy with another pod's publish while kubelet unpublishes t and publishes it
+    // again; both calls are routed to the actor and wait in its mailbox.
+    TestProbe<StatusReply<Done>> otherPublish = node.sendPublish(v, other, false);
+    assertThat(bindingOther.await(3, TimeUnit.SECONDS)).isTrue();
+    TestProbe<StatusReply<Done>> unpublish = kit.createTestProbe();
+    node.guardian().tell(new NodeGuardian.Unpublish("pv-a", t, unpublish.getRef()));
+    TestProbe<StatusReply<Done>> publish = node.sendPublish(v, t, false);
+    node.guardianBarrier();
+    releaseOther.countDown();
+    assertOk(otherPublish.receiveMessage(NodeHarness.WAIT));
+
+    // The unpublish is done ("t released" is on its way to the guardian); the new publish hangs
+    // in its bind. kubelet gives up on the pod and unpublishes t once more.
+    assertOk(unpublish.receiveMessage(NodeHarness.WAIT));
+    assertThat(bindingT.await(3, TimeUnit.SECONDS)).isTrue();
+    TestProbe<StatusReply<Done>> last = kit.createTestProbe();
+    node.guardian().tell(new NodeGuardian.Unpublish("pv-a", t, last.getRef()));
+    node.guardianBarrier();
+    releaseT.countDown();
+
+    assertOk(publish.receiveMessage(NodeHarness.WAIT));
+    assertOk(last.receiveMessage(NodeHarness.WAIT));
+    // The last word was the unpublish: t is neither mounted nor referenced; the other pod is.
+    ClientView view = node.awaitView(key, "holds only the other pod",
+        cv -> cv.targets().equals(java.util.List.of(other.toString())));
+    assertThat(view.state()).isEqualTo(ClientState.READY);
+    assertThat(node.mounter.layers(t)).isZero();
+    assertThat(node.mounter.isMounted(other)).isTrue();
+    assertThat(node.runtime.record(key).orElseThrow().targets())
+        .containsExactly(other.toString());
+  }
+
+  @Test
+  void anIdleReportIgnoredForARepeatedUnpublishInFlightIsRepeated() throws Exception {
+    Path t = node.target("pod-1", "pv-a");
+    node.publishOk(v, t);
+    CountDownLatch saving = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    node.runtime.onSave(record -> {
+      if (record.targets().isEmpty()) {
+        saving.countDown();
+        await(release);
+      }
+    });
+
+    // kubelet repeats an unpublish while the first is still being recorded.
+    TestProbe<StatusReply<Done>> first = kit.createTestProbe();
+    node.guardian().tell(new NodeGuardian.Unpublish("pv-a", t, first.getRef()));
+    assertThat(saving.await(3, TimeUnit.SECONDS)).isTrue();
+    TestProbe<StatusReply<Done>> repeated = kit.createTestProbe();
+    node.guardian().tell(new NodeGuardian.Unpublish("pv-a", t, repeated.getRef()));
+    node.guardianBarrier();
+    release.countDown();
+
+    assertOk(first.receiveMessage(NodeHarness.WAIT));
+    assertOk(repeated.receiveMessage(NodeHarness.WAIT));
+    // The idle report that crossed the repeated call was ignored; the client still goes.
+    node.awaitGone(key);
+    assertThat(node.runtime.record(key)).isEmpty();
   }
 
   private static void await(CountDownLatch latch) {

@@ -80,10 +80,10 @@ class MountActorTest extends NodeTestBase {
     Path t = node.target("pod-1", "pv-a");
 
     spawnForFirstPublish(v, t);
-    assertThat(parent.receiveMessage()).isEqualTo(new MountActor.TargetHeld(key, t, true));
+    assertThat(parent.receiveMessage()).isEqualTo(new MountActor.TargetHeld(key, t, true, true));
 
     assertOk(remove(t));
-    assertThat(parent.receiveMessage()).isEqualTo(new MountActor.TargetHeld(key, t, false));
+    assertThat(parent.receiveMessage()).isEqualTo(new MountActor.TargetHeld(key, t, false, true));
     assertThat(parent.receiveMessage()).isEqualTo(new MountActor.Idle(key));
     // Idle is a report, not an exit: the client runs until the parent says Stop.
     assertThat(node.runtime.isRunning(key)).isTrue();

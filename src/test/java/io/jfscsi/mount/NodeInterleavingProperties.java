@@ -202,6 +202,69 @@ class NodeInterleavingProperties {
     }
   }
 
+  /** A call kubelet makes, sent without waiting for the answers to the earlier ones. */
+  record Call(boolean publish, int volume, int pod, boolean readOnly) {}
+
+  @Provide
+  Arbitrary<List<Call>> bursts() {
+    Arbitrary<Integer> volume = Arbitraries.integers().between(0, VOLUMES.size() - 1);
+    Arbitrary<Integer> pod = Arbitraries.integers().between(0, PODS - 1);
+    return Combinators.combine(Arbitraries.of(true, true, false), volume, pod,
+            Arbitraries.of(false, false, true))
+        .as(Call::new).list().ofMinSize(1).ofMaxSize(30);
+  }
+
+  /**
+   * Calls sent all at once, from one sender, reach each client in order: the answers and the end
+   * state are those of the same calls made one after the other, however the actors' idle reports,
+   * stops and route updates interleave with them.
+   */
+  @Property(tries = 30)
+  void callsInFlightTogetherEndAsIfMadeOneAfterTheOther(@ForAll("bursts") List<Call> calls)
+      throws IOException {
+    Path dir = Files.createTempDirectory("jfs-bursts");
+    NodeHarness node = new NodeHarness(kit, dir);
+    try {
+      Map<Path, Ref> model = new HashMap<>();
+      List<org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<StatusReply<Done>>> replies =
+          new java.util.ArrayList<>();
+      List<Boolean> expectOk = new java.util.ArrayList<>();
+      for (Call c : calls) {
+        Path t = target(node, c.volume(), c.pod());
+        VolumeSettings v = VOLUMES.get(c.volume());
+        var probe = kit.<StatusReply<Done>>createTestProbe();
+        if (c.publish()) {
+          node.guardian().tell(new NodeGuardian.Publish(key(v), v, t, c.readOnly(),
+              probe.getRef()));
+          Ref held = model.get(t);
+          boolean ok = held == null || held.readOnly() == c.readOnly();
+          expectOk.add(ok);
+          if (ok) {
+            model.put(t, new Ref(c.volume(), c.readOnly()));
+          }
+        } else {
+          node.guardian().tell(new NodeGuardian.Unpublish(v.volumeId(), t, probe.getRef()));
+          expectOk.add(true);
+          model.remove(t);
+        }
+        replies.add(probe);
+      }
+      for (int i = 0; i < calls.size(); i++) {
+        StatusReply<Done> reply = replies.get(i).receiveMessage(NodeHarness.WAIT);
+        if (expectOk.get(i)) {
+          NodeHarness.assertOk(reply);
+        } else {
+          assertThat(NodeHarness.failureOf(reply).code()).as("call %d: %s", i, calls.get(i))
+              .isEqualTo(Failure.Code.ALREADY_EXISTS);
+        }
+      }
+      checkInvariants(node, model);
+    } finally {
+      node.close();
+      deleteRecursively(dir);
+    }
+  }
+
   static void checkInvariants(NodeHarness node, Map<Path, Ref> model) {
     for (int v = 0; v < VOLUMES.size(); v++) {
       VolumeSettings volume = VOLUMES.get(v);
