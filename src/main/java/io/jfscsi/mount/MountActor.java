@@ -214,6 +214,15 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       bindTarget(add.target(), add.readOnly());
       answer = StatusReply.ack();
     } catch (Failure f) {
+      if (ports.mounter().probe(client.mountPath()) == MountState.STALE) {
+        // The client died and its exit has not reached us yet: restart it, then bind.
+        waiting.stash(add);
+        lastError = Optional.of("the mount point " + client.mountPath() + " is not connected");
+        getContext().getLog().warn("volume {}: client {} is gone: {}", key.volumeId(),
+            client.handle(), lastError.get());
+        scheduleRestart();
+        return this;
+      }
       answer = StatusReply.error(f);
     }
     answerHeld(add.target());
@@ -471,8 +480,9 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       waiting.stash(new ClientDied(exit));
       return this;
     }
-    if (!current || state == ClientState.STOPPING) {
-      return this;
+    if (!current || state == ClientState.STOPPING || state == ClientState.BROKEN
+        || state == ClientState.RESTARTING) {
+      return this; // not ours, or its death is known already
     }
     lastError = Optional.of(exit.reason());
     getContext().getLog().warn("volume {}: client {} died: {}", key.volumeId(), client.handle(),
