@@ -303,7 +303,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   private Behavior<Command> onRemove(RemoveTarget remove) {
-    if (state == ClientState.STARTING || state == ClientState.STOPPING) {
+    // An unpublish needs no client, but it must not overtake a publish of the same target that
+    // waits for one (while the client is up, whatever is still stashed came after this call).
+    boolean waitingForClient = state == ClientState.BROKEN || state == ClientState.RESTARTING;
+    if (state == ClientState.STARTING || state == ClientState.STOPPING
+        || waitingForClient && waiting.anyMatch(
+            c -> c instanceof AddTarget a && a.target().equals(remove.target()))) {
       waiting.stash(remove);
       return this;
     }
