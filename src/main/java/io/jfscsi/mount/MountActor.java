@@ -330,7 +330,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     remove.replyTo().tell(StatusReply.ack());
     if (targets.isEmpty() && state == ClientState.READY) {
       beginExit("the last reference was removed");
-    } else if (targets.isEmpty() && state == ClientState.BROKEN) {
+    } else if (targets.isEmpty() && state == ClientState.BROKEN && waiting.isEmpty()) {
       giveUpClient("the last reference was removed while the client was down");
     } else if (targets.isEmpty() && state == ClientState.DRAINING) {
       // The parent may have ignored the idle report while this call was on its way.
