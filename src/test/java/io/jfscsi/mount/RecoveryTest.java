@@ -145,6 +145,68 @@ class RecoveryTest extends NodeTestBase {
   }
 
   @Test
+  void aPublishThatFindsTheClientDeadBeforeItsExitIsReportedWaitsForTheRestart() {
+    Path t1 = node.target("pod-1", "pv-a");
+    Path t2 = node.target("pod-2", "pv-a");
+    node.publishOk(v, t1);
+    RunningClient dead = node.runtime.dieUnnoticed(key);
+
+    TestProbe<StatusReply<Done>> publish = node.sendPublish(v, t2, false);
+
+    ClientView broken = node.awaitState(key, ClientState.BROKEN);
+    assertThat(broken.restarts()).isEqualTo(1);
+    assertThat(broken.lastError().orElseThrow()).contains("not connected");
+    // The runtime's own report arrives late: the death is known, no second restart is planned.
+    node.runtime.reportExit(dead, "client process exited");
+    node.advance(MIN_BACKOFF);
+    assertOk(publish.receiveMessage(NodeHarness.WAIT));
+    ClientView ready = node.awaitState(key, ClientState.READY);
+    assertThat(ready.restarts()).isEqualTo(1);
+    assertThat(ready.targets()).containsExactly(t1.toString(), t2.toString());
+    assertThat(node.mounter.isMounted(t1)).isTrue();
+    assertThat(node.mounter.isMounted(t2)).isTrue();
+  }
+
+  @Test
+  void anUnpublishDoesNotOvertakeAPublishOfTheSameTargetWaitingForTheRestart() {
+    Path t1 = node.target("pod-1", "pv-a");
+    Path t2 = node.target("pod-2", "pv-a");
+    node.publishOk(v, t1);
+    node.runtime.crash(key, "crashed");
+    node.awaitState(key, ClientState.BROKEN);
+
+    TestProbe<StatusReply<Done>> publish = node.sendPublish(v, t2, false);
+    TestProbe<StatusReply<Done>> unpublish = kit.createTestProbe();
+    node.guardian().tell(new NodeGuardian.Unpublish("pv-a", t2, unpublish.getRef()));
+    unpublish.expectNoMessage(Duration.ofMillis(200));
+    node.advance(MIN_BACKOFF);
+
+    assertOk(publish.receiveMessage(NodeHarness.WAIT));
+    assertOk(unpublish.receiveMessage(NodeHarness.WAIT));
+    ClientView view = node.awaitState(key, ClientState.READY);
+    assertThat(view.targets()).containsExactly(t1.toString());
+    assertThat(node.mounter.layers(t2)).isZero();
+  }
+
+  @Test
+  void theLastUnpublishWhileBrokenKeepsTheRestartForAPublishThatWaits() {
+    Path t1 = node.target("pod-1", "pv-a");
+    Path t2 = node.target("pod-2", "pv-a");
+    node.publishOk(v, t1);
+    node.runtime.crash(key, "crashed");
+    node.awaitState(key, ClientState.BROKEN);
+
+    TestProbe<StatusReply<Done>> publish = node.sendPublish(v, t2, false);
+    node.unpublishOk("pv-a", t1);
+    node.advance(MIN_BACKOFF);
+
+    assertOk(publish.receiveMessage(NodeHarness.WAIT));
+    ClientView view = node.awaitState(key, ClientState.READY);
+    assertThat(view.targets()).containsExactly(t2.toString());
+    assertThat(node.mounter.isMounted(t2)).isTrue();
+  }
+
+  @Test
   void publishesAndUnpublishesWhileTheClientIsBroken() {
     Path t1 = node.target("pod-1", "pv-a");
     Path t2 = node.target("pod-2", "pv-a");

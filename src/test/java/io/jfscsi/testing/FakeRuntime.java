@@ -97,6 +97,7 @@ public final class FakeRuntime implements MountRuntime {
   private final Path mountRoot;
   private final Clock clock;
   private final Map<ClientKey, Running> running = new ConcurrentHashMap<>();
+  private final Map<String, Running> unnoticed = new ConcurrentHashMap<>();
   private final Map<ClientKey, ClientRecord> records = new ConcurrentHashMap<>();
   private final List<ClientRecord> saved = new CopyOnWriteArrayList<>();
   private final List<String> events = new CopyOnWriteArrayList<>();
@@ -247,6 +248,32 @@ public final class FakeRuntime implements MountRuntime {
     mounter.killFileSystem(r.client().mountPath());
     r.onExit().accept(new ClientExit(r.client(), reason));
     return r.client();
+  }
+
+  /**
+   * The client of {@code key} dies but the runtime has not noticed yet: its file system goes
+   * stale, nobody is told, and the runtime still lists it as running until
+   * {@link #reportExit} (or a new start for the key replaces it).
+   */
+  public RunningClient dieUnnoticed(ClientKey key) {
+    Running r = running.get(key);
+    if (r == null) {
+      throw new AssertionError("no client runs for " + key);
+    }
+    unnoticed.put(r.client().handle(), r);
+    events.add("died unnoticed " + key.name());
+    mounter.killFileSystem(r.client().mountPath());
+    return r.client();
+  }
+
+  /** The runtime notices, late, the death of a client from {@link #dieUnnoticed}. */
+  public void reportExit(RunningClient client, String reason) {
+    Running r = unnoticed.remove(client.handle());
+    if (r == null) {
+      throw new AssertionError("client " + client.handle() + " did not die unnoticed");
+    }
+    running.remove(client.key(), r);
+    r.onExit().accept(new ClientExit(client, reason));
   }
 
   /** The client of {@code key} died while no driver was watching: nobody is told. */
