@@ -211,11 +211,15 @@ final class NodeHarness implements AutoCloseable {
     return awaitView(key, "is " + state, v -> v.state() == state);
   }
 
-  /** Waits until the guardian runs no client for {@code key} and the runtime runs none either. */
+  /**
+   * Waits until the guardian runs no client for {@code key}, the runtime runs none either and its
+   * record is gone (a stopping actor is no longer listed but may still be cleaning up).
+   */
   void awaitGone(ClientKey key) {
     eventually(() -> {
       assertThat(view(key)).as("actor of %s", key).isEmpty();
       assertThat(runtime.isRunning(key)).as("client %s running", key).isFalse();
+      assertThat(runtime.record(key)).as("record of %s", key).isEmpty();
       return null;
     });
   }
