@@ -10,14 +10,11 @@ import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.MountRuntime;
 import io.jfscsi.runtime.RunningClient;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -103,8 +100,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private final VolumeSettings volume;
   private final TimerScheduler<Command> timers;
   private final StashBuffer<Command> waiting;
-  /** Target path -> read-only. Insertion order keeps logs and views stable. */
-  private final Map<Path, Boolean> targets = new LinkedHashMap<>();
+  private final Targets targets;
 
   private ClientState state = ClientState.STARTING;
   private RunningClient client;
@@ -153,7 +149,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     this.timers = timers;
     this.waiting = waiting;
     this.backoff = ports.settings().restartMinBackoff();
-    this.targets.putAll(recoveredTargets);
+    this.targets = new Targets(key, volume, ports.mounter(), ctx.getLog(), recoveredTargets);
     this.deleteAt = recoveredDeleteAt;
     timers.startTimerWithFixedDelay(CHECK_TIMER, new CheckReferences(),
         ports.settings().referenceCheck());
@@ -211,7 +207,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     // after this answer is routed with the reference already confirmed or released.
     StatusReply<Done> answer;
     try {
-      bindTarget(add.target(), add.readOnly());
+      targets.bind(add.target(), add.readOnly(), client.mountPath(), this::save);
       answer = StatusReply.ack();
     } catch (Failure f) {
       if (ports.mounter().probe(client.mountPath()) == MountState.STALE) {
@@ -247,61 +243,6 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     }
   }
 
-  /** Binds one target, records the reference, and leaves nothing half-made when it fails. */
-  private void bindTarget(Path target, boolean readOnly) {
-    Boolean heldReadOnly = targets.get(target);
-    if (heldReadOnly != null) {
-      if (heldReadOnly != readOnly) {
-        throw Failure.alreadyExists("volume " + key.volumeId() + " is already published at "
-            + target + " " + (heldReadOnly ? "read-only" : "read-write")
-            + "; unpublish it before publishing it " + (readOnly ? "read-only" : "read-write"));
-      }
-      if (ports.mounter().probe(target) == MountState.MOUNTED) {
-        return;
-      }
-    }
-    MountState at = ports.mounter().probe(target);
-    if (at == MountState.MOUNTED && heldReadOnly == null) {
-      throw Failure.alreadyExists("target " + target
-          + " is already a mount point that this driver did not publish for volume "
-          + key.volumeId());
-    }
-    Path source = source();
-    boolean createdTarget = false;
-    try {
-      if (!Files.isDirectory(source)) {
-        Files.createDirectories(source);
-      }
-      if (at == MountState.STALE) {
-        ports.mounter().unmount(target);
-      }
-      if (!Files.exists(target)) {
-        Files.createDirectory(target);
-        createdTarget = true;
-      }
-      ports.mounter().bind(source, target, readOnly);
-    } catch (IOException | MountException e) {
-      if (createdTarget) {
-        deleteQuietly(target);
-      }
-      throw Failure.internal("cannot bind " + source + " to " + target + ": " + e.getMessage(), e);
-    }
-    targets.put(target, readOnly);
-    try {
-      save();
-    } catch (RuntimeException e) {
-      targets.remove(target);
-      unmountQuietly(target);
-      if (createdTarget) {
-        deleteQuietly(target);
-      }
-      throw Failure.internal("cannot record the reference of " + target + ": " + e.getMessage(),
-          e);
-    }
-    getContext().getLog().info("volume {} published at {}{} ({} targets on client {})",
-        key.volumeId(), target, readOnly ? " read-only" : "", targets.size(), key);
-  }
-
   private Behavior<Command> onRemove(RemoveTarget remove) {
     // An unpublish needs no client, but it must not overtake a publish of the same target that
     // waits for one (while the client is up, whatever is still stashed came after this call).
@@ -313,18 +254,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       return this;
     }
     try {
-      ports.mounter().unmount(remove.target());
-      deleteQuietly(remove.target());
+      if (targets.unbind(remove.target())) {
+        save();
+      }
     } catch (MountException e) {
       answerHeld(remove.target());
       remove.replyTo().tell(StatusReply.error(Failure.internal(
           "cannot unmount " + remove.target() + ": " + e.getMessage(), e)));
       return this;
-    }
-    if (targets.remove(remove.target()) != null) {
-      save();
-      getContext().getLog().info("volume {} unpublished from {} ({} targets left on client {})",
-          key.volumeId(), remove.target(), targets.size(), key);
     }
     answerHeld(remove.target());
     remove.replyTo().tell(StatusReply.ack());
@@ -340,7 +277,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   private Behavior<Command> onStats(Stats stats) {
-    if (!targets.containsKey(stats.target())) {
+    if (!targets.holds(stats.target())) {
       stats.replyTo().tell(StatusReply.error(Failure.notFound(
           "volume " + key.volumeId() + " is not published at " + stats.target())));
       return this;
@@ -368,19 +305,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     if (state != ClientState.READY) {
       return this;
     }
-    List<Path> gone = new ArrayList<>();
-    for (Path target : targets.keySet()) {
-      if (!Files.exists(target.getParent())) {
-        gone.add(target);
-      }
-    }
-    for (Path target : gone) {
-      unmountQuietly(target);
-      targets.remove(target);
-      getContext().getLog().warn("volume {}: dropped the reference of {} whose pod is gone",
-          key.volumeId(), target);
-      tellDropped(target);
-    }
+    List<Path> gone = targets.dropGonePods();
+    gone.forEach(this::tellDropped);
     if (!gone.isEmpty()) {
       save();
       if (targets.isEmpty()) {
@@ -409,7 +335,9 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     transition(ClientState.READY, "client " + started.handle() + " is ready at "
         + started.mountPath());
     if (recovering) {
-      rebindTargets();
+      Targets.Rebound result = targets.rebind(started.mountPath());
+      result.dropped().forEach(this::tellDropped);
+      result.error().ifPresent(e -> lastError = Optional.of(e));
     }
     save();
     if (targets.isEmpty() && waiting.isEmpty()) {
@@ -419,42 +347,6 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       save();
     }
     return waiting.unstashAll(this);
-  }
-
-  /** After a restart every referenced target whose bind went stale is bound again. */
-  private void rebindTargets() {
-    int rebound = 0;
-    List<Path> gone = new ArrayList<>();
-    for (var entry : targets.entrySet()) {
-      Path target = entry.getKey();
-      MountState at = ports.mounter().probe(target);
-      if (at == MountState.MOUNTED) {
-        continue;
-      }
-      if (!Files.exists(target.getParent())) {
-        gone.add(target);
-        continue;
-      }
-      try {
-        if (at == MountState.STALE) {
-          ports.mounter().unmount(target);
-        }
-        if (!Files.exists(target)) {
-          Files.createDirectory(target);
-        }
-        ports.mounter().bind(source(), target, entry.getValue());
-        rebound++;
-      } catch (IOException | MountException e) {
-        lastError = Optional.of("cannot bind " + target + " again: " + e.getMessage());
-        getContext().getLog().error("volume {}: {}", key.volumeId(), lastError.get());
-      }
-    }
-    for (Path target : gone) {
-      targets.remove(target);
-      tellDropped(target);
-    }
-    getContext().getLog().info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept",
-        key.volumeId(), rebound, gone.size(), targets.size() - rebound);
   }
 
   private Behavior<Command> onStartFailed(Throwable error) {
@@ -562,7 +454,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private Behavior<Command> refuseStop() {
     getContext().getLog().info("volume {}: client {} is {} with {} targets; not stopping it",
-        key.volumeId(), key, state, targets.size());
+        key.volumeId(), key, state, targets.names().size());
     ports.parent().tell(new InUse(key));
     return this;
   }
@@ -588,25 +480,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  private Path source() {
-    Path root = client.mountPath();
-    return volume.subPath().isEmpty() ? root : root.resolve(volume.subPath());
-  }
-
   private void save() {
-    ports.runtime().save(new ClientRecord(key, volume.source(), targetNames(), deleteAt,
+    ports.runtime().save(new ClientRecord(key, volume.source(), targets.names(), deleteAt,
         Optional.ofNullable(client)));
-  }
-
-  private java.util.Set<String> targetNames() {
-    var names = new java.util.LinkedHashSet<String>();
-    targets.keySet().forEach(t -> names.add(t.toString()));
-    return names;
   }
 
   /** Settles an AddTarget or RemoveTarget for the parent's routing table. */
   private void answerHeld(Path target) {
-    ports.parent().tell(new TargetHeld(key, target, targets.containsKey(target), true));
+    ports.parent().tell(new TargetHeld(key, target, targets.holds(target), true));
   }
 
   /** Tells the parent that the actor dropped a reference on its own. */
@@ -635,7 +516,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private void failWaitingPublishes(Failure failure) {
     List<Command> keep = new ArrayList<>();
     waiting.forEach(c -> {
-      if (c instanceof AddTarget a && !targets.containsKey(a.target())) {
+      if (c instanceof AddTarget a && !targets.holds(a.target())) {
         answerHeld(a.target());
         a.replyTo().tell(StatusReply.error(failure));
       } else {
@@ -658,23 +539,6 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     return new ClientView(key.name(), key.volumeId(), state,
         client == null ? "" : client.mountPath().toString(),
         Optional.ofNullable(client).map(RunningClient::handle),
-        List.copyOf(targetNames()), deleteAt, restarts, lastError);
-  }
-
-  private void unmountQuietly(Path target) {
-    try {
-      ports.mounter().unmount(target);
-    } catch (MountException e) {
-      getContext().getLog().warn("volume {}: cannot unmount {}: {}", key.volumeId(), target,
-          e.getMessage());
-    }
-  }
-
-  private static void deleteQuietly(Path target) {
-    try {
-      Files.deleteIfExists(target);
-    } catch (IOException ignored) {
-      // A non-empty directory is not ours to remove; kubelet cleans up the rest.
-    }
+        List.copyOf(targets.names()), deleteAt, restarts, lastError);
   }
 }
