@@ -101,13 +101,16 @@ class PublishFailureTest extends NodeTestBase {
   @Test
   void aStartThatFailsAtOnceIsReportedToo() {
     VolumeSettings v = volume("pv-a");
-    node.runtime.failNextStart(new Failure(Failure.Code.UNAVAILABLE, "metadata engine down"));
+    // Every start fails: whether the actor sees the failure before or after the publish it was
+    // started for (both orders happen with a start that fails at once), the publish fails.
+    node.runtime.failEveryStart(new Failure(Failure.Code.UNAVAILABLE, "metadata engine down"));
 
     Failure f = failureOf(node.publish(v, node.target("pod-1", "pv-a"), false));
 
     assertThat(f.code()).isEqualTo(Failure.Code.UNAVAILABLE);
     assertThat(f.getMessage()).isEqualTo("metadata engine down");
     node.awaitGone(key(v));
+    assertThat(node.runtime.launchCount()).isZero();
   }
 
   @Test

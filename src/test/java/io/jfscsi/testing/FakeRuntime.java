@@ -104,6 +104,7 @@ public final class FakeRuntime implements MountRuntime {
   private final BlockingQueue<PendingStart> pending = new LinkedBlockingQueue<>();
   private final AtomicBoolean holdStarts = new AtomicBoolean();
   private final AtomicReference<Failure> nextStartFailure = new AtomicReference<>();
+  private final AtomicReference<Failure> everyStartFailure = new AtomicReference<>();
   private final AtomicReference<Consumer<ClientRecord>> saveHook = new AtomicReference<>(r -> { });
   private final AtomicInteger starts = new AtomicInteger();
   private final AtomicInteger launches = new AtomicInteger();
@@ -127,6 +128,9 @@ public final class FakeRuntime implements MountRuntime {
     starts.incrementAndGet();
     events.add("start " + key.name());
     Failure failure = nextStartFailure.getAndSet(null);
+    if (failure == null) {
+      failure = everyStartFailure.get();
+    }
     if (failure != null) {
       return CompletableFuture.failedFuture(failure);
     }
@@ -225,6 +229,11 @@ public final class FakeRuntime implements MountRuntime {
   /** The next start (not an adoption) fails with {@code failure}. */
   public void failNextStart(Failure failure) {
     nextStartFailure.set(failure);
+  }
+
+  /** Every start (not an adoption) fails with {@code failure} until {@code null} is passed. */
+  public void failEveryStart(Failure failure) {
+    everyStartFailure.set(failure);
   }
 
   /**
