@@ -183,12 +183,21 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     try {
       if (mounter.probe(u.target()) != MountState.MISSING) {
         mounter.unmount(u.target());
-        Files.deleteIfExists(u.target());
+        deleteIfEmpty(u.target());
       }
       u.replyTo().tell(StatusReply.ack());
-    } catch (MountException | IOException e) {
+    } catch (MountException e) {
       u.replyTo().tell(StatusReply.error(Failure.internal(
           "cannot unmount " + u.target() + ": " + e.getMessage(), e)));
+    }
+  }
+
+  /** Removes the target directory; one with files in it is not ours to delete, nor an error. */
+  private void deleteIfEmpty(Path target) {
+    try {
+      Files.deleteIfExists(target);
+    } catch (IOException e) {
+      getContext().getLog().warn("leaving {} in place: {}", target, e.toString());
     }
   }
 
