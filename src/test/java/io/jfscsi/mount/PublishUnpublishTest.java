@@ -157,6 +157,28 @@ class PublishUnpublishTest extends NodeTestBase {
   }
 
   @Test
+  void anUnknownTargetThatIsAStaleMountOrHoldsFilesIsReleasedWithoutLosingData()
+      throws Exception {
+    // A stale bind nobody references any more (its record could not be read after a restart).
+    Path stale = node.target("pod-1", "pv-x");
+    Files.createDirectory(stale);
+    Path elsewhere = Files.createDirectory(tempDir.resolve("elsewhere"));
+    node.mounter.bind(elsewhere, stale, false);
+    node.mounter.markStale(stale);
+    node.unpublishOk("pv-x", stale);
+    assertThat(node.mounter.layers(stale)).isZero();
+    assertThat(Files.exists(stale)).isFalse();
+
+    // A plain directory with files in it: not ours to delete, and no reason to fail either
+    // (an error would keep the pod terminating for ever).
+    Path withFiles = node.target("pod-2", "pv-x");
+    Files.createDirectory(withFiles);
+    Files.writeString(withFiles.resolve("written-while-unmounted"), "data");
+    node.unpublishOk("pv-x", withFiles);
+    assertThat(withFiles.resolve("written-while-unmounted")).exists();
+  }
+
+  @Test
   void readOnlyAfterReadWriteOnTheSameTargetIsAlreadyExists() {
     VolumeSettings v = volume("pv-a");
     Path t = node.target("pod-1", "pv-a");
