@@ -58,7 +58,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
    */
   public record Stop() implements Command {}
 
-  /** Periodic: drop references whose target is no longer a mount point (a lost unpublish). */
+  /** Periodic: drop references whose pod directory is gone (an unpublish that never came). */
   public record CheckReferences() implements Command {}
 
   record ClientStarted(RunningClient client) implements Command {}
