@@ -10,14 +10,11 @@ import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.MountRuntime;
 import io.jfscsi.runtime.RunningClient;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -55,10 +52,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   public record Describe(ActorRef<ClientView> replyTo) implements Command {}
 
-  /** From the guardian, after it has routed the last message to this actor: stop and end. */
+  /**
+   * From the guardian after an {@link Idle} report: stop the client and end, unless a message
+   * that crossed the report gave the actor work again; then it answers {@link InUse} instead.
+   */
   public record Stop() implements Command {}
 
-  /** Periodic: drop references whose target is no longer a mount point (a lost unpublish). */
+  /** Periodic: drop references whose pod directory is gone (an unpublish that never came). */
   public record CheckReferences() implements Command {}
 
   record ClientStarted(RunningClient client) implements Command {}
@@ -74,9 +74,23 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   /** What the actor tells its parent so that it can route by target and stop idle clients. */
   public sealed interface Report {}
 
-  public record TargetHeld(ClientKey key, Path target, boolean held) implements Report {}
+  /**
+   * Whether the actor holds a reference at {@code target} now. {@code answer} is true when the
+   * report settles an AddTarget or RemoveTarget (exactly one report per such command), false when
+   * the actor dropped a reference on its own (pod gone).
+   */
+  public record TargetHeld(ClientKey key, Path target, boolean held, boolean answer)
+      implements Report {}
 
   public record Idle(ClientKey key) implements Report {}
+
+  /** The answer to a {@link Stop} that came too late: the actor has work again and stays. */
+  public record InUse(ClientKey key) implements Report {}
+
+  /** Timer keys: a timer's message is not its key unless it is passed as one. */
+  private static final Object EXIT_TIMER = "delayed-exit";
+  private static final Object RESTART_TIMER = "restart";
+  private static final Object CHECK_TIMER = "reference-check";
 
   private record Ports(MountRuntime runtime, Mounter mounter, MountSettings settings, Clock clock,
                        ActorRef<Report> parent) {}
@@ -86,14 +100,17 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private final VolumeSettings volume;
   private final TimerScheduler<Command> timers;
   private final StashBuffer<Command> waiting;
-  /** Target path -> read-only. Insertion order keeps logs and views stable. */
-  private final Map<Path, Boolean> targets = new LinkedHashMap<>();
+  private final Targets targets;
 
   private ClientState state = ClientState.STARTING;
   private RunningClient client;
+  /** A client that died and was not restarted; stopped on exit so its mount point is cleared. */
+  private RunningClient deadClient;
   private Optional<Instant> deleteAt = Optional.empty();
   private int restarts;
   private Duration backoff;
+  /** When the current client became ready; its backoff is forgiven once it has run a while. */
+  private Instant readyAt;
   private Optional<String> lastError = Optional.empty();
 
   public static Behavior<Command> create(ClientKey key, VolumeSettings volume, MountRuntime runtime,
@@ -132,9 +149,10 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     this.timers = timers;
     this.waiting = waiting;
     this.backoff = ports.settings().restartMinBackoff();
-    this.targets.putAll(recoveredTargets);
+    this.targets = new Targets(key, volume, ports.mounter(), ctx.getLog(), recoveredTargets);
     this.deleteAt = recoveredDeleteAt;
-    timers.startTimerWithFixedDelay(new CheckReferences(), ports.settings().referenceCheck());
+    timers.startTimerWithFixedDelay(CHECK_TIMER, new CheckReferences(),
+        ports.settings().referenceCheck());
     startClient(previous, previous.isPresent() ? "adopting the client of an earlier driver"
         : "first publish");
   }
@@ -153,7 +171,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         describe.replyTo().tell(view());
         yield this;
       }
-      case Stop stop -> onStop();
+      case Stop stop -> idle() ? onStop() : refuseStop();
       case CheckReferences check -> onCheckReferences();
       case ClientStarted started -> onStarted(started.client());
       case ClientStartFailed failed -> onStartFailed(failed.cause());
@@ -165,9 +183,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         yield this;
       }
       case ExitDue due -> {
-        if (state == ClientState.DRAINING && targets.isEmpty()) {
-          ports.parent().tell(new Idle(key));
-        }
+        idleIfDue();
         yield this;
       }
     };
@@ -187,118 +203,81 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       startClient(Optional.empty(), "a new reference arrived");
       return this;
     }
+    // The parent hears of the reference before the caller does, so that a call the caller makes
+    // after this answer is routed with the reference already confirmed or released.
+    StatusReply<Done> answer;
     try {
-      bindTarget(add.target(), add.readOnly());
-      add.replyTo().tell(StatusReply.ack());
+      targets.bind(add.target(), add.readOnly(), client.mountPath(), this::save);
+      answer = StatusReply.ack();
     } catch (Failure f) {
-      add.replyTo().tell(StatusReply.error(f));
+      if (ports.mounter().probe(client.mountPath()) == MountState.STALE) {
+        // The client died and its exit has not reached us yet: restart it, then bind.
+        waiting.stash(add);
+        lastError = Optional.of("the mount point " + client.mountPath() + " is not connected");
+        getContext().getLog().warn("volume {}: client {} is gone: {}", key.volumeId(),
+            client.handle(), lastError.get());
+        scheduleRestart();
+        return this;
+      }
+      answer = StatusReply.error(f);
     }
-    tellHeld(add.target());
-    if (state == ClientState.DRAINING) {
+    answerHeld(add.target());
+    add.replyTo().tell(answer);
+    if (state == ClientState.DRAINING || (deleteAt.isPresent() && !targets.isEmpty())) {
       if (targets.isEmpty()) {
         idleIfDue();
       } else {
         cancelExit("a new reference arrived");
       }
+    } else if (targets.isEmpty() && state == ClientState.READY) {
+      // The publish that started this client failed: nothing references it.
+      beginExit("the only publish failed");
     }
     return this;
   }
 
   /** Tells the parent this client may go, unless a delayed exit is still running. */
   private void idleIfDue() {
-    if (deleteAt.isEmpty() || !deleteAt.get().isAfter(ports.clock().instant())) {
+    if (idle()) {
       ports.parent().tell(new Idle(key));
     }
   }
 
-  /** Binds one target, records the reference, and leaves nothing half-made when it fails. */
-  private void bindTarget(Path target, boolean readOnly) {
-    Boolean heldReadOnly = targets.get(target);
-    if (heldReadOnly != null) {
-      if (heldReadOnly != readOnly) {
-        throw Failure.alreadyExists("volume " + key.volumeId() + " is already published at "
-            + target + " " + (heldReadOnly ? "read-only" : "read-write")
-            + "; unpublish it before publishing it " + (readOnly ? "read-only" : "read-write"));
-      }
-      if (ports.mounter().probe(target) == MountState.MOUNTED) {
-        return;
-      }
-    }
-    MountState at = ports.mounter().probe(target);
-    if (at == MountState.MOUNTED && heldReadOnly == null) {
-      throw Failure.alreadyExists("target " + target
-          + " is already a mount point that this driver did not publish for volume "
-          + key.volumeId());
-    }
-    Path source = source();
-    boolean createdTarget = false;
-    try {
-      if (!Files.isDirectory(source)) {
-        Files.createDirectories(source);
-      }
-      if (at == MountState.STALE) {
-        ports.mounter().unmount(target);
-      }
-      if (!Files.exists(target)) {
-        Files.createDirectory(target);
-        createdTarget = true;
-      }
-      ports.mounter().bind(source, target, readOnly);
-    } catch (IOException | MountException e) {
-      if (createdTarget) {
-        deleteQuietly(target);
-      }
-      throw Failure.internal("cannot bind " + source + " to " + target + ": " + e.getMessage(), e);
-    }
-    targets.put(target, readOnly);
-    try {
-      save();
-    } catch (RuntimeException e) {
-      targets.remove(target);
-      unmountQuietly(target);
-      if (createdTarget) {
-        deleteQuietly(target);
-      }
-      throw Failure.internal("cannot record the reference of " + target + ": " + e.getMessage(),
-          e);
-    }
-    getContext().getLog().info("volume {} published at {}{} ({} targets on client {})",
-        key.volumeId(), target, readOnly ? " read-only" : "", targets.size(), key);
-  }
-
   private Behavior<Command> onRemove(RemoveTarget remove) {
-    if (state == ClientState.STARTING || state == ClientState.STOPPING) {
+    // An unpublish needs no client, but it must not overtake a publish of the same target that
+    // waits for one (while the client is up, whatever is still stashed came after this call).
+    boolean waitingForClient = state == ClientState.BROKEN || state == ClientState.RESTARTING;
+    if (state == ClientState.STARTING || state == ClientState.STOPPING
+        || waitingForClient && waiting.anyMatch(
+            c -> c instanceof AddTarget a && a.target().equals(remove.target()))) {
       waiting.stash(remove);
       return this;
     }
     try {
-      ports.mounter().unmount(remove.target());
-      deleteQuietly(remove.target());
+      if (targets.unbind(remove.target())) {
+        save();
+      }
     } catch (MountException e) {
+      answerHeld(remove.target());
       remove.replyTo().tell(StatusReply.error(Failure.internal(
           "cannot unmount " + remove.target() + ": " + e.getMessage(), e)));
       return this;
     }
-    if (targets.remove(remove.target()) != null) {
-      save();
-      getContext().getLog().info("volume {} unpublished from {} ({} targets left on client {})",
-          key.volumeId(), remove.target(), targets.size(), key);
-    }
+    answerHeld(remove.target());
     remove.replyTo().tell(StatusReply.ack());
-    tellHeld(remove.target());
     if (targets.isEmpty() && state == ClientState.READY) {
       beginExit("the last reference was removed");
-    } else if (targets.isEmpty() && state == ClientState.BROKEN) {
-      // Nobody needs the dead client any more: no restart, clean up its mount point now.
-      timers.cancel(RestartDue.class);
-      transition(ClientState.DRAINING, "the last reference was removed while it was down");
-      ports.parent().tell(new Idle(key));
+    } else if (targets.isEmpty() && state == ClientState.BROKEN && waiting.isEmpty()) {
+      giveUpClient("the last reference was removed while the client was down");
+    } else if (targets.isEmpty() && state == ClientState.DRAINING) {
+      // The parent may have ignored the idle report while this call was on its way.
+      idleIfDue();
     }
     return this;
   }
 
   private Behavior<Command> onStats(Stats stats) {
-    if (!targets.containsKey(stats.target())) {
+    if (!targets.holds(stats.target())) {
       stats.replyTo().tell(StatusReply.error(Failure.notFound(
           "volume " + key.volumeId() + " is not published at " + stats.target())));
       return this;
@@ -326,19 +305,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     if (state != ClientState.READY) {
       return this;
     }
-    List<Path> gone = new ArrayList<>();
-    for (Path target : targets.keySet()) {
-      if (!Files.exists(target.getParent())) {
-        gone.add(target);
-      }
-    }
-    for (Path target : gone) {
-      unmountQuietly(target);
-      targets.remove(target);
-      getContext().getLog().warn("volume {}: dropped the reference of {} whose pod is gone",
-          key.volumeId(), target);
-      tellHeld(target);
-    }
+    List<Path> gone = targets.dropGonePods();
+    gone.forEach(this::tellDropped);
     if (!gone.isEmpty()) {
       save();
       if (targets.isEmpty()) {
@@ -362,12 +330,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Behavior<Command> onStarted(RunningClient started) {
     boolean recovering = state == ClientState.RESTARTING || client != null || !targets.isEmpty();
     client = started;
-    backoff = ports.settings().restartMinBackoff();
+    readyAt = ports.clock().instant();
     lastError = Optional.empty();
     transition(ClientState.READY, "client " + started.handle() + " is ready at "
         + started.mountPath());
     if (recovering) {
-      rebindTargets();
+      Targets.Rebound result = targets.rebind(started.mountPath());
+      result.dropped().forEach(this::tellDropped);
+      result.error().ifPresent(e -> lastError = Optional.of(e));
     }
     save();
     if (targets.isEmpty() && waiting.isEmpty()) {
@@ -377,43 +347,6 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       save();
     }
     return waiting.unstashAll(this);
-  }
-
-  /** After a restart every referenced target whose bind went stale is bound again. */
-  private void rebindTargets() {
-    int rebound = 0;
-    List<Path> gone = new ArrayList<>();
-    for (var entry : targets.entrySet()) {
-      Path target = entry.getKey();
-      MountState at = ports.mounter().probe(target);
-      if (at == MountState.MOUNTED) {
-        continue;
-      }
-      if (!Files.exists(target.getParent())) {
-        gone.add(target);
-        continue;
-      }
-      try {
-        if (at == MountState.STALE) {
-          ports.mounter().unmount(target);
-        }
-        if (!Files.exists(target)) {
-          Files.createDirectory(target);
-        }
-        ports.mounter().bind(source(), target, entry.getValue());
-        rebound++;
-      } catch (IOException | MountException e) {
-        lastError = Optional.of("cannot bind " + target + " again: " + e.getMessage());
-        getContext().getLog().error("volume {}: {}", key.volumeId(), lastError.get());
-      }
-    }
-    for (Path target : gone) {
-      targets.remove(target);
-      tellHeld(target);
-    }
-    getContext().getLog().info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept",
-        key.volumeId(), rebound, gone.size(), targets.size() - rebound);
-    ports.mounter().recoverContainers(key.volumeId(), source(), targets.keySet());
   }
 
   private Behavior<Command> onStartFailed(Throwable error) {
@@ -428,8 +361,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     if (targets.isEmpty()) {
       // Nobody depends on this client yet: fail the waiting publishes and go away.
       failWaiting(failure);
-      transition(ClientState.DRAINING, "the client could not start");
-      ports.parent().tell(new Idle(key));
+      giveUpClient("the client could not start");
       return this;
     }
     failWaitingPublishes(failure);
@@ -438,26 +370,52 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   private Behavior<Command> onDied(ClientExit exit) {
-    if (client == null || !exit.client().handle().equals(client.handle())
-        || state == ClientState.STOPPING) {
+    boolean current = client != null && exit.client().handle().equals(client.handle());
+    if (!current && (state == ClientState.STARTING || state == ClientState.RESTARTING)) {
+      // The runtime may report the death of the client it is starting before the start itself
+      // (onExit and the start's completion run on different threads): keep it for after.
+      waiting.stash(new ClientDied(exit));
       return this;
+    }
+    if (!current || state == ClientState.STOPPING || state == ClientState.BROKEN
+        || state == ClientState.RESTARTING) {
+      return this; // not ours, or its death is known already
     }
     lastError = Optional.of(exit.reason());
     getContext().getLog().warn("volume {}: client {} died: {}", key.volumeId(), client.handle(),
         exit.reason());
     if (targets.isEmpty()) {
-      client = null;
-      transition(ClientState.DRAINING, "the client died with no references");
-      ports.parent().tell(new Idle(key));
+      giveUpClient("the client died with no references");
       return this;
+    }
+    // A client that crashes soon after each restart keeps doubling its backoff; one that ran
+    // longer than the longest backoff starts over from the shortest.
+    if (readyAt != null && !Duration.between(readyAt, ports.clock().instant())
+        .minus(ports.settings().restartMaxBackoff()).isNegative()) {
+      backoff = ports.settings().restartMinBackoff();
     }
     scheduleRestart();
     return this;
   }
 
+  /**
+   * No reference needs the dead (or never started) client: no restart, no delayed exit; the
+   * parent may stop this actor, which then lets the runtime clean up what the client left.
+   */
+  private void giveUpClient(String reason) {
+    timers.cancel(RESTART_TIMER);
+    timers.cancel(EXIT_TIMER);
+    if (client != null) {
+      deadClient = client;
+      client = null;
+    }
+    transition(ClientState.DRAINING, reason);
+    ports.parent().tell(new Idle(key));
+  }
+
   private void scheduleRestart() {
     transition(ClientState.BROKEN, "restart in " + backoff.toMillis() + " ms");
-    timers.startSingleTimer(new RestartDue(), backoff);
+    timers.startSingleTimer(RESTART_TIMER, new RestartDue(), backoff);
     restarts++;
     Duration next = backoff.multipliedBy(2);
     backoff = next.compareTo(ports.settings().restartMaxBackoff()) > 0
@@ -466,7 +424,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private void beginExit(String reason) {
     Duration delay = volume.deleteDelay();
-    if (delay.isZero() || delay.isNegative()) {
+    // An exit time recorded by an earlier driver stands, even if the delay parsed now differs.
+    if (deleteAt.isEmpty() && (delay.isZero() || delay.isNegative())) {
       transition(ClientState.DRAINING, reason);
       ports.parent().tell(new Idle(key));
       return;
@@ -476,14 +435,28 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     save();
     transition(ClientState.DRAINING, reason + "; delayed exit at " + at);
     Duration remaining = Duration.between(ports.clock().instant(), at);
-    timers.startSingleTimer(new ExitDue(), remaining.isNegative() ? Duration.ZERO : remaining);
+    timers.startSingleTimer(EXIT_TIMER, new ExitDue(),
+        remaining.isNegative() ? Duration.ZERO : remaining);
   }
 
   private void cancelExit(String reason) {
-    timers.cancel(ExitDue.class);
+    timers.cancel(EXIT_TIMER);
     deleteAt = Optional.empty();
     save();
     transition(ClientState.READY, reason + "; delayed exit cancelled");
+  }
+
+  /** Nothing references the client, nothing waits for it and no delayed exit is pending. */
+  private boolean idle() {
+    return state == ClientState.DRAINING && targets.isEmpty() && waiting.isEmpty()
+        && !timers.isTimerActive(EXIT_TIMER);
+  }
+
+  private Behavior<Command> refuseStop() {
+    getContext().getLog().info("volume {}: client {} is {} with {} targets; not stopping it",
+        key.volumeId(), key, state, targets.names().size());
+    ports.parent().tell(new InUse(key));
+    return this;
   }
 
   private Behavior<Command> onStop() {
@@ -491,6 +464,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     timers.cancelAll();
     if (client != null) {
       ports.runtime().stop(client);
+    } else if (deadClient != null) {
+      ports.runtime().stop(deadClient); // idempotent: clears the mount point it left
     }
     ports.runtime().remove(key);
     if (volume.cleanCache()) {
@@ -505,36 +480,34 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  private Path source() {
-    Path root = client.mountPath();
-    return volume.subPath().isEmpty() ? root : root.resolve(volume.subPath());
-  }
-
   private void save() {
-    ports.runtime().save(new ClientRecord(key, volume.source(), targetNames(), deleteAt,
+    ports.runtime().save(new ClientRecord(key, volume.source(), targets.names(), deleteAt,
         Optional.ofNullable(client)));
   }
 
-  private java.util.Set<String> targetNames() {
-    var names = new java.util.LinkedHashSet<String>();
-    targets.keySet().forEach(t -> names.add(t.toString()));
-    return names;
+  /** Settles an AddTarget or RemoveTarget for the parent's routing table. */
+  private void answerHeld(Path target) {
+    ports.parent().tell(new TargetHeld(key, target, targets.holds(target), true));
   }
 
-  private void tellHeld(Path target) {
-    ports.parent().tell(new TargetHeld(key, target, targets.containsKey(target)));
+  /** Tells the parent that the actor dropped a reference on its own. */
+  private void tellDropped(Path target) {
+    ports.parent().tell(new TargetHeld(key, target, false, false));
   }
 
   private void failWaiting(Failure failure) {
     waiting.forEach(c -> {
       switch (c) {
-        case AddTarget a -> a.replyTo().tell(StatusReply.error(failure));
-        case RemoveTarget r -> r.replyTo().tell(StatusReply.ack());
+        case AddTarget a -> {
+          answerHeld(a.target());
+          a.replyTo().tell(StatusReply.error(failure));
+        }
+        case RemoveTarget r -> {
+          answerHeld(r.target());
+          r.replyTo().tell(StatusReply.ack());
+        }
         case Stats s -> s.replyTo().tell(StatusReply.error(failure));
         default -> { }
-      }
-      if (c instanceof AddTarget a) {
-        tellHeld(a.target());
       }
     });
     waiting.clear();
@@ -543,9 +516,9 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private void failWaitingPublishes(Failure failure) {
     List<Command> keep = new ArrayList<>();
     waiting.forEach(c -> {
-      if (c instanceof AddTarget a && !targets.containsKey(a.target())) {
+      if (c instanceof AddTarget a && !targets.holds(a.target())) {
+        answerHeld(a.target());
         a.replyTo().tell(StatusReply.error(failure));
-        tellHeld(a.target());
       } else {
         keep.add(c);
       }
@@ -566,23 +539,6 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     return new ClientView(key.name(), key.volumeId(), state,
         client == null ? "" : client.mountPath().toString(),
         Optional.ofNullable(client).map(RunningClient::handle),
-        List.copyOf(targetNames()), deleteAt, restarts, lastError);
-  }
-
-  private void unmountQuietly(Path target) {
-    try {
-      ports.mounter().unmount(target);
-    } catch (MountException e) {
-      getContext().getLog().warn("volume {}: cannot unmount {}: {}", key.volumeId(), target,
-          e.getMessage());
-    }
-  }
-
-  private static void deleteQuietly(Path target) {
-    try {
-      Files.deleteIfExists(target);
-    } catch (IOException ignored) {
-      // A non-empty directory is not ours to remove; kubelet cleans up the rest.
-    }
+        List.copyOf(targets.names()), deleteAt, restarts, lastError);
   }
 }

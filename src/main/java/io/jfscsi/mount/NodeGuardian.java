@@ -35,9 +35,12 @@ import org.apache.pekko.pattern.StatusReply;
  * client recorded by an earlier driver.
  *
  * <p>It owns the routing table (target to client) and nothing else; each actor owns its
- * references. A target is reserved in the table when its publish is routed and confirmed or
- * released by the actor's {@link MountActor.TargetHeld} report, so an idle report that crosses a
- * publish on its way never stops a client that is about to get a reference.
+ * references. A route counts the publishes and unpublishes sent to the actor and not yet answered
+ * by its {@link MountActor.TargetHeld} report; only the answer to the last of them may release the
+ * route, so a report that crosses newer calls for the same target never loses them, and an idle
+ * report that crosses a publish on its way is ignored. The actor has the last word: a {@link MountActor.Stop} that
+ * reaches it after it got work again is answered {@link MountActor.InUse}, and the guardian takes
+ * it back. Calls for a client being stopped wait until it is gone or taken back.
  */
 public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
@@ -70,9 +73,14 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private final ActorRef<MountActor.Report> reports;
 
   private final Map<ClientKey, ActorRef<MountActor.Command>> clients = new HashMap<>();
-  /** Clients told to stop; a publish for the same key waits until the old one is gone. */
-  private final Map<ClientKey, List<Publish>> stopping = new HashMap<>();
-  private final Map<Path, ClientKey> routes = new HashMap<>();
+  /** A client told to stop, and the calls for it that wait until it is gone or taken back. */
+  private record Stopping(ActorRef<MountActor.Command> actor, List<Command> waiting) {}
+
+  private final Map<ClientKey, Stopping> stopping = new HashMap<>();
+  /** Where a target is routed, and how many calls for it the actor has not answered yet. */
+  private record Route(ClientKey key, int inFlight) {}
+
+  private final Map<Path, Route> routes = new HashMap<>();
   private long generation;
 
   public static Behavior<Command> create(MountRuntime runtime, Mounter mounter,
@@ -111,7 +119,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     for (String t : record.targets()) {
       Path target = Path.of(t);
       targets.put(target, readOnlyMounts.getOrDefault(target, false));
-      routes.put(target, record.key());
+      routes.put(target, new Route(record.key(), 0));
     }
     spawn(record.key(), MountActor.recovered(record, volume, targets, runtime, mounter,
         settings, clock, reports));
@@ -132,13 +140,14 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       case ListClients l -> l.replyTo().tell(List.copyOf(clients.values()));
       case FromClient(MountActor.TargetHeld held) -> onTargetHeld(held);
       case FromClient(MountActor.Idle idle) -> onIdle(idle.key());
+      case FromClient(MountActor.InUse inUse) -> onInUse(inUse.key());
       case ClientGone gone -> onClientGone(gone.key());
     }
     return this;
   }
 
   private void onPublish(Publish p) {
-    ClientKey routed = routes.get(p.target());
+    ClientKey routed = routedKey(p.target());
     if (routed != null && !routed.equals(p.key())) {
       p.replyTo().tell(StatusReply.error(Failure.alreadyExists(routed.volumeId()
           .equals(p.key().volumeId())
@@ -149,18 +158,24 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       return;
     }
     if (stopping.containsKey(p.key())) {
-      stopping.get(p.key()).add(p);
+      stopping.get(p.key()).waiting().add(p);
       return;
     }
-    routes.put(p.target(), p.key());
-    clientFor(p.key(), p.settings())
-        .tell(new MountActor.AddTarget(p.target(), p.readOnly(), p.replyTo()));
+    ActorRef<MountActor.Command> client = clientFor(p.key(), p.settings());
+    sent(p.target(), p.key());
+    client.tell(new MountActor.AddTarget(p.target(), p.readOnly(), p.replyTo()));
   }
 
   private void onUnpublish(Unpublish u) {
-    ClientKey key = routes.get(u.target());
+    ClientKey key = routedKey(u.target());
+    Stopping behind = waitingFor(key, u.target());
+    if (behind != null) {
+      behind.waiting().add(u);
+      return;
+    }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client != null) {
+      sent(u.target(), key);
       client.tell(new MountActor.RemoveTarget(u.target(), u.replyTo()));
       return;
     }
@@ -168,17 +183,31 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     try {
       if (mounter.probe(u.target()) != MountState.MISSING) {
         mounter.unmount(u.target());
-        Files.deleteIfExists(u.target());
+        deleteIfEmpty(u.target());
       }
       u.replyTo().tell(StatusReply.ack());
-    } catch (MountException | IOException e) {
+    } catch (MountException e) {
       u.replyTo().tell(StatusReply.error(Failure.internal(
           "cannot unmount " + u.target() + ": " + e.getMessage(), e)));
     }
   }
 
+  /** Removes the target directory; one with files in it is not ours to delete, nor an error. */
+  private void deleteIfEmpty(Path target) {
+    try {
+      Files.deleteIfExists(target);
+    } catch (IOException e) {
+      getContext().getLog().warn("leaving {} in place: {}", target, e.toString());
+    }
+  }
+
   private void onStats(VolumeStats s) {
-    ClientKey key = routes.get(s.target());
+    ClientKey key = routedKey(s.target());
+    Stopping behind = waitingFor(key, s.target());
+    if (behind != null) {
+      behind.waiting().add(s);
+      return;
+    }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client == null || !key.volumeId().equals(s.volumeId())) {
       s.replyTo().tell(StatusReply.error(Failure.notFound(
@@ -189,37 +218,85 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   }
 
   private void onTargetHeld(MountActor.TargetHeld held) {
-    if (held.held()) {
-      routes.put(held.target(), held.key());
-    } else if (held.key().equals(routes.get(held.target()))) {
+    Route route = routes.get(held.target());
+    if (route == null || !route.key().equals(held.key())) {
+      return; // the client was replaced since: its routes were dropped with it
+    }
+    int inFlight = held.answer() ? Math.max(0, route.inFlight() - 1) : route.inFlight();
+    if (inFlight == 0 && !held.held()) {
       routes.remove(held.target());
+    } else {
+      // Held, or a newer call is on its way: that call's answer settles the route.
+      routes.put(held.target(), new Route(route.key(), inFlight));
     }
   }
 
+  /** Counts a publish or unpublish sent to the actor of {@code key} for {@code target}. */
+  private void sent(Path target, ClientKey key) {
+    Route route = routes.get(target);
+    routes.put(target, new Route(key, route == null ? 1 : route.inFlight() + 1));
+  }
+
+  /**
+   * The stopping client a call for {@code target} must wait behind so that it keeps its order:
+   * the one it is routed to, or one that holds a publish of it (such a publish has no route yet).
+   */
+  private Stopping waitingFor(ClientKey routed, Path target) {
+    if (routed != null) {
+      return stopping.get(routed);
+    }
+    for (Stopping s : stopping.values()) {
+      if (s.waiting().stream().anyMatch(c -> c instanceof Publish p && p.target().equals(target))) {
+        return s;
+      }
+    }
+    return null;
+  }
+
+  private ClientKey routedKey(Path target) {
+    Route route = routes.get(target);
+    return route == null ? null : route.key();
+  }
+
+  private boolean routesTo(ClientKey key) {
+    return routes.values().stream().anyMatch(r -> r.key().equals(key));
+  }
+
   private void onIdle(ClientKey key) {
-    if (routes.containsValue(key)) {
+    if (routesTo(key)) {
       return; // a publish is on its way to it: it is not idle after all
     }
     ActorRef<MountActor.Command> client = clients.remove(key);
     if (client != null) {
-      stopping.put(key, new ArrayList<>());
+      stopping.put(key, new Stopping(client, new ArrayList<>()));
       client.tell(new MountActor.Stop());
     }
   }
 
+  /** The actor refused to stop: it got work after its idle report. Take it back. */
+  private void onInUse(ClientKey key) {
+    Stopping s = stopping.remove(key);
+    if (s != null) {
+      clients.put(key, s.actor());
+      s.waiting().forEach(this::handle);
+    }
+  }
+
   private void onClientGone(ClientKey key) {
-    clients.remove(key);
-    List<Publish> waiting = stopping.remove(key);
-    if (waiting != null) {
-      routes.values().removeIf(key::equals);
-      waiting.forEach(this::onPublish);
+    Stopping s = stopping.remove(key);
+    if (s != null) {
+      routes.values().removeIf(r -> r.key().equals(key));
+      s.waiting().forEach(this::handle);
       return;
     }
+    clients.remove(key);
     // The actor failed: its references are in the runtime's record, so rebuild it from there.
+    // Calls it had not answered are lost (their callers time out and retry): forget them.
     getContext().getLog().error("the actor of client {} failed; rebuilding it from its record",
         key);
+    routes.values().removeIf(r -> r.key().equals(key));
     runtime.load().stream().filter(r -> r.key().equals(key)).findFirst()
-        .ifPresentOrElse(this::recover, () -> routes.values().removeIf(key::equals));
+        .ifPresent(this::recover);
   }
 
   private ActorRef<MountActor.Command> clientFor(ClientKey key, VolumeSettings volume) {

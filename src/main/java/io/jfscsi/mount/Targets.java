@@ -1,0 +1,217 @@
+package io.jfscsi.mount;
+
+import io.jfscsi.Failure;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.MountState;
+import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.ClientKey;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+
+/**
+ * The references of one client (target path to read-only) and the host-side work on them:
+ * binding a target from the client's mount point, binding stale targets again after a restart,
+ * unbinding, and dropping targets whose pod is gone. A plain object owned by one
+ * {@link MountActor} and called only from its mailbox, so it needs no lock. Insertion order
+ * keeps logs and views stable.
+ */
+final class Targets {
+
+  /** What {@link #rebind} did: how many it bound again, which it dropped, the last error. */
+  record Rebound(int rebound, List<Path> dropped, Optional<String> error) {}
+
+  private final ClientKey key;
+  private final VolumeSettings volume;
+  private final Mounter mounter;
+  private final Logger log;
+  private final Map<Path, Boolean> held = new LinkedHashMap<>();
+
+  Targets(ClientKey key, VolumeSettings volume, Mounter mounter, Logger log,
+          Map<Path, Boolean> recovered) {
+    this.key = key;
+    this.volume = volume;
+    this.mounter = mounter;
+    this.log = log;
+    this.held.putAll(recovered);
+  }
+
+  boolean isEmpty() {
+    return held.isEmpty();
+  }
+
+  boolean holds(Path target) {
+    return held.containsKey(target);
+  }
+
+  Set<String> names() {
+    Set<String> names = new LinkedHashSet<>();
+    held.keySet().forEach(t -> names.add(t.toString()));
+    return names;
+  }
+
+  /**
+   * Binds {@code target} from the client mounted at {@code clientMount} and adds its reference,
+   * which {@code save} must persist; leaves nothing half-made when any step fails. Nothing to do
+   * when the target is held and mounted already.
+   *
+   * @throws Failure ALREADY_EXISTS for a conflicting publish, INTERNAL when a step fails
+   */
+  void bind(Path target, boolean readOnly, Path clientMount, Runnable save) {
+    Boolean heldReadOnly = held.get(target);
+    if (heldReadOnly != null && heldReadOnly != readOnly) {
+      throw Failure.alreadyExists("volume " + key.volumeId() + " is already published at "
+          + target + " " + (heldReadOnly ? "read-only" : "read-write")
+          + "; unpublish it before publishing it " + (readOnly ? "read-only" : "read-write"));
+    }
+    MountState at = mounter.probe(target);
+    if (at == MountState.MOUNTED) {
+      if (heldReadOnly != null) {
+        return;
+      }
+      throw Failure.alreadyExists("target " + target
+          + " is already a mount point that this driver did not publish for volume "
+          + key.volumeId());
+    }
+    Path source = source(clientMount);
+    boolean createdTarget = false;
+    try {
+      if (!Files.isDirectory(source)) {
+        Files.createDirectories(source);
+      }
+      if (at == MountState.STALE) {
+        mounter.unmount(target);
+      }
+      if (!Files.exists(target)) {
+        Files.createDirectory(target);
+        createdTarget = true;
+      }
+      mounter.bind(source, target, readOnly);
+    } catch (IOException | MountException e) {
+      if (createdTarget) {
+        deleteQuietly(target);
+      }
+      throw Failure.internal("cannot bind " + source + " to " + target + ": " + e.getMessage(), e);
+    }
+    held.put(target, readOnly);
+    try {
+      save.run();
+    } catch (RuntimeException e) {
+      held.remove(target);
+      unmountQuietly(target);
+      if (createdTarget) {
+        deleteQuietly(target);
+      }
+      throw Failure.internal("cannot record the reference of " + target + ": " + e.getMessage(),
+          e);
+    }
+    log.info("volume {} published at {}{} ({} targets on client {})", key.volumeId(), target,
+        readOnly ? " read-only" : "", held.size(), key);
+  }
+
+  /**
+   * Unmounts {@code target}, removes its directory and drops its reference (held or not).
+   *
+   * @return whether it was held, so that the change must be saved
+   */
+  boolean unbind(Path target) throws MountException {
+    mounter.unmount(target);
+    deleteQuietly(target);
+    boolean was = held.remove(target) != null;
+    if (was) {
+      log.info("volume {} unpublished from {} ({} targets left on client {})", key.volumeId(),
+          target, held.size(), key);
+    }
+    return was;
+  }
+
+  /** Drops, and unmounts, every reference whose pod directory is gone (a lost unpublish). */
+  List<Path> dropGonePods() {
+    List<Path> gone = new ArrayList<>();
+    for (Path target : held.keySet()) {
+      if (!Files.exists(target.getParent())) {
+        gone.add(target);
+      }
+    }
+    for (Path target : gone) {
+      unmountQuietly(target);
+      held.remove(target);
+      log.warn("volume {}: dropped the reference of {} whose pod is gone", key.volumeId(),
+          target);
+    }
+    return gone;
+  }
+
+  /**
+   * After a restart or an adoption: binds again, from the client at {@code clientMount}, every
+   * target that is not mounted (a stale bind stays stale after its client restarts), and drops
+   * the targets whose pod is gone. A target that cannot be bound is kept (its stats say so).
+   */
+  Rebound rebind(Path clientMount) {
+    int rebound = 0;
+    List<Path> gone = new ArrayList<>();
+    Optional<String> error = Optional.empty();
+    for (var entry : held.entrySet()) {
+      Path target = entry.getKey();
+      MountState at = mounter.probe(target);
+      if (at == MountState.MOUNTED) {
+        continue;
+      }
+      if (!Files.exists(target.getParent())) {
+        gone.add(target);
+        continue;
+      }
+      try {
+        if (at == MountState.STALE) {
+          mounter.unmount(target);
+        }
+        if (!Files.exists(target)) {
+          Files.createDirectory(target);
+        }
+        mounter.bind(source(clientMount), target, entry.getValue());
+        rebound++;
+      } catch (IOException | MountException e) {
+        error = Optional.of("cannot bind " + target + " again: " + e.getMessage());
+        log.error("volume {}: {}", key.volumeId(), error.get());
+      }
+    }
+    for (Path target : gone) {
+      unmountQuietly(target);
+      held.remove(target);
+    }
+    log.info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept", key.volumeId(),
+        rebound, gone.size(), held.size() - rebound);
+    // Containers without HostToContainer propagation hold private copies the re-binds missed.
+    mounter.recoverContainers(key.volumeId(), source(clientMount), held.keySet());
+    return new Rebound(rebound, gone, error);
+  }
+
+  private Path source(Path clientMount) {
+    return volume.subPath().isEmpty() ? clientMount : clientMount.resolve(volume.subPath());
+  }
+
+  private void unmountQuietly(Path target) {
+    try {
+      mounter.unmount(target);
+    } catch (MountException e) {
+      log.warn("volume {}: cannot unmount {}: {}", key.volumeId(), target, e.getMessage());
+    }
+  }
+
+  private static void deleteQuietly(Path target) {
+    try {
+      Files.deleteIfExists(target);
+    } catch (IOException ignored) {
+      // A non-empty directory is not ours to remove; kubelet cleans up the rest.
+    }
+  }
+}
