@@ -305,12 +305,20 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     if (state != ClientState.READY) {
       return this;
     }
-    List<Path> gone = targets.dropGonePods();
+    if (ports.mounter().probe(client.mountPath()) == MountState.STALE) {
+      // A client that hangs, or died without its exit being seen, is found here: kill it (a
+      // deliberate stop, so no second exit report) and treat it as a crash.
+      RunningClient hung = client;
+      ports.runtime().stop(hung);
+      return onDied(new ClientExit(hung, "its mount point " + hung.mountPath()
+          + " does not answer (hung or dead client)"));
+    }
+    List<Path> gone = targets.dropUnpublished();
     gone.forEach(this::tellDropped);
     if (!gone.isEmpty()) {
       save();
       if (targets.isEmpty()) {
-        beginExit("references of pods that are gone were dropped");
+        beginExit("references of targets that are no longer published were dropped");
       }
     }
     return this;

@@ -135,18 +135,20 @@ final class Targets {
   }
 
   /** Drops, and unmounts, every reference whose pod directory is gone (a lost unpublish). */
-  List<Path> dropGonePods() {
+  List<Path> dropUnpublished() {
     List<Path> gone = new ArrayList<>();
     for (Path target : held.keySet()) {
-      if (!Files.exists(target.getParent())) {
+      // The pod is gone, or the target is no longer a mount point: an unpublish was lost.
+      MountState at = Files.exists(target.getParent()) ? mounter.probe(target) : MountState.MISSING;
+      if (at == MountState.MISSING || at == MountState.NOT_MOUNTED) {
         gone.add(target);
       }
     }
     for (Path target : gone) {
       unmountQuietly(target);
       held.remove(target);
-      log.warn("volume {}: dropped the reference of {} whose pod is gone", key.volumeId(),
-          target);
+      log.warn("volume {}: dropped the reference of {}: no longer published (pod gone or "
+          + "target unmounted)", key.volumeId(), target);
     }
     return gone;
   }

@@ -360,4 +360,38 @@ class RecoveryTest extends NodeTestBase {
     node.advance(NodeHarness.REFERENCE_CHECK);
     node.awaitGone(key);
   }
+
+  @Test
+  void theReferenceCheckDropsATargetUnmountedBehindTheDriversBack() {
+    Path kept = node.target("pod-1", "pv-a");
+    Path lost = node.target("pod-2", "pv-a");
+    node.publishOk(v, kept);
+    node.publishOk(v, lost);
+
+    node.mounter.forget(lost); // the pod directory stays: only the mount went away
+    node.advance(NodeHarness.REFERENCE_CHECK);
+
+    node.awaitView(key, "has one target", cv -> cv.targets().size() == 1);
+    assertThat(node.runtime.record(key).orElseThrow().targets())
+        .containsExactly(kept.toString());
+    assertThat(node.mounter.isMounted(kept)).isTrue();
+  }
+
+  @Test
+  void aClientThatDiesUnnoticedIsFoundByTheCheckAndRestartedWithItsTargets() {
+    Path t = node.target("pod-1", "pv-a");
+    node.publishOk(v, t);
+    RunningClient first = node.runtime.running(key).orElseThrow();
+    node.runtime.dieUnnoticed(key);
+    assertThat(node.mounter.probe(t)).isEqualTo(MountState.STALE);
+
+    node.advance(NodeHarness.REFERENCE_CHECK);
+    ClientView broken = node.awaitState(key, ClientState.BROKEN);
+    assertThat(broken.lastError()).hasValueSatisfying(e -> assertThat(e).contains("does not answer"));
+    node.advance(MIN_BACKOFF);
+
+    node.awaitState(key, ClientState.READY);
+    assertThat(node.runtime.running(key).orElseThrow().handle()).isNotEqualTo(first.handle());
+    assertThat(node.mounter.probe(t)).isEqualTo(MountState.MOUNTED);
+  }
 }
