@@ -489,8 +489,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   // ---- helpers ---------------------------------------------------------------------------
 
   private void save() {
-    ports.runtime().save(new ClientRecord(key, volume.source(), targets.names(), deleteAt,
-        Optional.ofNullable(client)));
+    ports.runtime().save(new ClientRecord(key, volume.source(), targets.names(),
+        targets.readOnlyNames(), deleteAt, Optional.ofNullable(client)));
   }
 
   /** Settles an AddTarget or RemoveTarget for the parent's routing table. */

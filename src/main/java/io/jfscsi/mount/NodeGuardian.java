@@ -2,6 +2,7 @@ package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
 import io.jfscsi.host.MountException;
+import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.SettingsParser;
@@ -15,9 +16,11 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -101,12 +104,44 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   /** Rebuilds an actor for every client an earlier driver recorded on this node. */
   private void recoverRecordedClients() {
-    runtime.load().forEach(this::recover);
+    List<ClientRecord> records = runtime.load();
+    records.forEach(this::recover);
+    unmountOrphans(records);
+  }
+
+  /**
+   * Binds of a recorded client's file system under the kubelet root that no record references:
+   * a publish cut short by a driver crash between its bind and its record, or an unpublish lost
+   * with the driver. Nothing else is touched: other drivers' mounts have other devices.
+   */
+  private void unmountOrphans(List<ClientRecord> records) {
+    Set<Path> clientMounts = new HashSet<>();
+    Set<Path> referenced = new HashSet<>();
+    for (ClientRecord r : records) {
+      r.running().ifPresent(c -> clientMounts.add(c.mountPath()));
+      r.targets().forEach(t -> referenced.add(Path.of(t)));
+    }
+    List<MountEntry> table = mounter.mounts();
+    Set<String> devices = new HashSet<>();
+    table.stream().filter(m -> clientMounts.contains(m.mountPoint()))
+        .forEach(m -> devices.add(m.device()));
+    for (MountEntry m : table) {
+      if (devices.contains(m.device()) && m.mountPoint().startsWith(settings.kubeletRoot())
+          && !referenced.contains(m.mountPoint())) {
+        try {
+          mounter.unmount(m.mountPoint());
+          getContext().getLog().warn("unmounted {}: a bind of a client of this node that no "
+              + "record references (publish or unpublish cut short by a driver crash)",
+              m.mountPoint());
+        } catch (MountException e) {
+          getContext().getLog().error("cannot unmount the orphan bind {}: {}", m.mountPoint(),
+              e.getMessage());
+        }
+      }
+    }
   }
 
   private void recover(ClientRecord record) {
-    Map<Path, Boolean> readOnlyMounts = new HashMap<>();
-    mounter.mounts().forEach(m -> readOnlyMounts.put(m.mountPoint(), m.readOnly()));
     VolumeSettings volume;
     try {
       volume = SettingsParser.parse(record.source());
@@ -118,7 +153,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     Map<Path, Boolean> targets = new LinkedHashMap<>();
     for (String t : record.targets()) {
       Path target = Path.of(t);
-      targets.put(target, readOnlyMounts.getOrDefault(target, false));
+      targets.put(target, record.readOnlyTargets().contains(t));
       routes.put(target, new Route(record.key(), 0));
     }
     spawn(record.key(), MountActor.recovered(record, volume, targets, runtime, mounter,

@@ -53,6 +53,16 @@ final class Targets {
     return held.containsKey(target);
   }
 
+  Set<String> readOnlyNames() {
+    Set<String> names = new LinkedHashSet<>();
+    held.forEach((t, readOnly) -> {
+      if (readOnly) {
+        names.add(t.toString());
+      }
+    });
+    return names;
+  }
+
   Set<String> names() {
     Set<String> names = new LinkedHashSet<>();
     held.keySet().forEach(t -> names.add(t.toString()));

@@ -146,6 +146,9 @@ final class ClientRecordStore {
     p.put("targets.count", Integer.toString(targets.size()));
     for (int i = 0; i < targets.size(); i++) {
       p.put("target." + i, targets.get(i));
+      if (r.readOnlyTargets().contains(targets.get(i))) {
+        p.put("target." + i + ".readOnly", "true");
+      }
     }
     r.deleteAt().ifPresent(t -> p.put("deleteAt", t.toString()));
     r.running().ifPresent(c -> {
@@ -186,9 +189,14 @@ final class ClientRecordStore {
       flags.add(required(props, "source.mountFlag." + i));
     }
     Set<String> targets = new HashSet<>();
+    Set<String> readOnly = new HashSet<>();
     int targetCount = Integer.parseInt(required(props, "targets.count"));
     for (int i = 0; i < targetCount; i++) {
-      targets.add(required(props, "target." + i));
+      String target = required(props, "target." + i);
+      targets.add(target);
+      if ("true".equals(props.getProperty("target." + i + ".readOnly"))) {
+        readOnly.add(target);
+      }
     }
     Optional<Instant> deleteAt = Optional.ofNullable(props.getProperty("deleteAt")).map(Instant::parse);
     Optional<RunningClient> running = Optional.empty();
@@ -197,7 +205,7 @@ final class ClientRecordStore {
           required(props, "running.handle"), Instant.parse(required(props, "running.startedAt"))));
     }
     VolumeSource source = new VolumeSource(required(props, "source.volumeId"), secrets, context, flags);
-    return new ClientRecord(key, source, targets, deleteAt, running);
+    return new ClientRecord(key, source, targets, readOnly, deleteAt, running);
   }
 
   private static String required(Properties props, String name) {

@@ -82,6 +82,29 @@ class DriverLifecycleTest {
   }
 
   @Test
+  void aBindNoRecordReferencesIsUnmountedWhenTheDriverStarts() throws Exception {
+    driver.start();
+    Path kept = driver.target("pod-a", "pvc-1");
+    driver.publish("pvc-1", kept);
+    Path clientMount;
+    try (var mounts = Files.list(dir.resolve("mnt"))) {
+      clientMount = mounts.findFirst().orElseThrow();
+    }
+    driver.stopDriver();
+    // A publish cut short by a driver crash: bound, never recorded.
+    Path orphan = driver.target("pod-b", "pvc-1");
+    Files.createDirectory(orphan);
+    new ProcessBuilder("mount", "--bind", clientMount.resolve("pvc-1").toString(),
+        orphan.toString()).inheritIO().start().waitFor();
+    assertThat(driver.mountsUnder()).contains(orphan.toString());
+
+    driver.start();
+    assertThat(driver.mountsUnder()).contains(kept.toString()).doesNotContain(orphan.toString());
+    driver.unpublish("pvc-1", kept);
+    driver.awaitNoClients();
+  }
+
+  @Test
   void aStaleSocketFileIsReplacedAndALiveOneIsRefused() throws Exception {
     try (ServerSocketChannel other = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
       other.bind(UnixDomainSocketAddress.of(driver.socket));

@@ -48,7 +48,11 @@ class ClientRecordStoreTest {
         List.of("cache-size=1024", "ro", "x=y=z"));
     RunningClient running = new RunningClient(key, Path.of("/var/lib/juicefs/volume/" + key.name()), "4242",
         Instant.parse("2026-11-26T10:15:30.123456789Z"));
-    return new ClientRecord(key, source, t, Optional.of(Instant.parse("2026-11-27T00:00:00Z")), Optional.of(running));
+    // The first target is published read-only: a restarted driver must bind it read-only again.
+    Set<String> readOnly = t.isEmpty() ? Set.of()
+        : Set.of("/var/lib/kubelet/pods/p0/volumes/kubernetes.io~csi/pv/mount");
+    return new ClientRecord(key, source, t, readOnly,
+        Optional.of(Instant.parse("2026-11-27T00:00:00Z")), Optional.of(running));
   }
 
   @Test
@@ -61,6 +65,7 @@ class ClientRecordStoreTest {
     rt.save(bare);
 
     assertThat(runtime().load()).containsExactlyInAnyOrder(r, bare);
+    assertThat(r.readOnlyTargets()).hasSize(1);
     assertThat(runtime().load().stream().filter(x -> x.key().equals(r.key())).findFirst().orElseThrow()
         .source().secrets()).isEqualTo(SECRETS);
     Path file = clientsDir().resolve(r.key().name() + ".properties");
