@@ -203,6 +203,12 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private void onUnpublish(Unpublish u) {
     ClientKey key = routedKey(u.target());
+    if (key != null && !key.volumeId().equals(u.volumeId())) {
+      // Another volume's target: unmounting it would take a volume away from a pod.
+      u.replyTo().tell(StatusReply.error(Failure.notFound("volume " + u.volumeId()
+          + " is not published at " + u.target() + " (volume " + key.volumeId() + " is)")));
+      return;
+    }
     Stopping behind = waitingFor(key, u.target());
     if (behind != null) {
       behind.waiting().add(u);

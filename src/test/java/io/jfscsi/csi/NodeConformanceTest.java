@@ -146,6 +146,15 @@ class NodeConformanceTest {
   }
 
   @Test
+  void unpublishingAnotherVolumesTargetIsNotFoundAndLeavesItMounted() throws Exception {
+    Path a = driver.target("pod-a", "pvc-1");
+    driver.csi().node().nodePublishVolume(publish("pvc-1", a).build());
+    assertCode(() -> unpublish("pvc-2", a), Status.Code.NOT_FOUND, "pvc-1");
+    assertThat(driver.mountsUnder()).contains(a.toString());
+    unpublish("pvc-1", a);
+  }
+
+  @Test
   void targetPathsOutsideTheKubeletRootOrNotNormalizedAreRefused() throws Exception {
     Path outside = Files.createDirectories(dir.resolve("elsewhere")).resolve("mount");
     assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", outside).build()),
