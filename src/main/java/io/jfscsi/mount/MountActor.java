@@ -58,7 +58,10 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
    */
   public record Stop() implements Command {}
 
-  /** Periodic: drop references whose pod directory is gone (an unpublish that never came). */
+  /**
+   * Periodic: restart a client whose mount does not answer (hung, or dead unseen), and drop
+   * references that are no longer published (pod gone, or target unmounted: a lost unpublish).
+   */
   public record CheckReferences() implements Command {}
 
   record ClientStarted(RunningClient client) implements Command {}
@@ -178,7 +181,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       case ClientDied died -> onDied(died.exit());
       case RestartDue due -> {
         if (state == ClientState.BROKEN) {
-          startClient(Optional.empty(), "restart " + (restarts + 1) + " after a crash");
+          startClient(Optional.empty(), "restart " + restarts + " after a crash");
         }
         yield this;
       }

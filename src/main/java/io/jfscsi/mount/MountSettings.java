@@ -10,7 +10,8 @@ import java.time.Duration;
  * @param kubeletRoot         targets must lie under this directory
  * @param restartMinBackoff   first delay before restarting a dead client
  * @param restartMaxBackoff   the delay doubles up to this
- * @param referenceCheck      how often references whose pod directory is gone are dropped
+ * @param referenceCheck      how often a client's mount is checked (hung clients are restarted)
+ *                            and references no longer published are dropped
  */
 public record MountSettings(Path kubeletRoot, Duration restartMinBackoff,
                             Duration restartMaxBackoff, Duration referenceCheck) {
