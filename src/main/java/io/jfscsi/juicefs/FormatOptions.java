@@ -56,16 +56,8 @@ final class FormatOptions {
   static Map<String, String> parse(String formatOptions, Map<String, String> secrets) {
     Map<String, String> out = new LinkedHashMap<>();
     if (formatOptions != null) {
-      for (String item : formatOptions.split(",")) {
-        String raw = item.strip();
-        if (raw.isEmpty()) {
-          continue;
-        }
-        int eq = raw.indexOf('=');
-        String name = (eq < 0 ? raw : raw.substring(0, eq)).strip();
-        String value = eq < 0 ? null : raw.substring(eq + 1).strip();
-        add(out, name, value, "in secret key 'format-options'");
-      }
+      OptionItems.forEach(formatOptions,
+          (name, value) -> add(out, name, value, "in secret key 'format-options'"));
     }
     for (String key : LEGACY_SECRET_KEYS) {
       String value = secrets.get(key);

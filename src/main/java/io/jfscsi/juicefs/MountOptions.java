@@ -98,37 +98,32 @@ record MountOptions(List<String> options, List<Path> cacheDirs) {
   }
 
   private static void addAll(Map<String, String> byName, String commaList, String where) {
-    for (String item : commaList.split(",")) {
-      String raw = item.strip();
-      if (raw.isEmpty()) {
-        continue;
-      }
-      int eq = raw.indexOf('=');
-      String name = (eq < 0 ? raw : raw.substring(0, eq)).strip();
-      String value = eq < 0 ? null : raw.substring(eq + 1).strip();
-      if (name.isEmpty()) {
-        throw Failure.invalid("a mount option " + where + " has a value but no name; write"
-            + " options as name or name=value, separated by commas");
-      }
-      if (MountOptionCatalog.SYSTEM_NO_OPS.contains(name)) {
-        continue;
-      }
-      OptionSpec spec = MountOptionCatalog.find(name).orElseThrow(() -> Failure.invalid(
-          "mount option '" + name + "' " + where + " is not a JuiceFS Community Edition mount"
-          + " option; check its spelling against 'juicefs mount --help' (options are written"
-          + " without the leading --, e.g. cache-size=1024)"));
-      String shown = name.equals(spec.name()) ? "'" + name + "'"
-          : "'" + name + "' (" + spec.name() + ")";
-      String normalized = spec.normalize(value).orElseThrow(() -> Failure.invalid(
-          "mount option " + shown + " " + where + " " + spec.problem(value)));
-      if (!spec.refusal().isEmpty() && !normalized.equals("false")) {
-        throw Failure.invalid("mount option " + shown + " " + where + " " + spec.refusal());
-      }
-      String earlier = byName.putIfAbsent(spec.name(), normalized);
-      if (earlier != null && !earlier.equals(normalized)) {
-        throw Failure.invalid("mount option " + shown + " is given twice with different values"
-            + " (the second time " + where + "); keep one");
-      }
+    OptionItems.forEach(commaList, (name, value) -> add(byName, name, value, where));
+  }
+
+  private static void add(Map<String, String> byName, String name, String value, String where) {
+    if (name.isEmpty()) {
+      throw Failure.invalid("a mount option " + where + " has a value but no name; write"
+          + " options as name or name=value, separated by commas");
+    }
+    if (MountOptionCatalog.SYSTEM_NO_OPS.contains(name)) {
+      return;
+    }
+    OptionSpec spec = MountOptionCatalog.find(name).orElseThrow(() -> Failure.invalid(
+        "mount option '" + name + "' " + where + " is not a JuiceFS Community Edition mount"
+        + " option; check its spelling against 'juicefs mount --help' (options are written"
+        + " without the leading --, e.g. cache-size=1024)"));
+    String shown = name.equals(spec.name()) ? "'" + name + "'"
+        : "'" + name + "' (" + spec.name() + ")";
+    String normalized = spec.normalize(value).orElseThrow(() -> Failure.invalid(
+        "mount option " + shown + " " + where + " " + spec.problem(value)));
+    if (!spec.refusal().isEmpty() && !normalized.equals("false")) {
+      throw Failure.invalid("mount option " + shown + " " + where + " " + spec.refusal());
+    }
+    String earlier = byName.putIfAbsent(spec.name(), normalized);
+    if (earlier != null && !earlier.equals(normalized)) {
+      throw Failure.invalid("mount option " + shown + " is given twice with different values"
+          + " (the second time " + where + "); keep one");
     }
   }
 
