@@ -47,7 +47,7 @@ import org.apache.pekko.pattern.StatusReply;
  * and {@code -Djfscsi.seed=N} replays it. Short sequences over two volumes and three pods make
  * collisions frequent; a long run covers fifty volumes and five hundred targets.
  */
-class NodeInterleavingProperties {
+class NodeInterleavingTest {
 
   /** Pods per volume in the long run: 50 volumes x 10 pods = 500 targets. */
   static final int PODS = 10;
