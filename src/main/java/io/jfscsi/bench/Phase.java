@@ -53,7 +53,8 @@ final class Phase {
     int n = ops.size();
     long[] times = new long[n];
     boolean[] failed = new boolean[n];
-    List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+    // The first few error messages, from any caller thread.
+    java.util.Queue<String> errors = new java.util.concurrent.ConcurrentLinkedQueue<>();
     AtomicInteger next = new AtomicInteger();
     int callers = Math.max(1, Math.min(concurrency, n));
     CountDownLatch ready = new CountDownLatch(callers);
