@@ -200,8 +200,14 @@ final class Targets {
       unmountQuietly(target);
       held.remove(target);
     }
-    log.info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept", key.volumeId(),
-        rebound, gone.size(), held.size() - rebound);
+    var table = mounter.mounts();
+    int subPaths = 0;
+    for (Path target : held.keySet()) {
+      subPaths += SubPathBinds.rebind(mounter, table, target, clientMount, log);
+    }
+    log.info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept, {} subPath "
+        + "binds bound again", key.volumeId(), rebound, gone.size(), held.size() - rebound,
+        subPaths);
     // Containers without HostToContainer propagation hold private copies the re-binds missed.
     mounter.recoverContainers(key.volumeId(), source(clientMount), held.keySet());
     return new Rebound(rebound, gone, error);

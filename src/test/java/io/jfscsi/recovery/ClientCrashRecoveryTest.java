@@ -103,6 +103,34 @@ class ClientCrashRecoveryTest {
     driver.awaitNoClients();
   }
 
+  @Test
+  void kubeletsSubPathBindsAreBoundAgainAfterACrash() throws Exception {
+    Path target = driver.target("pod-s", "pvc-1");
+    driver.publish("pvc-1", target);
+    Files.createDirectories(target.resolve("app-data"));
+    Files.writeString(target.resolve("app-data").resolve("config"), "seen through the subPath");
+    // What kubelet does for volumeMounts[].subPath: bind the sub-directory of the target.
+    Path subPathBind = target.getParent().getParent().getParent().getParent()
+        .resolve("volume-subpaths").resolve("pvc-1").resolve("app").resolve("0");
+    Files.createDirectories(subPathBind);
+    run("mount", "--bind", target.resolve("app-data").toString(), subPathBind.toString());
+    assertThat(subPathBind.resolve("config")).hasContent("seen through the subPath");
+
+    new ProcessBuilder("kill", "-9", Long.toString(driver.clientPids().getFirst())).start()
+        .waitFor();
+    Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+        .until(() -> readable(subPathBind));
+    assertThat(subPathBind.resolve("config")).hasContent("seen through the subPath");
+
+    run("umount", subPathBind.toString()); // kubelet removes its subPath binds first
+    driver.unpublish("pvc-1", target);
+    driver.awaitNoClients();
+  }
+
+  static void run(String... command) throws Exception {
+    assertThat(new ProcessBuilder(command).inheritIO().start().waitFor()).isZero();
+  }
+
   static boolean readable(Path target) {
     try (var files = Files.list(target)) {
       return files.findAny().isPresent();
