@@ -61,7 +61,7 @@ class ManifestsTest {
   @Test
   void base_holds_every_object_an_operator_needs() {
     assertThat(base).extracting(d -> kind(d) + "/" + name(d)).contains(
-        "Namespace/jfs-csi", "CSIDriver/csi.juicefs.com",
+        "Namespace/jfs-csi", "CSIDriver/csi.juicefs.com", "ResourceQuota/jfs-csi-critical-pods",
         "ServiceAccount/jfs-csi-controller", "ServiceAccount/jfs-csi-node",
         "ClusterRole/jfs-csi-provisioner", "ClusterRoleBinding/jfs-csi-provisioner",
         "Role/jfs-csi-provisioner-leader-election", "RoleBinding/jfs-csi-provisioner-leader-election",
@@ -71,7 +71,7 @@ class ManifestsTest {
         .extracting(ManifestsTest::name).singleElement().asString().startsWith("jfs-csi-config");
     // Every namespaced object lands in the driver's namespace.
     for (Map<String, Object> d : base) {
-      if (Set.of("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Deployment", "DaemonSet",
+      if (Set.of("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Deployment", "DaemonSet", "ResourceQuota",
           "Service").contains(kind(d))) {
         assertThat(str(d, "metadata", "namespace")).as(kind(d) + " " + name(d)).isEqualTo("jfs-csi");
       }
