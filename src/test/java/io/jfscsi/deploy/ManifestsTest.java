@@ -1,0 +1,828 @@
+package io.jfscsi.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.jfscsi.Failure;
+import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.juicefs.VolumeSource;
+import io.jfscsi.testing.HostRequirements;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Renders deploy/base and deploy/examples with {@code kubectl kustomize} and checks what the
+ * driver depends on: the CSIDriver object, images, the node plugin's privileges, mounts and
+ * propagation, probes on the management HTTP server, least-privilege RBAC, the HOCON config, and
+ * that every example's Secret keys, {@code juicefs/*} keys and mount options pass the driver's
+ * own {@link SettingsParser}. No server is involved: the API server's own validation
+ * (server-side dry run) is left for a later check.
+ *
+ * <p>No YAML library is on the class path, so {@link Yaml} reads the block-style YAML that
+ * kustomize prints (and only that): mappings, sequences, quoted and plain scalars, block scalars.
+ */
+class ManifestsTest {
+
+  private static final Path BASE = Path.of("deploy/base");
+  private static final Path EXAMPLES = Path.of("deploy/examples");
+
+  private static List<Map<String, Object>> base;
+  private static List<Map<String, Object>> examples;
+
+  @BeforeAll
+  static void render() throws Exception {
+    Optional<Path> kubectl = onPath("kubectl");
+    HostRequirements.require(kubectl.isPresent(), "kubectl (apt-get install kubernetes-client)");
+    base = Yaml.documents(kustomize(kubectl.get(), BASE));
+    examples = Yaml.documents(kustomize(kubectl.get(), EXAMPLES));
+  }
+
+  // ---------------------------------------------------------------- base
+
+  @Test
+  void base_holds_every_object_an_operator_needs() {
+    assertThat(base).extracting(d -> kind(d) + "/" + name(d)).contains(
+        "Namespace/jfs-csi", "CSIDriver/csi.juicefs.com", "ResourceQuota/jfs-csi-critical-pods",
+        "ServiceAccount/jfs-csi-controller", "ServiceAccount/jfs-csi-node",
+        "ClusterRole/jfs-csi-provisioner", "ClusterRoleBinding/jfs-csi-provisioner",
+        "Role/jfs-csi-provisioner-leader-election", "RoleBinding/jfs-csi-provisioner-leader-election",
+        "Deployment/jfs-csi-controller", "DaemonSet/jfs-csi-node",
+        "Service/jfs-csi-node-metrics", "Service/jfs-csi-controller-metrics");
+    assertThat(base).filteredOn(d -> kind(d).equals("ConfigMap"))
+        .extracting(ManifestsTest::name).singleElement().asString().startsWith("jfs-csi-config");
+    // Every namespaced object lands in the driver's namespace.
+    for (Map<String, Object> d : base) {
+      if (Set.of("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Deployment", "DaemonSet", "ResourceQuota",
+          "Service").contains(kind(d))) {
+        assertThat(str(d, "metadata", "namespace")).as(kind(d) + " " + name(d)).isEqualTo("jfs-csi");
+      }
+    }
+    assertThat(str(one(base, "Namespace", "jfs-csi"), "metadata", "labels",
+        "pod-security.kubernetes.io/enforce")).isEqualTo("privileged");
+  }
+
+  @Test
+  void csi_driver_is_the_go_drivers() {
+    Map<String, Object> driver = one(base, "CSIDriver", "csi.juicefs.com");
+    assertThat(str(driver, "apiVersion")).isEqualTo("storage.k8s.io/v1");
+    assertThat(str(driver, "spec", "attachRequired")).isEqualTo("false");
+    assertThat(str(driver, "spec", "podInfoOnMount")).isEqualTo("true");
+    assertThat(strings(list(driver, "spec", "volumeLifecycleModes"))).containsExactly("Persistent");
+  }
+
+  @Test
+  void every_container_has_a_pinned_image() {
+    for (Map<String, Object> w : workloads()) {
+      for (Map<String, Object> c : allContainers(w)) {
+        String image = str(c, "image");
+        assertThat(image).as(name(w) + "/" + str(c, "name")).isNotBlank()
+            .matches("[^\\s]+:[^:/\\s]+").doesNotEndWith(":latest");
+      }
+    }
+  }
+
+  @Test
+  void node_plugin_is_privileged_with_bidirectional_kubelet_and_mount_root() {
+    Map<String, Object> ds = one(base, "DaemonSet", "jfs-csi-node");
+    Map<String, Object> pod = map(ds, "spec", "template", "spec");
+    Map<String, Object> driver = container(ds, "jfs-csi");
+
+    assertThat(str(driver, "securityContext", "privileged")).isEqualTo("true");
+    assertThat(str(pod, "hostPID")).as("container recovery reads other pods' /proc/PID").isEqualTo("true");
+    assertThat(str(ds, "spec", "updateStrategy", "type"))
+        .as("a replaced node container kills its clients: no automatic rollout").isEqualTo("OnDelete");
+    assertThat(args(driver)).contains("serve", "--roles=node", "--node-id=$(NODE_NAME)",
+        "--kubelet-root=/var/lib/kubelet", "--mount-root=/var/lib/juicefs/volume",
+        "--state-dir=/var/lib/jfs-csi");
+    assertThat(envFieldRef(driver, "NODE_NAME")).isEqualTo("spec.nodeName");
+
+    Map<String, String> hostPaths = hostPaths(pod);
+    assertThat(hostMountOf(driver, hostPaths, "/var/lib/kubelet")).isEqualTo("Bidirectional");
+    assertThat(hostMountOf(driver, hostPaths, "/var/lib/juicefs/volume")).isEqualTo("Bidirectional");
+    assertThat(mountPathOfHost(driver, hostPaths, "/var/lib/jfs-csi")).isEqualTo("/var/lib/jfs-csi");
+    assertThat(mountPathOfHost(driver, hostPaths, "/dev/fuse")).isEqualTo("/dev/fuse");
+
+    // Kubernetes refuses Bidirectional propagation in a container that is not privileged.
+    for (Map<String, Object> c : allContainers(ds)) {
+      boolean bidirectional = maps(c, "volumeMounts").stream()
+          .anyMatch(m -> "Bidirectional".equals(m.get("mountPropagation")));
+      if (bidirectional) {
+        assertThat(str(c, "securityContext", "privileged")).as(str(c, "name")).isEqualTo("true");
+      }
+    }
+    // The state directory holds Secrets: an init container makes it 0700 before the driver runs.
+    assertThat(maps(pod, "initContainers")).anySatisfy(init -> {
+      assertThat(strings(list(init, "command"))).containsExactly("chmod", "0700", "/var/lib/jfs-csi");
+      assertThat(mountPathOfHost(init, hostPaths, "/var/lib/jfs-csi")).isEqualTo("/var/lib/jfs-csi");
+    });
+  }
+
+  @Test
+  void node_driver_registrar_registers_the_socket_the_driver_serves() {
+    Map<String, Object> ds = one(base, "DaemonSet", "jfs-csi-node");
+    Map<String, String> hostPaths = hostPaths(map(ds, "spec", "template", "spec"));
+    Map<String, Object> driver = container(ds, "jfs-csi");
+    Map<String, Object> registrar = container(ds, "node-driver-registrar");
+
+    String socket = hostSocket(driver, hostPaths, flag(driver, "--endpoint").replaceFirst("^unix://", ""));
+    assertThat(socket).isEqualTo("/var/lib/kubelet/plugins/csi.juicefs.com/csi.sock");
+    assertThat(hostSocket(registrar, hostPaths, flag(registrar, "--csi-address"))).isEqualTo(socket);
+    assertThat(flag(registrar, "--kubelet-registration-path")).isEqualTo(socket);
+    assertThat(mountPathOfHost(registrar, hostPaths, "/var/lib/kubelet/plugins_registry"))
+        .isEqualTo("/registration");
+  }
+
+  @Test
+  void probes_and_metrics_use_the_management_server_on_its_port() {
+    for (String[] w : new String[][] {{"DaemonSet", "jfs-csi-node"}, {"Deployment", "jfs-csi-controller"}}) {
+      Map<String, Object> workload = one(base, w[0], w[1]);
+      Map<String, Object> driver = container(workload, "jfs-csi");
+      assertThat(env(driver, "JFS_CSI_MANAGEMENT_HOST")).isEqualTo("0.0.0.0");
+      String port = env(driver, "JFS_CSI_MANAGEMENT_PORT");
+      assertThat(port).matches("\\d+");
+      assertThat(env(driver, "JAVA_TOOL_OPTIONS")).contains("-XX:+UseSerialGC").containsPattern("-Xmx\\d+m");
+      assertThat(str(driver, "readinessProbe", "httpGet", "path")).isEqualTo("/ready");
+      assertThat(probePort(driver, "readinessProbe")).isEqualTo(port);
+      Map<String, Object> annotations = map(workload, "spec", "template", "metadata", "annotations");
+      assertThat(annotations).containsEntry("prometheus.io/scrape", "true")
+          .containsEntry("prometheus.io/port", port).containsEntry("prometheus.io/path", "/metrics");
+      assertThat(base).filteredOn(d -> kind(d).equals("Service") && name(d).equals(w[1] + "-metrics"))
+          .singleElement().satisfies(s -> assertThat(maps(s, "spec", "ports"))
+              .extracting(p -> p.get("targetPort")).containsExactly(port));
+    }
+    // The node's liveness only asks whether the process runs: a restart kills every client.
+    Map<String, Object> node = container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi");
+    assertThat(str(node, "livenessProbe", "httpGet", "path")).isEqualTo("/alive");
+    assertThat(probePort(node, "livenessProbe")).isEqualTo(env(node, "JFS_CSI_MANAGEMENT_PORT"));
+    // The controller's liveness is the CSI Probe, through the livenessprobe sidecar.
+    Map<String, Object> controller = one(base, "Deployment", "jfs-csi-controller");
+    Map<String, Object> sidecar = container(controller, "liveness-probe");
+    String healthPort = flag(sidecar, "--health-port");
+    assertThat(str(container(controller, "jfs-csi"), "livenessProbe", "httpGet", "path")).isEqualTo("/healthz");
+    assertThat(probePort(container(controller, "jfs-csi"), "livenessProbe")).isEqualTo(healthPort);
+  }
+
+  @Test
+  void controller_runs_one_driver_behind_a_leader_electing_provisioner() {
+    Map<String, Object> deploy = one(base, "Deployment", "jfs-csi-controller");
+    assertThat(str(deploy, "spec", "replicas")).isEqualTo("1");
+    assertThat(str(deploy, "spec", "template", "spec", "serviceAccountName")).isEqualTo("jfs-csi-controller");
+    Map<String, Object> driver = container(deploy, "jfs-csi");
+    assertThat(args(driver)).contains("serve", "--roles=controller");
+    // CreateVolume mounts the file system with a short-lived FUSE client.
+    assertThat(str(driver, "securityContext", "privileged")).isEqualTo("true");
+    Map<String, Object> provisioner = container(deploy, "csi-provisioner");
+    assertThat(args(provisioner)).contains("--leader-election", "--extra-create-metadata");
+    assertThat(args(provisioner)).noneMatch(a -> a.startsWith("--volume-name-prefix"));
+    String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
+    assertThat(flag(provisioner, "--csi-address")).isEqualTo(endpoint);
+    assertThat(flag(container(deploy, "liveness-probe"), "--csi-address")).isEqualTo(endpoint);
+  }
+
+  /**
+   * The controller's ServiceAccount gets exactly external-provisioner's rules. Secrets: "get"
+   * only, because the provisioner fetches the one Secret a StorageClass names in
+   * {@code csi.storage.k8s.io/provisioner-secret-*} and passes it to CreateVolume and
+   * DeleteVolume, which need its metaurl to reach the file system. It never lists or watches
+   * Secrets. The node's ServiceAccount has no rule and no token.
+   */
+  @Test
+  void rbac_is_least_privilege() {
+    Set<String> controller = grants("jfs-csi-controller");
+    assertThat(controller).containsExactlyInAnyOrder(
+        "/persistentvolumes:get", "/persistentvolumes:list", "/persistentvolumes:watch",
+        "/persistentvolumes:create", "/persistentvolumes:patch", "/persistentvolumes:delete",
+        "/persistentvolumeclaims:get", "/persistentvolumeclaims:list",
+        "/persistentvolumeclaims:watch", "/persistentvolumeclaims:update",
+        "storage.k8s.io/storageclasses:get", "storage.k8s.io/storageclasses:list",
+        "storage.k8s.io/storageclasses:watch",
+        "/events:list", "/events:watch", "/events:create", "/events:update", "/events:patch",
+        "storage.k8s.io/csinodes:get", "storage.k8s.io/csinodes:list", "storage.k8s.io/csinodes:watch",
+        "/nodes:get", "/nodes:list", "/nodes:watch",
+        "/secrets:get",
+        "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:list",
+        "coordination.k8s.io/leases@jfs-csi:watch", "coordination.k8s.io/leases@jfs-csi:create",
+        "coordination.k8s.io/leases@jfs-csi:update", "coordination.k8s.io/leases@jfs-csi:delete");
+    assertThat(grants("jfs-csi-node")).isEmpty();
+    assertThat(str(one(base, "ServiceAccount", "jfs-csi-node"), "automountServiceAccountToken")).isEqualTo("false");
+    assertThat(str(one(base, "DaemonSet", "jfs-csi-node"), "spec", "template", "spec",
+        "automountServiceAccountToken")).isEqualTo("false");
+  }
+
+  @Test
+  void the_config_map_is_hocon_the_driver_knows_and_is_what_serve_reads() {
+    Map<String, Object> cm = base.stream().filter(d -> kind(d).equals("ConfigMap")).findFirst().orElseThrow();
+    String text = str(cm, "data", "application.conf");
+    Config conf = ConfigFactory.parseString(text);
+    Config reference = ConfigFactory.defaultReference();
+    assertThat(conf.entrySet()).isNotEmpty().allSatisfy(e ->
+        assertThat(reference.hasPath(e.getKey())).as("unknown key " + e.getKey()).isTrue());
+    // The file is stronger than the environment: it must not hide what the manifests set there.
+    for (String key : List.of("jfs-csi.node-id", "jfs-csi.roles", "jfs-csi.endpoint",
+        "jfs-csi.management.host", "jfs-csi.management.port", "jfs-csi.management.token")) {
+      assertThat(conf.hasPath(key)).as(key).isFalse();
+    }
+    for (Map<String, Object> w : workloads()) {
+      Map<String, Object> driver = container(w, "jfs-csi");
+      Map<String, Object> volume = maps(w, "spec", "template", "spec", "volumes").stream()
+          .filter(v -> v.containsKey("configMap")).findFirst().orElseThrow();
+      assertThat(str(volume, "configMap", "name")).isEqualTo(name(cm));
+      String mountPath = maps(driver, "volumeMounts").stream()
+          .filter(m -> m.get("name").equals(volume.get("name"))).findFirst().orElseThrow()
+          .get("mountPath").toString();
+      assertThat(flag(driver, "--config")).isEqualTo(mountPath + "/application.conf");
+    }
+  }
+
+  // ---------------------------------------------------------------- examples
+
+  @Test
+  void every_example_file_is_rendered() throws IOException {
+    String kustomization = Files.readString(EXAMPLES.resolve("kustomization.yaml"));
+    try (Stream<Path> files = Files.list(EXAMPLES)) {
+      List<String> yamls = files.map(p -> p.getFileName().toString())
+          .filter(n -> n.endsWith(".yaml"))
+          .filter(n -> !n.equals("kustomization.yaml") && !n.equals("prometheus-scrape-config.yaml"))
+          .toList();
+      assertThat(yamls).isNotEmpty()
+          .allSatisfy(n -> assertThat(kustomization).contains("\n- " + n + "\n"));
+    }
+    assertThat(examples).extracting(ManifestsTest::kind)
+        .contains("Secret", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "Pod");
+    String scrape = Files.readString(EXAMPLES.resolve("prometheus-scrape-config.yaml"));
+    assertThat(scrape).contains("job_name: jfs-csi", "__meta_kubernetes_pod_annotation_prometheus_io_port",
+        "- jfs-csi");
+  }
+
+  @Test
+  void example_secret_carries_every_key_and_the_driver_accepts_it() {
+    Map<String, String> secret = secret("juicefs-secret", "jfs-csi");
+    assertThat(secret.keySet()).contains("name", "metaurl", "storage", "bucket", "access-key",
+        "secret-key", "format-options", "envs", "configs");
+    assertThat(secret.get("format-options")).contains("trash-days=", "inodes=", "capacity=");
+    VolumeSettings settings = SettingsParser.parse(new VolumeSource("pvc-example", secret, Map.of(), List.of()));
+    assertThat(settings.fsName()).isEqualTo("myjfs");
+  }
+
+  @Test
+  void example_storage_class_passes_the_driver_parser() {
+    Map<String, Object> sc = one(examples, "StorageClass", "juicefs-sc");
+    assertThat(str(sc, "provisioner")).isEqualTo("csi.juicefs.com");
+    Map<String, String> params = strings(map(sc, "parameters"));
+    assertThat(params).containsKeys("juicefs/mount-delete-delay", "juicefs/clean-cache",
+        "juicefs/mount-cpu-limit", "juicefs/mount-memory-limit");
+    Map<String, String> secret = secret(params.get("csi.storage.k8s.io/provisioner-secret-name"),
+        params.get("csi.storage.k8s.io/provisioner-secret-namespace"));
+    assertThat(secret(params.get("csi.storage.k8s.io/node-publish-secret-name"),
+        params.get("csi.storage.k8s.io/node-publish-secret-namespace"))).isEqualTo(secret);
+    // What NodePublishVolume gets for a dynamic volume: the parameters, subPath and capacity
+    // (CreateVolume's volume context), and the StorageClass mountOptions.
+    Map<String, String> context = new HashMap<>(params);
+    context.put("subPath", "pvc-0f2e5c1a-8d0b-4f4e-9c57-0d1c2b3a4e5f");
+    context.put("capacity", "10737418240");
+    List<String> mountOptions = strings(list(sc, "mountOptions"));
+    VolumeSettings settings = SettingsParser.parse(
+        new VolumeSource("pvc-0f2e5c1a-8d0b-4f4e-9c57-0d1c2b3a4e5f", secret, context, mountOptions));
+    assertThat(settings.cleanCache()).isTrue();
+
+    // The check has teeth: one misspelt juicefs/* key or mount option is refused.
+    Map<String, String> misspelt = new HashMap<>(context);
+    misspelt.put("juicefs/mount-delete-dely", "1m");
+    assertThatThrownBy(() -> SettingsParser.parse(new VolumeSource("v", secret, misspelt, mountOptions)))
+        .isInstanceOf(Failure.class).hasMessageContaining("juicefs/mount-delete-dely");
+    List<String> badOptions = new ArrayList<>(mountOptions);
+    badOptions.add("writeback");
+    assertThatThrownBy(() -> SettingsParser.parse(new VolumeSource("v", secret, context, badOptions)))
+        .isInstanceOf(Failure.class).hasMessageContaining("writeback");
+  }
+
+  @Test
+  void example_static_volume_passes_the_driver_parser() {
+    Map<String, Object> pv = one(examples, "PersistentVolume", "juicefs-existing-data");
+    Map<String, Object> csi = map(pv, "spec", "csi");
+    assertThat(str(csi, "driver")).isEqualTo("csi.juicefs.com");
+    assertThat(str(pv, "spec", "persistentVolumeReclaimPolicy")).isEqualTo("Retain");
+    Map<String, String> secret = secret(str(csi, "nodePublishSecretRef", "name"),
+        str(csi, "nodePublishSecretRef", "namespace"));
+    Map<String, String> attributes = strings(map(csi, "volumeAttributes"));
+    assertThat(attributes).containsKey("subPath");
+    VolumeSettings settings = SettingsParser.parse(new VolumeSource(str(csi, "volumeHandle"), secret,
+        attributes, strings(list(pv, "spec", "mountOptions"))));
+    assertThat(settings.subPath()).isEqualTo("projects/alpha");
+
+    Map<String, Object> pvc = one(examples, "PersistentVolumeClaim", "juicefs-existing-data");
+    assertThat(str(pvc, "spec", "volumeName")).isEqualTo(name(pv));
+    assertThat(str(pvc, "spec", "storageClassName")).isEmpty();
+  }
+
+  @Test
+  void example_pods_use_existing_claims_with_host_to_container_propagation() {
+    Set<String> claims = examples.stream().filter(d -> kind(d).equals("PersistentVolumeClaim"))
+        .map(ManifestsTest::name).collect(Collectors.toSet());
+    Set<String> storageClasses = examples.stream().filter(d -> kind(d).equals("StorageClass"))
+        .map(ManifestsTest::name).collect(Collectors.toSet());
+    examples.stream().filter(d -> kind(d).equals("PersistentVolumeClaim"))
+        .filter(d -> !str(d, "spec", "storageClassName").isEmpty())
+        .forEach(d -> assertThat(storageClasses).contains(str(d, "spec", "storageClassName")));
+    List<Map<String, Object>> pods = examples.stream().filter(d -> kind(d).equals("Pod")).toList();
+    assertThat(pods).hasSizeGreaterThanOrEqualTo(3);
+    Map<String, List<String>> subPathsByClaim = new HashMap<>();
+    for (Map<String, Object> pod : pods) {
+      Map<String, String> claimOf = new HashMap<>();
+      for (Map<String, Object> v : maps(pod, "spec", "volumes")) {
+        if (v.containsKey("persistentVolumeClaim")) {
+          String claim = str(v, "persistentVolumeClaim", "claimName");
+          assertThat(claims).as(name(pod)).contains(claim);
+          claimOf.put(v.get("name").toString(), claim);
+        }
+      }
+      for (Map<String, Object> c : maps(pod, "spec", "containers")) {
+        for (Map<String, Object> m : maps(c, "volumeMounts")) {
+          if (claimOf.containsKey(m.get("name").toString())) {
+            assertThat(m.get("mountPropagation")).as(name(pod)).isEqualTo("HostToContainer");
+            subPathsByClaim.computeIfAbsent(claimOf.get(m.get("name").toString()), k -> new ArrayList<>())
+                .add(m.containsKey("subPath") ? m.get("subPath").toString() : "");
+          }
+        }
+      }
+    }
+    // Two pods share one claim, each in a sub-directory of its own.
+    assertThat(subPathsByClaim.values()).anySatisfy(subPaths ->
+        assertThat(subPaths).hasSizeGreaterThanOrEqualTo(2).doesNotContain("").doesNotHaveDuplicates());
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private static Optional<Path> onPath(String command) {
+    for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+      Path p = Path.of(dir, command);
+      if (!dir.isEmpty() && Files.isExecutable(p)) {
+        return Optional.of(p);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static String kustomize(Path kubectl, Path dir) throws IOException, InterruptedException {
+    Path err = Files.createTempFile("kustomize", ".err");
+    try {
+      Process p = new ProcessBuilder(kubectl.toString(), "kustomize", dir.toString())
+          .redirectError(err.toFile()).start();
+      p.getOutputStream().close();
+      byte[] out = p.getInputStream().readAllBytes();
+      assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).as("kubectl kustomize %s: %s", dir, Files.readString(err)).isZero();
+      return new String(out, StandardCharsets.UTF_8);
+    } finally {
+      Files.deleteIfExists(err);
+    }
+  }
+
+  private List<Map<String, Object>> workloads() {
+    return base.stream().filter(d -> Set.of("Deployment", "DaemonSet").contains(kind(d))).toList();
+  }
+
+  private static List<Map<String, Object>> allContainers(Map<String, Object> workload) {
+    Map<String, Object> pod = map(workload, "spec", "template", "spec");
+    List<Map<String, Object>> all = new ArrayList<>(maps(pod, "containers"));
+    all.addAll(maps(pod, "initContainers"));
+    return all;
+  }
+
+  private static Map<String, Object> container(Map<String, Object> workload, String name) {
+    return maps(workload, "spec", "template", "spec", "containers").stream()
+        .filter(c -> name.equals(c.get("name"))).findFirst()
+        .orElseThrow(() -> new AssertionError("no container " + name + " in " + name(workload)));
+  }
+
+  private static List<String> args(Map<String, Object> container) {
+    return strings(list(container, "args"));
+  }
+
+  /** The value of a {@code --name=value} argument. */
+  private static String flag(Map<String, Object> container, String name) {
+    return args(container).stream().filter(a -> a.startsWith(name + "=")).map(a -> a.substring(name.length() + 1))
+        .findFirst().orElseThrow(() -> new AssertionError(str(container, "name") + " has no " + name));
+  }
+
+  private static String env(Map<String, Object> container, String name) {
+    return maps(container, "env").stream().filter(e -> name.equals(e.get("name")))
+        .map(e -> String.valueOf(e.get("value"))).findFirst()
+        .orElseThrow(() -> new AssertionError(str(container, "name") + " has no env " + name));
+  }
+
+  private static String envFieldRef(Map<String, Object> container, String name) {
+    return maps(container, "env").stream().filter(e -> name.equals(e.get("name")))
+        .map(e -> str(e, "valueFrom", "fieldRef", "fieldPath")).findFirst().orElseThrow();
+  }
+
+  /** A probe's port, with a named port resolved to its number. */
+  private static String probePort(Map<String, Object> container, String probe) {
+    String port = str(container, probe, "httpGet", "port");
+    if (port.matches("\\d+")) {
+      return port;
+    }
+    return maps(container, "ports").stream().filter(p -> port.equals(p.get("name")))
+        .map(p -> p.get("containerPort").toString()).findFirst()
+        .orElseThrow(() -> new AssertionError("no port named " + port));
+  }
+
+  /** Volume name to host path, for the pod's hostPath volumes. */
+  private static Map<String, String> hostPaths(Map<String, Object> podSpec) {
+    Map<String, String> result = new HashMap<>();
+    for (Map<String, Object> v : maps(podSpec, "volumes")) {
+      if (v.containsKey("hostPath")) {
+        result.put(v.get("name").toString(), str(v, "hostPath", "path"));
+      }
+    }
+    return result;
+  }
+
+  private static Map<String, Object> mountOfHost(Map<String, Object> container, Map<String, String> hostPaths,
+                                                 String hostPath) {
+    return maps(container, "volumeMounts").stream()
+        .filter(m -> hostPath.equals(hostPaths.get(m.get("name").toString()))).findFirst()
+        .orElseThrow(() -> new AssertionError(str(container, "name") + " does not mount host " + hostPath));
+  }
+
+  private static String mountPathOfHost(Map<String, Object> container, Map<String, String> hostPaths,
+                                        String hostPath) {
+    return mountOfHost(container, hostPaths, hostPath).get("mountPath").toString();
+  }
+
+  /** The propagation of the mount of a host path, and that it is mounted at the same path. */
+  private static String hostMountOf(Map<String, Object> container, Map<String, String> hostPaths,
+                                    String hostPath) {
+    Map<String, Object> m = mountOfHost(container, hostPaths, hostPath);
+    assertThat(m.get("mountPath")).as("mounted at the host's path: the driver's paths are the host's")
+        .isEqualTo(hostPath);
+    return String.valueOf(m.get("mountPropagation"));
+  }
+
+  /** The host path of a path inside a container, through its hostPath mounts. */
+  private static String hostSocket(Map<String, Object> container, Map<String, String> hostPaths, String path) {
+    String best = null;
+    String bestMount = "";
+    for (Map<String, Object> m : maps(container, "volumeMounts")) {
+      String mountPath = m.get("mountPath").toString();
+      String host = hostPaths.get(m.get("name").toString());
+      if (host != null && path.startsWith(mountPath + "/") && mountPath.length() > bestMount.length()) {
+        bestMount = mountPath;
+        best = host + path.substring(mountPath.length());
+      }
+    }
+    assertThat(best).as(path + " of " + str(container, "name") + " is on a host path").isNotNull();
+    return best;
+  }
+
+  /** "group/resource[@namespace]:verb" for every rule bound to the ServiceAccount. */
+  private Set<String> grants(String serviceAccount) {
+    Set<String> result = new TreeSet<>();
+    for (Map<String, Object> binding : base) {
+      if (!Set.of("RoleBinding", "ClusterRoleBinding").contains(kind(binding))) {
+        continue;
+      }
+      boolean bound = maps(binding, "subjects").stream().anyMatch(s -> "ServiceAccount".equals(s.get("kind"))
+          && serviceAccount.equals(s.get("name")) && "jfs-csi".equals(s.get("namespace")));
+      if (!bound) {
+        continue;
+      }
+      String roleKind = str(binding, "roleRef", "kind");
+      Map<String, Object> role = one(base, roleKind, str(binding, "roleRef", "name"));
+      String scope = kind(binding).equals("RoleBinding") ? "@" + str(binding, "metadata", "namespace") : "";
+      for (Map<String, Object> rule : maps(role, "rules")) {
+        assertThat(rule).doesNotContainKeys("nonResourceURLs", "resourceNames");
+        for (String group : strings(list(rule, "apiGroups"))) {
+          for (String resource : strings(list(rule, "resources"))) {
+            for (String verb : strings(list(rule, "verbs"))) {
+              assertThat(List.of(group, resource, verb)).doesNotContain("*");
+              result.add(group + "/" + resource + scope + ":" + verb);
+            }
+          }
+        }
+      }
+    }
+    return result;
+  }
+
+  private static Map<String, String> secret(String name, String namespace) {
+    Map<String, Object> s = examples.stream()
+        .filter(d -> kind(d).equals("Secret") && name(d).equals(name)
+            && namespace.equals(str(d, "metadata", "namespace")))
+        .findFirst().orElseThrow(() -> new AssertionError("no example Secret " + namespace + "/" + name));
+    assertThat(s).as("examples write Secrets as stringData").doesNotContainKey("data");
+    return strings(map(s, "stringData"));
+  }
+
+  private static Map<String, Object> one(List<Map<String, Object>> docs, String kind, String name) {
+    List<Map<String, Object>> found = docs.stream()
+        .filter(d -> kind.equals(kind(d)) && name.equals(name(d))).toList();
+    assertThat(found).as(kind + "/" + name).hasSize(1);
+    return found.getFirst();
+  }
+
+  private static String kind(Map<String, Object> doc) {
+    return String.valueOf(doc.get("kind"));
+  }
+
+  private static String name(Map<String, Object> doc) {
+    return str(doc, "metadata", "name");
+  }
+
+  private static Object at(Object node, String... path) {
+    Object current = node;
+    for (String key : path) {
+      if (!(current instanceof Map<?, ?> m) || !m.containsKey(key)) {
+        return null;
+      }
+      current = m.get(key);
+    }
+    return current;
+  }
+
+  private static String str(Object node, String... path) {
+    Object value = at(node, path);
+    if (value == null) {
+      throw new AssertionError("missing " + String.join(".", path));
+    }
+    assertThat(value).as(String.join(".", path)).isInstanceOf(String.class);
+    return (String) value;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> map(Object node, String... path) {
+    Object value = at(node, path);
+    if (value == null) {
+      throw new AssertionError("missing " + String.join(".", path));
+    }
+    assertThat(value).as(String.join(".", path)).isInstanceOf(Map.class);
+    return (Map<String, Object>) value;
+  }
+
+  private static List<?> list(Object node, String... path) {
+    Object value = at(node, path);
+    if (value == null) {
+      return List.of();
+    }
+    assertThat(value).as(String.join(".", path)).isInstanceOf(List.class);
+    return (List<?>) value;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Map<String, Object>> maps(Object node, String... path) {
+    List<?> l = list(node, path);
+    assertThat(l).as(String.join(".", path)).allMatch(e -> e instanceof Map);
+    return (List<Map<String, Object>>) l;
+  }
+
+  private static List<String> strings(List<?> l) {
+    assertThat(l).allMatch(e -> e instanceof String);
+    return l.stream().map(String.class::cast).toList();
+  }
+
+  private static Map<String, String> strings(Map<String, Object> m) {
+    Map<String, String> result = new LinkedHashMap<>();
+    m.forEach((k, v) -> {
+      assertThat(v).as(k).isInstanceOf(String.class);
+      result.put(k, (String) v);
+    });
+    return result;
+  }
+
+  /**
+   * Reads the block-style YAML kustomize prints: documents split by {@code ---}, mappings,
+   * sequences (also at their key's indentation), plain, single- and double-quoted scalars,
+   * {@code |} and {@code >} block scalars, {@code {}} and {@code []}. Scalars stay strings.
+   * Anything else (anchors, flow collections with content, multi-line plain scalars) fails
+   * loudly rather than being misread.
+   */
+  static final class Yaml {
+    private final List<String> lines;
+    private int pos;
+
+    private Yaml(List<String> lines) {
+      this.lines = new ArrayList<>(lines);
+    }
+
+    static List<Map<String, Object>> documents(String text) {
+      List<Map<String, Object>> docs = new ArrayList<>();
+      List<String> current = new ArrayList<>();
+      for (String line : (text + "\n---").split("\n", -1)) {
+        if (line.equals("---")) {
+          if (current.stream().anyMatch(l -> !l.isBlank() && !l.stripLeading().startsWith("#"))) {
+            Object doc = new Yaml(current).parseDocument();
+            assertThat(doc).isInstanceOf(Map.class);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> m = (Map<String, Object>) doc;
+            docs.add(m);
+          }
+          current = new ArrayList<>();
+        } else {
+          current.add(line);
+        }
+      }
+      return docs;
+    }
+
+    private Object parseDocument() {
+      skipEmpty();
+      Object node = parseNode(indent(lines.get(pos)));
+      skipEmpty();
+      if (pos < lines.size()) {
+        throw new IllegalStateException("unparsed YAML at line " + (pos + 1) + ": " + lines.get(pos));
+      }
+      return node;
+    }
+
+    private void skipEmpty() {
+      while (pos < lines.size()
+          && (lines.get(pos).isBlank() || lines.get(pos).stripLeading().startsWith("#"))) {
+        pos++;
+      }
+    }
+
+    private static int indent(String line) {
+      int i = 0;
+      while (i < line.length() && line.charAt(i) == ' ') {
+        i++;
+      }
+      return i;
+    }
+
+    private static boolean isItem(String line, int indent) {
+      return indent(line) == indent && (line.startsWith("- ", indent) || line.substring(indent).equals("-"));
+    }
+
+    private Object parseNode(int indent) {
+      return isItem(lines.get(pos), indent) ? parseSequence(indent) : parseMapping(indent);
+    }
+
+    private List<Object> parseSequence(int indent) {
+      List<Object> items = new ArrayList<>();
+      while (true) {
+        skipEmpty();
+        if (pos >= lines.size() || !isItem(lines.get(pos), indent)) {
+          return items;
+        }
+        String line = lines.get(pos);
+        String content = line.substring(Math.min(line.length(), indent + 2));
+        if (content.isBlank()) {
+          pos++;
+          skipEmpty();
+          items.add(parseNode(indent(lines.get(pos))));
+        } else if (keyEnd(content) >= 0) {
+          // "- key: value": a mapping whose keys sit two columns in.
+          lines.set(pos, " ".repeat(indent + 2) + content);
+          items.add(parseMapping(indent + 2));
+        } else {
+          pos++;
+          items.add(scalar(content));
+        }
+      }
+    }
+
+    private Map<String, Object> parseMapping(int indent) {
+      Map<String, Object> map = new LinkedHashMap<>();
+      while (true) {
+        skipEmpty();
+        if (pos >= lines.size()) {
+          return map;
+        }
+        String line = lines.get(pos);
+        int lineIndent = indent(line);
+        if (lineIndent < indent || isItem(line, lineIndent)) {
+          return map;
+        }
+        if (lineIndent > indent) {
+          throw new IllegalStateException("unexpected indentation at line " + (pos + 1) + ": " + line);
+        }
+        String content = line.substring(indent);
+        int end = keyEnd(content);
+        if (end < 0) {
+          throw new IllegalStateException("not a mapping entry at line " + (pos + 1) + ": " + line);
+        }
+        String key = unquote(content.substring(0, end));
+        String rest = content.substring(end + 1).strip();
+        pos++;
+        Object value;
+        if (rest.isEmpty()) {
+          skipEmpty();
+          if (pos < lines.size() && indent(lines.get(pos)) > indent) {
+            value = parseNode(indent(lines.get(pos)));
+          } else if (pos < lines.size() && isItem(lines.get(pos), indent)) {
+            value = parseSequence(indent);
+          } else {
+            value = "";
+          }
+        } else if (rest.startsWith("|") || rest.startsWith(">")) {
+          value = blockScalar(indent, rest);
+        } else {
+          value = scalar(rest);
+        }
+        if (map.put(key, value) != null) {
+          throw new IllegalStateException("duplicate key " + key);
+        }
+      }
+    }
+
+    private String blockScalar(int parentIndent, String header) {
+      List<String> body = new ArrayList<>();
+      int blockIndent = -1;
+      while (pos < lines.size()) {
+        String line = lines.get(pos);
+        if (!line.isBlank() && indent(line) <= parentIndent) {
+          break;
+        }
+        if (!line.isBlank() && blockIndent < 0) {
+          blockIndent = indent(line);
+        }
+        body.add(line.isBlank() ? "" : line.substring(Math.min(blockIndent, line.length())));
+        pos++;
+      }
+      while (!body.isEmpty() && body.getLast().isEmpty()) {
+        body.removeLast();
+      }
+      String joined = String.join(header.startsWith(">") ? " " : "\n", body);
+      return header.contains("-") ? joined : joined + "\n";
+    }
+
+    /** The index of the colon that ends a mapping key, or -1. */
+    private static int keyEnd(String content) {
+      if (content.startsWith("\"") || content.startsWith("'")) {
+        int close = content.indexOf(content.charAt(0), 1);
+        return close > 0 && content.startsWith(":", close + 1)
+            && (content.length() == close + 2 || content.charAt(close + 2) == ' ') ? close + 1 : -1;
+      }
+      if (content.startsWith("{") || content.startsWith("[")) {
+        return -1;
+      }
+      for (int i = 0; i < content.length(); i++) {
+        if (content.charAt(i) == ':' && (i + 1 == content.length() || content.charAt(i + 1) == ' ')) {
+          return i;
+        }
+      }
+      return -1;
+    }
+
+    private static Object scalar(String text) {
+      String s = text.strip();
+      if (s.equals("{}")) {
+        return Map.of();
+      }
+      if (s.equals("[]")) {
+        return List.of();
+      }
+      if (s.startsWith("{") || s.startsWith("[") || s.startsWith("&") || s.startsWith("*")
+          || s.startsWith("!")) {
+        throw new IllegalStateException("unsupported YAML value: " + s);
+      }
+      return unquote(s);
+    }
+
+    private static String unquote(String s) {
+      if (s.length() >= 2 && s.startsWith("'") && s.endsWith("'")) {
+        return s.substring(1, s.length() - 1).replace("''", "'");
+      }
+      if (s.length() >= 2 && s.startsWith("\"") && s.endsWith("\"")) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 1; i < s.length() - 1; i++) {
+          char c = s.charAt(i);
+          if (c == '\\' && i + 1 < s.length() - 1) {
+            char n = s.charAt(++i);
+            out.append(switch (n) {
+              case 'n' -> '\n';
+              case 't' -> '\t';
+              default -> n;
+            });
+          } else {
+            out.append(c);
+          }
+        }
+        return out.toString();
+      }
+      if (s.startsWith("'") || s.startsWith("\"")) {
+        throw new IllegalStateException("unterminated quoted scalar (multi-line?): " + s);
+      }
+      return s;
+    }
+  }
+}
