@@ -44,6 +44,7 @@ public final class LocalProcessRuntime implements MountRuntime {
   private final Executor executor;
   private final ClientRecordStore records;
   private final ExitWatcher exits;
+  private final AdoptedExits adoptedExits = new AdoptedExits();
   private final ClientCache cache;
   private final ClientPlan plan;
   private final ClientCgroup cgroups;
@@ -176,7 +177,9 @@ public final class LocalProcessRuntime implements MountRuntime {
   private RunningClient adopt(RunningClient previous, ClientResources resources, Consumer<ClientExit> onExit) {
     long pid = ExitWatcher.parsePid(previous.handle());
     cgroups.adopt(previous.key(), resources, pid);
-    CompletableFuture<?> exit = ProcessHandle.of(pid).map(ProcessHandle::onExit)
+    // Not ProcessHandle.onExit(): for a process that is not our child it takes a JDK thread per
+    // client that polls ever more slowly (up to 5 s apart); adoptedExits polls all on one thread.
+    CompletableFuture<?> exit = ProcessHandle.of(pid).map(adoptedExits::onExit)
         .orElseGet(() -> CompletableFuture.completedFuture(null));
     exits.watch(previous, exit, () -> "client process " + pid + " exited", onExit);
     log.info("adopted client {} (pid {}) at {}", previous.key(), pid, previous.mountPath());

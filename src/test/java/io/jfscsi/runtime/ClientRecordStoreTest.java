@@ -6,6 +6,8 @@ import io.jfscsi.juicefs.VolumeSource;
 import io.jfscsi.host.LinuxMounter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.io.StringWriter;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
@@ -14,6 +16,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -78,48 +81,276 @@ class ClientRecordStoreTest {
 
   @Test
   void filesAreOwnerOnly() throws Exception {
-    runtime().save(record("pvc-1", 1));
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(clientsDir()))).isEqualTo("rwx------");
-    try (var files = Files.list(clientsDir())) {
-      for (Path f : files.toList()) {
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).as(f.toString()).isEqualTo("rw-------");
+    runtime().save(record("pvc-1", 3));
+    try (var files = Files.walk(clientsDir())) {
+      List<Path> all = files.toList();
+      assertThat(all).hasSize(1 + 1 + 1 + 3); // clients/, the record, its targets directory, 3 targets
+      for (Path f : all) {
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).as(f.toString())
+            .isEqualTo(Files.isDirectory(f) ? "rwx------" : "rw-------");
       }
     }
   }
 
+  /** Version i of a growing client: targets p0..p(i-1), as MountActor saves one publish at a time. */
+  private static ClientRecord version(int i) {
+    ClientRecord base = record("pvc-1", 0);
+    Set<String> t = new HashSet<>();
+    for (int j = 0; j < i; j++) {
+      t.add("/var/lib/kubelet/pods/p" + j + "/volumes/kubernetes.io~csi/pv/mount");
+    }
+    VolumeSource source = new VolumeSource(base.source().volumeId(), base.source().secrets(),
+        Map.of("subPath", "a/b", "version", Integer.toString(i / 10)), base.source().mountFlags());
+    return new ClientRecord(base.key(), source, t, Set.of(), base.deleteAt(), base.running());
+  }
+
   @Test
-  void replaceIsAtomicForConcurrentReaders() throws Exception {
+  void concurrentReadersSeeEachChangeWhole() throws Exception {
     LocalProcessRuntime rt = runtime();
-    rt.save(record("pvc-1", 1));
+    rt.save(version(1));
     AtomicBoolean done = new AtomicBoolean();
     List<String> problems = new CopyOnWriteArrayList<>();
     AtomicInteger reads = new AtomicInteger();
+    AtomicBoolean shrinking = new AtomicBoolean();
+    Set<String> universe = version(150).targets();
+    String always = "/var/lib/kubelet/pods/p0/volumes/kubernetes.io~csi/pv/mount";
     Thread reader = Thread.ofPlatform().start(() -> {
       while (!done.get()) {
+        boolean shrinkingBefore = shrinking.get();
         List<ClientRecord> seen = runtime().load();
+        boolean growingThroughout = !shrinkingBefore && !shrinking.get();
         reads.incrementAndGet();
         if (seen.size() != 1) {
           problems.add("saw " + seen.size() + " records");
           continue;
         }
-        // Each version is consistent with itself: a torn file would not be.
         ClientRecord r = seen.getFirst();
-        if (!Integer.toString(r.targets().size()).equals(r.source().context().get("targets"))) {
-          problems.add("inconsistent record with " + r.targets().size() + " targets");
+        int n = r.targets().size();
+        // Nothing invented, nothing present throughout lost, and the record file is whole.
+        if (!universe.containsAll(r.targets()) || !r.targets().contains(always)) {
+          problems.add("targets that were never saved, or p0 lost: " + r.targets());
+        }
+        // While targets are only added (one per save, as MountActor saves one publish at a
+        // time), a reader sees one of the versions: each target file appears whole. (A load
+        // is not a snapshot across files: while targets are removed, a slow reader can list
+        // a file that is gone when it reads it. Only the driver's start and cache cleaning
+        // load, and neither needs one.)
+        if (growingThroughout && !r.targets().equals(version(n).targets())) {
+          problems.add("targets are not a saved version: " + r.targets());
+        }
+        if (r.source().context().get("version") == null) {
+          problems.add("record file without its context");
         }
       }
     });
-    for (int i = 1; i <= 300; i++) {
-      rt.save(record("pvc-1", i % 40 + 1));
+    for (int i = 2; i <= 150; i++) {
+      rt.save(version(i));
+    }
+    shrinking.set(true);
+    for (int i = 149; i >= 1; i--) {
+      rt.save(version(i));
     }
     done.set(true);
     reader.join();
     assertThat(problems).isEmpty();
     assertThat(reads.get()).isPositive();
+    assertThat(runtime().load()).containsExactly(version(1));
     try (var files = Files.list(clientsDir())) {
       assertThat(files.map(p -> p.getFileName().toString()).toList())
-          .as("no temp file left, nothing moved aside").containsExactly("pvc-1-abcdef012345.properties");
+          .as("no temp file left, nothing moved aside")
+          .containsExactlyInAnyOrder("pvc-1-abcdef012345.properties", "pvc-1-abcdef012345.targets");
     }
+    try (var files = Files.list(clientsDir().resolve("pvc-1-abcdef012345.targets"))) {
+      assertThat(files.toList()).hasSize(1);
+    }
+  }
+
+  @Test
+  void aSaveWritesOnlyWhatChanged() throws Exception {
+    LocalProcessRuntime rt = runtime();
+    ClientRecord r = record("pvc-1", 3);
+    rt.save(r);
+    Path file = clientsDir().resolve(r.key().name() + ".properties");
+    Path targets = clientsDir().resolve(r.key().name() + ".targets");
+    Object recordInode = Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+    Map<String, Object> targetInodes = new HashMap<>();
+    try (var files = Files.list(targets)) {
+      for (Path f : files.toList()) {
+        targetInodes.put(f.getFileName().toString(), Files.readAttributes(f, BasicFileAttributes.class).fileKey());
+      }
+    }
+
+    Set<String> more = new HashSet<>(r.targets());
+    more.add("/var/lib/kubelet/pods/new/volumes/kubernetes.io~csi/pv/mount");
+    ClientRecord published = new ClientRecord(r.key(), r.source(), more, r.readOnlyTargets(), r.deleteAt(), r.running());
+    rt.save(published);
+
+    assertThat(Files.readAttributes(file, BasicFileAttributes.class).fileKey())
+        .as("the record file is not rewritten when only the targets change").isEqualTo(recordInode);
+    try (var files = Files.list(targets)) {
+      List<Path> now = files.toList();
+      assertThat(now).hasSize(4);
+      for (Path f : now) {
+        Object before = targetInodes.get(f.getFileName().toString());
+        if (before != null) {
+          assertThat(Files.readAttributes(f, BasicFileAttributes.class).fileKey()).isEqualTo(before);
+        }
+      }
+    }
+    assertThat(rt.load()).containsExactly(published);
+
+    // The delayed exit changes: the record file is replaced, the targets stay.
+    ClientRecord later = new ClientRecord(r.key(), r.source(), more, r.readOnlyTargets(),
+        Optional.of(Instant.parse("2026-11-28T00:00:00Z")), r.running());
+    rt.save(later);
+    assertThat(rt.load()).containsExactly(later);
+
+    // The last target goes: no target file is left, and remove() leaves nothing.
+    ClientRecord empty = new ClientRecord(r.key(), r.source(), Set.of(), Set.of(), later.deleteAt(), r.running());
+    rt.save(empty);
+    assertThat(rt.load()).containsExactly(empty);
+    try (var files = Files.list(targets)) {
+      assertThat(files.toList()).isEmpty();
+    }
+    rt.remove(r.key());
+    try (var files = Files.list(clientsDir())) {
+      assertThat(files.toList()).isEmpty();
+    }
+  }
+
+  @Test
+  void aTargetCanBecomeReadOnlyAndStaleTargetFilesAreCorrected() throws Exception {
+    LocalProcessRuntime rt = runtime();
+    ClientRecord r = record("pvc-1", 2);
+    rt.save(r);
+    ClientRecord allReadOnly = new ClientRecord(r.key(), r.source(), r.targets(), r.targets(), r.deleteAt(), r.running());
+    rt.save(allReadOnly);
+    assertThat(rt.load()).containsExactly(allReadOnly);
+    rt.save(r);
+    assertThat(rt.load()).containsExactly(r);
+
+    // A directory left by an earlier client with the same key (say a crash inside remove()):
+    // the next save lists it and puts it right.
+    rt.remove(r.key());
+    Path targets = clientsDir().resolve(r.key().name() + ".targets");
+    Files.createDirectories(targets);
+    String stale = "/var/lib/kubelet/pods/stale/volumes/kubernetes.io~csi/pv/mount";
+    Files.writeString(targets.resolve(ClientRecordStore.targetFileName(stale, false)), "rw\n" + stale + "\n");
+    rt.save(r);
+    assertThat(rt.load()).containsExactly(r);
+  }
+
+  /** The record as the driver before per-target files wrote it (format 1, targets inside). */
+  private static String formatOne(ClientRecord r) throws Exception {
+    Properties p = new Properties();
+    p.setProperty("format", "1");
+    p.setProperty("key.volumeId", r.key().volumeId());
+    p.setProperty("key.settingsHash", r.key().settingsHash());
+    p.setProperty("source.volumeId", r.source().volumeId());
+    r.source().secrets().forEach((k, v) -> p.setProperty("source.secret." + k, v));
+    r.source().context().forEach((k, v) -> p.setProperty("source.context." + k, v));
+    p.setProperty("source.mountFlags.count", Integer.toString(r.source().mountFlags().size()));
+    for (int i = 0; i < r.source().mountFlags().size(); i++) {
+      p.setProperty("source.mountFlag." + i, r.source().mountFlags().get(i));
+    }
+    List<String> targets = r.targets().stream().sorted().toList();
+    p.setProperty("targets.count", Integer.toString(targets.size()));
+    for (int i = 0; i < targets.size(); i++) {
+      p.setProperty("target." + i, targets.get(i));
+      if (r.readOnlyTargets().contains(targets.get(i))) {
+        p.setProperty("target." + i + ".readOnly", "true");
+      }
+    }
+    r.deleteAt().ifPresent(t -> p.setProperty("deleteAt", t.toString()));
+    r.running().ifPresent(c -> {
+      p.setProperty("running.mountPath", c.mountPath().toString());
+      p.setProperty("running.handle", c.handle());
+      p.setProperty("running.startedAt", c.startedAt().toString());
+    });
+    StringWriter w = new StringWriter();
+    p.store(w, "jfs-csi client record: holds secrets, keep 0600");
+    return w.toString();
+  }
+
+  @Test
+  void recordsOfTheEarlierFormatLoadAndAreConvertedWithoutLosingATarget() throws Exception {
+    ClientRecord old = record("pvc-old", 5);
+    Files.createDirectories(clientsDir());
+    Path file = clientsDir().resolve(old.key().name() + ".properties");
+    Files.writeString(file, formatOne(old));
+
+    LocalProcessRuntime rt = runtime();
+    assertThat(rt.load()).as("an upgraded driver reads the old record").containsExactly(old);
+
+    // The first save after the upgrade: one target unpublished, the rest kept.
+    Set<String> fewer = new HashSet<>(old.targets());
+    fewer.remove("/var/lib/kubelet/pods/p4/volumes/kubernetes.io~csi/pv/mount");
+    ClientRecord saved = new ClientRecord(old.key(), old.source(), fewer, old.readOnlyTargets(), old.deleteAt(), old.running());
+    rt.save(saved);
+    assertThat(Files.readString(file)).contains("format=2").doesNotContain("target.0");
+    assertThat(runtime().load()).containsExactly(saved);
+  }
+
+  @Test
+  void aDamagedTargetFileIsSkippedAndInventsNothing() throws Exception {
+    LocalProcessRuntime rt = runtime();
+    ClientRecord r = record("pvc-1", 3);
+    rt.save(r);
+    Path targets = clientsDir().resolve(r.key().name() + ".targets");
+    String victim = "/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/pv/mount";
+    Path victimFile = targets.resolve(ClientRecordStore.targetFileName(victim, false));
+    assertThat(victimFile).exists();
+    // Torn: the path cut short (it would name another target if it were believed).
+    Files.writeString(victimFile, "rw\n/var/lib/kubelet/pods/p1/vol");
+    // Empty, as a crash can leave a file whose data never reached the disk.
+    String other = "/var/lib/kubelet/pods/p2/volumes/kubernetes.io~csi/pv/mount";
+    Files.write(targets.resolve(ClientRecordStore.targetFileName(other, false)), new byte[0]);
+    // A well-formed file under the wrong name.
+    Files.writeString(targets.resolve(ClientRecordStore.targetFileName("/elsewhere", false)), "rw\n/invented\n");
+    // A save in progress (its temp file) is not a target yet.
+    Files.writeString(targets.resolve(".abc.tmp"), "rw\n/in-progress\n");
+
+    ClientRecord loaded = rt.load().getFirst();
+    assertThat(loaded.targets()).containsExactly("/var/lib/kubelet/pods/p0/volumes/kubernetes.io~csi/pv/mount");
+    assertThat(loaded.readOnlyTargets()).isEqualTo(r.readOnlyTargets());
+
+    // The next save writes the damaged ones again (it cannot tell them from good ones by name,
+    // so this is what recovery does: it re-saves what it keeps).
+    rt.save(new ClientRecord(r.key(), r.source(), Set.of(), Set.of(), r.deleteAt(), r.running()));
+    rt.save(r);
+    assertThat(rt.load()).containsExactly(r);
+  }
+
+  @Test
+  void concurrentSavesOfDifferentClients() throws Exception {
+    LocalProcessRuntime rt = runtime();
+    int clients = 8;
+    List<Throwable> failures = new CopyOnWriteArrayList<>();
+    List<Thread> threads = new java.util.ArrayList<>();
+    for (int c = 0; c < clients; c++) {
+      String volume = "pvc-" + c;
+      threads.add(Thread.ofPlatform().start(() -> {
+        try {
+          for (int i = 1; i <= 40; i++) {
+            rt.save(record(volume, i));
+          }
+          for (int i = 39; i >= 10; i--) {
+            rt.save(record(volume, i));
+          }
+        } catch (Throwable t) {
+          failures.add(t);
+        }
+      }));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    assertThat(failures).isEmpty();
+    List<ClientRecord> expected = new java.util.ArrayList<>();
+    for (int c = 0; c < clients; c++) {
+      expected.add(record("pvc-" + c, 10));
+    }
+    assertThat(runtime().load()).containsExactlyInAnyOrderElementsOf(expected);
   }
 
   @Test
