@@ -121,10 +121,6 @@ class DriverCrashTest {
     driver.startProcess();
     System.out.printf("driver restarted and ready in %d ms%n",
         (System.nanoTime() - restartAt) / 1_000_000);
-    Files.readAllLines(dir.resolve("driver.log")).stream()
-        .filter(l -> l.contains("recovered") || l.contains("listening") || l.contains("READY")
-            || l.contains("adopt"))
-        .forEach(System.out::println);
     List<String> mounted = driver.mountsUnder();
     for (var e : known.entrySet()) {
       if (e.getValue() == Known.PUBLISHED) {
