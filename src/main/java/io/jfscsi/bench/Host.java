@@ -3,7 +3,6 @@ package io.jfscsi.bench;
 import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountInfo;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -73,28 +72,9 @@ final class Host {
 
   // ---- processes --------------------------------------------------------------------------
 
+  /** A process's arguments, juicefs's rewritten process title split back into them. */
   static List<String> cmdline(long pid) {
-    byte[] raw;
-    try {
-      raw = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
-    } catch (IOException e) {
-      return List.of();
-    }
-    List<String> args = new ArrayList<>();
-    int start = 0;
-    for (int i = 0; i <= raw.length; i++) {
-      if (i == raw.length || raw[i] == 0) {
-        if (i > start) {
-          args.add(new String(raw, start, i - start, StandardCharsets.UTF_8));
-        }
-        start = i + 1;
-      }
-    }
-    // juicefs rewrites its title as one space-joined string.
-    if (args.size() == 1 && args.getFirst().contains(" ")) {
-      return List.of(args.getFirst().split(" "));
-    }
-    return args;
+    return io.jfscsi.runtime.ProcInfo.arguments(pid);
   }
 
   static List<Long> pids() {

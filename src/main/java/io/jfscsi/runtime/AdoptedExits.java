@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,8 +30,8 @@ final class AdoptedExits {
   private record Watched(ProcessHandle handle, CompletableFuture<Void> exit) {}
 
   private final Set<Watched> watched = ConcurrentHashMap.newKeySet();
-  private final Object lock = new Object();
-  private Thread poller; // guarded by lock
+  /** Whether the polling thread runs; whoever flips it to true starts one. */
+  private final AtomicBoolean polling = new AtomicBoolean();
 
   /** Completes once {@code handle} is no longer alive. */
   CompletableFuture<Void> onExit(ProcessHandle handle) {
@@ -40,10 +41,8 @@ final class AdoptedExits {
       return exit;
     }
     watched.add(new Watched(handle, exit));
-    synchronized (lock) {
-      if (poller == null) {
-        poller = Thread.ofPlatform().daemon().name("jfs-adopted-exits").start(this::poll);
-      }
+    if (polling.compareAndSet(false, true)) {
+      Thread.ofPlatform().daemon().name("jfs-adopted-exits").start(this::poll);
     }
     return exit;
   }
@@ -78,10 +77,11 @@ final class AdoptedExits {
           }
         }
       }
-      synchronized (lock) {
-        // An onExit that adds after this check finds poller null and starts another.
-        if (watched.isEmpty()) {
-          poller = null;
+      if (watched.isEmpty()) {
+        polling.set(false);
+        // An onExit that added in between either saw polling true (so this thread must go on)
+        // or starts its own thread after the set above.
+        if (watched.isEmpty() || !polling.compareAndSet(false, true)) {
           return;
         }
       }

@@ -15,7 +15,7 @@ import java.util.Optional;
  * counts a zombie as alive, and a client orphaned by a dead driver may stay a zombie for a while
  * under a container's init.
  */
-final class ProcInfo {
+public final class ProcInfo {
   private ProcInfo() {}
 
   /** Fields of /proc/PID/stat that the runtime needs. */
@@ -76,13 +76,23 @@ final class ProcInfo {
     return isRunning(pid) && matchesClient(cmdline(pid), mountPath, programs);
   }
 
-  static boolean matchesClient(List<String> cmdline, Path mountPath, Collection<String> programs) {
+  /** The arguments of {@code pid} as a client runs them, empty when it is gone. */
+  public static List<String> arguments(long pid) {
+    return arguments(cmdline(pid));
+  }
+
+  static List<String> arguments(List<String> cmdline) {
     List<String> args = cmdline.stream().filter(a -> !a.isEmpty()).toList();
     // JuiceFS hides the metaurl password with gspt.SetProcTitle(strings.Join(os.Args, " ")): the
     // arguments then read as one space-joined string padded with NULs.
     if (args.size() == 1 && args.getFirst().contains(" ")) {
       args = List.of(args.getFirst().split(" "));
     }
+    return args;
+  }
+
+  static boolean matchesClient(List<String> cmdline, Path mountPath, Collection<String> programs) {
+    List<String> args = arguments(cmdline);
     boolean program = false;
     for (int i = 0; i < Math.min(2, args.size()); i++) {
       int slash = args.get(i).lastIndexOf('/');
