@@ -95,6 +95,13 @@ public final class Driver implements AutoCloseable {
           new MountedDirectories(ports.runtime(), c.getDuration("client.ready-timeout")
               .plus(c.getDuration("client.command-timeout")).plusSeconds(10)),
           VolumeProvisioner.catalog(stateDir)), "provisioner", blocking) : null;
+      // Client recoveries reach the metrics through the event stream (no port in the actors).
+      var recoveries = ctx.spawn(Behaviors.<io.jfscsi.mount.ClientRecovered>receiveMessage(r -> {
+        ports.metrics().onClientRecovered(r);
+        return Behaviors.same();
+      }), "recovery-metrics");
+      ctx.getSystem().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+          .Subscribe<>(io.jfscsi.mount.ClientRecovered.class, recoveries));
       spawned.complete(new Actors(guardian, provisioner));
       return Behaviors.empty();
     }), "jfs-csi", managementSettings.applyTo(config));

@@ -63,6 +63,32 @@ class RecoveryTest extends NodeTestBase {
   }
 
   @Test
+  void aRecoveryIsPublishedWithTheTimeFromTheDeathToEveryTargetBoundAgain() {
+    TestProbe<ClientRecovered> recoveries = kit.createTestProbe();
+    kit.system().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+        .Subscribe<>(ClientRecovered.class, recoveries.ref()));
+    node.publishOk(v, node.target("pod-1", "pv-a"));
+    node.publishOk(v, node.target("pod-2", "pv-a"));
+
+    node.runtime.crash(key, "crashed");
+    node.awaitState(key, ClientState.BROKEN);
+    node.runtime.failNextStart(new Failure(Failure.Code.UNAVAILABLE, "still down"));
+    node.advance(MIN_BACKOFF); // the first restart fails: the recovery goes on
+    node.view(key);
+    recoveries.expectNoMessage(Duration.ofMillis(50));
+    node.advance(MIN_BACKOFF.multipliedBy(2));
+    node.awaitState(key, ClientState.READY);
+
+    ClientRecovered recovered = recoveries.receiveMessage();
+    assertThat(recovered.key()).isEqualTo(key.name());
+    assertThat(recovered.targets()).isEqualTo(2);
+    assertThat(recovered.took()).isEqualTo(MIN_BACKOFF.multipliedBy(3));
+    assertThat(recovered.restarts()).isEqualTo(2);
+    kit.system().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+        .Unsubscribe<>(recoveries.ref()));
+  }
+
+  @Test
   void theBackoffDoublesOnRepeatedFailuresUpToTheMaximum() {
     Path t = node.target("pod-1", "pv-a");
     node.publishOk(v, t);
