@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         ClientCommands.Stats.class,
         ClientCommands.Probe.class,
         io.jfscsi.bench.BenchCommand.class,
+        io.jfscsi.doctor.DoctorCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
