@@ -565,7 +565,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private ClientView view() {
     return new ClientView(key.name(), key.volumeId(), state,
-        client == null ? "" : client.mountPath().toString(),
+        client == null ? "" : client.mountPath().toString(), volume.subPath(),
         Optional.ofNullable(client).map(RunningClient::handle),
         List.copyOf(targets.names()), deleteAt, restarts, lastError);
   }

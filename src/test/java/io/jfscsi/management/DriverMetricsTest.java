@@ -63,7 +63,7 @@ class DriverMetricsTest {
   }
 
   static ClientView view(String key, ClientState state, int targets, int restarts) {
-    return new ClientView(key, "vol-" + key, state, "/mnt/" + key, Optional.of("1"),
+    return new ClientView(key, "vol-" + key, state, "/mnt/" + key, "", Optional.of("1"),
         java.util.stream.IntStream.range(0, targets).mapToObj(i -> "/t/" + key + i).toList(),
         Optional.empty(), restarts, Optional.empty());
   }
