@@ -157,6 +157,13 @@ class ManagementRoutesTest {
   }
 
   @Test
+  void noClusterViewWithoutKubernetes() {
+    HttpResponse<String> r = http.get("/cluster");
+    assertThat(r.statusCode()).isEqualTo(404);
+    assertThat(Http.map(r.body()).get("error").toString()).startsWith("no cluster view");
+  }
+
+  @Test
   void metricsCountClientsByStateAndReferences() {
     HttpResponse<String> r = http.get("/metrics");
     assertThat(r.statusCode()).isEqualTo(200);
