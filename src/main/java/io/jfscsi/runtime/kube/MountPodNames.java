@@ -68,7 +68,7 @@ public final class MountPodNames {
 
   /** The {@code juicefs-hash} label value: the settings hash cut to 63 characters. */
   public static String hashLabel(String settingsHash) {
-    return labelValue(settingsHash);
+    return labelValue(settingsHash.substring(0, Math.min(63, settingsHash.length())));
   }
 
   /**

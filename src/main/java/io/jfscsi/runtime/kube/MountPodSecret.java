@@ -63,7 +63,7 @@ public record MountPodSecret(String name, Map<String, String> data, List<EnvVar>
     }
     data.put(SOURCE_KEY, json(s.source().secrets()));
     VolumeSettings command = new VolumeSettings(s.source(), fsName, new SecretValue(metaUrl),
-        storage, bucket, accessKey, secretKey, Map.copyOf(format), Map.of(), s.configs(),
+        storage, bucket, accessKey, secretKey, java.util.Collections.unmodifiableMap(format), Map.of(), s.configs(),
         s.mountOptions(), s.subPath(), s.deleteDelay(), s.cleanCache(), s.cacheDirs(),
         s.resources(), s.mountImage(), s.cachePvc(), s.clientHash());
     return new MountPodSecret(name, Map.copyOf(data), List.copyOf(env), command);

@@ -18,12 +18,13 @@ public final class RequestCounter implements Interceptor {
 
   @Override
   public void before(BasicBuilder builder, HttpRequest request, RequestTags tags) {
-    counts.computeIfAbsent(describe(request), k -> new AtomicLong()).incrementAndGet();
+    counts.computeIfAbsent(describe(request.method(), request.uri()), k -> new AtomicLong())
+        .incrementAndGet();
   }
 
-  static String describe(HttpRequest request) {
-    String path = request.uri().getPath();
-    String query = request.uri().getRawQuery();
+  static String describe(String method, java.net.URI uri) {
+    String path = uri.getPath();
+    String query = uri.getRawQuery();
     boolean watch = query != null && query.contains("watch=true");
     java.util.List<String> segs = java.util.Arrays.stream(path.split("/"))
         .filter(x -> !x.isEmpty()).toList();
@@ -36,7 +37,7 @@ public final class RequestCounter implements Interceptor {
     if (segs.size() > i + 2) {
       resource += "/" + segs.get(i + 2);
     }
-    return (watch ? "WATCH" : request.method()) + " " + resource;
+    return (watch ? "WATCH" : method) + " " + resource;
   }
 
   /** A copy of the counts so far. */
