@@ -17,8 +17,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Reads a Mount Pod made by the JuiceFS CSI Driver (Go) so that this driver adopts it: which
@@ -30,7 +28,6 @@ final class GoMountPods {
   private GoMountPods() {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Pattern MOUNT_POINT = Pattern.compile("\\s(/[^\\s'\";]+)\\s+-o\\s|\\s(/jfs/[^\\s'\";]+)");
 
   /** A pod of ours carries {@link MountPodNames#SOURCE}; a Go driver's pod does not. */
   static boolean isGoPod(Pod pod) {
@@ -53,17 +50,37 @@ final class GoMountPods {
     return Optional.empty();
   }
 
-  /** The host path of the pod's mount point. */
+  /**
+   * The host path of the pod's mount point: the first absolute path after the metaurl of its
+   * mount command ({@code mount.juicefs META MP -o ...} or {@code juicefs mount [flags] META MP}),
+   * translated through the volume mount (a hostPath) that holds it.
+   */
   static Optional<Path> mountPath(Pod pod) {
     Container c = pod.getSpec().getContainers().getFirst();
-    String command = String.join(" ", c.getCommand() == null ? List.of() : c.getCommand())
-        + " " + String.join(" ", c.getArgs() == null ? List.of() : c.getArgs());
-    Matcher m = MOUNT_POINT.matcher(command);
+    List<String> words = new ArrayList<>();
+    for (String part : c.getCommand() == null ? List.<String>of() : c.getCommand()) {
+      words.addAll(List.of(part.trim().split("[\\s;&|]+")));
+    }
+    for (String part : c.getArgs() == null ? List.<String>of() : c.getArgs()) {
+      words.addAll(List.of(part.trim().split("[\\s;&|]+")));
+    }
+    int mount = -1;
+    for (int i = 0; i < words.size(); i++) {
+      String w = words.get(i).replace("'", "").replace("\"", "");
+      if (w.endsWith("mount.juicefs") || (w.equals("mount") && i > 0
+          && words.get(i - 1).replace("'", "").endsWith("juicefs"))) {
+        mount = i;
+      }
+    }
     Optional<String> inPod = Optional.empty();
-    while (m.find()) {
-      String found = m.group(2) != null ? m.group(2) : m.group(1);
-      if (found.startsWith("/jfs/") || inPod.isEmpty()) {
-        inPod = Optional.of(found);
+    int positional = 0;
+    for (int i = mount + 1; mount >= 0 && i < words.size(); i++) {
+      String w = words.get(i).replace("'", "").replace("\"", "");
+      if (w.equals("-o")) {
+        i++;
+      } else if (!w.startsWith("-") && !w.isEmpty() && ++positional == 2) {
+        inPod = w.startsWith("/") ? Optional.of(w) : Optional.empty();
+        break;
       }
     }
     if (inPod.isEmpty() || c.getVolumeMounts() == null) {
