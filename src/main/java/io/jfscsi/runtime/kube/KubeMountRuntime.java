@@ -82,8 +82,10 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   private final Map<String, Map<String, String>> secrets = new ConcurrentHashMap<>();
   /** Keys of adopted Go driver pods, by pod name (their labels do not carry our hash). */
   private final Map<String, ClientKey> goKeys = new ConcurrentHashMap<>();
-  /** Volume UUIDs by client key, for cleaning the cache after the client is gone. */
+  /** Volume UUIDs of running clients by key (a cache in use is never cleaned). */
   private final Map<ClientKey, String> uuids = new ConcurrentHashMap<>();
+  /** Volume UUIDs of stopped clients, until their cache is cleaned. */
+  private final Map<ClientKey, String> stoppedUuids = new ConcurrentHashMap<>();
 
   public KubeMountRuntime(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
                           RequestCounter requests, Duration podGoneGrace, boolean ownsClient) {
@@ -334,6 +336,10 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     });
     unmountQuietly(running.mountPath());
     written.remove(name);
+    String uuid = uuids.remove(running.key());
+    if (uuid != null) {
+      stoppedUuids.put(running.key(), uuid);
+    }
     pod.flatMap(KubeMountRuntime::secretOf).ifPresent(secret -> deleteSecretIfUnused(secret, name));
     log.info("stopped client {} (Mount Pod {})", running.key(), name);
   }
@@ -479,7 +485,6 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   /** Nothing to do: the record is the pod, deleted by {@link #stop}. */
   @Override
   public void remove(ClientKey key) {
-    uuids.remove(key);
   }
 
   /**
@@ -593,7 +598,7 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   @Override
   public void cleanCache(VolumeSettings settings) {
     ClientKey key = new ClientKey(settings.volumeId(), settings.clientHash());
-    String uuid = uuids.remove(key);
+    String uuid = stoppedUuids.remove(key);
     if (uuid == null) {
       log.warn("cache of volume {} left in place: its UUID is not known (no .config at the mount)",
           settings.volumeId());
