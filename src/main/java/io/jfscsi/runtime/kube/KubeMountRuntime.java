@@ -367,7 +367,9 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
       String patch = "[{\"op\":\"test\",\"path\":\"/metadata/finalizers/" + at + "\",\"value\":\""
           + MountPodNames.FINALIZER + "\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/" + at + "\"}]";
       try {
-        resource.patch(PatchContext.of(PatchType.JSON), patch);
+        // On the object itself: on a name alone, fabric8 would GET it first.
+        client.pods().inNamespace(config.namespace()).resource(current)
+            .patch(PatchContext.of(PatchType.JSON), patch);
         return;
       } catch (KubernetesClientException e) {
         if (e.getCode() == 404) {
@@ -458,7 +460,9 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
       });
       var resource = client.pods().inNamespace(config.namespace()).withName(name);
       try {
-        written.put(name, resource.patch(PatchContext.of(PatchType.JSON_MERGE), body.toString()));
+        // On the object itself: on a name alone, fabric8 would GET it first.
+        written.put(name, client.pods().inNamespace(config.namespace()).resource(pod)
+            .patch(PatchContext.of(PatchType.JSON_MERGE), body.toString()));
         return;
       } catch (KubernetesClientException e) {
         if (e.getCode() == 409) {
