@@ -46,8 +46,17 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  */
 public final class Driver implements AutoCloseable {
 
-  /** The parts that touch the host, chosen by the caller (real ones, or fakes in tests). */
-  public record Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
+  /**
+   * The parts that touch the host, chosen by the caller (real ones, or fakes in tests).
+   * {@code provisionerRuntime} runs the controller's short-lived clients: local processes even
+   * when the node's clients are Mount Pods.
+   */
+  public record Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics,
+                      MountRuntime provisionerRuntime) {
+
+    public Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
+      this(runtime, mounter, metrics, runtime);
+    }
 
     /** Ports whose host side reports nothing to metrics (fakes, tools). */
     public Ports(MountRuntime runtime, Mounter mounter) {
@@ -92,7 +101,7 @@ public final class Driver implements AutoCloseable {
       var guardian = node ? ctx.spawn(NodeGuardian.create(ports.runtime(), ports.mounter(),
           mountSettings, Clock.systemUTC()), "node", blocking) : null;
       var provisioner = controller ? ctx.spawn(VolumeProvisioner.create(
-          new MountedDirectories(ports.runtime(), c.getDuration("client.ready-timeout")
+          new MountedDirectories(ports.provisionerRuntime(), c.getDuration("client.ready-timeout")
               .plus(c.getDuration("client.command-timeout")).plusSeconds(10)),
           VolumeProvisioner.catalog(stateDir)), "provisioner", blocking) : null;
       // Client recoveries reach the metrics through the event stream (no port in the actors).
@@ -134,6 +143,17 @@ public final class Driver implements AutoCloseable {
         management.csiServing(true);
       }
       Driver driver = new Driver(system, server, actors, management);
+      if (ports.runtime() instanceof AutoCloseable closeable) { // informers, API client
+        CoordinatedShutdown.get(system).addTask(
+            CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "runtime", () -> {
+              try {
+                closeable.close();
+              } catch (Exception e) {
+                system.log().warn("closing the runtime failed: {}", e.toString());
+              }
+              return CompletableFuture.completedFuture(Done.getInstance());
+            });
+      }
       CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
           "csi-server", () -> {
             if (management != null) {

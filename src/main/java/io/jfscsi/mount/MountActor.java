@@ -319,7 +319,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       return onDied(new ClientExit(hung, "its mount point " + hung.mountPath()
           + " does not answer (hung or dead client)"));
     }
-    List<Path> gone = targets.dropUnpublished();
+    List<Path> gone = targets.dropUnpublished(ports.runtime()::podGone);
     gone.forEach(this::tellDropped);
     if (!gone.isEmpty()) {
       save();

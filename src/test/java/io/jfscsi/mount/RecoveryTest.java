@@ -388,6 +388,24 @@ class RecoveryTest extends NodeTestBase {
   }
 
   @Test
+  void theReferenceCheckDropsTargetsWhosePodTheRuntimeKnowsIsGone() {
+    Path kept = node.target("pod-1", "pv-a");
+    Path gone = node.target("pod-2", "pv-a");
+    node.publishOk(v, kept);
+    node.publishOk(v, gone);
+
+    // The directory and the bind are still there; only the cluster knows the pod is gone.
+    node.runtime.markPodGone(gone);
+    node.advance(NodeHarness.REFERENCE_CHECK);
+
+    node.awaitView(key, "has one target", cv -> cv.targets().size() == 1);
+    assertThat(node.runtime.record(key).orElseThrow().targets())
+        .containsExactly(kept.toString());
+    assertThat(node.mounter.isMounted(kept)).isTrue();
+    assertThat(node.mounter.isMounted(gone)).isFalse();
+  }
+
+  @Test
   void theReferenceCheckDropsATargetUnmountedBehindTheDriversBack() {
     Path kept = node.target("pod-1", "pv-a");
     Path lost = node.target("pod-2", "pv-a");
