@@ -1,10 +1,7 @@
 package io.jfscsi.doctor;
 
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -51,7 +48,7 @@ public final class DoctorCommand implements Callable<Integer> {
     String namespace = target.contains("/") ? target.substring(0, target.indexOf('/'))
         : "default";
     String name = target.substring(target.indexOf('/') + 1);
-    try (KubernetesClient client = client(kubeconfig)) {
+    try (KubernetesClient client = io.jfscsi.cli.KubeClients.connect(kubeconfig)) {
       FactsCollector collector = new FactsCollector(client);
       Facts facts = kind == Kind.pod
           ? collector.forPod(namespace, name, Optional.ofNullable(claim))
@@ -68,13 +65,5 @@ public final class DoctorCommand implements Callable<Integer> {
     out.println("verdict: " + verdict.side().words() + ": " + verdict.cause());
     verdict.hints().forEach(h -> out.println("hint: " + h));
     out.flush();
-  }
-
-  static KubernetesClient client(Path kubeconfig) throws java.io.IOException {
-    if (kubeconfig == null) {
-      return new KubernetesClientBuilder().build();
-    }
-    Config config = Config.fromKubeconfig(null, Files.readString(kubeconfig), null);
-    return new KubernetesClientBuilder().withConfig(config).build();
   }
 }
