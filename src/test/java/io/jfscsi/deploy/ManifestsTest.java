@@ -34,8 +34,8 @@ import org.junit.jupiter.api.Test;
  * driver depends on: the CSIDriver object, images, the node plugin's privileges, mounts and
  * propagation, probes on the management HTTP server, least-privilege RBAC, the HOCON config, and
  * that every example's Secret keys, {@code juicefs/*} keys and mount options pass the driver's
- * own {@link SettingsParser}. No server is involved: the API server's own validation
- * (server-side dry run) is left for a later check.
+ * own {@link SettingsParser}. No server is involved here: {@link ManifestsDryRunTest} submits the
+ * same objects to a real API server (server-side dry run).
  *
  * <p>No YAML library is on the class path, so {@link Yaml} reads the block-style YAML that
  * kustomize prints (and only that): mappings, sequences, quoted and plain scalars, block scalars.

@@ -121,6 +121,10 @@ public final class KubeletStandIn implements AutoCloseable {
   private final Map<String, PodRun> runs = new ConcurrentHashMap<>();
   private final List<SharedIndexInformer<Pod>> informers = new ArrayList<>();
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+  private final Optional<String> csiEndpoint;
+  private final Path kubeletRoot;
+  private String csiDriverName = "csi.juicefs.com";
+  private io.jfscsi.csi.CsiClient csiConnection;
   private volatile boolean closed;
   private Thread shutdownHook;
   private Duration initialBackoff = Duration.ofMillis(500);
@@ -128,8 +132,27 @@ public final class KubeletStandIn implements AutoCloseable {
 
   /** A stand-in for node {@code nodeName}; {@link #start} creates the Node and begins. */
   public KubeletStandIn(KubeCluster cluster, String nodeName) {
+    this(cluster, nodeName, null, null);
+  }
+
+  /**
+   * A stand-in that also publishes the CSI volumes of its pods, like kubelet: for each volume
+   * that is a PVC bound to a PV of driver csi.juicefs.com ({@link #withCsiDriverName}), it calls
+   * NodePublishVolume on {@code csiEndpoint} (e.g. unix:///path/csi.sock) before the pod's
+   * containers start, with target {@code <kubeletRoot>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount}
+   * (parent created, target not), the PV's volumeHandle, volumeAttributes, mountOptions, access
+   * mode and nodePublishSecretRef, and the podInfoOnMount keys; and NodeUnpublishVolume after
+   * the containers stopped, before the final delete (and, best effort, on close). NodeStage is
+   * not called: the driver does not advertise STAGE_UNSTAGE_VOLUME.
+   */
+  public KubeletStandIn(KubeCluster cluster, String nodeName, String csiEndpoint, Path kubeletRoot) {
     this.cluster = Objects.requireNonNull(cluster, "cluster");
     this.nodeName = Objects.requireNonNull(nodeName, "nodeName");
+    if ((csiEndpoint == null) != (kubeletRoot == null)) {
+      throw new IllegalArgumentException("csiEndpoint and kubeletRoot go together");
+    }
+    this.csiEndpoint = Optional.ofNullable(csiEndpoint);
+    this.kubeletRoot = kubeletRoot;
     try {
       Path target = Path.of(System.getProperty("user.dir"), "target");
       Path base = Files.isDirectory(target) ? target.resolve("kubelet-standin") : Path.of(System.getProperty("java.io.tmpdir"));
@@ -148,6 +171,21 @@ public final class KubeletStandIn implements AutoCloseable {
     this.initialBackoff = initial;
     this.maxBackoff = max;
     return this;
+  }
+
+  /** The CSI driver whose PVs it publishes (default csi.juicefs.com). */
+  public KubeletStandIn withCsiDriverName(String name) {
+    this.csiDriverName = name;
+    return this;
+  }
+
+  /** Where a pod's CSI volume is published: kubelet's target path for PV {@code pvName}. */
+  public Path csiTarget(String podUid, String pvName) {
+    if (kubeletRoot == null) {
+      throw new IllegalStateException("this stand-in publishes no CSI volumes");
+    }
+    return kubeletRoot.resolve("pods").resolve(podUid).resolve("volumes").resolve("kubernetes.io~csi")
+        .resolve(pvName).resolve("mount");
   }
 
   /** Creates the Node (Ready), installs the shim and starts watching the node's pods. */
@@ -266,6 +304,11 @@ public final class KubeletStandIn implements AutoCloseable {
     }
     runs.clear();
     unmountShimMounts();
+    synchronized (this) {
+      if (csiConnection != null) {
+        csiConnection.close();
+      }
+    }
     client.close();
     if (shutdownHook != null && Thread.currentThread() != shutdownHook) {
       try {
@@ -377,6 +420,10 @@ public final class KubeletStandIn implements AutoCloseable {
     boolean terminated;
     boolean finalDeleteSent;
     PodStatus lastWritten;
+    final Map<String, String> published = new LinkedHashMap<>(); // PV name -> volume handle
+    Instant nextVolumeTry;
+    String volumeMessage;
+    int volumeFailures;
 
     PodRun(Pod pod) {
       this.latest = pod;
@@ -451,6 +498,7 @@ public final class KubeletStandIn implements AutoCloseable {
         log.error("pod {}/{}: the stand-in's worker failed", namespace, name, t);
       } finally {
         killAll(Duration.ofSeconds(2));
+        unmountVolumes(Instant.now().plusSeconds(10));
         runs.remove(uid, this);
       }
     }
@@ -458,6 +506,9 @@ public final class KubeletStandIn implements AutoCloseable {
     private long nextWakeMillis() {
       Instant now = Instant.now();
       Instant next = now.plusSeconds(5);
+      if (nextVolumeTry != null && nextVolumeTry.isBefore(next)) {
+        next = nextVolumeTry;
+      }
       for (ContainerRun c : allContainers()) {
         for (Instant t : new Instant[] {c.nextStartAt, c.nextReadinessProbe, c.nextLivenessProbe}) {
           if (t != null && t.isBefore(next)) {
@@ -493,7 +544,7 @@ public final class KubeletStandIn implements AutoCloseable {
         terminate(pod);
         return;
       }
-      if (!terminal()) {
+      if (!terminal() && mountVolumes(pod)) {
         runInitContainers(pod);
         if (initDone()) {
           for (ContainerRun c : containers) {
@@ -505,6 +556,122 @@ public final class KubeletStandIn implements AutoCloseable {
         }
       }
       writeStatus(pod);
+    }
+
+    /** Publishes the pod's CSI volumes (true when all are); on failure retries later. */
+    private boolean mountVolumes(Pod pod) {
+      if (csiEndpoint.isEmpty()) {
+        return true;
+      }
+      if (nextVolumeTry != null && Instant.now().isBefore(nextVolumeTry)) {
+        return false;
+      }
+      try {
+        for (Volume v : Optional.ofNullable(pod.getSpec().getVolumes()).orElse(List.of())) {
+          if (v.getPersistentVolumeClaim() != null) {
+            publish(pod, v);
+          }
+        }
+        volumeMessage = null;
+        nextVolumeTry = null;
+        volumeFailures = 0;
+        return true;
+      } catch (RuntimeException e) {
+        volumeFailures++;
+        volumeMessage = e.getMessage();
+        nextVolumeTry = Instant.now().plusMillis(Math.min(5000, 500L * volumeFailures));
+        log.info("pod {}/{}: {}", namespace, name, volumeMessage);
+        return false;
+      }
+    }
+
+    private void publish(Pod pod, Volume v) {
+      String claimName = v.getPersistentVolumeClaim().getClaimName();
+      var pvc = client.persistentVolumeClaims().inNamespace(namespace).withName(claimName).get();
+      require(pvc != null, "persistentvolumeclaim \"" + claimName + "\" not found");
+      String pvName = pvc.getSpec().getVolumeName();
+      require(pvName != null && !pvName.isEmpty() && pvc.getStatus() != null
+          && "Bound".equals(pvc.getStatus().getPhase()), "persistentvolumeclaim \"" + claimName + "\" is not bound");
+      if (published.containsKey(pvName)) {
+        return;
+      }
+      var pv = client.persistentVolumes().withName(pvName).get();
+      require(pv != null, "persistentvolume \"" + pvName + "\" not found");
+      var source = pv.getSpec().getCsi();
+      if (source == null || !csiDriverName.equals(source.getDriver())) {
+        return; // not ours: nothing to mount on this stand-in
+      }
+      Map<String, String> context = new LinkedHashMap<>(Optional.ofNullable(source.getVolumeAttributes()).orElse(Map.of()));
+      var driver = client.storage().v1().csiDrivers().withName(csiDriverName).get();
+      if (driver != null && Boolean.TRUE.equals(driver.getSpec().getPodInfoOnMount())) {
+        context.put("csi.storage.k8s.io/pod.name", name);
+        context.put("csi.storage.k8s.io/pod.namespace", namespace);
+        context.put("csi.storage.k8s.io/pod.uid", uid);
+        context.put("csi.storage.k8s.io/serviceAccount.name",
+            Optional.ofNullable(pod.getSpec().getServiceAccountName()).orElse("default"));
+        context.put("csi.storage.k8s.io/ephemeral", "false");
+      }
+      Map<String, String> secrets = Map.of();
+      if (source.getNodePublishSecretRef() != null) {
+        var ref = source.getNodePublishSecretRef();
+        String secretNs = Optional.ofNullable(ref.getNamespace()).orElse(namespace);
+        Secret secret = client.secrets().inNamespace(secretNs).withName(ref.getName()).get();
+        require(secret != null, "secret \"" + secretNs + "/" + ref.getName() + "\" not found (nodePublishSecretRef of " + pvName + ")");
+        secrets = secretData(secret);
+      }
+      String mode = Optional.ofNullable(pv.getSpec().getAccessModes()).filter(l -> !l.isEmpty()).map(List::getFirst)
+          .orElse("ReadWriteOnce");
+      var accessMode = switch (mode) {
+        case "ReadWriteMany" -> csi.v1.VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER;
+        case "ReadOnlyMany" -> csi.v1.VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY;
+        default -> csi.v1.VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
+      };
+      var mount = csi.v1.VolumeCapability.MountVolume.newBuilder()
+          .setFsType(Optional.ofNullable(source.getFsType()).orElse(""))
+          .addAllMountFlags(Optional.ofNullable(pv.getSpec().getMountOptions()).orElse(List.of()));
+      boolean readOnly = Boolean.TRUE.equals(v.getPersistentVolumeClaim().getReadOnly())
+          || Boolean.TRUE.equals(source.getReadOnly());
+      Path target = csiTarget(uid, pvName);
+      try {
+        Files.createDirectories(target.getParent());
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot create " + target.getParent() + ": " + e.getMessage());
+      }
+      var request = csi.v1.NodePublishVolumeRequest.newBuilder().setVolumeId(source.getVolumeHandle())
+          .setTargetPath(target.toString()).setReadonly(readOnly).putAllSecrets(secrets).putAllVolumeContext(context)
+          .setVolumeCapability(csi.v1.VolumeCapability.newBuilder().setMount(mount)
+              .setAccessMode(csi.v1.VolumeCapability.AccessMode.newBuilder().setMode(accessMode)))
+          .build();
+      try {
+        csiClient().node().withDeadlineAfter(2, TimeUnit.MINUTES).nodePublishVolume(request);
+      } catch (io.grpc.StatusRuntimeException e) {
+        throw new IllegalStateException("MountVolume.SetUp failed for volume \"" + pvName + "\" : rpc error: code = "
+            + e.getStatus().getCode() + " desc = " + e.getStatus().getDescription());
+      }
+      published.put(pvName, source.getVolumeHandle());
+      log.info("pod {}/{}: published volume {} at {}", namespace, name, pvName, target);
+    }
+
+    /** Unpublishes every published CSI volume; true when none is left. */
+    boolean unmountVolumes(Instant deadline) {
+      for (var e : new ArrayList<>(published.entrySet())) {
+        Path target = csiTarget(uid, e.getKey());
+        try {
+          long millis = Math.max(1000, Duration.between(Instant.now(), deadline).toMillis());
+          csiClient().node().withDeadlineAfter(millis, TimeUnit.MILLISECONDS).nodeUnpublishVolume(
+              csi.v1.NodeUnpublishVolumeRequest.newBuilder().setVolumeId(e.getValue()).setTargetPath(target.toString()).build());
+          published.remove(e.getKey());
+          try {
+            Files.deleteIfExists(target.getParent());
+          } catch (IOException ignored) {
+            // not empty: left for diagnosis
+          }
+          log.info("pod {}/{}: unpublished volume {}", namespace, name, e.getKey());
+        } catch (RuntimeException ex) {
+          log.warn("pod {}/{}: UnmountVolume.TearDown failed for volume {}: {}", namespace, name, e.getKey(), ex.getMessage());
+        }
+      }
+      return published.isEmpty();
     }
 
     private void runInitContainers(Pod pod) {
@@ -575,6 +742,10 @@ public final class KubeletStandIn implements AutoCloseable {
         }
         terminated = true;
         writeStatus(pod);
+      }
+      // Kubelet deletes the object only once its volumes are unmounted.
+      while (!unmountVolumes(Instant.now().plusSeconds(120)) && !stopping && !gone) {
+        sleep(1000);
       }
       if (!finalDeleteSent) {
         finalDeleteSent = true;
@@ -951,7 +1122,7 @@ public final class KubeletStandIn implements AutoCloseable {
         state = new ContainerStateBuilder().withTerminated(terminated).build();
       } else {
         state = new ContainerStateBuilder().withNewWaiting().withReason(waitingReason == null ? "ContainerCreating" : waitingReason)
-            .withMessage(waitingMessage).endWaiting().build();
+            .withMessage(waitingMessage != null ? waitingMessage : starts == 0 ? volumeMessageOf(this) : null).endWaiting().build();
       }
       ContainerState last = new ContainerState();
       if (!running() && terminated != null && !(done || waitingReason == null)) {
@@ -965,6 +1136,18 @@ public final class KubeletStandIn implements AutoCloseable {
           .withReady(running() && ready).withStarted(running()).withRestartCount(restartCount)
           .withState(state).withLastState(last).build();
     }
+  }
+
+  private String volumeMessageOf(ContainerRun c) {
+    return runs.values().stream().filter(r -> r.containers.contains(c) || r.initContainers.contains(c))
+        .map(r -> r.volumeMessage).filter(Objects::nonNull).findFirst().orElse(null);
+  }
+
+  private synchronized io.jfscsi.csi.CsiClient csiClient() {
+    if (csiConnection == null) {
+      csiConnection = io.jfscsi.csi.CsiClient.connect(csiEndpoint.orElseThrow());
+    }
+    return csiConnection;
   }
 
   // ------------------------------------------------------------------ environment and command
