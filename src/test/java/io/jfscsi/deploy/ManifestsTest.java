@@ -227,7 +227,9 @@ class ManifestsTest {
         "/secrets:get",
         "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:list",
         "coordination.k8s.io/leases@jfs-csi:watch", "coordination.k8s.io/leases@jfs-csi:create",
-        "coordination.k8s.io/leases@jfs-csi:update", "coordination.k8s.io/leases@jfs-csi:delete");
+        "coordination.k8s.io/leases@jfs-csi:update", "coordination.k8s.io/leases@jfs-csi:delete",
+        // the built-in provisioner's renewal, left in the base
+        "coordination.k8s.io/leases@jfs-csi:patch");
   }
 
   /**
@@ -249,7 +251,7 @@ class ManifestsTest {
         "/events:create",
         "/secrets:get",
         "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:create",
-        "coordination.k8s.io/leases@jfs-csi:update");
+        "coordination.k8s.io/leases@jfs-csi:patch");
     assertThat(grants(base, "jfs-csi-node")).isEmpty();
     assertThat(str(one(base, "ServiceAccount", "jfs-csi-node"), "automountServiceAccountToken")).isEqualTo("false");
     assertThat(str(one(base, "DaemonSet", "jfs-csi-node"), "spec", "template", "spec",

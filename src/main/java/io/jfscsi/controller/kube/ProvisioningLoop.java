@@ -82,10 +82,14 @@ public final class ProvisioningLoop implements AutoCloseable {
 
   public ProvisioningLoop start() {
     long resync = settings.resync().toMillis();
-    volumes = client.persistentVolumes().inform(handler(pv -> "volume:"
-        + pv.getMetadata().getName()), resync);
-    claims = client.persistentVolumeClaims().inAnyNamespace().inform(handler(pvc -> "claim:"
-        + pvc.getMetadata().getNamespace() + "/" + pvc.getMetadata().getName()), resync);
+    // Both informers exist before either delivers an event: the worker reads both caches.
+    volumes = client.persistentVolumes().runnableInformer(resync);
+    claims = client.persistentVolumeClaims().inAnyNamespace().runnableInformer(resync);
+    volumes.addEventHandler(handler(pv -> "volume:" + pv.getMetadata().getName()));
+    claims.addEventHandler(handler(pvc -> "claim:" + pvc.getMetadata().getNamespace() + "/"
+        + pvc.getMetadata().getName()));
+    volumes.run();
+    claims.run();
     log.info("built-in provisioner of {} started", settings.driverName());
     return this;
   }
