@@ -1,0 +1,281 @@
+package io.jfscsi.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The kubelet stand-in against the real API server: pods run, restart, terminate; Jobs complete. */
+class KubeletStandInTest {
+  private static final Duration WAIT = Duration.ofSeconds(60);
+  private static KubeCluster cluster;
+  private static KubernetesClient k;
+  private static KubeletStandIn kubelet;
+  private static String node;
+  private static String ns;
+
+  @BeforeAll
+  static void up() {
+    cluster = KubeCluster.shared();
+    k = cluster.client();
+    node = "standin-" + ProcessHandle.current().pid();
+    kubelet = new KubeletStandIn(cluster, node).start();
+    ns = cluster.newNamespace("standin");
+  }
+
+  @AfterAll
+  static void down() {
+    if (kubelet != null) {
+      kubelet.close();
+    }
+    if (cluster != null) {
+      k.namespaces().withName(ns).delete();
+      cluster.deleteNode(node);
+    }
+  }
+
+  private static Pod pod(String name, String script) {
+    return new PodBuilder().withNewMetadata().withName(name).endMetadata()
+        .withNewSpec().withNodeName(node).withTerminationGracePeriodSeconds(5L)
+        .addNewContainer().withName("main").withImage("busybox").withCommand("sh", "-c", script).endContainer()
+        .endSpec().build();
+  }
+
+  private static Pod get(String name) {
+    return k.pods().inNamespace(ns).withName(name).get();
+  }
+
+  private static ContainerStatus main(Pod p) {
+    return p.getStatus().getContainerStatuses().getFirst();
+  }
+
+  private static boolean ready(Pod p) {
+    return p.getStatus().getConditions().stream().anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
+  }
+
+  @Test
+  void a_pod_runs_its_command_with_its_environment_and_becomes_ready() {
+    k.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName("creds").endMetadata()
+        .addToStringData("metaurl", "local:///nowhere").build()).create();
+    Pod pod = new PodBuilder(pod("env", "echo \"meta=$META name=$POD greeting=$GREETING\"; exec sleep 300"))
+        .editSpec().editFirstContainer()
+        .addNewEnv().withName("META").withNewValueFrom().withNewSecretKeyRef("metaurl", "creds", false).endValueFrom().endEnv()
+        .addNewEnv().withName("POD").withNewValueFrom().withNewFieldRef().withFieldPath("metadata.name").endFieldRef()
+        .endValueFrom().endEnv()
+        .addNewEnv().withName("GREETING").withValue("hello $(POD)").endEnv()
+        .endContainer().endSpec().build();
+    k.pods().inNamespace(ns).resource(pod).create();
+
+    await().atMost(WAIT).untilAsserted(() -> {
+      Pod p = get("env");
+      assertThat(p.getStatus().getPhase()).isEqualTo("Running");
+      assertThat(ready(p)).isTrue();
+      assertThat(main(p).getReady()).isTrue();
+      assertThat(main(p).getState().getRunning()).isNotNull();
+    });
+    await().atMost(WAIT).untilAsserted(() -> assertThat(kubelet.logs(ns, "env", "main"))
+        .contains("meta=local:///nowhere name=env greeting=hello env"));
+    assertThat(get("env").getStatus().getPodIP()).isEqualTo("127.0.0.1");
+  }
+
+  @Test
+  void a_crashed_container_restarts_and_counts_it() {
+    k.pods().inNamespace(ns).resource(pod("crash", "exec sleep 300")).create();
+    await().atMost(WAIT).until(() -> ready(get("crash")));
+    long pid = kubelet.pid(ns, "crash", "main").orElseThrow();
+
+    kubelet.crash(ns, "crash");
+
+    await().atMost(WAIT).untilAsserted(() -> {
+      Pod p = get("crash");
+      assertThat(main(p).getRestartCount()).isEqualTo(1);
+      assertThat(main(p).getState().getRunning()).isNotNull();
+      assertThat(main(p).getLastState().getTerminated().getExitCode()).isEqualTo(137);
+      assertThat(p.getStatus().getPhase()).isEqualTo("Running");
+      assertThat(ready(p)).isTrue();
+    });
+    assertThat(kubelet.pid(ns, "crash", "main")).isPresent().get().isNotEqualTo(pid);
+    assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).isEmpty();
+  }
+
+  @Test
+  void restart_policy_never_ends_failed_and_on_failure_restarts_until_success() throws IOException {
+    Pod never = new PodBuilder(pod("never", "exit 3")).editSpec().withRestartPolicy("Never").endSpec().build();
+    k.pods().inNamespace(ns).resource(never).create();
+    await().atMost(WAIT).untilAsserted(() -> {
+      Pod p = get("never");
+      assertThat(p.getStatus().getPhase()).isEqualTo("Failed");
+      assertThat(main(p).getState().getTerminated().getExitCode()).isEqualTo(3);
+      assertThat(main(p).getRestartCount()).isZero();
+    });
+
+    // Fails twice, then succeeds: the count lives in a file.
+    Path counter = Files.createTempFile("standin-count", "");
+    String script = "n=$(cat " + counter + "); echo x >> " + counter + "; [ -n \"$n\" ] && [ \"$(wc -l < " + counter
+        + ")\" -ge 3 ] && exit 0; exit 1";
+    Pod onFailure = new PodBuilder(pod("onfailure", script)).editSpec().withRestartPolicy("OnFailure").endSpec().build();
+    k.pods().inNamespace(ns).resource(onFailure).create();
+    await().atMost(WAIT).untilAsserted(() -> {
+      Pod p = get("onfailure");
+      assertThat(p.getStatus().getPhase()).isEqualTo("Succeeded");
+      assertThat(main(p).getRestartCount()).isEqualTo(2);
+    });
+    Files.deleteIfExists(counter);
+  }
+
+  @Test
+  void deletion_terminates_the_container_and_a_finalizer_keeps_the_object() {
+    Pod pod = new PodBuilder(pod("final", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"))
+        .editMetadata().addToFinalizers("jfs-csi.io/test-keep").endMetadata().build();
+    k.pods().inNamespace(ns).resource(pod).create();
+    await().atMost(WAIT).until(() -> ready(get("final")));
+    long pid = kubelet.pid(ns, "final", "main").orElseThrow();
+
+    k.pods().inNamespace(ns).withName("final").delete();
+
+    await().atMost(WAIT).untilAsserted(() -> {
+      assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).isEmpty();
+      Pod p = get("final");
+      assertThat(p).isNotNull();
+      assertThat(p.getMetadata().getDeletionTimestamp()).isNotNull();
+      assertThat(main(p).getState().getTerminated()).isNotNull();
+      assertThat(ready(p)).isFalse();
+      // the final delete (grace 0) was sent: only the finalizer holds it
+      assertThat(p.getMetadata().getDeletionGracePeriodSeconds()).isZero();
+    });
+    assertThat(kubelet.logs(ns, "final", "main")).contains("got TERM");
+
+    Pod held = get("final");
+    held.getMetadata().setFinalizers(List.of());
+    k.pods().inNamespace(ns).resource(held).update();
+    await().atMost(WAIT).until(() -> get("final") == null);
+  }
+
+  @Test
+  void jobs_on_the_node_complete() {
+    Job pinned = new JobBuilder().withNewMetadata().withName("pinned").endMetadata()
+        .withNewSpec().withBackoffLimit(0).withNewTemplate().withNewSpec().withNodeName(node).withRestartPolicy("Never")
+        .addNewContainer().withName("work").withImage("busybox").withCommand("sh", "-c", "echo done").endContainer()
+        .endSpec().endTemplate().endSpec().build();
+    // No scheduler: a pod pinned by a hostname nodeSelector is bound by the stand-in.
+    Job selected = new JobBuilder(pinned).editMetadata().withName("selected").endMetadata()
+        .editSpec().editTemplate().editSpec().withNodeName(null)
+        .withNodeSelector(Map.of("kubernetes.io/hostname", node)).endSpec().endTemplate().endSpec().build();
+    for (Job job : List.of(pinned, selected)) {
+      k.batch().v1().jobs().inNamespace(ns).resource(job).create();
+    }
+    for (String name : List.of("pinned", "selected")) {
+      await().atMost(WAIT).untilAsserted(() -> {
+        Job job = k.batch().v1().jobs().inNamespace(ns).withName(name).get();
+        assertThat(job.getStatus().getSucceeded()).isEqualTo(1);
+        assertThat(job.getStatus().getConditions()).anySatisfy(c -> {
+          assertThat(c.getType()).isEqualTo("Complete");
+          assertThat(c.getStatus()).isEqualTo("True");
+        });
+      });
+    }
+  }
+
+  @Test
+  void a_mount_pod_running_the_juicefs_shim_serves_a_local_directory_through_fuse(@TempDir Path tmp) throws Exception {
+    HostRequirements.requireFuse();
+    Path volume = Files.createDirectories(tmp.resolve("volume"));
+    Files.writeString(volume.resolve("hello.txt"), "from the volume");
+    Path mounts = tmp.resolve("mnt");
+    Path mountPoint = mounts.resolve("pvc-1");
+    String script = "juicefs format --storage=file local://$(VOLUME) pvc-1 && exec juicefs mount --cache-size=0 "
+        + "local://$(VOLUME) " + mountPoint;
+    Pod pod = new PodBuilder(pod("mount", script)).editSpec().withRestartPolicy("OnFailure")
+        .editFirstContainer().withNewSecurityContext().withPrivileged(true).endSecurityContext()
+        .addNewEnv().withName("VOLUME").withValue(volume.toString()).endEnv()
+        .addNewVolumeMount().withName("jfs-dir").withMountPath(mounts.toString())
+        .withMountPropagation("Bidirectional").endVolumeMount()
+        .addNewVolumeMount().withName("volume").withMountPath(volume.toString()).endVolumeMount()
+        .endContainer()
+        .addNewVolume().withName("jfs-dir").withNewHostPath().withPath(mounts.toString()).withType("DirectoryOrCreate")
+        .endHostPath().endVolume()
+        .addNewVolume().withName("volume").withNewHostPath().withPath(volume.toString()).withType("Directory")
+        .endHostPath().endVolume()
+        .endSpec().build();
+    k.pods().inNamespace(ns).resource(pod).create();
+    try {
+      await().atMost(WAIT).untilAsserted(() -> {
+        assertThat(ready(get("mount"))).isTrue();
+        assertThat(fuseMountAt(mountPoint)).isPresent();
+        assertThat(Files.readString(mountPoint.resolve("hello.txt"))).isEqualTo("from the volume");
+      });
+      Files.writeString(mountPoint.resolve("written.txt"), "through fuse");
+      assertThat(volume.resolve("written.txt")).hasContent("through fuse");
+
+      // A crash leaves a stale mount; the restarted client clears it and serves again.
+      kubelet.crash(ns, "mount");
+      await().atMost(WAIT).untilAsserted(() -> {
+        Pod p = get("mount");
+        assertThat(main(p).getRestartCount()).isEqualTo(1);
+        assertThat(Files.readString(mountPoint.resolve("hello.txt"))).isEqualTo("from the volume");
+      });
+
+      // Deleting the pod stops the client (SIGTERM): bindfs unmounts.
+      k.pods().inNamespace(ns).withName("mount").delete();
+      await().atMost(WAIT).untilAsserted(() -> {
+        assertThat(get("mount")).isNull();
+        assertThat(fuseMountAt(mountPoint)).isEmpty();
+      });
+    } finally {
+      k.pods().inNamespace(ns).withName("mount").withGracePeriod(0).delete();
+    }
+  }
+
+  @Test
+  void a_hostpath_mounted_elsewhere_is_refused_with_a_clear_reason(@TempDir Path tmp) {
+    Pod pod = new PodBuilder(pod("elsewhere", "exec sleep 300")).editSpec().editFirstContainer()
+        .addNewVolumeMount().withName("d").withMountPath("/jfs").endVolumeMount().endContainer()
+        .addNewVolume().withName("d").withNewHostPath().withPath(tmp.toString()).endHostPath().endVolume()
+        .endSpec().build();
+    k.pods().inNamespace(ns).resource(pod).create();
+    await().atMost(WAIT).untilAsserted(() -> {
+      var waiting = main(get("elsewhere")).getState().getWaiting();
+      assertThat(waiting.getReason()).isEqualTo("CreateContainerConfigError");
+      assertThat(waiting.getMessage()).contains("must be mounted at the same path");
+    });
+    k.pods().inNamespace(ns).withName("elsewhere").withGracePeriod(0).delete();
+  }
+
+  /** The FUSE mount on top at {@code path}, from this process's mount table. */
+  static Optional<String> fuseMountAt(Path path) throws IOException {
+    try (Stream<String> lines = Files.lines(Path.of("/proc/self/mountinfo"))) {
+      return lines.map(l -> l.split(" "))
+          .filter(f -> f[4].equals(path.toString()))
+          .map(f -> f[indexOfFsType(f)])
+          .filter(t -> t.startsWith("fuse"))
+          .reduce((a, b) -> b);
+    }
+  }
+
+  private static int indexOfFsType(String[] fields) {
+    for (int i = 6; i < fields.length; i++) {
+      if (fields[i].equals("-")) {
+        return i + 1;
+      }
+    }
+    return 0;
+  }
+}
