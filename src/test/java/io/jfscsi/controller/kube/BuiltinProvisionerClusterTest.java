@@ -254,6 +254,27 @@ class BuiltinProvisionerClusterTest {
   }
 
   @Test
+  void aSubPathSharedByAnotherVolumeIsKeptUntilTheLastOneGoes() throws Exception {
+    secret("fs-shared", fs(driver.data));
+    String sc = storageClass("shared", "Delete", "fs-shared", Map.of("pathPattern", "common"));
+    PersistentVolume one = awaitBound(ns, claim(ns, "one", sc, Map.of(), Map.of()));
+    PersistentVolume two = awaitBound(ns, claim(ns, "two", sc, Map.of(), Map.of()));
+    Path common = driver.data.resolve("common");
+    assertThat(common).isDirectory();
+    Files.writeString(common.resolve("kept"), "x");
+
+    kube.persistentVolumeClaims().inNamespace(ns).withName("one").delete();
+    await().atMost(Duration.ofSeconds(60)).until(() ->
+        kube.persistentVolumes().withName(one.getMetadata().getName()).get() == null);
+    assertThat(common.resolve("kept")).exists();
+
+    kube.persistentVolumeClaims().inNamespace(ns).withName("two").delete();
+    await().atMost(Duration.ofSeconds(60)).until(() ->
+        kube.persistentVolumes().withName(two.getMetadata().getName()).get() == null);
+    assertThat(common).doesNotExist();
+  }
+
+  @Test
   void aMissingSecretKeyIsAnEventOnTheClaimInPlainWordsWithoutSecretValues() throws Exception {
     secret("fs-broken", Map.of("name", "testfs", "secret-key", "TOPSECRET-VALUE-42"));
     String sc = storageClass("broken", "Delete", "fs-broken", Map.of());
@@ -356,6 +377,52 @@ class BuiltinProvisionerClusterTest {
           d.close();
         }
       }
+    }
+  }
+
+  @Test
+  void aLeaderThatLosesItsLeaseStopsProvisioning() throws Exception {
+    String leNs = cluster.newNamespace("lost");
+    String leDriver = leNs + ".csi.juicefs.com";
+    Path leKubeconfig = controllerAccount(leNs, dir.resolve("lost.kubeconfig"));
+    Path data = Files.createDirectories(dir.resolve("lost-data"));
+    kube.secrets().inNamespace(leNs).resource(new SecretBuilder().withNewMetadata()
+        .withName("fs").endMetadata().withStringData(fs(data)).build()).create();
+    String scName = leNs + "-sc";
+    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
+        .withName(scName).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
+        .withProvisioner(leDriver).withReclaimPolicy("Delete")
+        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs",
+            "csi.storage.k8s.io/provisioner-secret-namespace", leNs))
+        .build()).create();
+    try (DriverFixture only = controller(dir.resolve("lost0")).with("driver-name", leDriver)
+        .with("kubernetes.kubeconfig", leKubeconfig.toString())
+        .with("kubernetes.namespace", leNs).start()) {
+      awaitBound(leNs, claim(leNs, "before", scName, Map.of(), Map.of()));
+
+      // Someone else takes the Lease (as a partitioned leader's successor would): this one
+      // cannot renew, stops within renew-deadline, and provisions nothing while it is out.
+      String lease = ProvisionerSettings.leaseName(leDriver);
+      kube.leases().inNamespace(leNs).withName(lease).edit(l -> {
+        l.getSpec().setHolderIdentity("intruder");
+        l.getSpec().setLeaseDurationSeconds(3600);
+        l.getSpec().setRenewTime(java.time.ZonedDateTime.now());
+        return l;
+      });
+      await().atMost(Duration.ofSeconds(15)).until(() -> LOGS.list.stream().anyMatch(e ->
+          e.getFormattedMessage().contains(leNs + "/" + lease + " lost: this replica stops")));
+      PersistentVolumeClaim during = claim(leNs, "during", scName, Map.of(), Map.of());
+      Thread.sleep(4000);
+      assertThat(kube.persistentVolumes().withName("pvc-" + during.getMetadata().getUid()).get())
+          .isNull();
+
+      // The intruder gives it up: this replica leads again and catches up.
+      kube.leases().inNamespace(leNs).withName(lease).edit(l -> {
+        l.getSpec().setLeaseDurationSeconds(1);
+        l.getSpec().setRenewTime(java.time.ZonedDateTime.now().minusSeconds(10));
+        return l;
+      });
+      awaitBound(leNs, during);
     }
   }
 
