@@ -47,8 +47,17 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  */
 public final class Driver implements AutoCloseable {
 
-  /** The parts that touch the host, chosen by the caller (real ones, or fakes in tests). */
-  public record Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
+  /**
+   * The parts that touch the host, chosen by the caller (real ones, or fakes in tests).
+   * {@code provisionerRuntime} runs the controller's short-lived clients: local processes even
+   * when the node's clients are Mount Pods.
+   */
+  public record Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics,
+                      MountRuntime provisionerRuntime) {
+
+    public Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
+      this(runtime, mounter, metrics, runtime);
+    }
 
     /** Ports whose host side reports nothing to metrics (fakes, tools). */
     public Ports(MountRuntime runtime, Mounter mounter) {
@@ -93,9 +102,16 @@ public final class Driver implements AutoCloseable {
       var guardian = node ? ctx.spawn(NodeGuardian.create(ports.runtime(), ports.mounter(),
           mountSettings, Clock.systemUTC()), "node", blocking) : null;
       var provisioner = controller ? ctx.spawn(VolumeProvisioner.create(
-          new MountedDirectories(ports.runtime(), c.getDuration("client.ready-timeout")
+          new MountedDirectories(ports.provisionerRuntime(), c.getDuration("client.ready-timeout")
               .plus(c.getDuration("client.command-timeout")).plusSeconds(10)),
           VolumeProvisioner.catalog(stateDir)), "provisioner", blocking) : null;
+      // Client recoveries reach the metrics through the event stream (no port in the actors).
+      var recoveries = ctx.spawn(Behaviors.<io.jfscsi.mount.ClientRecovered>receiveMessage(r -> {
+        ports.metrics().onClientRecovered(r);
+        return Behaviors.same();
+      }), "recovery-metrics");
+      ctx.getSystem().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+          .Subscribe<>(io.jfscsi.mount.ClientRecovered.class, recoveries));
       spawned.complete(new Actors(guardian, provisioner));
       return Behaviors.empty();
     }), "jfs-csi", managementSettings.applyTo(config));
@@ -136,6 +152,17 @@ public final class Driver implements AutoCloseable {
                   builtin.close();
                   return CompletableFuture.completedFuture(Done.getInstance());
                 }));
+      }
+      if (ports.runtime() instanceof AutoCloseable closeable) { // informers, API client
+        CoordinatedShutdown.get(system).addTask(
+            CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "runtime", () -> {
+              try {
+                closeable.close();
+              } catch (Exception e) {
+                system.log().warn("closing the runtime failed: {}", e.toString());
+              }
+              return CompletableFuture.completedFuture(Done.getInstance());
+            });
       }
       CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
           "csi-server", () -> {

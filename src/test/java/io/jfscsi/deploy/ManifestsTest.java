@@ -193,7 +193,7 @@ class ManifestsTest {
     assertThat(args(driver)).contains("serve", "--roles=controller");
     assertThat(env(driver, "JFS_CSI_PROVISIONER")).isEqualTo("builtin");
     // The Lease lives in the driver's namespace, where the leader-election Role grants it.
-    assertThat(envFieldRef(driver, "JFS_CSI_NAMESPACE")).isEqualTo("metadata.namespace");
+    assertThat(envFieldRef(driver, "JUICEFS_MOUNT_NAMESPACE")).isEqualTo("metadata.namespace");
     // Making a volume's directory mounts the file system with a short-lived FUSE client.
     assertThat(str(driver, "securityContext", "privileged")).isEqualTo("true");
     assertThat(allContainers(deploy)).extracting(c -> str(c, "name"))

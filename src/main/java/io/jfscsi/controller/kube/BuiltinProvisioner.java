@@ -67,8 +67,8 @@ public final class BuiltinProvisioner implements AutoCloseable {
     if (!settings.builtin()) {
       return Optional.empty();
     }
-    KubernetesClient client = KubeClients.create(c);
-    String namespace = KubeClients.namespace(c, client);
+    KubernetesClient client = ControllerApi.create(c);
+    String namespace = ControllerApi.namespace(c, client);
     String identity = InetAddress.getLocalHost().getHostName() + "_" + UUID.randomUUID();
     BuiltinProvisioner p = new BuiltinProvisioner(client, true, settings, namespace, identity,
         () -> new ProvisioningLoop(client, settings, provisioner, scheduler, identity));

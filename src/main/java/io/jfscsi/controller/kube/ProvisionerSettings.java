@@ -61,9 +61,12 @@ public record ProvisionerSettings(boolean builtin, String driverName, String lea
     return driverName.replaceAll("[^a-zA-Z0-9-]", "-").toLowerCase(Locale.ROOT);
   }
 
-  /** A kubeconfig is set, or this process runs in a pod with a service account token. */
+  /**
+   * This process runs in a pod with a service account token. A kubeconfig alone does not count:
+   * a driver started by hand or by a test with one (for the kubernetes runtime) provisions only
+   * when asked to with {@code builtin}.
+   */
   static boolean kubernetesConfigured(Config c, Map<String, String> env) {
-    return !c.getString("kubernetes.kubeconfig").isEmpty()
-        || (env.containsKey("KUBERNETES_SERVICE_HOST") && Files.isReadable(SERVICE_ACCOUNT_TOKEN));
+    return env.containsKey("KUBERNETES_SERVICE_HOST") && Files.isReadable(SERVICE_ACCOUNT_TOKEN);
   }
 }

@@ -158,12 +158,16 @@ class VolumeObjectsTest {
     assertThat(ProvisionerSettings.from(c, Map.of()).builtin()).isFalse();
     var withKubeconfig = ConfigFactory.parseMap(Map.of("kubernetes.kubeconfig", "/k"))
         .withFallback(c);
-    ProvisionerSettings s = ProvisionerSettings.from(withKubeconfig, Map.of());
+    // A kubeconfig alone (a test, a driver run by hand) does not switch it on.
+    assertThat(ProvisionerSettings.from(withKubeconfig, Map.of()).builtin()).isFalse();
+    var builtin = ConfigFactory.parseMap(Map.of("controller.provisioner", "builtin"))
+        .withFallback(withKubeconfig);
+    ProvisionerSettings s = ProvisionerSettings.from(builtin, Map.of());
     assertThat(s.builtin()).isTrue();
     assertThat(s.leaseName()).isEqualTo("csi-juicefs-com");
     assertThat(s.leaseDuration()).isEqualTo(Duration.ofSeconds(15));
     var sidecar = ConfigFactory.parseMap(Map.of("controller.provisioner", "sidecar"))
-        .withFallback(withKubeconfig);
+        .withFallback(builtin);
     assertThat(ProvisionerSettings.from(sidecar, Map.of()).builtin()).isFalse();
     var bad = ConfigFactory.parseMap(Map.of("controller.provisioner", "both")).withFallback(c);
     assertThatThrownBy(() -> ProvisionerSettings.from(bad, Map.of()))

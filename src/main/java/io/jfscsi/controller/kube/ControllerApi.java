@@ -8,11 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The API client from {@code jfs-csi.kubernetes}: the kubeconfig file when one is set, else
- * fabric8's own discovery (in-cluster service account, then $KUBECONFIG / ~/.kube/config).
+ * The controller's API client from {@code jfs-csi.kubernetes.kubeconfig} (the key the kubernetes
+ * runtime reads too): the file when one is set, else fabric8's own discovery (in-cluster service
+ * account, then $KUBECONFIG / ~/.kube/config).
  */
-public final class KubeClients {
-  private KubeClients() {}
+public final class ControllerApi {
+  private ControllerApi() {}
 
   public static KubernetesClient create(Config c) throws IOException {
     String kubeconfig = c.getString("kubernetes.kubeconfig");
@@ -27,7 +28,10 @@ public final class KubeClients {
     return new KubernetesClientBuilder().withConfig(config).build();
   }
 
-  /** {@code jfs-csi.kubernetes.namespace}, else the client's (pod's or context's), else default. */
+  /**
+   * Where the Lease lives: {@code jfs-csi.kubernetes.namespace}, the driver's namespace (also
+   * that of Mount Pods); when set empty, the client's (pod's or context's), else default.
+   */
   public static String namespace(Config c, KubernetesClient client) {
     String configured = c.getString("kubernetes.namespace");
     if (!configured.isEmpty()) {
