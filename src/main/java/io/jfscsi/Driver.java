@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import io.grpc.ServerServiceDefinition;
 import io.jfscsi.controller.MountedDirectories;
 import io.jfscsi.controller.VolumeProvisioner;
+import io.jfscsi.controller.kube.BuiltinProvisioner;
 import io.jfscsi.csi.ControllerService;
 import io.jfscsi.csi.CsiServer;
 import io.jfscsi.csi.Endpoint;
@@ -143,6 +144,15 @@ public final class Driver implements AutoCloseable {
         management.csiServing(true);
       }
       Driver driver = new Driver(system, server, actors, management);
+      // Cluster mode: the built-in provisioner (leader-elected) beside the CSI Controller service.
+      if (controller) {
+        BuiltinProvisioner.startIfConfigured(c, actors.provisioner(), system.scheduler())
+            .ifPresent(builtin -> CoordinatedShutdown.get(system).addTask(
+                CoordinatedShutdown.PhaseServiceUnbind(), "builtin-provisioner", () -> {
+                  builtin.close();
+                  return CompletableFuture.completedFuture(Done.getInstance());
+                }));
+      }
       if (ports.runtime() instanceof AutoCloseable closeable) { // informers, API client
         CoordinatedShutdown.get(system).addTask(
             CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "runtime", () -> {
