@@ -147,11 +147,18 @@ public final class Driver implements AutoCloseable {
       // Cluster mode: the built-in provisioner (leader-elected) beside the CSI Controller service.
       if (controller) {
         BuiltinProvisioner.startIfConfigured(c, actors.provisioner(), system.scheduler())
-            .ifPresent(builtin -> CoordinatedShutdown.get(system).addTask(
-                CoordinatedShutdown.PhaseServiceUnbind(), "builtin-provisioner", () -> {
-                  builtin.close();
-                  return CompletableFuture.completedFuture(Done.getInstance());
-                }));
+            .ifPresent(builtin -> {
+              if (management != null) {
+                io.jfscsi.management.ManagementContext.get(system).clusterView(
+                    new io.jfscsi.management.ClusterView(builtin.client(),
+                        c.getString("driver-name")));
+              }
+              CoordinatedShutdown.get(system).addTask(
+                  CoordinatedShutdown.PhaseServiceUnbind(), "builtin-provisioner", () -> {
+                    builtin.close();
+                    return CompletableFuture.completedFuture(Done.getInstance());
+                  });
+            });
       }
       if (ports.runtime() instanceof AutoCloseable closeable) { // informers, API client
         CoordinatedShutdown.get(system).addTask(

@@ -76,6 +76,11 @@ public final class BuiltinProvisioner implements AutoCloseable {
     return Optional.of(p);
   }
 
+  /** The API client it provisions with (the management's cluster view reads through it). */
+  public KubernetesClient client() {
+    return client;
+  }
+
   synchronized void start() {
     log.info("built-in provisioner: competing for lease {}/{} as {}", namespace,
         settings.leaseName(), identity);
