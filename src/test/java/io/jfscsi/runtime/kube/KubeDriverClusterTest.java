@@ -20,8 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A real driver on the kubernetes runtime against a real kube-apiserver (a minimal kubelet runs
- * the Mount Pods): Mount Pods are created, shared, replaced, released after their delay, read
+ * A real driver on the kubernetes runtime against a real kube-apiserver (the kubelet stand-in
+ * runs the Mount Pods' own commands): Mount Pods are created, shared, replaced, released after their delay, read
  * back after a driver restart, and references of gone app pods dropped. Also counts the API
  * requests of each CSI call (printed as "API requests ...").
  */

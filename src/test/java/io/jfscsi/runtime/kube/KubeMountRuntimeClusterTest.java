@@ -20,6 +20,7 @@ import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.RunningClient;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.KubeletStandIn;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,9 +38,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link KubeMountRuntime} against a real kube-apiserver, with {@link MiniKubelet} running the
- * clients: what the runtime writes and reads, and how many API requests each step costs
- * (printed as "API requests ...").
+ * {@link KubeMountRuntime} against a real kube-apiserver, with {@link KubeletStandIn} running the
+ * clients (the Mount Pod's own command, with the test-only {@code juicefs} shim): what the
+ * runtime writes and reads, and how many API requests each step costs (printed as
+ * "API requests ...").
  */
 class KubeMountRuntimeClusterTest {
   static final String T1 = "/k/pods/u1/volumes/kubernetes.io~csi/pv/mount";
@@ -53,7 +55,7 @@ class KubeMountRuntimeClusterTest {
   String ns;
   String node;
   Path data;
-  MiniKubelet kubelet;
+  KubeletStandIn kubelet;
   KubeRuntimeConfig config;
   final List<KubeMountRuntime> runtimes = new ArrayList<>();
   final List<ClientExit> exits = new CopyOnWriteArrayList<>();
@@ -69,7 +71,7 @@ class KubeMountRuntimeClusterTest {
     ns = cluster.newNamespace("kmr");
     node = "node-" + ns;
     data = Files.createDirectories(dir.resolve("data"));
-    kubelet = new MiniKubelet(cluster.client(), ns, node, data);
+    kubelet = new KubeletStandIn(cluster, node).start();
     config = new KubeRuntimeConfig(node, ns, "juicedata/mount:test", "", "", Duration.ofSeconds(20),
         Duration.ofSeconds(2), dir.resolve("mnt"));
   }

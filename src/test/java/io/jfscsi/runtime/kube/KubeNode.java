@@ -8,6 +8,7 @@ import io.jfscsi.Driver;
 import io.jfscsi.csi.CsiClient;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.KubeletStandIn;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +20,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * One node of the test cluster with a real driver on the kubernetes runtime: a fresh namespace
- * and Node, a minimal kubelet for its Mount Pods, and the driver built from the real ports (so the test can
+ * and Node, the {@link KubeletStandIn} that runs its pods (Mount Pods with the test-only
+ * {@code juicefs} shim), and the driver built from the real ports (so the test can
  * read its runtime's request counts).
  */
 final class KubeNode implements AutoCloseable {
@@ -28,7 +30,7 @@ final class KubeNode implements AutoCloseable {
   final String namespace;
   final String node;
   final DriverFixture fixture;
-  final MiniKubelet kubelet;
+  final KubeletStandIn kubelet;
   Driver driver;
   KubeMountRuntime runtime;
   CsiClient grpc;
@@ -48,7 +50,8 @@ final class KubeNode implements AutoCloseable {
         .with("kubernetes.termination-grace", "2s")
         .with("management.enabled", false);
     overrides.forEach(fixture::with);
-    kubelet = new MiniKubelet(api, namespace, node, fixture.data);
+    kubelet = new KubeletStandIn(cluster, node).withBackoff(Duration.ofMillis(200), Duration.ofSeconds(2))
+        .start();
   }
 
   KubeNode startDriver() throws Exception {
