@@ -116,6 +116,11 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     return new KubeMountRuntime(config, client, mounter, counter, podGoneGrace, true);
   }
 
+  /** A Kubernetes Event on the app pod of each container recovery ({@link PodRecoveryEvents}). */
+  public PodRecoveryEvents recoveryEvents() {
+    return new PodRecoveryEvents(client, config.nodeName(), apps::pod, executor, Clock.systemUTC());
+  }
+
   public RequestCounter requests() {
     return requests;
   }
