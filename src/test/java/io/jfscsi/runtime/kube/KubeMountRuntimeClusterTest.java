@@ -237,11 +237,14 @@ class KubeMountRuntimeClusterTest {
         .addToFinalizers("juicefs.com/finalizer").endMetadata()
         .withNewSpec().withNodeName(node).addNewContainer().withName("jfs-mount")
         .withImage("juicedata/mount:ce-v1.2.0")
+        // The Go driver's command and env; jfs-dir at the host path (not /jfs), because the
+        // kubelet stand-in runs containers on the host.
         .withCommand("sh", "-c", "/usr/local/bin/juicefs format ${metaurl} fs1 && exec "
-            + "/bin/mount.juicefs ${metaurl} /jfs/pv-go-qwerty -o metrics=0.0.0.0:9567")
+            + "/bin/mount.juicefs ${metaurl} " + mp + " -o metrics=0.0.0.0:9567")
         .addNewEnv().withName("metaurl").withNewValueFrom().withNewSecretKeyRef().withName(secret)
         .withKey("metaurl").endSecretKeyRef().endValueFrom().endEnv()
-        .addNewVolumeMount().withName("jfs-dir").withMountPath("/jfs")
+        .addNewEnv().withName("JFS_FOREGROUND").withValue("1").endEnv()
+        .addNewVolumeMount().withName("jfs-dir").withMountPath(mnt.toString())
         .withMountPropagation("Bidirectional").endVolumeMount()
         .withNewSecurityContext().withPrivileged(true).endSecurityContext().endContainer()
         .addNewVolume().withName("jfs-dir").withNewHostPath().withPath(mnt.toString()).endHostPath()
