@@ -33,6 +33,7 @@ final class KubeNode implements AutoCloseable {
   final KubeletStandIn kubelet;
   Driver driver;
   KubeMountRuntime runtime;
+  Driver.Ports ports;
   CsiClient grpc;
 
   KubeNode(Path dir, Map<String, Object> overrides) throws Exception {
@@ -56,7 +57,7 @@ final class KubeNode implements AutoCloseable {
 
   KubeNode startDriver() throws Exception {
     Config config = fixture.config();
-    Driver.Ports ports = io.jfscsi.cli.Ports.real(config);
+    ports = io.jfscsi.cli.Ports.real(config);
     runtime = (KubeMountRuntime) ports.runtime();
     driver = Driver.start(config, ports);
     grpc = CsiClient.connect("unix://" + fixture.socket);
@@ -89,8 +90,17 @@ final class KubeNode implements AutoCloseable {
   }
 
   void publish(String volumeId, Path target, Map<String, String> context) {
+    publish(volumeId, target, context, List.of());
+  }
+
+  /** With mount options as kubelet passes a PV's mountOptions (the capability's mount flags). */
+  void publish(String volumeId, Path target, Map<String, String> context, List<String> flags) {
     var req = fixture.publishRequest(volumeId, target);
     req.putAllVolumeContext(context);
+    if (!flags.isEmpty()) {
+      req.setVolumeCapability(DriverFixture.RWX.toBuilder().setMount(
+          csi.v1.VolumeCapability.MountVolume.newBuilder().addAllMountFlags(flags)));
+    }
     grpc.node().nodePublishVolume(req.build());
   }
 
