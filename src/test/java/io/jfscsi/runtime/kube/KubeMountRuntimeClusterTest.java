@@ -219,6 +219,61 @@ class KubeMountRuntimeClusterTest {
     rt.stop(c);
   }
 
+  /**
+   * A forced 409: another writer changes the Mount Pod after the informer's copy was read and
+   * before the runtime's patch reaches the API server (an interceptor on the runtime's client
+   * does that write, so the conflict always happens). The reference is still recorded, next to
+   * the other writer's change.
+   */
+  @Test
+  void aConflictingWriteBetweenTheCopyAndThePatchIsRetried() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicInteger conflicts = new java.util.concurrent.atomic.AtomicInteger();
+    KubernetesClient other = cluster.client();
+    io.fabric8.kubernetes.client.http.Interceptor bump = new io.fabric8.kubernetes.client.http.Interceptor() {
+      @Override
+      public void before(io.fabric8.kubernetes.client.http.BasicBuilder b,
+                         io.fabric8.kubernetes.client.http.HttpRequest request, RequestTags tags) {
+        String path = request.uri().getPath();
+        if ("PATCH".equals(request.method()) && path.contains("/pods/") && armed.compareAndSet(true, false)) {
+          String name = path.substring(path.lastIndexOf('/') + 1);
+          other.pods().inNamespace(ns).withName(name).edit(p -> new PodBuilder(p).editMetadata()
+              .addToAnnotations("other-writer", "was-here").endMetadata().build());
+          conflicts.incrementAndGet();
+        }
+      }
+    };
+    KubernetesClient racing = new KubernetesClientBuilder().withConfig(cluster.config())
+        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count", counter)
+            .addOrReplaceInterceptor("bump", bump)).build();
+    try {
+      KubeMountRuntime rt = new KubeMountRuntime(config, racing, new LinuxMounter(), counter,
+          Duration.ofSeconds(1), false);
+      runtimes.add(rt);
+      await().atMost(Duration.ofSeconds(20)).until(rt::ready);
+      VolumeSettings s = volume("pv-409", Map.of());
+      RunningClient c = start(rt, s, Optional.empty());
+      rt.save(new ClientRecord(key(s), s.source(), Set.of(T1), Optional.empty(), Optional.of(c)));
+      Map<String, Long> before = counter.snapshot();
+      armed.set(true);
+      rt.save(new ClientRecord(key(s), s.source(), Set.of(T1, T2), Optional.empty(), Optional.of(c)));
+      Map<String, Long> delta = RequestCounter.since(before, counter.snapshot());
+      report("a reference whose patch meets a conflict", delta);
+      assertThat(conflicts).hasValue(1);
+      assertThat(delta.get("PATCH pods")).as("the conflicting patch and its retry").isEqualTo(2L);
+      Pod now = pod(c.handle());
+      assertThat(PodReferences.targets(now.getMetadata().getAnnotations()))
+          .containsExactlyInAnyOrder(T1, T2);
+      assertThat(now.getMetadata().getAnnotations()).containsEntry("other-writer", "was-here");
+      rt.save(new ClientRecord(key(s), s.source(), Set.of(), Optional.empty(), Optional.of(c)));
+      rt.stop(c);
+    } finally {
+      runtimes.forEach(KubeMountRuntime::close);
+      runtimes.clear();
+      racing.close();
+    }
+  }
+
   @Test
   void aGoDriverMountPodIsAdoptedAndReleased() throws Exception {
     Path mnt = Files.createDirectories(dir.resolve("mnt"));
