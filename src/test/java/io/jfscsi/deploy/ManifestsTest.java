@@ -237,7 +237,8 @@ class ManifestsTest {
    * on claims and volumes, PV create and delete, one StorageClass and one Secret read by name
    * ("get" only: the Secret a StorageClass names in {@code csi.storage.k8s.io/provisioner-secret-*},
    * whose metaurl reaches the file system; never listed or watched), events created, and its
-   * Lease in the driver namespace. The node's ServiceAccount has no rule and no token.
+   * Lease in the driver namespace; for GET /cluster, StorageClasses and pods listed. The node's
+   * ServiceAccount gets what its Mount Pod runtime does.
    */
   @Test
   void rbac_is_least_privilege() {
@@ -247,15 +248,31 @@ class ManifestsTest {
         "/persistentvolumes:create", "/persistentvolumes:delete",
         "/persistentvolumeclaims:get", "/persistentvolumeclaims:list",
         "/persistentvolumeclaims:watch",
-        "storage.k8s.io/storageclasses:get",
+        "storage.k8s.io/storageclasses:get", "storage.k8s.io/storageclasses:list",
+        "/pods:list",
         "/events:create",
         "/secrets:get",
         "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:create",
         "coordination.k8s.io/leases@jfs-csi:patch");
-    assertThat(grants(base, "jfs-csi-node")).isEmpty();
-    assertThat(str(one(base, "ServiceAccount", "jfs-csi-node"), "automountServiceAccountToken")).isEqualTo("false");
-    assertThat(str(one(base, "DaemonSet", "jfs-csi-node"), "spec", "template", "spec",
-        "automountServiceAccountToken")).isEqualTo("false");
+    // The node's Mount Pod runtime: its pods, Secrets and cache Jobs in its own namespace;
+    // cluster-wide only the pods of its node (field selector) and Events on them.
+    assertThat(grants(base, "jfs-csi-node")).containsExactlyInAnyOrder(
+        "/pods@jfs-csi:create", "/pods@jfs-csi:delete", "/pods@jfs-csi:patch",
+        "/pods@jfs-csi:get", "/pods@jfs-csi:list", "/pods@jfs-csi:watch",
+        "/pods/log@jfs-csi:get",
+        "/secrets@jfs-csi:create", "/secrets@jfs-csi:get", "/secrets@jfs-csi:update",
+        "/secrets@jfs-csi:delete",
+        "batch/jobs@jfs-csi:create", "batch/jobs@jfs-csi:get", "batch/jobs@jfs-csi:delete",
+        "batch/jobs@jfs-csi:list", "batch/jobs@jfs-csi:watch",
+        "/pods:list", "/pods:watch", "/events:create");
+    // The driver reads the API server with its ServiceAccount token (in-cluster config).
+    assertThat(one(base, "ServiceAccount", "jfs-csi-node")).doesNotContainKey("automountServiceAccountToken");
+    assertThat(map(one(base, "DaemonSet", "jfs-csi-node"), "spec", "template", "spec"))
+        .doesNotContainKey("automountServiceAccountToken");
+    Map<String, Object> node = container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi");
+    assertThat(env(node, "JFS_CSI_RUNTIME")).isEqualTo("kubernetes");
+    assertThat(envFieldRef(node, "JUICEFS_MOUNT_NAMESPACE")).isEqualTo("metadata.namespace");
+    assertThat(env(node, "JUICEFS_MOUNT_IMAGE")).startsWith("juicedata/mount:");
   }
 
   @Test

@@ -116,6 +116,11 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     return new KubeMountRuntime(config, client, mounter, counter, podGoneGrace, true);
   }
 
+  /** A Kubernetes Event on the app pod of each container recovery ({@link PodRecoveryEvents}). */
+  public PodRecoveryEvents recoveryEvents() {
+    return new PodRecoveryEvents(client, config.nodeName(), apps::pod, executor, Clock.systemUTC());
+  }
+
   public RequestCounter requests() {
     return requests;
   }
@@ -439,7 +444,10 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
       if (uuid != null && !uuid.equals(annotations.get(MountPodNames.UUID))) {
         patch.put(MountPodNames.UUID, uuid);
       }
-      if (patch.isEmpty()) {
+      // The UUID alone waits for the first reference (a started client saves before it binds
+      // any target): one PATCH for both. It is in memory meanwhile.
+      if (patch.isEmpty() || patch.size() == 1 && patch.containsKey(MountPodNames.UUID)
+          && record.targets().isEmpty()) {
         return;
       }
       if (pod.getMetadata().getDeletionTimestamp() != null

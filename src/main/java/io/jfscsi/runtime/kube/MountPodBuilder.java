@@ -102,6 +102,8 @@ public final class MountPodBuilder {
     var container = new ContainerBuilder().withName(MountPodNames.CONTAINER)
         .withImage(settings.mountImage().orElse(config.mountImage()))
         .withCommand("sh", "-c", script)
+        // A crash's last words in the pod status (lastState.terminated.message), for the doctor.
+        .withTerminationMessagePolicy("FallbackToLogsOnError")
         .withEnv(env)
         .withNewSecurityContext().withPrivileged(true).withRunAsUser(0L).endSecurityContext()
         .addNewPort().withName("metrics").withContainerPort(METRICS_PORT).withProtocol("TCP")

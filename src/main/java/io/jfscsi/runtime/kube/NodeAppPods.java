@@ -48,6 +48,11 @@ final class NodeAppPods implements AutoCloseable {
     return m.find() ? Optional.of(m.group(1)) : Optional.empty();
   }
 
+  /** This node's pod with UID {@code uid}, as the informer knows it. */
+  Optional<Pod> pod(String uid) {
+    return informer.getIndexer().byIndex(UID_INDEX, uid).stream().findFirst();
+  }
+
   /** Whether the pod of {@code target} is known to be gone from this node. */
   boolean gone(Path target) {
     Optional<String> uid = uidOf(target);

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -20,8 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A real driver on the kubernetes runtime against a real kube-apiserver (a minimal kubelet runs
- * the Mount Pods): Mount Pods are created, shared, replaced, released after their delay, read
+ * A real driver on the kubernetes runtime against a real kube-apiserver (the kubelet stand-in
+ * runs the Mount Pods' own commands): Mount Pods are created, shared, replaced, released after their delay, read
  * back after a driver restart, and references of gone app pods dropped. Also counts the API
  * requests of each CSI call (printed as "API requests ...").
  */
@@ -192,5 +193,59 @@ class KubeDriverClusterTest {
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
         assertThat(PodReferences.targets(node.onlyMountPod().orElseThrow().getMetadata().getAnnotations()))
             .containsExactly(t1.toString()));
+  }
+
+  @Test
+  void aCrashedMountPodContainerRestartsInPlaceAndItsTargetsAreBoundAgain() throws Exception {
+    start(Map.of());
+    Path t1 = node.appTarget("app-1", "pv-c");
+    node.publish("pv-c", t1, Map.of());
+    Files.writeString(t1.resolve("before.txt"), "before");
+    Pod pod = node.onlyMountPod().orElseThrow();
+    String name = pod.getMetadata().getName();
+
+    node.kubelet.crash(node.namespace, name);
+    // Until the target is bound again, it is a stale FUSE mount (ENOTCONN): an IOException.
+    await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
+      Pod now = node.onlyMountPod().orElseThrow();
+      assertThat(now.getMetadata().getName()).isEqualTo(name);
+      var status = MountPodWatch.container(now).orElseThrow();
+      assertThat(status.getRestartCount()).isGreaterThanOrEqualTo(1);
+      assertThat(status.getLastState().getTerminated().getExitCode()).isEqualTo(137);
+      assertThat(MountPodWatch.runningAndReady(now)).isTrue();
+      Files.writeString(t1.resolve("after.txt"), "after");
+      assertThat(Files.readString(node.fixture.data.resolve("pv-c").resolve("after.txt")))
+          .isEqualTo("after");
+      assertThat(Files.readString(t1.resolve("before.txt"))).isEqualTo("before");
+      assertThat(node.ports.metrics().scrape()).contains("jfscsi_client_recoveries_total 1.0");
+    });
+    assertThat(PodReferences.targets(node.onlyMountPod().orElseThrow().getMetadata()
+        .getAnnotations())).containsExactly(t1.toString());
+  }
+
+  @Test
+  void cleanCacheRemovesOnlyThisVolumesCacheThroughAJobOnTheNode() throws Exception {
+    start(Map.of());
+    Path cache = Files.createDirectories(dir.resolve("cache"));
+    Path other = Files.createDirectories(cache.resolve("0b7a1c2e-0000-4000-8000-000000000001").resolve("raw"));
+    Files.writeString(other.resolve("block"), "another volume's cache");
+    Files.writeString(cache.resolve("keep.txt"), "not a volume");
+    Path t1 = node.appTarget("app-1", "pv-k");
+    node.publish("pv-k", t1, Map.of("juicefs/clean-cache", "true"), List.of("cache-dir=" + cache));
+    String uuid = node.onlyMountPod().orElseThrow().getMetadata().getAnnotations()
+        .get(MountPodNames.UUID);
+    assertThat(uuid).isNotBlank();
+    assertThat(cache.resolve(uuid).resolve("raw").resolve("chunks")).isDirectory();
+
+    node.unpublish("pv-k", t1);
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+      assertThat(node.mountPods()).isEmpty();
+      assertThat(cache.resolve(uuid)).doesNotExist();
+    });
+    assertThat(other.resolve("block")).hasContent("another volume's cache");
+    assertThat(cache.resolve("keep.txt")).hasContent("not a volume");
+    // The Job succeeded and was deleted by the driver.
+    await().atMost(Duration.ofSeconds(30)).until(() ->
+        node.api.batch().v1().jobs().inNamespace(node.namespace).list().getItems().isEmpty());
   }
 }

@@ -20,6 +20,7 @@ import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.RunningClient;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.KubeletStandIn;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,9 +38,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link KubeMountRuntime} against a real kube-apiserver, with {@link MiniKubelet} running the
- * clients: what the runtime writes and reads, and how many API requests each step costs
- * (printed as "API requests ...").
+ * {@link KubeMountRuntime} against a real kube-apiserver, with {@link KubeletStandIn} running the
+ * clients (the Mount Pod's own command, with the test-only {@code juicefs} shim): what the
+ * runtime writes and reads, and how many API requests each step costs (printed as
+ * "API requests ...").
  */
 class KubeMountRuntimeClusterTest {
   static final String T1 = "/k/pods/u1/volumes/kubernetes.io~csi/pv/mount";
@@ -53,7 +55,7 @@ class KubeMountRuntimeClusterTest {
   String ns;
   String node;
   Path data;
-  MiniKubelet kubelet;
+  KubeletStandIn kubelet;
   KubeRuntimeConfig config;
   final List<KubeMountRuntime> runtimes = new ArrayList<>();
   final List<ClientExit> exits = new CopyOnWriteArrayList<>();
@@ -69,7 +71,7 @@ class KubeMountRuntimeClusterTest {
     ns = cluster.newNamespace("kmr");
     node = "node-" + ns;
     data = Files.createDirectories(dir.resolve("data"));
-    kubelet = new MiniKubelet(cluster.client(), ns, node, data);
+    kubelet = new KubeletStandIn(cluster, node).start();
     config = new KubeRuntimeConfig(node, ns, "juicedata/mount:test", "", "", Duration.ofSeconds(20),
         Duration.ofSeconds(2), dir.resolve("mnt"));
   }
@@ -217,6 +219,61 @@ class KubeMountRuntimeClusterTest {
     rt.stop(c);
   }
 
+  /**
+   * A forced 409: another writer changes the Mount Pod after the informer's copy was read and
+   * before the runtime's patch reaches the API server (an interceptor on the runtime's client
+   * does that write, so the conflict always happens). The reference is still recorded, next to
+   * the other writer's change.
+   */
+  @Test
+  void aConflictingWriteBetweenTheCopyAndThePatchIsRetried() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicInteger conflicts = new java.util.concurrent.atomic.AtomicInteger();
+    KubernetesClient other = cluster.client();
+    io.fabric8.kubernetes.client.http.Interceptor bump = new io.fabric8.kubernetes.client.http.Interceptor() {
+      @Override
+      public void before(io.fabric8.kubernetes.client.http.BasicBuilder b,
+                         io.fabric8.kubernetes.client.http.HttpRequest request, RequestTags tags) {
+        String path = request.uri().getPath();
+        if ("PATCH".equals(request.method()) && path.contains("/pods/") && armed.compareAndSet(true, false)) {
+          String name = path.substring(path.lastIndexOf('/') + 1);
+          other.pods().inNamespace(ns).withName(name).edit(p -> new PodBuilder(p).editMetadata()
+              .addToAnnotations("other-writer", "was-here").endMetadata().build());
+          conflicts.incrementAndGet();
+        }
+      }
+    };
+    KubernetesClient racing = new KubernetesClientBuilder().withConfig(cluster.config())
+        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count", counter)
+            .addOrReplaceInterceptor("bump", bump)).build();
+    try {
+      KubeMountRuntime rt = new KubeMountRuntime(config, racing, new LinuxMounter(), counter,
+          Duration.ofSeconds(1), false);
+      runtimes.add(rt);
+      await().atMost(Duration.ofSeconds(20)).until(rt::ready);
+      VolumeSettings s = volume("pv-409", Map.of());
+      RunningClient c = start(rt, s, Optional.empty());
+      rt.save(new ClientRecord(key(s), s.source(), Set.of(T1), Optional.empty(), Optional.of(c)));
+      Map<String, Long> before = counter.snapshot();
+      armed.set(true);
+      rt.save(new ClientRecord(key(s), s.source(), Set.of(T1, T2), Optional.empty(), Optional.of(c)));
+      Map<String, Long> delta = RequestCounter.since(before, counter.snapshot());
+      report("a reference whose patch meets a conflict", delta);
+      assertThat(conflicts).hasValue(1);
+      assertThat(delta.get("PATCH pods")).as("the conflicting patch and its retry").isEqualTo(2L);
+      Pod now = pod(c.handle());
+      assertThat(PodReferences.targets(now.getMetadata().getAnnotations()))
+          .containsExactlyInAnyOrder(T1, T2);
+      assertThat(now.getMetadata().getAnnotations()).containsEntry("other-writer", "was-here");
+      rt.save(new ClientRecord(key(s), s.source(), Set.of(), Optional.empty(), Optional.of(c)));
+      rt.stop(c);
+    } finally {
+      runtimes.forEach(KubeMountRuntime::close);
+      runtimes.clear();
+      racing.close();
+    }
+  }
+
   @Test
   void aGoDriverMountPodIsAdoptedAndReleased() throws Exception {
     Path mnt = Files.createDirectories(dir.resolve("mnt"));
@@ -235,11 +292,14 @@ class KubeMountRuntimeClusterTest {
         .addToFinalizers("juicefs.com/finalizer").endMetadata()
         .withNewSpec().withNodeName(node).addNewContainer().withName("jfs-mount")
         .withImage("juicedata/mount:ce-v1.2.0")
+        // The Go driver's command and env; jfs-dir at the host path (not /jfs), because the
+        // kubelet stand-in runs containers on the host.
         .withCommand("sh", "-c", "/usr/local/bin/juicefs format ${metaurl} fs1 && exec "
-            + "/bin/mount.juicefs ${metaurl} /jfs/pv-go-qwerty -o metrics=0.0.0.0:9567")
+            + "/bin/mount.juicefs ${metaurl} " + mp + " -o metrics=0.0.0.0:9567")
         .addNewEnv().withName("metaurl").withNewValueFrom().withNewSecretKeyRef().withName(secret)
         .withKey("metaurl").endSecretKeyRef().endValueFrom().endEnv()
-        .addNewVolumeMount().withName("jfs-dir").withMountPath("/jfs")
+        .addNewEnv().withName("JFS_FOREGROUND").withValue("1").endEnv()
+        .addNewVolumeMount().withName("jfs-dir").withMountPath(mnt.toString())
         .withMountPropagation("Bidirectional").endVolumeMount()
         .withNewSecurityContext().withPrivileged(true).endSecurityContext().endContainer()
         .addNewVolume().withName("jfs-dir").withNewHostPath().withPath(mnt.toString()).endHostPath()

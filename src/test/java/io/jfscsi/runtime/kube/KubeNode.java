@@ -8,6 +8,7 @@ import io.jfscsi.Driver;
 import io.jfscsi.csi.CsiClient;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.KubeletStandIn;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +20,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * One node of the test cluster with a real driver on the kubernetes runtime: a fresh namespace
- * and Node, a minimal kubelet for its Mount Pods, and the driver built from the real ports (so the test can
+ * and Node, the {@link KubeletStandIn} that runs its pods (Mount Pods with the test-only
+ * {@code juicefs} shim), and the driver built from the real ports (so the test can
  * read its runtime's request counts).
  */
 final class KubeNode implements AutoCloseable {
@@ -28,9 +30,10 @@ final class KubeNode implements AutoCloseable {
   final String namespace;
   final String node;
   final DriverFixture fixture;
-  final MiniKubelet kubelet;
+  final KubeletStandIn kubelet;
   Driver driver;
   KubeMountRuntime runtime;
+  Driver.Ports ports;
   CsiClient grpc;
 
   KubeNode(Path dir, Map<String, Object> overrides) throws Exception {
@@ -48,12 +51,13 @@ final class KubeNode implements AutoCloseable {
         .with("kubernetes.termination-grace", "2s")
         .with("management.enabled", false);
     overrides.forEach(fixture::with);
-    kubelet = new MiniKubelet(api, namespace, node, fixture.data);
+    kubelet = new KubeletStandIn(cluster, node).withBackoff(Duration.ofMillis(200), Duration.ofSeconds(2))
+        .start();
   }
 
   KubeNode startDriver() throws Exception {
     Config config = fixture.config();
-    Driver.Ports ports = io.jfscsi.cli.Ports.real(config);
+    ports = io.jfscsi.cli.Ports.real(config);
     runtime = (KubeMountRuntime) ports.runtime();
     driver = Driver.start(config, ports);
     grpc = CsiClient.connect("unix://" + fixture.socket);
@@ -86,8 +90,17 @@ final class KubeNode implements AutoCloseable {
   }
 
   void publish(String volumeId, Path target, Map<String, String> context) {
+    publish(volumeId, target, context, List.of());
+  }
+
+  /** With mount options as kubelet passes a PV's mountOptions (the capability's mount flags). */
+  void publish(String volumeId, Path target, Map<String, String> context, List<String> flags) {
     var req = fixture.publishRequest(volumeId, target);
     req.putAllVolumeContext(context);
+    if (!flags.isEmpty()) {
+      req.setVolumeCapability(DriverFixture.RWX.toBuilder().setMount(
+          csi.v1.VolumeCapability.MountVolume.newBuilder().addAllMountFlags(flags)));
+    }
     grpc.node().nodePublishVolume(req.build());
   }
 

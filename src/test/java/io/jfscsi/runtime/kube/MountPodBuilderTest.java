@@ -100,6 +100,7 @@ class MountPodBuilderTest {
     assertThat(c.getName()).isEqualTo("jfs-mount");
     assertThat(c.getImage()).isEqualTo("img:mine");
     assertThat(c.getSecurityContext().getPrivileged()).isTrue();
+    assertThat(c.getTerminationMessagePolicy()).isEqualTo("FallbackToLogsOnError");
     assertThat(c.getPorts()).singleElement().satisfies(p -> {
       assertThat(p.getName()).isEqualTo("metrics");
       assertThat(p.getContainerPort()).isEqualTo(9567);
