@@ -120,10 +120,10 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
   }
 
   private static ClientResources resources(Map<String, String> context) {
-    Optional<Long> cpuLimit = quantity(context, CPU_LIMIT).flatMap(Quantity::millicores);
-    Optional<Long> cpuRequest = quantity(context, CPU_REQUEST).flatMap(Quantity::millicores);
-    Optional<Long> memLimit = quantity(context, MEMORY_LIMIT).flatMap(Quantity::bytes);
-    Optional<Long> memRequest = quantity(context, MEMORY_REQUEST).flatMap(Quantity::bytes);
+    Optional<Long> cpuLimit = quantity(context, CPU_LIMIT).map(Quantity::millicores);
+    Optional<Long> cpuRequest = quantity(context, CPU_REQUEST).map(Quantity::millicores);
+    Optional<Long> memLimit = quantity(context, MEMORY_LIMIT).map(Quantity::bytes);
+    Optional<Long> memRequest = quantity(context, MEMORY_REQUEST).map(Quantity::bytes);
     requestWithinLimit(cpuRequest, cpuLimit, CPU_REQUEST, CPU_LIMIT);
     requestWithinLimit(memRequest, memLimit, MEMORY_REQUEST, MEMORY_LIMIT);
     return new ClientResources(cpuRequest, cpuLimit, memRequest, memLimit);
@@ -147,7 +147,9 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
 
   private static void requestWithinLimit(Optional<Long> request, Optional<Long> limit,
                                          String requestKey, String limitKey) {
-    if (request.isPresent() && limit.isPresent() && request.get() > limit.get()) {
+    // A limit of 0 is "no limit" (see ClientResources).
+    if (request.isPresent() && limit.isPresent() && limit.get() > 0
+        && request.get() > limit.get()) {
       throw Failure.invalid("volume context key '" + requestKey + "' is above '" + limitKey
           + "'; Kubernetes refuses a request larger than its limit: lower the request or raise"
           + " the limit");

@@ -68,16 +68,16 @@ final class Quantity {
   }
 
   /**
-   * CPU in millicores, rounded up like Kubernetes' MilliValue; empty when the quantity is zero or
-   * negative, which the Go driver treats as "no value" for this field.
+   * CPU in millicores, rounded up like Kubernetes' MilliValue; 0 when the quantity is zero or
+   * negative, which the Go driver treats as "no value" for this field (no request, no limit).
    */
-  static Optional<Long> millicores(BigDecimal cores) {
-    return positiveLong(cores.movePointRight(3));
+  static long millicores(BigDecimal cores) {
+    return nonNegativeLong(cores.movePointRight(3));
   }
 
-  /** Memory in bytes, rounded up like Kubernetes' Value; empty when zero or negative. */
-  static Optional<Long> bytes(BigDecimal bytes) {
-    return positiveLong(bytes);
+  /** Memory in bytes, rounded up like Kubernetes' Value; 0 when zero or negative. */
+  static long bytes(BigDecimal bytes) {
+    return nonNegativeLong(bytes);
   }
 
   /** Whether the value fits a long after rounding up. */
@@ -85,10 +85,7 @@ final class Quantity {
     return value.setScale(0, RoundingMode.CEILING).compareTo(MAX) <= 0;
   }
 
-  private static Optional<Long> positiveLong(BigDecimal value) {
-    if (value.signum() <= 0) {
-      return Optional.empty();
-    }
-    return Optional.of(value.setScale(0, RoundingMode.CEILING).longValueExact());
+  private static long nonNegativeLong(BigDecimal value) {
+    return value.signum() <= 0 ? 0 : value.setScale(0, RoundingMode.CEILING).longValueExact();
   }
 }

@@ -21,7 +21,7 @@ public final class SettingsParser {
     ContextSettings context = ContextSettings.parse(source.context());
     MountOptions mount = MountOptions.parse(source.mountFlags(),
         context.legacyMountOptions().orElse(null));
-    if (context.resources().memoryLimitBytes().isPresent()) {
+    if (context.resources().memoryLimitBytes().filter(limit -> limit > 0).isPresent()) {
       mount = mount.withBufferSizeAtMost(context.resources().memoryLimitBytes().get());
     }
     String hash = ClientHash.of(secret, context, mount);

@@ -72,13 +72,14 @@ class VolumeContextTest {
   }
 
   @Test
-  void zero_or_negative_drops_the_field_like_the_go_driver() {
+  void zero_or_negative_is_an_explicit_no_value_like_the_go_driver() {
     ClientResources r = volume().context("juicefs/mount-cpu-limit", "0")
         .context("juicefs/mount-memory-limit", "-1").context("juicefs/mount-cpu-request", "1")
         .parse().resources();
-    assertThat(r.cpuLimitMillis()).isEmpty();
-    assertThat(r.memoryLimitBytes()).isEmpty();
+    assertThat(r.cpuLimitMillis()).contains(0L); // no limit, even with a request above 0
+    assertThat(r.memoryLimitBytes()).contains(0L);
     assertThat(r.cpuRequestMillis()).contains(1000L);
+    assertThat(r.memoryRequestBytes()).isEmpty();
   }
 
   @Test

@@ -155,6 +155,16 @@ class MountPodBuilderTest {
   }
 
   @Test
+  void aZeroValueMeansNoRequestOrLimitNotTheDefaults() {
+    VolumeSettings s = SettingsParser.parse(source(Map.of("juicefs/mount-cpu-limit", "0",
+        "juicefs/mount-cpu-request", "250m", "juicefs/mount-memory-limit", "0"), List.of()));
+    Container c = build(s).getSpec().getContainers().getFirst();
+    assertThat(c.getResources().getRequests()).containsOnlyKeys("cpu");
+    assertThat(c.getResources().getRequests().get("cpu").toString()).isEqualTo("250m");
+    assertThat(c.getResources().getLimits()).isNullOrEmpty();
+  }
+
+  @Test
   void aCachePvcReplacesTheHostCache() {
     VolumeSettings s = SettingsParser.parse(source(Map.of("juicefs/mount-cache-pvc", "cache-a,cache-b"),
         List.of()));
