@@ -40,6 +40,7 @@ public final class Ports {
         KubeMountRuntime kube = KubeMountRuntime.connect(KubeRuntimeConfig.from(c, nodeName(c)),
             mounter, c.getDuration("kubernetes.pod-gone-grace"));
         events.set(kube.recoveryEvents());
+        metrics.countKubernetesRequests(kube.requests()::snapshot);
         yield new Driver.Ports(kube, mounter, metrics, local);
       }
       default -> throw new IllegalArgumentException("jfs-csi.runtime must be local or kubernetes,"

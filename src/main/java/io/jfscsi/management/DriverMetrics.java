@@ -141,6 +141,21 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
     clientRecoveryDuration.observe(recovered.took().toNanos() / 1e9);
   }
 
+  /**
+   * Counts the node runtime's Kubernetes API requests at each scrape, as
+   * {@code jfscsi_kubernetes_requests_total{request="PATCH pods"}} (method or WATCH, resource).
+   * Called once, in cluster mode.
+   */
+  public void countKubernetesRequests(java.util.function.Supplier<java.util.Map<String, Long>> counts) {
+    io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+        .name("jfscsi_kubernetes_requests_total")
+        .help("Requests the node's Mount Pod runtime sent to the API server, by method (WATCH for "
+            + "watches) and resource")
+        .labelNames("request")
+        .callback(cb -> counts.get().forEach((request, n) -> cb.call(n, request)))
+        .register(registry);
+  }
+
   /** The clients the next scrape reports. */
   public void observe(List<ClientView> views) {
     clients.set(List.copyOf(views));

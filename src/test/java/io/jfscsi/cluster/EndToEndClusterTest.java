@@ -153,6 +153,8 @@ class EndToEndClusterTest {
     String view = get("/cluster");
     assertThat(view).contains("\"pv\":\"" + pv + "\"").contains(ns + "/app-1")
         .contains(ns + "/app-2").contains(target1.toString()).contains(target2.toString());
+    assertThat(get("/metrics")).containsPattern(
+        "jfscsi_kubernetes_requests_total\\{request=\"PATCH pods\"\\} [1-9]");
     StringWriter doctor = new StringWriter();
     int verdict = Main.commandLine().setOut(new PrintWriter(doctor)).execute("doctor", "pod",
         ns + "/app-1", "--kubeconfig", cluster.kubeconfig().toString());

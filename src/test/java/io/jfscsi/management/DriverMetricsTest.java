@@ -62,6 +62,19 @@ class DriverMetricsTest {
     assertThat(Http.sample(text, "jfscsi_client_recovery_duration_seconds_sum")).isEqualTo(4.3);
   }
 
+  @Test
+  void kubernetesRequestsAreCountedByRequest() {
+    DriverMetrics m = new DriverMetrics();
+    java.util.Map<String, Long> counts = new java.util.TreeMap<>(java.util.Map.of(
+        "PATCH pods", 3L, "WATCH pods", 2L));
+    m.countKubernetesRequests(() -> counts);
+    assertThat(Http.sample(m.scrape(), "jfscsi_kubernetes_requests_total{request=\"PATCH pods\"}"))
+        .isEqualTo(3);
+    counts.put("PATCH pods", 4L);
+    assertThat(Http.sample(m.scrape(), "jfscsi_kubernetes_requests_total{request=\"PATCH pods\"}"))
+        .isEqualTo(4);
+  }
+
   static ClientView view(String key, ClientState state, int targets, int restarts) {
     return new ClientView(key, "vol-" + key, state, "/mnt/" + key, "", Optional.of("1"),
         java.util.stream.IntStream.range(0, targets).mapToObj(i -> "/t/" + key + i).toList(),
