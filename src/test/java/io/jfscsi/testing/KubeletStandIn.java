@@ -420,6 +420,7 @@ public final class KubeletStandIn implements AutoCloseable {
     boolean terminated;
     boolean finalDeleteSent;
     PodStatus lastWritten;
+    boolean finishedBefore;
     final Map<String, String> published = new LinkedHashMap<>(); // PV name -> volume handle
     Instant nextVolumeTry;
     String volumeMessage;
@@ -436,6 +437,24 @@ public final class KubeletStandIn implements AutoCloseable {
       }
       for (Container c : pod.getSpec().getContainers()) {
         containers.add(new ContainerRun(c, podDir.resolve(c.getName() + ".log"), false));
+      }
+      // A pod seen for the first time with a status: another stand-in ran it before (the node
+      // "rebooted"). A finished pod stays finished; a running one restarts, counting it.
+      PodStatus seen = pod.getStatus();
+      String phase = seen == null ? null : seen.getPhase();
+      finishedBefore = "Succeeded".equals(phase) || "Failed".equals(phase);
+      if (seen != null && seen.getContainerStatuses() != null) {
+        for (ContainerStatus st : seen.getContainerStatuses()) {
+          containers.stream().filter(c -> c.name.equals(st.getName())).findFirst().ifPresent(c -> {
+            if (st.getState() != null && (st.getState().getRunning() != null || st.getState().getTerminated() != null)) {
+              c.restartCount = Optional.ofNullable(st.getRestartCount()).orElse(0) + 1;
+            }
+          });
+        }
+      }
+      if (finishedBefore) {
+        initIndex = initContainers.size();
+        lastWritten = null;
       }
     }
 
@@ -465,8 +484,9 @@ public final class KubeletStandIn implements AutoCloseable {
 
     void join(Duration timeout) {
       try {
-        if (worker != null) {
-          worker.join(timeout);
+        if (worker != null && !worker.join(timeout)) {
+          worker.interrupt(); // a blocking CSI call or probe
+          worker.join(Duration.ofSeconds(10));
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -541,7 +561,14 @@ public final class KubeletStandIn implements AutoCloseable {
         c.collectExit();
       }
       if (pod.getMetadata().getDeletionTimestamp() != null) {
+        if (finishedBefore) {
+          terminated = true;
+          lastWritten = statusOf(pod); // keep the status the previous stand-in wrote
+        }
         terminate(pod);
+        return;
+      }
+      if (finishedBefore) {
         return;
       }
       if (!terminal() && mountVolumes(pod)) {
