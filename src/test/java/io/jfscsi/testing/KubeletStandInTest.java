@@ -94,6 +94,10 @@ class KubeletStandInTest {
     await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> assertThat(kubelet.logs(ns, "env", "main"))
         .contains("meta=local:///nowhere name=env greeting=hello env"));
     assertThat(get("env").getStatus().getPodIP()).isEqualTo("127.0.0.1");
+    // pods/log goes through the API server to the stand-in's kubelet port.
+    assertThat(k.pods().inNamespace(ns).withName("env").getLog()).contains("greeting=hello env");
+    assertThat(k.pods().inNamespace(ns).withName("env").inContainer("main").tailingLines(1).getLog())
+        .isEqualTo("meta=local:///nowhere name=env greeting=hello env\n");
   }
 
   @Test
@@ -119,7 +123,7 @@ class KubeletStandInTest {
 
   @Test
   void a_crashed_container_restarts_and_counts_it() {
-    k.pods().inNamespace(ns).resource(pod("crash", "exec sleep 300")).create();
+    k.pods().inNamespace(ns).resource(pod("crash", "echo started; exec sleep 300")).create();
     await().atMost(WAIT).ignoreExceptions().until(() -> ready(get("crash")));
     long pid = kubelet.pid(ns, "crash", "main").orElseThrow();
 
@@ -134,6 +138,11 @@ class KubeletStandInTest {
       assertThat(ready(p)).isTrue();
     });
     assertThat(kubelet.pid(ns, "crash", "main")).isPresent().get().isNotEqualTo(pid);
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
+      assertThat(k.pods().inNamespace(ns).withName("crash").terminated().getLog()).isEqualTo("started\n");
+      assertThat(k.pods().inNamespace(ns).withName("crash").getLog()).isEqualTo("started\n");
+    });
+    assertThat(kubelet.logs(ns, "crash", "main")).isEqualTo("started\nstarted\n");
     assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).isEmpty();
   }
 
