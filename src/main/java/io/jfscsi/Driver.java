@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import io.grpc.ServerServiceDefinition;
 import io.jfscsi.controller.MountedDirectories;
 import io.jfscsi.controller.VolumeProvisioner;
+import io.jfscsi.controller.kube.BuiltinProvisioner;
 import io.jfscsi.csi.ControllerService;
 import io.jfscsi.csi.CsiServer;
 import io.jfscsi.csi.Endpoint;
@@ -46,8 +47,17 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  */
 public final class Driver implements AutoCloseable {
 
-  /** The parts that touch the host, chosen by the caller (real ones, or fakes in tests). */
-  public record Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
+  /**
+   * The parts that touch the host, chosen by the caller (real ones, or fakes in tests).
+   * {@code provisionerRuntime} runs the controller's short-lived clients: local processes even
+   * when the node's clients are Mount Pods.
+   */
+  public record Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics,
+                      MountRuntime provisionerRuntime) {
+
+    public Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
+      this(runtime, mounter, metrics, runtime);
+    }
 
     /** Ports whose host side reports nothing to metrics (fakes, tools). */
     public Ports(MountRuntime runtime, Mounter mounter) {
@@ -92,9 +102,16 @@ public final class Driver implements AutoCloseable {
       var guardian = node ? ctx.spawn(NodeGuardian.create(ports.runtime(), ports.mounter(),
           mountSettings, Clock.systemUTC()), "node", blocking) : null;
       var provisioner = controller ? ctx.spawn(VolumeProvisioner.create(
-          new MountedDirectories(ports.runtime(), c.getDuration("client.ready-timeout")
+          new MountedDirectories(ports.provisionerRuntime(), c.getDuration("client.ready-timeout")
               .plus(c.getDuration("client.command-timeout")).plusSeconds(10)),
           VolumeProvisioner.catalog(stateDir)), "provisioner", blocking) : null;
+      // Client recoveries reach the metrics through the event stream (no port in the actors).
+      var recoveries = ctx.spawn(Behaviors.<io.jfscsi.mount.ClientRecovered>receiveMessage(r -> {
+        ports.metrics().onClientRecovered(r);
+        return Behaviors.same();
+      }), "recovery-metrics");
+      ctx.getSystem().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+          .Subscribe<>(io.jfscsi.mount.ClientRecovered.class, recoveries));
       spawned.complete(new Actors(guardian, provisioner));
       return Behaviors.empty();
     }), "jfs-csi", managementSettings.applyTo(config));
@@ -127,6 +144,33 @@ public final class Driver implements AutoCloseable {
         management.csiServing(true);
       }
       Driver driver = new Driver(system, server, actors, management);
+      // Cluster mode: the built-in provisioner (leader-elected) beside the CSI Controller service.
+      if (controller) {
+        BuiltinProvisioner.startIfConfigured(c, actors.provisioner(), system.scheduler())
+            .ifPresent(builtin -> {
+              if (management != null) {
+                io.jfscsi.management.ManagementContext.get(system).clusterView(
+                    new io.jfscsi.management.ClusterView(builtin.client(),
+                        c.getString("driver-name")));
+              }
+              CoordinatedShutdown.get(system).addTask(
+                  CoordinatedShutdown.PhaseServiceUnbind(), "builtin-provisioner", () -> {
+                    builtin.close();
+                    return CompletableFuture.completedFuture(Done.getInstance());
+                  });
+            });
+      }
+      if (ports.runtime() instanceof AutoCloseable closeable) { // informers, API client
+        CoordinatedShutdown.get(system).addTask(
+            CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "runtime", () -> {
+              try {
+                closeable.close();
+              } catch (Exception e) {
+                system.log().warn("closing the runtime failed: {}", e.toString());
+              }
+              return CompletableFuture.completedFuture(Done.getInstance());
+            });
+      }
       CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
           "csi-server", () -> {
             if (management != null) {

@@ -16,6 +16,8 @@ import picocli.CommandLine.Command;
         ClientCommands.Stats.class,
         ClientCommands.Probe.class,
         io.jfscsi.bench.BenchCommand.class,
+        io.jfscsi.doctor.DoctorCommand.class,
+        io.jfscsi.warmup.WarmupCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

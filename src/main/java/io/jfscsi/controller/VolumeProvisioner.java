@@ -31,13 +31,35 @@ public final class VolumeProvisioner {
   /**
    * @param parameters StorageClass parameters as the CO passed them
    * @param secrets    the provisioner secret
+   * @param subPath    the directory to create below the root: the name, or what the built-in
+   *                   provisioner resolved from {@code pathPattern}. A volume already provisioned
+   *                   keeps the sub-path it was first given.
    */
   public record Create(String name, Map<String, String> parameters, Map<String, String> secrets,
-                       long requiredBytes, ActorRef<StatusReply<Created>> replyTo)
-      implements Command {}
+                       long requiredBytes, String subPath, ActorRef<StatusReply<Created>> replyTo)
+      implements Command {
 
-  public record Delete(String volumeId, Map<String, String> secrets,
-                       ActorRef<StatusReply<org.apache.pekko.Done>> replyTo) implements Command {}
+    /** CSI CreateVolume: the directory is named after the volume. */
+    public Create(String name, Map<String, String> parameters, Map<String, String> secrets,
+                  long requiredBytes, ActorRef<StatusReply<Created>> replyTo) {
+      this(name, parameters, secrets, requiredBytes, name, replyTo);
+    }
+  }
+
+  /**
+   * @param subPath the directory to remove when the catalog does not know the volume (the
+   *                built-in provisioner passes the PV's {@code subPath} attribute); null: the
+   *                volume id
+   */
+  public record Delete(String volumeId, String subPath, Map<String, String> secrets,
+                       ActorRef<StatusReply<org.apache.pekko.Done>> replyTo) implements Command {
+
+    /** CSI DeleteVolume: the directory is the catalog's, or named after the volume. */
+    public Delete(String volumeId, Map<String, String> secrets,
+                  ActorRef<StatusReply<org.apache.pekko.Done>> replyTo) {
+      this(volumeId, null, secrets, replyTo);
+    }
+  }
 
   /** Whether a volume is known: provisioned here, or present in the file system. */
   public record Lookup(String volumeId, Map<String, String> parameters,
@@ -86,14 +108,15 @@ public final class VolumeProvisioner {
             + "parameters or capacity");
       }
     }
-    directories.create(fs, c.name());
+    String subPath = known.map(VolumeCatalog.Entry::subPath).orElse(c.subPath());
+    directories.create(fs, subPath);
     if (known.isEmpty()) {
-      catalog.put(new VolumeCatalog.Entry(c.name(), requestHash, c.requiredBytes(), c.name()));
-      log.info("volume {} provisioned in file system {} ({} bytes requested)", c.name(),
-          fs.fsName(), c.requiredBytes());
+      catalog.put(new VolumeCatalog.Entry(c.name(), requestHash, c.requiredBytes(), subPath));
+      log.info("volume {} provisioned in file system {} at {} ({} bytes requested)", c.name(),
+          fs.fsName(), subPath, c.requiredBytes());
     }
     Map<String, String> context = new TreeMap<>(c.parameters());
-    context.put(SUB_PATH, c.name());
+    context.put(SUB_PATH, subPath);
     context.put("capacity", Long.toString(c.requiredBytes()));
     return new Created(c.name(), c.requiredBytes(), context);
   }
@@ -116,7 +139,8 @@ public final class VolumeProvisioner {
     }
     VolumeSettings fs = SettingsParser.parse(new VolumeSource(d.volumeId(), d.secrets(),
         Map.of(), java.util.List.of()));
-    String subPath = known.map(VolumeCatalog.Entry::subPath).orElse(d.volumeId());
+    String subPath = known.map(VolumeCatalog.Entry::subPath)
+        .orElse(d.subPath() == null ? d.volumeId() : d.subPath());
     directories.delete(fs, subPath);
     catalog.remove(d.volumeId());
     log.info("volume {} deleted from file system {}", d.volumeId(), fs.fsName());

@@ -1,10 +1,10 @@
 package io.jfscsi.host;
 
 /**
- * Told of every container that {@link ContainerRecovery} recovered or could not recover. The seam
- * for metrics and, in cluster mode, Kubernetes Events on the pod ({@link ContainerOutcome#podUid}
- * names it): neither exists yet, so the only listener today is {@link #NONE} and the outcomes go
- * to the log. Called on the recovering mount actor's thread: keep it quick and let it not throw.
+ * Told of every container that {@link ContainerRecovery} recovered or could not recover (the
+ * outcomes also go to the log). Listeners: the driver's metrics, and in cluster mode a Kubernetes
+ * Event on the container's pod ({@code runtime.kube.PodRecoveryEvents}); {@link #all} fans out to
+ * several. Called on the recovering mount actor's thread: keep it quick and let it not throw.
  */
 @FunctionalInterface
 public interface ContainerRecoveryListener {
@@ -12,4 +12,19 @@ public interface ContainerRecoveryListener {
   ContainerRecoveryListener NONE = outcome -> { };
 
   void onOutcome(ContainerOutcome outcome);
+
+  /** Tells each listener in turn; one that throws does not keep the others from hearing it. */
+  static ContainerRecoveryListener all(java.util.List<ContainerRecoveryListener> listeners) {
+    java.util.List<ContainerRecoveryListener> copy = java.util.List.copyOf(listeners);
+    return outcome -> {
+      for (ContainerRecoveryListener l : copy) {
+        try {
+          l.onOutcome(outcome);
+        } catch (RuntimeException e) {
+          org.slf4j.LoggerFactory.getLogger(ContainerRecoveryListener.class)
+              .warn("a container recovery listener failed: {}", e.toString());
+        }
+      }
+    };
+  }
 }

@@ -154,6 +154,57 @@ public record ClientCommand(String binary) {
     return List.copyOf(out);
   }
 
+  /** Marks an environment reference inside an argument; NUL never occurs in a real argument. */
+  private static final char REF = '\0';
+
+  /**
+   * A placeholder for the value of environment variable {@code name}, to put into settings or
+   * argv in place of a secret value; {@link #shellLine} turns it into {@code "${name}"}.
+   */
+  public static String envRef(String name) {
+    if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+      throw new IllegalArgumentException("not a shell variable name: " + name);
+    }
+    return REF + name + REF;
+  }
+
+  /**
+   * {@code argv} as one line for {@code sh -c} in a container: literal text single-quoted (so the
+   * shell interprets nothing in it), each {@link #envRef} as {@code "${NAME}"} (so a secret
+   * reaches the command through the environment and never appears in the pod spec). Every
+   * {@code $} of literal text is doubled, because kubelet turns {@code $$} into {@code $} and
+   * would otherwise expand {@code $(NAME)} in a container command.
+   */
+  public static String shellLine(List<String> argv) {
+    List<String> words = new ArrayList<>(argv.size());
+    for (String arg : argv) {
+      words.add(shellWord(arg));
+    }
+    return String.join(" ", words);
+  }
+
+  static String shellWord(String arg) {
+    if (arg.isEmpty()) {
+      return "''";
+    }
+    StringBuilder out = new StringBuilder();
+    String[] parts = arg.split(String.valueOf(REF), -1);
+    if (parts.length % 2 == 0) {
+      throw new IllegalArgumentException("unbalanced environment reference in an argument");
+    }
+    for (int i = 0; i < parts.length; i++) {
+      String part = parts[i];
+      if (i % 2 == 1) {
+        out.append("\"${").append(part).append("}\"");
+      } else if (!part.isEmpty()) {
+        boolean plain = part.matches("[A-Za-z0-9_./:=,@%+-]+");
+        String text = plain ? part : "'" + part.replace("'", "'\\''") + "'";
+        out.append(text.replace("$", "$$"));
+      }
+    }
+    return out.toString();
+  }
+
   /**
    * {@code scheme://user:password@host...} (also after a {@code name=} prefix) with the password
    * masked; other text unchanged.

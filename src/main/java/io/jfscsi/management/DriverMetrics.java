@@ -26,12 +26,17 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li>{@code jfscsi_clients{state}}: clients on this node in each {@link ClientState};
  *   <li>{@code jfscsi_references}: targets bound to those clients;
  *   <li>{@code jfscsi_client_restarts}: restarts after a crash, summed over the clients running
- *       now (a gauge: it drops when a client that had restarted exits).
+ *       now (a gauge: it drops when a client that had restarted exits);
+ *   <li>{@code jfscsi_client_recoveries_total} and {@code jfscsi_client_recovery_duration_seconds}:
+ *       clients that died and serve their targets again, and the time from the death being seen
+ *       to every target bound again ({@link #onClientRecovered});
+ *   <li>{@code jfscsi_container_recoveries_total{outcome}} and
+ *       {@code jfscsi_container_recovery_duration_seconds}: containers whose private copy of a
+ *       dead mount was replaced.
  * </ul>
  *
  * The client gauges are computed at each scrape from the actors' own description of themselves
- * ({@link #observe} before {@link #scrape}). Recoveries and their duration need a hook in the
- * mount actor that reports each recovery; they are not counted yet.
+ * ({@link #observe} before {@link #scrape}).
  */
 public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryListener {
 
@@ -44,6 +49,8 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
   private final Counter errors;
   private final Counter containerRecoveries;
   private final Histogram containerRecoveryDuration;
+  private final Counter clientRecoveries;
+  private final Histogram clientRecoveryDuration;
   private final AtomicReference<List<ClientView>> clients = new AtomicReference<>(List.of());
 
   public DriverMetrics() {
@@ -72,6 +79,17 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
         .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
         .classicOnly()
         .classicUpperBounds(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
+        .register(registry);
+    clientRecoveries = Counter.builder()
+        .name("jfscsi_client_recoveries_total")
+        .help("Clients that died and serve their targets again")
+        .register(registry);
+    clientRecoveryDuration = Histogram.builder()
+        .name("jfscsi_client_recovery_duration_seconds")
+        .help("Time from a client's death being seen to every one of its targets bound again")
+        .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
+        .classicOnly()
+        .classicUpperBounds(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
         .register(registry);
     GaugeWithCallback.builder()
         .name("jfscsi_clients")
@@ -115,6 +133,12 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
     if (outcome.recovered()) {
       containerRecoveryDuration.observe(outcome.took().toNanos() / 1e9);
     }
+  }
+
+  /** Counts a client recovery the mount actors publish on the event stream. */
+  public void onClientRecovered(io.jfscsi.mount.ClientRecovered recovered) {
+    clientRecoveries.inc();
+    clientRecoveryDuration.observe(recovered.took().toNanos() / 1e9);
   }
 
   /** The clients the next scrape reports. */

@@ -51,6 +51,7 @@ final class Json {
         + ",\"volumeId\":" + string(v.volumeId())
         + ",\"state\":" + string(v.state().name())
         + ",\"mountPath\":" + string(v.mountPath())
+        + ",\"subPath\":" + string(v.subPath())
         + ",\"handle\":" + optional(v.handle())
         + ",\"targets\":" + strings(v.targets())
         + ",\"deleteAt\":" + optional(v.deleteAt())

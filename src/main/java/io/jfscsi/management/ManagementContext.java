@@ -31,6 +31,7 @@ public final class ManagementContext implements Extension {
 
   private final AtomicReference<Hooks> hooks = new AtomicReference<>();
   private final AtomicBoolean csiServing = new AtomicBoolean();
+  private final AtomicReference<ClusterView> clusterView = new AtomicReference<>();
 
   private ManagementContext() {}
 
@@ -55,6 +56,15 @@ public final class ManagementContext implements Extension {
           + "its hooks");
     }
     return h;
+  }
+
+  /** Serves {@code GET /cluster} from now on (cluster mode with the controller role). */
+  public void clusterView(ClusterView view) {
+    clusterView.set(view);
+  }
+
+  java.util.Optional<ClusterView> clusterView() {
+    return java.util.Optional.ofNullable(clusterView.get());
   }
 
   /** Whether the CSI server accepts calls on its socket; /ready says no while it does not. */

@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.apache.pekko.actor.ExtendedActorSystem;
@@ -42,6 +43,8 @@ import scala.util.Try;
  *       readiness checks; 200 {@code OK}, or 503 with the reason;
  *   <li>{@code GET /clients}: the clients of this node as a JSON array;
  *   <li>{@code GET /volumes/{id}}: one volume's clients and targets; 404 when none;
+ *   <li>{@code GET /cluster}: the controller's view of the cluster ({@link ClusterView}); 404 in
+ *       local mode;
  *   <li>{@code GET /metrics}: Prometheus text;
  *   <li>{@code GET /}: the dashboard page.
  * </ul>
@@ -76,6 +79,7 @@ public final class ManagementRoutes implements ManagementRouteProvider {
             path("ready", () -> health(checks.readyResult())),
             path("clients", () -> withClients(views -> json(StatusCodes.OK, Json.clients(views)))),
             pathPrefix("volumes", () -> path(PathMatchers.segment(), this::volume)),
+            path("cluster", this::cluster),
             path("metrics", () -> withClients(views -> {
               DriverMetrics metrics = context.hooks().metrics();
               metrics.observe(views);
@@ -93,6 +97,19 @@ public final class ManagementRoutes implements ManagementRouteProvider {
               + " on this node"))
           : json(StatusCodes.OK, Json.volume(id, serving));
     }));
+  }
+
+  private Route cluster() {
+    Optional<ClusterView> view = context.clusterView();
+    if (view.isEmpty()) {
+      return json(StatusCodes.NOT_FOUND, Json.error("no cluster view: this driver runs without "
+          + "Kubernetes or without the controller role"));
+    }
+    CompletionStage<String> answer = java.util.concurrent.CompletableFuture.supplyAsync(
+        view.get()::json, java.util.concurrent.ForkJoinPool.commonPool());
+    return onComplete(answer, (Try<String> t) -> t.isSuccess() ? json(StatusCodes.OK, t.get())
+        : json(StatusCodes.SERVICE_UNAVAILABLE, Json.error("the API server did not answer: "
+            + ClientViews.message(t.failed().get()))));
   }
 
   private Route withClients(Function<List<ClientView>, Route> inner) {

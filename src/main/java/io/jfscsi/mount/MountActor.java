@@ -21,6 +21,7 @@ import java.util.Optional;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.eventstream.EventStream;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -115,6 +116,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   /** When the current client became ready; its backoff is forgiven once it has run a while. */
   private Instant readyAt;
   private Optional<String> lastError = Optional.empty();
+  /** When the death of the client being recovered was seen; null while it serves. */
+  private Instant brokenSince;
 
   public static Behavior<Command> create(ClientKey key, VolumeSettings volume, MountRuntime runtime,
                                          Mounter mounter, MountSettings settings, Clock clock,
@@ -316,7 +319,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       return onDied(new ClientExit(hung, "its mount point " + hung.mountPath()
           + " does not answer (hung or dead client)"));
     }
-    List<Path> gone = targets.dropUnpublished();
+    List<Path> gone = targets.dropUnpublished(ports.runtime()::podGone);
     gone.forEach(this::tellDropped);
     if (!gone.isEmpty()) {
       save();
@@ -349,6 +352,16 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       Targets.Rebound result = targets.rebind(started.mountPath());
       result.dropped().forEach(this::tellDropped);
       result.error().ifPresent(e -> lastError = Optional.of(e));
+    }
+    if (brokenSince != null) {
+      var recovered = new ClientRecovered(key.name(), key.volumeId(),
+          Duration.between(brokenSince, ports.clock().instant()), targets.names().size(),
+          restarts);
+      getContext().getLog().info("volume {}: client {} recovered: {} targets served again {} ms "
+          + "after its death was seen", key.volumeId(), key, recovered.targets(),
+          recovered.took().toMillis());
+      getContext().getSystem().eventStream().tell(new EventStream.Publish<>(recovered));
+      brokenSince = null;
     }
     save();
     if (targets.isEmpty() && waiting.isEmpty()) {
@@ -420,11 +433,15 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       deadClient = client;
       client = null;
     }
+    brokenSince = null;
     transition(ClientState.DRAINING, reason);
     ports.parent().tell(new Idle(key));
   }
 
   private void scheduleRestart() {
+    if (brokenSince == null) {
+      brokenSince = ports.clock().instant();
+    }
     transition(ClientState.BROKEN, "restart in " + backoff.toMillis() + " ms");
     timers.startSingleTimer(RESTART_TIMER, new RestartDue(), backoff);
     restarts++;
@@ -548,7 +565,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private ClientView view() {
     return new ClientView(key.name(), key.volumeId(), state,
-        client == null ? "" : client.mountPath().toString(),
+        client == null ? "" : client.mountPath().toString(), volume.subPath(),
         Optional.ofNullable(client).map(RunningClient::handle),
         List.copyOf(targets.names()), deleteAt, restarts, lastError);
   }

@@ -144,12 +144,16 @@ final class Targets {
     return was;
   }
 
-  /** Drops, and unmounts, every reference whose pod directory is gone (a lost unpublish). */
-  List<Path> dropUnpublished() {
+  /**
+   * Drops, and unmounts, every reference whose pod directory is gone, or whose pod
+   * {@code podGone} says is gone from the node (a lost unpublish).
+   */
+  List<Path> dropUnpublished(java.util.function.Predicate<Path> podGone) {
     List<Path> gone = new ArrayList<>();
     for (Path target : held.keySet()) {
       // The pod is gone, or the target is no longer a mount point: an unpublish was lost.
-      MountState at = Files.exists(target.getParent()) ? mounter.probe(target) : MountState.MISSING;
+      MountState at = Files.exists(target.getParent()) && !podGone.test(target)
+          ? mounter.probe(target) : MountState.MISSING;
       if (at == MountState.MISSING || at == MountState.NOT_MOUNTED) {
         gone.add(target);
       }

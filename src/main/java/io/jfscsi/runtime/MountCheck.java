@@ -10,7 +10,7 @@ import java.util.Optional;
 import java.util.function.BooleanSupplier;
 
 /** Whether a client's mount point is served by a live FUSE file system. */
-final class MountCheck {
+public final class MountCheck {
   static final Duration POLL = Duration.ofMillis(20);
 
   private MountCheck() {}
@@ -20,7 +20,7 @@ final class MountCheck {
     return mounter.entryAt(path);
   }
 
-  static boolean hasMount(Mounter mounter, Path path) {
+  public static boolean hasMount(Mounter mounter, Path path) {
     return top(mounter, path).isPresent();
   }
 
@@ -31,7 +31,7 @@ final class MountCheck {
    * kernel answers a stat of a FUSE root from its attribute cache (about 1s) even when the server
    * is dead or hung; statfs always reaches the server (and the Mounter bounds it with a deadline).
    */
-  static boolean answeringFuse(Mounter mounter, Path path) {
+  public static boolean answeringFuse(Mounter mounter, Path path) {
     boolean fuse = top(mounter, path).map(e -> e.fsType().startsWith("fuse")).orElse(false);
     if (!fuse || mounter.probe(path) != MountState.MOUNTED) {
       return false;

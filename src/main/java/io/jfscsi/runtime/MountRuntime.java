@@ -40,6 +40,15 @@ public interface MountRuntime {
   /** Removes the client's cache directories, after it has stopped. Blocking. */
   void cleanCache(VolumeSettings settings);
 
+  /**
+   * Whether the pod that {@code target} was published for is known to be gone from this node
+   * (cluster mode: not in the node's pod informer for a while), so that its reference can be
+   * dropped though its directory is still there. Local mode knows no more than the directory.
+   */
+  default boolean podGone(java.nio.file.Path target) {
+    return false;
+  }
+
   /** Whether the runtime can start clients (binaries present, API reachable). */
   boolean ready();
 }

@@ -17,7 +17,7 @@ import java.util.Set;
  * <p>Complements {@link io.jfscsi.juicefs.ClientCommand#redacted}, which masks argv by its
  * structure: this one masks by value, which is what free-form client output needs.
  */
-final class Redactor {
+public final class Redactor {
   static final String MASK = "******";
 
   /** Secret keys whose values identify, not authorize: shown as they are. */
@@ -29,7 +29,7 @@ final class Redactor {
     this.values = values;
   }
 
-  static Redactor forSettings(VolumeSettings settings) {
+  public static Redactor forSettings(VolumeSettings settings) {
     Set<String> found = new LinkedHashSet<>();
     boolean local = settings.localDirectory().isPresent();
     settings.source().secrets().forEach((k, v) -> {
@@ -52,7 +52,7 @@ final class Redactor {
     return new Redactor(List.copyOf(sorted));
   }
 
-  String redact(String text) {
+  public String redact(String text) {
     String out = text;
     for (String v : values) {
       out = out.replace(v, MASK);

@@ -44,9 +44,11 @@ class ManifestsTest {
 
   private static final Path BASE = Path.of("deploy/base");
   private static final Path EXAMPLES = Path.of("deploy/examples");
+  private static final Path SIDECAR = Path.of("deploy/overlays/sidecar-provisioner");
 
   private static List<Map<String, Object>> base;
   private static List<Map<String, Object>> examples;
+  private static List<Map<String, Object>> sidecar;
 
   @BeforeAll
   static void render() throws Exception {
@@ -54,6 +56,7 @@ class ManifestsTest {
     HostRequirements.require(kubectl.isPresent(), "kubectl (apt-get install kubernetes-client)");
     base = Yaml.documents(kustomize(kubectl.get(), BASE));
     examples = Yaml.documents(kustomize(kubectl.get(), EXAMPLES));
+    sidecar = Yaml.documents(kustomize(kubectl.get(), SIDECAR));
   }
 
   // ---------------------------------------------------------------- base
@@ -182,33 +185,36 @@ class ManifestsTest {
   }
 
   @Test
-  void controller_runs_one_driver_behind_a_leader_electing_provisioner() {
+  void controller_replicas_run_the_built_in_provisioner_with_leader_election() {
     Map<String, Object> deploy = one(base, "Deployment", "jfs-csi-controller");
-    assertThat(str(deploy, "spec", "replicas")).isEqualTo("1");
+    assertThat(str(deploy, "spec", "replicas")).isEqualTo("2");
     assertThat(str(deploy, "spec", "template", "spec", "serviceAccountName")).isEqualTo("jfs-csi-controller");
     Map<String, Object> driver = container(deploy, "jfs-csi");
     assertThat(args(driver)).contains("serve", "--roles=controller");
-    // CreateVolume mounts the file system with a short-lived FUSE client.
+    assertThat(env(driver, "JFS_CSI_PROVISIONER")).isEqualTo("builtin");
+    // The Lease lives in the driver's namespace, where the leader-election Role grants it.
+    assertThat(envFieldRef(driver, "JUICEFS_MOUNT_NAMESPACE")).isEqualTo("metadata.namespace");
+    // Making a volume's directory mounts the file system with a short-lived FUSE client.
     assertThat(str(driver, "securityContext", "privileged")).isEqualTo("true");
+    assertThat(allContainers(deploy)).extracting(c -> str(c, "name"))
+        .containsExactlyInAnyOrder("jfs-csi", "liveness-probe");
+    String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
+    assertThat(flag(container(deploy, "liveness-probe"), "--csi-address")).isEqualTo(endpoint);
+  }
+
+  @Test
+  void sidecar_overlay_puts_the_external_provisioner_in_front_of_the_driver() {
+    Map<String, Object> deploy = one(sidecar, "Deployment", "jfs-csi-controller");
+    Map<String, Object> driver = container(deploy, "jfs-csi");
+    assertThat(env(driver, "JFS_CSI_PROVISIONER")).isEqualTo("sidecar");
     Map<String, Object> provisioner = container(deploy, "csi-provisioner");
+    assertThat(str(provisioner, "image")).isEqualTo("registry.k8s.io/sig-storage/csi-provisioner:v5.2.0");
     assertThat(args(provisioner)).contains("--leader-election", "--extra-create-metadata");
     assertThat(args(provisioner)).noneMatch(a -> a.startsWith("--volume-name-prefix"));
     String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
     assertThat(flag(provisioner, "--csi-address")).isEqualTo(endpoint);
-    assertThat(flag(container(deploy, "liveness-probe"), "--csi-address")).isEqualTo(endpoint);
-  }
-
-  /**
-   * The controller's ServiceAccount gets exactly external-provisioner's rules. Secrets: "get"
-   * only, because the provisioner fetches the one Secret a StorageClass names in
-   * {@code csi.storage.k8s.io/provisioner-secret-*} and passes it to CreateVolume and
-   * DeleteVolume, which need its metaurl to reach the file system. It never lists or watches
-   * Secrets. The node's ServiceAccount has no rule and no token.
-   */
-  @Test
-  void rbac_is_least_privilege() {
-    Set<String> controller = grants("jfs-csi-controller");
-    assertThat(controller).containsExactlyInAnyOrder(
+    // Exactly external-provisioner's rules (the built-in's are a subset of them).
+    assertThat(grants(sidecar, "jfs-csi-controller")).containsExactlyInAnyOrder(
         "/persistentvolumes:get", "/persistentvolumes:list", "/persistentvolumes:watch",
         "/persistentvolumes:create", "/persistentvolumes:patch", "/persistentvolumes:delete",
         "/persistentvolumeclaims:get", "/persistentvolumeclaims:list",
@@ -221,11 +227,52 @@ class ManifestsTest {
         "/secrets:get",
         "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:list",
         "coordination.k8s.io/leases@jfs-csi:watch", "coordination.k8s.io/leases@jfs-csi:create",
-        "coordination.k8s.io/leases@jfs-csi:update", "coordination.k8s.io/leases@jfs-csi:delete");
-    assertThat(grants("jfs-csi-node")).isEmpty();
-    assertThat(str(one(base, "ServiceAccount", "jfs-csi-node"), "automountServiceAccountToken")).isEqualTo("false");
-    assertThat(str(one(base, "DaemonSet", "jfs-csi-node"), "spec", "template", "spec",
-        "automountServiceAccountToken")).isEqualTo("false");
+        "coordination.k8s.io/leases@jfs-csi:update", "coordination.k8s.io/leases@jfs-csi:delete",
+        // the built-in provisioner's renewal, left in the base
+        "coordination.k8s.io/leases@jfs-csi:patch");
+  }
+
+  /**
+   * The controller's ServiceAccount gets exactly what the built-in provisioner does: informers
+   * on claims and volumes, PV create and delete, one StorageClass and one Secret read by name
+   * ("get" only: the Secret a StorageClass names in {@code csi.storage.k8s.io/provisioner-secret-*},
+   * whose metaurl reaches the file system; never listed or watched), events created, and its
+   * Lease in the driver namespace; for GET /cluster, StorageClasses and pods listed. The node's
+   * ServiceAccount gets what its Mount Pod runtime does.
+   */
+  @Test
+  void rbac_is_least_privilege() {
+    Set<String> controller = grants(base, "jfs-csi-controller");
+    assertThat(controller).containsExactlyInAnyOrder(
+        "/persistentvolumes:get", "/persistentvolumes:list", "/persistentvolumes:watch",
+        "/persistentvolumes:create", "/persistentvolumes:delete",
+        "/persistentvolumeclaims:get", "/persistentvolumeclaims:list",
+        "/persistentvolumeclaims:watch",
+        "storage.k8s.io/storageclasses:get", "storage.k8s.io/storageclasses:list",
+        "/pods:list",
+        "/events:create",
+        "/secrets:get",
+        "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:create",
+        "coordination.k8s.io/leases@jfs-csi:patch");
+    // The node's Mount Pod runtime: its pods, Secrets and cache Jobs in its own namespace;
+    // cluster-wide only the pods of its node (field selector) and Events on them.
+    assertThat(grants(base, "jfs-csi-node")).containsExactlyInAnyOrder(
+        "/pods@jfs-csi:create", "/pods@jfs-csi:delete", "/pods@jfs-csi:patch",
+        "/pods@jfs-csi:get", "/pods@jfs-csi:list", "/pods@jfs-csi:watch",
+        "/pods/log@jfs-csi:get",
+        "/secrets@jfs-csi:create", "/secrets@jfs-csi:get", "/secrets@jfs-csi:update",
+        "/secrets@jfs-csi:delete",
+        "batch/jobs@jfs-csi:create", "batch/jobs@jfs-csi:get", "batch/jobs@jfs-csi:delete",
+        "batch/jobs@jfs-csi:list", "batch/jobs@jfs-csi:watch",
+        "/pods:list", "/pods:watch", "/events:create");
+    // The driver reads the API server with its ServiceAccount token (in-cluster config).
+    assertThat(one(base, "ServiceAccount", "jfs-csi-node")).doesNotContainKey("automountServiceAccountToken");
+    assertThat(map(one(base, "DaemonSet", "jfs-csi-node"), "spec", "template", "spec"))
+        .doesNotContainKey("automountServiceAccountToken");
+    Map<String, Object> node = container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi");
+    assertThat(env(node, "JFS_CSI_RUNTIME")).isEqualTo("kubernetes");
+    assertThat(envFieldRef(node, "JUICEFS_MOUNT_NAMESPACE")).isEqualTo("metadata.namespace");
+    assertThat(env(node, "JUICEFS_MOUNT_IMAGE")).startsWith("juicedata/mount:");
   }
 
   @Test
@@ -238,7 +285,8 @@ class ManifestsTest {
         assertThat(reference.hasPath(e.getKey())).as("unknown key " + e.getKey()).isTrue());
     // The file is stronger than the environment: it must not hide what the manifests set there.
     for (String key : List.of("jfs-csi.node-id", "jfs-csi.roles", "jfs-csi.endpoint",
-        "jfs-csi.management.host", "jfs-csi.management.port", "jfs-csi.management.token")) {
+        "jfs-csi.management.host", "jfs-csi.management.port", "jfs-csi.management.token",
+        "jfs-csi.controller.provisioner", "jfs-csi.kubernetes.namespace")) {
       assertThat(conf.hasPath(key)).as(key).isFalse();
     }
     for (Map<String, Object> w : workloads()) {
@@ -495,9 +543,9 @@ class ManifestsTest {
   }
 
   /** "group/resource[@namespace]:verb" for every rule bound to the ServiceAccount. */
-  private Set<String> grants(String serviceAccount) {
+  private static Set<String> grants(List<Map<String, Object>> docs, String serviceAccount) {
     Set<String> result = new TreeSet<>();
-    for (Map<String, Object> binding : base) {
+    for (Map<String, Object> binding : docs) {
       if (!Set.of("RoleBinding", "ClusterRoleBinding").contains(kind(binding))) {
         continue;
       }
@@ -507,7 +555,7 @@ class ManifestsTest {
         continue;
       }
       String roleKind = str(binding, "roleRef", "kind");
-      Map<String, Object> role = one(base, roleKind, str(binding, "roleRef", "name"));
+      Map<String, Object> role = one(docs, roleKind, str(binding, "roleRef", "name"));
       String scope = kind(binding).equals("RoleBinding") ? "@" + str(binding, "metadata", "namespace") : "";
       for (Map<String, Object> rule : maps(role, "rules")) {
         assertThat(rule).doesNotContainKeys("nonResourceURLs", "resourceNames");

@@ -93,6 +93,26 @@ class DriverManagementTest {
   }
 
   @Test
+  void aKilledClientsRecoveryIsCountedAndTimedInMetrics() throws Exception {
+    fixture.with("client.restart-backoff.min", "100ms").start();
+    Path a = fixture.target("pod-a", "pvc-1");
+    fixture.publish("pvc-1", a);
+    long pid = fixture.clientPids().getFirst();
+
+    new ProcessBuilder("kill", "-9", Long.toString(pid)).start().waitFor();
+
+    Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      String metrics = http().get("/metrics").body();
+      assertThat(Http.sample(metrics, "jfscsi_client_recoveries_total")).isEqualTo(1);
+      assertThat(Http.sample(metrics, "jfscsi_client_recovery_duration_seconds_count"))
+          .isEqualTo(1);
+      assertThat(Http.sample(metrics, "jfscsi_client_recovery_duration_seconds_sum"))
+          .isGreaterThanOrEqualTo(0.1).isLessThan(20);
+    });
+    assertThat(Files.list(a)).isNotNull(); // the target answers again
+  }
+
+  @Test
   void aRefusedCallIsCountedByCodeAndLoggedWithItsVolumeAndTarget() throws Exception {
     Logger logger = (Logger) LoggerFactory.getLogger(CsiCallInterceptor.class);
     ListAppender<ILoggingEvent> lines = new ListAppender<>();

@@ -48,8 +48,22 @@ class DriverMetricsTest {
     assertThat(Http.sample(text, "jfscsi_client_restarts")).isEqualTo(4);
   }
 
+  @Test
+  void clientRecoveriesAreCountedAndTimed() {
+    DriverMetrics m = new DriverMetrics();
+    m.onClientRecovered(new io.jfscsi.mount.ClientRecovered("pv-a-1", "pv-a",
+        java.time.Duration.ofMillis(300), 3, 1));
+    m.onClientRecovered(new io.jfscsi.mount.ClientRecovered("pv-a-1", "pv-a",
+        java.time.Duration.ofSeconds(4), 3, 2));
+    String text = m.scrape();
+    assertThat(Http.sample(text, "jfscsi_client_recoveries_total")).isEqualTo(2);
+    assertThat(Http.sample(text, "jfscsi_client_recovery_duration_seconds_bucket{le=\"0.5\"}"))
+        .isEqualTo(1);
+    assertThat(Http.sample(text, "jfscsi_client_recovery_duration_seconds_sum")).isEqualTo(4.3);
+  }
+
   static ClientView view(String key, ClientState state, int targets, int restarts) {
-    return new ClientView(key, "vol-" + key, state, "/mnt/" + key, Optional.of("1"),
+    return new ClientView(key, "vol-" + key, state, "/mnt/" + key, "", Optional.of("1"),
         java.util.stream.IntStream.range(0, targets).mapToObj(i -> "/t/" + key + i).toList(),
         Optional.empty(), restarts, Optional.empty());
   }

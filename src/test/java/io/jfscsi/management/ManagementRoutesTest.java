@@ -40,12 +40,12 @@ class ManagementRoutesTest {
       new AtomicReference<>(CompletableFuture.completedFuture(true));
 
   static final ClientView READY = new ClientView("pvc-a-0123456789ab", "pvc-a", ClientState.READY,
-      "/var/lib/juicefs/volume/pvc-a-0123456789ab", Optional.of("4242"),
+      "/var/lib/juicefs/volume/pvc-a-0123456789ab", "pvc-a", Optional.of("4242"),
       List.of("/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/pvc-a/mount",
           "/var/lib/kubelet/pods/p2/volumes/kubernetes.io~csi/pvc-a/mount"),
       Optional.empty(), 0, Optional.empty());
   static final ClientView DRAINING = new ClientView("pvc-b-ba9876543210", "pvc-b",
-      ClientState.DRAINING, "/var/lib/juicefs/volume/pvc-b-ba9876543210", Optional.of("4343"),
+      ClientState.DRAINING, "/var/lib/juicefs/volume/pvc-b-ba9876543210", "", Optional.of("4343"),
       List.of(), Optional.of(Instant.parse("2026-11-02T10:15:30Z")), 2,
       Optional.of("client 4343 died: exit \"1\"\nsee log"));
 
@@ -125,11 +125,12 @@ class ManagementRoutesTest {
     List<Map<String, Object>> clients = Http.list(r.body());
     assertThat(clients).hasSize(2);
     Map<String, Object> a = clients.get(0);
-    assertThat(a).containsOnlyKeys("key", "volumeId", "state", "mountPath", "handle", "targets",
-        "deleteAt", "restarts", "lastError");
+    assertThat(a).containsOnlyKeys("key", "volumeId", "state", "mountPath", "subPath", "handle",
+        "targets", "deleteAt", "restarts", "lastError");
     assertThat(a).containsEntry("key", "pvc-a-0123456789ab").containsEntry("volumeId", "pvc-a")
         .containsEntry("state", "READY").containsEntry("handle", "4242")
         .containsEntry("mountPath", "/var/lib/juicefs/volume/pvc-a-0123456789ab")
+        .containsEntry("subPath", "pvc-a")
         .containsEntry("deleteAt", null).containsEntry("restarts", 0L)
         .containsEntry("lastError", null);
     assertThat(a.get("targets")).isEqualTo(READY.targets());
@@ -153,6 +154,13 @@ class ManagementRoutesTest {
     assertThat(r.statusCode()).isEqualTo(404);
     assertThat(Http.map(r.body()))
         .containsEntry("error", "no client serves volume pvc-none on this node");
+  }
+
+  @Test
+  void noClusterViewWithoutKubernetes() {
+    HttpResponse<String> r = http.get("/cluster");
+    assertThat(r.statusCode()).isEqualTo(404);
+    assertThat(Http.map(r.body()).get("error").toString()).startsWith("no cluster view");
   }
 
   @Test

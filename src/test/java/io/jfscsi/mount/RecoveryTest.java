@@ -63,6 +63,32 @@ class RecoveryTest extends NodeTestBase {
   }
 
   @Test
+  void aRecoveryIsPublishedWithTheTimeFromTheDeathToEveryTargetBoundAgain() {
+    TestProbe<ClientRecovered> recoveries = kit.createTestProbe();
+    kit.system().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+        .Subscribe<>(ClientRecovered.class, recoveries.ref()));
+    node.publishOk(v, node.target("pod-1", "pv-a"));
+    node.publishOk(v, node.target("pod-2", "pv-a"));
+
+    node.runtime.crash(key, "crashed");
+    node.awaitState(key, ClientState.BROKEN);
+    node.runtime.failNextStart(new Failure(Failure.Code.UNAVAILABLE, "still down"));
+    node.advance(MIN_BACKOFF); // the first restart fails: the recovery goes on
+    node.view(key);
+    recoveries.expectNoMessage(Duration.ofMillis(50));
+    node.advance(MIN_BACKOFF.multipliedBy(2));
+    node.awaitState(key, ClientState.READY);
+
+    ClientRecovered recovered = recoveries.receiveMessage();
+    assertThat(recovered.key()).isEqualTo(key.name());
+    assertThat(recovered.targets()).isEqualTo(2);
+    assertThat(recovered.took()).isEqualTo(MIN_BACKOFF.multipliedBy(3));
+    assertThat(recovered.restarts()).isEqualTo(2);
+    kit.system().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+        .Unsubscribe<>(recoveries.ref()));
+  }
+
+  @Test
   void theBackoffDoublesOnRepeatedFailuresUpToTheMaximum() {
     Path t = node.target("pod-1", "pv-a");
     node.publishOk(v, t);
@@ -359,6 +385,24 @@ class RecoveryTest extends NodeTestBase {
     node.deletePod("pod-1");
     node.advance(NodeHarness.REFERENCE_CHECK);
     node.awaitGone(key);
+  }
+
+  @Test
+  void theReferenceCheckDropsTargetsWhosePodTheRuntimeKnowsIsGone() {
+    Path kept = node.target("pod-1", "pv-a");
+    Path gone = node.target("pod-2", "pv-a");
+    node.publishOk(v, kept);
+    node.publishOk(v, gone);
+
+    // The directory and the bind are still there; only the cluster knows the pod is gone.
+    node.runtime.markPodGone(gone);
+    node.advance(NodeHarness.REFERENCE_CHECK);
+
+    node.awaitView(key, "has one target", cv -> cv.targets().size() == 1);
+    assertThat(node.runtime.record(key).orElseThrow().targets())
+        .containsExactly(kept.toString());
+    assertThat(node.mounter.isMounted(kept)).isTrue();
+    assertThat(node.mounter.isMounted(gone)).isFalse();
   }
 
   @Test

@@ -183,6 +183,18 @@ public final class FakeRuntime implements MountRuntime {
     return List.copyOf(records.values());
   }
 
+  private final java.util.Set<java.nio.file.Path> podsGone = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** Makes {@link #podGone} say that the pod of {@code target} is gone (as a pod informer would). */
+  public void markPodGone(java.nio.file.Path target) {
+    podsGone.add(target);
+  }
+
+  @Override
+  public boolean podGone(java.nio.file.Path target) {
+    return podsGone.contains(target);
+  }
+
   @Override
   public void cleanCache(VolumeSettings settings) {
     cacheCleans.incrementAndGet();

@@ -76,10 +76,14 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Processes: {@code command + args} ($(VAR) expanded), started with setsid in a process
  *       group of their own (the "container"); no image is pulled, so a container needs an
- *       explicit command. stdout and stderr go to {@link #logFile} (one file per start), which
- *       the API server's pods/log reaches through the stand-in's kubelet port (containerLogs,
- *       with previous, tailLines, limitBytes and follow). Init containers run first,
- *       one by one.
+ *       explicit command; the absolute paths of a JuiceFS image's binaries in it
+ *       ({@code /bin/mount.juicefs}, {@code /usr/local/bin/juicefs}) are the shim's. stdout and
+ *       stderr go to {@link #logFile} (one file per start), which the API server's pods/log
+ *       reaches through the stand-in's kubelet port (containerLogs, with previous, tailLines,
+ *       limitBytes and follow). Init containers run first, one by one.
+ *   <li>Termination message: with {@code terminationMessagePolicy: FallbackToLogsOnError}, a
+ *       non-zero exit puts the last 80 lines (at most 2 KiB) of that run's output in
+ *       {@code state/lastState.terminated.message}, as kubelet does (no termination-log file).
  *   <li>Environment: a clean one (PATH with the test-only {@code juicefs} shim first, HOME,
  *       HOSTNAME, KUBERNETES_SERVICE_HOST/PORT of the API server) plus the container's env:
  *       value, secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef, envFrom.
@@ -112,6 +116,8 @@ public final class KubeletStandIn implements AutoCloseable {
   private static final Path KILL = Files.isExecutable(Path.of("/usr/bin/kill"))
       ? Path.of("/usr/bin/kill") : Path.of("/bin/kill");
   private static final String SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  private static final Pattern IMAGE_BINARY = Pattern.compile(
+      "(?<![-\\w./])((?:/usr/local|/usr)?/s?bin/(?:juicefs|mount\\.juicefs))(?![-\\w./])");
   private static final Pattern VAR_REF = Pattern.compile("\\$\\$|\\$\\(([-._a-zA-Z0-9]+)\\)");
 
   private final KubeCluster cluster;
@@ -971,6 +977,7 @@ public final class KubeletStandIn implements AutoCloseable {
       killGroup(pid, "KILL");
       terminated = new ContainerStateTerminatedBuilder().withExitCode(code)
           .withReason(code == 0 ? "Completed" : "Error")
+          .withMessage(terminationMessage(code))
           .withStartedAt(timestamp(startedAt)).withFinishedAt(timestamp(Instant.now()))
           .withContainerID(containerId()).build();
       log.info("container {} (pid {}) exited with {}", name, pid, code);
@@ -978,6 +985,34 @@ public final class KubeletStandIn implements AutoCloseable {
       ready = false;
       nextReadinessProbe = null;
       nextLivenessProbe = null;
+    }
+
+    /**
+     * The termination message, as kubelet makes it: no file at terminationMessagePath is written
+     * here (the container runs on the host), so only the FallbackToLogsOnError policy gives one:
+     * on a non-zero exit, the last 80 lines of this run's output, at most the last 2 KiB of them.
+     */
+    private String terminationMessage(int code) {
+      if (code == 0 || !"FallbackToLogsOnError".equals(spec.getTerminationMessagePolicy())) {
+        return null;
+      }
+      try {
+        Path log = currentLog(); // this run's own file
+        String out = Files.exists(log) ? Files.readString(log) : "";
+        List<String> lines = new ArrayList<>(List.of(out.split("\n", -1)));
+        if (!lines.isEmpty() && lines.getLast().isEmpty()) {
+          lines.removeLast();
+        }
+        String tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size()))
+            + (lines.isEmpty() ? "" : "\n");
+        byte[] bytes = tail.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length > 2048) {
+          tail = new String(bytes, bytes.length - 2048, 2048, StandardCharsets.UTF_8);
+        }
+        return tail.isEmpty() ? null : tail;
+      } catch (IOException e) {
+        return null;
+      }
     }
 
     /** Starts or restarts the container when it should run now. */
@@ -1025,7 +1060,7 @@ public final class KubeletStandIn implements AutoCloseable {
       try {
         checkVolumes(pod);
         env = environment(pod, spec);
-        argv = commandLine(spec, env);
+        argv = imageBinaries(commandLine(spec, env));
       } catch (RuntimeException e) {
         configFailures++;
         waitingReason = "CreateContainerConfigError";
@@ -1537,6 +1572,27 @@ public final class KubeletStandIn implements AutoCloseable {
     Optional.ofNullable(c.getArgs()).orElse(List.of()).forEach(a -> argv.add(expand(a, env)));
     require(!argv.isEmpty(), "the kubelet stand-in pulls no image: container " + c.getName() + " needs a command");
     return argv;
+  }
+
+  /**
+   * No image is pulled, so the absolute paths of a JuiceFS mount image's binaries
+   * ({@code /bin/mount.juicefs}, {@code /usr/local/bin/juicefs}, ...), as the Go driver writes
+   * them in its Mount Pod command, are the shim's when the host has no such file.
+   */
+  private List<String> imageBinaries(List<String> argv) {
+    List<String> out = new ArrayList<>(argv.size());
+    for (String arg : argv) {
+      Matcher m = IMAGE_BINARY.matcher(arg);
+      StringBuilder b = new StringBuilder();
+      while (m.find()) {
+        String bin = Files.isExecutable(Path.of(m.group(1))) ? m.group(1)
+            : binDir.resolve(Path.of(m.group(1)).getFileName()).toString();
+        m.appendReplacement(b, Matcher.quoteReplacement(bin));
+      }
+      m.appendTail(b);
+      out.add(b.toString());
+    }
+    return out;
   }
 
   /** Kubernetes' $(VAR) expansion: defined names are replaced, $$ is $, the rest stays. */

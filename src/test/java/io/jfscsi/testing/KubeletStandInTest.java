@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -144,6 +145,66 @@ class KubeletStandInTest {
     });
     assertThat(kubelet.logs(ns, "crash", "main")).isEqualTo("started\nstarted\n");
     assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).isEmpty();
+  }
+
+  @Test
+  void fallback_to_logs_on_error_puts_the_tail_of_the_run_in_the_termination_message() {
+    // 100 numbered lines of ~40 bytes (4 KiB): kubelet keeps the last 80 lines, at most 2 KiB.
+    String script = "i=0; while [ $i -lt 100 ]; do "
+        + "printf 'line %03d ................................\\n' $i; i=$((i+1)); done; "
+        + "echo 'last words'; exit 3";
+    Pod pod = new PodBuilder(pod("words", script)).editSpec().withRestartPolicy("Always")
+        .editFirstContainer().withTerminationMessagePolicy("FallbackToLogsOnError").endContainer()
+        .endSpec().build();
+    k.pods().inNamespace(ns).resource(pod).create();
+    Pod never = new PodBuilder(pod("words-never", "echo first; echo 'the end'; exit 1")).editSpec()
+        .withRestartPolicy("Never").editFirstContainer()
+        .withTerminationMessagePolicy("FallbackToLogsOnError").endContainer().endSpec().build();
+    k.pods().inNamespace(ns).resource(never).create();
+    Pod plain = new PodBuilder(pod("words-file", "echo nothing kept; exit 1")).editSpec()
+        .withRestartPolicy("Never").endSpec().build();
+    k.pods().inNamespace(ns).resource(plain).create();
+    try {
+      await().atMost(WAIT).untilAsserted(() -> {
+        var last = main(get("words")).getLastState().getTerminated();
+        assertThat(last).isNotNull();
+        assertThat(last.getExitCode()).isEqualTo(3);
+        String message = last.getMessage();
+        assertThat(message).endsWith("last words\n").doesNotContain("line 000");
+        assertThat(message.getBytes(StandardCharsets.UTF_8).length).isLessThanOrEqualTo(2048);
+      });
+      await().atMost(WAIT).untilAsserted(() -> {
+        Pod p = get("words-never");
+        assertThat(p.getStatus().getPhase()).isEqualTo("Failed");
+        assertThat(main(p).getState().getTerminated().getMessage()).isEqualTo("first\nthe end\n");
+        Pod f = get("words-file");
+        assertThat(f.getStatus().getPhase()).isEqualTo("Failed");
+        assertThat(main(f).getState().getTerminated().getMessage()).isNull();
+      });
+      // Only this run's output: a restart does not repeat the earlier runs' lines.
+      await().atMost(WAIT).until(() -> main(get("words")).getRestartCount() >= 2);
+      assertThat(main(get("words")).getLastState().getTerminated().getMessage())
+          .containsOnlyOnce("last words");
+    } finally {
+      for (String name : List.of("words", "words-never", "words-file")) {
+        k.pods().inNamespace(ns).withName(name).withGracePeriod(0).delete();
+      }
+    }
+  }
+
+  @Test
+  void the_image_binaries_of_a_go_mount_pod_command_are_the_shims() {
+    Pod pod = pod("gobin", "readlink /bin/mount.juicefs || exit 7; "
+        + "/usr/local/bin/juicefs version && exec sleep 300");
+    k.pods().inNamespace(ns).resource(pod).create();
+    try {
+      await().atMost(WAIT).untilAsserted(() -> {
+        assertThat(ready(get("gobin"))).isTrue();
+        assertThat(kubelet.logs(ns, "gobin", "main")).contains("kubelet-standin");
+      });
+    } finally {
+      k.pods().inNamespace(ns).withName("gobin").withGracePeriod(0).delete();
+    }
   }
 
   @Test

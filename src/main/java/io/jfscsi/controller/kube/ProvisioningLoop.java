@@ -1,0 +1,358 @@
+package io.jfscsi.controller.kube;
+
+import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ObjectReference;
+import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.jfscsi.Failure;
+import io.jfscsi.controller.VolumeProvisioner;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The built-in provisioner's work while this replica leads: informers on claims and volumes
+ * feed one worker thread that provisions each pending claim of this driver (sub-directory
+ * through the {@link VolumeProvisioner} actor, then the PV) and deletes each released volume of
+ * this driver whose reclaim policy is Delete. A failed step becomes an Event on the claim (or
+ * the volume) and is retried with exponential backoff. Never logs or reports a secret value.
+ */
+public final class ProvisioningLoop implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ProvisioningLoop.class);
+
+  /** external-provisioner's annotations: which secret DeleteVolume needs, kept on the PV. */
+  static final String DELETION_SECRET_NAME =
+      "volume.kubernetes.io/provisioner-deletion-secret-name";
+  static final String DELETION_SECRET_NAMESPACE =
+      "volume.kubernetes.io/provisioner-deletion-secret-namespace";
+
+  private final KubernetesClient client;
+  private final ProvisionerSettings settings;
+  private final ActorRef<VolumeProvisioner.Command> provisioner;
+  private final Scheduler scheduler;
+  private final String identity;
+  private final ScheduledExecutorService worker;
+  private final Set<String> queued = ConcurrentHashMap.newKeySet();
+  private final Map<String, Integer> failures = new ConcurrentHashMap<>();
+  private volatile SharedIndexInformer<PersistentVolumeClaim> claims;
+  private volatile SharedIndexInformer<PersistentVolume> volumes;
+  private volatile boolean closed;
+
+  public ProvisioningLoop(KubernetesClient client, ProvisionerSettings settings,
+                          ActorRef<VolumeProvisioner.Command> provisioner, Scheduler scheduler,
+                          String identity) {
+    this.client = client;
+    this.settings = settings;
+    this.provisioner = provisioner;
+    this.scheduler = scheduler;
+    this.identity = identity;
+    this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "jfs-csi-provisioner");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  public ProvisioningLoop start() {
+    long resync = settings.resync().toMillis();
+    // Both informers exist before either delivers an event: the worker reads both caches.
+    volumes = client.persistentVolumes().runnableInformer(resync);
+    claims = client.persistentVolumeClaims().inAnyNamespace().runnableInformer(resync);
+    volumes.addEventHandler(handler(pv -> "volume:" + pv.getMetadata().getName()));
+    claims.addEventHandler(handler(pvc -> "claim:" + pvc.getMetadata().getNamespace() + "/"
+        + pvc.getMetadata().getName()));
+    volumes.run();
+    claims.run();
+    log.info("built-in provisioner of {} started", settings.driverName());
+    return this;
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    if (claims != null) {
+      claims.stop();
+    }
+    if (volumes != null) {
+      volumes.stop();
+    }
+    worker.shutdownNow();
+    try {
+      worker.awaitTermination(settings.callTimeout().toSeconds() + 5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    log.info("built-in provisioner of {} stopped", settings.driverName());
+  }
+
+  private <T extends HasMetadata> ResourceEventHandler<T> handler(
+      java.util.function.Function<T, String> key) {
+    return new ResourceEventHandler<>() {
+      @Override
+      public void onAdd(T obj) {
+        enqueue(key.apply(obj), Duration.ZERO);
+      }
+
+      @Override
+      public void onUpdate(T oldObj, T newObj) {
+        enqueue(key.apply(newObj), Duration.ZERO);
+      }
+
+      @Override
+      public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+        failures.remove(key.apply(obj));
+      }
+    };
+  }
+
+  private void enqueue(String key, Duration delay) {
+    if (closed || !queued.add(key)) {
+      return;
+    }
+    try {
+      worker.schedule(() -> {
+        queued.remove(key);
+        process(key);
+      }, delay.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      queued.remove(key);
+    }
+  }
+
+  private void process(String key) {
+    if (closed) {
+      return;
+    }
+    HasMetadata subject = null;
+    try {
+      if (key.startsWith("claim:")) {
+        PersistentVolumeClaim pvc = claims.getIndexer().getByKey(key.substring(6));
+        subject = pvc;
+        if (pvc != null && VolumeObjects.pendingFor(pvc, settings.driverName())) {
+          provision(pvc);
+        }
+      } else {
+        PersistentVolume pv = volumes.getIndexer().getByKey(key.substring(7));
+        subject = pv;
+        if (pv != null && VolumeObjects.releasedForDelete(pv, settings.driverName())) {
+          delete(pv);
+        }
+      }
+      failures.remove(key);
+    } catch (RuntimeException e) {
+      if (closed) {
+        return;
+      }
+      String reason = plain(e);
+      int n = failures.merge(key, 1, Integer::sum);
+      Duration backoff = backoff(n);
+      log.warn("{}: {} (attempt {}, again in {})", key, reason, n, backoff);
+      if (subject != null) {
+        event(subject, "Warning", subject instanceof PersistentVolumeClaim
+            ? "ProvisioningFailed" : "VolumeFailedDelete", reason);
+      }
+      enqueue(key, backoff);
+    }
+  }
+
+  Duration backoff(int attempt) {
+    long min = settings.backoffMin().toMillis();
+    long max = settings.backoffMax().toMillis();
+    long ms = attempt >= 31 ? max : Math.min(max, min << Math.min(attempt - 1, 30));
+    return Duration.ofMillis(ms);
+  }
+
+  // ------------------------------------------------------------------ provisioning
+
+  private void provision(PersistentVolumeClaim pvc) {
+    String pvName = VolumeObjects.pvName(pvc);
+    if (volumes.getIndexer().getByKey(pvName) != null
+        || client.persistentVolumes().withName(pvName).get() != null) {
+      return; // provisioned already; kube-controller-manager binds it
+    }
+    String scName = pvc.getSpec().getStorageClassName();
+    if (scName == null || scName.isEmpty()) {
+      throw Failure.invalid("the claim names no StorageClass");
+    }
+    StorageClass sc = client.storage().v1().storageClasses().withName(scName).get();
+    if (sc == null) {
+      throw Failure.notFound("StorageClass " + scName + " does not exist");
+    }
+    if (!settings.driverName().equals(sc.getProvisioner())) {
+      return; // not ours after all
+    }
+    VolumeObjects.checkClaim(pvc);
+    Map<String, String> parameters = sc.getParameters() == null ? Map.of() : sc.getParameters();
+    Optional<VolumeObjects.SecretRef> secretRef =
+        VolumeObjects.secretRef(parameters, "provisioner", pvc, pvName);
+    Optional<VolumeObjects.SecretRef> publishRef =
+        VolumeObjects.secretRef(parameters, "node-publish", pvc, pvName);
+    if (secretRef.isEmpty()) {
+      throw Failure.invalid("StorageClass " + scName + " names no provisioner secret "
+          + "(csi.storage.k8s.io/provisioner-secret-name and -namespace): the controller needs "
+          + "its name and metaurl to create the volume's directory");
+    }
+    Map<String, String> secrets = secret(secretRef.get());
+    String pattern = parameters.get(VolumeObjects.PATH_PATTERN);
+    String subPath = pattern == null || pattern.isEmpty() ? pvName
+        : Templates.subPath(pattern, pvc);
+    long bytes = VolumeObjects.bytes(VolumeObjects.requested(pvc));
+    VolumeProvisioner.Created created = this.<VolumeProvisioner.Created>ask(reply -> new VolumeProvisioner.Create(pvName,
+        VolumeObjects.volumeParameters(parameters), secrets, bytes, subPath, reply));
+    PersistentVolume pv = VolumeObjects.persistentVolume(settings.driverName(), pvc, sc,
+        created.context(), publishRef);
+    pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAME, secretRef.get().name());
+    pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAMESPACE,
+        secretRef.get().namespace());
+    try {
+      client.persistentVolumes().resource(pv).create();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 409) {
+        throw e;
+      }
+    }
+    log.info("claim {}/{}: volume {} provisioned at {}", pvc.getMetadata().getNamespace(),
+        pvc.getMetadata().getName(), pvName, created.context().get(VolumeProvisioner.SUB_PATH));
+    event(pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pvName);
+  }
+
+  // ------------------------------------------------------------------ deletion
+
+  private void delete(PersistentVolume pv) {
+    String name = pv.getMetadata().getName();
+    String subPath = VolumeObjects.subPath(pv);
+    Optional<String> sharer = volumes.getIndexer().list().stream()
+        .filter(other -> !other.getMetadata().getName().equals(name))
+        .filter(other -> VolumeObjects.ours(other, settings.driverName()))
+        .filter(other -> VolumeObjects.subPath(other).equals(subPath))
+        .map(other -> other.getMetadata().getName()).findFirst();
+    if (sharer.isPresent()) {
+      log.info("volume {}: directory {} kept, volume {} uses it too", name, subPath,
+          sharer.get());
+    } else {
+      Map<String, String> secrets = secret(deletionSecret(pv));
+      this.<Done>ask(reply -> new VolumeProvisioner.Delete(name, subPath, secrets, reply));
+    }
+    client.persistentVolumes().withName(name).delete();
+    log.info("volume {} deleted", name);
+  }
+
+  private VolumeObjects.SecretRef deletionSecret(PersistentVolume pv) {
+    Map<String, String> a = pv.getMetadata().getAnnotations();
+    if (a.containsKey(DELETION_SECRET_NAME) && a.containsKey(DELETION_SECRET_NAMESPACE)) {
+      return new VolumeObjects.SecretRef(a.get(DELETION_SECRET_NAME),
+          a.get(DELETION_SECRET_NAMESPACE));
+    }
+    throw Failure.precondition("volume " + pv.getMetadata().getName() + " does not say which "
+        + "secret reaches its file system (annotations " + DELETION_SECRET_NAME + " and "
+        + DELETION_SECRET_NAMESPACE + ")");
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  /** The secret's keys and values; its values never leave this map. */
+  private Map<String, String> secret(VolumeObjects.SecretRef ref) {
+    Secret s = client.secrets().inNamespace(ref.namespace()).withName(ref.name()).get();
+    if (s == null) {
+      throw Failure.notFound("secret " + ref + " does not exist");
+    }
+    Map<String, String> result = new HashMap<>();
+    if (s.getData() != null) {
+      s.getData().forEach((k, v) -> result.put(k,
+          new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
+    }
+    if (s.getStringData() != null) {
+      result.putAll(s.getStringData());
+    }
+    return result;
+  }
+
+  private <T> T ask(java.util.function.Function<ActorRef<org.apache.pekko.pattern.StatusReply<T>>,
+      VolumeProvisioner.Command> message) {
+    try {
+      return AskPattern.<VolumeProvisioner.Command, T>askWithStatus(provisioner,
+              message::apply, settings.callTimeout(), scheduler)
+          .toCompletableFuture().get(settings.callTimeout().toMillis() + 1000,
+              TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof org.apache.pekko.pattern.StatusReply.ErrorMessage m) {
+        throw Failure.internal(m.getMessage(), null);
+      }
+      if (cause instanceof RuntimeException r) {
+        throw r;
+      }
+      throw Failure.internal(String.valueOf(cause), cause);
+    } catch (TimeoutException e) {
+      throw new Failure(Failure.Code.DEADLINE_EXCEEDED, "the file system did not answer within "
+          + settings.callTimeout());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Failure(Failure.Code.ABORTED, "interrupted");
+    }
+  }
+
+  /** What went wrong, in words fit for an Event: a Failure's message, or the API's status. */
+  static String plain(RuntimeException e) {
+    if (e instanceof Failure f) {
+      return f.getMessage();
+    }
+    if (e instanceof KubernetesClientException k) {
+      String message = k.getStatus() != null && k.getStatus().getMessage() != null
+          ? k.getStatus().getMessage() : "HTTP " + k.getCode();
+      return "the API server refused a request: " + message;
+    }
+    return e.getClass().getSimpleName() + ": " + e.getMessage();
+  }
+
+  private void event(HasMetadata subject, String type, String reason, String message) {
+    String namespace = subject.getMetadata().getNamespace() == null ? "default"
+        : subject.getMetadata().getNamespace();
+    ObjectReference ref = new ObjectReferenceBuilder().withKind(subject.getKind())
+        .withApiVersion(subject.getApiVersion()).withName(subject.getMetadata().getName())
+        .withNamespace(subject.getMetadata().getNamespace())
+        .withUid(subject.getMetadata().getUid())
+        .withResourceVersion(subject.getMetadata().getResourceVersion()).build();
+    String now = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
+    try {
+      client.v1().events().inNamespace(namespace).resource(new EventBuilder()
+          .withNewMetadata().withGenerateName(subject.getMetadata().getName() + ".")
+          .withNamespace(namespace).endMetadata()
+          .withInvolvedObject(ref).withType(type).withReason(reason)
+          .withMessage(message.length() > 1000 ? message.substring(0, 1000) : message)
+          .withNewSource().withComponent(settings.driverName() + "_" + identity).endSource()
+          .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
+          .build()).create();
+    } catch (KubernetesClientException e) {
+      log.warn("cannot record event {} on {} {}: {}", reason, subject.getKind(),
+          subject.getMetadata().getName(), plain(e));
+    }
+  }
+}

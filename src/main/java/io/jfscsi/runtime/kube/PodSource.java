@@ -1,0 +1,50 @@
+package io.jfscsi.runtime.kube;
+
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.ObjectMapper;
+import io.jfscsi.juicefs.VolumeSource;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The non-secret half of a client's {@link VolumeSource}, kept in the annotation
+ * {@link MountPodNames#SOURCE} of its pod: the volume context, the mount flags and the name of the
+ * Secret that holds the other half. A driver restart joins both to rebuild the settings.
+ */
+public record PodSource(String volumeId, Map<String, String> context, List<String> mountFlags,
+                        String secret) {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public PodSource {
+    context = context == null ? Map.of() : Map.copyOf(context);
+    mountFlags = mountFlags == null ? List.of() : List.copyOf(mountFlags);
+  }
+
+  public static PodSource of(VolumeSource source, String secret) {
+    return new PodSource(source.volumeId(), source.context(), source.mountFlags(), secret);
+  }
+
+  public VolumeSource withSecrets(Map<String, String> secrets) {
+    return new VolumeSource(volumeId, secrets, context, mountFlags);
+  }
+
+  public String toJson() {
+    try {
+      return JSON.writeValueAsString(this);
+    } catch (JacksonException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public static Optional<PodSource> parse(String json) {
+    if (json == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(JSON.readValue(json, PodSource.class));
+    } catch (JacksonException e) {
+      return Optional.empty();
+    }
+  }
+}

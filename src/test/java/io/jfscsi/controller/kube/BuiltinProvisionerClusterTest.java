@@ -1,0 +1,433 @@
+package io.jfscsi.controller.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.Subject;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.testing.DriverFixture;
+import io.jfscsi.testing.HostRequirements;
+import io.jfscsi.testing.KubeCluster;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The built-in provisioner against a real kube-apiserver and kube-controller-manager (which
+ * binds claims to volumes): real drivers with roles = [controller] make each volume's
+ * sub-directory on disk through the embedded FUSE client of a {@code local://} metaurl. The
+ * drivers authenticate as a ServiceAccount bound to the rules of deploy/base/rbac-controller.yaml,
+ * so the manifests' RBAC is exercised too. Each test class uses a driver name of its own, so
+ * other drivers on the shared control plane never see its claims.
+ */
+class BuiltinProvisionerClusterTest {
+
+  @TempDir
+  static Path dir;
+
+  static KubeCluster cluster;
+  static KubernetesClient kube;
+  static String ns;
+  static String driverName;
+  static Path kubeconfig;
+  static DriverFixture driver;
+  static final ListAppender<ILoggingEvent> LOGS = new ListAppender<>();
+  static final Logger LOGGER = (Logger) LoggerFactory.getLogger("io.jfscsi");
+
+  @BeforeAll
+  static void start() throws Exception {
+    HostRequirements.requireFuse();
+    LOGS.start();
+    LOGGER.addAppender(LOGS);
+    cluster = KubeCluster.shared();
+    kube = cluster.client();
+    ns = cluster.newNamespace("provisioner");
+    driverName = ns + ".csi.juicefs.com";
+    kubeconfig = controllerAccount(ns, dir.resolve("controller.kubeconfig"));
+    driver = controller(dir.resolve("a")).start();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    LOGGER.detachAppender(LOGS);
+    if (driver != null) {
+      driver.close();
+    }
+    if (kube != null && ns != null) {
+      kube.storage().v1().storageClasses().withLabel("jfs-csi.io/test-ns", ns).delete();
+      kube.rbac().clusterRoleBindings().withLabel("jfs-csi.io/test-ns", ns).delete();
+      kube.rbac().clusterRoles().withLabel("jfs-csi.io/test-ns", ns).delete();
+    }
+  }
+
+  /** A controller driver in {@code home}, builtin provisioner, short leases and backoff. */
+  static DriverFixture controller(Path home) throws Exception {
+    Files.createDirectories(home);
+    return new DriverFixture(home)
+        .with("roles", List.of("controller"))
+        .with("driver-name", driverName)
+        .with("controller.provisioner", "builtin")
+        .with("kubernetes.kubeconfig", kubeconfig.toString())
+        .with("kubernetes.namespace", ns)
+        .with("controller.leader-election.lease-duration", "4s")
+        .with("controller.leader-election.renew-deadline", "3s")
+        .with("controller.leader-election.retry-period", "500ms")
+        .with("controller.retry-backoff.min", "500ms")
+        .with("controller.retry-backoff.max", "4s");
+  }
+
+  /**
+   * The ServiceAccount jfs-csi-controller in {@code namespace} with the rules of
+   * deploy/base/rbac-controller.yaml (cluster-wide names made unique); its kubeconfig.
+   */
+  static Path controllerAccount(String namespace, Path file) throws Exception {
+    kube.serviceAccounts().inNamespace(namespace).resource(new ServiceAccountBuilder()
+        .withNewMetadata().withName("jfs-csi-controller").endMetadata().build()).create();
+    List<HasMetadata> objects;
+    try (InputStream in = Files.newInputStream(Path.of("deploy/base/rbac-controller.yaml"))) {
+      objects = kube.load(in).items();
+    }
+    Subject subject = new Subject(null, "ServiceAccount", "jfs-csi-controller", namespace);
+    for (HasMetadata o : objects) {
+      o.getMetadata().setLabels(Map.of("jfs-csi.io/test-ns", namespace));
+      switch (o) {
+        case ClusterRole r -> {
+          r.getMetadata().setName(r.getMetadata().getName() + "-" + namespace);
+          kube.rbac().clusterRoles().resource(r).create();
+        }
+        case ClusterRoleBinding b -> {
+          b.getMetadata().setName(b.getMetadata().getName() + "-" + namespace);
+          b.getRoleRef().setName(b.getRoleRef().getName() + "-" + namespace);
+          b.setSubjects(List.of(subject));
+          kube.rbac().clusterRoleBindings().resource(b).create();
+        }
+        case Role r -> kube.rbac().roles().inNamespace(namespace).resource(r).create();
+        case RoleBinding b -> {
+          b.setSubjects(List.of(subject));
+          kube.rbac().roleBindings().inNamespace(namespace).resource(b).create();
+        }
+        default -> { }
+      }
+    }
+    return cluster.writeServiceAccountKubeconfig(namespace, "jfs-csi-controller", file);
+  }
+
+  static void secret(String name, Map<String, String> data) {
+    kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(name)
+        .endMetadata().withStringData(data).build()).create();
+  }
+
+  static Map<String, String> fs(Path data) {
+    return Map.of("name", "testfs", "metaurl", "local://" + data);
+  }
+
+  static String storageClass(String suffix, String reclaim, String secretName,
+                             Map<String, String> extra) {
+    String name = ns + "-" + suffix;
+    Map<String, String> parameters = new HashMap<>(Map.of(
+        "csi.storage.k8s.io/provisioner-secret-name", secretName,
+        "csi.storage.k8s.io/provisioner-secret-namespace", "${pvc.namespace}",
+        "csi.storage.k8s.io/node-publish-secret-name", secretName,
+        "csi.storage.k8s.io/node-publish-secret-namespace", ns,
+        "juicefs/mount-delete-delay", "1m"));
+    parameters.putAll(extra);
+    StorageClass sc = new StorageClassBuilder().withNewMetadata().withName(name)
+        .addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
+        .withProvisioner(driverName).withReclaimPolicy(reclaim)
+        .withVolumeBindingMode("Immediate").withParameters(parameters)
+        .withMountOptions("cache-size=100").build();
+    kube.storage().v1().storageClasses().resource(sc).create();
+    return name;
+  }
+
+  static PersistentVolumeClaim claim(String namespace, String name, String storageClass,
+                                     Map<String, String> labels, Map<String, String> annotations) {
+    return kube.persistentVolumeClaims().inNamespace(namespace).resource(
+        new PersistentVolumeClaimBuilder().withNewMetadata().withName(name)
+            .withLabels(labels).withAnnotations(annotations).endMetadata()
+            .withNewSpec().withAccessModes("ReadWriteMany").withStorageClassName(storageClass)
+            .withNewResources().addToRequests("storage", new Quantity("1Gi")).endResources()
+            .endSpec().build()).create();
+  }
+
+  static PersistentVolume awaitBound(String namespace, PersistentVolumeClaim pvc) {
+    String pvName = "pvc-" + pvc.getMetadata().getUid();
+    await().atMost(Duration.ofSeconds(60)).until(() -> {
+      PersistentVolumeClaim now = kube.persistentVolumeClaims().inNamespace(namespace)
+          .withName(pvc.getMetadata().getName()).get();
+      return now.getStatus() != null && "Bound".equals(now.getStatus().getPhase())
+          && pvName.equals(now.getSpec().getVolumeName());
+    });
+    return kube.persistentVolumes().withName(pvName).get();
+  }
+
+  static List<Event> events(String namespace, String involvedName) {
+    return kube.v1().events().inNamespace(namespace).list().getItems().stream()
+        .filter(e -> involvedName.equals(e.getInvolvedObject().getName())).toList();
+  }
+
+  // ------------------------------------------------------------------ tests
+
+  @Test
+  void aDynamicClaimGetsAVolumeThatBindsAndDeleteRemovesBoth() throws Exception {
+    secret("fs-delete", fs(driver.data));
+    String sc = storageClass("delete", "Delete", "fs-delete", Map.of());
+    PersistentVolumeClaim pvc = claim(ns, "data", sc, Map.of(), Map.of());
+
+    PersistentVolume pv = awaitBound(ns, pvc);
+    String pvName = "pvc-" + pvc.getMetadata().getUid();
+    assertThat(pv.getMetadata().getAnnotations())
+        .containsEntry("pv.kubernetes.io/provisioned-by", driverName);
+    var csi = pv.getSpec().getCsi();
+    assertThat(csi.getDriver()).isEqualTo(driverName);
+    assertThat(csi.getVolumeHandle()).isEqualTo(pvName);
+    assertThat(csi.getFsType()).isEqualTo("juicefs");
+    assertThat(csi.getVolumeAttributes()).containsEntry("subPath", pvName)
+        .containsEntry("juicefs/mount-delete-delay", "1m")
+        .doesNotContainKeys("csi.storage.k8s.io/provisioner-secret-name");
+    assertThat(csi.getNodePublishSecretRef().getName()).isEqualTo("fs-delete");
+    assertThat(csi.getNodePublishSecretRef().getNamespace()).isEqualTo(ns);
+    assertThat(pv.getSpec().getCapacity().get("storage")).isEqualTo(new Quantity("1Gi"));
+    assertThat(pv.getSpec().getAccessModes()).containsExactly("ReadWriteMany");
+    assertThat(pv.getSpec().getStorageClassName()).isEqualTo(sc);
+    assertThat(pv.getSpec().getPersistentVolumeReclaimPolicy()).isEqualTo("Delete");
+    assertThat(pv.getSpec().getMountOptions()).containsExactly("cache-size=100");
+    assertThat(pv.getSpec().getClaimRef().getUid()).isEqualTo(pvc.getMetadata().getUid());
+    assertThat(driver.data.resolve(pvName)).isDirectory();
+    Files.writeString(driver.data.resolve(pvName).resolve("file"), "payload");
+    assertThat(events(ns, "data")).extracting(Event::getReason).contains("ProvisioningSucceeded");
+
+    kube.persistentVolumeClaims().inNamespace(ns).withName("data").delete();
+    await().atMost(Duration.ofSeconds(60)).until(() ->
+        kube.persistentVolumes().withName(pvName).get() == null);
+    assertThat(driver.data.resolve(pvName)).doesNotExist();
+  }
+
+  @Test
+  void pathPatternUsesLabelsAndAnnotationsAndRetainKeepsVolumeAndDirectory() throws Exception {
+    secret("fs-retain", fs(driver.data));
+    String sc = storageClass("retain", "Retain", "fs-retain", Map.of("pathPattern",
+        "${.pvc.namespace}/${.pvc.labels.team}/${.PVC.annotations.example.com/app}-${.pvc.name}"));
+    PersistentVolumeClaim pvc = claim(ns, "logs", sc, Map.of("team", "blue"),
+        Map.of("example.com/app", "web"));
+
+    PersistentVolume pv = awaitBound(ns, pvc);
+    Path expected = driver.data.resolve(ns).resolve("blue").resolve("web-logs");
+    assertThat(expected).isDirectory();
+    assertThat(pv.getSpec().getCsi().getVolumeAttributes())
+        .containsEntry("subPath", ns + "/blue/web-logs");
+
+    kube.persistentVolumeClaims().inNamespace(ns).withName("logs").delete();
+    String pvName = pv.getMetadata().getName();
+    await().atMost(Duration.ofSeconds(60)).until(() -> "Released".equals(
+        kube.persistentVolumes().withName(pvName).get().getStatus().getPhase()));
+    Thread.sleep(3000); // give a wrong deletion time to happen
+    assertThat(kube.persistentVolumes().withName(pvName).get()).isNotNull();
+    assertThat(expected).isDirectory();
+    kube.persistentVolumes().withName(pvName).delete();
+  }
+
+  @Test
+  void aSubPathSharedByAnotherVolumeIsKeptUntilTheLastOneGoes() throws Exception {
+    secret("fs-shared", fs(driver.data));
+    String sc = storageClass("shared", "Delete", "fs-shared", Map.of("pathPattern", "common"));
+    PersistentVolume one = awaitBound(ns, claim(ns, "one", sc, Map.of(), Map.of()));
+    PersistentVolume two = awaitBound(ns, claim(ns, "two", sc, Map.of(), Map.of()));
+    Path common = driver.data.resolve("common");
+    assertThat(common).isDirectory();
+    Files.writeString(common.resolve("kept"), "x");
+
+    kube.persistentVolumeClaims().inNamespace(ns).withName("one").delete();
+    await().atMost(Duration.ofSeconds(60)).until(() ->
+        kube.persistentVolumes().withName(one.getMetadata().getName()).get() == null);
+    assertThat(common.resolve("kept")).exists();
+
+    kube.persistentVolumeClaims().inNamespace(ns).withName("two").delete();
+    await().atMost(Duration.ofSeconds(60)).until(() ->
+        kube.persistentVolumes().withName(two.getMetadata().getName()).get() == null);
+    assertThat(common).doesNotExist();
+  }
+
+  @Test
+  void aMissingSecretKeyIsAnEventOnTheClaimInPlainWordsWithoutSecretValues() throws Exception {
+    secret("fs-broken", Map.of("name", "testfs", "secret-key", "TOPSECRET-VALUE-42"));
+    String sc = storageClass("broken", "Delete", "fs-broken", Map.of());
+    PersistentVolumeClaim pvc = claim(ns, "broken", sc, Map.of(), Map.of());
+
+    await().atMost(Duration.ofSeconds(60)).until(() -> events(ns, "broken").stream()
+        .anyMatch(e -> "ProvisioningFailed".equals(e.getReason())));
+    // Retried with backoff: more than one attempt, still failing, still pending.
+    await().atMost(Duration.ofSeconds(30)).until(() -> events(ns, "broken").stream()
+        .filter(e -> "ProvisioningFailed".equals(e.getReason())).count() >= 2);
+    List<Event> failures = events(ns, "broken").stream()
+        .filter(e -> "ProvisioningFailed".equals(e.getReason())).toList();
+    assertThat(events(ns, "broken")).noneMatch(e -> e.getMessage().contains("TOPSECRET"));
+    assertThat(failures).allSatisfy(e -> {
+      assertThat(e.getType()).isEqualTo("Warning");
+      assertThat(e.getMessage()).contains("metaurl").doesNotContain("TOPSECRET");
+    });
+    assertThat(kube.persistentVolumeClaims().inNamespace(ns).withName("broken").get()
+        .getStatus().getPhase()).isEqualTo("Pending");
+    assertThat(kube.persistentVolumes().withName("pvc-" + pvc.getMetadata().getUid()).get())
+        .isNull();
+    assertThat(LOGS.list).extracting(ILoggingEvent::getFormattedMessage)
+        .anyMatch(m -> m.contains("metaurl")).noneMatch(m -> m.contains("TOPSECRET"));
+
+    // Fixed secret: the next retry provisions it.
+    kube.secrets().inNamespace(ns).withName("fs-broken").edit(s -> new SecretBuilder(s)
+        .withData(null).withStringData(fs(driver.data)).build());
+    awaitBound(ns, pvc);
+  }
+
+  @Test
+  void aMissingSecretIsAnEventToo() {
+    String sc = storageClass("nosecret", "Delete", "no-such-secret", Map.of());
+    claim(ns, "orphan", sc, Map.of(), Map.of());
+    await().atMost(Duration.ofSeconds(60)).until(() -> events(ns, "orphan").stream()
+        .anyMatch(e -> "ProvisioningFailed".equals(e.getReason())
+            && e.getMessage().contains("secret " + ns + "/no-such-secret does not exist")));
+  }
+
+  // ------------------------------------------------------------------ leader election
+
+  @Test
+  void onlyTheLeaderProvisionsAndTheOtherTakesOverWhenItStops() throws Exception {
+    // Two more controllers in a namespace (and so a Lease) of their own, same driver name as
+    // the class's: stop the class's driver from competing by giving them another name.
+    String leNs = cluster.newNamespace("leader");
+    String leDriver = leNs + ".csi.juicefs.com";
+    Path leKubeconfig = controllerAccount(leNs, dir.resolve("leader.kubeconfig"));
+    Path data = Files.createDirectories(dir.resolve("shared-data"));
+    kube.secrets().inNamespace(leNs).resource(new SecretBuilder().withNewMetadata()
+        .withName("fs").endMetadata().withStringData(fs(data)).build()).create();
+    String scName = leNs + "-sc";
+    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
+        .withName(scName).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
+        .withProvisioner(leDriver).withReclaimPolicy("Delete")
+        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs",
+            "csi.storage.k8s.io/provisioner-secret-namespace", leNs))
+        .build()).create();
+    DriverFixture[] drivers = new DriverFixture[2];
+    try {
+      for (int i = 0; i < 2; i++) {
+        drivers[i] = controller(dir.resolve("le" + i))
+            .with("driver-name", leDriver)
+            .with("kubernetes.kubeconfig", leKubeconfig.toString())
+            .with("kubernetes.namespace", leNs).start();
+      }
+      await().atMost(Duration.ofSeconds(30)).until(() -> kube.leases().inNamespace(leNs)
+          .withName(ProvisionerSettings.leaseName(leDriver)).get() != null);
+
+      PersistentVolumeClaim first = claim(leNs, "first", scName, Map.of(), Map.of());
+      PersistentVolume pv = awaitBound(leNs, first);
+      assertThat(data.resolve(pv.getMetadata().getName())).isDirectory();
+      // One provisioning: one success event, one catalog entry, in the leader's state only.
+      Thread.sleep(2000);
+      // (kube-controller-manager adds ExternalProvisioning events of its own.)
+      assertThat(events(leNs, "first")).extracting(Event::getReason)
+          .filteredOn(r -> r.startsWith("Provisioning")).containsExactly("ProvisioningSucceeded");
+      int leader = catalogHas(drivers[0], pv) ? 0 : 1;
+      assertThat(catalogHas(drivers[leader], pv)).isTrue();
+      assertThat(catalogHas(drivers[1 - leader], pv)).isFalse();
+      assertThat(kube.persistentVolumes().list().getItems()).filteredOn(v ->
+          leDriver.equals(v.getSpec().getCsi() == null ? null : v.getSpec().getCsi().getDriver()))
+          .hasSize(1);
+
+      // The leader stops (and releases the Lease): the other provisions the next claim.
+      drivers[leader].close();
+      drivers[leader] = null;
+      PersistentVolumeClaim second = claim(leNs, "second", scName, Map.of(), Map.of());
+      PersistentVolume pv2 = awaitBound(leNs, second);
+      assertThat(catalogHas(drivers[1 - leader], pv2)).isTrue();
+      assertThat(data.resolve(pv2.getMetadata().getName())).isDirectory();
+      // ... and deletes the first leader's volume with what the PV itself says.
+      kube.persistentVolumeClaims().inNamespace(leNs).withName("first").delete();
+      await().atMost(Duration.ofSeconds(60)).until(() ->
+          kube.persistentVolumes().withName(pv.getMetadata().getName()).get() == null);
+      assertThat(data.resolve(pv.getMetadata().getName())).doesNotExist();
+    } finally {
+      for (DriverFixture d : drivers) {
+        if (d != null) {
+          d.close();
+        }
+      }
+    }
+  }
+
+  @Test
+  void aLeaderThatLosesItsLeaseStopsProvisioning() throws Exception {
+    String leNs = cluster.newNamespace("lost");
+    String leDriver = leNs + ".csi.juicefs.com";
+    Path leKubeconfig = controllerAccount(leNs, dir.resolve("lost.kubeconfig"));
+    Path data = Files.createDirectories(dir.resolve("lost-data"));
+    kube.secrets().inNamespace(leNs).resource(new SecretBuilder().withNewMetadata()
+        .withName("fs").endMetadata().withStringData(fs(data)).build()).create();
+    String scName = leNs + "-sc";
+    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
+        .withName(scName).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
+        .withProvisioner(leDriver).withReclaimPolicy("Delete")
+        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs",
+            "csi.storage.k8s.io/provisioner-secret-namespace", leNs))
+        .build()).create();
+    try (DriverFixture only = controller(dir.resolve("lost0")).with("driver-name", leDriver)
+        .with("kubernetes.kubeconfig", leKubeconfig.toString())
+        .with("kubernetes.namespace", leNs).start()) {
+      awaitBound(leNs, claim(leNs, "before", scName, Map.of(), Map.of()));
+
+      // Someone else takes the Lease (as a partitioned leader's successor would): this one
+      // cannot renew, stops within renew-deadline, and provisions nothing while it is out.
+      String lease = ProvisionerSettings.leaseName(leDriver);
+      kube.leases().inNamespace(leNs).withName(lease).edit(l -> {
+        l.getSpec().setHolderIdentity("intruder");
+        l.getSpec().setLeaseDurationSeconds(3600);
+        l.getSpec().setRenewTime(java.time.ZonedDateTime.now());
+        return l;
+      });
+      await().atMost(Duration.ofSeconds(15)).until(() -> LOGS.list.stream().anyMatch(e ->
+          e.getFormattedMessage().contains(leNs + "/" + lease + " lost: this replica stops")));
+      PersistentVolumeClaim during = claim(leNs, "during", scName, Map.of(), Map.of());
+      Thread.sleep(4000);
+      assertThat(kube.persistentVolumes().withName("pvc-" + during.getMetadata().getUid()).get())
+          .isNull();
+
+      // The intruder gives it up: this replica leads again and catches up.
+      kube.leases().inNamespace(leNs).withName(lease).edit(l -> {
+        l.getSpec().setLeaseDurationSeconds(1);
+        l.getSpec().setRenewTime(java.time.ZonedDateTime.now().minusSeconds(10));
+        return l;
+      });
+      awaitBound(leNs, during);
+    }
+  }
+
+  static boolean catalogHas(DriverFixture d, PersistentVolume pv) {
+    return Files.exists(d.dir.resolve("state").resolve("volumes")
+        .resolve(pv.getMetadata().getName() + ".properties"));
+  }
+}

@@ -1,0 +1,77 @@
+package io.jfscsi.controller.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.jfscsi.Failure;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class TemplatesTest {
+
+  static PersistentVolumeClaim claim() {
+    return new PersistentVolumeClaimBuilder().withNewMetadata().withName("data")
+        .withNamespace("team-a").withUid("0b5f3c1e-1111-2222-3333-444455556666")
+        .withLabels(Map.of("app", "web", "tier", "front"))
+        .withAnnotations(Map.of("owner", "alice", "example.com/project", "p1"))
+        .endMetadata().build();
+  }
+
+  @Test
+  void pathPatternResolvesNameNamespaceLabelsAndAnnotations() {
+    assertThat(Templates.subPath("${.pvc.namespace}-${.pvc.name}", claim()))
+        .isEqualTo("team-a-data");
+    assertThat(Templates.subPath("${.PVC.labels.app}/${.PVC.annotations.owner}", claim()))
+        .isEqualTo("web/alice");
+    assertThat(Templates.subPath("p/${.pvc.annotations.example.com/project}/x", claim()))
+        .isEqualTo("p/p1/x");
+    assertThat(Templates.subPath("fixed", claim())).isEqualTo("fixed");
+  }
+
+  @Test
+  void aMissingLabelIsEmptyAsInTheGoDriver() {
+    assertThat(Templates.subPath("${.pvc.name}-${.pvc.labels.nope}", claim())).isEqualTo("data-");
+    assertThat(Templates.subPath("/${.pvc.labels.nope}/${.pvc.name}/", claim()))
+        .isEqualTo("data");
+  }
+
+  @Test
+  void pathPatternNeverNamesTheRootOrLeavesIt() {
+    assertThatThrownBy(() -> Templates.subPath("${.pvc.labels.nope}", claim()))
+        .isInstanceOf(Failure.class).hasMessageContaining("empty path")
+        .hasMessageContaining("root");
+    assertThatThrownBy(() -> Templates.subPath("/", claim())).isInstanceOf(Failure.class);
+    assertThatThrownBy(() -> Templates.subPath("../${.pvc.name}", claim()))
+        .isInstanceOf(Failure.class).hasMessageContaining("'..'");
+    assertThatThrownBy(() -> Templates.subPath("a/./b", claim()))
+        .isInstanceOf(Failure.class).hasMessageContaining("'.'");
+  }
+
+  @Test
+  void anUnknownPlaceholderIsRefusedInPathPatternButKeptInMountOptions() {
+    assertThatThrownBy(() -> Templates.subPath("${.node.name}/${.pvc.name}", claim()))
+        .isInstanceOf(Failure.class).hasMessageContaining("${.node.name}")
+        .hasMessageContaining("${.pvc.labels.KEY}");
+    assertThat(Templates.mountOption("cache-dir=/c/${.node.name}/${.pvc.name}", claim()))
+        .isEqualTo("cache-dir=/c/${.node.name}/data");
+  }
+
+  @Test
+  void secretReferencesResolveExternalProvisionerTemplates() {
+    PersistentVolumeClaim pvc = claim();
+    assertThat(Templates.secretReference("k", "${pvc.name}-secret", pvc, "pvc-x"))
+        .isEqualTo("data-secret");
+    assertThat(Templates.secretReference("k", "${pvc.namespace}", pvc, "pvc-x"))
+        .isEqualTo("team-a");
+    assertThat(Templates.secretReference("k", "${pv.name}", pvc, "pvc-x")).isEqualTo("pvc-x");
+    assertThat(Templates.secretReference("k", "${pvc.annotations['owner']}", pvc, "pvc-x"))
+        .isEqualTo("alice");
+    assertThat(Templates.secretReference("k", "plain", pvc, "pvc-x")).isEqualTo("plain");
+    assertThatThrownBy(() -> Templates.secretReference("k", "${pvc.annotations['none']}", pvc,
+        "pvc-x")).isInstanceOf(Failure.class).hasMessageContaining("annotation none");
+    assertThatThrownBy(() -> Templates.secretReference("k", "${.pvc.name}", pvc, "pvc-x"))
+        .isInstanceOf(Failure.class).hasMessageContaining("unknown placeholder");
+  }
+}

@@ -1,0 +1,141 @@
+package io.jfscsi.runtime.kube;
+
+import com.typesafe.config.Config;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.Driver;
+import io.jfscsi.csi.CsiClient;
+import io.jfscsi.testing.DriverFixture;
+import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.KubeletStandIn;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.awaitility.Awaitility.await;
+
+/**
+ * One node of the test cluster with a real driver on the kubernetes runtime: a fresh namespace
+ * and Node, the {@link KubeletStandIn} that runs its pods (Mount Pods with the test-only
+ * {@code juicefs} shim), and the driver built from the real ports (so the test can
+ * read its runtime's request counts).
+ */
+final class KubeNode implements AutoCloseable {
+  final KubeCluster cluster = KubeCluster.shared();
+  final KubernetesClient api = cluster.client();
+  final String namespace;
+  final String node;
+  final DriverFixture fixture;
+  final KubeletStandIn kubelet;
+  Driver driver;
+  KubeMountRuntime runtime;
+  Driver.Ports ports;
+  CsiClient grpc;
+
+  KubeNode(Path dir, Map<String, Object> overrides) throws Exception {
+    namespace = cluster.newNamespace("kr");
+    node = "node-" + namespace;
+    cluster.createNode(node);
+    fixture = new DriverFixture(dir)
+        .with("runtime", "kubernetes")
+        .with("node-id", node)
+        .with("kubernetes.namespace", namespace)
+        .with("kubernetes.kubeconfig", cluster.kubeconfig().toString())
+        .with("kubernetes.mount-image", "juicedata/mount:test")
+        .with("kubernetes.priority-class", "")
+        .with("kubernetes.pod-ready-timeout", "30s")
+        .with("kubernetes.termination-grace", "2s")
+        .with("management.enabled", false);
+    overrides.forEach(fixture::with);
+    kubelet = new KubeletStandIn(cluster, node).withBackoff(Duration.ofMillis(200), Duration.ofSeconds(2))
+        .start();
+  }
+
+  KubeNode startDriver() throws Exception {
+    Config config = fixture.config();
+    ports = io.jfscsi.cli.Ports.real(config);
+    runtime = (KubeMountRuntime) ports.runtime();
+    driver = Driver.start(config, ports);
+    grpc = CsiClient.connect("unix://" + fixture.socket);
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> grpc.identity()
+        .probe(csi.v1.ProbeRequest.getDefaultInstance()).getReady().getValue());
+    return this;
+  }
+
+  void stopDriver() {
+    if (grpc != null) {
+      grpc.close();
+      grpc = null;
+    }
+    if (driver != null) {
+      driver.close();
+      driver = null;
+    }
+  }
+
+  /** An app pod on this node (the stand-in runs its sleep) and its CSI target path. */
+  Path appTarget(String podName, String pv) throws Exception {
+    Pod pod = api.pods().inNamespace(namespace).resource(new PodBuilder().withNewMetadata()
+        .withName(podName).endMetadata().withNewSpec().withNodeName(node)
+        .addNewContainer().withName("app").withImage("busybox").withCommand("sleep", "3600")
+        .endContainer().endSpec().build()).create();
+    Path parent = fixture.kubelet.resolve("pods").resolve(pod.getMetadata().getUid())
+        .resolve("volumes").resolve("kubernetes.io~csi").resolve(pv);
+    Files.createDirectories(parent);
+    return parent.resolve("mount");
+  }
+
+  void publish(String volumeId, Path target, Map<String, String> context) {
+    publish(volumeId, target, context, List.of());
+  }
+
+  /** With mount options as kubelet passes a PV's mountOptions (the capability's mount flags). */
+  void publish(String volumeId, Path target, Map<String, String> context, List<String> flags) {
+    var req = fixture.publishRequest(volumeId, target);
+    req.putAllVolumeContext(context);
+    if (!flags.isEmpty()) {
+      req.setVolumeCapability(DriverFixture.RWX.toBuilder().setMount(
+          csi.v1.VolumeCapability.MountVolume.newBuilder().addAllMountFlags(flags)));
+    }
+    grpc.node().nodePublishVolume(req.build());
+  }
+
+  void unpublish(String volumeId, Path target) {
+    grpc.node().nodeUnpublishVolume(csi.v1.NodeUnpublishVolumeRequest.newBuilder()
+        .setVolumeId(volumeId).setTargetPath(target.toString()).build());
+  }
+
+  List<Pod> mountPods() {
+    return api.pods().inNamespace(namespace)
+        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems();
+  }
+
+  Optional<Pod> onlyMountPod() {
+    List<Pod> pods = mountPods();
+    return pods.size() == 1 ? Optional.of(pods.getFirst()) : Optional.empty();
+  }
+
+  Pod awaitReadyMountPod(String notNamed) {
+    return await().atMost(Duration.ofSeconds(40)).until(() -> mountPods().stream()
+        .filter(p -> !p.getMetadata().getName().equals(notNamed))
+        .filter(MountPodWatch::runningAndReady).findFirst(), Optional::isPresent).orElseThrow();
+  }
+
+  Map<String, Long> requests() {
+    return runtime.requests().snapshot();
+  }
+
+  @Override
+  public void close() throws Exception {
+    stopDriver();
+    try {
+      kubelet.close();
+    } finally {
+      fixture.close();
+    }
+  }
+}

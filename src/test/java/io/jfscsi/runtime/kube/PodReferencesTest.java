@@ -1,0 +1,138 @@
+package io.jfscsi.runtime.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.jfscsi.juicefs.VolumeSource;
+import io.jfscsi.runtime.ClientKey;
+import io.jfscsi.runtime.ClientRecord;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class PodReferencesTest {
+  static final ClientKey KEY = new ClientKey("pv-1", "abc");
+  static final VolumeSource SOURCE = new VolumeSource("pv-1", Map.of("name", "x", "metaurl", "redis://h"),
+      Map.of("juicefs/mount-delete-delay", "30s"), List.of("cache-size=10"));
+  static final String T1 = "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~csi/pv-1/mount";
+  static final String T2 = "/var/lib/kubelet/pods/u2/volumes/kubernetes.io~csi/pv-1/mount";
+
+  static ClientRecord record(Set<String> targets, Set<String> ro, Optional<Instant> at) {
+    return new ClientRecord(KEY, SOURCE, targets, ro, at, Optional.empty());
+  }
+
+  @Test
+  void aRecordRoundTripsThroughAnnotations() {
+    Instant at = Instant.parse("2030-01-02T03:04:05Z");
+    ClientRecord r = record(Set.of(T1, T2), Set.of(T2), Optional.of(at));
+    Map<String, String> a = new HashMap<>(PodReferences.of(r));
+    a.put("unrelated", "kept");
+    assertThat(a).containsEntry(MountPodNames.referenceKey(T1), T1)
+        .containsEntry("juicefs-delete-at", "2030-01-02T03:04:05Z");
+    assertThat(PodReferences.targets(a)).containsExactlyInAnyOrder(T1, T2);
+    assertThat(PodReferences.readOnly(a)).containsExactly(T2);
+    assertThat(PodReferences.deleteAt(a)).contains(at);
+    assertThat(PodReferences.diff(a, r)).isEmpty();
+  }
+
+  @Test
+  void theDiffAddsAndRemovesOnlyWhatChanged() {
+    Map<String, String> current = new HashMap<>(PodReferences.of(
+        record(Set.of(T1), Set.of(), Optional.of(Instant.parse("2030-01-01T00:00:00Z")))));
+    current.put("juicefs-delete-delay", "30s");
+    current.put(MountPodNames.SOURCE, "{}");
+    Map<String, String> patch = PodReferences.diff(current, record(Set.of(T2), Set.of(), Optional.empty()));
+    assertThat(patch).containsEntry(MountPodNames.referenceKey(T2), T2)
+        .containsEntry(MountPodNames.referenceKey(T1), null)
+        .containsEntry("juicefs-delete-at", null).hasSize(3);
+    assertThat(PodReferences.addsReference(current, patch)).isTrue();
+    Map<String, String> removal = PodReferences.diff(current,
+        record(Set.of(), Set.of(), Optional.of(Instant.parse("2030-01-01T00:00:00Z"))));
+    assertThat(removal).containsOnlyKeys(MountPodNames.referenceKey(T1));
+    assertThat(PodReferences.addsReference(current, removal)).isFalse();
+  }
+
+  @Test
+  void aForeignAnnotationThatLooksLikeAReferenceIsNotOne() {
+    Map<String, String> a = Map.of("juicefs-" + "0".repeat(55), "/somewhere");
+    assertThat(PodReferences.targets(a)).isEmpty();
+  }
+
+  @Test
+  void podSourceRoundTrips() {
+    PodSource s = PodSource.of(SOURCE, "jfs-csi-sec");
+    PodSource back = PodSource.parse(s.toJson()).orElseThrow();
+    assertThat(back).isEqualTo(s);
+    assertThat(back.withSecrets(SOURCE.secrets())).isEqualTo(SOURCE);
+    assertThat(s.toJson()).doesNotContain("redis://h");
+  }
+
+  @Test
+  void goDriverPodsAreReadBack() {
+    Pod pod = new PodBuilder().withNewMetadata().withName("juicefs-n1-pv-9-abcdef")
+        .addToLabels("app.kubernetes.io/name", "juicefs-mount").addToLabels("volume-id", "pv-9")
+        .addToAnnotations(MountPodNames.referenceKey(T1), T1)
+        .addToAnnotations("juicefs-uniqueid", "pv-9").endMetadata()
+        .withNewSpec().addNewContainer().withName("jfs-mount")
+        .withCommand("sh", "-c", "/usr/local/bin/juicefs format --storage=s3 ${metaurl} vol9 && "
+            + "exec /bin/mount.juicefs ${metaurl} /jfs/pv-9-abcdef -o metrics=0.0.0.0:9567")
+        .addNewEnv().withName("metaurl").withNewValueFrom().withNewSecretKeyRef()
+        .withName("juicefs-pv-9-secret").withKey("metaurl").endSecretKeyRef().endValueFrom().endEnv()
+        .addNewVolumeMount().withName("jfs-dir").withMountPath("/jfs").withMountPropagation("Bidirectional")
+        .endVolumeMount().endContainer()
+        .addNewVolume().withName("jfs-dir").withNewHostPath().withPath("/var/lib/juicefs/volume")
+        .endHostPath().endVolume().endSpec().build();
+    assertThat(GoMountPods.isGoPod(pod)).isTrue();
+    assertThat(GoMountPods.secretName(pod)).contains("juicefs-pv-9-secret");
+    assertThat(GoMountPods.mountPath(pod)).contains(Path.of("/var/lib/juicefs/volume/pv-9-abcdef"));
+    var secret = new SecretBuilder().withNewMetadata().withName("juicefs-pv-9-secret").endMetadata()
+        .addToData("metaurl", b64("redis://:pw@r:6379/2"))
+        .addToData("secretkey", b64("sk"))
+        .addToData("jfsSettings", b64("{\"name\":\"vol9\",\"metaurl\":\"redis://:pw@r:6379/2\","
+            + "\"storage\":\"s3\",\"envs_map\":{\"A\":\"b\"},\"deleted_delay\":\"1m\","
+            + "\"clean_cache\":true,\"Options\":[\"cache-size=5\"]}"))
+        .build();
+    VolumeSource src = GoMountPods.source(pod, secret).orElseThrow();
+    assertThat(src.volumeId()).isEqualTo("pv-9");
+    assertThat(src.secrets()).containsEntry("name", "vol9").containsEntry("metaurl", "redis://:pw@r:6379/2")
+        .containsEntry("storage", "s3").containsEntry("secret-key", "sk").containsKey("envs");
+    assertThat(src.context()).containsEntry("juicefs/mount-delete-delay", "1m")
+        .containsEntry("juicefs/clean-cache", "true");
+    assertThat(src.mountFlags()).containsExactly("cache-size=5");
+    io.jfscsi.juicefs.SettingsParser.parse(src); // parses
+  }
+
+  @Test
+  void requestsAreCountedByMethodAndResource() {
+    var counter = new RequestCounter();
+    assertThat(RequestCounter.describe("PATCH", java.net.URI.create("https://h/api/v1/namespaces/ns/pods/p1")))
+        .isEqualTo("PATCH pods");
+    assertThat(RequestCounter.describe("GET", java.net.URI.create("https://h/api/v1/namespaces/ns/pods" + "?" + "watch=true&x=1")))
+        .isEqualTo("WATCH pods");
+    assertThat(RequestCounter.describe("GET", java.net.URI.create("https://h/api/v1/pods" + "?" + "fieldSelector=x")))
+        .isEqualTo("GET pods");
+    assertThat(RequestCounter.describe("POST", java.net.URI.create("https://h/apis/batch/v1/namespaces/ns/jobs")))
+        .isEqualTo("POST jobs");
+    assertThat(RequestCounter.describe("GET", java.net.URI.create("https://h/api/v1/namespaces/ns/pods/p/log")))
+        .isEqualTo("GET pods/log");
+    assertThat(RequestCounter.since(Map.of("a", 1L), Map.of("a", 3L, "b", 0L))).containsExactly(Map.entry("a", 2L));
+    assertThat(counter.snapshot()).isEmpty();
+  }
+
+  private static String request(String method, String path, String query) {
+    return method + " " + path + (query == null ? "" : "?" + query);
+  }
+
+  private static String b64(String s) {
+    return Base64.getEncoder().encodeToString(s.getBytes(StandardCharsets.UTF_8));
+  }
+}
