@@ -224,6 +224,7 @@ class ManifestsTest {
         "/events:list", "/events:watch", "/events:create", "/events:update", "/events:patch",
         "storage.k8s.io/csinodes:get", "storage.k8s.io/csinodes:list", "storage.k8s.io/csinodes:watch",
         "/nodes:get", "/nodes:list", "/nodes:watch",
+        "/pods:list", // GET /cluster, left in the base
         "/secrets:get",
         "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:list",
         "coordination.k8s.io/leases@jfs-csi:watch", "coordination.k8s.io/leases@jfs-csi:create",
