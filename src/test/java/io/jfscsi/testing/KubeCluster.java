@@ -163,6 +163,7 @@ public final class KubeCluster {
         .build();
     Node existing = client.nodes().withName(name).get();
     Node current = existing != null ? existing : client.nodes().resource(node).create();
+    var endpoints = current.getStatus() == null ? null : current.getStatus().getDaemonEndpoints();
     String now = Instant.now().toString().replaceFirst("\\.\\d+Z$", "Z");
     NodeCondition ready = new NodeConditionBuilder().withType("Ready").withStatus("True")
         .withReason("KubeletReady").withMessage("kubelet stand-in").withLastHeartbeatTime(now)
@@ -171,13 +172,15 @@ public final class KubeCluster {
         "pods", new Quantity("110"), "ephemeral-storage", new Quantity("100Gi"));
     current.setStatus(new io.fabric8.kubernetes.api.model.NodeStatusBuilder()
         .withConditions(ready)
+        // No Hostname address: the API server would try to resolve it to reach the node's
+        // kubelet port (pods/log); the stand-in serves it on 127.0.0.1.
         .addNewAddress().withType("InternalIP").withAddress("127.0.0.1").endAddress()
-        .addNewAddress().withType("Hostname").withAddress(name).endAddress()
         .withCapacity(capacity).withAllocatable(capacity)
         .withNewNodeInfo().withKubeletVersion("v1.20.2").withKubeProxyVersion("v1.20.2")
         .withOperatingSystem("linux").withArchitecture("amd64").withContainerRuntimeVersion("stand-in://1")
         .withOsImage("jfs-csi kubelet stand-in").withKernelVersion(System.getProperty("os.version"))
         .withBootID("").withMachineID("").withSystemUUID("").endNodeInfo()
+        .withDaemonEndpoints(endpoints)
         .build());
     client.nodes().resource(current).updateStatus();
   }

@@ -97,7 +97,7 @@ class KubeHarnessTest {
           .withNewSpec().withAccessModes("ReadWriteMany").withStorageClassName("manual")
           .withNewResources().addToRequests("storage", new Quantity("1Gi")).endResources().endSpec().build();
       k.persistentVolumeClaims().inNamespace(ns).resource(claim).create();
-      await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(
+      await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> assertThat(
           k.persistentVolumeClaims().inNamespace(ns).withName("claim").get().getStatus().getPhase()).isEqualTo("Bound"));
       assertThat(k.persistentVolumeClaims().inNamespace(ns).withName("claim").get().getSpec().getVolumeName())
           .isEqualTo(pv);

@@ -78,7 +78,9 @@ import org.slf4j.LoggerFactory;
  *       group of their own (the "container"); no image is pulled, so a container needs an
  *       explicit command; the absolute paths of a JuiceFS image's binaries in it
  *       ({@code /bin/mount.juicefs}, {@code /usr/local/bin/juicefs}) are the shim's. stdout and
- *       stderr go to {@link #logFile}. Init containers run first, one by one.
+ *       stderr go to {@link #logFile} (one file per start), which the API server's pods/log
+ *       reaches through the stand-in's kubelet port (containerLogs, with previous, tailLines,
+ *       limitBytes and follow). Init containers run first, one by one.
  *   <li>Termination message: with {@code terminationMessagePolicy: FallbackToLogsOnError}, a
  *       non-zero exit puts the last 80 lines (at most 2 KiB) of that run's output in
  *       {@code state/lastState.terminated.message}, as kubelet does (no termination-log file).
@@ -131,6 +133,7 @@ public final class KubeletStandIn implements AutoCloseable {
   private final Path kubeletRoot;
   private String csiDriverName = "csi.juicefs.com";
   private io.jfscsi.csi.CsiClient csiConnection;
+  private com.sun.net.httpserver.HttpsServer kubeletApi;
   private volatile boolean closed;
   private Thread shutdownHook;
   private Duration initialBackoff = Duration.ofMillis(500);
@@ -201,6 +204,7 @@ public final class KubeletStandIn implements AutoCloseable {
     }
     installShim();
     cluster.createNode(nodeName);
+    startKubeletApi();
     shutdownHook = new Thread(this::close, "kubelet-standin-" + nodeName + "-exit");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
     informers.add(client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).inform(new ResourceEventHandler<>() {
@@ -272,18 +276,28 @@ public final class KubeletStandIn implements AutoCloseable {
 
   /** The file that container {@code container} (null: the first) of a pod logs to. */
   public Path logFile(String namespace, String podName, String container) {
-    return containerRun(namespace, podName, container).map(c -> c.logFile)
+    return containerRun(namespace, podName, container).map(ContainerRun::currentLog)
         .orElseThrow(() -> new IllegalStateException("no such container on " + nodeName));
   }
 
-  /** The log of a container so far ("" when there is none). */
+  /** The log of a container so far, all its starts by this stand-in ("" when there is none). */
   public String logs(String namespace, String podName, String container) {
-    try {
-      Path f = logFile(namespace, podName, container);
-      return Files.exists(f) ? Files.readString(f) : "";
-    } catch (IOException | IllegalStateException e) {
+    Optional<ContainerRun> c = containerRun(namespace, podName, container);
+    if (c.isEmpty()) {
       return "";
     }
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < c.get().starts; i++) {
+      try {
+        Path f = c.get().logOfStart(i);
+        if (Files.exists(f)) {
+          b.append(Files.readString(f));
+        }
+      } catch (IOException e) {
+        // a log being rotated away: skip
+      }
+    }
+    return b.toString();
   }
 
   /** Stops watching, kills every process it started, unmounts what the shim mounted. */
@@ -309,6 +323,9 @@ public final class KubeletStandIn implements AutoCloseable {
       run.join(Duration.ofSeconds(20));
     }
     runs.clear();
+    if (kubeletApi != null) {
+      kubeletApi.stop(0);
+    }
     unmountShimMounts();
     synchronized (this) {
       if (csiConnection != null) {
@@ -426,6 +443,7 @@ public final class KubeletStandIn implements AutoCloseable {
     boolean terminated;
     boolean finalDeleteSent;
     PodStatus lastWritten;
+    boolean finishedBefore;
     final Map<String, String> published = new LinkedHashMap<>(); // PV name -> volume handle
     Instant nextVolumeTry;
     String volumeMessage;
@@ -442,6 +460,24 @@ public final class KubeletStandIn implements AutoCloseable {
       }
       for (Container c : pod.getSpec().getContainers()) {
         containers.add(new ContainerRun(c, podDir.resolve(c.getName() + ".log"), false));
+      }
+      // A pod seen for the first time with a status: another stand-in ran it before (the node
+      // "rebooted"). A finished pod stays finished; a running one restarts, counting it.
+      PodStatus seen = pod.getStatus();
+      String phase = seen == null ? null : seen.getPhase();
+      finishedBefore = "Succeeded".equals(phase) || "Failed".equals(phase);
+      if (seen != null && seen.getContainerStatuses() != null) {
+        for (ContainerStatus st : seen.getContainerStatuses()) {
+          containers.stream().filter(c -> c.name.equals(st.getName())).findFirst().ifPresent(c -> {
+            if (st.getState() != null && (st.getState().getRunning() != null || st.getState().getTerminated() != null)) {
+              c.restartCount = Optional.ofNullable(st.getRestartCount()).orElse(0) + 1;
+            }
+          });
+        }
+      }
+      if (finishedBefore) {
+        initIndex = initContainers.size();
+        lastWritten = null;
       }
     }
 
@@ -471,8 +507,9 @@ public final class KubeletStandIn implements AutoCloseable {
 
     void join(Duration timeout) {
       try {
-        if (worker != null) {
-          worker.join(timeout);
+        if (worker != null && !worker.join(timeout)) {
+          worker.interrupt(); // a blocking CSI call or probe
+          worker.join(Duration.ofSeconds(10));
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -547,7 +584,14 @@ public final class KubeletStandIn implements AutoCloseable {
         c.collectExit();
       }
       if (pod.getMetadata().getDeletionTimestamp() != null) {
+        if (finishedBefore) {
+          terminated = true;
+          lastWritten = statusOf(pod); // keep the status the previous stand-in wrote
+        }
         terminate(pod);
+        return;
+      }
+      if (finishedBefore) {
         return;
       }
       if (!terminal() && mountVolumes(pod)) {
@@ -902,14 +946,22 @@ public final class KubeletStandIn implements AutoCloseable {
     Instant nextLivenessProbe;
     int livenessFailures;
     int configFailures;
-    /** Where this run's output begins in {@link #logFile} (the file keeps earlier runs'). */
-    long logOffset;
 
     ContainerRun(Container spec, Path logFile, boolean init) {
       this.name = spec.getName();
       this.spec = spec;
       this.logFile = logFile;
       this.init = init;
+    }
+
+    /** The log of start {@code n} (0 is the first start by this stand-in). */
+    Path logOfStart(int n) {
+      return logFile.resolveSibling(name + "." + n + ".log");
+    }
+
+    /** The log of the current (or last) start. */
+    Path currentLog() {
+      return logOfStart(Math.max(0, starts - 1));
     }
 
     boolean running() {
@@ -945,9 +997,8 @@ public final class KubeletStandIn implements AutoCloseable {
         return null;
       }
       try {
-        byte[] all = Files.exists(logFile) ? Files.readAllBytes(logFile) : new byte[0];
-        int from = (int) Math.min(all.length, Math.max(0, logOffset));
-        String out = new String(all, from, all.length - from, StandardCharsets.UTF_8);
+        Path log = currentLog(); // this run's own file
+        String out = Files.exists(log) ? Files.readString(log) : "";
         List<String> lines = new ArrayList<>(List.of(out.split("\n", -1)));
         if (!lines.isEmpty() && lines.getLast().isEmpty()) {
           lines.removeLast();
@@ -1030,15 +1081,10 @@ public final class KubeletStandIn implements AutoCloseable {
       b.directory(dir.toFile());
       b.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       b.redirectErrorStream(true);
-      b.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
+      b.redirectOutput(ProcessBuilder.Redirect.appendTo(logOfStart(starts).toFile()));
       if (terminated != null) {
         lastTerminated = terminated;
         restartCount++;
-      }
-      try {
-        logOffset = Files.exists(logFile) ? Files.size(logFile) : 0;
-      } catch (IOException e) {
-        logOffset = 0;
       }
       try {
         process = b.start();
@@ -1191,6 +1237,155 @@ public final class KubeletStandIn implements AutoCloseable {
       csiConnection = io.jfscsi.csi.CsiClient.connect(csiEndpoint.orElseThrow());
     }
     return csiConnection;
+  }
+
+  // ------------------------------------------------------------------ kubelet API (logs)
+
+  private static javax.net.ssl.SSLContext sslContext;
+
+  /** A self-signed serving certificate (the API server does not verify kubelets without a CA). */
+  private static synchronized javax.net.ssl.SSLContext sslContext(Path dir) {
+    if (sslContext != null) {
+      return sslContext;
+    }
+    try {
+      Path store = dir.resolve("kubelet.p12");
+      char[] password = "standin".toCharArray();
+      Path keytool = Path.of(System.getProperty("java.home"), "bin", "keytool");
+      Process p = new ProcessBuilder(keytool.toString(), "-genkeypair", "-alias", "kubelet", "-keyalg", "RSA",
+          "-keysize", "2048", "-dname", "CN=kubelet-standin", "-validity", "3650", "-storetype", "PKCS12",
+          "-keystore", store.toString(), "-storepass", "standin", "-keypass", "standin", "-ext", "SAN=ip:127.0.0.1")
+          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      require(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "keytool failed");
+      java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+      try (InputStream in = Files.newInputStream(store)) {
+        ks.load(in, password);
+      }
+      javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
+          javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+      kmf.init(ks, password);
+      javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+      ctx.init(kmf.getKeyManagers(), null, null);
+      sslContext = ctx;
+      return ctx;
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot make the stand-in's serving certificate: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Serves kubelet's containerLogs on an HTTPS port of its own and records the port in the
+   * Node's status (daemonEndpoints), so that pods/log through the API server works.
+   */
+  private void startKubeletApi() {
+    try {
+      var server = com.sun.net.httpserver.HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+      server.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(sslContext(workDir)));
+      server.createContext("/containerLogs/", this::containerLogs);
+      server.createContext("/healthz", ex -> respond(ex, 200, "ok"));
+      server.setExecutor(java.util.concurrent.Executors.newThreadPerTaskExecutor(
+          Thread.ofVirtual().name("kubelet-standin-api-", 0).factory()));
+      server.start();
+      kubeletApi = server;
+      var node = client.nodes().withName(nodeName).get();
+      node.getStatus().setDaemonEndpoints(new io.fabric8.kubernetes.api.model.NodeDaemonEndpointsBuilder()
+          .withNewKubeletEndpoint().withPort(server.getAddress().getPort()).endKubeletEndpoint().build());
+      client.nodes().resource(node).updateStatus();
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start the stand-in's kubelet API: " + e.getMessage(), e);
+    }
+  }
+
+  private void containerLogs(com.sun.net.httpserver.HttpExchange ex) throws IOException {
+    try (ex) {
+      String[] parts = ex.getRequestURI().getPath().substring("/containerLogs/".length()).split("/");
+      if (parts.length != 3) {
+        respond(ex, 400, "want /containerLogs/NAMESPACE/POD/CONTAINER");
+        return;
+      }
+      Map<String, String> query = new LinkedHashMap<>();
+      Optional.ofNullable(ex.getRequestURI().getRawQuery()).ifPresent(q -> {
+        for (String kv : q.split("&")) {
+          int eq = kv.indexOf('=');
+          query.put(java.net.URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8),
+              eq < 0 ? "" : java.net.URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8));
+        }
+      });
+      Optional<ContainerRun> found = containerRun(parts[0], parts[1], parts[2]);
+      if (found.isEmpty()) {
+        respond(ex, 404, "container \"" + parts[2] + "\" in pod \"" + parts[1] + "\" is not known to the kubelet stand-in");
+        return;
+      }
+      ContainerRun c = found.get();
+      boolean previous = "true".equals(query.get("previous"));
+      if (previous && c.starts < 2) {
+        respond(ex, 400, "previous terminated container \"" + c.name + "\" in pod \"" + parts[1] + "\" not found");
+        return;
+      }
+      int start = previous ? c.starts - 2 : Math.max(0, c.starts - 1);
+      Path file = c.logOfStart(start);
+      byte[] content = Files.exists(file) ? Files.readAllBytes(file) : new byte[0];
+      if (query.containsKey("tailLines")) {
+        content = tail(content, Integer.parseInt(query.get("tailLines")));
+      }
+      if (query.containsKey("limitBytes")) {
+        content = java.util.Arrays.copyOf(content, (int) Math.min(content.length, Long.parseLong(query.get("limitBytes"))));
+      }
+      boolean follow = "true".equals(query.get("follow")) && !previous;
+      ex.getResponseHeaders().set("Content-Type", "text/plain");
+      ex.sendResponseHeaders(200, follow ? 0 : content.length == 0 ? -1 : content.length);
+      if (content.length > 0) {
+        ex.getResponseBody().write(content);
+      }
+      if (follow) {
+        long offset = Files.exists(file) ? Files.size(file) : 0;
+        while (!closed && c.starts - 1 == start) {
+          boolean alive = c.running();
+          long size = Files.exists(file) ? Files.size(file) : 0;
+          if (size > offset) {
+            try (var ch = java.nio.channels.FileChannel.open(file)) {
+              ex.getResponseBody().write(java.nio.channels.Channels.newInputStream(ch.position(offset)).readNBytes((int) (size - offset)));
+            }
+            ex.getResponseBody().flush();
+            offset = size;
+          } else if (!alive) {
+            break;
+          }
+          sleep(200);
+        }
+      }
+    } catch (RuntimeException e) {
+      respond(ex, 500, String.valueOf(e.getMessage()));
+    }
+  }
+
+  private static byte[] tail(byte[] content, int lines) {
+    int end = content.length;
+    int pos = end;
+    if (pos > 0 && content[pos - 1] == '\n') {
+      pos--;
+    }
+    int seen = 0;
+    while (pos > 0) {
+      if (content[pos - 1] == '\n' && ++seen == lines) {
+        break;
+      }
+      pos--;
+    }
+    return lines <= 0 ? new byte[0] : java.util.Arrays.copyOfRange(content, pos, end);
+  }
+
+  private static void respond(com.sun.net.httpserver.HttpExchange ex, int code, String body) {
+    try {
+      byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().set("Content-Type", "text/plain");
+      ex.sendResponseHeaders(code, bytes.length);
+      ex.getResponseBody().write(bytes);
+    } catch (IOException e) {
+      // the client went away
+    } finally {
+      ex.close();
+    }
   }
 
   // ------------------------------------------------------------------ environment and command

@@ -58,13 +58,13 @@ class KubeletStandInCsiTest {
           .endVolume().endSpec().build()).create();
       Path target = kubelet.csiTarget(app.getMetadata().getUid(), pvName);
 
-      await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+      await().atMost(Duration.ofSeconds(90)).ignoreExceptions().untilAsserted(() -> {
         assertThat(k.pods().inNamespace(ns).withName("app").get().getStatus().getPhase()).isEqualTo("Running");
         assertThat(Files.readString(target.resolve("hello.txt"))).isEqualTo("published");
       });
 
       k.pods().inNamespace(ns).withName("app").delete();
-      await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+      await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
         assertThat(k.pods().inNamespace(ns).withName("app").get()).isNull();
         assertThat(target.getParent()).doesNotExist();
       });

@@ -85,27 +85,52 @@ class KubeletStandInTest {
         .endContainer().endSpec().build();
     k.pods().inNamespace(ns).resource(pod).create();
 
-    await().atMost(WAIT).untilAsserted(() -> {
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
       Pod p = get("env");
       assertThat(p.getStatus().getPhase()).isEqualTo("Running");
       assertThat(ready(p)).isTrue();
       assertThat(main(p).getReady()).isTrue();
       assertThat(main(p).getState().getRunning()).isNotNull();
     });
-    await().atMost(WAIT).untilAsserted(() -> assertThat(kubelet.logs(ns, "env", "main"))
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> assertThat(kubelet.logs(ns, "env", "main"))
         .contains("meta=local:///nowhere name=env greeting=hello env"));
     assertThat(get("env").getStatus().getPodIP()).isEqualTo("127.0.0.1");
+    // pods/log goes through the API server to the stand-in's kubelet port.
+    assertThat(k.pods().inNamespace(ns).withName("env").getLog()).contains("greeting=hello env");
+    assertThat(k.pods().inNamespace(ns).withName("env").inContainer("main").tailingLines(1).getLog())
+        .isEqualTo("meta=local:///nowhere name=env greeting=hello env\n");
+  }
+
+  @Test
+  void init_containers_run_first_in_order(@TempDir Path tmp) {
+    Path file = tmp.resolve("order");
+    Pod pod = new PodBuilder(pod("init", "cat " + file + "; exec sleep 300")).editSpec()
+        .addNewInitContainer().withName("one").withImage("busybox").withCommand("sh", "-c", "echo one >> " + file)
+        .endInitContainer()
+        .addNewInitContainer().withName("two").withImage("busybox").withCommand("sh", "-c", "echo two >> " + file)
+        .endInitContainer()
+        .endSpec().build();
+    k.pods().inNamespace(ns).resource(pod).create();
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
+      Pod p = get("init");
+      assertThat(ready(p)).isTrue();
+      assertThat(p.getStatus().getInitContainerStatuses()).allSatisfy(s -> {
+        assertThat(s.getState().getTerminated().getExitCode()).isZero();
+        assertThat(s.getState().getTerminated().getReason()).isEqualTo("Completed");
+      });
+    });
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> assertThat(kubelet.logs(ns, "init", "main")).isEqualTo("one\ntwo\n"));
   }
 
   @Test
   void a_crashed_container_restarts_and_counts_it() {
-    k.pods().inNamespace(ns).resource(pod("crash", "exec sleep 300")).create();
-    await().atMost(WAIT).until(() -> ready(get("crash")));
+    k.pods().inNamespace(ns).resource(pod("crash", "echo started; exec sleep 300")).create();
+    await().atMost(WAIT).ignoreExceptions().until(() -> ready(get("crash")));
     long pid = kubelet.pid(ns, "crash", "main").orElseThrow();
 
     kubelet.crash(ns, "crash");
 
-    await().atMost(WAIT).untilAsserted(() -> {
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
       Pod p = get("crash");
       assertThat(main(p).getRestartCount()).isEqualTo(1);
       assertThat(main(p).getState().getRunning()).isNotNull();
@@ -114,6 +139,11 @@ class KubeletStandInTest {
       assertThat(ready(p)).isTrue();
     });
     assertThat(kubelet.pid(ns, "crash", "main")).isPresent().get().isNotEqualTo(pid);
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
+      assertThat(k.pods().inNamespace(ns).withName("crash").terminated().getLog()).isEqualTo("started\n");
+      assertThat(k.pods().inNamespace(ns).withName("crash").getLog()).isEqualTo("started\n");
+    });
+    assertThat(kubelet.logs(ns, "crash", "main")).isEqualTo("started\nstarted\n");
     assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).isEmpty();
   }
 
@@ -181,7 +211,7 @@ class KubeletStandInTest {
   void restart_policy_never_ends_failed_and_on_failure_restarts_until_success() throws IOException {
     Pod never = new PodBuilder(pod("never", "exit 3")).editSpec().withRestartPolicy("Never").endSpec().build();
     k.pods().inNamespace(ns).resource(never).create();
-    await().atMost(WAIT).untilAsserted(() -> {
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
       Pod p = get("never");
       assertThat(p.getStatus().getPhase()).isEqualTo("Failed");
       assertThat(main(p).getState().getTerminated().getExitCode()).isEqualTo(3);
@@ -194,7 +224,7 @@ class KubeletStandInTest {
         + ")\" -ge 3 ] && exit 0; exit 1";
     Pod onFailure = new PodBuilder(pod("onfailure", script)).editSpec().withRestartPolicy("OnFailure").endSpec().build();
     k.pods().inNamespace(ns).resource(onFailure).create();
-    await().atMost(WAIT).untilAsserted(() -> {
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
       Pod p = get("onfailure");
       assertThat(p.getStatus().getPhase()).isEqualTo("Succeeded");
       assertThat(main(p).getRestartCount()).isEqualTo(2);
@@ -207,12 +237,12 @@ class KubeletStandInTest {
     Pod pod = new PodBuilder(pod("final", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"))
         .editMetadata().addToFinalizers("jfs-csi.io/test-keep").endMetadata().build();
     k.pods().inNamespace(ns).resource(pod).create();
-    await().atMost(WAIT).until(() -> ready(get("final")));
+    await().atMost(WAIT).ignoreExceptions().until(() -> ready(get("final")));
     long pid = kubelet.pid(ns, "final", "main").orElseThrow();
 
     k.pods().inNamespace(ns).withName("final").delete();
 
-    await().atMost(WAIT).untilAsserted(() -> {
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
       assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).isEmpty();
       Pod p = get("final");
       assertThat(p).isNotNull();
@@ -227,7 +257,7 @@ class KubeletStandInTest {
     Pod held = get("final");
     held.getMetadata().setFinalizers(List.of());
     k.pods().inNamespace(ns).resource(held).update();
-    await().atMost(WAIT).until(() -> get("final") == null);
+    await().atMost(WAIT).ignoreExceptions().until(() -> get("final") == null);
   }
 
   @Test
@@ -244,7 +274,7 @@ class KubeletStandInTest {
       k.batch().v1().jobs().inNamespace(ns).resource(job).create();
     }
     for (String name : List.of("pinned", "selected")) {
-      await().atMost(WAIT).untilAsserted(() -> {
+      await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
         Job job = k.batch().v1().jobs().inNamespace(ns).withName(name).get();
         assertThat(job.getStatus().getSucceeded()).isEqualTo(1);
         assertThat(job.getStatus().getConditions()).anySatisfy(c -> {
@@ -278,7 +308,7 @@ class KubeletStandInTest {
         .endSpec().build();
     k.pods().inNamespace(ns).resource(pod).create();
     try {
-      await().atMost(WAIT).untilAsserted(() -> {
+      await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
         assertThat(ready(get("mount"))).isTrue();
         assertThat(fuseMountAt(mountPoint)).isPresent();
         assertThat(Files.readString(mountPoint.resolve("hello.txt"))).isEqualTo("from the volume");
@@ -288,7 +318,7 @@ class KubeletStandInTest {
 
       // A crash leaves a stale mount; the restarted client clears it and serves again.
       kubelet.crash(ns, "mount");
-      await().atMost(WAIT).untilAsserted(() -> {
+      await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
         Pod p = get("mount");
         assertThat(main(p).getRestartCount()).isEqualTo(1);
         assertThat(Files.readString(mountPoint.resolve("hello.txt"))).isEqualTo("from the volume");
@@ -296,12 +326,47 @@ class KubeletStandInTest {
 
       // Deleting the pod stops the client (SIGTERM): bindfs unmounts.
       k.pods().inNamespace(ns).withName("mount").delete();
-      await().atMost(WAIT).untilAsserted(() -> {
+      await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
         assertThat(get("mount")).isNull();
         assertThat(fuseMountAt(mountPoint)).isEmpty();
       });
     } finally {
       k.pods().inNamespace(ns).withName("mount").withGracePeriod(0).delete();
+    }
+  }
+
+  @Test
+  void a_new_stand_in_for_the_same_node_restarts_running_pods_and_leaves_finished_ones() {
+    String rebooted = node + "-reboot";
+    Pod running = new PodBuilder(pod("reboot-running", "exec sleep 300")).editSpec().withNodeName(rebooted).endSpec().build();
+    Pod finished = new PodBuilder(pod("reboot-finished", "exit 0")).editSpec().withNodeName(rebooted)
+        .withRestartPolicy("Never").endSpec().build();
+    try {
+      long pid;
+      try (KubeletStandIn first = new KubeletStandIn(cluster, rebooted).start()) {
+        k.pods().inNamespace(ns).resource(running).create();
+        k.pods().inNamespace(ns).resource(finished).create();
+        await().atMost(WAIT).ignoreExceptions().until(() -> ready(get("reboot-running"))
+            && "Succeeded".equals(get("reboot-finished").getStatus().getPhase()));
+        pid = first.pid(ns, "reboot-running", "main").orElseThrow();
+      }
+      // The node went down with its processes.
+      assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).isEmpty();
+      try (KubeletStandIn second = new KubeletStandIn(cluster, rebooted).start()) {
+        await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
+          Pod p = get("reboot-running");
+          assertThat(main(p).getRestartCount()).isEqualTo(1);
+          assertThat(ready(p)).isTrue();
+        });
+        assertThat(second.pid(ns, "reboot-finished", "main")).isEmpty();
+        assertThat(get("reboot-finished").getStatus().getPhase()).isEqualTo("Succeeded");
+        for (String name : List.of("reboot-running", "reboot-finished")) {
+          k.pods().inNamespace(ns).withName(name).delete();
+        }
+        await().atMost(WAIT).ignoreExceptions().until(() -> get("reboot-running") == null && get("reboot-finished") == null);
+      }
+    } finally {
+      cluster.deleteNode(rebooted);
     }
   }
 
@@ -312,7 +377,7 @@ class KubeletStandInTest {
         .addNewVolume().withName("d").withNewHostPath().withPath(tmp.toString()).endHostPath().endVolume()
         .endSpec().build();
     k.pods().inNamespace(ns).resource(pod).create();
-    await().atMost(WAIT).untilAsserted(() -> {
+    await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
       var waiting = main(get("elsewhere")).getState().getWaiting();
       assertThat(waiting.getReason()).isEqualTo("CreateContainerConfigError");
       assertThat(waiting.getMessage()).contains("must be mounted at the same path");
