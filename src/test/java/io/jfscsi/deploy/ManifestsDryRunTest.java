@@ -49,11 +49,11 @@ class ManifestsDryRunTest {
   }
 
   private Stream<DynamicTest> dryRunAll(Path dir) throws Exception {
-    Path kubectl = onPath("kubectl").orElse(null);
+    Path kubectl = ManifestsTest.onPath("kubectl").orElse(null);
     HostRequirements.require(kubectl != null, "kubectl (apt-get install kubernetes-client)");
     KubeCluster cluster = KubeCluster.shared();
     KubernetesClient k = cluster.client();
-    String rendered = kustomize(kubectl, dir);
+    String rendered = ManifestsTest.kustomize(kubectl, dir);
     List<HasMetadata> objects = k.load(new ByteArrayInputStream(rendered.getBytes(StandardCharsets.UTF_8))).items();
     assertThat(objects).as("objects rendered from %s", dir).isNotEmpty();
     Map<String, String> namespaces = Map.of(
@@ -150,27 +150,4 @@ class ManifestsDryRunTest {
     return o.getKind() + " " + o.getMetadata().getName();
   }
 
-  private static Optional<Path> onPath(String command) {
-    for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
-      Path p = Path.of(dir, command);
-      if (!dir.isEmpty() && Files.isExecutable(p)) {
-        return Optional.of(p);
-      }
-    }
-    return Optional.empty();
-  }
-
-  private static String kustomize(Path kubectl, Path dir) throws IOException, InterruptedException {
-    Path err = Files.createTempFile("kustomize", ".err");
-    try {
-      Process p = new ProcessBuilder(kubectl.toString(), "kustomize", dir.toString()).redirectError(err.toFile()).start();
-      p.getOutputStream().close();
-      byte[] out = p.getInputStream().readAllBytes();
-      assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-      assertThat(p.exitValue()).as("kubectl kustomize %s: %s", dir, Files.readString(err)).isZero();
-      return new String(out, StandardCharsets.UTF_8);
-    } finally {
-      Files.deleteIfExists(err);
-    }
-  }
 }

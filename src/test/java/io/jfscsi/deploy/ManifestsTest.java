@@ -421,7 +421,7 @@ class ManifestsTest {
 
   // ---------------------------------------------------------------- helpers
 
-  private static Optional<Path> onPath(String command) {
+  static Optional<Path> onPath(String command) {
     for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
       Path p = Path.of(dir, command);
       if (!dir.isEmpty() && Files.isExecutable(p)) {
@@ -431,7 +431,7 @@ class ManifestsTest {
     return Optional.empty();
   }
 
-  private static String kustomize(Path kubectl, Path dir) throws IOException, InterruptedException {
+  static String kustomize(Path kubectl, Path dir) throws IOException, InterruptedException {
     Path err = Files.createTempFile("kustomize", ".err");
     try {
       Process p = new ProcessBuilder(kubectl.toString(), "kustomize", dir.toString())
