@@ -21,9 +21,18 @@ public record PodSource(String volumeId, Map<String, String> context, List<Strin
     mountFlags = mountFlags == null ? List.of() : List.copyOf(mountFlags);
   }
 
+  /**
+   * The part of {@code source} that describes the client: the pod-info keys kubelet adds to each
+   * publish ({@code csi.storage.k8s.io/pod.name}, ...) belong to one app pod, not to the client
+   * that many pods share, and are left out.
+   */
   public static PodSource of(VolumeSource source, String secret) {
-    return new PodSource(source.volumeId(), source.context(), source.mountFlags(), secret);
+    Map<String, String> context = new java.util.TreeMap<>(source.context());
+    context.keySet().removeIf(k -> k.startsWith(POD_INFO_PREFIX));
+    return new PodSource(source.volumeId(), context, source.mountFlags(), secret);
   }
+
+  private static final String POD_INFO_PREFIX = "csi.storage.k8s.io/";
 
   public VolumeSource withSecrets(Map<String, String> secrets) {
     return new VolumeSource(volumeId, secrets, context, mountFlags);

@@ -77,6 +77,16 @@ class PodReferencesTest {
   }
 
   @Test
+  void podSourceLeavesOutTheAppPodsOwnKeys() {
+    Map<String, String> context = new java.util.HashMap<>(SOURCE.context());
+    context.put("csi.storage.k8s.io/pod.name", "app-1");
+    context.put("csi.storage.k8s.io/pod.uid", "u1");
+    PodSource s = PodSource.of(new VolumeSource("pv-1", SOURCE.secrets(), context,
+        SOURCE.mountFlags()), "jfs-csi-sec");
+    assertThat(s.context()).isEqualTo(SOURCE.context());
+  }
+
+  @Test
   void goDriverPodsAreReadBack() {
     Pod pod = new PodBuilder().withNewMetadata().withName("juicefs-n1-pv-9-abcdef")
         .addToLabels("app.kubernetes.io/name", "juicefs-mount").addToLabels("volume-id", "pv-9")
