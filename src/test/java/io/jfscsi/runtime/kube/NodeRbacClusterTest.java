@@ -3,24 +3,17 @@ package io.jfscsi.runtime.kube;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.classic.spi.IThrowableProxy;
-import ch.qos.logback.core.read.ListAppender;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.jfscsi.testing.HostRequirements;
-import io.jfscsi.testing.ManifestRbac;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * The node plugin's RBAC for real: the driver (node role, runtime kubernetes) authenticates as
@@ -33,49 +26,23 @@ import org.slf4j.LoggerFactory;
  * single 403.
  */
 class NodeRbacClusterTest {
-  static final Pattern FORBIDDEN = Pattern.compile("(?i)forbidden|\\b403\\b");
-
   @TempDir
   Path dir;
   PublishingNode node;
-  final ListAppender<ILoggingEvent> logs = new ListAppender<>();
-  final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
 
   @BeforeEach
   void start() throws Exception {
     HostRequirements.requireRoot();
     HostRequirements.requireFuse();
-    logs.start();
-    root.addAppender(logs);
-    node = new PublishingNode(dir, "noderbac");
-    Path kubeconfig = ManifestRbac.bind(node.cluster, node.namespace,
-        Path.of("deploy/base/rbac-node.yaml"), dir.resolve("node.kubeconfig"));
-    node.driver.with("kubernetes.kubeconfig", kubeconfig.toString());
+    node = new PublishingNode(dir, "noderbac").withNodeRbac(dir.resolve("node.kubeconfig"));
     node.startDriver().startKubelet();
   }
 
   @AfterEach
   void stop() throws Exception {
-    root.detachAppender(logs);
     if (node != null) {
       node.close();
-      ManifestRbac.deleteClusterWide(node.api, node.namespace);
     }
-  }
-
-  /** Every message (and cause) logged by the driver and the client library that says 403. */
-  List<String> forbidden() {
-    return logs.list.stream().filter(e -> !e.getLoggerName().startsWith("io.jfscsi.testing"))
-        .map(e -> e.getLoggerName() + ": " + e.getFormattedMessage() + causes(e.getThrowableProxy()))
-        .filter(m -> FORBIDDEN.matcher(m).find()).toList();
-  }
-
-  static String causes(IThrowableProxy t) {
-    StringBuilder b = new StringBuilder();
-    for (; t != null; t = t.getCause()) {
-      b.append(" / ").append(t.getClassName()).append(": ").append(t.getMessage());
-    }
-    return b.toString();
   }
 
   @Test
@@ -142,6 +109,6 @@ class NodeRbacClusterTest {
     await().atMost(Duration.ofSeconds(60)).until(() -> node.api.batch().v1().jobs()
         .inNamespace(node.namespace).list().getItems().isEmpty());
 
-    assertThat(forbidden()).as("calls the manifest does not allow").isEmpty();
+    assertThat(node.forbiddenCalls()).as("calls the manifest does not allow").isEmpty();
   }
 }

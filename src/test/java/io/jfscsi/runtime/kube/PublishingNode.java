@@ -11,14 +11,21 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.storage.CSIDriverBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.IThrowableProxy;
+import ch.qos.logback.core.read.ListAppender;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.KubeCluster;
 import io.jfscsi.testing.KubeletStandIn;
+import io.jfscsi.testing.ManifestRbac;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
+import org.slf4j.LoggerFactory;
 
 /**
  * One node of the test cluster as kubelet drives it: a real driver (node role, runtime
@@ -31,6 +38,7 @@ import java.util.Optional;
 final class PublishingNode implements AutoCloseable {
   static final String DRIVER = "csi.juicefs.com";
   static final String TEST_NS_LABEL = "jfs-csi.io/test-ns";
+  static final Pattern FORBIDDEN = Pattern.compile("(?i)forbidden|\\b403\\b");
 
   final KubeCluster cluster = KubeCluster.shared();
   final KubernetesClient api = cluster.client();
@@ -38,8 +46,13 @@ final class PublishingNode implements AutoCloseable {
   final String node;
   final DriverFixture driver;
   KubeletStandIn kubelet;
+  private boolean rbac;
+  private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
+  private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
 
   PublishingNode(Path dir, String prefix) throws Exception {
+    logs.start();
+    root.addAppender(logs);
     namespace = cluster.newNamespace(prefix);
     node = "node-" + namespace;
     cluster.createNode(node);
@@ -62,6 +75,33 @@ final class PublishingNode implements AutoCloseable {
         .with("management.enabled", false);
     api.secrets().inNamespace(namespace).resource(new SecretBuilder().withNewMetadata()
         .withName("jfs").endMetadata().addToStringData(driver.secrets()).build()).create();
+  }
+
+  /**
+   * Makes the driver authenticate as the ServiceAccount of deploy/base/rbac-node.yaml, bound to
+   * exactly its rules ({@link ManifestRbac}); {@link #forbiddenCalls} then lists every 403 logged.
+   */
+  PublishingNode withNodeRbac(Path kubeconfigFile) throws Exception {
+    Path kubeconfig = ManifestRbac.bind(cluster, namespace, Path.of("deploy/base/rbac-node.yaml"),
+        kubeconfigFile);
+    driver.with("kubernetes.kubeconfig", kubeconfig.toString());
+    rbac = true;
+    return this;
+  }
+
+  /** Every message (with its causes) logged since this node was made that tells of a 403. */
+  List<String> forbiddenCalls() {
+    return logs.list.stream().filter(e -> !e.getLoggerName().startsWith("io.jfscsi.testing"))
+        .map(e -> e.getLoggerName() + ": " + e.getFormattedMessage() + causes(e.getThrowableProxy()))
+        .filter(m -> FORBIDDEN.matcher(m).find()).toList();
+  }
+
+  private static String causes(IThrowableProxy t) {
+    StringBuilder b = new StringBuilder();
+    for (; t != null; t = t.getCause()) {
+      b.append(" / ").append(t.getClassName()).append(": ").append(t.getMessage());
+    }
+    return b.toString();
   }
 
   PublishingNode startKubelet() {
@@ -161,9 +201,13 @@ final class PublishingNode implements AutoCloseable {
         kubelet.close();
       }
     } finally {
+      root.detachAppender(logs);
       driver.close();
       api.persistentVolumes().withLabel(TEST_NS_LABEL, namespace).delete();
       cluster.deleteNode(node);
+      if (rbac) {
+        ManifestRbac.deleteClusterWide(api, namespace);
+      }
     }
   }
 }
