@@ -4,25 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
-import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
-import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
-import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
-import io.fabric8.kubernetes.api.model.rbac.Role;
-import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
-import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
-import java.io.InputStream;
+import io.jfscsi.testing.ManifestRbac;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -81,8 +74,7 @@ class BuiltinProvisionerClusterTest {
     }
     if (kube != null && ns != null) {
       kube.storage().v1().storageClasses().withLabel("jfs-csi.io/test-ns", ns).delete();
-      kube.rbac().clusterRoleBindings().withLabel("jfs-csi.io/test-ns", ns).delete();
-      kube.rbac().clusterRoles().withLabel("jfs-csi.io/test-ns", ns).delete();
+      ManifestRbac.deleteClusterWide(kube, ns);
     }
   }
 
@@ -107,35 +99,7 @@ class BuiltinProvisionerClusterTest {
    * deploy/base/rbac-controller.yaml (cluster-wide names made unique); its kubeconfig.
    */
   static Path controllerAccount(String namespace, Path file) throws Exception {
-    kube.serviceAccounts().inNamespace(namespace).resource(new ServiceAccountBuilder()
-        .withNewMetadata().withName("jfs-csi-controller").endMetadata().build()).create();
-    List<HasMetadata> objects;
-    try (InputStream in = Files.newInputStream(Path.of("deploy/base/rbac-controller.yaml"))) {
-      objects = kube.load(in).items();
-    }
-    Subject subject = new Subject(null, "ServiceAccount", "jfs-csi-controller", namespace);
-    for (HasMetadata o : objects) {
-      o.getMetadata().setLabels(Map.of("jfs-csi.io/test-ns", namespace));
-      switch (o) {
-        case ClusterRole r -> {
-          r.getMetadata().setName(r.getMetadata().getName() + "-" + namespace);
-          kube.rbac().clusterRoles().resource(r).create();
-        }
-        case ClusterRoleBinding b -> {
-          b.getMetadata().setName(b.getMetadata().getName() + "-" + namespace);
-          b.getRoleRef().setName(b.getRoleRef().getName() + "-" + namespace);
-          b.setSubjects(List.of(subject));
-          kube.rbac().clusterRoleBindings().resource(b).create();
-        }
-        case Role r -> kube.rbac().roles().inNamespace(namespace).resource(r).create();
-        case RoleBinding b -> {
-          b.setSubjects(List.of(subject));
-          kube.rbac().roleBindings().inNamespace(namespace).resource(b).create();
-        }
-        default -> { }
-      }
-    }
-    return cluster.writeServiceAccountKubeconfig(namespace, "jfs-csi-controller", file);
+    return ManifestRbac.bind(cluster, namespace, Path.of("deploy/base/rbac-controller.yaml"), file);
   }
 
   static void secret(String name, Map<String, String> data) {
