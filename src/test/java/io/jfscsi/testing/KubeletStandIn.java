@@ -83,6 +83,10 @@ import org.slf4j.LoggerFactory;
  *       stderr go to {@link #logFile} (one file per start), which the API server's pods/log
  *       reaches through the stand-in's kubelet port (containerLogs, with previous, tailLines,
  *       limitBytes and follow). Init containers run first, one by one.
+ *   <li>Exec: pods/exec reaches the kubelet port too ({@code /exec/NS/POD/CONTAINER}, WebSocket
+ *       v4.channel.k8s.io, no TTY, no SPDY): the command runs as a local process with the
+ *       container's environment and working directory; stdin, stdout, stderr and the exit code
+ *       travel as kubelet sends them.
  *   <li>Termination message: with {@code terminationMessagePolicy: FallbackToLogsOnError}, a
  *       non-zero exit puts the last 80 lines (at most 2 KiB) of that run's output in
  *       {@code state/lastState.terminated.message}, as kubelet does (no termination-log file).
@@ -1531,7 +1535,10 @@ public final class KubeletStandIn implements AutoCloseable {
         List<String> argv = imageBinaries(command);
         Path dir = c.spec.getWorkingDir() != null && Files.isDirectory(Path.of(c.spec.getWorkingDir()))
             ? Path.of(c.spec.getWorkingDir()) : run.podDir;
-        ProcessBuilder b = new ProcessBuilder(argv).directory(dir.toFile());
+        List<String> withSetsid = new ArrayList<>(argv.size() + 1);
+        withSetsid.add(SETSID.toString()); // which resolves argv[0] on the container's PATH, not ours
+        withSetsid.addAll(argv);
+        ProcessBuilder b = new ProcessBuilder(withSetsid).directory(dir.toFile());
         b.environment().clear();
         b.environment().putAll(env);
         b.redirectInput(input ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.from(new File("/dev/null")));
@@ -1557,6 +1564,7 @@ public final class KubeletStandIn implements AutoCloseable {
                 + "exit status " + code + "\",\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":"
                 + "[{\"reason\":\"ExitCode\",\"message\":\"" + code + "\"}]}}";
       } catch (IOException | RuntimeException e) {
+        log.warn("pod {}/{} container {}: exec {} failed: {}", namespace, podName, container, command, e.toString());
         status = "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + json(String.valueOf(e.getMessage()))
             + ",\"reason\":\"InternalError\",\"code\":500}";
       } catch (InterruptedException e) {

@@ -121,6 +121,14 @@ class KubeletStandInTest {
       assertThat(err.toString(StandardCharsets.UTF_8)).isEqualTo("oops\n");
     });
 
+    java.io.ByteArrayOutputStream version = new java.io.ByteArrayOutputStream();
+    try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(version)
+        .exec("juicefs", "version")) { // found on the container's PATH: the shim
+      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+    }
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+        assertThat(version.toString(StandardCharsets.UTF_8)).contains("kubelet-standin"));
+
     try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(new java.io.ByteArrayOutputStream())
         .exec("sh", "-c", "exit 7")) {
       assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(7);
