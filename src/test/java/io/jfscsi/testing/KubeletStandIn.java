@@ -1528,11 +1528,11 @@ public final class KubeletStandIn implements AutoCloseable {
           .getBytes(StandardCharsets.ISO_8859_1));
       out.flush();
 
-      Thread reader = Thread.ofVirtual().name("kubelet-standin-exec-in").start(this::readClient);
-      String status;
+      String status = null;
+      Process p = null;
+      List<String> argv = imageBinaries(command);
       try {
         Map<String, String> env = environment(run.latest, c.spec);
-        List<String> argv = imageBinaries(command);
         Path dir = c.spec.getWorkingDir() != null && Files.isDirectory(Path.of(c.spec.getWorkingDir()))
             ? Path.of(c.spec.getWorkingDir()) : run.podDir;
         List<String> withSetsid = new ArrayList<>(argv.size() + 1);
@@ -1544,46 +1544,39 @@ public final class KubeletStandIn implements AutoCloseable {
         b.redirectInput(input ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.from(new File("/dev/null")));
         b.redirectOutput(output ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
         b.redirectError(error ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
-        Process p = b.start();
+        p = b.start();
         process = p;
-        if (closeReceived) {
-          kill(p);
-        }
         log.info("pod {}/{} container {}: exec (pid {}) {}", namespace, podName, container, p.pid(), argv);
-        Thread o = output ? pump(p.getInputStream(), 1) : null;
-        Thread e = error ? pump(p.getErrorStream(), 2) : null;
-        int code = p.waitFor();
-        for (Thread t : new Thread[] {o, e}) {
-          if (t != null) {
-            t.join(Duration.ofSeconds(10));
-          }
-        }
-        log.info("pod {}/{} container {}: exec (pid {}) exited with {}", namespace, podName, container, p.pid(), code);
-        status = code == 0 ? "{\"metadata\":{},\"status\":\"Success\"}"
-            : "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero exit code: "
-                + "exit status " + code + "\",\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":"
-                + "[{\"reason\":\"ExitCode\",\"message\":\"" + code + "\"}]}}";
       } catch (IOException | RuntimeException e) {
-        log.warn("pod {}/{} container {}: exec {} failed: {}", namespace, podName, container, command, e.toString());
+        log.warn("pod {}/{} container {}: exec {} failed: {}", namespace, podName, container, argv, e.toString());
         status = "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + json(String.valueOf(e.getMessage()))
             + ",\"reason\":\"InternalError\",\"code\":500}";
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
       }
+      // Reading the client only now: stdin sent at once waits in the socket for the process.
+      Thread reader = Thread.ofVirtual().name("kubelet-standin-exec-in").start(this::readClient);
       try {
+        if (p != null) {
+          Thread o = output ? pump(p.getInputStream(), 1) : null;
+          Thread e = error ? pump(p.getErrorStream(), 2) : null;
+          int code = p.waitFor();
+          for (Thread t : new Thread[] {o, e}) {
+            if (t != null) {
+              t.join(Duration.ofSeconds(10));
+            }
+          }
+          log.info("pod {}/{} container {}: exec (pid {}) exited with {}", namespace, podName, container, p.pid(), code);
+          status = code == 0 ? "{\"metadata\":{},\"status\":\"Success\"}"
+              : "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero exit code: "
+                  + "exit status " + code + "\",\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":"
+                  + "[{\"reason\":\"ExitCode\",\"message\":\"" + code + "\"}]}}";
+        }
         message(3, status.getBytes(StandardCharsets.UTF_8));
         close(1000);
         reader.join(Duration.ofSeconds(5)); // the client's Close in answer
       } catch (IOException e) {
-        // the client went away
+        // the client went away (the reader kills the command)
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-      } finally {
-        Process p = process;
-        if (p != null) {
-          kill(p);
-        }
       }
     }
 
