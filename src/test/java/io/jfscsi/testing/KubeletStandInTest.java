@@ -102,6 +102,50 @@ class KubeletStandInTest {
   }
 
   @Test
+  void exec_through_the_api_server_runs_in_the_container_environment_with_stdin_and_exit_code() throws Exception {
+    Pod pod = new PodBuilder(pod("exec", "exec sleep 300")).editSpec().editFirstContainer()
+        .addNewEnv().withName("GREETING").withValue("hello from $(HOSTNAME)").endEnv()
+        .endContainer().endSpec().build();
+    k.pods().inNamespace(ns).resource(pod).create();
+    await().atMost(WAIT).ignoreExceptions().until(() -> ready(get("exec")));
+
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(out)
+        .writingError(err).exec("sh", "-c", "echo \"$GREETING\"; command -v juicefs; echo oops >&2")) {
+      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+    }
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+      assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("hello from exec\n")
+          .contains(kubelet.workDir().resolve("bin").resolve("juicefs").toString());
+      assertThat(err.toString(StandardCharsets.UTF_8)).isEqualTo("oops\n");
+    });
+
+    java.io.ByteArrayOutputStream version = new java.io.ByteArrayOutputStream();
+    try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(version)
+        .exec("juicefs", "version")) { // found on the container's PATH: the shim
+      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+    }
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+        assertThat(version.toString(StandardCharsets.UTF_8)).contains("kubelet-standin"));
+
+    try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(new java.io.ByteArrayOutputStream())
+        .exec("sh", "-c", "exit 7")) {
+      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(7);
+    }
+
+    java.io.ByteArrayOutputStream echoed = new java.io.ByteArrayOutputStream();
+    try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").redirectingInput()
+        .writingOutput(echoed).exec("sh", "-c", "read line; echo \"got $line\"")) {
+      exec.getInput().write("stdin works\n".getBytes(StandardCharsets.UTF_8));
+      exec.getInput().flush();
+      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+    }
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+        assertThat(echoed.toString(StandardCharsets.UTF_8)).isEqualTo("got stdin works\n"));
+  }
+
+  @Test
   void init_containers_run_first_in_order(@TempDir Path tmp) {
     Path file = tmp.resolve("order");
     Pod pod = new PodBuilder(pod("init", "cat " + file + "; exec sleep 300")).editSpec()

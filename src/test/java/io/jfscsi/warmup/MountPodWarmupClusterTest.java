@@ -25,7 +25,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * `jfs-csi warmup --pvc` against the real API server: from the PVC to the Mount Pods of its
- * volume and the paths inside them. The exec itself needs a kubelet; the stand-in has none.
+ * volume and the paths inside them. These Mount Pods are bare objects on Nodes that no kubelet
+ * serves, so the exec fails; io.jfscsi.runtime.kube.MountPodWarmupExecClusterTest runs the exec
+ * in a real Mount Pod through the kubelet stand-in.
  */
 class MountPodWarmupClusterTest {
 
@@ -103,7 +105,7 @@ class MountPodWarmupClusterTest {
   }
 
   @Test
-  void theCommandPrintsEachPlanAndFailsWhenExecCannotReachAKubelet() {
+  void theCommandPrintsEachPlanAndFailsWhenNoKubeletServesTheNode() {
     mountPod("jfs-a", ns + "-a", true);
     Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> k.pods().inNamespace(ns)
         .withName("jfs-a").get().getStatus().getPhase().equals("Running"));
@@ -113,6 +115,6 @@ class MountPodWarmupClusterTest {
             cluster.kubeconfig().toString(), "--timeout", "20");
     assertThat(out.toString()).contains(ns + "/jfs-a on node " + ns + "-a: juicefs warmup "
         + "/var/lib/juicefs/volume/jfs-a/data/models");
-    assertThat(code).as(out.toString()).isNotZero(); // there is no kubelet to exec in
+    assertThat(code).as(out.toString()).isNotZero(); // the Node has no kubelet port to exec in
   }
 }
