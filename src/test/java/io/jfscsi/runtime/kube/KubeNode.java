@@ -40,16 +40,7 @@ final class KubeNode implements AutoCloseable {
     namespace = cluster.newNamespace("kr");
     node = "node-" + namespace;
     cluster.createNode(node);
-    fixture = new DriverFixture(dir)
-        .with("runtime", "kubernetes")
-        .with("node-id", node)
-        .with("kubernetes.namespace", namespace)
-        .with("kubernetes.kubeconfig", cluster.kubeconfig().toString())
-        .with("kubernetes.mount-image", "juicedata/mount:test")
-        .with("kubernetes.priority-class", "")
-        .with("kubernetes.pod-ready-timeout", "30s")
-        .with("kubernetes.termination-grace", "2s")
-        .with("management.enabled", false);
+    fixture = driverOn(dir, cluster, namespace, node);
     overrides.forEach(fixture::with);
     kubelet = new KubeletStandIn(cluster, node).withBackoff(Duration.ofMillis(200), Duration.ofSeconds(2))
         .start();
@@ -109,14 +100,42 @@ final class KubeNode implements AutoCloseable {
         .setVolumeId(volumeId).setTargetPath(target.toString()).build());
   }
 
-  List<Pod> mountPods() {
+  /**
+   * A driver on the kubernetes runtime for {@code node}, its Mount Pods in {@code namespace},
+   * with short timeouts for tests and no management HTTP; not started.
+   */
+  static DriverFixture driverOn(Path dir, KubeCluster cluster, String namespace, String node)
+      throws java.io.IOException {
+    return new DriverFixture(dir)
+        .with("runtime", "kubernetes")
+        .with("node-id", node)
+        .with("kubernetes.namespace", namespace)
+        .with("kubernetes.kubeconfig", cluster.kubeconfig().toString())
+        .with("kubernetes.mount-image", "juicedata/mount:test")
+        .with("kubernetes.priority-class", "")
+        .with("kubernetes.pod-ready-timeout", "30s")
+        .with("kubernetes.termination-grace", "2s")
+        .with("management.enabled", false);
+  }
+
+  /** The Mount Pods of {@code namespace}, those being deleted too. */
+  static List<Pod> mountPods(KubernetesClient api, String namespace) {
     return api.pods().inNamespace(namespace)
         .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems();
   }
 
-  Optional<Pod> onlyMountPod() {
-    List<Pod> pods = mountPods();
+  /** The only Mount Pod of {@code namespace}, if there is exactly one. */
+  static Optional<Pod> onlyMountPod(KubernetesClient api, String namespace) {
+    List<Pod> pods = mountPods(api, namespace);
     return pods.size() == 1 ? Optional.of(pods.getFirst()) : Optional.empty();
+  }
+
+  List<Pod> mountPods() {
+    return mountPods(api, namespace);
+  }
+
+  Optional<Pod> onlyMountPod() {
+    return onlyMountPod(api, namespace);
   }
 
   Pod awaitReadyMountPod(String notNamed) {

@@ -62,17 +62,7 @@ final class PublishingNode implements AutoCloseable {
           .withPodInfoOnMount(true).withVolumeLifecycleModes("Persistent").endSpec().build())
           .createOr(existing -> existing.update());
     }
-    driver = new DriverFixture(dir)
-        .with("roles", List.of("node"))
-        .with("runtime", "kubernetes")
-        .with("node-id", node)
-        .with("kubernetes.namespace", namespace)
-        .with("kubernetes.kubeconfig", cluster.kubeconfig().toString())
-        .with("kubernetes.mount-image", "juicedata/mount:test")
-        .with("kubernetes.priority-class", "")
-        .with("kubernetes.pod-ready-timeout", "30s")
-        .with("kubernetes.termination-grace", "2s")
-        .with("management.enabled", false);
+    driver = KubeNode.driverOn(dir, cluster, namespace, node).with("roles", List.of("node"));
     api.secrets().inNamespace(namespace).resource(new SecretBuilder().withNewMetadata()
         .withName("jfs").endMetadata().addToStringData(driver.secrets()).build()).create();
   }
@@ -177,13 +167,11 @@ final class PublishingNode implements AutoCloseable {
 
   /** This namespace's Mount Pods, those being deleted too. */
   List<Pod> mountPods() {
-    return api.pods().inNamespace(namespace)
-        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems();
+    return KubeNode.mountPods(api, namespace);
   }
 
   Optional<Pod> onlyMountPod() {
-    List<Pod> pods = mountPods();
-    return pods.size() == 1 ? Optional.of(pods.getFirst()) : Optional.empty();
+    return KubeNode.onlyMountPod(api, namespace);
   }
 
   Pod mountPod(String name) {
