@@ -1,0 +1,318 @@
+package io.jfscsi.runtime.kube;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.jfscsi.Failure;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.ClientExit;
+import io.jfscsi.runtime.ClientKey;
+import io.jfscsi.runtime.MountCheck;
+import io.jfscsi.runtime.Redactor;
+import io.jfscsi.runtime.RunningClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Mount Pods of this node's clients from creation to deletion: a start adopts the previous
+ * pod of its key (or another live one) once it is Ready with an answering mount, or else creates
+ * a new pod with its Secret and waits for the same, and then deletes the other pods of the key; a
+ * stop deletes the pod, drops our finalizer, waits until it is gone and unmounts its path.
+ * Blocking: the runtime calls it from its own threads.
+ */
+final class MountPodLifecycle {
+  private static final Logger log = LoggerFactory.getLogger(MountPodLifecycle.class);
+
+  private final KubeRuntimeConfig config;
+  private final KubernetesClient client;
+  private final Mounter mounter;
+  private final MountPodWatch pods;
+  private final MountPodSecrets secrets;
+  private final VolumeCaches caches;
+
+  MountPodLifecycle(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
+                    MountPodWatch pods, MountPodSecrets secrets, VolumeCaches caches) {
+    this.config = config;
+    this.client = client;
+    this.mounter = mounter;
+    this.pods = pods;
+    this.secrets = secrets;
+    this.caches = caches;
+  }
+
+  // ---- start -------------------------------------------------------------------------------
+
+  /** Adopts the previous (or a live) pod of {@code key}, or replaces it with a new one. */
+  RunningClient start(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
+                      Consumer<ClientExit> onExit) {
+    if (previous.isPresent() && !previous.get().key().equals(key)) {
+      throw new IllegalArgumentException("the previous client belongs to " + previous.get().key()
+          + ", not " + key);
+    }
+    pods.awaitSynced();
+    // The previous pod, or a live one of this key (a container that kubelet restarted in place).
+    Optional<Pod> candidate = previous.flatMap(p -> pods.get(p.handle()))
+        .filter(p -> !MountPodWatch.ended(p))
+        .or(() -> pods.of(key).stream().filter(p -> !MountPodWatch.ended(p)).findFirst());
+    if (candidate.isPresent()) {
+      Optional<RunningClient> adopted = adopt(key, candidate.get(), onExit);
+      if (adopted.isPresent()) {
+        supersede(key, adopted.get().handle());
+        return adopted.get();
+      }
+      log.warn("client {}: Mount Pod {} did not become ready; replacing it", key,
+          candidate.get().getMetadata().getName());
+      discard(candidate.get());
+    }
+    RunningClient created = create(key, settings, onExit);
+    supersede(key, created.handle());
+    return created;
+  }
+
+  /** Waits until {@code pod} runs, is Ready and its mount answers; then watches it. */
+  private Optional<RunningClient> adopt(ClientKey key, Pod pod, Consumer<ClientExit> onExit) {
+    String name = pod.getMetadata().getName();
+    Optional<Path> mountPath = mountPathOf(pod);
+    if (mountPath.isEmpty()) {
+      return Optional.empty();
+    }
+    Optional<Pod> ready = awaitReady(name, mountPath.get(), 0, Integer.MAX_VALUE);
+    if (ready.isEmpty()) {
+      return Optional.empty();
+    }
+    RunningClient running = new RunningClient(key, mountPath.get(), name, MountPodWatch.created(ready.get()));
+    pods.watch(running, ready.get(), onExit);
+    caches.remember(key, ready.get(), mountPath.get());
+    log.info("adopted Mount Pod {} of client {} at {}", name, key, mountPath.get());
+    return Optional.of(running);
+  }
+
+  private RunningClient create(ClientKey key, VolumeSettings settings, Consumer<ClientExit> onExit) {
+    String suffix = MountPodNames.randomSuffix();
+    String name = MountPodNames.podName(config.nodeName(), key.volumeId(), suffix);
+    Path mountPath = MountPodNames.mountPath(config.mountRoot(), key, suffix);
+    MountPodSecret secret = MountPodSecret.of(MountPodNames.secretName(config.nodeName(), key), settings);
+    Pod pod = MountPodBuilder.build(config, new MountPodBuilder.Identity(key, name, mountPath),
+        settings, secret);
+    copyReferences(key, pod);
+    try {
+      Files.createDirectories(mountPath);
+    } catch (IOException e) {
+      throw new Failure(Failure.Code.INTERNAL, "cannot create mount point " + mountPath + ": " + e.getMessage());
+    }
+    secrets.ensure(secret);
+    try {
+      pods.wrote(name, client.pods().inNamespace(config.namespace()).resource(pod).create());
+    } catch (KubernetesClientException e) {
+      removeEmptyDir(mountPath);
+      throw new Failure(Failure.Code.UNAVAILABLE, "cannot create Mount Pod " + name + " in namespace "
+          + config.namespace() + ": " + e.getMessage(), e);
+    }
+    log.info("created Mount Pod {} for client {} at {}", name, key, mountPath);
+    Optional<Pod> ready = awaitReady(name, mountPath, 0, 0);
+    if (ready.isEmpty()) {
+      String why = describeFailure(name, settings);
+      discard(pods.get(name).orElse(pod));
+      throw new Failure(Failure.Code.UNAVAILABLE, "the Mount Pod " + name + " of volume "
+          + key.volumeId() + " did not run its client with an answering mount at " + mountPath
+          + " within " + config.podReadyTimeout() + "; it was deleted." + why);
+    }
+    RunningClient running = new RunningClient(key, mountPath, name, Instant.now());
+    pods.watch(running, ready.get(), onExit);
+    caches.remember(key, ready.get(), mountPath);
+    return running;
+  }
+
+  /**
+   * Polls the informer's copy of pod {@code name} (no API read) until it is Running and Ready
+   * and the mount at {@code mountPath} answers. Gives up when the pod ends, when its container
+   * restarts more than {@code maxRestarts} times beyond {@code baseline} (a client that cannot
+   * start), or at the timeout.
+   */
+  private Optional<Pod> awaitReady(String name, Path mountPath, int baseline, int maxRestarts) {
+    long deadline = System.nanoTime() + config.podReadyTimeout().toNanos();
+    while (System.nanoTime() - deadline < 0) {
+      Optional<Pod> pod = pods.latest(name);
+      if (pod.isEmpty()) {
+        return Optional.empty(); // deleted (a new pod is our write's copy until the informer has it)
+      }
+      Pod p = pod.get();
+      if (MountPodWatch.ended(p) || MountPodWatch.restartCount(p) - baseline > maxRestarts) {
+        return Optional.empty();
+      }
+      if (MountPodWatch.runningAndReady(p) && MountCheck.answeringFuse(mounter, mountPath)) {
+        return pods.get(name).or(() -> pod);
+      }
+      MountPodWatch.pause();
+    }
+    return Optional.empty();
+  }
+
+  /** Why a new pod failed: its phase, its container's state and the tail of its log, secrets masked. */
+  private String describeFailure(String name, VolumeSettings settings) {
+    StringBuilder why = new StringBuilder();
+    pods.latest(name).ifPresent(p -> {
+      why.append(" Pod phase ").append(p.getStatus() == null ? "?" : p.getStatus().getPhase());
+      MountPodWatch.container(p).ifPresent(s -> why.append(", restarts ").append(s.getRestartCount())
+          .append(s.getLastState() != null && s.getLastState().getTerminated() != null
+              ? ", last exit code " + s.getLastState().getTerminated().getExitCode() : ""));
+      why.append('.');
+    });
+    try {
+      String tail = client.pods().inNamespace(config.namespace()).withName(name).tailingLines(20).getLog();
+      if (tail != null && !tail.isBlank()) {
+        why.append(" Its log ends with:\n").append(Redactor.forSettings(settings).redact(tail.strip()));
+      }
+    } catch (KubernetesClientException e) {
+      log.debug("no log of {}: {}", name, e.getMessage());
+    }
+    return why.toString();
+  }
+
+  /** The new pod starts with the references of the pods of this key it replaces. */
+  private void copyReferences(ClientKey key, Pod pod) {
+    Map<String, String> annotations = pod.getMetadata().getAnnotations();
+    for (Pod old : pods.of(key)) {
+      Map<String, String> a = PodReferences.annotations(old);
+      for (String target : PodReferences.targets(a)) {
+        annotations.put(MountPodNames.referenceKey(target), target);
+      }
+      Set<String> ro = new LinkedHashSet<>(PodReferences.readOnly(annotations));
+      ro.addAll(PodReferences.readOnly(a));
+      if (!ro.isEmpty()) {
+        annotations.put(MountPodNames.READ_ONLY, String.join("\n", ro));
+      }
+    }
+  }
+
+  /** Other pods of {@code key} than the one kept: delete them and wait until they are gone. */
+  private void supersede(ClientKey key, String kept) {
+    for (Pod old : pods.of(key)) {
+      if (!old.getMetadata().getName().equals(kept)) {
+        log.info("client {}: Mount Pod {} is replaced by {}", key, old.getMetadata().getName(), kept);
+        discard(old);
+      }
+    }
+  }
+
+  /** A pod that is not (or no longer) used: delete it, wait until it is gone, unmount its path. */
+  void discard(Pod pod) {
+    String name = pod.getMetadata().getName();
+    pods.unwatch(name);
+    deletePod(pod);
+    awaitGone(name);
+    mountPathOf(pod).ifPresent(this::unmountQuietly);
+    pods.forget(name);
+  }
+
+  // ---- stop --------------------------------------------------------------------------------
+
+  /**
+   * Stops a client: deletes its pod, waits until it is gone, unmounts its path, keeps its UUID
+   * for a cache clean and deletes its Secret unless another pod reads it.
+   */
+  void stop(RunningClient running) {
+    String name = running.handle();
+    pods.unwatch(name);
+    Optional<Pod> pod = pods.latest(name);
+    pod.ifPresent(p -> {
+      deletePod(p);
+      awaitGone(name);
+    });
+    unmountQuietly(running.mountPath());
+    pods.forget(name);
+    caches.stopped(running.key());
+    pod.flatMap(MountPodSecrets::secretOf).ifPresent(secret -> secrets.deleteIfUnused(secret, name));
+    log.info("stopped client {} (Mount Pod {})", running.key(), name);
+  }
+
+  /** Deletes the pod (kubelet stops the client), then drops our finalizer so the object goes. */
+  private void deletePod(Pod pod) {
+    String name = pod.getMetadata().getName();
+    var resource = client.pods().inNamespace(config.namespace()).withName(name);
+    try {
+      if (pod.getMetadata().getDeletionTimestamp() == null) {
+        resource.delete();
+      }
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw new Failure(Failure.Code.UNAVAILABLE, "cannot delete Mount Pod " + name + ": " + e.getMessage(), e);
+      }
+    }
+    Pod current = pod;
+    for (int attempt = 0; attempt < 5 && current != null; attempt++) {
+      List<String> finalizers = current.getMetadata().getFinalizers();
+      int at = finalizers == null ? -1 : finalizers.indexOf(MountPodNames.FINALIZER);
+      if (at < 0) {
+        return;
+      }
+      String patch = "[{\"op\":\"test\",\"path\":\"/metadata/finalizers/" + at + "\",\"value\":\""
+          + MountPodNames.FINALIZER + "\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/" + at + "\"}]";
+      try {
+        // On the object itself: on a name alone, fabric8 would GET it first.
+        client.pods().inNamespace(config.namespace()).resource(current)
+            .patch(PatchContext.of(PatchType.JSON), patch);
+        return;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() == 404) {
+          return;
+        }
+        if (e.getCode() != 409 && e.getCode() != 422 && e.getCode() != 500) {
+          throw new Failure(Failure.Code.UNAVAILABLE, "cannot remove the finalizer of Mount Pod "
+              + name + ": " + e.getMessage(), e);
+        }
+        current = resource.get(); // the list changed under us: read it again
+      }
+    }
+  }
+
+  private void awaitGone(String name) {
+    long deadline = System.nanoTime() + config.terminationGrace().plusSeconds(20).toNanos();
+    while (pods.get(name).isPresent() && System.nanoTime() - deadline < 0) {
+      MountPodWatch.pause();
+    }
+    if (pods.get(name).isPresent()) {
+      log.warn("Mount Pod {} is still there after its grace period", name);
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private static Optional<Path> mountPathOf(Pod pod) {
+    String path = PodReferences.annotations(pod).get(MountPodNames.MOUNT_PATH);
+    return path != null ? Optional.of(Path.of(path)) : GoMountPods.mountPath(pod);
+  }
+
+  private void unmountQuietly(Path mountPath) {
+    try {
+      if (MountCheck.hasMount(mounter, mountPath)) {
+        mounter.unmount(mountPath);
+      }
+    } catch (MountException e) {
+      log.warn("cannot unmount {}: {}", mountPath, e.getMessage());
+    }
+    removeEmptyDir(mountPath);
+  }
+
+  private static void removeEmptyDir(Path dir) {
+    try {
+      Files.deleteIfExists(dir);
+    } catch (IOException e) {
+      log.debug("left {} in place: {}", dir, e.toString());
+    }
+  }
+}
