@@ -185,6 +185,9 @@ final class PublishingNode implements AutoCloseable {
   @Override
   public void close() throws Exception {
     try {
+      // The driver first: it stops as in an upgrade, leaving its Mount Pods alone. Closed after
+      // the stand-in, it would be stopping a Mount Pod that nobody runs any more.
+      driver.stopDriver();
       if (kubelet != null) {
         kubelet.close();
       }
