@@ -284,19 +284,12 @@ class BuiltinProvisionerClusterTest {
   void onlyTheLeaderProvisionsAndTheOtherTakesOverWhenItStops() throws Exception {
     // Two more controllers in a namespace (and so a Lease) of their own, same driver name as
     // the class's: stop the class's driver from competing by giving them another name.
-    String leNs = cluster.newNamespace("leader");
-    String leDriver = leNs + ".csi.juicefs.com";
-    Path leKubeconfig = controllerAccount(leNs, dir.resolve("leader.kubeconfig"));
-    Path data = Files.createDirectories(dir.resolve("shared-data"));
-    kube.secrets().inNamespace(leNs).resource(new SecretBuilder().withNewMetadata()
-        .withName("fs").endMetadata().withStringData(fs(data)).build()).create();
-    String scName = leNs + "-sc";
-    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
-        .withName(scName).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
-        .withProvisioner(leDriver).withReclaimPolicy("Delete")
-        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs",
-            "csi.storage.k8s.io/provisioner-secret-namespace", leNs))
-        .build()).create();
+    OwnDriver own = ownDriver("leader");
+    String leNs = own.namespace();
+    String leDriver = own.driver();
+    Path leKubeconfig = own.kubeconfig();
+    Path data = own.data();
+    String scName = own.storageClass();
     DriverFixture[] drivers = new DriverFixture[2];
     try {
       for (int i = 0; i < 2; i++) {
@@ -346,19 +339,11 @@ class BuiltinProvisionerClusterTest {
 
   @Test
   void aLeaderThatLosesItsLeaseStopsProvisioning() throws Exception {
-    String leNs = cluster.newNamespace("lost");
-    String leDriver = leNs + ".csi.juicefs.com";
-    Path leKubeconfig = controllerAccount(leNs, dir.resolve("lost.kubeconfig"));
-    Path data = Files.createDirectories(dir.resolve("lost-data"));
-    kube.secrets().inNamespace(leNs).resource(new SecretBuilder().withNewMetadata()
-        .withName("fs").endMetadata().withStringData(fs(data)).build()).create();
-    String scName = leNs + "-sc";
-    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
-        .withName(scName).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
-        .withProvisioner(leDriver).withReclaimPolicy("Delete")
-        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs",
-            "csi.storage.k8s.io/provisioner-secret-namespace", leNs))
-        .build()).create();
+    OwnDriver own = ownDriver("lost");
+    String leNs = own.namespace();
+    String leDriver = own.driver();
+    Path leKubeconfig = own.kubeconfig();
+    String scName = own.storageClass();
     try (DriverFixture only = controller(dir.resolve("lost0")).with("driver-name", leDriver)
         .with("kubernetes.kubeconfig", leKubeconfig.toString())
         .with("kubernetes.namespace", leNs).start()) {
@@ -388,6 +373,32 @@ class BuiltinProvisionerClusterTest {
       });
       awaitBound(leNs, during);
     }
+  }
+
+  /** A driver name, namespace (so a Lease), ServiceAccount, file system and StorageClass of a test's own. */
+  record OwnDriver(String namespace, String driver, Path kubeconfig, Path data,
+                   String storageClass) {}
+
+  /**
+   * Sets up what a leader-election test needs apart from the class's driver: a namespace of its
+   * own (so a Lease of its own), a driver name the class's driver does not serve, the
+   * controller's ServiceAccount there, a local file system with its Secret, and a StorageClass.
+   */
+  OwnDriver ownDriver(String prefix) throws Exception {
+    String leNs = cluster.newNamespace(prefix);
+    String leDriver = leNs + ".csi.juicefs.com";
+    Path leKubeconfig = controllerAccount(leNs, dir.resolve(prefix + ".kubeconfig"));
+    Path data = Files.createDirectories(dir.resolve(prefix + "-data"));
+    kube.secrets().inNamespace(leNs).resource(new SecretBuilder().withNewMetadata()
+        .withName("fs").endMetadata().withStringData(fs(data)).build()).create();
+    String scName = leNs + "-sc";
+    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
+        .withName(scName).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
+        .withProvisioner(leDriver).withReclaimPolicy("Delete")
+        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs",
+            "csi.storage.k8s.io/provisioner-secret-namespace", leNs))
+        .build()).create();
+    return new OwnDriver(leNs, leDriver, leKubeconfig, data, scName);
   }
 
   static boolean catalogHas(DriverFixture d, PersistentVolume pv) {
