@@ -176,20 +176,15 @@ public final class Doctor {
     if (isRunningAndReady(app)) {
       return verdict(Side.NONE, "the pod runs and its volume is served", evidence);
     }
-    if (facts.mountPods().isEmpty()) {
-      if (failedMount.isPresent()) {
-        evidence.add("event FailedMount: " + failedMount.get());
-        return verdict(Side.NODE, "kubelet's NodePublishVolume failed: " + failedMount.get(),
-            evidence, "see the node plugin's log on " + app.getSpec().getNodeName());
-      }
-      return verdict(Side.NODE, "no Mount Pod serves volume " + csi.getVolumeHandle() + " on node "
-          + app.getSpec().getNodeName(), evidence, "is the jfs-csi node plugin running on "
-          + app.getSpec().getNodeName() + "? kubectl get pods -o wide -l app=jfs-csi-node");
-    }
     if (failedMount.isPresent()) {
       evidence.add("event FailedMount: " + failedMount.get());
       return verdict(Side.NODE, "kubelet's NodePublishVolume failed: " + failedMount.get(),
           evidence, "see the node plugin's log on " + app.getSpec().getNodeName());
+    }
+    if (facts.mountPods().isEmpty()) {
+      return verdict(Side.NODE, "no Mount Pod serves volume " + csi.getVolumeHandle() + " on node "
+          + app.getSpec().getNodeName(), evidence, "is the jfs-csi node plugin running on "
+          + app.getSpec().getNodeName() + "? kubectl get pods -o wide -l app=jfs-csi-node");
     }
     return verdict(Side.NONE, "the volume's chain looks healthy; the pod waits for something "
         + "else", evidence, "kubectl describe pod " + ref(app));
