@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.runtime.kube.MountPodNames;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -18,9 +19,6 @@ import java.util.Optional;
 
 /** Reads the {@link Facts} of a pod's or a PVC's volume chain from the API (reads only). */
 public final class FactsCollector {
-
-  /** The Mount Pod label the driver (and the Go driver) put on every Mount Pod. */
-  static final String MOUNT_POD_SELECTOR = "app.kubernetes.io/name=juicefs-mount";
 
   private final KubernetesClient client;
 
@@ -94,8 +92,9 @@ public final class FactsCollector {
   }
 
   private List<Pod> mountPods(String volumeHandle, String nodeName) {
-    var pods = client.pods().inAnyNamespace().withLabel("app.kubernetes.io/name", "juicefs-mount")
-        .withLabel("volume-id", volumeHandle);
+    var pods = client.pods().inAnyNamespace()
+        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
+        .withLabel(MountPodNames.VOLUME_ID_LABEL, MountPodNames.volumeLabel(volumeHandle));
     List<Pod> all = pods.list().getItems();
     return nodeName == null ? all : all.stream()
         .filter(p -> nodeName.equals(p.getSpec().getNodeName())).toList();

@@ -5,6 +5,8 @@ import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.PodReferences;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -21,10 +23,6 @@ import tools.jackson.databind.json.JsonMapper;
  * never read.
  */
 public final class ClusterView {
-
-  private static final String MOUNT_POD_LABEL = "app.kubernetes.io/name";
-  private static final String MOUNT_POD_VALUE = "juicefs-mount";
-  private static final String REFERENCE_PREFIX = "juicefs-";
 
   private final KubernetesClient client;
   private final String driverName;
@@ -55,7 +53,7 @@ public final class ClusterView {
         .filter(pv -> pv.getSpec().getCsi() != null
             && driverName.equals(pv.getSpec().getCsi().getDriver())).toList();
     List<Pod> mountPods = client.pods().inAnyNamespace()
-        .withLabel(MOUNT_POD_LABEL, MOUNT_POD_VALUE).list().getItems();
+        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems();
     Set<String> claimNamespaces = new TreeSet<>();
     pvs.forEach(pv -> Optional.ofNullable(pv.getSpec().getClaimRef())
         .ifPresent(ref -> claimNamespaces.add(ref.getNamespace())));
@@ -73,6 +71,7 @@ public final class ClusterView {
     List<Map<String, Object>> volumes = new ArrayList<>();
     for (PersistentVolume pv : pvs) {
       String handle = pv.getSpec().getCsi().getVolumeHandle();
+      String volumeLabel = MountPodNames.volumeLabel(handle);
       Map<String, Object> v = new LinkedHashMap<>();
       v.put("pv", pv.getMetadata().getName());
       v.put("volumeHandle", handle);
@@ -89,7 +88,8 @@ public final class ClusterView {
       v.put("pods", podsByClaim.getOrDefault(claim, List.of()).stream()
           .map(ClusterView::appPod).toList());
       v.put("mountPods", mountPods.stream()
-          .filter(mp -> handle.equals(mp.getMetadata().getLabels().get("volume-id")))
+          .filter(mp -> volumeLabel.equals(mp.getMetadata().getLabels()
+              .get(MountPodNames.VOLUME_ID_LABEL)))
           .map(ClusterView::mountPod).toList());
       volumes.add(v);
     }
@@ -111,7 +111,7 @@ public final class ClusterView {
 
   private static Map<String, Object> mountPod(Pod pod) {
     Map<String, Object> p = appPod(pod);
-    p.put("volumeId", pod.getMetadata().getLabels().get("volume-id"));
+    p.put("volumeId", pod.getMetadata().getLabels().get(MountPodNames.VOLUME_ID_LABEL));
     List<ContainerStatus> statuses = pod.getStatus() == null
         || pod.getStatus().getContainerStatuses() == null ? List.of()
         : pod.getStatus().getContainerStatuses();
@@ -121,10 +121,8 @@ public final class ClusterView {
         .orElse(0)).sum());
     Map<String, String> annotations = Optional.ofNullable(pod.getMetadata().getAnnotations())
         .orElse(Map.of());
-    p.put("references", annotations.entrySet().stream()
-        .filter(e -> e.getKey().startsWith(REFERENCE_PREFIX) && e.getValue().startsWith("/"))
-        .map(Map.Entry::getValue).sorted().toList());
-    p.put("deleteAt", annotations.get("juicefs-delete-at"));
+    p.put("references", PodReferences.targets(annotations).stream().sorted().toList());
+    p.put("deleteAt", annotations.get(MountPodNames.DELETE_AT));
     p.put("deleting", pod.getMetadata().getDeletionTimestamp() != null);
     return p;
   }

@@ -30,6 +30,7 @@ class ClusterViewClusterTest {
         .withName(ns + "-sc").endMetadata().withProvisioner(driver).withReclaimPolicy("Retain")
         .withParameters(Map.of("juicefs/mount-delete-delay", "1m")).build()).create();
     String pv = ns + "-pv";
+    String target = "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/" + pv + "/mount";
     k.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName(pv)
         .endMetadata().withNewSpec().addToCapacity("storage", new Quantity("1Gi"))
         .withAccessModes("ReadWriteMany").withStorageClassName("").withNewCsi()
@@ -46,8 +47,7 @@ class ClusterViewClusterTest {
         .endVolume().endSpec().build()).create();
     k.pods().inNamespace(ns).resource(new PodBuilder().withNewMetadata().withName("juicefs-m")
         .addToLabels("app.kubernetes.io/name", "juicefs-mount").addToLabels("volume-id", pv)
-        .addToAnnotations("juicefs-0123", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/"
-            + pv + "/mount")
+        .addToAnnotations(io.jfscsi.runtime.kube.MountPodNames.referenceKey(target), target)
         .endMetadata().withNewSpec().withNodeName(ns + "-node").addNewContainer()
         .withName("jfs-mount").withImage("m").endContainer().endSpec().build()).create();
     Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> "Bound".equals(
