@@ -48,7 +48,8 @@ public final class DoctorCommand implements Callable<Integer> {
     String namespace = target.contains("/") ? target.substring(0, target.indexOf('/'))
         : "default";
     String name = target.substring(target.indexOf('/') + 1);
-    try (KubernetesClient client = io.jfscsi.cli.KubeClients.connect(kubeconfig)) {
+    try (KubernetesClient client = io.jfscsi.runtime.kube.KubeClients.connect(
+        kubeconfig == null ? "" : kubeconfig.toString())) {
       FactsCollector collector = new FactsCollector(client);
       Facts facts = kind == Kind.pod
           ? collector.forPod(namespace, name, Optional.ofNullable(claim))

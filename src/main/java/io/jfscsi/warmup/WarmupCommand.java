@@ -89,7 +89,8 @@ public final class WarmupCommand implements Callable<Integer> {
     String claim = pvc.substring(pvc.indexOf('/') + 1);
     var out = spec.commandLine().getOut();
     int worst = 0;
-    try (var client = io.jfscsi.cli.KubeClients.connect(kubeconfig)) {
+    try (var client = io.jfscsi.runtime.kube.KubeClients.connect(
+        kubeconfig == null ? "" : kubeconfig.toString())) {
       MountPodWarmup warmup = new MountPodWarmup(client);
       for (MountPodWarmup.Plan plan : warmup.plan(namespace, claim, words,
           Optional.ofNullable(node), Optional.ofNullable(threads))) {

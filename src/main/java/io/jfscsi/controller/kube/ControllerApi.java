@@ -2,10 +2,7 @@ package io.jfscsi.controller.kube;
 
 import com.typesafe.config.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.jfscsi.runtime.kube.KubeClients;
 
 /**
  * The controller's API client from {@code jfs-csi.kubernetes.kubeconfig} (the key the kubernetes
@@ -15,17 +12,8 @@ import java.nio.file.Path;
 public final class ControllerApi {
   private ControllerApi() {}
 
-  public static KubernetesClient create(Config c) throws IOException {
-    String kubeconfig = c.getString("kubernetes.kubeconfig");
-    io.fabric8.kubernetes.client.Config config;
-    if (kubeconfig.isEmpty()) {
-      config = io.fabric8.kubernetes.client.Config.autoConfigure(null);
-    } else {
-      Path file = Path.of(kubeconfig);
-      config = io.fabric8.kubernetes.client.Config.fromKubeconfig(null, Files.readString(file),
-          file.toString());
-    }
-    return new KubernetesClientBuilder().withConfig(config).build();
+  public static KubernetesClient create(Config c) {
+    return KubeClients.connect(c.getString("kubernetes.kubeconfig"));
   }
 
   /**

@@ -1,6 +1,5 @@
 package io.jfscsi.runtime.kube;
 
-import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.jfscsi.Failure;
@@ -67,14 +66,8 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   /** A runtime with a client of its own, built from {@code config.kubeconfig()} or fabric8's auto configuration. */
   public static KubeMountRuntime connect(KubeRuntimeConfig config, Mounter mounter, Duration podGoneGrace) {
     RequestCounter counter = new RequestCounter();
-    Config kube;
-    try {
-      kube = config.kubeconfig().isEmpty() ? Config.autoConfigure(null)
-          : Config.fromKubeconfig(new java.io.File(config.kubeconfig()));
-    } catch (RuntimeException e) {
-      throw new IllegalArgumentException("cannot read the kubeconfig " + config.kubeconfig() + ": " + e.getMessage(), e);
-    }
-    KubernetesClient client = new KubernetesClientBuilder().withConfig(kube)
+    KubernetesClient client = new KubernetesClientBuilder()
+        .withConfig(KubeClients.config(config.kubeconfig()))
         .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("jfs-csi-count", counter))
         .build();
     return new KubeMountRuntime(config, client, mounter, counter, podGoneGrace, true);
