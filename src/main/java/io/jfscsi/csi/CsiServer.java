@@ -60,6 +60,10 @@ public final class CsiServer implements AutoCloseable {
       }
       case Endpoint.Tcp tcp -> builder = NettyServerBuilder.forAddress(tcp.address());
     }
+    // Every handler validates its request (no call that can wait on a FUSE client, see
+    // RequestChecks) and sends one message to an actor, so it runs on the transport thread that
+    // read the request: a hand-off to grpc-java's executor would add a thread wake-up per call.
+    builder.directExecutor();
     services.forEach(builder::addService);
     Server server = builder.build().start();
     if (endpoint instanceof Endpoint.Unix(Path path)) {

@@ -47,7 +47,7 @@ public final class NodeService implements Node {
   private final Scheduler scheduler;
   private final Duration timeout;
   private final String nodeId;
-  private final Path kubeletRoot;
+  private final RequestChecks.KubeletRoot kubeletRoot;
 
   public NodeService(ActorRef<NodeGuardian.Command> guardian, Scheduler scheduler,
                      Duration timeout, String nodeId, Path kubeletRoot) {
@@ -55,7 +55,7 @@ public final class NodeService implements Node {
     this.scheduler = scheduler;
     this.timeout = timeout;
     this.nodeId = nodeId;
-    this.kubeletRoot = kubeletRoot;
+    this.kubeletRoot = new RequestChecks.KubeletRoot(kubeletRoot);
   }
 
   @Override

@@ -2,9 +2,9 @@ package io.jfscsi.csi;
 
 import csi.v1.VolumeCapability;
 import io.jfscsi.Failure;
+import io.jfscsi.host.EntryType;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
@@ -12,7 +12,7 @@ import java.util.Set;
 
 /**
  * Validation shared by the CSI services. Everything here is pure apart from resolving the real
- * path of a target's parent, and throws {@link Failure} with INVALID_ARGUMENT (or the code the
+ * path of a target's parent and the type of the target, and throws {@link Failure} with INVALID_ARGUMENT (or the code the
  * specification names) and a message that says what is wrong.
  */
 final class RequestChecks {
@@ -61,8 +61,12 @@ final class RequestChecks {
   /**
    * A target path must be absolute, normalized, under the kubelet root, and must not escape it
    * through a symbolic link in any existing parent. The target itself may not exist yet.
+   *
+   * <p>Runs on the gRPC transport thread, so nothing here may wait on a FUSE client: the parent
+   * is a directory kubelet made on the host, and the target (which may be a mount of a hung
+   * client) is looked at only through {@link EntryType}, which never asks the file system.
    */
-  static Path targetPath(String field, String value, Path kubeletRoot) {
+  static Path targetPath(String field, String value, KubeletRoot kubeletRoot) {
     if (value.isEmpty()) {
       throw Failure.invalid(field + " is required");
     }
@@ -80,34 +84,59 @@ final class RequestChecks {
       throw Failure.invalid(field + " '" + value + "' is not normalized (expected '"
           + path.normalize() + "')");
     }
-    Path root = kubeletRoot.toAbsolutePath().normalize();
+    Path root = kubeletRoot.path();
     if (!path.startsWith(root) || path.equals(root)) {
       throw Failure.invalid(field + " '" + value + "' is outside the kubelet root " + root);
     }
-    Path parent = path.getParent();
-    if (Files.exists(parent)) {
-      try {
-        Path real = parent.toRealPath();
-        Path realRoot = Files.exists(root) ? root.toRealPath() : root;
-        if (!real.startsWith(realRoot)) {
-          throw Failure.invalid(field + " '" + value + "' escapes the kubelet root " + root
-              + " through a symbolic link (its parent resolves to " + real + ")");
-        }
-      } catch (IOException e) {
-        throw Failure.invalid(field + " '" + value + "': cannot resolve its parent: "
-            + e.getMessage());
-      }
-    } else {
+    Path real;
+    try {
+      real = path.getParent().toRealPath();
+    } catch (NoSuchFileException e) {
       throw Failure.invalid("the parent directory of " + field + " '" + value
           + "' does not exist; the CO creates it before publishing");
+    } catch (IOException e) {
+      throw Failure.invalid(field + " '" + value + "': cannot resolve its parent: "
+          + e.getMessage());
     }
-    if (Files.isSymbolicLink(path)) {
-      throw Failure.invalid(field + " '" + value + "' is a symbolic link");
+    if (!real.startsWith(kubeletRoot.real())) {
+      throw Failure.invalid(field + " '" + value + "' escapes the kubelet root " + root
+          + " through a symbolic link (its parent resolves to " + real + ")");
     }
-    if (Files.exists(path, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(path)) {
-      throw Failure.invalid(field + " '" + value + "' exists and is not a directory");
+    switch (EntryType.of(path)) {
+      case SYMLINK -> throw Failure.invalid(field + " '" + value + "' is a symbolic link");
+      case OTHER -> throw Failure.invalid(field + " '" + value
+          + "' exists and is not a directory");
+      case MISSING, DIRECTORY, UNKNOWN -> { }
     }
     return path;
+  }
+
+  /** The kubelet root; its real path is resolved once it exists, and then kept. */
+  static final class KubeletRoot {
+    private final Path path;
+    private volatile Path real;
+
+    KubeletRoot(Path path) {
+      this.path = path.toAbsolutePath().normalize();
+    }
+
+    Path path() {
+      return path;
+    }
+
+    Path real() {
+      Path known = real;
+      if (known != null) {
+        return known;
+      }
+      try {
+        known = path.toRealPath();
+      } catch (IOException e) {
+        return path; // not there yet: nothing under it exists either
+      }
+      real = known;
+      return known;
+    }
   }
 
   /** The driver serves file systems only: mount access, and the access modes it can honour. */

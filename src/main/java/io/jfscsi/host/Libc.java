@@ -48,6 +48,11 @@ final class Libc {
   static final long STX_ATTRIBUTES = 8;
   static final long STX_ATTRIBUTES_MASK = 56;
   static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
+  static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  /** Take the attributes the kernel has cached; a FUSE file system is not asked (no hang). */
+  static final int AT_STATX_DONT_SYNC = 0x4000;
+  static final int STATX_TYPE = 0x1;
+  static final long STX_MODE = 28;
 
   /** Larger than struct stat (144 bytes on x86_64, 128 on aarch64); st_dev and st_ino lead both. */
   static final long STAT_SIZE = 256;
@@ -123,10 +128,15 @@ final class Libc {
 
   /** statx(2) of {@code path} (following symbolic links) into {@code buf} ({@link #STATX_SIZE}). */
   static int statx(Path path, MemorySegment buf) {
+    return statx(path, 0, STATX_BASIC_STATS, buf);
+  }
+
+  /** statx(2) of {@code path} with {@code flags} (AT_*) and {@code mask} (STATX_*). */
+  static int statx(Path path, int flags, int mask, MemorySegment buf) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment errno = arena.allocate(CAPTURE);
-      int rc = (int) STATX.invokeExact(errno, AT_FDCWD, arena.allocateFrom(path.toString()), 0,
-          STATX_BASIC_STATS, buf);
+      int rc = (int) STATX.invokeExact(errno, AT_FDCWD, arena.allocateFrom(path.toString()),
+          flags, mask, buf);
       return rc == 0 ? 0 : errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("statx", t);

@@ -12,4 +12,9 @@ public class MountException extends Exception {
   public int errno() {
     return errno;
   }
+
+  /** ENOENT: a path the call needs does not exist. */
+  public boolean notFound() {
+    return errno == Libc.ENOENT;
+  }
 }

@@ -170,6 +170,15 @@ class NodeConformanceTest {
     Files.createSymbolicLink(link, Files.createDirectories(dir.resolve("outside-target")));
     assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", link.resolve("mount"))
         .build()), Status.Code.INVALID_ARGUMENT, "symbolic link");
+    // The target itself a symbolic link (to a directory inside the root), or a file.
+    Path target = driver.target("pod-b", "pvc-1");
+    Files.createSymbolicLink(target, Files.createDirectories(target.resolveSibling("real")));
+    assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", target).build()),
+        Status.Code.INVALID_ARGUMENT, "is a symbolic link");
+    Path file = driver.target("pod-c", "pvc-1");
+    Files.writeString(file, "not a directory");
+    assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", file).build()),
+        Status.Code.INVALID_ARGUMENT, "exists and is not a directory");
     assertThat(driver.mountsUnder()).isEmpty();
     assertThat(driver.clientPids()).isEmpty();
   }

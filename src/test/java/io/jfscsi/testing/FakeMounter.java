@@ -84,7 +84,7 @@ public final class FakeMounter implements Mounter {
       throw new MountException("cannot stat " + source + ": Transport endpoint is not connected",
           ENOTCONN);
     }
-    if (serving.isEmpty() && !Files.exists(source)) {
+    if (!Files.exists(source)) {
       throw new MountException("mount source " + source + " does not exist", ENOENT);
     }
     Fs fs = serving.map(e -> e.getValue().fs()).orElse(host);
