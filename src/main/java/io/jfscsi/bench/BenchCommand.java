@@ -59,6 +59,13 @@ public final class BenchCommand implements Callable<Integer> {
       description = "rounds run first and not counted (JIT warm-up of driver and bench)")
   int warmupRounds;
 
+  @Option(names = "--warmup-pairs", defaultValue = "2000",
+      description = "at least this many publish + unpublish pairs run in warm-up rounds first "
+          + "(more rounds than --warmup-rounds when needed): the bench's own JVM compiles its "
+          + "gRPC client and mount calls only after thousands of calls, and kubelet (Go) has no "
+          + "such warm-up to pay for")
+  int warmupPairs;
+
   @Option(names = "--no-decompose",
       description = "skip timing Probe (gRPC + one ask of the node actor) and NodeGetVolumeStats "
           + "(+ the client's actor, a probe of the target, statfs) on the published targets; "
@@ -71,6 +78,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     options.check();
+    int perRound = volumes * targetsPerVolume;
+    warmupRounds = Math.max(warmupRounds, (warmupPairs + perRound - 1) / Math.max(1, perRound));
     Report r = new Report(System.out);
     r.title("jfs-csi bench: " + volumes + " volumes x " + targetsPerVolume + " targets, "
         + concurrency + " callers, " + rounds + " rounds (+" + warmupRounds + " warm-up)");
@@ -198,9 +207,12 @@ public final class BenchCommand implements Callable<Integer> {
       var unmount = Phase.run("raw unmount", pool, concurrency, unmountOps, driver);
       result.verifyErrors += verify(r, targets, false, "after raw unmount");
       boolean counted = round >= warmupRounds;
-      r.line("%-7s %14s %14s %14s %14s%s", counted ? Integer.toString(round - warmupRounds + 1)
-              : "warm-up", cell(pub), cell(unp), cell(bind), cell(unmount),
-          pub.errors() + unp.errors() + bind.errors() + unmount.errors() > 0 ? "  errors!" : "");
+      boolean errors = pub.errors() + unp.errors() + bind.errors() + unmount.errors() > 0;
+      if (counted || errors || round == warmupRounds - 1) { // of the warm-up, its last round
+        r.line("%-7s %14s %14s %14s %14s%s", counted ? Integer.toString(round - warmupRounds + 1)
+                : "warm-up", cell(pub), cell(unp), cell(bind), cell(unmount),
+            errors ? "  errors!" : "");
+      }
       for (var p : List.of(pub, unp, bind, unmount)) {
         r.errors(p.name(), p.firstErrors());
       }
