@@ -19,7 +19,9 @@ import java.util.concurrent.Executors;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code jfs-csi bench}: publish/unpublish pairs against a CSI endpoint on a ready client, side by
@@ -38,6 +40,9 @@ import picocli.CommandLine.Option;
         + "recovery and scale."},
     subcommands = {RecoveryBench.class, ScaleBench.class})
 public final class BenchCommand implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
 
   @Mixin
   BenchOptions options;
@@ -80,7 +85,7 @@ public final class BenchCommand implements Callable<Integer> {
     options.check();
     int perRound = volumes * targetsPerVolume;
     warmupRounds = Math.max(warmupRounds, (warmupPairs + perRound - 1) / Math.max(1, perRound));
-    Report r = new Report(System.out);
+    Report r = new Report(spec.commandLine().getOut());
     r.title("jfs-csi bench: " + volumes + " volumes x " + targetsPerVolume + " targets, "
         + concurrency + " callers, " + rounds + " rounds (+" + warmupRounds + " warm-up)");
     r.line("machine: %s", Host.machine());

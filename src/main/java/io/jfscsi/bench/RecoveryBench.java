@@ -18,7 +18,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code jfs-csi bench recovery}: K targets of one volume published, its client killed with
@@ -31,6 +33,9 @@ import picocli.CommandLine.Option;
     description = "Kill a volume's client (SIGKILL) and time until every target is readable "
         + "again, against the client's own restart time.")
 final class RecoveryBench implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
 
   @Mixin
   BenchOptions options;
@@ -51,7 +56,7 @@ final class RecoveryBench implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     options.check();
-    Report r = new Report(System.out);
+    Report r = new Report(spec.commandLine().getOut());
     r.title("jfs-csi bench recovery: " + targets + " targets on one volume, client killed");
     r.line("machine: %s", Host.machine());
     ExecutorService pool = Executors.newFixedThreadPool(Math.max(concurrency, 34),

@@ -1,24 +1,29 @@
 package io.jfscsi.bench;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 
-/** Plain-text tables and lines of figures, printed as they are measured. */
+/**
+ * Plain-text tables and lines of figures, printed as they are measured, to the command's output
+ * (picocli's {@code getOut()}: standard output unless a caller such as a test sets another).
+ */
 final class Report {
-  private final PrintStream out;
+  private final PrintWriter out;
 
-  Report(PrintStream out) {
+  Report(PrintWriter out) {
     this.out = out;
   }
 
   void title(String text) {
     out.println();
     out.println("== " + text);
+    out.flush();
   }
 
   void line(String format, Object... args) {
     out.println(String.format(Locale.ROOT, format, args));
+    out.flush(); // a line as soon as it is measured, whatever the writer
   }
 
   void header() {

@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code jfs-csi bench scale}: many volumes and targets on one node. A publish storm of every
@@ -33,6 +35,9 @@ import picocli.CommandLine.Option;
     description = "Publish storm over many volumes, driver memory, and state rebuild after a "
         + "driver restart (SIGTERM, start again with the same command line).")
 final class ScaleBench implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
 
   @Mixin
   BenchOptions options;
@@ -62,7 +67,7 @@ final class ScaleBench implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     options.check();
-    Report r = new Report(System.out);
+    Report r = new Report(spec.commandLine().getOut());
     r.title("jfs-csi bench scale: " + volumes + " volumes, " + targets + " targets, "
         + concurrency + " callers");
     r.line("machine: %s", Host.machine());
