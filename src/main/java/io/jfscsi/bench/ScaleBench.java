@@ -68,8 +68,18 @@ final class ScaleBench implements Callable<Integer> {
   public Integer call() throws Exception {
     options.check();
     Report r = new Report(spec.commandLine().getOut());
+    // Targets go one per volume first: with fewer targets than volumes the others would get no
+    // target and start no client, yet be counted in the client starts and the memory target.
+    int asked = volumes;
+    if (targets > 0 && targets < volumes) {
+      volumes = targets;
+    }
     r.title("jfs-csi bench scale: " + volumes + " volumes, " + targets + " targets, "
         + concurrency + " callers");
+    if (volumes < asked) {
+      r.line("--targets %d < --volumes %d: %d volumes used, one target each", targets, asked,
+          volumes);
+    }
     r.line("machine: %s", Host.machine());
     OptionalLong pid = options.driverPid();
     if (pid.isEmpty()) {

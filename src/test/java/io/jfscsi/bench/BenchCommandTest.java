@@ -238,6 +238,27 @@ class BenchCommandTest {
     assertThat(dir.resolve("bench-data")).doesNotExist();
   }
 
+  @Test
+  void scaleWithoutRestartAndFewerTargetsThanVolumesReportsTheClientsItStarted() throws Exception {
+    // Targets are spread one per volume first: 2 targets on 3 volumes start 2 clients, not 3.
+    int code = bench("bench", "scale", "--volumes", "3", "--targets", "2", "--concurrency", "2",
+        "--no-restart");
+    String report = out.toString();
+
+    assertThat(code).as(report + err).isZero();
+    assertThat(report).contains("== jfs-csi bench scale: 2 volumes, 2 targets, 2 callers",
+        "--targets 2 < --volumes 3: 2 volumes used, one target each",
+        "run prefix ", ": 2 targets, up to 1 per volume");
+    noErrorLines(report);
+    assertThat(row(report, "publish storm (incl. 2 client starts)").ops).isEqualTo(2);
+    assertThat(report).containsPattern("target under 300 MiB resident with 2 volumes / 2 targets");
+    assertThat(report).doesNotContain("restarting the driver", "stats after restart");
+    assertThat(driver.isAlive()).as("--no-restart leaves the driver alone").isTrue();
+    assertThat(fixture.mountsUnder()).isEmpty();
+    assertThat(podDirectories()).isEmpty();
+    fixture.awaitNoClients();
+  }
+
   // ---- running the bench and reading its report ------------------------------------------
 
   /**
