@@ -49,13 +49,17 @@ class BenchCommandTest {
 
   @AfterEach
   void stop() throws Exception {
+    if (fixture == null) {
+      return; // skipped: no root or FUSE
+    }
     // bench scale restarts the driver: the new process is not the fixture's, so it is found by
-    // this test's own directory on its command line and stopped by its pid.
+    // this test's socket on its command line and stopped by its pid.
     for (long pid : driversOfThisTest()) {
-      ProcessHandle.of(pid).ifPresent(p -> {
-        p.destroyForcibly();
-        p.onExit().join();
-      });
+      var process = ProcessHandle.of(pid);
+      if (process.isPresent()) {
+        process.get().destroyForcibly();
+        process.get().onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+      }
     }
     fixture.close();
   }
@@ -74,21 +78,18 @@ class BenchCommandTest {
         "driver CPU during publish+unpublish phases: ");
     // The baseline binds the very directory the driver bound (the client's FUSE mount), not a
     // plain directory: otherwise the ratio compares different things.
-    assertThat(line(report, "raw baseline binds: ")).contains("fuse").contains("mount of the client")
+    assertThat(line(report, "raw baseline binds: ")).contains("fuse mount of the client")
         .doesNotContain("plain directory");
     noErrorLines(report);
 
     assertThat(row(report, "cold start (first publish)").ops).isEqualTo(2);
-    Row publish = row(report, "driver publish");
-    Row unpublish = row(report, "driver unpublish");
-    Row bind = row(report, "raw bind (mkdir+mount)");
-    row(report, "raw unmount (umount+rmdir)");
-    row(report, "Probe (gRPC + node actor ask)");
-    row(report, "NodeGetVolumeStats");
     for (String name : List.of("driver publish", "driver unpublish", "raw bind (mkdir+mount)",
         "raw unmount (umount+rmdir)", "Probe (gRPC + node actor ask)", "NodeGetVolumeStats")) {
       assertThat(row(report, name).ops).as(name).isEqualTo(6);
     }
+    Row publish = row(report, "driver publish");
+    Row unpublish = row(report, "driver unpublish");
+    Row bind = row(report, "raw bind (mkdir+mount)");
     // One measured round: its line in the round table, and no warm-up line.
     assertThat(report).containsPattern("(?m)^1 +[0-9.]+; [0-9.]+ ");
     assertThat(report).doesNotContainPattern("(?m)^warm-up ");
@@ -126,8 +127,9 @@ class BenchCommandTest {
   void warmupPairsRaiseTheWarmupRoundsAndWarmupIsNotCounted() throws Exception {
     // 2 volumes x 3 targets = 6 pairs a round: 10 warm-up pairs need 2 rounds. Without
     // --driver-pid, as it is usually run: the bench finds the serve process by its socket.
-    int code = benchFindingTheDriver("bench", "--volumes", "2", "--targets-per-volume", "3", "--concurrency", "2",
-        "--rounds", "1", "--warmup-rounds", "0", "--warmup-pairs", "10", "--no-decompose");
+    int code = benchFindingTheDriver("bench", "--volumes", "2", "--targets-per-volume", "3",
+        "--concurrency", "2", "--rounds", "1", "--warmup-rounds", "0", "--warmup-pairs", "10",
+        "--no-decompose");
     String report = out.toString();
 
     assertThat(code).as(report + err).isZero();
@@ -157,13 +159,13 @@ class BenchCommandTest {
     String report = out.toString();
 
     assertThat(code).as(report + err).isZero();
-    assertThat(report).contains("== jfs-csi bench recovery: 5 targets on one volume, client killed",
-        "== results");
+    assertThat(report).contains(
+        "== jfs-csi bench recovery: 5 targets on one volume, client killed", "== results");
     noErrorLines(report);
     assertThat(report).containsPattern("published 5 targets: first \\(client start\\) [0-9.]+ ms, "
         + "the others p50 [0-9.]+ ms");
-    Matcher killed = find(report, "client pid (\\d+) \\(fuse[^)]*\\) serves (\\S+) \\(mount id \\d+\\);"
-        + " killing it with SIGKILL");
+    Matcher killed = find(report, "client pid (\\d+) \\(fuse[^)]*\\) serves (\\S+) "
+        + "\\(mount id \\d+\\); killing it with SIGKILL");
     assertThat(Path.of(killed.group(2))).startsWith(dir);
     double gone = seconds(report, "kill -> client process gone: +([0-9.]+) s");
     double client = seconds(report, "kill -> client mount answers again: +([0-9.]+) s");
@@ -178,8 +180,7 @@ class BenchCommandTest {
         + "ratio \\(all targets\\)/\\(client restart\\) = [0-9.]+");
     assertThat(report).containsPattern("target 5 targets readable within 2 s of the client being"
         + " ready +(met|NOT met) ");
-    // The killed client is not the one serving afterwards (nor any other, once all is
-    // unpublished).
+    // The client it names was really killed.
     long killedPid = Long.parseLong(killed.group(1));
     assertThat(ProcessHandle.of(killedPid).map(ProcessHandle::isAlive).orElse(false)
         && Host.running(killedPid)).as("killed client %d still runs", killedPid).isFalse();
@@ -291,7 +292,7 @@ class BenchCommandTest {
 
   /**
    * The row named {@code name}; fails unless it has no errors and its figures are consistent:
-   * 0 < p50 <= p99 <= max, a positive mean within [p50 of nothing, max], a positive rate.
+   * 0 < p50 <= p99 <= max, 0 < mean <= max, a positive rate.
    */
   private static Row row(String report, String name) {
     Matcher m = find(report, "(?m)^  " + Pattern.quote(name)
