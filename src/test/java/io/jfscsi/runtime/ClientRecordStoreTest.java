@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -388,5 +389,51 @@ class ClientRecordStoreTest {
     Map<ClientKey, ClientRecord> byKey = new HashMap<>();
     rt.load().forEach(x -> byKey.put(x.key(), x));
     assertThat(byKey).containsKeys(r.key(), other.key());
+  }
+
+  /**
+   * Not a test: saves/s of publish/unpublish pairs, 16 clients of 64 targets saved from 16 threads
+   * (as 16 mount-dispatcher threads would), and the encode cost. Excluded by default (tag
+   * benchmark); run with {@code -Dsurefire.excludedGroups= -Dtest=ClientRecordStoreTest#benchmark}.
+   */
+  @Test
+  @Tag("benchmark")
+  void benchmark() throws Exception {
+    ClientRecordStore store = new ClientRecordStore(clientsDir());
+    int clients = 16;
+    int targets = 64;
+    int pairs = 2000;
+    List<Thread> threads = new java.util.ArrayList<>();
+    long start = System.nanoTime();
+    for (int c = 0; c < clients; c++) {
+      ClientRecord base = record("pvc-" + c, targets);
+      threads.add(Thread.ofPlatform().start(() -> {
+        store.save(base);
+        for (int i = 0; i < pairs; i++) {
+          Set<String> more = new HashSet<>(base.targets());
+          more.add("/var/lib/kubelet/pods/extra" + i + "/volumes/kubernetes.io~csi/pv/mount");
+          store.save(new ClientRecord(base.key(), base.source(), more, base.readOnlyTargets(), base.deleteAt(),
+              base.running()));
+          store.save(base);
+        }
+      }));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    long saves = (long) clients * (1 + 2L * pairs);
+    System.out.printf("benchmark: %d saves in %.2f s: %.0f saves/s, %.1f us per save per thread%n",
+        saves, seconds, saves / seconds, seconds * 1e6 * clients / saves);
+    ClientRecord r = record("pvc-x", targets);
+    for (int i = 0; i < 20_000; i++) {
+      ClientRecordStore.encode(r);
+    }
+    long t0 = System.nanoTime();
+    for (int i = 0; i < 100_000; i++) {
+      ClientRecordStore.encode(r);
+    }
+    System.out.printf("benchmark: encode %.2f us%n", (System.nanoTime() - t0) / 1e3 / 100_000);
+    assertThat(store.load()).hasSize(clients);
   }
 }
