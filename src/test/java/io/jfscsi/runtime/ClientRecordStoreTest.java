@@ -323,6 +323,33 @@ class ClientRecordStoreTest {
   }
 
   @Test
+  void secretsAndContextWithAnyCharactersRoundTrip() throws Exception {
+    Map<String, String> secrets = new HashMap<>(SECRETS);
+    secrets.put("tricky", " =:#!\\ \t\f\r\n\u0000\u0007\u007f\u00a0é€😀 \\u0041 trailing  ");
+    secrets.put("empty", "");
+    secrets.put("backslash-end", "x\\");
+    secrets.put("#key", "!bang");
+    Map<String, String> context = Map.of("key with spaces = and : colons", "v", "ünï", "\n leading newline",
+        "\tkey", "  two leading spaces");
+    ClientRecord base = record("pvc-1", 2);
+    VolumeSource source = new VolumeSource("pvc-1", secrets, context, List.of(" flag ", "a=b", "x\ny"));
+    ClientRecord r = new ClientRecord(base.key(), source, base.targets(), base.readOnlyTargets(), base.deleteAt(),
+        base.running());
+
+    String text = ClientRecordStore.encode(r);
+    assertThat(text.chars().allMatch(c -> c == '\n' || (c >= 0x20 && c < 0x7f))).as("ASCII: " + text).isTrue();
+    assertThat(ClientRecordStore.decode(text))
+        .isEqualTo(new ClientRecord(r.key(), source, Set.of(), Set.of(), r.deleteAt(), r.running()));
+    Properties p = new Properties();
+    p.load(new java.io.StringReader(text));
+    assertThat(p.getProperty("source.secret.tricky")).isEqualTo(secrets.get("tricky"));
+
+    runtime().save(r);
+    assertThat(runtime().load()).containsExactly(r);
+    assertThat(ClientRecordStore.encode(r)).as("stable bytes").isEqualTo(text);
+  }
+
+  @Test
   void concurrentSavesOfDifferentClients() throws Exception {
     LocalProcessRuntime rt = runtime();
     int clients = 8;
