@@ -61,7 +61,8 @@ import org.slf4j.LoggerFactory;
  * at every step: the lines of added targets (or of a flag change) first, then the record file if
  * it changed, then the lines of removed targets; when the record file is unchanged the adds and
  * removals are one write. A reader concurrent with saves reads a prefix of the log, so it sees a
- * state the targets were in after some save, or between the adds and removals of one.
+ * state the targets were in after some save, or between the adds and removals of one. A save
+ * whose record (the targets aside) equals the last one saved does not even encode it.
  *
  * <p>A log is compacted when it has more than twice as many lines as live targets plus 32: the
  * live targets are written to a temp file renamed over it, so a concurrent reader sees the old
@@ -101,6 +102,8 @@ final class ClientRecordStore {
     final ReferenceLog targets;
     /** The record file's bytes, null if there is none. */
     byte[] bytes;
+    /** The record last saved (its targets aside, what the bytes encode); null before the first. */
+    ClientRecord last;
     /** A format-2 targets directory, removed once the log holds the client's targets; null if none. */
     Path oldTargetsDir;
 
@@ -154,11 +157,13 @@ final class ClientRecordStore {
           removed.add(ReferenceLog.Change.removal(target));
         }
       }
-      byte[] bytes = encode(record).getBytes(StandardCharsets.UTF_8);
+      // Most saves are a publish or an unpublish: the record file stays, and need not be encoded.
+      byte[] bytes = sameRecordFile(s.last, record) ? s.bytes : encode(record).getBytes(StandardCharsets.UTF_8);
       boolean recordChanged = !Arrays.equals(bytes, s.bytes);
       if (!recordChanged && s.oldTargetsDir == null) {
         added.addAll(removed);
         s.targets.write(added);
+        s.last = record;
         return;
       }
       s.targets.write(added);
@@ -172,6 +177,7 @@ final class ClientRecordStore {
         s.bytes = bytes;
       }
       s.targets.write(removed);
+      s.last = record;
     } catch (IOException | RuntimeException e) {
       if (s != null) {
         saved.remove(record.key(), s); // it may not match the disk any more: the next save reads it again
@@ -181,6 +187,12 @@ final class ClientRecordStore {
       }
       throw new UncheckedIOException("cannot save the record of client " + record.key(), (IOException) e);
     }
+  }
+
+  /** Whether the record files of {@code a} (null: none) and {@code b} are the same. */
+  private static boolean sameRecordFile(ClientRecord a, ClientRecord b) {
+    return a != null && a.key().equals(b.key()) && a.source().equals(b.source()) && a.deleteAt().equals(b.deleteAt())
+        && a.running().equals(b.running());
   }
 
   /** What the disk holds of a client: read at its first save after the store was made. */
