@@ -3,22 +3,17 @@ package io.jfscsi.runtime;
 import io.jfscsi.juicefs.VolumeSource;
 import java.io.IOException;
 import java.io.StringReader;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,7 +26,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,33 +35,48 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@code <name>.properties}: everything except the targets (how to start the client, its
- *       delayed exit, the client it last ran). It changes rarely, so {@link #save} rewrites it
- *       only when its bytes differ from the file's, atomically (temp file in the same directory,
- *       then rename): a reader or a driver crash sees the old one or the new one.
- *   <li>{@code <name>.targets/}: one tiny file per target, named by the SHA-256 of the target
- *       path ({@code .ro} appended for a read-only target), holding the flag and the path. A
- *       publish adds one file and an unpublish removes one, inside the client's own directory,
- *       instead of rewriting every target into the one directory all clients share: jstack of
- *       the driver during a 256-caller publish phase found 103 of 128 mount-dispatcher samples
- *       in the old whole-record save (temp create, rename, lstat in that shared directory).
- *       Each file is written under a dot name and renamed into place, so it is whole or absent;
- *       {@link #load} still checks that the path hashes to the file's name and skips (and
- *       logs) one that does not, so a file damaged any other way can neither invent a target
- *       nor break the record.
+ *       delayed exit, the client it last ran), format 3. It changes rarely, so {@link #save}
+ *       rewrites it only when its bytes differ from the last ones written, atomically (temp file
+ *       in the same directory, then rename): a reader or a driver crash sees the old one or the
+ *       new one. It is written line by line here, not with {@link Properties#store}, with the
+ *       escapes {@link Properties#load} reads back (every character outside printable ASCII as
+ *       <code>&#92;uXXXX</code>, so the file is ASCII whatever the secrets hold).
+ *   <li>{@code <name>.targets.log}: the targets, as an append-only log of their changes, one
+ *       checksummed line each (see {@link ReferenceLog}). A publish or an unpublish is one write
+ *       (open with O_APPEND, write, close) to the client's own log: no inode is allocated or
+ *       freed, no directory listed, nothing hashed but the new line.
  * </ul>
  *
- * <p>{@link #save} diffs the record's targets against a listing of the client's directory, not
- * against a copy kept in memory: only the client's own actor saves its record, the listing of
- * one client's directory is cheap, and whatever is on disk (a crash between two steps, a stale
- * directory of an earlier client with the same key) is corrected by the next save. The order
- * keeps every acknowledged reference on disk at every step: new target files first, then the
- * record file, then the removed targets' files. So a reader concurrent with a save sees each
- * target change whole, but a save that changes several targets may be seen half done.
+ * <p>Why: format 2 kept one tiny file per target in a {@code <name>.targets/} directory, written
+ * as temp file + rename. perf of the driver at 256 concurrent publish/unpublish callers put 27%
+ * of its CPU in ext4_create (each publish allocated an inode, each unpublish freed one) and 5% in
+ * mkdir; and the SHA-256 of every target on every save, and {@code Properties.store} with the
+ * stripping of its date comment, were a third of the Java samples of the mount threads.
  *
- * <p>Records written by earlier drivers (format 1: the targets inside the record file) still
- * load; the first save of such a client writes its target files before replacing the record file
- * with format 2, so an upgrade loses no reference. (A driver of the old format cannot read format
- * 2 records: it moves them aside.)
+ * <p>{@link #save} diffs the record's targets against what the log holds, kept in memory per
+ * client (read from disk at the client's first save after the store was made, then touched only
+ * by that client's saves, which its actor makes one at a time; dropped when a save fails, so the
+ * next one reads the disk again). The store therefore assumes it is the only writer of its
+ * directory, as the driver is of its node. The order keeps every acknowledged reference on disk
+ * at every step: the lines of added targets (or of a flag change) first, then the record file if
+ * it changed, then the lines of removed targets; when the record file is unchanged the adds and
+ * removals are one write. A reader concurrent with saves reads a prefix of the log, so it sees a
+ * state the targets were in after some save, or between the adds and removals of one. A save
+ * whose record (the targets aside) equals the last one saved does not even encode it.
+ *
+ * <p>A log is compacted when it has more than twice as many lines as live targets plus 32: the
+ * live targets are written to a temp file renamed over it, so a concurrent reader sees the old
+ * log or the new one. The next compaction is then more than (live targets + 32) changes away: one
+ * inode for at least 33 publishes or unpublishes. A log with a damaged line,
+ * or a torn last line (a crash during an append), is compacted by the client's next save, before
+ * anything is appended after the torn line.
+ *
+ * <p>Records written by earlier drivers still load: format 1 (the targets inside the record
+ * file) and format 2 (one file per target in a {@code <name>.targets/} directory, see {@link
+ * FormatTwoTargets}); their targets are merged with the log's. The first save of such a client
+ * appends all of its targets to the log (for format 2, then removes the directory), before the
+ * record file is replaced by format 3, so an upgrade loses no reference. (A driver of an older
+ * format cannot read format 3 records: it moves them aside.)
  *
  * <p>There is no fsync: a record describes mounts and client processes, which do not outlive the
  * host, and against a crash of the driver (what records are for) the page cache is as durable as
@@ -76,13 +86,34 @@ final class ClientRecordStore {
   private static final Logger log = LoggerFactory.getLogger(ClientRecordStore.class);
   private static final String SUFFIX = ".properties";
   private static final String TARGETS_SUFFIX = ".targets";
-  private static final String READ_ONLY_SUFFIX = ".ro";
-  private static final String OLD_FORMAT = "1";
-  private static final String FORMAT = "2";
+  private static final String FORMAT_1 = "1";
+  private static final String FORMAT_2 = "2";
+  private static final String FORMAT = "3";
   private static final String COMMENT = "jfs-csi client record: holds secrets, keep 0600";
   private static final java.time.Duration ABANDONED_AFTER = java.time.Duration.ofMinutes(1);
 
   private final Path dir;
+  /** What the disk holds of each client that saved since the store was made (see the class comment). */
+  private final ConcurrentHashMap<ClientKey, Saved> saved = new ConcurrentHashMap<>();
+
+  /** A client's files, as its last save left them. */
+  private static final class Saved {
+    final Path file;
+    final ReferenceLog targets;
+    /** The record file's bytes, null if there is none. */
+    byte[] bytes;
+    /** The record last saved (its targets aside, what the bytes encode); null before the first. */
+    ClientRecord last;
+    /** A format-2 targets directory, removed once the log holds the client's targets; null if none. */
+    Path oldTargetsDir;
+
+    Saved(Path file, ReferenceLog targets, byte[] bytes, Path oldTargetsDir) {
+      this.file = file;
+      this.targets = targets;
+      this.bytes = bytes;
+      this.oldTargetsDir = oldTargetsDir;
+    }
+  }
 
   ClientRecordStore(Path dir) {
     this.dir = dir;
@@ -92,59 +123,101 @@ final class ClientRecordStore {
     return dir.resolve(SafeNames.of(key) + SUFFIX);
   }
 
-  Path targetsDirOf(ClientKey key) {
-    return targetsDirOf(fileOf(key));
+  private static Path targetsDirOf(Path recordFile) {
+    return recordFile.resolveSibling(baseName(recordFile) + TARGETS_SUFFIX);
   }
 
-  private static Path targetsDirOf(Path recordFile) {
+  private static Path logOf(Path recordFile) {
+    return recordFile.resolveSibling(baseName(recordFile) + ReferenceLog.SUFFIX);
+  }
+
+  private static String baseName(Path recordFile) {
     String name = recordFile.getFileName().toString();
-    return recordFile.resolveSibling(name.substring(0, name.length() - SUFFIX.length()) + TARGETS_SUFFIX);
+    return name.substring(0, name.length() - SUFFIX.length());
   }
 
   void save(ClientRecord record) {
+    Saved s = saved.get(record.key());
     try {
-      Path file = fileOf(record.key());
-      Path targetsDir = targetsDirOf(file);
-      Map<String, String> wanted = new HashMap<>();
+      if (s == null) {
+        s = readSaved(record.key());
+        saved.put(record.key(), s);
+      }
+      List<ReferenceLog.Change> added = new ArrayList<>();
       for (String target : record.targets()) {
-        wanted.put(targetFileName(target, record.readOnlyTargets().contains(target)), target);
-      }
-      Set<String> present = listTargetFiles(targetsDir);
-      if (present == null) {
-        present = Set.of();
-        if (!wanted.isEmpty() || !Files.isDirectory(dir)) {
-          FileModes.createPrivateDirectories(dir);
-        }
-        if (!wanted.isEmpty()) {
-          createPrivateDirectory(targetsDir);
+        boolean readOnly = record.readOnlyTargets().contains(target);
+        Boolean was = s.targets.readOnly(target);
+        if (was == null || was != readOnly) {
+          added.add(new ReferenceLog.Change(target, readOnly));
         }
       }
-      for (Map.Entry<String, String> e : wanted.entrySet()) {
-        if (!present.contains(e.getKey())) {
-          writeAtomically(targetsDir, e.getKey(), targetFileText(e.getValue(), e.getKey()));
+      List<ReferenceLog.Change> removed = new ArrayList<>();
+      for (String target : s.targets.targets()) {
+        if (!record.targets().contains(target)) {
+          removed.add(ReferenceLog.Change.removal(target));
         }
       }
-      byte[] bytes = encode(record).getBytes(StandardCharsets.UTF_8);
-      if (!sameBytes(file, bytes)) {
-        if (!Files.isDirectory(dir)) {
-          FileModes.createPrivateDirectories(dir);
-        }
-        writeAtomically(dir, file.getFileName().toString(), bytes);
+      // Most saves are a publish or an unpublish: the record file stays, and need not be encoded.
+      byte[] bytes = sameRecordFile(s.last, record) ? s.bytes : encode(record).getBytes(StandardCharsets.UTF_8);
+      boolean recordChanged = !Arrays.equals(bytes, s.bytes);
+      if (!recordChanged && s.oldTargetsDir == null) {
+        added.addAll(removed);
+        s.targets.write(added);
+        s.last = record;
+        return;
       }
-      for (String name : present) {
-        if (!wanted.containsKey(name)) {
-          Files.deleteIfExists(targetsDir.resolve(name));
-        }
+      s.targets.write(added);
+      if (s.oldTargetsDir != null) {
+        // The log now holds every target the client keeps (the directory's are not in it).
+        deleteTree(s.oldTargetsDir);
+        s.oldTargetsDir = null;
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot save the record of client " + record.key(), e);
+      if (recordChanged) {
+        writeAtomically(dir, s.file.getFileName().toString(), bytes);
+        s.bytes = bytes;
+      }
+      s.targets.write(removed);
+      s.last = record;
+    } catch (IOException | RuntimeException e) {
+      if (s != null) {
+        saved.remove(record.key(), s); // it may not match the disk any more: the next save reads it again
+      }
+      if (e instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new UncheckedIOException("cannot save the record of client " + record.key(), (IOException) e);
     }
   }
 
+  /** Whether the record files of {@code a} (null: none) and {@code b} are the same. */
+  private static boolean sameRecordFile(ClientRecord a, ClientRecord b) {
+    return a != null && a.key().equals(b.key()) && a.source().equals(b.source()) && a.deleteAt().equals(b.deleteAt())
+        && a.running().equals(b.running());
+  }
+
+  /** What the disk holds of a client: read at its first save after the store was made. */
+  private Saved readSaved(ClientKey key) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      FileModes.createPrivateDirectories(dir);
+    }
+    Path file = fileOf(key);
+    Path oldDir = targetsDirOf(file);
+    ReferenceLog targets = ReferenceLog.open(logOf(file));
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      bytes = null;
+    }
+    return new Saved(file, targets, bytes, Files.isDirectory(oldDir) ? oldDir : null);
+  }
+
   void remove(ClientKey key) {
+    saved.remove(key);
     try {
       Path file = fileOf(key);
       Files.deleteIfExists(file);
+      Files.deleteIfExists(logOf(file));
       deleteTree(targetsDirOf(file));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot remove the record of client " + key, e);
@@ -171,33 +244,8 @@ final class ClientRecordStore {
     return out;
   }
 
-  /** The names of the target files in {@code targetsDir}, or null if it does not exist. */
-  private static Set<String> listTargetFiles(Path targetsDir) throws IOException {
-    Set<String> names = new HashSet<>();
-    try (DirectoryStream<Path> files = Files.newDirectoryStream(targetsDir)) {
-      for (Path f : files) {
-        String name = f.getFileName().toString();
-        if (!name.startsWith(".")) {
-          names.add(name);
-        }
-      }
-    } catch (NoSuchFileException e) {
-      return null;
-    }
-    return names;
-  }
-
-  private static void createPrivateDirectory(Path d) throws IOException {
-    try {
-      Files.createDirectory(d, PosixFilePermissions.asFileAttribute(FileModes.DIR));
-    } catch (FileAlreadyExistsException e) {
-      // Made by an earlier save that failed later.
-    }
-    Files.setPosixFilePermissions(d, FileModes.DIR);
-  }
-
   /** Writes {@code name} in {@code d} under a temp name, then renames it into place. */
-  private static void writeAtomically(Path d, String name, byte[] bytes) throws IOException {
+  static void writeAtomically(Path d, String name, byte[] bytes) throws IOException {
     Path target = d.resolve(name);
     Path tmp = Files.createTempFile(d, "." + name, ".tmp", FileModes.fileAttribute());
     try {
@@ -211,14 +259,6 @@ final class ClientRecordStore {
     } catch (IOException | RuntimeException e) {
       Files.deleteIfExists(tmp);
       throw e;
-    }
-  }
-
-  private static boolean sameBytes(Path file, byte[] bytes) throws IOException {
-    try {
-      return Arrays.equals(Files.readAllBytes(file), bytes);
-    } catch (NoSuchFileException e) {
-      return false;
     }
   }
 
@@ -237,63 +277,8 @@ final class ClientRecordStore {
     }
   }
 
-  static String targetFileName(String target, boolean readOnly) {
-    return sha256(target) + (readOnly ? READ_ONLY_SUFFIX : "");
-  }
-
-  private static byte[] targetFileText(String target, String fileName) {
-    String flag = fileName.endsWith(READ_ONLY_SUFFIX) ? "ro" : "rw";
-    return (flag + "\n" + target + "\n").getBytes(StandardCharsets.UTF_8);
-  }
-
-  /** The targets recorded in {@code targetsDir}: target path -> read-only. */
-  private static Map<String, Boolean> loadTargets(Path targetsDir) throws IOException {
-    Map<String, Boolean> out = new HashMap<>();
-    try (DirectoryStream<Path> files = Files.newDirectoryStream(targetsDir)) {
-      for (Path f : files) {
-        String name = f.getFileName().toString();
-        if (name.startsWith(".")) {
-          if (name.endsWith(".tmp")) {
-            deleteIfAbandoned(f);
-          }
-          continue;
-        }
-        String target = parseTargetFile(f, name);
-        if (target == null) {
-          continue;
-        }
-        // A flag changed by a save that did not finish: both files are there. Read-only wins.
-        out.merge(target, name.endsWith(READ_ONLY_SUFFIX), Boolean::logicalOr);
-      }
-    } catch (NoSuchFileException e) {
-      return out;
-    }
-    return out;
-  }
-
-  /** The target a file names, or null (logged) if it is damaged. */
-  private static String parseTargetFile(Path f, String name) {
-    try {
-      String text = new String(Files.readAllBytes(f), StandardCharsets.UTF_8);
-      boolean readOnly = name.endsWith(READ_ONLY_SUFFIX);
-      String prefix = (readOnly ? "ro" : "rw") + "\n";
-      if (text.startsWith(prefix) && text.endsWith("\n") && text.length() > prefix.length() + 1) {
-        String target = text.substring(prefix.length(), text.length() - 1);
-        if (targetFileName(target, readOnly).equals(name)) {
-          return target;
-        }
-      }
-      log.warn("skipping damaged target file {} ({} bytes): its content does not match its name", f, text.length());
-    } catch (NoSuchFileException e) {
-      log.debug("target file {} was removed since the listing", f);
-    } catch (IOException e) {
-      log.warn("skipping unreadable target file {}: {}", f, e.toString());
-    }
-    return null;
-  }
-
   /** A temp file left by a crash in the middle of a save; a young one may be a save in progress. */
-  private static void deleteIfAbandoned(Path tmp) {
+  static void deleteIfAbandoned(Path tmp) {
     try {
       if (Files.getLastModifiedTime(tmp).toInstant().isBefore(Instant.now().minus(ABANDONED_AFTER))) {
         Files.deleteIfExists(tmp);
@@ -312,6 +297,8 @@ final class ClientRecordStore {
     } catch (IOException | RuntimeException e) {
       Path aside = file.resolveSibling(file.getFileName() + ".corrupt");
       log.warn("skipping unreadable client record {} ({}); moved aside to {}", file, e.toString(), aside);
+      // A save that remembers the file's bytes would not write it again.
+      saved.values().removeIf(s -> s.file.equals(file));
       try {
         Files.move(file, aside, StandardCopyOption.REPLACE_EXISTING);
       } catch (IOException moveFailed) {
@@ -320,7 +307,11 @@ final class ClientRecordStore {
       return Optional.empty();
     }
     try {
-      Map<String, Boolean> more = loadTargets(targetsDirOf(file));
+      Map<String, Boolean> more = new HashMap<>(ReferenceLog.read(logOf(file)).live());
+      Map<String, Boolean> old = FormatTwoTargets.read(targetsDirOf(file));
+      if (old != null) {
+        old.forEach((t, ro) -> more.merge(t, ro, Boolean::logicalOr));
+      }
       if (more.isEmpty()) {
         return Optional.of(r);
       }
@@ -334,16 +325,7 @@ final class ClientRecordStore {
       });
       return Optional.of(new ClientRecord(r.key(), r.source(), targets, readOnly, r.deleteAt(), r.running()));
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot list the targets of client record " + file, e);
-    }
-  }
-
-  private static String sha256(String s) {
-    try {
-      return HexFormat.of().formatHex(
-          MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+      throw new UncheckedIOException("cannot read the targets of client record " + file, e);
     }
   }
 
@@ -360,32 +342,55 @@ final class ClientRecordStore {
     for (int i = 0; i < s.mountFlags().size(); i++) {
       p.put("source.mountFlag." + i, s.mountFlags().get(i));
     }
-    // The targets are files of their own (see the class comment).
+    // The targets are in the log (see the class comment).
     r.deleteAt().ifPresent(t -> p.put("deleteAt", t.toString()));
     r.running().ifPresent(c -> {
       p.put("running.mountPath", c.mountPath().toString());
       p.put("running.handle", c.handle());
       p.put("running.startedAt", c.startedAt().toString());
     });
-    Properties props = new Properties();
-    props.putAll(p);
-    StringWriter w = new StringWriter();
-    try {
-      props.store(w, COMMENT);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    // Sorted, and without a date: an unchanged record has the same bytes (save() need not write it).
+    StringBuilder out = new StringBuilder(1024).append('#').append(COMMENT).append('\n');
+    p.forEach((k, v) -> {
+      escape(out, k, true);
+      out.append('=');
+      escape(out, v, false);
+      out.append('\n');
+    });
+    return out.toString();
+  }
+
+  /**
+   * {@code s} with the escapes {@link Properties#load} undoes: those of {@link Properties#store}
+   * (a space in a key or leading a value, tab, newline, CR, form feed, {@code \ = : # !}), and
+   * every other character outside printable ASCII as a unicode escape.
+   */
+  private static void escape(StringBuilder out, String s, boolean key) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '\\', '=', ':', '#', '!' -> out.append('\\').append(c);
+        case '\t' -> out.append("\\t");
+        case '\n' -> out.append("\\n");
+        case '\r' -> out.append("\\r");
+        case '\f' -> out.append("\\f");
+        case ' ' -> out.append(key || i == 0 ? "\\ " : " ");
+        default -> {
+          if (c < 0x20 || c > 0x7e) {
+            out.append('\\').append('u').append(HexFormat.of().toHexDigits(c));
+          } else {
+            out.append(c);
+          }
+        }
+      }
     }
-    // Without the date line that store() adds, so that an unchanged record has the same bytes
-    // (and save() need not rewrite it). Keys come out sorted.
-    return w.toString().lines().filter(l -> !l.startsWith("#") || l.equals("#" + COMMENT))
-        .collect(Collectors.joining("\n", "", "\n"));
   }
 
   static ClientRecord decode(String text) throws IOException {
     Properties props = new Properties();
     props.load(new StringReader(text));
     String format = props.getProperty("format");
-    if (!FORMAT.equals(format) && !OLD_FORMAT.equals(format)) {
+    if (!FORMAT.equals(format) && !FORMAT_2.equals(format) && !FORMAT_1.equals(format)) {
       throw new IllegalArgumentException("unknown record format " + props.getProperty("format"));
     }
     ClientKey key = new ClientKey(required(props, "key.volumeId"), required(props, "key.settingsHash"));
@@ -405,8 +410,8 @@ final class ClientRecordStore {
     }
     Set<String> targets = new HashSet<>();
     Set<String> readOnly = new HashSet<>();
-    // Format 1 kept the targets here; format 2 keeps them as files of their own.
-    int targetCount = OLD_FORMAT.equals(format) ? Integer.parseInt(required(props, "targets.count")) : 0;
+    // Format 1 kept the targets here; later formats keep them in files of their own.
+    int targetCount = FORMAT_1.equals(format) ? Integer.parseInt(required(props, "targets.count")) : 0;
     for (int i = 0; i < targetCount; i++) {
       String target = required(props, "target." + i);
       targets.add(target);
