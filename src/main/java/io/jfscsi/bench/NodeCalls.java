@@ -53,6 +53,12 @@ final class NodeCalls {
             .setVolumeId(volume.id()).setVolumePath(target.toString()).build());
   }
 
+  /** NodeGetCapabilities: a call the driver answers without any actor, the gRPC round trip. */
+  void capabilities() {
+    client.node().withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        .nodeGetCapabilities(csi.v1.NodeGetCapabilitiesRequest.getDefaultInstance());
+  }
+
   /** Probe over this channel: true when the plugin says ready. */
   boolean ready() {
     return client.identity().withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)

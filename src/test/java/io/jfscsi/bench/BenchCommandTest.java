@@ -84,9 +84,16 @@ class BenchCommandTest {
 
     assertThat(row(report, "cold start (first publish)").ops).isEqualTo(2);
     for (String name : List.of("driver publish", "driver unpublish", "raw bind (mkdir+mount)",
-        "raw unmount (umount+rmdir)", "Probe (gRPC + node actor ask)", "NodeGetVolumeStats")) {
+        "raw unmount (umount+rmdir)", "gRPC no-op (NodeGetCapabilities)",
+        "Probe (gRPC + node actor ask)", "NodeGetVolumeStats")) {
       assertThat(row(report, name).ops).as(name).isEqualTo(6);
     }
+    // The driver's time beyond the transport: publish p50 minus the no-op's p50.
+    Matcher beyond = find(report, "beyond a gRPC no-op \\(([0-9.]+) ms\\) at p50: publish "
+        + "(-?[0-9.]+) ms");
+    assertThat(Double.parseDouble(beyond.group(2))).isCloseTo(
+        row(report, "driver publish").p50 - Double.parseDouble(beyond.group(1)),
+        org.assertj.core.api.Assertions.within(0.002));
     Row publish = row(report, "driver publish");
     Row unpublish = row(report, "driver unpublish");
     Row bind = row(report, "raw bind (mkdir+mount)");
@@ -147,7 +154,7 @@ class BenchCommandTest {
         "raw unmount (umount+rmdir)")) {
       assertThat(row(report, name).ops).as(name).isEqualTo(6);
     }
-    assertThat(report).doesNotContain("Probe (gRPC", "NodeGetVolumeStats");
+    assertThat(report).doesNotContain("gRPC no-op", "Probe (gRPC", "NodeGetVolumeStats");
     assertThat(mountsUnder(fixture.kubelet)).isEmpty();
     fixture.awaitNoClients();
   }
