@@ -112,9 +112,8 @@ public final class BenchCommand implements Callable<Integer> {
         run(r, pool, node, mounter, ws, anchors, targets, result);
       } finally {
         cleanUp(r, pool, node, mounter, anchors, targets);
-        List<Path> left = ws.cleanUp();
-        if (!left.isEmpty()) {
-          r.line("left in place (not empty or still mounted): %s", left);
+        if (ws.cleanUpAndReport(r)) {
+          result.verifyErrors++;
         }
       }
       Map<String, String> after = pid.isPresent() ? Host.status(pid.getAsLong()) : Map.of();

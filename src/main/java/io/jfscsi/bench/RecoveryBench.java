@@ -71,6 +71,7 @@ final class RecoveryBench implements Callable<Integer> {
         r.line("the driver at %s is not ready", options.endpoint);
         return 1;
       }
+      int code = 3;
       try {
         var first = Phase.run("cold publish", pool, 1,
             BenchCommand.publishOps(node, all.subList(0, 1)));
@@ -114,7 +115,7 @@ final class RecoveryBench implements Callable<Integer> {
         long[] readableAt = awaitTargets(pool, all, content, deadline, killed);
         long restartNanos = clientReady.get();
         print(r, all.size(), gone, restartNanos, readableAt);
-        return restartNanos < 0 || Arrays.stream(readableAt).anyMatch(t -> t < 0) ? 3 : 0;
+        code = restartNanos < 0 || Arrays.stream(readableAt).anyMatch(t -> t < 0) ? 3 : 0;
       } finally {
         var done = Phase.run("clean-up unpublish", pool, concurrency,
             BenchCommand.unpublishOps(node, all));
@@ -123,11 +124,11 @@ final class RecoveryBench implements Callable<Integer> {
           Files.deleteIfExists(ws.dataDir.resolve(all.getFirst().volume().context()
               .get("subPath")).resolve("bench-probe"));
         }
-        List<Path> left = ws.cleanUp();
-        if (!left.isEmpty()) {
-          r.line("left in place (not empty or still mounted): %s", left);
+        if (ws.cleanUpAndReport(r)) {
+          code = 3;
         }
       }
+      return code;
     } finally {
       pool.shutdownNow();
     }

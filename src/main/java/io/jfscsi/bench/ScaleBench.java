@@ -177,10 +177,8 @@ final class ScaleBench implements Callable<Integer> {
       r.line("every client stopped and unmounted %s after the unpublish storm%s",
           Report.seconds(System.nanoTime() - stopping),
           lastMounts > 0 ? " (NOT: " + lastMounts + " mounts left)" : "");
-      List<Path> left = ws.cleanUp();
-      if (!left.isEmpty()) {
-        r.line("left in place (not empty or still mounted): %d paths, e.g. %s", left.size(),
-            left.getFirst());
+      if (ws.cleanUpAndReport(r)) {
+        errors++;
       }
       pool.shutdownNow();
     }

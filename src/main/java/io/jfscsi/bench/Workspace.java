@@ -110,6 +110,21 @@ final class Workspace {
     return left;
   }
 
+  /**
+   * {@link #cleanUp}, with what is left reported; true when any of it is under the kubelet root:
+   * a target the bench published or bound is still mounted, or a pod directory is not empty.
+   * That is the bench's own mess, so the run must fail; a data directory the user gave may
+   * rightly keep its files.
+   */
+  boolean cleanUpAndReport(Report r) {
+    List<Path> left = cleanUp();
+    if (!left.isEmpty()) {
+      r.line("left in place (not empty or still mounted): %d paths, e.g. %s", left.size(),
+          left.getFirst());
+    }
+    return left.stream().anyMatch(p -> p.startsWith(kubeletRoot));
+  }
+
   private static void removeEmpty(Path dir, List<Path> left) {
     try {
       Files.deleteIfExists(dir);
