@@ -115,7 +115,6 @@ class ClientRecordStoreTest {
     Set<String> universe = version(150).targets();
     String always = "/var/lib/kubelet/pods/p0/volumes/kubernetes.io~csi/pv/mount";
     Path log = clientsDir().resolve("pvc-1-abcdef012345.targets.log");
-    Object firstLog = Files.readAttributes(log, BasicFileAttributes.class).fileKey();
     Thread reader = Thread.ofPlatform().start(() -> {
       while (!done.get()) {
         List<ClientRecord> seen = runtime().load();
@@ -162,8 +161,9 @@ class ClientRecordStoreTest {
           .as("no temp file left, nothing moved aside")
           .containsExactlyInAnyOrder("pvc-1-abcdef012345.properties", "pvc-1-abcdef012345.targets.log");
     }
+    // Each cycle appends about 300 lines: this few means it was compacted (by rename; comparing
+    // inodes would not show it, as ext4 may give the new file the old one's freed inode number).
     assertThat(lines(log)).as("compacted while shrinking").isLessThanOrEqualTo(2 * 1 + 32);
-    assertThat(Files.readAttributes(log, BasicFileAttributes.class).fileKey()).isNotEqualTo(firstLog);
   }
 
   /** The entries of the clients directory: name -> inode. */
