@@ -1,0 +1,119 @@
+package io.jfscsi.csi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import csi.v1.NodeGetVolumeStatsRequest;
+import csi.v1.NodeUnpublishVolumeRequest;
+import csi.v1.ProbeRequest;
+import io.jfscsi.testing.DriverFixture;
+import io.jfscsi.testing.HostRequirements;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * gRPC handlers run on the transport thread that read the request (CsiServer's direct
+ * executor), so nothing they do may wait on a FUSE client. Here one volume's client is stopped
+ * (SIGSTOP: alive, answering nothing) while calls for that volume are in flight, one of them
+ * about a target bound from the stopped client; the other volume and the driver itself must
+ * answer as usual on the same connection, and the stopped volume's calls finish once its client
+ * runs again.
+ */
+class StoppedClientTest {
+  @TempDir Path dir;
+
+  private DriverFixture driver;
+  private long stopped = -1;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (stopped > 0) {
+      signal(stopped, "CONT");
+    }
+    if (driver != null) {
+      driver.close();
+    }
+  }
+
+  @Test
+  void aStoppedClientHoldsUpOnlyItsOwnVolume() throws Exception {
+    HostRequirements.requireFuse();
+    driver = new DriverFixture(dir).start();
+    Path a1 = driver.target("pod-a1", "pvc-a");
+    Path a2 = driver.target("pod-a2", "pvc-a");
+    Path b1 = driver.target("pod-b1", "pvc-b");
+    Path b2 = driver.target("pod-b2", "pvc-b");
+    driver.publish("pvc-a", a1);
+    driver.publish("pvc-b", b1);
+    stopped = clientOf("pvc-a");
+    signal(stopped, "STOP");
+    Thread.sleep(1_100); // past FUSE's default entry and attribute timeouts of one second
+
+    // Deadlines, so that a blocked transport thread fails the test instead of hanging it.
+    var node = driver.csi().node().withDeadlineAfter(30, TimeUnit.SECONDS);
+    ExecutorService callers = Executors.newFixedThreadPool(3);
+    List<CompletableFuture<?>> onA = new ArrayList<>();
+    onA.add(CompletableFuture.runAsync(() -> node.nodeGetVolumeStats(NodeGetVolumeStatsRequest
+        .newBuilder().setVolumeId("pvc-a").setVolumePath(a1.toString()).build()), callers));
+    onA.add(CompletableFuture.runAsync(() -> node.nodePublishVolume(
+        driver.publishRequest("pvc-a", a2).build()), callers));
+    // Its checks look at a1, a bind of the stopped client, on the transport thread.
+    onA.add(CompletableFuture.runAsync(() -> node.nodeUnpublishVolume(NodeUnpublishVolumeRequest
+        .newBuilder().setVolumeId("pvc-a").setTargetPath(a1.toString()).build()), callers));
+    Thread.sleep(300);
+
+    long start = System.nanoTime();
+    assertThat(driver.csi().identity().withDeadlineAfter(10, TimeUnit.SECONDS)
+        .probe(ProbeRequest.getDefaultInstance()).getReady().getValue()).isTrue();
+    node.nodePublishVolume(driver.publishRequest("pvc-b", b2).build());
+    assertThat(node.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+        .setVolumeId("pvc-b").setVolumePath(b2.toString()).build()).getVolumeCondition()
+        .getAbnormal()).isFalse();
+    Files.writeString(b2.resolve("file"), "written while the other client is stopped");
+    node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-b")
+        .setTargetPath(b2.toString()).build());
+    Duration otherVolume = Duration.ofNanos(System.nanoTime() - start);
+
+    assertThat(onA).as("the stopped client really holds its volume's calls")
+        .anyMatch(f -> !f.isDone());
+    assertThat(otherVolume).as("the other volume's calls while pvc-a's client is stopped")
+        .isLessThan(Duration.ofSeconds(3));
+
+    signal(stopped, "CONT");
+    stopped = -1;
+    CompletableFuture.allOf(onA.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    callers.shutdown();
+    assertThat(Files.readString(b1.resolve("file")))
+        .isEqualTo("written while the other client is stopped");
+    driver.unpublish("pvc-a", a2);
+    driver.unpublish("pvc-b", b1);
+    driver.awaitNoClients();
+  }
+
+  /** The pid of the FUSE client serving {@code volumeId}. */
+  private long clientOf(String volumeId) {
+    List<Long> pids = new ArrayList<>();
+    ProcessHandle.allProcesses().forEach(p -> p.info().arguments().ifPresent(args -> {
+      if (p.info().command().orElse("").contains("bindfs")
+          && String.join(" ", args).contains("/mnt/" + volumeId + "-")) {
+        pids.add(p.pid());
+      }
+    }));
+    assertThat(pids).as("the client of %s", volumeId).hasSize(1);
+    return pids.getFirst();
+  }
+
+  private static void signal(long pid, String signal) throws Exception {
+    assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor())
+        .isZero();
+  }
+}
