@@ -145,16 +145,37 @@ public final class LocalProcessRuntime implements MountRuntime {
     long pid = process.pid();
     RunningClient client = new RunningClient(key, mountPath, Long.toString(pid),
         process.info().startInstant().orElseGet(Instant::now));
-    exits.watch(client, process.onExit(),
+    exits.watch(client, exitOf(process),
         () -> "client process " + pid + " exited with " + ClientLauncher.describeStatus(process.exitValue()), onExit);
     log.info("started client {} (pid {}) at {}: {}", key, pid, mountPath, command.shown());
     return client;
   }
 
+  /**
+   * Completes with the exit status when {@code process} ends, from a virtual thread of its own.
+   * Not {@code Process.onExit()}: that completes through {@code handleAsync} on the JVM-wide
+   * common pool, which has a single worker on a 2-core node, so anything blocking there (in this
+   * JVM, whoever it is) would delay the driver noticing that a client died.
+   */
+  static CompletableFuture<Integer> exitOf(Process process) {
+    CompletableFuture<Integer> exit = new CompletableFuture<>();
+    Thread.ofVirtual().name("client-exit-" + process.pid()).start(() -> {
+      while (true) {
+        try {
+          exit.complete(process.waitFor());
+          return;
+        } catch (InterruptedException e) {
+          // Nobody interrupts this thread on purpose: keep waiting for the exit.
+        }
+      }
+    });
+    return exit;
+  }
+
   private Failure notReady(ClientKey key, Path mountPath, Process process, MountCheck.Outcome outcome,
                            Redactor redactor, ClientLog clientLog, long offset) {
     process.destroyForcibly();
-    int status = process.onExit().join().exitValue();
+    int status = exitOf(process).join();
     cgroups.remove(key);
     unmountQuietly(mountPath);
     removeEmptyDir(mountPath);

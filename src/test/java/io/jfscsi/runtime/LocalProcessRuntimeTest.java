@@ -159,6 +159,34 @@ class LocalProcessRuntimeTest {
   }
 
   @Test
+  void aClientsDeathIsSeenWhileTheCommonPoolIsBusy() throws Exception {
+    LocalProcessRuntime rt = runtime();
+    RunningClient client = started(rt, TestVolumes.local("vol-p", data), Optional.empty(), onExit);
+    // Every worker of the JVM-wide common pool blocked, as any library in the driver could.
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    int workers = java.util.concurrent.ForkJoinPool.getCommonPoolParallelism();
+    java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(workers);
+    for (int i = 0; i < workers; i++) {
+      java.util.concurrent.ForkJoinPool.commonPool().execute(() -> {
+        busy.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+    }
+    try {
+      assertThat(busy.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      new ProcessBuilder("kill", "-9", client.handle()).start().waitFor();
+      await().atMost(Duration.ofSeconds(5)).until(() -> exits.size() == 1);
+      assertThat(exits.getFirst().reason()).contains("signal 9");
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
   void hungClientIsNotAdoptedButKilledAndReplaced() throws Exception {
     config = config.withTimeouts(Duration.ofSeconds(10), Duration.ofMillis(300), Duration.ofSeconds(10));
     LinuxMounter quick = new LinuxMounter(Duration.ofMillis(300));
