@@ -109,12 +109,12 @@ class StoppedClientTest {
     driver.awaitNoClients();
   }
 
-  /** The pid of the FUSE client serving {@code volumeId}. */
+  /** The pid of this test's FUSE client serving {@code volumeId} (others may run on the host). */
   private long clientOf(String volumeId) {
     List<Long> pids = new ArrayList<>();
     ProcessHandle.allProcesses().forEach(p -> p.info().arguments().ifPresent(args -> {
       if (p.info().command().orElse("").contains("bindfs")
-          && String.join(" ", args).contains("/mnt/" + volumeId + "-")) {
+          && String.join(" ", args).contains(dir.resolve("mnt").resolve(volumeId) + "-")) {
         pids.add(p.pid());
       }
     }));
