@@ -159,23 +159,33 @@ public final class LocalProcessRuntime implements MountRuntime {
    */
   static CompletableFuture<Integer> exitOf(Process process) {
     CompletableFuture<Integer> exit = new CompletableFuture<>();
-    Thread.ofVirtual().name("client-exit-" + process.pid()).start(() -> {
+    Thread.ofVirtual().name("client-exit-" + process.pid())
+        .start(() -> exit.complete(awaitExit(process)));
+    return exit;
+  }
+
+  /** The exit status of {@code process}, waited for on the calling thread, interrupts or not. */
+  private static int awaitExit(Process process) {
+    boolean interrupted = false;
+    try {
       while (true) {
         try {
-          exit.complete(process.waitFor());
-          return;
+          return process.waitFor();
         } catch (InterruptedException e) {
-          // Nobody interrupts this thread on purpose: keep waiting for the exit.
+          interrupted = true;
         }
       }
-    });
-    return exit;
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   private Failure notReady(ClientKey key, Path mountPath, Process process, MountCheck.Outcome outcome,
                            Redactor redactor, ClientLog clientLog, long offset) {
     process.destroyForcibly();
-    int status = exitOf(process).join();
+    int status = awaitExit(process);
     cgroups.remove(key);
     unmountQuietly(mountPath);
     removeEmptyDir(mountPath);
