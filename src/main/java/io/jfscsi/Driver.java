@@ -37,7 +37,6 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
@@ -198,7 +197,7 @@ public final class Driver implements AutoCloseable {
     if (actors.guardian() == null) {
       return CompletableFuture.completedFuture(true);
     }
-    return AskPattern.<NodeGuardian.Command, List<?>>ask(actors.guardian(),
+    return Asks.<NodeGuardian.Command, List<?>>ask(actors.guardian(),
             reply -> new NodeGuardian.ListClients(reply.unsafeUpcast()), Duration.ofSeconds(5),
             system.scheduler())
         .thenApply(clients -> true);

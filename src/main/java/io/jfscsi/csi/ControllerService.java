@@ -1,5 +1,6 @@
 package io.jfscsi.csi;
 
+import io.jfscsi.Asks;
 import csi.v1.*;
 import io.jfscsi.Failure;
 import io.jfscsi.controller.VolumeProvisioner;
@@ -8,7 +9,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 
 /**
  * The CSI Controller service: dynamic provisioning of a sub-directory per volume. Validates
@@ -49,7 +49,7 @@ public final class ControllerService implements Controller {
         throw Failure.invalid("mutable_parameters need the MODIFY_VOLUME capability, which this "
             + "driver does not offer");
       }
-      return AskPattern.<VolumeProvisioner.Command, VolumeProvisioner.Created>askWithStatus(
+      return Asks.<VolumeProvisioner.Command, VolumeProvisioner.Created>askWithStatus(
               provisioner,
               reply -> new VolumeProvisioner.Create(name, in.getParametersMap(),
                   in.getSecretsMap(), required, reply), timeout, scheduler)
@@ -64,7 +64,7 @@ public final class ControllerService implements Controller {
   public CompletionStage<DeleteVolumeResponse> deleteVolume(DeleteVolumeRequest in) {
     return NodeService.checked(() -> {
       String id = RequestChecks.volumeId("volume_id", in.getVolumeId());
-      return AskPattern.<VolumeProvisioner.Command, org.apache.pekko.Done>askWithStatus(
+      return Asks.<VolumeProvisioner.Command, org.apache.pekko.Done>askWithStatus(
               provisioner, reply -> new VolumeProvisioner.Delete(id, in.getSecretsMap(), reply),
               timeout, scheduler)
           .thenApply(done -> DeleteVolumeResponse.getDefaultInstance());
@@ -79,7 +79,7 @@ public final class ControllerService implements Controller {
       if (in.getVolumeCapabilitiesCount() == 0) {
         throw Failure.invalid("volume_capabilities are required");
       }
-      return AskPattern.<VolumeProvisioner.Command, Boolean>askWithStatus(provisioner,
+      return Asks.<VolumeProvisioner.Command, Boolean>askWithStatus(provisioner,
               reply -> new VolumeProvisioner.Lookup(id, in.getParametersMap(),
                   in.getSecretsMap(), reply), timeout, scheduler)
           .thenApply(known -> {

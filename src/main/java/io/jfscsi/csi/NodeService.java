@@ -1,5 +1,6 @@
 package io.jfscsi.csi;
 
+import io.jfscsi.Asks;
 import csi.v1.Node;
 import csi.v1.NodeExpandVolumeRequest;
 import csi.v1.NodeExpandVolumeResponse;
@@ -35,7 +36,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 
 /**
  * The CSI Node service: validates each request, turns it into one message for the
@@ -75,7 +75,7 @@ public final class NodeService implements Node {
       boolean readOnly = in.getReadonly() || RequestChecks.readOnlyMode(in.getVolumeCapability())
           || settings.readOnly();
       ClientKey key = new ClientKey(volumeId, settings.clientHash());
-      return AskPattern.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
+      return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
               reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply), timeout,
               scheduler)
           .thenApply(done -> NodePublishVolumeResponse.getDefaultInstance());
@@ -88,7 +88,7 @@ public final class NodeService implements Node {
     return checked(() -> {
       String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
       Path target = RequestChecks.targetPath("target_path", in.getTargetPath(), kubeletRoot);
-      return AskPattern.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
+      return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
               reply -> new NodeGuardian.Unpublish(volumeId, target, reply), timeout, scheduler)
           .thenApply(done -> NodeUnpublishVolumeResponse.getDefaultInstance());
     });
@@ -103,7 +103,7 @@ public final class NodeService implements Node {
         throw Failure.invalid("volume_path is required");
       }
       Path path = Path.of(in.getVolumePath()).normalize();
-      return AskPattern.<NodeGuardian.Command, TargetStats>askWithStatus(guardian,
+      return Asks.<NodeGuardian.Command, TargetStats>askWithStatus(guardian,
               reply -> new NodeGuardian.VolumeStats(volumeId, path, reply), timeout, scheduler)
           .thenApply(NodeService::statsResponse);
     });

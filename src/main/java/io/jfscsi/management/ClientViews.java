@@ -1,5 +1,6 @@
 package io.jfscsi.management;
 
+import io.jfscsi.Asks;
 import io.jfscsi.mount.ClientView;
 import io.jfscsi.mount.MountActor;
 import io.jfscsi.mount.NodeGuardian;
@@ -14,7 +15,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 
 /**
  * Reads the clients of this node through the actors' own messages: the guardian lists its mount
@@ -33,12 +33,12 @@ public final class ClientViews {
     if (guardian == null) {
       return CompletableFuture.completedFuture(List.of());
     }
-    return AskPattern.<NodeGuardian.Command, List<ActorRef<MountActor.Command>>>ask(guardian,
+    return Asks.<NodeGuardian.Command, List<ActorRef<MountActor.Command>>>ask(guardian,
             NodeGuardian.ListClients::new, ASK_TIMEOUT, scheduler)
         .thenCompose(refs -> {
           List<CompletableFuture<Optional<ClientView>>> answers = new ArrayList<>();
           for (ActorRef<MountActor.Command> ref : refs) {
-            answers.add(AskPattern.<MountActor.Command, ClientView>ask(ref,
+            answers.add(Asks.<MountActor.Command, ClientView>ask(ref,
                     MountActor.Describe::new, ASK_TIMEOUT, scheduler)
                 .thenApply(Optional::of)
                 .exceptionally(e -> Optional.empty())

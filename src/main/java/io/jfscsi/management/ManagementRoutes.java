@@ -105,8 +105,9 @@ public final class ManagementRoutes implements ManagementRouteProvider {
       return json(StatusCodes.NOT_FOUND, Json.error("no cluster view: this driver runs without "
           + "Kubernetes or without the controller role"));
     }
+    // Blocks on the API server: on a thread of its own, never on a pool that others share.
     CompletionStage<String> answer = java.util.concurrent.CompletableFuture.supplyAsync(
-        view.get()::json, java.util.concurrent.ForkJoinPool.commonPool());
+        view.get()::json, task -> Thread.ofVirtual().name("cluster-view").start(task));
     return onComplete(answer, (Try<String> t) -> t.isSuccess() ? json(StatusCodes.OK, t.get())
         : json(StatusCodes.SERVICE_UNAVAILABLE, Json.error("the API server did not answer: "
             + ClientViews.message(t.failed().get()))));

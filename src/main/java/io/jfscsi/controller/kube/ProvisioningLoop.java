@@ -1,5 +1,6 @@
 package io.jfscsi.controller.kube;
 
+import io.jfscsi.Asks;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectReference;
@@ -32,7 +33,6 @@ import java.util.concurrent.TimeoutException;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -297,7 +297,7 @@ public final class ProvisioningLoop implements AutoCloseable {
   private <T> T ask(java.util.function.Function<ActorRef<org.apache.pekko.pattern.StatusReply<T>>,
       VolumeProvisioner.Command> message) {
     try {
-      return AskPattern.<VolumeProvisioner.Command, T>askWithStatus(provisioner,
+      return Asks.<VolumeProvisioner.Command, T>askWithStatus(provisioner,
               message::apply, settings.callTimeout(), scheduler)
           .toCompletableFuture().get(settings.callTimeout().toMillis() + 1000,
               TimeUnit.MILLISECONDS);
