@@ -43,9 +43,9 @@ import picocli.CommandLine.Spec;
  * own cost, without the transport's.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Measure NodePublishVolume/NodeUnpublishVolume against a CSI endpoint, with a "
-        + "raw bind-mount baseline in the same run. Needs root (mounts). Subcommands measure "
-        + "recovery and scale."},
+    description = {"Measure NodePublishVolume/NodeUnpublishVolume against a CSI endpoint, with "
+        + "a raw bind-mount baseline and a bare plugin on the same transport in the same run. "
+        + "Needs root (mounts). Subcommands measure recovery and scale."},
     subcommands = {RecoveryBench.class, ScaleBench.class, BarePlugin.class})
 public final class BenchCommand implements Callable<Integer> {
 
