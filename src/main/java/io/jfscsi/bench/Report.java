@@ -27,14 +27,14 @@ final class Report {
   }
 
   void header() {
-    line("  %-38s %7s %6s %10s %10s %10s %10s %10s %12s", "", "ops", "errors", "p50 ms",
+    line("  %-42s %7s %6s %10s %10s %10s %10s %10s %12s", "", "ops", "errors", "p50 ms",
         "p99 ms", "max ms", "mean ms", "ops/s", "drv CPU ms");
   }
 
   /** One row; {@code cpuPerOp} is the driver's CPU per operation (ns), -1 when unknown. */
   void row(String name, Latencies l, int ops, int errors, long wallNanos, long cpuPerOp) {
     double rate = wallNanos == 0 ? Double.NaN : (ops - errors) / (wallNanos / 1e9);
-    line("  %-38s %7d %6d %10s %10s %10s %10s %10.1f %12s", name, ops, errors,
+    line("  %-42s %7d %6d %10s %10s %10s %10s %10.1f %12s", name, ops, errors,
         Latencies.ms(l.p50()), Latencies.ms(l.p99()), Latencies.ms(l.max()),
         Latencies.ms(l.mean()), rate, cpuPerOp < 0 ? "-" : Latencies.ms(cpuPerOp));
   }
@@ -53,7 +53,7 @@ final class Report {
 
   /** "met" or "NOT met" with the figure that decides it. */
   void target(String text, boolean met, String figure) {
-    line("  target %-62s %-7s (%s)", text, met ? "met" : "NOT met", figure);
+    line("  target %-66s %-7s (%s)", text, met ? "met" : "NOT met", figure);
   }
 
   static String seconds(long nanos) {

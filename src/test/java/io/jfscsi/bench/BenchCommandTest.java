@@ -61,7 +61,11 @@ class BenchCommandTest {
         process.get().onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
       }
     }
+    // A bare plugin the bench failed to stop would outlive this test: stop it, then fail.
+    List<ProcessHandle> bare = barePlugins();
+    bare.forEach(ProcessHandle::destroyForcibly);
     fixture.close();
+    assertThat(bare).as("bare plugins left running").isEmpty();
   }
 
   @Test
@@ -83,9 +87,11 @@ class BenchCommandTest {
     noErrorLines(report);
 
     assertThat(row(report, "cold start (first publish)").ops).isEqualTo(2);
-    for (String name : List.of("driver publish", "driver unpublish", "raw bind (mkdir+mount)",
-        "raw unmount (umount+rmdir)", "gRPC no-op (NodeGetCapabilities)",
-        "Probe (gRPC + node actor ask)", "NodeGetVolumeStats")) {
+    for (String name : List.of("driver publish", "driver unpublish",
+        "bare plugin publish (gRPC+mkdir+bind)", "bare plugin unpublish (gRPC+umount+rmdir)",
+        "raw bind (mkdir+mount)", "raw unmount (umount+rmdir)",
+        "gRPC no-op (NodeGetCapabilities)", "Probe (gRPC + node actor ask)",
+        "NodeGetVolumeStats")) {
       assertThat(row(report, name).ops).as(name).isEqualTo(6);
     }
     // The driver's time beyond the transport: publish p50 minus the no-op's p50.
@@ -97,8 +103,11 @@ class BenchCommandTest {
     Row publish = row(report, "driver publish");
     Row unpublish = row(report, "driver unpublish");
     Row bind = row(report, "raw bind (mkdir+mount)");
-    // One measured round: its line in the round table, and no warm-up line.
-    assertThat(report).containsPattern("(?m)^1 +[0-9.]+; [0-9.]+ ");
+    // One measured round: its line in the round table (driver, bare plugin and raw columns),
+    // and no warm-up line.
+    assertThat(report).containsPattern("(?m)^round +publish +unpublish +bare publish +bare unpub"
+        + " +raw bind +raw unmount ");
+    assertThat(report).containsPattern("(?m)^1( +[0-9.]+; [0-9.]+){6}$");
     assertThat(report).doesNotContainPattern("(?m)^warm-up ");
 
     // throughput: driver X pairs/s (6 pairs in Y s), raw ...: X is 6 / Y.
@@ -118,8 +127,43 @@ class BenchCommandTest {
     assertThat(Double.parseDouble(ratio.group(1)))
         .isCloseTo(publish.p50 / bind.p50, within(0.06 + 0.05 * publish.p50 / bind.p50));
     assertThat(Double.parseDouble(ratio.group(3))).isPositive();
-    assertThat(report).containsPattern("target driver on a ready client within 2x of raw bind"
-        + " at p50 +(met|NOT met) ");
+    assertThat(report).containsPattern("target whole call: driver on a ready client within 2x "
+        + "of raw bind at p50 +(met|NOT met) ");
+
+    // The bare plugin: on a socket of its own, its rows and ratios from the same p50s.
+    Row barePublish = row(report, "bare plugin publish (gRPC+mkdir+bind)");
+    Row bareUnpublish = row(report, "bare plugin unpublish (gRPC+umount+rmdir)");
+    Row unmount = row(report, "raw unmount (umount+rmdir)");
+    Matcher started = find(report, "bare plugin: pid (\\d+) on unix://(\\S+) \\(java "
+        + "--enable-native-access=ALL-UNNAMED .*-XX:\\+UseSerialGC -Xmx64m; ");
+    Matcher floor = find(report, "bare plugin / raw at p50: publish ([0-9.]+)x, unpublish "
+        + "([0-9.]+)x, pair ([0-9.]+)x \\(the transport's floor\\)");
+    assertThat(Double.parseDouble(floor.group(1))).isCloseTo(barePublish.p50 / bind.p50,
+        within(0.06 + 0.05 * barePublish.p50 / bind.p50));
+    assertThat(Double.parseDouble(floor.group(2))).isCloseTo(bareUnpublish.p50 / unmount.p50,
+        within(0.06 + 0.05 * bareUnpublish.p50 / unmount.p50));
+    Matcher extra = find(report, "driver beyond a bare plugin at p50: publish (-?[0-9.]+) ms "
+        + "\\(-?[0-9.]+x raw bind\\), unpublish (-?[0-9.]+) ms \\(-?[0-9.]+x raw unmount\\), "
+        + "pair (-?[0-9.]+) ms \\((-?[0-9.]+)x raw pair\\)");
+    assertThat(Double.parseDouble(extra.group(1)))
+        .isCloseTo(publish.p50 - barePublish.p50, within(0.002));
+    assertThat(Double.parseDouble(extra.group(2)))
+        .isCloseTo(unpublish.p50 - bareUnpublish.p50, within(0.002));
+    double pairBeyond = publish.p50 + unpublish.p50 - barePublish.p50 - bareUnpublish.p50;
+    assertThat(Double.parseDouble(extra.group(3))).isCloseTo(pairBeyond, within(0.004));
+    Matcher second = find(report, "target driver overhead beyond a bare plugin within 2x of raw "
+        + "bind at p50 +(met|NOT met) +\\(pair (-?[0-9.]+) ms beyond the bare plugin = "
+        + "(-?[0-9.]+)x raw pair ([0-9.]+) ms\\)");
+    assertThat(second.group(1)).isEqualTo(Double.parseDouble(second.group(3)) <= 2 ? "met"
+        : "NOT met");
+    assertThat(Double.parseDouble(second.group(4))).isCloseTo(bind.p50 + unmount.p50,
+        within(0.002));
+    // Stopped when the bench returned: no process, no socket directory.
+    long bare = Long.parseLong(started.group(1));
+    assertThat(ProcessHandle.of(bare).map(ProcessHandle::isAlive))
+        .as("bare plugin %d", bare).isNotEqualTo(java.util.Optional.of(true));
+    assertThat(Path.of(started.group(2)).getParent()).doesNotExist();
+    assertThat(barePlugins()).isEmpty();
     assertThat(report).containsPattern("target >= 1000 pairs/s .* +(met|NOT met) ");
 
     // Nothing of the bench stays mounted under the kubelet root once it returns, and its pod
@@ -150,11 +194,31 @@ class BenchCommandTest {
     assertThat(Pattern.compile("(?m)^warm-up ").matcher(report).results().count()).isOne();
     assertThat(report).containsPattern("(?m)^1 +[0-9.]+; [0-9.]+ ");
     // The results hold the counted round only.
-    for (String name : List.of("driver publish", "driver unpublish", "raw bind (mkdir+mount)",
-        "raw unmount (umount+rmdir)")) {
+    for (String name : List.of("driver publish", "driver unpublish",
+        "bare plugin publish (gRPC+mkdir+bind)", "bare plugin unpublish (gRPC+umount+rmdir)",
+        "raw bind (mkdir+mount)", "raw unmount (umount+rmdir)")) {
       assertThat(row(report, name).ops).as(name).isEqualTo(6);
     }
     assertThat(report).doesNotContain("gRPC no-op", "Probe (gRPC", "NodeGetVolumeStats");
+    assertThat(barePlugins()).isEmpty();
+    assertThat(mountsUnder(fixture.kubelet)).isEmpty();
+    fixture.awaitNoClients();
+  }
+
+  @Test
+  void noBarePluginSkipsItsPhasesAndLines() throws Exception {
+    int code = bench("bench", "--volumes", "1", "--targets-per-volume", "2", "--concurrency", "2",
+        "--rounds", "1", "--warmup-rounds", "0", "--warmup-pairs", "0", "--no-decompose",
+        "--no-bare-plugin");
+    String report = out.toString();
+
+    assertThat(code).as(report + err).isZero();
+    noErrorLines(report);
+    assertThat(row(report, "driver publish").ops).isEqualTo(2);
+    assertThat(row(report, "raw bind (mkdir+mount)").ops).isEqualTo(2);
+    assertThat(report).containsPattern("(?m)^1( +[0-9.]+; [0-9.]+){4}$");
+    assertThat(report).contains("target whole call: driver on a ready client");
+    assertThat(report).doesNotContain("bare plugin", "bare publish", "beyond a bare plugin");
     assertThat(mountsUnder(fixture.kubelet)).isEmpty();
     fixture.awaitNoClients();
   }
@@ -367,6 +431,12 @@ class BenchCommandTest {
           List<String> args = Host.cmdline(p.pid());
           return args.contains("serve") && args.stream().anyMatch(a -> a.contains(socket));
         }).map(ProcessHandle::pid).toList();
+  }
+
+  /** Bare plugins started by this JVM (the bench runs in it), still running. */
+  private static List<ProcessHandle> barePlugins() {
+    return ProcessHandle.current().descendants()
+        .filter(p -> p.isAlive() && Host.cmdline(p.pid()).contains("bare-plugin")).toList();
   }
 
   private String restartLog() {
