@@ -119,6 +119,7 @@ public final class BenchCommand implements Callable<Integer> {
       Workspace ws = options.workspace(volumes);
       r.line("run prefix %s, kubelet root %s%s", ws.prefix, ws.kubeletRoot,
           ws.ownData ? ", data " + ws.dataDir : "");
+      r.line("kubelet root's file system: %s", Host.fileSystemOf(ws.kubeletRoot));
       List<Workspace.Target> anchors = ws.targets(0, 1);
       List<Workspace.Target> targets = ws.targets(1, targetsPerVolume);
       LinuxMounter mounter = new LinuxMounter();

@@ -58,6 +58,38 @@ final class Host {
     return MountInfo.topMostAt(MountInfo.self(), canonical(path));
   }
 
+  /**
+   * The file system {@code dir} is on: type and source of the deepest mount above it, and for
+   * ext4 whether it has a journal. Without one, ext4 makes every mkdir step over the inodes
+   * deleted in the last minutes (ialloc.c {@code recently_deleted}), so mkdir, and with it a raw
+   * bind and a publish, slows down with each earlier rmdir: a mkdir/rmdir bench then measures the
+   * file system's history.
+   */
+  static String fileSystemOf(Path dir) {
+    Path canonical = canonical(dir);
+    Optional<MountEntry> below = MountInfo.self().stream()
+        .filter(e -> canonical.startsWith(e.mountPoint()))
+        .reduce((a, b) -> b.mountPoint().getNameCount() >= a.mountPoint().getNameCount() ? b : a);
+    if (below.isEmpty()) {
+      return "unknown";
+    }
+    MountEntry fs = below.get();
+    String text = fs.fsType() + " " + fs.source() + " at " + fs.mountPoint();
+    if (fs.fsType().equals("ext4")) {
+      Path journal = Path.of("/sys/fs/ext4", Path.of(fs.source()).getFileName().toString(),
+          "journal_task");
+      try {
+        if (Files.readString(journal).strip().equals("<none>")) {
+          text += " WITHOUT A JOURNAL: each mkdir steps over recently deleted inodes, so mkdir "
+              + "(raw bind, publish) slows down with earlier rmdirs; see docs/performance.md";
+        }
+      } catch (IOException | RuntimeException e) {
+        // not known: say nothing
+      }
+    }
+    return text;
+  }
+
   static int mountCount() {
     return MountInfo.self().size();
   }

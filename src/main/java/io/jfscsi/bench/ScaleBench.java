@@ -91,6 +91,7 @@ final class ScaleBench implements Callable<Integer> {
     int perVolume = (targets + volumes - 1) / volumes;
     List<Workspace.Target> all = ws.targets(0, perVolume).subList(0, targets);
     r.line("run prefix %s: %d targets, up to %d per volume", ws.prefix, all.size(), perVolume);
+    r.line("kubelet root's file system: %s", Host.fileSystemOf(ws.kubeletRoot));
     Map<String, String> idle = status(pid);
     CsiClient client = CsiClient.connect(options.endpoint);
     int errors = 0;

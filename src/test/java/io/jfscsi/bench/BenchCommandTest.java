@@ -84,6 +84,9 @@ class BenchCommandTest {
     // plain directory: otherwise the ratio compares different things.
     assertThat(line(report, "raw baseline binds: ")).contains("fuse mount of the client")
         .doesNotContain("plain directory");
+    // The kubelet root's file system decides what a mkdir costs: the report names it.
+    assertThat(line(report, "kubelet root's file system: ")).matches(
+        "kubelet root's file system: \\S+ \\S+ at /.*");
     noErrorLines(report);
 
     assertThat(row(report, "cold start (first publish)").ops).isEqualTo(2);
