@@ -10,10 +10,15 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.util.Optional;
 import java.util.UUID;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 import org.slf4j.Logger;
@@ -28,6 +33,8 @@ import org.slf4j.LoggerFactory;
 public final class BuiltinProvisioner implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(BuiltinProvisioner.class);
+  /** How long close waits for the loop to stop and the lease to be released. */
+  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
 
   private final KubernetesClient client;
   private final boolean ownsClient;
@@ -35,10 +42,17 @@ public final class BuiltinProvisioner implements AutoCloseable {
   private final String namespace;
   private final String identity;
   private final java.util.function.Supplier<ProvisioningLoop> loops;
+  /**
+   * The one thread on which this object's state changes: campaigns, fabric8's leader callbacks
+   * and close are all handed to it, so they happen one at a time in the order they came, with
+   * no lock.
+   */
   private final ScheduledExecutorService elections;
   private ProvisioningLoop loop;
   private CompletableFuture<?> election;
   private boolean closed;
+  /** Written on the election thread, read by anyone. */
+  private volatile boolean leading;
 
   BuiltinProvisioner(KubernetesClient client, boolean ownsClient, ProvisionerSettings settings,
                      String namespace, String identity,
@@ -81,13 +95,22 @@ public final class BuiltinProvisioner implements AutoCloseable {
     return client;
   }
 
-  synchronized void start() {
+  void start() {
     log.info("built-in provisioner: competing for lease {}/{} as {}", namespace,
         settings.leaseName(), identity);
-    campaign();
+    onElectionThread(this::campaign);
   }
 
-  private synchronized void campaign() {
+  /** Runs {@code step} on the election thread; after close there is nothing left to do. */
+  private void onElectionThread(Runnable step) {
+    try {
+      elections.execute(step);
+    } catch (RejectedExecutionException e) {
+      // closed: fabric8 reports the cancelled election after the thread is gone
+    }
+  }
+
+  private void campaign() {
     if (closed) {
       return;
     }
@@ -98,64 +121,63 @@ public final class BuiltinProvisioner implements AutoCloseable {
         .withRenewDeadline(settings.renewDeadline())
         .withRetryPeriod(settings.retryPeriod())
         .withReleaseOnCancel(true)
-        .withLeaderCallbacks(new LeaderCallbacks(this::startLeading, this::stopLeading,
+        .withLeaderCallbacks(new LeaderCallbacks(
+            () -> onElectionThread(this::startLeading), () -> onElectionThread(this::stopLeading),
             leader -> log.info("lease {}/{} held by {}", namespace, settings.leaseName(),
                 leader)))
         .build();
     election = client.leaderElector().withConfig(config).build().start();
-    election.whenComplete((ok, error) -> {
-      synchronized (this) {
-        if (!closed) {
-          // Lost the lease (or could not renew it): stand again after a retry period.
-          elections.schedule(this::campaign, settings.retryPeriod().toMillis(),
-              TimeUnit.MILLISECONDS);
-        }
+    // Lost the lease (or could not renew it): stand again after a retry period.
+    election.whenComplete((ok, error) -> onElectionThread(() -> {
+      if (!closed) {
+        elections.schedule(this::campaign, settings.retryPeriod().toMillis(),
+            TimeUnit.MILLISECONDS);
       }
-    });
+    }));
   }
 
   private void startLeading() {
-    ProvisioningLoop started;
-    synchronized (this) {
-      if (closed || loop != null) {
-        return;
-      }
-      log.info("lease {}/{} acquired: this replica provisions", namespace,
-          settings.leaseName());
-      loop = loops.get();
-      started = loop;
+    if (closed || loop != null) {
+      return;
     }
-    started.start();
+    log.info("lease {}/{} acquired: this replica provisions", namespace, settings.leaseName());
+    loop = loops.get();
+    leading = true;
+    loop.start();
   }
 
   private void stopLeading() {
-    ProvisioningLoop stopping;
-    synchronized (this) {
-      stopping = loop;
-      loop = null;
+    if (loop == null) {
+      return;
     }
-    if (stopping != null) {
-      log.info("lease {}/{} lost: this replica stops provisioning", namespace,
-          settings.leaseName());
-      stopping.close();
-    }
+    log.info("lease {}/{} lost: this replica stops provisioning", namespace,
+        settings.leaseName());
+    ProvisioningLoop stopping = loop;
+    loop = null;
+    leading = false;
+    stopping.close();
   }
 
   /** Whether this replica holds the lease and runs the loop now. */
-  public synchronized boolean leading() {
-    return loop != null;
+  public boolean leading() {
+    return leading;
   }
 
   @Override
   public void close() {
-    CompletableFuture<?> e;
-    synchronized (this) {
+    Future<?> closing = elections.submit(() -> {
       closed = true;
-      e = election;
-    }
-    stopLeading();
-    if (e != null) {
-      e.cancel(true); // releases the lease (releaseOnCancel)
+      stopLeading();
+      if (election != null) {
+        election.cancel(true); // releases the lease (releaseOnCancel)
+      }
+    });
+    try {
+      closing.get(CLOSE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      log.warn("built-in provisioner: closing did not finish cleanly: {}", e.toString());
     }
     elections.shutdownNow();
     if (ownsClient) {
