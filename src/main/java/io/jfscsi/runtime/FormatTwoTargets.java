@@ -6,10 +6,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,7 +26,7 @@ final class FormatTwoTargets {
 
   /** The name format 2 gave the file of a target. */
   static String targetFileName(String target, boolean readOnly) {
-    return sha256(target) + (readOnly ? READ_ONLY_SUFFIX : "");
+    return SafeNames.sha256(target) + (readOnly ? READ_ONLY_SUFFIX : "");
   }
 
   /** The targets of a format-2 directory: target path -> read-only; null if there is none. */
@@ -76,14 +73,5 @@ final class FormatTwoTargets {
       log.warn("skipping unreadable target file {}: {}", f, e.toString());
     }
     return null;
-  }
-
-  private static String sha256(String s) {
-    try {
-      return HexFormat.of().formatHex(
-          MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }

@@ -26,7 +26,8 @@ final class SafeNames {
     return cleaned + "-" + sha256(name).substring(0, 12);
   }
 
-  private static String sha256(String s) {
+  /** Hex SHA-256 of {@code s}'s UTF-8 bytes (also the names of format-2 target files). */
+  static String sha256(String s) {
     try {
       return HexFormat.of().formatHex(
           MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
