@@ -27,6 +27,7 @@ import io.jfscsi.Failure;
 import io.jfscsi.csi.CsiServer;
 import io.jfscsi.csi.Endpoint;
 import io.jfscsi.csi.Services;
+import io.jfscsi.csi.Unimplemented;
 import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.host.MountException;
 import java.io.IOException;
@@ -97,11 +98,6 @@ final class BarePlugin implements Callable<Integer> {
 
   private static <T> CompletionStage<T> done(T response) {
     return CompletableFuture.completedFuture(response);
-  }
-
-  private static <T> CompletionStage<T> unimplemented(String rpc) {
-    return CompletableFuture.failedFuture(new Failure(Failure.Code.UNIMPLEMENTED,
-        rpc + " is not implemented by the bare plugin"));
   }
 
   private static <T> CompletionStage<T> internal(String what, Exception e) {
@@ -187,29 +183,29 @@ final class BarePlugin implements Callable<Integer> {
 
     @Override
     public CompletionStage<NodeStageVolumeResponse> nodeStageVolume(NodeStageVolumeRequest in) {
-      return unimplemented("NodeStageVolume");
+      return Unimplemented.call("NodeStageVolume");
     }
 
     @Override
     public CompletionStage<NodeUnstageVolumeResponse> nodeUnstageVolume(
         NodeUnstageVolumeRequest in) {
-      return unimplemented("NodeUnstageVolume");
+      return Unimplemented.call("NodeUnstageVolume");
     }
 
     @Override
     public CompletionStage<NodeGetVolumeStatsResponse> nodeGetVolumeStats(
         NodeGetVolumeStatsRequest in) {
-      return unimplemented("NodeGetVolumeStats");
+      return Unimplemented.call("NodeGetVolumeStats");
     }
 
     @Override
     public CompletionStage<NodeExpandVolumeResponse> nodeExpandVolume(NodeExpandVolumeRequest in) {
-      return unimplemented("NodeExpandVolume");
+      return Unimplemented.call("NodeExpandVolume");
     }
 
     @Override
     public CompletionStage<NodeGetInfoResponse> nodeGetInfo(NodeGetInfoRequest in) {
-      return unimplemented("NodeGetInfo");
+      return Unimplemented.call("NodeGetInfo");
     }
   }
 
