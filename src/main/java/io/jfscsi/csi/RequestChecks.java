@@ -12,8 +12,8 @@ import java.util.Set;
 
 /**
  * Validation shared by the CSI services. Everything here is pure apart from resolving the real
- * path of a target's parent and the type of the target, and throws {@link Failure} with INVALID_ARGUMENT (or the code the
- * specification names) and a message that says what is wrong.
+ * path of a target's parent and the type of the target, and throws {@link Failure} with
+ * INVALID_ARGUMENT (or the code the specification names) and a message that says what is wrong.
  */
 final class RequestChecks {
   private RequestChecks() {}
