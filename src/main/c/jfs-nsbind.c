@@ -7,7 +7,10 @@
  *
  *   1. open_tree(OPEN_TREE_CLONE | AT_RECURSIVE) of <source> here, in the host namespace;
  *   2. setns() into /proc/<pid>/ns/mnt;
- *   3. refuse (exit 3) unless <target> is a mount point there, by that namespace's mountinfo;
+ *   3. refuse (exit 3) unless <target> is a mount point there, by that namespace's mountinfo
+ *      as <pid> sees it (/proc/<pid>/mountinfo, opened before setns: inside a container /proc
+ *      belongs to the container's PID namespace, where this helper has no pid and
+ *      /proc/self does not resolve);
  *   4. give the clone every restriction (ro, nosuid, nodev, noexec) the stale mount had;
  *   5. move the clone beneath the stale mount at <target> and detach the stale one (Linux >= 6.5;
  *      on older kernels: detach the stale mount(s), then move the clone onto the target).
@@ -71,6 +74,8 @@
 struct attrs { uint64_t set, clr, propagation, userns_fd; }; /* struct mount_attr, v0 */
 
 static const char *pid_arg, *target;
+/* /proc/<pid>/mountinfo, opened in the host's /proc before setns; re-read from the start each time. */
+static FILE *mountinfo;
 
 static int fail(int code, const char *what) {
   fprintf(stderr, "jfs-nsbind: pid %s, target %s: %s%s%s\n", pid_arg ? pid_arg : "?",
@@ -95,11 +100,11 @@ static void unescape(char *s) {
 
 /* How many mounts are stacked at target in our namespace; ORs their restrictions into *attr. */
 static int mounts_at(uint64_t *attr) {
-  FILE *f = fopen("/proc/self/mountinfo", "re");
+  FILE *f = mountinfo;
   char *line = NULL;
   size_t cap = 0;
   int n = 0;
-  if (!f) return -1;
+  rewind(f);
   while (getline(&line, &cap, f) > 0) {
     char *save, *field[6];
     int i = 0;
@@ -117,8 +122,7 @@ static int mounts_at(uint64_t *attr) {
     }
   }
   free(line);
-  fclose(f);
-  return n;
+  return ferror(f) ? -1 : n;
 }
 
 /* Whether our working directory is exactly dir, i.e. dir named no symbolic link. */
@@ -154,6 +158,10 @@ int main(int argc, char **argv) {
   snprintf(nspath, sizeof nspath, "/proc/%ld/ns/mnt", pid);
   int ns = open(nspath, O_RDONLY | O_CLOEXEC);
   if (ns < 0) return fail(4, "cannot open its mount namespace");
+  char infopath[64];
+  snprintf(infopath, sizeof infopath, "/proc/%ld/mountinfo", pid);
+  mountinfo = fopen(infopath, "re");
+  if (!mountinfo) return fail(4, "cannot open its mount table");
   int tree = (int) syscall(SYS_open_tree, AT_FDCWD, source,
                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
   if (tree < 0) return fail(5, "cannot clone the fresh source");

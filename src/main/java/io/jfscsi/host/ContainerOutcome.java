@@ -17,12 +17,20 @@ import java.util.Optional;
  * @param source     the fresh host path that was (or would have been) bound there
  * @param podUid     the Kubernetes pod of the container, when its cgroup names one
  * @param recovered  whether the fresh mount is now in place
+ * @param refused    whether it was left alone on purpose (not ours to touch, or gone): a later
+ *                   try would refuse it again
  * @param reason     what was done, or why it could not be done
  * @param took       how long the repair took
  */
 public record ContainerOutcome(String volumeId, Optional<Path> target, long pid, long namespace,
                                Path mountPoint, Path source, Optional<String> podUid,
-                               boolean recovered, String reason, Duration took) {
+                               boolean recovered, boolean refused, String reason,
+                               Duration took) {
+
+  /** Still dead, and worth another try later (a helper that failed, not a refusal). */
+  public boolean retriable() {
+    return !recovered && !refused;
+  }
 
   /** One line for a log or an Event: which container, and what happened to it. */
   public String describe() {

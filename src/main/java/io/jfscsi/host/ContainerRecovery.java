@@ -148,14 +148,14 @@ public final class ContainerRecovery {
     long started = System.nanoTime();
     String refused = refusal(references, copy);
     if (refused != null) {
-      return report(volumeId, copy, false, "refused: " + refused, started);
+      return report(volumeId, copy, false, true, "refused: " + refused, started);
     }
     if (helper.isEmpty()) {
-      return report(volumeId, copy, false, missingHelper, started);
+      return report(volumeId, copy, false, false, missingHelper, started);
     }
     NsBindHelper.Result result = helper.get().run(copy.pid(), copy.source(), copy.mountPoint(),
         timeout);
-    return report(volumeId, copy, result.ok(), result.ok() ? "bound again"
+    return report(volumeId, copy, result.ok(), false, result.ok() ? "bound again"
         : "helper exit " + result.exitCode() + ": " + result.message(), started);
   }
 
@@ -183,9 +183,10 @@ public final class ContainerRecovery {
   }
 
   private ContainerOutcome report(String volumeId, StaleCopy copy, boolean recovered,
-                                  String reason, long started) {
+                                  boolean refused, String reason, long started) {
     ContainerOutcome outcome = new ContainerOutcome(volumeId, copy.target(), copy.pid(),
-        copy.namespace(), copy.mountPoint(), copy.source(), copy.podUid(), recovered, reason,
+        copy.namespace(), copy.mountPoint(), copy.source(), copy.podUid(), recovered, refused,
+        reason,
         Duration.ofNanos(System.nanoTime() - started));
     if (recovered) {
       log.info("volume {}: {}", volumeId, outcome.describe());

@@ -27,6 +27,7 @@ final class Libc {
   static final long MS_REMOUNT = 32;
   static final long MS_BIND = 4096;
   static final long MS_REC = 16384;
+  static final long MS_SHARED = 1L << 20;
   static final int MNT_FORCE = 1;
   static final int MNT_DETACH = 2;
 

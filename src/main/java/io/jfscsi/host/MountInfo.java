@@ -72,7 +72,8 @@ public final class MountInfo {
           f[5],
           unescape(f[separator + 1]),
           unescape(f[separator + 2]),
-          unescape(superOptions));
+          unescape(superOptions),
+          String.join(" ", List.of(f).subList(6, separator)));
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("malformed mountinfo line: " + line, e);
     }

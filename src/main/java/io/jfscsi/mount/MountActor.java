@@ -1,6 +1,7 @@
 package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
+import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
@@ -73,6 +74,9 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   record RestartDue() implements Command {}
 
+  /** Time to try again the containers whose recovery failed. */
+  record ContainersDue() implements Command {}
+
   record ExitDue() implements Command {}
 
   /** What the actor tells its parent so that it can route by target and stop idle clients. */
@@ -95,6 +99,9 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private static final Object EXIT_TIMER = "delayed-exit";
   private static final Object RESTART_TIMER = "restart";
   private static final Object CHECK_TIMER = "reference-check";
+  private static final Object CONTAINERS_TIMER = "container-recovery";
+  /** Tries of one client's container recovery after the first, before it is left to the log. */
+  static final int CONTAINER_RETRIES = 8;
 
   private record Ports(MountRuntime runtime, Mounter mounter, MountSettings settings, Clock clock,
                        ActorRef<Report> parent) {}
@@ -118,6 +125,9 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Optional<String> lastError = Optional.empty();
   /** When the death of the client being recovered was seen; null while it serves. */
   private Instant brokenSince;
+  /** Containers still holding a dead copy after the last recovery, and how often retried. */
+  private int containerRetries;
+  private Duration containerBackoff;
 
   public static Behavior<Command> create(ClientKey key, VolumeSettings volume, MountRuntime runtime,
                                          Mounter mounter, MountSettings settings, Clock clock,
@@ -192,6 +202,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         idleIfDue();
         yield this;
       }
+      case ContainersDue due -> onContainersDue();
     };
   }
 
@@ -348,10 +359,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     lastError = Optional.empty();
     transition(ClientState.READY, "client " + started.handle() + " is ready at "
         + started.mountPath());
+    timers.cancel(CONTAINERS_TIMER);
     if (recovering) {
       Targets.Rebound result = targets.rebind(started.mountPath());
       result.dropped().forEach(this::tellDropped);
       result.error().ifPresent(e -> lastError = Optional.of(e));
+      containerRetries = 0;
+      containerBackoff = ports.settings().restartMinBackoff();
+      retryContainersLater(result.containersLeft());
     }
     if (brokenSince != null) {
       var recovered = new ClientRecovered(key.name(), key.volumeId(),
@@ -371,6 +386,40 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       save();
     }
     return waiting.unstashAll(this);
+  }
+
+  /** A container recovery that failed is tried again with backoff, a bounded number of times. */
+  private void retryContainersLater(List<ContainerOutcome> left) {
+    if (left.isEmpty()) {
+      return;
+    }
+    if (containerRetries >= CONTAINER_RETRIES) {
+      lastError = Optional.of(left.size() + " containers still hold a dead copy of the volume"
+          + " after " + containerRetries + " tries; their pods must be restarted: "
+          + left.getFirst().describe());
+      getContext().getLog().error("volume {}: {}", key.volumeId(), lastError.get());
+      return;
+    }
+    getContext().getLog().warn("volume {}: {} containers not recovered; trying again in {} ms",
+        key.volumeId(), left.size(), containerBackoff.toMillis());
+    timers.startSingleTimer(CONTAINERS_TIMER, new ContainersDue(), containerBackoff);
+    Duration next = containerBackoff.multipliedBy(2);
+    containerBackoff = next.compareTo(ports.settings().restartMaxBackoff()) > 0
+        ? ports.settings().restartMaxBackoff() : next;
+  }
+
+  private Behavior<Command> onContainersDue() {
+    if (state != ClientState.READY || client == null) {
+      return this; // a client that died again is recovered afresh when it is back
+    }
+    containerRetries++;
+    List<ContainerOutcome> left = targets.recoverContainers(client.mountPath());
+    if (left.isEmpty()) {
+      getContext().getLog().info("volume {}: every container recovered on try {}",
+          key.volumeId(), containerRetries + 1);
+    }
+    retryContainersLater(left);
+    return this;
   }
 
   private Behavior<Command> onStartFailed(Throwable error) {
@@ -412,10 +461,10 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       giveUpClient("the client died with no references");
       return this;
     }
-    // A client that crashes soon after each restart keeps doubling its backoff; one that ran
-    // longer than the longest backoff starts over from the shortest.
+    // A client that crashes soon after each restart keeps doubling its backoff; one that served
+    // a while was not in a crash loop and starts over from the shortest.
     if (readyAt != null && !Duration.between(readyAt, ports.clock().instant())
-        .minus(ports.settings().restartMaxBackoff()).isNegative()) {
+        .minus(ports.settings().restartResetAfter()).isNegative()) {
       backoff = ports.settings().restartMinBackoff();
     }
     scheduleRestart();

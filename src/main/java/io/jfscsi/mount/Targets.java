@@ -1,6 +1,7 @@
 package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
+import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
@@ -28,8 +29,12 @@ import org.slf4j.Logger;
  */
 final class Targets {
 
-  /** What {@link #rebind} did: how many it bound again, which it dropped, the last error. */
-  record Rebound(int rebound, List<Path> dropped, Optional<String> error) {}
+  /**
+   * What {@link #rebind} did: how many it bound again, which it dropped, the last error, and the
+   * containers that still hold a dead copy after it (to be tried again).
+   */
+  record Rebound(int rebound, List<Path> dropped, Optional<String> error,
+                 List<ContainerOutcome> containersLeft) {}
 
   private final ClientKey key;
   private final VolumeSettings volume;
@@ -171,6 +176,12 @@ final class Targets {
    * After a restart or an adoption: binds again, from the client at {@code clientMount}, every
    * target that is not mounted (a stale bind stays stale after its client restarts), and drops
    * the targets whose pod is gone. A target that cannot be bound is kept (its stats say so).
+   *
+   * <p>A stale target gets the fresh bind stacked on top of the dead one, not in its place:
+   * a container with HostToContainer (or Bidirectional) propagation holds a slave copy of the
+   * dead bind itself, so only a mount made on that bind propagates into it; unmounting the dead
+   * bind first cuts that link and the container never sees the new one. The dead layers beneath
+   * go with the target's unpublish.
    */
   Rebound rebind(Path clientMount) {
     int rebound = 0;
@@ -187,10 +198,7 @@ final class Targets {
         continue;
       }
       try {
-        if (at == MountState.STALE) {
-          mounter.unmount(target);
-        }
-        if (!Files.exists(target)) {
+        if (at != MountState.STALE && !Files.exists(target)) {
           Files.createDirectory(target);
         }
         mounter.bind(source(clientMount), target, entry.getValue());
@@ -212,9 +220,20 @@ final class Targets {
     log.info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept, {} subPath "
         + "binds bound again", key.volumeId(), rebound, gone.size(), held.size() - rebound,
         subPaths);
-    // Containers without HostToContainer propagation hold private copies the re-binds missed.
-    mounter.recoverContainers(key.volumeId(), source(clientMount), held.keySet());
-    return new Rebound(rebound, gone, error);
+    return new Rebound(rebound, gone, error, recoverContainers(clientMount));
+  }
+
+  /**
+   * Containers without HostToContainer propagation hold private copies that the host's binds
+   * cannot reach: each is repaired inside its own mount namespace. Returns the copies that are
+   * still dead and may be repaired by a later try (not those refused for safety).
+   */
+  List<ContainerOutcome> recoverContainers(Path clientMount) {
+    if (held.isEmpty()) {
+      return List.of();
+    }
+    return mounter.recoverContainers(key.volumeId(), source(clientMount), held.keySet()).stream()
+        .filter(ContainerOutcome::retriable).toList();
   }
 
   /** Creates the target directory: true if it did, false if something is there already. */

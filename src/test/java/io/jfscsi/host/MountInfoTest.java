@@ -14,8 +14,9 @@ class MountInfoTest {
     MountEntry e = MountInfo.parseLine("27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard");
 
     assertThat(e).isEqualTo(new MountEntry(27, 1, "254:0", "/", Path.of("/"), "rw,relatime",
-        "ext4", "/dev/vda", "rw,discard"));
+        "ext4", "/dev/vda", "rw,discard", ""));
     assertThat(e.readOnly()).isFalse();
+    assertThat(e.shared()).isFalse();
   }
 
   @Test
@@ -32,6 +33,9 @@ class MountInfoTest {
     assertThat(one.superOptions()).isEqualTo("rw,errors=continue");
     assertThat(three.mountPoint()).isEqualTo(Path.of("/mnt/x"));
     assertThat(three.readOnly()).isTrue();
+    assertThat(three.propagation()).isEqualTo("shared:5 master:2 propagate_from:1");
+    assertThat(three.shared()).isTrue();
+    assertThat(one.shared()).as("a slave only").isFalse();
   }
 
   @Test

@@ -40,6 +40,7 @@ final class NodeHarness implements AutoCloseable {
 
   static final Duration MIN_BACKOFF = Duration.ofSeconds(1);
   static final Duration MAX_BACKOFF = Duration.ofSeconds(8);
+  static final Duration RESET_AFTER = Duration.ofSeconds(5);
   static final Duration REFERENCE_CHECK = Duration.ofSeconds(60);
   static final Duration WAIT = Duration.ofSeconds(3);
 
@@ -62,7 +63,8 @@ final class NodeHarness implements AutoCloseable {
       throw new UncheckedIOException(e);
     }
     this.runtime = new FakeRuntime(mounter, mountRoot, clock);
-    this.settings = new MountSettings(kubeletRoot, MIN_BACKOFF, MAX_BACKOFF, REFERENCE_CHECK);
+    this.settings = new MountSettings(kubeletRoot, MIN_BACKOFF, MAX_BACKOFF, RESET_AFTER,
+        REFERENCE_CHECK);
     startDriver();
   }
 

@@ -391,7 +391,7 @@ class NodeInterleavingTest {
           assertThat(node.mounter.probe(t)).as("%s", t).isEqualTo(MountState.MOUNTED);
           assertThat(node.mounter.sameFileSystem(t, client.mountPath())).as("%s", t).isTrue();
           assertThat(node.mounter.readOnly(t)).as("%s", t).contains(ref.readOnly());
-          assertThat(node.mounter.layers(t)).as("%s", t).isEqualTo(1);
+          assertThat(node.mounter.liveLayers(t)).as("%s", t).isEqualTo(1);
         });
       } else if (volume.deleteDelay().isZero()) {
         node.awaitGone(key);

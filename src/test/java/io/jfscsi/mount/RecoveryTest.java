@@ -57,7 +57,8 @@ class RecoveryTest extends NodeTestBase {
     assertThat(node.mounter.sameFileSystem(ro, second.mountPath())).isTrue();
     assertThat(node.mounter.readOnly(ro)).contains(true);
     assertThat(node.mounter.readOnly(rw)).contains(false);
-    assertThat(node.mounter.layers(rw)).isEqualTo(1);
+    // Bound on top of the dead bind, so that HostToContainer copies receive it by propagation.
+    assertThat(node.mounter.layers(rw)).isEqualTo(2);
     assertThat(node.stats("pv-a", rw).getValue().abnormal()).isFalse();
     assertThat(node.runtime.record(key).orElseThrow().running()).contains(second);
   }
@@ -160,7 +161,7 @@ class RecoveryTest extends NodeTestBase {
       node.awaitState(key, ClientState.READY);
     }
 
-    // It has run longer than the longest backoff: the next crash is retried soon again.
+    // It has served longer than reset-after: the next crash is retried soon again.
     node.advance(NodeHarness.MAX_BACKOFF);
     node.runtime.crash(key, "much later");
     node.awaitView(key, "broken", cv -> cv.state() == ClientState.BROKEN

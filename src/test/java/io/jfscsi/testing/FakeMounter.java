@@ -134,7 +134,7 @@ public final class FakeMounter implements Mounter {
     table.forEach((point, layers) -> {
       for (Layer l : layers) {
         entries.add(new MountEntry(l.id(), 1, "0:" + l.fs().id, l.root(), point,
-            l.readOnly() ? "ro,relatime" : "rw,relatime", l.fs().fsType, l.fs().device, "rw"));
+            l.readOnly() ? "ro,relatime" : "rw,relatime", l.fs().fsType, l.fs().device, "rw", ""));
       }
     });
     entries.sort(Comparator.comparingInt(MountEntry::id));
@@ -210,6 +210,15 @@ public final class FakeMounter implements Mounter {
   public int layers(Path target) {
     List<Layer> layers = table.get(target);
     return layers == null ? 0 : layers.size();
+  }
+
+  /**
+   * How many live layers are stacked at {@code target}: a recovery stacks the fresh bind on the
+   * dead ones, so a served target has exactly one live layer, on top.
+   */
+  public int liveLayers(Path target) {
+    List<Layer> layers = table.get(target);
+    return layers == null ? 0 : (int) layers.stream().filter(l -> !isStale(l)).count();
   }
 
   /** Whether the top mount at {@code target} is read-only; empty when nothing is mounted. */

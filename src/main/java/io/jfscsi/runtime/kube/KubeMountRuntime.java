@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.jfscsi.Failure;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.host.SharedMountRoot;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientExit;
 import io.jfscsi.runtime.ClientKey;
@@ -20,7 +21,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link MountRuntime} of a Kubernetes node: the client of a {@link ClientKey} runs in a
@@ -31,11 +36,15 @@ import java.util.function.Consumer;
  * API server. Pods made by the Go driver are adopted the same way ({@link GoMountPods}). A
  * stopped client's cache is removed by a Job ({@link VolumeCaches}).
  *
+ * <p>The mount root must be a shared mount for the Mount Pods' Bidirectional propagation: the
+ * runtime makes it one at start ({@link SharedMountRoot}) and is not ready while it is not.
+ *
  * <p>Reads come from one informer of this node's Mount Pods ({@link MountPodWatch}), so a publish
  * that shares a running client costs one PATCH and no read. Writes of annotations carry the
  * resourceVersion they were computed from and are retried on a conflict.
  */
 public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(KubeMountRuntime.class);
   private final KubeRuntimeConfig config;
   private final KubernetesClient client;
   private final RequestCounter requests;
@@ -46,9 +55,18 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   private final MountPodLifecycle lifecycle;
   private final MountPodRecords records;
   private final boolean ownsClient;
+  /** Empty once the mount root is known to be shared; else how to check (and make) it so. */
+  private final AtomicReference<Supplier<Optional<String>>> mountRootCheck;
 
   public KubeMountRuntime(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
                           RequestCounter requests, Duration podGoneGrace, boolean ownsClient) {
+    this(config, client, mounter, requests, podGoneGrace, ownsClient, Optional::empty);
+  }
+
+  private KubeMountRuntime(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
+                           RequestCounter requests, Duration podGoneGrace, boolean ownsClient,
+                           Supplier<Optional<String>> mountRootCheck) {
+    this.mountRootCheck = new AtomicReference<>(mountRootCheck);
     this.config = config;
     this.client = client;
     this.requests = requests;
@@ -59,7 +77,8 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     this.apps = new NodeAppPods(client, config.nodeName(), podGoneGrace, Clock.systemUTC());
     MountPodSecrets secrets = new MountPodSecrets(client, config.namespace(), pods);
     this.caches = new VolumeCaches(config, client, executor, pods);
-    this.lifecycle = new MountPodLifecycle(config, client, mounter, pods, secrets, caches);
+    this.lifecycle = new MountPodLifecycle(config, client, mounter, pods, secrets, caches,
+        executor);
     this.records = new MountPodRecords(config, client, executor, pods, secrets, caches, lifecycle);
   }
 
@@ -70,7 +89,25 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
         .withConfig(KubeClients.config(config.kubeconfig()))
         .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("jfs-csi-count", counter))
         .build();
-    return new KubeMountRuntime(config, client, mounter, counter, podGoneGrace, true);
+    KubeMountRuntime runtime = new KubeMountRuntime(config, client, mounter, counter,
+        podGoneGrace, true, () -> SharedMountRoot.ensure(config.mountRoot()));
+    runtime.mountRootShared();
+    return runtime;
+  }
+
+  /** Checks the mount root until it is shared once (it stays so); false, and why, until then. */
+  private boolean mountRootShared() {
+    Supplier<Optional<String>> check = mountRootCheck.get();
+    if (check == null) {
+      return true;
+    }
+    Optional<String> problem = check.get();
+    if (problem.isPresent()) {
+      log.error("kubernetes runtime not ready: {}", problem.get());
+      return false;
+    }
+    mountRootCheck.set(null);
+    return true;
   }
 
   /** A Kubernetes Event on the app pod of each container recovery ({@link PodRecoveryEvents}). */
@@ -138,7 +175,7 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
 
   @Override
   public boolean ready() {
-    return pods.synced() && apps.synced();
+    return pods.synced() && apps.synced() && mountRootShared();
   }
 
   @Override

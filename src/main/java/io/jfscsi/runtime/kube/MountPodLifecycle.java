@@ -23,14 +23,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The Mount Pods of this node's clients from creation to deletion: a start adopts the previous
  * pod of its key (or another live one) once it is Ready with an answering mount, or else creates
- * a new pod with its Secret and waits for the same, and then deletes the other pods of the key; a
+ * a new pod with its Secret and waits for the same, and then deletes the other pods of the key in
+ * the background; a
  * stop deletes the pod, drops our finalizer, waits until it is gone and unmounts its path.
  * Blocking: the runtime calls it from its own threads.
  */
@@ -43,10 +47,15 @@ final class MountPodLifecycle {
   private final MountPodWatch pods;
   private final MountPodSecrets secrets;
   private final VolumeCaches caches;
+  private final Executor executor;
+  /** Pods being removed in the background after a replacement: never adopted again. */
+  private final Set<String> retiring = ConcurrentHashMap.newKeySet();
 
   MountPodLifecycle(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
-                    MountPodWatch pods, MountPodSecrets secrets, VolumeCaches caches) {
+                    MountPodWatch pods, MountPodSecrets secrets, VolumeCaches caches,
+                    Executor executor) {
     this.config = config;
+    this.executor = executor;
     this.client = client;
     this.mounter = mounter;
     this.pods = pods;
@@ -65,32 +74,51 @@ final class MountPodLifecycle {
     }
     pods.awaitSynced();
     // The previous pod, or a live one of this key (a container that kubelet restarted in place).
-    Optional<Pod> candidate = previous.flatMap(p -> pods.get(p.handle()))
-        .filter(p -> !MountPodWatch.ended(p))
-        .or(() -> pods.of(key).stream().filter(p -> !MountPodWatch.ended(p)).findFirst());
+    Predicate<Pod> usable = p -> !MountPodWatch.ended(p)
+        && !retiring.contains(p.getMetadata().getName());
+    Optional<Pod> candidate = previous.flatMap(p -> pods.get(p.handle())).filter(usable)
+        .or(() -> pods.of(key).stream().filter(usable).findFirst());
     if (candidate.isPresent()) {
-      Optional<RunningClient> adopted = adopt(key, candidate.get(), onExit);
+      // A container that has died is restarted in place by kubelet on its CrashLoopBackOff
+      // schedule (10 s, 20 s, ... 5 min): adopt it only if it serves right now, else a new pod
+      // (whose backoff starts afresh) replaces it at once, so every recovery is as fast as the
+      // first. A pod that never died is still starting: wait for it.
+      Pod pod = candidate.get();
+      int restarts = MountPodWatch.restartCount(pod);
+      Optional<RunningClient> adopted = adopt(key, pod, onExit, restarts > 0);
       if (adopted.isPresent()) {
-        supersede(key, adopted.get().handle());
+        supersedeLater(key, adopted.get().handle());
         return adopted.get();
       }
-      log.warn("client {}: Mount Pod {} did not become ready; replacing it", key,
-          candidate.get().getMetadata().getName());
-      discard(candidate.get());
+      if (restarts > 0) {
+        log.info("client {}: the client of Mount Pod {} died (restart count {}) and is not serving;"
+            + " a new pod replaces it instead of kubelet's restart", key,
+            pod.getMetadata().getName(), restarts);
+      } else {
+        log.warn("client {}: Mount Pod {} did not become ready; replacing it", key,
+            pod.getMetadata().getName());
+      }
     }
     RunningClient created = create(key, settings, onExit);
-    supersede(key, created.handle());
+    supersedeLater(key, created.handle());
     return created;
   }
 
-  /** Waits until {@code pod} runs, is Ready and its mount answers; then watches it. */
-  private Optional<RunningClient> adopt(ClientKey key, Pod pod, Consumer<ClientExit> onExit) {
+  /**
+   * Waits until {@code pod} runs, is Ready and its mount answers (or, with {@code onlyIfServing},
+   * looks once); then watches it.
+   */
+  private Optional<RunningClient> adopt(ClientKey key, Pod pod, Consumer<ClientExit> onExit,
+                                        boolean onlyIfServing) {
     String name = pod.getMetadata().getName();
     Optional<Path> mountPath = mountPathOf(pod);
     if (mountPath.isEmpty()) {
       return Optional.empty();
     }
-    Optional<Pod> ready = awaitReady(name, mountPath.get(), 0, Integer.MAX_VALUE);
+    Optional<Pod> ready = onlyIfServing
+        ? Optional.of(pod).filter(p -> MountPodWatch.runningAndReady(p)
+            && MountCheck.answeringFuse(mounter, mountPath.get()))
+        : awaitReady(name, mountPath.get(), 0, Integer.MAX_VALUE);
     if (ready.isEmpty()) {
       return Optional.empty();
     }
@@ -199,13 +227,27 @@ final class MountPodLifecycle {
     }
   }
 
-  /** Other pods of {@code key} than the one kept: delete them and wait until they are gone. */
-  private void supersede(ClientKey key, String kept) {
+  /**
+   * Other pods of {@code key} than the one kept go, in the background: the new client serves
+   * already, and a pod that never started can stay Terminating for a minute.
+   */
+  private void supersedeLater(ClientKey key, String kept) {
     for (Pod old : pods.of(key)) {
-      if (!old.getMetadata().getName().equals(kept)) {
-        log.info("client {}: Mount Pod {} is replaced by {}", key, old.getMetadata().getName(), kept);
-        discard(old);
+      String name = old.getMetadata().getName();
+      if (name.equals(kept) || !retiring.add(name)) {
+        continue;
       }
+      log.info("client {}: Mount Pod {} is replaced by {}", key, name, kept);
+      executor.execute(() -> {
+        try {
+          discard(old);
+        } catch (RuntimeException e) {
+          log.warn("client {}: removing Mount Pod {} (replaced by {}) failed: {}", key, name,
+              kept, e.toString());
+        } finally {
+          retiring.remove(name);
+        }
+      });
     }
   }
 

@@ -20,9 +20,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue #8 in cluster mode, end to end: an app pod's volume is published by the real driver on
- * the Kubernetes runtime (through the kubelet stand-in), and its "container" (a shell in a mount
- * namespace of its own with private propagation, made after the publish, working on the target
- * path itself: see {@link NamespaceContainer}) holds a private copy of the FUSE mount. The Mount
+ * the Kubernetes runtime (through the kubelet stand-in), and its container (mount and PID
+ * namespaces of its own, its own root and /proc, in the pod's cgroup, the volume at /data with no
+ * mountPropagation: see {@link NamespaceContainer}) holds a private copy of the FUSE mount. The Mount
  * Pod's container is killed with SIGKILL; kubelet restarts it in place, the driver binds the
  * targets again and repairs the container's copy, and posts a core/v1 Event
  * {@code JuiceFSContainerRecovered} on the app pod (found by the pod UID in the target path).
@@ -67,7 +67,8 @@ class ContainerRecoveryClusterTest {
     assertThat(target.toString()).contains("/pods/" + app.getMetadata().getUid() + "/volumes/");
     Files.writeString(target.resolve("before"), "written before the crash");
     Path statusDir = Files.createDirectories(dir.resolve("status"));
-    container = NamespaceContainer.start("app-1", "private", target, statusDir, "");
+    container = NamespaceContainer.start("app-1", NamespaceContainer.Propagation.PRIVATE, target,
+        java.util.Optional.of(app.getMetadata().getUid()), statusDir);
     Pod mountPod = node.onlyMountPod().orElseThrow();
     String name = mountPod.getMetadata().getName();
     int restarts = MountPodWatch.restartCount(mountPod);
@@ -96,9 +97,9 @@ class ContainerRecoveryClusterTest {
     assertThat(now.getMetadata().getName()).isEqualTo(name);
     assertThat(MountPodWatch.restartCount(now)).isGreaterThan(restarts);
     // From inside the container: the data from before, and new writes reach the volume.
-    assertThat(container.inside("cat", target.resolve("before").toString()))
+    assertThat(container.inside("cat", container.volume.resolve("before").toString()))
         .isEqualTo("written before the crash");
-    container.inside("sh", "-c", "echo after > '" + target.resolve("after") + "'");
+    container.inside("sh", "-c", "echo after > '" + container.volume.resolve("after") + "'");
     assertThat(node.driver.data.resolve("after")).hasContent("after\n");
 
     // The Event on the app pod, as kubectl describe pod finds it.

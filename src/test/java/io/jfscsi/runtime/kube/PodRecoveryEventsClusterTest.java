@@ -85,14 +85,14 @@ class PodRecoveryEventsClusterTest {
 
     // Recovered: the pod from the target path. Failed: the pod from the cgroup, with the reason.
     all.onOutcome(new ContainerOutcome("pv-1", Optional.of(target(app)), 4242, 4026532000L,
-        Path.of("/data"), Path.of("/mnt/pv-1-abc"), Optional.empty(), true, "bound again",
+        Path.of("/data"), Path.of("/mnt/pv-1-abc"), Optional.empty(), true, false, "bound again",
         Duration.ofMillis(12)));
     all.onOutcome(new ContainerOutcome("pv-1", Optional.of(target(other)), 4343, 4026532001L,
         Path.of("/data"), Path.of("/mnt/pv-1-abc"), Optional.of(other.getMetadata().getUid()),
-        false, "the container's mount namespace is gone", Duration.ofMillis(3)));
+        false, false, "the container's mount namespace is gone", Duration.ofMillis(3)));
     // A container of no pod this node knows: no Event, and nothing thrown.
     all.onOutcome(new ContainerOutcome("pv-1", Optional.empty(), 1, 2, Path.of("/x"),
-        Path.of("/y"), Optional.of("00000000-0000-0000-0000-000000000000"), true, "ok",
+        Path.of("/y"), Optional.of("00000000-0000-0000-0000-000000000000"), true, false, "ok",
         Duration.ZERO));
 
     assertThat(broken).hasValue(3);
@@ -133,7 +133,7 @@ class PodRecoveryEventsClusterTest {
         new io.jfscsi.testing.FakeMounter(), new RequestCounter(), Duration.ofSeconds(1), false)) {
       await().atMost(Duration.ofSeconds(20)).until(runtime::ready);
       runtime.recoveryEvents().onOutcome(new ContainerOutcome("pv-1", Optional.of(target(app)),
-          1, 2, Path.of("/data"), Path.of("/mnt/x"), Optional.empty(), true, "ok", Duration.ZERO));
+          1, 2, Path.of("/data"), Path.of("/mnt/x"), Optional.empty(), true, false, "ok", Duration.ZERO));
       await().atMost(Duration.ofSeconds(10)).until(() -> events(app).size() == 1);
       assertThat(events(app).getFirst().getReason()).isEqualTo(PodRecoveryEvents.RECOVERED);
     }
