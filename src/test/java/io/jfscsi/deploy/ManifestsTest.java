@@ -27,6 +27,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
+import org.snakeyaml.engine.v2.schema.FailsafeSchema;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,8 +40,7 @@ import org.junit.jupiter.api.Test;
  * own {@link SettingsParser}. No server is involved here: {@link ManifestsDryRunTest} submits the
  * same objects to a real API server (server-side dry run).
  *
- * <p>No YAML library is on the class path, so {@link Yaml} reads the block-style YAML that
- * kustomize prints (and only that): mappings, sequences, quoted and plain scalars, block scalars.
+ * <p>{@link Yaml} reads what kustomize prints with snakeyaml-engine.
  */
 class ManifestsTest {
 
@@ -658,220 +660,23 @@ class ManifestsTest {
   }
 
   /**
-   * Reads the block-style YAML kustomize prints: documents split by {@code ---}, mappings,
-   * sequences (also at their key's indentation), plain, single- and double-quoted scalars,
-   * {@code |} and {@code >} block scalars, {@code {}} and {@code []}. Scalars stay strings.
-   * Anything else (anchors, flow collections with content, multi-line plain scalars) fails
-   * loudly rather than being misread.
+   * The documents of a YAML stream, through snakeyaml-engine (in the jar through fabric8) with
+   * the failsafe schema: every scalar stays a string, as the assertions compare them.
    */
   static final class Yaml {
-    private final List<String> lines;
-    private int pos;
+    private Yaml() {}
 
-    private Yaml(List<String> lines) {
-      this.lines = new ArrayList<>(lines);
-    }
-
+    @SuppressWarnings("unchecked")
     static List<Map<String, Object>> documents(String text) {
+      Load load = new Load(LoadSettings.builder().setSchema(new FailsafeSchema()).build());
       List<Map<String, Object>> docs = new ArrayList<>();
-      List<String> current = new ArrayList<>();
-      for (String line : (text + "\n---").split("\n", -1)) {
-        if (line.equals("---")) {
-          if (current.stream().anyMatch(l -> !l.isBlank() && !l.stripLeading().startsWith("#"))) {
-            Object doc = new Yaml(current).parseDocument();
-            assertThat(doc).isInstanceOf(Map.class);
-            @SuppressWarnings("unchecked")
-            Map<String, Object> m = (Map<String, Object>) doc;
-            docs.add(m);
-          }
-          current = new ArrayList<>();
-        } else {
-          current.add(line);
+      for (Object doc : load.loadAllFromString(text)) {
+        if (doc != null) {
+          assertThat(doc).isInstanceOf(Map.class);
+          docs.add((Map<String, Object>) doc);
         }
       }
       return docs;
-    }
-
-    private Object parseDocument() {
-      skipEmpty();
-      Object node = parseNode(indent(lines.get(pos)));
-      skipEmpty();
-      if (pos < lines.size()) {
-        throw new IllegalStateException("unparsed YAML at line " + (pos + 1) + ": " + lines.get(pos));
-      }
-      return node;
-    }
-
-    private void skipEmpty() {
-      while (pos < lines.size()
-          && (lines.get(pos).isBlank() || lines.get(pos).stripLeading().startsWith("#"))) {
-        pos++;
-      }
-    }
-
-    private static int indent(String line) {
-      int i = 0;
-      while (i < line.length() && line.charAt(i) == ' ') {
-        i++;
-      }
-      return i;
-    }
-
-    private static boolean isItem(String line, int indent) {
-      return indent(line) == indent && (line.startsWith("- ", indent) || line.substring(indent).equals("-"));
-    }
-
-    private Object parseNode(int indent) {
-      return isItem(lines.get(pos), indent) ? parseSequence(indent) : parseMapping(indent);
-    }
-
-    private List<Object> parseSequence(int indent) {
-      List<Object> items = new ArrayList<>();
-      while (true) {
-        skipEmpty();
-        if (pos >= lines.size() || !isItem(lines.get(pos), indent)) {
-          return items;
-        }
-        String line = lines.get(pos);
-        String content = line.substring(Math.min(line.length(), indent + 2));
-        if (content.isBlank()) {
-          pos++;
-          skipEmpty();
-          items.add(parseNode(indent(lines.get(pos))));
-        } else if (keyEnd(content) >= 0) {
-          // "- key: value": a mapping whose keys sit two columns in.
-          lines.set(pos, " ".repeat(indent + 2) + content);
-          items.add(parseMapping(indent + 2));
-        } else {
-          pos++;
-          items.add(scalar(content));
-        }
-      }
-    }
-
-    private Map<String, Object> parseMapping(int indent) {
-      Map<String, Object> map = new LinkedHashMap<>();
-      while (true) {
-        skipEmpty();
-        if (pos >= lines.size()) {
-          return map;
-        }
-        String line = lines.get(pos);
-        int lineIndent = indent(line);
-        if (lineIndent < indent || isItem(line, lineIndent)) {
-          return map;
-        }
-        if (lineIndent > indent) {
-          throw new IllegalStateException("unexpected indentation at line " + (pos + 1) + ": " + line);
-        }
-        String content = line.substring(indent);
-        int end = keyEnd(content);
-        if (end < 0) {
-          throw new IllegalStateException("not a mapping entry at line " + (pos + 1) + ": " + line);
-        }
-        String key = unquote(content.substring(0, end));
-        String rest = content.substring(end + 1).strip();
-        pos++;
-        Object value;
-        if (rest.isEmpty()) {
-          skipEmpty();
-          if (pos < lines.size() && indent(lines.get(pos)) > indent) {
-            value = parseNode(indent(lines.get(pos)));
-          } else if (pos < lines.size() && isItem(lines.get(pos), indent)) {
-            value = parseSequence(indent);
-          } else {
-            value = "";
-          }
-        } else if (rest.startsWith("|") || rest.startsWith(">")) {
-          value = blockScalar(indent, rest);
-        } else {
-          value = scalar(rest);
-        }
-        if (map.put(key, value) != null) {
-          throw new IllegalStateException("duplicate key " + key);
-        }
-      }
-    }
-
-    private String blockScalar(int parentIndent, String header) {
-      List<String> body = new ArrayList<>();
-      int blockIndent = -1;
-      while (pos < lines.size()) {
-        String line = lines.get(pos);
-        if (!line.isBlank() && indent(line) <= parentIndent) {
-          break;
-        }
-        if (!line.isBlank() && blockIndent < 0) {
-          blockIndent = indent(line);
-        }
-        body.add(line.isBlank() ? "" : line.substring(Math.min(blockIndent, line.length())));
-        pos++;
-      }
-      while (!body.isEmpty() && body.getLast().isEmpty()) {
-        body.removeLast();
-      }
-      String joined = String.join(header.startsWith(">") ? " " : "\n", body);
-      return header.contains("-") ? joined : joined + "\n";
-    }
-
-    /** The index of the colon that ends a mapping key, or -1. */
-    private static int keyEnd(String content) {
-      if (content.startsWith("\"") || content.startsWith("'")) {
-        int close = content.indexOf(content.charAt(0), 1);
-        return close > 0 && content.startsWith(":", close + 1)
-            && (content.length() == close + 2 || content.charAt(close + 2) == ' ') ? close + 1 : -1;
-      }
-      if (content.startsWith("{") || content.startsWith("[")) {
-        return -1;
-      }
-      for (int i = 0; i < content.length(); i++) {
-        if (content.charAt(i) == ':' && (i + 1 == content.length() || content.charAt(i + 1) == ' ')) {
-          return i;
-        }
-      }
-      return -1;
-    }
-
-    private static Object scalar(String text) {
-      String s = text.strip();
-      if (s.equals("{}")) {
-        return Map.of();
-      }
-      if (s.equals("[]")) {
-        return List.of();
-      }
-      if (s.startsWith("{") || s.startsWith("[") || s.startsWith("&") || s.startsWith("*")
-          || s.startsWith("!")) {
-        throw new IllegalStateException("unsupported YAML value: " + s);
-      }
-      return unquote(s);
-    }
-
-    private static String unquote(String s) {
-      if (s.length() >= 2 && s.startsWith("'") && s.endsWith("'")) {
-        return s.substring(1, s.length() - 1).replace("''", "'");
-      }
-      if (s.length() >= 2 && s.startsWith("\"") && s.endsWith("\"")) {
-        StringBuilder out = new StringBuilder();
-        for (int i = 1; i < s.length() - 1; i++) {
-          char c = s.charAt(i);
-          if (c == '\\' && i + 1 < s.length() - 1) {
-            char n = s.charAt(++i);
-            out.append(switch (n) {
-              case 'n' -> '\n';
-              case 't' -> '\t';
-              default -> n;
-            });
-          } else {
-            out.append(c);
-          }
-        }
-        return out.toString();
-      }
-      if (s.startsWith("'") || s.startsWith("\"")) {
-        throw new IllegalStateException("unterminated quoted scalar (multi-line?): " + s);
-      }
-      return s;
     }
   }
 }
