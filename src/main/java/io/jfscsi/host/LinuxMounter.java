@@ -18,8 +18,12 @@ import java.util.Set;
  */
 public final class LinuxMounter implements Mounter {
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
-  /** Bounds the unmount loop so a target that keeps being re-mounted cannot spin us forever. */
-  static final int MAX_LAYERS = 16;
+  /**
+   * Bounds the unmount loop so a target that keeps being re-mounted cannot spin us forever. Each
+   * recovery of a client leaves its dead bind beneath the fresh one (see Targets#rebind), so a
+   * target may hold one layer per crash of its client.
+   */
+  static final int MAX_LAYERS = 256;
 
   private final TimedCalls timed;
   private final Optional<ContainerRecovery> containers;
