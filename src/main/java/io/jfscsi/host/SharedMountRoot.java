@@ -38,7 +38,16 @@ public final class SharedMountRoot {
     }
     boolean own = holder.isPresent() && holder.get().mountPoint().equals(root);
     if (!own) {
-      int err = Libc.mount(root, root, Libc.MS_BIND | Libc.MS_REC);
+      // A bind onto itself would cover the clients mounted beneath it (or, recursive, copy
+      // them and leave the originals hidden): only an empty root is bound.
+      Path r = root;
+      long beneath = MountInfo.self().stream()
+          .filter(e -> e.mountPoint().startsWith(r) && !e.mountPoint().equals(r)).count();
+      if (beneath > 0) {
+        return Optional.of(why(root, "bind it onto itself while " + beneath + " mounts are"
+            + " beneath it", 0));
+      }
+      int err = Libc.mount(root, root, Libc.MS_BIND);
       if (err != 0) {
         return Optional.of(why(root, "bind it onto itself", err));
       }
@@ -76,7 +85,8 @@ public final class SharedMountRoot {
 
   private static String why(Path root, String step, int errno) {
     return "the mount root " + root + " is not a shared mount and this driver cannot " + step
-        + " (" + Libc.strerror(errno) + "); Mount Pods need it shared for their Bidirectional"
+        + (errno == 0 ? "" : " (" + Libc.strerror(errno) + ")")
+        + "; Mount Pods need it shared for their Bidirectional"
         + " mount: run `mount --bind " + root + " " + root + " && mount --make-rshared " + root
         + "` on the node, or give the driver CAP_SYS_ADMIN in the host's mount namespace";
   }

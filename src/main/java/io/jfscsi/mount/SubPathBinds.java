@@ -14,8 +14,10 @@ import org.slf4j.Logger;
  * {@code <kubelet>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount} they live under
  * {@code <kubelet>/pods/<uid>/volume-subpaths/<pv>/<container>/<index>} and bind a directory
  * inside the target. When the client dies they go stale with it; the fresh client's directory
- * of the same path (the mount table's root field) is bound there again, on top of the dead bind
- * so that the container's slave copy of it receives the new one (see {@link Targets#rebind}).
+ * of the same path (the mount table's root field) is bound there again, in place of the dead
+ * bind: kubelet unmounts these once when it cleans up, so a dead layer left beneath would keep
+ * its cleanup failing. Containers whose copy stays dead are repaired in their own namespaces
+ * ({@link Targets#recoverContainers}), whatever their propagation.
  */
 final class SubPathBinds {
   private SubPathBinds() {}
@@ -46,6 +48,7 @@ final class SubPathBinds {
         continue; // a root outside the client's file system is not ours to follow
       }
       try {
+        mounter.unmount(at);
         if (Files.isDirectory(source)) {
           mounter.bind(source, at, entry.readOnly());
           rebound++;

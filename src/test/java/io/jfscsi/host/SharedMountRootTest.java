@@ -54,6 +54,17 @@ class SharedMountRootTest {
   }
 
   @Test
+  void aRootWithClientsMountedBeneathIsNotCoveredByABind() throws Exception {
+    Path client = Files.createDirectories(root.resolve("pv-1-abcdef"));
+    run("mount", "-t", "tmpfs", "client", client.toString());
+
+    assertThat(SharedMountRoot.ensure(root)).hasValueSatisfying(why -> assertThat(why)
+        .contains("not a shared mount").contains("1 mounts are beneath it"));
+    assertThat(layers(root)).as("no bind over the client").isZero();
+    assertThat(layers(client)).isEqualTo(1);
+  }
+
+  @Test
   void aRootUnderASharedMountIsLeftAsItIs() throws Exception {
     run("mount", "--make-shared", dir.toString());
     assertThat(SharedMountRoot.ensure(root)).isEmpty();

@@ -9,9 +9,11 @@ import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
@@ -22,6 +24,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
@@ -352,7 +355,7 @@ class BuiltinProvisionerClusterTest {
       // Someone else takes the Lease (as a partitioned leader's successor would): this one
       // cannot renew, stops within renew-deadline, and provisions nothing while it is out.
       String lease = ProvisionerSettings.leaseName(leDriver);
-      kube.leases().inNamespace(leNs).withName(lease).edit(l -> {
+      editLease(leNs, lease, l -> {
         l.getSpec().setHolderIdentity("intruder");
         l.getSpec().setLeaseDurationSeconds(3600);
         l.getSpec().setRenewTime(java.time.ZonedDateTime.now());
@@ -366,7 +369,7 @@ class BuiltinProvisionerClusterTest {
           .isNull();
 
       // The intruder gives it up: this replica leads again and catches up.
-      kube.leases().inNamespace(leNs).withName(lease).edit(l -> {
+      editLease(leNs, lease, l -> {
         l.getSpec().setLeaseDurationSeconds(1);
         l.getSpec().setRenewTime(java.time.ZonedDateTime.now().minusSeconds(10));
         return l;
@@ -404,5 +407,23 @@ class BuiltinProvisionerClusterTest {
   static boolean catalogHas(DriverFixture d, PersistentVolume pv) {
     return Files.exists(d.dir.resolve("state").resolve("volumes")
         .resolve(pv.getMetadata().getName() + ".properties"));
+  }
+
+  /**
+   * Edits the Lease as another replica would, again on a conflict: the leader renews it every
+   * retry period, and an edit computed from an older copy is refused with 409.
+   */
+  static void editLease(String namespace, String name,
+                        UnaryOperator<Lease> change) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        kube.leases().inNamespace(namespace).withName(name).edit(change);
+        return;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt == 10) {
+          throw e;
+        }
+      }
+    }
   }
 }

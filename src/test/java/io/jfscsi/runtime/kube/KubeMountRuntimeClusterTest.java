@@ -200,7 +200,9 @@ class KubeMountRuntimeClusterTest {
     assertThat(next.mountPath()).isNotEqualTo(c.mountPath());
     assertThat(PodReferences.targets(pod(next.handle()).getMetadata().getAnnotations()))
         .containsExactlyInAnyOrder(T1, T2);
-    assertThat(pod(c.handle())).as("the old pod, its finalizer removed").isNull();
+    // The replaced pod goes in the background once its replacement serves.
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+        assertThat(pod(c.handle())).as("the old pod, its finalizer removed").isNull());
     assertThat(exits).hasSize(1);
     rt.stop(next);
   }

@@ -1,11 +1,14 @@
 package io.jfscsi.runtime.kube;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.typesafe.config.Config;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.Driver;
 import io.jfscsi.csi.CsiClient;
+import io.jfscsi.host.SharedMountRoot;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.KubeCluster;
 import io.jfscsi.testing.KubeletStandIn;
@@ -111,6 +114,9 @@ final class KubeNode implements AutoCloseable {
    */
   static DriverFixture driverOn(Path dir, KubeCluster cluster, String namespace, String node)
       throws java.io.IOException {
+    // A node's mount root is a shared mount before any Mount Pod runs (the node plugin's init
+    // container makes it one); the fixture's close unmounts it with the rest under dir.
+    assertThat(SharedMountRoot.ensure(dir.resolve("mnt"))).isEmpty();
     return new DriverFixture(dir)
         .with("runtime", "kubernetes")
         .with("node-id", node)
