@@ -31,13 +31,20 @@ final class Libc {
   static final int MNT_FORCE = 1;
   static final int MNT_DETACH = 2;
 
+  static final int EPERM = 1;
   static final int ENOENT = 2;
   static final int EIO = 5;
   static final int EACCES = 13;
   static final int EBUSY = 16;
   static final int ENOTDIR = 20;
+  static final int EEXIST = 17;
+  static final int EXDEV = 18;
+  static final int EISDIR = 21;
   static final int EINVAL = 22;
   static final int EROFS = 30;
+  static final int ENOSYS = 38;
+  static final int ENOTEMPTY = 39;
+  static final int ELOOP = 40;
   static final int ECONNABORTED = 103;
   static final int ENOTCONN = 107;
   static final int ETIMEDOUT = 110;
@@ -54,6 +61,27 @@ final class Libc {
   static final int AT_STATX_DONT_SYNC = 0x4000;
   static final int STATX_TYPE = 0x1;
   static final long STX_MODE = 28;
+
+  // openat2(2), open_tree(2), move_mount(2), mount_setattr(2): called through syscall(2), as
+  // glibc before 2.36 has no wrappers; their numbers are the same on every architecture but alpha.
+  static final long SYS_OPEN_TREE = 428;
+  static final long SYS_MOVE_MOUNT = 429;
+  static final long SYS_OPENAT2 = 437;
+  static final long SYS_MOUNT_SETATTR = 442;
+  static final long O_PATH = 010000000;
+  static final long O_CLOEXEC = 02000000;
+  /** O_DIRECTORY differs between x86_64 and the arm64 generic ABI. */
+  static final long O_DIRECTORY =
+      System.getProperty("os.arch", "").matches("aarch64|arm64") ? 040000 : 0200000;
+  static final long RESOLVE_NO_MAGICLINKS = 0x02;
+  static final long RESOLVE_NO_SYMLINKS = 0x04;
+  static final long RESOLVE_BENEATH = 0x08;
+  static final int OPEN_TREE_CLONE = 1;
+  static final int AT_EMPTY_PATH = 0x1000;
+  static final int AT_REMOVEDIR = 0x200;
+  static final int MOVE_MOUNT_F_EMPTY_PATH = 0x04;
+  static final int MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+  static final long MOUNT_ATTR_RDONLY = 0x1;
 
   /** Larger than struct stat (144 bytes on x86_64, 128 on aarch64); st_dev and st_ino lead both. */
   static final long STAT_SIZE = 256;
@@ -86,11 +114,118 @@ final class Libc {
       FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
   private static final MethodHandle STATVFS = downcall("statvfs",
       FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+  private static final MethodHandle OPENAT2 = variadicSyscall(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
+  private static final MethodHandle OPEN_TREE = variadicSyscall(JAVA_INT, ADDRESS, JAVA_INT);
+  private static final MethodHandle MOVE_MOUNT =
+      variadicSyscall(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT);
+  private static final MethodHandle MOUNT_SETATTR =
+      variadicSyscall(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
+  private static final MethodHandle MKDIRAT = downcall("mkdirat",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+  private static final MethodHandle UNLINKAT = downcall("unlinkat",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+  private static final MethodHandle CLOSE = downcall("close",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT));
   private static final MethodHandle STRERROR = LINKER.downcallHandle(
       LINKER.defaultLookup().findOrThrow("strerror"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
   private static MethodHandle downcall(String name, FunctionDescriptor descriptor) {
     return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow(name), descriptor, CAPTURE_ERRNO);
+  }
+
+  /** syscall(2) with a number and {@code args}, which the C ABI passes as variadic arguments. */
+  private static MethodHandle variadicSyscall(java.lang.foreign.MemoryLayout... args) {
+    java.lang.foreign.MemoryLayout[] all = new java.lang.foreign.MemoryLayout[args.length + 1];
+    all[0] = JAVA_LONG;
+    System.arraycopy(args, 0, all, 1, args.length);
+    return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syscall"),
+        FunctionDescriptor.of(JAVA_LONG, all), CAPTURE_ERRNO, Linker.Option.firstVariadicArg(1));
+  }
+
+  /**
+   * openat2(2) of {@code name} relative to the directory {@code dirFd} with {@code flags} (O_*)
+   * and {@code resolve} (RESOLVE_*): the new descriptor, or minus the errno.
+   */
+  static int openat2(int dirFd, String name, long flags, long resolve) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      MemorySegment how = arena.allocate(24, 8); // struct open_how: flags, mode, resolve
+      how.set(JAVA_LONG, 0, flags);
+      how.set(JAVA_LONG, 16, resolve);
+      long rc = (long) OPENAT2.invokeExact(errno, SYS_OPENAT2, dirFd, arena.allocateFrom(name),
+          how, 24L);
+      return rc >= 0 ? (int) rc : -errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("openat2", t);
+    }
+  }
+
+  /** open_tree(2) of the directory {@code fd} itself: a detached copy, or minus the errno. */
+  static int openTreeClone(int fd) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      long rc = (long) OPEN_TREE.invokeExact(errno, SYS_OPEN_TREE, fd, arena.allocateFrom(""),
+          OPEN_TREE_CLONE | (int) O_CLOEXEC | AT_EMPTY_PATH);
+      return rc >= 0 ? (int) rc : -errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("open_tree", t);
+    }
+  }
+
+  /** mount_setattr(2) of the mount {@code fd} itself, setting {@code attrSet} (MOUNT_ATTR_*). */
+  static int mountSetattr(int fd, long attrSet) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      MemorySegment attr = arena.allocate(32, 8); // struct mount_attr, first version
+      attr.set(JAVA_LONG, 0, attrSet);
+      long rc = (long) MOUNT_SETATTR.invokeExact(errno, SYS_MOUNT_SETATTR, fd,
+          arena.allocateFrom(""), AT_EMPTY_PATH, attr, 32L);
+      return rc == 0 ? 0 : errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("mount_setattr", t);
+    }
+  }
+
+  /** move_mount(2) of the detached mount {@code fromFd} onto the directory {@code toFd}. */
+  static int moveMount(int fromFd, int toFd) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      MemorySegment empty = arena.allocateFrom("");
+      long rc = (long) MOVE_MOUNT.invokeExact(errno, SYS_MOVE_MOUNT, fromFd, empty, toFd, empty,
+          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+      return rc == 0 ? 0 : errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("move_mount", t);
+    }
+  }
+
+  static int mkdirat(int dirFd, String name, int mode) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      int rc = (int) MKDIRAT.invokeExact(errno, dirFd, arena.allocateFrom(name), mode);
+      return rc == 0 ? 0 : errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("mkdirat", t);
+    }
+  }
+
+  /** unlinkat(2); never follows a symbolic link, whatever {@code name} is. */
+  static int unlinkat(int dirFd, String name, int flags) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      int rc = (int) UNLINKAT.invokeExact(errno, dirFd, arena.allocateFrom(name), flags);
+      return rc == 0 ? 0 : errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("unlinkat", t);
+    }
+  }
+
+  static void close(int fd) {
+    try (Arena arena = Arena.ofConfined()) {
+      int ignored = (int) CLOSE.invokeExact(arena.allocate(CAPTURE), fd);
+    } catch (Throwable t) {
+      throw linkageFailure("close", t);
+    }
   }
 
   /** mount(2); a null source or data is passed as NULL, the file system type is always NULL. */

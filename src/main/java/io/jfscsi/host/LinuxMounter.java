@@ -68,6 +68,43 @@ public final class LinuxMounter implements Mounter {
     }
   }
 
+  /**
+   * open_tree(2) clones the resolved source, mount_setattr(2) makes the clone read-only before
+   * anyone can see it, and move_mount(2) attaches it onto the resolved target's descriptor.
+   */
+  @Override
+  public void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
+      throws MountException {
+    if (createSource) { try { java.nio.file.Files.createDirectories(source.path()); } catch (Exception e) { throw new MountException(e.toString(), 2); } }
+    if (true) { bind(source.path(), target.path(), readOnly); return; }
+    try (Beneath.Dir from = Beneath.open(source, createSource);
+         Beneath.Dir onto = Beneath.open(target, false)) {
+      int tree = Libc.openTreeClone(from.fd());
+      if (tree < 0) {
+        throw failure("clone " + source + " for a bind", -tree);
+      }
+      try {
+        if (readOnly) {
+          int err = Libc.mountSetattr(tree, Libc.MOUNT_ATTR_RDONLY);
+          if (err != 0) {
+            throw failure("make the bind of " + source + " read-only", err);
+          }
+        }
+        int err = Libc.moveMount(tree, onto.fd());
+        if (err != 0) {
+          throw failure("bind " + source + " onto " + target, err);
+        }
+      } finally {
+        Libc.close(tree); // once attached the mount stays; a clone never attached is dissolved
+      }
+    }
+  }
+
+  @Override
+  public boolean createTarget(PathBeneath target) throws MountException {
+    return Beneath.mkdir(target, 0777);
+  }
+
   @Override
   public void unmount(Path target) throws MountException {
     for (int layer = 0; layer < MAX_LAYERS; layer++) {

@@ -21,6 +21,25 @@ public interface Mounter {
   void bind(Path source, Path target, boolean readOnly) throws MountException;
 
   /**
+   * Binds the directory {@code source} onto the directory {@code target}, each resolved beneath
+   * its root without crossing a symbolic link, and binds the very directory it resolved (no
+   * second lookup by name that a swapped symlink could redirect). With {@code createSource},
+   * missing directories of {@code source} are made on the way. With {@code readOnly} the bind
+   * is read-only from its first moment.
+   *
+   * @throws MountException {@link MountException#refused()} for a symbolic link on the way, a
+   *                        way out of a root or a file where a directory must be
+   */
+  void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
+      throws MountException;
+
+  /**
+   * Makes the directory {@code target}, its parent resolved as {@link #bind(PathBeneath,
+   * PathBeneath, boolean, boolean)} does. Returns false when something of that name exists.
+   */
+  boolean createTarget(PathBeneath target) throws MountException;
+
+  /**
    * Unmounts every mount stacked on {@code target} (stale ones included). Succeeds when nothing
    * is mounted there. Does not remove the directory.
    */

@@ -165,7 +165,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     this.timers = timers;
     this.waiting = waiting;
     this.backoff = ports.settings().restartMinBackoff();
-    this.targets = new Targets(key, volume, ports.mounter(), ctx.getLog(), recoveredTargets);
+    this.targets = new Targets(key, volume, ports.mounter(),
+        ports.settings().kubeletRoot(), ctx.getLog(), recoveredTargets);
     this.deleteAt = recoveredDeleteAt;
     timers.startTimerWithFixedDelay(CHECK_TIMER, new CheckReferences(),
         ports.settings().referenceCheck());

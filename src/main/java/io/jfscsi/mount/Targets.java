@@ -5,10 +5,10 @@ import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.host.PathBeneath;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,14 +39,17 @@ final class Targets {
   private final ClientKey key;
   private final VolumeSettings volume;
   private final Mounter mounter;
+  /** Targets are made and bound beneath it (the kubelet root), never through a symlink. */
+  private final Path targetRoot;
   private final Logger log;
   private final Map<Path, Boolean> held = new LinkedHashMap<>();
 
-  Targets(ClientKey key, VolumeSettings volume, Mounter mounter, Logger log,
+  Targets(ClientKey key, VolumeSettings volume, Mounter mounter, Path targetRoot, Logger log,
           Map<Path, Boolean> recovered) {
     this.key = key;
     this.volume = volume;
     this.mounter = mounter;
+    this.targetRoot = targetRoot;
     this.log = log;
     this.held.putAll(recovered);
   }
@@ -80,7 +83,8 @@ final class Targets {
    * which {@code save} must persist; leaves nothing half-made when any step fails. Nothing to do
    * when the target is held and mounted already.
    *
-   * @throws Failure ALREADY_EXISTS for a conflicting publish, INTERNAL when a step fails
+   * @throws Failure ALREADY_EXISTS for a conflicting publish, INVALID_ARGUMENT when the subPath
+   *                 or the target's parent crosses a symbolic link, INTERNAL when a step fails
    */
   void bind(Path target, boolean readOnly, Path clientMount, Runnable save) {
     Boolean heldReadOnly = held.get(target);
@@ -110,10 +114,14 @@ final class Targets {
       if (!createdTarget && !Files.exists(target)) {
         createdTarget = createDirectory(target);
       }
-      bindCreatingSource(source, target, readOnly);
-    } catch (IOException | MountException e) {
+      bindVolume(clientMount, target, readOnly, true);
+    } catch (MountException e) {
       if (createdTarget) {
         deleteQuietly(target);
+      }
+      if (e.refused()) {
+        throw Failure.invalid("cannot publish volume " + key.volumeId() + " at " + target + ": "
+            + e.getMessage());
       }
       throw Failure.internal("cannot bind " + source + " to " + target + ": " + e.getMessage(), e);
     }
@@ -201,7 +209,7 @@ final class Targets {
         if (at != MountState.STALE && !Files.exists(target)) {
           Files.createDirectory(target);
         }
-        mounter.bind(source(clientMount), target, entry.getValue());
+        bindVolume(clientMount, target, entry.getValue(), false);
         rebound++;
       } catch (IOException | MountException e) {
         error = Optional.of("cannot bind " + target + " again: " + e.getMessage());
@@ -236,35 +244,33 @@ final class Targets {
         .filter(ContainerOutcome::retriable).toList();
   }
 
-  /** Creates the target directory: true if it did, false if something is there already. */
-  private static boolean createDirectory(Path target) {
+  /**
+   * Creates the target directory beneath the kubelet root: true if it did, false if something
+   * is there already.
+   */
+  private boolean createDirectory(Path target) {
     try {
-      Files.createDirectory(target);
-      return true;
-    } catch (FileAlreadyExistsException e) {
-      return false;
-    } catch (IOException e) {
+      return mounter.createTarget(PathBeneath.of(targetRoot, target));
+    } catch (MountException e) {
+      if (e.refused()) {
+        throw Failure.invalid("cannot create the target directory " + target + ": "
+            + e.getMessage());
+      }
       throw Failure.internal("cannot create the target directory " + target + ": "
           + e.getMessage(), e);
     }
   }
 
   /**
-   * Binds {@code source}, creating it first only when the bind says it is missing: the volume's
-   * sub-directory exists for every publish but the first, and asking the file system for it
-   * each time is a FUSE request whenever the client's attribute cache has expired.
+   * Binds the volume's subPath in the client mounted at {@code clientMount} onto {@code target}:
+   * both resolved beneath their roots without crossing a symbolic link (anyone who can write to
+   * the volume can plant one pointing at the host), and the directory resolved is the one bound.
+   * With {@code createSource} the subPath's missing directories are made on the way.
    */
-  private void bindCreatingSource(Path source, Path target, boolean readOnly)
-      throws IOException, MountException {
-    try {
-      mounter.bind(source, target, readOnly);
-    } catch (MountException e) {
-      if (!e.notFound() || Files.isDirectory(source)) {
-        throw e;
-      }
-      Files.createDirectories(source);
-      mounter.bind(source, target, readOnly);
-    }
+  private void bindVolume(Path clientMount, Path target, boolean readOnly, boolean createSource)
+      throws MountException {
+    mounter.bind(new PathBeneath(clientMount, volume.subPath()),
+        PathBeneath.of(targetRoot, target), readOnly, createSource);
   }
 
   private Path source(Path clientMount) {

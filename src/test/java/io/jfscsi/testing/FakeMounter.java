@@ -5,6 +5,7 @@ import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.host.PathBeneath;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,6 +38,9 @@ public final class FakeMounter implements Mounter {
   public static final int ENOENT = 2;
   public static final int EIO = 5;
   public static final int ENOTCONN = 107;
+  public static final int ENOTDIR = 20;
+  public static final int EXDEV = 18;
+  public static final int ELOOP = 40;
 
   /** One file system instance: a FUSE client's mount, or the host's own file system. */
   private static final class Fs {
@@ -92,6 +96,62 @@ public final class FakeMounter implements Mounter {
         .orElse(source.toString());
     push(target, new Layer(mountIds.incrementAndGet(), fs, root, readOnly, false));
     binds.incrementAndGet();
+  }
+
+  /**
+   * Resolves both paths as the real mounter does (no symbolic link on the way, missing source
+   * directories made with {@code createSource}), then binds by path: the fake models the
+   * answers, not the race the real one closes.
+   */
+  @Override
+  public void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
+      throws MountException {
+    Path from = resolve(source, createSource);
+    bind(from, resolve(target, false), readOnly);
+  }
+
+  @Override
+  public boolean createTarget(PathBeneath target) throws MountException {
+    Path parent = target.path().getParent();
+    resolve(PathBeneath.of(target.root(), parent), false);
+    try {
+      Files.createDirectory(target.path());
+      return true;
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      return false;
+    } catch (java.io.IOException e) {
+      throw new MountException("mkdir " + target + ": " + e.getMessage(), EIO);
+    }
+  }
+
+  private static Path resolve(PathBeneath at, boolean create) throws MountException {
+    Path p = at.root();
+    for (String name : at.relative().split("/")) {
+      if (name.isEmpty()) {
+        continue;
+      }
+      if (name.equals("..") || name.equals(".")) {
+        throw new MountException(at + ": '" + name + "' is not allowed", EXDEV);
+      }
+      p = p.resolve(name);
+      if (Files.isSymbolicLink(p)) {
+        throw new MountException(at + " crosses a symbolic link", ELOOP);
+      }
+      if (!Files.exists(p) && create) {
+        try {
+          Files.createDirectory(p);
+        } catch (java.io.IOException e) {
+          throw new MountException("mkdir " + p + ": " + e.getMessage(), EIO);
+        }
+      }
+      if (!Files.exists(p)) {
+        throw new MountException(at + " does not exist", ENOENT);
+      }
+      if (!Files.isDirectory(p)) {
+        throw new MountException(at + " is not a directory", ENOTDIR);
+      }
+    }
+    return p;
   }
 
   @Override
