@@ -5,13 +5,10 @@ import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.MountRuntime;
 import io.jfscsi.runtime.RunningClient;
-import java.io.IOException;
-import java.nio.file.FileVisitResult;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
+import io.jfscsi.host.Beneath;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.PathBeneath;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -32,44 +29,57 @@ public final class MountedDirectories implements VolumeDirectories {
     this.startTimeout = startTimeout;
   }
 
+  // Every path below is resolved beneath the client's mount without crossing a symbolic link:
+  // anyone who can write to the file system can plant one, and following it would create or
+  // delete directories on the controller's host.
+
   @Override
   public void create(VolumeSettings fs, String subPath) {
     withRoot(fs, root -> {
-      Path dir = inside(root, subPath);
-      try {
-        Files.createDirectories(dir);
-      } catch (IOException e) {
-        throw Failure.internal("cannot create " + subPath + " in " + fs.fsName() + ": "
-            + e.getMessage(), e);
+      try (Beneath.Dir made = Beneath.open(inside(root, subPath), true)) {
+        return null;
+      } catch (MountException e) {
+        throw failure("cannot create " + subPath + " in " + fs.fsName(), e);
       }
-      return null;
     });
   }
 
   @Override
   public void delete(VolumeSettings fs, String subPath) {
     withRoot(fs, root -> {
-      Path dir = inside(root, subPath);
-      if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-        removeTree(dir);
+      try {
+        Beneath.removeTree(inside(root, subPath));
+        return null;
+      } catch (MountException e) {
+        throw failure("cannot remove " + subPath + " from " + fs.fsName(), e);
       }
-      return null;
     });
   }
 
   @Override
   public boolean exists(VolumeSettings fs, String subPath) {
-    return withRoot(fs, root -> Files.isDirectory(inside(root, subPath), LinkOption.NOFOLLOW_LINKS));
+    return withRoot(fs, root -> {
+      try {
+        return Beneath.isDirectory(inside(root, subPath));
+      } catch (MountException e) {
+        throw failure("cannot look up " + subPath + " in " + fs.fsName(), e);
+      }
+    });
+  }
+
+  private static Failure failure(String what, MountException e) {
+    return e.refused() ? Failure.invalid(what + ": " + e.getMessage())
+        : Failure.internal(what + ": " + e.getMessage(), e);
   }
 
   /** Never the root, never outside it: the sub-path must be a plain relative path below it. */
-  static Path inside(Path root, String subPath) {
+  static PathBeneath inside(Path root, String subPath) {
     Path dir = root.resolve(subPath).normalize();
     if (subPath.isEmpty() || dir.equals(root) || !dir.startsWith(root)) {
       throw Failure.invalid("refusing to touch '" + subPath + "': not a directory below the "
           + "root of the file system");
     }
-    return dir;
+    return PathBeneath.of(root, dir);
   }
 
   private <T> T withRoot(VolumeSettings fs, Function<Path, T> work) {
@@ -96,26 +106,6 @@ public final class MountedDirectories implements VolumeDirectories {
       return work.apply(client.mountPath());
     } finally {
       runtime.stop(client);
-    }
-  }
-
-  private static void removeTree(Path dir) {
-    try {
-      Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-        @Override
-        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-          Files.delete(file);
-          return FileVisitResult.CONTINUE;
-        }
-
-        @Override
-        public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-          Files.delete(d);
-          return FileVisitResult.CONTINUE;
-        }
-      });
-    } catch (IOException e) {
-      throw Failure.internal("cannot remove " + dir + ": " + e.getMessage(), e);
     }
   }
 }
