@@ -3,15 +3,12 @@ package io.jfscsi.mount;
 import io.jfscsi.Failure;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountEntry;
-import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.MountRuntime;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -220,25 +217,13 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       client.tell(new MountActor.RemoveTarget(u.target(), u.replyTo()));
       return;
     }
-    // Not ours (any more): make sure nothing is left mounted there, then it is done.
+    // Not published by us (or no longer): someone else's mount stays where it is.
     try {
-      if (mounter.probe(u.target()) != MountState.MISSING) {
-        mounter.unmount(u.target());
-        deleteIfEmpty(u.target());
-      }
+      UnownedTargets.release(mounter, u.target(), u.volumeId(), getContext().getLog());
       u.replyTo().tell(StatusReply.ack());
     } catch (MountException e) {
       u.replyTo().tell(StatusReply.error(Failure.internal(
           "cannot unmount " + u.target() + ": " + e.getMessage(), e)));
-    }
-  }
-
-  /** Removes the target directory; one with files in it is not ours to delete, nor an error. */
-  private void deleteIfEmpty(Path target) {
-    try {
-      Files.deleteIfExists(target);
-    } catch (IOException e) {
-      getContext().getLog().warn("leaving {} in place: {}", target, e.toString());
     }
   }
 

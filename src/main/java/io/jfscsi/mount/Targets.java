@@ -142,11 +142,16 @@ final class Targets {
   }
 
   /**
-   * Unmounts {@code target}, removes its directory and drops its reference (held or not).
+   * Unmounts {@code target}, removes its directory and drops its reference. A target not held
+   * is not ours: see {@link UnownedTargets}.
    *
    * @return whether it was held, so that the change must be saved
    */
   boolean unbind(Path target) throws MountException {
+    if (!held.containsKey(target)) {
+      UnownedTargets.release(mounter, target, key.volumeId(), log);
+      return false;
+    }
     mounter.unmount(target);
     deleteQuietly(target);
     boolean was = held.remove(target) != null;

@@ -253,6 +253,49 @@ class PublishUnpublishTest extends NodeTestBase {
   }
 
   @Test
+  void anUnpublishOfAForeignBindLeavesItAndItsDirectoryAlone() throws Exception {
+    Path elsewhere = Files.createDirectory(tempDir.resolve("elsewhere"));
+    // Nobody publishes this volume: the guardian answers.
+    Path unknown = node.target("pod-1", "pv-x");
+    Files.createDirectory(unknown);
+    node.mounter.bind(elsewhere, unknown, false);
+    // Its volume has a client for another pod: the client's actor answers.
+    VolumeSettings v = volume("pv-a");
+    node.publishOk(v, node.target("pod-2", "pv-a"));
+    Path notHeld = node.target("pod-3", "pv-a");
+    Files.createDirectory(notHeld);
+    node.mounter.bind(elsewhere, notHeld, false);
+    node.mounter.bind(elsewhere, notHeld, false);
+
+    node.unpublishOk("pv-x", unknown);
+    node.unpublishOk("pv-a", notHeld);
+
+    assertThat(node.mounter.layers(unknown)).isEqualTo(1);
+    assertThat(node.mounter.layers(notHeld)).isEqualTo(2);
+    assertThat(node.mounter.rootOf(notHeld)).contains(elsewhere.toString());
+    assertThat(node.view(key(v)).orElseThrow().targets())
+        .containsExactly(node.target("pod-2", "pv-a").toString());
+  }
+
+  @Test
+  void aSubPathThroughASymlinkIsInvalidAndLeavesNothing() throws Exception {
+    Path host = Files.createDirectory(tempDir.resolve("host"));
+    VolumeSettings linked = volume("pv-a", Map.of("subPath", "escape/made"));
+    // Someone who can write to the volume planted a symlink to the host in it.
+    Path clientRoot = Files.createDirectories(node.runtime.mountPathOf(key(linked)));
+    Files.createSymbolicLink(clientRoot.resolve("escape"), host);
+    Path t = node.target("pod-2", "pv-a");
+
+    Failure f = failureOf(node.publish(linked, t, false));
+
+    assertThat(f.code()).isEqualTo(Failure.Code.INVALID_ARGUMENT);
+    assertThat(f.getMessage()).contains("symbolic link");
+    assertThat(Files.exists(t)).isFalse();
+    assertThat(node.mounter.layers(t)).isZero();
+    assertThat(host.resolve("made")).doesNotExist();
+  }
+
+  @Test
   void aSubPathIsBoundFromInsideTheClient() {
     VolumeSettings v = volume("pv-a", Map.of("subPath", "apps/one"));
     Path t = node.target("pod-1", "pv-a");
