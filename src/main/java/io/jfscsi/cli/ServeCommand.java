@@ -39,6 +39,10 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
   @Option(names = "--state-dir", description = "records of clients and volumes")
   String stateDir;
 
+  @Option(names = "--local-root", description = "a directory beneath which local:// metaurls "
+      + "may be served (repeatable; replaces jfs-csi.local.allowed-roots)")
+  List<String> localRoots;
+
   @Override
   public Integer call() throws Exception {
     Driver driver = Driver.start(config(), Ports.real(config()));
@@ -71,6 +75,9 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     }
     if (stateDir != null) {
       overrides.put("jfs-csi.state-dir", stateDir);
+    }
+    if (localRoots != null) {
+      overrides.put("jfs-csi.local.allowed-roots", ConfigValueFactory.fromIterable(localRoots));
     }
     Config base = configFile == null ? ConfigFactory.load()
         : ConfigFactory.parseFile(configFile).withFallback(ConfigFactory.load()).resolve();

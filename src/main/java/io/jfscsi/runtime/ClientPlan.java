@@ -38,8 +38,10 @@ final class ClientPlan {
   /** For juicefs, runs {@code juicefs format} (blocking); then returns the client's command. */
   Command prepare(ClientKey key, VolumeSettings settings, Path mountPath, Redactor redactor, ClientLog clientLog) {
     if (settings.localDirectory().isPresent()) {
+      // The directory checked, not a name that could be swapped for a symlink since.
+      Path served = realPath(settings.localDirectory().get());
       List<String> argv = List.of(config.bindfsBinary().toString(), "-f", "-o", "allow_other",
-          settings.localDirectory().get().toString(), mountPath.toString());
+          served.toString(), mountPath.toString());
       return new Command(argv, Map.of(), redactor.redact(argv));
     }
     format(key, settings, redactor, clientLog);
@@ -52,16 +54,48 @@ final class ClientPlan {
     return new ClientCommand(config.juicefsBinary().toString());
   }
 
-  private static void checkLocalDirectory(ClientKey key, Path dir) {
+  /**
+   * A local directory is served read-write to every pod with allow_other: only beneath the
+   * configured roots, judged on the normalized path first and on the real path (symlinks
+   * resolved) once it exists, so that neither "/" nor a symlink out of a root gets through.
+   */
+  private void checkLocalDirectory(ClientKey key, Path dir) {
     // A local directory is named by its path, not a credential, so messages may show it.
     if (!dir.isAbsolute()) {
       throw Failure.invalid("the local directory " + dir + " of volume " + key.volumeId() + " is not an absolute path");
+    }
+    if (!beneathRoots(dir.normalize(), config.localRoots())) {
+      throw refusedDirectory(key, dir);
     }
     if (!Files.exists(dir)) {
       throw Failure.notFound("the local directory " + dir + " of volume " + key.volumeId() + " does not exist");
     }
     if (!Files.isDirectory(dir)) {
       throw Failure.precondition("the local directory " + dir + " of volume " + key.volumeId() + " is not a directory");
+    }
+    List<Path> realRoots = config.localRoots().stream().filter(Files::isDirectory)
+        .map(ClientPlan::realPath).toList();
+    if (!beneathRoots(realPath(dir), realRoots)) {
+      throw refusedDirectory(key, dir);
+    }
+  }
+
+  private Failure refusedDirectory(ClientKey key, Path dir) {
+    return Failure.invalid("the local directory " + dir + " of volume " + key.volumeId()
+        + " is not beneath a directory the embedded default may serve ("
+        + config.localRoots().stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", "))
+        + "; see jfs-csi.local.allowed-roots)");
+  }
+
+  private static boolean beneathRoots(Path dir, List<Path> roots) {
+    return roots.stream().anyMatch(dir::startsWith);
+  }
+
+  private static Path realPath(Path dir) {
+    try {
+      return dir.toRealPath();
+    } catch (IOException e) {
+      return dir.toAbsolutePath().normalize();
     }
   }
 

@@ -4,6 +4,7 @@ import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -16,9 +17,21 @@ import java.util.Objects;
  * @param readyTimeout   how long a new client may take until its mount point answers
  * @param stopGrace      how long a client may take to exit after SIGTERM before SIGKILL
  * @param commandTimeout how long a one-shot command ({@code juicefs format}, {@code status}) may run
+ * @param localRoots     the directories beneath which a {@code local://} metaurl may name a
+ *                       directory to serve (the embedded default); anything else is refused
  */
 public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinary, Path juicefsBinary,
-                                 Duration readyTimeout, Duration stopGrace, Duration commandTimeout) {
+                                 Duration readyTimeout, Duration stopGrace, Duration commandTimeout,
+                                 List<Path> localRoots) {
+
+  /** The default of {@code jfs-csi.local.allowed-roots}. */
+  public static final Path DEFAULT_LOCAL_ROOT = Path.of("/var/lib/jfs-csi/local");
+
+  public LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinary, Path juicefsBinary,
+                            Duration readyTimeout, Duration stopGrace, Duration commandTimeout) {
+    this(mountRoot, stateDir, bindfsBinary, juicefsBinary, readyTimeout, stopGrace, commandTimeout,
+        List.of(DEFAULT_LOCAL_ROOT));
+  }
 
   public LocalRuntimeConfig {
     Objects.requireNonNull(mountRoot, "mountRoot");
@@ -28,6 +41,12 @@ public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinar
     requirePositive(readyTimeout, "readyTimeout");
     requirePositive(stopGrace, "stopGrace");
     requirePositive(commandTimeout, "commandTimeout");
+    localRoots = localRoots.stream().map(p -> {
+      if (!p.isAbsolute()) {
+        throw new IllegalArgumentException("local.allowed-roots: " + p + " is not absolute");
+      }
+      return p.normalize();
+    }).toList();
     // Mount paths are compared with /proc/self/mountinfo, which only holds absolute paths.
     mountRoot = mountRoot.toAbsolutePath().normalize();
     stateDir = stateDir.toAbsolutePath().normalize();
@@ -47,32 +66,43 @@ public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinar
         binary(c.getString("client.bindfs-binary"), Path.of("/usr/bin/bindfs")),
         binary(c.getString("client.juicefs-binary"), Path.of("/usr/local/bin/juicefs")),
         c.getDuration("client.ready-timeout"), c.getDuration("client.stop-grace"),
-        c.getDuration("client.command-timeout"));
+        c.getDuration("client.command-timeout"),
+        c.getStringList("local.allowed-roots").stream().map(Path::of).toList());
   }
 
   private static Path binary(String name, Path fallback) {
     return name.contains("/") ? Path.of(name) : onPath(name, fallback);
   }
 
-  /** The defaults with mount root and state directory under {@code base} (tests, dev runs). */
+  /**
+   * The defaults with mount root and state directory under {@code base} (tests, dev runs), which
+   * serve local directories beneath the system's temporary directory.
+   */
   public static LocalRuntimeConfig under(Path base) {
     LocalRuntimeConfig d = defaults();
     return new LocalRuntimeConfig(base.resolve("volume"), base.resolve("state"), d.bindfsBinary(),
-        d.juicefsBinary(), d.readyTimeout(), d.stopGrace(), d.commandTimeout());
+        d.juicefsBinary(), d.readyTimeout(), d.stopGrace(), d.commandTimeout(),
+        List.of(Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath()));
+  }
+
+  public LocalRuntimeConfig withLocalRoots(List<Path> roots) {
+    return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, juicefsBinary, readyTimeout,
+        stopGrace, commandTimeout, roots);
   }
 
   public LocalRuntimeConfig withJuicefsBinary(Path binary) {
     return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, binary, readyTimeout, stopGrace,
-        commandTimeout);
+        commandTimeout, localRoots);
   }
 
   public LocalRuntimeConfig withBindfsBinary(Path binary) {
     return new LocalRuntimeConfig(mountRoot, stateDir, binary, juicefsBinary, readyTimeout, stopGrace,
-        commandTimeout);
+        commandTimeout, localRoots);
   }
 
   public LocalRuntimeConfig withTimeouts(Duration ready, Duration grace, Duration command) {
-    return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, juicefsBinary, ready, grace, command);
+    return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, juicefsBinary, ready, grace, command,
+        localRoots);
   }
 
   private static Path onPath(String name, Path fallback) {

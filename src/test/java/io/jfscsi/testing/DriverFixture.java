@@ -46,7 +46,8 @@ public final class DriverFixture implements AutoCloseable {
         "jfs-csi.kubelet-root", kubelet.toString(),
         "jfs-csi.mount-root", dir.resolve("mnt").toString(),
         "jfs-csi.state-dir", dir.resolve("state").toString(),
-        "jfs-csi.node-id", "test-node"));
+        "jfs-csi.node-id", "test-node",
+        "jfs-csi.local.allowed-roots", List.of(dir.toString())));
     c.putAll(overrides);
     return ConfigFactory.parseMap(c).withFallback(ConfigFactory.load()).resolve();
   }
@@ -69,7 +70,8 @@ public final class DriverFixture implements AutoCloseable {
     command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.jfscsi.cli.Main",
         "serve", "--endpoint", "unix://" + socket, "--kubelet-root", kubelet.toString(),
         "--mount-root", dir.resolve("mnt").toString(), "--state-dir",
-        dir.resolve("state").toString(), "--node-id", "test-node"));
+        dir.resolve("state").toString(), "--node-id", "test-node", "--local-root",
+        dir.toString()));
     Process process = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("driver.log").toFile()))
         .start();
