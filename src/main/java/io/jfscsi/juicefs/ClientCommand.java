@@ -13,12 +13,11 @@ import java.util.Set;
  * without a shell (so no value is ever interpreted by one).
  *
  * <p>Secrets on a command line are readable by every local user in {@code /proc/PID/cmdline}, so
- * they go through the environment ({@link #environment}) wherever JuiceFS reads them from there.
- * Two stay on argv: the metaurl, which is the client's positional argument (JuiceFS rewrites its
- * own process title to hide the password in it), and the object storage keys of a {@code format}
- * that may update an existing volume, because {@code juicefs format} reads ACCESS_KEY and
- * SECRET_KEY from the environment only when it creates a volume, and rotated keys would otherwise
- * never reach the volume. Log argv only through {@link #redacted}.
+ * they go through the environment ({@link #environment}): the metaurl's password as
+ * META_PASSWORD ({@link MetaPassword}), the object storage keys as ACCESS_KEY and SECRET_KEY.
+ * The price: {@code juicefs format} reads the keys from the environment only when it creates a
+ * volume, so keys changed in the Secret no longer reach an existing volume by themselves (see
+ * docs/operations.md, rotating object storage keys). Log argv only through {@link #redacted}.
  *
  * @param binary the {@code juicefs} executable, a name looked up on PATH or a path
  */
@@ -49,16 +48,12 @@ public record ClientCommand(String binary) {
     }
     settings.storage().ifPresent(s -> argv.add("--storage=" + s));
     settings.bucket().ifPresent(b -> argv.add("--bucket=" + b));
-    if (!noUpdate) {
-      settings.accessKey().ifPresent(k -> argv.add("--access-key=" + k.reveal()));
-      settings.secretKey().ifPresent(k -> argv.add("--secret-key=" + k.reveal()));
-    }
     settings.formatOptions().forEach((name, value) -> {
       if (!(noUpdate && name.equals("no-update"))) {
         argv.add(value.isEmpty() ? "--" + name : "--" + name + "=" + value);
       }
     });
-    argv.add(settings.metaUrl().reveal());
+    argv.add(MetaPassword.split(settings.metaUrl().reveal()).url());
     argv.add(settings.fsName());
     return List.copyOf(argv);
   }
@@ -92,7 +87,7 @@ public record ClientCommand(String binary) {
       argv.add("-o");
       argv.add(String.join(",", fuse));
     }
-    argv.add(settings.metaUrl().reveal());
+    argv.add(MetaPassword.split(settings.metaUrl().reveal()).url());
     argv.add(mountPath.toString());
     return List.copyOf(argv);
   }
@@ -100,12 +95,15 @@ public record ClientCommand(String binary) {
   /**
    * The environment to add for the client: the secret's {@code envs}, then the object storage
    * keys as ACCESS_KEY and SECRET_KEY (which {@code juicefs format} reads when it creates a
-   * volume). The keys from the secret win over the same names in {@code envs}.
+   * volume) and the metaurl's password as META_PASSWORD. The secret's keys win over the same
+   * names in {@code envs}.
    */
   public static Map<String, String> environment(VolumeSettings settings) {
     Map<String, String> env = new LinkedHashMap<>(settings.envs());
     settings.accessKey().ifPresent(k -> env.put("ACCESS_KEY", k.reveal()));
     settings.secretKey().ifPresent(k -> env.put("SECRET_KEY", k.reveal()));
+    MetaPassword.split(settings.metaUrl().reveal()).password()
+        .ifPresent(p -> env.put(MetaPassword.ENV, p));
     return Map.copyOf(env);
   }
 

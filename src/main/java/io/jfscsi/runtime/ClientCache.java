@@ -69,7 +69,8 @@ final class ClientCache {
     Redactor redactor = Redactor.forSettings(settings);
     // ClientCommand has no status command line; this one is trivial. The metaurl is on argv as
     // for mount; its password can go through META_PASSWORD in the secret's envs.
-    List<String> argv = List.of(config.juicefsBinary().toString(), "status", settings.metaUrl().reveal());
+    List<String> argv = List.of(config.juicefsBinary().toString(), "status",
+        io.jfscsi.juicefs.MetaPassword.split(settings.metaUrl().reveal()).url());
     Path out = null;
     try {
       Path tmp = config.stateDir().resolve("tmp");

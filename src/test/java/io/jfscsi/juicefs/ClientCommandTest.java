@@ -15,13 +15,34 @@ class ClientCommandTest {
   private static final ClientCommand JUICEFS = ClientCommand.DEFAULT;
 
   @Test
-  void format_with_storage_and_bucket_may_update_the_volume_so_keys_are_flags() {
+  void format_with_storage_and_bucket_may_update_the_volume_but_keys_stay_in_the_environment() {
     VolumeSettings s = volume().secret("storage", "s3").secret("bucket", "https://b.s3.amazonaws.com")
         .secret("access-key", "AK").secret("secret-key", "SK")
         .secret("format-options", "trash-days=1,hash-prefix").parse();
     assertThat(JUICEFS.formatArgs(s)).containsExactly("juicefs", "format", "--storage=s3",
-        "--bucket=https://b.s3.amazonaws.com", "--access-key=AK", "--secret-key=SK",
+        "--bucket=https://b.s3.amazonaws.com",
         "--hash-prefix", "--trash-days=1", "redis://redis.example:6379/1", "myjfs");
+    assertThat(ClientCommand.environment(s))
+        .containsOnly(entry("ACCESS_KEY", "AK"), entry("SECRET_KEY", "SK"));
+  }
+
+  @Test
+  void the_metaurl_password_goes_to_meta_password_and_never_onto_the_command_line() {
+    VolumeSettings redis = volume().secret("metaurl", "redis://:p%40ss+w@redis:6379/1").parse();
+    assertThat(JUICEFS.mountArgs(redis, Path.of("/m"))).containsExactly("juicefs", "mount",
+        "redis://@redis:6379/1", "/m");
+    assertThat(JUICEFS.formatArgs(redis)).contains("redis://@redis:6379/1")
+        .noneMatch(a -> a.contains("p%40ss"));
+    assertThat(ClientCommand.environment(redis)).containsOnly(entry("META_PASSWORD", "p@ss+w"));
+
+    VolumeSettings mysql = volume().secret("metaurl", "mysql://u:p%40w@(db:3306)/jfs").parse();
+    assertThat(JUICEFS.mountArgs(mysql, Path.of("/m"))).contains("mysql://u@(db:3306)/jfs");
+    assertThat(ClientCommand.environment(mysql)).containsOnly(entry("META_PASSWORD", "p%40w"));
+
+    // An engine not known to read META_PASSWORD keeps its metaurl whole.
+    VolumeSettings tikv = volume().secret("metaurl", "tikv://u:pw@pd:2379/jfs").parse();
+    assertThat(JUICEFS.mountArgs(tikv, Path.of("/m"))).contains("tikv://u:pw@pd:2379/jfs");
+    assertThat(ClientCommand.environment(tikv)).isEmpty();
   }
 
   @Test

@@ -65,7 +65,8 @@ class JuiceFsPathTest {
     List<String> calls = Files.readAllLines(argvLog);
     assertThat(calls).hasSize(3);
     assertThat(calls.get(0)).startsWith("format ").contains("--storage=file", "--bucket=/tmp/jfs-bucket",
-        "--trash-days=0", "--block-size=4096").endsWith(s.metaUrl().reveal() + " jfsvol");
+        "--trash-days=0", "--block-size=4096")
+        .endsWith(io.jfscsi.juicefs.MetaPassword.split(s.metaUrl().reveal()).url() + " jfsvol");
     assertThat(calls.get(1)).as("object storage keys reach format through its environment too")
         .isEqualTo("env ACCESS_KEY=ok SECRET_KEY=ok");
     assertThat(calls.get(2)).startsWith("mount ").contains("--cache-size=100", "--no-usage-report")

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.jfscsi.juicefs.ClientCommand;
+import io.jfscsi.juicefs.MetaPassword;
 import io.jfscsi.juicefs.SecretValue;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.util.ArrayList;
@@ -40,7 +41,10 @@ public record MountPodSecret(String name, Map<String, String> data, List<EnvVar>
     List<EnvVar> env = new ArrayList<>();
     Ref ref = new Ref(name, data, env);
     String fsName = ref.put("name", "name", s.fsName());
-    String metaUrl = ref.put("metaurl", "metaurl", s.metaUrl().reveal());
+    // The password reaches juicefs as META_PASSWORD: the shell expands ${metaurl} into argv.
+    MetaPassword meta = MetaPassword.split(s.metaUrl().reveal());
+    String metaUrl = ref.put("metaurl", "metaurl", meta.url());
+    meta.password().ifPresent(p -> ref.put("meta-password", MetaPassword.ENV, p));
     Optional<String> storage = s.storage().map(v -> ref.put("storage", "storage", v));
     Optional<String> bucket = s.bucket().map(v -> ref.put("bucket", "bucket", v));
     Optional<SecretValue> accessKey = s.accessKey()

@@ -237,8 +237,11 @@ class MountPodBuilderTest {
     want.addAll(mount.subList(1, mount.size()));
     want.add("--");
     assertThat(Files.readAllLines(log, StandardCharsets.UTF_8)).containsExactlyElementsOf(want);
-    assertThat(want).contains("--secret-key=" + SECRET_KEY, "--trash-days=" + TRASH,
-        "redis://:" + META_PASSWORD + "@redis:6379/1");
+    // Secrets reach juicefs through its environment, never its command line.
+    assertThat(want).contains("--trash-days=" + TRASH, "redis://@redis:6379/1")
+        .noneMatch(a -> a.contains(SECRET_KEY) || a.contains(ACCESS_KEY) || a.contains(META_PASSWORD));
+    assertThat(env).containsEntry("META_PASSWORD", META_PASSWORD)
+        .containsEntry("SECRET_KEY", SECRET_KEY);
   }
 
   @Test
