@@ -124,6 +124,8 @@ final class Libc {
       FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
   private static final MethodHandle UNLINKAT = downcall("unlinkat",
       FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+  private static final MethodHandle KILL = downcall("kill",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
   private static final MethodHandle CLOSE = downcall("close",
       FunctionDescriptor.of(JAVA_INT, JAVA_INT));
   private static final MethodHandle STRERROR = LINKER.downcallHandle(
@@ -217,6 +219,17 @@ final class Libc {
       return rc == 0 ? 0 : errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("unlinkat", t);
+    }
+  }
+
+  /** kill(2); a negative {@code pid} names a process group. */
+  static int kill(int pid, int signal) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      int rc = (int) KILL.invokeExact(errno, pid, signal);
+      return rc == 0 ? 0 : errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("kill", t);
     }
   }
 

@@ -11,9 +11,29 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Starts client processes and runs one-shot commands, all with output to a file. */
+/**
+ * Starts client processes and runs one-shot commands, all with output to a file. Output passes
+ * through a filter that masks the volume's secret values (a client may print its metaurl or
+ * keys): a bash loop, in the client's own process group, that reads them from variables the
+ * client itself never gets. A file, not the JVM, stays the end of the pipe, so a client outlives
+ * the driver.
+ */
 final class ClientLauncher {
   private static final File DEV_NULL = new File("/dev/null");
+  private static final Path BASH = Files.isExecutable(Path.of("/usr/bin/bash"))
+      ? Path.of("/usr/bin/bash") : Path.of("/bin/bash");
+  /** Their names sort in the order of the masks: longest value first. */
+  private static final String MASK_PREFIX = "JFS_CSI_MASK_";
+  private static final String FILTER = "while IFS= read -r line || [ -n \"$line\" ]; do"
+      + " for v in \"${!JFS_CSI_MASK_@}\"; do line=${line//\"${!v}\"/\"$m\"}; done;"
+      + " printf '%s\\n' \"$line\"; done";
+  /** The client is exec'ed in place: the pid of the started process stays the client's. */
+  private static final String FILTERED_DETACHED = "m='" + Redactor.MASK + "'; exec > >(" + FILTER
+      + ") 2>&1; unset \"${!JFS_CSI_MASK_@}\"; exec \"$@\"";
+  /** A one-shot command: bash waits for the filter too, so the log is complete at its exit. */
+  private static final String FILTERED_ONE_SHOT = "m='" + Redactor.MASK + "'; ("
+      + " unset \"${!JFS_CSI_MASK_@}\"; exec \"$@\" ) 2>&1 | { " + FILTER + "; };"
+      + " exit \"${PIPESTATUS[0]}\"";
   private static final Path SETSID = Files.isExecutable(Path.of("/usr/bin/setsid"))
       ? Path.of("/usr/bin/setsid") : Path.of("/bin/setsid");
 
@@ -28,27 +48,29 @@ final class ClientLauncher {
    * of the returned Process is the client's own pid. stdout and stderr are appended to the log;
    * stdin is /dev/null.
    */
-  static Process startDetached(List<String> argv, Map<String, String> env, Path logFile) throws IOException {
+  static Process startDetached(List<String> argv, Map<String, String> env, Path logFile,
+                               List<String> masks) throws IOException {
     List<String> command = new ArrayList<>(argv.size() + 1);
     command.add(SETSID.toString());
-    command.addAll(argv);
-    return builder(command, env, logFile).start();
+    command.addAll(filtered(argv, masks, FILTERED_DETACHED));
+    return builder(command, env, logFile, masks).start();
   }
 
   /**
    * Runs a one-shot command to completion with its output appended to {@code logFile}. Returns
    * its exit status; throws a DEADLINE_EXCEEDED Failure (after killing it) on timeout.
    */
-  static int run(List<String> argv, Map<String, String> env, Path logFile, Duration timeout, String what)
-      throws IOException {
-    Process p = builder(argv, env, logFile).start();
+  static int run(List<String> argv, Map<String, String> env, Path logFile, Duration timeout, String what,
+                 List<String> masks) throws IOException {
+    Process p = builder(filtered(argv, masks, FILTERED_ONE_SHOT), env, logFile, masks).start();
     return await(p, timeout, what);
   }
 
   /** Like {@link #run} with stdout to {@code stdoutFile} and stderr to {@code logFile}. */
   static int runCapturing(List<String> argv, Map<String, String> env, Path stdoutFile, Path logFile,
                           Duration timeout, String what) throws IOException {
-    ProcessBuilder b = builder(argv, env, logFile);
+    // Its stdout is parsed, not logged: no filter.
+    ProcessBuilder b = builder(argv, env, logFile, List.of());
     b.redirectErrorStream(false);
     b.redirectOutput(ProcessBuilder.Redirect.to(stdoutFile.toFile()));
     b.redirectError(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
@@ -58,21 +80,37 @@ final class ClientLauncher {
   private static int await(Process p, Duration timeout, String what) {
     try {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly); // the command under its filter
         p.destroyForcibly();
         p.waitFor(5, TimeUnit.SECONDS);
         throw new Failure(Failure.Code.DEADLINE_EXCEEDED, what + " did not finish within " + timeout);
       }
       return p.exitValue();
     } catch (InterruptedException e) {
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
       Thread.currentThread().interrupt();
       throw Failure.internal(what + " was interrupted", e);
     }
   }
 
-  private static ProcessBuilder builder(List<String> command, Map<String, String> env, Path logFile) {
+  /** {@code argv} under bash running {@code script}, or as it is when nothing is to be masked. */
+  private static List<String> filtered(List<String> argv, List<String> masks, String script) {
+    if (masks.isEmpty()) {
+      return argv;
+    }
+    List<String> command = new ArrayList<>(List.of(BASH.toString(), "-c", script, "jfs-csi-client"));
+    command.addAll(argv);
+    return command;
+  }
+
+  private static ProcessBuilder builder(List<String> command, Map<String, String> env, Path logFile,
+                                        List<String> masks) {
     ProcessBuilder b = new ProcessBuilder(command);
     b.environment().putAll(env);
+    for (int i = 0; i < masks.size(); i++) {
+      b.environment().put(String.format("%s%04d", MASK_PREFIX, i), masks.get(i));
+    }
     b.redirectInput(ProcessBuilder.Redirect.from(DEV_NULL));
     b.redirectErrorStream(true);
     b.redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));

@@ -20,10 +20,11 @@ final class ClientPlan {
   private static final Logger log = LoggerFactory.getLogger(ClientPlan.class);
 
   /**
-   * The client's command line, the environment to add to the driver's, and the command line as
-   * logs may show it.
+   * The client's command line, the environment to add to the driver's, the command line as
+   * logs may show it, and the values to mask in its output (none for bindfs, which gets no
+   * secret and so can print none).
    */
-  record Command(List<String> argv, Map<String, String> env, String shown) {}
+  record Command(List<String> argv, Map<String, String> env, String shown, List<String> masks) {}
 
   private final LocalRuntimeConfig config;
 
@@ -42,12 +43,13 @@ final class ClientPlan {
       Path served = realPath(settings.localDirectory().get());
       List<String> argv = List.of(config.bindfsBinary().toString(), "-f", "-o", "allow_other",
           served.toString(), mountPath.toString());
-      return new Command(argv, Map.of(), redactor.redact(argv));
+      return new Command(argv, Map.of(), redactor.redact(argv), List.of());
     }
     format(key, settings, redactor, clientLog);
     List<String> argv = juicefs().mountArgs(settings, mountPath);
     // ClientCommand masks juicefs argv by position (the metaurl); the Redactor by value.
-    return new Command(argv, ClientCommand.environment(settings), redactor.redact(ClientCommand.redacted(argv)));
+    return new Command(argv, ClientCommand.environment(settings),
+        redactor.redact(ClientCommand.redacted(argv)), redactor.values());
   }
 
   private ClientCommand juicefs() {
@@ -113,7 +115,7 @@ final class ClientPlan {
     int status;
     try {
       status = ClientLauncher.run(argv, ClientCommand.environment(settings), clientLog.file(),
-          config.commandTimeout(), what);
+          config.commandTimeout(), what, redactor.values());
     } catch (IOException e) {
       throw new Failure(Failure.Code.INTERNAL, "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())));
     } catch (Failure f) {

@@ -3,12 +3,14 @@ package io.jfscsi.runtime;
 import io.jfscsi.Failure;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.host.ProcessGroups;
 import io.jfscsi.juicefs.ClientResources;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -130,7 +132,8 @@ public final class LocalProcessRuntime implements MountRuntime {
     long offset = clientLog.begin("starting " + command.shown());
     Process process;
     try {
-      process = ClientLauncher.startDetached(command.argv(), command.env(), clientLog.file());
+      process = ClientLauncher.startDetached(command.argv(), command.env(), clientLog.file(),
+          command.masks());
     } catch (IOException e) {
       removeEmptyDir(mountPath);
       throw new Failure(Failure.Code.INTERNAL, "cannot start the client of volume " + key.volumeId() + ": "
@@ -184,8 +187,18 @@ public final class LocalProcessRuntime implements MountRuntime {
 
   private Failure notReady(ClientKey key, Path mountPath, Process process, MountCheck.Outcome outcome,
                            Redactor redactor, ClientLog clientLog, long offset) {
+    // The client leads its own process group (setsid): what it started goes with it. Its output
+    // filter sees the end of the pipe and writes the last lines first, if it gets the time.
+    long group = process.pid();
+    // Read before it is reaped (a zombie's stat is still there): setsid made it a group leader.
+    boolean leads = ProcInfo.stat(group).map(s -> s.processGroup() == group).orElse(false);
     process.destroyForcibly();
     int status = awaitExit(process);
+    if (leads) {
+      // A group id is not reused while any member lives, so this reaches only the client's own.
+      ProcessGroups.awaitEmpty(group, Duration.ofSeconds(1));
+      ProcessGroups.kill(group);
+    }
     cgroups.remove(key);
     unmountQuietly(mountPath);
     removeEmptyDir(mountPath);

@@ -60,6 +60,11 @@ public final class Redactor {
     return out;
   }
 
+  /** The values masked, longest first; values with a line break never match a line of output. */
+  List<String> values() {
+    return values;
+  }
+
   String redact(List<String> argv) {
     return redact(String.join(" ", argv));
   }
