@@ -75,8 +75,6 @@ public final class LinuxMounter implements Mounter {
   @Override
   public void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
       throws MountException {
-    if (createSource) { try { java.nio.file.Files.createDirectories(source.path()); } catch (Exception e) { throw new MountException(e.toString(), 2); } }
-    if (true) { bind(source.path(), target.path(), readOnly); return; }
     try (Beneath.Dir from = Beneath.open(source, createSource);
          Beneath.Dir onto = Beneath.open(target, false)) {
       int tree = Libc.openTreeClone(from.fd());
