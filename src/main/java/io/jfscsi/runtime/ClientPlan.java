@@ -77,8 +77,19 @@ final class ClientPlan {
     }
     List<Path> realRoots = config.localRoots().stream().filter(Files::isDirectory)
         .map(ClientPlan::realPath).toList();
-    if (!beneathRoots(realPath(dir), realRoots)) {
+    Path real = realPath(dir);
+    if (!beneathRoots(real, realRoots)) {
       throw refusedDirectory(key, dir);
+    }
+    // Whatever the roots allow: never the driver's own directories, nor what holds them, nor
+    // what lies in the kubelet root or the mount root (pods' and clients' mounts).
+    for (Path own : config.neverServed()) {
+      Path ownReal = Files.exists(own) ? realPath(own) : own;
+      boolean inside = !own.equals(config.stateDir()) && real.startsWith(ownReal);
+      if (inside || ownReal.startsWith(real)) {
+        throw Failure.invalid("the local directory " + dir + " of volume " + key.volumeId()
+            + (inside ? " lies in " : " holds ") + own + ", a directory of the driver's own");
+      }
     }
   }
 

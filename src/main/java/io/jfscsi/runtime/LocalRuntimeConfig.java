@@ -19,10 +19,13 @@ import java.util.Objects;
  * @param commandTimeout how long a one-shot command ({@code juicefs format}, {@code status}) may run
  * @param localRoots     the directories beneath which a {@code local://} metaurl may name a
  *                       directory to serve (the embedded default); anything else is refused
+ * @param kubeletRoot    never served, nor what holds it or lies in it, whatever the roots allow
+ *                       (so for the mount root; the state directory is never served nor held);
+ *                       null when unknown
  */
 public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinary, Path juicefsBinary,
                                  Duration readyTimeout, Duration stopGrace, Duration commandTimeout,
-                                 List<Path> localRoots) {
+                                 List<Path> localRoots, Path kubeletRoot) {
 
   /** The default of {@code jfs-csi.local.allowed-roots}. */
   public static final Path DEFAULT_LOCAL_ROOT = Path.of("/var/lib/jfs-csi/local");
@@ -30,7 +33,13 @@ public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinar
   public LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinary, Path juicefsBinary,
                             Duration readyTimeout, Duration stopGrace, Duration commandTimeout) {
     this(mountRoot, stateDir, bindfsBinary, juicefsBinary, readyTimeout, stopGrace, commandTimeout,
-        List.of(DEFAULT_LOCAL_ROOT));
+        List.of(DEFAULT_LOCAL_ROOT), null);
+  }
+
+  /** The driver's own directories, which no local:// volume may be or hold (see kubeletRoot). */
+  public List<Path> neverServed() {
+    return kubeletRoot == null ? List.of(mountRoot, stateDir)
+        : List.of(mountRoot, stateDir, kubeletRoot.toAbsolutePath().normalize());
   }
 
   public LocalRuntimeConfig {
@@ -67,7 +76,8 @@ public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinar
         binary(c.getString("client.juicefs-binary"), Path.of("/usr/local/bin/juicefs")),
         c.getDuration("client.ready-timeout"), c.getDuration("client.stop-grace"),
         c.getDuration("client.command-timeout"),
-        c.getStringList("local.allowed-roots").stream().map(Path::of).toList());
+        c.getStringList("local.allowed-roots").stream().map(Path::of).toList(),
+        Path.of(c.getString("kubelet-root")));
   }
 
   private static Path binary(String name, Path fallback) {
@@ -82,27 +92,27 @@ public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinar
     LocalRuntimeConfig d = defaults();
     return new LocalRuntimeConfig(base.resolve("volume"), base.resolve("state"), d.bindfsBinary(),
         d.juicefsBinary(), d.readyTimeout(), d.stopGrace(), d.commandTimeout(),
-        List.of(Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath()));
+        List.of(Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath()), null);
   }
 
   public LocalRuntimeConfig withLocalRoots(List<Path> roots) {
     return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, juicefsBinary, readyTimeout,
-        stopGrace, commandTimeout, roots);
+        stopGrace, commandTimeout, roots, kubeletRoot);
   }
 
   public LocalRuntimeConfig withJuicefsBinary(Path binary) {
     return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, binary, readyTimeout, stopGrace,
-        commandTimeout, localRoots);
+        commandTimeout, localRoots, kubeletRoot);
   }
 
   public LocalRuntimeConfig withBindfsBinary(Path binary) {
     return new LocalRuntimeConfig(mountRoot, stateDir, binary, juicefsBinary, readyTimeout, stopGrace,
-        commandTimeout, localRoots);
+        commandTimeout, localRoots, kubeletRoot);
   }
 
   public LocalRuntimeConfig withTimeouts(Duration ready, Duration grace, Duration command) {
     return new LocalRuntimeConfig(mountRoot, stateDir, bindfsBinary, juicefsBinary, ready, grace, command,
-        localRoots);
+        localRoots, kubeletRoot);
   }
 
   private static Path onPath(String name, Path fallback) {
