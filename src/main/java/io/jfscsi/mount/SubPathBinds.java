@@ -4,6 +4,7 @@ import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.host.PathBeneath;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -49,14 +50,17 @@ final class SubPathBinds {
       }
       try {
         mounter.unmount(at);
-        if (Files.isDirectory(source)) {
-          mounter.bind(source, at, entry.readOnly());
-          rebound++;
-          log.info("subPath bind {} bound again to {}", at, source);
-        } else {
-          log.warn("subPath bind {}: its directory {} is gone from the file system", at, source);
-        }
+        // Resolved beneath the client's mount with no symlink: the volume's writers may have
+        // planted one where the directory was.
+        mounter.bind(PathBeneath.of(clientMount, source), PathBeneath.of(subPaths, at),
+            entry.readOnly(), false);
+        rebound++;
+        log.info("subPath bind {} bound again to {}", at, source);
       } catch (MountException e) {
+        if (e.notFound()) {
+          log.warn("subPath bind {}: its directory {} is gone from the file system", at, source);
+          continue;
+        }
         log.error("subPath bind {} could not be bound again: {}", at, e.getMessage());
       }
     }
