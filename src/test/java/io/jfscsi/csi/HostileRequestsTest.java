@@ -157,6 +157,27 @@ class HostileRequestsTest {
     });
   }
 
+  /**
+   * The controller's directories: a volume name planted as a symlink to the host is refused
+   * (the old driver made and served the host directory); DeleteVolume removes the link itself,
+   * never what it points at.
+   */
+  @Test
+  void theControllerNeverFollowsASymlinkPlantedInTheFileSystem() throws Exception {
+    String planted = "pvc-11111111-2222-3333-4444-555555555555";
+    Files.createSymbolicLink(driver.data.resolve(planted), host);
+    expectRefused(() -> driver.csi().controller().createVolume(CreateVolumeRequest.newBuilder()
+        .setName(planted).addVolumeCapabilities(RWX).putAllSecrets(driver.secrets()).build()));
+
+    driver.csi().controller().deleteVolume(csi.v1.DeleteVolumeRequest.newBuilder()
+        .setVolumeId(planted).putAllSecrets(driver.secrets()).build());
+
+    assertThat(driver.data.resolve(planted)).doesNotExist();
+    assertThat(host.resolve("secret")).hasContent("host file");
+    assertThat(bindsOutsideClients()).isEmpty();
+    healthyVolumeStillWorks(new Random(3));
+  }
+
   private NodePublishVolumeRequest.Builder request(String volumeId, Path target,
                                                    Map<String, String> secrets, String subPath) {
     NodePublishVolumeRequest.Builder b = NodePublishVolumeRequest.newBuilder()
