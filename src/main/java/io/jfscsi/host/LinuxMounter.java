@@ -69,14 +69,24 @@ public final class LinuxMounter implements Mounter {
   }
 
   /**
-   * open_tree(2) clones the resolved source, mount_setattr(2) makes the clone read-only before
-   * anyone can see it, and move_mount(2) attaches it onto the resolved target's descriptor.
+   * Read-write: mount(2) MS_BIND from the resolved source's /proc/self/fd link onto the resolved
+   * target's, as kubelet binds a subPath: the kernel follows each link to the very directory
+   * opened, and the bind is made (and propagates) exactly as a bind by path would. Read-only:
+   * open_tree(2) clones the source, mount_setattr(2) makes the clone read-only before anyone
+   * can see it, and move_mount(2) attaches it onto the target's descriptor.
    */
   @Override
   public void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
       throws MountException {
     try (Beneath.Dir from = Beneath.open(source, createSource);
          Beneath.Dir onto = Beneath.open(target, false)) {
+      if (!readOnly) {
+        int err = Libc.mount(from.procPath(), onto.procPath(), Libc.MS_BIND);
+        if (err != 0) {
+          throw failure("bind " + source + " onto " + target, err);
+        }
+        return;
+      }
       int tree = Libc.openTreeClone(from.fd());
       if (tree < 0) {
         throw failure("clone " + source + " for a bind", -tree);
