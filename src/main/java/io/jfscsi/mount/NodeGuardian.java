@@ -10,6 +10,7 @@ import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.MountRuntime;
+import io.jfscsi.runtime.SafeNames;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -105,7 +106,14 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   /** Rebuilds an actor for every client an earlier driver recorded on this node. */
   private void recoverRecordedClients() {
     List<ClientRecord> records = runtime.load();
-    records.forEach(this::recover);
+    for (ClientRecord record : records) {
+      try {
+        recover(record);
+      } catch (RuntimeException e) {
+        getContext().getLog().error("recorded client {} cannot be rebuilt; its client and "
+            + "targets are left as they are", record.key(), e);
+      }
+    }
     unmountOrphans(records);
   }
 
@@ -152,12 +160,11 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     Map<Path, Boolean> targets = new LinkedHashMap<>();
     for (String t : record.targets()) {
-      Path target = Path.of(t);
-      targets.put(target, record.readOnlyTargets().contains(t));
-      routes.put(target, new Route(record.key(), 0));
+      targets.put(Path.of(t), record.readOnlyTargets().contains(t));
     }
     spawn(record.key(), MountActor.recovered(record, volume, targets, runtime, mounter,
         settings, clock, reports));
+    targets.keySet().forEach(target -> routes.put(target, new Route(record.key(), 0)));
     getContext().getLog().info("recovered client {} with {} targets", record.key(),
         targets.size());
   }
@@ -167,7 +174,28 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     return newReceiveBuilder().onAnyMessage(this::handle).build();
   }
 
+  /**
+   * Handles one command; a failure in it (a child that cannot be created, a bug) fails that
+   * call only: the guardian routes every volume of the node, so it must outlive any one of them.
+   */
   private Behavior<Command> handle(Command command) {
+    try {
+      dispatch(command);
+    } catch (RuntimeException e) {
+      getContext().getLog().error("the node guardian could not handle {}; that call fails, "
+          + "the others go on", command.getClass().getSimpleName(), e);
+      Failure failure = Failure.internal("the driver could not handle this call: " + e, e);
+      switch (command) {
+        case Publish p -> p.replyTo().tell(StatusReply.error(failure));
+        case Unpublish u -> u.replyTo().tell(StatusReply.error(failure));
+        case VolumeStats v -> v.replyTo().tell(StatusReply.error(failure));
+        default -> { }
+      }
+    }
+    return this;
+  }
+
+  private void dispatch(Command command) {
     switch (command) {
       case Publish p -> onPublish(p);
       case Unpublish u -> onUnpublish(u);
@@ -178,7 +206,6 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       case FromClient(MountActor.InUse inUse) -> onInUse(inUse.key());
       case ClientGone gone -> onClientGone(gone.key());
     }
-    return this;
   }
 
   private void onPublish(Publish p) {
@@ -352,7 +379,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private ActorRef<MountActor.Command> spawn(ClientKey key, Behavior<MountActor.Command> b) {
     ActorRef<MountActor.Command> ref = getContext().spawn(
         Behaviors.supervise(b).onFailure(org.apache.pekko.actor.typed.SupervisorStrategy.stop()),
-        "client-" + key.name() + "-" + (++generation),
+        "client-" + SafeNames.of(key) + "-" + (++generation),
         DispatcherSelector.fromConfig(DISPATCHER));
     getContext().watchWith(ref, new ClientGone(key));
     clients.put(key, ref);
