@@ -1,6 +1,7 @@
 package io.jfscsi.juicefs;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -54,7 +55,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         LOG.debug("volume context key '{}' is accepted but not used by jfs-csi", key);
         mountPodKeys.put(key, e.getValue());
       } else if (key.startsWith("juicefs/") && !USED.contains(key)) {
-        throw Failure.invalid("volume context key '" + key + "' is not a key of the JuiceFS CSI"
+        throw Failure.invalid("volume context key " + Quoted.of(key) + " is not a key of the JuiceFS CSI"
             + " driver; check its spelling (known keys: " + String.join(", ", java.util.stream.Stream
             .concat(USED.stream(), MOUNT_POD_KEYS.stream()).sorted().toList()) + ")");
       }
@@ -98,7 +99,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     String value = raw.strip();
     GoDuration.Result parsed = GoDuration.parse(value);
     Duration delay = parsed.duration().orElseThrow(() -> Failure.invalid("volume context key '"
-        + DELETE_DELAY + "' value '" + value + "' is not a Go duration: it " + parsed.problem()
+        + DELETE_DELAY + "' value " + Quoted.of(value) + " is not a Go duration: it " + parsed.problem()
         + "; write a number with a unit, e.g. 30s, 1m30s, 1h or 500ms"));
     if (delay.isNegative()) {
       throw Failure.invalid("volume context key '" + DELETE_DELAY + "' must not be negative;"
@@ -136,11 +137,12 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     }
     String value = raw.strip();
     BigDecimal parsed = Quantity.value(value).orElseThrow(() -> Failure.invalid("volume context"
-        + " key '" + key + "' value '" + value + "' is not a Kubernetes quantity; write e.g. 500m"
+        + " key '" + key + "' value " + Quoted.of(value) + " is not a Kubernetes quantity; write e.g. 500m"
         + " or 2 for CPU, 512Mi or 1Gi for memory"));
     BigDecimal scaled = key.contains("cpu") ? parsed.movePointRight(3) : parsed;
     if (!Quantity.fits(scaled)) {
-      throw Failure.invalid("volume context key '" + key + "' value '" + value + "' is too large");
+      throw Failure.invalid("volume context key '" + key + "' value " + Quoted.of(value)
+          + " is too large");
     }
     return Optional.of(parsed);
   }
@@ -179,7 +181,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         continue;
       }
       if (name.length() > 253 || !SecretSettings.DNS_SUBDOMAIN.matcher(name).matches()) {
-        throw Failure.invalid("volume context key '" + CACHE_PVC + "' has '" + name + "', which"
+        throw Failure.invalid("volume context key '" + CACHE_PVC + "' has " + Quoted.of(name) + ", which"
             + " is not a PVC name; list PVC names of the Mount Pod's namespace, separated by"
             + " commas");
       }
