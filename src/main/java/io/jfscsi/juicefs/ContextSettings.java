@@ -39,6 +39,10 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
   static final String IMAGE = "juicefs/mount-image";
   static final String CACHE_PVC = "juicefs/mount-cache-pvc";
 
+  /** Bounds far above any node, below what a cgroup file or a Pod spec can hold. */
+  static final BigDecimal MAX_CPU_CORES = BigDecimal.valueOf(100_000);
+  static final BigDecimal MAX_MEMORY_BYTES = BigDecimal.valueOf(1L << 60);
+
   private static final Set<String> USED = Set.of(DELETE_DELAY, CLEAN_CACHE, CPU_LIMIT,
       CPU_REQUEST, MEMORY_LIMIT, MEMORY_REQUEST, IMAGE, CACHE_PVC);
 
@@ -105,6 +109,11 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
       throw Failure.invalid("volume context key '" + DELETE_DELAY + "' must not be negative;"
           + " use 0 for no delay, or a delay such as 30s, 1m30s or 1h");
     }
+    if (delay.compareTo(VolumeSettings.MAX_DELETE_DELAY) > 0) {
+      throw Failure.invalid("volume context key '" + DELETE_DELAY + "' value " + Quoted.of(value)
+          + " is longer than the longest delay, " + VolumeSettings.MAX_DELETE_DELAY.toHours()
+          + "h (365 days)");
+    }
     return delay;
   }
 
@@ -139,10 +148,12 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     BigDecimal parsed = Quantity.value(value).orElseThrow(() -> Failure.invalid("volume context"
         + " key '" + key + "' value " + Quoted.of(value) + " is not a Kubernetes quantity; write e.g. 500m"
         + " or 2 for CPU, 512Mi or 1Gi for memory"));
-    BigDecimal scaled = key.contains("cpu") ? parsed.movePointRight(3) : parsed;
-    if (!Quantity.fits(scaled)) {
+    boolean cpu = key.contains("cpu");
+    BigDecimal most = cpu ? MAX_CPU_CORES : MAX_MEMORY_BYTES;
+    if (parsed.compareTo(most) > 0) {
       throw Failure.invalid("volume context key '" + key + "' value " + Quoted.of(value)
-          + " is too large");
+          + " is too large; at most " + (cpu ? most.toPlainString() + " (cores)"
+          : "1Ei (bytes)") + " is accepted");
     }
     return Optional.of(parsed);
   }
