@@ -199,7 +199,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         yield this;
       }
       case ExitDue due -> {
-        idleIfDue();
+        if (deleteAt.isPresent() && state == ClientState.DRAINING
+            && ports.clock().instant().isBefore(deleteAt.get())) {
+          startExitTimer(); // one step of a wait longer than the scheduler holds
+        } else {
+          idleIfDue();
+        }
         yield this;
       }
       case ContainersDue due -> onContainersDue();
@@ -507,13 +512,33 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       ports.parent().tell(new Idle(key));
       return;
     }
-    Instant at = deleteAt.orElse(ports.clock().instant().plus(delay));
+    Instant now = ports.clock().instant();
+    Instant latest = now.plus(VolumeSettings.MAX_DELETE_DELAY);
+    Instant at = deleteAt.orElse(now.plus(delay));
+    if (at.isAfter(latest)) {
+      // A record written by another version or by hand: honour what can be, never fail on it.
+      getContext().getLog().error("volume {}: client {} has a recorded exit time {} beyond the "
+          + "longest delete delay ({} days); it exits at {} instead", key.volumeId(), key, at,
+          VolumeSettings.MAX_DELETE_DELAY.toDays(), latest);
+      at = latest;
+    }
     deleteAt = Optional.of(at);
     save();
     transition(ClientState.DRAINING, reason + "; delayed exit at " + at);
-    Duration remaining = Duration.between(ports.clock().instant(), at);
-    timers.startSingleTimer(EXIT_TIMER, new ExitDue(),
-        remaining.isNegative() ? Duration.ZERO : remaining);
+    startExitTimer();
+  }
+
+  /**
+   * Pekko's scheduler refuses a delay beyond about 248 days: a longer wait is taken in steps,
+   * each ending in an {@link ExitDue} that starts the next one until the exit time is reached.
+   */
+  static final Duration LONGEST_TIMER = Duration.ofDays(100);
+
+  private void startExitTimer() {
+    Duration remaining = Duration.between(ports.clock().instant(), deleteAt.orElseThrow());
+    Duration step = remaining.isNegative() ? Duration.ZERO
+        : remaining.compareTo(LONGEST_TIMER) > 0 ? LONGEST_TIMER : remaining;
+    timers.startSingleTimer(EXIT_TIMER, new ExitDue(), step);
   }
 
   private void cancelExit(String reason) {

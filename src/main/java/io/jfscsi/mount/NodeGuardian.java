@@ -86,6 +86,13 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private final Map<Path, Route> routes = new HashMap<>();
   private long generation;
+  /** When each client's actor was last rebuilt from its record after a failure. */
+  private final Map<ClientKey, java.time.Instant> rebuiltAt = new HashMap<>();
+  /** Clients whose actor failed again soon after a rebuild: left alone until a restart. */
+  private final Map<ClientKey, String> quarantined = new HashMap<>();
+
+  /** An actor that fails again this soon after its rebuild would only fail in a loop. */
+  static final java.time.Duration REBUILD_GRACE = java.time.Duration.ofMinutes(1);
 
   public static Behavior<Command> create(MountRuntime runtime, Mounter mounter,
                                          MountSettings settings, Clock clock) {
@@ -223,6 +230,12 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       stopping.get(p.key()).waiting().add(p);
       return;
     }
+    if (quarantined.containsKey(p.key())) {
+      p.replyTo().tell(StatusReply.error(new Failure(Failure.Code.UNAVAILABLE, "the client of "
+          + "volume " + p.key().volumeId() + " is quarantined: "
+          + quarantined.get(p.key()) + "; restart the driver once the cause is fixed")));
+      return;
+    }
     ActorRef<MountActor.Command> client = clientFor(p.key(), p.settings());
     sent(p.target(), p.key());
     client.tell(new MountActor.AddTarget(p.target(), p.readOnly(), p.replyTo()));
@@ -358,11 +371,24 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       return;
     }
     clients.remove(key);
+    routes.values().removeIf(r -> r.key().equals(key));
+    java.time.Instant now = clock.instant();
+    java.time.Instant last = rebuiltAt.get(key);
+    if (last != null && now.isBefore(last.plus(REBUILD_GRACE))) {
+      // Rebuilding from the same record would fail the same way, over and over.
+      quarantined.put(key, "its actor failed again within " + REBUILD_GRACE.toSeconds()
+          + " s of being rebuilt from its record");
+      getContext().getLog().error("the actor of client {} failed again {} ms after it was "
+          + "rebuilt from its record; the client is quarantined: its record, process and mounts "
+          + "are left as they are and its publishes fail until the driver restarts", key,
+          java.time.Duration.between(last, now).toMillis());
+      return;
+    }
     // The actor failed: its references are in the runtime's record, so rebuild it from there.
     // Calls it had not answered are lost (their callers time out and retry): forget them.
     getContext().getLog().error("the actor of client {} failed; rebuilding it from its record",
         key);
-    routes.values().removeIf(r -> r.key().equals(key));
+    rebuiltAt.put(key, now);
     runtime.load().stream().filter(r -> r.key().equals(key)).findFirst()
         .ifPresent(this::recover);
   }
