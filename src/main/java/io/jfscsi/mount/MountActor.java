@@ -128,6 +128,16 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   /** Containers still holding a dead copy after the last recovery, and how often retried. */
   private int containerRetries;
   private Duration containerBackoff;
+  /**
+   * When a stats call found the running client not answering (a hung or stopped process: the
+   * call waited out its deadline); null while it answers. Later stats calls are answered from
+   * this at once instead of each waiting out a deadline of its own in this mailbox, ahead of
+   * the reference check that restarts such a client.
+   */
+  private Instant unresponsiveSince;
+
+  /** A probe that took this long waited on the client, not on the kernel. */
+  static final Duration UNRESPONSIVE = Duration.ofSeconds(1);
 
   public static Behavior<Command> create(ClientKey key, VolumeSettings volume, MountRuntime runtime,
                                          Mounter mounter, MountSettings settings, Clock clock,
@@ -304,8 +314,16 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
           "volume " + key.volumeId() + " is not published at " + stats.target())));
       return this;
     }
+    if (unresponsiveSince != null && state == ClientState.READY) {
+      stats.replyTo().tell(StatusReply.success(new TargetStats(Optional.empty(), true,
+          "the JuiceFS client has not answered since " + unresponsiveSince + " (hung or "
+          + "stopped); the reference check restarts a client that stays so")));
+      return this;
+    }
+    long probing = System.nanoTime();
     MountState at = ports.mounter().probe(stats.target());
     if (at != MountState.MOUNTED) {
+      markIfUnresponsive(probing);
       String why = switch (state) {
         case BROKEN, RESTARTING -> "the JuiceFS client died and is being restarted";
         default -> "the target is " + at.name().toLowerCase().replace('_', ' ');
@@ -317,17 +335,31 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       stats.replyTo().tell(StatusReply.success(
           new TargetStats(Optional.of(ports.mounter().stats(stats.target())), false, "healthy")));
     } catch (MountException e) {
+      markIfUnresponsive(probing);
       stats.replyTo().tell(StatusReply.success(
           new TargetStats(Optional.empty(), true, "statfs failed: " + e.getMessage())));
     }
     return this;
   }
 
+  /** After a failed probe or statfs that began at {@code startedNanos}. */
+  private void markIfUnresponsive(long startedNanos) {
+    if (state == ClientState.READY && unresponsiveSince == null
+        && System.nanoTime() - startedNanos >= UNRESPONSIVE.toNanos()) {
+      unresponsiveSince = ports.clock().instant();
+      getContext().getLog().warn("volume {}: client {} does not answer (hung or stopped); stats "
+          + "calls answer abnormal at once until it answers again or is restarted",
+          key.volumeId(), client.handle());
+    }
+  }
+
   private Behavior<Command> onCheckReferences() {
     if (state != ClientState.READY) {
       return this;
     }
-    if (ports.mounter().probe(client.mountPath()) == MountState.STALE) {
+    if (ports.mounter().probe(client.mountPath()) != MountState.STALE) {
+      unresponsiveSince = null;
+    } else {
       // A client that hangs, or died without its exit being seen, is found here: kill it (a
       // deliberate stop, so no second exit report) and treat it as a crash.
       RunningClient hung = client;
@@ -360,6 +392,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Behavior<Command> onStarted(RunningClient started) {
     boolean recovering = state == ClientState.RESTARTING || client != null || !targets.isEmpty();
     client = started;
+    unresponsiveSince = null;
     readyAt = ports.clock().instant();
     lastError = Optional.empty();
     transition(ClientState.READY, "client " + started.handle() + " is ready at "
