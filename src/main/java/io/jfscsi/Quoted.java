@@ -17,6 +17,11 @@ public final class Quoted {
     return of(value, SHOWN);
   }
 
+  /** A path: kubelet's target paths run to some 350 characters, so more of it is shown. */
+  public static String path(java.nio.file.Path path) {
+    return of(path.toString(), 2 * SHOWN);
+  }
+
   public static String of(String value, int shown) {
     if (value == null) {
       return "(none)";

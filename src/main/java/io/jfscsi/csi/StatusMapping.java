@@ -42,7 +42,11 @@ final class StatusMapping {
     if (description == null || description.length() <= MAX_DESCRIPTION) {
       return description;
     }
-    return description.substring(0, MAX_DESCRIPTION - 40) + "... (message cut; "
-        + description.length() + " characters in all)";
+    String cut = "... (message cut; " + description.length() + " characters in all)";
+    int keep = MAX_DESCRIPTION - cut.length();
+    if (Character.isHighSurrogate(description.charAt(keep - 1))) {
+      keep--; // never half a character
+    }
+    return description.substring(0, keep) + cut;
   }
 }

@@ -1,6 +1,7 @@
 package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
@@ -292,7 +293,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     } catch (MountException e) {
       answerHeld(remove.target());
       remove.replyTo().tell(StatusReply.error(Failure.internal(
-          "cannot unmount " + remove.target() + ": " + e.getMessage(), e)));
+          "cannot unmount " + Quoted.path(remove.target()) + ": " + e.getMessage(), e)));
       return this;
     }
     answerHeld(remove.target());
@@ -311,7 +312,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Behavior<Command> onStats(Stats stats) {
     if (!targets.holds(stats.target())) {
       stats.replyTo().tell(StatusReply.error(Failure.notFound(
-          "volume " + key.volumeId() + " is not published at " + stats.target())));
+          "volume " + key.volumeId() + " is not published at "
+          + Quoted.path(stats.target()))));
       return this;
     }
     if (unresponsiveSince != null && state == ClientState.READY) {

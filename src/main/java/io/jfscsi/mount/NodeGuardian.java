@@ -1,6 +1,7 @@
 package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountState;
@@ -220,10 +221,10 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     if (routed != null && !routed.equals(p.key())) {
       p.replyTo().tell(StatusReply.error(Failure.alreadyExists(routed.volumeId()
           .equals(p.key().volumeId())
-          ? "target " + p.target() + " is already published for volume " + p.key().volumeId()
+          ? "target " + Quoted.path(p.target()) + " is already published for volume " + p.key().volumeId()
               + " with other settings (secret, mount options or volume attributes changed); "
               + "unpublish it first"
-          : "target " + p.target() + " is already published for volume " + routed.volumeId())));
+          : "target " + Quoted.path(p.target()) + " is already published for volume " + routed.volumeId())));
       return;
     }
     if (stopping.containsKey(p.key())) {
@@ -246,7 +247,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     if (key != null && !key.volumeId().equals(u.volumeId())) {
       // Another volume's target: unmounting it would take a volume away from a pod.
       u.replyTo().tell(StatusReply.error(Failure.notFound("volume " + u.volumeId()
-          + " is not published at " + u.target() + " (volume " + key.volumeId() + " is)")));
+          + " is not published at " + Quoted.path(u.target()) + " (volume " + key.volumeId() + " is)")));
       return;
     }
     Stopping behind = waitingFor(key, u.target());
@@ -269,7 +270,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       u.replyTo().tell(StatusReply.ack());
     } catch (MountException e) {
       u.replyTo().tell(StatusReply.error(Failure.internal(
-          "cannot unmount " + u.target() + ": " + e.getMessage(), e)));
+          "cannot unmount " + Quoted.path(u.target()) + ": " + e.getMessage(), e)));
     }
   }
 
@@ -292,7 +293,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client == null || !key.volumeId().equals(s.volumeId())) {
       s.replyTo().tell(StatusReply.error(Failure.notFound(
-          "volume " + s.volumeId() + " is not published at " + s.target() + " on this node")));
+          "volume " + s.volumeId() + " is not published at " + Quoted.path(s.target()) + " on this node")));
       return;
     }
     client.tell(new MountActor.Stats(s.target(), s.replyTo()));

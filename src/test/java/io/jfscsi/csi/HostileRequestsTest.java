@@ -81,8 +81,10 @@ class HostileRequestsTest {
           .getValue()).as("Probe after id %s", id).isTrue();
     }
     driver.awaitNoClients();
-    assertThat(Files.list(dir.resolve("state")).filter(p -> p.toString().endsWith(".json"))
-        .toList()).as("records left").isEmpty();
+    try (var files = Files.walk(dir.resolve("state"))) {
+      assertThat(files.filter(p -> p.toString().endsWith(".properties")).toList())
+          .as("records left").isEmpty();
+    }
   }
 
   @Test
