@@ -20,7 +20,10 @@ import java.util.Set;
 final class RequestChecks {
   private RequestChecks() {}
 
-  /** CSI asks plugins to accept at least 128 bytes; Kubernetes object names stop at 253. */
+  /**
+   * In UTF-8 bytes. CSI asks plugins to accept at least 128; Kubernetes object names stop at
+   * 253, and a provisioned volume's directory is named after it (at most 255 bytes).
+   */
   static final int MAX_ID_LENGTH = 253;
 
   static final Set<VolumeCapability.AccessMode.Mode> SUPPORTED_MODES = EnumSet.of(
@@ -39,8 +42,10 @@ final class RequestChecks {
     if (value.isEmpty()) {
       throw Failure.invalid(field + " is required");
     }
-    if (value.length() > MAX_ID_LENGTH) {
-      throw Failure.invalid(field + " is " + value.length() + " bytes long; at most "
+    // In UTF-8 bytes, as CSI counts: the name of a volume's directory must fit in NAME_MAX.
+    int bytes = value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (bytes > MAX_ID_LENGTH) {
+      throw Failure.invalid(field + " is " + bytes + " bytes long (UTF-8); at most "
           + MAX_ID_LENGTH + " are accepted");
     }
     if (value.indexOf('\0') >= 0) {

@@ -12,7 +12,7 @@ public final class AdversarialStrings {
       "\u200b", "\uFEFF", ".", "-", "_", "$", "%", "%zz", "*", "?", "[", "'", "\"", "\\", ";",
       "&", "=", ",", "!", "~", ":", "@", "+", "a", "Z", "0", "İ", "ß", "ǅ", "Ω");
 
-  /** An id that {@link RequestChecks#volumeId} accepts: 1 to 253 characters, no '/', no "..". */
+  /** An id that {@link RequestChecks#volumeId} accepts: 1 to 253 bytes, no '/', no "..". */
   public static String acceptedVolumeId(Random random) {
     while (true) {
       StringBuilder s = new StringBuilder();
@@ -20,8 +20,11 @@ public final class AdversarialStrings {
       for (int i = 0; i < pieces; i++) {
         s.append(Trials.pick(random, PIECES));
       }
-      String id = s.length() > RequestChecks.MAX_ID_LENGTH
-          ? s.substring(0, RequestChecks.MAX_ID_LENGTH) : s.toString();
+      String id = s.toString();
+      while (id.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+          > RequestChecks.MAX_ID_LENGTH) {
+        id = id.substring(0, id.length() - 1); // may split a pair: an odd id too
+      }
       try {
         return RequestChecks.volumeId("volume_id", id);
       } catch (io.jfscsi.Failure refused) {

@@ -57,7 +57,7 @@ class HostileRequestsTest {
   /** Volume ids a static PV's volumeHandle can hold, none of them a plain name. */
   static final List<String> ODD_IDS = List.of("vol ümlaut", "ボリューム", "two words", "$dollar",
       "per%zzcent", "a.-b", "-lead", "trail-", ".hidden", "emoji-\uD83C\uDF89", "rtl-\u202Eabc",
-      "UPPER-Case", "x".repeat(253), "é".repeat(200), "semi;colon&amp=x", "back\\slash",
+      "UPPER-Case", "x".repeat(253), "é".repeat(126), "semi;colon&amp=x", "back\\slash",
       "quote'\"", "star*?[x]");
 
   @Test
@@ -85,6 +85,33 @@ class HostileRequestsTest {
       assertThat(files.filter(p -> p.toString().endsWith(".properties")).toList())
           .as("records left").isEmpty();
     }
+  }
+
+  @Test
+  void everyIdCreateVolumeHandsOutIsServedByTheNode() throws Exception {
+    int n = 0;
+    for (String name : List.of("vol ümlaut", "a.-b", "x".repeat(253), "é".repeat(126),
+        "emoji-\uD83C\uDF89 two")) {
+      var volume = driver.csi().controller().createVolume(csi.v1.CreateVolumeRequest.newBuilder()
+          .setName(name).addVolumeCapabilities(DriverFixture.RWX)
+          .putAllSecrets(driver.secrets()).build()).getVolume();
+      Path target = driver.target("pod-" + n++, "created");
+      driver.csi().node().nodePublishVolume(NodePublishVolumeRequest.newBuilder()
+          .setVolumeId(volume.getVolumeId()).setTargetPath(target.toString())
+          .setVolumeCapability(DriverFixture.RWX).putAllSecrets(driver.secrets())
+          .putAllVolumeContext(volume.getVolumeContextMap()).build());
+      Files.writeString(target.resolve("file"), name);
+      assertThat(driver.data.resolve(volume.getVolumeContextOrThrow("subPath")).resolve("file"))
+          .hasContent(name);
+      driver.unpublish(volume.getVolumeId(), target);
+      driver.csi().controller().deleteVolume(csi.v1.DeleteVolumeRequest.newBuilder()
+          .setVolumeId(volume.getVolumeId()).putAllSecrets(driver.secrets()).build());
+    }
+    // One byte more than a directory name holds is refused before anything is made.
+    assertCode(() -> driver.csi().controller().createVolume(csi.v1.CreateVolumeRequest
+        .newBuilder().setName("é".repeat(127)).addVolumeCapabilities(DriverFixture.RWX)
+        .putAllSecrets(driver.secrets()).build()), Status.Code.INVALID_ARGUMENT, "254 bytes");
+    driver.awaitNoClients();
   }
 
   @Test
