@@ -95,8 +95,14 @@ final class RequestChecks {
     if (value.indexOf('\0') >= 0) {
       throw Failure.invalid(field + " contains a NUL character");
     }
-    if (value.length() > 4096) {
-      throw Failure.invalid(field + " is longer than PATH_MAX (4096)");
+    if (value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 4096) {
+      throw Failure.invalid(field + " is longer than PATH_MAX (4096 bytes)");
+    }
+    for (String element : value.split("/")) {
+      if (element.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 255) {
+        throw Failure.invalid(field + " has the element " + Quoted.of(element)
+            + ", longer than a file name can be (255 bytes)");
+      }
     }
     String quoted = Quoted.of(value);
     Path path = path(field, value);

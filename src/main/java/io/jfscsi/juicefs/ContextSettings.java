@@ -43,6 +43,10 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
   static final BigDecimal MAX_CPU_CORES = BigDecimal.valueOf(100_000);
   static final BigDecimal MAX_MEMORY_BYTES = BigDecimal.valueOf(1L << 60);
 
+  /** Linux's bounds of one file name and of a path, in bytes. */
+  static final int NAME_MAX = 255;
+  static final int PATH_MAX = 4096;
+
   private static final Set<String> USED = Set.of(DELETE_DELAY, CLEAN_CACHE, CPU_LIMIT,
       CPU_REQUEST, MEMORY_LIMIT, MEMORY_REQUEST, IMAGE, CACHE_PVC);
 
@@ -89,11 +93,20 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         throw Failure.invalid("volume context key 'subPath' must not contain '..': a volume may"
             + " only see directories below the file system root");
       }
+      if (part.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NAME_MAX) {
+        throw Failure.invalid("volume context key 'subPath' has the element " + Quoted.of(part)
+            + ", longer than a file name can be (" + NAME_MAX + " bytes)");
+      }
       if (!part.isEmpty() && !part.equals(".")) {
         parts.add(part);
       }
     }
-    return String.join("/", parts);
+    String path = String.join("/", parts);
+    if (path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > PATH_MAX) {
+      throw Failure.invalid("volume context key 'subPath' is longer than a path can be ("
+          + PATH_MAX + " bytes)");
+    }
+    return path;
   }
 
   private static Duration deleteDelay(String raw) {

@@ -55,6 +55,8 @@ class AdversarialRequestsTest {
   Path dir;
 
   DriverFixture driver;
+  /** Outcomes per call, so that a suite that only ever meets one outcome shows it. */
+  final java.util.Map<String, Integer> outcomes = new java.util.TreeMap<>();
   Path healthy;
   Path healthyAgain;
   List<String> baselineMounts;
@@ -102,6 +104,9 @@ class AdversarialRequestsTest {
       }
       afterEachCase();
     });
+    System.out.println("hostile node requests: " + outcomes);
+    assertThat(outcomes).as("the trials meet accepted and refused publishes")
+        .containsKeys("NodePublishVolume OK", "NodePublishVolume INVALID_ARGUMENT");
     unpublishHealthyAndAwaitNothingLeft();
   }
 
@@ -137,6 +142,9 @@ class AdversarialRequestsTest {
       }
       afterEachCase();
     });
+    System.out.println("hostile controller requests: " + outcomes);
+    assertThat(outcomes).as("the trials meet accepted and refused creates")
+        .containsKeys("CreateVolume OK", "CreateVolume INVALID_ARGUMENT");
     unpublishHealthyAndAwaitNothingLeft();
   }
 
@@ -277,12 +285,15 @@ class AdversarialRequestsTest {
    * Runs a call that may be refused; returns true when it succeeded. A refusal must carry a code
    * that blames the request and a bounded message that does not echo a huge input whole.
    */
-  private static boolean expectSane(Random random, String what, Supplier<?> call) {
+  private boolean expectSane(Random random, String what, Supplier<?> call) {
+    String rpc = what.split(" ")[0];
     try {
       call.get();
+      outcomes.merge(rpc + " OK", 1, Integer::sum);
       return true;
     } catch (StatusRuntimeException e) {
       Status status = e.getStatus();
+      outcomes.merge(rpc + " " + status.getCode(), 1, Integer::sum);
       assertThat(NEVER).as("%s answered %s", what, status).doesNotContain(status.getCode());
       String description = String.valueOf(status.getDescription());
       assertThat(description.length()).as("length of the message of %s", what)

@@ -69,6 +69,18 @@ class SettingsBoundsTest {
   }
 
   @Test
+  void aSubPathElementLongerThanAFileNameIsRefused() {
+    assertThat(volume().context("subPath", "a/" + "é".repeat(127) + "/b").parse().subPath())
+        .hasSize(131);
+    assertThat(volume().context("subPath", "a/" + "é".repeat(128)).refusal())
+        .contains("'subPath'").contains("255 bytes");
+    assertThat(volume().context("subPath", "é".repeat(300)).refusal())
+        .doesNotContain("é".repeat(129));
+    assertThat(volume().context("subPath", "abcdefgh/".repeat(500)).refusal())
+        .contains("'subPath'").contains("4096 bytes");
+  }
+
+  @Test
   void goDurationsStopAtWhatAnInt64OfNanosecondsHolds() {
     assertThat(GoDuration.parse("2562047h").duration()).contains(Duration.ofHours(2562047));
     assertThat(GoDuration.parse("2562048h").problem()).contains("too long");
