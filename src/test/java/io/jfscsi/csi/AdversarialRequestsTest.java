@@ -105,8 +105,10 @@ class AdversarialRequestsTest {
       afterEachCase();
     });
     System.out.println("hostile node requests: " + outcomes);
-    assertThat(outcomes).as("the trials meet accepted and refused publishes")
-        .containsKeys("NodePublishVolume OK", "NodePublishVolume INVALID_ARGUMENT");
+    if (System.getProperty("jfscsi.seed") == null) { // a replay runs one trial only
+      assertThat(outcomes).as("the trials meet accepted and refused publishes")
+          .containsKeys("NodePublishVolume OK", "NodePublishVolume INVALID_ARGUMENT");
+    }
     unpublishHealthyAndAwaitNothingLeft();
   }
 
@@ -143,8 +145,10 @@ class AdversarialRequestsTest {
       afterEachCase();
     });
     System.out.println("hostile controller requests: " + outcomes);
-    assertThat(outcomes).as("the trials meet accepted and refused creates")
-        .containsKeys("CreateVolume OK", "CreateVolume INVALID_ARGUMENT");
+    if (System.getProperty("jfscsi.seed") == null) { // a replay runs one trial only
+      assertThat(outcomes).as("the trials meet accepted and refused creates")
+          .containsKeys("CreateVolume OK", "CreateVolume INVALID_ARGUMENT");
+    }
     unpublishHealthyAndAwaitNothingLeft();
   }
 
@@ -251,7 +255,7 @@ class AdversarialRequestsTest {
 
   static final List<String> AT_LIMIT_DURATIONS = List.of("0", "8760h", "8759h59m59s", "1ns");
   static final List<String> PAST_LIMIT_DURATIONS = List.of("8760h0m1s", "8761h", "6000000h",
-      "2562047h", "2562048h", "9999999999999999999h", "-1s", "-0.5h", "1e3s", "1d", "∞", " 1h ",
+      "2562047h", "2562048h", "9999999999999999999h", "-1s", "-0.5h", "1e3s", "1d", "∞", "1 h",
       "1h\u00001m", ".h", "1..5h", "5", "1μs5", "1h-1m");
 
   static String pastLimitDuration(Random random) {
