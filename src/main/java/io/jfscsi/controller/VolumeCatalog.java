@@ -1,11 +1,13 @@
 package io.jfscsi.controller;
 
 import io.jfscsi.Failure;
+import io.jfscsi.runtime.SafeNames;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Optional;
@@ -26,8 +28,25 @@ public final class VolumeCatalog {
     this.dir = dir;
   }
 
+  /**
+   * The record's file: named through {@link SafeNames}, so that any volume name fits in one file
+   * name. A name that is not safe as it is was used verbatim before; such a file is still read.
+   */
+  private Path file(String name) {
+    Path file = dir.resolve(SafeNames.pathElement(name) + ".properties");
+    if (Files.exists(file)) {
+      return file;
+    }
+    try {
+      Path legacy = dir.resolve(name + ".properties");
+      return legacy.getParent().equals(dir) && Files.exists(legacy) ? legacy : file;
+    } catch (InvalidPathException e) {
+      return file;
+    }
+  }
+
   Optional<Entry> find(String name) {
-    Path file = dir.resolve(name + ".properties");
+    Path file = file(name);
     if (!Files.exists(file)) {
       return Optional.empty();
     }
@@ -49,15 +68,16 @@ public final class VolumeCatalog {
     p.setProperty("sub-path", entry.subPath());
     try {
       Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, entry.name(), ".tmp");
+      String fileName = SafeNames.pathElement(entry.name());
+      Path tmp = Files.createTempFile(dir, fileName, ".tmp");
       try (Writer w = Files.newBufferedWriter(tmp)) {
         p.store(w, "volume provisioned by jfs-csi");
       }
       try {
-        Files.move(tmp, dir.resolve(entry.name() + ".properties"),
+        Files.move(tmp, dir.resolve(fileName + ".properties"),
             StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, dir.resolve(entry.name() + ".properties"),
+        Files.move(tmp, dir.resolve(fileName + ".properties"),
             StandardCopyOption.REPLACE_EXISTING);
       }
     } catch (IOException e) {
@@ -67,7 +87,9 @@ public final class VolumeCatalog {
 
   void remove(String name) {
     try {
-      Files.deleteIfExists(dir.resolve(name + ".properties"));
+      // Twice: the file named the safe way, then one named verbatim by an earlier version.
+      Files.deleteIfExists(file(name));
+      Files.deleteIfExists(file(name));
     } catch (IOException e) {
       throw Failure.internal("cannot forget volume " + name + ": " + e.getMessage(), e);
     }

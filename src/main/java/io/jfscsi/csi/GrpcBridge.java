@@ -1,10 +1,13 @@
 package io.jfscsi.csi;
 
 import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import java.io.InputStream;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.reflect.Method;
@@ -20,7 +23,8 @@ final class GrpcBridge {
   private GrpcBridge() {}
 
   static ServerServiceDefinition serve(ServiceDescriptor descriptor, Class<?> api, Object impl) {
-    var builder = ServerServiceDefinition.builder(descriptor);
+    // By name, not by descriptor: each method is served with a request marshaller of its own.
+    var builder = ServerServiceDefinition.builder(descriptor.getName());
     for (MethodDescriptor<?, ?> method : descriptor.getMethods()) {
       if (method.getType() != MethodDescriptor.MethodType.UNARY) {
         continue; // streaming RPCs (snapshot metadata) are not offered: grpc-java answers UNIMPLEMENTED
@@ -42,13 +46,22 @@ final class GrpcBridge {
   }
 
   @SuppressWarnings("unchecked")
-  private static <Q, R> io.grpc.ServerMethodDefinition<Q, R> unary(MethodDescriptor<?, ?> method,
-                                                                 MethodHandle target) {
+  private static <Q, R> io.grpc.ServerMethodDefinition<Object, R> unary(
+      MethodDescriptor<?, ?> method, MethodHandle target) {
     MethodDescriptor<Q, R> typed = (MethodDescriptor<Q, R>) method;
-    return io.grpc.ServerMethodDefinition.create(typed, ServerCalls.asyncUnaryCall(
-        (Q request, StreamObserver<R> responses) -> {
+    MethodDescriptor<Object, R> lenient = typed.toBuilder(
+        new Lenient<>(typed.getRequestMarshaller()), typed.getResponseMarshaller()).build();
+    return io.grpc.ServerMethodDefinition.create(lenient, ServerCalls.asyncUnaryCall(
+        (Object request, StreamObserver<R> responses) -> {
+          if (request instanceof Unparsable bad) {
+            responses.onError(Status.INVALID_ARGUMENT.withDescription("the request is not a "
+                + "valid CSI message (every string field must be UTF-8): " + bad.reason())
+                .asRuntimeException());
+            return;
+          }
           CompletionStage<R> answer;
           try {
+            RequestStrings.check((com.google.protobuf.Message) request);
             answer = (CompletionStage<R>) target.invoke(request);
           } catch (Throwable e) {
             responses.onError(StatusMapping.toStatus(e));
@@ -63,5 +76,32 @@ final class GrpcBridge {
             }
           });
         }));
+  }
+
+  /** A request whose bytes are not the message (e.g. a string that is not UTF-8). */
+  private record Unparsable(String reason) {}
+
+  /**
+   * The generated marshaller, except that a request it cannot parse becomes an
+   * {@link Unparsable} that the call answers INVALID_ARGUMENT: grpc-java answers a parse failure
+   * UNKNOWN, which tells the caller nothing about its own bad input.
+   */
+  private record Lenient<Q>(MethodDescriptor.Marshaller<Q> generated)
+      implements MethodDescriptor.Marshaller<Object> {
+    @Override
+    @SuppressWarnings("unchecked")
+    public InputStream stream(Object value) {
+      return generated.stream((Q) value);
+    }
+
+    @Override
+    public Object parse(InputStream stream) {
+      try {
+        return generated.parse(stream);
+      } catch (StatusRuntimeException e) {
+        Throwable cause = e.getCause() != null ? e.getCause() : e;
+        return new Unparsable(StatusMapping.bounded(String.valueOf(cause.getMessage())));
+      }
+    }
   }
 }

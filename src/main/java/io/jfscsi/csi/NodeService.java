@@ -87,7 +87,8 @@ public final class NodeService implements Node {
       NodeUnpublishVolumeRequest in) {
     return checked(() -> {
       String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
-      Path target = RequestChecks.targetPath("target_path", in.getTargetPath(), kubeletRoot);
+      Path target = RequestChecks.unpublishedTargetPath("target_path", in.getTargetPath(),
+          kubeletRoot);
       return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
               reply -> new NodeGuardian.Unpublish(volumeId, target, reply), timeout, scheduler)
           .thenApply(done -> NodeUnpublishVolumeResponse.getDefaultInstance());
@@ -102,7 +103,7 @@ public final class NodeService implements Node {
       if (in.getVolumePath().isEmpty()) {
         throw Failure.invalid("volume_path is required");
       }
-      Path path = Path.of(in.getVolumePath()).normalize();
+      Path path = RequestChecks.path("volume_path", in.getVolumePath()).normalize();
       return Asks.<NodeGuardian.Command, TargetStats>askWithStatus(guardian,
               reply -> new NodeGuardian.VolumeStats(volumeId, path, reply), timeout, scheduler)
           .thenApply(NodeService::statsResponse);

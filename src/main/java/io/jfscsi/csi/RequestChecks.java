@@ -2,8 +2,10 @@ package io.jfscsi.csi;
 
 import csi.v1.VolumeCapability;
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import io.jfscsi.host.EntryType;
 import java.io.IOException;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -18,7 +20,10 @@ import java.util.Set;
 final class RequestChecks {
   private RequestChecks() {}
 
-  /** CSI asks plugins to accept at least 128 bytes; Kubernetes object names stop at 253. */
+  /**
+   * In UTF-8 bytes. CSI asks plugins to accept at least 128; Kubernetes object names stop at
+   * 253, and a provisioned volume's directory is named after it (at most 255 bytes).
+   */
   static final int MAX_ID_LENGTH = 253;
 
   static final Set<VolumeCapability.AccessMode.Mode> SUPPORTED_MODES = EnumSet.of(
@@ -37,22 +42,25 @@ final class RequestChecks {
     if (value.isEmpty()) {
       throw Failure.invalid(field + " is required");
     }
-    if (value.length() > MAX_ID_LENGTH) {
-      throw Failure.invalid(field + " is " + value.length() + " bytes long; at most "
+    // In UTF-8 bytes, as CSI counts: the name of a volume's directory must fit in NAME_MAX.
+    int bytes = value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (bytes > MAX_ID_LENGTH) {
+      throw Failure.invalid(field + " is " + bytes + " bytes long (UTF-8); at most "
           + MAX_ID_LENGTH + " are accepted");
     }
     if (value.indexOf('\0') >= 0) {
       throw Failure.invalid(field + " contains a NUL character");
     }
     if (value.contains("/")) {
-      throw Failure.invalid(field + " '" + value + "' contains '/'; it must be a single name");
+      throw Failure.invalid(field + " " + Quoted.of(value) + " contains '/'; it must be a single"
+          + " name");
     }
     if (value.equals(".") || value.equals("..") || value.contains("..")) {
-      throw Failure.invalid(field + " '" + value + "' contains '..'");
+      throw Failure.invalid(field + " " + Quoted.of(value) + " contains '..'");
     }
     for (char c : value.toCharArray()) {
       if (Character.isISOControl(c)) {
-        throw Failure.invalid(field + " contains a control character");
+        throw Failure.invalid(field + " " + Quoted.of(value) + " contains a control character");
       }
     }
     return value;
@@ -67,48 +75,87 @@ final class RequestChecks {
    * client) is looked at only through {@link EntryType}, which never asks the file system.
    */
   static Path targetPath(String field, String value, KubeletRoot kubeletRoot) {
+    return targetPath(field, value, kubeletRoot, false);
+  }
+
+  /**
+   * As {@link #targetPath(String, String, KubeletRoot)}, for an unpublish: a target whose parent
+   * is gone cannot hold a mount, so it is accepted (the unpublish then finds nothing to do, as
+   * the specification's idempotency asks) instead of refused.
+   */
+  static Path unpublishedTargetPath(String field, String value, KubeletRoot kubeletRoot) {
+    return targetPath(field, value, kubeletRoot, true);
+  }
+
+  private static Path targetPath(String field, String value, KubeletRoot kubeletRoot,
+                                 boolean parentMayBeGone) {
     if (value.isEmpty()) {
       throw Failure.invalid(field + " is required");
     }
     if (value.indexOf('\0') >= 0) {
       throw Failure.invalid(field + " contains a NUL character");
     }
-    if (value.length() > 4096) {
-      throw Failure.invalid(field + " is longer than PATH_MAX (4096)");
+    if (value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 4096) {
+      throw Failure.invalid(field + " is longer than PATH_MAX (4096 bytes)");
     }
-    Path path = Path.of(value);
+    for (String element : value.split("/")) {
+      if (element.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 255) {
+        throw Failure.invalid(field + " has the element " + Quoted.of(element)
+            + ", longer than a file name can be (255 bytes)");
+      }
+    }
+    String quoted = Quoted.of(value);
+    Path path = path(field, value);
     if (!path.isAbsolute()) {
-      throw Failure.invalid(field + " '" + value + "' is not an absolute path");
+      throw Failure.invalid(field + " " + quoted + " is not an absolute path");
     }
     if (!path.normalize().toString().equals(value) || value.endsWith("/")) {
-      throw Failure.invalid(field + " '" + value + "' is not normalized (expected '"
-          + path.normalize() + "')");
+      throw Failure.invalid(field + " " + quoted + " is not normalized (expected "
+          + Quoted.of(path.normalize().toString()) + ")");
     }
     Path root = kubeletRoot.path();
     if (!path.startsWith(root) || path.equals(root)) {
-      throw Failure.invalid(field + " '" + value + "' is outside the kubelet root " + root);
+      throw Failure.invalid(field + " " + quoted + " is outside the kubelet root " + root);
     }
     Path real;
     try {
       real = path.getParent().toRealPath();
     } catch (NoSuchFileException e) {
-      throw Failure.invalid("the parent directory of " + field + " '" + value
-          + "' does not exist; the CO creates it before publishing");
+      if (parentMayBeGone) {
+        return path;
+      }
+      throw Failure.invalid("the parent directory of " + field + " " + quoted
+          + " does not exist; the CO creates it before publishing");
     } catch (IOException e) {
-      throw Failure.invalid(field + " '" + value + "': cannot resolve its parent: "
-          + e.getMessage());
+      throw Failure.invalid(field + " " + quoted + ": cannot resolve its parent: "
+          + Quoted.of(String.valueOf(e.getMessage())));
     }
     if (!real.startsWith(kubeletRoot.real())) {
-      throw Failure.invalid(field + " '" + value + "' escapes the kubelet root " + root
-          + " through a symbolic link (its parent resolves to " + real + ")");
+      throw Failure.invalid(field + " " + quoted + " escapes the kubelet root " + root
+          + " through a symbolic link (its parent resolves to " + Quoted.of(real.toString())
+          + ")");
     }
     switch (EntryType.of(path)) {
-      case SYMLINK -> throw Failure.invalid(field + " '" + value + "' is a symbolic link");
-      case OTHER -> throw Failure.invalid(field + " '" + value
-          + "' exists and is not a directory");
+      case SYMLINK -> throw Failure.invalid(field + " " + quoted + " is a symbolic link");
+      case OTHER -> throw Failure.invalid(field + " " + quoted
+          + " exists and is not a directory");
       case MISSING, DIRECTORY, UNKNOWN -> { }
     }
     return path;
+  }
+
+  /**
+   * {@code value} as a path of this host. A JVM that runs without a UTF-8 locale cannot name a
+   * file with non-ASCII characters; that is the request's path, not a fault of the driver.
+   */
+  static Path path(String field, String value) {
+    try {
+      return Path.of(value);
+    } catch (InvalidPathException e) {
+      throw Failure.invalid(field + " " + Quoted.of(value) + " cannot be a path on this host ("
+          + e.getReason() + "; the driver needs a UTF-8 locale, e.g. LANG=C.UTF-8, for "
+          + "non-ASCII paths)");
+    }
   }
 
   /** The kubelet root; its real path is resolved once it exists, and then kept. */
@@ -164,7 +211,7 @@ final class RequestChecks {
     }
     String fsType = c.getMount().getFsType();
     if (!fsType.isEmpty() && !fsType.equals("juicefs")) {
-      return "fs_type '" + fsType + "' is not supported; leave it empty or use 'juicefs'";
+      return "fs_type " + Quoted.of(fsType) + " is not supported; leave it empty or use 'juicefs'";
     }
     if (!c.hasAccessMode()) {
       return "volume_capability.access_mode is required";

@@ -1,6 +1,7 @@
 package io.jfscsi.juicefs;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,6 +39,14 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
   static final String IMAGE = "juicefs/mount-image";
   static final String CACHE_PVC = "juicefs/mount-cache-pvc";
 
+  /** Bounds far above any node, below what a cgroup file or a Pod spec can hold. */
+  static final BigDecimal MAX_CPU_CORES = BigDecimal.valueOf(100_000);
+  static final BigDecimal MAX_MEMORY_BYTES = BigDecimal.valueOf(1L << 60);
+
+  /** Linux's bounds of one file name and of a path, in bytes. */
+  static final int NAME_MAX = 255;
+  static final int PATH_MAX = 4096;
+
   private static final Set<String> USED = Set.of(DELETE_DELAY, CLEAN_CACHE, CPU_LIMIT,
       CPU_REQUEST, MEMORY_LIMIT, MEMORY_REQUEST, IMAGE, CACHE_PVC);
 
@@ -54,7 +63,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         LOG.debug("volume context key '{}' is accepted but not used by jfs-csi", key);
         mountPodKeys.put(key, e.getValue());
       } else if (key.startsWith("juicefs/") && !USED.contains(key)) {
-        throw Failure.invalid("volume context key '" + key + "' is not a key of the JuiceFS CSI"
+        throw Failure.invalid("volume context key " + Quoted.of(key) + " is not a key of the JuiceFS CSI"
             + " driver; check its spelling (known keys: " + String.join(", ", java.util.stream.Stream
             .concat(USED.stream(), MOUNT_POD_KEYS.stream()).sorted().toList()) + ")");
       }
@@ -84,11 +93,20 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         throw Failure.invalid("volume context key 'subPath' must not contain '..': a volume may"
             + " only see directories below the file system root");
       }
+      if (part.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NAME_MAX) {
+        throw Failure.invalid("volume context key 'subPath' has the element " + Quoted.of(part)
+            + ", longer than a file name can be (" + NAME_MAX + " bytes)");
+      }
       if (!part.isEmpty() && !part.equals(".")) {
         parts.add(part);
       }
     }
-    return String.join("/", parts);
+    String path = String.join("/", parts);
+    if (path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > PATH_MAX) {
+      throw Failure.invalid("volume context key 'subPath' is longer than a path can be ("
+          + PATH_MAX + " bytes)");
+    }
+    return path;
   }
 
   private static Duration deleteDelay(String raw) {
@@ -98,11 +116,16 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     String value = raw.strip();
     GoDuration.Result parsed = GoDuration.parse(value);
     Duration delay = parsed.duration().orElseThrow(() -> Failure.invalid("volume context key '"
-        + DELETE_DELAY + "' value '" + value + "' is not a Go duration: it " + parsed.problem()
+        + DELETE_DELAY + "' value " + Quoted.of(value) + " is not a Go duration: it " + parsed.problem()
         + "; write a number with a unit, e.g. 30s, 1m30s, 1h or 500ms"));
     if (delay.isNegative()) {
       throw Failure.invalid("volume context key '" + DELETE_DELAY + "' must not be negative;"
           + " use 0 for no delay, or a delay such as 30s, 1m30s or 1h");
+    }
+    if (delay.compareTo(VolumeSettings.MAX_DELETE_DELAY) > 0) {
+      throw Failure.invalid("volume context key '" + DELETE_DELAY + "' value " + Quoted.of(value)
+          + " is longer than the longest delay, " + VolumeSettings.MAX_DELETE_DELAY.toHours()
+          + "h (365 days)");
     }
     return delay;
   }
@@ -136,11 +159,14 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     }
     String value = raw.strip();
     BigDecimal parsed = Quantity.value(value).orElseThrow(() -> Failure.invalid("volume context"
-        + " key '" + key + "' value '" + value + "' is not a Kubernetes quantity; write e.g. 500m"
+        + " key '" + key + "' value " + Quoted.of(value) + " is not a Kubernetes quantity; write e.g. 500m"
         + " or 2 for CPU, 512Mi or 1Gi for memory"));
-    BigDecimal scaled = key.contains("cpu") ? parsed.movePointRight(3) : parsed;
-    if (!Quantity.fits(scaled)) {
-      throw Failure.invalid("volume context key '" + key + "' value '" + value + "' is too large");
+    boolean cpu = key.contains("cpu");
+    BigDecimal most = cpu ? MAX_CPU_CORES : MAX_MEMORY_BYTES;
+    if (parsed.compareTo(most) > 0) {
+      throw Failure.invalid("volume context key '" + key + "' value " + Quoted.of(value)
+          + " is too large; at most " + (cpu ? most.toPlainString() + " (cores)"
+          : "1Ei (bytes)") + " is accepted");
     }
     return Optional.of(parsed);
   }
@@ -179,7 +205,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         continue;
       }
       if (name.length() > 253 || !SecretSettings.DNS_SUBDOMAIN.matcher(name).matches()) {
-        throw Failure.invalid("volume context key '" + CACHE_PVC + "' has '" + name + "', which"
+        throw Failure.invalid("volume context key '" + CACHE_PVC + "' has " + Quoted.of(name) + ", which"
             + " is not a PVC name; list PVC names of the Mount Pod's namespace, separated by"
             + " commas");
       }

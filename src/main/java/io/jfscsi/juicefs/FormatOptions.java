@@ -9,6 +9,7 @@ import static io.jfscsi.juicefs.OptionSpec.flag;
 import static io.jfscsi.juicefs.OptionSpec.of;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -77,15 +78,15 @@ final class FormatOptions {
     }
     OptionSpec spec = OPTIONS.get(name);
     if (spec == null) {
-      throw Failure.invalid("format option '" + name + "' " + where + " is not a JuiceFS"
+      throw Failure.invalid("format option " + Quoted.of(name) + " " + where + " is not a JuiceFS"
           + " Community Edition 'juicefs format' option; check its spelling against"
           + " 'juicefs format --help'");
     }
     String normalized = spec.normalize(value).orElseThrow(() -> Failure.invalid(
-        "format option '" + name + "' " + where + " " + spec.problem(value)));
+        "format option " + Quoted.of(name) + " " + where + " " + spec.problem(value)));
     String earlier = out.putIfAbsent(name, normalized);
     if (earlier != null && !earlier.equals(normalized)) {
-      throw Failure.invalid("format option '" + name + "' is given twice with different values"
+      throw Failure.invalid("format option " + Quoted.of(name) + " is given twice with different values"
           + " (the second time " + where + "); keep one");
     }
   }

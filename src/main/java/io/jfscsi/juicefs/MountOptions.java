@@ -1,6 +1,7 @@
 package io.jfscsi.juicefs;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -110,11 +111,11 @@ record MountOptions(List<String> options, List<Path> cacheDirs) {
       return;
     }
     OptionSpec spec = MountOptionCatalog.find(name).orElseThrow(() -> Failure.invalid(
-        "mount option '" + name + "' " + where + " is not a JuiceFS Community Edition mount"
+        "mount option " + Quoted.of(name) + " " + where + " is not a JuiceFS Community Edition mount"
         + " option; check its spelling against 'juicefs mount --help' (options are written"
         + " without the leading --, e.g. cache-size=1024)"));
-    String shown = name.equals(spec.name()) ? "'" + name + "'"
-        : "'" + name + "' (" + spec.name() + ")";
+    String shown = name.equals(spec.name()) ? Quoted.of(name)
+        : Quoted.of(name) + " (" + spec.name() + ")";
     String normalized = spec.normalize(value).orElseThrow(() -> Failure.invalid(
         "mount option " + shown + " " + where + " " + spec.problem(value)));
     if (!spec.refusal().isEmpty() && !normalized.equals("false")) {

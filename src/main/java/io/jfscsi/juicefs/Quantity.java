@@ -49,7 +49,8 @@ final class Quantity {
     String suffix = m.group(3) == null ? "" : m.group(3);
     BigDecimal number = new BigDecimal(m.group(2).startsWith(".") ? "0" + m.group(2) : m.group(2));
     BigDecimal scale;
-    if (suffix.length() > 1 && (suffix.charAt(0) == 'e' || suffix.charAt(0) == 'E')) {
+    if (suffix.length() > 1 && !suffix.equals("Ei")
+        && (suffix.charAt(0) == 'e' || suffix.charAt(0) == 'E')) { // an exponent, not exbi
       int exponent;
       try {
         exponent = Integer.parseInt(suffix.substring(1));

@@ -40,6 +40,14 @@ public record VolumeSettings(
     Optional<String> cachePvc,
     String clientHash) {
 
+  /**
+   * The longest {@code juicefs/mount-delete-delay}: a client kept a year after its last use is
+   * a leak, not a delay. (Pekko's scheduler holds at most about 248 days; the mount actor waits
+   * longer delays out in steps, so that a record written with another bound is still honoured.)
+   */
+  public static final Duration MAX_DELETE_DELAY = Duration.ofDays(365);
+
+
   public String volumeId() {
     return source.volumeId();
   }

@@ -2,6 +2,7 @@ package io.jfscsi.management;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
+import io.jfscsi.Quoted;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -53,7 +54,10 @@ final class CsiCallInterceptor implements ServerInterceptor {
         if (f != null && f.getJavaType() == FieldDescriptor.JavaType.STRING) {
           String value = (String) m.getField(f);
           if (!value.isEmpty()) {
-            return value;
+            // Log lines carry it: a huge or hostile value is shown quoted and cut.
+            boolean plain = value.length() <= 2 * Quoted.SHOWN
+                && value.chars().allMatch(c -> c >= 0x20 && c < 0x7f);
+            return plain ? value : Quoted.of(value, 2 * Quoted.SHOWN);
           }
         }
       }

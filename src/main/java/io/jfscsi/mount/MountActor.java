@@ -1,6 +1,7 @@
 package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
@@ -128,6 +129,16 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   /** Containers still holding a dead copy after the last recovery, and how often retried. */
   private int containerRetries;
   private Duration containerBackoff;
+  /**
+   * When a stats call found the running client not answering (a hung or stopped process: the
+   * call waited out its deadline); null while it answers. Later stats calls are answered from
+   * this at once instead of each waiting out a deadline of its own in this mailbox, ahead of
+   * the reference check that restarts such a client.
+   */
+  private Instant unresponsiveSince;
+
+  /** A probe that took this long waited on the client, not on the kernel. */
+  static final Duration UNRESPONSIVE = Duration.ofSeconds(1);
 
   public static Behavior<Command> create(ClientKey key, VolumeSettings volume, MountRuntime runtime,
                                          Mounter mounter, MountSettings settings, Clock clock,
@@ -200,7 +211,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         yield this;
       }
       case ExitDue due -> {
-        idleIfDue();
+        if (deleteAt.isPresent() && state == ClientState.DRAINING
+            && ports.clock().instant().isBefore(deleteAt.get())) {
+          startExitTimer(); // one step of a wait longer than the scheduler holds
+        } else {
+          idleIfDue();
+        }
         yield this;
       }
       case ContainersDue due -> onContainersDue();
@@ -278,7 +294,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     } catch (MountException e) {
       answerHeld(remove.target());
       remove.replyTo().tell(StatusReply.error(Failure.internal(
-          "cannot unmount " + remove.target() + ": " + e.getMessage(), e)));
+          "cannot unmount " + Quoted.path(remove.target()) + ": " + e.getMessage(), e)));
       return this;
     }
     answerHeld(remove.target());
@@ -297,11 +313,20 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Behavior<Command> onStats(Stats stats) {
     if (!targets.holds(stats.target())) {
       stats.replyTo().tell(StatusReply.error(Failure.notFound(
-          "volume " + key.volumeId() + " is not published at " + stats.target())));
+          "volume " + key.volumeId() + " is not published at "
+          + Quoted.path(stats.target()))));
       return this;
     }
+    if (unresponsiveSince != null && state == ClientState.READY) {
+      stats.replyTo().tell(StatusReply.success(new TargetStats(Optional.empty(), true,
+          "the JuiceFS client has not answered since " + unresponsiveSince + " (hung or "
+          + "stopped); the reference check restarts a client that stays so")));
+      return this;
+    }
+    long probing = System.nanoTime();
     MountState at = ports.mounter().probe(stats.target());
     if (at != MountState.MOUNTED) {
+      markIfUnresponsive(probing);
       String why = switch (state) {
         case BROKEN, RESTARTING -> "the JuiceFS client died and is being restarted";
         default -> "the target is " + at.name().toLowerCase().replace('_', ' ');
@@ -313,17 +338,31 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       stats.replyTo().tell(StatusReply.success(
           new TargetStats(Optional.of(ports.mounter().stats(stats.target())), false, "healthy")));
     } catch (MountException e) {
+      markIfUnresponsive(probing);
       stats.replyTo().tell(StatusReply.success(
           new TargetStats(Optional.empty(), true, "statfs failed: " + e.getMessage())));
     }
     return this;
   }
 
+  /** After a failed probe or statfs that began at {@code startedNanos}. */
+  private void markIfUnresponsive(long startedNanos) {
+    if (state == ClientState.READY && unresponsiveSince == null
+        && System.nanoTime() - startedNanos >= UNRESPONSIVE.toNanos()) {
+      unresponsiveSince = ports.clock().instant();
+      getContext().getLog().warn("volume {}: client {} does not answer (hung or stopped); stats "
+          + "calls answer abnormal at once until it answers again or is restarted",
+          key.volumeId(), client.handle());
+    }
+  }
+
   private Behavior<Command> onCheckReferences() {
     if (state != ClientState.READY) {
       return this;
     }
-    if (ports.mounter().probe(client.mountPath()) == MountState.STALE) {
+    if (ports.mounter().probe(client.mountPath()) != MountState.STALE) {
+      unresponsiveSince = null;
+    } else {
       // A client that hangs, or died without its exit being seen, is found here: kill it (a
       // deliberate stop, so no second exit report) and treat it as a crash.
       RunningClient hung = client;
@@ -356,6 +395,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Behavior<Command> onStarted(RunningClient started) {
     boolean recovering = state == ClientState.RESTARTING || client != null || !targets.isEmpty();
     client = started;
+    unresponsiveSince = null;
     readyAt = ports.clock().instant();
     lastError = Optional.empty();
     transition(ClientState.READY, "client " + started.handle() + " is ready at "
@@ -508,13 +548,33 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       ports.parent().tell(new Idle(key));
       return;
     }
-    Instant at = deleteAt.orElse(ports.clock().instant().plus(delay));
+    Instant now = ports.clock().instant();
+    Instant latest = now.plus(VolumeSettings.MAX_DELETE_DELAY);
+    Instant at = deleteAt.orElse(now.plus(delay));
+    if (at.isAfter(latest)) {
+      // A record written by another version or by hand: honour what can be, never fail on it.
+      getContext().getLog().error("volume {}: client {} has a recorded exit time {} beyond the "
+          + "longest delete delay ({} days); it exits at {} instead", key.volumeId(), key, at,
+          VolumeSettings.MAX_DELETE_DELAY.toDays(), latest);
+      at = latest;
+    }
     deleteAt = Optional.of(at);
     save();
     transition(ClientState.DRAINING, reason + "; delayed exit at " + at);
-    Duration remaining = Duration.between(ports.clock().instant(), at);
-    timers.startSingleTimer(EXIT_TIMER, new ExitDue(),
-        remaining.isNegative() ? Duration.ZERO : remaining);
+    startExitTimer();
+  }
+
+  /**
+   * Pekko's scheduler refuses a delay beyond about 248 days: a longer wait is taken in steps,
+   * each ending in an {@link ExitDue} that starts the next one until the exit time is reached.
+   */
+  static final Duration LONGEST_TIMER = Duration.ofDays(100);
+
+  private void startExitTimer() {
+    Duration remaining = Duration.between(ports.clock().instant(), deleteAt.orElseThrow());
+    Duration step = remaining.isNegative() ? Duration.ZERO
+        : remaining.compareTo(LONGEST_TIMER) > 0 ? LONGEST_TIMER : remaining;
+    timers.startSingleTimer(EXIT_TIMER, new ExitDue(), step);
   }
 
   private void cancelExit(String reason) {

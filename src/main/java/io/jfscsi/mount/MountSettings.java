@@ -19,12 +19,25 @@ public record MountSettings(Path kubeletRoot, Duration restartMinBackoff,
                             Duration restartMaxBackoff, Duration restartResetAfter,
                             Duration referenceCheck) {
 
+  /** The longest of these durations: each is a timer of every mount actor. */
+  static final Duration LONGEST = Duration.ofDays(1);
+
   public static MountSettings from(Config c) {
     return new MountSettings(
         Path.of(c.getString("kubelet-root")),
-        c.getDuration("client.restart-backoff.min"),
-        c.getDuration("client.restart-backoff.max"),
+        bounded(c, "client.restart-backoff.min"),
+        bounded(c, "client.restart-backoff.max"),
         c.getDuration("client.restart-backoff.reset-after"),
-        c.getDuration("reference-check-interval"));
+        bounded(c, "reference-check-interval"));
+  }
+
+  /** A timer's duration, refused at start when the scheduler could not run it as meant. */
+  private static Duration bounded(Config c, String key) {
+    Duration d = c.getDuration(key);
+    if (d.isNegative() || d.isZero() || d.compareTo(LONGEST) > 0) {
+      throw new IllegalArgumentException("jfs-csi." + key + " = " + d + " is out of range: it "
+          + "must be above 0 and at most " + LONGEST.toHours() + "h");
+    }
+    return d;
   }
 }

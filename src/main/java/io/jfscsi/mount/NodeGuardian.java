@@ -1,6 +1,7 @@
 package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.Mounter;
@@ -9,6 +10,7 @@ import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.MountRuntime;
+import io.jfscsi.runtime.SafeNames;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -82,6 +84,13 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private final Map<Path, Route> routes = new HashMap<>();
   private long generation;
+  /** When each client's actor was last rebuilt from its record after a failure. */
+  private final Map<ClientKey, java.time.Instant> rebuiltAt = new HashMap<>();
+  /** Clients whose actor failed again soon after a rebuild: left alone until a restart. */
+  private final Map<ClientKey, String> quarantined = new HashMap<>();
+
+  /** An actor that fails again this soon after its rebuild would only fail in a loop. */
+  static final java.time.Duration REBUILD_GRACE = java.time.Duration.ofMinutes(1);
 
   public static Behavior<Command> create(MountRuntime runtime, Mounter mounter,
                                          MountSettings settings, Clock clock) {
@@ -102,7 +111,14 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   /** Rebuilds an actor for every client an earlier driver recorded on this node. */
   private void recoverRecordedClients() {
     List<ClientRecord> records = runtime.load();
-    records.forEach(this::recover);
+    for (ClientRecord record : records) {
+      try {
+        recover(record);
+      } catch (RuntimeException e) {
+        getContext().getLog().error("recorded client {} cannot be rebuilt; its client and "
+            + "targets are left as they are", record.key(), e);
+      }
+    }
     unmountOrphans(records);
   }
 
@@ -149,12 +165,11 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     Map<Path, Boolean> targets = new LinkedHashMap<>();
     for (String t : record.targets()) {
-      Path target = Path.of(t);
-      targets.put(target, record.readOnlyTargets().contains(t));
-      routes.put(target, new Route(record.key(), 0));
+      targets.put(Path.of(t), record.readOnlyTargets().contains(t));
     }
     spawn(record.key(), MountActor.recovered(record, volume, targets, runtime, mounter,
         settings, clock, reports));
+    targets.keySet().forEach(target -> routes.put(target, new Route(record.key(), 0)));
     getContext().getLog().info("recovered client {} with {} targets", record.key(),
         targets.size());
   }
@@ -164,7 +179,28 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     return newReceiveBuilder().onAnyMessage(this::handle).build();
   }
 
+  /**
+   * Handles one command; a failure in it (a child that cannot be created, a bug) fails that
+   * call only: the guardian routes every volume of the node, so it must outlive any one of them.
+   */
   private Behavior<Command> handle(Command command) {
+    try {
+      dispatch(command);
+    } catch (RuntimeException e) {
+      getContext().getLog().error("the node guardian could not handle {}; that call fails, "
+          + "the others go on", command.getClass().getSimpleName(), e);
+      Failure failure = Failure.internal("the driver could not handle this call: " + e, e);
+      switch (command) {
+        case Publish p -> p.replyTo().tell(StatusReply.error(failure));
+        case Unpublish u -> u.replyTo().tell(StatusReply.error(failure));
+        case VolumeStats v -> v.replyTo().tell(StatusReply.error(failure));
+        default -> { }
+      }
+    }
+    return this;
+  }
+
+  private void dispatch(Command command) {
     switch (command) {
       case Publish p -> onPublish(p);
       case Unpublish u -> onUnpublish(u);
@@ -175,7 +211,6 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       case FromClient(MountActor.InUse inUse) -> onInUse(inUse.key());
       case ClientGone gone -> onClientGone(gone.key());
     }
-    return this;
   }
 
   private void onPublish(Publish p) {
@@ -183,14 +218,20 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     if (routed != null && !routed.equals(p.key())) {
       p.replyTo().tell(StatusReply.error(Failure.alreadyExists(routed.volumeId()
           .equals(p.key().volumeId())
-          ? "target " + p.target() + " is already published for volume " + p.key().volumeId()
+          ? "target " + Quoted.path(p.target()) + " is already published for volume " + p.key().volumeId()
               + " with other settings (secret, mount options or volume attributes changed); "
               + "unpublish it first"
-          : "target " + p.target() + " is already published for volume " + routed.volumeId())));
+          : "target " + Quoted.path(p.target()) + " is already published for volume " + routed.volumeId())));
       return;
     }
     if (stopping.containsKey(p.key())) {
       stopping.get(p.key()).waiting().add(p);
+      return;
+    }
+    if (quarantined.containsKey(p.key())) {
+      p.replyTo().tell(StatusReply.error(new Failure(Failure.Code.UNAVAILABLE, "the client of "
+          + "volume " + p.key().volumeId() + " is quarantined: "
+          + quarantined.get(p.key()) + "; restart the driver once the cause is fixed")));
       return;
     }
     ActorRef<MountActor.Command> client = clientFor(p.key(), p.settings());
@@ -203,7 +244,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     if (key != null && !key.volumeId().equals(u.volumeId())) {
       // Another volume's target: unmounting it would take a volume away from a pod.
       u.replyTo().tell(StatusReply.error(Failure.notFound("volume " + u.volumeId()
-          + " is not published at " + u.target() + " (volume " + key.volumeId() + " is)")));
+          + " is not published at " + Quoted.path(u.target()) + " (volume " + key.volumeId() + " is)")));
       return;
     }
     Stopping behind = waitingFor(key, u.target());
@@ -223,7 +264,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       u.replyTo().tell(StatusReply.ack());
     } catch (MountException e) {
       u.replyTo().tell(StatusReply.error(Failure.internal(
-          "cannot unmount " + u.target() + ": " + e.getMessage(), e)));
+          "cannot unmount " + Quoted.path(u.target()) + ": " + e.getMessage(), e)));
     }
   }
 
@@ -237,7 +278,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client == null || !key.volumeId().equals(s.volumeId())) {
       s.replyTo().tell(StatusReply.error(Failure.notFound(
-          "volume " + s.volumeId() + " is not published at " + s.target() + " on this node")));
+          "volume " + s.volumeId() + " is not published at " + Quoted.path(s.target()) + " on this node")));
       return;
     }
     client.tell(new MountActor.Stats(s.target(), s.replyTo()));
@@ -316,11 +357,24 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       return;
     }
     clients.remove(key);
+    routes.values().removeIf(r -> r.key().equals(key));
+    java.time.Instant now = clock.instant();
+    java.time.Instant last = rebuiltAt.get(key);
+    if (last != null && now.isBefore(last.plus(REBUILD_GRACE))) {
+      // Rebuilding from the same record would fail the same way, over and over.
+      quarantined.put(key, "its actor failed again within " + REBUILD_GRACE.toSeconds()
+          + " s of being rebuilt from its record");
+      getContext().getLog().error("the actor of client {} failed again {} ms after it was "
+          + "rebuilt from its record; the client is quarantined: its record, process and mounts "
+          + "are left as they are and its publishes fail until the driver restarts", key,
+          java.time.Duration.between(last, now).toMillis());
+      return;
+    }
     // The actor failed: its references are in the runtime's record, so rebuild it from there.
     // Calls it had not answered are lost (their callers time out and retry): forget them.
     getContext().getLog().error("the actor of client {} failed; rebuilding it from its record",
         key);
-    routes.values().removeIf(r -> r.key().equals(key));
+    rebuiltAt.put(key, now);
     runtime.load().stream().filter(r -> r.key().equals(key)).findFirst()
         .ifPresent(this::recover);
   }
@@ -337,7 +391,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private ActorRef<MountActor.Command> spawn(ClientKey key, Behavior<MountActor.Command> b) {
     ActorRef<MountActor.Command> ref = getContext().spawn(
         Behaviors.supervise(b).onFailure(org.apache.pekko.actor.typed.SupervisorStrategy.stop()),
-        "client-" + key.name() + "-" + (++generation),
+        "client-" + SafeNames.of(key) + "-" + (++generation),
         DispatcherSelector.fromConfig(DISPATCHER));
     getContext().watchWith(ref, new ClientGone(key));
     clients.put(key, ref);

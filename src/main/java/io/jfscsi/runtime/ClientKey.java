@@ -6,7 +6,10 @@ package io.jfscsi.runtime;
  */
 public record ClientKey(String volumeId, String settingsHash) {
 
-  /** A short stable name, usable as an actor name, a directory name and a pod name part. */
+  /**
+   * A short stable name for logs and views. It holds the volume id as given (any characters), so
+   * wherever it becomes a file, actor or pod name it goes through {@link SafeNames} first.
+   */
   public String name() {
     return volumeId + "-" + settingsHash.substring(0, Math.min(12, settingsHash.length()));
   }

@@ -1,6 +1,7 @@
 package io.jfscsi.runtime;
 
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
@@ -64,16 +65,16 @@ final class ClientPlan {
   private void checkLocalDirectory(ClientKey key, Path dir) {
     // A local directory is named by its path, not a credential, so messages may show it.
     if (!dir.isAbsolute()) {
-      throw Failure.invalid("the local directory " + dir + " of volume " + key.volumeId() + " is not an absolute path");
+      throw Failure.invalid("the local directory " + Quoted.path(dir) + " of volume " + key.volumeId() + " is not an absolute path");
     }
     if (!beneathRoots(dir.normalize(), config.localRoots())) {
       throw refusedDirectory(key, dir);
     }
     if (!Files.exists(dir)) {
-      throw Failure.notFound("the local directory " + dir + " of volume " + key.volumeId() + " does not exist");
+      throw Failure.notFound("the local directory " + Quoted.path(dir) + " of volume " + key.volumeId() + " does not exist");
     }
     if (!Files.isDirectory(dir)) {
-      throw Failure.precondition("the local directory " + dir + " of volume " + key.volumeId() + " is not a directory");
+      throw Failure.precondition("the local directory " + Quoted.path(dir) + " of volume " + key.volumeId() + " is not a directory");
     }
     List<Path> realRoots = config.localRoots().stream().filter(Files::isDirectory)
         .map(ClientPlan::realPath).toList();

@@ -7,17 +7,28 @@ import java.util.HexFormat;
 import java.util.regex.Pattern;
 
 /**
- * A client key's name as a single path component. CSI volume ids are opaque strings: one with a
- * '/' or ".." must not escape the mount root or the state directory. Safe names are used as
- * they are; others get unsafe characters replaced and a hash appended so they stay distinct.
+ * Turns an opaque string (a CSI volume id, a client key's name) into a name that is valid
+ * wherever the driver uses one: a single path component (no '/', no "..", at most 255 bytes, ASCII
+ * so that it needs no UTF-8 locale), and a Pekko actor name. Strings that already are such a name
+ * are used as they are, so names made by earlier versions stay the same; others get unsafe
+ * characters replaced and a digest of the whole string appended so that two ids never share one.
  */
-final class SafeNames {
+public final class SafeNames {
   private static final Pattern SAFE = Pattern.compile("[A-Za-z0-9_.-]{1,200}");
 
   private SafeNames() {}
 
-  static String of(ClientKey key) {
-    String name = key.name();
+  /** A client key's name as one path component or actor name. */
+  public static String of(ClientKey key) {
+    return pathElement(key.name());
+  }
+
+  /**
+   * {@code name} itself when it is made of ASCII letters, digits, '_', '.' and '-' only, does not
+   * start with '.' and has at most 200 characters; otherwise at most 113 such characters ending
+   * in a digest of {@code name}.
+   */
+  public static String pathElement(String name) {
     if (SAFE.matcher(name).matches() && !name.startsWith(".")) {
       return name;
     }
@@ -27,7 +38,7 @@ final class SafeNames {
   }
 
   /** Hex SHA-256 of {@code s}'s UTF-8 bytes (also the names of format-2 target files). */
-  static String sha256(String s) {
+  public static String sha256(String s) {
     try {
       return HexFormat.of().formatHex(
           MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));

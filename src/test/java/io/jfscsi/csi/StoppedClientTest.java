@@ -109,6 +109,59 @@ class StoppedClientTest {
     driver.awaitNoClients();
   }
 
+  /**
+   * Stats of a stopped client: the first call waits out its deadline, every later one is
+   * answered abnormal at once from what the volume's actor learnt, instead of each waiting its
+   * own deadline in the actor's mailbox; and the periodic check, not stuck behind them, replaces
+   * the client on time.
+   */
+  @Test
+  void statsOfAStoppedClientAnswerAtOnceAndTheCheckReplacesItOnTime() throws Exception {
+    HostRequirements.requireFuse();
+    driver = new DriverFixture(dir).with("reference-check-interval", "6s")
+        .with("client.stop-grace", "1s").start();
+    Path a1 = driver.target("pod-a1", "pvc-a");
+    driver.publish("pvc-a", a1);
+    stopped = clientOf("pvc-a");
+    long stoppedAt = System.nanoTime();
+    signal(stopped, "STOP");
+    Thread.sleep(1_100); // past FUSE's attribute timeout: calls reach the stopped client
+
+    var node = driver.csi().node().withDeadlineAfter(60, TimeUnit.SECONDS);
+    ExecutorService callers = Executors.newFixedThreadPool(6);
+    List<CompletableFuture<Duration>> calls = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      calls.add(CompletableFuture.supplyAsync(() -> {
+        long start = System.nanoTime();
+        var stats = node.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+            .setVolumeId("pvc-a").setVolumePath(a1.toString()).build());
+        assertThat(stats.getVolumeCondition().getAbnormal()).isTrue();
+        return Duration.ofNanos(System.nanoTime() - start);
+      }, callers));
+    }
+    CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    callers.shutdown();
+    Duration slowest = calls.stream().map(CompletableFuture::join).max(Duration::compareTo)
+        .orElseThrow();
+    // One deadline (5 s) for the first call, not one per call queued behind it.
+    assertThat(slowest).as("the slowest of 6 stats calls of a stopped client")
+        .isLessThan(Duration.ofSeconds(9));
+
+    long hung = stopped;
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(40))
+        .until(() -> ProcessHandle.of(hung).map(p -> !p.isAlive()).orElse(true));
+    stopped = -1;
+    Duration replacedAfter = Duration.ofNanos(System.nanoTime() - stoppedAt);
+    // Check interval 6 s + its probe's deadline 5 s + stop grace 1 s, with room for slow hosts.
+    assertThat(replacedAfter).as("the stopped client is replaced").isLessThan(Duration.ofSeconds(25));
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+        assertThat(node.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
+            .setVolumeId("pvc-a").setVolumePath(a1.toString()).build()).getVolumeCondition()
+            .getAbnormal()).isFalse());
+    driver.unpublish("pvc-a", a1);
+    driver.awaitNoClients();
+  }
+
   /** The pid of this test's FUSE client serving {@code volumeId} (others may run on the host). */
   private long clientOf(String volumeId) {
     List<Long> pids = new ArrayList<>();

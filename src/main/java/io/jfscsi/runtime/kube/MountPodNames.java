@@ -1,12 +1,9 @@
 package io.jfscsi.runtime.kube;
 
 import io.jfscsi.runtime.ClientKey;
-import java.nio.charset.StandardCharsets;
+import io.jfscsi.runtime.SafeNames;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
-import java.util.HexFormat;
 import java.util.Locale;
 import java.util.regex.Pattern;
 
@@ -107,7 +104,7 @@ public final class MountPodNames {
     String middle = dns(node) + "-" + dns(volumeId);
     int room = 253 - "juicefs-".length() - 1 - suffix.length();
     if (middle.length() > room) {
-      middle = middle.substring(0, room - 11) + "-" + sha256(node + "/" + volumeId).substring(0, 10);
+      middle = cut(middle, room - 11) + "-" + sha256(node + "/" + volumeId).substring(0, 10);
     }
     return "juicefs-" + middle + "-" + suffix;
   }
@@ -117,7 +114,8 @@ public final class MountPodNames {
     String middle = dns(node) + "-" + dns(key.volumeId());
     int room = 253 - "jfs-csi-".length() - 13 - "-secret".length();
     if (middle.length() > room) {
-      middle = middle.substring(0, room - 11) + "-" + sha256(node + "/" + key.volumeId()).substring(0, 10);
+      middle = cut(middle, room - 11) + "-" + sha256(node + "/" + key.volumeId())
+          .substring(0, 10);
     }
     return "jfs-csi-" + middle + "-" + key.settingsHash().substring(0, Math.min(12, key.settingsHash().length()))
         + "-secret";
@@ -133,19 +131,22 @@ public final class MountPodNames {
     return mountRoot.resolve(vol + "-" + suffix);
   }
 
+  /** The first {@code length} characters of a {@link #dns} name, ending in a letter or digit. */
+  private static String cut(String dnsName, int length) {
+    return dnsName.substring(0, length).replaceAll("[^a-z0-9]+$", "");
+  }
+
   /** Lower-case DNS label characters, never empty, no leading or trailing '-' or '.'. */
   static String dns(String s) {
-    String d = s.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.-]", "-").replaceAll("\\.{2,}", ".")
+    // A run of '.' and '-' that holds a '.' becomes one '.': "a.-b" or "a..b" would make a DNS
+    // label that starts or ends with '-', or an empty one.
+    String d = s.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.-]", "-")
+        .replaceAll("[.-]*\\.[.-]*", ".")
         .replaceAll("^[^a-z0-9]+", "").replaceAll("[^a-z0-9]+$", "");
     return d.isEmpty() ? "x" : d;
   }
 
   static String sha256(String s) {
-    try {
-      return HexFormat.of().formatHex(
-          MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return SafeNames.sha256(s);
   }
 }
