@@ -150,6 +150,12 @@ public final class ContainerRecovery {
     if (refused != null) {
       return report(volumeId, copy, false, true, "refused: " + refused, started);
     }
+    String moved = changedSinceFound(copy);
+    if (moved != null) {
+      // The process it was found through exited (a short-lived one can be the namespace's
+      // lowest pid once pids wrap), or the copy went: a later scan finds it again, or not.
+      return report(volumeId, copy, false, false, "not tried: " + moved, started);
+    }
     if (helper.isEmpty()) {
       return report(volumeId, copy, false, false, missingHelper, started);
     }
@@ -159,7 +165,7 @@ public final class ContainerRecovery {
         : "helper exit " + result.exitCode() + ": " + result.message(), started);
   }
 
-  /** Why a copy must not be touched, or null. */
+  /** Why a copy must never be touched, or null. */
   private static String refusal(Set<Path> references, StaleCopy copy) {
     if (copy.target().isEmpty()) {
       return "it is a copy of no target with a reference (not at a target's path, and not in a"
@@ -168,6 +174,11 @@ public final class ContainerRecovery {
     if (!references.contains(copy.target().get())) {
       return "the driver holds no reference for " + copy.target().get();
     }
+    return null;
+  }
+
+  /** What changed since the copy was found that makes this try moot, or null. */
+  private static String changedSinceFound(StaleCopy copy) {
     if (!MountNamespaces.stillIn(copy.pid(), copy.namespace())) {
       return "process " + copy.pid() + " is no longer in mount namespace " + copy.namespace();
     }

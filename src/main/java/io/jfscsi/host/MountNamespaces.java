@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -14,7 +15,8 @@ import java.util.stream.Stream;
 /**
  * The mount namespaces of this node's processes, one entry per namespace, found through /proc
  * (the node plugin sees host pids). Each namespace is known by the inode of /proc/PID/ns/mnt and
- * read through its lowest pid, which for a container is its first process.
+ * read through its oldest process, for a container its first one (not its lowest pid: once pids
+ * wrap, that may be a short-lived child).
  */
 final class MountNamespaces {
   private MountNamespaces() {}
@@ -46,6 +48,9 @@ final class MountNamespaces {
     }
     List<Namespace> namespaces = new ArrayList<>();
     pidsByNamespace.forEach((inode, pids) -> {
+      if (pids.size() > 1) {
+        pids.sort(Comparator.comparingLong(pid -> startTime(proc.resolve(Long.toString(pid)))));
+      }
       // A process may exit while we look: read the namespace through the next one.
       for (long pid : pids) {
         try {
@@ -71,6 +76,20 @@ final class MountNamespaces {
       return open < 0 || close < 0 ? -1 : Long.parseLong(link.substring(open + 1, close));
     } catch (IOException | NumberFormatException | UnsupportedOperationException e) {
       return -1;
+    }
+  }
+
+  /**
+   * When the process started, in clock ticks since boot (field 22 of /proc/PID/stat, counted
+   * after the command's closing parenthesis); Long.MAX_VALUE when it cannot be read.
+   */
+  static long startTime(Path procPid) {
+    try {
+      String stat = Files.readString(procPid.resolve("stat"));
+      String[] after = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(after[19]);
+    } catch (IOException | RuntimeException e) {
+      return Long.MAX_VALUE;
     }
   }
 

@@ -223,6 +223,14 @@ final class MountPodWatch implements AutoCloseable {
         return Optional.of("the container of Mount Pod " + name + " exited with code "
             + s.getState().getTerminated().getExitCode());
       }
+      // Died, and kubelet holds its restart back (CrashLoopBackOff): the restart count grows
+      // only when kubelet restarts it, which may be minutes away.
+      if (s.getState() != null && s.getState().getWaiting() != null
+          && s.getLastState() != null && s.getLastState().getTerminated() != null) {
+        return Optional.of("the container of Mount Pod " + name + " exited with code "
+            + s.getLastState().getTerminated().getExitCode() + " and waits to be restarted ("
+            + s.getState().getWaiting().getReason() + ")");
+      }
     }
     return Optional.empty();
   }

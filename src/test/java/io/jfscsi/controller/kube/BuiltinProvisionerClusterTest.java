@@ -85,6 +85,8 @@ class BuiltinProvisionerClusterTest {
   static DriverFixture controller(Path home) throws Exception {
     Files.createDirectories(home);
     return new DriverFixture(home)
+        // Replicas of one provisioner share the test's data directory, beside their homes.
+        .with("local.allowed-roots", List.of(home.getParent().toString()))
         .with("roles", List.of("controller"))
         .with("driver-name", driverName)
         .with("controller.provisioner", "builtin")
