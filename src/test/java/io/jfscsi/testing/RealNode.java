@@ -78,6 +78,7 @@ public final class RealNode {
       Instant t2 = Instant.now();
       kubectl(root, kubeconfig, "apply", "-k", "deploy/overlays/local-node");
       RealNode node = new RealNode(root, kubeconfig, "");
+      node.runCurrentImage();
       node.awaitDriverReady(Duration.ofMinutes(4));
       Instant t3 = Instant.now();
       String timings = String.format("node %s %ds, images %ds, driver Ready %ds",
@@ -124,6 +125,31 @@ public final class RealNode {
     return kubectl(root, kubeconfig, args);
   }
 
+  /**
+   * A driver already running from an older image (the node found up, the jar rebuilt) is
+   * replaced: the image's inputs go into the pod templates, so the Deployment rolls out, and
+   * node plugin pods of an older template (the DaemonSet updates OnDelete) are deleted.
+   */
+  void runCurrentImage() {
+    String inputs;
+    try {
+      inputs = Files.readString(Path.of(Optional.ofNullable(System.getenv("IMAGE_CACHE"))
+          .orElse("/var/cache/jfs-csi/images"), "jfs-csi.tar.inputs")).strip();
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("bin/build-images left no jfs-csi.tar.inputs", e);
+    }
+    String patch = "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"jfs-csi.io/image-inputs\":\""
+        + inputs + "\"}}}}}";
+    kubectl("-n", NAMESPACE, "patch", "daemonset", "jfs-csi-node", "--type=strategic", "-p", patch);
+    kubectl("-n", NAMESPACE, "patch", "deployment", "jfs-csi-controller", "--type=strategic", "-p", patch);
+    DaemonSet ds = client.apps().daemonSets().inNamespace(NAMESPACE).withName("jfs-csi-node").get();
+    String generation = String.valueOf(ds.getMetadata().getGeneration());
+    client.pods().inNamespace(NAMESPACE).withLabel("app.kubernetes.io/component", "node")
+        .withLabel("app.kubernetes.io/name", "jfs-csi").list().getItems().stream()
+        .filter(p -> !generation.equals(p.getMetadata().getLabels().get("pod-template-generation")))
+        .forEach(p -> client.pods().inNamespace(NAMESPACE).resource(p).delete());
+  }
+
   /** The node plugin's DaemonSet and the controller's Deployment have every pod Ready. */
   public void awaitDriverReady(Duration timeout) {
     Instant deadline = Instant.now().plus(timeout);
@@ -134,10 +160,16 @@ public final class RealNode {
       boolean nodeReady = ds != null && ds.getStatus() != null
           && ds.getStatus().getDesiredNumberScheduled() != null
           && ds.getStatus().getDesiredNumberScheduled() > 0
-          && ds.getStatus().getDesiredNumberScheduled().equals(ds.getStatus().getNumberReady());
+          && ds.getStatus().getDesiredNumberScheduled().equals(ds.getStatus().getNumberReady())
+          && ds.getStatus().getDesiredNumberScheduled().equals(ds.getStatus().getUpdatedNumberScheduled())
+          && ds.getStatus().getDesiredNumberScheduled().equals(ds.getStatus().getCurrentNumberScheduled())
+          && java.util.Objects.equals(ds.getStatus().getObservedGeneration(), ds.getMetadata().getGeneration());
       boolean controllerReady = dep != null && dep.getStatus() != null
           && dep.getStatus().getReadyReplicas() != null
-          && dep.getStatus().getReadyReplicas().equals(dep.getSpec().getReplicas());
+          && dep.getStatus().getReadyReplicas().equals(dep.getSpec().getReplicas())
+          && dep.getSpec().getReplicas().equals(dep.getStatus().getUpdatedReplicas())
+          && dep.getSpec().getReplicas().equals(dep.getStatus().getReplicas())
+          && java.util.Objects.equals(dep.getStatus().getObservedGeneration(), dep.getMetadata().getGeneration());
       if (nodeReady && controllerReady) {
         return;
       }
