@@ -57,11 +57,21 @@ class RealNodeTest {
   }
 
   @AfterAll
-  static void cleanUp() {
+  static void cleanUp() throws java.io.IOException {
     if (kube != null && ns != null) {
       kube.pods().inNamespace(ns).delete();
       kube.namespaces().withName(ns).delete();
       kube.storage().v1().storageClasses().withName(ns).delete();
+      // The stand-in's file system of this run (its metadata file and data directory).
+      for (Path p : List.of(STANDIN.resolve(ns + ".db.d"), STANDIN.resolve(ns + ".db"))) {
+        if (java.nio.file.Files.exists(p)) {
+          try (var walk = java.nio.file.Files.walk(p)) {
+            for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+              java.nio.file.Files.deleteIfExists(f);
+            }
+          }
+        }
+      }
     }
   }
 
