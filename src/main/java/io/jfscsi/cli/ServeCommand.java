@@ -33,8 +33,8 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
   @Option(names = "--kubelet-root", description = "targets must lie under this directory")
   String kubeletRoot;
 
-  @Option(names = "--kubelet-registration", description = "serve kubelet's plugin registration "
-      + "(in place of node-driver-registrar)")
+  @Option(names = "--kubelet-registration", arity = "0..1",
+      description = "serve kubelet's plugin registration (in place of node-driver-registrar)")
   Boolean kubeletRegistration;
 
   @Option(names = "--mount-root", description = "clients mount under this directory")
