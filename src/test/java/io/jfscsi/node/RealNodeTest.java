@@ -33,7 +33,8 @@ import org.junit.jupiter.api.Test;
  * makes, deployed with deploy/overlays/local-node: kubelet registers it, a claim is provisioned
  * by the controller's built-in provisioner, two app pods share one Mount Pod that runs the
  * production command line against the juicefs stand-in, a bad Secret reaches the pod's Events
- * with the driver's own message, and an app keeps reading across a driver upgrade.
+ * with the driver's own message, and an app keeps reading across a driver upgrade and a
+ * replaced Mount Pod.
  */
 class RealNodeTest {
   private static final String MOUNT_IMAGE = "localhost/jfs-csi-mount:dev";
@@ -213,16 +214,10 @@ class RealNodeTest {
   }
 
   /**
-   * A deleted Mount Pod is replaced and the app reads again. Fails on this node today: the
-   * driver binds the target again on the host, but the container's copy stays dead, since its
-   * helper looks for the container's path outside the container's root ("jfs-nsbind: ... target
-   * /data: refused: the target is not a mount point in that mount namespace"), and a
-   * HostToContainer mount does not receive a new mount on its own mount point. The issue
-   * "Recovery that reaches real containers" fixes it; enable this test with that fix.
+   * A deleted Mount Pod is replaced and the app reads again: the driver binds the target again
+   * and reaches the container's copy of it (HostToContainer).
    */
   @Test
-  @org.junit.jupiter.api.Disabled("recovery into real containers: issue 'Recovery that reaches"
-      + " real containers' (jfs-nsbind resolves /data outside the container's root)")
   void a_replaced_mount_pod_serves_the_app_again() {
     String pvName = steadyApp("replaced");
     try {
