@@ -7,6 +7,8 @@ import io.jfscsi.controller.VolumeProvisioner;
 import io.jfscsi.controller.kube.BuiltinProvisioner;
 import io.jfscsi.csi.ControllerService;
 import io.jfscsi.csi.CsiServer;
+import io.jfscsi.csi.KubeletRegistration;
+import io.jfscsi.management.ManagementContext;
 import io.jfscsi.csi.Endpoint;
 import io.jfscsi.csi.IdentityService;
 import io.jfscsi.csi.NodeService;
@@ -141,6 +143,18 @@ public final class Driver implements AutoCloseable {
           c.getDuration("shutdown-grace"));
       if (management != null) {
         management.csiServing(true);
+      }
+      // Node role: kubelet learns of the CSI socket from the driver itself (no registrar sidecar).
+      if (node && c.getBoolean("kubelet-registration")) {
+        KubeletRegistration registration = KubeletRegistration.start(
+            mountSettings.kubeletRoot(), c.getString("driver-name"),
+            Endpoint.parse(c.getString("endpoint")), c.getDuration("shutdown-grace"));
+        ManagementContext.get(system).registrationRefusal(registration::refusal);
+        CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
+            "kubelet-registration", () -> {
+              registration.close();
+              return CompletableFuture.completedFuture(Done.getInstance());
+            });
       }
       Driver driver = new Driver(system, server, actors, management);
       // Cluster mode: the built-in provisioner (leader-elected) beside the CSI Controller service.

@@ -33,6 +33,10 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
   @Option(names = "--kubelet-root", description = "targets must lie under this directory")
   String kubeletRoot;
 
+  @Option(names = "--kubelet-registration", arity = "0..1",
+      description = "serve kubelet's plugin registration (in place of node-driver-registrar)")
+  Boolean kubeletRegistration;
+
   @Option(names = "--mount-root", description = "clients mount under this directory")
   String mountRoot;
 
@@ -69,6 +73,9 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     }
     if (kubeletRoot != null) {
       overrides.put("jfs-csi.kubelet-root", kubeletRoot);
+    }
+    if (kubeletRegistration != null) {
+      overrides.put("jfs-csi.kubelet-registration", kubeletRegistration);
     }
     if (mountRoot != null) {
       overrides.put("jfs-csi.mount-root", mountRoot);

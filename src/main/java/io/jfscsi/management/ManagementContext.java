@@ -32,6 +32,8 @@ public final class ManagementContext implements Extension {
   private final AtomicReference<Hooks> hooks = new AtomicReference<>();
   private final AtomicBoolean csiServing = new AtomicBoolean();
   private final AtomicReference<ClusterView> clusterView = new AtomicReference<>();
+  private final AtomicReference<Supplier<java.util.Optional<String>>> registrationRefusal =
+      new AtomicReference<>(java.util.Optional::empty);
 
   private ManagementContext() {}
 
@@ -65,6 +67,15 @@ public final class ManagementContext implements Extension {
 
   java.util.Optional<ClusterView> clusterView() {
     return java.util.Optional.ofNullable(clusterView.get());
+  }
+
+  /** Where /ready learns whether kubelet refused the plugin registration (node role). */
+  public void registrationRefusal(Supplier<java.util.Optional<String>> refusal) {
+    registrationRefusal.set(refusal);
+  }
+
+  java.util.Optional<String> registrationRefusal() {
+    return registrationRefusal.get().get();
   }
 
   /** Whether the CSI server accepts calls on its socket; /ready says no while it does not. */

@@ -8,7 +8,9 @@ import org.apache.pekko.actor.ActorSystem;
 /**
  * The driver's readiness for pekko-management: the CSI socket is served and the CSI Probe would
  * answer ready. A check that is not ready fails with the reason, which /ready shows.
- * (In cluster mode the Kubernetes runtime adds its own check: the informer has synced.)
+ * A refusal of kubelet's plugin registration (node role, {@code kubelet-registration}) makes it
+ * not ready too. (In cluster mode the Kubernetes runtime adds its own check: the informer has
+ * synced.)
  */
 public final class ReadinessCheck implements Supplier<CompletionStage<Boolean>> {
 
@@ -22,6 +24,11 @@ public final class ReadinessCheck implements Supplier<CompletionStage<Boolean>> 
   public CompletionStage<Boolean> get() {
     if (!context.csiServing()) {
       return CompletableFuture.failedFuture(new NotReady("the CSI socket is not served"));
+    }
+    var refusal = context.registrationRefusal();
+    if (refusal.isPresent()) {
+      return CompletableFuture.failedFuture(new NotReady("kubelet refused the plugin "
+          + "registration: " + refusal.get()));
     }
     return context.hooks().probe().get().handle((ready, error) -> {
       if (error != null) {

@@ -47,10 +47,14 @@ class ManifestsTest {
   private static final Path BASE = Path.of("deploy/base");
   private static final Path EXAMPLES = Path.of("deploy/examples");
   private static final Path SIDECAR = Path.of("deploy/overlays/sidecar-provisioner");
+  private static final Path REGISTRAR = Path.of("deploy/overlays/node-driver-registrar");
+  private static final Path LOCAL_NODE = Path.of("deploy/overlays/local-node");
 
   private static List<Map<String, Object>> base;
   private static List<Map<String, Object>> examples;
   private static List<Map<String, Object>> sidecar;
+  private static List<Map<String, Object>> registrar;
+  private static List<Map<String, Object>> localNode;
 
   @BeforeAll
   static void render() throws Exception {
@@ -59,6 +63,8 @@ class ManifestsTest {
     base = Yaml.documents(kustomize(kubectl.get(), BASE));
     examples = Yaml.documents(kustomize(kubectl.get(), EXAMPLES));
     sidecar = Yaml.documents(kustomize(kubectl.get(), SIDECAR));
+    registrar = Yaml.documents(kustomize(kubectl.get(), REGISTRAR));
+    localNode = Yaml.documents(kustomize(kubectl.get(), LOCAL_NODE));
   }
 
   // ---------------------------------------------------------------- base
@@ -141,19 +147,79 @@ class ManifestsTest {
     });
   }
 
+  /**
+   * The driver registers itself with kubelet: it names its CSI socket by its own path, so that
+   * path must be the host's (the kubelet directory is mounted at the same path).
+   */
   @Test
-  void node_driver_registrar_registers_the_socket_the_driver_serves() {
+  void node_plugin_registers_itself_with_kubelet_on_the_socket_it_serves() {
     Map<String, Object> ds = one(base, "DaemonSet", "jfs-csi-node");
     Map<String, String> hostPaths = hostPaths(map(ds, "spec", "template", "spec"));
     Map<String, Object> driver = container(ds, "jfs-csi");
-    Map<String, Object> registrar = container(ds, "node-driver-registrar");
+    assertThat(allContainers(ds)).extracting(c -> str(c, "name"))
+        .as("no registrar sidecar").doesNotContain("node-driver-registrar");
+    assertThat(env(driver, "JFS_CSI_KUBELET_REGISTRATION")).isEqualTo("true");
+    String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
+    assertThat(endpoint).isEqualTo("/var/lib/kubelet/plugins/csi.juicefs.com/csi.sock");
+    assertThat(hostSocket(driver, hostPaths, endpoint)).isEqualTo(endpoint);
+    // The registration socket <kubelet root>/plugins_registry/... is on the host too.
+    assertThat(hostSocket(driver, hostPaths, flag(driver, "--kubelet-root")
+        + "/plugins_registry/csi.juicefs.com-reg.sock"))
+        .isEqualTo("/var/lib/kubelet/plugins_registry/csi.juicefs.com-reg.sock");
+  }
 
+  @Test
+  void registrar_overlay_registers_the_socket_the_driver_serves_instead() {
+    Map<String, Object> ds = one(registrar, "DaemonSet", "jfs-csi-node");
+    Map<String, String> hostPaths = hostPaths(map(ds, "spec", "template", "spec"));
+    Map<String, Object> driver = container(ds, "jfs-csi");
+    Map<String, Object> sidecar = container(ds, "node-driver-registrar");
+    assertThat(env(driver, "JFS_CSI_KUBELET_REGISTRATION")).isEqualTo("false");
     String socket = hostSocket(driver, hostPaths, flag(driver, "--endpoint").replaceFirst("^unix://", ""));
-    assertThat(socket).isEqualTo("/var/lib/kubelet/plugins/csi.juicefs.com/csi.sock");
-    assertThat(hostSocket(registrar, hostPaths, flag(registrar, "--csi-address"))).isEqualTo(socket);
-    assertThat(flag(registrar, "--kubelet-registration-path")).isEqualTo(socket);
-    assertThat(mountPathOfHost(registrar, hostPaths, "/var/lib/kubelet/plugins_registry"))
+    assertThat(hostSocket(sidecar, hostPaths, flag(sidecar, "--csi-address"))).isEqualTo(socket);
+    assertThat(flag(sidecar, "--kubelet-registration-path")).isEqualTo(socket);
+    assertThat(mountPathOfHost(sidecar, hostPaths, "/var/lib/kubelet/plugins_registry"))
         .isEqualTo("/registration");
+    assertThat(str(sidecar, "image")).isEqualTo(
+        "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0");
+  }
+
+  /**
+   * The overlay of bin/node-up's node: local images never pulled, kubelet's root of that node
+   * consistently (flag, socket, mount at the host's path), and the API server on loopback for
+   * the pods that talk to it (host network: no kube-proxy there).
+   */
+  @Test
+  void local_node_overlay_uses_local_images_the_nodes_kubelet_root_and_loopback_api() {
+    for (Map<String, Object> w : List.of(one(localNode, "DaemonSet", "jfs-csi-node"),
+        one(localNode, "Deployment", "jfs-csi-controller"))) {
+      for (Map<String, Object> c : allContainers(w)) {
+        assertThat(str(c, "image")).as(name(w) + "/" + str(c, "name")).isEqualTo("localhost/jfs-csi:dev");
+        assertThat(str(c, "imagePullPolicy")).as(name(w) + "/" + str(c, "name")).isEqualTo("Never");
+      }
+      assertThat(str(w, "spec", "template", "spec", "hostNetwork")).isEqualTo("true");
+      Map<String, Object> driver = container(w, "jfs-csi");
+      assertThat(env(driver, "KUBERNETES_SERVICE_HOST")).isEqualTo("127.0.0.1");
+      assertThat(env(driver, "KUBERNETES_SERVICE_PORT")).isEqualTo("16443");
+    }
+    Map<String, Object> ds = one(localNode, "DaemonSet", "jfs-csi-node");
+    Map<String, String> hostPaths = hostPaths(map(ds, "spec", "template", "spec"));
+    Map<String, Object> driver = container(ds, "jfs-csi");
+    String root = "/var/lib/jfs-csi-node/kubelet";
+    assertThat(flag(driver, "--kubelet-root")).isEqualTo(root);
+    assertThat(hostMountOf(driver, hostPaths, root)).isEqualTo("Bidirectional");
+    String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
+    assertThat(endpoint).isEqualTo(root + "/plugins/csi.juicefs.com/csi.sock");
+    assertThat(hostSocket(driver, hostPaths, endpoint)).isEqualTo(endpoint);
+    assertThat(env(driver, "JUICEFS_MOUNT_IMAGE")).isEqualTo("localhost/jfs-csi-mount:dev");
+    // The rest of the node's arguments are the base's.
+    List<String> baseArgs = new java.util.ArrayList<>(args(container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi")));
+    baseArgs.replaceAll(a -> a.replace("/var/lib/kubelet", root));
+    assertThat(args(driver)).containsExactlyElementsOf(baseArgs);
+    // The controller shares the host's ports with the node plugin.
+    Map<String, Object> controller = container(one(localNode, "Deployment", "jfs-csi-controller"), "jfs-csi");
+    assertThat(env(controller, "JFS_CSI_MANAGEMENT_PORT")).isNotEqualTo(env(driver, "JFS_CSI_MANAGEMENT_PORT"));
+    assertThat(probePort(controller, "readinessProbe")).isEqualTo(env(controller, "JFS_CSI_MANAGEMENT_PORT"));
   }
 
   @Test
@@ -178,12 +244,10 @@ class ManifestsTest {
     Map<String, Object> node = container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi");
     assertThat(str(node, "livenessProbe", "httpGet", "path")).isEqualTo("/alive");
     assertThat(probePort(node, "livenessProbe")).isEqualTo(env(node, "JFS_CSI_MANAGEMENT_PORT"));
-    // The controller's liveness is the CSI Probe, through the livenessprobe sidecar.
-    Map<String, Object> controller = one(base, "Deployment", "jfs-csi-controller");
-    Map<String, Object> sidecar = container(controller, "liveness-probe");
-    String healthPort = flag(sidecar, "--health-port");
-    assertThat(str(container(controller, "jfs-csi"), "livenessProbe", "httpGet", "path")).isEqualTo("/healthz");
-    assertThat(probePort(container(controller, "jfs-csi"), "livenessProbe")).isEqualTo(healthPort);
+    // The controller's liveness is its own /alive too: no livenessprobe sidecar.
+    Map<String, Object> controller = container(one(base, "Deployment", "jfs-csi-controller"), "jfs-csi");
+    assertThat(str(controller, "livenessProbe", "httpGet", "path")).isEqualTo("/alive");
+    assertThat(probePort(controller, "livenessProbe")).isEqualTo(env(controller, "JFS_CSI_MANAGEMENT_PORT"));
   }
 
   @Test
@@ -198,10 +262,7 @@ class ManifestsTest {
     assertThat(envFieldRef(driver, "JUICEFS_MOUNT_NAMESPACE")).isEqualTo("metadata.namespace");
     // Making a volume's directory mounts the file system with a short-lived FUSE client.
     assertThat(str(driver, "securityContext", "privileged")).isEqualTo("true");
-    assertThat(allContainers(deploy)).extracting(c -> str(c, "name"))
-        .containsExactlyInAnyOrder("jfs-csi", "liveness-probe");
-    String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
-    assertThat(flag(container(deploy, "liveness-probe"), "--csi-address")).isEqualTo(endpoint);
+    assertThat(allContainers(deploy)).extracting(c -> str(c, "name")).containsExactly("jfs-csi");
   }
 
   @Test

@@ -83,7 +83,7 @@ class SharedMountRootTest {
     assertThat(layers(root)).isEqualTo(1);
   }
 
-  /** The script the init container runs in the host's mount namespace (after nsenter's --). */
+  /** The script the init container runs in the host's mount namespace (its last argument). */
   @SuppressWarnings("unchecked")
   static String initScript() throws IOException {
     Load load = new Load(LoadSettings.builder().build());
@@ -97,8 +97,8 @@ class SharedMountRootTest {
       for (var init : (List<Map<String, Object>>) spec.get("initContainers")) {
         if ("shared-mount-root".equals(init.get("name"))) {
           List<String> command = (List<String>) init.get("command");
-          assertThat(command.subList(0, 4)).containsExactly("nsenter", "--target=1", "--mount",
-              "--");
+          assertThat(command.subList(0, 2)).containsExactly("sh", "-c");
+          assertThat(command.get(2)).contains("exec nsenter --target=1 --mount -- sh -c \"$1\"");
           assertThat(((Map<String, Object>) init.get("securityContext")).get("privileged"))
               .isEqualTo(true);
           return command.getLast();

@@ -256,7 +256,7 @@ public final class KubeCluster {
     return file;
   }
 
-  private static Config tokenConfig(String masterUrl, String token, String namespace) {
+  static Config tokenConfig(String masterUrl, String token, String namespace) {
     return new ConfigBuilder(Config.empty())
         .withMasterUrl(masterUrl)
         .withTrustCerts(true)
@@ -286,7 +286,7 @@ public final class KubeCluster {
     throw new IllegalStateException("bin/kube-up not found above " + dir);
   }
 
-  private static boolean onPath(String name) {
+  static boolean onPath(String name) {
     for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
       if (!d.isEmpty() && Files.isExecutable(Path.of(d, name))) {
         return true;
@@ -296,7 +296,7 @@ public final class KubeCluster {
   }
 
   /** Runs a script of the project; returns its stdout; throws with its stderr on failure. */
-  private static String run(Path root, Duration timeout, String... argv) {
+  static String run(Path root, Duration timeout, String... argv) {
     Path out = null;
     Path err = null;
     try {
