@@ -1,6 +1,7 @@
 package io.jfscsi.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -80,8 +81,10 @@ class RealNodeTest {
 
   @Test
   void kubelet_registered_the_driver_it_serves_itself() {
-    CSINode csiNode = kube.storage().v1().csiNodes().withName(RealNode.NODE_NAME).get();
-    assertThat(csiNode).isNotNull();
+    // kubelet writes the CSINode once the plugin's registration went through.
+    CSINode csiNode = await().atMost(Duration.ofSeconds(90)).until(
+        () -> kube.storage().v1().csiNodes().withName(RealNode.NODE_NAME).get(),
+        n -> n != null && n.getSpec().getDrivers() != null && !n.getSpec().getDrivers().isEmpty());
     assertThat(csiNode.getSpec().getDrivers()).anySatisfy(d -> {
       assertThat(d.getName()).isEqualTo("csi.juicefs.com");
       assertThat(d.getNodeID()).isEqualTo(RealNode.NODE_NAME);
