@@ -1,7 +1,6 @@
 package io.jfscsi.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -82,9 +81,11 @@ class RealNodeTest {
   @Test
   void kubelet_registered_the_driver_it_serves_itself() {
     // kubelet writes the CSINode once the plugin's registration went through.
-    CSINode csiNode = await().atMost(Duration.ofSeconds(90)).until(
-        () -> kube.storage().v1().csiNodes().withName(RealNode.NODE_NAME).get(),
-        n -> n != null && n.getSpec().getDrivers() != null && !n.getSpec().getDrivers().isEmpty());
+    await(Duration.ofSeconds(90), "kubelet writes the CSINode with the driver", () -> {
+      CSINode n = kube.storage().v1().csiNodes().withName(RealNode.NODE_NAME).get();
+      return n != null && n.getSpec().getDrivers() != null && !n.getSpec().getDrivers().isEmpty();
+    });
+    CSINode csiNode = kube.storage().v1().csiNodes().withName(RealNode.NODE_NAME).get();
     assertThat(csiNode.getSpec().getDrivers()).anySatisfy(d -> {
       assertThat(d.getName()).isEqualTo("csi.juicefs.com");
       assertThat(d.getNodeID()).isEqualTo(RealNode.NODE_NAME);
@@ -201,7 +202,9 @@ class RealNodeTest {
       Pod driver = kube.pods().inNamespace(RealNode.NAMESPACE)
           .withLabel("app.kubernetes.io/component", "node").list().getItems().get(0);
       kube.pods().inNamespace(RealNode.NAMESPACE).resource(driver).delete();
-      await(Duration.ofSeconds(60), "the old node plugin pod gone", () -> kube.pods()
+      // kubelet 1.20 sometimes loses the race with containerd's removal of the container
+      // ("KillContainerError ... not found") and kills the pod again only at a later sync.
+      await(Duration.ofMinutes(3), "the old node plugin pod gone", () -> kube.pods()
           .inNamespace(RealNode.NAMESPACE).withName(driver.getMetadata().getName()).get() == null);
       node.awaitDriverReady(Duration.ofMinutes(2));
       assertThat(mountPodOf(pvName).getMetadata().getUid()).as("the Mount Pod kept running")
