@@ -116,6 +116,21 @@ public final class MountInfo {
    * other entry at the same point names as parent; this stays right when propagation tucks a mount
    * underneath, which file order would not.
    */
+  /**
+   * The mount that serves {@code path} (canonical): the top of the stack at the deepest mount
+   * point that contains it.
+   */
+  public static Optional<MountEntry> holding(List<MountEntry> entries, Path path) {
+    Path holder = null;
+    for (MountEntry e : entries) {
+      if (path.startsWith(e.mountPoint())
+          && (holder == null || e.mountPoint().getNameCount() > holder.getNameCount())) {
+        holder = e.mountPoint();
+      }
+    }
+    return holder == null ? Optional.empty() : topMostAt(entries, holder);
+  }
+
   public static Optional<MountEntry> topMostAt(List<MountEntry> entries, Path mountPoint) {
     List<MountEntry> stack = entries.stream().filter(e -> e.mountPoint().equals(mountPoint)).toList();
     for (int i = stack.size() - 1; i >= 0; i--) {

@@ -73,14 +73,7 @@ public final class SharedMountRoot {
   }
 
   private static Optional<MountEntry> holder(Path root) {
-    MountEntry best = null;
-    for (MountEntry e : MountInfo.self()) {
-      if (root.startsWith(e.mountPoint())
-          && (best == null || e.mountPoint().getNameCount() >= best.mountPoint().getNameCount())) {
-        best = e; // the later of equal depth is the top of a stack
-      }
-    }
-    return Optional.ofNullable(best);
+    return MountInfo.holding(MountInfo.self(), root);
   }
 
   private static String why(Path root, String step, int errno) {

@@ -39,18 +39,12 @@ final class StaleCopies {
 
     /** From the mount that holds {@code source} (canonical) in {@code hostMounts}. */
     static Optional<FreshVolume> of(Path source, List<MountEntry> hostMounts) {
-      Path holder = null;
-      for (MountEntry e : hostMounts) {
-        if (source.startsWith(e.mountPoint())
-            && (holder == null || e.mountPoint().getNameCount() > holder.getNameCount())) {
-          holder = e.mountPoint();
-        }
-      }
-      if (holder == null) {
+      Optional<MountEntry> holding = MountInfo.holding(hostMounts, source);
+      if (holding.isEmpty()) {
         return Optional.empty();
       }
-      MountEntry mount = MountInfo.topMostAt(hostMounts, holder).orElseThrow();
-      String below = holder.relativize(source).toString();
+      MountEntry mount = holding.get();
+      String below = mount.mountPoint().relativize(source).toString();
       String root = below.isEmpty() ? mount.root()
           : mount.root().endsWith("/") ? mount.root() + below : mount.root() + "/" + below;
       return Optional.of(new FreshVolume(source, mount.device(), mount.fsType(), mount.source(),
