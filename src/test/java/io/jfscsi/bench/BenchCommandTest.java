@@ -242,7 +242,7 @@ class BenchCommandTest {
         + "the others p50 [0-9.]+ ms");
     Matcher killed = find(report, "client pid (\\d+) \\(fuse[^)]*\\) serves (\\S+) "
         + "\\(mount id \\d+\\); killing it with SIGKILL");
-    assertThat(Path.of(killed.group(2))).startsWith(dir);
+    assertThat(Path.of(killed.group(2))).startsWithRaw(dir);
     double gone = seconds(report, "kill -> client process gone: +([0-9.]+) s");
     double client = seconds(report, "kill -> client mount answers again: +([0-9.]+) s");
     double every = seconds(report, "kill -> every target readable again: +([0-9.]+) s");
