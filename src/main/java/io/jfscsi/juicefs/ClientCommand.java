@@ -14,10 +14,11 @@ import java.util.Set;
  *
  * <p>Secrets on a command line are readable by every local user in {@code /proc/PID/cmdline}, so
  * they go through the environment ({@link #environment}): the metaurl's password as
- * META_PASSWORD ({@link MetaPassword}), the object storage keys as ACCESS_KEY and SECRET_KEY.
- * The price: {@code juicefs format} reads the keys from the environment only when it creates a
- * volume, so keys changed in the Secret no longer reach an existing volume by themselves (see
- * docs/operations.md, rotating object storage keys). Log argv only through {@link #redacted}.
+ * META_PASSWORD ({@link MetaPassword}), the object storage keys as ACCESS_KEY and SECRET_KEY, the
+ * session token as SESSION_TOKEN. The price: {@code juicefs format} reads the keys and the token
+ * from the environment only when it creates a volume, so values changed in the Secret no longer
+ * reach an existing volume by themselves (see docs/operations.md, rotating object storage keys).
+ * Log argv only through {@link #redacted}.
  *
  * @param binary the {@code juicefs} executable, a name looked up on PATH or a path
  */
@@ -27,6 +28,9 @@ public record ClientCommand(String binary) {
   public static final ClientCommand DEFAULT = new ClientCommand("juicefs");
 
   static final String MASK = "******";
+
+  /** The variable {@code juicefs format} reads the session token from when it creates a volume. */
+  public static final String SESSION_TOKEN_ENV = "SESSION_TOKEN";
 
   /** Flags whose value is a credential, in the spellings of CE and EE clients. */
   private static final Set<String> SECRET_FLAGS = Set.of("access-key", "secret-key",
@@ -49,7 +53,8 @@ public record ClientCommand(String binary) {
     settings.storage().ifPresent(s -> argv.add("--storage=" + s));
     settings.bucket().ifPresent(b -> argv.add("--bucket=" + b));
     settings.formatOptions().forEach((name, value) -> {
-      if (!(noUpdate && name.equals("no-update"))) {
+      // A credential goes through the environment (see environment()), never on argv.
+      if (!(noUpdate && name.equals("no-update")) && !FormatOptions.SECRET_OPTIONS.contains(name)) {
         argv.add(value.isEmpty() ? "--" + name : "--" + name + "=" + value);
       }
     });
@@ -94,14 +99,15 @@ public record ClientCommand(String binary) {
 
   /**
    * The environment to add for the client: the secret's {@code envs}, then the object storage
-   * keys as ACCESS_KEY and SECRET_KEY (which {@code juicefs format} reads when it creates a
-   * volume) and the metaurl's password as META_PASSWORD. The secret's keys win over the same
-   * names in {@code envs}.
+   * keys as ACCESS_KEY and SECRET_KEY and the session token as SESSION_TOKEN (which
+   * {@code juicefs format} reads when it creates a volume) and the metaurl's password as
+   * META_PASSWORD. The secret's keys win over the same names in {@code envs}.
    */
   public static Map<String, String> environment(VolumeSettings settings) {
     Map<String, String> env = new LinkedHashMap<>(settings.envs());
     settings.accessKey().ifPresent(k -> env.put("ACCESS_KEY", k.reveal()));
     settings.secretKey().ifPresent(k -> env.put("SECRET_KEY", k.reveal()));
+    settings.sessionToken().ifPresent(t -> env.put(SESSION_TOKEN_ENV, t.reveal()));
     MetaPassword.split(settings.metaUrl().reveal()).password()
         .ifPresent(p -> env.put(MetaPassword.ENV, p));
     return Map.copyOf(env);

@@ -47,8 +47,14 @@ final class FormatOptions {
   static final List<String> LEGACY_SECRET_KEYS =
       List.of("block-size", "compress", "trash-days", "capacity", "inodes", "shards");
 
-  /** Options whose value is a credential: kept out of logs by {@link ClientCommand#redacted}. */
-  static final Set<String> SECRET_OPTIONS = Set.of("access-key", "secret-key", "session-token");
+  /** The one credential left among the options once the keys are folded out (SecretSettings). */
+  static final String SESSION_TOKEN = "session-token";
+
+  /**
+   * Options whose value is a credential: never on a command line ({@link ClientCommand}), and
+   * kept out of logs by {@link ClientCommand#redacted} should one be seen there.
+   */
+  static final Set<String> SECRET_OPTIONS = Set.of("access-key", "secret-key", SESSION_TOKEN);
 
   /**
    * Parses {@code formatOptions} (may be null) and the legacy format keys found in

@@ -2,70 +2,45 @@ package io.jfscsi.juicefs;
 
 import java.math.BigDecimal;
 import java.math.RoundingMode;
-import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Kubernetes resource quantities ({@code 500m}, {@code 2}, {@code 1.5Gi}, {@code 1G},
- * {@code 129e6}), as written in {@code juicefs/mount-*-limit} and {@code -request}. Parsed here
- * rather than by a Kubernetes client so that settings can be validated with no cluster at all.
+ * {@code 129e6}), as written in {@code juicefs/mount-*-limit} and {@code -request}, parsed by
+ * fabric8's Quantity, which needs no cluster, and rounded as Kubernetes rounds them.
  */
 final class Quantity {
   private Quantity() {}
 
-  // Sign, a decimal number, then at most one suffix: binary (Ki..Ei), decimal SI (n..E) or an
-  // exponent (e3, E-2). The same grammar as k8s.io/apimachinery's resource.ParseQuantity.
-  private static final Pattern SYNTAX = Pattern.compile(
-      "([+-]?)([0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?");
-
-  private static final Map<String, BigDecimal> SUFFIX = Map.ofEntries(
-      Map.entry("", BigDecimal.ONE),
-      Map.entry("n", new BigDecimal("1e-9")),
-      Map.entry("u", new BigDecimal("1e-6")),
-      Map.entry("m", new BigDecimal("1e-3")),
-      Map.entry("k", new BigDecimal("1e3")),
-      Map.entry("M", new BigDecimal("1e6")),
-      Map.entry("G", new BigDecimal("1e9")),
-      Map.entry("T", new BigDecimal("1e12")),
-      Map.entry("P", new BigDecimal("1e15")),
-      Map.entry("E", new BigDecimal("1e18")),
-      Map.entry("Ki", BigDecimal.valueOf(1L << 10)),
-      Map.entry("Mi", BigDecimal.valueOf(1L << 20)),
-      Map.entry("Gi", BigDecimal.valueOf(1L << 30)),
-      Map.entry("Ti", BigDecimal.valueOf(1L << 40)),
-      Map.entry("Pi", BigDecimal.valueOf(1L << 50)),
-      Map.entry("Ei", BigDecimal.valueOf(1L << 60)));
-
-  private static final BigDecimal MAX = BigDecimal.valueOf(Long.MAX_VALUE);
+  /**
+   * Beyond 10^40 or below 10^-40 is far beyond any resource. Bounded because fabric8 takes any
+   * exponent: rounding 1e-999999999 up to whole millicores would compute a billion-digit number.
+   * (A zero counts its written digits: 0e-41 is refused too.)
+   */
+  private static final int MAX_MAGNITUDE = 40;
+  private static final BigDecimal EXBI = new BigDecimal(java.math.BigInteger.ONE.shiftLeft(60));
 
   /** The exact value of {@code text}, or empty when it is not a Kubernetes quantity. */
   static Optional<BigDecimal> value(String text) {
-    Matcher m = SYNTAX.matcher(text);
-    if (!m.matches()) {
+    // fabric8 reads any Unicode digit (Character.isDigit); Kubernetes reads ASCII ones only.
+    if (text.isEmpty() || !text.chars().allMatch(c -> c < 0x80)) {
       return Optional.empty();
     }
-    String suffix = m.group(3) == null ? "" : m.group(3);
-    BigDecimal number = new BigDecimal(m.group(2).startsWith(".") ? "0" + m.group(2) : m.group(2));
-    BigDecimal scale;
-    if (suffix.length() > 1 && !suffix.equals("Ei")
-        && (suffix.charAt(0) == 'e' || suffix.charAt(0) == 'E')) { // an exponent, not exbi
-      int exponent;
-      try {
-        exponent = Integer.parseInt(suffix.substring(1));
-      } catch (NumberFormatException e) {
-        return Optional.empty();
-      }
-      if (Math.abs(exponent) > 40) {
-        return Optional.empty(); // far beyond any resource; also keeps BigDecimal cheap
-      }
-      scale = BigDecimal.ONE.scaleByPowerOfTen(exponent);
-    } else {
-      scale = SUFFIX.get(suffix);
+    BigDecimal value;
+    try {
+      var parsed = io.fabric8.kubernetes.api.model.Quantity.parse(text);
+      // fabric8 8.0 takes Ei as 1.152921504606847E+18 (16 digits), not 2^60: 1Ei would be
+      // 24 bytes above the bound it names.
+      value = parsed.getFormat().equals("Ei") ? new BigDecimal(parsed.getAmount()).multiply(EXBI)
+          : parsed.getNumericalAmount();
+    } catch (IllegalArgumentException | ArithmeticException e) { // NumberFormatException too
+      return Optional.empty();
     }
-    BigDecimal value = number.multiply(scale);
-    return Optional.of(m.group(1).equals("-") ? value.negate() : value);
+    int exponent = value.precision() - value.scale() - 1; // of the leading digit: 1e-41 is -41
+    if (Math.abs(exponent) > MAX_MAGNITUDE) {
+      return Optional.empty();
+    }
+    return Optional.of(value);
   }
 
   /**
@@ -83,7 +58,7 @@ final class Quantity {
 
   /** Whether the value fits a long after rounding up. */
   static boolean fits(BigDecimal value) {
-    return value.setScale(0, RoundingMode.CEILING).compareTo(MAX) <= 0;
+    return value.setScale(0, RoundingMode.CEILING).compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) <= 0;
   }
 
   private static long nonNegativeLong(BigDecimal value) {

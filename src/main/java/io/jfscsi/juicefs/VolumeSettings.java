@@ -80,6 +80,14 @@ public record VolumeSettings(
   }
 
   /**
+   * The object storage session token ({@code session-token} in {@code format-options}): a
+   * credential, so it reaches {@code juicefs format} only as SESSION_TOKEN in its environment.
+   */
+  public Optional<SecretValue> sessionToken() {
+    return Optional.ofNullable(formatOptions.get(FormatOptions.SESSION_TOKEN)).map(SecretValue::new);
+  }
+
+  /**
    * The directory that backs this volume in the embedded default: a metaurl of the form
    * {@code local:///abs/dir} or an absolute path names a local directory served through a FUSE
    * passthrough instead of a JuiceFS metadata engine.

@@ -68,7 +68,7 @@ final class ClientCache {
   private Optional<String> uuidOf(VolumeSettings settings) {
     Redactor redactor = Redactor.forSettings(settings);
     // ClientCommand has no status command line; this one is trivial. The metaurl is on argv as
-    // for mount; its password can go through META_PASSWORD in the secret's envs.
+    // for mount, without its password, which goes through META_PASSWORD (environment()).
     List<String> argv = List.of(config.juicefsBinary().toString(), "status",
         io.jfscsi.juicefs.MetaPassword.split(settings.metaUrl().reveal()).url());
     Path out = null;
@@ -79,7 +79,7 @@ final class ClientCache {
       ClientLog clientLog = new ClientLog(config.stateDir(), "cache-" + settings.volumeId().replaceAll("[^A-Za-z0-9_.-]", "_"));
       long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
       int code = ClientLauncher.runCapturing(argv, ClientCommand.environment(settings), out, clientLog.file(),
-          config.commandTimeout(), "juicefs status of volume " + settings.volumeId());
+          config.commandTimeout(), "juicefs status of volume " + settings.volumeId(), redactor.values());
       if (code != 0) {
         log.warn("juicefs status of volume {} failed with {}; {}", settings.volumeId(),
             ClientLauncher.describeStatus(code), clientLog.tailSince(offset, redactor));

@@ -34,6 +34,13 @@ final class ClientLauncher {
   private static final String FILTERED_ONE_SHOT = "m='" + Redactor.MASK + "'; ("
       + " unset \"${!JFS_CSI_MASK_@}\"; exec \"$@\" ) 2>&1 | { " + FILTER + "; };"
       + " exit \"${PIPESTATUS[0]}\"";
+  /**
+   * A one-shot command whose stdout is kept apart (fd 3, the caller's file) and whose stderr
+   * alone goes through the filter to the log.
+   */
+  private static final String FILTERED_CAPTURING = "m='" + Redactor.MASK + "'; exec 3>&1; ("
+      + " unset \"${!JFS_CSI_MASK_@}\"; exec \"$@\" 3>&- ) 2>&1 >&3 3>&- | { " + FILTER + "; } >&2 3>&-;"
+      + " exit \"${PIPESTATUS[0]}\"";
   private static final Path SETSID = Files.isExecutable(Path.of("/usr/bin/setsid"))
       ? Path.of("/usr/bin/setsid") : Path.of("/bin/setsid");
 
@@ -66,11 +73,13 @@ final class ClientLauncher {
     return await(p, timeout, what);
   }
 
-  /** Like {@link #run} with stdout to {@code stdoutFile} and stderr to {@code logFile}. */
+  /**
+   * Like {@link #run} with stdout to {@code stdoutFile} and stderr, masked, to {@code logFile}.
+   * The stdout is parsed, never logged, so it is left as the command wrote it.
+   */
   static int runCapturing(List<String> argv, Map<String, String> env, Path stdoutFile, Path logFile,
-                          Duration timeout, String what) throws IOException {
-    // Its stdout is parsed, not logged: no filter.
-    ProcessBuilder b = builder(argv, env, logFile, List.of());
+                          Duration timeout, String what, List<String> masks) throws IOException {
+    ProcessBuilder b = builder(filtered(argv, masks, FILTERED_CAPTURING), env, logFile, masks);
     b.redirectErrorStream(false);
     b.redirectOutput(ProcessBuilder.Redirect.to(stdoutFile.toFile()));
     b.redirectError(ProcessBuilder.Redirect.appendTo(logFile.toFile()));

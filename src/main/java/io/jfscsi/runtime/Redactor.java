@@ -44,6 +44,8 @@ public final class Redactor {
     }
     settings.accessKey().map(SecretValue::reveal).ifPresent(found::add);
     settings.secretKey().map(SecretValue::reveal).ifPresent(found::add);
+    // It came inside 'format-options', whose other values are shown.
+    settings.sessionToken().map(SecretValue::reveal).ifPresent(found::add);
     settings.bucket().ifPresent(b -> found.addAll(urlPasswords(b)));
     found.removeIf(v -> v == null || v.isEmpty());
     List<String> sorted = new ArrayList<>(found);

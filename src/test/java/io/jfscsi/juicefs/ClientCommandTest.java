@@ -113,6 +113,18 @@ class ClientCommandTest {
   }
 
   @Test
+  void a_session_token_goes_through_the_environment_and_never_on_a_command_line() {
+    VolumeSettings s = volume().secret("storage", "s3").secret("bucket", "https://b.example/x")
+        .secret("format-options", "trash-days=1,session-token=TOKEN-77,hash-prefix")
+        .secret("envs", "{SESSION_TOKEN: from-envs}").parse();
+    assertThat(JUICEFS.formatArgs(s)).contains("--trash-days=1", "--hash-prefix")
+        .noneMatch(a -> a.contains("session-token") || a.contains("TOKEN-77"));
+    assertThat(JUICEFS.mountArgs(s, Path.of("/mnt/x"))).noneMatch(a -> a.contains("TOKEN-77"));
+    assertThat(ClientCommand.environment(s)).containsEntry("SESSION_TOKEN", "TOKEN-77");
+    assertThat(s.sessionToken()).map(SecretValue::reveal).contains("TOKEN-77");
+  }
+
+  @Test
   void redaction_masks_credentials_and_the_metaurl_but_keeps_the_rest_readable() {
     List<String> argv = List.of("juicefs", "format", "--storage=s3",
         "--bucket=redis://user:bpass@b:6379/2", "--access-key=AK", "--secret-key=SK",

@@ -46,6 +46,25 @@ class FlatMapTextTest {
         .containsExactly(entry("my-ca", "/etc/ssl/jfs"));
   }
 
+  @Test
+  void every_scalar_keeps_its_text_and_nothing_is_expanded() {
+    assertThat(FlatMapText.parse("envs", "A: 010\nB: 1.10\nC: true\nD: ${HOME}\nE: 0x1F\nF: 'null'\nG: ~"))
+        .containsExactly(entry("A", "010"), entry("B", "1.10"), entry("C", "true"),
+            entry("D", "${HOME}"), entry("E", "0x1F"), entry("F", "null"), entry("G", ""));
+  }
+
+  @Test
+  void refusals_say_where() {
+    assertThat(Volumes.refusal(() -> FlatMapText.parse("envs", "A: b\nB: c\n  continued")))
+        .contains("entry 2 (line 2) has a value over several lines");
+    assertThat(Volumes.refusal(() -> FlatMapText.parse("envs", "A: b\nB: {C: d}")))
+        .contains("entry 2 (line 2) has a nested value");
+    assertThat(Volumes.refusal(() -> FlatMapText.parse("envs", "A: b\nA: c")))
+        .contains("entry 2 (line 2) repeats a name");
+    assertThat(Volumes.refusal(() -> FlatMapText.parse("envs", "{\"A\": \"b\"")))
+        .contains("not valid YAML or JSON at line 1");
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"", "   ", "{}", "{ }", "# only a comment\n"})
   void empty_text_is_an_empty_map(String text) {

@@ -39,6 +39,19 @@ class QuantityTest {
     assertThat(Quantity.value(text)).isEmpty();
   }
 
+  @ParameterizedTest(name = "\"{0}\" is not a quantity either")
+  @ValueSource(strings = {"\u0661", "\u0661Gi", "1e41", "1e-41", "1e999999999", "1e-999999999",
+      "0e-999999999"})
+  void refuses_non_ascii_digits_and_exponents_far_beyond_any_resource(String text) {
+    assertThat(Quantity.value(text)).isEmpty();
+  }
+
+  @ParameterizedTest(name = "{0} is exactly {1} bytes")
+  @CsvSource({"1Ei, 1152921504606846976", "0.5Ei, 576460752303423488", "1024Pi, 1152921504606846976"})
+  void exbibytes_are_exact(String text, long bytes) {
+    assertThat(Quantity.value(text).map(Quantity::bytes)).contains(bytes);
+  }
+
   @Test
   void values_beyond_a_long_do_not_fit() {
     assertThat(Quantity.fits(new BigDecimal("9223372036854775807"))).isTrue();

@@ -126,6 +126,9 @@ class SecretLeakPropertiesTest {
     List<String> format = ClientCommand.DEFAULT.formatArgs(settings);
     assertThat(format).anyMatch(a -> a.contains(password));
     assertThat(ClientCommand.redacted(format).toString()).doesNotContain(password).doesNotContain(key);
+    assertThat(format).as("the session token is never on argv, not even to be redacted")
+        .noneMatch(a -> a.contains(key + "T") || a.contains("session-token"));
+    assertThat(ClientCommand.environment(settings)).containsEntry("SESSION_TOKEN", key + "T");
     List<String> mount = ClientCommand.DEFAULT.mountArgs(settings, Path.of("/mnt/x"));
     assertThat(ClientCommand.redacted(mount).toString()).doesNotContain(password);
   }

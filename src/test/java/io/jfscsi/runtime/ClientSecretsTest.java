@@ -23,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  * What other users of the node can see of a client's secrets: its /proc/PID/cmdline and
  * /proc/PID/environ (owner only), and the client log. A fake {@code juicefs} that stays the
  * client process (bindfs runs as its child), checks that META_PASSWORD, ACCESS_KEY and SECRET_KEY
- * reached it through the environment, and prints them, as a careless client would.
+ * reached it through the environment, and prints them, as a careless client would; its format
+ * does the same with SESSION_TOKEN and records its own argv and /proc/PID/cmdline.
  */
 class ClientSecretsTest {
 
@@ -73,6 +74,12 @@ class ClientSecretsTest {
         assertThat(Files.readString(log)).contains("env META_PASSWORD=ok ACCESS_KEY=ok SECRET_KEY=ok",
             "careless: meta " + Redactor.MASK + " keys " + Redactor.MASK + " " + Redactor.MASK));
     assertNoSecret(Files.readString(log));
+    // juicefs format got the session token from format-options through its environment only.
+    assertThat(Files.readString(log)).contains("format env SESSION_TOKEN=ok",
+        "careless format: token " + Redactor.MASK);
+    String formatArgv = Files.readString(base.resolve("format.argv"));
+    assertThat(formatArgv).contains("--trash-days=0").doesNotContain("session-token");
+    assertNoSecret(formatArgv);
     rt.stop(client);
   }
 
@@ -103,7 +110,7 @@ class ClientSecretsTest {
 
   private static void assertNoSecret(String text) {
     assertThat(text).doesNotContain(TestVolumes.SECRET_KEY, TestVolumes.ACCESS_KEY,
-        TestVolumes.META_PASSWORD);
+        TestVolumes.META_PASSWORD, TestVolumes.SESSION_TOKEN);
   }
 
   /**
@@ -117,7 +124,14 @@ class ClientSecretsTest {
     Files.writeString(script, """
         #!/bin/bash
         case "$1" in
-          format) exit 0 ;;
+          format)
+            printf '%s\n' "$0" "$@" > BASE/format.argv
+            cat /proc/$$/cmdline | tr '\0' '\n' >> BASE/format.argv
+            t=missing
+            [ "$SESSION_TOKEN" = "ST" ] && t=ok
+            echo "format env SESSION_TOKEN=$t"
+            echo "careless format: token $SESSION_TOKEN"
+            exit 0 ;;
           mount)
             m=missing; a=missing; s=missing
             [ "$META_PASSWORD" = "MP" ] && m=ok
@@ -138,7 +152,8 @@ class ClientSecretsTest {
             ;;
         esac
         """.replace("MP", TestVolumes.META_PASSWORD).replace("AK", TestVolumes.ACCESS_KEY)
-        .replace("SK", TestVolumes.SECRET_KEY).replace("DATA", data.toString())
+        .replace("SK", TestVolumes.SECRET_KEY).replace("ST", TestVolumes.SESSION_TOKEN)
+        .replace("DATA", data.toString())
         .replace("MOUNTS", Boolean.toString(mounts)).replace("BASE", base.toString()));
     Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
     return script;

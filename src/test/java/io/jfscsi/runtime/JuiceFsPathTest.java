@@ -67,8 +67,10 @@ class JuiceFsPathTest {
     assertThat(calls.get(0)).startsWith("format ").contains("--storage=file", "--bucket=/tmp/jfs-bucket",
         "--trash-days=0", "--block-size=4096")
         .endsWith(io.jfscsi.juicefs.MetaPassword.split(s.metaUrl().reveal()).url() + " jfsvol");
-    assertThat(calls.get(1)).as("object storage keys reach format through its environment too")
-        .isEqualTo("env ACCESS_KEY=ok SECRET_KEY=ok");
+    assertThat(calls.get(0)).as("the session token is never on the command line")
+        .doesNotContain("session-token", TestVolumes.SESSION_TOKEN);
+    assertThat(calls.get(1)).as("object storage keys and token reach format through its environment")
+        .isEqualTo("env ACCESS_KEY=ok SECRET_KEY=ok SESSION_TOKEN=ok");
     assertThat(calls.get(2)).startsWith("mount ").contains("--cache-size=100", "--no-usage-report")
         .endsWith(client.mountPath().toString());
 
@@ -128,6 +130,36 @@ class JuiceFsPathTest {
   }
 
   @Test
+  void juicefsStatusOutputIsMaskedInItsLogAndTheDriversLog() throws Exception {
+    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fakeJuicefs("exit 0")),
+        new LinuxMounter());
+    Path cache = base.resolve("cache");
+    Files.createDirectories(cache.resolve(UUID));
+    rt.cleanCache(TestVolumes.juicefs("vol-o", List.of(cache)));
+    assertThat(cache.resolve(UUID)).as("stdout, kept apart from stderr, still gave the UUID")
+        .doesNotExist();
+    String statusLog = Files.readString(config.stateDir().resolve("logs/cache-vol-o.log"));
+    assertThat(statusLog).contains("status: meta " + Redactor.MASK + " keys " + Redactor.MASK + " "
+        + Redactor.MASK + " " + Redactor.MASK).doesNotContain("\"UUID\"");
+    assertNoSecret(statusLog);
+  }
+
+  @Test
+  void aFailingJuicefsStatusIsLoggedMasked() throws Exception {
+    LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(
+        fakeJuicefs("exit 0", "exit 3")), new LinuxMounter());
+    Path cache = base.resolve("cache");
+    Files.createDirectories(cache.resolve(UUID));
+    rt.cleanCache(TestVolumes.juicefs("vol-p", List.of(cache)));
+    assertThat(cache.resolve(UUID)).isDirectory();
+    assertThat(logs.list).extracting(ILoggingEvent::getFormattedMessage)
+        .anySatisfy(m -> assertThat(m).contains("juicefs status of volume vol-p failed with status 3",
+            "status: meta " + Redactor.MASK))
+        .allSatisfy(this::assertNoSecret);
+    assertNoSecret(Files.readString(config.stateDir().resolve("logs/cache-vol-p.log")));
+  }
+
+  @Test
   void cleanCacheWithoutAUuidRemovesNothing() throws Exception {
     Path fake = fakeJuicefs("exit 0");
     Files.writeString(fake, Files.readString(fake).replace(UUID, "not-a-uuid"));
@@ -139,7 +171,8 @@ class JuiceFsPathTest {
   }
 
   private void assertNoSecret(String text) {
-    assertThat(text).doesNotContain(TestVolumes.SECRET_KEY, TestVolumes.ACCESS_KEY, TestVolumes.META_PASSWORD);
+    assertThat(text).doesNotContain(TestVolumes.SECRET_KEY, TestVolumes.ACCESS_KEY, TestVolumes.META_PASSWORD,
+        TestVolumes.SESSION_TOKEN);
   }
 
   private static Failure failureOf(LocalProcessRuntime rt, VolumeSettings s) {
@@ -153,6 +186,10 @@ class JuiceFsPathTest {
 
   /** A juicefs stand-in: records argv, runs {@code formatBody} for format, execs bindfs for mount. */
   private Path fakeJuicefs(String formatBody) throws Exception {
+    return fakeJuicefs(formatBody, "exit 0");
+  }
+
+  private Path fakeJuicefs(String formatBody, String statusExit) throws Exception {
     Path script = base.resolve("bin").resolve("juicefs");
     Files.createDirectories(script.getParent());
     Files.writeString(script, """
@@ -160,10 +197,11 @@ class JuiceFsPathTest {
         echo "$*" >> ARGV
         case "$1" in
           format)
-            a=missing; s=missing
+            a=missing; s=missing; t=missing
             [ "$ACCESS_KEY" = "AK" ] && a=ok
             [ "$SECRET_KEY" = "SK" ] && s=ok
-            echo "env ACCESS_KEY=$a SECRET_KEY=$s" >> ARGV
+            [ "$SESSION_TOKEN" = "THE_TOKEN" ] && t=ok
+            echo "env ACCESS_KEY=$a SECRET_KEY=$s SESSION_TOKEN=$t" >> ARGV
             FORMAT_BODY
             ;;
           mount)
@@ -171,12 +209,16 @@ class JuiceFsPathTest {
             exec /usr/bin/bindfs -f -o allow_other DATA "$last"
             ;;
           status)
+            # A careless client: its log line holds every secret it was given.
+            echo "status: meta $META_PASSWORD keys $ACCESS_KEY $SECRET_KEY $SESSION_TOKEN" >&2
             echo '{"Setting": {"Name": "jfsvol", "UUID": "THE_UUID", "Storage": "file"}, "Sessions": []}'
+            STATUS_EXIT
             ;;
         esac
         """.replace("ARGV", argvLog.toString()).replace("DATA", data.toString())
         .replace("AK", TestVolumes.ACCESS_KEY).replace("SK", TestVolumes.SECRET_KEY)
-        .replace("THE_UUID", UUID).replace("FORMAT_BODY", formatBody));
+        .replace("THE_TOKEN", TestVolumes.SESSION_TOKEN).replace("THE_UUID", UUID)
+        .replace("FORMAT_BODY", formatBody).replace("STATUS_EXIT", statusExit));
     Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
     return script;
   }

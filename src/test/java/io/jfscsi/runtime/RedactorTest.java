@@ -21,6 +21,13 @@ class RedactorTest {
   }
 
   @Test
+  void masksTheSessionTokenThoughFormatOptionsStayVisible() {
+    Redactor r = Redactor.forSettings(TestVolumes.juicefs("vol", List.of()));
+    assertThat(r.redact("format --trash-days=0 token " + TestVolumes.SESSION_TOKEN))
+        .isEqualTo("format --trash-days=0 token ******");
+  }
+
+  @Test
   void localDirectoryStaysVisible() {
     Path dir = Path.of("/srv/data");
     Redactor r = Redactor.forSettings(TestVolumes.local("vol", dir));

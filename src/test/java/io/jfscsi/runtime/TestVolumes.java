@@ -16,6 +16,7 @@ final class TestVolumes {
   static final String SECRET_KEY = "sk-Very5ecretValue-42";
   static final String ACCESS_KEY = "AKIA-ACCESS-9931";
   static final String META_PASSWORD = "p4ssw0rd-meta-77";
+  static final String SESSION_TOKEN = "FwoGZXIvYXdzE-session-5150";
 
   private TestVolumes() {}
 
@@ -28,9 +29,11 @@ final class TestVolumes {
   static VolumeSettings juicefs(String volumeId, List<Path> cacheDirs) {
     String metaurl = "redis://:" + META_PASSWORD + "@127.0.0.1:6379/3";
     Map<String, String> secrets = new HashMap<>(Map.of("name", "jfsvol", "metaurl", metaurl, "storage", "file",
-        "bucket", "/tmp/jfs-bucket", "access-key", ACCESS_KEY, "secret-key", SECRET_KEY));
+        "bucket", "/tmp/jfs-bucket", "access-key", ACCESS_KEY, "secret-key", SECRET_KEY,
+        "format-options", "trash-days=0,block-size=4096,session-token=" + SESSION_TOKEN));
     return settings(new VolumeSource(volumeId, secrets, Map.of(), List.of()), metaurl, Optional.of("file"),
-        Optional.of(ACCESS_KEY), Optional.of(SECRET_KEY), Map.of("trash-days", "0", "block-size", "4096"),
+        Optional.of(ACCESS_KEY), Optional.of(SECRET_KEY),
+        Map.of("trash-days", "0", "block-size", "4096", "session-token", SESSION_TOKEN),
         List.of("cache-size=100", "no-usage-report"), cacheDirs);
   }
 

@@ -39,6 +39,14 @@ public record MountPodSecret(String name, Map<String, String> data, List<EnvVar>
   public static MountPodSecret of(String name, VolumeSettings s) {
     Map<String, String> data = new TreeMap<>();
     List<EnvVar> env = new ArrayList<>();
+    // The secret's envs first: kubelet lets the last of two same-named variables win, and the
+    // keys below win over envs, as they do for a client run on the host (ClientCommand).
+    int i = 0;
+    for (Map.Entry<String, String> e : s.envs().entrySet()) {
+      String key = "env-" + i++;
+      data.put(key, e.getValue());
+      env.add(secretEnv(e.getKey(), name, key));
+    }
     Ref ref = new Ref(name, data, env);
     String fsName = ref.put("name", "name", s.fsName());
     // The password reaches juicefs as META_PASSWORD: the shell expands ${metaurl} into argv.
@@ -51,19 +59,17 @@ public record MountPodSecret(String name, Map<String, String> data, List<EnvVar>
         .map(v -> new SecretValue(ref.put("access-key", "ACCESS_KEY", v.reveal())));
     Optional<SecretValue> secretKey = s.secretKey()
         .map(v -> new SecretValue(ref.put("secret-key", "SECRET_KEY", v.reveal())));
+    s.sessionToken().ifPresent(t -> ref.put("session-token", ClientCommand.SESSION_TOKEN_ENV, t.reveal()));
     Map<String, String> format = new LinkedHashMap<>();
-    int i = 0;
+    i = 0;
     for (Map.Entry<String, String> e : s.formatOptions().entrySet()) {
+      if (e.getKey().equals("session-token")) {
+        continue; // SESSION_TOKEN above; ClientCommand never puts it on the command line
+      }
       String value = e.getValue().isEmpty() ? ""
           : ref.put("format-option-" + i, "JFS_FORMAT_OPTION_" + i, e.getValue());
       format.put(e.getKey(), value);
       i++;
-    }
-    i = 0;
-    for (Map.Entry<String, String> e : s.envs().entrySet()) {
-      String key = "env-" + i++;
-      data.put(key, e.getValue());
-      env.add(secretEnv(e.getKey(), name, key));
     }
     data.put(SOURCE_KEY, json(s.source().secrets()));
     VolumeSettings command = new VolumeSettings(s.source(), fsName, new SecretValue(metaUrl),

@@ -32,6 +32,7 @@ class MountPodBuilderTest {
   static final String SECRET_KEY = "sk/Secret+Val'ue$HOME";
   static final String ENV_VALUE = "env-secret-7781";
   static final String TRASH = "7";
+  static final String SESSION_TOKEN = "IQoJb3JpZ2luX2Vj-token'$(x)";
 
   static final KubeRuntimeConfig CONFIG = new KubeRuntimeConfig("node-a", "jfs", "img:default",
       "system-node-critical", "", Duration.ofSeconds(60), Duration.ofSeconds(10),
@@ -45,7 +46,7 @@ class MountPodBuilderTest {
     secrets.put("bucket", "https://bucket.example/b1");
     secrets.put("access-key", ACCESS_KEY);
     secrets.put("secret-key", SECRET_KEY);
-    secrets.put("format-options", "trash-days=" + TRASH + ",hash-prefix");
+    secrets.put("format-options", "trash-days=" + TRASH + ",hash-prefix,session-token=" + SESSION_TOKEN);
     secrets.put("envs", "{\"MY_TOKEN\": \"" + ENV_VALUE + "\"}");
     secrets.put("configs", "{\"extra-secret\": \"/etc/extra\"}");
     return new VolumeSource("pv-1", secrets, context, flags);
@@ -63,7 +64,7 @@ class MountPodBuilderTest {
   void noSecretValueIsInThePodSpec() {
     VolumeSettings s = SettingsParser.parse(source(Map.of(), List.of("cache-size=100")));
     String yaml = Serialization.asYaml(build(s));
-    for (String secret : List.of(META_PASSWORD, "redis://", ACCESS_KEY, SECRET_KEY, ENV_VALUE,
+    for (String secret : List.of(META_PASSWORD, "redis://", ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, ENV_VALUE,
         "bucket.example", "myjfs")) {
       assertThat(yaml).doesNotContain(secret);
     }
@@ -72,7 +73,7 @@ class MountPodBuilderTest {
         .allSatisfy(e -> assertThat(e.getValueFrom().getSecretKeyRef().getName())
             .startsWith("jfs-csi-node-a-pv-1-"));
     assertThat(c.getEnv()).extracting(EnvVar::getName)
-        .contains("metaurl", "name", "ACCESS_KEY", "SECRET_KEY", "MY_TOKEN", "JFS_FOREGROUND");
+        .contains("metaurl", "name", "ACCESS_KEY", "SECRET_KEY", "SESSION_TOKEN", "MY_TOKEN", "JFS_FOREGROUND");
   }
 
   @Test
@@ -239,9 +240,29 @@ class MountPodBuilderTest {
     assertThat(Files.readAllLines(log, StandardCharsets.UTF_8)).containsExactlyElementsOf(want);
     // Secrets reach juicefs through its environment, never its command line.
     assertThat(want).contains("--trash-days=" + TRASH, "redis://@redis:6379/1")
-        .noneMatch(a -> a.contains(SECRET_KEY) || a.contains(ACCESS_KEY) || a.contains(META_PASSWORD));
+        .noneMatch(a -> a.contains(SECRET_KEY) || a.contains(ACCESS_KEY) || a.contains(META_PASSWORD)
+            || a.contains(SESSION_TOKEN) || a.contains("session-token"));
     assertThat(env).containsEntry("META_PASSWORD", META_PASSWORD)
-        .containsEntry("SECRET_KEY", SECRET_KEY);
+        .containsEntry("SECRET_KEY", SECRET_KEY).containsEntry("SESSION_TOKEN", SESSION_TOKEN);
+  }
+
+  @Test
+  void theSecretsKeysWinOverTheSameNamesInEnvsAsOnTheHost() {
+    VolumeSource base = source(Map.of(), List.of());
+    Map<String, String> secrets = new HashMap<>(base.secrets());
+    secrets.put("envs", "{ACCESS_KEY: from-envs, SESSION_TOKEN: from-envs, TZ: UTC}");
+    VolumeSettings s = SettingsParser.parse(new VolumeSource("pv-1", secrets, Map.of(), List.of()));
+    MountPodSecret secret = MountPodSecret.of("sec", s);
+    // kubelet resolves a container's env in order: the last of two same names wins.
+    Map<String, String> resolved = new HashMap<>();
+    for (EnvVar e : build(s).getSpec().getContainers().getFirst().getEnv()) {
+      resolved.put(e.getName(), e.getValue() != null ? e.getValue()
+          : secret.data().get(e.getValueFrom().getSecretKeyRef().getKey()));
+    }
+    assertThat(resolved).containsEntry("ACCESS_KEY", ACCESS_KEY)
+        .containsEntry("SESSION_TOKEN", SESSION_TOKEN).containsEntry("TZ", "UTC");
+    assertThat(ClientCommand.environment(s)).containsEntry("ACCESS_KEY", ACCESS_KEY)
+        .containsEntry("SESSION_TOKEN", SESSION_TOKEN);
   }
 
   @Test
