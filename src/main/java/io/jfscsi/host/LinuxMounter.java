@@ -56,7 +56,7 @@ public final class LinuxMounter implements Mounter {
       return;
     }
     // A bind remount sets the per-mount flags to exactly those given, so keep nosuid/nodev/noexec.
-    long keep = entryAt(target).map(e -> MountOptions.perMountFlags(e.options())).orElse(0L);
+    long keep = entryAt(target).map(e -> perMountFlags(e.options())).orElse(0L);
     err = Libc.mount(null, target, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | keep);
     if (err != 0) {
       int undo = Libc.umount2(target, 0);
@@ -234,6 +234,24 @@ public final class LinuxMounter implements Mounter {
     Path abs = path.toAbsolutePath().normalize();
     Path canonical = timed.call("realpath " + abs, () -> HostPaths.canonical(abs)).orElse(abs);
     return MountInfo.topMostAt(mounts(), canonical);
+  }
+
+  /**
+   * The nosuid, nodev and noexec flags among mountinfo's per-mount {@code options}: the ones a
+   * bind remount would silently clear if not passed again. Atime flags are left out because the
+   * kernel preserves them on remount when none is given.
+   */
+  static long perMountFlags(String options) {
+    long flags = 0;
+    for (String o : options.split(",")) {
+      switch (o) {
+        case "nosuid" -> flags |= Libc.MS_NOSUID;
+        case "nodev" -> flags |= Libc.MS_NODEV;
+        case "noexec" -> flags |= Libc.MS_NOEXEC;
+        default -> { }
+      }
+    }
+    return flags;
   }
 
   private static MountException failure(String what, int errno) {
