@@ -1,5 +1,8 @@
 package io.jfscsi;
 
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+
 /**
  * A refusal or fault that the CSI edge turns into a gRPC status. The domain layers speak in
  * these codes so that they do not depend on gRPC; the message is shown to the user as is and so
@@ -13,7 +16,6 @@ public final class Failure extends RuntimeException {
     NOT_FOUND,
     ALREADY_EXISTS,
     FAILED_PRECONDITION,
-    RESOURCE_EXHAUSTED,
     OUT_OF_RANGE,
     ABORTED,
     UNAVAILABLE,
@@ -61,5 +63,15 @@ public final class Failure extends RuntimeException {
   @Override
   public String toString() {
     return code + ": " + getMessage();
+  }
+
+  /** The error under the wrappers that futures add (CompletionException, ExecutionException). */
+  public static Throwable unwrap(Throwable error) {
+    Throwable cause = error;
+    while ((cause instanceof CompletionException
+        || cause instanceof ExecutionException) && cause.getCause() != null) {
+      cause = cause.getCause();
+    }
+    return cause;
   }
 }

@@ -49,7 +49,7 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Driver driver = Driver.start(config(), Ports.real(config()));
+    Driver driver = Driver.start(config(), HostPorts.of(config()));
     CountDownLatch stopped = new CountDownLatch(1);
     driver.system().getWhenTerminated().thenRun(stopped::countDown);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -30,75 +30,69 @@ public final class ControllerService implements Controller {
 
   @Override
   public CompletionStage<CreateVolumeResponse> createVolume(CreateVolumeRequest in) {
-    return NodeService.checked(() -> {
-      String name = RequestChecks.volumeId("name", in.getName());
-      RequestChecks.capabilities(in.getVolumeCapabilitiesList());
-      if (in.hasVolumeContentSource()) {
-        throw Failure.invalid("volume_content_source (snapshots and clones) is not supported");
-      }
-      long required = in.getCapacityRange().getRequiredBytes();
-      long limit = in.getCapacityRange().getLimitBytes();
-      if (required < 0 || limit < 0) {
-        throw Failure.invalid("capacity_range must not be negative");
-      }
-      if (limit > 0 && required > limit) {
-        throw new Failure(Failure.Code.OUT_OF_RANGE, "capacity_range.required_bytes "
-            + required + " exceeds limit_bytes " + limit);
-      }
-      if (in.getMutableParamsCount() > 0) {
-        throw Failure.invalid("mutable_parameters need the MODIFY_VOLUME capability, which this "
-            + "driver does not offer");
-      }
-      return Asks.<VolumeProvisioner.Command, VolumeProvisioner.Created>askWithStatus(
-              provisioner,
-              reply -> new VolumeProvisioner.Create(name, in.getParametersMap(),
-                  in.getSecretsMap(), required, reply), timeout, scheduler)
-          .thenApply(created -> CreateVolumeResponse.newBuilder().setVolume(
-              Volume.newBuilder().setVolumeId(created.volumeId())
-                  .setCapacityBytes(created.capacityBytes())
-                  .putAllVolumeContext(created.context())).build());
-    });
+    String name = RequestChecks.volumeId("name", in.getName());
+    RequestChecks.capabilities(in.getVolumeCapabilitiesList());
+    if (in.hasVolumeContentSource()) {
+      throw Failure.invalid("volume_content_source (snapshots and clones) is not supported");
+    }
+    long required = in.getCapacityRange().getRequiredBytes();
+    long limit = in.getCapacityRange().getLimitBytes();
+    if (required < 0 || limit < 0) {
+      throw Failure.invalid("capacity_range must not be negative");
+    }
+    if (limit > 0 && required > limit) {
+      throw new Failure(Failure.Code.OUT_OF_RANGE, "capacity_range.required_bytes "
+          + required + " exceeds limit_bytes " + limit);
+    }
+    if (in.getMutableParamsCount() > 0) {
+      throw Failure.invalid("mutable_parameters need the MODIFY_VOLUME capability, which this "
+          + "driver does not offer");
+    }
+    return Asks.<VolumeProvisioner.Command, VolumeProvisioner.Created>askWithStatus(
+            provisioner,
+            reply -> new VolumeProvisioner.Create(name, in.getParametersMap(),
+                in.getSecretsMap(), required, reply), timeout, scheduler)
+        .thenApply(created -> CreateVolumeResponse.newBuilder().setVolume(
+            Volume.newBuilder().setVolumeId(created.volumeId())
+                .setCapacityBytes(created.capacityBytes())
+                .putAllVolumeContext(created.context())).build());
   }
 
   @Override
   public CompletionStage<DeleteVolumeResponse> deleteVolume(DeleteVolumeRequest in) {
-    return NodeService.checked(() -> {
-      String id = RequestChecks.volumeId("volume_id", in.getVolumeId());
-      return Asks.<VolumeProvisioner.Command, org.apache.pekko.Done>askWithStatus(
-              provisioner, reply -> new VolumeProvisioner.Delete(id, in.getSecretsMap(), reply),
-              timeout, scheduler)
-          .thenApply(done -> DeleteVolumeResponse.getDefaultInstance());
-    });
+    String id = RequestChecks.volumeId("volume_id", in.getVolumeId());
+    return Asks.<VolumeProvisioner.Command, org.apache.pekko.Done>askWithStatus(
+            provisioner, reply -> new VolumeProvisioner.Delete(id, in.getSecretsMap(), reply),
+            timeout, scheduler)
+        .thenApply(done -> DeleteVolumeResponse.getDefaultInstance());
   }
 
   @Override
   public CompletionStage<ValidateVolumeCapabilitiesResponse> validateVolumeCapabilities(
       ValidateVolumeCapabilitiesRequest in) {
-    return NodeService.checked(() -> {
-      String id = RequestChecks.volumeId("volume_id", in.getVolumeId());
-      if (in.getVolumeCapabilitiesCount() == 0) {
-        throw Failure.invalid("volume_capabilities are required");
-      }
-      return Asks.<VolumeProvisioner.Command, Boolean>askWithStatus(provisioner,
-              reply -> new VolumeProvisioner.Lookup(id, in.getParametersMap(),
-                  in.getSecretsMap(), reply), timeout, scheduler)
-          .thenApply(known -> {
-            if (!known) {
-              throw Failure.notFound("volume " + id + " does not exist");
+    String id = RequestChecks.volumeId("volume_id", in.getVolumeId());
+    if (in.getVolumeCapabilitiesCount() == 0) {
+      throw Failure.invalid("volume_capabilities are required");
+    }
+    return Asks.<VolumeProvisioner.Command, Boolean>askWithStatus(provisioner,
+            reply -> new VolumeProvisioner.Lookup(id, in.getParametersMap(),
+                in.getSecretsMap(), reply), timeout, scheduler)
+        .thenApply(known -> {
+          if (!known) {
+            throw Failure.notFound("volume " + id + " does not exist");
+          }
+          var response = ValidateVolumeCapabilitiesResponse.newBuilder();
+          for (VolumeCapability c : in.getVolumeCapabilitiesList()) {
+            String problem = RequestChecks.unsupported(c);
+            if (problem != null) {
+              return response.setMessage(problem).build();
             }
-            var response = ValidateVolumeCapabilitiesResponse.newBuilder();
-            for (VolumeCapability c : in.getVolumeCapabilitiesList()) {
-              String problem = RequestChecks.unsupported(c);
-              if (problem != null) {
-                return response.setMessage(problem).build();
-              }
-            }
-            return response.setConfirmed(ValidateVolumeCapabilitiesResponse.Confirmed.newBuilder()
-                .putAllVolumeContext(in.getVolumeContextMap())
-                .addAllVolumeCapabilities(in.getVolumeCapabilitiesList())
-                .putAllParameters(in.getParametersMap())).build();
-          });
-    });
+          }
+          return response.setConfirmed(ValidateVolumeCapabilitiesResponse.Confirmed.newBuilder()
+              .putAllVolumeContext(in.getVolumeContextMap())
+              .addAllVolumeCapabilities(in.getVolumeCapabilitiesList())
+              .putAllParameters(in.getParametersMap())).build();
+        });
   }
 
   @Override

@@ -33,13 +33,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 
 /**
  * The CSI Node service: validates each request, turns it into one message for the
- * {@link NodeGuardian}, and maps the answer. Holds no state.
+ * {@link NodeGuardian}, and maps the answer. Holds no state. A refusal is thrown as a
+ * {@link Failure}; {@link GrpcBridge} turns a throw and a failed answer alike into the status.
  */
 public final class NodeService implements Node {
 
@@ -60,54 +60,48 @@ public final class NodeService implements Node {
 
   @Override
   public CompletionStage<NodePublishVolumeResponse> nodePublishVolume(NodePublishVolumeRequest in) {
-    return checked(() -> {
-      String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
-      Path target = RequestChecks.targetPath("target_path", in.getTargetPath(), kubeletRoot);
-      if (!in.hasVolumeCapability()) {
-        throw Failure.invalid("volume_capability is required");
-      }
-      RequestChecks.capability(in.getVolumeCapability());
-      VolumeSettings settings = SettingsParser.parse(new VolumeSource(volumeId,
-          in.getSecretsMap(), in.getVolumeContextMap(),
-          in.getVolumeCapability().getMount().getMountFlagsList()));
-      // A read-only client (mount option ro) is a client of its own; the CSI readonly flag and
-      // reader-only access modes only make this target's bind read-only.
-      boolean readOnly = in.getReadonly() || RequestChecks.readOnlyMode(in.getVolumeCapability())
-          || settings.readOnly();
-      ClientKey key = new ClientKey(volumeId, settings.clientHash());
-      return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
-              reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply), timeout,
-              scheduler)
-          .thenApply(done -> NodePublishVolumeResponse.getDefaultInstance());
-    });
+    String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
+    Path target = RequestChecks.targetPath("target_path", in.getTargetPath(), kubeletRoot);
+    if (!in.hasVolumeCapability()) {
+      throw Failure.invalid("volume_capability is required");
+    }
+    RequestChecks.capability(in.getVolumeCapability());
+    VolumeSettings settings = SettingsParser.parse(new VolumeSource(volumeId,
+        in.getSecretsMap(), in.getVolumeContextMap(),
+        in.getVolumeCapability().getMount().getMountFlagsList()));
+    // A read-only client (mount option ro) is a client of its own; the CSI readonly flag and
+    // reader-only access modes only make this target's bind read-only.
+    boolean readOnly = in.getReadonly() || RequestChecks.readOnlyMode(in.getVolumeCapability())
+        || settings.readOnly();
+    ClientKey key = new ClientKey(volumeId, settings.clientHash());
+    return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
+            reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply), timeout,
+            scheduler)
+        .thenApply(done -> NodePublishVolumeResponse.getDefaultInstance());
   }
 
   @Override
   public CompletionStage<NodeUnpublishVolumeResponse> nodeUnpublishVolume(
       NodeUnpublishVolumeRequest in) {
-    return checked(() -> {
-      String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
-      Path target = RequestChecks.unpublishedTargetPath("target_path", in.getTargetPath(),
-          kubeletRoot);
-      return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
-              reply -> new NodeGuardian.Unpublish(volumeId, target, reply), timeout, scheduler)
-          .thenApply(done -> NodeUnpublishVolumeResponse.getDefaultInstance());
-    });
+    String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
+    Path target = RequestChecks.unpublishedTargetPath("target_path", in.getTargetPath(),
+        kubeletRoot);
+    return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
+            reply -> new NodeGuardian.Unpublish(volumeId, target, reply), timeout, scheduler)
+        .thenApply(done -> NodeUnpublishVolumeResponse.getDefaultInstance());
   }
 
   @Override
   public CompletionStage<NodeGetVolumeStatsResponse> nodeGetVolumeStats(
       NodeGetVolumeStatsRequest in) {
-    return checked(() -> {
-      String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
-      if (in.getVolumePath().isEmpty()) {
-        throw Failure.invalid("volume_path is required");
-      }
-      Path path = RequestChecks.path("volume_path", in.getVolumePath()).normalize();
-      return Asks.<NodeGuardian.Command, TargetStats>askWithStatus(guardian,
-              reply -> new NodeGuardian.VolumeStats(volumeId, path, reply), timeout, scheduler)
-          .thenApply(NodeService::statsResponse);
-    });
+    String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
+    if (in.getVolumePath().isEmpty()) {
+      throw Failure.invalid("volume_path is required");
+    }
+    Path path = RequestChecks.path("volume_path", in.getVolumePath()).normalize();
+    return Asks.<NodeGuardian.Command, TargetStats>askWithStatus(guardian,
+            reply -> new NodeGuardian.VolumeStats(volumeId, path, reply), timeout, scheduler)
+        .thenApply(NodeService::statsResponse);
   }
 
   private static NodeGetVolumeStatsResponse statsResponse(TargetStats stats) {
@@ -155,14 +149,5 @@ public final class NodeService implements Node {
   @Override
   public CompletionStage<NodeExpandVolumeResponse> nodeExpandVolume(NodeExpandVolumeRequest in) {
     return Unimplemented.call("NodeExpandVolume");
-  }
-
-  /** Runs a handler body so that a validation failure becomes a failed stage, not a throw. */
-  static <T> CompletionStage<T> checked(Supplier<CompletionStage<T>> body) {
-    try {
-      return body.get();
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
-    }
   }
 }

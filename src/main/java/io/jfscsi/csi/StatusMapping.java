@@ -3,7 +3,6 @@ package io.jfscsi.csi;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.jfscsi.Failure;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -18,11 +17,7 @@ final class StatusMapping {
   static final int MAX_DESCRIPTION = 2048;
 
   static StatusRuntimeException toStatus(Throwable error) {
-    Throwable cause = error;
-    while ((cause instanceof CompletionException || cause instanceof java.util.concurrent.ExecutionException)
-        && cause.getCause() != null) {
-      cause = cause.getCause();
-    }
+    Throwable cause = Failure.unwrap(error);
     if (cause instanceof StatusRuntimeException s) {
       return s;
     }

@@ -24,6 +24,9 @@ final class Libc {
   private Libc() {}
 
   static final long MS_RDONLY = 1;
+  static final long MS_NOSUID = 2;
+  static final long MS_NODEV = 4;
+  static final long MS_NOEXEC = 8;
   static final long MS_REMOUNT = 32;
   static final long MS_BIND = 4096;
   static final long MS_REC = 16384;

@@ -2,8 +2,10 @@ package io.jfscsi.host;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -54,7 +56,7 @@ public final class LinuxMounter implements Mounter {
       return;
     }
     // A bind remount sets the per-mount flags to exactly those given, so keep nosuid/nodev/noexec.
-    long keep = entryAt(target).map(e -> MountOptions.perMountFlags(e.options())).orElse(0L);
+    long keep = entryAt(target).map(e -> perMountFlags(e.options())).orElse(0L);
     err = Libc.mount(null, target, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | keep);
     if (err != 0) {
       int undo = Libc.umount2(target, 0);
@@ -215,7 +217,7 @@ public final class LinuxMounter implements Mounter {
     return MountInfo.self();
   }
 
-  /** Resolves symlinks first (under the deadline) because mountinfo lists resolved paths. */
+  /** statx's mount-root bit where the kernel has it (5.8+), else the mount table. */
   @Override
   public boolean isMountPoint(Path path) {
     Path abs = path.toAbsolutePath().normalize();
@@ -226,11 +228,30 @@ public final class LinuxMounter implements Mounter {
     return entryAt(path).isPresent(); // a dead mount cannot be stat'ed: ask the mount table
   }
 
+  /** Resolves symlinks first (under the deadline) because mountinfo lists resolved paths. */
   @Override
   public Optional<MountEntry> entryAt(Path path) {
     Path abs = path.toAbsolutePath().normalize();
     Path canonical = timed.call("realpath " + abs, () -> HostPaths.canonical(abs)).orElse(abs);
     return MountInfo.topMostAt(mounts(), canonical);
+  }
+
+  /**
+   * The nosuid, nodev and noexec flags among mountinfo's per-mount {@code options}: the ones a
+   * bind remount would silently clear if not passed again. Atime flags are left out because the
+   * kernel preserves them on remount when none is given.
+   */
+  static long perMountFlags(String options) {
+    long flags = 0;
+    for (String o : options.split(",")) {
+      switch (o) {
+        case "nosuid" -> flags |= Libc.MS_NOSUID;
+        case "nodev" -> flags |= Libc.MS_NODEV;
+        case "noexec" -> flags |= Libc.MS_NOEXEC;
+        default -> { }
+      }
+    }
+    return flags;
   }
 
   private static MountException failure(String what, int errno) {
@@ -241,7 +262,10 @@ public final class LinuxMounter implements Mounter {
     return Libc.strerror(errno) + " (errno " + errno + ")";
   }
 
-  /** What stat(2) said about a path, and the spelling mountinfo would use for it. */
+  /**
+   * Whether the parent directory lists the path's name: a mount point whose root is broken
+   * fails stat with ENOENT too, but its name is still listed.
+   */
   private boolean listedInParent(Path abs) {
     Path parent = abs.getParent();
     if (parent == null) {
@@ -249,9 +273,9 @@ public final class LinuxMounter implements Mounter {
     }
     String name = abs.getFileName().toString();
     return timed.call("list " + parent, () -> {
-      try (var names = java.nio.file.Files.list(parent)) {
+      try (var names = Files.list(parent)) {
         return names.anyMatch(p -> p.getFileName().toString().equals(name));
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         return true; // cannot tell: let the mount table decide
       }
     }).orElse(true);
@@ -274,6 +298,7 @@ public final class LinuxMounter implements Mounter {
     }
   }
 
+  /** What stat(2) said about a path, and the spelling mountinfo would use for it. */
   private record Lookup(int errno, Path canonical) {
     static Lookup of(Path abs) {
       int errno;

@@ -1,6 +1,7 @@
 package io.jfscsi.management;
 
 import io.jfscsi.Asks;
+import io.jfscsi.Failure;
 import io.jfscsi.mount.ClientView;
 import io.jfscsi.mount.MountActor;
 import io.jfscsi.mount.NodeGuardian;
@@ -10,9 +11,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 
@@ -55,11 +54,7 @@ public final class ClientViews {
 
   /** The message of the failure under the wrappers futures add. */
   static String message(Throwable error) {
-    Throwable cause = error;
-    while ((cause instanceof CompletionException || cause instanceof ExecutionException)
-        && cause.getCause() != null) {
-      cause = cause.getCause();
-    }
+    Throwable cause = Failure.unwrap(error);
     return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
   }
 }

@@ -30,10 +30,10 @@ import org.slf4j.Logger;
 final class Targets {
 
   /**
-   * What {@link #rebind} did: how many it bound again, which it dropped, the last error, and the
-   * containers that still hold a dead copy after it (to be tried again).
+   * What {@link #rebind} did: which targets it dropped, the last error, and the containers that
+   * still hold a dead copy after it (to be tried again).
    */
-  record Rebound(int rebound, List<Path> dropped, Optional<String> error,
+  record Rebound(List<Path> dropped, Optional<String> error,
                  List<ContainerOutcome> containersLeft) {}
 
   private final ClientKey key;
@@ -233,7 +233,7 @@ final class Targets {
     log.info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept, {} subPath "
         + "binds bound again", key.volumeId(), rebound, gone.size(), held.size() - rebound,
         subPaths);
-    return new Rebound(rebound, gone, error, recoverContainers(clientMount));
+    return new Rebound(gone, error, recoverContainers(clientMount));
   }
 
   /**

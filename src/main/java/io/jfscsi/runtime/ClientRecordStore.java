@@ -47,10 +47,10 @@ import org.slf4j.LoggerFactory;
  *       freed, no directory listed, nothing hashed but the new line.
  * </ul>
  *
- * <p>Why: format 2 kept one tiny file per target in a {@code <name>.targets/} directory, written
- * as temp file + rename. perf of the driver at 256 concurrent publish/unpublish callers put 27%
- * of its CPU in ext4_create (each publish allocated an inode, each unpublish freed one) and 5% in
- * mkdir; and the SHA-256 of every target on every save, and {@code Properties.store} with the
+ * <p>Why a log: with one tiny file per target, written as temp file + rename (the design
+ * before it, never released), perf of the driver at 256 concurrent publish/unpublish callers put
+ * 27% of its CPU in ext4_create (each publish allocated an inode, each unpublish freed one) and
+ * 5% in mkdir; and the SHA-256 of every target on every save, and {@code Properties.store} with the
  * stripping of its date comment, were a third of the Java samples of the mount threads.
  *
  * <p>{@link #save} diffs the record's targets against what the log holds, kept in memory per
@@ -71,13 +71,6 @@ import org.slf4j.LoggerFactory;
  * or a torn last line (a crash during an append), is compacted by the client's next save, before
  * anything is appended after the torn line.
  *
- * <p>Records written by earlier drivers still load: format 1 (the targets inside the record
- * file) and format 2 (one file per target in a {@code <name>.targets/} directory, see {@link
- * FormatTwoTargets}); their targets are merged with the log's. The first save of such a client
- * appends all of its targets to the log (for format 2, then removes the directory), before the
- * record file is replaced by format 3, so an upgrade loses no reference. (A driver of an older
- * format cannot read format 3 records: it moves them aside.)
- *
  * <p>There is no fsync: a record describes mounts and client processes, which do not outlive the
  * host, and against a crash of the driver (what records are for) the page cache is as durable as
  * the disk. Files are 0600 in 0700 directories: they hold the secrets needed to restart a client.
@@ -85,9 +78,6 @@ import org.slf4j.LoggerFactory;
 final class ClientRecordStore {
   private static final Logger log = LoggerFactory.getLogger(ClientRecordStore.class);
   private static final String SUFFIX = ".properties";
-  private static final String TARGETS_SUFFIX = ".targets";
-  private static final String FORMAT_1 = "1";
-  private static final String FORMAT_2 = "2";
   private static final String FORMAT = "3";
   private static final String COMMENT = "jfs-csi client record: holds secrets, keep 0600";
   private static final java.time.Duration ABANDONED_AFTER = java.time.Duration.ofMinutes(1);
@@ -104,14 +94,11 @@ final class ClientRecordStore {
     byte[] bytes;
     /** The record last saved (its targets aside, what the bytes encode); null before the first. */
     ClientRecord last;
-    /** A format-2 targets directory, removed once the log holds the client's targets; null if none. */
-    Path oldTargetsDir;
 
-    Saved(Path file, ReferenceLog targets, byte[] bytes, Path oldTargetsDir) {
+    Saved(Path file, ReferenceLog targets, byte[] bytes) {
       this.file = file;
       this.targets = targets;
       this.bytes = bytes;
-      this.oldTargetsDir = oldTargetsDir;
     }
   }
 
@@ -121,10 +108,6 @@ final class ClientRecordStore {
 
   Path fileOf(ClientKey key) {
     return dir.resolve(SafeNames.of(key) + SUFFIX);
-  }
-
-  private static Path targetsDirOf(Path recordFile) {
-    return recordFile.resolveSibling(baseName(recordFile) + TARGETS_SUFFIX);
   }
 
   private static Path logOf(Path recordFile) {
@@ -160,22 +143,15 @@ final class ClientRecordStore {
       // Most saves are a publish or an unpublish: the record file stays, and need not be encoded.
       byte[] bytes = sameRecordFile(s.last, record) ? s.bytes : encode(record).getBytes(StandardCharsets.UTF_8);
       boolean recordChanged = !Arrays.equals(bytes, s.bytes);
-      if (!recordChanged && s.oldTargetsDir == null) {
+      if (!recordChanged) {
         added.addAll(removed);
         s.targets.write(added);
         s.last = record;
         return;
       }
       s.targets.write(added);
-      if (s.oldTargetsDir != null) {
-        // The log now holds every target the client keeps (the directory's are not in it).
-        deleteTree(s.oldTargetsDir);
-        s.oldTargetsDir = null;
-      }
-      if (recordChanged) {
-        writeAtomically(dir, s.file.getFileName().toString(), bytes);
-        s.bytes = bytes;
-      }
+      writeAtomically(dir, s.file.getFileName().toString(), bytes);
+      s.bytes = bytes;
       s.targets.write(removed);
       s.last = record;
     } catch (IOException | RuntimeException e) {
@@ -201,7 +177,6 @@ final class ClientRecordStore {
       FileModes.createPrivateDirectories(dir);
     }
     Path file = fileOf(key);
-    Path oldDir = targetsDirOf(file);
     ReferenceLog targets = ReferenceLog.open(logOf(file));
     byte[] bytes;
     try {
@@ -209,7 +184,7 @@ final class ClientRecordStore {
     } catch (NoSuchFileException e) {
       bytes = null;
     }
-    return new Saved(file, targets, bytes, Files.isDirectory(oldDir) ? oldDir : null);
+    return new Saved(file, targets, bytes);
   }
 
   void remove(ClientKey key) {
@@ -218,7 +193,6 @@ final class ClientRecordStore {
       Path file = fileOf(key);
       Files.deleteIfExists(file);
       Files.deleteIfExists(logOf(file));
-      deleteTree(targetsDirOf(file));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot remove the record of client " + key, e);
     }
@@ -262,21 +236,6 @@ final class ClientRecordStore {
     }
   }
 
-  private static void deleteTree(Path d) throws IOException {
-    try (DirectoryStream<Path> files = Files.newDirectoryStream(d)) {
-      for (Path f : files) {
-        Files.deleteIfExists(f);
-      }
-    } catch (NoSuchFileException e) {
-      return;
-    }
-    try {
-      Files.deleteIfExists(d);
-    } catch (DirectoryNotEmptyException e) {
-      log.warn("cannot remove {}: a file was added while it was removed", d);
-    }
-  }
-
   /** A temp file left by a crash in the middle of a save; a young one may be a save in progress. */
   static void deleteIfAbandoned(Path tmp) {
     try {
@@ -307,17 +266,10 @@ final class ClientRecordStore {
       return Optional.empty();
     }
     try {
-      Map<String, Boolean> more = new HashMap<>(ReferenceLog.read(logOf(file)).live());
-      Map<String, Boolean> old = FormatTwoTargets.read(targetsDirOf(file));
-      if (old != null) {
-        old.forEach((t, ro) -> more.merge(t, ro, Boolean::logicalOr));
-      }
-      if (more.isEmpty()) {
-        return Optional.of(r);
-      }
-      Set<String> targets = new HashSet<>(r.targets());
-      Set<String> readOnly = new HashSet<>(r.readOnlyTargets());
-      more.forEach((target, ro) -> {
+      Map<String, Boolean> live = ReferenceLog.read(logOf(file)).live();
+      Set<String> targets = new HashSet<>();
+      Set<String> readOnly = new HashSet<>();
+      live.forEach((target, ro) -> {
         targets.add(target);
         if (ro) {
           readOnly.add(target);
@@ -390,7 +342,7 @@ final class ClientRecordStore {
     Properties props = new Properties();
     props.load(new StringReader(text));
     String format = props.getProperty("format");
-    if (!FORMAT.equals(format) && !FORMAT_2.equals(format) && !FORMAT_1.equals(format)) {
+    if (!FORMAT.equals(format)) {
       throw new IllegalArgumentException("unknown record format " + props.getProperty("format"));
     }
     ClientKey key = new ClientKey(required(props, "key.volumeId"), required(props, "key.settingsHash"));
@@ -408,17 +360,6 @@ final class ClientRecordStore {
     for (int i = 0; i < flagCount; i++) {
       flags.add(required(props, "source.mountFlag." + i));
     }
-    Set<String> targets = new HashSet<>();
-    Set<String> readOnly = new HashSet<>();
-    // Format 1 kept the targets here; later formats keep them in files of their own.
-    int targetCount = FORMAT_1.equals(format) ? Integer.parseInt(required(props, "targets.count")) : 0;
-    for (int i = 0; i < targetCount; i++) {
-      String target = required(props, "target." + i);
-      targets.add(target);
-      if ("true".equals(props.getProperty("target." + i + ".readOnly"))) {
-        readOnly.add(target);
-      }
-    }
     Optional<Instant> deleteAt = Optional.ofNullable(props.getProperty("deleteAt")).map(Instant::parse);
     Optional<RunningClient> running = Optional.empty();
     if (props.getProperty("running.handle") != null) {
@@ -426,7 +367,8 @@ final class ClientRecordStore {
           required(props, "running.handle"), Instant.parse(required(props, "running.startedAt"))));
     }
     VolumeSource source = new VolumeSource(required(props, "source.volumeId"), secrets, context, flags);
-    return new ClientRecord(key, source, targets, readOnly, deleteAt, running);
+    // The targets are in the log (see loadOne).
+    return new ClientRecord(key, source, Set.of(), Set.of(), deleteAt, running);
   }
 
   private static String required(Properties props, String name) {

@@ -3,6 +3,7 @@ package io.jfscsi.csi;
 import static io.jfscsi.csi.ControllerConformanceTest.RWX;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import csi.v1.NodePublishVolumeRequest;
 import csi.v1.NodeUnpublishVolumeRequest;
@@ -16,6 +17,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -66,16 +68,20 @@ class DriverLifecycleTest {
 
   @Test
   void aCallInFlightWhenTheDriverStopsIsStillAnswered() throws Exception {
-    // A client that takes a second to start keeps the publish in flight while the driver stops.
+    // A client that takes a second to start keeps the publish in flight while the driver stops;
+    // it leaves a mark when it starts, so the driver is stopped with the call surely in flight.
     Path slowBindfs = dir.resolve("slow-bindfs");
-    Files.writeString(slowBindfs, "#!/bin/sh\nsleep 1\nexec /usr/bin/bindfs \"$@\"\n");
+    Path started = dir.resolve("client-started");
+    Files.writeString(slowBindfs, "#!/bin/sh\ntouch " + started + "\nsleep 1\n"
+        + "exec /usr/bin/bindfs \"$@\"\n");
     Files.setPosixFilePermissions(slowBindfs, java.nio.file.attribute.PosixFilePermissions
         .fromString("rwx------"));
     driver.with("client.bindfs-binary", slowBindfs.toString()).start();
     Path a = driver.target("pod-a", "pvc-1");
     var answer = driver.csi().nodeAsync().nodePublishVolume(
         driver.publishRequest("pvc-1", a).build());
-    Thread.sleep(300);
+    await().atMost(Duration.ofSeconds(30))
+        .until(() -> Files.exists(started));
     driver.driver().close();
     answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
     assertThat(driver.mountsUnder()).contains(a.toString());

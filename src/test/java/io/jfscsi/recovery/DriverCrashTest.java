@@ -98,10 +98,11 @@ class DriverCrashTest {
         }
       });
     }
-    // Kill it mid-storm, once some calls have been answered (a busy machine starts slowly).
+    // Kill it mid-storm, once calls of both kinds have been answered (a busy machine starts
+    // slowly); every caller has a call in flight all the time.
     org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60))
-        .until(() -> known.values().stream().filter(k -> k == Known.PUBLISHED).count() >= 5);
-    Thread.sleep(300);
+        .until(() -> known.values().stream().filter(k -> k == Known.PUBLISHED).count() >= 5
+            && known.values().stream().filter(k -> k == Known.UNPUBLISHED).count() >= 5);
     first.destroyForcibly().waitFor();
     // Only the calls in flight at the kill stay uncertain: no new ones start.
     storming.set(false);

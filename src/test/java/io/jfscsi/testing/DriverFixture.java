@@ -3,6 +3,7 @@ package io.jfscsi.testing;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.jfscsi.Driver;
+import io.jfscsi.cli.HostPorts;
 import io.jfscsi.csi.CsiClient;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -53,7 +54,7 @@ public final class DriverFixture implements AutoCloseable {
   }
 
   public DriverFixture start() throws IOException {
-    driver = Driver.start(config(), RealPorts.of(config()));
+    driver = Driver.start(config(), HostPorts.of(config()));
     client = CsiClient.connect("unix://" + socket);
     return this;
   }

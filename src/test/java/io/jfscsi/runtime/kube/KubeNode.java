@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.Driver;
+import io.jfscsi.cli.HostPorts;
 import io.jfscsi.csi.CsiClient;
 import io.jfscsi.host.SharedMountRoot;
 import io.jfscsi.testing.DriverFixture;
@@ -56,7 +57,7 @@ final class KubeNode implements AutoCloseable {
 
   KubeNode startDriver() throws Exception {
     Config config = fixture.config();
-    ports = io.jfscsi.cli.Ports.real(config);
+    ports = HostPorts.of(config);
     runtime = (KubeMountRuntime) ports.runtime();
     driver = Driver.start(config, ports);
     grpc = CsiClient.connect("unix://" + fixture.socket);

@@ -19,10 +19,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * The real host ports for a driver: kernel mounts, and clients as local processes or, with
  * {@code jfs-csi.runtime = kubernetes}, as Mount Pods (the provisioner stays local).
  */
-public final class Ports {
-  private Ports() {}
+public final class HostPorts {
+  private HostPorts() {}
 
-  public static Driver.Ports real(Config config) {
+  public static Driver.Ports of(Config config) {
     Config c = config.getConfig("jfs-csi");
     LocalRuntimeConfig runtime = LocalRuntimeConfig.from(c);
     // Container recoveries are counted in the driver's metrics and, in cluster mode, posted as
