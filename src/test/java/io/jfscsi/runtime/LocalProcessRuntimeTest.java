@@ -92,12 +92,12 @@ class LocalProcessRuntimeTest {
     assertThat(data.resolve("hello.txt")).hasContent("through fuse");
     assertThat(rt.logFileOf(client.key())).exists();
 
-    rt.stop(client);
+    rt.stop(client).toCompletableFuture().join();
     assertThat(ProcInfo.isRunning(pid)).isFalse();
     assertThat(mounter.isMountPoint(client.mountPath())).isFalse();
     assertThat(client.mountPath()).doesNotExist();
     assertThat(data.resolve("hello.txt")).hasContent("through fuse");
-    rt.stop(client); // idempotent
+    rt.stop(client).toCompletableFuture().join(); // idempotent
     Thread.sleep(300);
     assertThat(exits).as("a deliberate stop is not reported as an exit").isEmpty();
   }
@@ -121,7 +121,7 @@ class LocalProcessRuntimeTest {
     Files.writeString(data.resolve("before.txt"), "still here");
     assertThat(adopted.mountPath().resolve("before.txt")).hasContent("still here");
 
-    second.stop(adopted);
+    second.stop(adopted).toCompletableFuture().join();
     assertThat(ProcInfo.isRunning(Long.parseLong(client.handle()))).isFalse();
     assertThat(adopted.mountPath()).doesNotExist();
     Thread.sleep(500);
@@ -154,7 +154,7 @@ class LocalProcessRuntimeTest {
     assertThat(HostCleanup.mountsUnder(fresh.mountPath())).hasSize(1);
     Thread.sleep(300);
     assertThat(exits).hasSize(1);
-    rt.stop(fresh);
+    rt.stop(fresh).toCompletableFuture().join();
     assertThat(secondExits).isEmpty();
   }
 
@@ -252,7 +252,7 @@ class LocalProcessRuntimeTest {
   @Test
   void cleanCacheOfALocalVolumeDoesNothing() throws Exception {
     Files.writeString(data.resolve("keep"), "x");
-    runtime().cleanCache(TestVolumes.local("vol-g", data));
+    runtime().cleanCache(TestVolumes.local("vol-g", data)).toCompletableFuture().join();
     assertThat(data.resolve("keep")).exists();
   }
 
