@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
+import io.jfscsi.runtime.RunningClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -86,6 +87,75 @@ class SlowStopsTest extends NodeTestBase {
     }
     assertThat(node.runtime.mostStopsUnderway()).isEqualTo(CLIENTS);
     assertThat(node.runtime.runningClients()).hasSize(4);
+  }
+
+  @Test
+  void aPublishOfAVolumeWhoseClientStopsSlowlyWaitsForTheStopAndGetsANewClient() {
+    VolumeSettings v = volume("pv-a");
+    ClientKey key = key(v);
+    Path first = node.target("pod-1", "pv-a");
+    Path second = node.target("pod-2", "pv-a");
+    node.publishOk(v, first);
+    RunningClient old = node.runtime.running(key).orElseThrow();
+    node.runtime.stopsTake(Duration.ofSeconds(1));
+
+    node.unpublishOk("pv-a", first);
+    NodeHarness.eventually(() -> {
+      assertThat(node.runtime.stopsUnderway()).isEqualTo(1);
+      return null;
+    });
+    TestProbe<StatusReply<Done>> publish = node.sendPublish(v, second, false);
+    publish.expectNoMessage(Duration.ofMillis(300)); // it waits in the guardian, not in a mailbox
+
+    assertOk(publish.receiveMessage(NodeHarness.WAIT));
+    RunningClient fresh = node.runtime.running(key).orElseThrow();
+    assertThat(fresh.handle()).isNotEqualTo(old.handle());
+    List<String> events = node.runtime.events();
+    int stopped = events.indexOf("stop " + key.name());
+    int removed = events.lastIndexOf("remove " + key.name());
+    assertThat(stopped).as("%s", events).isNotNegative()
+        .isLessThan(removed)
+        .isLessThan(events.indexOf("launch " + key.name() + " " + fresh.handle()));
+    // The old client's record went before the new one was written, not after.
+    assertThat(removed).isLessThan(events.lastIndexOf("save " + key.name() + " [" + second + "]"));
+    ClientView view = node.awaitState(key, ClientState.READY);
+    assertThat(view.targets()).containsExactly(second.toString());
+    assertThat(node.runtime.record(key).orElseThrow().targets()).containsExactly(second.toString());
+    assertThat(node.mounter.isMounted(second)).isTrue();
+    assertThat(node.mounter.isMounted(first)).isFalse();
+    assertThat(node.runtime.runningClients()).containsExactly(fresh);
+  }
+
+  @Test
+  void aHungClientIsRestartedOnlyOnceItsSlowStopIsOverAndItsActorAnswersMeanwhile() {
+    VolumeSettings v = volume("pv-a");
+    ClientKey key = key(v);
+    Path first = node.target("pod-1", "pv-a");
+    Path second = node.target("pod-2", "pv-a");
+    node.publishOk(v, first);
+    RunningClient hung = node.runtime.dieUnnoticed(key);
+    node.runtime.stopsTake(Duration.ofSeconds(2));
+
+    node.advance(NodeHarness.REFERENCE_CHECK);
+    node.awaitState(key, ClientState.BROKEN);
+    TestProbe<StatusReply<Done>> publish = node.sendPublish(v, second, false);
+    node.advance(NodeHarness.MIN_BACKOFF);
+    // The restart is due but waits for the stop; the actor describes itself meanwhile.
+    node.awaitState(key, ClientState.RESTARTING);
+    assertThat(node.runtime.stopsUnderway()).isEqualTo(1);
+    assertThat(node.runtime.launchCount()).isEqualTo(1);
+
+    assertOk(publish.receiveMessage(NodeHarness.WAIT));
+    ClientView ready = node.awaitState(key, ClientState.READY);
+    assertThat(ready.targets()).containsExactly(first.toString(), second.toString());
+    RunningClient fresh = node.runtime.running(key).orElseThrow();
+    assertThat(fresh.handle()).isNotEqualTo(hung.handle());
+    List<String> events = node.runtime.events();
+    assertThat(events.indexOf("stop " + key.name())).as("%s", events).isNotNegative()
+        .isLessThan(events.indexOf("launch " + key.name() + " " + fresh.handle()));
+    assertThat(node.mounter.isMounted(first)).isTrue();
+    assertThat(node.mounter.isMounted(second)).isTrue();
+    assertThat(node.mounter.sameFileSystem(first, fresh.mountPath())).isTrue();
   }
 
   @Test
