@@ -68,6 +68,43 @@ class LocalProcessRuntimeTest {
   }
 
   @Test
+  void aStopReturnsAtOnceAndCompletesOnceAClientThatIgnoresSigtermIsKilledAfterItsGrace()
+      throws Exception {
+    // bindfs keeps an inherited "ignore SIGTERM" (libfuse installs its handler only over the
+    // default): this client leaves only at the SIGKILL after the grace.
+    Path stubborn = base.resolve("bin").resolve("bindfs");
+    Files.createDirectories(stubborn.getParent());
+    Files.writeString(stubborn, "#!/bin/sh\ntrap '' TERM\nexec " + config.bindfsBinary()
+        + " \"$@\"\n");
+    Files.setPosixFilePermissions(stubborn, PosixFilePermissions.fromString("rwx------"));
+    Duration grace = Duration.ofSeconds(2);
+    LocalProcessRuntime rt = new LocalProcessRuntime(config.withBindfsBinary(stubborn)
+        .withTimeouts(Duration.ofSeconds(10), grace, Duration.ofSeconds(10)), mounter);
+    VolumeSettings s = TestVolumes.local("vol-slow", data);
+    RunningClient client = started(rt, s, Optional.empty(), onExit);
+    long pid = Long.parseLong(client.handle());
+    assertThat(ProcInfo.cmdline(pid).getFirst()).endsWith("bindfs");
+
+    long asked = System.nanoTime();
+    java.util.concurrent.CompletableFuture<Void> stop = rt.stop(client).toCompletableFuture();
+    Duration returned = Duration.ofNanos(System.nanoTime() - asked);
+    Thread.sleep(grace.toMillis() / 2);
+    assertThat(stop).as("a stop still in its grace").isNotDone();
+    assertThat(ProcInfo.isRunning(pid)).as("the client ignored SIGTERM").isTrue();
+
+    stop.get(grace.toSeconds() + 15, java.util.concurrent.TimeUnit.SECONDS);
+    Duration took = Duration.ofNanos(System.nanoTime() - asked);
+    System.out.printf("stop() returned in %d ms; the client was gone after %d ms%n",
+        returned.toMillis(), took.toMillis());
+    assertThat(returned).isLessThan(Duration.ofMillis(500));
+    assertThat(took).isGreaterThanOrEqualTo(grace);
+    assertThat(ProcInfo.isRunning(pid)).isFalse();
+    assertThat(mounter.isMountPoint(client.mountPath())).isFalse();
+    assertThat(client.mountPath()).doesNotExist();
+    assertThat(exits).as("a deliberate stop is no death").isEmpty();
+  }
+
+  @Test
   void localDirectoryVolumeRunsBindfsInItsOwnSession() throws Exception {
     LocalProcessRuntime rt = runtime();
     VolumeSettings s = TestVolumes.local("vol-a", data);
