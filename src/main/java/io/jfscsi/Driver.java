@@ -99,13 +99,14 @@ public final class Driver implements AutoCloseable {
         java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
     CompletableFuture<Actors> spawned = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
-      DispatcherSelector blocking = DispatcherSelector.fromConfig(NodeGuardian.DISPATCHER);
+      DispatcherSelector ownThread =
+          DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER);
       var guardian = node ? ctx.spawn(NodeGuardian.create(ports.runtime(), ports.mounter(),
-          mountSettings, Clock.systemUTC()), "node", blocking) : null;
+          mountSettings, Clock.systemUTC()), "node", ownThread) : null;
       var provisioner = controller ? ctx.spawn(VolumeProvisioner.create(
           new MountedDirectories(ports.provisionerRuntime(), c.getDuration("client.ready-timeout")
               .plus(c.getDuration("client.command-timeout")).plusSeconds(10)),
-          VolumeProvisioner.catalog(stateDir)), "provisioner", blocking) : null;
+          VolumeProvisioner.catalog(stateDir)), "provisioner", ownThread) : null;
       // Client recoveries reach the metrics through the event stream (no port in the actors).
       var recoveries = ctx.spawn(Behaviors.<io.jfscsi.mount.ClientRecovered>receiveMessage(r -> {
         ports.metrics().onClientRecovered(r);

@@ -105,7 +105,19 @@ public final class MountedDirectories implements VolumeDirectories {
     try {
       return work.apply(client.mountPath());
     } finally {
-      runtime.stop(client);
+      awaitStop(client);
+    }
+  }
+
+  /** The provisioner works one request at a time on a thread of its own: it waits for the stop. */
+  private void awaitStop(RunningClient client) {
+    try {
+      runtime.stop(client).toCompletableFuture().join();
+    } catch (java.util.concurrent.CompletionException e) {
+      if (Failure.unwrap(e) instanceof RuntimeException cause) {
+        throw cause;
+      }
+      throw e;
     }
   }
 }

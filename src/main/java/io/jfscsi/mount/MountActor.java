@@ -20,6 +20,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -80,6 +82,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   record ExitDue() implements Command {}
 
+  /** The runtime has stopped a client found hung; the restart waits for this stop. */
+  record HungClientStopped(RunningClient client, Optional<Throwable> failure) implements Command {}
+
+  /** The client is stopped, its record removed and its cache cleaned (or that failed): end. */
+  record Retired(Optional<Throwable> failure) implements Command {}
+
   /** What the actor tells its parent so that it can route by target and stop idle clients. */
   public sealed interface Report {}
 
@@ -119,6 +127,11 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   /** A client that died and was not restarted; stopped on exit so its mount point is cleared. */
   private RunningClient deadClient;
   private Optional<Instant> deleteAt = Optional.empty();
+  /**
+   * The runtime's last stop of a client of this key, which takes as long as the client needs to
+   * go (a Mount Pod's grace period): the next client starts only once it completed.
+   */
+  private CompletionStage<Void> lastStop = CompletableFuture.completedFuture(null);
   private int restarts;
   private Duration backoff;
   /** When the current client became ready; its backoff is forgiven once it has run a while. */
@@ -199,6 +212,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         describe.replyTo().tell(view());
         yield this;
       }
+      case Stop stop when state == ClientState.STOPPING -> this;
       case Stop stop -> idle() ? onStop() : refuseStop();
       case CheckReferences check -> onCheckReferences();
       case ClientStarted started -> onStarted(started.client());
@@ -220,6 +234,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         yield this;
       }
       case ContainersDue due -> onContainersDue();
+      case HungClientStopped stopped -> {
+        stopped.failure().ifPresent(e -> getContext().getLog().error("volume {}: the hung client "
+            + "{} could not be stopped: {}", key.volumeId(), stopped.client().handle(),
+            Failure.unwrap(e).getMessage()));
+        yield this;
+      }
+      case Retired retired -> onRetired(retired.failure());
     };
   }
 
@@ -364,9 +385,11 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       unresponsiveSince = null;
     } else {
       // A client that hangs, or died without its exit being seen, is found here: kill it (a
-      // deliberate stop, so no second exit report) and treat it as a crash.
+      // deliberate stop, so no second exit report) and treat it as a crash. The restart waits
+      // for the stop; this actor does not.
       RunningClient hung = client;
-      ports.runtime().stop(hung);
+      getContext().pipeToSelf(stopClient(hung),
+          (done, error) -> new HungClientStopped(hung, Optional.ofNullable(error)));
       return onDied(new ClientExit(hung, "its mount point " + hung.mountPath()
           + " does not answer (hung or dead client)"));
     }
@@ -387,8 +410,11 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     transition(restarts == 0 && client == null ? ClientState.STARTING : ClientState.RESTARTING,
         reason);
     var self = getContext().getSelf();
-    getContext().pipeToSelf(
-        ports.runtime().start(key, volume, previous, exit -> self.tell(new ClientDied(exit))),
+    // After the last stop, even a failed one: the start clears what that stop left or says why.
+    CompletionStage<RunningClient> starting = lastStop.exceptionally(stopFailed -> null)
+        .thenCompose(stopped -> ports.runtime().start(key, volume, previous,
+            exit -> self.tell(new ClientDied(exit))));
+    getContext().pipeToSelf(starting,
         (started, error) -> error == null ? new ClientStarted(started) : new ClientStartFailed(error));
   }
 
@@ -464,8 +490,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   private Behavior<Command> onStartFailed(Throwable error) {
-    Throwable cause = error instanceof java.util.concurrent.CompletionException c
-        && c.getCause() != null ? c.getCause() : error;
+    Throwable cause = Failure.unwrap(error);
     Failure failure = cause instanceof Failure f ? f
         : new Failure(Failure.Code.UNAVAILABLE, "the JuiceFS client did not start: "
             + cause.getMessage(), cause);
@@ -597,24 +622,44 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     return this;
   }
 
+  /**
+   * Stops the client, removes its record and cleans its cache, in that order, on the runtime's
+   * threads: a stop can take the client's whole grace period, and this actor's thread is shared
+   * with the mount actors of other volumes. The guardian holds the calls for this key until the
+   * actor has ended.
+   */
   private Behavior<Command> onStop() {
     transition(ClientState.STOPPING, "no references and no delay left");
     timers.cancelAll();
-    if (client != null) {
-      ports.runtime().stop(client);
-    } else if (deadClient != null) {
-      ports.runtime().stop(deadClient); // idempotent: clears the mount point it left
-    }
-    ports.runtime().remove(key);
-    if (volume.cleanCache()) {
-      ports.runtime().cleanCache(volume);
-    }
+    // A dead client is stopped too (idempotent): that clears the mount point it left.
+    RunningClient last = client != null ? client : deadClient;
+    CompletionStage<Void> stopped = last != null ? stopClient(last)
+        : lastStop.exceptionally(e -> null);
+    CompletionStage<Void> retired = stopped
+        .thenRun(() -> ports.runtime().remove(key))
+        .thenCompose(removed -> volume.cleanCache() ? ports.runtime().cleanCache(volume)
+            : CompletableFuture.completedFuture(null));
+    getContext().pipeToSelf(retired, (done, error) -> new Retired(Optional.ofNullable(error)));
+    return this;
+  }
+
+  private Behavior<Command> onRetired(Optional<Throwable> failure) {
+    failure.ifPresent(e -> getContext().getLog().error("volume {}: client {} was not stopped "
+        + "cleanly: {}; a record left behind is cleaned up by the next driver", key.volumeId(), key,
+        Failure.unwrap(e).getMessage()));
     // Anything still waiting was routed here before the guardian let go of this client.
     failWaiting(new Failure(Failure.Code.ABORTED,
         "the client of volume " + key.volumeId() + " was stopping; retry"));
     getContext().getLog().info("volume {}: client {} stopped", key.volumeId(), key);
     return Behaviors.stopped();
   }
+
+  /** Asks the runtime to stop {@code stopping} once the stop before it, if any, is over. */
+  private CompletionStage<Void> stopClient(RunningClient stopping) {
+    lastStop = lastStop.exceptionally(e -> null).thenCompose(v -> ports.runtime().stop(stopping));
+    return lastStop;
+  }
+
 
   // ---- helpers ---------------------------------------------------------------------------
 

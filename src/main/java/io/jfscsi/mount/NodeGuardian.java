@@ -68,6 +68,12 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   /** Name of the dispatcher that runs mount actors: they make blocking system calls. */
   public static final String DISPATCHER = "jfs-csi.mount-dispatcher";
 
+  /**
+   * Name of the dispatcher that gives the guardian (and the provisioner) a thread of its own:
+   * routing must not wait for a thread behind mount actors that are blocked in system calls.
+   */
+  public static final String OWN_THREAD_DISPATCHER = "jfs-csi.pinned-dispatcher";
+
   private final MountRuntime runtime;
   private final Mounter mounter;
   private final MountSettings settings;

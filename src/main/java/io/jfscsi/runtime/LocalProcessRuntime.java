@@ -51,7 +51,7 @@ public final class LocalProcessRuntime implements MountRuntime {
   private final ClientPlan plan;
   private final ClientCgroup cgroups;
 
-  /** Blocking start work runs on a virtual thread per call. */
+  /** Starts, stops and cache cleans run on a virtual thread per call. */
   public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter) {
     this(config, mounter, Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("jfs-client-start-", 0).factory()));
   }
@@ -258,7 +258,12 @@ public final class LocalProcessRuntime implements MountRuntime {
   }
 
   @Override
-  public void stop(RunningClient client) {
+  public CompletionStage<Void> stop(RunningClient client) {
+    return CompletableFuture.runAsync(() -> stopBlocking(client), executor);
+  }
+
+  /** Ends the client (SIGTERM, {@code client.stop-grace}, SIGKILL), then clears its mount point. */
+  private void stopBlocking(RunningClient client) {
     long pid = ExitWatcher.parsePid(client.handle());
     boolean killed = false;
     boolean survived = false;
@@ -306,8 +311,8 @@ public final class LocalProcessRuntime implements MountRuntime {
   }
 
   @Override
-  public void cleanCache(VolumeSettings settings) {
-    cache.clean(settings, records.load());
+  public CompletionStage<Void> cleanCache(VolumeSettings settings) {
+    return CompletableFuture.runAsync(() -> cache.clean(settings, records.load()), executor);
   }
 
   @Override

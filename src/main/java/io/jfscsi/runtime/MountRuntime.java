@@ -10,7 +10,10 @@ import java.util.function.Consumer;
  * (Kubernetes). The mount actors drive it; it keeps no mount state of its own beyond the
  * records it persists for them.
  *
- * <p>Blocking methods are called from the mount actors' blocking dispatcher.
+ * <p>Starting, stopping and cleaning a cache can take long (a Mount Pod is awaited for its grace
+ * period): they run on threads of the runtime's own and complete a stage, so a mount actor never
+ * holds a thread of its dispatcher while they run. The other methods are short and blocking, and
+ * are called from the mount actors' dispatcher.
  */
 public interface MountRuntime {
 
@@ -25,8 +28,11 @@ public interface MountRuntime {
                                        java.util.Optional<RunningClient> previous,
                                        Consumer<ClientExit> onExit);
 
-  /** Stops the client and unmounts its mount point; idempotent. Blocking. */
-  void stop(RunningClient client);
+  /**
+   * Stops the client and unmounts its mount point; idempotent. Completes when the client is gone
+   * and its mount point cleared, exceptionally with a {@link io.jfscsi.Failure} if it cannot be.
+   */
+  CompletionStage<Void> stop(RunningClient client);
 
   /** Persists the record atomically before the caller acknowledges the change. Blocking. */
   void save(ClientRecord record);
@@ -37,8 +43,8 @@ public interface MountRuntime {
   /** Every record saved by this or an earlier driver on this node. Blocking. */
   List<ClientRecord> load();
 
-  /** Removes the client's cache directories, after it has stopped. Blocking. */
-  void cleanCache(VolumeSettings settings);
+  /** Removes the client's cache directories, after it has stopped; completes when done. */
+  CompletionStage<Void> cleanCache(VolumeSettings settings);
 
   /**
    * Whether the pod that {@code target} was published for is known to be gone from this node

@@ -228,7 +228,12 @@ final class NodeHarness implements AutoCloseable {
 
   /** Retries {@code check} until it stops throwing, for up to three seconds. */
   static <T> T eventually(java.util.function.Supplier<T> check) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
+    return eventually(WAIT, check);
+  }
+
+  /** Retries {@code check} until it stops throwing, for up to {@code within}. */
+  static <T> T eventually(Duration within, java.util.function.Supplier<T> check) {
+    long deadline = System.nanoTime() + within.toNanos();
     while (true) {
       try {
         return check.get();
@@ -270,7 +275,9 @@ final class NodeHarness implements AutoCloseable {
   }
 
   void startDriver() {
-    guardian = kit.spawn(NodeGuardian.create(runtime, mounter, settings, clock));
+    // On the dispatcher the driver gives it, so that the simulation shares threads as the driver does.
+    guardian = kit.spawn(NodeGuardian.create(runtime, mounter, settings, clock),
+        org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER));
   }
 
   @Override

@@ -66,7 +66,7 @@ class CacheSharingTest {
     recorded("vol-b", FS_ONE, cache);
     Files.createDirectories(cache.resolve(ONE).resolve("raw"));
 
-    rt.cleanCache(stopped);
+    rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE).resolve("raw")).isDirectory();
     assertThat(infos()).anySatisfy(m -> assertThat(m).startsWith("left cache " + cache.resolve(ONE) + " of volume vol-a in place")
@@ -85,7 +85,7 @@ class CacheSharingTest {
     Files.writeString(cache.resolve(ONE).resolve("raw/chunks/0_4096"), "block");
     Files.createDirectories(cache.resolve(TWO));
 
-    rt.cleanCache(stopped);
+    rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE)).doesNotExist();
     assertThat(cache.resolve(TWO)).as("vol-c's cache").isDirectory();
@@ -98,7 +98,7 @@ class CacheSharingTest {
     recorded("vol-f", FS_ONE_ALIAS, cache);
     Files.createDirectories(cache.resolve(ONE));
 
-    rt.cleanCache(stopped);
+    rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE)).isDirectory();
     assertThat(infos()).anySatisfy(m -> assertThat(m).contains("client vol-f-", "mounts the same file system"));
@@ -111,7 +111,7 @@ class CacheSharingTest {
     recorded("vol-g", UNREACHABLE, cache);
     Files.createDirectories(cache.resolve(ONE));
 
-    rt.cleanCache(stopped);
+    rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE)).isDirectory();
     assertThat(infos()).anySatisfy(m -> assertThat(m).contains("client vol-g-", "could not be read"));
@@ -123,7 +123,7 @@ class CacheSharingTest {
     recorded("vol-h", FS_TWO, cache.resolve(ONE).resolve("nested"));
     Files.createDirectories(cache.resolve(ONE).resolve("nested").resolve(TWO));
 
-    rt.cleanCache(stopped);
+    rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE).resolve("nested").resolve(TWO)).isDirectory();
     assertThat(infos()).anySatisfy(m -> assertThat(m).contains("client vol-h-", "has its cache directory", "inside it"));

@@ -77,7 +77,7 @@ class ClientCgroupTest {
     Files.writeString(client.mountPath().resolve("x"), "limited but working");
     assertThat(data.resolve("x")).hasContent("limited but working");
 
-    rt.stop(client);
+    rt.stop(client).toCompletableFuture().join();
     assertThat(ProcInfo.isRunning(pid)).isFalse();
     assertThat(memory.dirOf(key)).doesNotExist();
     assertThat(cpu.dirOf(key)).doesNotExist();
@@ -93,7 +93,7 @@ class ClientCgroupTest {
     assertThat(memory.dirOf(client.key())).doesNotExist();
     assertThat(cpu.dirOf(client.key())).doesNotExist();
     assertThat(Files.readString(Path.of("/proc", client.handle(), "cgroup"))).doesNotContain(ClientCgroup.PARENT + "/");
-    rt.stop(client);
+    rt.stop(client).toCompletableFuture().join();
   }
 
   @Test
@@ -111,7 +111,7 @@ class ClientCgroupTest {
       assertThat(read(cpu, client.key(), "cpu.shares")).isEqualTo("256");
       assertThat(read(memory, client.key(), "memory.soft_limit_in_bytes")).isEqualTo(Long.toString(32 * MI));
     }
-    rt.stop(client);
+    rt.stop(client).toCompletableFuture().join();
     assertThat(memory.dirOf(client.key())).doesNotExist();
   }
 
@@ -137,7 +137,7 @@ class ClientCgroupTest {
     assertThat(third.start(client.key(), s, Optional.of(client), e -> { }).toCompletableFuture().join()).isEqualTo(client);
     assertInCgroup(pid, client.key());
 
-    third.stop(client);
+    third.stop(client).toCompletableFuture().join();
     assertThat(memory.dirOf(client.key())).doesNotExist();
     assertThat(cpu.dirOf(client.key())).doesNotExist();
   }

@@ -80,7 +80,7 @@ class ClientSecretsTest {
     String formatArgv = Files.readString(base.resolve("format.argv"));
     assertThat(formatArgv).contains("--trash-days=0").doesNotContain("session-token");
     assertNoSecret(formatArgv);
-    rt.stop(client);
+    rt.stop(client).toCompletableFuture().join();
   }
 
   @Test

@@ -84,7 +84,7 @@ class JuiceFsPathTest {
         .anySatisfy(m -> assertThat(m).startsWith("started client vol-j").contains(Redactor.MASK))
         .allSatisfy(this::assertNoSecret);
 
-    rt.stop(client);
+    rt.stop(client).toCompletableFuture().join();
     assertThat(client.mountPath()).doesNotExist();
   }
 
@@ -122,7 +122,7 @@ class JuiceFsPathTest {
     Files.createDirectories(cacheA.resolve("other-volume-uuid"));
     Files.createDirectories(cacheB.resolve(UUID));
 
-    rt.cleanCache(TestVolumes.juicefs("vol-m", List.of(cacheA, cacheB)));
+    rt.cleanCache(TestVolumes.juicefs("vol-m", List.of(cacheA, cacheB))).toCompletableFuture().join();
     assertThat(cacheA.resolve(UUID)).doesNotExist();
     assertThat(cacheB.resolve(UUID)).doesNotExist();
     assertThat(cacheA.resolve("other-volume-uuid")).isDirectory();
@@ -135,7 +135,7 @@ class JuiceFsPathTest {
         new LinuxMounter());
     Path cache = base.resolve("cache");
     Files.createDirectories(cache.resolve(UUID));
-    rt.cleanCache(TestVolumes.juicefs("vol-o", List.of(cache)));
+    rt.cleanCache(TestVolumes.juicefs("vol-o", List.of(cache))).toCompletableFuture().join();
     assertThat(cache.resolve(UUID)).as("stdout, kept apart from stderr, still gave the UUID")
         .doesNotExist();
     String statusLog = Files.readString(config.stateDir().resolve("logs/cache-vol-o.log"));
@@ -150,7 +150,7 @@ class JuiceFsPathTest {
         fakeJuicefs("exit 0", "exit 3")), new LinuxMounter());
     Path cache = base.resolve("cache");
     Files.createDirectories(cache.resolve(UUID));
-    rt.cleanCache(TestVolumes.juicefs("vol-p", List.of(cache)));
+    rt.cleanCache(TestVolumes.juicefs("vol-p", List.of(cache))).toCompletableFuture().join();
     assertThat(cache.resolve(UUID)).isDirectory();
     assertThat(logs.list).extracting(ILoggingEvent::getFormattedMessage)
         .anySatisfy(m -> assertThat(m).contains("juicefs status of volume vol-p failed with status 3",
@@ -166,7 +166,7 @@ class JuiceFsPathTest {
     LocalProcessRuntime rt = new LocalProcessRuntime(config.withJuicefsBinary(fake), new LinuxMounter());
     Path cache = base.resolve("cache");
     Files.createDirectories(cache.resolve(UUID));
-    rt.cleanCache(TestVolumes.juicefs("vol-n", List.of(cache)));
+    rt.cleanCache(TestVolumes.juicefs("vol-n", List.of(cache))).toCompletableFuture().join();
     assertThat(cache.resolve(UUID)).isDirectory();
   }
 

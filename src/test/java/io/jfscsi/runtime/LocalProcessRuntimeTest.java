@@ -68,6 +68,43 @@ class LocalProcessRuntimeTest {
   }
 
   @Test
+  void aStopReturnsAtOnceAndCompletesOnceAClientThatIgnoresSigtermIsKilledAfterItsGrace()
+      throws Exception {
+    // bindfs keeps an inherited "ignore SIGTERM" (libfuse installs its handler only over the
+    // default): this client leaves only at the SIGKILL after the grace.
+    Path stubborn = base.resolve("bin").resolve("bindfs");
+    Files.createDirectories(stubborn.getParent());
+    Files.writeString(stubborn, "#!/bin/sh\ntrap '' TERM\nexec " + config.bindfsBinary()
+        + " \"$@\"\n");
+    Files.setPosixFilePermissions(stubborn, PosixFilePermissions.fromString("rwx------"));
+    Duration grace = Duration.ofSeconds(2);
+    LocalProcessRuntime rt = new LocalProcessRuntime(config.withBindfsBinary(stubborn)
+        .withTimeouts(Duration.ofSeconds(10), grace, Duration.ofSeconds(10)), mounter);
+    VolumeSettings s = TestVolumes.local("vol-slow", data);
+    RunningClient client = started(rt, s, Optional.empty(), onExit);
+    long pid = Long.parseLong(client.handle());
+    assertThat(ProcInfo.cmdline(pid).getFirst()).endsWith("bindfs");
+
+    long asked = System.nanoTime();
+    java.util.concurrent.CompletableFuture<Void> stop = rt.stop(client).toCompletableFuture();
+    Duration returned = Duration.ofNanos(System.nanoTime() - asked);
+    Thread.sleep(grace.toMillis() / 2);
+    assertThat(stop).as("a stop still in its grace").isNotDone();
+    assertThat(ProcInfo.isRunning(pid)).as("the client ignored SIGTERM").isTrue();
+
+    stop.get(grace.toSeconds() + 15, java.util.concurrent.TimeUnit.SECONDS);
+    Duration took = Duration.ofNanos(System.nanoTime() - asked);
+    System.out.printf("stop() returned in %d ms; the client was gone after %d ms%n",
+        returned.toMillis(), took.toMillis());
+    assertThat(returned).isLessThan(Duration.ofMillis(500));
+    assertThat(took).isGreaterThanOrEqualTo(grace);
+    assertThat(ProcInfo.isRunning(pid)).isFalse();
+    assertThat(mounter.isMountPoint(client.mountPath())).isFalse();
+    assertThat(client.mountPath()).doesNotExist();
+    assertThat(exits).as("a deliberate stop is no death").isEmpty();
+  }
+
+  @Test
   void localDirectoryVolumeRunsBindfsInItsOwnSession() throws Exception {
     LocalProcessRuntime rt = runtime();
     VolumeSettings s = TestVolumes.local("vol-a", data);
@@ -92,12 +129,12 @@ class LocalProcessRuntimeTest {
     assertThat(data.resolve("hello.txt")).hasContent("through fuse");
     assertThat(rt.logFileOf(client.key())).exists();
 
-    rt.stop(client);
+    rt.stop(client).toCompletableFuture().join();
     assertThat(ProcInfo.isRunning(pid)).isFalse();
     assertThat(mounter.isMountPoint(client.mountPath())).isFalse();
     assertThat(client.mountPath()).doesNotExist();
     assertThat(data.resolve("hello.txt")).hasContent("through fuse");
-    rt.stop(client); // idempotent
+    rt.stop(client).toCompletableFuture().join(); // idempotent
     Thread.sleep(300);
     assertThat(exits).as("a deliberate stop is not reported as an exit").isEmpty();
   }
@@ -121,7 +158,7 @@ class LocalProcessRuntimeTest {
     Files.writeString(data.resolve("before.txt"), "still here");
     assertThat(adopted.mountPath().resolve("before.txt")).hasContent("still here");
 
-    second.stop(adopted);
+    second.stop(adopted).toCompletableFuture().join();
     assertThat(ProcInfo.isRunning(Long.parseLong(client.handle()))).isFalse();
     assertThat(adopted.mountPath()).doesNotExist();
     Thread.sleep(500);
@@ -154,7 +191,7 @@ class LocalProcessRuntimeTest {
     assertThat(HostCleanup.mountsUnder(fresh.mountPath())).hasSize(1);
     Thread.sleep(300);
     assertThat(exits).hasSize(1);
-    rt.stop(fresh);
+    rt.stop(fresh).toCompletableFuture().join();
     assertThat(secondExits).isEmpty();
   }
 
@@ -252,7 +289,7 @@ class LocalProcessRuntimeTest {
   @Test
   void cleanCacheOfALocalVolumeDoesNothing() throws Exception {
     Files.writeString(data.resolve("keep"), "x");
-    runtime().cleanCache(TestVolumes.local("vol-g", data));
+    runtime().cleanCache(TestVolumes.local("vol-g", data)).toCompletableFuture().join();
     assertThat(data.resolve("keep")).exists();
   }
 

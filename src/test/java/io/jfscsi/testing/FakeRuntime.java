@@ -112,6 +112,10 @@ public final class FakeRuntime implements MountRuntime {
   private final AtomicInteger stops = new AtomicInteger();
   private final AtomicInteger cacheCleans = new AtomicInteger();
   private final AtomicInteger handles = new AtomicInteger();
+  private final AtomicReference<java.time.Duration> stopTime =
+      new AtomicReference<>(java.time.Duration.ZERO);
+  private final AtomicInteger stopsUnderway = new AtomicInteger();
+  private final AtomicInteger mostStopsUnderway = new AtomicInteger();
 
   public FakeRuntime(FakeMounter mounter, Path mountRoot, Clock clock) {
     this.mounter = mounter;
@@ -144,8 +148,32 @@ public final class FakeRuntime implements MountRuntime {
         .orElseGet(() -> launch(key, settings, onExit)));
   }
 
+  /** At once, or after {@link #stopsTake} on a thread of its own, as a real runtime does. */
   @Override
-  public void stop(RunningClient client) {
+  public CompletionStage<Void> stop(RunningClient client) {
+    java.time.Duration time = stopTime.get();
+    if (time.isZero()) {
+      stopNow(client);
+      return CompletableFuture.completedFuture(null);
+    }
+    int underway = stopsUnderway.incrementAndGet();
+    mostStopsUnderway.accumulateAndGet(underway, Math::max);
+    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    Thread.ofVirtual().name("fake-stop-" + client.handle()).start(() -> {
+      try {
+        Thread.sleep(time);
+        stopNow(client);
+        stopped.complete(null);
+      } catch (InterruptedException | RuntimeException e) {
+        stopped.completeExceptionally(e);
+      } finally {
+        stopsUnderway.decrementAndGet();
+      }
+    });
+    return stopped;
+  }
+
+  private void stopNow(RunningClient client) {
     Running r = running.get(client.key());
     if (r == null || !r.client().handle().equals(client.handle())) {
       // Already dead: only clear the stale mount point it left, as a real runtime does.
@@ -196,8 +224,9 @@ public final class FakeRuntime implements MountRuntime {
   }
 
   @Override
-  public void cleanCache(VolumeSettings settings) {
+  public CompletionStage<Void> cleanCache(VolumeSettings settings) {
     cacheCleans.incrementAndGet();
+    return CompletableFuture.completedFuture(null);
   }
 
   @Override
@@ -236,6 +265,21 @@ public final class FakeRuntime implements MountRuntime {
 
   public int pendingStarts() {
     return pending.size();
+  }
+
+  /** From now on every stop takes {@code time} (of real time) before the client is gone. */
+  public void stopsTake(java.time.Duration time) {
+    stopTime.set(time);
+  }
+
+  /** Stops asked for and not finished yet. */
+  public int stopsUnderway() {
+    return stopsUnderway.get();
+  }
+
+  /** The most stops that were underway at once. */
+  public int mostStopsUnderway() {
+    return mostStopsUnderway.get();
   }
 
   /** The next start (not an adoption) fails with {@code failure}. */

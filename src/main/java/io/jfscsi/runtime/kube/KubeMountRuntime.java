@@ -140,9 +140,10 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     }, executor);
   }
 
+  /** See {@link MountPodLifecycle#stop}: up to the pod's grace period + 20 s, on a thread of its own. */
   @Override
-  public void stop(RunningClient running) {
-    lifecycle.stop(running);
+  public CompletionStage<Void> stop(RunningClient running) {
+    return CompletableFuture.runAsync(() -> lifecycle.stop(running), executor);
   }
 
   /** See {@link MountPodRecords#save}. */
@@ -164,8 +165,8 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
 
   /** See {@link VolumeCaches#clean}. */
   @Override
-  public void cleanCache(VolumeSettings settings) {
-    caches.clean(settings);
+  public CompletionStage<Void> cleanCache(VolumeSettings settings) {
+    return CompletableFuture.runAsync(() -> caches.clean(settings), executor);
   }
 
   @Override

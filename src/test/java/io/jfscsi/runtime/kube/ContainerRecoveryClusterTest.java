@@ -94,7 +94,11 @@ class ContainerRecoveryClusterTest {
 
     // Restarted in place by kubelet and adopted, or replaced by a new pod: one client serves.
     await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
-      Pod now = node.onlyMountPod().orElseThrow();
+      // While a replacing pod and the old one both exist there is no "only" pod: an assertion,
+      // which the wait retries (a NoSuchElementException would end it at once).
+      java.util.Optional<Pod> only = node.onlyMountPod();
+      assertThat(only).as("the one Mount Pod").isPresent();
+      Pod now = only.get();
       assertThat(now.getMetadata().getName().equals(name)
           ? MountPodWatch.restartCount(now) > restarts : true).isTrue();
       assertThat(MountPodWatch.runningAndReady(now)).isTrue();

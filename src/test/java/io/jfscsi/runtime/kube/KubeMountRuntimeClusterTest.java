@@ -175,7 +175,7 @@ class KubeMountRuntimeClusterTest {
     assertThat(RequestCounter.since(before, counter.snapshot())).as("adoption").isEmpty();
 
     before = counter.snapshot();
-    again.stop(adopted);
+    again.stop(adopted).toCompletableFuture().join();
     report("stop (pod and Secret deleted)", RequestCounter.since(before, counter.snapshot()));
     await().atMost(Duration.ofSeconds(10)).until(() -> pod(c.handle()) == null);
     assertThat(cluster.client().secrets().inNamespace(ns).list().getItems())
@@ -204,7 +204,7 @@ class KubeMountRuntimeClusterTest {
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
         assertThat(pod(c.handle())).as("the old pod, its finalizer removed").isNull());
     assertThat(exits).hasSize(1);
-    rt.stop(next);
+    rt.stop(next).toCompletableFuture().join();
   }
 
   @Test
@@ -218,7 +218,7 @@ class KubeMountRuntimeClusterTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> rt.save(new ClientRecord(key(s),
         s.source(), Set.of(T1, T2), Optional.empty(), Optional.of(c))))
         .isInstanceOf(io.jfscsi.Failure.class).hasMessageContaining("being deleted");
-    rt.stop(c);
+    rt.stop(c).toCompletableFuture().join();
   }
 
   /**
@@ -268,7 +268,7 @@ class KubeMountRuntimeClusterTest {
           .containsExactlyInAnyOrder(T1, T2);
       assertThat(now.getMetadata().getAnnotations()).containsEntry("other-writer", "was-here");
       rt.save(new ClientRecord(key(s), s.source(), Set.of(), Optional.empty(), Optional.of(c)));
-      rt.stop(c);
+      rt.stop(c).toCompletableFuture().join();
     } finally {
       runtimes.forEach(KubeMountRuntime::close);
       runtimes.clear();
@@ -324,7 +324,7 @@ class KubeMountRuntimeClusterTest {
     rt.save(new ClientRecord(r.key(), r.source(), Set.of(T1, T2), Optional.empty(), Optional.of(adopted)));
     assertThat(PodReferences.targets(pod(name).getMetadata().getAnnotations())).containsExactlyInAnyOrder(T1, T2);
     rt.save(new ClientRecord(r.key(), r.source(), Set.of(), Optional.empty(), Optional.of(adopted)));
-    rt.stop(adopted);
+    rt.stop(adopted).toCompletableFuture().join();
     await().atMost(Duration.ofSeconds(10)).until(() -> pod(name) == null);
     assertThat(cluster.client().secrets().inNamespace(ns).withName(secret).get())
         .as("the Go driver's Secret belongs to its PV").isNotNull();
@@ -343,8 +343,8 @@ class KubeMountRuntimeClusterTest {
     rt.save(new ClientRecord(key(s), s.source(), Set.of(T1), Optional.empty(), Optional.of(c)));
     assertThat(pod(c.handle()).getMetadata().getAnnotations()).containsEntry("juicefs-uuid", uuid)
         .containsEntry("juicefs-clean-cache", "true");
-    rt.stop(c);
-    rt.cleanCache(s);
+    rt.stop(c).toCompletableFuture().join();
+    rt.cleanCache(s).toCompletableFuture().join();
     List<Job> jobs = cluster.client().batch().v1().jobs().inNamespace(ns).list().getItems();
     assertThat(jobs).singleElement().satisfies(j -> {
       var spec = j.getSpec().getTemplate().getSpec();
