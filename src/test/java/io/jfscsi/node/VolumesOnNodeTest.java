@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.jfscsi.cli.Main;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -145,6 +146,39 @@ class VolumesOnNodeTest {
         .contains("hint: fix the PV's mountOptions / volumeAttributes or the secret");
     space.kube.pods().inNamespace(space.ns).withName("writeback").delete();
     space.removeClaimAndVolume("writeback", pv);
+  }
+
+  /** The same from a StorageClass: no PV is made, the claim's event and the doctor say why. */
+  @Test
+  void a_storage_class_asking_for_writeback_gets_no_pv_and_the_doctor_says_why() {
+    String fs = space.ns + "-wbclass";
+    space.secret("wbclass", fs);
+    space.kube.storage().v1().storageClasses().resource(new StorageClassBuilder()
+        .withNewMetadata().withName(fs).endMetadata().withProvisioner("csi.juicefs.com")
+        .withReclaimPolicy("Delete").withVolumeBindingMode("Immediate")
+        .withMountOptions("writeback")
+        .withParameters(Map.of(
+            "csi.storage.k8s.io/provisioner-secret-name", "wbclass",
+            "csi.storage.k8s.io/provisioner-secret-namespace", space.ns,
+            "csi.storage.k8s.io/node-publish-secret-name", "wbclass",
+            "csi.storage.k8s.io/node-publish-secret-namespace", space.ns))
+        .build()).create();
+    space.kube.persistentVolumeClaims().inNamespace(space.ns)
+        .resource(NodeNamespace.claim("wbclass", fs, null)).create();
+    space.create(NodeNamespace.app("wbclass", "wbclass", "exec sleep 3600"));
+    space.await(Duration.ofMinutes(2), "ProvisioningFailed with the refusal", () ->
+        space.events("wbclass").stream().anyMatch(e -> "ProvisioningFailed".equals(e.getReason())
+            && e.getMessage().contains("mount option 'writeback'")));
+    assertThat(space.kube.persistentVolumeClaims().inNamespace(space.ns).withName("wbclass")
+        .get().getStatus().getPhase()).isEqualTo("Pending");
+
+    StringWriter doctor = new StringWriter();
+    assertThat(run(doctor, "doctor", "pod", space.ns + "/wbclass", "--kubeconfig",
+        space.node.kubeconfig().toString())).as(doctor.toString()).isEqualTo(3);
+    assertThat(doctor.toString()).contains("verdict: PV not created (controller side): the"
+        + " driver refuses the StorageClass and its secret: ").contains("writeback");
+    space.kube.pods().inNamespace(space.ns).withName("wbclass").delete();
+    space.kube.persistentVolumeClaims().inNamespace(space.ns).withName("wbclass").delete();
   }
 
   @Test
