@@ -11,7 +11,11 @@
  *      as <pid> sees it (/proc/<pid>/mountinfo, opened before setns: inside a container /proc
  *      belongs to the container's PID namespace, where this helper has no pid and
  *      /proc/self does not resolve);
- *   4. give the clone every restriction (ro, nosuid, nodev, noexec) the stale mount had;
+ *   4. give the clone every restriction (ro, nosuid, nodev, noexec) the stale mount had, and
+ *      its propagation: the clone of a shared source is a peer of the host's mount, which a
+ *      container whose volume has no propagation must not become (it would then see, and
+ *      show the host, every mount beneath the volume); a private copy stays private, a slave
+ *      one becomes a slave of the fresh source;
  *   5. move the clone beneath the stale mount at <target> and detach the stale one (Linux >= 6.5;
  *      on older kernels: detach the stale mount(s), then move the clone onto the target).
  *
@@ -21,7 +25,7 @@
  *
  * Exit codes: 0 done, 2 usage, 3 target not a mount point in that namespace, 4 no such
  * namespace, 5 source cannot be cloned, 6 setns failed, 7 stale mount cannot be detached,
- * 8 fresh mount cannot be moved in, 9 restrictions cannot be set.
+ * 8 fresh mount cannot be moved in, 9 restrictions or propagation cannot be set.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -67,6 +71,11 @@
 #define MOUNT_ATTR_NODEV 0x4
 #define MOUNT_ATTR_NOEXEC 0x8
 #endif
+#ifndef MS_SLAVE
+#define MS_SLAVE (1 << 19)
+#define MS_PRIVATE (1 << 18)
+#define MS_UNBINDABLE (1 << 17)
+#endif
 #ifndef UMOUNT_NOFOLLOW
 #define UMOUNT_NOFOLLOW 0x8
 #endif
@@ -98,8 +107,12 @@ static void unescape(char *s) {
   *out = 0;
 }
 
-/* How many mounts are stacked at target in our namespace; ORs their restrictions into *attr. */
-static int mounts_at(uint64_t *attr) {
+/*
+ * How many mounts are stacked at target in our namespace; ORs their restrictions into
+ * attr->set and puts the propagation of the topmost one (the last listed) into
+ * attr->propagation (0 for shared: a clone of the fresh source is shared already).
+ */
+static int mounts_at(struct attrs *attr) {
   FILE *f = mountinfo;
   char *line = NULL;
   size_t cap = 0;
@@ -108,17 +121,28 @@ static int mounts_at(uint64_t *attr) {
   while (getline(&line, &cap, f) > 0) {
     char *save, *field[6];
     int i = 0;
-    for (char *t = strtok_r(line, " ", &save); t && i < 6; t = strtok_r(NULL, " ", &save))
+    /* No token past the sixth is taken here: the optional fields follow. */
+    for (char *t = strtok_r(line, " ", &save); t; t = i < 6 ? strtok_r(NULL, " ", &save) : NULL)
       field[i++] = t;
     if (i < 6) continue;
     unescape(field[4]);
     if (strcmp(field[4], target) != 0) continue;
     n++;
-    for (char *o = strtok_r(field[5], ",", &save); o && attr; o = strtok_r(NULL, ",", &save)) {
-      if (!strcmp(o, "ro")) *attr |= MOUNT_ATTR_RDONLY;
-      else if (!strcmp(o, "nosuid")) *attr |= MOUNT_ATTR_NOSUID;
-      else if (!strcmp(o, "nodev")) *attr |= MOUNT_ATTR_NODEV;
-      else if (!strcmp(o, "noexec")) *attr |= MOUNT_ATTR_NOEXEC;
+    if (!attr) continue;
+    /* Optional fields (shared:N, master:N, propagate_from:N, unbindable) end at a lone "-". */
+    int shared = 0, slave = 0, unbindable = 0;
+    for (char *t = strtok_r(NULL, " ", &save); t && strcmp(t, "-") != 0;
+         t = strtok_r(NULL, " ", &save)) {
+      if (!strncmp(t, "shared:", 7)) shared = 1;
+      else if (!strncmp(t, "master:", 7)) slave = 1;
+      else if (!strcmp(t, "unbindable")) unbindable = 1;
+    }
+    attr->propagation = shared ? 0 : slave ? MS_SLAVE : unbindable ? MS_UNBINDABLE : MS_PRIVATE;
+    for (char *o = strtok_r(field[5], ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+      if (!strcmp(o, "ro")) attr->set |= MOUNT_ATTR_RDONLY;
+      else if (!strcmp(o, "nosuid")) attr->set |= MOUNT_ATTR_NOSUID;
+      else if (!strcmp(o, "nodev")) attr->set |= MOUNT_ATTR_NODEV;
+      else if (!strcmp(o, "noexec")) attr->set |= MOUNT_ATTR_NOEXEC;
     }
   }
   free(line);
@@ -174,12 +198,13 @@ int main(int argc, char **argv) {
     return fail(3, "refused: the target's parent is missing or is not its own real path there");
   }
   errno = 0;
-  if (mounts_at(&attr.set) <= 0 || !cwd_is(parent)) {
+  if (mounts_at(&attr) <= 0 || !cwd_is(parent)) {
     return fail(3, "refused: the target is not a mount point in that mount namespace");
   }
-  if (attr.set && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-                          sizeof attr) != 0) {
-    return fail(9, "cannot give the fresh mount the stale one's restrictions");
+  if ((attr.set || attr.propagation)
+      && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                 sizeof attr) != 0) {
+    return fail(9, "cannot give the fresh mount the stale one's restrictions and propagation");
   }
   /* Linux >= 6.5: slide the fresh mount beneath the stale one, then detach the stale one, so
    * whoever looks at the target sees the dead mount or the fresh one, never the directory

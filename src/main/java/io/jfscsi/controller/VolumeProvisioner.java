@@ -9,6 +9,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -34,15 +35,20 @@ public final class VolumeProvisioner {
    * @param subPath    the directory to create below the root: the name, or what the built-in
    *                   provisioner resolved from {@code pathPattern}. A volume already provisioned
    *                   keeps the sub-path it was first given.
+   * @param mountOptions the StorageClass's mountOptions (CSI: the capabilities' mount flags),
+   *                   which every publish of the volume will carry: refused here as a publish
+   *                   would refuse them, before a PV that no pod can mount is made
    */
   public record Create(String name, Map<String, String> parameters, Map<String, String> secrets,
-                       long requiredBytes, String subPath, ActorRef<StatusReply<Created>> replyTo)
+                       long requiredBytes, String subPath, List<String> mountOptions,
+                       ActorRef<StatusReply<Created>> replyTo)
       implements Command {
 
     /** CSI CreateVolume: the directory is named after the volume. */
     public Create(String name, Map<String, String> parameters, Map<String, String> secrets,
-                  long requiredBytes, ActorRef<StatusReply<Created>> replyTo) {
-      this(name, parameters, secrets, requiredBytes, name, replyTo);
+                  long requiredBytes, List<String> mountOptions,
+                  ActorRef<StatusReply<Created>> replyTo) {
+      this(name, parameters, secrets, requiredBytes, name, mountOptions, replyTo);
     }
   }
 
@@ -98,7 +104,12 @@ public final class VolumeProvisioner {
   private static Created create(Create c, VolumeDirectories directories, VolumeCatalog catalog,
                                 Logger log) {
     VolumeSettings fs = SettingsParser.parse(new VolumeSource(c.name(), c.secrets(),
-        c.parameters(), java.util.List.of()));
+        c.parameters(), List.of()));
+    if (!c.mountOptions().isEmpty()) {
+      // Only checked: the request hash of a volume stays what it was without them.
+      SettingsParser.parse(new VolumeSource(c.name(), c.secrets(), c.parameters(),
+          c.mountOptions()));
+    }
     String requestHash = requestHash(c.parameters(), fs.clientHash());
     Optional<VolumeCatalog.Entry> known = catalog.find(c.name());
     if (known.isPresent()) {

@@ -51,7 +51,9 @@ public final class ControllerService implements Controller {
     return Asks.<VolumeProvisioner.Command, VolumeProvisioner.Created>askWithStatus(
             provisioner,
             reply -> new VolumeProvisioner.Create(name, in.getParametersMap(),
-                in.getSecretsMap(), required, reply), timeout, scheduler)
+                in.getSecretsMap(), required, in.getVolumeCapabilitiesList().stream()
+                    .flatMap(c -> c.getMount().getMountFlagsList().stream()).distinct()
+                    .toList(), reply), timeout, scheduler)
         .thenApply(created -> CreateVolumeResponse.newBuilder().setVolume(
             Volume.newBuilder().setVolumeId(created.volumeId())
                 .setCapacityBytes(created.capacityBytes())

@@ -109,6 +109,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private static final Object RESTART_TIMER = "restart";
   private static final Object CHECK_TIMER = "reference-check";
   private static final Object CONTAINERS_TIMER = "container-recovery";
+  private static final Object HUNG_TIMER = "hung-confirmation";
+  /**
+   * A crashed client's mount point answers ENOTCONN before its exit is reported (on a node,
+   * kubelet and the pod informer take a second or two): a check that finds it so looks again
+   * this much later before it calls the client hung and stops it itself. Stopping it then would
+   * wait for its pod to go, and hold the restart that the exit report starts at once.
+   */
+  static final Duration HUNG_CONFIRMATION = Duration.ofSeconds(3);
   /** Tries of one client's container recovery after the first, before it is left to the log. */
   static final int CONTAINER_RETRIES = 8;
 
@@ -139,6 +147,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Optional<String> lastError = Optional.empty();
   /** When the death of the client being recovered was seen; null while it serves. */
   private Instant brokenSince;
+  /** The client whose mount point the last check found dead, to be confirmed by the next. */
+  private RunningClient staleAtCheck;
   /** Containers still holding a dead copy after the last recovery, and how often retried. */
   private int containerRetries;
   private Duration containerBackoff;
@@ -383,11 +393,16 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     }
     if (ports.mounter().probe(client.mountPath()) != MountState.STALE) {
       unresponsiveSince = null;
+      staleAtCheck = null;
+    } else if (staleAtCheck != client) {
+      staleAtCheck = client;
+      timers.startSingleTimer(HUNG_TIMER, new CheckReferences(), HUNG_CONFIRMATION);
     } else {
       // A client that hangs, or died without its exit being seen, is found here: kill it (a
       // deliberate stop, so no second exit report) and treat it as a crash. The restart waits
       // for the stop; this actor does not.
       RunningClient hung = client;
+      staleAtCheck = null;
       getContext().pipeToSelf(stopClient(hung),
           (done, error) -> new HungClientStopped(hung, Optional.ofNullable(error)));
       return onDied(new ClientExit(hung, "its mount point " + hung.mountPath()

@@ -154,6 +154,17 @@ class ControllerConformanceTest {
     assertThat(driver.data.resolve("pvc-c")).doesNotExist();
   }
 
+  /** The StorageClass's mountOptions arrive as mount flags: what a publish refuses, so does this. */
+  @Test
+  void createVolumeRefusesMountFlagsThatEveryPublishWouldRefuse() {
+    VolumeCapability writeback = RWX.toBuilder().setMount(RWX.getMount().toBuilder()
+        .addMountFlags("writeback")).build();
+    assertCode(() -> driver.csi().controller().createVolume(create("pvc-w")
+        .clearVolumeCapabilities().addVolumeCapabilities(writeback).build()),
+        Status.Code.INVALID_ARGUMENT, "mount option 'writeback'");
+    assertThat(driver.data.resolve("pvc-w")).doesNotExist();
+  }
+
   @Test
   void createVolumeRefusesAnImpossibleCapacityRangeAndContentSources() {
     assertCode(() -> driver.csi().controller().createVolume(create("pvc-d")

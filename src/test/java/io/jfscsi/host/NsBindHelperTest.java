@@ -168,6 +168,40 @@ class NsBindHelperTest {
     assertThat(MountInfo.self()).noneMatch(e -> e.mountPoint().startsWith(dir));
   }
 
+  /**
+   * On a node the fresh source (the Mount Pod's mount path, a bind of it at the target) is a
+   * shared mount; its clone would be a peer of it, and the container's volume would then get,
+   * and give the host, every mount beneath it: a private copy stays private.
+   */
+  @Test
+  void aPrivateCopyStaysPrivateWhenTheFreshSourceIsShared() throws Exception {
+    HostRequirements.requireRoot();
+    NsBindHelper helper = helper();
+    Path fresh = Files.createDirectories(dir.resolve("fresh"));
+    Files.createDirectories(fresh.resolve("sub"));
+    Path target = Files.createDirectories(dir.resolve("target"));
+    Process container = container();
+    String pid = Long.toString(container.pid());
+    run("nsenter", "-t", pid, "-m", "mount", "-t", "tmpfs", "old", target.toString());
+    run("mount", "--bind", fresh.toString(), fresh.toString());
+    try {
+      run("mount", "--make-shared", fresh.toString());
+
+      NsBindHelper.Result result = helper.run(container.pid(), fresh, target, TIMEOUT);
+      assertThat(result.exitCode()).as(result.message()).isEqualTo(NsBindHelper.OK);
+      run("mount", "-t", "tmpfs", "later", fresh.resolve("sub").toString());
+
+      assertThat(MountInfo.ofProcess(container.pid()))
+          .filteredOn(e -> e.mountPoint().equals(target)).singleElement()
+          .satisfies(e -> assertThat(e.propagation()).as("propagation").isEmpty());
+      assertThat(MountInfo.ofProcess(container.pid()))
+          .as("a mount made on the host later does not reach the container")
+          .noneMatch(e -> e.mountPoint().startsWith(target.resolve("sub")));
+    } finally {
+      new ProcessBuilder("umount", "-R", fresh.toString()).start().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void theJavaSideRefusesATargetWithoutAReferenceBeforeRunningTheHelper() {
     // A helper that cannot run: had it been asked, the reason would say so.

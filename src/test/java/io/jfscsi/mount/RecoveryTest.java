@@ -431,11 +431,37 @@ class RecoveryTest extends NodeTestBase {
     assertThat(node.mounter.probe(t)).isEqualTo(MountState.STALE);
 
     node.advance(NodeHarness.REFERENCE_CHECK);
+    node.advance(MountActor.HUNG_CONFIRMATION); // a second look before it is called hung
     ClientView broken = node.awaitState(key, ClientState.BROKEN);
     assertThat(broken.lastError()).hasValueSatisfying(e -> assertThat(e).contains("does not answer"));
     node.advance(MIN_BACKOFF);
 
     node.awaitState(key, ClientState.READY);
+    assertThat(node.runtime.running(key).orElseThrow().handle()).isNotEqualTo(first.handle());
+    assertThat(node.mounter.probe(t)).isEqualTo(MountState.MOUNTED);
+  }
+
+  /**
+   * A check that runs between a crash and its exit report finds the mount point dead: it does
+   * not stop the client itself (on a node that waits for the pod to go) but looks again, and
+   * the exit report, arriving meanwhile, restarts it as any crash.
+   */
+  @Test
+  void aCrashTheCheckSeesBeforeItsExitReportIsLeftToTheReport() {
+    Path t = node.target("pod-1", "pv-a");
+    node.publishOk(v, t);
+    RunningClient first = node.runtime.dieUnnoticed(key);
+
+    node.advance(NodeHarness.REFERENCE_CHECK);
+    node.awaitView(key, "checked", cv -> cv.state() == ClientState.READY);
+    node.runtime.reportExit(first, "the container of Mount Pod P exited with code 137");
+    ClientView broken = node.awaitState(key, ClientState.BROKEN);
+    node.advance(MountActor.HUNG_CONFIRMATION);
+    node.advance(MIN_BACKOFF);
+
+    node.awaitState(key, ClientState.READY);
+    assertThat(broken.lastError()).hasValue("the container of Mount Pod P exited with code 137");
+    assertThat(node.runtime.stopCount()).as("stops by the check").isZero();
     assertThat(node.runtime.running(key).orElseThrow().handle()).isNotEqualTo(first.handle());
     assertThat(node.mounter.probe(t)).isEqualTo(MountState.MOUNTED);
   }

@@ -3,13 +3,10 @@ package io.jfscsi.node;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
-import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.storage.CSINode;
@@ -22,7 +19,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -37,44 +33,23 @@ import org.junit.jupiter.api.Test;
  * replaced Mount Pod.
  */
 class RealNodeTest {
-  private static final String MOUNT_IMAGE = "localhost/jfs-csi-mount:dev";
-  /** The stand-in's volumes: a host directory every Mount Pod sees (its default cache hostPath). */
-  private static final Path STANDIN = Path.of("/var/jfsCache/jfs-standin");
-
+  private static NodeNamespace space;
   private static RealNode node;
   private static KubernetesClient kube;
   private static String ns;
 
   @BeforeAll
   static void up() {
-    node = RealNode.shared();
-    kube = node.client();
-    ns = "node-test-" + Long.toString(ThreadLocalRandom.current().nextLong(36 * 36 * 36 * 36 * 36L), 36);
-    kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata()
-        .build()).create();
-    await(Duration.ofSeconds(60), "the default ServiceAccount of " + ns, () ->
-        kube.serviceAccounts().inNamespace(ns).withName("default").get() != null
-            && !kube.serviceAccounts().inNamespace(ns).withName("default").get().getSecrets().isEmpty());
+    space = NodeNamespace.create("node-test");
+    node = space.node;
+    kube = space.kube;
+    ns = space.ns;
   }
 
   @AfterAll
   static void cleanUp() throws java.io.IOException {
-    if (kube != null && ns != null) {
-      kube.pods().inNamespace(ns).delete();
-      kube.namespaces().withName(ns).delete();
-      kube.storage().v1().storageClasses().withName(ns).delete();
-      // The stand-in's file system of this run (its metadata file and data directory).
-      for (Path p : List.of(STANDIN.resolve(ns + ".db.d"), STANDIN.resolve(ns + ".db"),
-          STANDIN.resolve(ns + "-upgrade.db.d"), STANDIN.resolve(ns + "-upgrade.db"),
-          STANDIN.resolve(ns + "-replaced.db.d"), STANDIN.resolve(ns + "-replaced.db"))) {
-        if (java.nio.file.Files.exists(p)) {
-          try (var walk = java.nio.file.Files.walk(p)) {
-            for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-              java.nio.file.Files.deleteIfExists(f);
-            }
-          }
-        }
-      }
+    if (space != null) {
+      space.close();
     }
   }
 
@@ -97,7 +72,7 @@ class RealNodeTest {
 
   @Test
   void a_dynamic_claim_is_shared_by_two_pods_through_one_mount_pod() {
-    String metaurl = "sqlite3://" + STANDIN.resolve(ns + ".db");
+    String metaurl = space.metaurl(ns);
     kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName("jfs")
         .endMetadata().withStringData(Map.of("name", ns, "metaurl", metaurl)).build()).create();
     kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
@@ -108,7 +83,6 @@ class RealNodeTest {
             "csi.storage.k8s.io/provisioner-secret-namespace", ns,
             "csi.storage.k8s.io/node-publish-secret-name", "jfs",
             "csi.storage.k8s.io/node-publish-secret-namespace", ns,
-            // Two cores on this node: the Go driver's default request (1 CPU) would not fit twice.
             "juicefs/mount-cpu-request", "50m",
             "juicefs/mount-memory-request", "64Mi"))
         .build()).create();
@@ -142,7 +116,7 @@ class RealNodeTest {
     assertThat(script).as("the production command line").startsWith("juicefs format ")
         .contains(" && exec juicefs mount ");
     // Through the stand-in: the data is in the volume's sub-directory of the file system.
-    Path written = Path.of(STANDIN + "/" + ns + ".db.d", pv, "hello");
+    Path written = space.dataOf(ns).resolve(pv).resolve("hello");
     assertThat(written).exists();
 
     // Pods gone, claim deleted: the Mount Pod leaves, the PV and its directory go.
@@ -245,20 +219,7 @@ class RealNodeTest {
    * second and says so; returns the PV's name once the pod reads.
    */
   private static String steadyApp(String name) {
-    String fs = ns + "-" + name;
-    kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(fs)
-        .endMetadata().withStringData(Map.of("name", fs, "metaurl",
-            "sqlite3://" + STANDIN.resolve(fs + ".db"))).build()).create();
-    kube.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata()
-        .withName(fs).endMetadata().withNewSpec()
-        .withCapacity(Map.of("storage", new Quantity("1Gi"))).withAccessModes("ReadWriteMany")
-        .withPersistentVolumeReclaimPolicy("Retain").withStorageClassName("")
-        .withNewCsi().withDriver("csi.juicefs.com").withVolumeHandle(fs)
-        .withVolumeAttributes(Map.of("juicefs/mount-cpu-request", "50m",
-            "juicefs/mount-memory-request", "64Mi"))
-        .withNewNodePublishSecretRef().withName(fs).withNamespace(ns)
-        .endNodePublishSecretRef().endCsi().endSpec().build()).create();
-    kube.persistentVolumeClaims().inNamespace(ns).resource(claim(name, "", fs)).create();
+    String fs = space.staticVolume(name, Map.of(), List.of());
     kube.pods().inNamespace(ns).resource(app("steady-" + name, name,
         "echo steady > /data/f; while true; do if [ \"$(cat /data/f 2>/dev/null)\" = steady ];"
             + " then echo read-ok; else echo read-failed; fi; sleep 0.5; done")).create();
@@ -269,8 +230,7 @@ class RealNodeTest {
 
   private static void removeSteadyApp(String name, String pvName) {
     kube.pods().inNamespace(ns).withName("steady-" + name).delete();
-    kube.persistentVolumeClaims().inNamespace(ns).withName(name).delete();
-    kube.persistentVolumes().withName(pvName).delete();
+    space.removeClaimAndVolume(name, pvName);
   }
 
   /** The app's last line says it read its file (a failed read before that may be older). */
@@ -286,78 +246,34 @@ class RealNodeTest {
   }
 
   private static Pod mountPodOfOrNull(String volumeId) {
-    return kube.pods().inNamespace(RealNode.NAMESPACE)
-        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems().stream()
-        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
-        .filter(p -> volumeId.equals(p.getMetadata().getAnnotations().get(MountPodNames.UNIQUE_ID)))
-        .findFirst().orElse(null);
+    return space.mountPodOfOrNull(volumeId);
   }
 
   private static Pod mountPodOf(String volumeId) {
-    Pod p = mountPodOfOrNull(volumeId);
-    assertThat(p).as("the Mount Pod of " + volumeId).isNotNull();
-    return p;
+    return space.mountPodOf(volumeId);
   }
 
   private static PersistentVolumeClaim claim(String name, String storageClass, String volume) {
-    return new PersistentVolumeClaimBuilder().withNewMetadata().withName(name).endMetadata()
-        .withNewSpec().withAccessModes("ReadWriteMany").withStorageClassName(storageClass)
-        .withVolumeName(volume).withNewResources()
-        .withRequests(Map.of("storage", new Quantity("1Gi"))).endResources().endSpec().build();
+    return NodeNamespace.claim(name, storageClass, volume);
   }
 
   private static Pod app(String name, String claim, String script) {
-    return new PodBuilder().withNewMetadata().withName(name).endMetadata().withNewSpec()
-        .withTerminationGracePeriodSeconds(1L)
-        .addNewContainer().withName("app").withImage(MOUNT_IMAGE).withImagePullPolicy("Never")
-        .withCommand("sh", "-c", script)
-        .addNewVolumeMount().withName("data").withMountPath("/data")
-        .withMountPropagation("HostToContainer").endVolumeMount().endContainer()
-        .addNewVolume().withName("data").withNewPersistentVolumeClaim().withClaimName(claim)
-        .endPersistentVolumeClaim().endVolume().endSpec().build();
+    return NodeNamespace.app(name, claim, script);
   }
 
   private static void awaitRunning(String pod, Duration timeout) {
-    await(timeout, "pod " + pod + " Running", () -> {
-      Pod p = kube.pods().inNamespace(ns).withName(pod).get();
-      return p != null && "Running".equals(p.getStatus().getPhase());
-    });
+    space.awaitRunning(pod, timeout);
   }
 
   private static String log(String pod) {
-    try {
-      return kube.pods().inNamespace(ns).withName(pod).getLog();
-    } catch (RuntimeException e) {
-      return "";
-    }
+    return space.log(pod);
   }
 
   private static List<Event> events(String pod) {
-    return kube.v1().events().inNamespace(ns).list().getItems().stream()
-        .filter(e -> pod.equals(e.getInvolvedObject().getName())).toList();
+    return space.events(pod);
   }
 
   private static void await(Duration timeout, String what, BooleanSupplier condition) {
-    Instant deadline = Instant.now().plus(timeout);
-    while (!condition.getAsBoolean()) {
-      if (Instant.now().isAfter(deadline)) {
-        throw new AssertionError(what + ": not within " + timeout + "\n" + diagnostics());
-      }
-      try {
-        Thread.sleep(250);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError("interrupted waiting for " + what);
-      }
-    }
-  }
-
-  private static String diagnostics() {
-    try {
-      return node.kubectl("get", "pods,pvc,pv", "-A", "-o", "wide") + "\n"
-          + node.kubectl("get", "events", "-A", "--sort-by=.lastTimestamp");
-    } catch (RuntimeException e) {
-      return "(no diagnostics: " + e.getMessage() + ")";
-    }
+    space.await(timeout, what, condition);
   }
 }

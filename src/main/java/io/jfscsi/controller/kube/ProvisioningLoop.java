@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Base64;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -224,8 +225,9 @@ public final class ProvisioningLoop implements AutoCloseable {
     String subPath = pattern == null || pattern.isEmpty() ? pvName
         : Templates.subPath(pattern, pvc);
     long bytes = VolumeObjects.bytes(VolumeObjects.requested(pvc));
+    List<String> mountOptions = VolumeObjects.mountOptions(sc, pvc);
     VolumeProvisioner.Created created = this.<VolumeProvisioner.Created>ask(reply -> new VolumeProvisioner.Create(pvName,
-        VolumeObjects.volumeParameters(parameters), secrets, bytes, subPath, reply));
+        VolumeObjects.volumeParameters(parameters), secrets, bytes, subPath, mountOptions, reply));
     PersistentVolume pv = VolumeObjects.persistentVolume(settings.driverName(), pvc, sc,
         created.context(), publishRef);
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAME, secretRef.get().name());

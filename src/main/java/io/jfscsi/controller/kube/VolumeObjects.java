@@ -147,6 +147,12 @@ public final class VolumeObjects {
     }
   }
 
+  /** The StorageClass's mountOptions for this claim, templates resolved. */
+  public static List<String> mountOptions(StorageClass sc, PersistentVolumeClaim pvc) {
+    return sc.getMountOptions() == null ? List.of()
+        : sc.getMountOptions().stream().map(o -> Templates.mountOption(o, pvc)).toList();
+  }
+
   /**
    * The PV for a claim: CSI source of {@code driverName} with volumeHandle = PV name, fsType
    * juicefs, the volume attributes, and the node-publish secret; capacity, access modes,
@@ -157,8 +163,7 @@ public final class VolumeObjects {
                                                   Optional<SecretRef> nodePublishSecret) {
     String name = pvName(pvc);
     Quantity capacity = requested(pvc).orElse(new Quantity("0"));
-    List<String> mountOptions = sc.getMountOptions() == null ? List.of()
-        : sc.getMountOptions().stream().map(o -> Templates.mountOption(o, pvc)).toList();
+    List<String> mountOptions = mountOptions(sc, pvc);
     ObjectReference claimRef = new ObjectReferenceBuilder().withKind("PersistentVolumeClaim")
         .withApiVersion("v1").withNamespace(pvc.getMetadata().getNamespace())
         .withName(pvc.getMetadata().getName()).withUid(pvc.getMetadata().getUid())

@@ -283,6 +283,31 @@ class BuiltinProvisionerClusterTest {
             && e.getMessage().contains("secret " + ns + "/no-such-secret does not exist")));
   }
 
+  /**
+   * A StorageClass whose mountOptions every publish would refuse (writeback) gets no PV (and no
+   * directory) that no pod could mount: the claim's event says why, in the node's words.
+   */
+  @Test
+  void aStorageClassAskingForWritebackIsRefusedOnTheClaim() {
+    secret("fs-writeback", fs(driver.data));
+    String name = ns + "-writeback";
+    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
+        .withName(name).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
+        .withProvisioner(driverName).withReclaimPolicy("Delete").withVolumeBindingMode("Immediate")
+        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs-writeback",
+            "csi.storage.k8s.io/provisioner-secret-namespace", ns))
+        .withMountOptions("cache-size=100", "writeback").build()).create();
+    PersistentVolumeClaim pvc = claim(ns, "writeback", name, Map.of(), Map.of());
+
+    await().atMost(Duration.ofSeconds(60)).until(() -> events(ns, "writeback").stream()
+        .anyMatch(e -> "ProvisioningFailed".equals(e.getReason())
+            && e.getMessage().contains("mount option 'writeback'")
+            && e.getMessage().contains("is refused: with writeback")));
+    assertThat(kube.persistentVolumes().withName("pvc-" + pvc.getMetadata().getUid()).get())
+        .isNull();
+    assertThat(driver.data.resolve("pvc-" + pvc.getMetadata().getUid())).doesNotExist();
+  }
+
   // ------------------------------------------------------------------ leader election
 
   @Test

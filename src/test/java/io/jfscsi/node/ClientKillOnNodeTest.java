@@ -1,0 +1,207 @@
+package io.jfscsi.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.jfscsi.host.MountInfo;
+import io.jfscsi.runtime.kube.MountPodNames;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The JuiceFS client of a Mount Pod (the stand-in's bindfs) killed with SIGKILL from the host,
+ * five times in a row, under a real kubelet: every app container reads its volume again each
+ * time, the one with HostToContainer propagation through the fresh bind on the host, the one
+ * without propagation through the driver's repair inside its mount namespace; and kubelet's
+ * CrashLoopBackOff does not set the pace.
+ */
+class ClientKillOnNodeTest {
+  private static final int KILLS = 5;
+  /** The bound on each recovery, kill to every container reading again. */
+  private static final Duration BOUND = Duration.ofSeconds(60);
+  /**
+   * A client that served this long before it died is no crash loop (the driver's
+   * client.restart-backoff.reset-after, 10 s, plus a margin): each kill finds such a client,
+   * so every recovery starts from the first backoff step, as a crash now and then does.
+   */
+  private static final Duration SERVED = Duration.ofSeconds(11);
+  /** Each app prints "MILLIS ok" or "MILLIS failed" for a read of /data/f, five times a second. */
+  private static final String READER = "[ -s /data/f ] || echo steady > /data/f; while true; do"
+      + " if [ \"$(cat /data/f 2>/dev/null)\" = steady ]; then echo \"$(date +%s%3N) ok\";"
+      + " else echo \"$(date +%s%3N) failed\"; fi; sleep 0.2; done";
+  private static final List<String> APPS = List.of("host-to-container", "no-propagation");
+
+  private static NodeNamespace space;
+
+  @BeforeAll
+  static void up() {
+    space = NodeNamespace.create("node-kill");
+  }
+
+  @AfterAll
+  static void cleanUp() throws IOException {
+    if (space != null) {
+      space.close();
+    }
+  }
+
+  /** One kill: when it happened and when, after it, the client and each app read again. */
+  record Recovery(int n, long killedAt, String killedPod, long clientBack, String servingPod,
+                  Map<String, Long> readingAt) {
+    long worst() {
+      return readingAt.values().stream().mapToLong(t -> t - killedAt).max().orElseThrow();
+    }
+
+    String line() {
+      StringBuilder s = new StringBuilder(String.format("kill %d of %s -> client back +%d ms (%s)",
+          n, killedPod, clientBack - killedAt,
+          servingPod.equals(killedPod) ? "restarted in place, adopted" : "replaced by " + servingPod));
+      readingAt.forEach((app, t) -> s.append(String.format(", %s reading +%d ms", app, t - killedAt)));
+      return s.toString();
+    }
+  }
+
+  @Test
+  void every_container_reads_again_after_each_of_five_kills_of_the_client() throws Exception {
+    String pv = space.staticVolume("killed", Map.of(), List.of());
+    space.create(NodeNamespace.app(APPS.get(0), "killed", READER, "HostToContainer", null));
+    space.create(NodeNamespace.app(APPS.get(1), "killed", READER, null, null));
+    for (String app : APPS) {
+      space.awaitRunning(app, Duration.ofMinutes(3));
+      space.await(Duration.ofSeconds(30), app + " reading", () -> lastOk(app).isPresent());
+    }
+    List<Recovery> timeline = new ArrayList<>();
+    long servingSince = System.currentTimeMillis();
+    for (int n = 1; n <= KILLS; n++) {
+      long wait = servingSince + SERVED.toMillis() - System.currentTimeMillis();
+      if (wait > 0) {
+        Thread.sleep(wait);
+      }
+      Pod mountPod = space.mountPodOf(pv);
+      Path mountPath = Path.of(mountPod.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
+      ProcessHandle client = clientServing(mountPath).orElseThrow(() -> new AssertionError(
+          "no bindfs serves " + mountPath + "\n" + space.diagnostics()));
+      long killedAt = System.currentTimeMillis();
+      assertThat(client.destroyForcibly()).as("SIGKILL to " + client.pid()).isTrue();
+
+      String[] serving = new String[1];
+      long[] clientBack = new long[1];
+      space.await(BOUND, "kill " + n + ": a client serving the volume again", () -> {
+        Pod p = space.mountPodOfOrNull(pv);
+        if (p == null || !"Running".equals(p.getStatus().getPhase())) {
+          return false;
+        }
+        Path at = Path.of(p.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
+        Optional<ProcessHandle> c = clientServing(at);
+        if (c.isEmpty() || c.get().pid() == client.pid() || !Files.isReadable(at.resolve("f"))) {
+          return false;
+        }
+        serving[0] = p.getMetadata().getName();
+        clientBack[0] = System.currentTimeMillis();
+        return true;
+      });
+      Map<String, Long> readingAt = new java.util.LinkedHashMap<>();
+      for (String app : APPS) {
+        space.await(BOUND.minusMillis(System.currentTimeMillis() - killedAt),
+            "kill " + n + ": " + app + " reading again", () -> {
+              OptionalLong again = readingAgainAfter(app, killedAt);
+              again.ifPresent(t -> readingAt.put(app, t));
+              return again.isPresent();
+            });
+      }
+      Recovery r = new Recovery(n, killedAt, mountPod.getMetadata().getName(), clientBack[0],
+          serving[0], readingAt);
+      System.err.println("ClientKillOnNodeTest: " + r.line());
+      timeline.add(r);
+      servingSince = System.currentTimeMillis();
+    }
+
+    assertThat(timeline).allSatisfy(r -> assertThat(Duration.ofMillis(r.worst()))
+        .as(r.line()).isLessThan(BOUND));
+    // kubelet alone would restart the fifth crash of a pod after 40-80 s (CrashLoopBackOff).
+    assertThat(timeline.get(KILLS - 1).worst()).as("the fifth recovery is not paced by kubelet")
+        .isLessThan(timeline.get(0).worst() + 20_000);
+    // The container without propagation was repaired in its namespace each time (it holds a
+    // private copy that no bind on the host reaches), and no repair failed.
+    space.await(Duration.ofSeconds(30), "an Event of each repair of " + APPS.get(1), () ->
+        recoveryEvents(APPS.get(1), "JuiceFSContainerRecovered") >= KILLS);
+    assertThat(recoveryEvents(APPS.get(0), "JuiceFSContainerRecoveryFailed")
+        + recoveryEvents(APPS.get(1), "JuiceFSContainerRecoveryFailed")).isZero();
+
+    // Apps gone: nothing of the file system stays mounted on the node, one client at most
+    // runs until the Mount Pod's exit, none after it.
+    for (String app : APPS) {
+      space.kube.pods().inNamespace(space.ns).withName(app).delete();
+    }
+    String source = space.dataOf(pv).toString();
+    space.await(Duration.ofMinutes(2), "no Mount Pod and no mount of " + source + " left", () ->
+        space.noMountPodOf(pv) && MountInfo.self().stream().noneMatch(e -> e.source().equals(source)));
+    assertThat(ProcessHandle.allProcesses().filter(p -> isClientOf(p, source))).isEmpty();
+  }
+
+  /** The first "ok" after a "failed" that followed the kill: the app read through the outage. */
+  private static OptionalLong readingAgainAfter(String app, long killedAt) {
+    boolean failed = false;
+    for (String line : space.log(app).split("\n")) {
+      String[] f = line.strip().split(" ");
+      if (f.length != 2 || !f[0].matches("\\d+") || Long.parseLong(f[0]) < killedAt) {
+        continue;
+      }
+      if (f[1].equals("failed")) {
+        failed = true;
+      } else if (failed && f[1].equals("ok")) {
+        return OptionalLong.of(Long.parseLong(f[0]));
+      }
+    }
+    return OptionalLong.empty();
+  }
+
+  private static Optional<Long> lastOk(String app) {
+    String[] lines = space.log(app).strip().split("\n");
+    String last = lines[lines.length - 1];
+    return last.endsWith(" ok") ? Optional.of(Long.parseLong(last.split(" ")[0])) : Optional.empty();
+  }
+
+  private static long recoveryEvents(String pod, String reason) {
+    return space.events(pod).stream().filter(e -> reason.equals(e.getReason()))
+        .mapToLong(ClientKillOnNodeTest::count).sum();
+  }
+
+  private static long count(Event e) {
+    return e.getCount() == null ? 1 : e.getCount();
+  }
+
+  /** The stand-in's client: bindfs, its last argument the Mount Pod's mount path. */
+  private static Optional<ProcessHandle> clientServing(Path mountPath) {
+    return ProcessHandle.allProcesses().filter(p -> {
+      List<String> argv = argv(p);
+      return argv.size() > 2 && argv.get(0).endsWith("bindfs")
+          && argv.get(argv.size() - 1).equals(mountPath.toString());
+    }).findFirst();
+  }
+
+  private static boolean isClientOf(ProcessHandle p, String source) {
+    List<String> argv = argv(p);
+    return argv.size() > 2 && argv.get(0).endsWith("bindfs") && argv.contains(source);
+  }
+
+  private static List<String> argv(ProcessHandle p) {
+    try {
+      byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
+      return raw.length == 0 ? List.of() : List.of(new String(raw).split("\0"));
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+}
