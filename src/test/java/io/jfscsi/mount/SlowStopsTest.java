@@ -137,6 +137,7 @@ class SlowStopsTest extends NodeTestBase {
     node.runtime.stopsTake(Duration.ofSeconds(2));
 
     node.advance(NodeHarness.REFERENCE_CHECK);
+    node.advance(MountActor.HUNG_CONFIRMATION); // a second look before it is called hung
     node.awaitState(key, ClientState.BROKEN);
     TestProbe<StatusReply<Done>> publish = node.sendPublish(v, second, false);
     node.advance(NodeHarness.MIN_BACKOFF);
