@@ -51,6 +51,8 @@ final class MountPodLifecycle {
   private final Executor executor;
   /** Pods being removed in the background after a replacement: never adopted again. */
   private final Set<String> retiring = ConcurrentHashMap.newKeySet();
+  /** How long a failed start's message waits for the end of the pod's log. */
+  static final java.time.Duration LOG_WAIT = java.time.Duration.ofSeconds(5);
 
   MountPodLifecycle(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
                     MountPodWatch pods, MountPodSecrets secrets, VolumeCaches caches,
@@ -208,13 +210,22 @@ final class MountPodLifecycle {
     StringBuilder why = new StringBuilder();
     pods.latest(name).ifPresent(p -> why.append(' ').append(
         MountPodProgress.of(p, mountPath, Redactor.forSettings(settings)).description()).append('.'));
+    // The log comes through the node's kubelet; one that does not answer (the client's retries
+    // of a refused connection take minutes) must not hold the answer of the waiting publishes.
+    var read = java.util.concurrent.CompletableFuture.supplyAsync(() -> client.pods()
+        .inNamespace(config.namespace()).withName(name).tailingLines(20).getLog(), executor);
     try {
-      String tail = client.pods().inNamespace(config.namespace()).withName(name).tailingLines(20).getLog();
+      String tail = read.get(LOG_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
       if (tail != null && !tail.isBlank()) {
         why.append(" Its log ends with:\n").append(Redactor.forSettings(settings).redact(tail.strip()));
       }
-    } catch (KubernetesClientException e) {
-      log.debug("no log of {}: {}", name, e.getMessage());
+    } catch (java.util.concurrent.TimeoutException e) {
+      read.cancel(true);
+      why.append(" Its log could not be read within ").append(LOG_WAIT.toSeconds()).append(" s.");
+    } catch (java.util.concurrent.ExecutionException e) {
+      log.debug("no log of {}: {}", name, e.getCause().getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     return why.toString();
   }
