@@ -12,6 +12,7 @@ import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.MountRuntime;
 import io.jfscsi.runtime.RunningClient;
+import io.jfscsi.runtime.StartProgress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,6 +23,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Predicate;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -72,6 +74,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   record ClientStarted(RunningClient client) implements Command {}
 
   record ClientStartFailed(Throwable cause) implements Command {}
+
+  /** The runtime says what the start in flight waits on now. */
+  record StartProgressed(StartProgress progress) implements Command {}
+
+  /** A publish that waits for the client has waited the answer deadline. */
+  record AnswerDue(AddTarget add) implements Command {}
 
   record ClientDied(ClientExit exit) implements Command {}
 
@@ -145,6 +153,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   /** When the current client became ready; its backoff is forgiven once it has run a while. */
   private Instant readyAt;
   private Optional<String> lastError = Optional.empty();
+  /** What the start in flight waits on, as the runtime last said; empty when none is. */
+  private Optional<StartProgress> progress = Optional.empty();
+  /**
+   * A publish was answered before the client it waited for was ready: its caller will retry, so a
+   * client that then comes up unreferenced waits for it ({@link MountSettings#retryGrace}).
+   */
+  private boolean retryExpected;
   /** When the death of the client being recovered was seen; null while it serves. */
   private Instant brokenSince;
   /** The client whose mount point the last check found dead, to be confirmed by the next. */
@@ -227,6 +242,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       case CheckReferences check -> onCheckReferences();
       case ClientStarted started -> onStarted(started.client());
       case ClientStartFailed failed -> onStartFailed(failed.cause());
+      case StartProgressed progressed -> onProgress(progressed.progress());
+      case AnswerDue due -> onAnswerDue(due.add());
       case ClientDied died -> onDied(died.exit());
       case RestartDue due -> {
         if (state == ClientState.BROKEN) {
@@ -259,12 +276,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Behavior<Command> onAdd(AddTarget add) {
     if (state == ClientState.STARTING || state == ClientState.RESTARTING
         || state == ClientState.BROKEN || state == ClientState.STOPPING) {
-      waiting.stash(add);
+      awaitClient(add);
       return this;
     }
     if (client == null) {
       // Draining after the client died or failed to start: a new reference starts it again.
-      waiting.stash(add);
+      awaitClient(add);
       startClient(Optional.empty(), "a new reference arrived");
       return this;
     }
@@ -277,7 +294,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     } catch (Failure f) {
       if (ports.mounter().probe(client.mountPath()) == MountState.STALE) {
         // The client died and its exit has not reached us yet: restart it, then bind.
-        waiting.stash(add);
+        awaitClient(add);
         lastError = Optional.of("the mount point " + client.mountPath() + " is not connected");
         getContext().getLog().warn("volume {}: client {} is gone: {}", key.volumeId(),
             client.handle(), lastError.get());
@@ -299,6 +316,94 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       beginExit("the only publish failed");
     }
     return this;
+  }
+
+  // ---- publishes that wait for the client ------------------------------------------------
+
+  /**
+   * A publish waits for the client, but not past the answer deadline (kubelet gives up at 120 s
+   * and would show only "context deadline exceeded"), and not at all while the start is stuck on
+   * something that does not fix itself soon. Its deadline counts from its first wait: a publish
+   * stashed again after a failed restart keeps it.
+   */
+  private void awaitClient(AddTarget add) {
+    Optional<StartProgress> stuck = progress.filter(StartProgress::stuck);
+    if (starting() && stuck.isPresent()) {
+      answerEarly(add, stuckFailure(stuck.get()));
+      return;
+    }
+    waiting.stash(add);
+    if (!timers.isTimerActive(add)) {
+      timers.startSingleTimer(add, new AnswerDue(add), ports.settings().answerDeadline());
+    }
+  }
+
+  private boolean starting() {
+    return state == ClientState.STARTING || state == ClientState.RESTARTING;
+  }
+
+  private Behavior<Command> onProgress(StartProgress reported) {
+    if (!starting()) {
+      return this; // the start it speaks of has ended
+    }
+    if (!progress.equals(Optional.of(reported))) {
+      getContext().getLog().info("volume {}: client {} is starting: {}", key.volumeId(), key,
+          reported.description());
+    }
+    progress = Optional.of(reported);
+    if (reported.stuck()) {
+      Failure failure = stuckFailure(reported);
+      takeWaiting(c -> c instanceof AddTarget)
+          .forEach(c -> answerEarly((AddTarget) c, failure));
+    }
+    return this;
+  }
+
+  private Behavior<Command> onAnswerDue(AddTarget add) {
+    if (!takeWaiting(add::equals).isEmpty()) {
+      answerEarly(add, new Failure(Failure.Code.DEADLINE_EXCEEDED, "volume " + key.volumeId()
+          + " is not ready after " + ports.settings().answerDeadline().toSeconds() + " s: "
+          + waitingOn() + ". The client's start goes on, and the retry waits for the same one"));
+    }
+    return this;
+  }
+
+  private Failure stuckFailure(StartProgress stuck) {
+    return new Failure(Failure.Code.UNAVAILABLE, "volume " + key.volumeId()
+        + " cannot be served until this is fixed: " + stuck.description() + ". The client's "
+        + "start goes on, and the retry waits for the same one");
+  }
+
+  /** What the client that a publish waits for is doing, for that publish's answer. */
+  private String waitingOn() {
+    return switch (state) {
+      case STARTING, RESTARTING -> progress.map(StartProgress::description)
+          .orElse("its client is still starting");
+      case BROKEN -> "its client died (" + lastError.orElse("no reason known")
+          + ") and is restarted after a backoff";
+      default -> "its client is " + state.name().toLowerCase(java.util.Locale.ROOT);
+    };
+  }
+
+  /** Answers a waiting publish before the client is ready; it holds no reference. */
+  private void answerEarly(AddTarget add, Failure failure) {
+    retryExpected = true;
+    getContext().getLog().info("volume {}: publish at {} answered before its client is ready: {}",
+        key.volumeId(), add.target(), failure.getMessage());
+    answerHeld(add.target());
+    add.replyTo().tell(StatusReply.error(failure));
+  }
+
+  /** Removes the waiting commands that match, keeping the order of the others. */
+  private List<Command> takeWaiting(Predicate<Command> which) {
+    List<Command> taken = new ArrayList<>();
+    List<Command> kept = new ArrayList<>();
+    waiting.forEach(c -> (which.test(c) ? taken : kept).add(c));
+    if (!taken.isEmpty()) {
+      waiting.clear();
+      kept.forEach(waiting::stash);
+    }
+    return taken;
   }
 
   /** Tells the parent this client may go, unless a delayed exit is still running. */
@@ -424,11 +529,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private void startClient(Optional<RunningClient> previous, String reason) {
     transition(restarts == 0 && client == null ? ClientState.STARTING : ClientState.RESTARTING,
         reason);
+    progress = Optional.empty();
     var self = getContext().getSelf();
     // After the last stop, even a failed one: the start clears what that stop left or says why.
     CompletionStage<RunningClient> starting = lastStop.exceptionally(stopFailed -> null)
         .thenCompose(stopped -> ports.runtime().start(key, volume, previous,
-            exit -> self.tell(new ClientDied(exit))));
+            exit -> self.tell(new ClientDied(exit)),
+            reported -> self.tell(new StartProgressed(reported))));
     getContext().pipeToSelf(starting,
         (started, error) -> error == null ? new ClientStarted(started) : new ClientStartFailed(error));
   }
@@ -436,6 +543,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private Behavior<Command> onStarted(RunningClient started) {
     boolean recovering = state == ClientState.RESTARTING || client != null || !targets.isEmpty();
     client = started;
+    progress = Optional.empty();
     unresponsiveSince = null;
     readyAt = ports.clock().instant();
     lastError = Optional.empty();
@@ -462,11 +570,15 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     }
     save();
     if (targets.isEmpty() && waiting.isEmpty()) {
-      beginExit("no target references the client");
+      // A publish answered while this client started will be retried: leave it time to come.
+      beginExit(retryExpected ? "no target references the client yet; it waits for the retry of "
+          + "a publish answered while it started" : "no target references the client",
+          retryExpected ? ports.settings().retryGrace() : Duration.ZERO);
     } else if (!targets.isEmpty() && deleteAt.isPresent()) {
       deleteAt = Optional.empty();
       save();
     }
+    retryExpected = false;
     return waiting.unstashAll(this);
   }
 
@@ -510,6 +622,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         : new Failure(Failure.Code.UNAVAILABLE, "the JuiceFS client did not start: "
             + cause.getMessage(), cause);
     lastError = Optional.of(failure.getMessage());
+    progress = Optional.empty();
+    retryExpected = false;
     getContext().getLog().error("volume {}: client {} did not start: {}", key.volumeId(), key,
         failure.getMessage());
     if (targets.isEmpty()) {
@@ -581,7 +695,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   private void beginExit(String reason) {
-    Duration delay = volume.deleteDelay();
+    beginExit(reason, Duration.ZERO);
+  }
+
+  /** As {@link #beginExit(String)}, waiting at least {@code atLeast} even without a delay. */
+  private void beginExit(String reason, Duration atLeast) {
+    Duration delay = volume.deleteDelay().compareTo(atLeast) >= 0 ? volume.deleteDelay() : atLeast;
     // An exit time recorded by an earlier driver stands, even if the delay parsed now differs.
     if (deleteAt.isEmpty() && (delay.isZero() || delay.isNegative())) {
       transition(ClientState.DRAINING, reason);
@@ -737,6 +856,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     return new ClientView(key.name(), key.volumeId(), state,
         client == null ? "" : client.mountPath().toString(), volume.subPath(),
         Optional.ofNullable(client).map(RunningClient::handle),
-        List.copyOf(targets.names()), deleteAt, restarts, lastError);
+        List.copyOf(targets.names()), deleteAt, restarts,
+        lastError.or(() -> progress.map(StartProgress::description)));
   }
 }

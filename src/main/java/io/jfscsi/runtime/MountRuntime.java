@@ -29,6 +29,19 @@ public interface MountRuntime {
                                        Consumer<ClientExit> onExit);
 
   /**
+   * As {@link #start(ClientKey, VolumeSettings, java.util.Optional, Consumer)}, and reports what
+   * the start waits on to {@code onProgress} each time that changes (from any thread), so that a
+   * publish that cannot wait for the whole start can say why. A runtime whose starts have nothing
+   * to say reports nothing.
+   */
+  default CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
+                                               java.util.Optional<RunningClient> previous,
+                                               Consumer<ClientExit> onExit,
+                                               Consumer<StartProgress> onProgress) {
+    return start(key, settings, previous, onExit);
+  }
+
+  /**
    * Stops the client and unmounts its mount point; idempotent. Completes when the client is gone
    * and its mount point cleared, exceptionally with a {@link io.jfscsi.Failure} if it cannot be.
    */

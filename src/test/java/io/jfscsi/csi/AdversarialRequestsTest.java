@@ -64,7 +64,8 @@ class AdversarialRequestsTest {
   @BeforeEach
   void start() throws Exception {
     HostRequirements.requireFuse();
-    driver = new DriverFixture(dir).with("call-timeout", "10s").start();
+    driver = new DriverFixture(dir).with("call-timeout", "10s")
+        .with("publish-answer-deadline", "5s").start();
     Files.createDirectories(driver.data.resolve("pvc-healthy"));
     Files.createDirectories(driver.data.resolve("pvc-1"));
     // The healthy volume stays published throughout: its client is the one every case must

@@ -44,7 +44,8 @@ class HostileRequestsTest {
   void start() throws Exception {
     HostRequirements.requireFuse();
     // A short call timeout: a node that stopped serving shows as DEADLINE_EXCEEDED at once.
-    driver = new DriverFixture(dir).with("call-timeout", "8s").start();
+    driver = new DriverFixture(dir).with("call-timeout", "8s")
+        .with("publish-answer-deadline", "5s").start();
   }
 
   @AfterEach

@@ -43,6 +43,8 @@ final class NodeHarness implements AutoCloseable {
   static final Duration RESET_AFTER = Duration.ofSeconds(5);
   static final Duration REFERENCE_CHECK = Duration.ofSeconds(60);
   static final Duration WAIT = Duration.ofSeconds(3);
+  static final Duration ANSWER_DEADLINE = Duration.ofSeconds(100);
+  static final Duration RETRY_GRACE = Duration.ofSeconds(150);
 
   final ActorTestKit kit;
   final Path kubeletRoot;
@@ -64,7 +66,7 @@ final class NodeHarness implements AutoCloseable {
     }
     this.runtime = new FakeRuntime(mounter, mountRoot, clock);
     this.settings = new MountSettings(kubeletRoot, MIN_BACKOFF, MAX_BACKOFF, RESET_AFTER,
-        REFERENCE_CHECK);
+        REFERENCE_CHECK, ANSWER_DEADLINE, RETRY_GRACE);
     startDriver();
   }
 

@@ -7,6 +7,7 @@ import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.MountRuntime;
 import io.jfscsi.runtime.RunningClient;
+import io.jfscsi.runtime.StartProgress;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -43,14 +44,21 @@ public final class FakeRuntime implements MountRuntime {
     private final VolumeSettings settings;
     private final Optional<RunningClient> previous;
     private final Consumer<ClientExit> onExit;
+    private final Consumer<StartProgress> onProgress;
     private final CompletableFuture<RunningClient> future = new CompletableFuture<>();
 
     private PendingStart(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
-                         Consumer<ClientExit> onExit) {
+                         Consumer<ClientExit> onExit, Consumer<StartProgress> onProgress) {
       this.key = key;
       this.settings = settings;
       this.previous = previous;
       this.onExit = onExit;
+      this.onProgress = onProgress;
+    }
+
+    /** The start says what it waits on, as a real runtime does while its client comes up. */
+    public void report(StartProgress progress) {
+      onProgress.accept(progress);
     }
 
     public ClientKey key() {
@@ -129,6 +137,14 @@ public final class FakeRuntime implements MountRuntime {
   public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
                                               Optional<RunningClient> previous,
                                               Consumer<ClientExit> onExit) {
+    return start(key, settings, previous, onExit, progress -> { });
+  }
+
+  @Override
+  public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
+                                              Optional<RunningClient> previous,
+                                              Consumer<ClientExit> onExit,
+                                              Consumer<StartProgress> onProgress) {
     starts.incrementAndGet();
     events.add("start " + key.name());
     Failure failure = nextStartFailure.getAndSet(null);
@@ -139,7 +155,7 @@ public final class FakeRuntime implements MountRuntime {
       return CompletableFuture.failedFuture(failure);
     }
     if (holdStarts.get()) {
-      PendingStart start = new PendingStart(key, settings, previous, onExit);
+      PendingStart start = new PendingStart(key, settings, previous, onExit, onProgress);
       pending.add(start);
       return start.future;
     }

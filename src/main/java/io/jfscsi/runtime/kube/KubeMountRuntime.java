@@ -12,6 +12,7 @@ import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.MountRuntime;
 import io.jfscsi.runtime.Redactor;
 import io.jfscsi.runtime.RunningClient;
+import io.jfscsi.runtime.StartProgress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -127,9 +128,18 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
                                               Optional<RunningClient> previous,
                                               Consumer<ClientExit> onExit) {
+    return start(key, settings, previous, onExit, progress -> { });
+  }
+
+  /** Reports the pod's phase and its containers' waiting reasons ({@link MountPodProgress}). */
+  @Override
+  public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
+                                              Optional<RunningClient> previous,
+                                              Consumer<ClientExit> onExit,
+                                              Consumer<StartProgress> onProgress) {
     return CompletableFuture.supplyAsync(() -> {
       try {
-        return lifecycle.start(key, settings, previous, onExit);
+        return lifecycle.start(key, settings, previous, onExit, onProgress);
       } catch (Failure f) {
         throw f;
       } catch (RuntimeException e) {

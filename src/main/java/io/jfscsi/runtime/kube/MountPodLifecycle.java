@@ -14,6 +14,7 @@ import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.MountCheck;
 import io.jfscsi.runtime.Redactor;
 import io.jfscsi.runtime.RunningClient;
+import io.jfscsi.runtime.StartProgress;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,6 +51,8 @@ final class MountPodLifecycle {
   private final Executor executor;
   /** Pods being removed in the background after a replacement: never adopted again. */
   private final Set<String> retiring = ConcurrentHashMap.newKeySet();
+  /** How long a failed start's message waits for the end of the pod's log. */
+  static final java.time.Duration LOG_WAIT = java.time.Duration.ofSeconds(5);
 
   MountPodLifecycle(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
                     MountPodWatch pods, MountPodSecrets secrets, VolumeCaches caches,
@@ -65,14 +68,18 @@ final class MountPodLifecycle {
 
   // ---- start -------------------------------------------------------------------------------
 
-  /** Adopts the previous (or a live) pod of {@code key}, or replaces it with a new one. */
+  /**
+   * Adopts the previous (or a live) pod of {@code key}, or replaces it with a new one; tells
+   * {@code onProgress} what the pod it waits for waits on, each time that changes.
+   */
   RunningClient start(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
-                      Consumer<ClientExit> onExit) {
+                      Consumer<ClientExit> onExit, Consumer<StartProgress> onProgress) {
     if (previous.isPresent() && !previous.get().key().equals(key)) {
       throw new IllegalArgumentException("the previous client belongs to " + previous.get().key()
           + ", not " + key);
     }
     pods.awaitSynced();
+    var progress = new MountPodProgress.Reporter(onProgress, Redactor.forSettings(settings));
     // The previous pod, or a live one of this key (a container that kubelet restarted in place).
     Predicate<Pod> usable = p -> !MountPodWatch.ended(p)
         && !retiring.contains(p.getMetadata().getName());
@@ -85,7 +92,7 @@ final class MountPodLifecycle {
       // first. A pod that never died is still starting: wait for it.
       Pod pod = candidate.get();
       int restarts = MountPodWatch.restartCount(pod);
-      Optional<RunningClient> adopted = adopt(key, pod, onExit, restarts > 0);
+      Optional<RunningClient> adopted = adopt(key, pod, onExit, restarts > 0, progress);
       if (adopted.isPresent()) {
         supersedeLater(key, adopted.get().handle());
         return adopted.get();
@@ -99,7 +106,7 @@ final class MountPodLifecycle {
             pod.getMetadata().getName());
       }
     }
-    RunningClient created = create(key, settings, onExit);
+    RunningClient created = create(key, settings, onExit, progress);
     supersedeLater(key, created.handle());
     return created;
   }
@@ -109,7 +116,8 @@ final class MountPodLifecycle {
    * looks once); then watches it.
    */
   private Optional<RunningClient> adopt(ClientKey key, Pod pod, Consumer<ClientExit> onExit,
-                                        boolean onlyIfServing) {
+                                        boolean onlyIfServing,
+                                        MountPodProgress.Reporter progress) {
     String name = pod.getMetadata().getName();
     Optional<Path> mountPath = mountPathOf(pod);
     if (mountPath.isEmpty()) {
@@ -118,7 +126,7 @@ final class MountPodLifecycle {
     Optional<Pod> ready = onlyIfServing
         ? Optional.of(pod).filter(p -> MountPodWatch.runningAndReady(p)
             && MountCheck.answeringFuse(mounter, mountPath.get()))
-        : awaitReady(name, mountPath.get(), 0, Integer.MAX_VALUE);
+        : awaitReady(name, mountPath.get(), 0, Integer.MAX_VALUE, progress);
     if (ready.isEmpty()) {
       return Optional.empty();
     }
@@ -129,7 +137,8 @@ final class MountPodLifecycle {
     return Optional.of(running);
   }
 
-  private RunningClient create(ClientKey key, VolumeSettings settings, Consumer<ClientExit> onExit) {
+  private RunningClient create(ClientKey key, VolumeSettings settings, Consumer<ClientExit> onExit,
+                               MountPodProgress.Reporter progress) {
     String suffix = MountPodNames.randomSuffix();
     String name = MountPodNames.podName(config.nodeName(), key.volumeId(), suffix);
     Path mountPath = MountPodNames.mountPath(config.mountRoot(), key, suffix);
@@ -151,10 +160,11 @@ final class MountPodLifecycle {
           + config.namespace() + ": " + e.getMessage(), e);
     }
     log.info("created Mount Pod {} for client {} at {}", name, key, mountPath);
-    Optional<Pod> ready = awaitReady(name, mountPath, 0, 0);
+    Optional<Pod> ready = awaitReady(name, mountPath, 0, 0, progress);
     if (ready.isEmpty()) {
-      String why = describeFailure(name, settings);
+      String why = describeFailure(name, mountPath, settings);
       discard(pods.get(name).orElse(pod));
+      secrets.deleteIfUnused(secret.name(), name);
       throw new Failure(Failure.Code.UNAVAILABLE, "the Mount Pod " + name + " of volume "
           + key.volumeId() + " did not run its client with an answering mount at " + mountPath
           + " within " + config.podReadyTimeout() + "; it was deleted." + why);
@@ -169,9 +179,10 @@ final class MountPodLifecycle {
    * Polls the informer's copy of pod {@code name} (no API read) until it is Running and Ready
    * and the mount at {@code mountPath} answers. Gives up when the pod ends, when its container
    * restarts more than {@code maxRestarts} times beyond {@code baseline} (a client that cannot
-   * start), or at the timeout.
+   * start), or at the timeout. Meanwhile tells {@code progress} what the pod waits on.
    */
-  private Optional<Pod> awaitReady(String name, Path mountPath, int baseline, int maxRestarts) {
+  private Optional<Pod> awaitReady(String name, Path mountPath, int baseline, int maxRestarts,
+                                   MountPodProgress.Reporter progress) {
     long deadline = System.nanoTime() + config.podReadyTimeout().toNanos();
     while (System.nanoTime() - deadline < 0) {
       Optional<Pod> pod = pods.latest(name);
@@ -185,28 +196,36 @@ final class MountPodLifecycle {
       if (MountPodWatch.runningAndReady(p) && MountCheck.answeringFuse(mounter, mountPath)) {
         return pods.get(name).or(() -> pod);
       }
+      progress.look(p, mountPath);
       MountPodWatch.pause();
     }
     return Optional.empty();
   }
 
-  /** Why a new pod failed: its phase, its container's state and the tail of its log, secrets masked. */
-  private String describeFailure(String name, VolumeSettings settings) {
+  /**
+   * Why a new pod failed: its phase, its containers' waiting reasons and last exits
+   * ({@link MountPodProgress}) and the tail of its log, secrets masked.
+   */
+  private String describeFailure(String name, Path mountPath, VolumeSettings settings) {
     StringBuilder why = new StringBuilder();
-    pods.latest(name).ifPresent(p -> {
-      why.append(" Pod phase ").append(p.getStatus() == null ? "?" : p.getStatus().getPhase());
-      MountPodWatch.container(p).ifPresent(s -> why.append(", restarts ").append(s.getRestartCount())
-          .append(s.getLastState() != null && s.getLastState().getTerminated() != null
-              ? ", last exit code " + s.getLastState().getTerminated().getExitCode() : ""));
-      why.append('.');
-    });
+    pods.latest(name).ifPresent(p -> why.append(' ').append(
+        MountPodProgress.of(p, mountPath, Redactor.forSettings(settings)).description()).append('.'));
+    // The log comes through the node's kubelet; one that does not answer (the client's retries
+    // of a refused connection take minutes) must not hold the answer of the waiting publishes.
+    var read = java.util.concurrent.CompletableFuture.supplyAsync(() -> client.pods()
+        .inNamespace(config.namespace()).withName(name).tailingLines(20).getLog(), executor);
     try {
-      String tail = client.pods().inNamespace(config.namespace()).withName(name).tailingLines(20).getLog();
+      String tail = read.get(LOG_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
       if (tail != null && !tail.isBlank()) {
         why.append(" Its log ends with:\n").append(Redactor.forSettings(settings).redact(tail.strip()));
       }
-    } catch (KubernetesClientException e) {
-      log.debug("no log of {}: {}", name, e.getMessage());
+    } catch (java.util.concurrent.TimeoutException e) {
+      read.cancel(true);
+      why.append(" Its log could not be read within ").append(LOG_WAIT.toSeconds()).append(" s.");
+    } catch (java.util.concurrent.ExecutionException e) {
+      log.debug("no log of {}: {}", name, e.getCause().getMessage());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     return why.toString();
   }
