@@ -40,6 +40,12 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import io.grpc.ServerInterceptors;
+import io.jfscsi.management.ClusterView;
+import io.jfscsi.mount.ClientRecovered;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.apache.pekko.actor.typed.eventstream.EventStream;
 
 /**
  * One running driver: the actor system, the node guardian and the provisioner for the roles it
@@ -94,9 +100,9 @@ public final class Driver implements AutoCloseable {
     ManagementSettings managementSettings = ManagementSettings.from(c);
     Path stateDir = Path.of(c.getString("state-dir"));
     // Records hold the secrets needed to restart clients: owner only.
-    java.nio.file.Files.createDirectories(stateDir);
-    java.nio.file.Files.setPosixFilePermissions(stateDir,
-        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    Files.createDirectories(stateDir);
+    Files.setPosixFilePermissions(stateDir,
+        PosixFilePermissions.fromString("rwx------"));
     CompletableFuture<Actors> spawned = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
       DispatcherSelector ownThread =
@@ -108,12 +114,12 @@ public final class Driver implements AutoCloseable {
               .plus(c.getDuration("client.command-timeout")).plusSeconds(10)),
           VolumeProvisioner.catalog(stateDir)), "provisioner", ownThread) : null;
       // Client recoveries reach the metrics through the event stream (no port in the actors).
-      var recoveries = ctx.spawn(Behaviors.<io.jfscsi.mount.ClientRecovered>receiveMessage(r -> {
+      var recoveries = ctx.spawn(Behaviors.<ClientRecovered>receiveMessage(r -> {
         ports.metrics().onClientRecovered(r);
         return Behaviors.same();
       }), "recovery-metrics");
-      ctx.getSystem().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
-          .Subscribe<>(io.jfscsi.mount.ClientRecovered.class, recoveries));
+      ctx.getSystem().eventStream().tell(new EventStream
+          .Subscribe<>(ClientRecovered.class, recoveries));
       spawned.complete(new Actors(guardian, provisioner));
       return Behaviors.empty();
     }), "jfs-csi", managementSettings.applyTo(config));
@@ -136,7 +142,7 @@ public final class Driver implements AutoCloseable {
       }
       // Management: every call timed and counted; HTTP up before the socket, /ready says when.
       DriverMetrics metrics = ports.metrics();
-      services.replaceAll(s -> io.grpc.ServerInterceptors.intercept(s, metrics.interceptor()));
+      services.replaceAll(s -> ServerInterceptors.intercept(s, metrics.interceptor()));
       ManagementServer management = managementSettings.enabled()
           ? ManagementServer.start(system, managementSettings, actors.guardian(), metrics, probe)
           : null;
@@ -163,8 +169,8 @@ public final class Driver implements AutoCloseable {
         BuiltinProvisioner.startIfConfigured(c, actors.provisioner(), system.scheduler())
             .ifPresent(builtin -> {
               if (management != null) {
-                io.jfscsi.management.ManagementContext.get(system).clusterView(
-                    new io.jfscsi.management.ClusterView(builtin.client(),
+                ManagementContext.get(system).clusterView(
+                    new ClusterView(builtin.client(),
                         c.getString("driver-name")));
               }
               CoordinatedShutdown.get(system).addTask(

@@ -1,5 +1,7 @@
 package io.jfscsi;
 
+import java.nio.file.Path;
+
 /**
  * A user's input as it may appear in an error message or a log line: in single quotes, control
  * and invisible characters escaped (a NUL, a newline or a bidi override cannot forge or hide
@@ -18,7 +20,7 @@ public final class Quoted {
   }
 
   /** A path: kubelet's target paths run to some 350 characters, so more of it is shown. */
-  public static String path(java.nio.file.Path path) {
+  public static String path(Path path) {
     return of(path.toString(), 2 * SHOWN);
   }
 

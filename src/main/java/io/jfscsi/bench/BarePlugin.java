@@ -48,6 +48,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import io.jfscsi.Driver;
 
 /**
  * {@code jfs-csi bench bare-plugin} (hidden): the smallest CSI Node plugin on the driver's own
@@ -110,7 +111,7 @@ final class BarePlugin implements Callable<Integer> {
     @Override
     public CompletionStage<GetPluginInfoResponse> getPluginInfo(GetPluginInfoRequest in) {
       return done(GetPluginInfoResponse.newBuilder().setName("bare-plugin.bench.jfs-csi")
-          .setVendorVersion(io.jfscsi.Driver.version()).build());
+          .setVendorVersion(Driver.version()).build());
     }
 
     @Override

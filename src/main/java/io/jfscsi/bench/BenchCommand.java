@@ -24,6 +24,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import java.util.Locale;
 
 /**
  * {@code jfs-csi bench}: publish/unpublish pairs against a CSI endpoint on a ready client, side by
@@ -300,15 +301,15 @@ public final class BenchCommand implements Callable<Integer> {
 
   /** A line of the round table: the round, then one 14-wide column per phase. */
   private static String columns(String... cells) {
-    StringBuilder line = new StringBuilder(String.format(java.util.Locale.ROOT, "%-7s", cells[0]));
+    StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-7s", cells[0]));
     for (int i = 1; i < cells.length; i++) {
-      line.append(String.format(java.util.Locale.ROOT, " %14s", cells[i]));
+      line.append(String.format(Locale.ROOT, " %14s", cells[i]));
     }
     return line.toString();
   }
 
   private static String cell(Phase.Result p) {
-    return Latencies.ms(p.summary().p50()) + "; " + String.format(java.util.Locale.ROOT, "%.2f",
+    return Latencies.ms(p.summary().p50()) + "; " + String.format(Locale.ROOT, "%.2f",
         p.wallNanos() / 1e9);
   }
 
@@ -396,7 +397,7 @@ public final class BenchCommand implements Callable<Integer> {
     double rawPairs = pairs / (rawWall / 1e9);
     r.line("throughput: driver %.1f pairs/s (%d pairs in %s), raw %.1f pairs/s (%s)%s",
         driverPairs, pairs, Report.seconds(driverWall), rawPairs, Report.seconds(rawWall),
-        noBarePlugin ? "" : String.format(java.util.Locale.ROOT, ", bare plugin %.1f pairs/s",
+        noBarePlugin ? "" : String.format(Locale.ROOT, ", bare plugin %.1f pairs/s",
             pairs / ((Phase.wall(res.barePublish) + Phase.wall(res.bareUnpublish)) / 1e9)));
     long driverCpu = res.publish.stream().mapToLong(Phase.Result::driverCpuNanos).sum()
         + res.unpublish.stream().mapToLong(Phase.Result::driverCpuNanos).sum();
@@ -443,15 +444,15 @@ public final class BenchCommand implements Callable<Integer> {
           Latencies.ms(pairBeyond), (double) pairBeyond / rawPair);
     }
     r.target("whole call: driver on a ready client within 2x of raw bind at p50",
-        pairRatio <= 2, String.format(java.util.Locale.ROOT, "pair %.1fx", pairRatio));
+        pairRatio <= 2, String.format(Locale.ROOT, "pair %.1fx", pairRatio));
     if (!noBarePlugin) {
       r.target("driver overhead beyond a bare plugin within 2x of raw bind at p50",
-          pairBeyond <= 2 * rawPair, String.format(java.util.Locale.ROOT,
+          pairBeyond <= 2 * rawPair, String.format(Locale.ROOT,
               "pair %s ms beyond the bare plugin = %.1fx raw pair %s ms", Latencies.ms(pairBeyond),
               (double) pairBeyond / rawPair, Latencies.ms(rawPair)));
     }
     r.target(">= 1000 pairs/s (the issue asks it at 256 callers on 2 cores)",
-        driverPairs >= 1000, String.format(java.util.Locale.ROOT, "%.1f pairs/s at %d callers",
+        driverPairs >= 1000, String.format(Locale.ROOT, "%.1f pairs/s at %d callers",
             driverPairs, concurrency));
     if (res.errors() > 0) {
       r.line("ERRORS: %d operations failed or left a target in the wrong state", res.errors());

@@ -1,5 +1,7 @@
 package io.jfscsi.bench;
 
+import io.jfscsi.runtime.LocalRuntimeConfig;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +28,8 @@ final class BenchOptions {
 
   @Option(names = "--data-dir",
       description = "embedded default only: the local file system the volumes live in "
-          + "(default: a new directory under /tmp, removed afterwards)")
+          + "(default: a new directory under /var/lib/jfs-csi/local, removed afterwards); "
+          + "it must lie beneath the driver's jfs-csi.local.allowed-roots")
   Path dataDir;
 
   @Option(names = "--secret", description = "node-publish secret key=value (repeatable); "
@@ -69,7 +72,9 @@ final class BenchOptions {
 
   Path dataDir() throws IOException {
     if (dataDir == null) {
-      dataDir = Files.createTempDirectory("jfs-csi-bench-data.");
+      // Beneath the driver's default allowed root: a directory elsewhere is refused.
+      Files.createDirectories(LocalRuntimeConfig.DEFAULT_LOCAL_ROOT);
+      dataDir = Files.createTempDirectory(LocalRuntimeConfig.DEFAULT_LOCAL_ROOT, "bench-data.");
     }
     return dataDir;
   }

@@ -12,6 +12,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import io.jfscsi.runtime.ProcInfo;
+import java.io.UncheckedIOException;
+import java.util.Locale;
 
 /**
  * What the bench reads from the host, without asking the driver: the mount table, processes
@@ -106,7 +109,7 @@ final class Host {
 
   /** A process's arguments, juicefs's rewritten process title split back into them. */
   static List<String> cmdline(long pid) {
-    return io.jfscsi.runtime.ProcInfo.arguments(pid);
+    return ProcInfo.arguments(pid);
   }
 
   static List<Long> pids() {
@@ -119,7 +122,7 @@ final class Host {
         }
       }
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
     return out;
   }
@@ -223,7 +226,7 @@ final class Host {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
         if (line.startsWith("MemTotal:")) {
-          mem = String.format(java.util.Locale.ROOT, "%.1f GiB",
+          mem = String.format(Locale.ROOT, "%.1f GiB",
               Long.parseLong(line.replaceAll("\\D", "")) / 1024.0 / 1024.0);
         }
       }

@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import csi.v1.NodeGetCapabilitiesRequest;
+import io.grpc.StatusRuntimeException;
 
 /** The Node and Identity calls a kubelet makes, over one channel (as kubelet uses one). */
 final class NodeCalls {
@@ -56,7 +58,7 @@ final class NodeCalls {
   /** NodeGetCapabilities: a call the driver answers without any actor, the gRPC round trip. */
   void capabilities() {
     client.node().withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
-        .nodeGetCapabilities(csi.v1.NodeGetCapabilitiesRequest.getDefaultInstance());
+        .nodeGetCapabilities(NodeGetCapabilitiesRequest.getDefaultInstance());
   }
 
   /** Probe over this channel: true when the plugin says ready. */
@@ -73,7 +75,7 @@ final class NodeCalls {
     try (CsiClient fresh = CsiClient.connect(endpoint)) {
       return fresh.identity().withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
           .probe(ProbeRequest.getDefaultInstance()).getReady().getValue();
-    } catch (io.grpc.StatusRuntimeException e) {
+    } catch (StatusRuntimeException e) {
       return false;
     }
   }

@@ -7,6 +7,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
 
 /**
  * Runs a list of operations with a fixed number of concurrent callers, each taking the next
@@ -54,7 +57,7 @@ final class Phase {
     long[] times = new long[n];
     boolean[] failed = new boolean[n];
     // The first few error messages, from any caller thread.
-    java.util.Queue<String> errors = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    Queue<String> errors = new ConcurrentLinkedQueue<>();
     AtomicInteger next = new AtomicInteger();
     int callers = Math.max(1, Math.min(concurrency, n));
     CountDownLatch ready = new CountDownLatch(callers);
@@ -88,7 +91,7 @@ final class Phase {
     for (Future<?> f : running) {
       try {
         f.get();
-      } catch (java.util.concurrent.ExecutionException e) {
+      } catch (ExecutionException e) {
         throw new IllegalStateException("a caller of phase " + name + " failed", e.getCause());
       }
     }

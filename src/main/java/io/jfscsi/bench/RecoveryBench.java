@@ -21,6 +21,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * {@code jfs-csi bench recovery}: K targets of one volume published, its client killed with
@@ -202,7 +203,7 @@ final class RecoveryBench implements Callable<Integer> {
   }
 
   private static void sleep() {
-    java.util.concurrent.locks.LockSupport.parkNanos(POLL_NANOS);
+    LockSupport.parkNanos(POLL_NANOS);
   }
 
   private static void print(Report r, int count, long gone, long client, long[] readableAt) {

@@ -23,6 +23,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.jfscsi.host.MountInfo;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * {@code jfs-csi bench scale}: many volumes and targets on one node. A publish storm of every
@@ -169,7 +173,7 @@ final class ScaleBench implements Callable<Integer> {
       long stopping = System.nanoTime();
       long lastMounts;
       do {
-        lastMounts = io.jfscsi.host.MountInfo.self().stream()
+        lastMounts = MountInfo.self().stream()
             .filter(e -> e.mountPoint().toString().contains(ws.prefix)).count();
         if (lastMounts > 0) {
           Thread.sleep(20);
@@ -214,8 +218,8 @@ final class ScaleBench implements Callable<Integer> {
           if (!untilHealthy) {
             throw new IllegalStateException(t.path() + ": " + s.getVolumeCondition().getMessage());
           }
-        } catch (io.grpc.StatusRuntimeException e) {
-          if (!untilHealthy || e.getStatus().getCode() == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
+        } catch (StatusRuntimeException e) {
+          if (!untilHealthy || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
             throw e;
           }
         }
@@ -248,7 +252,7 @@ final class ScaleBench implements Callable<Integer> {
       if (System.nanoTime() > deadline) {
         throw new IllegalStateException("driver " + pid + " still runs 60 s after SIGTERM");
       }
-      java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+      LockSupport.parkNanos(1_000_000);
     }
     long stop = System.nanoTime() - term;
     List<String> command = new ArrayList<>();
@@ -273,7 +277,7 @@ final class ScaleBench implements Callable<Integer> {
       if (System.nanoTime() > readyDeadline) {
         throw new IllegalStateException("the restarted driver is not ready after 120 s");
       }
-      java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+      LockSupport.parkNanos(10_000_000);
     }
     long ready = System.nanoTime() - started;
     return new Restarted(process.pid(), started, stop, ready, log);

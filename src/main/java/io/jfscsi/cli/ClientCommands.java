@@ -16,6 +16,9 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import csi.v1.CapacityRange;
+import csi.v1.GetPluginInfoRequest;
+import java.util.ArrayList;
 
 /** A command-line CSI client that plays kubelet and the provisioner against any endpoint. */
 final class ClientCommands {
@@ -71,7 +74,7 @@ final class ClientCommands {
       var volume = client.controller().createVolume(CreateVolumeRequest.newBuilder()
           .setName(name).putAllParameters(params).putAllSecrets(secrets)
           .addVolumeCapabilities(capability(accessMode, List.of()))
-          .setCapacityRange(csi.v1.CapacityRange.newBuilder().setRequiredBytes(capacity))
+          .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(capacity))
           .build()).getVolume();
       System.out.println("volume " + volume.getVolumeId() + " created");
       volume.getVolumeContextMap().forEach((k, v) -> System.out.println("  " + k + "=" + v));
@@ -105,7 +108,7 @@ final class ClientCommands {
     Map<String, String> context = new LinkedHashMap<>();
 
     @Option(names = "--mount-option", description = "mount option (repeatable)")
-    List<String> mountOptions = new java.util.ArrayList<>();
+    List<String> mountOptions = new ArrayList<>();
 
     @Option(names = "--read-only", description = "publish read-only")
     boolean readOnly;
@@ -165,7 +168,7 @@ final class ClientCommands {
   static final class Probe extends Base {
     @Override
     void call(CsiClient client) {
-      var info = client.identity().getPluginInfo(csi.v1.GetPluginInfoRequest.getDefaultInstance());
+      var info = client.identity().getPluginInfo(GetPluginInfoRequest.getDefaultInstance());
       boolean ready = client.identity().probe(ProbeRequest.getDefaultInstance()).getReady()
           .getValue();
       System.out.println(info.getName() + " " + info.getVendorVersion() + ": "

@@ -2,6 +2,10 @@ package io.jfscsi.cli;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import io.jfscsi.Driver;
+import io.jfscsi.bench.BenchCommand;
+import io.jfscsi.doctor.DoctorCommand;
+import io.jfscsi.warmup.WarmupCommand;
 
 /** The single entry point of the jar: the driver itself and a kubelet-like client for it. */
 @Command(name = "jfs-csi", mixinStandardHelpOptions = true,
@@ -15,9 +19,9 @@ import picocli.CommandLine.Command;
         ClientCommands.Unpublish.class,
         ClientCommands.Stats.class,
         ClientCommands.Probe.class,
-        io.jfscsi.bench.BenchCommand.class,
-        io.jfscsi.doctor.DoctorCommand.class,
-        io.jfscsi.warmup.WarmupCommand.class,
+        BenchCommand.class,
+        DoctorCommand.class,
+        WarmupCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
@@ -49,7 +53,7 @@ public final class Main implements Runnable {
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      return new String[] {"jfs-csi " + io.jfscsi.Driver.version()};
+      return new String[] {"jfs-csi " + Driver.version()};
     }
   }
 }

@@ -11,11 +11,12 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import java.util.concurrent.Callable;
 
 /** Runs the driver until SIGTERM / SIGINT; flags override the HOCON configuration. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = "Run the CSI driver (default: node and controller on the embedded runtime).")
-final class ServeCommand implements java.util.concurrent.Callable<Integer> {
+final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--config", description = "HOCON file with jfs-csi settings")
   File configFile;

@@ -13,6 +13,9 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Reaches the file system through a short-lived client of the same runtime the node uses (a FUSE
@@ -89,13 +92,13 @@ public final class MountedDirectories implements VolumeDirectories {
     try {
       client = runtime.start(key, fs, Optional.empty(), exit -> { })
           .toCompletableFuture().get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       if (e.getCause() instanceof Failure f) {
         throw f;
       }
       throw new Failure(Failure.Code.UNAVAILABLE, "cannot reach file system " + fs.fsName()
           + ": " + e.getCause().getMessage(), e.getCause());
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       throw new Failure(Failure.Code.DEADLINE_EXCEEDED, "file system " + fs.fsName()
           + " did not mount within " + startTimeout);
     } catch (InterruptedException e) {
@@ -113,7 +116,7 @@ public final class MountedDirectories implements VolumeDirectories {
   private void awaitStop(RunningClient client) {
     try {
       runtime.stop(client).toCompletableFuture().join();
-    } catch (java.util.concurrent.CompletionException e) {
+    } catch (CompletionException e) {
       if (Failure.unwrap(e) instanceof RuntimeException cause) {
         throw cause;
       }

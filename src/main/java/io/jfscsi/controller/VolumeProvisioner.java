@@ -18,6 +18,10 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.pattern.StatusReply;
 import org.slf4j.Logger;
+import java.nio.file.Path;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+import org.apache.pekko.Done;
 
 /**
  * The controller side: creates and deletes the sub-directory of each dynamically provisioned
@@ -58,11 +62,11 @@ public final class VolumeProvisioner {
    *                volume id
    */
   public record Delete(String volumeId, String subPath, Map<String, String> secrets,
-                       ActorRef<StatusReply<org.apache.pekko.Done>> replyTo) implements Command {
+                       ActorRef<StatusReply<Done>> replyTo) implements Command {
 
     /** CSI DeleteVolume: the directory is the catalog's, or named after the volume. */
     public Delete(String volumeId, Map<String, String> secrets,
-                  ActorRef<StatusReply<org.apache.pekko.Done>> replyTo) {
+                  ActorRef<StatusReply<Done>> replyTo) {
       this(volumeId, null, secrets, replyTo);
     }
   }
@@ -78,7 +82,7 @@ public final class VolumeProvisioner {
   public static final String SUB_PATH = "subPath";
 
   /** The names external-provisioner gives dynamic PVs: pvc-<uid of the claim>. */
-  private static final java.util.regex.Pattern DYNAMIC_NAME = java.util.regex.Pattern.compile(
+  private static final Pattern DYNAMIC_NAME = Pattern.compile(
       "pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
   public static Behavior<Command> create(VolumeDirectories directories, VolumeCatalog catalog) {
@@ -97,7 +101,7 @@ public final class VolumeProvisioner {
     });
   }
 
-  public static VolumeCatalog catalog(java.nio.file.Path stateDir) {
+  public static VolumeCatalog catalog(Path stateDir) {
     return new VolumeCatalog(stateDir.resolve("volumes"));
   }
 
@@ -132,30 +136,30 @@ public final class VolumeProvisioner {
     return new Created(c.name(), c.requiredBytes(), context);
   }
 
-  private static org.apache.pekko.Done delete(Delete d, VolumeDirectories directories,
+  private static Done delete(Delete d, VolumeDirectories directories,
                                               VolumeCatalog catalog, Logger log) {
     Optional<VolumeCatalog.Entry> known = catalog.find(d.volumeId());
     if (known.isEmpty() && !DYNAMIC_NAME.matcher(d.volumeId()).matches()) {
       // Not provisioned here, and not named like a dynamic PV: most likely a static volume
       // whose data this driver must never remove.
       log.info("DeleteVolume {}: not provisioned by this driver; nothing removed", d.volumeId());
-      return org.apache.pekko.Done.getInstance();
+      return Done.getInstance();
     }
     if (d.secrets().isEmpty()) {
       if (known.isEmpty()) {
-        return org.apache.pekko.Done.getInstance(); // nothing of ours: already deleted
+        return Done.getInstance(); // nothing of ours: already deleted
       }
       throw Failure.invalid("DeleteVolume for " + d.volumeId() + " needs the provisioner secret "
           + "(name, metaurl) to reach the file system");
     }
     VolumeSettings fs = SettingsParser.parse(new VolumeSource(d.volumeId(), d.secrets(),
-        Map.of(), java.util.List.of()));
+        Map.of(), List.of()));
     String subPath = known.map(VolumeCatalog.Entry::subPath)
         .orElse(d.subPath() == null ? d.volumeId() : d.subPath());
     directories.delete(fs, subPath);
     catalog.remove(d.volumeId());
     log.info("volume {} deleted from file system {}", d.volumeId(), fs.fsName());
-    return org.apache.pekko.Done.getInstance();
+    return Done.getInstance();
   }
 
   private static Boolean lookup(Lookup l, VolumeDirectories directories, VolumeCatalog catalog) {
@@ -166,7 +170,7 @@ public final class VolumeProvisioner {
       return false;
     }
     VolumeSettings fs = SettingsParser.parse(new VolumeSource(l.volumeId(), l.secrets(),
-        l.parameters(), java.util.List.of()));
+        l.parameters(), List.of()));
     return directories.exists(fs, l.volumeId());
   }
 
@@ -187,7 +191,7 @@ public final class VolumeProvisioner {
     }
   }
 
-  private static <T> void reply(ActorRef<StatusReply<T>> to, java.util.function.Supplier<T> work) {
+  private static <T> void reply(ActorRef<StatusReply<T>> to, Supplier<T> work) {
     try {
       to.tell(StatusReply.success(work.get()));
     } catch (Failure f) {

@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.Done;
 
 /**
  * The CSI Controller service: dynamic provisioning of a sub-directory per volume. Validates
@@ -63,7 +64,7 @@ public final class ControllerService implements Controller {
   @Override
   public CompletionStage<DeleteVolumeResponse> deleteVolume(DeleteVolumeRequest in) {
     String id = RequestChecks.volumeId("volume_id", in.getVolumeId());
-    return Asks.<VolumeProvisioner.Command, org.apache.pekko.Done>askWithStatus(
+    return Asks.<VolumeProvisioner.Command, Done>askWithStatus(
             provisioner, reply -> new VolumeProvisioner.Delete(id, in.getSecretsMap(), reply),
             timeout, scheduler)
         .thenApply(done -> DeleteVolumeResponse.getDefaultInstance());

@@ -8,6 +8,9 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import csi.v1.ControllerGrpc;
+import csi.v1.IdentityGrpc;
+import csi.v1.NodeGrpc;
 
 /**
  * A plaintext HTTP/2 gRPC channel to a CSI endpoint, the way kubelet connects: used by the
@@ -42,20 +45,20 @@ public final class CsiClient implements AutoCloseable {
     };
   }
 
-  public csi.v1.IdentityGrpc.IdentityBlockingStub identity() {
-    return csi.v1.IdentityGrpc.newBlockingStub(channel);
+  public IdentityGrpc.IdentityBlockingStub identity() {
+    return IdentityGrpc.newBlockingStub(channel);
   }
 
-  public csi.v1.NodeGrpc.NodeBlockingStub node() {
-    return csi.v1.NodeGrpc.newBlockingStub(channel);
+  public NodeGrpc.NodeBlockingStub node() {
+    return NodeGrpc.newBlockingStub(channel);
   }
 
-  public csi.v1.NodeGrpc.NodeFutureStub nodeAsync() {
-    return csi.v1.NodeGrpc.newFutureStub(channel);
+  public NodeGrpc.NodeFutureStub nodeAsync() {
+    return NodeGrpc.newFutureStub(channel);
   }
 
-  public csi.v1.ControllerGrpc.ControllerBlockingStub controller() {
-    return csi.v1.ControllerGrpc.newBlockingStub(channel);
+  public ControllerGrpc.ControllerBlockingStub controller() {
+    return ControllerGrpc.newBlockingStub(channel);
   }
 
   public ManagedChannel channel() {

@@ -13,6 +13,8 @@ import java.lang.invoke.MethodHandles;
 import java.lang.reflect.Method;
 import java.util.Arrays;
 import java.util.concurrent.CompletionStage;
+import com.google.protobuf.Message;
+import io.grpc.ServerMethodDefinition;
 
 /**
  * Serves a pekko-grpc service interface (one CompletionStage method per RPC) through grpc-java,
@@ -46,12 +48,12 @@ final class GrpcBridge {
   }
 
   @SuppressWarnings("unchecked")
-  private static <Q, R> io.grpc.ServerMethodDefinition<Object, R> unary(
+  private static <Q, R> ServerMethodDefinition<Object, R> unary(
       MethodDescriptor<?, ?> method, MethodHandle target) {
     MethodDescriptor<Q, R> typed = (MethodDescriptor<Q, R>) method;
     MethodDescriptor<Object, R> lenient = typed.toBuilder(
         new Lenient<>(typed.getRequestMarshaller()), typed.getResponseMarshaller()).build();
-    return io.grpc.ServerMethodDefinition.create(lenient, ServerCalls.asyncUnaryCall(
+    return ServerMethodDefinition.create(lenient, ServerCalls.asyncUnaryCall(
         (Object request, StreamObserver<R> responses) -> {
           if (request instanceof Unparsable bad) {
             responses.onError(Status.INVALID_ARGUMENT.withDescription("the request is not a "
@@ -61,7 +63,7 @@ final class GrpcBridge {
           }
           CompletionStage<R> answer;
           try {
-            RequestStrings.check((com.google.protobuf.Message) request);
+            RequestStrings.check((Message) request);
             answer = (CompletionStage<R>) target.invoke(request);
           } catch (Throwable e) {
             responses.onError(StatusMapping.toStatus(e));

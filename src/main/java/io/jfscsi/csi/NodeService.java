@@ -35,6 +35,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.Done;
 
 /**
  * The CSI Node service: validates each request, turns it into one message for the
@@ -74,7 +75,7 @@ public final class NodeService implements Node {
     boolean readOnly = in.getReadonly() || RequestChecks.readOnlyMode(in.getVolumeCapability())
         || settings.readOnly();
     ClientKey key = new ClientKey(volumeId, settings.clientHash());
-    return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
+    return Asks.<NodeGuardian.Command, Done>askWithStatus(guardian,
             reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply), timeout,
             scheduler)
         .thenApply(done -> NodePublishVolumeResponse.getDefaultInstance());
@@ -86,7 +87,7 @@ public final class NodeService implements Node {
     String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
     Path target = RequestChecks.unpublishedTargetPath("target_path", in.getTargetPath(),
         kubeletRoot);
-    return Asks.<NodeGuardian.Command, org.apache.pekko.Done>askWithStatus(guardian,
+    return Asks.<NodeGuardian.Command, Done>askWithStatus(guardian,
             reply -> new NodeGuardian.Unpublish(volumeId, target, reply), timeout, scheduler)
         .thenApply(done -> NodeUnpublishVolumeResponse.getDefaultInstance());
   }

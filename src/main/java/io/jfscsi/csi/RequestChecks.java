@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Validation shared by the CSI services. Everything here is pure apart from resolving the real
@@ -43,7 +44,7 @@ final class RequestChecks {
       throw Failure.invalid(field + " is required");
     }
     // In UTF-8 bytes, as CSI counts: the name of a volume's directory must fit in NAME_MAX.
-    int bytes = value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    int bytes = value.getBytes(StandardCharsets.UTF_8).length;
     if (bytes > MAX_ID_LENGTH) {
       throw Failure.invalid(field + " is " + bytes + " bytes long (UTF-8); at most "
           + MAX_ID_LENGTH + " are accepted");
@@ -95,11 +96,11 @@ final class RequestChecks {
     if (value.indexOf('\0') >= 0) {
       throw Failure.invalid(field + " contains a NUL character");
     }
-    if (value.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 4096) {
+    if (value.getBytes(StandardCharsets.UTF_8).length > 4096) {
       throw Failure.invalid(field + " is longer than PATH_MAX (4096 bytes)");
     }
     for (String element : value.split("/")) {
-      if (element.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 255) {
+      if (element.getBytes(StandardCharsets.UTF_8).length > 255) {
         throw Failure.invalid(field + " has the element " + Quoted.of(element)
             + ", longer than a file name can be (255 bytes)");
       }

@@ -17,6 +17,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import java.util.Arrays;
+import java.util.TreeSet;
 
 /**
  * The doctor's rules: walks pod → PVC → PV → StorageClass → Mount Pod → events, and names the
@@ -103,7 +106,7 @@ public final class Doctor {
           + " does not exist", evidence, "create it with at least the keys name and metaurl");
     }
     evidence.add("provisioner secret " + secret.reference() + ": keys "
-        + new java.util.TreeSet<>(secret.data().get().keySet()));
+        + new TreeSet<>(secret.data().get().keySet()));
     Optional<String> refused = refusal(new VolumeSource("doctor", secret.data().get(),
         withoutCsiKeys(parameters), Optional.ofNullable(sc.getMountOptions()).orElse(List.of())));
     if (refused.isPresent()) {
@@ -323,7 +326,7 @@ public final class Doctor {
 
   private static String lastLines(String text, int n) {
     String[] lines = text.split("\n");
-    return String.join(" | ", java.util.Arrays.copyOfRange(lines,
+    return String.join(" | ", Arrays.copyOfRange(lines,
         Math.max(0, lines.length - n), lines.length));
   }
 
@@ -331,7 +334,7 @@ public final class Doctor {
     return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
   }
 
-  private static String name(io.fabric8.kubernetes.api.model.HasMetadata o) {
+  private static String name(HasMetadata o) {
     return o.getMetadata().getName();
   }
 

@@ -9,6 +9,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import io.jfscsi.runtime.kube.KubeClients;
 
 /**
  * {@code jfs-csi doctor pod NS/NAME} or {@code jfs-csi doctor pvc NS/NAME}: says which side
@@ -48,7 +49,7 @@ public final class DoctorCommand implements Callable<Integer> {
     String namespace = target.contains("/") ? target.substring(0, target.indexOf('/'))
         : "default";
     String name = target.substring(target.indexOf('/') + 1);
-    try (KubernetesClient client = io.jfscsi.runtime.kube.KubeClients.connect(
+    try (KubernetesClient client = KubeClients.connect(
         kubeconfig == null ? "" : kubeconfig.toString())) {
       FactsCollector collector = new FactsCollector(client);
       Facts facts = kind == Kind.pod

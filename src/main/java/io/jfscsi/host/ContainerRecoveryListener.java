@@ -1,5 +1,8 @@
 package io.jfscsi.host;
 
+import java.util.List;
+import org.slf4j.LoggerFactory;
+
 /**
  * Told of every container that {@link ContainerRecovery} recovered or could not recover (the
  * outcomes also go to the log). Listeners: the driver's metrics, and in cluster mode a Kubernetes
@@ -14,14 +17,14 @@ public interface ContainerRecoveryListener {
   void onOutcome(ContainerOutcome outcome);
 
   /** Tells each listener in turn; one that throws does not keep the others from hearing it. */
-  static ContainerRecoveryListener all(java.util.List<ContainerRecoveryListener> listeners) {
-    java.util.List<ContainerRecoveryListener> copy = java.util.List.copyOf(listeners);
+  static ContainerRecoveryListener all(List<ContainerRecoveryListener> listeners) {
+    List<ContainerRecoveryListener> copy = List.copyOf(listeners);
     return outcome -> {
       for (ContainerRecoveryListener l : copy) {
         try {
           l.onOutcome(outcome);
         } catch (RuntimeException e) {
-          org.slf4j.LoggerFactory.getLogger(ContainerRecoveryListener.class)
+          LoggerFactory.getLogger(ContainerRecoveryListener.class)
               .warn("a container recovery listener failed: {}", e.toString());
         }
       }

@@ -139,8 +139,8 @@ final class Libc {
   }
 
   /** syscall(2) with a number and {@code args}, which the C ABI passes as variadic arguments. */
-  private static MethodHandle variadicSyscall(java.lang.foreign.MemoryLayout... args) {
-    java.lang.foreign.MemoryLayout[] all = new java.lang.foreign.MemoryLayout[args.length + 1];
+  private static MethodHandle variadicSyscall(MemoryLayout... args) {
+    MemoryLayout[] all = new MemoryLayout[args.length + 1];
     all[0] = JAVA_LONG;
     System.arraycopy(args, 0, all, 1, args.length);
     return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syscall"),

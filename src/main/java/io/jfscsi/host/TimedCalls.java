@@ -9,6 +9,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * Runs system calls that a hung FUSE client can block forever (stat, statvfs, realpath) with a
@@ -20,8 +22,8 @@ import java.util.function.Supplier;
  */
 final class TimedCalls {
   /** Grows with the calls in flight (hung ones included); idle threads end after a minute. */
-  private static final java.util.concurrent.ExecutorService THREADS =
-      java.util.concurrent.Executors.newCachedThreadPool(
+  private static final ExecutorService THREADS =
+      Executors.newCachedThreadPool(
           Thread.ofPlatform().daemon().name("timed-call-", 0).factory());
 
   private final Duration timeout;

@@ -12,6 +12,9 @@ import java.util.Set;
 import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.stream.Stream;
 
 /**
  * What a volume context (PV volumeAttributes, which carry the StorageClass parameters for dynamic
@@ -64,7 +67,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         mountPodKeys.put(key, e.getValue());
       } else if (key.startsWith("juicefs/") && !USED.contains(key)) {
         throw Failure.invalid("volume context key " + Quoted.of(key) + " is not a key of the JuiceFS CSI"
-            + " driver; check its spelling (known keys: " + String.join(", ", java.util.stream.Stream
+            + " driver; check its spelling (known keys: " + String.join(", ", Stream
             .concat(USED.stream(), MOUNT_POD_KEYS.stream()).sorted().toList()) + ")");
       }
     }
@@ -93,7 +96,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         throw Failure.invalid("volume context key 'subPath' must not contain '..': a volume may"
             + " only see directories below the file system root");
       }
-      if (part.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NAME_MAX) {
+      if (part.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
         throw Failure.invalid("volume context key 'subPath' has the element " + Quoted.of(part)
             + ", longer than a file name can be (" + NAME_MAX + " bytes)");
       }
@@ -102,7 +105,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
       }
     }
     String path = String.join("/", parts);
-    if (path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > PATH_MAX) {
+    if (path.getBytes(StandardCharsets.UTF_8).length > PATH_MAX) {
       throw Failure.invalid("volume context key 'subPath' is longer than a path can be ("
           + PATH_MAX + " bytes)");
     }
@@ -134,7 +137,7 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     if (raw == null || raw.isBlank()) {
       return false;
     }
-    return switch (raw.strip().toLowerCase(java.util.Locale.ROOT)) {
+    return switch (raw.strip().toLowerCase(Locale.ROOT)) {
       case "true" -> true;
       case "false" -> false;
       default -> throw Failure.invalid("volume context key '" + CLEAN_CACHE + "' must be \"true\""

@@ -3,6 +3,7 @@ package io.jfscsi.juicefs;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.Optional;
+import java.math.BigInteger;
 
 /**
  * Kubernetes resource quantities ({@code 500m}, {@code 2}, {@code 1.5Gi}, {@code 1G},
@@ -18,7 +19,7 @@ final class Quantity {
    * (A zero counts its written digits: 0e-41 is refused too.)
    */
   private static final int MAX_MAGNITUDE = 40;
-  private static final BigDecimal EXBI = new BigDecimal(java.math.BigInteger.ONE.shiftLeft(60));
+  private static final BigDecimal EXBI = new BigDecimal(BigInteger.ONE.shiftLeft(60));
 
   /** The exact value of {@code text}, or empty when it is not a Kubernetes quantity. */
   static Optional<BigDecimal> value(String text) {

@@ -14,6 +14,14 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
+import io.jfscsi.host.ContainerOutcome;
+import io.jfscsi.host.ContainerRecoveryListener;
+import io.jfscsi.mount.ClientRecovered;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.model.snapshots.Unit;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The Prometheus metrics of one driver, in a registry of its own (two drivers in one JVM, as in
@@ -38,7 +46,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * The client gauges are computed at each scrape from the actors' own description of themselves
  * ({@link #observe} before {@link #scrape}).
  */
-public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryListener {
+public final class DriverMetrics implements ContainerRecoveryListener {
 
   /** Buckets from a fast stat to a publish that waits for a slow client start. */
   private static final double[] CALL_BUCKETS =
@@ -57,7 +65,7 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
     callDuration = Histogram.builder()
         .name("jfscsi_csi_call_duration_seconds")
         .help("Time from a CSI request to its answer, by gRPC method")
-        .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
+        .unit(Unit.SECONDS)
         .labelNames("rpc")
         .classicOnly()
         .classicUpperBounds(CALL_BUCKETS)
@@ -76,7 +84,7 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
     containerRecoveryDuration = Histogram.builder()
         .name("jfscsi_container_recovery_duration_seconds")
         .help("Time to replace one container's dead copy of a volume")
-        .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
+        .unit(Unit.SECONDS)
         .classicOnly()
         .classicUpperBounds(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
         .register(registry);
@@ -87,7 +95,7 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
     clientRecoveryDuration = Histogram.builder()
         .name("jfscsi_client_recovery_duration_seconds")
         .help("Time from a client's death being seen to every one of its targets bound again")
-        .unit(io.prometheus.metrics.model.snapshots.Unit.SECONDS)
+        .unit(Unit.SECONDS)
         .classicOnly()
         .classicUpperBounds(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
         .register(registry);
@@ -128,7 +136,7 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
 
   /** Counts each container recovery the host side reports (called on a mount actor's thread). */
   @Override
-  public void onOutcome(io.jfscsi.host.ContainerOutcome outcome) {
+  public void onOutcome(ContainerOutcome outcome) {
     containerRecoveries.labelValues(outcome.recovered() ? "recovered" : "failed").inc();
     if (outcome.recovered()) {
       containerRecoveryDuration.observe(outcome.took().toNanos() / 1e9);
@@ -136,7 +144,7 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
   }
 
   /** Counts a client recovery the mount actors publish on the event stream. */
-  public void onClientRecovered(io.jfscsi.mount.ClientRecovered recovered) {
+  public void onClientRecovered(ClientRecovered recovered) {
     clientRecoveries.inc();
     clientRecoveryDuration.observe(recovered.took().toNanos() / 1e9);
   }
@@ -146,8 +154,8 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
    * {@code jfscsi_kubernetes_requests_total{request="PATCH pods"}} (method or WATCH, resource).
    * Called once, in cluster mode.
    */
-  public void countKubernetesRequests(java.util.function.Supplier<java.util.Map<String, Long>> counts) {
-    io.prometheus.metrics.core.metrics.CounterWithCallback.builder()
+  public void countKubernetesRequests(Supplier<Map<String, Long>> counts) {
+    CounterWithCallback.builder()
         .name("jfscsi_kubernetes_requests_total")
         .help("Requests the node's Mount Pod runtime sent to the API server, by method (WATCH for "
             + "watches) and resource")
@@ -169,7 +177,7 @@ public final class DriverMetrics implements io.jfscsi.host.ContainerRecoveryList
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    return out.toString(StandardCharsets.UTF_8);
   }
 
   public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;

@@ -10,6 +10,7 @@ import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.Extension;
 import org.apache.pekko.actor.typed.ActorRef;
+import java.util.Optional;
 
 /**
  * What the management routes and health checks of one driver read, kept as an extension of its
@@ -32,8 +33,8 @@ public final class ManagementContext implements Extension {
   private final AtomicReference<Hooks> hooks = new AtomicReference<>();
   private final AtomicBoolean csiServing = new AtomicBoolean();
   private final AtomicReference<ClusterView> clusterView = new AtomicReference<>();
-  private final AtomicReference<Supplier<java.util.Optional<String>>> registrationRefusal =
-      new AtomicReference<>(java.util.Optional::empty);
+  private final AtomicReference<Supplier<Optional<String>>> registrationRefusal =
+      new AtomicReference<>(Optional::empty);
 
   private ManagementContext() {}
 
@@ -65,16 +66,16 @@ public final class ManagementContext implements Extension {
     clusterView.set(view);
   }
 
-  java.util.Optional<ClusterView> clusterView() {
-    return java.util.Optional.ofNullable(clusterView.get());
+  Optional<ClusterView> clusterView() {
+    return Optional.ofNullable(clusterView.get());
   }
 
   /** Where /ready learns whether kubelet refused the plugin registration (node role). */
-  public void registrationRefusal(Supplier<java.util.Optional<String>> refusal) {
+  public void registrationRefusal(Supplier<Optional<String>> refusal) {
     registrationRefusal.set(refusal);
   }
 
-  java.util.Optional<String> registrationRefusal() {
+  Optional<String> registrationRefusal() {
     return registrationRefusal.get().get();
   }
 

@@ -35,6 +35,8 @@ import org.apache.pekko.management.javadsl.HealthChecks;
 import org.apache.pekko.management.javadsl.ManagementRouteProvider;
 import org.apache.pekko.management.javadsl.ManagementRouteProviderSettings;
 import scala.util.Try;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The management routes, contributed to pekko-management's HTTP server. All of them only read:
@@ -85,7 +87,7 @@ public final class ManagementRoutes implements ManagementRouteProvider {
               metrics.observe(views);
               return complete(HttpResponse.create().withEntity(
                   ContentTypes.parse(DriverMetrics.CONTENT_TYPE),
-                  metrics.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                  metrics.scrape().getBytes(StandardCharsets.UTF_8)));
             })))));
   }
 
@@ -106,7 +108,7 @@ public final class ManagementRoutes implements ManagementRouteProvider {
           + "Kubernetes or without the controller role"));
     }
     // Blocks on the API server: on a thread of its own, never on a pool that others share.
-    CompletionStage<String> answer = java.util.concurrent.CompletableFuture.supplyAsync(
+    CompletionStage<String> answer = CompletableFuture.supplyAsync(
         view.get()::json, task -> Thread.ofVirtual().name("cluster-view").start(task));
     return onComplete(answer, (Try<String> t) -> t.isSuccess() ? json(StatusCodes.OK, t.get())
         : json(StatusCodes.SERVICE_UNAVAILABLE, Json.error("the API server did not answer: "
@@ -152,7 +154,7 @@ public final class ManagementRoutes implements ManagementRouteProvider {
       if (in == null) {
         throw new IllegalStateException("missing resource " + name);
       }
-      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -35,6 +35,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.pattern.StatusReply;
+import java.util.Locale;
 
 /**
  * One shared JuiceFS client and every target bound to it. Publish and unpublish for the client
@@ -381,7 +382,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
           .orElse("its client is still starting");
       case BROKEN -> "its client died (" + lastError.orElse("no reason known")
           + ") and is restarted after a backoff";
-      default -> "its client is " + state.name().toLowerCase(java.util.Locale.ROOT);
+      default -> "its client is " + state.name().toLowerCase(Locale.ROOT);
     };
   }
 

@@ -29,6 +29,9 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.pattern.StatusReply;
+import java.time.Duration;
+import java.time.Instant;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 
 /**
  * The node side's single entry point: routes each publish to the {@link MountActor} of its
@@ -91,12 +94,12 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private final Map<Path, Route> routes = new HashMap<>();
   private long generation;
   /** When each client's actor was last rebuilt from its record after a failure. */
-  private final Map<ClientKey, java.time.Instant> rebuiltAt = new HashMap<>();
+  private final Map<ClientKey, Instant> rebuiltAt = new HashMap<>();
   /** Clients whose actor failed again soon after a rebuild: left alone until a restart. */
   private final Map<ClientKey, String> quarantined = new HashMap<>();
 
   /** An actor that fails again this soon after its rebuild would only fail in a loop. */
-  static final java.time.Duration REBUILD_GRACE = java.time.Duration.ofMinutes(1);
+  static final Duration REBUILD_GRACE = Duration.ofMinutes(1);
 
   public static Behavior<Command> create(MountRuntime runtime, Mounter mounter,
                                          MountSettings settings, Clock clock) {
@@ -364,8 +367,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     clients.remove(key);
     routes.values().removeIf(r -> r.key().equals(key));
-    java.time.Instant now = clock.instant();
-    java.time.Instant last = rebuiltAt.get(key);
+    Instant now = clock.instant();
+    Instant last = rebuiltAt.get(key);
     if (last != null && now.isBefore(last.plus(REBUILD_GRACE))) {
       // Rebuilding from the same record would fail the same way, over and over.
       quarantined.put(key, "its actor failed again within " + REBUILD_GRACE.toSeconds()
@@ -373,7 +376,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       getContext().getLog().error("the actor of client {} failed again {} ms after it was "
           + "rebuilt from its record; the client is quarantined: its record, process and mounts "
           + "are left as they are and its publishes fail until the driver restarts", key,
-          java.time.Duration.between(last, now).toMillis());
+          Duration.between(last, now).toMillis());
       return;
     }
     // The actor failed: its references are in the runtime's record, so rebuild it from there.
@@ -396,7 +399,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private ActorRef<MountActor.Command> spawn(ClientKey key, Behavior<MountActor.Command> b) {
     ActorRef<MountActor.Command> ref = getContext().spawn(
-        Behaviors.supervise(b).onFailure(org.apache.pekko.actor.typed.SupervisorStrategy.stop()),
+        Behaviors.supervise(b).onFailure(SupervisorStrategy.stop()),
         "client-" + SafeNames.of(key) + "-" + (++generation),
         DispatcherSelector.fromConfig(DISPATCHER));
     getContext().watchWith(ref, new ClientGone(key));

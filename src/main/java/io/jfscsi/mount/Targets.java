@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
+import java.util.function.Predicate;
 
 /**
  * The references of one client (target path to read-only) and the host-side work on them:
@@ -166,7 +167,7 @@ final class Targets {
    * Drops, and unmounts, every reference whose pod directory is gone, or whose pod
    * {@code podGone} says is gone from the node (a lost unpublish).
    */
-  List<Path> dropUnpublished(java.util.function.Predicate<Path> podGone) {
+  List<Path> dropUnpublished(Predicate<Path> podGone) {
     List<Path> gone = new ArrayList<>();
     for (Path target : held.keySet()) {
       // The pod is gone, or the target is no longer a mount point: an unpublish was lost.

@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import io.jfscsi.juicefs.MetaPassword;
 
 /**
  * Removes a stopped client's cache. JuiceFS keeps a volume's blocks in CACHE_DIR/UUID, and a
@@ -70,7 +71,7 @@ final class ClientCache {
     // ClientCommand has no status command line; this one is trivial. The metaurl is on argv as
     // for mount, without its password, which goes through META_PASSWORD (environment()).
     List<String> argv = List.of(config.juicefsBinary().toString(), "status",
-        io.jfscsi.juicefs.MetaPassword.split(settings.metaUrl().reveal()).url());
+        MetaPassword.split(settings.metaUrl().reveal()).url());
     Path out = null;
     try {
       Path tmp = config.stateDir().resolve("tmp");

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.stream.Collectors;
 
 /**
  * What runs for a volume: bindfs on its local directory (the embedded default) or the real
@@ -97,7 +98,7 @@ final class ClientPlan {
   private Failure refusedDirectory(ClientKey key, Path dir) {
     return Failure.invalid("the local directory " + dir + " of volume " + key.volumeId()
         + " is not beneath a directory the embedded default may serve ("
-        + config.localRoots().stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", "))
+        + config.localRoots().stream().map(Path::toString).collect(Collectors.joining(", "))
         + "; see jfs-csi.local.allowed-roots)");
   }
 

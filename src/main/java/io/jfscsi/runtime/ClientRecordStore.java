@@ -29,6 +29,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.time.Duration;
 
 /**
  * Client records under {@code dir} (stateDir/clients), in two parts per client:
@@ -80,7 +81,7 @@ final class ClientRecordStore {
   private static final String SUFFIX = ".properties";
   private static final String FORMAT = "3";
   private static final String COMMENT = "jfs-csi client record: holds secrets, keep 0600";
-  private static final java.time.Duration ABANDONED_AFTER = java.time.Duration.ofMinutes(1);
+  private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
 
   private final Path dir;
   /** What the disk holds of each client that saved since the store was made (see the class comment). */

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import com.typesafe.config.Config;
 
 /**
  * Configuration of {@link LocalProcessRuntime}.
@@ -69,7 +70,7 @@ public record LocalRuntimeConfig(Path mountRoot, Path stateDir, Path bindfsBinar
   }
 
   /** From the {@code jfs-csi} HOCON section; a binary given without a '/' is looked up on PATH. */
-  public static LocalRuntimeConfig from(com.typesafe.config.Config c) {
+  public static LocalRuntimeConfig from(Config c) {
     return new LocalRuntimeConfig(Path.of(c.getString("mount-root")),
         Path.of(c.getString("state-dir")),
         binary(c.getString("client.bindfs-binary"), Path.of("/usr/bin/bindfs")),

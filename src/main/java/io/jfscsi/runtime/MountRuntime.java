@@ -4,6 +4,8 @@ import io.jfscsi.juicefs.VolumeSettings;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
+import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Where JuiceFS clients run: a child process in its own session (local mode) or a Mount Pod
@@ -25,7 +27,7 @@ public interface MountRuntime {
    * {@code onExit} is called once, from any thread, when the started client dies later.
    */
   CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                       java.util.Optional<RunningClient> previous,
+                                       Optional<RunningClient> previous,
                                        Consumer<ClientExit> onExit);
 
   /**
@@ -35,7 +37,7 @@ public interface MountRuntime {
    * to say reports nothing.
    */
   default CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                               java.util.Optional<RunningClient> previous,
+                                               Optional<RunningClient> previous,
                                                Consumer<ClientExit> onExit,
                                                Consumer<StartProgress> onProgress) {
     return start(key, settings, previous, onExit);
@@ -64,7 +66,7 @@ public interface MountRuntime {
    * (cluster mode: not in the node's pod informer for a while), so that its reference can be
    * dropped though its directory is still there. Local mode knows no more than the directory.
    */
-  default boolean podGone(java.nio.file.Path target) {
+  default boolean podGone(Path target) {
     return false;
   }
 

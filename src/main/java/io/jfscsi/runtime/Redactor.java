@@ -8,6 +8,8 @@ import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Removes a volume's secret values from text that goes into logs and Failure messages (client
@@ -77,7 +79,7 @@ public final class Redactor {
       String userInfo = URI.create(url).getRawUserInfo();
       if (userInfo != null && userInfo.contains(":")) {
         String password = userInfo.substring(userInfo.indexOf(':') + 1);
-        return List.of(password, java.net.URLDecoder.decode(password, java.nio.charset.StandardCharsets.UTF_8));
+        return List.of(password, URLDecoder.decode(password, StandardCharsets.UTF_8));
       }
     } catch (RuntimeException e) {
       // Not a URL this parser understands (e.g. redis sentinel lists): the whole value is masked.

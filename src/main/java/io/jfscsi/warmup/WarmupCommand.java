@@ -16,6 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
+import io.jfscsi.runtime.kube.KubeClients;
 
 /**
  * {@code jfs-csi warmup VOLUME_ID [PATH...]}: warms the cache of the client that serves the
@@ -89,7 +90,7 @@ public final class WarmupCommand implements Callable<Integer> {
     String claim = pvc.substring(pvc.indexOf('/') + 1);
     var out = spec.commandLine().getOut();
     int worst = 0;
-    try (var client = io.jfscsi.runtime.kube.KubeClients.connect(
+    try (var client = KubeClients.connect(
         kubeconfig == null ? "" : kubeconfig.toString())) {
       MountPodWarmup warmup = new MountPodWarmup(client);
       for (MountPodWarmup.Plan plan : warmup.plan(namespace, claim, words,

@@ -24,6 +24,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import csi.v1.NodeGetInfoRequest;
+import csi.v1.ProbeRequest;
+import org.assertj.core.api.Assertions;
 
 /**
  * The bench's bare plugin as the bench runs it: a child JVM on a Unix socket, real binds of a
@@ -67,7 +70,7 @@ class BarePluginTest {
       assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).contains(true);
       assertThat(Host.cmdline(pid)).contains("bare-plugin", "-XX:+UseSerialGC", "-Xmx64m",
           "--enable-native-access=ALL-UNNAMED");
-      assertThat(client.identity().probe(csi.v1.ProbeRequest.getDefaultInstance()).getReady()
+      assertThat(client.identity().probe(ProbeRequest.getDefaultInstance()).getReady()
           .getValue()).isTrue();
 
       client.node().nodePublishVolume(publish("v1", target, false));
@@ -104,7 +107,7 @@ class BarePluginTest {
             assertThat(e.getStatus().getDescription()).contains("mkdir " + orphan);
           });
       assertThatThrownBy(() -> client.node().nodeGetInfo(
-          csi.v1.NodeGetInfoRequest.getDefaultInstance()))
+          NodeGetInfoRequest.getDefaultInstance()))
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(
               e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
     }
@@ -116,7 +119,7 @@ class BarePluginTest {
   @Test
   void aPluginThatCannotStartIsReportedWithItsOutputAndLeavesNothing() {
     // Without any --source picocli refuses the command line and the child exits at once.
-    Throwable failure = org.assertj.core.api.Assertions.catchThrowable(
+    Throwable failure = Assertions.catchThrowable(
         () -> BarePlugin.Child.start(Map.of(), Duration.ofSeconds(60)));
 
     assertThat(failure).isInstanceOf(IllegalStateException.class)

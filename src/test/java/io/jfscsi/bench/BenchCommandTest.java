@@ -20,6 +20,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.assertj.core.api.Assertions;
 
 /**
  * Smoke tests of {@code jfs-csi bench}, {@code bench recovery} and {@code bench scale} against a
@@ -58,7 +61,7 @@ class BenchCommandTest {
       var process = ProcessHandle.of(pid);
       if (process.isPresent()) {
         process.get().destroyForcibly();
-        process.get().onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        process.get().onExit().get(30, TimeUnit.SECONDS);
       }
     }
     // A bare plugin the bench failed to stop would outlive this test: stop it, then fail.
@@ -102,7 +105,7 @@ class BenchCommandTest {
         + "(-?[0-9.]+) ms");
     assertThat(Double.parseDouble(beyond.group(2))).isCloseTo(
         row(report, "driver publish").p50 - Double.parseDouble(beyond.group(1)),
-        org.assertj.core.api.Assertions.within(0.002));
+        Assertions.within(0.002));
     Row publish = row(report, "driver publish");
     Row unpublish = row(report, "driver unpublish");
     Row bind = row(report, "raw bind (mkdir+mount)");
@@ -166,7 +169,7 @@ class BenchCommandTest {
     // Stopped when the bench returned: no process, no socket directory.
     long bare = Long.parseLong(started.group(1));
     assertThat(ProcessHandle.of(bare).map(ProcessHandle::isAlive))
-        .as("bare plugin %d", bare).isNotEqualTo(java.util.Optional.of(true));
+        .as("bare plugin %d", bare).isNotEqualTo(Optional.of(true));
     assertThat(Path.of(started.group(2)).getParent()).doesNotExist();
     assertThat(barePlugins()).isEmpty();
     assertThat(report).containsPattern("target >= 1000 pairs/s .* +(met|NOT met) ");
@@ -295,7 +298,7 @@ class BenchCommandTest {
 
     // The restart: the fixture's driver is gone, another runs, and it rebuilt every target.
     assertThat(report).contains("restarting the driver (pid " + driver.pid() + "): ");
-    assertThat(driver.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(driver.waitFor(10, TimeUnit.SECONDS)).isTrue();
     Matcher restarted = find(report, "restarted driver: pid (\\d+), log (\\S+) ");
     long again = Long.parseLong(restarted.group(1));
     assertThat(again).isNotEqualTo(driver.pid());

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.ArrayList;
 
 /** What the bench reports about the file system its targets are made on. */
 class HostTest {
@@ -42,7 +43,7 @@ class HostTest {
     Path image = dir.resolve(name + ".img");
     Path mountPoint = Files.createDirectories(dir.resolve(name));
     run("truncate", "-s", "16M", image.toString());
-    List<String> mkfs = new java.util.ArrayList<>(List.of("mkfs.ext4", "-q", "-F"));
+    List<String> mkfs = new ArrayList<>(List.of("mkfs.ext4", "-q", "-F"));
     mkfs.addAll(List.of(features));
     mkfs.add(image.toString());
     run(mkfs.toArray(String[]::new));

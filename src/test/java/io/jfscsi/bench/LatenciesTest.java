@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
+import java.util.ArrayList;
 
 class LatenciesTest {
 
@@ -49,7 +50,7 @@ class LatenciesTest {
 
   @Test
   void p99_of_a_thousand_skips_the_ten_slowest_but_one() {
-    List<Long> values = new java.util.ArrayList<>(LongStream.rangeClosed(1, 1000).boxed().toList());
+    List<Long> values = new ArrayList<>(LongStream.rangeClosed(1, 1000).boxed().toList());
     Collections.shuffle(values, new Random(7));
     Latencies l = Latencies.of(values.stream().mapToLong(Long::longValue).toArray());
     assertThat(l.p50()).isEqualTo(500);

@@ -33,6 +33,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.time.Instant;
 
 /**
  * The whole driver in cluster mode, as a user meets it: a real kube-apiserver and
@@ -189,8 +190,8 @@ class EndToEndClusterTest {
     Pod delayed = await().atMost(Duration.ofSeconds(60)).until(this::onlyMountPod,
         p -> references(p).isEmpty()
             && p.getMetadata().getAnnotations().containsKey(MountPodNames.DELETE_AT));
-    assertThat(java.time.Instant.parse(delayed.getMetadata().getAnnotations()
-        .get(MountPodNames.DELETE_AT))).isAfter(java.time.Instant.now().minusSeconds(1));
+    assertThat(Instant.parse(delayed.getMetadata().getAnnotations()
+        .get(MountPodNames.DELETE_AT))).isAfter(Instant.now().minusSeconds(1));
     await().atMost(Duration.ofSeconds(60)).until(() -> mountPods().isEmpty());
 
     // Deleting the PVC (reclaim Delete) removes the PV and its directory.

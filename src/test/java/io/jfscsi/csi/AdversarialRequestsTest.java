@@ -30,6 +30,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import com.google.protobuf.Message;
+import csi.v1.CapacityRange;
+import io.jfscsi.Quoted;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The driver tried as an attacker and a careless user would try it: seeded random trials, each
@@ -56,7 +62,7 @@ class AdversarialRequestsTest {
 
   DriverFixture driver;
   /** Outcomes per call, so that a suite that only ever meets one outcome shows it. */
-  final java.util.Map<String, Integer> outcomes = new java.util.TreeMap<>();
+  final Map<String, Integer> outcomes = new TreeMap<>();
   Path healthy;
   Path healthyAgain;
   List<String> baselineMounts;
@@ -136,7 +142,7 @@ class AdversarialRequestsTest {
         case 1 -> expectSane(random, "DeleteVolume", () -> controller.deleteVolume(
             DeleteVolumeRequest.newBuilder().setVolumeId(hostile(random))
                 .putAllSecrets(random.nextBoolean() ? driver.secrets()
-                    : java.util.Map.of("name", hostile(random), "metaurl", hostile(random)))
+                    : Map.of("name", hostile(random), "metaurl", hostile(random)))
                 .build()));
         default -> expectSane(random, "ValidateVolumeCapabilities", () -> controller
             .validateVolumeCapabilities(ValidateVolumeCapabilitiesRequest.newBuilder()
@@ -207,7 +213,7 @@ class AdversarialRequestsTest {
       case 3 -> r.putParameters(hostile(random), hostile(random));
       case 4 -> r.putSecrets(Trials.pick(random, List.of("name", "metaurl", "envs",
           "format-options")), hostile(random));
-      case 5 -> r.setCapacityRange(csi.v1.CapacityRange.newBuilder()
+      case 5 -> r.setCapacityRange(CapacityRange.newBuilder()
           .setRequiredBytes(Trials.pick(random, List.of(-1L, 0L, 1L, Long.MAX_VALUE,
               Long.MIN_VALUE))).setLimitBytes(Trials.pick(random, List.of(-1L, 0L, 1L,
               Long.MAX_VALUE))));
@@ -331,7 +337,7 @@ class AdversarialRequestsTest {
       assertThat(mounts).as("mounts left under the kubelet root")
           .noneMatch(m -> m.startsWith(driver.kubelet.toString()));
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
   }
 
@@ -349,13 +355,13 @@ class AdversarialRequestsTest {
     try {
       return driver.target(pod, "pvc-1");
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
   }
 
   /** A request as it may be shown: huge strings cut. */
-  private static String describe(com.google.protobuf.Message request) {
-    return io.jfscsi.Quoted.of(request.toString().replace('\n', ' '), 400);
+  private static String describe(Message request) {
+    return Quoted.of(request.toString().replace('\n', ' '), 400);
   }
 
   static final VolumeCapability RWX = DriverFixture.RWX;

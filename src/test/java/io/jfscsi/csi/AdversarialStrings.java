@@ -3,6 +3,8 @@ package io.jfscsi.csi;
 import io.jfscsi.testing.Trials;
 import java.util.List;
 import java.util.Random;
+import io.jfscsi.Failure;
+import java.nio.charset.StandardCharsets;
 
 /** Volume ids the CSI edge accepts, drawn from the characters that break naive names. */
 public final class AdversarialStrings {
@@ -21,13 +23,13 @@ public final class AdversarialStrings {
         s.append(Trials.pick(random, PIECES));
       }
       String id = s.toString();
-      while (id.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+      while (id.getBytes(StandardCharsets.UTF_8).length
           > RequestChecks.MAX_ID_LENGTH) {
         id = id.substring(0, id.length() - 1); // may split a pair: an odd id too
       }
       try {
         return RequestChecks.volumeId("volume_id", id);
-      } catch (io.jfscsi.Failure refused) {
+      } catch (Failure refused) {
         // e.g. ".." made of two pieces: draw again
       }
     }

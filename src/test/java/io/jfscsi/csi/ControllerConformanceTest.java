@@ -29,6 +29,12 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import csi.v1.ControllerExpandVolumeRequest;
+import csi.v1.ControllerModifyVolumeRequest;
+import csi.v1.ControllerPublishVolumeRequest;
+import csi.v1.CreateSnapshotRequest;
+import csi.v1.GetCapacityRequest;
+import csi.v1.ListVolumesRequest;
 
 /**
  * Identity and Controller services over the real Unix socket, checked against the CSI
@@ -260,18 +266,18 @@ class ControllerConformanceTest {
   @Test
   void everyOtherControllerRpcIsUnimplemented() {
     var c = driver.csi().controller();
-    assertCode(() -> c.listVolumes(csi.v1.ListVolumesRequest.getDefaultInstance()),
+    assertCode(() -> c.listVolumes(ListVolumesRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
-    assertCode(() -> c.getCapacity(csi.v1.GetCapacityRequest.getDefaultInstance()),
+    assertCode(() -> c.getCapacity(GetCapacityRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
     assertCode(() -> c.controllerPublishVolume(
-        csi.v1.ControllerPublishVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
-    assertCode(() -> c.createSnapshot(csi.v1.CreateSnapshotRequest.getDefaultInstance()),
+        ControllerPublishVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
+    assertCode(() -> c.createSnapshot(CreateSnapshotRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
     assertCode(() -> c.controllerExpandVolume(
-        csi.v1.ControllerExpandVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
+        ControllerExpandVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
     assertCode(() -> c.controllerModifyVolume(
-        csi.v1.ControllerModifyVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
+        ControllerModifyVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
   }
 
   @Test

@@ -23,6 +23,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import csi.v1.GetPluginInfoRequest;
+import java.net.ServerSocket;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
 
 /** Starting, stopping and upgrading the driver: the socket, and mounts that must survive. */
 class DriverLifecycleTest {
@@ -56,12 +60,12 @@ class DriverLifecycleTest {
   @Test
   void aTcpEndpointServesTheSameServicesForDebugging() throws Exception {
     int port;
-    try (var probe = new java.net.ServerSocket(0)) {
+    try (var probe = new ServerSocket(0)) {
       port = probe.getLocalPort();
     }
     driver.with("endpoint", "tcp://127.0.0.1:" + port).start();
     try (CsiClient tcp = CsiClient.connect("tcp://127.0.0.1:" + port)) {
-      assertThat(tcp.identity().getPluginInfo(csi.v1.GetPluginInfoRequest.getDefaultInstance())
+      assertThat(tcp.identity().getPluginInfo(GetPluginInfoRequest.getDefaultInstance())
           .getName()).isEqualTo("csi.juicefs.com");
     }
   }
@@ -74,7 +78,7 @@ class DriverLifecycleTest {
     Path started = dir.resolve("client-started");
     Files.writeString(slowBindfs, "#!/bin/sh\ntouch " + started + "\nsleep 1\n"
         + "exec /usr/bin/bindfs \"$@\"\n");
-    Files.setPosixFilePermissions(slowBindfs, java.nio.file.attribute.PosixFilePermissions
+    Files.setPosixFilePermissions(slowBindfs, PosixFilePermissions
         .fromString("rwx------"));
     driver.with("client.bindfs-binary", slowBindfs.toString()).start();
     Path a = driver.target("pod-a", "pvc-1");
@@ -83,7 +87,7 @@ class DriverLifecycleTest {
     await().atMost(Duration.ofSeconds(30))
         .until(() -> Files.exists(started));
     driver.driver().close();
-    answer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    answer.get(30, TimeUnit.SECONDS);
     assertThat(driver.mountsUnder()).contains(a.toString());
   }
 

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import csi.v1.DeleteVolumeRequest;
 
 /**
  * The driver tried as an attacker would, over the real socket with real mounts and FUSE: a
@@ -169,7 +170,7 @@ class HostilePathsTest {
     expectRefused(() -> driver.csi().controller().createVolume(CreateVolumeRequest.newBuilder()
         .setName(planted).addVolumeCapabilities(RWX).putAllSecrets(driver.secrets()).build()));
 
-    driver.csi().controller().deleteVolume(csi.v1.DeleteVolumeRequest.newBuilder()
+    driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()
         .setVolumeId(planted).putAllSecrets(driver.secrets()).build());
 
     assertThat(driver.data.resolve(planted)).doesNotExist();

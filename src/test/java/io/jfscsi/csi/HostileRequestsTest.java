@@ -27,6 +27,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import csi.v1.CreateVolumeRequest;
+import csi.v1.DeleteVolumeRequest;
+import csi.v1.NodeGetVolumeStatsRequest;
 
 /**
  * Requests an attacker or a careless user sends, over the real socket to a real driver: ids
@@ -93,7 +96,7 @@ class HostileRequestsTest {
     int n = 0;
     for (String name : List.of("vol ümlaut", "a.-b", "x".repeat(253), "é".repeat(126),
         "emoji-\uD83C\uDF89 two")) {
-      var volume = driver.csi().controller().createVolume(csi.v1.CreateVolumeRequest.newBuilder()
+      var volume = driver.csi().controller().createVolume(CreateVolumeRequest.newBuilder()
           .setName(name).addVolumeCapabilities(DriverFixture.RWX)
           .putAllSecrets(driver.secrets()).build()).getVolume();
       Path target = driver.target("pod-" + n++, "created");
@@ -105,11 +108,11 @@ class HostileRequestsTest {
       assertThat(driver.data.resolve(volume.getVolumeContextOrThrow("subPath")).resolve("file"))
           .hasContent(name);
       driver.unpublish(volume.getVolumeId(), target);
-      driver.csi().controller().deleteVolume(csi.v1.DeleteVolumeRequest.newBuilder()
+      driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()
           .setVolumeId(volume.getVolumeId()).putAllSecrets(driver.secrets()).build());
     }
     // One byte more than a directory name holds is refused before anything is made.
-    assertCode(() -> driver.csi().controller().createVolume(csi.v1.CreateVolumeRequest
+    assertCode(() -> driver.csi().controller().createVolume(CreateVolumeRequest
         .newBuilder().setName("é".repeat(127)).addVolumeCapabilities(DriverFixture.RWX)
         .putAllSecrets(driver.secrets()).build()), Status.Code.INVALID_ARGUMENT, "254 bytes");
     driver.awaitNoClients();
@@ -140,10 +143,10 @@ class HostileRequestsTest {
     assertCode(() -> node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
         .setVolumeId("pvc-1").setTargetPath(a + "\0").build()), Status.Code.INVALID_ARGUMENT,
         "NUL");
-    assertCode(() -> node.nodeGetVolumeStats(csi.v1.NodeGetVolumeStatsRequest.newBuilder()
+    assertCode(() -> node.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
         .setVolumeId("pvc-1").setVolumePath(a + "\0").build()), Status.Code.INVALID_ARGUMENT,
         "NUL");
-    assertCode(() -> driver.csi().controller().createVolume(csi.v1.CreateVolumeRequest
+    assertCode(() -> driver.csi().controller().createVolume(CreateVolumeRequest
         .newBuilder().setName("pvc-1").addVolumeCapabilities(DriverFixture.RWX)
         .putAllSecrets(driver.secrets()).putParameters("k", "v\0").build()),
         Status.Code.INVALID_ARGUMENT, "NUL");

@@ -28,6 +28,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.time.Duration;
+import org.awaitility.Awaitility;
 
 /**
  * The Node service over the real Unix socket with real bind mounts and a real FUSE client,
@@ -260,7 +262,7 @@ class NodeConformanceTest {
     driver.csi().node().nodePublishVolume(publish("pvc-1", a).build());
     long pid = driver.clientPids().getFirst();
     new ProcessBuilder("kill", "-9", Long.toString(pid)).start().waitFor();
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
         driver.csi().node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
             .setVolumeId("pvc-1").setVolumePath(a.toString()).build())
             .getVolumeCondition().getAbnormal());

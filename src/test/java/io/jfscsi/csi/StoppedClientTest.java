@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.awaitility.Awaitility;
 
 /**
  * gRPC handlers run on the transport thread that read the request (CsiServer's direct
@@ -148,13 +149,13 @@ class StoppedClientTest {
         .isLessThan(Duration.ofSeconds(9));
 
     long hung = stopped;
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(40))
+    Awaitility.await().atMost(Duration.ofSeconds(40))
         .until(() -> ProcessHandle.of(hung).map(p -> !p.isAlive()).orElse(true));
     stopped = -1;
     Duration replacedAfter = Duration.ofNanos(System.nanoTime() - stoppedAt);
     // Check interval 6 s + its probe's deadline 5 s + stop grace 1 s, with room for slow hosts.
     assertThat(replacedAfter).as("the stopped client is replaced").isLessThan(Duration.ofSeconds(25));
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+    Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
         assertThat(node.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
             .setVolumeId("pvc-a").setVolumePath(a1.toString()).build()).getVolumeCondition()
             .getAbnormal()).isFalse());

@@ -213,7 +213,7 @@ class ManifestsTest {
     assertThat(hostSocket(driver, hostPaths, endpoint)).isEqualTo(endpoint);
     assertThat(env(driver, "JUICEFS_MOUNT_IMAGE")).isEqualTo("localhost/jfs-csi-mount:dev");
     // The rest of the node's arguments are the base's.
-    List<String> baseArgs = new java.util.ArrayList<>(args(container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi")));
+    List<String> baseArgs = new ArrayList<>(args(container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi")));
     baseArgs.replaceAll(a -> a.replace("/var/lib/kubelet", root));
     assertThat(args(driver)).containsExactlyElementsOf(baseArgs);
     // The controller shares the host's ports with the node plugin.

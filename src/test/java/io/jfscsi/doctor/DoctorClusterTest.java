@@ -24,6 +24,7 @@ import java.util.Map;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 
 /**
  * `jfs-csi doctor` against the real kube-apiserver (and kube-controller-manager, which binds PVs),
@@ -202,7 +203,7 @@ class DoctorClusterTest {
 
   void setStatus(Pod pod, ContainerStatus status) {
     Pod current = k.pods().inNamespace(ns).withName(pod.getMetadata().getName()).get();
-    current.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+    current.setStatus(new PodStatusBuilder()
         .withPhase(Boolean.TRUE.equals(status.getReady()) ? "Running" : "Pending")
         .withContainerStatuses(status).build());
     k.pods().inNamespace(ns).resource(current).updateStatus();

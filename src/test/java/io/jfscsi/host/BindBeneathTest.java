@@ -17,6 +17,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.LinkOption;
 
 /**
  * Symlink games against the real mounter, on a real FUSE volume and a real kubelet-like root:
@@ -200,9 +203,9 @@ class BindBeneathTest {
         while (racing.get()) {
           // rename(2) over the name: at every instant it is the real directory or a symlink.
           Files.move(pod, realPod, StandardCopyOption.ATOMIC_MOVE);
-          Files.copy(podLink, pod, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+          Files.copy(podLink, pod, LinkOption.NOFOLLOW_LINKS);
           Files.move(realData, spareData, StandardCopyOption.ATOMIC_MOVE);
-          Files.copy(volumeLink, realData, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+          Files.copy(volumeLink, realData, LinkOption.NOFOLLOW_LINKS);
           Thread.onSpinWait();
           Files.delete(pod);
           Files.move(realPod, pod, StandardCopyOption.ATOMIC_MOVE);
@@ -277,8 +280,8 @@ class BindBeneathTest {
   private Path target(String pod) {
     try {
       return Files.createDirectories(kubelet.resolve("pods").resolve(pod).resolve("mount"));
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 }

@@ -13,6 +13,7 @@ import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import io.jfscsi.testing.Trials;
 
 class ClientHashTest {
 
@@ -53,7 +54,7 @@ class ClientHashTest {
 
   @Test
   void map_order_never_changes_the_hash() {
-    io.jfscsi.testing.Trials.run("map_order_never_changes_the_hash", 50, random -> {
+    Trials.run("map_order_never_changes_the_hash", 50, random -> {
       long seed = random.nextLong();
       VolumeSource base = full().source();
       VolumeSource shuffled = new VolumeSource(base.volumeId(), shuffle(base.secrets(), seed),

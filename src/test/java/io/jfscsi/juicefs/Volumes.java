@@ -7,6 +7,7 @@ import java.util.Map;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.assertj.core.api.Assertions;
 
 /** Builds volume sources for the tests: a valid CE secret unless a test changes it. */
 final class Volumes {
@@ -56,7 +57,7 @@ final class Volumes {
     assertThatThrownBy(call).isInstanceOfSatisfying(Failure.class, f -> {
       caught[0] = f;
     });
-    org.assertj.core.api.Assertions.assertThat(caught[0].code())
+    Assertions.assertThat(caught[0].code())
         .isEqualTo(Failure.Code.INVALID_ARGUMENT);
     return caught[0].getMessage();
   }

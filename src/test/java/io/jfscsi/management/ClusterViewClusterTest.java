@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
+import io.jfscsi.runtime.kube.MountPodNames;
 
 /** GET /cluster's content, read from the real API server. */
 class ClusterViewClusterTest {
@@ -47,7 +48,7 @@ class ClusterViewClusterTest {
         .endVolume().endSpec().build()).create();
     k.pods().inNamespace(ns).resource(new PodBuilder().withNewMetadata().withName("juicefs-m")
         .addToLabels("app.kubernetes.io/name", "juicefs-mount").addToLabels("volume-id", pv)
-        .addToAnnotations(io.jfscsi.runtime.kube.MountPodNames.referenceKey(target), target)
+        .addToAnnotations(MountPodNames.referenceKey(target), target)
         .endMetadata().withNewSpec().withNodeName(ns + "-node").addNewContainer()
         .withName("jfs-mount").withImage("m").endContainer().endSpec().build()).create();
     Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> "Bound".equals(

@@ -20,6 +20,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 
 /** Management HTTP on a real driver: real socket, real FUSE clients, real mounts. */
 @SuppressWarnings("unchecked")
@@ -150,7 +154,7 @@ class DriverManagementTest {
     Http http = http();
     assertThat(http.get("/ready").statusCode()).isEqualTo(200);
     fixture.stopDriver();
-    assertThatThrownBy(() -> http.get("/alive")).isInstanceOf(java.io.UncheckedIOException.class);
+    assertThatThrownBy(() -> http.get("/alive")).isInstanceOf(UncheckedIOException.class);
 
     fixture.with("management.enabled", false).start();
     assertThat(fixture.driver().managementPort()).isEmpty();
@@ -158,10 +162,10 @@ class DriverManagementTest {
 
   @Test
   void aTakenPortFailsTheStartAndSaysWhich() throws Exception {
-    try (var taken = new java.net.ServerSocket(0, 1,
-        java.net.InetAddress.getByName("127.0.0.1"))) {
+    try (var taken = new ServerSocket(0, 1,
+        InetAddress.getByName("127.0.0.1"))) {
       fixture.with("management.port", taken.getLocalPort());
-      assertThatThrownBy(fixture::start).isInstanceOf(java.io.IOException.class)
+      assertThatThrownBy(fixture::start).isInstanceOf(IOException.class)
           .hasMessageContaining("management HTTP cannot listen on 127.0.0.1:"
               + taken.getLocalPort());
       assertThat(fixture.socket).doesNotExist();

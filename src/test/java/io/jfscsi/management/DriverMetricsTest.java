@@ -8,6 +8,11 @@ import io.jfscsi.mount.ClientView;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import io.jfscsi.mount.ClientRecovered;
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.IntStream;
 
 class DriverMetricsTest {
 
@@ -51,10 +56,10 @@ class DriverMetricsTest {
   @Test
   void clientRecoveriesAreCountedAndTimed() {
     DriverMetrics m = new DriverMetrics();
-    m.onClientRecovered(new io.jfscsi.mount.ClientRecovered("pv-a-1", "pv-a",
-        java.time.Duration.ofMillis(300), 3, 1));
-    m.onClientRecovered(new io.jfscsi.mount.ClientRecovered("pv-a-1", "pv-a",
-        java.time.Duration.ofSeconds(4), 3, 2));
+    m.onClientRecovered(new ClientRecovered("pv-a-1", "pv-a",
+        Duration.ofMillis(300), 3, 1));
+    m.onClientRecovered(new ClientRecovered("pv-a-1", "pv-a",
+        Duration.ofSeconds(4), 3, 2));
     String text = m.scrape();
     assertThat(Http.sample(text, "jfscsi_client_recoveries_total")).isEqualTo(2);
     assertThat(Http.sample(text, "jfscsi_client_recovery_duration_seconds_bucket{le=\"0.5\"}"))
@@ -65,7 +70,7 @@ class DriverMetricsTest {
   @Test
   void kubernetesRequestsAreCountedByRequest() {
     DriverMetrics m = new DriverMetrics();
-    java.util.Map<String, Long> counts = new java.util.TreeMap<>(java.util.Map.of(
+    Map<String, Long> counts = new TreeMap<>(Map.of(
         "PATCH pods", 3L, "WATCH pods", 2L));
     m.countKubernetesRequests(() -> counts);
     assertThat(Http.sample(m.scrape(), "jfscsi_kubernetes_requests_total{request=\"PATCH pods\"}"))
@@ -77,7 +82,7 @@ class DriverMetricsTest {
 
   static ClientView view(String key, ClientState state, int targets, int restarts) {
     return new ClientView(key, "vol-" + key, state, "/mnt/" + key, "", Optional.of("1"),
-        java.util.stream.IntStream.range(0, targets).mapToObj(i -> "/t/" + key + i).toList(),
+        IntStream.range(0, targets).mapToObj(i -> "/t/" + key + i).toList(),
         Optional.empty(), restarts, Optional.empty());
   }
 }

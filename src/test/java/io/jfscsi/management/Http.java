@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.openqa.selenium.json.Json;
+import java.io.UncheckedIOException;
 
 /** A small HTTP client for the management routes in tests. */
 final class Http {
@@ -30,7 +31,7 @@ final class Http {
       return client.send(request.timeout(Duration.ofSeconds(20)).build(),
           HttpResponse.BodyHandlers.ofString());
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);

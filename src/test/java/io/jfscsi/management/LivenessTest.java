@@ -15,6 +15,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.Test;
+import java.util.function.Consumer;
 
 /**
  * /alive fails when the node cannot serve: its guardian is gone or does not answer. Before, it
@@ -51,7 +52,7 @@ class LivenessTest {
   }
 
   private static void withGuardian(Behavior<NodeGuardian.Command> behavior,
-                                   java.util.function.Consumer<Http> check) throws Exception {
+                                   Consumer<Http> check) throws Exception {
     ManagementSettings settings = new ManagementSettings(true, "127.0.0.1", 0, Optional.empty());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "liveness-test",
         settings.applyTo(ConfigFactory.load()));

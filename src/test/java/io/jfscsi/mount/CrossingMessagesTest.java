@@ -17,6 +17,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
+import java.util.List;
 
 /**
  * The guardian routes by the reports of its mount actors (target held or released, client idle);
@@ -114,7 +115,7 @@ class CrossingMessagesTest extends NodeTestBase {
     assertOk(last.receiveMessage(NodeHarness.WAIT));
     // The last word was the unpublish: t is neither mounted nor referenced; the other pod is.
     ClientView view = node.awaitView(key, "holds only the other pod",
-        cv -> cv.targets().equals(java.util.List.of(other.toString())));
+        cv -> cv.targets().equals(List.of(other.toString())));
     assertThat(view.state()).isEqualTo(ClientState.READY);
     assertThat(node.mounter.layers(t)).isZero();
     assertThat(node.mounter.isMounted(other)).isTrue();

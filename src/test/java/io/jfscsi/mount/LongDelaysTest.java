@@ -22,6 +22,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.apache.pekko.Done;
+import org.apache.pekko.pattern.StatusReply;
 
 /**
  * Timers and records at their limits, on Pekko's real scheduler (ManualTime's has no limit, so
@@ -112,7 +114,7 @@ class LongDelaysTest {
       }
     });
     node.guardian().tell(new NodeGuardian.Unpublish("pv-bad", t,
-        kit.<org.apache.pekko.pattern.StatusReply<org.apache.pekko.Done>>createTestProbe()
+        kit.<StatusReply<Done>>createTestProbe()
             .getRef()));
     Thread.sleep(1_500);
     int starts = node.runtime.startCount();

@@ -28,6 +28,8 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.pattern.StatusReply;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 
 /**
  * One simulated node for actor tests: a kubelet root with real pod directories in a temporary
@@ -229,12 +231,12 @@ final class NodeHarness implements AutoCloseable {
   }
 
   /** Retries {@code check} until it stops throwing, for up to three seconds. */
-  static <T> T eventually(java.util.function.Supplier<T> check) {
+  static <T> T eventually(Supplier<T> check) {
     return eventually(WAIT, check);
   }
 
   /** Retries {@code check} until it stops throwing, for up to {@code within}. */
-  static <T> T eventually(Duration within, java.util.function.Supplier<T> check) {
+  static <T> T eventually(Duration within, Supplier<T> check) {
     long deadline = System.nanoTime() + within.toNanos();
     while (true) {
       try {
@@ -279,7 +281,7 @@ final class NodeHarness implements AutoCloseable {
   void startDriver() {
     // On the dispatcher the driver gives it, so that the simulation shares threads as the driver does.
     guardian = kit.spawn(NodeGuardian.create(runtime, mounter, settings, clock),
-        org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER));
+        DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER));
   }
 
   @Override

@@ -35,6 +35,8 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
+import java.io.UncheckedIOException;
+import java.util.TreeMap;
 
 /**
  * Random sequences of publish, unpublish, failing publish, client crash, driver restart, lost
@@ -251,7 +253,7 @@ class NodeInterleavingTest {
     try {
       runStepsOrThrow(steps, stopTime);
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
   }
 
@@ -301,7 +303,7 @@ class NodeInterleavingTest {
       try {
         runBurst(burst(r));
       } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
+        throw new UncheckedIOException(e);
       }
     });
   }
@@ -316,7 +318,7 @@ class NodeInterleavingTest {
       try {
         runBurst(burst(r), Duration.ofMillis(10 + r.nextInt(150)));
       } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
+        throw new UncheckedIOException(e);
       }
     });
   }
@@ -333,7 +335,7 @@ class NodeInterleavingTest {
     int rounds = 40 + (int) (calls.size() * stopTime.toMillis() / 20);
     try {
       Map<Path, Ref> model = new HashMap<>();
-      Map<Integer, TestProbe<StatusReply<Done>>> replies = new java.util.TreeMap<>();
+      Map<Integer, TestProbe<StatusReply<Done>>> replies = new TreeMap<>();
       Map<Integer, Boolean> expectOk = new HashMap<>();
       for (int i = 0; i < calls.size(); i++) {
         Call c = calls.get(i);

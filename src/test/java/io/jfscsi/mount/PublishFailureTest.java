@@ -21,6 +21,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
+import java.util.List;
 
 /** Publishes that cannot be completed leave nothing behind; references are saved first. */
 class PublishFailureTest extends NodeTestBase {
@@ -80,7 +81,7 @@ class PublishFailureTest extends NodeTestBase {
         "volume pv-a: juicefs mount exited 1: no such file system");
     start.fail(why);
 
-    for (TestProbe<StatusReply<Done>> probe : java.util.List.of(first, second)) {
+    for (TestProbe<StatusReply<Done>> probe : List.of(first, second)) {
       Failure f = failureOf(probe.receiveMessage(NodeHarness.WAIT));
       assertThat(f.code()).isEqualTo(why.code());
       assertThat(f.getMessage()).isEqualTo(why.getMessage());

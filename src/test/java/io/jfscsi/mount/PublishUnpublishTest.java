@@ -20,6 +20,8 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
+import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.VolumeSource;
 
 /** Publish and unpublish through the guardian: sharing, idempotency and conflicts. */
 class PublishUnpublishTest extends NodeTestBase {
@@ -224,8 +226,8 @@ class PublishUnpublishTest extends NodeTestBase {
   @Test
   void theSameTargetWithOtherSettingsOfTheSameVolumeIsAlreadyExists() {
     VolumeSettings v = volume("pv-a");
-    VolumeSettings changed = io.jfscsi.juicefs.SettingsParser.parse(
-        new io.jfscsi.juicefs.VolumeSource("pv-a",
+    VolumeSettings changed = SettingsParser.parse(
+        new VolumeSource("pv-a",
             Map.of("name", "fs-pv-a", "metaurl", "redis://other-meta/pv-a"), Map.of(), List.of()));
     assertThat(key(changed)).isNotEqualTo(key(v));
     Path t = node.target("pod-1", "pv-a");

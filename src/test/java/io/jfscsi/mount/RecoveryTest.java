@@ -18,6 +18,8 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
+import io.jfscsi.testing.FakeRuntime;
+import org.apache.pekko.actor.typed.eventstream.EventStream;
 
 /** Client crashes, restarts with backoff, and driver restarts. */
 class RecoveryTest extends NodeTestBase {
@@ -66,7 +68,7 @@ class RecoveryTest extends NodeTestBase {
   @Test
   void aRecoveryIsPublishedWithTheTimeFromTheDeathToEveryTargetBoundAgain() {
     TestProbe<ClientRecovered> recoveries = kit.createTestProbe();
-    kit.system().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+    kit.system().eventStream().tell(new EventStream
         .Subscribe<>(ClientRecovered.class, recoveries.ref()));
     node.publishOk(v, node.target("pod-1", "pv-a"));
     node.publishOk(v, node.target("pod-2", "pv-a"));
@@ -85,7 +87,7 @@ class RecoveryTest extends NodeTestBase {
     assertThat(recovered.targets()).isEqualTo(2);
     assertThat(recovered.took()).isEqualTo(MIN_BACKOFF.multipliedBy(3));
     assertThat(recovered.restarts()).isEqualTo(2);
-    kit.system().eventStream().tell(new org.apache.pekko.actor.typed.eventstream.EventStream
+    kit.system().eventStream().tell(new EventStream
         .Unsubscribe<>(recoveries.ref()));
   }
 
@@ -127,7 +129,7 @@ class RecoveryTest extends NodeTestBase {
     node.awaitState(key, ClientState.BROKEN);
     node.runtime.holdStarts();
     node.advance(MIN_BACKOFF);
-    io.jfscsi.testing.FakeRuntime.PendingStart restart = node.runtime.nextPendingStart();
+    FakeRuntime.PendingStart restart = node.runtime.nextPendingStart();
     node.awaitState(key, ClientState.RESTARTING);
 
     restart.completeAfterItsDeath("died while starting");

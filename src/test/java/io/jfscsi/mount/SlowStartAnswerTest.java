@@ -19,6 +19,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
+import java.util.Optional;
 
 /**
  * A publish that waits for a client that is slow to start answers before kubelet gives up
@@ -44,7 +45,7 @@ class SlowStartAnswerTest extends NodeTestBase {
     FakeRuntime.PendingStart start = node.runtime.nextPendingStart();
     start.report(PULLING);
     node.awaitView(key, "says what its start waits on",
-        view -> view.lastError().equals(java.util.Optional.of(PULLING.description())));
+        view -> view.lastError().equals(Optional.of(PULLING.description())));
 
     node.advance(ANSWER_DEADLINE.minusSeconds(1));
     first.expectNoMessage(Duration.ofMillis(200));

@@ -18,6 +18,7 @@ import java.util.OptionalLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import java.util.LinkedHashMap;
 
 /**
  * The JuiceFS client of a Mount Pod (the stand-in's bindfs) killed with SIGKILL from the host,
@@ -111,7 +112,7 @@ class ClientKillOnNodeTest {
         clientBack[0] = System.currentTimeMillis();
         return true;
       });
-      Map<String, Long> readingAt = new java.util.LinkedHashMap<>();
+      Map<String, Long> readingAt = new LinkedHashMap<>();
       for (String app : APPS) {
         space.await(BOUND.minusMillis(System.currentTimeMillis() - killedAt),
             "kill " + n + ": " + app + " reading again", () -> {

@@ -23,6 +23,7 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import java.io.IOException;
 
 /**
  * The driver in containers under a real kubelet (bin/node-up), from the images bin/build-images
@@ -47,7 +48,7 @@ class RealNodeTest {
   }
 
   @AfterAll
-  static void cleanUp() throws java.io.IOException {
+  static void cleanUp() throws IOException {
     if (space != null) {
       space.close();
     }

@@ -21,6 +21,8 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
 
 /**
  * What users do with volumes, under a real kubelet: a static PV on data that is already in the
@@ -206,8 +208,8 @@ class VolumesOnNodeTest {
     space.removeClaimAndVolume("nosecret", pvName);
   }
 
-  private static io.fabric8.kubernetes.api.model.Container half(String side, String script) {
-    return new io.fabric8.kubernetes.api.model.ContainerBuilder().withName(side)
+  private static Container half(String side, String script) {
+    return new ContainerBuilder().withName(side)
         .withImage(NodeNamespace.MOUNT_IMAGE).withImagePullPolicy("Never")
         .withCommand("sh", "-c", script).addNewEnv().withName("ME").withValue(side).endEnv()
         .withVolumeMounts(new VolumeMountBuilder().withName("data").withMountPath("/data")

@@ -19,6 +19,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import csi.v1.NodeUnpublishVolumeRequest;
+import java.time.Duration;
+import org.awaitility.Awaitility;
 
 /**
  * 1,000 publish and unpublish calls over 50 volumes, all in flight at once through the socket:
@@ -77,7 +80,7 @@ class ConcurrentCallsTest {
               driver.publishRequest(volume, target).build()));
         } else {
           await(driver.csi().nodeAsync().nodeUnpublishVolume(
-              csi.v1.NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volume)
+              NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volume)
                   .setTargetPath(target.toString()).build()));
         }
       }, callers));
@@ -97,7 +100,7 @@ class ConcurrentCallsTest {
       assertThat(t).doesNotExist();
     }
     // One client for each volume that kept a target, none for the others.
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+    Awaitility.await().atMost(Duration.ofSeconds(30))
         .untilAsserted(() -> assertThat(driver.clientPids()).hasSize(25));
 
     for (Path t : kept) {

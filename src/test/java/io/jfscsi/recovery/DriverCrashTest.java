@@ -20,6 +20,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.time.Duration;
+import java.util.stream.Collectors;
+import org.awaitility.Awaitility;
 
 /**
  * The driver process is killed with SIGKILL in the middle of a storm of publishes and
@@ -100,7 +103,7 @@ class DriverCrashTest {
     }
     // Kill it mid-storm, once calls of both kinds have been answered (a busy machine starts
     // slowly); every caller has a call in flight all the time.
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60))
+    Awaitility.await().atMost(Duration.ofSeconds(60))
         .until(() -> known.values().stream().filter(k -> k == Known.PUBLISHED).count() >= 5
             && known.values().stream().filter(k -> k == Known.UNPUBLISHED).count() >= 5);
     first.destroyForcibly().waitFor();
@@ -117,7 +120,7 @@ class DriverCrashTest {
     long restartAt = System.nanoTime();
 
     Map<Known, Long> tally = known.values().stream().collect(
-        java.util.stream.Collectors.groupingBy(k -> k, java.util.stream.Collectors.counting()));
+        Collectors.groupingBy(k -> k, Collectors.counting()));
     System.out.println("storm targets at the kill: " + tally);
     assertThat(tally.getOrDefault(Known.PUBLISHED, 0L)).as("the storm published something")
         .isPositive();

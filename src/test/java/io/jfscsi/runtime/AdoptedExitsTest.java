@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import java.util.Optional;
 
 /** Exits of processes that are not children of this JVM, as after a driver restart. */
 class AdoptedExitsTest {
@@ -33,7 +34,7 @@ class AdoptedExitsTest {
     assertThat(sh.waitFor(10, TimeUnit.SECONDS)).isTrue();
     ProcessHandle h = ProcessHandle.of(Long.parseLong(line.trim())).orElseThrow();
     started.add(h);
-    assertThat(h.parent().map(ProcessHandle::pid)).isNotEqualTo(java.util.Optional.of(ProcessHandle.current().pid()));
+    assertThat(h.parent().map(ProcessHandle::pid)).isNotEqualTo(Optional.of(ProcessHandle.current().pid()));
     return h;
   }
 

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.IOException;
 
 /** Real bindfs clients in real cgroups (v1 or v2, whichever the host mounts), as root. */
 class ClientCgroupTest {
@@ -189,7 +190,7 @@ class ClientCgroupTest {
       Files.createDirectory(probe);
       Files.delete(probe);
       return true;
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       System.err.println("cannot make a cgroup in " + h.mountPoint() + ": " + e);
       return false;
     }

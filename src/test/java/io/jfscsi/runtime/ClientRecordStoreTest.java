@@ -24,6 +24,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.ByteArrayOutputStream;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.zip.CRC32;
 
 /** Records through the runtime's public save/load/remove; needs no root. */
 class ClientRecordStoreTest {
@@ -270,7 +278,7 @@ class ClientRecordStoreTest {
     // record file went): the next save reads it and puts it right.
     rt.remove(r.key());
     String stale = target("stale");
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
     ReferenceLog.appendLine(out, stale, false);
     ReferenceLog.appendLine(out, target("p0"), false);
     Files.write(logOf(r), out.toByteArray());
@@ -285,15 +293,15 @@ class ClientRecordStoreTest {
     ClientRecord r = record("pvc-1", 3);
     rt.save(r);
     Path log = logOf(r);
-    List<String> lines = new java.util.ArrayList<>(Files.readAllLines(log));
+    List<String> lines = new ArrayList<>(Files.readAllLines(log));
     assertThat(lines).hasSize(3);
     // A bit flipped in a path: it would name another target if it were believed.
     int victim = indexOf(lines, target("p1"));
     lines.set(victim, lines.get(victim).replace("/p1/", "/p7/"));
     // A removal of p0 whose checksum is wrong.
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
     ReferenceLog.appendLine(out, target("p0"), null);
-    String removal = out.toString(java.nio.charset.StandardCharsets.UTF_8).strip();
+    String removal = out.toString(StandardCharsets.UTF_8).strip();
     lines.add((removal.charAt(0) == '0' ? "1" : "0") + removal.substring(1));
     // Garbage, an empty line, and a line of zeros (as a crash can leave).
     lines.add("not a line at all");
@@ -318,9 +326,9 @@ class ClientRecordStoreTest {
 
   /** A log line with a right checksum, whatever its body. */
   private static String checksummed(String body) {
-    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-    crc.update(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-    return java.util.HexFormat.of().toHexDigits((int) crc.getValue()) + " " + body;
+    CRC32 crc = new CRC32();
+    crc.update(body.getBytes(StandardCharsets.UTF_8));
+    return HexFormat.of().toHexDigits((int) crc.getValue()) + " " + body;
   }
 
   private static int indexOf(List<String> lines, String target) {
@@ -339,10 +347,10 @@ class ClientRecordStoreTest {
     rt.save(r);
     Path log = logOf(r);
     // A publish whose write the driver did not finish (it crashed): never acknowledged.
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
     ReferenceLog.appendLine(out, target("torn"), false);
     byte[] line = out.toByteArray();
-    Files.write(log, java.util.Arrays.copyOf(line, line.length - 1), java.nio.file.StandardOpenOption.APPEND);
+    Files.write(log, Arrays.copyOf(line, line.length - 1), StandardOpenOption.APPEND);
     assertThat(runtime().load()).containsExactly(r);
 
     // The restarted driver's next publish is not glued to the torn line.
@@ -439,7 +447,7 @@ class ClientRecordStoreTest {
     assertThat(text.chars().allMatch(c -> c == '\n' || (c >= 0x20 && c < 0x7f))).as("ASCII: " + text).isTrue();
     assertThat(ClientRecordStore.decode(text)).isEqualTo(withTargets(r, Set.of(), Set.of()));
     Properties p = new Properties();
-    p.load(new java.io.StringReader(text));
+    p.load(new StringReader(text));
     assertThat(p.getProperty("source.secret.tricky")).isEqualTo(secrets.get("tricky"));
 
     runtime().save(r);
@@ -452,7 +460,7 @@ class ClientRecordStoreTest {
     LocalProcessRuntime rt = runtime();
     int clients = 8;
     List<Throwable> failures = new CopyOnWriteArrayList<>();
-    List<Thread> threads = new java.util.ArrayList<>();
+    List<Thread> threads = new ArrayList<>();
     for (int c = 0; c < clients; c++) {
       String volume = "pvc-" + c;
       threads.add(Thread.ofPlatform().start(() -> {
@@ -472,7 +480,7 @@ class ClientRecordStoreTest {
       t.join();
     }
     assertThat(failures).isEmpty();
-    List<ClientRecord> expected = new java.util.ArrayList<>();
+    List<ClientRecord> expected = new ArrayList<>();
     for (int c = 0; c < clients; c++) {
       expected.add(record("pvc-" + c, 10));
     }
@@ -528,7 +536,7 @@ class ClientRecordStoreTest {
     int clients = 16;
     int targets = 64;
     int pairs = 2000;
-    List<Thread> threads = new java.util.ArrayList<>();
+    List<Thread> threads = new ArrayList<>();
     long start = System.nanoTime();
     for (int c = 0; c < clients; c++) {
       ClientRecord base = record("pvc-" + c, targets);

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.awaitility.Awaitility;
 
 /**
  * What other users of the node can see of a client's secrets: its /proc/PID/cmdline and
@@ -70,7 +71,7 @@ class ClientSecretsTest {
     assertThat(environ).doesNotContain("JFS_CSI_MASK_");
 
     Path log = rt.logFileOf(client.key());
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+    Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
         assertThat(Files.readString(log)).contains("env META_PASSWORD=ok ACCESS_KEY=ok SECRET_KEY=ok",
             "careless: meta " + Redactor.MASK + " keys " + Redactor.MASK + " " + Redactor.MASK));
     assertNoSecret(Files.readString(log));

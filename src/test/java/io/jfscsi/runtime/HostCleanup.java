@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import java.time.Duration;
 
 /** Kills test clients and unmounts what tests left under a directory: leaked mounts break other tests. */
 final class HostCleanup {
@@ -45,13 +46,13 @@ final class HostCleanup {
       }
       for (String pid : Files.readAllLines(dir.resolve("cgroup.procs"))) {
         ProcessHandle.of(Long.parseLong(pid.trim())).ifPresent(ProcessHandle::destroyForcibly);
-        ProcInfo.awaitGone(Long.parseLong(pid.trim()), java.time.Duration.ofSeconds(5));
+        ProcInfo.awaitGone(Long.parseLong(pid.trim()), Duration.ofSeconds(5));
       }
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       while (Files.isDirectory(dir)) {
         try {
           Files.delete(dir);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           if (System.nanoTime() > deadline) {
             throw e;
           }
@@ -64,7 +65,7 @@ final class HostCleanup {
   static void killAndUnmountUnder(Path dir) throws Exception {
     for (long pid : processesUnder(dir)) {
       ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-      ProcInfo.awaitGone(pid, java.time.Duration.ofSeconds(5));
+      ProcInfo.awaitGone(pid, Duration.ofSeconds(5));
     }
     List<MountEntry> mounts = mountsUnder(dir);
     for (int i = mounts.size() - 1; i >= 0; i--) {

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
+import io.jfscsi.juicefs.MetaPassword;
 
 /**
  * The real-JuiceFS path against a fake {@code juicefs} script that records its argv and, for
@@ -66,7 +67,7 @@ class JuiceFsPathTest {
     assertThat(calls).hasSize(3);
     assertThat(calls.get(0)).startsWith("format ").contains("--storage=file", "--bucket=/tmp/jfs-bucket",
         "--trash-days=0", "--block-size=4096")
-        .endsWith(io.jfscsi.juicefs.MetaPassword.split(s.metaUrl().reveal()).url() + " jfsvol");
+        .endsWith(MetaPassword.split(s.metaUrl().reveal()).url() + " jfsvol");
     assertThat(calls.get(0)).as("the session token is never on the command line")
         .doesNotContain("session-token", TestVolumes.SESSION_TOKEN);
     assertThat(calls.get(1)).as("object storage keys and token reach format through its environment")

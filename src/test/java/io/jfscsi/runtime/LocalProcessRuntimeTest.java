@@ -23,6 +23,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.TimeUnit;
 
 /** The embedded default with real bindfs clients and real FUSE mounts, as root. */
 class LocalProcessRuntimeTest {
@@ -86,13 +90,13 @@ class LocalProcessRuntimeTest {
     assertThat(ProcInfo.cmdline(pid).getFirst()).endsWith("bindfs");
 
     long asked = System.nanoTime();
-    java.util.concurrent.CompletableFuture<Void> stop = rt.stop(client).toCompletableFuture();
+    CompletableFuture<Void> stop = rt.stop(client).toCompletableFuture();
     Duration returned = Duration.ofNanos(System.nanoTime() - asked);
     Thread.sleep(grace.toMillis() / 2);
     assertThat(stop).as("a stop still in its grace").isNotDone();
     assertThat(ProcInfo.isRunning(pid)).as("the client ignored SIGTERM").isTrue();
 
-    stop.get(grace.toSeconds() + 15, java.util.concurrent.TimeUnit.SECONDS);
+    stop.get(grace.toSeconds() + 15, TimeUnit.SECONDS);
     Duration took = Duration.ofNanos(System.nanoTime() - asked);
     System.out.printf("stop() returned in %d ms; the client was gone after %d ms%n",
         returned.toMillis(), took.toMillis());
@@ -200,11 +204,11 @@ class LocalProcessRuntimeTest {
     LocalProcessRuntime rt = runtime();
     RunningClient client = started(rt, TestVolumes.local("vol-p", data), Optional.empty(), onExit);
     // Every worker of the JVM-wide common pool blocked, as any library in the driver could.
-    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    int workers = java.util.concurrent.ForkJoinPool.getCommonPoolParallelism();
-    java.util.concurrent.CountDownLatch busy = new java.util.concurrent.CountDownLatch(workers);
+    CountDownLatch release = new CountDownLatch(1);
+    int workers = ForkJoinPool.getCommonPoolParallelism();
+    CountDownLatch busy = new CountDownLatch(workers);
     for (int i = 0; i < workers; i++) {
-      java.util.concurrent.ForkJoinPool.commonPool().execute(() -> {
+      ForkJoinPool.commonPool().execute(() -> {
         busy.countDown();
         try {
           release.await();
@@ -214,7 +218,7 @@ class LocalProcessRuntimeTest {
       });
     }
     try {
-      assertThat(busy.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(busy.await(5, TimeUnit.SECONDS)).isTrue();
       new ProcessBuilder("kill", "-9", client.handle()).start().waitFor();
       await().atMost(Duration.ofSeconds(5)).until(() -> exits.size() == 1);
       assertThat(exits.getFirst().reason()).contains("signal 9");

@@ -12,6 +12,13 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import csi.v1.NodePublishVolumeRequest;
+import csi.v1.NodeUnpublishVolumeRequest;
+import csi.v1.ProbeRequest;
+import csi.v1.VolumeCapability;
+import java.time.Duration;
+import org.assertj.core.api.Assertions;
+import org.awaitility.Awaitility;
 
 /**
  * A real driver for wire tests: real Unix socket, real mounts, real FUSE clients, everything
@@ -81,9 +88,9 @@ public final class DriverFixture implements AutoCloseable {
       client.close();
     }
     client = CsiClient.connect("unix://" + socket);
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+    Awaitility.await().atMost(Duration.ofSeconds(30))
         .ignoreExceptions().until(() -> client.identity()
-            .probe(csi.v1.ProbeRequest.getDefaultInstance()).getReady().getValue());
+            .probe(ProbeRequest.getDefaultInstance()).getReady().getValue());
     return process;
   }
 
@@ -111,15 +118,15 @@ public final class DriverFixture implements AutoCloseable {
     return Map.of("name", "testfs", "metaurl", "local://" + data);
   }
 
-  public static final csi.v1.VolumeCapability RWX = csi.v1.VolumeCapability.newBuilder()
-      .setMount(csi.v1.VolumeCapability.MountVolume.getDefaultInstance())
-      .setAccessMode(csi.v1.VolumeCapability.AccessMode.newBuilder()
-          .setMode(csi.v1.VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER))
+  public static final VolumeCapability RWX = VolumeCapability.newBuilder()
+      .setMount(VolumeCapability.MountVolume.getDefaultInstance())
+      .setAccessMode(VolumeCapability.AccessMode.newBuilder()
+          .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER))
       .build();
 
   /** A publish of the sub-directory named after the volume, as kubelet sends it. */
-  public csi.v1.NodePublishVolumeRequest.Builder publishRequest(String volumeId, Path target) {
-    return csi.v1.NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
+  public NodePublishVolumeRequest.Builder publishRequest(String volumeId, Path target) {
+    return NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
         .setTargetPath(target.toString()).setVolumeCapability(RWX)
         .putAllSecrets(secrets()).putVolumeContext("subPath", volumeId);
   }
@@ -129,7 +136,7 @@ public final class DriverFixture implements AutoCloseable {
   }
 
   public void unpublish(String volumeId, Path target) {
-    client.node().nodeUnpublishVolume(csi.v1.NodeUnpublishVolumeRequest.newBuilder()
+    client.node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
         .setVolumeId(volumeId).setTargetPath(target.toString()).build());
   }
 
@@ -158,10 +165,10 @@ public final class DriverFixture implements AutoCloseable {
    * nothing is mounted under this fixture's directory.
    */
   public void awaitNoClients() {
-    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(15))
+    Awaitility.await().atMost(Duration.ofSeconds(15))
         .untilAsserted(() -> {
-          org.assertj.core.api.Assertions.assertThat(clientPids()).as("client pids").isEmpty();
-          org.assertj.core.api.Assertions.assertThat(mountsUnder()).as("mounts").isEmpty();
+          Assertions.assertThat(clientPids()).as("client pids").isEmpty();
+          Assertions.assertThat(mountsUnder()).as("mounts").isEmpty();
         });
   }
 

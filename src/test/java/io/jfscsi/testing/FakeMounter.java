@@ -17,6 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.util.function.Consumer;
 
 /**
  * An in-memory mount table for actor tests. Directories are real (tests use a {@code @TempDir}),
@@ -65,7 +68,7 @@ public final class FakeMounter implements Mounter {
   private final AtomicInteger mountIds = new AtomicInteger(100);
   private final AtomicReference<MountException> nextBindFailure = new AtomicReference<>();
   private final AtomicReference<MountException> nextUnmountFailure = new AtomicReference<>();
-  private final AtomicReference<java.util.function.Consumer<Path>> bindHook =
+  private final AtomicReference<Consumer<Path>> bindHook =
       new AtomicReference<>(t -> { });
   private final AtomicInteger binds = new AtomicInteger();
   private final AtomicInteger unmounts = new AtomicInteger();
@@ -117,9 +120,9 @@ public final class FakeMounter implements Mounter {
     try {
       Files.createDirectory(target.path());
       return true;
-    } catch (java.nio.file.FileAlreadyExistsException e) {
+    } catch (FileAlreadyExistsException e) {
       return false;
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new MountException("mkdir " + target + ": " + e.getMessage(), EIO);
     }
   }
@@ -140,7 +143,7 @@ public final class FakeMounter implements Mounter {
       if (!Files.exists(p) && create) {
         try {
           Files.createDirectory(p);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
           throw new MountException("mkdir " + p + ": " + e.getMessage(), EIO);
         }
       }
@@ -247,7 +250,7 @@ public final class FakeMounter implements Mounter {
    * Called with the target at the start of every {@link #bind}, on the binding actor's thread: a
    * hook that blocks holds that actor mid-publish, so a test can order other messages around it.
    */
-  public void onBind(java.util.function.Consumer<Path> hook) {
+  public void onBind(Consumer<Path> hook) {
     bindHook.set(hook == null ? t -> { } : hook);
   }
 

@@ -28,6 +28,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import io.jfscsi.host.MountState;
+import java.time.Duration;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * An in-memory {@link MountRuntime} for actor tests. A "client" is a FUSE mount in the
@@ -120,8 +124,8 @@ public final class FakeRuntime implements MountRuntime {
   private final AtomicInteger stops = new AtomicInteger();
   private final AtomicInteger cacheCleans = new AtomicInteger();
   private final AtomicInteger handles = new AtomicInteger();
-  private final AtomicReference<java.time.Duration> stopTime =
-      new AtomicReference<>(java.time.Duration.ZERO);
+  private final AtomicReference<Duration> stopTime =
+      new AtomicReference<>(Duration.ZERO);
   private final AtomicInteger stopsUnderway = new AtomicInteger();
   private final AtomicInteger mostStopsUnderway = new AtomicInteger();
 
@@ -167,7 +171,7 @@ public final class FakeRuntime implements MountRuntime {
   /** At once, or after {@link #stopsTake} on a thread of its own, as a real runtime does. */
   @Override
   public CompletionStage<Void> stop(RunningClient client) {
-    java.time.Duration time = stopTime.get();
+    Duration time = stopTime.get();
     if (time.isZero()) {
       stopNow(client);
       return CompletableFuture.completedFuture(null);
@@ -194,7 +198,7 @@ public final class FakeRuntime implements MountRuntime {
     if (r == null || !r.client().handle().equals(client.handle())) {
       // Already dead: only clear the stale mount point it left, as a real runtime does.
       if (running.get(client.key()) == null
-          && mounter.probe(client.mountPath()) == io.jfscsi.host.MountState.STALE) {
+          && mounter.probe(client.mountPath()) == MountState.STALE) {
         unmountQuietly(client.mountPath());
         events.add("clear " + client.key().name());
       }
@@ -213,7 +217,7 @@ public final class FakeRuntime implements MountRuntime {
     saveHook.get().accept(record);
     records.put(record.key(), record);
     saved.add(record);
-    events.add("save " + record.key().name() + " " + new java.util.TreeSet<>(record.targets()));
+    events.add("save " + record.key().name() + " " + new TreeSet<>(record.targets()));
   }
 
   @Override
@@ -227,15 +231,15 @@ public final class FakeRuntime implements MountRuntime {
     return List.copyOf(records.values());
   }
 
-  private final java.util.Set<java.nio.file.Path> podsGone = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final Set<Path> podsGone = ConcurrentHashMap.newKeySet();
 
   /** Makes {@link #podGone} say that the pod of {@code target} is gone (as a pod informer would). */
-  public void markPodGone(java.nio.file.Path target) {
+  public void markPodGone(Path target) {
     podsGone.add(target);
   }
 
   @Override
-  public boolean podGone(java.nio.file.Path target) {
+  public boolean podGone(Path target) {
     return podsGone.contains(target);
   }
 
@@ -284,7 +288,7 @@ public final class FakeRuntime implements MountRuntime {
   }
 
   /** From now on every stop takes {@code time} (of real time) before the client is gone. */
-  public void stopsTake(java.time.Duration time) {
+  public void stopsTake(Duration time) {
     stopTime.set(time);
   }
 

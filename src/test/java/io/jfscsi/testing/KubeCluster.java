@@ -27,6 +27,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import io.fabric8.kubernetes.api.model.NodeStatusBuilder;
+import java.io.File;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * A real Kubernetes control plane for cluster tests: etcd, kube-apiserver and
@@ -170,7 +173,7 @@ public final class KubeCluster {
         .withLastTransitionTime(now).build();
     Map<String, Quantity> capacity = Map.of("cpu", new Quantity("8"), "memory", new Quantity("32Gi"),
         "pods", new Quantity("110"), "ephemeral-storage", new Quantity("100Gi"));
-    current.setStatus(new io.fabric8.kubernetes.api.model.NodeStatusBuilder()
+    current.setStatus(new NodeStatusBuilder()
         .withConditions(ready)
         // No Hostname address: the API server would try to resolve it to reach the node's
         // kubelet port (pods/log); the stand-in serves it on 127.0.0.1.
@@ -252,7 +255,7 @@ public final class KubeCluster {
         current-context: jfs-csi
         """.formatted(masterUrl(), name, token, name, namespace);
     Files.writeString(file, text);
-    Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
     return file;
   }
 
@@ -305,7 +308,7 @@ public final class KubeCluster {
       List<String> command = new ArrayList<>(List.of(argv));
       command.set(0, root.resolve(argv[0]).toString());
       Process p = new ProcessBuilder(command).directory(root.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
           .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();

@@ -69,6 +69,34 @@ import java.util.stream.Stream;
 import javax.net.ssl.SSLServerSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import csi.v1.NodePublishVolumeRequest;
+import csi.v1.NodeUnpublishVolumeRequest;
+import csi.v1.VolumeCapability;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.NodeDaemonEndpointsBuilder;
+import io.grpc.StatusRuntimeException;
+import io.jfscsi.csi.CsiClient;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.OutputStream;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.net.URLDecoder;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Executors;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
 
 /**
  * A kubelet stand-in for one fake Node of a {@link KubeCluster}: for every pod bound to that node
@@ -138,8 +166,8 @@ public final class KubeletStandIn implements AutoCloseable {
   private final Optional<String> csiEndpoint;
   private final Path kubeletRoot;
   private String csiDriverName = "csi.juicefs.com";
-  private io.jfscsi.csi.CsiClient csiConnection;
-  private com.sun.net.httpserver.HttpServer kubeletApi;
+  private CsiClient csiConnection;
+  private HttpServer kubeletApi;
   private SSLServerSocket kubeletPort;
   private final Set<Socket> connections = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
@@ -694,11 +722,11 @@ public final class KubeletStandIn implements AutoCloseable {
       String mode = Optional.ofNullable(pv.getSpec().getAccessModes()).filter(l -> !l.isEmpty()).map(List::getFirst)
           .orElse("ReadWriteOnce");
       var accessMode = switch (mode) {
-        case "ReadWriteMany" -> csi.v1.VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER;
-        case "ReadOnlyMany" -> csi.v1.VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY;
-        default -> csi.v1.VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
+        case "ReadWriteMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER;
+        case "ReadOnlyMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY;
+        default -> VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
       };
-      var mount = csi.v1.VolumeCapability.MountVolume.newBuilder()
+      var mount = VolumeCapability.MountVolume.newBuilder()
           .setFsType(Optional.ofNullable(source.getFsType()).orElse(""))
           .addAllMountFlags(Optional.ofNullable(pv.getSpec().getMountOptions()).orElse(List.of()));
       boolean readOnly = Boolean.TRUE.equals(v.getPersistentVolumeClaim().getReadOnly())
@@ -709,14 +737,14 @@ public final class KubeletStandIn implements AutoCloseable {
       } catch (IOException e) {
         throw new IllegalStateException("cannot create " + target.getParent() + ": " + e.getMessage());
       }
-      var request = csi.v1.NodePublishVolumeRequest.newBuilder().setVolumeId(source.getVolumeHandle())
+      var request = NodePublishVolumeRequest.newBuilder().setVolumeId(source.getVolumeHandle())
           .setTargetPath(target.toString()).setReadonly(readOnly).putAllSecrets(secrets).putAllVolumeContext(context)
-          .setVolumeCapability(csi.v1.VolumeCapability.newBuilder().setMount(mount)
-              .setAccessMode(csi.v1.VolumeCapability.AccessMode.newBuilder().setMode(accessMode)))
+          .setVolumeCapability(VolumeCapability.newBuilder().setMount(mount)
+              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(accessMode)))
           .build();
       try {
         csiClient().node().withDeadlineAfter(2, TimeUnit.MINUTES).nodePublishVolume(request);
-      } catch (io.grpc.StatusRuntimeException e) {
+      } catch (StatusRuntimeException e) {
         throw new IllegalStateException("MountVolume.SetUp failed for volume \"" + pvName + "\" : rpc error: code = "
             + e.getStatus().getCode() + " desc = " + e.getStatus().getDescription());
       }
@@ -731,7 +759,7 @@ public final class KubeletStandIn implements AutoCloseable {
         try {
           long millis = Math.max(1000, Duration.between(Instant.now(), deadline).toMillis());
           csiClient().node().withDeadlineAfter(millis, TimeUnit.MILLISECONDS).nodeUnpublishVolume(
-              csi.v1.NodeUnpublishVolumeRequest.newBuilder().setVolumeId(e.getValue()).setTargetPath(target.toString()).build());
+              NodeUnpublishVolumeRequest.newBuilder().setVolumeId(e.getValue()).setTargetPath(target.toString()).build());
           published.remove(e.getKey());
           try {
             Files.deleteIfExists(target.getParent());
@@ -1194,13 +1222,13 @@ public final class KubeletStandIn implements AutoCloseable {
       return true;
     }
 
-    private int port(io.fabric8.kubernetes.api.model.IntOrString port) {
+    private int port(IntOrString port) {
       if (port.getIntVal() != null) {
         return port.getIntVal();
       }
       return Optional.ofNullable(spec.getPorts()).orElse(List.of()).stream()
           .filter(p -> port.getStrVal().equals(p.getName())).findFirst()
-          .map(io.fabric8.kubernetes.api.model.ContainerPort::getContainerPort)
+          .map(ContainerPort::getContainerPort)
           .orElseThrow(() -> new IllegalArgumentException("no port named " + port.getStrVal()));
     }
 
@@ -1254,19 +1282,19 @@ public final class KubeletStandIn implements AutoCloseable {
         .map(r -> r.volumeMessage).filter(Objects::nonNull).findFirst().orElse(null);
   }
 
-  private synchronized io.jfscsi.csi.CsiClient csiClient() {
+  private synchronized CsiClient csiClient() {
     if (csiConnection == null) {
-      csiConnection = io.jfscsi.csi.CsiClient.connect(csiEndpoint.orElseThrow());
+      csiConnection = CsiClient.connect(csiEndpoint.orElseThrow());
     }
     return csiConnection;
   }
 
   // ------------------------------------------------------------------ kubelet port (TLS)
 
-  private static javax.net.ssl.SSLContext sslContext;
+  private static SSLContext sslContext;
 
   /** A self-signed serving certificate (the API server does not verify kubelets without a CA). */
-  private static synchronized javax.net.ssl.SSLContext sslContext(Path dir) {
+  private static synchronized SSLContext sslContext(Path dir) {
     if (sslContext != null) {
       return sslContext;
     }
@@ -1279,14 +1307,14 @@ public final class KubeletStandIn implements AutoCloseable {
           "-keystore", store.toString(), "-storepass", "standin", "-keypass", "standin", "-ext", "SAN=ip:127.0.0.1")
           .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
       require(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "keytool failed");
-      java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+      KeyStore ks = KeyStore.getInstance("PKCS12");
       try (InputStream in = Files.newInputStream(store)) {
         ks.load(in, password);
       }
-      javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
-          javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+      KeyManagerFactory kmf = KeyManagerFactory.getInstance(
+          KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(ks, password);
-      javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+      SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(kmf.getKeyManagers(), null, null);
       sslContext = ctx;
       return ctx;
@@ -1306,10 +1334,10 @@ public final class KubeletStandIn implements AutoCloseable {
    */
   private void startKubeletApi() {
     try {
-      var server = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+      var server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
       server.createContext("/containerLogs/", this::containerLogs);
       server.createContext("/healthz", ex -> respond(ex, 200, "ok"));
-      server.setExecutor(java.util.concurrent.Executors.newThreadPerTaskExecutor(
+      server.setExecutor(Executors.newThreadPerTaskExecutor(
           Thread.ofVirtual().name("kubelet-standin-api-", 0).factory()));
       server.start();
       kubeletApi = server;
@@ -1317,7 +1345,7 @@ public final class KubeletStandIn implements AutoCloseable {
           .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
       Thread.ofPlatform().daemon().name("kubelet-standin-" + nodeName + "-port").start(this::acceptConnections);
       var node = client.nodes().withName(nodeName).get();
-      node.getStatus().setDaemonEndpoints(new io.fabric8.kubernetes.api.model.NodeDaemonEndpointsBuilder()
+      node.getStatus().setDaemonEndpoints(new NodeDaemonEndpointsBuilder()
           .withNewKubeletEndpoint().withPort(kubeletPort.getLocalPort()).endKubeletEndpoint().build());
       client.nodes().resource(node).updateStatus();
     } catch (IOException e) {
@@ -1352,7 +1380,7 @@ public final class KubeletStandIn implements AutoCloseable {
 
   private void serveConnection(Socket s) throws IOException {
     s.setSoTimeout(30_000);
-    InputStream in = new java.io.BufferedInputStream(s.getInputStream());
+    InputStream in = new BufferedInputStream(s.getInputStream());
     byte[] head = readHead(in);
     if (head == null) {
       return;
@@ -1392,7 +1420,7 @@ public final class KubeletStandIn implements AutoCloseable {
 
   /** The request line and headers up to the blank line (null on EOF before any byte). */
   private static byte[] readHead(InputStream in) throws IOException {
-    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
     int state = 0; // how much of \r\n\r\n was seen
     while (state < 4) {
       int c = in.read();
@@ -1418,7 +1446,7 @@ public final class KubeletStandIn implements AutoCloseable {
     for (int i = 1; i < lines.length; i++) {
       int colon = lines[i].indexOf(':');
       if (colon > 0) {
-        headers.merge(lines[i].substring(0, colon).trim().toLowerCase(java.util.Locale.ROOT),
+        headers.merge(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT),
             lines[i].substring(colon + 1).trim(), (a, b) -> a + ", " + b);
       }
     }
@@ -1441,7 +1469,7 @@ public final class KubeletStandIn implements AutoCloseable {
   private final class Exec {
     final Socket socket;
     final InputStream in;
-    final java.io.OutputStream out;
+    final OutputStream out;
     final String method;
     final URI target;
     final Map<String, String> headers;
@@ -1453,7 +1481,7 @@ public final class KubeletStandIn implements AutoCloseable {
     Exec(Socket socket, InputStream in, String method, URI target, Map<String, String> headers) throws IOException {
       this.socket = socket;
       this.in = in;
-      this.out = new java.io.BufferedOutputStream(socket.getOutputStream());
+      this.out = new BufferedOutputStream(socket.getOutputStream());
       this.method = method;
       this.target = target;
       this.headers = headers;
@@ -1484,7 +1512,7 @@ public final class KubeletStandIn implements AutoCloseable {
       boolean output = "1".equals(first(query, "output"));
       boolean error = "1".equals(first(query, "error"));
       String upgrade = headers.getOrDefault("upgrade", "");
-      List<String> protocols = java.util.Arrays.stream(headers.getOrDefault("sec-websocket-protocol", "").split(","))
+      List<String> protocols = Arrays.stream(headers.getOrDefault("sec-websocket-protocol", "").split(","))
           .map(String::trim).toList();
       String key = headers.get("sec-websocket-key");
       if (command.isEmpty()) {
@@ -1496,7 +1524,7 @@ public final class KubeletStandIn implements AutoCloseable {
         return;
       }
       if (!upgrade.equalsIgnoreCase("websocket") || key == null
-          || !headers.getOrDefault("connection", "").toLowerCase(java.util.Locale.ROOT).contains("upgrade")) {
+          || !headers.getOrDefault("connection", "").toLowerCase(Locale.ROOT).contains("upgrade")) {
         plain(400, "the kubelet stand-in serves exec only as a WebSocket upgrade (" + V4 + "), not: Upgrade: " + upgrade);
         return;
       }
@@ -1518,9 +1546,9 @@ public final class KubeletStandIn implements AutoCloseable {
       }
       String accept;
       try {
-        accept = Base64.getEncoder().encodeToString(java.security.MessageDigest.getInstance("SHA-1")
+        accept = Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-1")
             .digest((key + WEBSOCKET_GUID).getBytes(StandardCharsets.ISO_8859_1)));
-      } catch (java.security.NoSuchAlgorithmException e) {
+      } catch (NoSuchAlgorithmException e) {
         throw new IllegalStateException(e);
       }
       out.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -1586,7 +1614,7 @@ public final class KubeletStandIn implements AutoCloseable {
         try (from) {
           for (int n; (n = from.read(buf)) >= 0; ) {
             if (n > 0) {
-              message(channel, java.util.Arrays.copyOf(buf, n));
+              message(channel, Arrays.copyOf(buf, n));
             }
           }
         } catch (IOException e) {
@@ -1597,7 +1625,7 @@ public final class KubeletStandIn implements AutoCloseable {
 
     /** Client frames (masked): stdin on channel 0, ping, close. The client leaving kills the command. */
     private void readClient() {
-      java.io.ByteArrayOutputStream message = new java.io.ByteArrayOutputStream();
+      ByteArrayOutputStream message = new ByteArrayOutputStream();
       int messageOpcode = 0;
       try {
         while (true) {
@@ -1678,7 +1706,7 @@ public final class KubeletStandIn implements AutoCloseable {
     private int readByte() throws IOException {
       int b = in.read();
       if (b < 0) {
-        throw new java.io.EOFException();
+        throw new EOFException();
       }
       return b;
     }
@@ -1750,7 +1778,7 @@ public final class KubeletStandIn implements AutoCloseable {
   }
 
   private static String decode(String s) {
-    return java.net.URLDecoder.decode(s, StandardCharsets.UTF_8);
+    return URLDecoder.decode(s, StandardCharsets.UTF_8);
   }
 
   private static String json(String s) {
@@ -1773,7 +1801,7 @@ public final class KubeletStandIn implements AutoCloseable {
 
   // ------------------------------------------------------------------ kubelet API (logs)
 
-  private void containerLogs(com.sun.net.httpserver.HttpExchange ex) throws IOException {
+  private void containerLogs(HttpExchange ex) throws IOException {
     try (ex) {
       String[] parts = ex.getRequestURI().getPath().substring("/containerLogs/".length()).split("/");
       if (parts.length != 3) {
@@ -1784,8 +1812,8 @@ public final class KubeletStandIn implements AutoCloseable {
       Optional.ofNullable(ex.getRequestURI().getRawQuery()).ifPresent(q -> {
         for (String kv : q.split("&")) {
           int eq = kv.indexOf('=');
-          query.put(java.net.URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8),
-              eq < 0 ? "" : java.net.URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8));
+          query.put(URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8),
+              eq < 0 ? "" : URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8));
         }
       });
       Optional<ContainerRun> found = containerRun(parts[0], parts[1], parts[2]);
@@ -1806,7 +1834,7 @@ public final class KubeletStandIn implements AutoCloseable {
         content = tail(content, Integer.parseInt(query.get("tailLines")));
       }
       if (query.containsKey("limitBytes")) {
-        content = java.util.Arrays.copyOf(content, (int) Math.min(content.length, Long.parseLong(query.get("limitBytes"))));
+        content = Arrays.copyOf(content, (int) Math.min(content.length, Long.parseLong(query.get("limitBytes"))));
       }
       boolean follow = "true".equals(query.get("follow")) && !previous;
       ex.getResponseHeaders().set("Content-Type", "text/plain");
@@ -1820,8 +1848,8 @@ public final class KubeletStandIn implements AutoCloseable {
           boolean alive = c.running();
           long size = Files.exists(file) ? Files.size(file) : 0;
           if (size > offset) {
-            try (var ch = java.nio.channels.FileChannel.open(file)) {
-              ex.getResponseBody().write(java.nio.channels.Channels.newInputStream(ch.position(offset)).readNBytes((int) (size - offset)));
+            try (var ch = FileChannel.open(file)) {
+              ex.getResponseBody().write(Channels.newInputStream(ch.position(offset)).readNBytes((int) (size - offset)));
             }
             ex.getResponseBody().flush();
             offset = size;
@@ -1849,10 +1877,10 @@ public final class KubeletStandIn implements AutoCloseable {
       }
       pos--;
     }
-    return lines <= 0 ? new byte[0] : java.util.Arrays.copyOfRange(content, pos, end);
+    return lines <= 0 ? new byte[0] : Arrays.copyOfRange(content, pos, end);
   }
 
-  private static void respond(com.sun.net.httpserver.HttpExchange ex, int code, String body) {
+  private static void respond(HttpExchange ex, int code, String body) {
     try {
       byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
       ex.getResponseHeaders().set("Content-Type", "text/plain");
@@ -2008,9 +2036,9 @@ public final class KubeletStandIn implements AutoCloseable {
       if (q == null) {
         q = new Quantity(key.equals("cpu") ? "8" : key.equals("memory") ? "32Gi" : "0");
       }
-      java.math.BigDecimal amount = q.getNumericalAmount();
-      java.math.BigDecimal divisor = ref.getDivisor() == null ? java.math.BigDecimal.ONE : ref.getDivisor().getNumericalAmount();
-      return amount.divide(divisor, 0, java.math.RoundingMode.CEILING).toPlainString();
+      BigDecimal amount = q.getNumericalAmount();
+      BigDecimal divisor = ref.getDivisor() == null ? BigDecimal.ONE : ref.getDivisor().getNumericalAmount();
+      return amount.divide(divisor, 0, RoundingMode.CEILING).toPlainString();
     }
     throw new IllegalStateException("unsupported valueFrom for env " + var);
   }

@@ -23,6 +23,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.io.ByteArrayOutputStream;
+import java.util.concurrent.TimeUnit;
 
 /** The kubelet stand-in against the real API server: pods run, restart, terminate; Jobs complete. */
 class KubeletStandInTest {
@@ -109,11 +111,11 @@ class KubeletStandInTest {
     k.pods().inNamespace(ns).resource(pod).create();
     await().atMost(WAIT).ignoreExceptions().until(() -> ready(get("exec")));
 
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
     try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(out)
         .writingError(err).exec("sh", "-c", "echo \"$GREETING\"; command -v juicefs; echo oops >&2")) {
-      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+      assertThat(exec.exitCode().get(30, TimeUnit.SECONDS)).isZero();
     }
     await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
       assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("hello from exec\n")
@@ -121,25 +123,25 @@ class KubeletStandInTest {
       assertThat(err.toString(StandardCharsets.UTF_8)).isEqualTo("oops\n");
     });
 
-    java.io.ByteArrayOutputStream version = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream version = new ByteArrayOutputStream();
     try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(version)
         .exec("juicefs", "version")) { // found on the container's PATH: the shim
-      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+      assertThat(exec.exitCode().get(30, TimeUnit.SECONDS)).isZero();
     }
     await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
         assertThat(version.toString(StandardCharsets.UTF_8)).contains("kubelet-standin"));
 
-    try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(new java.io.ByteArrayOutputStream())
+    try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").writingOutput(new ByteArrayOutputStream())
         .exec("sh", "-c", "exit 7")) {
-      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(7);
+      assertThat(exec.exitCode().get(30, TimeUnit.SECONDS)).isEqualTo(7);
     }
 
-    java.io.ByteArrayOutputStream echoed = new java.io.ByteArrayOutputStream();
+    ByteArrayOutputStream echoed = new ByteArrayOutputStream();
     try (var exec = k.pods().inNamespace(ns).withName("exec").inContainer("main").redirectingInput()
         .writingOutput(echoed).exec("sh", "-c", "read line; echo \"got $line\"")) {
       exec.getInput().write("stdin works\n".getBytes(StandardCharsets.UTF_8));
       exec.getInput().flush();
-      assertThat(exec.exitCode().get(30, java.util.concurrent.TimeUnit.SECONDS)).isZero();
+      assertThat(exec.exitCode().get(30, TimeUnit.SECONDS)).isZero();
     }
     await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
         assertThat(echoed.toString(StandardCharsets.UTF_8)).isEqualTo("got stdin works\n"));

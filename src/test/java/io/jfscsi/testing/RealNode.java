@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.io.IOException;
+import java.util.Objects;
 
 /**
  * The real single node of {@code bin/node-up} (kubelet, containerd, scheduler, control plane),
@@ -135,7 +137,7 @@ public final class RealNode {
     try {
       inputs = Files.readString(Path.of(Optional.ofNullable(System.getenv("IMAGE_CACHE"))
           .orElse("/var/cache/jfs-csi/images"), "jfs-csi.tar.inputs")).strip();
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("bin/build-images left no jfs-csi.tar.inputs", e);
     }
     String patch = "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"jfs-csi.io/image-inputs\":\""
@@ -163,13 +165,13 @@ public final class RealNode {
           && ds.getStatus().getDesiredNumberScheduled().equals(ds.getStatus().getNumberReady())
           && ds.getStatus().getDesiredNumberScheduled().equals(ds.getStatus().getUpdatedNumberScheduled())
           && ds.getStatus().getDesiredNumberScheduled().equals(ds.getStatus().getCurrentNumberScheduled())
-          && java.util.Objects.equals(ds.getStatus().getObservedGeneration(), ds.getMetadata().getGeneration());
+          && Objects.equals(ds.getStatus().getObservedGeneration(), ds.getMetadata().getGeneration());
       boolean controllerReady = dep != null && dep.getStatus() != null
           && dep.getStatus().getReadyReplicas() != null
           && dep.getStatus().getReadyReplicas().equals(dep.getSpec().getReplicas())
           && dep.getSpec().getReplicas().equals(dep.getStatus().getUpdatedReplicas())
           && dep.getSpec().getReplicas().equals(dep.getStatus().getReplicas())
-          && java.util.Objects.equals(dep.getStatus().getObservedGeneration(), dep.getMetadata().getGeneration());
+          && Objects.equals(dep.getStatus().getObservedGeneration(), dep.getMetadata().getGeneration());
       if (nodeReady && controllerReady) {
         return;
       }

@@ -2,6 +2,8 @@ package io.jfscsi.testing;
 
 import java.util.Random;
 import java.util.function.Consumer;
+import java.util.List;
+import java.util.SplittableRandom;
 
 /**
  * Randomized trials with reproducible seeds, in plain JUnit 5. Each trial gets its own
@@ -29,7 +31,7 @@ public final class Trials {
       // Mixed first: java.util.Random's first draws from adjacent seeds are nearly the same
       // (the first nextInt(4) of seeds base..base+119 was one value), so the trials of a run
       // would all take the same branch.
-      trial.accept(new Random(new java.util.SplittableRandom(seed).nextLong()));
+      trial.accept(new Random(new SplittableRandom(seed).nextLong()));
     } catch (AssertionError | RuntimeException e) {
       throw new AssertionError(name + " failed with seed " + seed
           + " (replay with -Djfscsi.seed=" + seed + "): " + e.getMessage(), e);
@@ -46,7 +48,7 @@ public final class Trials {
     return s.toString();
   }
 
-  public static <T> T pick(Random random, java.util.List<T> items) {
+  public static <T> T pick(Random random, List<T> items) {
     return items.get(random.nextInt(items.size()));
   }
 }

@@ -22,6 +22,7 @@ import java.util.Optional;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 
 /**
  * `jfs-csi warmup --pvc` against the real API server: from the PVC to the Mount Pods of its
@@ -65,7 +66,7 @@ class MountPodWarmupClusterTest {
     Pod pod = k.pods().inNamespace(ns).resource(meta.endMetadata().withNewSpec()
         .withNodeName(node).addNewContainer().withName(MountPodNames.CONTAINER).withImage("m")
         .endContainer().endSpec().build()).create();
-    pod.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running")
+    pod.setStatus(new PodStatusBuilder().withPhase("Running")
         .build());
     return k.pods().inNamespace(ns).resource(pod).updateStatus();
   }

@@ -23,6 +23,7 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.function.Supplier;
 
 /**
  * The controller in cluster mode: competes for a Lease in the driver namespace and, while it
@@ -41,7 +42,7 @@ public final class BuiltinProvisioner implements AutoCloseable {
   private final ProvisionerSettings settings;
   private final String namespace;
   private final String identity;
-  private final java.util.function.Supplier<ProvisioningLoop> loops;
+  private final Supplier<ProvisioningLoop> loops;
   /**
    * The one thread on which this object's state changes: campaigns, fabric8's leader callbacks
    * and close are all handed to it, so they happen one at a time in the order they came, with
@@ -56,7 +57,7 @@ public final class BuiltinProvisioner implements AutoCloseable {
 
   BuiltinProvisioner(KubernetesClient client, boolean ownsClient, ProvisionerSettings settings,
                      String namespace, String identity,
-                     java.util.function.Supplier<ProvisioningLoop> loops) {
+                     Supplier<ProvisioningLoop> loops) {
     this.client = client;
     this.ownsClient = ownsClient;
     this.settings = settings;

@@ -36,6 +36,9 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Function;
+import org.apache.pekko.pattern.StatusReply;
 
 /**
  * The built-in provisioner's work while this replica leads: informers on claims and volumes
@@ -114,7 +117,7 @@ public final class ProvisioningLoop implements AutoCloseable {
   }
 
   private <T extends HasMetadata> ResourceEventHandler<T> handler(
-      java.util.function.Function<T, String> key) {
+      Function<T, String> key) {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
@@ -142,7 +145,7 @@ public final class ProvisioningLoop implements AutoCloseable {
         queued.remove(key);
         process(key);
       }, delay.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       queued.remove(key);
     }
   }
@@ -296,7 +299,7 @@ public final class ProvisioningLoop implements AutoCloseable {
     return result;
   }
 
-  private <T> T ask(java.util.function.Function<ActorRef<org.apache.pekko.pattern.StatusReply<T>>,
+  private <T> T ask(Function<ActorRef<StatusReply<T>>,
       VolumeProvisioner.Command> message) {
     try {
       return Asks.<VolumeProvisioner.Command, T>askWithStatus(provisioner,
@@ -305,7 +308,7 @@ public final class ProvisioningLoop implements AutoCloseable {
               TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
-      if (cause instanceof org.apache.pekko.pattern.StatusReply.ErrorMessage m) {
+      if (cause instanceof StatusReply.ErrorMessage m) {
         throw Failure.internal(m.getMessage(), null);
       }
       if (cause instanceof RuntimeException r) {

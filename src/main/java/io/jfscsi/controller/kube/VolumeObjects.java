@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.math.RoundingMode;
 
 /**
  * What the built-in provisioner reads from claims and StorageClasses and the PersistentVolume it
@@ -130,7 +131,7 @@ public final class VolumeObjects {
       throw Failure.invalid("the claim requests a negative storage size");
     }
     try {
-      return b.setScale(0, java.math.RoundingMode.CEILING).longValueExact();
+      return b.setScale(0, RoundingMode.CEILING).longValueExact();
     } catch (ArithmeticException e) {
       throw Failure.invalid("the claim's storage request " + quantity.get() + " is too large");
     }

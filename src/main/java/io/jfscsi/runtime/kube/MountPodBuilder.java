@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.math.BigDecimal;
 
 /**
  * The Mount Pod of one client, as a pure function of its settings (no API calls): the Go
@@ -206,7 +207,7 @@ public final class MountPodBuilder {
     if (hours == 0 && minutes == 0 && nanos < 1_000_000_000L) {
       return nanos % 1_000_000 == 0 ? nanos / 1_000_000 + "ms" : nanos + "ns";
     }
-    s.append(new java.math.BigDecimal(nanos).movePointLeft(9).stripTrailingZeros().toPlainString())
+    s.append(new BigDecimal(nanos).movePointLeft(9).stripTrailingZeros().toPlainString())
         .append('s');
     return s.toString();
   }

@@ -30,6 +30,11 @@ import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The Mount Pods of this node's clients from creation to deletion: a start adopts the previous
@@ -52,7 +57,7 @@ final class MountPodLifecycle {
   /** Pods being removed in the background after a replacement: never adopted again. */
   private final Set<String> retiring = ConcurrentHashMap.newKeySet();
   /** How long a failed start's message waits for the end of the pod's log. */
-  static final java.time.Duration LOG_WAIT = java.time.Duration.ofSeconds(5);
+  static final Duration LOG_WAIT = Duration.ofSeconds(5);
 
   MountPodLifecycle(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
                     MountPodWatch pods, MountPodSecrets secrets, VolumeCaches caches,
@@ -212,17 +217,17 @@ final class MountPodLifecycle {
         MountPodProgress.of(p, mountPath, Redactor.forSettings(settings)).description()).append('.'));
     // The log comes through the node's kubelet; one that does not answer (the client's retries
     // of a refused connection take minutes) must not hold the answer of the waiting publishes.
-    var read = java.util.concurrent.CompletableFuture.supplyAsync(() -> client.pods()
+    var read = CompletableFuture.supplyAsync(() -> client.pods()
         .inNamespace(config.namespace()).withName(name).tailingLines(20).getLog(), executor);
     try {
-      String tail = read.get(LOG_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      String tail = read.get(LOG_WAIT.toMillis(), TimeUnit.MILLISECONDS);
       if (tail != null && !tail.isBlank()) {
         why.append(" Its log ends with:\n").append(Redactor.forSettings(settings).redact(tail.strip()));
       }
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       read.cancel(true);
       why.append(" Its log could not be read within ").append(LOG_WAIT.toSeconds()).append(" s.");
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       log.debug("no log of {}: {}", name, e.getCause().getMessage());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 
 /**
  * What a Mount Pod that does not serve yet waits on, read from the status that kubelet and the
@@ -103,7 +104,7 @@ final class MountPodProgress {
 
   private static List<ContainerStatus> concat(List<ContainerStatus> init,
                                               List<ContainerStatus> main) {
-    return java.util.stream.Stream.of(init, main).filter(l -> l != null)
+    return Stream.of(init, main).filter(l -> l != null)
         .flatMap(List::stream).toList();
   }
 

@@ -17,6 +17,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.Collections;
 
 /**
  * The Secret of one client and how its pod reads it: every value that came from the volume's
@@ -73,7 +76,7 @@ public record MountPodSecret(String name, Map<String, String> data, List<EnvVar>
     }
     data.put(SOURCE_KEY, json(s.source().secrets()));
     VolumeSettings command = new VolumeSettings(s.source(), fsName, new SecretValue(metaUrl),
-        storage, bucket, accessKey, secretKey, java.util.Collections.unmodifiableMap(format), Map.of(), s.configs(),
+        storage, bucket, accessKey, secretKey, Collections.unmodifiableMap(format), Map.of(), s.configs(),
         s.mountOptions(), s.subPath(), s.deleteDelay(), s.cleanCache(), s.cacheDirs(),
         s.resources(), s.mountImage(), s.cachePvc(), s.clientHash());
     return new MountPodSecret(name, Map.copyOf(data), List.copyOf(env), command);
@@ -92,8 +95,8 @@ public record MountPodSecret(String name, Map<String, String> data, List<EnvVar>
     if (encoded == null) {
       return Optional.empty();
     }
-    String text = new String(java.util.Base64.getDecoder().decode(encoded),
-        java.nio.charset.StandardCharsets.UTF_8);
+    String text = new String(Base64.getDecoder().decode(encoded),
+        StandardCharsets.UTF_8);
     try {
       return Optional.of(JSON.readValue(text, new TypeReference<Map<String, String>>() { }));
     } catch (JacksonException e) {

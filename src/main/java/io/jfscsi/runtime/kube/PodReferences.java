@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.time.OffsetDateTime;
 
 /**
  * A client record's mutable part as Mount Pod annotations, in the Go driver's format: one
@@ -51,7 +52,7 @@ public final class PodReferences {
       return Optional.empty();
     }
     try {
-      return Optional.of(java.time.OffsetDateTime.parse(at).toInstant());
+      return Optional.of(OffsetDateTime.parse(at).toInstant());
     } catch (DateTimeParseException e) {
       return Optional.empty();
     }

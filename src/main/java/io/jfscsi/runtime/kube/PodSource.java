@@ -6,6 +6,7 @@ import io.jfscsi.juicefs.VolumeSource;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
  * The non-secret half of a client's {@link VolumeSource}, kept in the annotation
@@ -27,7 +28,7 @@ public record PodSource(String volumeId, Map<String, String> context, List<Strin
    * that many pods share, and are left out.
    */
   public static PodSource of(VolumeSource source, String secret) {
-    Map<String, String> context = new java.util.TreeMap<>(source.context());
+    Map<String, String> context = new TreeMap<>(source.context());
     context.keySet().removeIf(k -> k.startsWith(POD_INFO_PREFIX));
     return new PodSource(source.volumeId(), context, source.mountFlags(), secret);
   }

@@ -7,6 +7,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.net.URI;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * Counts the HTTP requests the runtime's Kubernetes client sends, by method and resource (e.g.
@@ -22,11 +25,11 @@ public final class RequestCounter implements Interceptor {
         .incrementAndGet();
   }
 
-  static String describe(String method, java.net.URI uri) {
+  static String describe(String method, URI uri) {
     String path = uri.getPath();
     String query = uri.getRawQuery();
     boolean watch = query != null && query.contains("watch=true");
-    java.util.List<String> segs = java.util.Arrays.stream(path.split("/"))
+    List<String> segs = Arrays.stream(path.split("/"))
         .filter(x -> !x.isEmpty()).toList();
     // /api/v1/[namespaces/NS/]RESOURCE[/NAME[/SUB]] or /apis/GROUP/VERSION/...
     int i = segs.isEmpty() ? 0 : segs.getFirst().equals("api") ? 2 : 3;

@@ -33,6 +33,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.time.ZonedDateTime;
 
 /**
  * The built-in provisioner against a real kube-apiserver and kube-controller-manager (which
@@ -385,7 +386,7 @@ class BuiltinProvisionerClusterTest {
       editLease(leNs, lease, l -> {
         l.getSpec().setHolderIdentity("intruder");
         l.getSpec().setLeaseDurationSeconds(3600);
-        l.getSpec().setRenewTime(java.time.ZonedDateTime.now());
+        l.getSpec().setRenewTime(ZonedDateTime.now());
         return l;
       });
       await().atMost(Duration.ofSeconds(15)).until(() -> LOGS.list.stream().anyMatch(e ->
@@ -398,7 +399,7 @@ class BuiltinProvisionerClusterTest {
       // The intruder gives it up: this replica leads again and catches up.
       editLease(leNs, lease, l -> {
         l.getSpec().setLeaseDurationSeconds(1);
-        l.getSpec().setRenewTime(java.time.ZonedDateTime.now().minusSeconds(10));
+        l.getSpec().setRenewTime(ZonedDateTime.now().minusSeconds(10));
         return l;
       });
       awaitBound(leNs, during);

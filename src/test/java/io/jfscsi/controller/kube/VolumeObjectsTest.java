@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import io.fabric8.kubernetes.api.model.PersistentVolumeStatus;
 
 class VolumeObjectsTest {
 
@@ -129,7 +130,7 @@ class VolumeObjectsTest {
     PersistentVolume pv = VolumeObjects.persistentVolume(DRIVER, claim(Map.of(), null),
         storageClass("Delete"), Map.of("subPath", "x"), Optional.empty());
     assertThat(VolumeObjects.releasedForDelete(pv, DRIVER)).isFalse(); // no status yet
-    pv.setStatus(new io.fabric8.kubernetes.api.model.PersistentVolumeStatus(null, null,
+    pv.setStatus(new PersistentVolumeStatus(null, null,
         "Released", null));
     assertThat(VolumeObjects.releasedForDelete(pv, DRIVER)).isTrue();
     assertThat(VolumeObjects.releasedForDelete(pv, "other.csi")).isFalse();

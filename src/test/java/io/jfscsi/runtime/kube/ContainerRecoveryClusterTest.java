@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Optional;
 
 /**
  * Issue #8 in cluster mode, end to end: an app pod's volume is published by the real driver on
@@ -68,7 +69,7 @@ class ContainerRecoveryClusterTest {
     Files.writeString(target.resolve("before"), "written before the crash");
     Path statusDir = Files.createDirectories(dir.resolve("status"));
     container = NamespaceContainer.start("app-1", NamespaceContainer.Propagation.PRIVATE, target,
-        java.util.Optional.of(app.getMetadata().getUid()), statusDir);
+        Optional.of(app.getMetadata().getUid()), statusDir);
     Pod mountPod = node.onlyMountPod().orElseThrow();
     String name = mountPod.getMetadata().getName();
     int restarts = MountPodWatch.restartCount(mountPod);
@@ -96,7 +97,7 @@ class ContainerRecoveryClusterTest {
     await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
       // While a replacing pod and the old one both exist there is no "only" pod: an assertion,
       // which the wait retries (a NoSuchElementException would end it at once).
-      java.util.Optional<Pod> only = node.onlyMountPod();
+      Optional<Pod> only = node.onlyMountPod();
       assertThat(only).as("the one Mount Pod").isPresent();
       Pod now = only.get();
       assertThat(now.getMetadata().getName().equals(name)

@@ -36,6 +36,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.fabric8.kubernetes.client.http.BasicBuilder;
+import io.fabric8.kubernetes.client.http.HttpRequest;
+import io.fabric8.kubernetes.client.http.Interceptor;
+import io.jfscsi.Failure;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.assertj.core.api.Assertions;
 
 /**
  * {@link KubeMountRuntime} against a real kube-apiserver, with {@link KubeletStandIn} running the
@@ -215,9 +222,9 @@ class KubeMountRuntimeClusterTest {
     rt.save(new ClientRecord(key(s), s.source(), Set.of(T1), Optional.empty(), Optional.of(c)));
     cluster.client().pods().inNamespace(ns).withName(c.handle()).delete();
     await().atMost(Duration.ofSeconds(10)).until(() -> !exits.isEmpty());
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> rt.save(new ClientRecord(key(s),
+    Assertions.assertThatThrownBy(() -> rt.save(new ClientRecord(key(s),
         s.source(), Set.of(T1, T2), Optional.empty(), Optional.of(c))))
-        .isInstanceOf(io.jfscsi.Failure.class).hasMessageContaining("being deleted");
+        .isInstanceOf(Failure.class).hasMessageContaining("being deleted");
     rt.stop(c).toCompletableFuture().join();
   }
 
@@ -229,13 +236,13 @@ class KubeMountRuntimeClusterTest {
    */
   @Test
   void aConflictingWriteBetweenTheCopyAndThePatchIsRetried() throws Exception {
-    java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
-    java.util.concurrent.atomic.AtomicInteger conflicts = new java.util.concurrent.atomic.AtomicInteger();
+    AtomicBoolean armed = new AtomicBoolean();
+    AtomicInteger conflicts = new AtomicInteger();
     KubernetesClient other = cluster.client();
-    io.fabric8.kubernetes.client.http.Interceptor bump = new io.fabric8.kubernetes.client.http.Interceptor() {
+    Interceptor bump = new Interceptor() {
       @Override
-      public void before(io.fabric8.kubernetes.client.http.BasicBuilder b,
-                         io.fabric8.kubernetes.client.http.HttpRequest request, RequestTags tags) {
+      public void before(BasicBuilder b,
+                         HttpRequest request, RequestTags tags) {
         String path = request.uri().getPath();
         if ("PATCH".equals(request.method()) && path.contains("/pods/") && armed.compareAndSet(true, false)) {
           String name = path.substring(path.lastIndexOf('/') + 1);

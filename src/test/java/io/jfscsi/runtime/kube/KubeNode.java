@@ -21,6 +21,10 @@ import java.util.Map;
 import java.util.Optional;
 
 import static org.awaitility.Awaitility.await;
+import csi.v1.NodeUnpublishVolumeRequest;
+import csi.v1.ProbeRequest;
+import csi.v1.VolumeCapability;
+import java.io.IOException;
 
 /**
  * One node of the test cluster with a real driver on the kubernetes runtime: a fresh namespace
@@ -62,7 +66,7 @@ final class KubeNode implements AutoCloseable {
     driver = Driver.start(config, ports);
     grpc = CsiClient.connect("unix://" + fixture.socket);
     await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> grpc.identity()
-        .probe(csi.v1.ProbeRequest.getDefaultInstance()).getReady().getValue());
+        .probe(ProbeRequest.getDefaultInstance()).getReady().getValue());
     return this;
   }
 
@@ -99,13 +103,13 @@ final class KubeNode implements AutoCloseable {
     req.putAllVolumeContext(context);
     if (!flags.isEmpty()) {
       req.setVolumeCapability(DriverFixture.RWX.toBuilder().setMount(
-          csi.v1.VolumeCapability.MountVolume.newBuilder().addAllMountFlags(flags)));
+          VolumeCapability.MountVolume.newBuilder().addAllMountFlags(flags)));
     }
     grpc.node().nodePublishVolume(req.build());
   }
 
   void unpublish(String volumeId, Path target) {
-    grpc.node().nodeUnpublishVolume(csi.v1.NodeUnpublishVolumeRequest.newBuilder()
+    grpc.node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
         .setVolumeId(volumeId).setTargetPath(target.toString()).build());
   }
 
@@ -114,7 +118,7 @@ final class KubeNode implements AutoCloseable {
    * with short timeouts for tests and no management HTTP; not started.
    */
   static DriverFixture driverOn(Path dir, KubeCluster cluster, String namespace, String node)
-      throws java.io.IOException {
+      throws IOException {
     // A node's mount root is a shared mount before any Mount Pod runs (the node plugin's init
     // container makes it one); the fixture's close unmounts it with the rest under dir.
     assertThat(SharedMountRoot.ensure(dir.resolve("mnt"))).isEmpty();

@@ -32,6 +32,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import csi.v1.ProbeRequest;
+import java.util.concurrent.ExecutionException;
 
 /**
  * A publish that waits on a Mount Pod that is not ready, against a real kube-apiserver and a real
@@ -101,7 +103,7 @@ class MountPodNotReadyClusterTest {
     driver = Driver.start(config, HostPorts.of(config));
     grpc = CsiClient.connect("unix://" + fixture.socket);
     await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> grpc.identity()
-        .probe(csi.v1.ProbeRequest.getDefaultInstance()).getReady().getValue());
+        .probe(ProbeRequest.getDefaultInstance()).getReady().getValue());
   }
 
   /** An app pod of this node and its CSI target for volume {@code pv}. */
@@ -123,7 +125,7 @@ class MountPodNotReadyClusterTest {
   }
 
   private static StatusRuntimeException failureOf(CompletableFuture<Void> call, Duration within) {
-    Throwable t = catchThrowableOfType(java.util.concurrent.ExecutionException.class,
+    Throwable t = catchThrowableOfType(ExecutionException.class,
         () -> call.get(within.toMillis(), TimeUnit.MILLISECONDS)).getCause();
     assertThat(t).isInstanceOf(StatusRuntimeException.class);
     return (StatusRuntimeException) t;

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Set;
 
 /**
  * The node plugin's RBAC for real: the driver (node role, runtime kubernetes) authenticates as
@@ -97,7 +98,7 @@ class NodeRbacClusterTest {
     // the Job removes the volume's cache.
     node.api.pods().inNamespace(node.namespace).withName("app-1").delete();
     await().atMost(Duration.ofSeconds(60)).until(() -> node.onlyMountPod()
-        .map(p -> PublishingNode.references(p).equals(java.util.Set.of(t2.toString())))
+        .map(p -> PublishingNode.references(p).equals(Set.of(t2.toString())))
         .orElse(false));
     node.api.pods().inNamespace(node.namespace).withName("app-2").delete();
     await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {

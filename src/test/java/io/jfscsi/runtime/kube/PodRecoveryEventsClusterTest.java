@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import io.jfscsi.testing.FakeMounter;
 
 /**
  * Issue #8 item 3 in cluster mode: a core/v1 Event on the app pod of each container recovery,
@@ -130,7 +131,7 @@ class PodRecoveryEventsClusterTest {
     KubeRuntimeConfig config = new KubeRuntimeConfig(node, ns, "juicedata/mount:test", "", "",
         Duration.ofSeconds(20), Duration.ofSeconds(2), Path.of("/tmp/unused-mount-root"));
     try (KubeMountRuntime runtime = new KubeMountRuntime(config, api,
-        new io.jfscsi.testing.FakeMounter(), new RequestCounter(), Duration.ofSeconds(1), false)) {
+        new FakeMounter(), new RequestCounter(), Duration.ofSeconds(1), false)) {
       await().atMost(Duration.ofSeconds(20)).until(runtime::ready);
       runtime.recoveryEvents().onOutcome(new ContainerOutcome("pv-1", Optional.of(target(app)),
           1, 2, Path.of("/data"), Path.of("/mnt/x"), Optional.empty(), true, false, "ok", Duration.ZERO));

@@ -18,6 +18,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import io.jfscsi.juicefs.SettingsParser;
+import java.net.URI;
 
 class PodReferencesTest {
   static final ClientKey KEY = new ClientKey("pv-1", "abc");
@@ -78,7 +80,7 @@ class PodReferencesTest {
 
   @Test
   void podSourceLeavesOutTheAppPodsOwnKeys() {
-    Map<String, String> context = new java.util.HashMap<>(SOURCE.context());
+    Map<String, String> context = new HashMap<>(SOURCE.context());
     context.put("csi.storage.k8s.io/pod.name", "app-1");
     context.put("csi.storage.k8s.io/pod.uid", "u1");
     PodSource s = PodSource.of(new VolumeSource("pv-1", SOURCE.secrets(), context,
@@ -118,21 +120,21 @@ class PodReferencesTest {
     assertThat(src.context()).containsEntry("juicefs/mount-delete-delay", "1m")
         .containsEntry("juicefs/clean-cache", "true");
     assertThat(src.mountFlags()).containsExactly("cache-size=5");
-    io.jfscsi.juicefs.SettingsParser.parse(src); // parses
+    SettingsParser.parse(src); // parses
   }
 
   @Test
   void requestsAreCountedByMethodAndResource() {
     var counter = new RequestCounter();
-    assertThat(RequestCounter.describe("PATCH", java.net.URI.create("https://h/api/v1/namespaces/ns/pods/p1")))
+    assertThat(RequestCounter.describe("PATCH", URI.create("https://h/api/v1/namespaces/ns/pods/p1")))
         .isEqualTo("PATCH pods");
-    assertThat(RequestCounter.describe("GET", java.net.URI.create("https://h/api/v1/namespaces/ns/pods" + "?" + "watch=true&x=1")))
+    assertThat(RequestCounter.describe("GET", URI.create("https://h/api/v1/namespaces/ns/pods" + "?" + "watch=true&x=1")))
         .isEqualTo("WATCH pods");
-    assertThat(RequestCounter.describe("GET", java.net.URI.create("https://h/api/v1/pods" + "?" + "fieldSelector=x")))
+    assertThat(RequestCounter.describe("GET", URI.create("https://h/api/v1/pods" + "?" + "fieldSelector=x")))
         .isEqualTo("GET pods");
-    assertThat(RequestCounter.describe("POST", java.net.URI.create("https://h/apis/batch/v1/namespaces/ns/jobs")))
+    assertThat(RequestCounter.describe("POST", URI.create("https://h/apis/batch/v1/namespaces/ns/jobs")))
         .isEqualTo("POST jobs");
-    assertThat(RequestCounter.describe("GET", java.net.URI.create("https://h/api/v1/namespaces/ns/pods/p/log")))
+    assertThat(RequestCounter.describe("GET", URI.create("https://h/api/v1/namespaces/ns/pods/p/log")))
         .isEqualTo("GET pods/log");
     assertThat(RequestCounter.since(Map.of("a", 1L), Map.of("a", 3L, "b", 0L))).containsExactly(Map.entry("a", 2L));
     assertThat(counter.snapshot()).isEmpty();

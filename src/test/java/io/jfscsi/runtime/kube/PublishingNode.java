@@ -26,6 +26,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 import org.slf4j.LoggerFactory;
+import java.util.Set;
+import org.assertj.core.api.Assertions;
 
 /**
  * One node of the test cluster as kubelet drives it: a real driver (node role, runtime
@@ -155,7 +157,7 @@ final class PublishingNode implements AutoCloseable {
           : p.getStatus().getContainerStatuses().stream()
               .filter(c -> c.getState() != null && c.getState().getWaiting() != null)
               .map(c -> c.getState().getWaiting().getMessage()).toList().toString();
-      org.assertj.core.api.Assertions.assertThat(phase).as("pod %s: %s", name, waiting)
+      Assertions.assertThat(phase).as("pod %s: %s", name, waiting)
           .isEqualTo("Running");
     });
     return api.pods().inNamespace(namespace).withName(name).get();
@@ -178,7 +180,7 @@ final class PublishingNode implements AutoCloseable {
     return api.pods().inNamespace(namespace).withName(name).get();
   }
 
-  static java.util.Set<String> references(Pod pod) {
+  static Set<String> references(Pod pod) {
     return PodReferences.targets(PodReferences.annotations(pod));
   }
 
