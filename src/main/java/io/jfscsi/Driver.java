@@ -1,29 +1,34 @@
 package io.jfscsi;
 
 import com.typesafe.config.Config;
+import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.jfscsi.controller.MountedDirectories;
 import io.jfscsi.controller.VolumeProvisioner;
 import io.jfscsi.controller.kube.BuiltinProvisioner;
 import io.jfscsi.csi.ControllerService;
 import io.jfscsi.csi.CsiServer;
-import io.jfscsi.csi.KubeletRegistration;
-import io.jfscsi.management.ManagementContext;
 import io.jfscsi.csi.Endpoint;
 import io.jfscsi.csi.IdentityService;
+import io.jfscsi.csi.KubeletRegistration;
 import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.management.ClusterView;
 import io.jfscsi.management.DriverMetrics;
+import io.jfscsi.management.ManagementContext;
 import io.jfscsi.management.ManagementServer;
 import io.jfscsi.management.ManagementSettings;
+import io.jfscsi.mount.ClientRecovered;
 import io.jfscsi.mount.MountSettings;
 import io.jfscsi.mount.NodeGuardian;
 import io.jfscsi.runtime.MountRuntime;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,13 +44,8 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import io.grpc.ServerInterceptors;
-import io.jfscsi.management.ClusterView;
-import io.jfscsi.mount.ClientRecovered;
-import java.nio.file.Files;
-import java.nio.file.attribute.PosixFilePermissions;
 import org.apache.pekko.actor.typed.eventstream.EventStream;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * One running driver: the actor system, the node guardian and the provisioner for the roles it
@@ -55,12 +55,15 @@ import org.apache.pekko.actor.typed.eventstream.EventStream;
 public final class Driver implements AutoCloseable {
 
   /**
-   * The parts that touch the host, chosen by the caller (real ones, or fakes in tests).
-   * {@code provisionerRuntime} runs the controller's short-lived clients: local processes even
-   * when the node's clients are Mount Pods.
+   * The parts that touch the host, chosen by the caller (real ones, or fakes in tests). {@code
+   * provisionerRuntime} runs the controller's short-lived clients: local processes even when the
+   * node's clients are Mount Pods.
    */
-  public record Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics,
-                      MountRuntime provisionerRuntime) {
+  public record Ports(
+      MountRuntime runtime,
+      Mounter mounter,
+      DriverMetrics metrics,
+      MountRuntime provisionerRuntime) {
 
     public Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
       this(runtime, mounter, metrics, runtime);
@@ -72,16 +75,16 @@ public final class Driver implements AutoCloseable {
     }
   }
 
-  private record Actors(ActorRef<NodeGuardian.Command> guardian,
-                        ActorRef<VolumeProvisioner.Command> provisioner) {}
+  private record Actors(
+      ActorRef<NodeGuardian.Command> guardian, ActorRef<VolumeProvisioner.Command> provisioner) {}
 
   private final ActorSystem<Void> system;
   private final CsiServer server;
   private final Actors actors;
   private final ManagementServer management;
 
-  private Driver(ActorSystem<Void> system, CsiServer server, Actors actors,
-                 ManagementServer management) {
+  private Driver(
+      ActorSystem<Void> system, CsiServer server, Actors actors, ManagementServer management) {
     this.system = system;
     this.server = server;
     this.actors = actors;
@@ -101,104 +104,158 @@ public final class Driver implements AutoCloseable {
     Path stateDir = Path.of(c.getString("state-dir"));
     // Records hold the secrets needed to restart clients: owner only.
     Files.createDirectories(stateDir);
-    Files.setPosixFilePermissions(stateDir,
-        PosixFilePermissions.fromString("rwx------"));
+    Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
     CompletableFuture<Actors> spawned = new CompletableFuture<>();
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
-      DispatcherSelector ownThread =
-          DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER);
-      var guardian = node ? ctx.spawn(NodeGuardian.create(ports.runtime(), ports.mounter(),
-          mountSettings, Clock.systemUTC()), "node", ownThread) : null;
-      var provisioner = controller ? ctx.spawn(VolumeProvisioner.create(
-          new MountedDirectories(ports.provisionerRuntime(), c.getDuration("client.ready-timeout")
-              .plus(c.getDuration("client.command-timeout")).plusSeconds(10)),
-          VolumeProvisioner.catalog(stateDir)), "provisioner", ownThread) : null;
-      // Client recoveries reach the metrics through the event stream (no port in the actors).
-      var recoveries = ctx.spawn(Behaviors.<ClientRecovered>receiveMessage(r -> {
-        ports.metrics().onClientRecovered(r);
-        return Behaviors.same();
-      }), "recovery-metrics");
-      ctx.getSystem().eventStream().tell(new EventStream
-          .Subscribe<>(ClientRecovered.class, recoveries));
-      spawned.complete(new Actors(guardian, provisioner));
-      return Behaviors.empty();
-    }), "jfs-csi", managementSettings.applyTo(config));
+    ActorSystem<Void> system =
+        ActorSystem.create(
+            Behaviors.setup(
+                ctx -> {
+                  DispatcherSelector ownThread =
+                      DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER);
+                  var guardian =
+                      node
+                          ? ctx.spawn(
+                              NodeGuardian.create(
+                                  ports.runtime(),
+                                  ports.mounter(),
+                                  mountSettings,
+                                  Clock.systemUTC()),
+                              "node",
+                              ownThread)
+                          : null;
+                  var provisioner =
+                      controller
+                          ? ctx.spawn(
+                              VolumeProvisioner.create(
+                                  new MountedDirectories(
+                                      ports.provisionerRuntime(),
+                                      c.getDuration("client.ready-timeout")
+                                          .plus(c.getDuration("client.command-timeout"))
+                                          .plusSeconds(10)),
+                                  VolumeProvisioner.catalog(stateDir)),
+                              "provisioner",
+                              ownThread)
+                          : null;
+                  // Client recoveries reach the metrics through the event stream (no port in the
+                  // actors).
+                  var recoveries =
+                      ctx.spawn(
+                          Behaviors.<ClientRecovered>receiveMessage(
+                              r -> {
+                                ports.metrics().onClientRecovered(r);
+                                return Behaviors.same();
+                              }),
+                          "recovery-metrics");
+                  ctx.getSystem()
+                      .eventStream()
+                      .tell(new EventStream.Subscribe<>(ClientRecovered.class, recoveries));
+                  spawned.complete(new Actors(guardian, provisioner));
+                  return Behaviors.empty();
+                }),
+            "jfs-csi",
+            managementSettings.applyTo(config));
     try {
       Actors actors = spawned.get(30, TimeUnit.SECONDS);
       Duration timeout = c.getDuration("call-timeout");
-      String nodeId = c.getString("node-id").isEmpty()
-          ? InetAddress.getLocalHost().getHostName() : c.getString("node-id");
+      String nodeId =
+          c.getString("node-id").isEmpty()
+              ? InetAddress.getLocalHost().getHostName()
+              : c.getString("node-id");
       Supplier<CompletionStage<Boolean>> probe = () -> ready(system, actors, ports.runtime());
       List<ServerServiceDefinition> services = new ArrayList<>();
-      services.add(Services.identity(new IdentityService(c.getString("driver-name"), version(),
-          controller, probe)));
+      services.add(
+          Services.identity(
+              new IdentityService(c.getString("driver-name"), version(), controller, probe)));
       if (node) {
-        services.add(Services.node(new NodeService(actors.guardian(), system.scheduler(),
-            timeout, nodeId, mountSettings.kubeletRoot())));
+        services.add(
+            Services.node(
+                new NodeService(
+                    actors.guardian(),
+                    system.scheduler(),
+                    timeout,
+                    nodeId,
+                    mountSettings.kubeletRoot())));
       }
       if (controller) {
-        services.add(Services.controller(new ControllerService(actors.provisioner(),
-            system.scheduler(), timeout)));
+        services.add(
+            Services.controller(
+                new ControllerService(actors.provisioner(), system.scheduler(), timeout)));
       }
       // Management: every call timed and counted; HTTP up before the socket, /ready says when.
       DriverMetrics metrics = ports.metrics();
       services.replaceAll(s -> ServerInterceptors.intercept(s, metrics.interceptor()));
-      ManagementServer management = managementSettings.enabled()
-          ? ManagementServer.start(system, managementSettings, actors.guardian(), metrics, probe)
-          : null;
-      CsiServer server = CsiServer.start(Endpoint.parse(c.getString("endpoint")), services,
-          c.getDuration("shutdown-grace"));
+      ManagementServer management =
+          managementSettings.enabled()
+              ? ManagementServer.start(
+                  system, managementSettings, actors.guardian(), metrics, probe)
+              : null;
+      CsiServer server =
+          CsiServer.start(
+              Endpoint.parse(c.getString("endpoint")), services, c.getDuration("shutdown-grace"));
       if (management != null) {
         management.csiServing(true);
       }
       // Node role: kubelet learns of the CSI socket from the driver itself (no registrar sidecar).
       if (node && c.getBoolean("kubelet-registration")) {
-        KubeletRegistration registration = KubeletRegistration.start(
-            mountSettings.kubeletRoot(), c.getString("driver-name"),
-            Endpoint.parse(c.getString("endpoint")), c.getDuration("shutdown-grace"));
+        KubeletRegistration registration =
+            KubeletRegistration.start(
+                mountSettings.kubeletRoot(), c.getString("driver-name"),
+                Endpoint.parse(c.getString("endpoint")), c.getDuration("shutdown-grace"));
         ManagementContext.get(system).registrationRefusal(registration::refusal);
-        CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
-            "kubelet-registration", () -> {
-              registration.close();
-              return CompletableFuture.completedFuture(Done.getInstance());
-            });
+        CoordinatedShutdown.get(system)
+            .addTask(
+                CoordinatedShutdown.PhaseServiceUnbind(),
+                "kubelet-registration",
+                () -> {
+                  registration.close();
+                  return CompletableFuture.completedFuture(Done.getInstance());
+                });
       }
       Driver driver = new Driver(system, server, actors, management);
       // Cluster mode: the built-in provisioner (leader-elected) beside the CSI Controller service.
       if (controller) {
         BuiltinProvisioner.startIfConfigured(c, actors.provisioner(), system.scheduler())
-            .ifPresent(builtin -> {
-              if (management != null) {
-                ManagementContext.get(system).clusterView(
-                    new ClusterView(builtin.client(),
-                        c.getString("driver-name")));
-              }
-              CoordinatedShutdown.get(system).addTask(
-                  CoordinatedShutdown.PhaseServiceUnbind(), "builtin-provisioner", () -> {
-                    builtin.close();
-                    return CompletableFuture.completedFuture(Done.getInstance());
-                  });
-            });
+            .ifPresent(
+                builtin -> {
+                  if (management != null) {
+                    ManagementContext.get(system)
+                        .clusterView(new ClusterView(builtin.client(), c.getString("driver-name")));
+                  }
+                  CoordinatedShutdown.get(system)
+                      .addTask(
+                          CoordinatedShutdown.PhaseServiceUnbind(),
+                          "builtin-provisioner",
+                          () -> {
+                            builtin.close();
+                            return CompletableFuture.completedFuture(Done.getInstance());
+                          });
+                });
       }
       if (ports.runtime() instanceof AutoCloseable closeable) { // informers, API client
-        CoordinatedShutdown.get(system).addTask(
-            CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "runtime", () -> {
-              try {
-                closeable.close();
-              } catch (Exception e) {
-                system.log().warn("closing the runtime failed: {}", e.toString());
-              }
-              return CompletableFuture.completedFuture(Done.getInstance());
-            });
+        CoordinatedShutdown.get(system)
+            .addTask(
+                CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+                "runtime",
+                () -> {
+                  try {
+                    closeable.close();
+                  } catch (Exception e) {
+                    system.log().warn("closing the runtime failed: {}", e.toString());
+                  }
+                  return CompletableFuture.completedFuture(Done.getInstance());
+                });
       }
-      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
-          "csi-server", () -> {
-            if (management != null) {
-              management.csiServing(false);
-            }
-            server.close();
-            return CompletableFuture.completedFuture(Done.getInstance());
-          });
+      CoordinatedShutdown.get(system)
+          .addTask(
+              CoordinatedShutdown.PhaseServiceUnbind(),
+              "csi-server",
+              () -> {
+                if (management != null) {
+                  management.csiServing(false);
+                }
+                server.close();
+                return CompletableFuture.completedFuture(Done.getInstance());
+              });
       return driver;
     } catch (Exception e) {
       system.terminate();
@@ -210,16 +267,18 @@ public final class Driver implements AutoCloseable {
   }
 
   /** Ready when the guardian answers and the runtime can start clients. */
-  private static CompletionStage<Boolean> ready(ActorSystem<Void> system, Actors actors,
-                                                MountRuntime runtime) {
+  private static CompletionStage<Boolean> ready(
+      ActorSystem<Void> system, Actors actors, MountRuntime runtime) {
     if (!runtime.ready()) {
       return CompletableFuture.completedFuture(false);
     }
     if (actors.guardian() == null) {
       return CompletableFuture.completedFuture(true);
     }
-    return Asks.<NodeGuardian.Command, List<?>>ask(actors.guardian(),
-            reply -> new NodeGuardian.ListClients(reply.unsafeUpcast()), Duration.ofSeconds(5),
+    return Asks.<NodeGuardian.Command, List<?>>ask(
+            actors.guardian(),
+            reply -> new NodeGuardian.ListClients(reply.unsafeUpcast()),
+            Duration.ofSeconds(5),
             system.scheduler())
         .thenApply(clients -> true);
   }
@@ -245,8 +304,12 @@ public final class Driver implements AutoCloseable {
   @Override
   public void close() {
     CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason());
-    system.getWhenTerminated().toCompletableFuture().orTimeout(30, TimeUnit.SECONDS)
-        .exceptionally(e -> null).join();
+    system
+        .getWhenTerminated()
+        .toCompletableFuture()
+        .orTimeout(30, TimeUnit.SECONDS)
+        .exceptionally(e -> null)
+        .join();
   }
 
   public static String version() {

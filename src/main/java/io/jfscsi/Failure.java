@@ -4,9 +4,9 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 /**
- * A refusal or fault that the CSI edge turns into a gRPC status. The domain layers speak in
- * these codes so that they do not depend on gRPC; the message is shown to the user as is and so
- * must never contain a secret value.
+ * A refusal or fault that the CSI edge turns into a gRPC status. The domain layers speak in these
+ * codes so that they do not depend on gRPC; the message is shown to the user as is and so must
+ * never contain a secret value.
  */
 public final class Failure extends RuntimeException {
 
@@ -68,8 +68,8 @@ public final class Failure extends RuntimeException {
   /** The error under the wrappers that futures add (CompletionException, ExecutionException). */
   public static Throwable unwrap(Throwable error) {
     Throwable cause = error;
-    while ((cause instanceof CompletionException
-        || cause instanceof ExecutionException) && cause.getCause() != null) {
+    while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+        && cause.getCause() != null) {
       cause = cause.getCause();
     }
     return cause;

@@ -3,11 +3,11 @@ package io.jfscsi;
 import java.nio.file.Path;
 
 /**
- * A user's input as it may appear in an error message or a log line: in single quotes, control
- * and invisible characters escaped (a NUL, a newline or a bidi override cannot forge or hide
- * text), cut after a bounded number of characters with the full length said. Every message that
- * echoes a request field goes through here, so that a huge or hostile input never comes back
- * whole. Never for secret values: those are not shown at all.
+ * A user's input as it may appear in an error message or a log line: in single quotes, control and
+ * invisible characters escaped (a NUL, a newline or a bidi override cannot forge or hide text), cut
+ * after a bounded number of characters with the full length said. Every message that echoes a
+ * request field goes through here, so that a huge or hostile input never comes back whole. Never
+ * for secret values: those are not shown at all.
  */
 public final class Quoted {
   private Quoted() {}
@@ -53,7 +53,8 @@ public final class Quoted {
     }
     out.append('\'');
     if (i < value.length()) {
-      out.append("... (cut; ").append(value.codePointCount(0, value.length()))
+      out.append("... (cut; ")
+          .append(value.codePointCount(0, value.length()))
           .append(" characters in all)");
     }
     return out.toString();
@@ -61,8 +62,14 @@ public final class Quoted {
 
   private static boolean visible(int c) {
     return switch (Character.getType(c)) {
-      case Character.CONTROL, Character.FORMAT, Character.SURROGATE, Character.PRIVATE_USE,
-           Character.UNASSIGNED, Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR -> false;
+      case Character.CONTROL,
+          Character.FORMAT,
+          Character.SURROGATE,
+          Character.PRIVATE_USE,
+          Character.UNASSIGNED,
+          Character.LINE_SEPARATOR,
+          Character.PARAGRAPH_SEPARATOR ->
+          false;
       default -> true;
     };
   }

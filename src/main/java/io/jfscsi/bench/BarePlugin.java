@@ -23,6 +23,7 @@ import csi.v1.NodeUnstageVolumeRequest;
 import csi.v1.NodeUnstageVolumeResponse;
 import csi.v1.ProbeRequest;
 import csi.v1.ProbeResponse;
+import io.jfscsi.Driver;
 import io.jfscsi.Failure;
 import io.jfscsi.csi.CsiServer;
 import io.jfscsi.csi.Endpoint;
@@ -48,36 +49,47 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import io.jfscsi.Driver;
 
 /**
  * {@code jfs-csi bench bare-plugin} (hidden): the smallest CSI Node plugin on the driver's own
- * transport, the floor any plugin served this way pays. It is the driver's {@link CsiServer}
- * (Netty epoll on a Unix socket, direct executor) and {@link Services} bridge with handlers that
- * do the work inline on the transport thread: NodePublishVolume is mkdir + bind of the volume's
- * {@code --source} directory, NodeUnpublishVolume is unmount + rmdir, through the driver's
- * {@link LinuxMounter}. No actors, no records, no request checks beyond a known volume id.
+ * transport, the floor any plugin served this way pays. It is the driver's {@link CsiServer} (Netty
+ * epoll on a Unix socket, direct executor) and {@link Services} bridge with handlers that do the
+ * work inline on the transport thread: NodePublishVolume is mkdir + bind of the volume's {@code
+ * --source} directory, NodeUnpublishVolume is unmount + rmdir, through the driver's {@link
+ * LinuxMounter}. No actors, no records, no request checks beyond a known volume id.
  *
- * <p>{@code bench} starts it in a JVM of its own ({@link Child}), as the driver runs, so that
- * both sides of the comparison pay the same process boundary.
+ * <p>{@code bench} starts it in a JVM of its own ({@link Child}), as the driver runs, so that both
+ * sides of the comparison pay the same process boundary.
  */
-@Command(name = "bare-plugin", hidden = true, mixinStandardHelpOptions = true,
-    description = "A minimal CSI Node plugin (mkdir + bind, unmount + rmdir) on the driver's "
-        + "transport, the baseline bench compares the driver with. Serves until its standard "
-        + "input closes or it is terminated.")
+@Command(
+    name = "bare-plugin",
+    hidden = true,
+    mixinStandardHelpOptions = true,
+    description =
+        "A minimal CSI Node plugin (mkdir + bind, unmount + rmdir) on the driver's "
+            + "transport, the baseline bench compares the driver with. Serves until its standard "
+            + "input closes or it is terminated.")
 final class BarePlugin implements Callable<Integer> {
 
   /** What the bench starts it with; the report names them. */
-  static final List<String> JVM_OPTIONS = List.of("--enable-native-access=ALL-UNNAMED",
-      // As the driver is run (bin/try-embedded, DriverFixture): Netty's use of Unsafe is part
-      // of the transport being compared.
-      "--sun-misc-unsafe-memory-access=allow", "-XX:+UseSerialGC", "-Xmx64m");
+  static final List<String> JVM_OPTIONS =
+      List.of(
+          "--enable-native-access=ALL-UNNAMED",
+          // As the driver is run (bin/try-embedded, DriverFixture): Netty's use of Unsafe is part
+          // of the transport being compared.
+          "--sun-misc-unsafe-memory-access=allow",
+          "-XX:+UseSerialGC",
+          "-Xmx64m");
 
-  @Option(names = "--endpoint", required = true,
+  @Option(
+      names = "--endpoint",
+      required = true,
       description = "where to listen: unix:///path/csi.sock")
   String endpoint;
 
-  @Option(names = "--source", required = true,
+  @Option(
+      names = "--source",
+      required = true,
       description = "VOLUME_ID=PATH: the directory a publish of that volume binds (repeatable)")
   Map<String, Path> sources = new LinkedHashMap<>();
 
@@ -93,8 +105,12 @@ final class BarePlugin implements Callable<Integer> {
 
   /** Serves the bare plugin at {@code endpoint} until the returned server is closed. */
   static CsiServer serve(Endpoint endpoint, Map<String, Path> sources) throws IOException {
-    return CsiServer.start(endpoint, List.of(Services.identity(new Identity()),
-        Services.node(new Node(Map.copyOf(sources), new LinuxMounter()))), Duration.ofSeconds(2));
+    return CsiServer.start(
+        endpoint,
+        List.of(
+            Services.identity(new Identity()),
+            Services.node(new Node(Map.copyOf(sources), new LinuxMounter()))),
+        Duration.ofSeconds(2));
   }
 
   private static <T> CompletionStage<T> done(T response) {
@@ -110,8 +126,11 @@ final class BarePlugin implements Callable<Integer> {
   static final class Identity implements csi.v1.Identity {
     @Override
     public CompletionStage<GetPluginInfoResponse> getPluginInfo(GetPluginInfoRequest in) {
-      return done(GetPluginInfoResponse.newBuilder().setName("bare-plugin.bench.jfs-csi")
-          .setVendorVersion(Driver.version()).build());
+      return done(
+          GetPluginInfoResponse.newBuilder()
+              .setName("bare-plugin.bench.jfs-csi")
+              .setVendorVersion(Driver.version())
+              .build());
     }
 
     @Override
@@ -141,8 +160,8 @@ final class BarePlugin implements Callable<Integer> {
         NodePublishVolumeRequest in) {
       Path source = sources.get(in.getVolumeId());
       if (source == null) {
-        return CompletableFuture.failedFuture(new Failure(Failure.Code.NOT_FOUND,
-            "volume " + in.getVolumeId() + " has no --source"));
+        return CompletableFuture.failedFuture(
+            new Failure(Failure.Code.NOT_FOUND, "volume " + in.getVolumeId() + " has no --source"));
       }
       Path target = Path.of(in.getTargetPath());
       try {
@@ -211,9 +230,9 @@ final class BarePlugin implements Callable<Integer> {
   }
 
   /**
-   * A bare plugin in a child JVM: the same java binary and class path as this one, its socket
-   * and output in a fresh temporary directory. {@link #close} kills it and removes the
-   * directory; if this JVM dies first, the child sees its standard input close and exits.
+   * A bare plugin in a child JVM: the same java binary and class path as this one, its socket and
+   * output in a fresh temporary directory. {@link #close} kills it and removes the directory; if
+   * this JVM dies first, the child sees its standard input close and exits.
    */
   static final class Child implements AutoCloseable {
     private final Process process;
@@ -234,17 +253,30 @@ final class BarePlugin implements Callable<Integer> {
       Path log = dir.resolve("bare-plugin.log");
       String endpoint = "unix://" + dir.resolve("csi.sock");
       List<String> command = new ArrayList<>();
-      command.add(ProcessHandle.current().info().command()
-          .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+      command.add(
+          ProcessHandle.current()
+              .info()
+              .command()
+              .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
       command.addAll(JVM_OPTIONS);
-      command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.jfscsi.cli.Main",
-          "bench", "bare-plugin", "--endpoint", endpoint));
+      command.addAll(
+          List.of(
+              "-cp",
+              System.getProperty("java.class.path"),
+              "io.jfscsi.cli.Main",
+              "bench",
+              "bare-plugin",
+              "--endpoint",
+              endpoint));
       sources.forEach((id, path) -> command.addAll(List.of("--source", id + "=" + path)));
       Process process;
       try {
         // Standard input stays a pipe from this JVM: see call().
-        process = new ProcessBuilder(command).redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        process =
+            new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
       } catch (IOException | RuntimeException e) {
         removeAll(dir);
         throw e;
@@ -264,17 +296,28 @@ final class BarePlugin implements Callable<Integer> {
       Path socket = dir.resolve("csi.sock");
       while (true) {
         if (!process.isAlive()) {
-          throw new IllegalStateException("the bare plugin at " + endpoint + " exited with code "
-              + process.exitValue() + " before it was ready; its output ends with:\n" + tail());
+          throw new IllegalStateException(
+              "the bare plugin at "
+                  + endpoint
+                  + " exited with code "
+                  + process.exitValue()
+                  + " before it was ready; its output ends with:\n"
+                  + tail());
         }
         if (Files.exists(socket)
             && NodeCalls.readyOnFreshConnection(endpoint, Duration.ofSeconds(1))) {
           return;
         }
         if (System.nanoTime() - deadline > 0) {
-          throw new IllegalStateException("the bare plugin at " + endpoint + " (pid "
-              + process.pid() + ") is not ready after " + timeout.toSeconds()
-              + " s; its output ends with:\n" + tail());
+          throw new IllegalStateException(
+              "the bare plugin at "
+                  + endpoint
+                  + " (pid "
+                  + process.pid()
+                  + ") is not ready after "
+                  + timeout.toSeconds()
+                  + " s; its output ends with:\n"
+                  + tail());
         }
         try {
           Thread.sleep(50);

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -24,42 +25,46 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import java.util.Locale;
 
 /**
  * {@code jfs-csi bench}: publish/unpublish pairs against a CSI endpoint on a ready client, side by
  * side with raw bind mounts of the same directories measured in the same run.
  *
- * <p>Each volume first gets an anchor target (its first publish starts the client: reported as
- * cold start, and held for the whole run so the client stays up). Then every round publishes
- * {@code volumes x targets-per-volume} targets with {@code concurrency} callers, unpublishes them
- * all, and does the same with raw mounts: mkdir + bind of the directory the driver bound, then
- * unmount + rmdir, through {@link LinuxMounter} (the driver's own mounter), at the same targets
- * with the same number of callers.
+ * <p>Each volume first gets an anchor target (its first publish starts the client: reported as cold
+ * start, and held for the whole run so the client stays up). Then every round publishes {@code
+ * volumes x targets-per-volume} targets with {@code concurrency} callers, unpublishes them all, and
+ * does the same with raw mounts: mkdir + bind of the directory the driver bound, then unmount +
+ * rmdir, through {@link LinuxMounter} (the driver's own mounter), at the same targets with the same
+ * number of callers.
  *
  * <p>Between the two, unless {@code --no-bare-plugin}, the same targets are published and
  * unpublished through a {@link BarePlugin}: a minimal plugin in a JVM of its own on the driver's
- * transport (socket, gRPC server, bridge), which only does mkdir + bind and unmount + rmdir. It
- * is the floor of any plugin served this way, so what the driver takes beyond it is the driver's
- * own cost, without the transport's.
+ * transport (socket, gRPC server, bridge), which only does mkdir + bind and unmount + rmdir. It is
+ * the floor of any plugin served this way, so what the driver takes beyond it is the driver's own
+ * cost, without the transport's.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Measure NodePublishVolume/NodeUnpublishVolume against a CSI endpoint, with "
-        + "a raw bind-mount baseline and a bare plugin on the same transport in the same run. "
-        + "Needs root (mounts). Subcommands measure recovery and scale."},
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Measure NodePublishVolume/NodeUnpublishVolume against a CSI endpoint, with "
+          + "a raw bind-mount baseline and a bare plugin on the same transport in the same run. "
+          + "Needs root (mounts). Subcommands measure recovery and scale."
+    },
     subcommands = {RecoveryBench.class, ScaleBench.class, BarePlugin.class})
 public final class BenchCommand implements Callable<Integer> {
 
-  @Spec
-  CommandSpec spec;
+  @Spec CommandSpec spec;
 
-  @Mixin
-  BenchOptions options;
+  @Mixin BenchOptions options;
 
   @Option(names = "--volumes", defaultValue = "4", description = "volumes M (one client each)")
   int volumes;
 
-  @Option(names = "--targets-per-volume", defaultValue = "8",
+  @Option(
+      names = "--targets-per-volume",
+      defaultValue = "8",
       description = "targets K published per volume in each round")
   int targetsPerVolume;
 
@@ -69,29 +74,38 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--rounds", defaultValue = "3", description = "measured rounds R")
   int rounds;
 
-  @Option(names = "--warmup-rounds", defaultValue = "1",
+  @Option(
+      names = "--warmup-rounds",
+      defaultValue = "1",
       description = "rounds run first and not counted (JIT warm-up of driver and bench)")
   int warmupRounds;
 
-  @Option(names = "--warmup-pairs", defaultValue = "2000",
-      description = "at least this many publish + unpublish pairs run in warm-up rounds first "
-          + "(more rounds than --warmup-rounds when needed): the bench's own JVM compiles its "
-          + "gRPC client and mount calls only after thousands of calls, and kubelet (Go) has no "
-          + "such warm-up to pay for")
+  @Option(
+      names = "--warmup-pairs",
+      defaultValue = "2000",
+      description =
+          "at least this many publish + unpublish pairs run in warm-up rounds first "
+              + "(more rounds than --warmup-rounds when needed): the bench's own JVM compiles its "
+              + "gRPC client and mount calls only after thousands of calls, and kubelet (Go) has no "
+              + "such warm-up to pay for")
   int warmupPairs;
 
-  @Option(names = "--no-decompose",
-      description = "skip timing a gRPC no-op (NodeGetCapabilities, answered without an actor), "
-          + "Probe (gRPC + one ask of the node actor) and NodeGetVolumeStats "
-          + "(+ the client's actor, a probe of the target, statfs) on the published targets; "
-          + "by default they run with the same count and callers to show where publish time goes")
+  @Option(
+      names = "--no-decompose",
+      description =
+          "skip timing a gRPC no-op (NodeGetCapabilities, answered without an actor), "
+              + "Probe (gRPC + one ask of the node actor) and NodeGetVolumeStats "
+              + "(+ the client's actor, a probe of the target, statfs) on the published targets; "
+              + "by default they run with the same count and callers to show where publish time goes")
   boolean noDecompose;
 
-  @Option(names = "--no-bare-plugin",
-      description = "skip the bare-plugin baseline: by default a minimal CSI plugin (mkdir + "
-          + "bind, unmount + rmdir, nothing else) runs in a JVM of its own on the driver's "
-          + "transport and publishes/unpublishes the same targets each round, so the driver's "
-          + "cost beyond the transport can be told apart from the transport's")
+  @Option(
+      names = "--no-bare-plugin",
+      description =
+          "skip the bare-plugin baseline: by default a minimal CSI plugin (mkdir + "
+              + "bind, unmount + rmdir, nothing else) runs in a JVM of its own on the driver's "
+              + "transport and publishes/unpublishes the same targets each round, so the driver's "
+              + "cost beyond the transport can be told apart from the transport's")
   boolean noBarePlugin;
 
   /** The serve process, for its CPU time per phase; -1 when not known. */
@@ -103,11 +117,22 @@ public final class BenchCommand implements Callable<Integer> {
     int perRound = volumes * targetsPerVolume;
     warmupRounds = Math.max(warmupRounds, (warmupPairs + perRound - 1) / Math.max(1, perRound));
     Report r = new Report(spec.commandLine().getOut());
-    r.title("jfs-csi bench: " + volumes + " volumes x " + targetsPerVolume + " targets, "
-        + concurrency + " callers, " + rounds + " rounds (+" + warmupRounds + " warm-up)");
+    r.title(
+        "jfs-csi bench: "
+            + volumes
+            + " volumes x "
+            + targetsPerVolume
+            + " targets, "
+            + concurrency
+            + " callers, "
+            + rounds
+            + " rounds (+"
+            + warmupRounds
+            + " warm-up)");
     r.line("machine: %s", Host.machine());
-    ExecutorService pool = Executors.newFixedThreadPool(concurrency,
-        Thread.ofPlatform().name("bench-caller-", 0).daemon().factory());
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            concurrency, Thread.ofPlatform().name("bench-caller-", 0).daemon().factory());
     try (CsiClient client = CsiClient.connect(options.endpoint)) {
       NodeCalls node = new NodeCalls(client, options.callTimeout);
       if (!node.ready()) {
@@ -118,8 +143,9 @@ public final class BenchCommand implements Callable<Integer> {
       driver = pid.orElse(-1);
       Map<String, String> before = pid.isPresent() ? Host.status(pid.getAsLong()) : Map.of();
       Workspace ws = options.workspace(volumes);
-      r.line("run prefix %s, kubelet root %s%s", ws.prefix, ws.kubeletRoot,
-          ws.ownData ? ", data " + ws.dataDir : "");
+      r.line(
+          "run prefix %s, kubelet root %s%s",
+          ws.prefix, ws.kubeletRoot, ws.ownData ? ", data " + ws.dataDir : "");
       r.line("kubelet root's file system: %s", Host.fileSystemOf(ws.kubeletRoot));
       List<Workspace.Target> anchors = ws.targets(0, 1);
       List<Workspace.Target> targets = ws.targets(1, targetsPerVolume);
@@ -157,16 +183,30 @@ public final class BenchCommand implements Callable<Integer> {
     int verifyErrors;
 
     int errors() {
-      return (cold == null ? 0 : cold.errors()) + Phase.errors(publish) + Phase.errors(unpublish)
-          + Phase.errors(bind) + Phase.errors(unmount) + Phase.errors(noop) + Phase.errors(probe)
-          + Phase.errors(stats) + Phase.errors(barePublish) + Phase.errors(bareUnpublish)
+      return (cold == null ? 0 : cold.errors())
+          + Phase.errors(publish)
+          + Phase.errors(unpublish)
+          + Phase.errors(bind)
+          + Phase.errors(unmount)
+          + Phase.errors(noop)
+          + Phase.errors(probe)
+          + Phase.errors(stats)
+          + Phase.errors(barePublish)
+          + Phase.errors(bareUnpublish)
           + verifyErrors;
     }
   }
 
-  private void run(Report r, ExecutorService pool, NodeCalls node, LinuxMounter mounter,
-                   Workspace ws, List<Workspace.Target> anchors, List<Workspace.Target> targets,
-                   Result result) throws Exception {
+  private void run(
+      Report r,
+      ExecutorService pool,
+      NodeCalls node,
+      LinuxMounter mounter,
+      Workspace ws,
+      List<Workspace.Target> anchors,
+      List<Workspace.Target> targets,
+      Result result)
+      throws Exception {
     r.line("cold start: first publish of each of %d volumes (starts its client)", anchors.size());
     result.cold = Phase.run("cold publish", pool, concurrency, publishOps(node, anchors), driver);
     r.errors("cold publish", result.cold.firstErrors());
@@ -179,8 +219,8 @@ public final class BenchCommand implements Callable<Integer> {
       var mount = Host.clientMountOf(a.path(), ws.kubeletRoot);
       if (mount.isPresent()) {
         sources.put(a.volumeIndex(), mount.get().source());
-        result.sourceKinds.add(mount.get().fsType() + " mount of the client, e.g. "
-            + mount.get().source());
+        result.sourceKinds.add(
+            mount.get().fsType() + " mount of the client, e.g. " + mount.get().source());
       } else {
         Path plain = ws.dataDir.resolve(a.volume().context().get("subPath"));
         sources.put(a.volumeIndex(), plain);
@@ -198,8 +238,9 @@ public final class BenchCommand implements Callable<Integer> {
       bareSources.put(a.volume().id(), sources.get(a.volumeIndex()));
     }
     try (BarePlugin.Child plugin = BarePlugin.Child.start(bareSources, Duration.ofSeconds(60));
-         CsiClient client = CsiClient.connect(plugin.endpoint())) {
-      r.line("bare plugin: pid %d on %s (java %s; its CPU is the drv CPU of the bare rows)",
+        CsiClient client = CsiClient.connect(plugin.endpoint())) {
+      r.line(
+          "bare plugin: pid %d on %s (java %s; its CPU is the drv CPU of the bare rows)",
           plugin.pid(), plugin.endpoint(), String.join(" ", BarePlugin.JVM_OPTIONS));
       Bare bare = new Bare(new NodeCalls(client, options.callTimeout), plugin.pid());
       rounds(r, pool, node, bare, mounter, sources, targets, result);
@@ -210,27 +251,52 @@ public final class BenchCommand implements Callable<Integer> {
   private record Bare(NodeCalls node, long pid) {}
 
   /** Every round: driver, bare plugin (when {@code bare} is not null), raw mounts. */
-  private void rounds(Report r, ExecutorService pool, NodeCalls node, Bare bare,
-                      LinuxMounter mounter, Map<Integer, Path> sources,
-                      List<Workspace.Target> targets, Result result) throws Exception {
-    r.line("%s   (p50 ms; wall s)", bare == null
-        ? columns("round", "publish", "unpublish", "raw bind", "raw unmount")
-        : columns("round", "publish", "unpublish", "bare publish", "bare unpub", "raw bind",
-            "raw unmount"));
+  private void rounds(
+      Report r,
+      ExecutorService pool,
+      NodeCalls node,
+      Bare bare,
+      LinuxMounter mounter,
+      Map<Integer, Path> sources,
+      List<Workspace.Target> targets,
+      Result result)
+      throws Exception {
+    r.line(
+        "%s   (p50 ms; wall s)",
+        bare == null
+            ? columns("round", "publish", "unpublish", "raw bind", "raw unmount")
+            : columns(
+                "round",
+                "publish",
+                "unpublish",
+                "bare publish",
+                "bare unpub",
+                "raw bind",
+                "raw unmount"));
     for (int round = 0; round < warmupRounds + rounds; round++) {
       var pub = Phase.run("publish", pool, concurrency, publishOps(node, targets), driver);
       result.verifyErrors += verify(r, targets, true, "after publish");
       if (!noDecompose) {
-        List<Phase.Op> probes = targets.stream().<Phase.Op>map(t -> () -> {
-          if (!node.ready()) {
-            throw new IllegalStateException("Probe: not ready");
-          }
-        }).toList();
-        List<Phase.Op> stats = targets.stream().<Phase.Op>map(t -> () -> {
-          if (node.stats(t.volume(), t.path()).getVolumeCondition().getAbnormal()) {
-            throw new IllegalStateException(t.path() + " is abnormal");
-          }
-        }).toList();
+        List<Phase.Op> probes =
+            targets.stream()
+                .<Phase.Op>map(
+                    t ->
+                        () -> {
+                          if (!node.ready()) {
+                            throw new IllegalStateException("Probe: not ready");
+                          }
+                        })
+                .toList();
+        List<Phase.Op> stats =
+            targets.stream()
+                .<Phase.Op>map(
+                    t ->
+                        () -> {
+                          if (node.stats(t.volume(), t.path()).getVolumeCondition().getAbnormal()) {
+                            throw new IllegalStateException(t.path() + " is abnormal");
+                          }
+                        })
+                .toList();
         List<Phase.Op> noops = targets.stream().<Phase.Op>map(t -> node::capabilities).toList();
         var noop = Phase.run("no-op", pool, concurrency, noops, driver);
         r.errors("no-op", noop.firstErrors());
@@ -249,11 +315,17 @@ public final class BenchCommand implements Callable<Integer> {
       // Warm-up rounds too: the bare plugin's JVM is warmed like the driver's.
       List<Phase.Result> phases = new ArrayList<>(List.of(pub, unp));
       if (bare != null) {
-        var barePub = Phase.run("bare publish", pool, concurrency,
-            publishOps(bare.node(), targets), bare.pid());
+        var barePub =
+            Phase.run(
+                "bare publish", pool, concurrency, publishOps(bare.node(), targets), bare.pid());
         result.verifyErrors += verify(r, targets, true, "after bare publish");
-        var bareUnp = Phase.run("bare unpublish", pool, concurrency,
-            unpublishOps(bare.node(), targets), bare.pid());
+        var bareUnp =
+            Phase.run(
+                "bare unpublish",
+                pool,
+                concurrency,
+                unpublishOps(bare.node(), targets),
+                bare.pid());
         result.verifyErrors += verify(r, targets, false, "after bare unpublish");
         phases.addAll(List.of(barePub, bareUnp));
         if (round >= warmupRounds) {
@@ -265,14 +337,16 @@ public final class BenchCommand implements Callable<Integer> {
       List<Phase.Op> unmountOps = new ArrayList<>();
       for (Workspace.Target t : targets) {
         Path source = sources.get(t.volumeIndex());
-        bindOps.add(() -> {
-          Files.createDirectory(t.path());
-          mounter.bind(source, t.path(), false);
-        });
-        unmountOps.add(() -> {
-          mounter.unmount(t.path());
-          Files.delete(t.path());
-        });
+        bindOps.add(
+            () -> {
+              Files.createDirectory(t.path());
+              mounter.bind(source, t.path(), false);
+            });
+        unmountOps.add(
+            () -> {
+              mounter.unmount(t.path());
+              Files.delete(t.path());
+            });
       }
       var bind = Phase.run("raw bind", pool, concurrency, bindOps, driver);
       result.verifyErrors += verify(r, targets, true, "after raw bind");
@@ -309,15 +383,16 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   private static String cell(Phase.Result p) {
-    return Latencies.ms(p.summary().p50()) + "; " + String.format(Locale.ROOT, "%.2f",
-        p.wallNanos() / 1e9);
+    return Latencies.ms(p.summary().p50())
+        + "; "
+        + String.format(Locale.ROOT, "%.2f", p.wallNanos() / 1e9);
   }
 
   /** Counts targets in the wrong state (mounted or not), from one read of the mount table. */
-  private static int verify(Report r, List<Workspace.Target> targets, boolean mounted,
-                            String when) {
-    Set<Path> points = MountInfo.self().stream().map(MountEntry::mountPoint)
-        .collect(Collectors.toSet());
+  private static int verify(
+      Report r, List<Workspace.Target> targets, boolean mounted, String when) {
+    Set<Path> points =
+        MountInfo.self().stream().map(MountEntry::mountPoint).collect(Collectors.toSet());
     int wrong = 0;
     for (Workspace.Target t : targets) {
       if (points.contains(t.path()) != mounted) {
@@ -335,19 +410,23 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   static List<Phase.Op> unpublishOps(NodeCalls node, List<Workspace.Target> targets) {
-    return targets.stream().<Phase.Op>map(t -> () -> node.unpublish(t.volume(), t.path()))
-        .toList();
+    return targets.stream().<Phase.Op>map(t -> () -> node.unpublish(t.volume(), t.path())).toList();
   }
 
   /**
-   * Leaves nothing behind: every target and anchor unpublished, then whatever is still mounted
-   * at a target (a raw or bare-plugin bind of an interrupted round) unmounted.
+   * Leaves nothing behind: every target and anchor unpublished, then whatever is still mounted at a
+   * target (a raw or bare-plugin bind of an interrupted round) unmounted.
    */
-  private void cleanUp(Report r, ExecutorService pool, NodeCalls node, LinuxMounter mounter,
-                       List<Workspace.Target> anchors, List<Workspace.Target> targets)
+  private void cleanUp(
+      Report r,
+      ExecutorService pool,
+      NodeCalls node,
+      LinuxMounter mounter,
+      List<Workspace.Target> anchors,
+      List<Workspace.Target> targets)
       throws InterruptedException {
-    Set<Path> points = MountInfo.self().stream().map(MountEntry::mountPoint)
-        .collect(Collectors.toSet());
+    Set<Path> points =
+        MountInfo.self().stream().map(MountEntry::mountPoint).collect(Collectors.toSet());
     List<Workspace.Target> all = new ArrayList<>(targets);
     all.addAll(anchors);
     var done = Phase.run("clean-up unpublish", pool, concurrency, unpublishOps(node, all));
@@ -364,14 +443,21 @@ public final class BenchCommand implements Callable<Integer> {
     }
   }
 
-  private void print(Report r, Result res, OptionalLong pid, Map<String, String> before,
-                     Map<String, String> after) {
+  private void print(
+      Report r,
+      Result res,
+      OptionalLong pid,
+      Map<String, String> before,
+      Map<String, String> after) {
     int pairs = volumes * targetsPerVolume * rounds;
     r.title("results (" + rounds + " counted rounds, " + pairs + " pairs each way)");
     r.line("machine after: %s", Host.machine());
     if (pid.isPresent()) {
-      r.line("driver pid %d: VmRSS %s before, %s after; threads %s after", pid.getAsLong(),
-          Report.mib(Host.mib(before, "VmRSS")), Report.mib(Host.mib(after, "VmRSS")),
+      r.line(
+          "driver pid %d: VmRSS %s before, %s after; threads %s after",
+          pid.getAsLong(),
+          Report.mib(Host.mib(before, "VmRSS")),
+          Report.mib(Host.mib(after, "VmRSS")),
           after.getOrDefault("Threads", "?"));
     } else {
       r.line("driver pid not found (pass --driver-pid for its memory)");
@@ -395,19 +481,32 @@ public final class BenchCommand implements Callable<Integer> {
     long rawWall = Phase.wall(res.bind) + Phase.wall(res.unmount);
     double driverPairs = pairs / (driverWall / 1e9);
     double rawPairs = pairs / (rawWall / 1e9);
-    r.line("throughput: driver %.1f pairs/s (%d pairs in %s), raw %.1f pairs/s (%s)%s",
-        driverPairs, pairs, Report.seconds(driverWall), rawPairs, Report.seconds(rawWall),
-        noBarePlugin ? "" : String.format(Locale.ROOT, ", bare plugin %.1f pairs/s",
-            pairs / ((Phase.wall(res.barePublish) + Phase.wall(res.bareUnpublish)) / 1e9)));
-    long driverCpu = res.publish.stream().mapToLong(Phase.Result::driverCpuNanos).sum()
-        + res.unpublish.stream().mapToLong(Phase.Result::driverCpuNanos).sum();
-    long benchCpu = res.publish.stream().mapToLong(Phase.Result::benchCpuNanos).sum()
-        + res.unpublish.stream().mapToLong(Phase.Result::benchCpuNanos).sum();
+    r.line(
+        "throughput: driver %.1f pairs/s (%d pairs in %s), raw %.1f pairs/s (%s)%s",
+        driverPairs,
+        pairs,
+        Report.seconds(driverWall),
+        rawPairs,
+        Report.seconds(rawWall),
+        noBarePlugin
+            ? ""
+            : String.format(
+                Locale.ROOT,
+                ", bare plugin %.1f pairs/s",
+                pairs / ((Phase.wall(res.barePublish) + Phase.wall(res.bareUnpublish)) / 1e9)));
+    long driverCpu =
+        res.publish.stream().mapToLong(Phase.Result::driverCpuNanos).sum()
+            + res.unpublish.stream().mapToLong(Phase.Result::driverCpuNanos).sum();
+    long benchCpu =
+        res.publish.stream().mapToLong(Phase.Result::benchCpuNanos).sum()
+            + res.unpublish.stream().mapToLong(Phase.Result::benchCpuNanos).sum();
     if (driver > 0) {
-      r.line("driver CPU during publish+unpublish phases: %s for %s wall = %.2f cores busy",
+      r.line(
+          "driver CPU during publish+unpublish phases: %s for %s wall = %.2f cores busy",
           Report.seconds(driverCpu), Report.seconds(driverWall), (double) driverCpu / driverWall);
     }
-    r.line("bench (kubelet side) CPU during those phases: %s = %.2f cores busy",
+    r.line(
+        "bench (kubelet side) CPU during those phases: %s = %.2f cores busy",
         Report.seconds(benchCpu), (double) benchCpu / driverWall);
     Latencies pub = Latencies.of(Phase.samples(res.publish));
     Latencies unp = Latencies.of(Phase.samples(res.unpublish));
@@ -416,15 +515,20 @@ public final class BenchCommand implements Callable<Integer> {
     double pubRatio = Latencies.ratioAtP50(pub, bind);
     double unpRatio = Latencies.ratioAtP50(unp, unm);
     double pairRatio = (double) (pub.p50() + unp.p50()) / (bind.p50() + unm.p50());
-    r.line("ratio driver/raw at p50: publish %.1fx, unpublish %.1fx, pair %.1fx", pubRatio,
-        unpRatio, pairRatio);
+    r.line(
+        "ratio driver/raw at p50: publish %.1fx, unpublish %.1fx, pair %.1fx",
+        pubRatio, unpRatio, pairRatio);
     if (!noDecompose) {
       // What the driver adds to the transport: the same channel's no-op call taken away.
       long transport = Latencies.of(Phase.samples(res.noop)).p50();
-      r.line("beyond a gRPC no-op (%s ms) at p50: publish %s ms (%.1fx raw bind), unpublish %s ms"
-              + " (%.1fx raw unmount)", Latencies.ms(transport),
-          Latencies.ms(pub.p50() - transport), (double) (pub.p50() - transport) / bind.p50(),
-          Latencies.ms(unp.p50() - transport), (double) (unp.p50() - transport) / unm.p50());
+      r.line(
+          "beyond a gRPC no-op (%s ms) at p50: publish %s ms (%.1fx raw bind), unpublish %s ms"
+              + " (%.1fx raw unmount)",
+          Latencies.ms(transport),
+          Latencies.ms(pub.p50() - transport),
+          (double) (pub.p50() - transport) / bind.p50(),
+          Latencies.ms(unp.p50() - transport),
+          (double) (unp.p50() - transport) / unm.p50());
     }
     long rawPair = bind.p50() + unm.p50();
     long pairBeyond = 0;
@@ -432,28 +536,44 @@ public final class BenchCommand implements Callable<Integer> {
       // The transport's floor: the same calls to a plugin that only binds and unmounts.
       Latencies barePub = Latencies.of(Phase.samples(res.barePublish));
       Latencies bareUnp = Latencies.of(Phase.samples(res.bareUnpublish));
-      r.line("bare plugin / raw at p50: publish %.1fx, unpublish %.1fx, pair %.1fx (the "
-              + "transport's floor)", Latencies.ratioAtP50(barePub, bind),
-          Latencies.ratioAtP50(bareUnp, unm), (double) (barePub.p50() + bareUnp.p50()) / rawPair);
+      r.line(
+          "bare plugin / raw at p50: publish %.1fx, unpublish %.1fx, pair %.1fx (the "
+              + "transport's floor)",
+          Latencies.ratioAtP50(barePub, bind),
+          Latencies.ratioAtP50(bareUnp, unm),
+          (double) (barePub.p50() + bareUnp.p50()) / rawPair);
       long pubBeyond = pub.p50() - barePub.p50();
       long unpBeyond = unp.p50() - bareUnp.p50();
       pairBeyond = pubBeyond + unpBeyond;
-      r.line("driver beyond a bare plugin at p50: publish %s ms (%.1fx raw bind), unpublish %s ms"
-              + " (%.1fx raw unmount), pair %s ms (%.1fx raw pair)", Latencies.ms(pubBeyond),
-          (double) pubBeyond / bind.p50(), Latencies.ms(unpBeyond), (double) unpBeyond / unm.p50(),
-          Latencies.ms(pairBeyond), (double) pairBeyond / rawPair);
+      r.line(
+          "driver beyond a bare plugin at p50: publish %s ms (%.1fx raw bind), unpublish %s ms"
+              + " (%.1fx raw unmount), pair %s ms (%.1fx raw pair)",
+          Latencies.ms(pubBeyond),
+          (double) pubBeyond / bind.p50(),
+          Latencies.ms(unpBeyond),
+          (double) unpBeyond / unm.p50(),
+          Latencies.ms(pairBeyond),
+          (double) pairBeyond / rawPair);
     }
-    r.target("whole call: driver on a ready client within 2x of raw bind at p50",
-        pairRatio <= 2, String.format(Locale.ROOT, "pair %.1fx", pairRatio));
+    r.target(
+        "whole call: driver on a ready client within 2x of raw bind at p50",
+        pairRatio <= 2,
+        String.format(Locale.ROOT, "pair %.1fx", pairRatio));
     if (!noBarePlugin) {
-      r.target("driver overhead beyond a bare plugin within 2x of raw bind at p50",
-          pairBeyond <= 2 * rawPair, String.format(Locale.ROOT,
-              "pair %s ms beyond the bare plugin = %.1fx raw pair %s ms", Latencies.ms(pairBeyond),
-              (double) pairBeyond / rawPair, Latencies.ms(rawPair)));
+      r.target(
+          "driver overhead beyond a bare plugin within 2x of raw bind at p50",
+          pairBeyond <= 2 * rawPair,
+          String.format(
+              Locale.ROOT,
+              "pair %s ms beyond the bare plugin = %.1fx raw pair %s ms",
+              Latencies.ms(pairBeyond),
+              (double) pairBeyond / rawPair,
+              Latencies.ms(rawPair)));
     }
-    r.target(">= 1000 pairs/s (the issue asks it at 256 callers on 2 cores)",
-        driverPairs >= 1000, String.format(Locale.ROOT, "%.1f pairs/s at %d callers",
-            driverPairs, concurrency));
+    r.target(
+        ">= 1000 pairs/s (the issue asks it at 256 callers on 2 cores)",
+        driverPairs >= 1000,
+        String.format(Locale.ROOT, "%.1f pairs/s at %d callers", driverPairs, concurrency));
     if (res.errors() > 0) {
       r.line("ERRORS: %d operations failed or left a target in the wrong state", res.errors());
     }

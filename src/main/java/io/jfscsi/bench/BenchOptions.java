@@ -1,7 +1,6 @@
 package io.jfscsi.bench;
 
 import io.jfscsi.runtime.LocalRuntimeConfig;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,44 +15,59 @@ import picocli.CommandLine.Option;
 /** Options every bench scenario shares. */
 final class BenchOptions {
 
-  @Option(names = "--endpoint",
-      description = "the driver's CSI endpoint (required): unix:///path/csi.sock or "
-          + "tcp://host:port")
+  @Option(
+      names = "--endpoint",
+      description =
+          "the driver's CSI endpoint (required): unix:///path/csi.sock or " + "tcp://host:port")
   String endpoint;
 
-  @Option(names = "--kubelet-root",
-      description = "the driver's kubelet root (required); the bench creates its target "
-          + "directories here")
+  @Option(
+      names = "--kubelet-root",
+      description =
+          "the driver's kubelet root (required); the bench creates its target "
+              + "directories here")
   Path kubeletRoot;
 
-  @Option(names = "--data-dir",
-      description = "embedded default only: the local file system the volumes live in "
-          + "(default: a new directory under /var/lib/jfs-csi/local, removed afterwards); "
-          + "it must lie beneath the driver's jfs-csi.local.allowed-roots")
+  @Option(
+      names = "--data-dir",
+      description =
+          "embedded default only: the local file system the volumes live in "
+              + "(default: a new directory under /var/lib/jfs-csi/local, removed afterwards); "
+              + "it must lie beneath the driver's jfs-csi.local.allowed-roots")
   Path dataDir;
 
-  @Option(names = "--secret", description = "node-publish secret key=value (repeatable); "
-      + "without metaurl the embedded default is used (metaurl=local://DATA-DIR)")
+  @Option(
+      names = "--secret",
+      description =
+          "node-publish secret key=value (repeatable); "
+              + "without metaurl the embedded default is used (metaurl=local://DATA-DIR)")
   Map<String, String> secrets = new LinkedHashMap<>();
 
-  @Option(names = "--context", description = "extra volume context key=value (repeatable); "
-      + "subPath defaults to the volume id")
+  @Option(
+      names = "--context",
+      description =
+          "extra volume context key=value (repeatable); " + "subPath defaults to the volume id")
   Map<String, String> context = new LinkedHashMap<>();
 
-  @Option(names = "--driver-pid", description = "pid of the serve process, for its memory "
-      + "(default: the java process running serve with the endpoint on its command line)")
+  @Option(
+      names = "--driver-pid",
+      description =
+          "pid of the serve process, for its memory "
+              + "(default: the java process running serve with the endpoint on its command line)")
   Long driverPid;
 
   @Option(names = "--prefix", description = "volume and pod name prefix (default: bench-RANDOM)")
   String prefix;
 
-  @Option(names = "--call-timeout", defaultValue = "PT130S",
+  @Option(
+      names = "--call-timeout",
+      defaultValue = "PT130S",
       description = "deadline of each CSI call (ISO-8601, default ${DEFAULT-VALUE})")
   Duration callTimeout;
 
   /**
-   * Checked here, not by picocli: options of {@code bench} marked required would be required
-   * of its subcommands' command lines too.
+   * Checked here, not by picocli: options of {@code bench} marked required would be required of its
+   * subcommands' command lines too.
    */
   void check() {
     if (endpoint == null || kubeletRoot == null) {
@@ -84,7 +98,12 @@ final class BenchOptions {
   }
 
   Workspace workspace(int volumes) throws IOException {
-    return new Workspace(prefix(), kubeletRoot, secrets.containsKey("metaurl")
-        ? Path.of("/nonexistent") : dataDir(), volumes, secrets, context);
+    return new Workspace(
+        prefix(),
+        kubeletRoot,
+        secrets.containsKey("metaurl") ? Path.of("/nonexistent") : dataDir(),
+        volumes,
+        secrets,
+        context);
   }
 }

@@ -2,24 +2,24 @@ package io.jfscsi.bench;
 
 import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountInfo;
+import io.jfscsi.runtime.ProcInfo;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import io.jfscsi.runtime.ProcInfo;
-import java.io.UncheckedIOException;
-import java.util.Locale;
 
 /**
- * What the bench reads from the host, without asking the driver: the mount table, processes
- * in /proc, and a process's memory. Works for any CSI driver whose targets are bind mounts of
- * a FUSE client's mount.
+ * What the bench reads from the host, without asking the driver: the mount table, processes in
+ * /proc, and a process's memory. Works for any CSI driver whose targets are bind mounts of a FUSE
+ * client's mount.
  */
 final class Host {
   private Host() {}
@@ -42,7 +42,8 @@ final class Host {
     MountEntry t = bound.get();
     Path root = canonical(kubeletRoot);
     for (MountEntry e : table.reversed()) {
-      if (e.device().equals(t.device()) && !e.mountPoint().startsWith(root)
+      if (e.device().equals(t.device())
+          && !e.mountPoint().startsWith(root)
           && isPrefix(e.root(), t.root())) {
         String rest = t.root().substring(e.root().length()).replaceFirst("^/+", "");
         Path source = rest.isEmpty() ? e.mountPoint() : e.mountPoint().resolve(rest);
@@ -62,29 +63,32 @@ final class Host {
   }
 
   /**
-   * The file system {@code dir} is on: type and source of the deepest mount above it, and for
-   * ext4 whether it has a journal. Without one, ext4 makes every mkdir step over the inodes
-   * deleted in the last minutes (ialloc.c {@code recently_deleted}), so mkdir, and with it a raw
-   * bind and a publish, slows down with each earlier rmdir: a mkdir/rmdir bench then measures the
-   * file system's history.
+   * The file system {@code dir} is on: type and source of the deepest mount above it, and for ext4
+   * whether it has a journal. Without one, ext4 makes every mkdir step over the inodes deleted in
+   * the last minutes (ialloc.c {@code recently_deleted}), so mkdir, and with it a raw bind and a
+   * publish, slows down with each earlier rmdir: a mkdir/rmdir bench then measures the file
+   * system's history.
    */
   static String fileSystemOf(Path dir) {
     Path canonical = canonical(dir);
-    Optional<MountEntry> below = MountInfo.self().stream()
-        .filter(e -> canonical.startsWith(e.mountPoint()))
-        .reduce((a, b) -> b.mountPoint().getNameCount() >= a.mountPoint().getNameCount() ? b : a);
+    Optional<MountEntry> below =
+        MountInfo.self().stream()
+            .filter(e -> canonical.startsWith(e.mountPoint()))
+            .reduce(
+                (a, b) -> b.mountPoint().getNameCount() >= a.mountPoint().getNameCount() ? b : a);
     if (below.isEmpty()) {
       return "unknown";
     }
     MountEntry fs = below.get();
     String text = fs.fsType() + " " + fs.source() + " at " + fs.mountPoint();
     if (fs.fsType().equals("ext4")) {
-      Path journal = Path.of("/sys/fs/ext4", Path.of(fs.source()).getFileName().toString(),
-          "journal_task");
+      Path journal =
+          Path.of("/sys/fs/ext4", Path.of(fs.source()).getFileName().toString(), "journal_task");
       try {
         if (Files.readString(journal).strip().equals("<none>")) {
-          text += " WITHOUT A JOURNAL: each mkdir steps over recently deleted inodes, so mkdir "
-              + "(raw bind, publish) slows down with earlier rmdirs; see docs/performance.md";
+          text +=
+              " WITHOUT A JOURNAL: each mkdir steps over recently deleted inodes, so mkdir "
+                  + "(raw bind, publish) slows down with earlier rmdirs; see docs/performance.md";
         }
       } catch (IOException | RuntimeException e) {
         // not known: say nothing
@@ -147,15 +151,16 @@ final class Host {
 
   /** A java process running {@code serve} whose command line names {@code socket}. */
   static OptionalLong driverPid(String endpoint) {
-    String socket = endpoint.startsWith("unix://") ? endpoint.substring("unix://".length())
-        : endpoint;
+    String socket =
+        endpoint.startsWith("unix://") ? endpoint.substring("unix://".length()) : endpoint;
     long self = ProcessHandle.current().pid();
     for (long pid : pids()) {
       if (pid == self) {
         continue;
       }
       List<String> args = cmdline(pid);
-      if (args.contains("serve") && args.stream().anyMatch(a -> a.contains(socket))
+      if (args.contains("serve")
+          && args.stream().anyMatch(a -> a.contains(socket))
           && !args.contains("bench")) {
         return OptionalLong.of(pid);
       }
@@ -175,8 +180,8 @@ final class Host {
   }
 
   /**
-   * CPU time (user + system) a process has used so far, in nanoseconds, from /proc/PID/stat
-   * (fields 14 and 15, in clock ticks of 1/100 s: USER_HZ is 100 on Linux); -1 if unknown.
+   * CPU time (user + system) a process has used so far, in nanoseconds, from /proc/PID/stat (fields
+   * 14 and 15, in clock ticks of 1/100 s: USER_HZ is 100 on Linux); -1 if unknown.
    */
   static long cpuNanos(long pid) {
     try {
@@ -226,8 +231,11 @@ final class Host {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
         if (line.startsWith("MemTotal:")) {
-          mem = String.format(Locale.ROOT, "%.1f GiB",
-              Long.parseLong(line.replaceAll("\\D", "")) / 1024.0 / 1024.0);
+          mem =
+              String.format(
+                  Locale.ROOT,
+                  "%.1f GiB",
+                  Long.parseLong(line.replaceAll("\\D", "")) / 1024.0 / 1024.0);
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -239,7 +247,15 @@ final class Host {
     } catch (IOException e) {
       kernel = System.getProperty("os.version");
     }
-    return "nproc=" + Runtime.getRuntime().availableProcessors() + " mem=" + mem + " kernel="
-        + kernel + " loadavg=" + load + " mounts=" + mountCount();
+    return "nproc="
+        + Runtime.getRuntime().availableProcessors()
+        + " mem="
+        + mem
+        + " kernel="
+        + kernel
+        + " loadavg="
+        + load
+        + " mounts="
+        + mountCount();
   }
 }

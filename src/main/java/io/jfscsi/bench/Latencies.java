@@ -7,9 +7,9 @@ import java.util.Locale;
  * Latency figures of one kind of operation: count, p50, p99, max (nearest-rank percentiles over
  * every sample, no interpolation, no histogram buckets), all in nanoseconds.
  *
- * <p>Nearest rank: the p-th percentile of n sorted samples is the sample at rank
- * {@code ceil(p / 100 * n)} (1-based), so it is always a value that was measured, p100 is the
- * maximum, and with fewer than 100 samples p99 is the maximum.
+ * <p>Nearest rank: the p-th percentile of n sorted samples is the sample at rank {@code ceil(p /
+ * 100 * n)} (1-based), so it is always a value that was measured, p100 is the maximum, and with
+ * fewer than 100 samples p99 is the maximum.
  */
 public record Latencies(int count, long p50, long p99, long max, long mean) {
 
@@ -26,8 +26,12 @@ public record Latencies(int count, long p50, long p99, long max, long mean) {
     for (long n : sorted) {
       sum += n;
     }
-    return new Latencies(sorted.length, percentile(sorted, 50), percentile(sorted, 99),
-        sorted[sorted.length - 1], sum / sorted.length);
+    return new Latencies(
+        sorted.length,
+        percentile(sorted, 50),
+        percentile(sorted, 99),
+        sorted[sorted.length - 1],
+        sum / sorted.length);
   }
 
   /** Nearest-rank percentile of already sorted samples; {@code p} in (0, 100]. */
@@ -59,7 +63,16 @@ public record Latencies(int count, long p50, long p99, long max, long mean) {
     if (count == 0) {
       return "n=0";
     }
-    return "n=" + count + " p50=" + ms(p50) + " ms p99=" + ms(p99) + " ms max=" + ms(max)
-        + " ms mean=" + ms(mean) + " ms";
+    return "n="
+        + count
+        + " p50="
+        + ms(p50)
+        + " ms p99="
+        + ms(p99)
+        + " ms max="
+        + ms(max)
+        + " ms mean="
+        + ms(mean)
+        + " ms";
   }
 }

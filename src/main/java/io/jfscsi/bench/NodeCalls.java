@@ -1,18 +1,18 @@
 package io.jfscsi.bench;
 
+import csi.v1.NodeGetCapabilitiesRequest;
 import csi.v1.NodeGetVolumeStatsRequest;
 import csi.v1.NodeGetVolumeStatsResponse;
 import csi.v1.NodePublishVolumeRequest;
 import csi.v1.NodeUnpublishVolumeRequest;
 import csi.v1.ProbeRequest;
 import csi.v1.VolumeCapability;
+import io.grpc.StatusRuntimeException;
 import io.jfscsi.csi.CsiClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import csi.v1.NodeGetCapabilitiesRequest;
-import io.grpc.StatusRuntimeException;
 
 /** The Node and Identity calls a kubelet makes, over one channel (as kubelet uses one). */
 final class NodeCalls {
@@ -20,11 +20,13 @@ final class NodeCalls {
   /** One volume as kubelet would publish it: id, node-publish secrets, volume context. */
   record Volume(String id, Map<String, String> secrets, Map<String, String> context) {}
 
-  private static final VolumeCapability CAPABILITY = VolumeCapability.newBuilder()
-      .setMount(VolumeCapability.MountVolume.getDefaultInstance())
-      .setAccessMode(VolumeCapability.AccessMode.newBuilder()
-          .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER))
-      .build();
+  private static final VolumeCapability CAPABILITY =
+      VolumeCapability.newBuilder()
+          .setMount(VolumeCapability.MountVolume.getDefaultInstance())
+          .setAccessMode(
+              VolumeCapability.AccessMode.newBuilder()
+                  .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER))
+          .build();
 
   private final CsiClient client;
   private final Duration deadline;
@@ -35,36 +37,57 @@ final class NodeCalls {
   }
 
   void publish(Volume volume, Path target) {
-    client.node().withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
-        .nodePublishVolume(NodePublishVolumeRequest.newBuilder()
-            .setVolumeId(volume.id()).setTargetPath(target.toString())
-            .setVolumeCapability(CAPABILITY)
-            .putAllSecrets(volume.secrets()).putAllVolumeContext(volume.context())
-            .build());
+    client
+        .node()
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        .nodePublishVolume(
+            NodePublishVolumeRequest.newBuilder()
+                .setVolumeId(volume.id())
+                .setTargetPath(target.toString())
+                .setVolumeCapability(CAPABILITY)
+                .putAllSecrets(volume.secrets())
+                .putAllVolumeContext(volume.context())
+                .build());
   }
 
   void unpublish(Volume volume, Path target) {
-    client.node().withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
-        .nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-            .setVolumeId(volume.id()).setTargetPath(target.toString()).build());
+    client
+        .node()
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        .nodeUnpublishVolume(
+            NodeUnpublishVolumeRequest.newBuilder()
+                .setVolumeId(volume.id())
+                .setTargetPath(target.toString())
+                .build());
   }
 
   NodeGetVolumeStatsResponse stats(Volume volume, Path target) {
-    return client.node().withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
-        .nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-            .setVolumeId(volume.id()).setVolumePath(target.toString()).build());
+    return client
+        .node()
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        .nodeGetVolumeStats(
+            NodeGetVolumeStatsRequest.newBuilder()
+                .setVolumeId(volume.id())
+                .setVolumePath(target.toString())
+                .build());
   }
 
   /** NodeGetCapabilities: a call the driver answers without any actor, the gRPC round trip. */
   void capabilities() {
-    client.node().withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+    client
+        .node()
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
         .nodeGetCapabilities(NodeGetCapabilitiesRequest.getDefaultInstance());
   }
 
   /** Probe over this channel: true when the plugin says ready. */
   boolean ready() {
-    return client.identity().withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
-        .probe(ProbeRequest.getDefaultInstance()).getReady().getValue();
+    return client
+        .identity()
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        .probe(ProbeRequest.getDefaultInstance())
+        .getReady()
+        .getValue();
   }
 
   /**
@@ -73,8 +96,12 @@ final class NodeCalls {
    */
   static boolean readyOnFreshConnection(String endpoint, Duration timeout) {
     try (CsiClient fresh = CsiClient.connect(endpoint)) {
-      return fresh.identity().withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
-          .probe(ProbeRequest.getDefaultInstance()).getReady().getValue();
+      return fresh
+          .identity()
+          .withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+          .probe(ProbeRequest.getDefaultInstance())
+          .getReady()
+          .getValue();
     } catch (StatusRuntimeException e) {
       return false;
     }

@@ -3,19 +3,19 @@ package io.jfscsi.bench;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutionException;
 
 /**
  * Runs a list of operations with a fixed number of concurrent callers, each taking the next
- * operation as soon as its previous one returned (closed loop, like kubelet's workers), and
- * times every operation and the whole phase. Callers are platform threads from the caller's pool
- * so that a native call (mount(2)) or a blocking gRPC call never shares a carrier.
+ * operation as soon as its previous one returned (closed loop, like kubelet's workers), and times
+ * every operation and the whole phase. Callers are platform threads from the caller's pool so that
+ * a native call (mount(2)) or a blocking gRPC call never shares a carrier.
  */
 final class Phase {
   private Phase() {}
@@ -26,12 +26,16 @@ final class Phase {
     void run() throws Exception;
   }
 
-  /**
-   * What a phase measured. {@code latencies} holds successful operations only, in nanoseconds.
-   */
-  record Result(String name, int ops, long wallNanos, long[] latencies, int errors,
-                List<String> firstErrors, long driverCpuNanos,
-                long benchCpuNanos) {
+  /** What a phase measured. {@code latencies} holds successful operations only, in nanoseconds. */
+  record Result(
+      String name,
+      int ops,
+      long wallNanos,
+      long[] latencies,
+      int errors,
+      List<String> firstErrors,
+      long driverCpuNanos,
+      long benchCpuNanos) {
 
     Latencies summary() {
       return Latencies.of(latencies);
@@ -48,11 +52,12 @@ final class Phase {
   }
 
   /**
-   * With {@code driverPid} > 0 the result also carries the CPU time that process used during
-   * the phase (to 10 ms, the kernel's accounting tick).
+   * With {@code driverPid} > 0 the result also carries the CPU time that process used during the
+   * phase (to 10 ms, the kernel's accounting tick).
    */
-  static Result run(String name, ExecutorService pool, int concurrency, List<Op> ops,
-                    long driverPid) throws InterruptedException {
+  static Result run(
+      String name, ExecutorService pool, int concurrency, List<Op> ops, long driverPid)
+      throws InterruptedException {
     int n = ops.size();
     long[] times = new long[n];
     boolean[] failed = new boolean[n];
@@ -64,23 +69,25 @@ final class Phase {
     CountDownLatch go = new CountDownLatch(1);
     List<Future<?>> running = new ArrayList<>();
     for (int c = 0; c < callers; c++) {
-      running.add(pool.submit(() -> {
-        ready.countDown();
-        go.await();
-        for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
-          long start = System.nanoTime();
-          try {
-            ops.get(i).run();
-            times[i] = System.nanoTime() - start;
-          } catch (Exception | AssertionError e) {
-            failed[i] = true;
-            if (errors.size() < 5) {
-              errors.add(String.valueOf(e.getMessage()));
-            }
-          }
-        }
-        return null;
-      }));
+      running.add(
+          pool.submit(
+              () -> {
+                ready.countDown();
+                go.await();
+                for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
+                  long start = System.nanoTime();
+                  try {
+                    ops.get(i).run();
+                    times[i] = System.nanoTime() - start;
+                  } catch (Exception | AssertionError e) {
+                    failed[i] = true;
+                    if (errors.size() < 5) {
+                      errors.add(String.valueOf(e.getMessage()));
+                    }
+                  }
+                }
+                return null;
+              }));
     }
     ready.await();
     long cpuBefore = driverPid > 0 ? Host.cpuNanos(driverPid) : -1;
@@ -108,8 +115,8 @@ final class Phase {
         ok[k++] = times[i];
       }
     }
-    return new Result(name, n, wall, Arrays.copyOf(ok, k), errorCount, List.copyOf(errors), cpu,
-        selfCpu);
+    return new Result(
+        name, n, wall, Arrays.copyOf(ok, k), errorCount, List.copyOf(errors), cpu, selfCpu);
   }
 
   /** Concatenates the samples of several results of the same kind (e.g. rounds). */

@@ -16,39 +16,45 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import java.util.concurrent.locks.LockSupport;
 
 /**
- * {@code jfs-csi bench recovery}: K targets of one volume published, its client killed with
- * SIGKILL (the bindfs or juicefs process serving the targets, found through the mount table and
- * /proc), then two clocks from the kill: until the client's own mount answers again (a new FUSE
- * mount at its mount point whose statfs succeeds) and until every target reads back a file
- * written before the kill.
+ * {@code jfs-csi bench recovery}: K targets of one volume published, its client killed with SIGKILL
+ * (the bindfs or juicefs process serving the targets, found through the mount table and /proc),
+ * then two clocks from the kill: until the client's own mount answers again (a new FUSE mount at
+ * its mount point whose statfs succeeds) and until every target reads back a file written before
+ * the kill.
  */
-@Command(name = "recovery", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Kill a volume's client (SIGKILL) and time until every target is readable "
-        + "again, against the client's own restart time.")
+@Command(
+    name = "recovery",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description =
+        "Kill a volume's client (SIGKILL) and time until every target is readable "
+            + "again, against the client's own restart time.")
 final class RecoveryBench implements Callable<Integer> {
 
-  @Spec
-  CommandSpec spec;
+  @Spec CommandSpec spec;
 
-  @Mixin
-  BenchOptions options;
+  @Mixin BenchOptions options;
 
   @Option(names = "--targets", defaultValue = "100", description = "targets K of the volume")
   int targets;
 
-  @Option(names = "--concurrency", defaultValue = "16",
+  @Option(
+      names = "--concurrency",
+      defaultValue = "16",
       description = "callers publishing the targets (not timed)")
   int concurrency;
 
-  @Option(names = "--timeout", defaultValue = "PT60S",
+  @Option(
+      names = "--timeout",
+      defaultValue = "PT60S",
       description = "give up waiting for recovery after this long (ISO-8601)")
   Duration timeout;
 
@@ -60,8 +66,10 @@ final class RecoveryBench implements Callable<Integer> {
     Report r = new Report(spec.commandLine().getOut());
     r.title("jfs-csi bench recovery: " + targets + " targets on one volume, client killed");
     r.line("machine: %s", Host.machine());
-    ExecutorService pool = Executors.newFixedThreadPool(Math.max(concurrency, 34),
-        Thread.ofPlatform().name("bench-recovery-", 0).daemon().factory());
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            Math.max(concurrency, 34),
+            Thread.ofPlatform().name("bench-recovery-", 0).daemon().factory());
     Workspace ws = options.workspace(1);
     List<Workspace.Target> all = ws.targets(0, targets);
     Path probeFile = null;
@@ -74,16 +82,21 @@ final class RecoveryBench implements Callable<Integer> {
       }
       int code = 3;
       try {
-        var first = Phase.run("cold publish", pool, 1,
-            BenchCommand.publishOps(node, all.subList(0, 1)));
-        var rest = Phase.run("publish", pool, concurrency,
-            BenchCommand.publishOps(node, all.subList(1, all.size())));
+        var first =
+            Phase.run("cold publish", pool, 1, BenchCommand.publishOps(node, all.subList(0, 1)));
+        var rest =
+            Phase.run(
+                "publish",
+                pool,
+                concurrency,
+                BenchCommand.publishOps(node, all.subList(1, all.size())));
         r.errors("publish", first.firstErrors());
         r.errors("publish", rest.firstErrors());
         if (first.errors() + rest.errors() > 0) {
           throw new IllegalStateException("not every target was published");
         }
-        r.line("published %d targets: first (client start) %s ms, the others p50 %s ms",
+        r.line(
+            "published %d targets: first (client start) %s ms, the others p50 %s ms",
             all.size(), Latencies.ms(first.latencies()[0]), Latencies.ms(rest.summary().p50()));
 
         String content = "written by " + ws.prefix + " before the kill\n";
@@ -94,15 +107,17 @@ final class RecoveryBench implements Callable<Integer> {
             throw new IllegalStateException(t.path() + " does not read the probe file");
           }
         }
-        Host.ClientMount mount = Host.clientMountOf(all.getFirst().path(), ws.kubeletRoot)
-            .orElseThrow(() -> new IllegalStateException("no client mount behind the targets"));
+        Host.ClientMount mount =
+            Host.clientMountOf(all.getFirst().path(), ws.kubeletRoot)
+                .orElseThrow(() -> new IllegalStateException("no client mount behind the targets"));
         OptionalLong clientPid = Host.clientPid(mount.mountPoint());
         if (clientPid.isEmpty()) {
           throw new IllegalStateException("no bindfs/juicefs process serves " + mount.mountPoint());
         }
         long pid = clientPid.getAsLong();
-        r.line("client pid %d (%s) serves %s (mount id %d); killing it with SIGKILL", pid,
-            mount.fsType(), mount.mountPoint(), mount.mountId());
+        r.line(
+            "client pid %d (%s) serves %s (mount id %d); killing it with SIGKILL",
+            pid, mount.fsType(), mount.mountPoint(), mount.mountId());
 
         long killed = System.nanoTime();
         ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
@@ -118,12 +133,15 @@ final class RecoveryBench implements Callable<Integer> {
         print(r, all.size(), gone, restartNanos, readableAt);
         code = restartNanos < 0 || Arrays.stream(readableAt).anyMatch(t -> t < 0) ? 3 : 0;
       } finally {
-        var done = Phase.run("clean-up unpublish", pool, concurrency,
-            BenchCommand.unpublishOps(node, all));
+        var done =
+            Phase.run(
+                "clean-up unpublish", pool, concurrency, BenchCommand.unpublishOps(node, all));
         r.errors("clean-up unpublish", done.firstErrors());
         if (probeFile != null && ws.ownData) {
-          Files.deleteIfExists(ws.dataDir.resolve(all.getFirst().volume().context()
-              .get("subPath")).resolve("bench-probe"));
+          Files.deleteIfExists(
+              ws.dataDir
+                  .resolve(all.getFirst().volume().context().get("subPath"))
+                  .resolve("bench-probe"));
         }
         if (ws.cleanUpAndReport(r)) {
           code = 3;
@@ -136,8 +154,8 @@ final class RecoveryBench implements Callable<Integer> {
   }
 
   /**
-   * Nanoseconds from the kill until a FUSE mount at the client's mount point answers statfs
-   * again. Called once the killed process is gone.
+   * Nanoseconds from the kill until a FUSE mount at the client's mount point answers statfs again.
+   * Called once the killed process is gone.
    */
   private static long awaitClient(Host.ClientMount old, long deadline, long killed) {
     LinuxMounter mounter = new LinuxMounter(Duration.ofSeconds(1));
@@ -159,8 +177,8 @@ final class RecoveryBench implements Callable<Integer> {
   }
 
   /** Per target: nanoseconds from the kill until it reads the probe file again (-1: never). */
-  private static long[] awaitTargets(ExecutorService pool, List<Workspace.Target> all,
-                                     String content, long deadline, long killed)
+  private static long[] awaitTargets(
+      ExecutorService pool, List<Workspace.Target> all, String content, long deadline, long killed)
       throws Exception {
     long[] at = new long[all.size()];
     Arrays.fill(at, -1);
@@ -168,25 +186,28 @@ final class RecoveryBench implements Callable<Integer> {
     List<Future<?>> running = new ArrayList<>();
     for (int w = 0; w < workers; w++) {
       int first = w;
-      running.add(pool.submit(() -> {
-        List<Integer> pending = new ArrayList<>();
-        for (int i = first; i < all.size(); i += workers) {
-          pending.add(i);
-        }
-        while (!pending.isEmpty() && System.nanoTime() < deadline) {
-          pending.removeIf(i -> {
-            if (readable(all.get(i).path(), content)) {
-              at[i] = System.nanoTime() - killed;
-              return true;
-            }
-            return false;
-          });
-          if (!pending.isEmpty()) {
-            sleep();
-          }
-        }
-        return null;
-      }));
+      running.add(
+          pool.submit(
+              () -> {
+                List<Integer> pending = new ArrayList<>();
+                for (int i = first; i < all.size(); i += workers) {
+                  pending.add(i);
+                }
+                while (!pending.isEmpty() && System.nanoTime() < deadline) {
+                  pending.removeIf(
+                      i -> {
+                        if (readable(all.get(i).path(), content)) {
+                          at[i] = System.nanoTime() - killed;
+                          return true;
+                        }
+                        return false;
+                      });
+                  if (!pending.isEmpty()) {
+                    sleep();
+                  }
+                }
+                return null;
+              }));
     }
     for (Future<?> f : running) {
       f.get();
@@ -212,7 +233,8 @@ final class RecoveryBench implements Callable<Integer> {
     long[] ok = Arrays.stream(readableAt).filter(t -> t >= 0).toArray();
     Latencies l = Latencies.of(ok);
     r.line("kill -> client process gone:          %s", Report.seconds(gone));
-    r.line("kill -> client mount answers again:   %s  (the client's own restart time)",
+    r.line(
+        "kill -> client mount answers again:   %s  (the client's own restart time)",
         client < 0 ? "never (timeout)" : Report.seconds(client));
     r.line("kill -> target readable again:        %s (of %d targets readable)", l, count);
     if (ok.length < count || client < 0) {
@@ -221,10 +243,14 @@ final class RecoveryBench implements Callable<Integer> {
     }
     long allReadable = l.max();
     r.line("kill -> every target readable again:  %s", Report.seconds(allReadable));
-    r.line("every target readable after client ready: %s; ratio (all targets)/(client restart)"
-        + " = %.2f", Report.seconds(allReadable - client), (double) allReadable / client);
-    r.target(count + " targets readable within 2 s of the client being ready",
-        allReadable - client <= 2_000_000_000L, Report.seconds(allReadable - client)
+    r.line(
+        "every target readable after client ready: %s; ratio (all targets)/(client restart)"
+            + " = %.2f",
+        Report.seconds(allReadable - client), (double) allReadable / client);
+    r.target(
+        count + " targets readable within 2 s of the client being ready",
+        allReadable - client <= 2_000_000_000L,
+        Report.seconds(allReadable - client)
             + (count == 100 ? "" : "; the issue asks it for 100 targets"));
   }
 }

@@ -27,22 +27,36 @@ final class Report {
   }
 
   void header() {
-    line("  %-42s %7s %6s %10s %10s %10s %10s %10s %12s", "", "ops", "errors", "p50 ms",
-        "p99 ms", "max ms", "mean ms", "ops/s", "drv CPU ms");
+    line(
+        "  %-42s %7s %6s %10s %10s %10s %10s %10s %12s",
+        "", "ops", "errors", "p50 ms", "p99 ms", "max ms", "mean ms", "ops/s", "drv CPU ms");
   }
 
   /** One row; {@code cpuPerOp} is the driver's CPU per operation (ns), -1 when unknown. */
   void row(String name, Latencies l, int ops, int errors, long wallNanos, long cpuPerOp) {
     double rate = wallNanos == 0 ? Double.NaN : (ops - errors) / (wallNanos / 1e9);
-    line("  %-42s %7d %6d %10s %10s %10s %10s %10.1f %12s", name, ops, errors,
-        Latencies.ms(l.p50()), Latencies.ms(l.p99()), Latencies.ms(l.max()),
-        Latencies.ms(l.mean()), rate, cpuPerOp < 0 ? "-" : Latencies.ms(cpuPerOp));
+    line(
+        "  %-42s %7d %6d %10s %10s %10s %10s %10.1f %12s",
+        name,
+        ops,
+        errors,
+        Latencies.ms(l.p50()),
+        Latencies.ms(l.p99()),
+        Latencies.ms(l.max()),
+        Latencies.ms(l.mean()),
+        rate,
+        cpuPerOp < 0 ? "-" : Latencies.ms(cpuPerOp));
   }
 
   void row(String name, List<Phase.Result> results) {
     int ops = results.stream().mapToInt(Phase.Result::ops).sum();
-    row(name, Latencies.of(Phase.samples(results)), ops, Phase.errors(results),
-        Phase.wall(results), Phase.cpuPerOp(results));
+    row(
+        name,
+        Latencies.of(Phase.samples(results)),
+        ops,
+        Phase.errors(results),
+        Phase.wall(results),
+        Phase.cpuPerOp(results));
   }
 
   void errors(String what, List<String> first) {

@@ -1,7 +1,10 @@
 package io.jfscsi.bench;
 
 import csi.v1.NodeGetVolumeStatsResponse;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.jfscsi.csi.CsiClient;
+import io.jfscsi.host.MountInfo;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -18,38 +21,39 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.jfscsi.host.MountInfo;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * {@code jfs-csi bench scale}: many volumes and targets on one node. A publish storm of every
  * target (each volume's first publish starts its client), the driver's resident memory, a
  * NodeGetVolumeStats sweep, then a driver restart: SIGTERM to the serve process, the same command
- * line started again (cwd and environment of the old process, output to a log file), and the
- * time until Probe is ready and until NodeGetVolumeStats of every target answers healthy.
+ * line started again (cwd and environment of the old process, output to a log file), and the time
+ * until Probe is ready and until NodeGetVolumeStats of every target answers healthy.
  */
-@Command(name = "scale", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Publish storm over many volumes, driver memory, and state rebuild after a "
-        + "driver restart (SIGTERM, start again with the same command line).")
+@Command(
+    name = "scale",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description =
+        "Publish storm over many volumes, driver memory, and state rebuild after a "
+            + "driver restart (SIGTERM, start again with the same command line).")
 final class ScaleBench implements Callable<Integer> {
 
-  @Spec
-  CommandSpec spec;
+  @Spec CommandSpec spec;
 
-  @Mixin
-  BenchOptions options;
+  @Mixin BenchOptions options;
 
   @Option(names = "--volumes", defaultValue = "500", description = "volumes (one client each)")
   int volumes;
 
-  @Option(names = "--targets", defaultValue = "1000",
+  @Option(
+      names = "--targets",
+      defaultValue = "1000",
       description = "targets in all, spread evenly over the volumes")
   int targets;
 
@@ -59,13 +63,18 @@ final class ScaleBench implements Callable<Integer> {
   @Option(names = "--no-restart", description = "skip the driver restart and its rebuild time")
   boolean noRestart;
 
-  @Option(names = "--hold", defaultValue = "PT0S",
-      description = "wait this long with every target published, before the restart, so the "
-          + "driver can be inspected (jcmd, jstack); ISO-8601, default ${DEFAULT-VALUE}")
+  @Option(
+      names = "--hold",
+      defaultValue = "PT0S",
+      description =
+          "wait this long with every target published, before the restart, so the "
+              + "driver can be inspected (jcmd, jstack); ISO-8601, default ${DEFAULT-VALUE}")
   Duration hold;
 
-  @Option(names = "--restart-log", description = "where the restarted driver writes "
-      + "(default: /tmp/jfs-csi-bench-driver.PREFIX.log)")
+  @Option(
+      names = "--restart-log",
+      description =
+          "where the restarted driver writes " + "(default: /tmp/jfs-csi-bench-driver.PREFIX.log)")
   Path restartLog;
 
   @Override
@@ -78,19 +87,26 @@ final class ScaleBench implements Callable<Integer> {
     if (targets > 0 && targets < volumes) {
       volumes = targets;
     }
-    r.title("jfs-csi bench scale: " + volumes + " volumes, " + targets + " targets, "
-        + concurrency + " callers");
+    r.title(
+        "jfs-csi bench scale: "
+            + volumes
+            + " volumes, "
+            + targets
+            + " targets, "
+            + concurrency
+            + " callers");
     if (volumes < asked) {
-      r.line("--targets %d < --volumes %d: %d volumes used, one target each", targets, asked,
-          volumes);
+      r.line(
+          "--targets %d < --volumes %d: %d volumes used, one target each", targets, asked, volumes);
     }
     r.line("machine: %s", Host.machine());
     OptionalLong pid = options.driverPid();
     if (pid.isEmpty()) {
       r.line("driver pid not found: no memory figures and no restart (pass --driver-pid)");
     }
-    ExecutorService pool = Executors.newFixedThreadPool(concurrency,
-        Thread.ofPlatform().name("bench-scale-", 0).daemon().factory());
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            concurrency, Thread.ofPlatform().name("bench-scale-", 0).daemon().factory());
     Workspace ws = options.workspace(volumes);
     int perVolume = (targets + volumes - 1) / volumes;
     List<Workspace.Target> all = ws.targets(0, perVolume).subList(0, targets);
@@ -105,13 +121,17 @@ final class ScaleBench implements Callable<Integer> {
       if (!node.ready()) {
         throw new IllegalStateException("the driver at " + options.endpoint + " is not ready");
       }
-      var storm = Phase.run("publish storm", pool, concurrency,
-          BenchCommand.publishOps(node, all), pid.orElse(-1));
+      var storm =
+          Phase.run(
+              "publish storm",
+              pool,
+              concurrency,
+              BenchCommand.publishOps(node, all),
+              pid.orElse(-1));
       r.errors("publish storm", storm.firstErrors());
       errors += storm.errors();
       Map<String, String> afterStorm = status(pid);
-      var sweep = Phase.run("stats", pool, concurrency, statsOps(node, all, false),
-          pid.orElse(-1));
+      var sweep = Phase.run("stats", pool, concurrency, statsOps(node, all, false), pid.orElse(-1));
       r.errors("stats", sweep.firstErrors());
       Map<String, String> afterSweep = status(pid);
 
@@ -120,18 +140,22 @@ final class ScaleBench implements Callable<Integer> {
       r.header();
       r.row("publish storm (incl. " + volumes + " client starts)", List.of(storm));
       r.row("NodeGetVolumeStats sweep", List.of(sweep));
-      r.line("publish storm: %d targets in %s (%.1f publishes/s)", all.size(),
-          Report.seconds(storm.wallNanos()), storm.opsPerSecond());
+      r.line(
+          "publish storm: %d targets in %s (%.1f publishes/s)",
+          all.size(), Report.seconds(storm.wallNanos()), storm.opsPerSecond());
       printMemory(r, "driver before storm", idle);
       printMemory(r, "driver after storm", afterStorm);
       printMemory(r, "driver after stats sweep", afterSweep);
       double rss = Host.mib(afterSweep, "VmRSS");
-      r.target("under 300 MiB resident with " + volumes + " volumes / " + all.size()
-          + " targets", rss < 300, Report.mib(rss));
+      r.target(
+          "under 300 MiB resident with " + volumes + " volumes / " + all.size() + " targets",
+          rss < 300,
+          Report.mib(rss));
 
       if (!hold.isZero()) {
-        r.line("holding %s with %d targets published (driver pid %s)", hold, all.size(),
-            pid.isPresent() ? Long.toString(pid.getAsLong()) : "?");
+        r.line(
+            "holding %s with %d targets published (driver pid %s)",
+            hold, all.size(), pid.isPresent() ? Long.toString(pid.getAsLong()) : "?");
         Thread.sleep(hold);
         printMemory(r, "driver after the hold", status(pid));
       }
@@ -142,17 +166,21 @@ final class ScaleBench implements Callable<Integer> {
         client = CsiClient.connect(options.endpoint);
         node = new NodeCalls(client, options.callTimeout);
         long started = again.started();
-        var rebuilt = Phase.run("stats until healthy", pool, concurrency,
-            statsOps(node, all, true));
+        var rebuilt =
+            Phase.run("stats until healthy", pool, concurrency, statsOps(node, all, true));
         long allAnswered = System.nanoTime() - started;
         r.errors("stats after restart", rebuilt.firstErrors());
         errors += rebuilt.errors();
         r.row("stats after restart (retried)", List.of(rebuilt));
-        r.line("restart: SIGTERM -> old process gone %s; start -> Probe ready %s; "
+        r.line(
+            "restart: SIGTERM -> old process gone %s; start -> Probe ready %s; "
                 + "start -> NodeGetVolumeStats of all %d targets healthy %s",
-            Report.seconds(again.stopNanos()), Report.seconds(again.readyNanos()), all.size(),
+            Report.seconds(again.stopNanos()),
+            Report.seconds(again.readyNanos()),
+            all.size(),
             Report.seconds(allAnswered));
-        r.line("restarted driver: pid %d, log %s (it keeps running; stop it with kill -TERM %d)",
+        r.line(
+            "restarted driver: pid %d, log %s (it keeps running; stop it with kill -TERM %d)",
             again.pid(), again.log(), again.pid());
         printMemory(r, "driver after restart + rebuild", Host.status(again.pid()));
       }
@@ -160,26 +188,33 @@ final class ScaleBench implements Callable<Integer> {
       if (client == null) {
         client = CsiClient.connect(options.endpoint);
       }
-      var down = Phase.run("unpublish storm", pool, concurrency,
-          BenchCommand.unpublishOps(new NodeCalls(client, options.callTimeout), all));
+      var down =
+          Phase.run(
+              "unpublish storm",
+              pool,
+              concurrency,
+              BenchCommand.unpublishOps(new NodeCalls(client, options.callTimeout), all));
       r.errors("unpublish storm", down.firstErrors());
       errors += down.errors();
-      r.line("unpublish storm (clients stop with their last target): %d targets in %s, "
-          + "p50 %s ms", all.size(), Report.seconds(down.wallNanos()),
-          Latencies.ms(down.summary().p50()));
+      r.line(
+          "unpublish storm (clients stop with their last target): %d targets in %s, " + "p50 %s ms",
+          all.size(), Report.seconds(down.wallNanos()), Latencies.ms(down.summary().p50()));
       client.close();
       // Clients stop after their last unpublish is answered: wait for their mounts to go, so
       // that the node is clean when the bench returns (and a driver restart cannot cut a stop).
       long stopping = System.nanoTime();
       long lastMounts;
       do {
-        lastMounts = MountInfo.self().stream()
-            .filter(e -> e.mountPoint().toString().contains(ws.prefix)).count();
+        lastMounts =
+            MountInfo.self().stream()
+                .filter(e -> e.mountPoint().toString().contains(ws.prefix))
+                .count();
         if (lastMounts > 0) {
           Thread.sleep(20);
         }
       } while (lastMounts > 0 && System.nanoTime() - stopping < TimeUnit.SECONDS.toNanos(120));
-      r.line("every client stopped and unmounted %s after the unpublish storm%s",
+      r.line(
+          "every client stopped and unmounted %s after the unpublish storm%s",
           Report.seconds(System.nanoTime() - stopping),
           lastMounts > 0 ? " (NOT: " + lastMounts + " mounts left)" : "");
       if (ws.cleanUpAndReport(r)) {
@@ -198,52 +233,64 @@ final class ScaleBench implements Callable<Integer> {
     if (s.isEmpty()) {
       return;
     }
-    r.line("%-34s VmRSS %s (RssAnon %s, RssFile %s), VmHWM %s, threads %s", when + ":",
-        Report.mib(Host.mib(s, "VmRSS")), Report.mib(Host.mib(s, "RssAnon")),
-        Report.mib(Host.mib(s, "RssFile")), Report.mib(Host.mib(s, "VmHWM")),
+    r.line(
+        "%-34s VmRSS %s (RssAnon %s, RssFile %s), VmHWM %s, threads %s",
+        when + ":",
+        Report.mib(Host.mib(s, "VmRSS")),
+        Report.mib(Host.mib(s, "RssAnon")),
+        Report.mib(Host.mib(s, "RssFile")),
+        Report.mib(Host.mib(s, "VmHWM")),
         s.getOrDefault("Threads", "?"));
   }
 
   /** Stats of every target; with {@code untilHealthy} each one is retried until it is. */
-  private static List<Phase.Op> statsOps(NodeCalls node, List<Workspace.Target> all,
-                                         boolean untilHealthy) {
+  private static List<Phase.Op> statsOps(
+      NodeCalls node, List<Workspace.Target> all, boolean untilHealthy) {
     long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    return all.stream().<Phase.Op>map(t -> () -> {
-      while (true) {
-        try {
-          NodeGetVolumeStatsResponse s = node.stats(t.volume(), t.path());
-          if (!s.getVolumeCondition().getAbnormal()) {
-            return;
-          }
-          if (!untilHealthy) {
-            throw new IllegalStateException(t.path() + ": " + s.getVolumeCondition().getMessage());
-          }
-        } catch (StatusRuntimeException e) {
-          if (!untilHealthy || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
-            throw e;
-          }
-        }
-        if (System.nanoTime() > giveUp) {
-          throw new IllegalStateException(t.path() + ": not healthy after 120 s");
-        }
-        Thread.sleep(5);
-      }
-    }).toList();
+    return all.stream()
+        .<Phase.Op>map(
+            t ->
+                () -> {
+                  while (true) {
+                    try {
+                      NodeGetVolumeStatsResponse s = node.stats(t.volume(), t.path());
+                      if (!s.getVolumeCondition().getAbnormal()) {
+                        return;
+                      }
+                      if (!untilHealthy) {
+                        throw new IllegalStateException(
+                            t.path() + ": " + s.getVolumeCondition().getMessage());
+                      }
+                    } catch (StatusRuntimeException e) {
+                      if (!untilHealthy
+                          || e.getStatus().getCode() == Status.Code.DEADLINE_EXCEEDED) {
+                        throw e;
+                      }
+                    }
+                    if (System.nanoTime() > giveUp) {
+                      throw new IllegalStateException(t.path() + ": not healthy after 120 s");
+                    }
+                    Thread.sleep(5);
+                  }
+                })
+        .toList();
   }
 
   record Restarted(long pid, long started, long stopNanos, long readyNanos, Path log) {}
 
   /**
    * SIGTERM, wait until the old process is gone, start its command line again (same cwd and
-   * environment, in a session of its own so the bench's terminal signals do not reach it), and
-   * wait until Probe answers ready on a fresh connection.
+   * environment, in a session of its own so the bench's terminal signals do not reach it), and wait
+   * until Probe answers ready on a fresh connection.
    */
   private Restarted restart(Report r, long pid, String prefix) throws IOException {
     List<String> argv = Host.cmdline(pid);
     Path cwd = Path.of("/proc", Long.toString(pid), "cwd").toRealPath();
     Map<String, String> env = environ(pid);
-    Path log = restartLog != null ? restartLog
-        : Path.of("/tmp", "jfs-csi-bench-driver." + prefix + ".log");
+    Path log =
+        restartLog != null
+            ? restartLog
+            : Path.of("/tmp", "jfs-csi-bench-driver." + prefix + ".log");
     r.line("restarting the driver (pid %d): %s", pid, String.join(" ", argv));
     long term = System.nanoTime();
     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
@@ -260,9 +307,12 @@ final class ScaleBench implements Callable<Integer> {
       command.add("/usr/bin/setsid");
     }
     command.addAll(argv);
-    ProcessBuilder pb = new ProcessBuilder(command).directory(cwd.toFile())
-        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    ProcessBuilder pb =
+        new ProcessBuilder(command)
+            .directory(cwd.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.environment().clear();
     pb.environment().putAll(env);
     long started = System.nanoTime();

@@ -12,11 +12,11 @@ import java.util.Set;
 
 /**
  * The volumes and target directories of one bench run, all named after a run prefix so that runs
- * never collide: volume {@code PREFIX-vI}, its targets at
- * {@code KUBELET/pods/PREFIX-vI-pJ/volumes/kubernetes.io~csi/PREFIX-vI/mount}. The bench plays
- * kubelet: it creates each target's parent (the pod's volume directory) and the driver creates
- * and removes the target itself. For the embedded default each volume is a sub-directory of one
- * local file system ({@code metaurl=local://DATA}, {@code subPath=PREFIX-vI}).
+ * never collide: volume {@code PREFIX-vI}, its targets at {@code
+ * KUBELET/pods/PREFIX-vI-pJ/volumes/kubernetes.io~csi/PREFIX-vI/mount}. The bench plays kubelet: it
+ * creates each target's parent (the pod's volume directory) and the driver creates and removes the
+ * target itself. For the embedded default each volume is a sub-directory of one local file system
+ * ({@code metaurl=local://DATA}, {@code subPath=PREFIX-vI}).
  */
 final class Workspace {
 
@@ -32,10 +32,16 @@ final class Workspace {
 
   /**
    * @param secrets node-publish secrets; when they name no metaurl, the embedded default is used
-   *                with a data directory of the bench's own ({@code dataDir})
+   *     with a data directory of the bench's own ({@code dataDir})
    */
-  Workspace(String prefix, Path kubeletRoot, Path dataDir, int volumeCount,
-            Map<String, String> secrets, Map<String, String> context) throws IOException {
+  Workspace(
+      String prefix,
+      Path kubeletRoot,
+      Path dataDir,
+      int volumeCount,
+      Map<String, String> secrets,
+      Map<String, String> context)
+      throws IOException {
     this.prefix = prefix;
     this.kubeletRoot = kubeletRoot.toAbsolutePath().normalize();
     this.ownData = !secrets.containsKey("metaurl");
@@ -111,16 +117,17 @@ final class Workspace {
   }
 
   /**
-   * {@link #cleanUp}, with what is left reported; true when any of it is under the kubelet root:
-   * a target the bench published or bound is still mounted, or a pod directory is not empty.
-   * That is the bench's own mess, so the run must fail; a data directory the user gave may
-   * rightly keep its files.
+   * {@link #cleanUp}, with what is left reported; true when any of it is under the kubelet root: a
+   * target the bench published or bound is still mounted, or a pod directory is not empty. That is
+   * the bench's own mess, so the run must fail; a data directory the user gave may rightly keep its
+   * files.
    */
   boolean cleanUpAndReport(Report r) {
     List<Path> left = cleanUp();
     if (!left.isEmpty()) {
-      r.line("left in place (not empty or still mounted): %d paths, e.g. %s", left.size(),
-          left.getFirst());
+      r.line(
+          "left in place (not empty or still mounted): %d paths, e.g. %s",
+          left.size(), left.getFirst());
     }
     return left.stream().anyMatch(p -> p.startsWith(kubeletRoot));
   }

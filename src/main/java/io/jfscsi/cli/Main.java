@@ -1,33 +1,34 @@
 package io.jfscsi.cli;
 
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
 import io.jfscsi.Driver;
 import io.jfscsi.bench.BenchCommand;
 import io.jfscsi.doctor.DoctorCommand;
 import io.jfscsi.warmup.WarmupCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /** The single entry point of the jar: the driver itself and a kubelet-like client for it. */
-@Command(name = "jfs-csi", mixinStandardHelpOptions = true,
+@Command(
+    name = "jfs-csi",
+    mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "JuiceFS CSI driver on Apache Pekko typed actors.",
     subcommands = {
-        ServeCommand.class,
-        ClientCommands.CreateVolume.class,
-        ClientCommands.DeleteVolume.class,
-        ClientCommands.Publish.class,
-        ClientCommands.Unpublish.class,
-        ClientCommands.Stats.class,
-        ClientCommands.Probe.class,
-        BenchCommand.class,
-        DoctorCommand.class,
-        WarmupCommand.class,
-        CommandLine.HelpCommand.class
+      ServeCommand.class,
+      ClientCommands.CreateVolume.class,
+      ClientCommands.DeleteVolume.class,
+      ClientCommands.Publish.class,
+      ClientCommands.Unpublish.class,
+      ClientCommands.Stats.class,
+      ClientCommands.Probe.class,
+      BenchCommand.class,
+      DoctorCommand.class,
+      WarmupCommand.class,
+      CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
 
-  @CommandLine.Spec
-  CommandLine.Model.CommandSpec spec;
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
     int code = commandLine().execute(args);
@@ -39,10 +40,11 @@ public final class Main implements Runnable {
   public static CommandLine commandLine() {
     return new CommandLine(new Main())
         .setCaseInsensitiveEnumValuesAllowed(true)
-        .setExecutionExceptionHandler((e, cmd, parsed) -> {
-          cmd.getErr().println(cmd.getColorScheme().errorText(e.getMessage()));
-          return 1;
-        });
+        .setExecutionExceptionHandler(
+            (e, cmd, parsed) -> {
+              cmd.getErr().println(cmd.getColorScheme().errorText(e.getMessage()));
+              return 1;
+            });
   }
 
   @Override

@@ -8,13 +8,15 @@ import java.io.File;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import java.util.concurrent.Callable;
 
 /** Runs the driver until SIGTERM / SIGINT; flags override the HOCON configuration. */
-@Command(name = "serve", mixinStandardHelpOptions = true,
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
     description = "Run the CSI driver (default: node and controller on the embedded runtime).")
 final class ServeCommand implements Callable<Integer> {
 
@@ -24,8 +26,10 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--endpoint", description = "unix:///path/csi.sock or tcp://host:port")
   String endpoint;
 
-  @Option(names = {"--node-id", "--nodeid"}, description = "node id reported to the CO "
-      + "(--nodeid as the JuiceFS CSI Driver spells it)")
+  @Option(
+      names = {"--node-id", "--nodeid"},
+      description =
+          "node id reported to the CO " + "(--nodeid as the JuiceFS CSI Driver spells it)")
   String nodeId;
 
   @Option(names = "--roles", split = ",", description = "node, controller, or both")
@@ -34,7 +38,9 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--kubelet-root", description = "targets must lie under this directory")
   String kubeletRoot;
 
-  @Option(names = "--kubelet-registration", arity = "0..1",
+  @Option(
+      names = "--kubelet-registration",
+      arity = "0..1",
       description = "serve kubelet's plugin registration (in place of node-driver-registrar)")
   Boolean kubeletRegistration;
 
@@ -44,8 +50,11 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--state-dir", description = "records of clients and volumes")
   String stateDir;
 
-  @Option(names = "--local-root", description = "a directory beneath which local:// metaurls "
-      + "may be served (repeatable; replaces jfs-csi.local.allowed-roots)")
+  @Option(
+      names = "--local-root",
+      description =
+          "a directory beneath which local:// metaurls "
+              + "may be served (repeatable; replaces jfs-csi.local.allowed-roots)")
   List<String> localRoots;
 
   @Override
@@ -53,10 +62,14 @@ final class ServeCommand implements Callable<Integer> {
     Driver driver = Driver.start(config(), HostPorts.of(config()));
     CountDownLatch stopped = new CountDownLatch(1);
     driver.system().getWhenTerminated().thenRun(stopped::countDown);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      driver.close();
-      stopped.countDown();
-    }, "jfs-csi-shutdown"));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  driver.close();
+                  stopped.countDown();
+                },
+                "jfs-csi-shutdown"));
     stopped.await();
     return 0;
   }
@@ -87,8 +100,10 @@ final class ServeCommand implements Callable<Integer> {
     if (localRoots != null) {
       overrides.put("jfs-csi.local.allowed-roots", ConfigValueFactory.fromIterable(localRoots));
     }
-    Config base = configFile == null ? ConfigFactory.load()
-        : ConfigFactory.parseFile(configFile).withFallback(ConfigFactory.load()).resolve();
+    Config base =
+        configFile == null
+            ? ConfigFactory.load()
+            : ConfigFactory.parseFile(configFile).withFallback(ConfigFactory.load()).resolve();
     return ConfigFactory.parseMap(overrides).withFallback(base);
   }
 }

@@ -1,21 +1,21 @@
 package io.jfscsi.controller;
 
 import io.jfscsi.Failure;
+import io.jfscsi.host.Beneath;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.PathBeneath;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.MountRuntime;
 import io.jfscsi.runtime.RunningClient;
-import io.jfscsi.host.Beneath;
-import io.jfscsi.host.MountException;
-import io.jfscsi.host.PathBeneath;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 
 /**
  * Reaches the file system through a short-lived client of the same runtime the node uses (a FUSE
@@ -38,40 +38,47 @@ public final class MountedDirectories implements VolumeDirectories {
 
   @Override
   public void create(VolumeSettings fs, String subPath) {
-    withRoot(fs, root -> {
-      try (Beneath.Dir made = Beneath.open(inside(root, subPath), true)) {
-        return null;
-      } catch (MountException e) {
-        throw failure("cannot create " + subPath + " in " + fs.fsName(), e);
-      }
-    });
+    withRoot(
+        fs,
+        root -> {
+          try (Beneath.Dir made = Beneath.open(inside(root, subPath), true)) {
+            return null;
+          } catch (MountException e) {
+            throw failure("cannot create " + subPath + " in " + fs.fsName(), e);
+          }
+        });
   }
 
   @Override
   public void delete(VolumeSettings fs, String subPath) {
-    withRoot(fs, root -> {
-      try {
-        Beneath.removeTree(inside(root, subPath));
-        return null;
-      } catch (MountException e) {
-        throw failure("cannot remove " + subPath + " from " + fs.fsName(), e);
-      }
-    });
+    withRoot(
+        fs,
+        root -> {
+          try {
+            Beneath.removeTree(inside(root, subPath));
+            return null;
+          } catch (MountException e) {
+            throw failure("cannot remove " + subPath + " from " + fs.fsName(), e);
+          }
+        });
   }
 
   @Override
   public boolean exists(VolumeSettings fs, String subPath) {
-    return withRoot(fs, root -> {
-      try {
-        return Beneath.isDirectory(inside(root, subPath));
-      } catch (MountException e) {
-        throw failure("cannot look up " + subPath + " in " + fs.fsName(), e);
-      }
-    });
+    return withRoot(
+        fs,
+        root -> {
+          try {
+            return Beneath.isDirectory(inside(root, subPath));
+          } catch (MountException e) {
+            throw failure("cannot look up " + subPath + " in " + fs.fsName(), e);
+          }
+        });
   }
 
   private static Failure failure(String what, MountException e) {
-    return e.refused() ? Failure.invalid(what + ": " + e.getMessage())
+    return e.refused()
+        ? Failure.invalid(what + ": " + e.getMessage())
         : Failure.internal(what + ": " + e.getMessage(), e);
   }
 
@@ -79,8 +86,11 @@ public final class MountedDirectories implements VolumeDirectories {
   static PathBeneath inside(Path root, String subPath) {
     Path dir = root.resolve(subPath).normalize();
     if (subPath.isEmpty() || dir.equals(root) || !dir.startsWith(root)) {
-      throw Failure.invalid("refusing to touch '" + subPath + "': not a directory below the "
-          + "root of the file system");
+      throw Failure.invalid(
+          "refusing to touch '"
+              + subPath
+              + "': not a directory below the "
+              + "root of the file system");
     }
     return PathBeneath.of(root, dir);
   }
@@ -90,17 +100,23 @@ public final class MountedDirectories implements VolumeDirectories {
     ClientKey key = new ClientKey("..provisioner", fs.clientHash());
     RunningClient client;
     try {
-      client = runtime.start(key, fs, Optional.empty(), exit -> { })
-          .toCompletableFuture().get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      client =
+          runtime
+              .start(key, fs, Optional.empty(), exit -> {})
+              .toCompletableFuture()
+              .get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof Failure f) {
         throw f;
       }
-      throw new Failure(Failure.Code.UNAVAILABLE, "cannot reach file system " + fs.fsName()
-          + ": " + e.getCause().getMessage(), e.getCause());
+      throw new Failure(
+          Failure.Code.UNAVAILABLE,
+          "cannot reach file system " + fs.fsName() + ": " + e.getCause().getMessage(),
+          e.getCause());
     } catch (TimeoutException e) {
-      throw new Failure(Failure.Code.DEADLINE_EXCEEDED, "file system " + fs.fsName()
-          + " did not mount within " + startTimeout);
+      throw new Failure(
+          Failure.Code.DEADLINE_EXCEEDED,
+          "file system " + fs.fsName() + " did not mount within " + startTimeout);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Failure(Failure.Code.ABORTED, "interrupted");

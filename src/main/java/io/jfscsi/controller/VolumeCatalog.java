@@ -14,8 +14,8 @@ import java.util.Optional;
 import java.util.Properties;
 
 /**
- * The volumes this controller provisioned, one small file each, so that a repeated CreateVolume
- * is recognised after a restart and an incompatible one is refused. Holds no secrets.
+ * The volumes this controller provisioned, one small file each, so that a repeated CreateVolume is
+ * recognised after a restart and an incompatible one is refused. Holds no secrets.
  */
 public final class VolumeCatalog {
 
@@ -54,11 +54,14 @@ public final class VolumeCatalog {
     try (Reader r = Files.newBufferedReader(file)) {
       p.load(r);
     } catch (IOException e) {
-      throw Failure.internal("cannot read the record of volume " + name + ": " + e.getMessage(),
-          e);
+      throw Failure.internal("cannot read the record of volume " + name + ": " + e.getMessage(), e);
     }
-    return Optional.of(new Entry(name, p.getProperty("request-hash", ""),
-        Long.parseLong(p.getProperty("capacity-bytes", "0")), p.getProperty("sub-path", name)));
+    return Optional.of(
+        new Entry(
+            name,
+            p.getProperty("request-hash", ""),
+            Long.parseLong(p.getProperty("capacity-bytes", "0")),
+            p.getProperty("sub-path", name)));
   }
 
   void put(Entry entry) {
@@ -74,11 +77,13 @@ public final class VolumeCatalog {
         p.store(w, "volume provisioned by jfs-csi");
       }
       try {
-        Files.move(tmp, dir.resolve(fileName + ".properties"),
-            StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, dir.resolve(fileName + ".properties"),
+        Files.move(
+            tmp,
+            dir.resolve(fileName + ".properties"),
+            StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, dir.resolve(fileName + ".properties"), StandardCopyOption.REPLACE_EXISTING);
       }
     } catch (IOException e) {
       throw Failure.internal("cannot record volume " + entry.name() + ": " + e.getMessage(), e);

@@ -1,19 +1,19 @@
 package io.jfscsi.csi;
 
-import io.jfscsi.Asks;
 import csi.v1.*;
+import io.jfscsi.Asks;
 import io.jfscsi.Failure;
 import io.jfscsi.controller.VolumeProvisioner;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.Done;
 
 /**
- * The CSI Controller service: dynamic provisioning of a sub-directory per volume. Validates
- * each request and asks the {@link VolumeProvisioner}; every RPC it does not offer answers
+ * The CSI Controller service: dynamic provisioning of a sub-directory per volume. Validates each
+ * request and asks the {@link VolumeProvisioner}; every RPC it does not offer answers
  * UNIMPLEMENTED.
  */
 public final class ControllerService implements Controller {
@@ -22,8 +22,8 @@ public final class ControllerService implements Controller {
   private final Scheduler scheduler;
   private final Duration timeout;
 
-  public ControllerService(ActorRef<VolumeProvisioner.Command> provisioner, Scheduler scheduler,
-                           Duration timeout) {
+  public ControllerService(
+      ActorRef<VolumeProvisioner.Command> provisioner, Scheduler scheduler, Duration timeout) {
     this.provisioner = provisioner;
     this.scheduler = scheduler;
     this.timeout = timeout;
@@ -42,31 +42,49 @@ public final class ControllerService implements Controller {
       throw Failure.invalid("capacity_range must not be negative");
     }
     if (limit > 0 && required > limit) {
-      throw new Failure(Failure.Code.OUT_OF_RANGE, "capacity_range.required_bytes "
-          + required + " exceeds limit_bytes " + limit);
+      throw new Failure(
+          Failure.Code.OUT_OF_RANGE,
+          "capacity_range.required_bytes " + required + " exceeds limit_bytes " + limit);
     }
     if (in.getMutableParamsCount() > 0) {
-      throw Failure.invalid("mutable_parameters need the MODIFY_VOLUME capability, which this "
-          + "driver does not offer");
+      throw Failure.invalid(
+          "mutable_parameters need the MODIFY_VOLUME capability, which this "
+              + "driver does not offer");
     }
     return Asks.<VolumeProvisioner.Command, VolumeProvisioner.Created>askWithStatus(
             provisioner,
-            reply -> new VolumeProvisioner.Create(name, in.getParametersMap(),
-                in.getSecretsMap(), required, in.getVolumeCapabilitiesList().stream()
-                    .flatMap(c -> c.getMount().getMountFlagsList().stream()).distinct()
-                    .toList(), reply), timeout, scheduler)
-        .thenApply(created -> CreateVolumeResponse.newBuilder().setVolume(
-            Volume.newBuilder().setVolumeId(created.volumeId())
-                .setCapacityBytes(created.capacityBytes())
-                .putAllVolumeContext(created.context())).build());
+            reply ->
+                new VolumeProvisioner.Create(
+                    name,
+                    in.getParametersMap(),
+                    in.getSecretsMap(),
+                    required,
+                    in.getVolumeCapabilitiesList().stream()
+                        .flatMap(c -> c.getMount().getMountFlagsList().stream())
+                        .distinct()
+                        .toList(),
+                    reply),
+            timeout,
+            scheduler)
+        .thenApply(
+            created ->
+                CreateVolumeResponse.newBuilder()
+                    .setVolume(
+                        Volume.newBuilder()
+                            .setVolumeId(created.volumeId())
+                            .setCapacityBytes(created.capacityBytes())
+                            .putAllVolumeContext(created.context()))
+                    .build());
   }
 
   @Override
   public CompletionStage<DeleteVolumeResponse> deleteVolume(DeleteVolumeRequest in) {
     String id = RequestChecks.volumeId("volume_id", in.getVolumeId());
     return Asks.<VolumeProvisioner.Command, Done>askWithStatus(
-            provisioner, reply -> new VolumeProvisioner.Delete(id, in.getSecretsMap(), reply),
-            timeout, scheduler)
+            provisioner,
+            reply -> new VolumeProvisioner.Delete(id, in.getSecretsMap(), reply),
+            timeout,
+            scheduler)
         .thenApply(done -> DeleteVolumeResponse.getDefaultInstance());
   }
 
@@ -77,35 +95,46 @@ public final class ControllerService implements Controller {
     if (in.getVolumeCapabilitiesCount() == 0) {
       throw Failure.invalid("volume_capabilities are required");
     }
-    return Asks.<VolumeProvisioner.Command, Boolean>askWithStatus(provisioner,
-            reply -> new VolumeProvisioner.Lookup(id, in.getParametersMap(),
-                in.getSecretsMap(), reply), timeout, scheduler)
-        .thenApply(known -> {
-          if (!known) {
-            throw Failure.notFound("volume " + id + " does not exist");
-          }
-          var response = ValidateVolumeCapabilitiesResponse.newBuilder();
-          for (VolumeCapability c : in.getVolumeCapabilitiesList()) {
-            String problem = RequestChecks.unsupported(c);
-            if (problem != null) {
-              return response.setMessage(problem).build();
-            }
-          }
-          return response.setConfirmed(ValidateVolumeCapabilitiesResponse.Confirmed.newBuilder()
-              .putAllVolumeContext(in.getVolumeContextMap())
-              .addAllVolumeCapabilities(in.getVolumeCapabilitiesList())
-              .putAllParameters(in.getParametersMap())).build();
-        });
+    return Asks.<VolumeProvisioner.Command, Boolean>askWithStatus(
+            provisioner,
+            reply ->
+                new VolumeProvisioner.Lookup(id, in.getParametersMap(), in.getSecretsMap(), reply),
+            timeout,
+            scheduler)
+        .thenApply(
+            known -> {
+              if (!known) {
+                throw Failure.notFound("volume " + id + " does not exist");
+              }
+              var response = ValidateVolumeCapabilitiesResponse.newBuilder();
+              for (VolumeCapability c : in.getVolumeCapabilitiesList()) {
+                String problem = RequestChecks.unsupported(c);
+                if (problem != null) {
+                  return response.setMessage(problem).build();
+                }
+              }
+              return response
+                  .setConfirmed(
+                      ValidateVolumeCapabilitiesResponse.Confirmed.newBuilder()
+                          .putAllVolumeContext(in.getVolumeContextMap())
+                          .addAllVolumeCapabilities(in.getVolumeCapabilitiesList())
+                          .putAllParameters(in.getParametersMap()))
+                  .build();
+            });
   }
 
   @Override
   public CompletionStage<ControllerGetCapabilitiesResponse> controllerGetCapabilities(
       ControllerGetCapabilitiesRequest in) {
-    return CompletableFuture.completedFuture(ControllerGetCapabilitiesResponse.newBuilder()
-        .addCapabilities(ControllerServiceCapability.newBuilder().setRpc(
-            ControllerServiceCapability.RPC.newBuilder()
-                .setType(ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME)))
-        .build());
+    return CompletableFuture.completedFuture(
+        ControllerGetCapabilitiesResponse.newBuilder()
+            .addCapabilities(
+                ControllerServiceCapability.newBuilder()
+                    .setRpc(
+                        ControllerServiceCapability.RPC
+                            .newBuilder()
+                            .setType(ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME)))
+            .build());
   }
 
   @Override

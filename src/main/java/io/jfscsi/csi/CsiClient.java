@@ -1,5 +1,8 @@
 package io.jfscsi.csi;
 
+import csi.v1.ControllerGrpc;
+import csi.v1.IdentityGrpc;
+import csi.v1.NodeGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
@@ -8,9 +11,6 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-import csi.v1.ControllerGrpc;
-import csi.v1.IdentityGrpc;
-import csi.v1.NodeGrpc;
 
 /**
  * A plaintext HTTP/2 gRPC channel to a CSI endpoint, the way kubelet connects: used by the
@@ -30,18 +30,18 @@ public final class CsiClient implements AutoCloseable {
     return switch (Endpoint.parse(endpoint)) {
       case Endpoint.Unix(Path path) -> {
         EventLoopGroup group = new EpollEventLoopGroup(2);
-        ManagedChannel channel = NettyChannelBuilder
-            .forAddress(new DomainSocketAddress(path.toString()))
-            .channelType(EpollDomainSocketChannel.class)
-            .eventLoopGroup(group)
-            .usePlaintext()
-            // kubelet sends the socket path as :authority; any plain name works.
-            .overrideAuthority("localhost")
-            .build();
+        ManagedChannel channel =
+            NettyChannelBuilder.forAddress(new DomainSocketAddress(path.toString()))
+                .channelType(EpollDomainSocketChannel.class)
+                .eventLoopGroup(group)
+                .usePlaintext()
+                // kubelet sends the socket path as :authority; any plain name works.
+                .overrideAuthority("localhost")
+                .build();
         yield new CsiClient(channel, group);
       }
-      case Endpoint.Tcp tcp -> new CsiClient(NettyChannelBuilder.forAddress(tcp.address())
-          .usePlaintext().build(), null);
+      case Endpoint.Tcp tcp ->
+          new CsiClient(NettyChannelBuilder.forAddress(tcp.address()).usePlaintext().build(), null);
     };
   }
 

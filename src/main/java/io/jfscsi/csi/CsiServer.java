@@ -21,10 +21,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The gRPC server kubelet talks to. On a Unix socket: a stale socket file left by a dead driver
- * is replaced, a live one is refused, the socket is readable and writable by its owner and group
- * only, and closing lets in-flight calls finish before the file is removed. Closing never touches
- * clients or mounts.
+ * The gRPC server kubelet talks to. On a Unix socket: a stale socket file left by a dead driver is
+ * replaced, a live one is refused, the socket is readable and writable by its owner and group only,
+ * and closing lets in-flight calls finish before the file is removed. Closing never touches clients
+ * or mounts.
  */
 public final class CsiServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CsiServer.class);
@@ -35,8 +35,12 @@ public final class CsiServer implements AutoCloseable {
   private final EventLoopGroup workers;
   private final Duration grace;
 
-  private CsiServer(Server server, Endpoint endpoint, EventLoopGroup boss, EventLoopGroup workers,
-                    Duration grace) {
+  private CsiServer(
+      Server server,
+      Endpoint endpoint,
+      EventLoopGroup boss,
+      EventLoopGroup workers,
+      Duration grace) {
     this.server = server;
     this.endpoint = endpoint;
     this.boss = boss;
@@ -44,8 +48,9 @@ public final class CsiServer implements AutoCloseable {
     this.grace = grace;
   }
 
-  public static CsiServer start(Endpoint endpoint, List<ServerServiceDefinition> services,
-                                Duration grace) throws IOException {
+  public static CsiServer start(
+      Endpoint endpoint, List<ServerServiceDefinition> services, Duration grace)
+      throws IOException {
     NettyServerBuilder builder;
     EventLoopGroup boss = null;
     EventLoopGroup workers = null;
@@ -54,9 +59,11 @@ public final class CsiServer implements AutoCloseable {
         prepareSocketPath(path);
         boss = new EpollEventLoopGroup(1);
         workers = new EpollEventLoopGroup(Math.max(2, Runtime.getRuntime().availableProcessors()));
-        builder = NettyServerBuilder.forAddress(new DomainSocketAddress(path.toString()))
-            .channelType(EpollServerDomainSocketChannel.class)
-            .bossEventLoopGroup(boss).workerEventLoopGroup(workers);
+        builder =
+            NettyServerBuilder.forAddress(new DomainSocketAddress(path.toString()))
+                .channelType(EpollServerDomainSocketChannel.class)
+                .bossEventLoopGroup(boss)
+                .workerEventLoopGroup(workers);
       }
       case Endpoint.Tcp tcp -> builder = NettyServerBuilder.forAddress(tcp.address());
     }

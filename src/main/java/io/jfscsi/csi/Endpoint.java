@@ -22,8 +22,8 @@ public sealed interface Endpoint {
     if (text.startsWith("unix://")) {
       String path = text.substring("unix://".length());
       if (!path.startsWith("/")) {
-        throw new IllegalArgumentException("endpoint " + text
-            + ": the socket path must be absolute (unix:///path/csi.sock)");
+        throw new IllegalArgumentException(
+            "endpoint " + text + ": the socket path must be absolute (unix:///path/csi.sock)");
       }
       return new Unix(Path.of(path));
     }
@@ -38,7 +38,7 @@ public sealed interface Endpoint {
       }
       return new Tcp(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
     }
-    throw new IllegalArgumentException("endpoint " + text
-        + ": expected unix:///path/csi.sock or tcp://host:port");
+    throw new IllegalArgumentException(
+        "endpoint " + text + ": expected unix:///path/csi.sock or tcp://host:port");
   }
 }

@@ -24,8 +24,11 @@ public final class IdentityService implements Identity {
   /**
    * @param readiness answers whether the actors respond and the runtime can start clients
    */
-  public IdentityService(String driverName, String version, boolean controller,
-                         Supplier<CompletionStage<Boolean>> readiness) {
+  public IdentityService(
+      String driverName,
+      String version,
+      boolean controller,
+      Supplier<CompletionStage<Boolean>> readiness) {
     this.driverName = driverName;
     this.version = version;
     this.controller = controller;
@@ -34,8 +37,8 @@ public final class IdentityService implements Identity {
 
   @Override
   public CompletionStage<GetPluginInfoResponse> getPluginInfo(GetPluginInfoRequest in) {
-    return CompletableFuture.completedFuture(GetPluginInfoResponse.newBuilder()
-        .setName(driverName).setVendorVersion(version).build());
+    return CompletableFuture.completedFuture(
+        GetPluginInfoResponse.newBuilder().setName(driverName).setVendorVersion(version).build());
   }
 
   @Override
@@ -43,16 +46,19 @@ public final class IdentityService implements Identity {
       GetPluginCapabilitiesRequest in) {
     var response = GetPluginCapabilitiesResponse.newBuilder();
     if (controller) {
-      response.addCapabilities(PluginCapability.newBuilder().setService(
-          PluginCapability.Service.newBuilder()
-              .setType(PluginCapability.Service.Type.CONTROLLER_SERVICE)));
+      response.addCapabilities(
+          PluginCapability.newBuilder()
+              .setService(
+                  PluginCapability.Service.newBuilder()
+                      .setType(PluginCapability.Service.Type.CONTROLLER_SERVICE)));
     }
     return CompletableFuture.completedFuture(response.build());
   }
 
   @Override
   public CompletionStage<ProbeResponse> probe(ProbeRequest in) {
-    return readiness.get()
+    return readiness
+        .get()
         .exceptionally(error -> false)
         .thenApply(ready -> ProbeResponse.newBuilder().setReady(BoolValue.of(ready)).build());
   }

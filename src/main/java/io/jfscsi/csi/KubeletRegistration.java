@@ -17,10 +17,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Kubelet's plugin registration ({@code pluginregistration.v1}), served by the node plugin itself
- * in place of the node-driver-registrar sidecar: kubelet finds the socket
- * {@code <kubelet root>/plugins_registry/<driver name>-reg.sock}, asks GetInfo for the CSI socket
- * and versions, and reports through NotifyRegistrationStatus whether it took the plugin. A refusal
- * is kept, so that /ready says why kubelet will not call this driver; a later success clears it.
+ * in place of the node-driver-registrar sidecar: kubelet finds the socket {@code <kubelet
+ * root>/plugins_registry/<driver name>-reg.sock}, asks GetInfo for the CSI socket and versions, and
+ * reports through NotifyRegistrationStatus whether it took the plugin. A refusal is kept, so that
+ * /ready says why kubelet will not call this driver; a later success clears it.
  */
 public final class KubeletRegistration extends RegistrationGrpc.RegistrationImplBase
     implements AutoCloseable {
@@ -48,30 +48,36 @@ public final class KubeletRegistration extends RegistrationGrpc.RegistrationImpl
    * Serves registration on {@link #socketPath}. {@code csiEndpoint} must be a Unix socket whose
    * path is the same on the host as here (kubelet dials the path GetInfo names).
    */
-  public static KubeletRegistration start(Path kubeletRoot, String driverName, Endpoint csiEndpoint,
-                                          Duration grace) throws IOException {
+  public static KubeletRegistration start(
+      Path kubeletRoot, String driverName, Endpoint csiEndpoint, Duration grace)
+      throws IOException {
     if (!(csiEndpoint instanceof Endpoint.Unix(Path csiSocket))) {
-      throw new IllegalArgumentException("kubelet registration needs a unix:// CSI endpoint, not "
-          + csiEndpoint);
+      throw new IllegalArgumentException(
+          "kubelet registration needs a unix:// CSI endpoint, not " + csiEndpoint);
     }
     KubeletRegistration registration = new KubeletRegistration(driverName, csiSocket);
     Path socket = socketPath(kubeletRoot, driverName);
-    registration.server = CsiServer.start(new Endpoint.Unix(socket),
-        List.of(registration.bindService()), grace);
+    registration.server =
+        CsiServer.start(new Endpoint.Unix(socket), List.of(registration.bindService()), grace);
     log.info("kubelet plugin registration served on {} for CSI socket {}", socket, csiSocket);
     return registration;
   }
 
   @Override
   public void getInfo(InfoRequest request, StreamObserver<PluginInfo> reply) {
-    reply.onNext(PluginInfo.newBuilder().setType("CSIPlugin").setName(driverName)
-        .setEndpoint(csiSocket.toString()).addAllSupportedVersions(SUPPORTED_VERSIONS).build());
+    reply.onNext(
+        PluginInfo.newBuilder()
+            .setType("CSIPlugin")
+            .setName(driverName)
+            .setEndpoint(csiSocket.toString())
+            .addAllSupportedVersions(SUPPORTED_VERSIONS)
+            .build());
     reply.onCompleted();
   }
 
   @Override
-  public void notifyRegistrationStatus(RegistrationStatus status,
-                                       StreamObserver<RegistrationStatusResponse> reply) {
+  public void notifyRegistrationStatus(
+      RegistrationStatus status, StreamObserver<RegistrationStatusResponse> reply) {
     if (status.getPluginRegistered()) {
       log.info("kubelet registered plugin {} (CSI socket {})", driverName, csiSocket);
       refusal.set(Optional.empty());

@@ -1,6 +1,5 @@
 package io.jfscsi.csi;
 
-import io.jfscsi.Asks;
 import csi.v1.Node;
 import csi.v1.NodeExpandVolumeRequest;
 import csi.v1.NodeExpandVolumeResponse;
@@ -21,6 +20,7 @@ import csi.v1.NodeUnstageVolumeRequest;
 import csi.v1.NodeUnstageVolumeResponse;
 import csi.v1.VolumeCondition;
 import csi.v1.VolumeUsage;
+import io.jfscsi.Asks;
 import io.jfscsi.Failure;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
@@ -33,14 +33,14 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
-import org.apache.pekko.Done;
 
 /**
- * The CSI Node service: validates each request, turns it into one message for the
- * {@link NodeGuardian}, and maps the answer. Holds no state. A refusal is thrown as a
- * {@link Failure}; {@link GrpcBridge} turns a throw and a failed answer alike into the status.
+ * The CSI Node service: validates each request, turns it into one message for the {@link
+ * NodeGuardian}, and maps the answer. Holds no state. A refusal is thrown as a {@link Failure};
+ * {@link GrpcBridge} turns a throw and a failed answer alike into the status.
  */
 public final class NodeService implements Node {
 
@@ -50,8 +50,12 @@ public final class NodeService implements Node {
   private final String nodeId;
   private final RequestChecks.KubeletRoot kubeletRoot;
 
-  public NodeService(ActorRef<NodeGuardian.Command> guardian, Scheduler scheduler,
-                     Duration timeout, String nodeId, Path kubeletRoot) {
+  public NodeService(
+      ActorRef<NodeGuardian.Command> guardian,
+      Scheduler scheduler,
+      Duration timeout,
+      String nodeId,
+      Path kubeletRoot) {
     this.guardian = guardian;
     this.scheduler = scheduler;
     this.timeout = timeout;
@@ -67,16 +71,24 @@ public final class NodeService implements Node {
       throw Failure.invalid("volume_capability is required");
     }
     RequestChecks.capability(in.getVolumeCapability());
-    VolumeSettings settings = SettingsParser.parse(new VolumeSource(volumeId,
-        in.getSecretsMap(), in.getVolumeContextMap(),
-        in.getVolumeCapability().getMount().getMountFlagsList()));
+    VolumeSettings settings =
+        SettingsParser.parse(
+            new VolumeSource(
+                volumeId,
+                in.getSecretsMap(),
+                in.getVolumeContextMap(),
+                in.getVolumeCapability().getMount().getMountFlagsList()));
     // A read-only client (mount option ro) is a client of its own; the CSI readonly flag and
     // reader-only access modes only make this target's bind read-only.
-    boolean readOnly = in.getReadonly() || RequestChecks.readOnlyMode(in.getVolumeCapability())
-        || settings.readOnly();
+    boolean readOnly =
+        in.getReadonly()
+            || RequestChecks.readOnlyMode(in.getVolumeCapability())
+            || settings.readOnly();
     ClientKey key = new ClientKey(volumeId, settings.clientHash());
-    return Asks.<NodeGuardian.Command, Done>askWithStatus(guardian,
-            reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply), timeout,
+    return Asks.<NodeGuardian.Command, Done>askWithStatus(
+            guardian,
+            reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply),
+            timeout,
             scheduler)
         .thenApply(done -> NodePublishVolumeResponse.getDefaultInstance());
   }
@@ -85,10 +97,13 @@ public final class NodeService implements Node {
   public CompletionStage<NodeUnpublishVolumeResponse> nodeUnpublishVolume(
       NodeUnpublishVolumeRequest in) {
     String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
-    Path target = RequestChecks.unpublishedTargetPath("target_path", in.getTargetPath(),
-        kubeletRoot);
-    return Asks.<NodeGuardian.Command, Done>askWithStatus(guardian,
-            reply -> new NodeGuardian.Unpublish(volumeId, target, reply), timeout, scheduler)
+    Path target =
+        RequestChecks.unpublishedTargetPath("target_path", in.getTargetPath(), kubeletRoot);
+    return Asks.<NodeGuardian.Command, Done>askWithStatus(
+            guardian,
+            reply -> new NodeGuardian.Unpublish(volumeId, target, reply),
+            timeout,
+            scheduler)
         .thenApply(done -> NodeUnpublishVolumeResponse.getDefaultInstance());
   }
 
@@ -100,20 +115,38 @@ public final class NodeService implements Node {
       throw Failure.invalid("volume_path is required");
     }
     Path path = RequestChecks.path("volume_path", in.getVolumePath()).normalize();
-    return Asks.<NodeGuardian.Command, TargetStats>askWithStatus(guardian,
-            reply -> new NodeGuardian.VolumeStats(volumeId, path, reply), timeout, scheduler)
+    return Asks.<NodeGuardian.Command, TargetStats>askWithStatus(
+            guardian,
+            reply -> new NodeGuardian.VolumeStats(volumeId, path, reply),
+            timeout,
+            scheduler)
         .thenApply(NodeService::statsResponse);
   }
 
   private static NodeGetVolumeStatsResponse statsResponse(TargetStats stats) {
-    var response = NodeGetVolumeStatsResponse.newBuilder()
-        .setVolumeCondition(VolumeCondition.newBuilder()
-            .setAbnormal(stats.abnormal()).setMessage(stats.condition()));
-    stats.usage().ifPresent(u -> response
-        .addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.BYTES)
-            .setTotal(u.totalBytes()).setAvailable(u.availableBytes()).setUsed(u.usedBytes()))
-        .addUsage(VolumeUsage.newBuilder().setUnit(VolumeUsage.Unit.INODES)
-            .setTotal(u.totalInodes()).setAvailable(u.freeInodes()).setUsed(u.usedInodes())));
+    var response =
+        NodeGetVolumeStatsResponse.newBuilder()
+            .setVolumeCondition(
+                VolumeCondition.newBuilder()
+                    .setAbnormal(stats.abnormal())
+                    .setMessage(stats.condition()));
+    stats
+        .usage()
+        .ifPresent(
+            u ->
+                response
+                    .addUsage(
+                        VolumeUsage.newBuilder()
+                            .setUnit(VolumeUsage.Unit.BYTES)
+                            .setTotal(u.totalBytes())
+                            .setAvailable(u.availableBytes())
+                            .setUsed(u.usedBytes()))
+                    .addUsage(
+                        VolumeUsage.newBuilder()
+                            .setUnit(VolumeUsage.Unit.INODES)
+                            .setTotal(u.totalInodes())
+                            .setAvailable(u.freeInodes())
+                            .setUsed(u.usedInodes())));
     return response.build();
   }
 
@@ -121,11 +154,14 @@ public final class NodeService implements Node {
   public CompletionStage<NodeGetCapabilitiesResponse> nodeGetCapabilities(
       NodeGetCapabilitiesRequest in) {
     var response = NodeGetCapabilitiesResponse.newBuilder();
-    for (var type : List.of(NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
-        NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
-        NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
-      response.addCapabilities(NodeServiceCapability.newBuilder()
-          .setRpc(NodeServiceCapability.RPC.newBuilder().setType(type)));
+    for (var type :
+        List.of(
+            NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
+            NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
+            NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER)) {
+      response.addCapabilities(
+          NodeServiceCapability.newBuilder()
+              .setRpc(NodeServiceCapability.RPC.newBuilder().setType(type)));
     }
     return CompletableFuture.completedFuture(response.build());
   }
@@ -142,8 +178,7 @@ public final class NodeService implements Node {
   }
 
   @Override
-  public CompletionStage<NodeUnstageVolumeResponse> nodeUnstageVolume(
-      NodeUnstageVolumeRequest in) {
+  public CompletionStage<NodeUnstageVolumeResponse> nodeUnstageVolume(NodeUnstageVolumeRequest in) {
     return Unimplemented.call("NodeUnstageVolume");
   }
 

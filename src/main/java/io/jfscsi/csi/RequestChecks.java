@@ -5,35 +5,36 @@ import io.jfscsi.Failure;
 import io.jfscsi.Quoted;
 import io.jfscsi.host.EntryType;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
-import java.nio.charset.StandardCharsets;
 
 /**
- * Validation shared by the CSI services. Everything here is pure apart from resolving the real
- * path of a target's parent and the type of the target, and throws {@link Failure} with
- * INVALID_ARGUMENT (or the code the specification names) and a message that says what is wrong.
+ * Validation shared by the CSI services. Everything here is pure apart from resolving the real path
+ * of a target's parent and the type of the target, and throws {@link Failure} with INVALID_ARGUMENT
+ * (or the code the specification names) and a message that says what is wrong.
  */
 final class RequestChecks {
   private RequestChecks() {}
 
   /**
-   * In UTF-8 bytes. CSI asks plugins to accept at least 128; Kubernetes object names stop at
-   * 253, and a provisioned volume's directory is named after it (at most 255 bytes).
+   * In UTF-8 bytes. CSI asks plugins to accept at least 128; Kubernetes object names stop at 253,
+   * and a provisioned volume's directory is named after it (at most 255 bytes).
    */
   static final int MAX_ID_LENGTH = 253;
 
-  static final Set<VolumeCapability.AccessMode.Mode> SUPPORTED_MODES = EnumSet.of(
-      VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER,
-      VolumeCapability.AccessMode.Mode.SINGLE_NODE_READER_ONLY,
-      VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER,
-      VolumeCapability.AccessMode.Mode.SINGLE_NODE_MULTI_WRITER,
-      VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER,
-      VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY);
+  static final Set<VolumeCapability.AccessMode.Mode> SUPPORTED_MODES =
+      EnumSet.of(
+          VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER,
+          VolumeCapability.AccessMode.Mode.SINGLE_NODE_READER_ONLY,
+          VolumeCapability.AccessMode.Mode.SINGLE_NODE_SINGLE_WRITER,
+          VolumeCapability.AccessMode.Mode.SINGLE_NODE_MULTI_WRITER,
+          VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER,
+          VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY);
 
   /**
    * A volume id or name becomes a directory name and part of a client's name, so it must be one
@@ -46,15 +47,20 @@ final class RequestChecks {
     // In UTF-8 bytes, as CSI counts: the name of a volume's directory must fit in NAME_MAX.
     int bytes = value.getBytes(StandardCharsets.UTF_8).length;
     if (bytes > MAX_ID_LENGTH) {
-      throw Failure.invalid(field + " is " + bytes + " bytes long (UTF-8); at most "
-          + MAX_ID_LENGTH + " are accepted");
+      throw Failure.invalid(
+          field
+              + " is "
+              + bytes
+              + " bytes long (UTF-8); at most "
+              + MAX_ID_LENGTH
+              + " are accepted");
     }
     if (value.indexOf('\0') >= 0) {
       throw Failure.invalid(field + " contains a NUL character");
     }
     if (value.contains("/")) {
-      throw Failure.invalid(field + " " + Quoted.of(value) + " contains '/'; it must be a single"
-          + " name");
+      throw Failure.invalid(
+          field + " " + Quoted.of(value) + " contains '/'; it must be a single" + " name");
     }
     if (value.equals(".") || value.equals("..") || value.contains("..")) {
       throw Failure.invalid(field + " " + Quoted.of(value) + " contains '..'");
@@ -71,25 +77,25 @@ final class RequestChecks {
    * A target path must be absolute, normalized, under the kubelet root, and must not escape it
    * through a symbolic link in any existing parent. The target itself may not exist yet.
    *
-   * <p>Runs on the gRPC transport thread, so nothing here may wait on a FUSE client: the parent
-   * is a directory kubelet made on the host, and the target (which may be a mount of a hung
-   * client) is looked at only through {@link EntryType}, which never asks the file system.
+   * <p>Runs on the gRPC transport thread, so nothing here may wait on a FUSE client: the parent is
+   * a directory kubelet made on the host, and the target (which may be a mount of a hung client) is
+   * looked at only through {@link EntryType}, which never asks the file system.
    */
   static Path targetPath(String field, String value, KubeletRoot kubeletRoot) {
     return targetPath(field, value, kubeletRoot, false);
   }
 
   /**
-   * As {@link #targetPath(String, String, KubeletRoot)}, for an unpublish: a target whose parent
-   * is gone cannot hold a mount, so it is accepted (the unpublish then finds nothing to do, as
-   * the specification's idempotency asks) instead of refused.
+   * As {@link #targetPath(String, String, KubeletRoot)}, for an unpublish: a target whose parent is
+   * gone cannot hold a mount, so it is accepted (the unpublish then finds nothing to do, as the
+   * specification's idempotency asks) instead of refused.
    */
   static Path unpublishedTargetPath(String field, String value, KubeletRoot kubeletRoot) {
     return targetPath(field, value, kubeletRoot, true);
   }
 
-  private static Path targetPath(String field, String value, KubeletRoot kubeletRoot,
-                                 boolean parentMayBeGone) {
+  private static Path targetPath(
+      String field, String value, KubeletRoot kubeletRoot, boolean parentMayBeGone) {
     if (value.isEmpty()) {
       throw Failure.invalid(field + " is required");
     }
@@ -101,8 +107,11 @@ final class RequestChecks {
     }
     for (String element : value.split("/")) {
       if (element.getBytes(StandardCharsets.UTF_8).length > 255) {
-        throw Failure.invalid(field + " has the element " + Quoted.of(element)
-            + ", longer than a file name can be (255 bytes)");
+        throw Failure.invalid(
+            field
+                + " has the element "
+                + Quoted.of(element)
+                + ", longer than a file name can be (255 bytes)");
       }
     }
     String quoted = Quoted.of(value);
@@ -111,8 +120,13 @@ final class RequestChecks {
       throw Failure.invalid(field + " " + quoted + " is not an absolute path");
     }
     if (!path.normalize().toString().equals(value) || value.endsWith("/")) {
-      throw Failure.invalid(field + " " + quoted + " is not normalized (expected "
-          + Quoted.of(path.normalize().toString()) + ")");
+      throw Failure.invalid(
+          field
+              + " "
+              + quoted
+              + " is not normalized (expected "
+              + Quoted.of(path.normalize().toString())
+              + ")");
     }
     Path root = kubeletRoot.path();
     if (!path.startsWith(root) || path.equals(root)) {
@@ -125,37 +139,55 @@ final class RequestChecks {
       if (parentMayBeGone) {
         return path;
       }
-      throw Failure.invalid("the parent directory of " + field + " " + quoted
-          + " does not exist; the CO creates it before publishing");
+      throw Failure.invalid(
+          "the parent directory of "
+              + field
+              + " "
+              + quoted
+              + " does not exist; the CO creates it before publishing");
     } catch (IOException e) {
-      throw Failure.invalid(field + " " + quoted + ": cannot resolve its parent: "
-          + Quoted.of(String.valueOf(e.getMessage())));
+      throw Failure.invalid(
+          field
+              + " "
+              + quoted
+              + ": cannot resolve its parent: "
+              + Quoted.of(String.valueOf(e.getMessage())));
     }
     if (!real.startsWith(kubeletRoot.real())) {
-      throw Failure.invalid(field + " " + quoted + " escapes the kubelet root " + root
-          + " through a symbolic link (its parent resolves to " + Quoted.of(real.toString())
-          + ")");
+      throw Failure.invalid(
+          field
+              + " "
+              + quoted
+              + " escapes the kubelet root "
+              + root
+              + " through a symbolic link (its parent resolves to "
+              + Quoted.of(real.toString())
+              + ")");
     }
     switch (EntryType.of(path)) {
       case SYMLINK -> throw Failure.invalid(field + " " + quoted + " is a symbolic link");
-      case OTHER -> throw Failure.invalid(field + " " + quoted
-          + " exists and is not a directory");
-      case MISSING, DIRECTORY, UNKNOWN -> { }
+      case OTHER -> throw Failure.invalid(field + " " + quoted + " exists and is not a directory");
+      case MISSING, DIRECTORY, UNKNOWN -> {}
     }
     return path;
   }
 
   /**
-   * {@code value} as a path of this host. A JVM that runs without a UTF-8 locale cannot name a
-   * file with non-ASCII characters; that is the request's path, not a fault of the driver.
+   * {@code value} as a path of this host. A JVM that runs without a UTF-8 locale cannot name a file
+   * with non-ASCII characters; that is the request's path, not a fault of the driver.
    */
   static Path path(String field, String value) {
     try {
       return Path.of(value);
     } catch (InvalidPathException e) {
-      throw Failure.invalid(field + " " + Quoted.of(value) + " cannot be a path on this host ("
-          + e.getReason() + "; the driver needs a UTF-8 locale, e.g. LANG=C.UTF-8, for "
-          + "non-ASCII paths)");
+      throw Failure.invalid(
+          field
+              + " "
+              + Quoted.of(value)
+              + " cannot be a path on this host ("
+              + e.getReason()
+              + "; the driver needs a UTF-8 locale, e.g. LANG=C.UTF-8, for "
+              + "non-ASCII paths)");
     }
   }
 

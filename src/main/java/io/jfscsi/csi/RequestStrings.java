@@ -8,11 +8,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One check over every string of a request, before any handler sees it: none may hold a NUL.
- * No field of CSI can mean one, and every place a string goes (a path, an argument, an
- * environment variable, a Kubernetes object) either refuses it with an exception that would
- * otherwise surface as INTERNAL, or cuts the string there. Map keys are named in the message,
- * values never (they may be secrets).
+ * One check over every string of a request, before any handler sees it: none may hold a NUL. No
+ * field of CSI can mean one, and every place a string goes (a path, an argument, an environment
+ * variable, a Kubernetes object) either refuses it with an exception that would otherwise surface
+ * as INTERNAL, or cuts the string there. Map keys are named in the message, values never (they may
+ * be secrets).
  */
 final class RequestStrings {
   private RequestStrings() {}
@@ -55,8 +55,8 @@ final class RequestStrings {
       throw Failure.invalid(name + " has a key with a NUL character: " + Quoted.of(keyText));
     }
     if (value instanceof String s && s.indexOf('\0') >= 0) {
-      throw Failure.invalid(name + "[" + Quoted.of(keyText) + "] has a NUL character in its "
-          + "value");
+      throw Failure.invalid(
+          name + "[" + Quoted.of(keyText) + "] has a NUL character in its " + "value");
     }
     if (value instanceof Message m) {
       check(name + "[" + Quoted.of(keyText) + "].", m);

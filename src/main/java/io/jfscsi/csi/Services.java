@@ -1,20 +1,19 @@
 package io.jfscsi.csi;
 
-import io.grpc.ServerServiceDefinition;
 import csi.v1.Controller;
 import csi.v1.ControllerGrpc;
 import csi.v1.Identity;
 import csi.v1.IdentityGrpc;
 import csi.v1.Node;
 import csi.v1.NodeGrpc;
+import io.grpc.ServerServiceDefinition;
 
 /** The CSI services as grpc-java service definitions, ready for {@link CsiServer}. */
 public final class Services {
   private Services() {}
 
   public static ServerServiceDefinition identity(Identity impl) {
-    return GrpcBridge.serve(IdentityGrpc.getServiceDescriptor(), Identity.class,
-        impl);
+    return GrpcBridge.serve(IdentityGrpc.getServiceDescriptor(), Identity.class, impl);
   }
 
   public static ServerServiceDefinition node(Node impl) {
@@ -22,7 +21,6 @@ public final class Services {
   }
 
   public static ServerServiceDefinition controller(Controller impl) {
-    return GrpcBridge.serve(ControllerGrpc.getServiceDescriptor(),
-        Controller.class, impl);
+    return GrpcBridge.serve(ControllerGrpc.getServiceDescriptor(), Controller.class, impl);
   }
 }

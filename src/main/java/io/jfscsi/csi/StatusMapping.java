@@ -23,13 +23,16 @@ final class StatusMapping {
     }
     if (cause instanceof Failure f) {
       return Status.fromCode(Status.Code.valueOf(f.code().name()))
-          .withDescription(bounded(f.getMessage())).asRuntimeException();
+          .withDescription(bounded(f.getMessage()))
+          .asRuntimeException();
     }
     if (cause instanceof TimeoutException) {
       return Status.DEADLINE_EXCEEDED
-          .withDescription("the operation is still running; retry later").asRuntimeException();
+          .withDescription("the operation is still running; retry later")
+          .asRuntimeException();
     }
-    return Status.INTERNAL.withDescription(bounded(String.valueOf(cause.getMessage())))
+    return Status.INTERNAL
+        .withDescription(bounded(String.valueOf(cause.getMessage())))
         .asRuntimeException();
   }
 

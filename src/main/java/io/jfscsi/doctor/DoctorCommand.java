@@ -1,6 +1,7 @@
 package io.jfscsi.doctor;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.runtime.kube.KubeClients;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -9,52 +10,63 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import io.jfscsi.runtime.kube.KubeClients;
 
 /**
- * {@code jfs-csi doctor pod NS/NAME} or {@code jfs-csi doctor pvc NS/NAME}: says which side
- * failed ("PV not created" or "pod not starting", node plugin or Mount Pod) and why. Exit code
- * 0 when nothing is wrong, 3 when a failure was found, 1 when the doctor itself could not run.
+ * {@code jfs-csi doctor pod NS/NAME} or {@code jfs-csi doctor pvc NS/NAME}: says which side failed
+ * ("PV not created" or "pod not starting", node plugin or Mount Pod) and why. Exit code 0 when
+ * nothing is wrong, 3 when a failure was found, 1 when the doctor itself could not run.
  */
-@Command(name = "doctor", mixinStandardHelpOptions = true,
-    description = "Follow pod -> PVC -> PV -> StorageClass -> Mount Pod -> events and say "
-        + "which side failed and why.")
+@Command(
+    name = "doctor",
+    mixinStandardHelpOptions = true,
+    description =
+        "Follow pod -> PVC -> PV -> StorageClass -> Mount Pod -> events and say "
+            + "which side failed and why.")
 public final class DoctorCommand implements Callable<Integer> {
 
   @Parameters(index = "0", description = "pod or pvc")
   Kind kind;
 
-  @Parameters(index = "1", paramLabel = "NAMESPACE/NAME",
+  @Parameters(
+      index = "1",
+      paramLabel = "NAMESPACE/NAME",
       description = "the app pod or the PVC (namespace 'default' if omitted)")
   String target;
 
   @Option(names = "--claim", description = "for a pod with several PVCs: the one to follow")
   String claim;
 
-  @Option(names = "--kubeconfig", description = "kubeconfig file (default: KUBECONFIG, "
-      + "~/.kube/config, or the in-cluster service account)")
+  @Option(
+      names = "--kubeconfig",
+      description =
+          "kubeconfig file (default: KUBECONFIG, "
+              + "~/.kube/config, or the in-cluster service account)")
   Path kubeconfig;
 
-  @Option(names = "--driver-name", defaultValue = "csi.juicefs.com",
+  @Option(
+      names = "--driver-name",
+      defaultValue = "csi.juicefs.com",
       description = "the CSI driver name (default: ${DEFAULT-VALUE})")
   String driverName;
 
-  @CommandLine.Spec
-  CommandLine.Model.CommandSpec spec;
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  enum Kind { pod, pvc }
+  enum Kind {
+    pod,
+    pvc
+  }
 
   @Override
   public Integer call() throws Exception {
-    String namespace = target.contains("/") ? target.substring(0, target.indexOf('/'))
-        : "default";
+    String namespace = target.contains("/") ? target.substring(0, target.indexOf('/')) : "default";
     String name = target.substring(target.indexOf('/') + 1);
-    try (KubernetesClient client = KubeClients.connect(
-        kubeconfig == null ? "" : kubeconfig.toString())) {
+    try (KubernetesClient client =
+        KubeClients.connect(kubeconfig == null ? "" : kubeconfig.toString())) {
       FactsCollector collector = new FactsCollector(client);
-      Facts facts = kind == Kind.pod
-          ? collector.forPod(namespace, name, Optional.ofNullable(claim))
-          : collector.forClaim(namespace, name);
+      Facts facts =
+          kind == Kind.pod
+              ? collector.forPod(namespace, name, Optional.ofNullable(claim))
+              : collector.forClaim(namespace, name);
       Verdict verdict = new Doctor(driverName).diagnose(facts);
       print(facts, verdict, spec.commandLine().getOut());
       return verdict.healthy() ? 0 : 3;

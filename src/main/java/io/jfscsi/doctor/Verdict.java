@@ -3,8 +3,8 @@ package io.jfscsi.doctor;
 import java.util.List;
 
 /**
- * The doctor's answer: which side failed, why in one sentence, the evidence it read, and what to
- * do about it.
+ * The doctor's answer: which side failed, why in one sentence, the evidence it read, and what to do
+ * about it.
  */
 public record Verdict(Side side, String cause, List<String> evidence, List<String> hints) {
 

@@ -10,20 +10,20 @@ import java.util.List;
 /**
  * Directories resolved beneath a root without crossing a symbolic link, then used through the
  * descriptor that was resolved, so that a name swapped for a symlink after the check changes
- * nothing (kubelet's subPath fix, CVE-2017-1002101, works the same way). Anyone who can write to
- * a volume can plant a symlink in it; anyone who can race a directory under the kubelet root
- * could otherwise redirect a bind or a mkdir onto the host.
+ * nothing (kubelet's subPath fix, CVE-2017-1002101, works the same way). Anyone who can write to a
+ * volume can plant a symlink in it; anyone who can race a directory under the kubelet root could
+ * otherwise redirect a bind or a mkdir onto the host.
  *
- * <p>openat2(2) with RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS does the walk in the kernel (Linux
- * 5.6 and later); missing directories are made with mkdirat(2) relative to their parent's
- * descriptor. Calls on a FUSE file system may block on its client, like any path lookup.
+ * <p>openat2(2) with RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS does the walk in the kernel (Linux 5.6
+ * and later); missing directories are made with mkdirat(2) relative to their parent's descriptor.
+ * Calls on a FUSE file system may block on its client, like any path lookup.
  */
 public final class Beneath {
   private Beneath() {}
 
   private static final long OPEN_DIR = Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC;
-  private static final long STRICT = Libc.RESOLVE_BENEATH | Libc.RESOLVE_NO_SYMLINKS
-      | Libc.RESOLVE_NO_MAGICLINKS;
+  private static final long STRICT =
+      Libc.RESOLVE_BENEATH | Libc.RESOLVE_NO_SYMLINKS | Libc.RESOLVE_NO_MAGICLINKS;
 
   /** An open descriptor of a directory; {@link #close()} releases it. */
   public static final class Dir implements AutoCloseable {
@@ -63,8 +63,8 @@ public final class Beneath {
    * Opens the directory {@code at} (O_PATH). With {@code create}, missing directories on the way
    * are made (mode 0777 less the umask, as mkdir -p).
    *
-   * @throws MountException ELOOP for a symbolic link on the way, EXDEV for a way out of the
-   *                        root, ENOTDIR for a file, ENOENT for a missing name without create
+   * @throws MountException ELOOP for a symbolic link on the way, EXDEV for a way out of the root,
+   *     ENOTDIR for a file, ENOENT for a missing name without create
    */
   public static Dir open(PathBeneath at, boolean create) throws MountException {
     List<String> names = names(at);
@@ -136,7 +136,9 @@ public final class Beneath {
       return true;
     } catch (MountException e) {
       int errno = e.errno();
-      if (errno == Libc.ENOENT || errno == Libc.ENOTDIR || errno == Libc.ELOOP
+      if (errno == Libc.ENOENT
+          || errno == Libc.ENOTDIR
+          || errno == Libc.ELOOP
           || errno == Libc.EXDEV) {
         return false;
       }
@@ -195,8 +197,7 @@ public final class Beneath {
   /** The names in the directory {@code fd}, read through its /proc link (the same directory). */
   private static List<String> list(int fd, PathBeneath shown) throws MountException {
     List<String> names = new ArrayList<>();
-    try (DirectoryStream<Path> entries = Files.newDirectoryStream(
-        Path.of("/proc/self/fd/" + fd))) {
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(Path.of("/proc/self/fd/" + fd))) {
       entries.forEach(p -> names.add(p.getFileName().toString()));
     } catch (IOException e) {
       throw new MountException("list " + shown + ": " + e.getMessage(), Libc.EIO);
@@ -221,8 +222,8 @@ public final class Beneath {
     List<String> names = new ArrayList<>();
     for (String name : at.relative().split("/")) {
       if (name.equals("..") || name.equals(".")) {
-        throw new MountException(at + ": '" + name + "' is not allowed in a path beneath "
-            + at.root(), Libc.EXDEV);
+        throw new MountException(
+            at + ": '" + name + "' is not allowed in a path beneath " + at.root(), Libc.EXDEV);
       }
       if (!name.isEmpty()) {
         names.add(name);
@@ -232,11 +233,13 @@ public final class Beneath {
   }
 
   private static MountException failure(String what, PathBeneath at, int errno) {
-    String why = switch (errno) {
-      case Libc.ELOOP -> "it crosses a symbolic link, which is not followed beneath " + at.root();
-      case Libc.EXDEV -> "it leaves " + at.root();
-      default -> Libc.strerror(errno);
-    };
+    String why =
+        switch (errno) {
+          case Libc.ELOOP ->
+              "it crosses a symbolic link, which is not followed beneath " + at.root();
+          case Libc.EXDEV -> "it leaves " + at.root();
+          default -> Libc.strerror(errno);
+        };
     return new MountException(what + " " + at + ": " + why + " (errno " + errno + ")", errno);
   }
 }

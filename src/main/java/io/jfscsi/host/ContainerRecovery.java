@@ -15,21 +15,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Recovery that reaches containers without HostToContainer propagation. Binding a target again
- * on the host reaches only the mount namespaces that receive the host's mount events; a
- * container whose volume mount is private keeps its own copy of the dead mount. After a client
- * is ready again and the host's targets are bound again, this finds every other mount namespace
- * on the node that holds a dead copy of one of the client's targets ({@link StaleCopies}) and
- * replaces it there with a fresh clone of the client's mount, through the native helper
- * ({@link NsBindHelper}).
+ * Recovery that reaches containers without HostToContainer propagation. Binding a target again on
+ * the host reaches only the mount namespaces that receive the host's mount events; a container
+ * whose volume mount is private keeps its own copy of the dead mount. After a client is ready again
+ * and the host's targets are bound again, this finds every other mount namespace on the node that
+ * holds a dead copy of one of the client's targets ({@link StaleCopies}) and replaces it there with
+ * a fresh clone of the client's mount, through the native helper ({@link NsBindHelper}).
  *
- * <p>Safety, on this side: only copies recognized as a copy of a target in the caller's
- * reference set; only in a namespace that still holds that copy when the helper starts; only
- * copies that are dead (statfs through /proc/PID/root answers ENOTCONN, EIO, or not at all), so
- * a live mount of another client of the same file system is never replaced. The helper itself
- * refuses a target that is not a mount point in the namespace it entered, never follows a
- * symbolic link there, and gives the fresh mount every restriction (ro, nosuid, nodev, noexec)
- * the stale one had.
+ * <p>Safety, on this side: only copies recognized as a copy of a target in the caller's reference
+ * set; only in a namespace that still holds that copy when the helper starts; only copies that are
+ * dead (statfs through /proc/PID/root answers ENOTCONN, EIO, or not at all), so a live mount of
+ * another client of the same file system is never replaced. The helper itself refuses a target that
+ * is not a mount point in the namespace it entered, never follows a symbolic link there, and gives
+ * the fresh mount every restriction (ro, nosuid, nodev, noexec) the stale one had.
  *
  * <p>Files that were open before the crash stay broken: their descriptors point at the dead
  * client's mount, which no re-bind can replace. Processes must open them again.
@@ -44,14 +42,19 @@ public final class ContainerRecovery {
   private final Duration timeout;
   private final TimedCalls timed;
 
-  /** @param timeout bounds each liveness check and each run of the helper */
-  public ContainerRecovery(NsBindHelper helper, ContainerRecoveryListener listener,
-                           Duration timeout) {
+  /**
+   * @param timeout bounds each liveness check and each run of the helper
+   */
+  public ContainerRecovery(
+      NsBindHelper helper, ContainerRecoveryListener listener, Duration timeout) {
     this(Optional.of(helper), "", listener, timeout);
   }
 
-  private ContainerRecovery(Optional<NsBindHelper> helper, String missingHelper,
-                            ContainerRecoveryListener listener, Duration timeout) {
+  private ContainerRecovery(
+      Optional<NsBindHelper> helper,
+      String missingHelper,
+      ContainerRecoveryListener listener,
+      Duration timeout) {
     this.helper = helper;
     this.missingHelper = missingHelper;
     this.listener = listener;
@@ -67,27 +70,34 @@ public final class ContainerRecovery {
     try {
       return new ContainerRecovery(NsBindHelper.install(dir), listener, DEFAULT_TIMEOUT);
     } catch (IOException | RuntimeException e) {
-      String why = "the helper " + NsBindHelper.FILE_NAME + " could not be installed in " + dir
-          + ": " + e.getMessage();
+      String why =
+          "the helper "
+              + NsBindHelper.FILE_NAME
+              + " could not be installed in "
+              + dir
+              + ": "
+              + e.getMessage();
       log.warn("{}; containers without HostToContainer propagation will not be recovered", why);
       return new ContainerRecovery(Optional.empty(), why, listener, DEFAULT_TIMEOUT);
     }
   }
 
   /**
-   * Reaches every container on the node that holds a dead copy of one of {@code targets} and
-   * binds the fresh client's mount there again. Call it after the client is ready again and the
-   * host's targets are bound again. Logs one line per container; never throws.
+   * Reaches every container on the node that holds a dead copy of one of {@code targets} and binds
+   * the fresh client's mount there again. Call it after the client is ready again and the host's
+   * targets are bound again. Logs one line per container; never throws.
    *
-   * @param source  the volume's path in the fresh client's mount (client mount path + subPath)
+   * @param source the volume's path in the fresh client's mount (client mount path + subPath)
    * @param targets the client's references: nothing else is ever touched
    */
   public List<ContainerOutcome> recover(String volumeId, Path source, Set<Path> targets) {
     long started = System.nanoTime();
     Set<Path> references = Set.copyOf(targets);
     try {
-      Path canonical = timed.call("realpath " + source, () -> HostPaths.canonical(source))
-          .orElse(source.toAbsolutePath().normalize());
+      Path canonical =
+          timed
+              .call("realpath " + source, () -> HostPaths.canonical(source))
+              .orElse(source.toAbsolutePath().normalize());
       Optional<FreshVolume> fresh = FreshVolume.of(canonical, MountInfo.self());
       if (fresh.isEmpty()) {
         log.warn("volume {}: no mount holds {}; containers not checked", volumeId, canonical);
@@ -100,15 +110,23 @@ public final class ContainerRecovery {
       }
       long ms = (System.nanoTime() - started) / 1_000_000;
       long recovered = outcomes.stream().filter(ContainerOutcome::recovered).count();
-      long namespaces = outcomes.stream().mapToLong(ContainerOutcome::namespace).distinct()
-          .count();
+      long namespaces = outcomes.stream().mapToLong(ContainerOutcome::namespace).distinct().count();
       if (outcomes.isEmpty()) {
-        log.debug("volume {}: no container holds a dead copy of its {} targets ({} ms)",
-            volumeId, references.size(), ms);
+        log.debug(
+            "volume {}: no container holds a dead copy of its {} targets ({} ms)",
+            volumeId,
+            references.size(),
+            ms);
       } else {
-        log.info("volume {}: {} dead copies in {} containers (mount namespaces): {} recovered,"
-            + " {} not, in {} ms", volumeId, outcomes.size(), namespaces, recovered,
-            outcomes.size() - recovered, ms);
+        log.info(
+            "volume {}: {} dead copies in {} containers (mount namespaces): {} recovered,"
+                + " {} not, in {} ms",
+            volumeId,
+            outcomes.size(),
+            namespaces,
+            recovered,
+            outcomes.size() - recovered,
+            ms);
       }
       return outcomes;
     } catch (RuntimeException e) {
@@ -128,13 +146,18 @@ public final class ContainerRecovery {
         if (isDead(copy)) {
           dead.add(copy);
         } else {
-          log.debug("mount namespace {}: {} is another live mount of the file system; left alone",
-              ns.inode(), copy.mountPoint());
+          log.debug(
+              "mount namespace {}: {} is another live mount of the file system; left alone",
+              ns.inode(),
+              copy.mountPoint());
         }
       }
     }
-    log.debug("{} other mount namespaces read in {} ms, {} dead copies found in {} ms",
-        namespaces.size(), (scanned - started) / 1_000_000, dead.size(),
+    log.debug(
+        "{} other mount namespaces read in {} ms, {} dead copies found in {} ms",
+        namespaces.size(),
+        (scanned - started) / 1_000_000,
+        dead.size(),
         (System.nanoTime() - scanned) / 1_000_000);
     return dead;
   }
@@ -159,10 +182,15 @@ public final class ContainerRecovery {
     if (helper.isEmpty()) {
       return report(volumeId, copy, false, false, missingHelper, started);
     }
-    NsBindHelper.Result result = helper.get().run(copy.pid(), copy.source(), copy.mountPoint(),
-        timeout);
-    return report(volumeId, copy, result.ok(), false, result.ok() ? "bound again"
-        : "helper exit " + result.exitCode() + ": " + result.message(), started);
+    NsBindHelper.Result result =
+        helper.get().run(copy.pid(), copy.source(), copy.mountPoint(), timeout);
+    return report(
+        volumeId,
+        copy,
+        result.ok(),
+        false,
+        result.ok() ? "bound again" : "helper exit " + result.exitCode() + ": " + result.message(),
+        started);
   }
 
   /** Why a copy must never be touched, or null. */
@@ -193,12 +221,26 @@ public final class ContainerRecovery {
     return null;
   }
 
-  private ContainerOutcome report(String volumeId, StaleCopy copy, boolean recovered,
-                                  boolean refused, String reason, long started) {
-    ContainerOutcome outcome = new ContainerOutcome(volumeId, copy.target(), copy.pid(),
-        copy.namespace(), copy.mountPoint(), copy.source(), copy.podUid(), recovered, refused,
-        reason,
-        Duration.ofNanos(System.nanoTime() - started));
+  private ContainerOutcome report(
+      String volumeId,
+      StaleCopy copy,
+      boolean recovered,
+      boolean refused,
+      String reason,
+      long started) {
+    ContainerOutcome outcome =
+        new ContainerOutcome(
+            volumeId,
+            copy.target(),
+            copy.pid(),
+            copy.namespace(),
+            copy.mountPoint(),
+            copy.source(),
+            copy.podUid(),
+            recovered,
+            refused,
+            reason,
+            Duration.ofNanos(System.nanoTime() - started));
     if (recovered) {
       log.info("volume {}: {}", volumeId, outcome.describe());
     } else {
@@ -218,13 +260,17 @@ public final class ContainerRecovery {
    * answers ENOTCONN at once and a hung one not at all.
    */
   private boolean isDead(StaleCopy copy) {
-    Path inside = Path.of("/proc", Long.toString(copy.pid()), "root")
-        .resolve(Path.of("/").relativize(copy.mountPoint()));
-    Optional<Integer> errno = timed.call("statvfs " + inside, () -> {
-      try (Arena arena = Arena.ofConfined()) {
-        return Libc.statvfs(inside, arena.allocate(Libc.STATVFS_SIZE));
-      }
-    });
+    Path inside =
+        Path.of("/proc", Long.toString(copy.pid()), "root")
+            .resolve(Path.of("/").relativize(copy.mountPoint()));
+    Optional<Integer> errno =
+        timed.call(
+            "statvfs " + inside,
+            () -> {
+              try (Arena arena = Arena.ofConfined()) {
+                return Libc.statvfs(inside, arena.allocate(Libc.STATVFS_SIZE));
+              }
+            });
     if (errno.isEmpty()) {
       return true;
     }

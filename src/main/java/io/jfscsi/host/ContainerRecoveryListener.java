@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
 @FunctionalInterface
 public interface ContainerRecoveryListener {
 
-  ContainerRecoveryListener NONE = outcome -> { };
+  ContainerRecoveryListener NONE = outcome -> {};
 
   void onOutcome(ContainerOutcome outcome);
 

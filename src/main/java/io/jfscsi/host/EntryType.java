@@ -7,14 +7,17 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
 /**
- * What a path names, without following a symbolic link at its end, in one statx(2) that takes
- * the attributes the kernel has cached ({@code AT_STATX_DONT_SYNC}): a FUSE file system mounted
- * there is not asked, so a hung client cannot block the caller. That makes it safe on a thread
- * that must never block, such as a gRPC transport thread; the type of an inode never changes,
- * so cached attributes are as good as fresh ones for this question.
+ * What a path names, without following a symbolic link at its end, in one statx(2) that takes the
+ * attributes the kernel has cached ({@code AT_STATX_DONT_SYNC}): a FUSE file system mounted there
+ * is not asked, so a hung client cannot block the caller. That makes it safe on a thread that must
+ * never block, such as a gRPC transport thread; the type of an inode never changes, so cached
+ * attributes are as good as fresh ones for this question.
  */
 public enum EntryType {
-  MISSING, DIRECTORY, SYMLINK, OTHER,
+  MISSING,
+  DIRECTORY,
+  SYMLINK,
+  OTHER,
   /** statx failed with something other than ENOENT or ENOTDIR (e.g. EACCES). */
   UNKNOWN;
 
@@ -25,8 +28,9 @@ public enum EntryType {
   public static EntryType of(Path path) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment buf = arena.allocate(Libc.STATX_SIZE);
-      int errno = Libc.statx(path, Libc.AT_SYMLINK_NOFOLLOW | Libc.AT_STATX_DONT_SYNC,
-          Libc.STATX_TYPE, buf);
+      int errno =
+          Libc.statx(
+              path, Libc.AT_SYMLINK_NOFOLLOW | Libc.AT_STATX_DONT_SYNC, Libc.STATX_TYPE, buf);
       if (errno == Libc.ENOENT || errno == Libc.ENOTDIR) {
         return MISSING;
       }

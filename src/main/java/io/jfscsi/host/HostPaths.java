@@ -8,9 +8,9 @@ final class HostPaths {
   private HostPaths() {}
 
   /**
-   * The real path; when that fails (a dead mount cannot be resolved) the real parent plus the
-   * last name, and failing that the absolute normalized path. May block on a hung FUSE client,
-   * so callers run it under a deadline.
+   * The real path; when that fails (a dead mount cannot be resolved) the real parent plus the last
+   * name, and failing that the absolute normalized path. May block on a hung FUSE client, so
+   * callers run it under a deadline.
    */
   static Path canonical(Path path) {
     Path abs = path.toAbsolutePath().normalize();

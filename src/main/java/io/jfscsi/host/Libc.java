@@ -15,9 +15,9 @@ import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 
 /**
- * glibc calls through the FFM API, errno captured per call so no other native call can clobber
- * it. Each method returns 0 on success or the errno; results land in caller-supplied segments.
- * Struct offsets are those of x86_64 and aarch64 Linux glibc, the only targets of the driver.
+ * glibc calls through the FFM API, errno captured per call so no other native call can clobber it.
+ * Each method returns 0 on success or the errno; results land in caller-supplied segments. Struct
+ * offsets are those of x86_64 and aarch64 Linux glibc, the only targets of the driver.
  */
 @SuppressWarnings("restricted") // the native access this class exists for; enabled at launch
 final class Libc {
@@ -60,8 +60,10 @@ final class Libc {
   static final long STX_ATTRIBUTES_MASK = 56;
   static final long STATX_ATTR_MOUNT_ROOT = 0x2000;
   static final int AT_SYMLINK_NOFOLLOW = 0x100;
+
   /** Take the attributes the kernel has cached; a FUSE file system is not asked (no hang). */
   static final int AT_STATX_DONT_SYNC = 0x4000;
+
   static final int STATX_TYPE = 0x1;
   static final long STX_MODE = 28;
 
@@ -73,9 +75,11 @@ final class Libc {
   static final long SYS_MOUNT_SETATTR = 442;
   static final long O_PATH = 010000000;
   static final long O_CLOEXEC = 02000000;
+
   /** O_DIRECTORY differs between x86_64 and the arm64 generic ABI. */
   static final long O_DIRECTORY =
       System.getProperty("os.arch", "").matches("aarch64|arm64") ? 040000 : 0200000;
+
   static final long RESOLVE_NO_MAGICLINKS = 0x02;
   static final long RESOLVE_NO_SYMLINKS = 0x04;
   static final long RESOLVE_BENEATH = 0x08;
@@ -88,11 +92,13 @@ final class Libc {
 
   /** Larger than struct stat (144 bytes on x86_64, 128 on aarch64); st_dev and st_ino lead both. */
   static final long STAT_SIZE = 256;
+
   static final long ST_DEV = 0;
   static final long ST_INO = 8;
 
   /** struct statvfs on 64-bit glibc: eleven unsigned longs, then six spare ints (112 bytes). */
   static final long STATVFS_SIZE = 256;
+
   static final long F_BSIZE = 0;
   static final long F_FRSIZE = 8;
   static final long F_BLOCKS = 16;
@@ -107,35 +113,40 @@ final class Libc {
       CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
   private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
-  private static final MethodHandle MOUNT = downcall("mount",
-      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
-  private static final MethodHandle UMOUNT2 = downcall("umount2",
-      FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-  private static final MethodHandle STAT = downcall("stat",
-      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-  private static final MethodHandle STATX = downcall("statx",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
-  private static final MethodHandle STATVFS = downcall("statvfs",
-      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-  private static final MethodHandle OPENAT2 = variadicSyscall(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
+  private static final MethodHandle MOUNT =
+      downcall(
+          "mount", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  private static final MethodHandle UMOUNT2 =
+      downcall("umount2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+  private static final MethodHandle STAT =
+      downcall("stat", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+  private static final MethodHandle STATX =
+      downcall(
+          "statx", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+  private static final MethodHandle STATVFS =
+      downcall("statvfs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+  private static final MethodHandle OPENAT2 =
+      variadicSyscall(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
   private static final MethodHandle OPEN_TREE = variadicSyscall(JAVA_INT, ADDRESS, JAVA_INT);
   private static final MethodHandle MOVE_MOUNT =
       variadicSyscall(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT);
   private static final MethodHandle MOUNT_SETATTR =
       variadicSyscall(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG);
-  private static final MethodHandle MKDIRAT = downcall("mkdirat",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-  private static final MethodHandle UNLINKAT = downcall("unlinkat",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-  private static final MethodHandle KILL = downcall("kill",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-  private static final MethodHandle CLOSE = downcall("close",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-  private static final MethodHandle STRERROR = LINKER.downcallHandle(
-      LINKER.defaultLookup().findOrThrow("strerror"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
+  private static final MethodHandle MKDIRAT =
+      downcall("mkdirat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+  private static final MethodHandle UNLINKAT =
+      downcall("unlinkat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+  private static final MethodHandle KILL =
+      downcall("kill", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+  private static final MethodHandle CLOSE =
+      downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+  private static final MethodHandle STRERROR =
+      LINKER.downcallHandle(
+          LINKER.defaultLookup().findOrThrow("strerror"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
   private static MethodHandle downcall(String name, FunctionDescriptor descriptor) {
-    return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow(name), descriptor, CAPTURE_ERRNO);
+    return LINKER.downcallHandle(
+        LINKER.defaultLookup().findOrThrow(name), descriptor, CAPTURE_ERRNO);
   }
 
   /** syscall(2) with a number and {@code args}, which the C ABI passes as variadic arguments. */
@@ -143,13 +154,16 @@ final class Libc {
     MemoryLayout[] all = new MemoryLayout[args.length + 1];
     all[0] = JAVA_LONG;
     System.arraycopy(args, 0, all, 1, args.length);
-    return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syscall"),
-        FunctionDescriptor.of(JAVA_LONG, all), CAPTURE_ERRNO, Linker.Option.firstVariadicArg(1));
+    return LINKER.downcallHandle(
+        LINKER.defaultLookup().findOrThrow("syscall"),
+        FunctionDescriptor.of(JAVA_LONG, all),
+        CAPTURE_ERRNO,
+        Linker.Option.firstVariadicArg(1));
   }
 
   /**
-   * openat2(2) of {@code name} relative to the directory {@code dirFd} with {@code flags} (O_*)
-   * and {@code resolve} (RESOLVE_*): the new descriptor, or minus the errno.
+   * openat2(2) of {@code name} relative to the directory {@code dirFd} with {@code flags} (O_*) and
+   * {@code resolve} (RESOLVE_*): the new descriptor, or minus the errno.
    */
   static int openat2(int dirFd, String name, long flags, long resolve) {
     try (Arena arena = Arena.ofConfined()) {
@@ -157,8 +171,8 @@ final class Libc {
       MemorySegment how = arena.allocate(24, 8); // struct open_how: flags, mode, resolve
       how.set(JAVA_LONG, 0, flags);
       how.set(JAVA_LONG, 16, resolve);
-      long rc = (long) OPENAT2.invokeExact(errno, SYS_OPENAT2, dirFd, arena.allocateFrom(name),
-          how, 24L);
+      long rc =
+          (long) OPENAT2.invokeExact(errno, SYS_OPENAT2, dirFd, arena.allocateFrom(name), how, 24L);
       return rc >= 0 ? (int) rc : -errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("openat2", t);
@@ -169,8 +183,14 @@ final class Libc {
   static int openTreeClone(int fd) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment errno = arena.allocate(CAPTURE);
-      long rc = (long) OPEN_TREE.invokeExact(errno, SYS_OPEN_TREE, fd, arena.allocateFrom(""),
-          OPEN_TREE_CLONE | (int) O_CLOEXEC | AT_EMPTY_PATH);
+      long rc =
+          (long)
+              OPEN_TREE.invokeExact(
+                  errno,
+                  SYS_OPEN_TREE,
+                  fd,
+                  arena.allocateFrom(""),
+                  OPEN_TREE_CLONE | (int) O_CLOEXEC | AT_EMPTY_PATH);
       return rc >= 0 ? (int) rc : -errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("open_tree", t);
@@ -183,8 +203,10 @@ final class Libc {
       MemorySegment errno = arena.allocate(CAPTURE);
       MemorySegment attr = arena.allocate(32, 8); // struct mount_attr, first version
       attr.set(JAVA_LONG, 0, attrSet);
-      long rc = (long) MOUNT_SETATTR.invokeExact(errno, SYS_MOUNT_SETATTR, fd,
-          arena.allocateFrom(""), AT_EMPTY_PATH, attr, 32L);
+      long rc =
+          (long)
+              MOUNT_SETATTR.invokeExact(
+                  errno, SYS_MOUNT_SETATTR, fd, arena.allocateFrom(""), AT_EMPTY_PATH, attr, 32L);
       return rc == 0 ? 0 : errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("mount_setattr", t);
@@ -196,8 +218,16 @@ final class Libc {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment errno = arena.allocate(CAPTURE);
       MemorySegment empty = arena.allocateFrom("");
-      long rc = (long) MOVE_MOUNT.invokeExact(errno, SYS_MOVE_MOUNT, fromFd, empty, toFd, empty,
-          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+      long rc =
+          (long)
+              MOVE_MOUNT.invokeExact(
+                  errno,
+                  SYS_MOVE_MOUNT,
+                  fromFd,
+                  empty,
+                  toFd,
+                  empty,
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
       return rc == 0 ? 0 : errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("move_mount", t);
@@ -248,9 +278,17 @@ final class Libc {
   static int mount(Path source, Path target, long flags) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment errno = arena.allocate(CAPTURE);
-      MemorySegment src = source == null ? MemorySegment.NULL : arena.allocateFrom(source.toString());
-      int rc = (int) MOUNT.invokeExact(errno, src, arena.allocateFrom(target.toString()),
-          MemorySegment.NULL, flags, MemorySegment.NULL);
+      MemorySegment src =
+          source == null ? MemorySegment.NULL : arena.allocateFrom(source.toString());
+      int rc =
+          (int)
+              MOUNT.invokeExact(
+                  errno,
+                  src,
+                  arena.allocateFrom(target.toString()),
+                  MemorySegment.NULL,
+                  flags,
+                  MemorySegment.NULL);
       return rc == 0 ? 0 : errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("mount", t);
@@ -287,8 +325,10 @@ final class Libc {
   static int statx(Path path, int flags, int mask, MemorySegment buf) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment errno = arena.allocate(CAPTURE);
-      int rc = (int) STATX.invokeExact(errno, AT_FDCWD, arena.allocateFrom(path.toString()),
-          flags, mask, buf);
+      int rc =
+          (int)
+              STATX.invokeExact(
+                  errno, AT_FDCWD, arena.allocateFrom(path.toString()), flags, mask, buf);
       return rc == 0 ? 0 : errnoOf(errno);
     } catch (Throwable t) {
       throw linkageFailure("statx", t);
@@ -311,7 +351,9 @@ final class Libc {
     try {
       MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
       // The returned pointer has no size; messages are short, so a 1 KiB window bounds the read.
-      return text.equals(MemorySegment.NULL) ? "errno " + errno : text.reinterpret(1024).getString(0);
+      return text.equals(MemorySegment.NULL)
+          ? "errno " + errno
+          : text.reinterpret(1024).getString(0);
     } catch (Throwable t) {
       throw linkageFailure("strerror", t);
     }

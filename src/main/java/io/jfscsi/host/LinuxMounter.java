@@ -13,13 +13,14 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The {@link Mounter} that changes this host's mount table through mount(2) and umount2(2),
- * called in-process via FFM (no fork per operation). Needs CAP_SYS_ADMIN. Calls that a hung FUSE
- * client can block (stat, statvfs, realpath) run under a deadline; mount changes do not need to,
- * because the kernel resolves their targets without asking the file system.
+ * The {@link Mounter} that changes this host's mount table through mount(2) and umount2(2), called
+ * in-process via FFM (no fork per operation). Needs CAP_SYS_ADMIN. Calls that a hung FUSE client
+ * can block (stat, statvfs, realpath) run under a deadline; mount changes do not need to, because
+ * the kernel resolves their targets without asking the file system.
  */
 public final class LinuxMounter implements Mounter {
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
+
   /**
    * Bounds the unmount loop so a target that keeps being re-mounted cannot spin us forever. Each
    * recovery of a client leaves its dead bind beneath the fresh one (see Targets#rebind), so a
@@ -63,10 +64,19 @@ public final class LinuxMounter implements Mounter {
       if (undo == Libc.EBUSY) {
         undo = Libc.umount2(target, Libc.MNT_DETACH);
       }
-      String outcome = undo == 0 ? "; the writable bind was undone"
-          : "; undoing the writable bind failed too: " + describe(undo);
-      throw new MountException("remount read-only of bind " + source + " onto " + target + ": "
-          + describe(err) + outcome, err);
+      String outcome =
+          undo == 0
+              ? "; the writable bind was undone"
+              : "; undoing the writable bind failed too: " + describe(undo);
+      throw new MountException(
+          "remount read-only of bind "
+              + source
+              + " onto "
+              + target
+              + ": "
+              + describe(err)
+              + outcome,
+          err);
     }
   }
 
@@ -74,14 +84,14 @@ public final class LinuxMounter implements Mounter {
    * Read-write: mount(2) MS_BIND from the resolved source's /proc/self/fd link onto the resolved
    * target's, as kubelet binds a subPath: the kernel follows each link to the very directory
    * opened, and the bind is made (and propagates) exactly as a bind by path would. Read-only:
-   * open_tree(2) clones the source, mount_setattr(2) makes the clone read-only before anyone
-   * can see it, and move_mount(2) attaches it onto the target's descriptor.
+   * open_tree(2) clones the source, mount_setattr(2) makes the clone read-only before anyone can
+   * see it, and move_mount(2) attaches it onto the target's descriptor.
    */
   @Override
   public void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
       throws MountException {
     try (Beneath.Dir from = Beneath.open(source, createSource);
-         Beneath.Dir onto = Beneath.open(target, false)) {
+        Beneath.Dir onto = Beneath.open(target, false)) {
       if (!readOnly) {
         int err = Libc.mount(from.procPath(), onto.procPath(), Libc.MS_BIND);
         if (err != 0) {
@@ -188,7 +198,8 @@ public final class LinuxMounter implements Mounter {
     }
     int err = found.get().errno();
     return err == Libc.ENOTCONN || err == Libc.EIO || err == Libc.ECONNABORTED
-        ? MountState.STALE : MountState.MOUNTED;
+        ? MountState.STALE
+        : MountState.MOUNTED;
   }
 
   @Override
@@ -196,8 +207,13 @@ public final class LinuxMounter implements Mounter {
     Path abs = path.toAbsolutePath().normalize();
     Optional<Statvfs> found = timed.call("statvfs " + abs, () -> Statvfs.of(abs));
     if (found.isEmpty()) {
-      throw new MountException("statvfs " + abs + ": no answer within " + timed.timeout()
-          + " (hung file system client?)", Libc.ETIMEDOUT);
+      throw new MountException(
+          "statvfs "
+              + abs
+              + ": no answer within "
+              + timed.timeout()
+              + " (hung file system client?)",
+          Libc.ETIMEDOUT);
     }
     Statvfs result = found.get();
     if (result.errno() != 0) {
@@ -207,8 +223,7 @@ public final class LinuxMounter implements Mounter {
   }
 
   @Override
-  public List<ContainerOutcome> recoverContainers(String volumeId, Path source,
-                                                  Set<Path> targets) {
+  public List<ContainerOutcome> recoverContainers(String volumeId, Path source, Set<Path> targets) {
     return containers.map(c -> c.recover(volumeId, source, targets)).orElse(List.of());
   }
 
@@ -237,9 +252,9 @@ public final class LinuxMounter implements Mounter {
   }
 
   /**
-   * The nosuid, nodev and noexec flags among mountinfo's per-mount {@code options}: the ones a
-   * bind remount would silently clear if not passed again. Atime flags are left out because the
-   * kernel preserves them on remount when none is given.
+   * The nosuid, nodev and noexec flags among mountinfo's per-mount {@code options}: the ones a bind
+   * remount would silently clear if not passed again. Atime flags are left out because the kernel
+   * preserves them on remount when none is given.
    */
   static long perMountFlags(String options) {
     long flags = 0;
@@ -248,7 +263,7 @@ public final class LinuxMounter implements Mounter {
         case "nosuid" -> flags |= Libc.MS_NOSUID;
         case "nodev" -> flags |= Libc.MS_NODEV;
         case "noexec" -> flags |= Libc.MS_NOEXEC;
-        default -> { }
+        default -> {}
       }
     }
     return flags;
@@ -263,8 +278,8 @@ public final class LinuxMounter implements Mounter {
   }
 
   /**
-   * Whether the parent directory lists the path's name: a mount point whose root is broken
-   * fails stat with ENOENT too, but its name is still listed.
+   * Whether the parent directory lists the path's name: a mount point whose root is broken fails
+   * stat with ENOENT too, but its name is still listed.
    */
   private boolean listedInParent(Path abs) {
     Path parent = abs.getParent();
@@ -272,13 +287,17 @@ public final class LinuxMounter implements Mounter {
       return true;
     }
     String name = abs.getFileName().toString();
-    return timed.call("list " + parent, () -> {
-      try (var names = Files.list(parent)) {
-        return names.anyMatch(p -> p.getFileName().toString().equals(name));
-      } catch (IOException e) {
-        return true; // cannot tell: let the mount table decide
-      }
-    }).orElse(true);
+    return timed
+        .call(
+            "list " + parent,
+            () -> {
+              try (var names = Files.list(parent)) {
+                return names.anyMatch(p -> p.getFileName().toString().equals(name));
+              } catch (IOException e) {
+                return true; // cannot tell: let the mount table decide
+              }
+            })
+        .orElse(true);
   }
 
   /** Whether statx says the path is a mount root; {@code known} is false on kernels before 5.8. */
@@ -292,7 +311,9 @@ public final class LinuxMounter implements Mounter {
         }
         long mask = buf.get(JAVA_LONG, Libc.STX_ATTRIBUTES_MASK);
         long attributes = buf.get(JAVA_LONG, Libc.STX_ATTRIBUTES);
-        return new MountRoot(0, (mask & Libc.STATX_ATTR_MOUNT_ROOT) != 0,
+        return new MountRoot(
+            0,
+            (mask & Libc.STATX_ATTR_MOUNT_ROOT) != 0,
             (attributes & Libc.STATX_ATTR_MOUNT_ROOT) != 0);
       }
     }
@@ -327,11 +348,19 @@ public final class LinuxMounter implements Mounter {
       long avail = field(buf, Libc.F_BAVAIL);
       long files = field(buf, Libc.F_FILES);
       long ffree = field(buf, Libc.F_FFREE);
-      return new FsStats(times(blocks, unit), times(avail, unit), times(blocks - free, unit),
-          files, ffree, Math.max(0, files - ffree));
+      return new FsStats(
+          times(blocks, unit),
+          times(avail, unit),
+          times(blocks - free, unit),
+          files,
+          ffree,
+          Math.max(0, files - ffree));
     }
 
-    /** The fields are unsigned; a FUSE server may report absurd sizes, so saturate instead of wrapping. */
+    /**
+     * The fields are unsigned; a FUSE server may report absurd sizes, so saturate instead of
+     * wrapping.
+     */
     private static long field(MemorySegment buf, long offset) {
       long v = buf.get(JAVA_LONG, offset);
       return v < 0 ? Long.MAX_VALUE : v;

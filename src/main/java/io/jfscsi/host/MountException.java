@@ -20,8 +20,8 @@ public class MountException extends Exception {
 
   /**
    * ELOOP, EXDEV or ENOTDIR from a walk beneath a root ({@link Beneath}): the path crosses a
-   * symbolic link, leaves its root or runs through a file. A fault of the request or of what
-   * the volume holds, not of the host.
+   * symbolic link, leaves its root or runs through a file. A fault of the request or of what the
+   * volume holds, not of the host.
    */
   public boolean refused() {
     return errno == Libc.ELOOP || errno == Libc.EXDEV || errno == Libc.ENOTDIR;

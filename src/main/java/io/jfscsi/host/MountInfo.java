@@ -10,9 +10,9 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Parser of /proc/PID/mountinfo (proc(5)). A line reads
- * {@code id parent major:minor root mountPoint options [optional...] - fstype source superOptions};
- * the kernel escapes space, tab, newline and backslash in path-like fields as {@code \ooo}.
+ * Parser of /proc/PID/mountinfo (proc(5)). A line reads {@code id parent major:minor root
+ * mountPoint options [optional...] - fstype source superOptions}; the kernel escapes space, tab,
+ * newline and backslash in path-like fields as {@code \ooo}.
  */
 public final class MountInfo {
   private MountInfo() {}
@@ -36,7 +36,9 @@ public final class MountInfo {
     }
   }
 
-  /** Parses every non-blank line; a malformed line is an error because the kernel never writes one. */
+  /**
+   * Parses every non-blank line; a malformed line is an error because the kernel never writes one.
+   */
   public static List<MountEntry> parse(String text) {
     List<MountEntry> entries = new ArrayList<>();
     for (String line : text.split("\n")) {
@@ -61,8 +63,10 @@ public final class MountInfo {
       throw new IllegalArgumentException("malformed mountinfo line: " + line);
     }
     try {
-      String superOptions = f.length > separator + 3
-          ? String.join(" ", List.of(f).subList(separator + 3, f.length)) : "";
+      String superOptions =
+          f.length > separator + 3
+              ? String.join(" ", List.of(f).subList(separator + 3, f.length))
+              : "";
       return new MountEntry(
           Integer.parseInt(f[0]),
           Integer.parseInt(f[1]),
@@ -79,7 +83,10 @@ public final class MountInfo {
     }
   }
 
-  /** Decodes the kernel's {@code \ooo} octal escapes; a backslash not followed by three octal digits stays. */
+  /**
+   * Decodes the kernel's {@code \ooo} octal escapes; a backslash not followed by three octal digits
+   * stays.
+   */
   public static String unescape(String field) {
     if (field.indexOf('\\') < 0) {
       return field;
@@ -117,8 +124,8 @@ public final class MountInfo {
    * underneath, which file order would not.
    */
   /**
-   * The mount that serves {@code path} (canonical): the top of the stack at the deepest mount
-   * point that contains it.
+   * The mount that serves {@code path} (canonical): the top of the stack at the deepest mount point
+   * that contains it.
    */
   public static Optional<MountEntry> holding(List<MountEntry> entries, Path path) {
     Path holder = null;
@@ -132,7 +139,8 @@ public final class MountInfo {
   }
 
   public static Optional<MountEntry> topMostAt(List<MountEntry> entries, Path mountPoint) {
-    List<MountEntry> stack = entries.stream().filter(e -> e.mountPoint().equals(mountPoint)).toList();
+    List<MountEntry> stack =
+        entries.stream().filter(e -> e.mountPoint().equals(mountPoint)).toList();
     for (int i = stack.size() - 1; i >= 0; i--) {
       MountEntry candidate = stack.get(i);
       if (stack.stream().noneMatch(e -> e.parentId() == candidate.id() && e != candidate)) {

@@ -13,10 +13,10 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
- * The mount namespaces of this node's processes, one entry per namespace, found through /proc
- * (the node plugin sees host pids). Each namespace is known by the inode of /proc/PID/ns/mnt and
- * read through its oldest process, for a container its first one (not its lowest pid: once pids
- * wrap, that may be a short-lived child).
+ * The mount namespaces of this node's processes, one entry per namespace, found through /proc (the
+ * node plugin sees host pids). Each namespace is known by the inode of /proc/PID/ns/mnt and read
+ * through its oldest process, for a container its first one (not its lowest pid: once pids wrap,
+ * that may be a short-lived child).
  */
 final class MountNamespaces {
   private MountNamespaces() {}
@@ -24,8 +24,8 @@ final class MountNamespaces {
   /**
    * One mount namespace.
    *
-   * @param inode  identifies the namespace on this node
-   * @param pid    the process it was read through; the helper enters it through this pid
+   * @param inode identifies the namespace on this node
+   * @param pid the process it was read through; the helper enters it through this pid
    * @param mounts its mount table, as that process sees it
    * @param cgroup that process's /proc/PID/cgroup, which names the pod of a container
    */
@@ -47,22 +47,24 @@ final class MountNamespaces {
       }
     }
     List<Namespace> namespaces = new ArrayList<>();
-    pidsByNamespace.forEach((inode, pids) -> {
-      if (pids.size() > 1) {
-        pids.sort(Comparator.comparingLong(pid -> startTime(proc.resolve(Long.toString(pid)))));
-      }
-      // A process may exit while we look: read the namespace through the next one.
-      for (long pid : pids) {
-        try {
-          Path dir = proc.resolve(Long.toString(pid));
-          namespaces.add(new Namespace(inode, pid, MountInfo.read(dir.resolve("mountinfo")),
-              cgroupOf(dir)));
-          break;
-        } catch (UncheckedIOException | IllegalArgumentException gone) {
-          // exited, or its mountinfo was cut short while it exited
-        }
-      }
-    });
+    pidsByNamespace.forEach(
+        (inode, pids) -> {
+          if (pids.size() > 1) {
+            pids.sort(Comparator.comparingLong(pid -> startTime(proc.resolve(Long.toString(pid)))));
+          }
+          // A process may exit while we look: read the namespace through the next one.
+          for (long pid : pids) {
+            try {
+              Path dir = proc.resolve(Long.toString(pid));
+              namespaces.add(
+                  new Namespace(
+                      inode, pid, MountInfo.read(dir.resolve("mountinfo")), cgroupOf(dir)));
+              break;
+            } catch (UncheckedIOException | IllegalArgumentException gone) {
+              // exited, or its mountinfo was cut short while it exited
+            }
+          }
+        });
     return namespaces;
   }
 
@@ -80,8 +82,8 @@ final class MountNamespaces {
   }
 
   /**
-   * When the process started, in clock ticks since boot (field 22 of /proc/PID/stat, counted
-   * after the command's closing parenthesis); Long.MAX_VALUE when it cannot be read.
+   * When the process started, in clock ticks since boot (field 22 of /proc/PID/stat, counted after
+   * the command's closing parenthesis); Long.MAX_VALUE when it cannot be read.
    */
   static long startTime(Path procPid) {
     try {
@@ -100,9 +102,12 @@ final class MountNamespaces {
 
   private static List<Long> pids(Path proc) {
     try (Stream<Path> entries = Files.list(proc)) {
-      return entries.map(p -> p.getFileName().toString())
+      return entries
+          .map(p -> p.getFileName().toString())
           .filter(n -> !n.isEmpty() && n.chars().allMatch(Character::isDigit))
-          .map(Long::parseLong).sorted().toList();
+          .map(Long::parseLong)
+          .sorted()
+          .toList();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot list " + proc, e);
     }

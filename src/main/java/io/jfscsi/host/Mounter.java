@@ -9,8 +9,8 @@ import java.util.Set;
  * The port through which the driver changes and inspects mount points on this host. The real
  * implementation calls the kernel; actor simulations use an in-memory fake.
  *
- * <p>Every method may block for the duration of a system call and is called from the mount
- * actors' blocking dispatcher, never from a gRPC thread.
+ * <p>Every method may block for the duration of a system call and is called from the mount actors'
+ * blocking dispatcher, never from a gRPC thread.
  */
 public interface Mounter {
 
@@ -21,14 +21,14 @@ public interface Mounter {
   void bind(Path source, Path target, boolean readOnly) throws MountException;
 
   /**
-   * Binds the directory {@code source} onto the directory {@code target}, each resolved beneath
-   * its root without crossing a symbolic link, and binds the very directory it resolved (no
-   * second lookup by name that a swapped symlink could redirect). With {@code createSource},
-   * missing directories of {@code source} are made on the way. With {@code readOnly} the bind
-   * is read-only from its first moment.
+   * Binds the directory {@code source} onto the directory {@code target}, each resolved beneath its
+   * root without crossing a symbolic link, and binds the very directory it resolved (no second
+   * lookup by name that a swapped symlink could redirect). With {@code createSource}, missing
+   * directories of {@code source} are made on the way. With {@code readOnly} the bind is read-only
+   * from its first moment.
    *
-   * @throws MountException {@link MountException#refused()} for a symbolic link on the way, a
-   *                        way out of a root or a file where a directory must be
+   * @throws MountException {@link MountException#refused()} for a symbolic link on the way, a way
+   *     out of a root or a file where a directory must be
    */
   void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
       throws MountException;
@@ -40,8 +40,8 @@ public interface Mounter {
   boolean createTarget(PathBeneath target) throws MountException;
 
   /**
-   * Unmounts every mount stacked on {@code target} (stale ones included). Succeeds when nothing
-   * is mounted there. Does not remove the directory.
+   * Unmounts every mount stacked on {@code target} (stale ones included). Succeeds when nothing is
+   * mounted there. Does not remove the directory.
    */
   void unmount(Path target) throws MountException;
 
@@ -68,14 +68,14 @@ public interface Mounter {
   }
 
   /**
-   * After a client is ready again and {@code targets} are bound again here: reaches the
-   * containers that hold a private, dead copy of one of them in a mount namespace of their own
-   * (no HostToContainer propagation) and binds {@code source}, the volume in the fresh client's
-   * mount, there again. Only those targets, only namespaces that hold them; see
-   * {@link ContainerRecovery}. Reports each container and never throws. The default does nothing.
+   * After a client is ready again and {@code targets} are bound again here: reaches the containers
+   * that hold a private, dead copy of one of them in a mount namespace of their own (no
+   * HostToContainer propagation) and binds {@code source}, the volume in the fresh client's mount,
+   * there again. Only those targets, only namespaces that hold them; see {@link ContainerRecovery}.
+   * Reports each container and never throws. The default does nothing.
    */
-  default List<ContainerOutcome> recoverContainers(String volumeId, Path source,
-                                                   Set<Path> targets) {
+  default List<ContainerOutcome> recoverContainers(
+      String volumeId, Path source, Set<Path> targets) {
     return List.of();
   }
 }

@@ -3,10 +3,9 @@ package io.jfscsi.host;
 import java.nio.file.Path;
 
 /**
- * A path named relative to a root it must not leave: the driver resolves {@code relative} one
- * name at a time beneath {@code root}, never through a symbolic link (see {@link Beneath}).
- * {@code root} itself is the driver's own (the kubelet root, a client's mount point) and is
- * taken as it is.
+ * A path named relative to a root it must not leave: the driver resolves {@code relative} one name
+ * at a time beneath {@code root}, never through a symbolic link (see {@link Beneath}). {@code root}
+ * itself is the driver's own (the kubelet root, a client's mount point) and is taken as it is.
  *
  * @param relative names separated by '/', without "." or ".."; "" for the root itself
  */

@@ -3,9 +3,9 @@ package io.jfscsi.host;
 import java.time.Duration;
 
 /**
- * Signals to a whole process group. A client runs under setsid, so it leads a group of its own
- * that holds everything it started (helpers, the filter of its output): stopping only its first
- * process would leave the rest running.
+ * Signals to a whole process group. A client runs under setsid, so it leads a group of its own that
+ * holds everything it started (helpers, the filter of its output): stopping only its first process
+ * would leave the rest running.
  */
 public final class ProcessGroups {
   private ProcessGroups() {}

@@ -8,19 +8,21 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Recognizes, in another mount namespace's table, the copies of a volume's targets that were
- * taken before its client died. Pure: it judges mount tables, touches nothing.
+ * Recognizes, in another mount namespace's table, the copies of a volume's targets that were taken
+ * before its client died. Pure: it judges mount tables, touches nothing.
  *
  * <p>A copy of a target is a mount of the same file system (type and source as mountinfo names
- * them) and of the target's directory in it (mountinfo's root field: the volume's sub-directory,
- * or one below it when the container mounts a subPath of the volume), on a device other than
- * the fresh client's: every FUSE mount gets a device of its own, so the old device means the
- * dead client. Whether it belongs to a referenced target is decided by where it is:
+ * them) and of the target's directory in it (mountinfo's root field: the volume's sub-directory, or
+ * one below it when the container mounts a subPath of the volume), on a device other than the fresh
+ * client's: every FUSE mount gets a device of its own, so the old device means the dead client.
+ * Whether it belongs to a referenced target is decided by where it is:
+ *
  * <ul>
  *   <li>at the target's own path (a process that unshared its mount namespace on the host), or
- *   <li>anywhere in a container whose cgroup names the pod of the target
- *       ({@code .../pods/<uid>/volumes/...}); real containers mount the volume at their own path.
+ *   <li>anywhere in a container whose cgroup names the pod of the target ({@code
+ *       .../pods/<uid>/volumes/...}); real containers mount the volume at their own path.
  * </ul>
+ *
  * Copies that match neither are reported with no target and are never touched.
  */
 final class StaleCopies {
@@ -29,11 +31,11 @@ final class StaleCopies {
   /**
    * The fresh volume as this host's mount table shows it.
    *
-   * @param source   the host path of the volume in the fresh client's mount (canonical)
-   * @param device   major:minor of the fresh client's mount
-   * @param fsType   file system type of that mount, e.g. fuse.juicefs
+   * @param source the host path of the volume in the fresh client's mount (canonical)
+   * @param device major:minor of the fresh client's mount
+   * @param fsType file system type of that mount, e.g. fuse.juicefs
    * @param fsSource mount source of that mount, e.g. JuiceFS:myfs
-   * @param root     the volume's directory inside that file system, as mountinfo's root field
+   * @param root the volume's directory inside that file system, as mountinfo's root field
    */
   record FreshVolume(Path source, String device, String fsType, String fsSource, String root) {
 
@@ -45,10 +47,12 @@ final class StaleCopies {
       }
       MountEntry mount = holding.get();
       String below = mount.mountPoint().relativize(source).toString();
-      String root = below.isEmpty() ? mount.root()
-          : mount.root().endsWith("/") ? mount.root() + below : mount.root() + "/" + below;
-      return Optional.of(new FreshVolume(source, mount.device(), mount.fsType(), mount.source(),
-          root));
+      String root =
+          below.isEmpty()
+              ? mount.root()
+              : mount.root().endsWith("/") ? mount.root() + below : mount.root() + "/" + below;
+      return Optional.of(
+          new FreshVolume(source, mount.device(), mount.fsType(), mount.source(), root));
     }
 
     /** The part of a copy's root below the volume's, "" for the volume itself; empty if not. */
@@ -61,24 +65,30 @@ final class StaleCopies {
       }
       String prefix = root.endsWith("/") ? root : root + "/";
       return copy.root().startsWith(prefix)
-          ? Optional.of(copy.root().substring(prefix.length())) : Optional.empty();
+          ? Optional.of(copy.root().substring(prefix.length()))
+          : Optional.empty();
     }
   }
 
   /**
    * A stale copy found in a namespace.
    *
-   * @param target     the referenced target it is a copy of; empty when none could be told
+   * @param target the referenced target it is a copy of; empty when none could be told
    * @param mountPoint where it is mounted, as that namespace sees it
-   * @param source     the fresh host path to bind there instead
-   * @param podUid     the pod of the container, when its cgroup names one of a target
+   * @param source the fresh host path to bind there instead
+   * @param podUid the pod of the container, when its cgroup names one of a target
    */
-  record StaleCopy(long namespace, long pid, Optional<Path> target, Path mountPoint, Path source,
-                   Optional<String> podUid) {}
+  record StaleCopy(
+      long namespace,
+      long pid,
+      Optional<Path> target,
+      Path mountPoint,
+      Path source,
+      Optional<String> podUid) {}
 
   /**
-   * The stale copies in {@code ns} of the volume's {@code targets}, one per mount point (the top
-   * of each stack). Liveness is not judged here: a live mount of another client of the same file
+   * The stale copies in {@code ns} of the volume's {@code targets}, one per mount point (the top of
+   * each stack). Liveness is not judged here: a live mount of another client of the same file
    * system also has another device, so callers must check that a copy is dead before repairing.
    */
   static List<StaleCopy> in(MountNamespaces.Namespace ns, FreshVolume fresh, Set<Path> targets) {
@@ -126,8 +136,8 @@ final class StaleCopies {
 
   /**
    * Whether a /proc/PID/cgroup text places the process in pod {@code uid}: kubelet names pod
-   * cgroups {@code pod<uid>} (cgroupfs driver) or {@code ...-pod<uid with _ for ->.slice}
-   * (systemd driver). The name must end there, so one uid never matches a longer one.
+   * cgroups {@code pod<uid>} (cgroupfs driver) or {@code ...-pod<uid with _ for ->.slice} (systemd
+   * driver). The name must end there, so one uid never matches a longer one.
    */
   static boolean cgroupNamesPod(String cgroup, String uid) {
     for (String marker : List.of("pod" + uid, "pod" + uid.replace('-', '_'))) {

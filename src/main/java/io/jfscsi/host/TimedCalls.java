@@ -6,28 +6,27 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * Runs system calls that a hung FUSE client can block forever (stat, statvfs, realpath) with a
- * deadline. Calls run on pooled daemon platform threads: a virtual thread would pin its carrier
- * in the native call, and a few hung ones would starve every virtual thread of the JVM; pooling
- * saves a thread start per probe (thousands a second under load). Calls with the same key share
- * the one in flight, so a client that stays stopped costs one blocked thread per path, not one
- * per probe.
+ * deadline. Calls run on pooled daemon platform threads: a virtual thread would pin its carrier in
+ * the native call, and a few hung ones would starve every virtual thread of the JVM; pooling saves
+ * a thread start per probe (thousands a second under load). Calls with the same key share the one
+ * in flight, so a client that stays stopped costs one blocked thread per path, not one per probe.
  */
 final class TimedCalls {
   /** Grows with the calls in flight (hung ones included); idle threads end after a minute. */
   private static final ExecutorService THREADS =
-      Executors.newCachedThreadPool(
-          Thread.ofPlatform().daemon().name("timed-call-", 0).factory());
+      Executors.newCachedThreadPool(Thread.ofPlatform().daemon().name("timed-call-", 0).factory());
 
   private final Duration timeout;
-  private final ConcurrentMap<String, CompletableFuture<Object>> inFlight = new ConcurrentHashMap<>();
+  private final ConcurrentMap<String, CompletableFuture<Object>> inFlight =
+      new ConcurrentHashMap<>();
 
   TimedCalls(Duration timeout) {
     if (timeout.isNegative() || timeout.isZero()) {
@@ -46,22 +45,24 @@ final class TimedCalls {
     CompletableFuture<Object> running = inFlight.putIfAbsent(key, fresh);
     if (running == null) {
       running = fresh;
-      THREADS.execute(() -> {
-        Object result = null;
-        Throwable failure = null;
-        try {
-          result = call.get();
-        } catch (Throwable t) {
-          failure = t;
-        }
-        // Leave the map before answering, so whoever sees the answer never joins this call again.
-        inFlight.remove(key, fresh);
-        if (failure != null) {
-          fresh.completeExceptionally(failure);
-        } else {
-          fresh.complete(result);
-        }
-      });
+      THREADS.execute(
+          () -> {
+            Object result = null;
+            Throwable failure = null;
+            try {
+              result = call.get();
+            } catch (Throwable t) {
+              failure = t;
+            }
+            // Leave the map before answering, so whoever sees the answer never joins this call
+            // again.
+            inFlight.remove(key, fresh);
+            if (failure != null) {
+              fresh.completeExceptionally(failure);
+            } else {
+              fresh.complete(result);
+            }
+          });
     }
     return await(running);
   }

@@ -13,12 +13,12 @@ import java.util.Set;
  * without a shell (so no value is ever interpreted by one).
  *
  * <p>Secrets on a command line are readable by every local user in {@code /proc/PID/cmdline}, so
- * they go through the environment ({@link #environment}): the metaurl's password as
- * META_PASSWORD ({@link MetaPassword}), the object storage keys as ACCESS_KEY and SECRET_KEY, the
- * session token as SESSION_TOKEN. The price: {@code juicefs format} reads the keys and the token
- * from the environment only when it creates a volume, so values changed in the Secret no longer
- * reach an existing volume by themselves (see docs/operations.md, rotating object storage keys).
- * Log argv only through {@link #redacted}.
+ * they go through the environment ({@link #environment}): the metaurl's password as META_PASSWORD
+ * ({@link MetaPassword}), the object storage keys as ACCESS_KEY and SECRET_KEY, the session token
+ * as SESSION_TOKEN. The price: {@code juicefs format} reads the keys and the token from the
+ * environment only when it creates a volume, so values changed in the Secret no longer reach an
+ * existing volume by themselves (see docs/operations.md, rotating object storage keys). Log argv
+ * only through {@link #redacted}.
  *
  * @param binary the {@code juicefs} executable, a name looked up on PATH or a path
  */
@@ -33,15 +33,25 @@ public record ClientCommand(String binary) {
   public static final String SESSION_TOKEN_ENV = "SESSION_TOKEN";
 
   /** Flags whose value is a credential, in the spellings of CE and EE clients. */
-  private static final Set<String> SECRET_FLAGS = Set.of("access-key", "secret-key",
-      "session-token", "token", "passphrase", "access-key2", "secret-key2", "accesskey",
-      "secretkey", "accesskey2", "secretkey2");
+  private static final Set<String> SECRET_FLAGS =
+      Set.of(
+          "access-key",
+          "secret-key",
+          "session-token",
+          "token",
+          "passphrase",
+          "access-key2",
+          "secret-key2",
+          "accesskey",
+          "secretkey",
+          "accesskey2",
+          "secretkey2");
 
   /**
    * {@code juicefs format}: creates the volume if the metadata engine holds none, and otherwise
-   * updates its storage settings. As in the Go driver, {@code --no-update} is added when storage
-   * or bucket is not given, so that a secret holding only name and metaurl never resets an
-   * existing volume's storage to the defaults.
+   * updates its storage settings. As in the Go driver, {@code --no-update} is added when storage or
+   * bucket is not given, so that a secret holding only name and metaurl never resets an existing
+   * volume's storage to the defaults.
    */
   public List<String> formatArgs(VolumeSettings settings) {
     requireJuiceFs(settings);
@@ -52,12 +62,16 @@ public record ClientCommand(String binary) {
     }
     settings.storage().ifPresent(s -> argv.add("--storage=" + s));
     settings.bucket().ifPresent(b -> argv.add("--bucket=" + b));
-    settings.formatOptions().forEach((name, value) -> {
-      // A credential goes through the environment (see environment()), never on argv.
-      if (!(noUpdate && name.equals("no-update")) && !FormatOptions.SECRET_OPTIONS.contains(name)) {
-        argv.add(value.isEmpty() ? "--" + name : "--" + name + "=" + value);
-      }
-    });
+    settings
+        .formatOptions()
+        .forEach(
+            (name, value) -> {
+              // A credential goes through the environment (see environment()), never on argv.
+              if (!(noUpdate && name.equals("no-update"))
+                  && !FormatOptions.SECRET_OPTIONS.contains(name)) {
+                argv.add(value.isEmpty() ? "--" + name : "--" + name + "=" + value);
+              }
+            });
     argv.add(MetaPassword.split(settings.metaUrl().reveal()).url());
     argv.add(settings.fsName());
     return List.copyOf(argv);
@@ -98,17 +112,18 @@ public record ClientCommand(String binary) {
   }
 
   /**
-   * The environment to add for the client: the secret's {@code envs}, then the object storage
-   * keys as ACCESS_KEY and SECRET_KEY and the session token as SESSION_TOKEN (which
-   * {@code juicefs format} reads when it creates a volume) and the metaurl's password as
-   * META_PASSWORD. The secret's keys win over the same names in {@code envs}.
+   * The environment to add for the client: the secret's {@code envs}, then the object storage keys
+   * as ACCESS_KEY and SECRET_KEY and the session token as SESSION_TOKEN (which {@code juicefs
+   * format} reads when it creates a volume) and the metaurl's password as META_PASSWORD. The
+   * secret's keys win over the same names in {@code envs}.
    */
   public static Map<String, String> environment(VolumeSettings settings) {
     Map<String, String> env = new LinkedHashMap<>(settings.envs());
     settings.accessKey().ifPresent(k -> env.put("ACCESS_KEY", k.reveal()));
     settings.secretKey().ifPresent(k -> env.put("SECRET_KEY", k.reveal()));
     settings.sessionToken().ifPresent(t -> env.put(SESSION_TOKEN_ENV, t.reveal()));
-    MetaPassword.split(settings.metaUrl().reveal()).password()
+    MetaPassword.split(settings.metaUrl().reveal())
+        .password()
         .ifPresent(p -> env.put(MetaPassword.ENV, p));
     return Map.copyOf(env);
   }
@@ -133,8 +148,11 @@ public record ClientCommand(String binary) {
         int eq = flag.indexOf('=');
         String name = eq < 0 ? flag : flag.substring(0, eq);
         if (!SECRET_FLAGS.contains(name)) {
-          out.add(eq < 0 ? arg : arg.substring(0, arg.indexOf('=') + 1)
-              + maskUrlPassword(flag.substring(eq + 1)));
+          out.add(
+              eq < 0
+                  ? arg
+                  : arg.substring(0, arg.indexOf('=') + 1)
+                      + maskUrlPassword(flag.substring(eq + 1)));
         } else if (eq >= 0) {
           out.add(arg.substring(0, arg.indexOf('=') + 1) + MASK);
         } else {
@@ -162,8 +180,8 @@ public record ClientCommand(String binary) {
   private static final char REF = '\0';
 
   /**
-   * A placeholder for the value of environment variable {@code name}, to put into settings or
-   * argv in place of a secret value; {@link #shellLine} turns it into {@code "${name}"}.
+   * A placeholder for the value of environment variable {@code name}, to put into settings or argv
+   * in place of a secret value; {@link #shellLine} turns it into {@code "${name}"}.
    */
   public static String envRef(String name) {
     if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) {
@@ -174,10 +192,10 @@ public record ClientCommand(String binary) {
 
   /**
    * {@code argv} as one line for {@code sh -c} in a container: literal text single-quoted (so the
-   * shell interprets nothing in it), each {@link #envRef} as {@code "${NAME}"} (so a secret
-   * reaches the command through the environment and never appears in the pod spec). Every
-   * {@code $} of literal text is doubled, because kubelet turns {@code $$} into {@code $} and
-   * would otherwise expand {@code $(NAME)} in a container command.
+   * shell interprets nothing in it), each {@link #envRef} as {@code "${NAME}"} (so a secret reaches
+   * the command through the environment and never appears in the pod spec). Every {@code $} of
+   * literal text is doubled, because kubelet turns {@code $$} into {@code $} and would otherwise
+   * expand {@code $(NAME)} in a container command.
    */
   public static String shellLine(List<String> argv) {
     List<String> words = new ArrayList<>(argv.size());
@@ -228,8 +246,11 @@ public record ClientCommand(String binary) {
 
   private static void requireJuiceFs(VolumeSettings settings) {
     if (settings.localDirectory().isPresent()) {
-      throw Failure.precondition("volume " + settings.volumeId() + " names a local directory in"
-          + " its metaurl; it is served without the juicefs client");
+      throw Failure.precondition(
+          "volume "
+              + settings.volumeId()
+              + " names a local directory in"
+              + " its metaurl; it is served without the juicefs client");
     }
   }
 }

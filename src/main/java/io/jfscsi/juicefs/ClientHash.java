@@ -11,9 +11,9 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * The hash that tells whether two publishes of a volume can share one JuiceFS client: hex
- * SHA-256 over a canonical form of everything that makes a client different. Secrets are part of
- * it (changed credentials must start a new client); only the digest of the whole text leaves this
+ * The hash that tells whether two publishes of a volume can share one JuiceFS client: hex SHA-256
+ * over a canonical form of everything that makes a client different. Secrets are part of it
+ * (changed credentials must start a new client); only the digest of the whole text leaves this
  * class, so they cannot be read back from it. The sub-path and the pod info kubelet adds are not
  * part of it: every pod of a volume shares the same client whatever directory it sees.
  */
@@ -73,10 +73,12 @@ final class ClientHash {
 
     void map(String name, Map<String, String> map) {
       text.append(name).append("{").append(map.size()).append('\n');
-      new TreeMap<>(map).forEach((k, v) -> {
-        field(name + ".key", k);
-        field(name + ".value", v);
-      });
+      new TreeMap<>(map)
+          .forEach(
+              (k, v) -> {
+                field(name + ".key", k);
+                field(name + ".value", v);
+              });
     }
 
     void list(String name, List<String> values) {
@@ -87,7 +89,8 @@ final class ClientHash {
     String sha256() {
       try {
         MessageDigest digest = MessageDigest.getInstance("SHA-256");
-        return HexFormat.of().formatHex(digest.digest(text.toString().getBytes(StandardCharsets.UTF_8)));
+        return HexFormat.of()
+            .formatHex(digest.digest(text.toString().getBytes(StandardCharsets.UTF_8)));
       } catch (NoSuchAlgorithmException e) {
         throw new IllegalStateException("every Java runtime has SHA-256", e);
       }

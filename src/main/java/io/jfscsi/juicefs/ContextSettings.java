@@ -3,18 +3,18 @@ package io.jfscsi.juicefs;
 import io.jfscsi.Failure;
 import io.jfscsi.Quoted;
 import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.nio.charset.StandardCharsets;
-import java.util.Locale;
-import java.util.stream.Stream;
 
 /**
  * What a volume context (PV volumeAttributes, which carry the StorageClass parameters for dynamic
@@ -22,14 +22,19 @@ import java.util.stream.Stream;
  * the PV sees them), so messages may quote them.
  *
  * @param legacyMountOptions the old comma string {@code mountOptions}, if set
- * @param mountPodKeys       Go driver keys that shape a Mount Pod but that this driver does not
- *                           interpret (labels, annotations, service account, extra volumes): kept
- *                           so that they still make a different client, as in the Go driver
+ * @param mountPodKeys Go driver keys that shape a Mount Pod but that this driver does not interpret
+ *     (labels, annotations, service account, extra volumes): kept so that they still make a
+ *     different client, as in the Go driver
  */
-record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
-                       ClientResources resources, Optional<String> mountImage,
-                       Optional<String> cachePvc, Optional<String> legacyMountOptions,
-                       Map<String, String> mountPodKeys) {
+record ContextSettings(
+    String subPath,
+    Duration deleteDelay,
+    boolean cleanCache,
+    ClientResources resources,
+    Optional<String> mountImage,
+    Optional<String> cachePvc,
+    Optional<String> legacyMountOptions,
+    Map<String, String> mountPodKeys) {
 
   private static final Logger LOG = LoggerFactory.getLogger(ContextSettings.class);
 
@@ -44,19 +49,34 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
 
   /** Bounds far above any node, below what a cgroup file or a Pod spec can hold. */
   static final BigDecimal MAX_CPU_CORES = BigDecimal.valueOf(100_000);
+
   static final BigDecimal MAX_MEMORY_BYTES = BigDecimal.valueOf(1L << 60);
 
   /** Linux's bounds of one file name and of a path, in bytes. */
   static final int NAME_MAX = 255;
+
   static final int PATH_MAX = 4096;
 
-  private static final Set<String> USED = Set.of(DELETE_DELAY, CLEAN_CACHE, CPU_LIMIT,
-      CPU_REQUEST, MEMORY_LIMIT, MEMORY_REQUEST, IMAGE, CACHE_PVC);
+  private static final Set<String> USED =
+      Set.of(
+          DELETE_DELAY,
+          CLEAN_CACHE,
+          CPU_LIMIT,
+          CPU_REQUEST,
+          MEMORY_LIMIT,
+          MEMORY_REQUEST,
+          IMAGE,
+          CACHE_PVC);
 
   /** The Go driver's other {@code juicefs/*} keys: accepted so existing manifests still work. */
-  private static final Set<String> MOUNT_POD_KEYS = Set.of("juicefs/mount-labels",
-      "juicefs/mount-annotations", "juicefs/mount-service-account",
-      "juicefs/mount-cache-emptydir", "juicefs/mount-cache-inline-volume", "juicefs/host-path");
+  private static final Set<String> MOUNT_POD_KEYS =
+      Set.of(
+          "juicefs/mount-labels",
+          "juicefs/mount-annotations",
+          "juicefs/mount-service-account",
+          "juicefs/mount-cache-emptydir",
+          "juicefs/mount-cache-inline-volume",
+          "juicefs/host-path");
 
   static ContextSettings parse(Map<String, String> context) {
     Map<String, String> mountPodKeys = new TreeMap<>();
@@ -66,39 +86,54 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         LOG.debug("volume context key '{}' is accepted but not used by jfs-csi", key);
         mountPodKeys.put(key, e.getValue());
       } else if (key.startsWith("juicefs/") && !USED.contains(key)) {
-        throw Failure.invalid("volume context key " + Quoted.of(key) + " is not a key of the JuiceFS CSI"
-            + " driver; check its spelling (known keys: " + String.join(", ", Stream
-            .concat(USED.stream(), MOUNT_POD_KEYS.stream()).sorted().toList()) + ")");
+        throw Failure.invalid(
+            "volume context key "
+                + Quoted.of(key)
+                + " is not a key of the JuiceFS CSI"
+                + " driver; check its spelling (known keys: "
+                + String.join(
+                    ", ", Stream.concat(USED.stream(), MOUNT_POD_KEYS.stream()).sorted().toList())
+                + ")");
       }
     }
-    return new ContextSettings(subPath(context.get("subPath")),
-        deleteDelay(context.get(DELETE_DELAY)), cleanCache(context.get(CLEAN_CACHE)),
-        resources(context), text(context, IMAGE), cachePvc(context.get(CACHE_PVC)),
+    return new ContextSettings(
+        subPath(context.get("subPath")),
+        deleteDelay(context.get(DELETE_DELAY)),
+        cleanCache(context.get(CLEAN_CACHE)),
+        resources(context),
+        text(context, IMAGE),
+        cachePvc(context.get(CACHE_PVC)),
         Optional.ofNullable(context.get("mountOptions")).filter(s -> !s.isBlank()),
         Map.copyOf(mountPodKeys));
   }
 
   /**
-   * The sub-directory, relative to the file system root and normalized; a leading '/' is
-   * dropped because the Go driver joins it onto the mount point, where it means the same.
+   * The sub-directory, relative to the file system root and normalized; a leading '/' is dropped
+   * because the Go driver joins it onto the mount point, where it means the same.
    */
   static String subPath(String raw) {
     if (raw == null) {
       return "";
     }
     if (raw.indexOf('\0') >= 0) {
-      throw Failure.invalid("volume context key 'subPath' contains a NUL character; use a plain"
-          + " relative directory path");
+      throw Failure.invalid(
+          "volume context key 'subPath' contains a NUL character; use a plain"
+              + " relative directory path");
     }
     List<String> parts = new ArrayList<>();
     for (String part : raw.split("/")) {
       if (part.equals("..")) {
-        throw Failure.invalid("volume context key 'subPath' must not contain '..': a volume may"
-            + " only see directories below the file system root");
+        throw Failure.invalid(
+            "volume context key 'subPath' must not contain '..': a volume may"
+                + " only see directories below the file system root");
       }
       if (part.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
-        throw Failure.invalid("volume context key 'subPath' has the element " + Quoted.of(part)
-            + ", longer than a file name can be (" + NAME_MAX + " bytes)");
+        throw Failure.invalid(
+            "volume context key 'subPath' has the element "
+                + Quoted.of(part)
+                + ", longer than a file name can be ("
+                + NAME_MAX
+                + " bytes)");
       }
       if (!part.isEmpty() && !part.equals(".")) {
         parts.add(part);
@@ -106,8 +141,8 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     }
     String path = String.join("/", parts);
     if (path.getBytes(StandardCharsets.UTF_8).length > PATH_MAX) {
-      throw Failure.invalid("volume context key 'subPath' is longer than a path can be ("
-          + PATH_MAX + " bytes)");
+      throw Failure.invalid(
+          "volume context key 'subPath' is longer than a path can be (" + PATH_MAX + " bytes)");
     }
     return path;
   }
@@ -118,17 +153,35 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     }
     String value = raw.strip();
     GoDuration.Result parsed = GoDuration.parse(value);
-    Duration delay = parsed.duration().orElseThrow(() -> Failure.invalid("volume context key '"
-        + DELETE_DELAY + "' value " + Quoted.of(value) + " is not a Go duration: it " + parsed.problem()
-        + "; write a number with a unit, e.g. 30s, 1m30s, 1h or 500ms"));
+    Duration delay =
+        parsed
+            .duration()
+            .orElseThrow(
+                () ->
+                    Failure.invalid(
+                        "volume context key '"
+                            + DELETE_DELAY
+                            + "' value "
+                            + Quoted.of(value)
+                            + " is not a Go duration: it "
+                            + parsed.problem()
+                            + "; write a number with a unit, e.g. 30s, 1m30s, 1h or 500ms"));
     if (delay.isNegative()) {
-      throw Failure.invalid("volume context key '" + DELETE_DELAY + "' must not be negative;"
-          + " use 0 for no delay, or a delay such as 30s, 1m30s or 1h");
+      throw Failure.invalid(
+          "volume context key '"
+              + DELETE_DELAY
+              + "' must not be negative;"
+              + " use 0 for no delay, or a delay such as 30s, 1m30s or 1h");
     }
     if (delay.compareTo(VolumeSettings.MAX_DELETE_DELAY) > 0) {
-      throw Failure.invalid("volume context key '" + DELETE_DELAY + "' value " + Quoted.of(value)
-          + " is longer than the longest delay, " + VolumeSettings.MAX_DELETE_DELAY.toHours()
-          + "h (365 days)");
+      throw Failure.invalid(
+          "volume context key '"
+              + DELETE_DELAY
+              + "' value "
+              + Quoted.of(value)
+              + " is longer than the longest delay, "
+              + VolumeSettings.MAX_DELETE_DELAY.toHours()
+              + "h (365 days)");
     }
     return delay;
   }
@@ -140,8 +193,9 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
     return switch (raw.strip().toLowerCase(Locale.ROOT)) {
       case "true" -> true;
       case "false" -> false;
-      default -> throw Failure.invalid("volume context key '" + CLEAN_CACHE + "' must be \"true\""
-          + " or \"false\"");
+      default ->
+          throw Failure.invalid(
+              "volume context key '" + CLEAN_CACHE + "' must be \"true\"" + " or \"false\"");
     };
   }
 
@@ -161,27 +215,47 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
       return Optional.empty();
     }
     String value = raw.strip();
-    BigDecimal parsed = Quantity.value(value).orElseThrow(() -> Failure.invalid("volume context"
-        + " key '" + key + "' value " + Quoted.of(value) + " is not a Kubernetes quantity; write e.g. 500m"
-        + " or 2 for CPU, 512Mi or 1Gi for memory"));
+    BigDecimal parsed =
+        Quantity.value(value)
+            .orElseThrow(
+                () ->
+                    Failure.invalid(
+                        "volume context"
+                            + " key '"
+                            + key
+                            + "' value "
+                            + Quoted.of(value)
+                            + " is not a Kubernetes quantity; write e.g. 500m"
+                            + " or 2 for CPU, 512Mi or 1Gi for memory"));
     boolean cpu = key.contains("cpu");
     BigDecimal most = cpu ? MAX_CPU_CORES : MAX_MEMORY_BYTES;
     if (parsed.compareTo(most) > 0) {
-      throw Failure.invalid("volume context key '" + key + "' value " + Quoted.of(value)
-          + " is too large; at most " + (cpu ? most.toPlainString() + " (cores)"
-          : "1Ei (bytes)") + " is accepted");
+      throw Failure.invalid(
+          "volume context key '"
+              + key
+              + "' value "
+              + Quoted.of(value)
+              + " is too large; at most "
+              + (cpu ? most.toPlainString() + " (cores)" : "1Ei (bytes)")
+              + " is accepted");
     }
     return Optional.of(parsed);
   }
 
-  private static void requestWithinLimit(Optional<Long> request, Optional<Long> limit,
-                                         String requestKey, String limitKey) {
+  private static void requestWithinLimit(
+      Optional<Long> request, Optional<Long> limit, String requestKey, String limitKey) {
     // A limit of 0 is "no limit" (see ClientResources).
-    if (request.isPresent() && limit.isPresent() && limit.get() > 0
+    if (request.isPresent()
+        && limit.isPresent()
+        && limit.get() > 0
         && request.get() > limit.get()) {
-      throw Failure.invalid("volume context key '" + requestKey + "' is above '" + limitKey
-          + "'; Kubernetes refuses a request larger than its limit: lower the request or raise"
-          + " the limit");
+      throw Failure.invalid(
+          "volume context key '"
+              + requestKey
+              + "' is above '"
+              + limitKey
+              + "'; Kubernetes refuses a request larger than its limit: lower the request or raise"
+              + " the limit");
     }
   }
 
@@ -208,9 +282,14 @@ record ContextSettings(String subPath, Duration deleteDelay, boolean cleanCache,
         continue;
       }
       if (name.length() > 253 || !SecretSettings.DNS_SUBDOMAIN.matcher(name).matches()) {
-        throw Failure.invalid("volume context key '" + CACHE_PVC + "' has " + Quoted.of(name) + ", which"
-            + " is not a PVC name; list PVC names of the Mount Pod's namespace, separated by"
-            + " commas");
+        throw Failure.invalid(
+            "volume context key '"
+                + CACHE_PVC
+                + "' has "
+                + Quoted.of(name)
+                + ", which"
+                + " is not a PVC name; list PVC names of the Mount Pod's namespace, separated by"
+                + " commas");
       }
       names.add(name);
     }

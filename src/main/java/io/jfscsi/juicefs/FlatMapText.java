@@ -18,15 +18,15 @@ import org.snakeyaml.engine.v2.nodes.NodeTuple;
 import org.snakeyaml.engine.v2.nodes.ScalarNode;
 
 /**
- * The flat string maps the Go driver reads from the secret keys {@code envs} and {@code configs}:
- * a JSON object ({@code {"TZ":"Asia/Shanghai"}}), a YAML flow map ({@code {TZ: Asia/Shanghai}},
- * as in the Go driver's own docs) or YAML block lines ({@code TZ: Asia/Shanghai}). Parsed by
- * snakeyaml-engine into nodes, not objects, so that every scalar keeps its text ({@code 010}
- * stays {@code 010}, as in the Go driver's map[string]string); only the flat subset is read,
- * which is all the Go driver can use.
+ * The flat string maps the Go driver reads from the secret keys {@code envs} and {@code configs}: a
+ * JSON object ({@code {"TZ":"Asia/Shanghai"}}), a YAML flow map ({@code {TZ: Asia/Shanghai}}, as in
+ * the Go driver's own docs) or YAML block lines ({@code TZ: Asia/Shanghai}). Parsed by
+ * snakeyaml-engine into nodes, not objects, so that every scalar keeps its text ({@code 010} stays
+ * {@code 010}, as in the Go driver's map[string]string); only the flat subset is read, which is all
+ * the Go driver can use.
  *
- * <p>Everything here came from a secret: messages name the secret key and the entry or line
- * number, never a name or a value from the text (nor snakeyaml's own message, which quotes it).
+ * <p>Everything here came from a secret: messages name the secret key and the entry or line number,
+ * never a name or a value from the text (nor snakeyaml's own message, which quotes it).
  */
 final class FlatMapText {
   private FlatMapText() {}
@@ -35,8 +35,12 @@ final class FlatMapText {
   private static final Set<String> NULLS = Set.of("", "~", "null", "Null", "NULL");
 
   // No ${VAR} expansion (no EnvConfig), no alias of a collection: a secret is data, not a program.
-  private static final LoadSettings SETTINGS = LoadSettings.builder().setLabel("secret")
-      .setMaxAliasesForCollections(0).setAllowRecursiveKeys(false).build();
+  private static final LoadSettings SETTINGS =
+      LoadSettings.builder()
+          .setLabel("secret")
+          .setMaxAliasesForCollections(0)
+          .setAllowRecursiveKeys(false)
+          .build();
 
   /** Parses {@code text}, the value of secret key {@code key}, keeping the order of entries. */
   static Map<String, String> parse(String key, String text) {
@@ -44,7 +48,8 @@ final class FlatMapText {
     try {
       root = new Compose(SETTINGS).composeString(text);
     } catch (MarkedYamlEngineException e) {
-      throw bad(key, "it is not valid YAML or JSON" + e.getProblemMark().map(FlatMapText::at).orElse(""));
+      throw bad(
+          key, "it is not valid YAML or JSON" + e.getProblemMark().map(FlatMapText::at).orElse(""));
     } catch (YamlEngineException e) {
       throw bad(key, "it is not valid YAML or JSON");
     }
@@ -73,16 +78,21 @@ final class FlatMapText {
 
   private static String scalar(String key, Node node, String where, String what) {
     if (!(node instanceof ScalarNode scalar)) {
-      throw bad(key, where + " has a nested " + what + "; only a flat map of names to strings is supported");
+      throw bad(
+          key,
+          where + " has a nested " + what + "; only a flat map of names to strings is supported");
     }
     ScalarStyle style = scalar.getScalarStyle();
     if (style == ScalarStyle.LITERAL || style == ScalarStyle.FOLDED) {
       throw bad(key, where + " uses a YAML block scalar; write the " + what + " on one line");
     }
-    boolean oneLine = node.getStartMark().flatMap(start -> node.getEndMark()
-        .map(end -> start.getLine() == end.getLine())).orElse(true);
+    boolean oneLine =
+        node.getStartMark()
+            .flatMap(start -> node.getEndMark().map(end -> start.getLine() == end.getLine()))
+            .orElse(true);
     if (!oneLine) {
-      throw bad(key, where + " has a " + what + " over several lines; write each entry on one line");
+      throw bad(
+          key, where + " has a " + what + " over several lines; write each entry on one line");
     }
     return scalar.isPlain() && NULLS.contains(scalar.getValue()) ? "" : scalar.getValue();
   }
@@ -96,7 +106,11 @@ final class FlatMapText {
   }
 
   private static Failure bad(String key, String problem) {
-    return Failure.invalid("secret key '" + key + "' is not a flat map of strings: " + problem
-        + ". Write it as JSON ({\"NAME\": \"value\"}) or as one 'NAME: value' line per entry.");
+    return Failure.invalid(
+        "secret key '"
+            + key
+            + "' is not a flat map of strings: "
+            + problem
+            + ". Write it as JSON ({\"NAME\": \"value\"}) or as one 'NAME: value' line per entry.");
   }
 }

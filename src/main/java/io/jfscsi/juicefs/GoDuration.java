@@ -7,22 +7,23 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Durations written the way Go's {@code time.ParseDuration} reads them ({@code 30s},
- * {@code 1m30s}, {@code 1.5h}, {@code 500ms}, {@code 0}), because the Go driver's users already
- * wrote their {@code juicefs/mount-delete-delay} values that way and must not have to rewrite them.
+ * Durations written the way Go's {@code time.ParseDuration} reads them ({@code 30s}, {@code 1m30s},
+ * {@code 1.5h}, {@code 500ms}, {@code 0}), because the Go driver's users already wrote their {@code
+ * juicefs/mount-delete-delay} values that way and must not have to rewrite them.
  */
 final class GoDuration {
   private GoDuration() {}
 
-  private static final Map<String, BigInteger> NANOS_PER_UNIT = Map.of(
-      "ns", BigInteger.ONE,
-      "us", BigInteger.valueOf(1_000L),
-      "\u00b5s", BigInteger.valueOf(1_000L), // micro sign, accepted by Go
-      "\u03bcs", BigInteger.valueOf(1_000L), // Greek mu, accepted by Go
-      "ms", BigInteger.valueOf(1_000_000L),
-      "s", BigInteger.valueOf(1_000_000_000L),
-      "m", BigInteger.valueOf(60_000_000_000L),
-      "h", BigInteger.valueOf(3_600_000_000_000L));
+  private static final Map<String, BigInteger> NANOS_PER_UNIT =
+      Map.of(
+          "ns", BigInteger.ONE,
+          "us", BigInteger.valueOf(1_000L),
+          "\u00b5s", BigInteger.valueOf(1_000L), // micro sign, accepted by Go
+          "\u03bcs", BigInteger.valueOf(1_000L), // Greek mu, accepted by Go
+          "ms", BigInteger.valueOf(1_000_000L),
+          "s", BigInteger.valueOf(1_000_000_000L),
+          "m", BigInteger.valueOf(60_000_000_000L),
+          "h", BigInteger.valueOf(3_600_000_000_000L));
 
   private static final BigDecimal MAX_NANOS = BigDecimal.valueOf(Long.MAX_VALUE);
 
@@ -53,7 +54,9 @@ final class GoDuration {
         i++;
       }
       String number = text.substring(numberStart, i);
-      if (number.isEmpty() || number.equals(".") || number.indexOf('.') != number.lastIndexOf('.')) {
+      if (number.isEmpty()
+          || number.equals(".")
+          || number.indexOf('.') != number.lastIndexOf('.')) {
         return Result.bad("needs a number before each unit");
       }
       int unitStart = i;

@@ -6,15 +6,15 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The password of a metaurl, moved out of the client's command line into its environment:
- * {@code /proc/PID/cmdline} is readable by every user of the node, the environment only by the
- * client's owner. JuiceFS reads {@code META_PASSWORD} when the metaurl carries no password: Redis
- * takes it as it is (so a percent-escaped password is decoded here), the SQL engines put it back
- * into the DSN where the password was (so it moves verbatim). Other engines keep the metaurl
- * whole; JuiceFS hides its password from its own process title once it runs.
+ * The password of a metaurl, moved out of the client's command line into its environment: {@code
+ * /proc/PID/cmdline} is readable by every user of the node, the environment only by the client's
+ * owner. JuiceFS reads {@code META_PASSWORD} when the metaurl carries no password: Redis takes it
+ * as it is (so a percent-escaped password is decoded here), the SQL engines put it back into the
+ * DSN where the password was (so it moves verbatim). Other engines keep the metaurl whole; JuiceFS
+ * hides its password from its own process title once it runs.
  *
- * @param url      the metaurl without its password ({@code redis://:pw@h/1} becomes
- *                 {@code redis://@h/1}, {@code mysql://u:pw@(h)/db} becomes {@code mysql://u@(h)/db})
+ * @param url the metaurl without its password ({@code redis://:pw@h/1} becomes {@code
+ *     redis://@h/1}, {@code mysql://u:pw@(h)/db} becomes {@code mysql://u@(h)/db})
  * @param password the value for {@code META_PASSWORD}, when one was moved
  */
 public record MetaPassword(String url, Optional<String> password) {

@@ -11,15 +11,15 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Validated JuiceFS mount options, from the CSI mount flags (a PV's or StorageClass's
- * {@code mountOptions}; each flag may itself be a comma list) followed by the legacy volume
- * context key {@code mountOptions}, the order in which the Go driver merges them.
+ * Validated JuiceFS mount options, from the CSI mount flags (a PV's or StorageClass's {@code
+ * mountOptions}; each flag may itself be a comma list) followed by the legacy volume context key
+ * {@code mountOptions}, the order in which the Go driver merges them.
  *
- * @param options   canonical {@code name} or {@code name=value} strings, in the order first given,
- *                  each name once; aliases are replaced by the flag name {@code juicefs} uses
- * @param cacheDirs the local cache directories: those of {@code cache-dir}, or
- *                  {@code /var/jfsCache} (the client's default when run as root) when it is absent;
- *                  empty for {@code cache-dir=memory}
+ * @param options canonical {@code name} or {@code name=value} strings, in the order first given,
+ *     each name once; aliases are replaced by the flag name {@code juicefs} uses
+ * @param cacheDirs the local cache directories: those of {@code cache-dir}, or {@code
+ *     /var/jfsCache} (the client's default when run as root) when it is absent; empty for {@code
+ *     cache-dir=memory}
  */
 record MountOptions(List<String> options, List<Path> cacheDirs) {
 
@@ -44,8 +44,8 @@ record MountOptions(List<String> options, List<Path> cacheDirs) {
 
   /**
    * These options with {@code buffer-size} lowered to {@code limitBytes} when it is larger, as the
-   * Go driver does, so that the client's read/write buffers cannot by themselves exceed the
-   * memory limit and get it OOM-killed.
+   * Go driver does, so that the client's read/write buffers cannot by themselves exceed the memory
+   * limit and get it OOM-killed.
    */
   MountOptions withBufferSizeAtMost(long limitBytes) {
     Optional<String> given = value("buffer-size");
@@ -53,24 +53,27 @@ record MountOptions(List<String> options, List<Path> cacheDirs) {
       return this;
     }
     String lowered = "buffer-size=" + (limitBytes >> 20); // in MiB, the option's default unit
-    return new MountOptions(options.stream()
-        .map(o -> o.startsWith("buffer-size=") ? lowered : o).toList(), cacheDirs);
+    return new MountOptions(
+        options.stream().map(o -> o.startsWith("buffer-size=") ? lowered : o).toList(), cacheDirs);
   }
 
-  /** A JuiceFS size option in bytes: a number in MiB unless it has a unit (K..E, powers of 1024). */
+  /**
+   * A JuiceFS size option in bytes: a number in MiB unless it has a unit (K..E, powers of 1024).
+   */
   static BigDecimal bytes(String size) {
     String unit = size.replaceAll("^[0-9.]+", "");
     BigDecimal number = new BigDecimal(size.substring(0, size.length() - unit.length()));
-    int power = switch (unit.isEmpty() ? 'M' : Character.toUpperCase(unit.charAt(0))) {
-      case 'B' -> 0;
-      case 'K' -> 1;
-      case 'M' -> 2;
-      case 'G' -> 3;
-      case 'T' -> 4;
-      case 'P' -> 5;
-      case 'E' -> 6;
-      default -> throw new IllegalArgumentException("not a size option value");
-    };
+    int power =
+        switch (unit.isEmpty() ? 'M' : Character.toUpperCase(unit.charAt(0))) {
+          case 'B' -> 0;
+          case 'K' -> 1;
+          case 'M' -> 2;
+          case 'G' -> 3;
+          case 'T' -> 4;
+          case 'P' -> 5;
+          case 'E' -> 6;
+          default -> throw new IllegalArgumentException("not a size option value");
+        };
     return number.multiply(BigDecimal.valueOf(1024).pow(power));
   }
 
@@ -84,8 +87,9 @@ record MountOptions(List<String> options, List<Path> cacheDirs) {
     }
     boolean readOnly = isOn(byName, "ro") || isOn(byName, "read-only");
     if (readOnly && isOn(byName, "rw")) {
-      throw Failure.invalid("mount options 'ro' (or 'read-only') and 'rw' contradict each other;"
-          + " keep one. A read-only volume is better requested with readOnly in the pod's volume.");
+      throw Failure.invalid(
+          "mount options 'ro' (or 'read-only') and 'rw' contradict each other;"
+              + " keep one. A read-only volume is better requested with readOnly in the pod's volume.");
     }
     List<String> options = new ArrayList<>();
     byName.forEach((name, value) -> options.add(value.isEmpty() ? name : name + "=" + value));
@@ -104,27 +108,47 @@ record MountOptions(List<String> options, List<Path> cacheDirs) {
 
   private static void add(Map<String, String> byName, String name, String value, String where) {
     if (name.isEmpty()) {
-      throw Failure.invalid("a mount option " + where + " has a value but no name; write"
-          + " options as name or name=value, separated by commas");
+      throw Failure.invalid(
+          "a mount option "
+              + where
+              + " has a value but no name; write"
+              + " options as name or name=value, separated by commas");
     }
     if (MountOptionCatalog.SYSTEM_NO_OPS.contains(name)) {
       return;
     }
-    OptionSpec spec = MountOptionCatalog.find(name).orElseThrow(() -> Failure.invalid(
-        "mount option " + Quoted.of(name) + " " + where + " is not a JuiceFS Community Edition mount"
-        + " option; check its spelling against 'juicefs mount --help' (options are written"
-        + " without the leading --, e.g. cache-size=1024)"));
-    String shown = name.equals(spec.name()) ? Quoted.of(name)
-        : Quoted.of(name) + " (" + spec.name() + ")";
-    String normalized = spec.normalize(value).orElseThrow(() -> Failure.invalid(
-        "mount option " + shown + " " + where + " " + spec.problem(value)));
+    OptionSpec spec =
+        MountOptionCatalog.find(name)
+            .orElseThrow(
+                () ->
+                    Failure.invalid(
+                        "mount option "
+                            + Quoted.of(name)
+                            + " "
+                            + where
+                            + " is not a JuiceFS Community Edition mount"
+                            + " option; check its spelling against 'juicefs mount --help' (options are written"
+                            + " without the leading --, e.g. cache-size=1024)"));
+    String shown =
+        name.equals(spec.name()) ? Quoted.of(name) : Quoted.of(name) + " (" + spec.name() + ")";
+    String normalized =
+        spec.normalize(value)
+            .orElseThrow(
+                () ->
+                    Failure.invalid(
+                        "mount option " + shown + " " + where + " " + spec.problem(value)));
     if (!spec.refusal().isEmpty() && !normalized.equals("false")) {
       throw Failure.invalid("mount option " + shown + " " + where + " " + spec.refusal());
     }
     String earlier = byName.putIfAbsent(spec.name(), normalized);
     if (earlier != null && !earlier.equals(normalized)) {
-      throw Failure.invalid("mount option " + shown + " is given twice with different values"
-          + " (the second time " + where + "); keep one");
+      throw Failure.invalid(
+          "mount option "
+              + shown
+              + " is given twice with different values"
+              + " (the second time "
+              + where
+              + "); keep one");
     }
   }
 
@@ -135,17 +159,20 @@ record MountOptions(List<String> options, List<Path> cacheDirs) {
         continue; // "memory" keeps the cache in RAM: no directory to create or clean
       }
       if (!dir.startsWith("/")) {
-        throw Failure.invalid("mount option 'cache-dir' must list absolute directories separated"
-            + " by ':', e.g. cache-dir=/data1/jfsCache:/data2/jfsCache");
+        throw Failure.invalid(
+            "mount option 'cache-dir' must list absolute directories separated"
+                + " by ':', e.g. cache-dir=/data1/jfsCache:/data2/jfsCache");
       }
       if (dir.contains("*") || dir.contains("?") || dir.contains("[")) {
-        throw Failure.invalid("mount option 'cache-dir' has a wildcard, which the driver cannot"
-            + " turn into host directories; list each directory, separated by ':'");
+        throw Failure.invalid(
+            "mount option 'cache-dir' has a wildcard, which the driver cannot"
+                + " turn into host directories; list each directory, separated by ':'");
       }
       for (String part : dir.split("/")) {
         if (part.equals("..")) {
-          throw Failure.invalid("mount option 'cache-dir' must not contain '..'; write each"
-              + " directory as a plain absolute path");
+          throw Failure.invalid(
+              "mount option 'cache-dir' must not contain '..'; write each"
+                  + " directory as a plain absolute path");
         }
       }
       Path path = Path.of(dir).normalize();

@@ -10,10 +10,10 @@ import java.util.regex.Pattern;
  * the client. Checked here so that a typo or a bad number fails the CSI call with a clear message
  * instead of a client that dies at start with a message only the node log shows.
  *
- * @param name    the option's canonical name, as {@code juicefs} spells the flag
- * @param kind    the shape of its value
+ * @param name the option's canonical name, as {@code juicefs} spells the flag
+ * @param kind the shape of its value
  * @param choices for {@link Kind#CHOICE}, the accepted values
- * @param fuse    true for a FUSE option passed through {@code -o}, false for a {@code --flag}
+ * @param fuse true for a FUSE option passed through {@code -o}, false for a {@code --flag}
  * @param refusal non-empty when the driver refuses the option: why, and what to do instead
  */
 record OptionSpec(String name, Kind kind, Set<String> choices, boolean fuse, String refusal) {
@@ -40,8 +40,8 @@ record OptionSpec(String name, Kind kind, Set<String> choices, boolean fuse, Str
 
   /**
    * Normalizes the value given after {@code =} (null when the option was given bare): returns the
-   * value to keep ("" for a flag that is on, "false" for one turned off), or empty with
-   * {@link #problem(String)} telling why it is bad.
+   * value to keep ("" for a flag that is on, "false" for one turned off), or empty with {@link
+   * #problem(String)} telling why it is bad.
    */
   Optional<String> normalize(String value) {
     if (kind == Kind.FLAG) {
@@ -69,7 +69,10 @@ record OptionSpec(String name, Kind kind, Set<String> choices, boolean fuse, Str
       return "must be one of " + String.join(", ", choices.stream().sorted().toList());
     }
     if (value.length() > MAX_VALUE_LENGTH) {
-      return "has a value of " + value.length() + " characters; at most " + MAX_VALUE_LENGTH
+      return "has a value of "
+          + value.length()
+          + " characters; at most "
+          + MAX_VALUE_LENGTH
           + " are accepted";
     }
     return "must be " + kind.description + kind.bound + ", e.g. " + name + "=" + kind.example;
@@ -80,6 +83,7 @@ record OptionSpec(String name, Kind kind, Set<String> choices, boolean fuse, Str
 
   /** The bounds below: what the client's flag parsers (Go int, int64 nanoseconds) can hold. */
   private static final BigDecimal MAX_WHOLE = BigDecimal.valueOf(Integer.MAX_VALUE);
+
   private static final BigDecimal MAX_BYTES = BigDecimal.valueOf(Long.MAX_VALUE);
   private static final BigDecimal MAX_SECONDS = BigDecimal.valueOf(Long.MAX_VALUE / 1_000_000_000L);
 
@@ -91,11 +95,14 @@ record OptionSpec(String name, Kind kind, Set<String> choices, boolean fuse, Str
     /** A non-negative decimal number: ratios. */
     DECIMAL("a number", "", "0.1", Pattern.compile("[0-9]{1,18}(\\.[0-9]{1,18})?|\\.[0-9]{1,18}")),
     /** A size: a number with an optional unit (K, M, G, T, P, E, optionally with i and B). */
-    SIZE("a number with an optional unit", " (at most 8E in all)", "1024",
+    SIZE(
+        "a number with an optional unit",
+        " (at most 8E in all)",
+        "1024",
         Pattern.compile("[0-9]+(\\.[0-9]+)?([KkMmGgTtPpEe]i?[Bb]?|[Bb])?")),
     /** A time: seconds as a number, or a Go duration such as 1m30s. */
-    SECONDS("a number of seconds or a duration", " (at most " + MAX_SECONDS + " seconds)", "60",
-        null),
+    SECONDS(
+        "a number of seconds or a duration", " (at most " + MAX_SECONDS + " seconds)", "60", null),
     /** A file mode in octal. */
     OCTAL("an octal file mode", "", "0600", Pattern.compile("0?[0-7]{3}")),
     /** Free text, as long as it is not empty. */
@@ -121,16 +128,17 @@ record OptionSpec(String name, Kind kind, Set<String> choices, boolean fuse, Str
         return false;
       }
       return switch (this) {
-        case SECONDS -> value.matches("[0-9]+(\\.[0-9]+)?")
-            ? new BigDecimal(value).compareTo(MAX_SECONDS) <= 0
-            : GoDuration.parse(value).duration().filter(d -> !d.isNegative()).isPresent();
+        case SECONDS ->
+            value.matches("[0-9]+(\\.[0-9]+)?")
+                ? new BigDecimal(value).compareTo(MAX_SECONDS) <= 0
+                : GoDuration.parse(value).duration().filter(d -> !d.isNegative()).isPresent();
         case TEXT, PATHS -> value.indexOf('\0') < 0;
         case FLAG, CHOICE -> false;
-        case WHOLE -> pattern.matcher(value).matches()
-            && new BigDecimal(value).compareTo(MAX_WHOLE) <= 0;
+        case WHOLE ->
+            pattern.matcher(value).matches() && new BigDecimal(value).compareTo(MAX_WHOLE) <= 0;
         // Sizes without a unit are MiB for most options: bound them as such.
-        case SIZE -> pattern.matcher(value).matches()
-            && MountOptions.bytes(value).compareTo(MAX_BYTES) <= 0;
+        case SIZE ->
+            pattern.matcher(value).matches() && MountOptions.bytes(value).compareTo(MAX_BYTES) <= 0;
         default -> pattern.matcher(value).matches();
       };
     }

@@ -1,24 +1,25 @@
 package io.jfscsi.juicefs;
 
 import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.math.RoundingMode;
 import java.util.Optional;
-import java.math.BigInteger;
 
 /**
- * Kubernetes resource quantities ({@code 500m}, {@code 2}, {@code 1.5Gi}, {@code 1G},
- * {@code 129e6}), as written in {@code juicefs/mount-*-limit} and {@code -request}, parsed by
- * fabric8's Quantity, which needs no cluster, and rounded as Kubernetes rounds them.
+ * Kubernetes resource quantities ({@code 500m}, {@code 2}, {@code 1.5Gi}, {@code 1G}, {@code
+ * 129e6}), as written in {@code juicefs/mount-*-limit} and {@code -request}, parsed by fabric8's
+ * Quantity, which needs no cluster, and rounded as Kubernetes rounds them.
  */
 final class Quantity {
   private Quantity() {}
 
   /**
    * Beyond 10^40 or below 10^-40 is far beyond any resource. Bounded because fabric8 takes any
-   * exponent: rounding 1e-999999999 up to whole millicores would compute a billion-digit number.
-   * (A zero counts its written digits: 0e-41 is refused too.)
+   * exponent: rounding 1e-999999999 up to whole millicores would compute a billion-digit number. (A
+   * zero counts its written digits: 0e-41 is refused too.)
    */
   private static final int MAX_MAGNITUDE = 40;
+
   private static final BigDecimal EXBI = new BigDecimal(BigInteger.ONE.shiftLeft(60));
 
   /** The exact value of {@code text}, or empty when it is not a Kubernetes quantity. */
@@ -32,8 +33,10 @@ final class Quantity {
       var parsed = io.fabric8.kubernetes.api.model.Quantity.parse(text);
       // fabric8 8.0 takes Ei as 1.152921504606847E+18 (16 digits), not 2^60: 1Ei would be
       // 24 bytes above the bound it names.
-      value = parsed.getFormat().equals("Ei") ? new BigDecimal(parsed.getAmount()).multiply(EXBI)
-          : parsed.getNumericalAmount();
+      value =
+          parsed.getFormat().equals("Ei")
+              ? new BigDecimal(parsed.getAmount()).multiply(EXBI)
+              : parsed.getNumericalAmount();
     } catch (IllegalArgumentException | ArithmeticException e) { // NumberFormatException too
       return Optional.empty();
     }
@@ -59,7 +62,8 @@ final class Quantity {
 
   /** Whether the value fits a long after rounding up. */
   static boolean fits(BigDecimal value) {
-    return value.setScale(0, RoundingMode.CEILING).compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) <= 0;
+    return value.setScale(0, RoundingMode.CEILING).compareTo(BigDecimal.valueOf(Long.MAX_VALUE))
+        <= 0;
   }
 
   private static long nonNegativeLong(BigDecimal value) {

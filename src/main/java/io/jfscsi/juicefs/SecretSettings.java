@@ -16,18 +16,43 @@ import org.slf4j.LoggerFactory;
  * What a volume's Secret says, with the Go driver's key names. Every value of a secret is treated
  * as secret: messages name keys and say what is wrong, never echo what was given.
  */
-record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> storage,
-                      Optional<String> bucket, Optional<SecretValue> accessKey,
-                      Optional<SecretValue> secretKey, Map<String, String> formatOptions,
-                      Map<String, String> envs, Map<String, String> configs) {
+record SecretSettings(
+    String fsName,
+    SecretValue metaUrl,
+    Optional<String> storage,
+    Optional<String> bucket,
+    Optional<SecretValue> accessKey,
+    Optional<SecretValue> secretKey,
+    Map<String, String> formatOptions,
+    Map<String, String> envs,
+    Map<String, String> configs) {
 
   private static final Logger LOG = LoggerFactory.getLogger(SecretSettings.class);
 
   /** Keys read here, and keys the Go driver reads for Enterprise Edition only (ignored here). */
-  private static final Set<String> KNOWN = Set.of("name", "metaurl", "storage", "bucket",
-      "access-key", "secret-key", "accesskey", "secretkey", "format-options", "envs", "configs",
-      "token", "passphrase", "encrypt_rsa_key", "initconfig", "block-size", "compress",
-      "trash-days", "capacity", "inodes", "shards");
+  private static final Set<String> KNOWN =
+      Set.of(
+          "name",
+          "metaurl",
+          "storage",
+          "bucket",
+          "access-key",
+          "secret-key",
+          "accesskey",
+          "secretkey",
+          "format-options",
+          "envs",
+          "configs",
+          "token",
+          "passphrase",
+          "encrypt_rsa_key",
+          "initconfig",
+          "block-size",
+          "compress",
+          "trash-days",
+          "capacity",
+          "inodes",
+          "shards");
 
   // The rule 'juicefs format' applies to volume names; checked here so a bad name fails the CSI
   // call instead of the client's start.
@@ -39,10 +64,21 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
   /** Names only what is set, never a value: everything here came from a Secret. */
   @Override
   public String toString() {
-    return "SecretSettings[storage=" + storage.isPresent() + ", bucket=" + bucket.isPresent()
-        + ", accessKey=" + accessKey.isPresent() + ", secretKey=" + secretKey.isPresent()
-        + ", formatOptions=" + formatOptions.size() + ", envs=" + envs.size() + ", configs="
-        + configs.size() + "]";
+    return "SecretSettings[storage="
+        + storage.isPresent()
+        + ", bucket="
+        + bucket.isPresent()
+        + ", accessKey="
+        + accessKey.isPresent()
+        + ", secretKey="
+        + secretKey.isPresent()
+        + ", formatOptions="
+        + formatOptions.size()
+        + ", envs="
+        + envs.size()
+        + ", configs="
+        + configs.size()
+        + "]";
   }
 
   static SecretSettings parse(Map<String, String> secrets) {
@@ -54,16 +90,24 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
     // Silently formatting an unencrypted volume would be worse than refusing.
     for (String unsupported : List.of("encrypt_rsa_key", "passphrase")) {
       if (secrets.containsKey(unsupported) && !secrets.get(unsupported).isBlank()) {
-        throw Failure.invalid("secret key '" + unsupported + "' (volume encryption) is not "
-            + "supported yet; remove it, or encrypt with a key file through format-options "
-            + "encrypt-rsa-key on a node where the file exists");
+        throw Failure.invalid(
+            "secret key '"
+                + unsupported
+                + "' (volume encryption) is not "
+                + "supported yet; remove it, or encrypt with a key file through format-options "
+                + "encrypt-rsa-key on a node where the file exists");
       }
     }
-    String name = single(secrets, "name").orElseThrow(() -> Failure.invalid(
-        "secret key 'name' is missing; set it to the JuiceFS file system name"));
+    String name =
+        single(secrets, "name")
+            .orElseThrow(
+                () ->
+                    Failure.invalid(
+                        "secret key 'name' is missing; set it to the JuiceFS file system name"));
     if (!FS_NAME.matcher(name).matches()) {
-      throw Failure.invalid("secret key 'name' is not a valid JuiceFS file system name: use 3 to"
-          + " 63 lower-case letters, digits and '-', starting and ending with a letter or digit");
+      throw Failure.invalid(
+          "secret key 'name' is not a valid JuiceFS file system name: use 3 to"
+              + " 63 lower-case letters, digits and '-', starting and ending with a letter or digit");
     }
     String metaUrl = metaUrl(secrets);
     Optional<String> storage = single(secrets, "storage");
@@ -80,9 +124,16 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
 
     Map<String, String> envs = envs(secrets.get("envs"));
     Map<String, String> configs = configs(secrets.get("configs"));
-    return new SecretSettings(name, new SecretValue(metaUrl), storage, bucket,
-        accessKey.map(SecretValue::new), secretKey.map(SecretValue::new), sorted(format),
-        sorted(envs), sorted(configs));
+    return new SecretSettings(
+        name,
+        new SecretValue(metaUrl),
+        storage,
+        bucket,
+        accessKey.map(SecretValue::new),
+        secretKey.map(SecretValue::new),
+        sorted(format),
+        sorted(envs),
+        sorted(configs));
   }
 
   /** Sorted, so that command lines built from the map are the same on every run. */
@@ -93,18 +144,20 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
   private static String metaUrl(Map<String, String> secrets) {
     Optional<String> given = single(secrets, "metaurl");
     if (given.isEmpty()) {
-      throw Failure.invalid(secrets.containsKey("token")
-          ? "secret key 'metaurl' is missing and 'token' is set: JuiceFS Enterprise Edition is not"
-            + " supported; use a Community Edition volume with its metadata engine URL in 'metaurl'"
-          : "secret key 'metaurl' is missing; set it to the metadata engine URL, e.g."
-            + " redis://host:6379/1");
+      throw Failure.invalid(
+          secrets.containsKey("token")
+              ? "secret key 'metaurl' is missing and 'token' is set: JuiceFS Enterprise Edition is not"
+                  + " supported; use a Community Edition volume with its metadata engine URL in 'metaurl'"
+              : "secret key 'metaurl' is missing; set it to the metadata engine URL, e.g."
+                  + " redis://host:6379/1");
     }
     String url = given.get();
     if (url.startsWith("local://") || url.startsWith("/")) {
       String dir = url.startsWith("/") ? url : url.substring("local://".length());
       if (!dir.startsWith("/") || dir.contains("/../") || dir.endsWith("/..")) {
-        throw Failure.invalid("secret key 'metaurl' names a local directory but not as an"
-            + " absolute path without '..'; write it as local:///absolute/dir");
+        throw Failure.invalid(
+            "secret key 'metaurl' names a local directory but not as an"
+                + " absolute path without '..'; write it as local:///absolute/dir");
       }
       return url;
     }
@@ -113,8 +166,9 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
       return "redis://" + url; // the Go driver's default scheme
     }
     if (!SCHEME.matcher(url.substring(0, sep)).matches()) {
-      throw Failure.invalid("secret key 'metaurl' does not start with a valid scheme; write it as"
-          + " <engine>://..., e.g. redis://host:6379/1 or postgres://user@host/db");
+      throw Failure.invalid(
+          "secret key 'metaurl' does not start with a valid scheme; write it as"
+              + " <engine>://..., e.g. redis://host:6379/1 or postgres://user@host/db");
     }
     return url;
   }
@@ -130,33 +184,48 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
     }
     String stripped = value.strip();
     if (stripped.chars().anyMatch(c -> Character.isWhitespace(c) || Character.isISOControl(c))) {
-      throw Failure.invalid("secret key '" + key + "' contains whitespace or control characters"
-          + " inside its value; it must be a single word or URL");
+      throw Failure.invalid(
+          "secret key '"
+              + key
+              + "' contains whitespace or control characters"
+              + " inside its value; it must be a single word or URL");
     }
     return Optional.of(stripped);
   }
 
-  private static Optional<String> spelledTwice(Map<String, String> secrets, String key,
-                                               String legacy) {
+  private static Optional<String> spelledTwice(
+      Map<String, String> secrets, String key, String legacy) {
     Optional<String> current = single(secrets, key);
     Optional<String> old = single(secrets, legacy);
     if (current.isPresent() && old.isPresent() && !current.equals(old)) {
-      throw Failure.invalid("secret keys '" + key + "' and '" + legacy + "' (its older spelling)"
-          + " have different values; keep only '" + key + "'");
+      throw Failure.invalid(
+          "secret keys '"
+              + key
+              + "' and '"
+              + legacy
+              + "' (its older spelling)"
+              + " have different values; keep only '"
+              + key
+              + "'");
     }
     return current.or(() -> old);
   }
 
   /** Moves {@code option} out of the format options, where older secrets sometimes put it. */
-  private static Optional<String> fold(Optional<String> fromKey, String option,
-                                       Map<String, String> format) {
+  private static Optional<String> fold(
+      Optional<String> fromKey, String option, Map<String, String> format) {
     String fromOptions = format.remove(option);
     if (fromOptions == null) {
       return fromKey;
     }
     if (fromKey.isPresent() && !fromKey.get().equals(fromOptions)) {
-      throw Failure.invalid("'" + option + "' is given both as a secret key and in secret key"
-          + " 'format-options', with different values; keep only the secret key '" + option + "'");
+      throw Failure.invalid(
+          "'"
+              + option
+              + "' is given both as a secret key and in secret key"
+              + " 'format-options', with different values; keep only the secret key '"
+              + option
+              + "'");
     }
     return Optional.of(fromOptions);
   }
@@ -169,14 +238,21 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
     int n = 0;
     for (Map.Entry<String, String> e : envs.entrySet()) {
       n++;
-      if (e.getKey().chars().anyMatch(c -> c == '=' || Character.isWhitespace(c)
-          || Character.isISOControl(c))) {
-        throw Failure.invalid("secret key 'envs': entry " + n + " has a name that cannot be an"
-            + " environment variable (no '=', spaces or control characters), e.g. TZ");
+      if (e.getKey()
+          .chars()
+          .anyMatch(c -> c == '=' || Character.isWhitespace(c) || Character.isISOControl(c))) {
+        throw Failure.invalid(
+            "secret key 'envs': entry "
+                + n
+                + " has a name that cannot be an"
+                + " environment variable (no '=', spaces or control characters), e.g. TZ");
       }
       if (e.getValue().indexOf('\0') >= 0) {
-        throw Failure.invalid("secret key 'envs': entry " + n + " has a NUL character in its"
-            + " value, which an environment variable cannot hold");
+        throw Failure.invalid(
+            "secret key 'envs': entry "
+                + n
+                + " has a NUL character in its"
+                + " value, which an environment variable cannot hold");
       }
     }
     return envs;
@@ -191,12 +267,18 @@ record SecretSettings(String fsName, SecretValue metaUrl, Optional<String> stora
     for (Map.Entry<String, String> e : configs.entrySet()) {
       n++;
       String path = e.getValue();
-      boolean goodPath = path.startsWith("/") && !path.contains("/../") && !path.endsWith("/..")
-          && path.indexOf('\0') < 0;
+      boolean goodPath =
+          path.startsWith("/")
+              && !path.contains("/../")
+              && !path.endsWith("/..")
+              && path.indexOf('\0') < 0;
       if (e.getKey().length() > 253 || !DNS_SUBDOMAIN.matcher(e.getKey()).matches() || !goodPath) {
-        throw Failure.invalid("secret key 'configs': entry " + n + " must map the name of a"
-            + " Secret (a lower-case DNS name) to the absolute path where the client sees it,"
-            + " e.g. 'my-ca-secret: /etc/ssl/jfs'");
+        throw Failure.invalid(
+            "secret key 'configs': entry "
+                + n
+                + " must map the name of a"
+                + " Secret (a lower-case DNS name) to the absolute path where the client sees it,"
+                + " e.g. 'my-ca-secret: /etc/ssl/jfs'");
       }
     }
     return configs;

@@ -7,17 +7,17 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Everything the driver needs to know about one volume, parsed and validated from a
- * {@link VolumeSource}. Parsing refuses bad input with a {@link io.jfscsi.Failure} whose message
- * names the offending key and never its value.
+ * Everything the driver needs to know about one volume, parsed and validated from a {@link
+ * VolumeSource}. Parsing refuses bad input with a {@link io.jfscsi.Failure} whose message names the
+ * offending key and never its value.
  *
- * @param fsName       the JuiceFS file system name (secret key {@code name})
- * @param metaUrl      the metadata engine URL (secret key {@code metaurl}); for the embedded
- *                     default a local directory, see {@link #localDirectory()}
+ * @param fsName the JuiceFS file system name (secret key {@code name})
+ * @param metaUrl the metadata engine URL (secret key {@code metaurl}); for the embedded default a
+ *     local directory, see {@link #localDirectory()}
  * @param mountOptions validated JuiceFS mount options, e.g. {@code cache-size=1024}
- * @param subPath      the directory inside the file system that targets see; "" for the root
- * @param clientHash   hex SHA-256 of every field that makes a client different (not subPath);
- *                     two volumes with the same id and hash share one client
+ * @param subPath the directory inside the file system that targets see; "" for the root
+ * @param clientHash hex SHA-256 of every field that makes a client different (not subPath); two
+ *     volumes with the same id and hash share one client
  */
 public record VolumeSettings(
     VolumeSource source,
@@ -41,12 +41,11 @@ public record VolumeSettings(
     String clientHash) {
 
   /**
-   * The longest {@code juicefs/mount-delete-delay}: a client kept a year after its last use is
-   * a leak, not a delay. (Pekko's scheduler holds at most about 248 days; the mount actor waits
+   * The longest {@code juicefs/mount-delete-delay}: a client kept a year after its last use is a
+   * leak, not a delay. (Pekko's scheduler holds at most about 248 days; the mount actor waits
    * longer delays out in steps, so that a record written with another bound is still honoured.)
    */
   public static final Duration MAX_DELETE_DELAY = Duration.ofDays(365);
-
 
   public String volumeId() {
     return source.volumeId();
@@ -59,20 +58,48 @@ public record VolumeSettings(
 
   /**
    * Never prints a secret: every value that came from the Secret (name, metaurl, storage, bucket,
-   * keys) prints as {@code ******}, of the maps that came from it (format options, envs,
-   * configs) only their size is shown, and a password in a URL-valued mount option is masked.
+   * keys) prints as {@code ******}, of the maps that came from it (format options, envs, configs)
+   * only their size is shown, and a password in a URL-valued mount option is masked.
    */
   @Override
   public String toString() {
-    return "VolumeSettings[volumeId=" + volumeId() + ", fsName=******, metaUrl=" + metaUrl
-        + ", storage=" + masked(storage) + ", bucket=" + masked(bucket)
-        + ", accessKey=" + masked(accessKey) + ", secretKey=" + masked(secretKey)
-        + ", formatOptions=" + formatOptions.size() + " set, envs=" + envs.size()
-        + " set, configs=" + configs.size() + " set, mountOptions="
+    return "VolumeSettings[volumeId="
+        + volumeId()
+        + ", fsName=******, metaUrl="
+        + metaUrl
+        + ", storage="
+        + masked(storage)
+        + ", bucket="
+        + masked(bucket)
+        + ", accessKey="
+        + masked(accessKey)
+        + ", secretKey="
+        + masked(secretKey)
+        + ", formatOptions="
+        + formatOptions.size()
+        + " set, envs="
+        + envs.size()
+        + " set, configs="
+        + configs.size()
+        + " set, mountOptions="
         + mountOptions.stream().map(ClientCommand::maskUrlPassword).toList()
-        + ", subPath=" + subPath + ", deleteDelay=" + deleteDelay + ", cleanCache=" + cleanCache
-        + ", cacheDirs=" + cacheDirs + ", resources=" + resources + ", mountImage=" + mountImage
-        + ", cachePvc=" + cachePvc + ", clientHash=" + clientHash + "]";
+        + ", subPath="
+        + subPath
+        + ", deleteDelay="
+        + deleteDelay
+        + ", cleanCache="
+        + cleanCache
+        + ", cacheDirs="
+        + cacheDirs
+        + ", resources="
+        + resources
+        + ", mountImage="
+        + mountImage
+        + ", cachePvc="
+        + cachePvc
+        + ", clientHash="
+        + clientHash
+        + "]";
   }
 
   private static String masked(Optional<?> value) {
@@ -84,13 +111,14 @@ public record VolumeSettings(
    * credential, so it reaches {@code juicefs format} only as SESSION_TOKEN in its environment.
    */
   public Optional<SecretValue> sessionToken() {
-    return Optional.ofNullable(formatOptions.get(FormatOptions.SESSION_TOKEN)).map(SecretValue::new);
+    return Optional.ofNullable(formatOptions.get(FormatOptions.SESSION_TOKEN))
+        .map(SecretValue::new);
   }
 
   /**
-   * The directory that backs this volume in the embedded default: a metaurl of the form
-   * {@code local:///abs/dir} or an absolute path names a local directory served through a FUSE
-   * passthrough instead of a JuiceFS metadata engine.
+   * The directory that backs this volume in the embedded default: a metaurl of the form {@code
+   * local:///abs/dir} or an absolute path names a local directory served through a FUSE passthrough
+   * instead of a JuiceFS metadata engine.
    */
   public Optional<Path> localDirectory() {
     String url = metaUrl.reveal();

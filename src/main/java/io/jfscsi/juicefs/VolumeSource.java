@@ -4,13 +4,16 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The raw inputs a volume's settings are parsed from, exactly as the CO sent them: the secret
- * map, the volume context (PV volumeAttributes / StorageClass parameters) and the mount flags.
- * Kept so that a persisted client can be parsed again after a driver restart. Holds secrets:
- * {@link #toString()} never prints their values.
+ * The raw inputs a volume's settings are parsed from, exactly as the CO sent them: the secret map,
+ * the volume context (PV volumeAttributes / StorageClass parameters) and the mount flags. Kept so
+ * that a persisted client can be parsed again after a driver restart. Holds secrets: {@link
+ * #toString()} never prints their values.
  */
-public record VolumeSource(String volumeId, Map<String, String> secrets,
-                           Map<String, String> context, List<String> mountFlags) {
+public record VolumeSource(
+    String volumeId,
+    Map<String, String> secrets,
+    Map<String, String> context,
+    List<String> mountFlags) {
 
   public VolumeSource {
     secrets = Map.copyOf(secrets);
@@ -20,7 +23,14 @@ public record VolumeSource(String volumeId, Map<String, String> secrets,
 
   @Override
   public String toString() {
-    return "VolumeSource[volumeId=" + volumeId + ", secrets=" + secrets.keySet()
-        + ", context=" + context + ", mountFlags=" + mountFlags + "]";
+    return "VolumeSource[volumeId="
+        + volumeId
+        + ", secrets="
+        + secrets.keySet()
+        + ", context="
+        + context
+        + ", mountFlags="
+        + mountFlags
+        + "]";
   }
 }

@@ -17,8 +17,8 @@ import org.apache.pekko.actor.typed.Scheduler;
 
 /**
  * Reads the clients of this node through the actors' own messages: the guardian lists its mount
- * actors, each describes itself. A client that does not answer within the timeout (busy with a
- * long blocking call, or stopping just then) is left out of that answer.
+ * actors, each describes itself. A client that does not answer within the timeout (busy with a long
+ * blocking call, or stopping just then) is left out of that answer.
  */
 public final class ClientViews {
   private ClientViews() {}
@@ -27,29 +27,35 @@ public final class ClientViews {
   public static final Duration ASK_TIMEOUT = Duration.ofSeconds(3);
 
   /** Every client of the node, ordered by volume id and key; empty without the node role. */
-  public static CompletionStage<List<ClientView>> fetch(ActorRef<NodeGuardian.Command> guardian,
-                                                        Scheduler scheduler) {
+  public static CompletionStage<List<ClientView>> fetch(
+      ActorRef<NodeGuardian.Command> guardian, Scheduler scheduler) {
     if (guardian == null) {
       return CompletableFuture.completedFuture(List.of());
     }
-    return Asks.<NodeGuardian.Command, List<ActorRef<MountActor.Command>>>ask(guardian,
-            NodeGuardian.ListClients::new, ASK_TIMEOUT, scheduler)
-        .thenCompose(refs -> {
-          List<CompletableFuture<Optional<ClientView>>> answers = new ArrayList<>();
-          for (ActorRef<MountActor.Command> ref : refs) {
-            answers.add(Asks.<MountActor.Command, ClientView>ask(ref,
-                    MountActor.Describe::new, ASK_TIMEOUT, scheduler)
-                .thenApply(Optional::of)
-                .exceptionally(e -> Optional.empty())
-                .toCompletableFuture());
-          }
-          return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new))
-              .thenApply(done -> answers.stream().map(CompletableFuture::join)
-                  .flatMap(Optional::stream)
-                  .sorted(Comparator.comparing(ClientView::volumeId)
-                      .thenComparing(ClientView::key))
-                  .toList());
-        });
+    return Asks.<NodeGuardian.Command, List<ActorRef<MountActor.Command>>>ask(
+            guardian, NodeGuardian.ListClients::new, ASK_TIMEOUT, scheduler)
+        .thenCompose(
+            refs -> {
+              List<CompletableFuture<Optional<ClientView>>> answers = new ArrayList<>();
+              for (ActorRef<MountActor.Command> ref : refs) {
+                answers.add(
+                    Asks.<MountActor.Command, ClientView>ask(
+                            ref, MountActor.Describe::new, ASK_TIMEOUT, scheduler)
+                        .thenApply(Optional::of)
+                        .exceptionally(e -> Optional.empty())
+                        .toCompletableFuture());
+              }
+              return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new))
+                  .thenApply(
+                      done ->
+                          answers.stream()
+                              .map(CompletableFuture::join)
+                              .flatMap(Optional::stream)
+                              .sorted(
+                                  Comparator.comparing(ClientView::volumeId)
+                                      .thenComparing(ClientView::key))
+                              .toList());
+            });
   }
 
   /** The message of the failure under the wrappers futures add. */

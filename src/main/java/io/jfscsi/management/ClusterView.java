@@ -18,9 +18,9 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The controller's picture of the cluster for {@code GET /cluster}: the StorageClasses and PVs of
- * this driver, the PVC bound to each PV, the app pods that use it and the Mount Pods that serve
- * it. Read from the API on each request (a management route, not a hot path); Secret contents are
- * never read.
+ * this driver, the PVC bound to each PV, the app pods that use it and the Mount Pods that serve it.
+ * Read from the API on each request (a management route, not a hot path); Secret contents are never
+ * read.
  */
 public final class ClusterView {
 
@@ -49,23 +49,44 @@ public final class ClusterView {
         classes.add(c);
       }
     }
-    List<PersistentVolume> pvs = client.persistentVolumes().list().getItems().stream()
-        .filter(pv -> pv.getSpec().getCsi() != null
-            && driverName.equals(pv.getSpec().getCsi().getDriver())).toList();
-    List<Pod> mountPods = client.pods().inAnyNamespace()
-        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems();
+    List<PersistentVolume> pvs =
+        client.persistentVolumes().list().getItems().stream()
+            .filter(
+                pv ->
+                    pv.getSpec().getCsi() != null
+                        && driverName.equals(pv.getSpec().getCsi().getDriver()))
+            .toList();
+    List<Pod> mountPods =
+        client
+            .pods()
+            .inAnyNamespace()
+            .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
+            .list()
+            .getItems();
     Set<String> claimNamespaces = new TreeSet<>();
-    pvs.forEach(pv -> Optional.ofNullable(pv.getSpec().getClaimRef())
-        .ifPresent(ref -> claimNamespaces.add(ref.getNamespace())));
+    pvs.forEach(
+        pv ->
+            Optional.ofNullable(pv.getSpec().getClaimRef())
+                .ifPresent(ref -> claimNamespaces.add(ref.getNamespace())));
     Map<String, PersistentVolumeClaim> claims = new LinkedHashMap<>();
     Map<String, List<Pod>> podsByClaim = new LinkedHashMap<>();
     for (String ns : claimNamespaces) {
-      client.persistentVolumeClaims().inNamespace(ns).list().getItems()
+      client
+          .persistentVolumeClaims()
+          .inNamespace(ns)
+          .list()
+          .getItems()
           .forEach(c -> claims.put(ns + "/" + c.getMetadata().getName(), c));
       for (Pod pod : client.pods().inNamespace(ns).list().getItems()) {
-        pod.getSpec().getVolumes().stream().filter(v -> v.getPersistentVolumeClaim() != null)
-            .forEach(v -> podsByClaim.computeIfAbsent(ns + "/" + v.getPersistentVolumeClaim()
-                .getClaimName(), k -> new ArrayList<>()).add(pod));
+        pod.getSpec().getVolumes().stream()
+            .filter(v -> v.getPersistentVolumeClaim() != null)
+            .forEach(
+                v ->
+                    podsByClaim
+                        .computeIfAbsent(
+                            ns + "/" + v.getPersistentVolumeClaim().getClaimName(),
+                            k -> new ArrayList<>())
+                        .add(pod));
       }
     }
     List<Map<String, Object>> volumes = new ArrayList<>();
@@ -78,19 +99,35 @@ public final class ClusterView {
       v.put("phase", pv.getStatus() == null ? null : pv.getStatus().getPhase());
       v.put("storageClass", pv.getSpec().getStorageClassName());
       v.put("reclaimPolicy", pv.getSpec().getPersistentVolumeReclaimPolicy());
-      v.put("subPath", Optional.ofNullable(pv.getSpec().getCsi().getVolumeAttributes())
-          .map(a -> a.get("subPath")).orElse(null));
-      String claim = pv.getSpec().getClaimRef() == null ? null
-          : pv.getSpec().getClaimRef().getNamespace() + "/" + pv.getSpec().getClaimRef().getName();
+      v.put(
+          "subPath",
+          Optional.ofNullable(pv.getSpec().getCsi().getVolumeAttributes())
+              .map(a -> a.get("subPath"))
+              .orElse(null));
+      String claim =
+          pv.getSpec().getClaimRef() == null
+              ? null
+              : pv.getSpec().getClaimRef().getNamespace()
+                  + "/"
+                  + pv.getSpec().getClaimRef().getName();
       v.put("claim", claim);
-      v.put("claimPhase", Optional.ofNullable(claims.get(claim))
-          .map(c -> c.getStatus() == null ? null : c.getStatus().getPhase()).orElse(null));
-      v.put("pods", podsByClaim.getOrDefault(claim, List.of()).stream()
-          .map(ClusterView::appPod).toList());
-      v.put("mountPods", mountPods.stream()
-          .filter(mp -> volumeLabel.equals(mp.getMetadata().getLabels()
-              .get(MountPodNames.VOLUME_ID_LABEL)))
-          .map(ClusterView::mountPod).toList());
+      v.put(
+          "claimPhase",
+          Optional.ofNullable(claims.get(claim))
+              .map(c -> c.getStatus() == null ? null : c.getStatus().getPhase())
+              .orElse(null));
+      v.put(
+          "pods",
+          podsByClaim.getOrDefault(claim, List.of()).stream().map(ClusterView::appPod).toList());
+      v.put(
+          "mountPods",
+          mountPods.stream()
+              .filter(
+                  mp ->
+                      volumeLabel.equals(
+                          mp.getMetadata().getLabels().get(MountPodNames.VOLUME_ID_LABEL)))
+              .map(ClusterView::mountPod)
+              .toList());
       volumes.add(v);
     }
     Map<String, Object> view = new LinkedHashMap<>();
@@ -112,15 +149,18 @@ public final class ClusterView {
   private static Map<String, Object> mountPod(Pod pod) {
     Map<String, Object> p = appPod(pod);
     p.put("volumeId", pod.getMetadata().getLabels().get(MountPodNames.VOLUME_ID_LABEL));
-    List<ContainerStatus> statuses = pod.getStatus() == null
-        || pod.getStatus().getContainerStatuses() == null ? List.of()
-        : pod.getStatus().getContainerStatuses();
-    p.put("ready", !statuses.isEmpty() && statuses.stream()
-        .allMatch(s -> Boolean.TRUE.equals(s.getReady())));
-    p.put("restarts", statuses.stream().mapToInt(s -> Optional.ofNullable(s.getRestartCount())
-        .orElse(0)).sum());
-    Map<String, String> annotations = Optional.ofNullable(pod.getMetadata().getAnnotations())
-        .orElse(Map.of());
+    List<ContainerStatus> statuses =
+        pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null
+            ? List.of()
+            : pod.getStatus().getContainerStatuses();
+    p.put(
+        "ready",
+        !statuses.isEmpty() && statuses.stream().allMatch(s -> Boolean.TRUE.equals(s.getReady())));
+    p.put(
+        "restarts",
+        statuses.stream().mapToInt(s -> Optional.ofNullable(s.getRestartCount()).orElse(0)).sum());
+    Map<String, String> annotations =
+        Optional.ofNullable(pod.getMetadata().getAnnotations()).orElse(Map.of());
     p.put("references", PodReferences.targets(annotations).stream().sorted().toList());
     p.put("deleteAt", annotations.get(MountPodNames.DELETE_AT));
     p.put("deleting", pod.getMetadata().getDeletionTimestamp() != null);

@@ -2,7 +2,6 @@ package io.jfscsi.management;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
-import io.jfscsi.Quoted;
 import io.grpc.ForwardingServerCall;
 import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -10,6 +9,7 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.jfscsi.Quoted;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,10 +17,10 @@ import org.slf4j.MDC;
 
 /**
  * Wraps every CSI call: measures it from the request to the answer, counts its status code, and
- * puts the call's volume id and target into the logging MDC ({@code volume}, {@code target})
- * while the handler runs on the gRPC thread and while the answer is logged. Work that the
- * handler hands to the actors runs on their threads without this MDC; their log lines name the
- * volume in the text.
+ * puts the call's volume id and target into the logging MDC ({@code volume}, {@code target}) while
+ * the handler runs on the gRPC thread and while the answer is logged. Work that the handler hands
+ * to the actors runs on their threads without this MDC; their log lines name the volume in the
+ * text.
  *
  * <p>Only the volume id and the target path are taken from the request: never its secrets.
  */
@@ -55,8 +55,9 @@ final class CsiCallInterceptor implements ServerInterceptor {
           String value = (String) m.getField(f);
           if (!value.isEmpty()) {
             // Log lines carry it: a huge or hostile value is shown quoted and cut.
-            boolean plain = value.length() <= 2 * Quoted.SHOWN
-                && value.chars().allMatch(c -> c >= 0x20 && c < 0x7f);
+            boolean plain =
+                value.length() <= 2 * Quoted.SHOWN
+                    && value.chars().allMatch(c -> c >= 0x20 && c < 0x7f);
             return plain ? value : Quoted.of(value, 2 * Quoted.SHOWN);
           }
         }
@@ -87,19 +88,20 @@ final class CsiCallInterceptor implements ServerInterceptor {
   }
 
   @Override
-  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-                                                    ServerCallHandler<Q, R> next) {
+  public <Q, R> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
     String rpc = call.getMethodDescriptor().getBareMethodName();
     long start = System.nanoTime();
     Tags tags = new Tags();
     AtomicBoolean recorded = new AtomicBoolean();
-    ServerCall<Q, R> observed = new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
-      @Override
-      public void close(Status status, Metadata trailers) {
-        finish(rpc, status, start, tags, recorded);
-        super.close(status, trailers);
-      }
-    };
+    ServerCall<Q, R> observed =
+        new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void close(Status status, Metadata trailers) {
+            finish(rpc, status, start, tags, recorded);
+            super.close(status, trailers);
+          }
+        };
     ServerCall.Listener<Q> listener = next.startCall(observed, headers);
     return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
       @Override
@@ -115,7 +117,11 @@ final class CsiCallInterceptor implements ServerInterceptor {
 
       @Override
       public void onCancel() {
-        finish(rpc, Status.CANCELLED.withDescription("cancelled by the caller"), start, tags,
+        finish(
+            rpc,
+            Status.CANCELLED.withDescription("cancelled by the caller"),
+            start,
+            tags,
             recorded);
         tags.run(super::onCancel);
       }
@@ -128,13 +134,18 @@ final class CsiCallInterceptor implements ServerInterceptor {
     }
     long nanos = System.nanoTime() - start;
     metrics.recordCall(rpc, status.getCode(), nanos);
-    tags.run(() -> {
-      if (status.isOk()) {
-        log.debug("{} answered OK in {} ms", rpc, nanos / 1_000_000);
-      } else {
-        log.info("{} answered {} in {} ms: {}", rpc, status.getCode(), nanos / 1_000_000,
-            status.getDescription());
-      }
-    });
+    tags.run(
+        () -> {
+          if (status.isOk()) {
+            log.debug("{} answered OK in {} ms", rpc, nanos / 1_000_000);
+          } else {
+            log.info(
+                "{} answered {} in {} ms: {}",
+                rpc,
+                status.getCode(),
+                nanos / 1_000_000,
+                status.getDescription());
+          }
+        });
   }
 }

@@ -2,25 +2,25 @@ package io.jfscsi.management;
 
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.jfscsi.host.ContainerOutcome;
+import io.jfscsi.host.ContainerRecoveryListener;
+import io.jfscsi.mount.ClientRecovered;
 import io.jfscsi.mount.ClientState;
 import io.jfscsi.mount.ClientView;
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.Unit;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
-import io.jfscsi.host.ContainerOutcome;
-import io.jfscsi.host.ContainerRecoveryListener;
-import io.jfscsi.mount.ClientRecovered;
-import io.prometheus.metrics.core.metrics.CounterWithCallback;
-import io.prometheus.metrics.model.snapshots.Unit;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -33,14 +33,14 @@ import java.util.function.Supplier;
  *   <li>{@code jfscsi_csi_errors_total{rpc,code}}: calls that answered a status other than OK;
  *   <li>{@code jfscsi_clients{state}}: clients on this node in each {@link ClientState};
  *   <li>{@code jfscsi_references}: targets bound to those clients;
- *   <li>{@code jfscsi_client_restarts}: restarts after a crash, summed over the clients running
- *       now (a gauge: it drops when a client that had restarted exits);
+ *   <li>{@code jfscsi_client_restarts}: restarts after a crash, summed over the clients running now
+ *       (a gauge: it drops when a client that had restarted exits);
  *   <li>{@code jfscsi_client_recoveries_total} and {@code jfscsi_client_recovery_duration_seconds}:
- *       clients that died and serve their targets again, and the time from the death being seen
- *       to every target bound again ({@link #onClientRecovered});
- *   <li>{@code jfscsi_container_recoveries_total{outcome}} and
- *       {@code jfscsi_container_recovery_duration_seconds}: containers whose private copy of a
- *       dead mount was replaced.
+ *       clients that died and serve their targets again, and the time from the death being seen to
+ *       every target bound again ({@link #onClientRecovered});
+ *   <li>{@code jfscsi_container_recoveries_total{outcome}} and {@code
+ *       jfscsi_container_recovery_duration_seconds}: containers whose private copy of a dead mount
+ *       was replaced.
  * </ul>
  *
  * The client gauges are computed at each scrape from the actors' own description of themselves
@@ -49,8 +49,9 @@ import java.util.function.Supplier;
 public final class DriverMetrics implements ContainerRecoveryListener {
 
   /** Buckets from a fast stat to a publish that waits for a slow client start. */
-  private static final double[] CALL_BUCKETS =
-      {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+  private static final double[] CALL_BUCKETS = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
+  };
 
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private final Histogram callDuration;
@@ -62,53 +63,61 @@ public final class DriverMetrics implements ContainerRecoveryListener {
   private final AtomicReference<List<ClientView>> clients = new AtomicReference<>(List.of());
 
   public DriverMetrics() {
-    callDuration = Histogram.builder()
-        .name("jfscsi_csi_call_duration_seconds")
-        .help("Time from a CSI request to its answer, by gRPC method")
-        .unit(Unit.SECONDS)
-        .labelNames("rpc")
-        .classicOnly()
-        .classicUpperBounds(CALL_BUCKETS)
-        .register(registry);
-    errors = Counter.builder()
-        .name("jfscsi_csi_errors_total")
-        .help("CSI calls that answered a status other than OK, by gRPC method and status code")
-        .labelNames("rpc", "code")
-        .register(registry);
-    containerRecoveries = Counter.builder()
-        .name("jfscsi_container_recoveries_total")
-        .help("Containers whose dead copy of a volume was replaced (or not) after a client "
-            + "restart, by outcome")
-        .labelNames("outcome")
-        .register(registry);
-    containerRecoveryDuration = Histogram.builder()
-        .name("jfscsi_container_recovery_duration_seconds")
-        .help("Time to replace one container's dead copy of a volume")
-        .unit(Unit.SECONDS)
-        .classicOnly()
-        .classicUpperBounds(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
-        .register(registry);
-    clientRecoveries = Counter.builder()
-        .name("jfscsi_client_recoveries_total")
-        .help("Clients that died and serve their targets again")
-        .register(registry);
-    clientRecoveryDuration = Histogram.builder()
-        .name("jfscsi_client_recovery_duration_seconds")
-        .help("Time from a client's death being seen to every one of its targets bound again")
-        .unit(Unit.SECONDS)
-        .classicOnly()
-        .classicUpperBounds(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
-        .register(registry);
+    callDuration =
+        Histogram.builder()
+            .name("jfscsi_csi_call_duration_seconds")
+            .help("Time from a CSI request to its answer, by gRPC method")
+            .unit(Unit.SECONDS)
+            .labelNames("rpc")
+            .classicOnly()
+            .classicUpperBounds(CALL_BUCKETS)
+            .register(registry);
+    errors =
+        Counter.builder()
+            .name("jfscsi_csi_errors_total")
+            .help("CSI calls that answered a status other than OK, by gRPC method and status code")
+            .labelNames("rpc", "code")
+            .register(registry);
+    containerRecoveries =
+        Counter.builder()
+            .name("jfscsi_container_recoveries_total")
+            .help(
+                "Containers whose dead copy of a volume was replaced (or not) after a client "
+                    + "restart, by outcome")
+            .labelNames("outcome")
+            .register(registry);
+    containerRecoveryDuration =
+        Histogram.builder()
+            .name("jfscsi_container_recovery_duration_seconds")
+            .help("Time to replace one container's dead copy of a volume")
+            .unit(Unit.SECONDS)
+            .classicOnly()
+            .classicUpperBounds(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
+            .register(registry);
+    clientRecoveries =
+        Counter.builder()
+            .name("jfscsi_client_recoveries_total")
+            .help("Clients that died and serve their targets again")
+            .register(registry);
+    clientRecoveryDuration =
+        Histogram.builder()
+            .name("jfscsi_client_recovery_duration_seconds")
+            .help("Time from a client's death being seen to every one of its targets bound again")
+            .unit(Unit.SECONDS)
+            .classicOnly()
+            .classicUpperBounds(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+            .register(registry);
     GaugeWithCallback.builder()
         .name("jfscsi_clients")
         .help("JuiceFS clients on this node, by state")
         .labelNames("state")
-        .callback(cb -> {
-          List<ClientView> now = clients.get();
-          for (ClientState s : ClientState.values()) {
-            cb.call(now.stream().filter(v -> v.state() == s).count(), s.name());
-          }
-        })
+        .callback(
+            cb -> {
+              List<ClientView> now = clients.get();
+              for (ClientState s : ClientState.values()) {
+                cb.call(now.stream().filter(v -> v.state() == s).count(), s.name());
+              }
+            })
         .register(registry);
     GaugeWithCallback.builder()
         .name("jfscsi_references")
@@ -150,15 +159,16 @@ public final class DriverMetrics implements ContainerRecoveryListener {
   }
 
   /**
-   * Counts the node runtime's Kubernetes API requests at each scrape, as
-   * {@code jfscsi_kubernetes_requests_total{request="PATCH pods"}} (method or WATCH, resource).
-   * Called once, in cluster mode.
+   * Counts the node runtime's Kubernetes API requests at each scrape, as {@code
+   * jfscsi_kubernetes_requests_total{request="PATCH pods"}} (method or WATCH, resource). Called
+   * once, in cluster mode.
    */
   public void countKubernetesRequests(Supplier<Map<String, Long>> counts) {
     CounterWithCallback.builder()
         .name("jfscsi_kubernetes_requests_total")
-        .help("Requests the node's Mount Pod runtime sent to the API server, by method (WATCH for "
-            + "watches) and resource")
+        .help(
+            "Requests the node's Mount Pod runtime sent to the API server, by method (WATCH for "
+                + "watches) and resource")
         .labelNames("request")
         .callback(cb -> counts.get().forEach((request, n) -> cb.call(n, request)))
         .register(registry);

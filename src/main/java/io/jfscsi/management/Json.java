@@ -8,16 +8,16 @@ import tools.jackson.databind.MapperFeature;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * The JSON the management routes answer, written by Jackson (in the jar through fabric8): a
- * {@link ClientView} as an object of its components in their order, an empty Optional as null,
- * an Instant as ISO-8601 text.
+ * The JSON the management routes answer, written by Jackson (in the jar through fabric8): a {@link
+ * ClientView} as an object of its components in their order, an empty Optional as null, an Instant
+ * as ISO-8601 text.
  */
 final class Json {
   private Json() {}
 
   // Jackson 3 sorts properties by name unless told not to; the record's order reads better.
-  private static final JsonMapper MAPPER = JsonMapper.builder()
-      .disable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY).build();
+  private static final JsonMapper MAPPER =
+      JsonMapper.builder().disable(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY).build();
 
   static String clients(List<ClientView> views) {
     return MAPPER.writeValueAsString(views);

@@ -1,6 +1,7 @@
 package io.jfscsi.management;
 
 import io.jfscsi.mount.NodeGuardian;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -10,12 +11,11 @@ import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.Extension;
 import org.apache.pekko.actor.typed.ActorRef;
-import java.util.Optional;
 
 /**
  * What the management routes and health checks of one driver read, kept as an extension of its
- * actor system: pekko-management builds routes and checks by class name with the actor system
- * as their only argument, so this is where they find the driver they belong to.
+ * actor system: pekko-management builds routes and checks by class name with the actor system as
+ * their only argument, so this is where they find the driver they belong to.
  */
 public final class ManagementContext implements Extension {
 
@@ -25,8 +25,11 @@ public final class ManagementContext implements Extension {
    * @param guardian the node guardian, or null when the node role is off
    * @param probe the CSI Probe's readiness (runtime ready and the guardian answering)
    */
-  public record Hooks(ActorRef<NodeGuardian.Command> guardian, DriverMetrics metrics,
-                      Supplier<CompletionStage<Boolean>> probe, ManagementSettings settings) {}
+  public record Hooks(
+      ActorRef<NodeGuardian.Command> guardian,
+      DriverMetrics metrics,
+      Supplier<CompletionStage<Boolean>> probe,
+      ManagementSettings settings) {}
 
   private static final Id ID = new Id();
 
@@ -55,8 +58,8 @@ public final class ManagementContext implements Extension {
   Hooks hooks() {
     Hooks h = hooks.get();
     if (h == null) {
-      throw new IllegalStateException("management routes started before the driver installed "
-          + "its hooks");
+      throw new IllegalStateException(
+          "management routes started before the driver installed " + "its hooks");
     }
     return h;
   }

@@ -14,8 +14,10 @@ import io.jfscsi.mount.ClientView;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.apache.pekko.actor.ExtendedActorSystem;
@@ -35,11 +37,10 @@ import org.apache.pekko.management.javadsl.HealthChecks;
 import org.apache.pekko.management.javadsl.ManagementRouteProvider;
 import org.apache.pekko.management.javadsl.ManagementRouteProviderSettings;
 import scala.util.Try;
-import java.nio.charset.StandardCharsets;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * The management routes, contributed to pekko-management's HTTP server. All of them only read:
+ *
  * <ul>
  *   <li>{@code GET /alive}, {@code GET /ready}: pekko-management's configured liveness and
  *       readiness checks; 200 {@code OK}, or 503 with the reason;
@@ -50,13 +51,14 @@ import java.util.concurrent.CompletableFuture;
  *   <li>{@code GET /metrics}: Prometheus text;
  *   <li>{@code GET /}: the dashboard page.
  * </ul>
+ *
  * A route that changes something must be wrapped in {@link WriteAccess#requireToken}.
  */
 public final class ManagementRoutes implements ManagementRouteProvider {
 
   private static final ContentType.NonBinary HTML = ContentTypes.TEXT_HTML_UTF8;
-  private static final ContentType.NonBinary JSON = (ContentType.NonBinary)
-      ContentTypes.APPLICATION_JSON;
+  private static final ContentType.NonBinary JSON =
+      (ContentType.NonBinary) ContentTypes.APPLICATION_JSON;
 
   private final ManagementContext context;
   private final HealthChecks checks;
@@ -65,74 +67,115 @@ public final class ManagementRoutes implements ManagementRouteProvider {
 
   public ManagementRoutes(ExtendedActorSystem system) {
     this.context = ManagementContext.get(system);
-    this.checks = new HealthChecks(system,
-        HealthCheckSettings.create(system.settings().config()
-            .getConfig("pekko.management.health-checks")));
+    this.checks =
+        new HealthChecks(
+            system,
+            HealthCheckSettings.create(
+                system.settings().config().getConfig("pekko.management.health-checks")));
     this.scheduler = Adapter.toTyped(system).scheduler();
     this.dashboard = resource("dashboard.html");
   }
 
   @Override
   public Route routes(ManagementRouteProviderSettings settings) {
-    return respondWithHeader(RawHeader.create("Cache-Control", "no-store"), () -> get(() ->
-        concat(
-            pathSingleSlash(() -> complete(HttpResponse.create().withEntity(HTML, dashboard))),
-            path("alive", () -> health(checks.aliveResult())),
-            path("ready", () -> health(checks.readyResult())),
-            path("clients", () -> withClients(views -> json(StatusCodes.OK, Json.clients(views)))),
-            pathPrefix("volumes", () -> path(PathMatchers.segment(), this::volume)),
-            path("cluster", this::cluster),
-            path("metrics", () -> withClients(views -> {
-              DriverMetrics metrics = context.hooks().metrics();
-              metrics.observe(views);
-              return complete(HttpResponse.create().withEntity(
-                  ContentTypes.parse(DriverMetrics.CONTENT_TYPE),
-                  metrics.scrape().getBytes(StandardCharsets.UTF_8)));
-            })))));
+    return respondWithHeader(
+        RawHeader.create("Cache-Control", "no-store"),
+        () ->
+            get(
+                () ->
+                    concat(
+                        pathSingleSlash(
+                            () -> complete(HttpResponse.create().withEntity(HTML, dashboard))),
+                        path("alive", () -> health(checks.aliveResult())),
+                        path("ready", () -> health(checks.readyResult())),
+                        path(
+                            "clients",
+                            () -> withClients(views -> json(StatusCodes.OK, Json.clients(views)))),
+                        pathPrefix("volumes", () -> path(PathMatchers.segment(), this::volume)),
+                        path("cluster", this::cluster),
+                        path(
+                            "metrics",
+                            () ->
+                                withClients(
+                                    views -> {
+                                      DriverMetrics metrics = context.hooks().metrics();
+                                      metrics.observe(views);
+                                      return complete(
+                                          HttpResponse.create()
+                                              .withEntity(
+                                                  ContentTypes.parse(DriverMetrics.CONTENT_TYPE),
+                                                  metrics
+                                                      .scrape()
+                                                      .getBytes(StandardCharsets.UTF_8)));
+                                    })))));
   }
 
   private Route volume(String id) {
-    return pathEndOrSingleSlash(() -> withClients(views -> {
-      List<ClientView> serving = views.stream().filter(v -> v.volumeId().equals(id)).toList();
-      return serving.isEmpty()
-          ? json(StatusCodes.NOT_FOUND, Json.error("no client serves volume " + id
-              + " on this node"))
-          : json(StatusCodes.OK, Json.volume(id, serving));
-    }));
+    return pathEndOrSingleSlash(
+        () ->
+            withClients(
+                views -> {
+                  List<ClientView> serving =
+                      views.stream().filter(v -> v.volumeId().equals(id)).toList();
+                  return serving.isEmpty()
+                      ? json(
+                          StatusCodes.NOT_FOUND,
+                          Json.error("no client serves volume " + id + " on this node"))
+                      : json(StatusCodes.OK, Json.volume(id, serving));
+                }));
   }
 
   private Route cluster() {
     Optional<ClusterView> view = context.clusterView();
     if (view.isEmpty()) {
-      return json(StatusCodes.NOT_FOUND, Json.error("no cluster view: this driver runs without "
-          + "Kubernetes or without the controller role"));
+      return json(
+          StatusCodes.NOT_FOUND,
+          Json.error(
+              "no cluster view: this driver runs without "
+                  + "Kubernetes or without the controller role"));
     }
     // Blocks on the API server: on a thread of its own, never on a pool that others share.
-    CompletionStage<String> answer = CompletableFuture.supplyAsync(
-        view.get()::json, task -> Thread.ofVirtual().name("cluster-view").start(task));
-    return onComplete(answer, (Try<String> t) -> t.isSuccess() ? json(StatusCodes.OK, t.get())
-        : json(StatusCodes.SERVICE_UNAVAILABLE, Json.error("the API server did not answer: "
-            + ClientViews.message(t.failed().get()))));
+    CompletionStage<String> answer =
+        CompletableFuture.supplyAsync(
+            view.get()::json, task -> Thread.ofVirtual().name("cluster-view").start(task));
+    return onComplete(
+        answer,
+        (Try<String> t) ->
+            t.isSuccess()
+                ? json(StatusCodes.OK, t.get())
+                : json(
+                    StatusCodes.SERVICE_UNAVAILABLE,
+                    Json.error(
+                        "the API server did not answer: "
+                            + ClientViews.message(t.failed().get()))));
   }
 
   private Route withClients(Function<List<ClientView>, Route> inner) {
     CompletionStage<List<ClientView>> views =
         ClientViews.fetch(context.hooks().guardian(), scheduler);
-    return onComplete(views, (Try<List<ClientView>> t) -> t.isSuccess()
-        ? inner.apply(t.get())
-        : json(StatusCodes.SERVICE_UNAVAILABLE, Json.error("the node guardian did not answer: "
-            + ClientViews.message(t.failed().get()))));
+    return onComplete(
+        views,
+        (Try<List<ClientView>> t) ->
+            t.isSuccess()
+                ? inner.apply(t.get())
+                : json(
+                    StatusCodes.SERVICE_UNAVAILABLE,
+                    Json.error(
+                        "the node guardian did not answer: "
+                            + ClientViews.message(t.failed().get()))));
   }
 
   private static Route health(CompletionStage<CheckResult> result) {
-    return onComplete(result, (Try<CheckResult> t) -> {
-      if (t.isSuccess() && t.get().isSuccess()) {
-        return complete(StatusCodes.OK, "OK");
-      }
-      String reason = t.isSuccess() ? t.get().failure().orElse("not healthy")
-          : reason(t.failed().get());
-      return complete(StatusCodes.SERVICE_UNAVAILABLE, reason);
-    });
+    return onComplete(
+        result,
+        (Try<CheckResult> t) -> {
+          if (t.isSuccess() && t.get().isSuccess()) {
+            return complete(StatusCodes.OK, "OK");
+          }
+          String reason =
+              t.isSuccess() ? t.get().failure().orElse("not healthy") : reason(t.failed().get());
+          return complete(StatusCodes.SERVICE_UNAVAILABLE, reason);
+        });
   }
 
   /** A check's own reason, under the wrapper pekko-management puts around it. */

@@ -15,9 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The management HTTP server of one driver, run by pekko-management on the driver's actor
- * system (which must run with {@link ManagementSettings#applyTo}'s config). It stops with the
- * actor system, when its service-unbind phase begins.
+ * The management HTTP server of one driver, run by pekko-management on the driver's actor system
+ * (which must run with {@link ManagementSettings#applyTo}'s config). It stops with the actor
+ * system, when its service-unbind phase begins.
  */
 public final class ManagementServer {
   private static final Logger log = LoggerFactory.getLogger(ManagementServer.class);
@@ -31,16 +31,18 @@ public final class ManagementServer {
   }
 
   /**
-   * Binds the server and waits until it listens. Until {@link #csiServing} says so, /ready
-   * answers 503.
+   * Binds the server and waits until it listens. Until {@link #csiServing} says so, /ready answers
+   * 503.
    *
    * @param guardian the node guardian, or null without the node role
    * @param probe the CSI Probe's readiness
    */
-  public static ManagementServer start(ActorSystem<?> system, ManagementSettings settings,
-                                       ActorRef<NodeGuardian.Command> guardian,
-                                       DriverMetrics metrics,
-                                       Supplier<CompletionStage<Boolean>> probe)
+  public static ManagementServer start(
+      ActorSystem<?> system,
+      ManagementSettings settings,
+      ActorRef<NodeGuardian.Command> guardian,
+      DriverMetrics metrics,
+      Supplier<CompletionStage<Boolean>> probe)
       throws IOException {
     ManagementContext context = ManagementContext.get(system);
     context.install(new ManagementContext.Hooks(guardian, metrics, probe, settings));
@@ -50,21 +52,34 @@ public final class ManagementServer {
       uri = management.start().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (Exception e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
-      while (cause.getCause() != null && cause.getMessage() != null
+      while (cause.getCause() != null
+          && cause.getMessage() != null
           && cause.getMessage().startsWith("Failed to start")) {
         cause = cause.getCause();
       }
-      throw new IOException("management HTTP cannot listen on " + settings.host() + ":"
-          + settings.port() + ": " + cause.getMessage()
-          + " (set jfs-csi.management.port, or jfs-csi.management.enabled = false)", e);
+      throw new IOException(
+          "management HTTP cannot listen on "
+              + settings.host()
+              + ":"
+              + settings.port()
+              + ": "
+              + cause.getMessage()
+              + " (set jfs-csi.management.port, or jfs-csi.management.enabled = false)",
+          e);
     }
-    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
-        "management-http", () -> {
-          context.csiServing(false);
-          return management.stop().exceptionally(e -> Done.getInstance());
-        });
-    log.info("management HTTP listening on http://{}:{}/ (routes: / /alive /ready /clients "
-        + "/volumes/ID /metrics)", settings.host(), uri.port());
+    CoordinatedShutdown.get(system)
+        .addTask(
+            CoordinatedShutdown.PhaseServiceUnbind(),
+            "management-http",
+            () -> {
+              context.csiServing(false);
+              return management.stop().exceptionally(e -> Done.getInstance());
+            });
+    log.info(
+        "management HTTP listening on http://{}:{}/ (routes: / /alive /ready /clients "
+            + "/volumes/ID /metrics)",
+        settings.host(),
+        uri.port());
     return new ManagementServer(context, uri);
   }
 

@@ -20,8 +20,8 @@ public record ManagementSettings(boolean enabled, String host, int port, Optiona
 
   public ManagementSettings {
     if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("jfs-csi.management.port must be 0 through 65535 (was "
-          + port + ")");
+      throw new IllegalArgumentException(
+          "jfs-csi.management.port must be 0 through 65535 (was " + port + ")");
     }
     token = token.filter(t -> !t.isBlank());
   }
@@ -29,15 +29,18 @@ public record ManagementSettings(boolean enabled, String host, int port, Optiona
   /** Reads the section from the {@code jfs-csi} config. */
   public static ManagementSettings from(Config jfsCsi) {
     Config m = jfsCsi.getConfig("management");
-    return new ManagementSettings(m.getBoolean("enabled"), m.getString("host"), m.getInt("port"),
+    return new ManagementSettings(
+        m.getBoolean("enabled"),
+        m.getString("host"),
+        m.getInt("port"),
         Optional.of(m.getString("token")));
   }
 
   /**
-   * The config the actor system runs with: pekko-management's HTTP settings follow
-   * {@code jfs-csi.management}, its own health-check route is replaced by ours (which answers
-   * 503 with the reason instead of 500), and our checks and routes are registered. Set here,
-   * not in reference.conf, so that the order in which reference.conf files merge cannot undo it.
+   * The config the actor system runs with: pekko-management's HTTP settings follow {@code
+   * jfs-csi.management}, its own health-check route is replaced by ours (which answers 503 with the
+   * reason instead of 500), and our checks and routes are registered. Set here, not in
+   * reference.conf, so that the order in which reference.conf files merge cannot undo it.
    */
   public Config applyTo(Config config) {
     Map<String, Object> m = new HashMap<>();
@@ -48,10 +51,9 @@ public record ManagementSettings(boolean enabled, String host, int port, Optiona
     m.put("pekko.management.http.base-path", "");
     m.put("pekko.management.http.routes.health-checks", "");
     m.put("pekko.management.http.routes.jfs-csi", ManagementRoutes.class.getName());
-    m.put("pekko.management.health-checks.readiness-checks.jfs-csi",
-        ReadinessCheck.class.getName());
-    m.put("pekko.management.health-checks.liveness-checks.jfs-csi",
-        LivenessCheck.class.getName());
+    m.put(
+        "pekko.management.health-checks.readiness-checks.jfs-csi", ReadinessCheck.class.getName());
+    m.put("pekko.management.health-checks.liveness-checks.jfs-csi", LivenessCheck.class.getName());
     m.put("pekko.management.health-checks.check-timeout", CHECK_TIMEOUT.toMillis() + "ms");
     return ConfigFactory.parseMap(m).withFallback(config);
   }

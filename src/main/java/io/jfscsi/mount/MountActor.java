@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -35,7 +36,6 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.pattern.StatusReply;
-import java.util.Locale;
 
 /**
  * One shared JuiceFS client and every target bound to it. Publish and unpublish for the client
@@ -61,8 +61,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   public record Describe(ActorRef<ClientView> replyTo) implements Command {}
 
   /**
-   * From the guardian after an {@link Idle} report: stop the client and end, unless a message
-   * that crossed the report gave the actor work again; then it answers {@link InUse} instead.
+   * From the guardian after an {@link Idle} report: stop the client and end, unless a message that
+   * crossed the report gave the actor work again; then it answers {@link InUse} instead.
    */
   public record Stop() implements Command {}
 
@@ -115,22 +115,29 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   /** Timer keys: a timer's message is not its key unless it is passed as one. */
   private static final Object EXIT_TIMER = "delayed-exit";
+
   private static final Object RESTART_TIMER = "restart";
   private static final Object CHECK_TIMER = "reference-check";
   private static final Object CONTAINERS_TIMER = "container-recovery";
   private static final Object HUNG_TIMER = "hung-confirmation";
+
   /**
-   * A crashed client's mount point answers ENOTCONN before its exit is reported (on a node,
-   * kubelet and the pod informer take a second or two): a check that finds it so looks again
-   * this much later before it calls the client hung and stops it itself. Stopping it then would
-   * wait for its pod to go, and hold the restart that the exit report starts at once.
+   * A crashed client's mount point answers ENOTCONN before its exit is reported (on a node, kubelet
+   * and the pod informer take a second or two): a check that finds it so looks again this much
+   * later before it calls the client hung and stops it itself. Stopping it then would wait for its
+   * pod to go, and hold the restart that the exit report starts at once.
    */
   static final Duration HUNG_CONFIRMATION = Duration.ofSeconds(3);
+
   /** Tries of one client's container recovery after the first, before it is left to the log. */
   static final int CONTAINER_RETRIES = 8;
 
-  private record Ports(MountRuntime runtime, Mounter mounter, MountSettings settings, Clock clock,
-                       ActorRef<Report> parent) {}
+  private record Ports(
+      MountRuntime runtime,
+      Mounter mounter,
+      MountSettings settings,
+      Clock clock,
+      ActorRef<Report> parent) {}
 
   private final Ports ports;
   private final ClientKey key;
@@ -141,73 +148,122 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private ClientState state = ClientState.STARTING;
   private RunningClient client;
+
   /** A client that died and was not restarted; stopped on exit so its mount point is cleared. */
   private RunningClient deadClient;
+
   private Optional<Instant> deleteAt = Optional.empty();
+
   /**
-   * The runtime's last stop of a client of this key, which takes as long as the client needs to
-   * go (a Mount Pod's grace period): the next client starts only once it completed.
+   * The runtime's last stop of a client of this key, which takes as long as the client needs to go
+   * (a Mount Pod's grace period): the next client starts only once it completed.
    */
   private CompletionStage<Void> lastStop = CompletableFuture.completedFuture(null);
+
   private int restarts;
   private Duration backoff;
+
   /** When the current client became ready; its backoff is forgiven once it has run a while. */
   private Instant readyAt;
+
   private Optional<String> lastError = Optional.empty();
+
   /** What the start in flight waits on, as the runtime last said; empty when none is. */
   private Optional<StartProgress> progress = Optional.empty();
+
   /**
    * A publish was answered before the client it waited for was ready: its caller will retry, so a
    * client that then comes up unreferenced waits for it ({@link MountSettings#retryGrace}).
    */
   private boolean retryExpected;
+
   /** When the death of the client being recovered was seen; null while it serves. */
   private Instant brokenSince;
+
   /** The client whose mount point the last check found dead, to be confirmed by the next. */
   private RunningClient staleAtCheck;
+
   /** Containers still holding a dead copy after the last recovery, and how often retried. */
   private int containerRetries;
+
   private Duration containerBackoff;
+
   /**
-   * When a stats call found the running client not answering (a hung or stopped process: the
-   * call waited out its deadline); null while it answers. Later stats calls are answered from
-   * this at once instead of each waiting out a deadline of its own in this mailbox, ahead of
-   * the reference check that restarts such a client.
+   * When a stats call found the running client not answering (a hung or stopped process: the call
+   * waited out its deadline); null while it answers. Later stats calls are answered from this at
+   * once instead of each waiting out a deadline of its own in this mailbox, ahead of the reference
+   * check that restarts such a client.
    */
   private Instant unresponsiveSince;
 
   /** A probe that took this long waited on the client, not on the kernel. */
   static final Duration UNRESPONSIVE = Duration.ofSeconds(1);
 
-  public static Behavior<Command> create(ClientKey key, VolumeSettings volume, MountRuntime runtime,
-                                         Mounter mounter, MountSettings settings, Clock clock,
-                                         ActorRef<Report> parent) {
-    return setup(key, volume, new Ports(runtime, mounter, settings, clock, parent), Map.of(),
-        Optional.empty(), Optional.empty());
+  public static Behavior<Command> create(
+      ClientKey key,
+      VolumeSettings volume,
+      MountRuntime runtime,
+      Mounter mounter,
+      MountSettings settings,
+      Clock clock,
+      ActorRef<Report> parent) {
+    return setup(
+        key,
+        volume,
+        new Ports(runtime, mounter, settings, clock, parent),
+        Map.of(),
+        Optional.empty(),
+        Optional.empty());
   }
 
   /** Rebuilds the actor of a client recorded by an earlier driver on this node. */
-  public static Behavior<Command> recovered(ClientRecord record, VolumeSettings volume,
-                                            Map<Path, Boolean> targets, MountRuntime runtime,
-                                            Mounter mounter, MountSettings settings, Clock clock,
-                                            ActorRef<Report> parent) {
-    return setup(record.key(), volume, new Ports(runtime, mounter, settings, clock, parent),
-        targets, record.running(), record.deleteAt());
+  public static Behavior<Command> recovered(
+      ClientRecord record,
+      VolumeSettings volume,
+      Map<Path, Boolean> targets,
+      MountRuntime runtime,
+      Mounter mounter,
+      MountSettings settings,
+      Clock clock,
+      ActorRef<Report> parent) {
+    return setup(
+        record.key(),
+        volume,
+        new Ports(runtime, mounter, settings, clock, parent),
+        targets,
+        record.running(),
+        record.deleteAt());
   }
 
-  private static Behavior<Command> setup(ClientKey key, VolumeSettings volume, Ports ports,
-                                         Map<Path, Boolean> targets,
-                                         Optional<RunningClient> previous,
-                                         Optional<Instant> deleteAt) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(10_000,
-        stash -> new MountActor(ctx, key, volume, ports, timers, stash, targets, previous,
-            deleteAt))));
+  private static Behavior<Command> setup(
+      ClientKey key,
+      VolumeSettings volume,
+      Ports ports,
+      Map<Path, Boolean> targets,
+      Optional<RunningClient> previous,
+      Optional<Instant> deleteAt) {
+    return Behaviors.setup(
+        ctx ->
+            Behaviors.withTimers(
+                timers ->
+                    Behaviors.withStash(
+                        10_000,
+                        stash ->
+                            new MountActor(
+                                ctx, key, volume, ports, timers, stash, targets, previous,
+                                deleteAt))));
   }
 
-  private MountActor(ActorContext<Command> ctx, ClientKey key, VolumeSettings volume, Ports ports,
-                     TimerScheduler<Command> timers, StashBuffer<Command> waiting,
-                     Map<Path, Boolean> recoveredTargets, Optional<RunningClient> previous,
-                     Optional<Instant> recoveredDeleteAt) {
+  private MountActor(
+      ActorContext<Command> ctx,
+      ClientKey key,
+      VolumeSettings volume,
+      Ports ports,
+      TimerScheduler<Command> timers,
+      StashBuffer<Command> waiting,
+      Map<Path, Boolean> recoveredTargets,
+      Optional<RunningClient> previous,
+      Optional<Instant> recoveredDeleteAt) {
     super(ctx);
     this.key = key;
     this.volume = volume;
@@ -215,13 +271,20 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     this.timers = timers;
     this.waiting = waiting;
     this.backoff = ports.settings().restartMinBackoff();
-    this.targets = new Targets(key, volume, ports.mounter(),
-        ports.settings().kubeletRoot(), ctx.getLog(), recoveredTargets);
+    this.targets =
+        new Targets(
+            key,
+            volume,
+            ports.mounter(),
+            ports.settings().kubeletRoot(),
+            ctx.getLog(),
+            recoveredTargets);
     this.deleteAt = recoveredDeleteAt;
-    timers.startTimerWithFixedDelay(CHECK_TIMER, new CheckReferences(),
-        ports.settings().referenceCheck());
-    startClient(previous, previous.isPresent() ? "adopting the client of an earlier driver"
-        : "first publish");
+    timers.startTimerWithFixedDelay(
+        CHECK_TIMER, new CheckReferences(), ports.settings().referenceCheck());
+    startClient(
+        previous,
+        previous.isPresent() ? "adopting the client of an earlier driver" : "first publish");
   }
 
   @Override
@@ -253,7 +316,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         yield this;
       }
       case ExitDue due -> {
-        if (deleteAt.isPresent() && state == ClientState.DRAINING
+        if (deleteAt.isPresent()
+            && state == ClientState.DRAINING
             && ports.clock().instant().isBefore(deleteAt.get())) {
           startExitTimer(); // one step of a wait longer than the scheduler holds
         } else {
@@ -263,9 +327,17 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       }
       case ContainersDue due -> onContainersDue();
       case HungClientStopped stopped -> {
-        stopped.failure().ifPresent(e -> getContext().getLog().error("volume {}: the hung client "
-            + "{} could not be stopped: {}", key.volumeId(), stopped.client().handle(),
-            Failure.unwrap(e).getMessage()));
+        stopped
+            .failure()
+            .ifPresent(
+                e ->
+                    getContext()
+                        .getLog()
+                        .error(
+                            "volume {}: the hung client " + "{} could not be stopped: {}",
+                            key.volumeId(),
+                            stopped.client().handle(),
+                            Failure.unwrap(e).getMessage()));
         yield this;
       }
       case Retired retired -> onRetired(retired.failure());
@@ -275,8 +347,10 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   // ---- publish and unpublish -------------------------------------------------------------
 
   private Behavior<Command> onAdd(AddTarget add) {
-    if (state == ClientState.STARTING || state == ClientState.RESTARTING
-        || state == ClientState.BROKEN || state == ClientState.STOPPING) {
+    if (state == ClientState.STARTING
+        || state == ClientState.RESTARTING
+        || state == ClientState.BROKEN
+        || state == ClientState.STOPPING) {
       awaitClient(add);
       return this;
     }
@@ -297,8 +371,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
         // The client died and its exit has not reached us yet: restart it, then bind.
         awaitClient(add);
         lastError = Optional.of("the mount point " + client.mountPath() + " is not connected");
-        getContext().getLog().warn("volume {}: client {} is gone: {}", key.volumeId(),
-            client.handle(), lastError.get());
+        getContext()
+            .getLog()
+            .warn(
+                "volume {}: client {} is gone: {}",
+                key.volumeId(),
+                client.handle(),
+                lastError.get());
         scheduleRestart();
         return this;
       }
@@ -322,8 +401,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   // ---- publishes that wait for the client ------------------------------------------------
 
   /**
-   * A publish waits for the client, but not past the answer deadline (kubelet gives up at 120 s
-   * and would show only "context deadline exceeded"), and not at all while the start is stuck on
+   * A publish waits for the client, but not past the answer deadline (kubelet gives up at 120 s and
+   * would show only "context deadline exceeded"), and not at all while the start is stuck on
    * something that does not fix itself soon. Its deadline counts from its first wait: a publish
    * stashed again after a failed restart keeps it.
    */
@@ -348,40 +427,56 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       return this; // the start it speaks of has ended
     }
     if (!progress.equals(Optional.of(reported))) {
-      getContext().getLog().info("volume {}: client {} is starting: {}", key.volumeId(), key,
-          reported.description());
+      getContext()
+          .getLog()
+          .info(
+              "volume {}: client {} is starting: {}", key.volumeId(), key, reported.description());
     }
     progress = Optional.of(reported);
     if (reported.stuck()) {
       Failure failure = stuckFailure(reported);
-      takeWaiting(c -> c instanceof AddTarget)
-          .forEach(c -> answerEarly((AddTarget) c, failure));
+      takeWaiting(c -> c instanceof AddTarget).forEach(c -> answerEarly((AddTarget) c, failure));
     }
     return this;
   }
 
   private Behavior<Command> onAnswerDue(AddTarget add) {
     if (!takeWaiting(add::equals).isEmpty()) {
-      answerEarly(add, new Failure(Failure.Code.DEADLINE_EXCEEDED, "volume " + key.volumeId()
-          + " is not ready after " + ports.settings().answerDeadline().toSeconds() + " s: "
-          + waitingOn() + ". The client's start goes on, and the retry waits for the same one"));
+      answerEarly(
+          add,
+          new Failure(
+              Failure.Code.DEADLINE_EXCEEDED,
+              "volume "
+                  + key.volumeId()
+                  + " is not ready after "
+                  + ports.settings().answerDeadline().toSeconds()
+                  + " s: "
+                  + waitingOn()
+                  + ". The client's start goes on, and the retry waits for the same one"));
     }
     return this;
   }
 
   private Failure stuckFailure(StartProgress stuck) {
-    return new Failure(Failure.Code.UNAVAILABLE, "volume " + key.volumeId()
-        + " cannot be served until this is fixed: " + stuck.description() + ". The client's "
-        + "start goes on, and the retry waits for the same one");
+    return new Failure(
+        Failure.Code.UNAVAILABLE,
+        "volume "
+            + key.volumeId()
+            + " cannot be served until this is fixed: "
+            + stuck.description()
+            + ". The client's "
+            + "start goes on, and the retry waits for the same one");
   }
 
   /** What the client that a publish waits for is doing, for that publish's answer. */
   private String waitingOn() {
     return switch (state) {
-      case STARTING, RESTARTING -> progress.map(StartProgress::description)
-          .orElse("its client is still starting");
-      case BROKEN -> "its client died (" + lastError.orElse("no reason known")
-          + ") and is restarted after a backoff";
+      case STARTING, RESTARTING ->
+          progress.map(StartProgress::description).orElse("its client is still starting");
+      case BROKEN ->
+          "its client died ("
+              + lastError.orElse("no reason known")
+              + ") and is restarted after a backoff";
       default -> "its client is " + state.name().toLowerCase(Locale.ROOT);
     };
   }
@@ -389,8 +484,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   /** Answers a waiting publish before the client is ready; it holds no reference. */
   private void answerEarly(AddTarget add, Failure failure) {
     retryExpected = true;
-    getContext().getLog().info("volume {}: publish at {} answered before its client is ready: {}",
-        key.volumeId(), add.target(), failure.getMessage());
+    getContext()
+        .getLog()
+        .info(
+            "volume {}: publish at {} answered before its client is ready: {}",
+            key.volumeId(),
+            add.target(),
+            failure.getMessage());
     answerHeld(add.target());
     add.replyTo().tell(StatusReply.error(failure));
   }
@@ -418,9 +518,11 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     // An unpublish needs no client, but it must not overtake a publish of the same target that
     // waits for one (while the client is up, whatever is still stashed came after this call).
     boolean waitingForClient = state == ClientState.BROKEN || state == ClientState.RESTARTING;
-    if (state == ClientState.STARTING || state == ClientState.STOPPING
-        || waitingForClient && waiting.anyMatch(
-            c -> c instanceof AddTarget a && a.target().equals(remove.target()))) {
+    if (state == ClientState.STARTING
+        || state == ClientState.STOPPING
+        || waitingForClient
+            && waiting.anyMatch(
+                c -> c instanceof AddTarget a && a.target().equals(remove.target()))) {
       waiting.stash(remove);
       return this;
     }
@@ -430,8 +532,13 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       }
     } catch (MountException e) {
       answerHeld(remove.target());
-      remove.replyTo().tell(StatusReply.error(Failure.internal(
-          "cannot unmount " + Quoted.path(remove.target()) + ": " + e.getMessage(), e)));
+      remove
+          .replyTo()
+          .tell(
+              StatusReply.error(
+                  Failure.internal(
+                      "cannot unmount " + Quoted.path(remove.target()) + ": " + e.getMessage(),
+                      e)));
       return this;
     }
     answerHeld(remove.target());
@@ -449,47 +556,74 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private Behavior<Command> onStats(Stats stats) {
     if (!targets.holds(stats.target())) {
-      stats.replyTo().tell(StatusReply.error(Failure.notFound(
-          "volume " + key.volumeId() + " is not published at "
-          + Quoted.path(stats.target()))));
+      stats
+          .replyTo()
+          .tell(
+              StatusReply.error(
+                  Failure.notFound(
+                      "volume "
+                          + key.volumeId()
+                          + " is not published at "
+                          + Quoted.path(stats.target()))));
       return this;
     }
     if (unresponsiveSince != null && state == ClientState.READY) {
-      stats.replyTo().tell(StatusReply.success(new TargetStats(Optional.empty(), true,
-          "the JuiceFS client has not answered since " + unresponsiveSince + " (hung or "
-          + "stopped); the reference check restarts a client that stays so")));
+      stats
+          .replyTo()
+          .tell(
+              StatusReply.success(
+                  new TargetStats(
+                      Optional.empty(),
+                      true,
+                      "the JuiceFS client has not answered since "
+                          + unresponsiveSince
+                          + " (hung or "
+                          + "stopped); the reference check restarts a client that stays so")));
       return this;
     }
     long probing = System.nanoTime();
     MountState at = ports.mounter().probe(stats.target());
     if (at != MountState.MOUNTED) {
       markIfUnresponsive(probing);
-      String why = switch (state) {
-        case BROKEN, RESTARTING -> "the JuiceFS client died and is being restarted";
-        default -> "the target is " + at.name().toLowerCase().replace('_', ' ');
-      };
+      String why =
+          switch (state) {
+            case BROKEN, RESTARTING -> "the JuiceFS client died and is being restarted";
+            default -> "the target is " + at.name().toLowerCase().replace('_', ' ');
+          };
       stats.replyTo().tell(StatusReply.success(new TargetStats(Optional.empty(), true, why)));
       return this;
     }
     try {
-      stats.replyTo().tell(StatusReply.success(
-          new TargetStats(Optional.of(ports.mounter().stats(stats.target())), false, "healthy")));
+      stats
+          .replyTo()
+          .tell(
+              StatusReply.success(
+                  new TargetStats(
+                      Optional.of(ports.mounter().stats(stats.target())), false, "healthy")));
     } catch (MountException e) {
       markIfUnresponsive(probing);
-      stats.replyTo().tell(StatusReply.success(
-          new TargetStats(Optional.empty(), true, "statfs failed: " + e.getMessage())));
+      stats
+          .replyTo()
+          .tell(
+              StatusReply.success(
+                  new TargetStats(Optional.empty(), true, "statfs failed: " + e.getMessage())));
     }
     return this;
   }
 
   /** After a failed probe or statfs that began at {@code startedNanos}. */
   private void markIfUnresponsive(long startedNanos) {
-    if (state == ClientState.READY && unresponsiveSince == null
+    if (state == ClientState.READY
+        && unresponsiveSince == null
         && System.nanoTime() - startedNanos >= UNRESPONSIVE.toNanos()) {
       unresponsiveSince = ports.clock().instant();
-      getContext().getLog().warn("volume {}: client {} does not answer (hung or stopped); stats "
-          + "calls answer abnormal at once until it answers again or is restarted",
-          key.volumeId(), client.handle());
+      getContext()
+          .getLog()
+          .warn(
+              "volume {}: client {} does not answer (hung or stopped); stats "
+                  + "calls answer abnormal at once until it answers again or is restarted",
+              key.volumeId(),
+              client.handle());
     }
   }
 
@@ -509,10 +643,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       // for the stop; this actor does not.
       RunningClient hung = client;
       staleAtCheck = null;
-      getContext().pipeToSelf(stopClient(hung),
-          (done, error) -> new HungClientStopped(hung, Optional.ofNullable(error)));
-      return onDied(new ClientExit(hung, "its mount point " + hung.mountPath()
-          + " does not answer (hung or dead client)"));
+      getContext()
+          .pipeToSelf(
+              stopClient(hung),
+              (done, error) -> new HungClientStopped(hung, Optional.ofNullable(error)));
+      return onDied(
+          new ClientExit(
+              hung,
+              "its mount point " + hung.mountPath() + " does not answer (hung or dead client)"));
     }
     List<Path> gone = targets.dropUnpublished(ports.runtime()::podGone);
     gone.forEach(this::tellDropped);
@@ -528,17 +666,29 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   // ---- the client's life -----------------------------------------------------------------
 
   private void startClient(Optional<RunningClient> previous, String reason) {
-    transition(restarts == 0 && client == null ? ClientState.STARTING : ClientState.RESTARTING,
-        reason);
+    transition(
+        restarts == 0 && client == null ? ClientState.STARTING : ClientState.RESTARTING, reason);
     progress = Optional.empty();
     var self = getContext().getSelf();
     // After the last stop, even a failed one: the start clears what that stop left or says why.
-    CompletionStage<RunningClient> starting = lastStop.exceptionally(stopFailed -> null)
-        .thenCompose(stopped -> ports.runtime().start(key, volume, previous,
-            exit -> self.tell(new ClientDied(exit)),
-            reported -> self.tell(new StartProgressed(reported))));
-    getContext().pipeToSelf(starting,
-        (started, error) -> error == null ? new ClientStarted(started) : new ClientStartFailed(error));
+    CompletionStage<RunningClient> starting =
+        lastStop
+            .exceptionally(stopFailed -> null)
+            .thenCompose(
+                stopped ->
+                    ports
+                        .runtime()
+                        .start(
+                            key,
+                            volume,
+                            previous,
+                            exit -> self.tell(new ClientDied(exit)),
+                            reported -> self.tell(new StartProgressed(reported))));
+    getContext()
+        .pipeToSelf(
+            starting,
+            (started, error) ->
+                error == null ? new ClientStarted(started) : new ClientStartFailed(error));
   }
 
   private Behavior<Command> onStarted(RunningClient started) {
@@ -548,8 +698,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     unresponsiveSince = null;
     readyAt = ports.clock().instant();
     lastError = Optional.empty();
-    transition(ClientState.READY, "client " + started.handle() + " is ready at "
-        + started.mountPath());
+    transition(
+        ClientState.READY, "client " + started.handle() + " is ready at " + started.mountPath());
     timers.cancel(CONTAINERS_TIMER);
     if (recovering) {
       Targets.Rebound result = targets.rebind(started.mountPath());
@@ -560,20 +710,33 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       retryContainersLater(result.containersLeft());
     }
     if (brokenSince != null) {
-      var recovered = new ClientRecovered(key.name(), key.volumeId(),
-          Duration.between(brokenSince, ports.clock().instant()), targets.names().size(),
-          restarts);
-      getContext().getLog().info("volume {}: client {} recovered: {} targets served again {} ms "
-          + "after its death was seen", key.volumeId(), key, recovered.targets(),
-          recovered.took().toMillis());
+      var recovered =
+          new ClientRecovered(
+              key.name(),
+              key.volumeId(),
+              Duration.between(brokenSince, ports.clock().instant()),
+              targets.names().size(),
+              restarts);
+      getContext()
+          .getLog()
+          .info(
+              "volume {}: client {} recovered: {} targets served again {} ms "
+                  + "after its death was seen",
+              key.volumeId(),
+              key,
+              recovered.targets(),
+              recovered.took().toMillis());
       getContext().getSystem().eventStream().tell(new EventStream.Publish<>(recovered));
       brokenSince = null;
     }
     save();
     if (targets.isEmpty() && waiting.isEmpty()) {
       // A publish answered while this client started will be retried: leave it time to come.
-      beginExit(retryExpected ? "no target references the client yet; it waits for the retry of "
-          + "a publish answered while it started" : "no target references the client",
+      beginExit(
+          retryExpected
+              ? "no target references the client yet; it waits for the retry of "
+                  + "a publish answered while it started"
+              : "no target references the client",
           retryExpected ? ports.settings().retryGrace() : Duration.ZERO);
     } else if (!targets.isEmpty() && deleteAt.isPresent()) {
       deleteAt = Optional.empty();
@@ -589,18 +752,30 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       return;
     }
     if (containerRetries >= CONTAINER_RETRIES) {
-      lastError = Optional.of(left.size() + " containers still hold a dead copy of the volume"
-          + " after " + containerRetries + " tries; their pods must be restarted: "
-          + left.getFirst().describe());
+      lastError =
+          Optional.of(
+              left.size()
+                  + " containers still hold a dead copy of the volume"
+                  + " after "
+                  + containerRetries
+                  + " tries; their pods must be restarted: "
+                  + left.getFirst().describe());
       getContext().getLog().error("volume {}: {}", key.volumeId(), lastError.get());
       return;
     }
-    getContext().getLog().warn("volume {}: {} containers not recovered; trying again in {} ms",
-        key.volumeId(), left.size(), containerBackoff.toMillis());
+    getContext()
+        .getLog()
+        .warn(
+            "volume {}: {} containers not recovered; trying again in {} ms",
+            key.volumeId(),
+            left.size(),
+            containerBackoff.toMillis());
     timers.startSingleTimer(CONTAINERS_TIMER, new ContainersDue(), containerBackoff);
     Duration next = containerBackoff.multipliedBy(2);
-    containerBackoff = next.compareTo(ports.settings().restartMaxBackoff()) > 0
-        ? ports.settings().restartMaxBackoff() : next;
+    containerBackoff =
+        next.compareTo(ports.settings().restartMaxBackoff()) > 0
+            ? ports.settings().restartMaxBackoff()
+            : next;
   }
 
   private Behavior<Command> onContainersDue() {
@@ -610,8 +785,12 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     containerRetries++;
     List<ContainerOutcome> left = targets.recoverContainers(client.mountPath());
     if (left.isEmpty()) {
-      getContext().getLog().info("volume {}: every container recovered on try {}",
-          key.volumeId(), containerRetries + 1);
+      getContext()
+          .getLog()
+          .info(
+              "volume {}: every container recovered on try {}",
+              key.volumeId(),
+              containerRetries + 1);
     }
     retryContainersLater(left);
     return this;
@@ -619,14 +798,19 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   private Behavior<Command> onStartFailed(Throwable error) {
     Throwable cause = Failure.unwrap(error);
-    Failure failure = cause instanceof Failure f ? f
-        : new Failure(Failure.Code.UNAVAILABLE, "the JuiceFS client did not start: "
-            + cause.getMessage(), cause);
+    Failure failure =
+        cause instanceof Failure f
+            ? f
+            : new Failure(
+                Failure.Code.UNAVAILABLE,
+                "the JuiceFS client did not start: " + cause.getMessage(),
+                cause);
     lastError = Optional.of(failure.getMessage());
     progress = Optional.empty();
     retryExpected = false;
-    getContext().getLog().error("volume {}: client {} did not start: {}", key.volumeId(), key,
-        failure.getMessage());
+    getContext()
+        .getLog()
+        .error("volume {}: client {} did not start: {}", key.volumeId(), key, failure.getMessage());
     if (targets.isEmpty()) {
       // Nobody depends on this client yet: fail the waiting publishes and go away.
       failWaiting(failure);
@@ -646,21 +830,26 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       waiting.stash(new ClientDied(exit));
       return this;
     }
-    if (!current || state == ClientState.STOPPING || state == ClientState.BROKEN
+    if (!current
+        || state == ClientState.STOPPING
+        || state == ClientState.BROKEN
         || state == ClientState.RESTARTING) {
       return this; // not ours, or its death is known already
     }
     lastError = Optional.of(exit.reason());
-    getContext().getLog().warn("volume {}: client {} died: {}", key.volumeId(), client.handle(),
-        exit.reason());
+    getContext()
+        .getLog()
+        .warn("volume {}: client {} died: {}", key.volumeId(), client.handle(), exit.reason());
     if (targets.isEmpty()) {
       giveUpClient("the client died with no references");
       return this;
     }
     // A client that crashes soon after each restart keeps doubling its backoff; one that served
     // a while was not in a crash loop and starts over from the shortest.
-    if (readyAt != null && !Duration.between(readyAt, ports.clock().instant())
-        .minus(ports.settings().restartResetAfter()).isNegative()) {
+    if (readyAt != null
+        && !Duration.between(readyAt, ports.clock().instant())
+            .minus(ports.settings().restartResetAfter())
+            .isNegative()) {
       backoff = ports.settings().restartMinBackoff();
     }
     scheduleRestart();
@@ -668,8 +857,8 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   /**
-   * No reference needs the dead (or never started) client: no restart, no delayed exit; the
-   * parent may stop this actor, which then lets the runtime clean up what the client left.
+   * No reference needs the dead (or never started) client: no restart, no delayed exit; the parent
+   * may stop this actor, which then lets the runtime clean up what the client left.
    */
   private void giveUpClient(String reason) {
     timers.cancel(RESTART_TIMER);
@@ -691,8 +880,10 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     timers.startSingleTimer(RESTART_TIMER, new RestartDue(), backoff);
     restarts++;
     Duration next = backoff.multipliedBy(2);
-    backoff = next.compareTo(ports.settings().restartMaxBackoff()) > 0
-        ? ports.settings().restartMaxBackoff() : next;
+    backoff =
+        next.compareTo(ports.settings().restartMaxBackoff()) > 0
+            ? ports.settings().restartMaxBackoff()
+            : next;
   }
 
   private void beginExit(String reason) {
@@ -713,9 +904,16 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     Instant at = deleteAt.orElse(now.plus(delay));
     if (at.isAfter(latest)) {
       // A record written by another version or by hand: honour what can be, never fail on it.
-      getContext().getLog().error("volume {}: client {} has a recorded exit time {} beyond the "
-          + "longest delete delay ({} days); it exits at {} instead", key.volumeId(), key, at,
-          VolumeSettings.MAX_DELETE_DELAY.toDays(), latest);
+      getContext()
+          .getLog()
+          .error(
+              "volume {}: client {} has a recorded exit time {} beyond the "
+                  + "longest delete delay ({} days); it exits at {} instead",
+              key.volumeId(),
+              key,
+              at,
+              VolumeSettings.MAX_DELETE_DELAY.toDays(),
+              latest);
       at = latest;
     }
     deleteAt = Optional.of(at);
@@ -725,15 +923,17 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   /**
-   * Pekko's scheduler refuses a delay beyond about 248 days: a longer wait is taken in steps,
-   * each ending in an {@link ExitDue} that starts the next one until the exit time is reached.
+   * Pekko's scheduler refuses a delay beyond about 248 days: a longer wait is taken in steps, each
+   * ending in an {@link ExitDue} that starts the next one until the exit time is reached.
    */
   static final Duration LONGEST_TIMER = Duration.ofDays(100);
 
   private void startExitTimer() {
     Duration remaining = Duration.between(ports.clock().instant(), deleteAt.orElseThrow());
-    Duration step = remaining.isNegative() ? Duration.ZERO
-        : remaining.compareTo(LONGEST_TIMER) > 0 ? LONGEST_TIMER : remaining;
+    Duration step =
+        remaining.isNegative()
+            ? Duration.ZERO
+            : remaining.compareTo(LONGEST_TIMER) > 0 ? LONGEST_TIMER : remaining;
     timers.startSingleTimer(EXIT_TIMER, new ExitDue(), step);
   }
 
@@ -746,13 +946,21 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
 
   /** Nothing references the client, nothing waits for it and no delayed exit is pending. */
   private boolean idle() {
-    return state == ClientState.DRAINING && targets.isEmpty() && waiting.isEmpty()
+    return state == ClientState.DRAINING
+        && targets.isEmpty()
+        && waiting.isEmpty()
         && !timers.isTimerActive(EXIT_TIMER);
   }
 
   private Behavior<Command> refuseStop() {
-    getContext().getLog().info("volume {}: client {} is {} with {} targets; not stopping it",
-        key.volumeId(), key, state, targets.names().size());
+    getContext()
+        .getLog()
+        .info(
+            "volume {}: client {} is {} with {} targets; not stopping it",
+            key.volumeId(),
+            key,
+            state,
+            targets.names().size());
     ports.parent().tell(new InUse(key));
     return this;
   }
@@ -768,23 +976,36 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     timers.cancelAll();
     // A dead client is stopped too (idempotent): that clears the mount point it left.
     RunningClient last = client != null ? client : deadClient;
-    CompletionStage<Void> stopped = last != null ? stopClient(last)
-        : lastStop.exceptionally(e -> null);
-    CompletionStage<Void> retired = stopped
-        .thenRun(() -> ports.runtime().remove(key))
-        .thenCompose(removed -> volume.cleanCache() ? ports.runtime().cleanCache(volume)
-            : CompletableFuture.completedFuture(null));
+    CompletionStage<Void> stopped =
+        last != null ? stopClient(last) : lastStop.exceptionally(e -> null);
+    CompletionStage<Void> retired =
+        stopped
+            .thenRun(() -> ports.runtime().remove(key))
+            .thenCompose(
+                removed ->
+                    volume.cleanCache()
+                        ? ports.runtime().cleanCache(volume)
+                        : CompletableFuture.completedFuture(null));
     getContext().pipeToSelf(retired, (done, error) -> new Retired(Optional.ofNullable(error)));
     return this;
   }
 
   private Behavior<Command> onRetired(Optional<Throwable> failure) {
-    failure.ifPresent(e -> getContext().getLog().error("volume {}: client {} was not stopped "
-        + "cleanly: {}; a record left behind is cleaned up by the next driver", key.volumeId(), key,
-        Failure.unwrap(e).getMessage()));
+    failure.ifPresent(
+        e ->
+            getContext()
+                .getLog()
+                .error(
+                    "volume {}: client {} was not stopped "
+                        + "cleanly: {}; a record left behind is cleaned up by the next driver",
+                    key.volumeId(),
+                    key,
+                    Failure.unwrap(e).getMessage()));
     // Anything still waiting was routed here before the guardian let go of this client.
-    failWaiting(new Failure(Failure.Code.ABORTED,
-        "the client of volume " + key.volumeId() + " was stopping; retry"));
+    failWaiting(
+        new Failure(
+            Failure.Code.ABORTED,
+            "the client of volume " + key.volumeId() + " was stopping; retry"));
     getContext().getLog().info("volume {}: client {} stopped", key.volumeId(), key);
     return Behaviors.stopped();
   }
@@ -795,12 +1016,19 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
     return lastStop;
   }
 
-
   // ---- helpers ---------------------------------------------------------------------------
 
   private void save() {
-    ports.runtime().save(new ClientRecord(key, volume.source(), targets.names(),
-        targets.readOnlyNames(), deleteAt, Optional.ofNullable(client)));
+    ports
+        .runtime()
+        .save(
+            new ClientRecord(
+                key,
+                volume.source(),
+                targets.names(),
+                targets.readOnlyNames(),
+                deleteAt,
+                Optional.ofNullable(client)));
   }
 
   /** Settles an AddTarget or RemoveTarget for the parent's routing table. */
@@ -814,50 +1042,59 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   }
 
   private void failWaiting(Failure failure) {
-    waiting.forEach(c -> {
-      switch (c) {
-        case AddTarget a -> {
-          answerHeld(a.target());
-          a.replyTo().tell(StatusReply.error(failure));
-        }
-        case RemoveTarget r -> {
-          answerHeld(r.target());
-          r.replyTo().tell(StatusReply.ack());
-        }
-        case Stats s -> s.replyTo().tell(StatusReply.error(failure));
-        default -> { }
-      }
-    });
+    waiting.forEach(
+        c -> {
+          switch (c) {
+            case AddTarget a -> {
+              answerHeld(a.target());
+              a.replyTo().tell(StatusReply.error(failure));
+            }
+            case RemoveTarget r -> {
+              answerHeld(r.target());
+              r.replyTo().tell(StatusReply.ack());
+            }
+            case Stats s -> s.replyTo().tell(StatusReply.error(failure));
+            default -> {}
+          }
+        });
     waiting.clear();
   }
 
   private void failWaitingPublishes(Failure failure) {
     List<Command> keep = new ArrayList<>();
-    waiting.forEach(c -> {
-      if (c instanceof AddTarget a && !targets.holds(a.target())) {
-        answerHeld(a.target());
-        a.replyTo().tell(StatusReply.error(failure));
-      } else {
-        keep.add(c);
-      }
-    });
+    waiting.forEach(
+        c -> {
+          if (c instanceof AddTarget a && !targets.holds(a.target())) {
+            answerHeld(a.target());
+            a.replyTo().tell(StatusReply.error(failure));
+          } else {
+            keep.add(c);
+          }
+        });
     waiting.clear();
     keep.forEach(waiting::stash);
   }
 
   private void transition(ClientState next, String reason) {
     if (next != state) {
-      getContext().getLog().info("volume {}: client {} {} -> {}: {}", key.volumeId(), key, state,
-          next, reason);
+      getContext()
+          .getLog()
+          .info("volume {}: client {} {} -> {}: {}", key.volumeId(), key, state, next, reason);
     }
     state = next;
   }
 
   private ClientView view() {
-    return new ClientView(key.name(), key.volumeId(), state,
-        client == null ? "" : client.mountPath().toString(), volume.subPath(),
+    return new ClientView(
+        key.name(),
+        key.volumeId(),
+        state,
+        client == null ? "" : client.mountPath().toString(),
+        volume.subPath(),
         Optional.ofNullable(client).map(RunningClient::handle),
-        List.copyOf(targets.names()), deleteAt, restarts,
+        List.copyOf(targets.names()),
+        deleteAt,
+        restarts,
         lastError.or(() -> progress.map(StartProgress::description)));
   }
 }

@@ -2,8 +2,8 @@ package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
 import io.jfscsi.Quoted;
-import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountEntry;
+import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
@@ -13,6 +13,8 @@ import io.jfscsi.runtime.MountRuntime;
 import io.jfscsi.runtime.SafeNames;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -24,41 +26,45 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.pattern.StatusReply;
-import java.time.Duration;
-import java.time.Instant;
-import org.apache.pekko.actor.typed.SupervisorStrategy;
 
 /**
- * The node side's single entry point: routes each publish to the {@link MountActor} of its
- * client (creating it on first use), each unpublish and stats call to the actor holding the
- * target, and stops clients that report themselves idle. At start it rebuilds one actor per
- * client recorded by an earlier driver.
+ * The node side's single entry point: routes each publish to the {@link MountActor} of its client
+ * (creating it on first use), each unpublish and stats call to the actor holding the target, and
+ * stops clients that report themselves idle. At start it rebuilds one actor per client recorded by
+ * an earlier driver.
  *
- * <p>It owns the routing table (target to client) and nothing else; each actor owns its
- * references. A route counts the publishes and unpublishes sent to the actor and not yet answered
- * by its {@link MountActor.TargetHeld} report; only the answer to the last of them may release the
- * route, so a report that crosses newer calls for the same target never loses them, and an idle
- * report that crosses a publish on its way is ignored. The actor has the last word: a {@link MountActor.Stop} that
- * reaches it after it got work again is answered {@link MountActor.InUse}, and the guardian takes
- * it back. Calls for a client being stopped wait until it is gone or taken back.
+ * <p>It owns the routing table (target to client) and nothing else; each actor owns its references.
+ * A route counts the publishes and unpublishes sent to the actor and not yet answered by its {@link
+ * MountActor.TargetHeld} report; only the answer to the last of them may release the route, so a
+ * report that crosses newer calls for the same target never loses them, and an idle report that
+ * crosses a publish on its way is ignored. The actor has the last word: a {@link MountActor.Stop}
+ * that reaches it after it got work again is answered {@link MountActor.InUse}, and the guardian
+ * takes it back. Calls for a client being stopped wait until it is gone or taken back.
  */
 public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   public sealed interface Command {}
 
-  public record Publish(ClientKey key, VolumeSettings settings, Path target, boolean readOnly,
-                        ActorRef<StatusReply<Done>> replyTo) implements Command {}
+  public record Publish(
+      ClientKey key,
+      VolumeSettings settings,
+      Path target,
+      boolean readOnly,
+      ActorRef<StatusReply<Done>> replyTo)
+      implements Command {}
 
   public record Unpublish(String volumeId, Path target, ActorRef<StatusReply<Done>> replyTo)
       implements Command {}
 
-  public record VolumeStats(String volumeId, Path target,
-                            ActorRef<StatusReply<TargetStats>> replyTo) implements Command {}
+  public record VolumeStats(
+      String volumeId, Path target, ActorRef<StatusReply<TargetStats>> replyTo)
+      implements Command {}
 
   /** The clients this guardian runs, for management and tests. */
   public record ListClients(ActorRef<List<ActorRef<MountActor.Command>>> replyTo)
@@ -84,30 +90,38 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private final ActorRef<MountActor.Report> reports;
 
   private final Map<ClientKey, ActorRef<MountActor.Command>> clients = new HashMap<>();
+
   /** A client told to stop, and the calls for it that wait until it is gone or taken back. */
   private record Stopping(ActorRef<MountActor.Command> actor, List<Command> waiting) {}
 
   private final Map<ClientKey, Stopping> stopping = new HashMap<>();
+
   /** Where a target is routed, and how many calls for it the actor has not answered yet. */
   private record Route(ClientKey key, int inFlight) {}
 
   private final Map<Path, Route> routes = new HashMap<>();
   private long generation;
+
   /** When each client's actor was last rebuilt from its record after a failure. */
   private final Map<ClientKey, Instant> rebuiltAt = new HashMap<>();
+
   /** Clients whose actor failed again soon after a rebuild: left alone until a restart. */
   private final Map<ClientKey, String> quarantined = new HashMap<>();
 
   /** An actor that fails again this soon after its rebuild would only fail in a loop. */
   static final Duration REBUILD_GRACE = Duration.ofMinutes(1);
 
-  public static Behavior<Command> create(MountRuntime runtime, Mounter mounter,
-                                         MountSettings settings, Clock clock) {
+  public static Behavior<Command> create(
+      MountRuntime runtime, Mounter mounter, MountSettings settings, Clock clock) {
     return Behaviors.setup(ctx -> new NodeGuardian(ctx, runtime, mounter, settings, clock));
   }
 
-  private NodeGuardian(ActorContext<Command> ctx, MountRuntime runtime, Mounter mounter,
-                       MountSettings settings, Clock clock) {
+  private NodeGuardian(
+      ActorContext<Command> ctx,
+      MountRuntime runtime,
+      Mounter mounter,
+      MountSettings settings,
+      Clock clock) {
     super(ctx);
     this.runtime = runtime;
     this.mounter = mounter;
@@ -124,17 +138,22 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       try {
         recover(record);
       } catch (RuntimeException e) {
-        getContext().getLog().error("recorded client {} cannot be rebuilt; its client and "
-            + "targets are left as they are", record.key(), e);
+        getContext()
+            .getLog()
+            .error(
+                "recorded client {} cannot be rebuilt; its client and "
+                    + "targets are left as they are",
+                record.key(),
+                e);
       }
     }
     unmountOrphans(records);
   }
 
   /**
-   * Binds of a recorded client's file system under the kubelet root that no record references:
-   * a publish cut short by a driver crash between its bind and its record, or an unpublish lost
-   * with the driver. Nothing else is touched: other drivers' mounts have other devices.
+   * Binds of a recorded client's file system under the kubelet root that no record references: a
+   * publish cut short by a driver crash between its bind and its record, or an unpublish lost with
+   * the driver. Nothing else is touched: other drivers' mounts have other devices.
    */
   private void unmountOrphans(List<ClientRecord> records) {
     Set<Path> clientMounts = new HashSet<>();
@@ -145,19 +164,25 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     List<MountEntry> table = mounter.mounts();
     Set<String> devices = new HashSet<>();
-    table.stream().filter(m -> clientMounts.contains(m.mountPoint()))
+    table.stream()
+        .filter(m -> clientMounts.contains(m.mountPoint()))
         .forEach(m -> devices.add(m.device()));
     for (MountEntry m : table) {
-      if (devices.contains(m.device()) && m.mountPoint().startsWith(settings.kubeletRoot())
+      if (devices.contains(m.device())
+          && m.mountPoint().startsWith(settings.kubeletRoot())
           && !referenced.contains(m.mountPoint())) {
         try {
           mounter.unmount(m.mountPoint());
-          getContext().getLog().warn("unmounted {}: a bind of a client of this node that no "
-              + "record references (publish or unpublish cut short by a driver crash)",
-              m.mountPoint());
+          getContext()
+              .getLog()
+              .warn(
+                  "unmounted {}: a bind of a client of this node that no "
+                      + "record references (publish or unpublish cut short by a driver crash)",
+                  m.mountPoint());
         } catch (MountException e) {
-          getContext().getLog().error("cannot unmount the orphan bind {}: {}", m.mountPoint(),
-              e.getMessage());
+          getContext()
+              .getLog()
+              .error("cannot unmount the orphan bind {}: {}", m.mountPoint(), e.getMessage());
         }
       }
     }
@@ -168,19 +193,24 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     try {
       volume = SettingsParser.parse(record.source());
     } catch (Failure f) {
-      getContext().getLog().error("recorded client {} cannot be parsed any more ({}); "
-          + "its client and targets are left as they are", record.key(), f.getMessage());
+      getContext()
+          .getLog()
+          .error(
+              "recorded client {} cannot be parsed any more ({}); "
+                  + "its client and targets are left as they are",
+              record.key(),
+              f.getMessage());
       return;
     }
     Map<Path, Boolean> targets = new LinkedHashMap<>();
     for (String t : record.targets()) {
       targets.put(Path.of(t), record.readOnlyTargets().contains(t));
     }
-    spawn(record.key(), MountActor.recovered(record, volume, targets, runtime, mounter,
-        settings, clock, reports));
+    spawn(
+        record.key(),
+        MountActor.recovered(record, volume, targets, runtime, mounter, settings, clock, reports));
     targets.keySet().forEach(target -> routes.put(target, new Route(record.key(), 0)));
-    getContext().getLog().info("recovered client {} with {} targets", record.key(),
-        targets.size());
+    getContext().getLog().info("recovered client {} with {} targets", record.key(), targets.size());
   }
 
   @Override
@@ -189,21 +219,25 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   }
 
   /**
-   * Handles one command; a failure in it (a child that cannot be created, a bug) fails that
-   * call only: the guardian routes every volume of the node, so it must outlive any one of them.
+   * Handles one command; a failure in it (a child that cannot be created, a bug) fails that call
+   * only: the guardian routes every volume of the node, so it must outlive any one of them.
    */
   private Behavior<Command> handle(Command command) {
     try {
       dispatch(command);
     } catch (RuntimeException e) {
-      getContext().getLog().error("the node guardian could not handle {}; that call fails, "
-          + "the others go on", command.getClass().getSimpleName(), e);
+      getContext()
+          .getLog()
+          .error(
+              "the node guardian could not handle {}; that call fails, " + "the others go on",
+              command.getClass().getSimpleName(),
+              e);
       Failure failure = Failure.internal("the driver could not handle this call: " + e, e);
       switch (command) {
         case Publish p -> p.replyTo().tell(StatusReply.error(failure));
         case Unpublish u -> u.replyTo().tell(StatusReply.error(failure));
         case VolumeStats v -> v.replyTo().tell(StatusReply.error(failure));
-        default -> { }
+        default -> {}
       }
     }
     return this;
@@ -225,12 +259,21 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private void onPublish(Publish p) {
     ClientKey routed = routedKey(p.target());
     if (routed != null && !routed.equals(p.key())) {
-      p.replyTo().tell(StatusReply.error(Failure.alreadyExists(routed.volumeId()
-          .equals(p.key().volumeId())
-          ? "target " + Quoted.path(p.target()) + " is already published for volume " + p.key().volumeId()
-              + " with other settings (secret, mount options or volume attributes changed); "
-              + "unpublish it first"
-          : "target " + Quoted.path(p.target()) + " is already published for volume " + routed.volumeId())));
+      p.replyTo()
+          .tell(
+              StatusReply.error(
+                  Failure.alreadyExists(
+                      routed.volumeId().equals(p.key().volumeId())
+                          ? "target "
+                              + Quoted.path(p.target())
+                              + " is already published for volume "
+                              + p.key().volumeId()
+                              + " with other settings (secret, mount options or volume attributes changed); "
+                              + "unpublish it first"
+                          : "target "
+                              + Quoted.path(p.target())
+                              + " is already published for volume "
+                              + routed.volumeId())));
       return;
     }
     if (stopping.containsKey(p.key())) {
@@ -238,9 +281,17 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       return;
     }
     if (quarantined.containsKey(p.key())) {
-      p.replyTo().tell(StatusReply.error(new Failure(Failure.Code.UNAVAILABLE, "the client of "
-          + "volume " + p.key().volumeId() + " is quarantined: "
-          + quarantined.get(p.key()) + "; restart the driver once the cause is fixed")));
+      p.replyTo()
+          .tell(
+              StatusReply.error(
+                  new Failure(
+                      Failure.Code.UNAVAILABLE,
+                      "the client of "
+                          + "volume "
+                          + p.key().volumeId()
+                          + " is quarantined: "
+                          + quarantined.get(p.key())
+                          + "; restart the driver once the cause is fixed")));
       return;
     }
     ActorRef<MountActor.Command> client = clientFor(p.key(), p.settings());
@@ -252,8 +303,17 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     ClientKey key = routedKey(u.target());
     if (key != null && !key.volumeId().equals(u.volumeId())) {
       // Another volume's target: unmounting it would take a volume away from a pod.
-      u.replyTo().tell(StatusReply.error(Failure.notFound("volume " + u.volumeId()
-          + " is not published at " + Quoted.path(u.target()) + " (volume " + key.volumeId() + " is)")));
+      u.replyTo()
+          .tell(
+              StatusReply.error(
+                  Failure.notFound(
+                      "volume "
+                          + u.volumeId()
+                          + " is not published at "
+                          + Quoted.path(u.target())
+                          + " (volume "
+                          + key.volumeId()
+                          + " is)")));
       return;
     }
     Stopping behind = waitingFor(key, u.target());
@@ -272,8 +332,11 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       UnownedTargets.release(mounter, u.target(), u.volumeId(), getContext().getLog());
       u.replyTo().tell(StatusReply.ack());
     } catch (MountException e) {
-      u.replyTo().tell(StatusReply.error(Failure.internal(
-          "cannot unmount " + Quoted.path(u.target()) + ": " + e.getMessage(), e)));
+      u.replyTo()
+          .tell(
+              StatusReply.error(
+                  Failure.internal(
+                      "cannot unmount " + Quoted.path(u.target()) + ": " + e.getMessage(), e)));
     }
   }
 
@@ -286,8 +349,15 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client == null || !key.volumeId().equals(s.volumeId())) {
-      s.replyTo().tell(StatusReply.error(Failure.notFound(
-          "volume " + s.volumeId() + " is not published at " + Quoted.path(s.target()) + " on this node")));
+      s.replyTo()
+          .tell(
+              StatusReply.error(
+                  Failure.notFound(
+                      "volume "
+                          + s.volumeId()
+                          + " is not published at "
+                          + Quoted.path(s.target())
+                          + " on this node")));
       return;
     }
     client.tell(new MountActor.Stats(s.target(), s.replyTo()));
@@ -314,8 +384,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   }
 
   /**
-   * The stopping client a call for {@code target} must wait behind so that it keeps its order:
-   * the one it is routed to, or one that holds a publish of it (such a publish has no route yet).
+   * The stopping client a call for {@code target} must wait behind so that it keeps its order: the
+   * one it is routed to, or one that holds a publish of it (such a publish has no route yet).
    */
   private Stopping waitingFor(ClientKey routed, Path target) {
     if (routed != null) {
@@ -371,37 +441,46 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     Instant last = rebuiltAt.get(key);
     if (last != null && now.isBefore(last.plus(REBUILD_GRACE))) {
       // Rebuilding from the same record would fail the same way, over and over.
-      quarantined.put(key, "its actor failed again within " + REBUILD_GRACE.toSeconds()
-          + " s of being rebuilt from its record");
-      getContext().getLog().error("the actor of client {} failed again {} ms after it was "
-          + "rebuilt from its record; the client is quarantined: its record, process and mounts "
-          + "are left as they are and its publishes fail until the driver restarts", key,
-          Duration.between(last, now).toMillis());
+      quarantined.put(
+          key,
+          "its actor failed again within "
+              + REBUILD_GRACE.toSeconds()
+              + " s of being rebuilt from its record");
+      getContext()
+          .getLog()
+          .error(
+              "the actor of client {} failed again {} ms after it was "
+                  + "rebuilt from its record; the client is quarantined: its record, process and mounts "
+                  + "are left as they are and its publishes fail until the driver restarts",
+              key,
+              Duration.between(last, now).toMillis());
       return;
     }
     // The actor failed: its references are in the runtime's record, so rebuild it from there.
     // Calls it had not answered are lost (their callers time out and retry): forget them.
-    getContext().getLog().error("the actor of client {} failed; rebuilding it from its record",
-        key);
+    getContext()
+        .getLog()
+        .error("the actor of client {} failed; rebuilding it from its record", key);
     rebuiltAt.put(key, now);
-    runtime.load().stream().filter(r -> r.key().equals(key)).findFirst()
-        .ifPresent(this::recover);
+    runtime.load().stream().filter(r -> r.key().equals(key)).findFirst().ifPresent(this::recover);
   }
 
   private ActorRef<MountActor.Command> clientFor(ClientKey key, VolumeSettings volume) {
     ActorRef<MountActor.Command> client = clients.get(key);
     if (client == null) {
-      client = spawn(key, MountActor.create(key, volume, runtime, mounter, settings, clock,
-          reports));
+      client =
+          spawn(key, MountActor.create(key, volume, runtime, mounter, settings, clock, reports));
     }
     return client;
   }
 
   private ActorRef<MountActor.Command> spawn(ClientKey key, Behavior<MountActor.Command> b) {
-    ActorRef<MountActor.Command> ref = getContext().spawn(
-        Behaviors.supervise(b).onFailure(SupervisorStrategy.stop()),
-        "client-" + SafeNames.of(key) + "-" + (++generation),
-        DispatcherSelector.fromConfig(DISPATCHER));
+    ActorRef<MountActor.Command> ref =
+        getContext()
+            .spawn(
+                Behaviors.supervise(b).onFailure(SupervisorStrategy.stop()),
+                "client-" + SafeNames.of(key) + "-" + (++generation),
+                DispatcherSelector.fromConfig(DISPATCHER));
     getContext().watchWith(ref, new ClientGone(key));
     clients.put(key, ref);
     return ref;

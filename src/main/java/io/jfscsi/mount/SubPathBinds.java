@@ -11,23 +11,24 @@ import java.util.List;
 import org.slf4j.Logger;
 
 /**
- * kubelet's own binds for {@code volumeMounts[].subPath}: for a target
- * {@code <kubelet>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount} they live under
- * {@code <kubelet>/pods/<uid>/volume-subpaths/<pv>/<container>/<index>} and bind a directory
- * inside the target. When the client dies they go stale with it; the fresh client's directory
- * of the same path (the mount table's root field) is bound there again, in place of the dead
- * bind: kubelet unmounts these once when it cleans up, so a dead layer left beneath would keep
- * its cleanup failing. Containers whose copy stays dead are repaired in their own namespaces
- * ({@link Targets#recoverContainers}), whatever their propagation.
+ * kubelet's own binds for {@code volumeMounts[].subPath}: for a target {@code
+ * <kubelet>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount} they live under {@code
+ * <kubelet>/pods/<uid>/volume-subpaths/<pv>/<container>/<index>} and bind a directory inside the
+ * target. When the client dies they go stale with it; the fresh client's directory of the same path
+ * (the mount table's root field) is bound there again, in place of the dead bind: kubelet unmounts
+ * these once when it cleans up, so a dead layer left beneath would keep its cleanup failing.
+ * Containers whose copy stays dead are repaired in their own namespaces ({@link
+ * Targets#recoverContainers}), whatever their propagation.
  */
 final class SubPathBinds {
   private SubPathBinds() {}
 
   /** Binds again every stale subPath bind of {@code target}'s pod and volume; returns how many. */
-  static int rebind(Mounter mounter, List<MountEntry> table, Path target, Path clientMount,
-                    Logger log) {
+  static int rebind(
+      Mounter mounter, List<MountEntry> table, Path target, Path clientMount, Logger log) {
     Path volumeDir = target.getParent();
-    if (volumeDir == null || volumeDir.getParent() == null
+    if (volumeDir == null
+        || volumeDir.getParent() == null
         || volumeDir.getParent().getParent() == null
         || volumeDir.getParent().getParent().getParent() == null) {
       return 0;
@@ -40,7 +41,8 @@ final class SubPathBinds {
     int rebound = 0;
     for (MountEntry entry : table) {
       Path at = entry.mountPoint();
-      if (!at.startsWith(subPaths) || at.equals(subPaths)
+      if (!at.startsWith(subPaths)
+          || at.equals(subPaths)
           || mounter.probe(at) != MountState.STALE) {
         continue;
       }
@@ -52,8 +54,11 @@ final class SubPathBinds {
         mounter.unmount(at);
         // Resolved beneath the client's mount with no symlink: the volume's writers may have
         // planted one where the directory was.
-        mounter.bind(PathBeneath.of(clientMount, source), PathBeneath.of(subPaths, at),
-            entry.readOnly(), false);
+        mounter.bind(
+            PathBeneath.of(clientMount, source),
+            PathBeneath.of(subPaths, at),
+            entry.readOnly(),
+            false);
         rebound++;
         log.info("subPath bind {} bound again to {}", at, source);
       } catch (MountException e) {

@@ -18,15 +18,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import org.slf4j.Logger;
 import java.util.function.Predicate;
+import org.slf4j.Logger;
 
 /**
- * The references of one client (target path to read-only) and the host-side work on them:
- * binding a target from the client's mount point, binding stale targets again after a restart,
- * unbinding, and dropping targets whose pod is gone. A plain object owned by one
- * {@link MountActor} and called only from its mailbox, so it needs no lock. Insertion order
- * keeps logs and views stable.
+ * The references of one client (target path to read-only) and the host-side work on them: binding a
+ * target from the client's mount point, binding stale targets again after a restart, unbinding, and
+ * dropping targets whose pod is gone. A plain object owned by one {@link MountActor} and called
+ * only from its mailbox, so it needs no lock. Insertion order keeps logs and views stable.
  */
 final class Targets {
 
@@ -34,19 +33,26 @@ final class Targets {
    * What {@link #rebind} did: which targets it dropped, the last error, and the containers that
    * still hold a dead copy after it (to be tried again).
    */
-  record Rebound(List<Path> dropped, Optional<String> error,
-                 List<ContainerOutcome> containersLeft) {}
+  record Rebound(
+      List<Path> dropped, Optional<String> error, List<ContainerOutcome> containersLeft) {}
 
   private final ClientKey key;
   private final VolumeSettings volume;
   private final Mounter mounter;
+
   /** Targets are made and bound beneath it (the kubelet root), never through a symlink. */
   private final Path targetRoot;
+
   private final Logger log;
   private final Map<Path, Boolean> held = new LinkedHashMap<>();
 
-  Targets(ClientKey key, VolumeSettings volume, Mounter mounter, Path targetRoot, Logger log,
-          Map<Path, Boolean> recovered) {
+  Targets(
+      ClientKey key,
+      VolumeSettings volume,
+      Mounter mounter,
+      Path targetRoot,
+      Logger log,
+      Map<Path, Boolean> recovered) {
     this.key = key;
     this.volume = volume;
     this.mounter = mounter;
@@ -65,11 +71,12 @@ final class Targets {
 
   Set<String> readOnlyNames() {
     Set<String> names = new LinkedHashSet<>();
-    held.forEach((t, readOnly) -> {
-      if (readOnly) {
-        names.add(t.toString());
-      }
-    });
+    held.forEach(
+        (t, readOnly) -> {
+          if (readOnly) {
+            names.add(t.toString());
+          }
+        });
     return names;
   }
 
@@ -84,15 +91,21 @@ final class Targets {
    * which {@code save} must persist; leaves nothing half-made when any step fails. Nothing to do
    * when the target is held and mounted already.
    *
-   * @throws Failure ALREADY_EXISTS for a conflicting publish, INVALID_ARGUMENT when the subPath
-   *                 or the target's parent crosses a symbolic link, INTERNAL when a step fails
+   * @throws Failure ALREADY_EXISTS for a conflicting publish, INVALID_ARGUMENT when the subPath or
+   *     the target's parent crosses a symbolic link, INTERNAL when a step fails
    */
   void bind(Path target, boolean readOnly, Path clientMount, Runnable save) {
     Boolean heldReadOnly = held.get(target);
     if (heldReadOnly != null && heldReadOnly != readOnly) {
-      throw Failure.alreadyExists("volume " + key.volumeId() + " is already published at "
-          + target + " " + (heldReadOnly ? "read-only" : "read-write")
-          + "; unpublish it before publishing it " + (readOnly ? "read-only" : "read-write"));
+      throw Failure.alreadyExists(
+          "volume "
+              + key.volumeId()
+              + " is already published at "
+              + target
+              + " "
+              + (heldReadOnly ? "read-only" : "read-write")
+              + "; unpublish it before publishing it "
+              + (readOnly ? "read-only" : "read-write"));
     }
     // The common publish finds nothing at the target. Creating its directory first proves that
     // (a mount point's name always exists), which spares the probe: two deadline-bound calls on
@@ -103,9 +116,11 @@ final class Targets {
       if (heldReadOnly != null) {
         return;
       }
-      throw Failure.alreadyExists("target " + target
-          + " is already a mount point that this driver did not publish for volume "
-          + key.volumeId());
+      throw Failure.alreadyExists(
+          "target "
+              + target
+              + " is already a mount point that this driver did not publish for volume "
+              + key.volumeId());
     }
     Path source = source(clientMount);
     try {
@@ -121,8 +136,8 @@ final class Targets {
         deleteQuietly(target);
       }
       if (e.refused()) {
-        throw Failure.invalid("cannot publish volume " + key.volumeId() + " at " + target + ": "
-            + e.getMessage());
+        throw Failure.invalid(
+            "cannot publish volume " + key.volumeId() + " at " + target + ": " + e.getMessage());
       }
       throw Failure.internal("cannot bind " + source + " to " + target + ": " + e.getMessage(), e);
     }
@@ -135,16 +150,20 @@ final class Targets {
       if (createdTarget) {
         deleteQuietly(target);
       }
-      throw Failure.internal("cannot record the reference of " + target + ": " + e.getMessage(),
-          e);
+      throw Failure.internal("cannot record the reference of " + target + ": " + e.getMessage(), e);
     }
-    log.info("volume {} published at {}{} ({} targets on client {})", key.volumeId(), target,
-        readOnly ? " read-only" : "", held.size(), key);
+    log.info(
+        "volume {} published at {}{} ({} targets on client {})",
+        key.volumeId(),
+        target,
+        readOnly ? " read-only" : "",
+        held.size(),
+        key);
   }
 
   /**
-   * Unmounts {@code target}, removes its directory and drops its reference. A target not held
-   * is not ours: see {@link UnownedTargets}.
+   * Unmounts {@code target}, removes its directory and drops its reference. A target not held is
+   * not ours: see {@link UnownedTargets}.
    *
    * @return whether it was held, so that the change must be saved
    */
@@ -157,22 +176,28 @@ final class Targets {
     deleteQuietly(target);
     boolean was = held.remove(target) != null;
     if (was) {
-      log.info("volume {} unpublished from {} ({} targets left on client {})", key.volumeId(),
-          target, held.size(), key);
+      log.info(
+          "volume {} unpublished from {} ({} targets left on client {})",
+          key.volumeId(),
+          target,
+          held.size(),
+          key);
     }
     return was;
   }
 
   /**
-   * Drops, and unmounts, every reference whose pod directory is gone, or whose pod
-   * {@code podGone} says is gone from the node (a lost unpublish).
+   * Drops, and unmounts, every reference whose pod directory is gone, or whose pod {@code podGone}
+   * says is gone from the node (a lost unpublish).
    */
   List<Path> dropUnpublished(Predicate<Path> podGone) {
     List<Path> gone = new ArrayList<>();
     for (Path target : held.keySet()) {
       // The pod is gone, or the target is no longer a mount point: an unpublish was lost.
-      MountState at = Files.exists(target.getParent()) && !podGone.test(target)
-          ? mounter.probe(target) : MountState.MISSING;
+      MountState at =
+          Files.exists(target.getParent()) && !podGone.test(target)
+              ? mounter.probe(target)
+              : MountState.MISSING;
       if (at == MountState.MISSING || at == MountState.NOT_MOUNTED) {
         gone.add(target);
       }
@@ -180,22 +205,25 @@ final class Targets {
     for (Path target : gone) {
       unmountQuietly(target);
       held.remove(target);
-      log.warn("volume {}: dropped the reference of {}: no longer published (pod gone or "
-          + "target unmounted)", key.volumeId(), target);
+      log.warn(
+          "volume {}: dropped the reference of {}: no longer published (pod gone or "
+              + "target unmounted)",
+          key.volumeId(),
+          target);
     }
     return gone;
   }
 
   /**
    * After a restart or an adoption: binds again, from the client at {@code clientMount}, every
-   * target that is not mounted (a stale bind stays stale after its client restarts), and drops
-   * the targets whose pod is gone. A target that cannot be bound is kept (its stats say so).
+   * target that is not mounted (a stale bind stays stale after its client restarts), and drops the
+   * targets whose pod is gone. A target that cannot be bound is kept (its stats say so).
    *
-   * <p>A stale target gets the fresh bind stacked on top of the dead one, not in its place:
-   * a container with HostToContainer (or Bidirectional) propagation holds a slave copy of the
-   * dead bind itself, so only a mount made on that bind propagates into it; unmounting the dead
-   * bind first cuts that link and the container never sees the new one. The dead layers beneath
-   * go with the target's unpublish.
+   * <p>A stale target gets the fresh bind stacked on top of the dead one, not in its place: a
+   * container with HostToContainer (or Bidirectional) propagation holds a slave copy of the dead
+   * bind itself, so only a mount made on that bind propagates into it; unmounting the dead bind
+   * first cuts that link and the container never sees the new one. The dead layers beneath go with
+   * the target's unpublish.
    */
   Rebound rebind(Path clientMount) {
     int rebound = 0;
@@ -231,52 +259,61 @@ final class Targets {
     for (Path target : held.keySet()) {
       subPaths += SubPathBinds.rebind(mounter, table, target, clientMount, log);
     }
-    log.info("volume {}: {} targets bound again, {} dropped (pod gone), {} kept, {} subPath "
-        + "binds bound again", key.volumeId(), rebound, gone.size(), held.size() - rebound,
+    log.info(
+        "volume {}: {} targets bound again, {} dropped (pod gone), {} kept, {} subPath "
+            + "binds bound again",
+        key.volumeId(),
+        rebound,
+        gone.size(),
+        held.size() - rebound,
         subPaths);
     return new Rebound(gone, error, recoverContainers(clientMount));
   }
 
   /**
-   * Containers without HostToContainer propagation hold private copies that the host's binds
-   * cannot reach: each is repaired inside its own mount namespace. Returns the copies that are
-   * still dead and may be repaired by a later try (not those refused for safety).
+   * Containers without HostToContainer propagation hold private copies that the host's binds cannot
+   * reach: each is repaired inside its own mount namespace. Returns the copies that are still dead
+   * and may be repaired by a later try (not those refused for safety).
    */
   List<ContainerOutcome> recoverContainers(Path clientMount) {
     if (held.isEmpty()) {
       return List.of();
     }
     return mounter.recoverContainers(key.volumeId(), source(clientMount), held.keySet()).stream()
-        .filter(ContainerOutcome::retriable).toList();
+        .filter(ContainerOutcome::retriable)
+        .toList();
   }
 
   /**
-   * Creates the target directory beneath the kubelet root: true if it did, false if something
-   * is there already.
+   * Creates the target directory beneath the kubelet root: true if it did, false if something is
+   * there already.
    */
   private boolean createDirectory(Path target) {
     try {
       return mounter.createTarget(PathBeneath.of(targetRoot, target));
     } catch (MountException e) {
       if (e.refused()) {
-        throw Failure.invalid("cannot create the target directory " + target + ": "
-            + e.getMessage());
+        throw Failure.invalid(
+            "cannot create the target directory " + target + ": " + e.getMessage());
       }
-      throw Failure.internal("cannot create the target directory " + target + ": "
-          + e.getMessage(), e);
+      throw Failure.internal(
+          "cannot create the target directory " + target + ": " + e.getMessage(), e);
     }
   }
 
   /**
    * Binds the volume's subPath in the client mounted at {@code clientMount} onto {@code target}:
-   * both resolved beneath their roots without crossing a symbolic link (anyone who can write to
-   * the volume can plant one pointing at the host), and the directory resolved is the one bound.
-   * With {@code createSource} the subPath's missing directories are made on the way.
+   * both resolved beneath their roots without crossing a symbolic link (anyone who can write to the
+   * volume can plant one pointing at the host), and the directory resolved is the one bound. With
+   * {@code createSource} the subPath's missing directories are made on the way.
    */
   private void bindVolume(Path clientMount, Path target, boolean readOnly, boolean createSource)
       throws MountException {
-    mounter.bind(new PathBeneath(clientMount, volume.subPath()),
-        PathBeneath.of(targetRoot, target), readOnly, createSource);
+    mounter.bind(
+        new PathBeneath(clientMount, volume.subPath()),
+        PathBeneath.of(targetRoot, target),
+        readOnly,
+        createSource);
   }
 
   private Path source(Path clientMount) {

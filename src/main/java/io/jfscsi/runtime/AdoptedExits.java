@@ -9,14 +9,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Exit futures for clients that this JVM did not start (adopted from an earlier driver), served
- * by one thread that polls every watched process.
+ * Exit futures for clients that this JVM did not start (adopted from an earlier driver), served by
+ * one thread that polls every watched process.
  *
  * <p>{@code ProcessHandle.onExit()} of a process that is not a child takes a JDK "process reaper"
  * thread per process, which sleeps between {@code isAlive} checks (300 ms growing to 5 s, so a
  * death may be seen seconds late): 500 threads after a driver restart with 500 clients. Here one
- * thread checks every watched handle each {@link #PERIOD} and completes the future of each that
- * is gone (or a zombie), once. The thread exists only while something is watched.
+ * thread checks every watched handle each {@link #PERIOD} and completes the future of each that is
+ * gone (or a zombie), once. The thread exists only while something is watched.
  *
  * <p>Children that this JVM started keep {@code Process.onExit()}: the JDK reaps them on its own
  * reaper thread whatever is done here, and waiting on that costs no further thread.
@@ -30,6 +30,7 @@ final class AdoptedExits {
   private record Watched(ProcessHandle handle, CompletableFuture<Void> exit) {}
 
   private final Set<Watched> watched = ConcurrentHashMap.newKeySet();
+
   /** Whether the polling thread runs; whoever flips it to true starts one. */
   private final AtomicBoolean polling = new AtomicBoolean();
 
@@ -48,9 +49,9 @@ final class AdoptedExits {
   }
 
   /**
-   * {@code isAlive} rules out a reused pid (it compares start times) but counts a zombie as
-   * alive: an adopted client's parent is whatever adopted the orphan (init, a subreaper, or this
-   * JVM when it runs as a container's pid 1), which may reap it late or never. A zombie is dead.
+   * {@code isAlive} rules out a reused pid (it compares start times) but counts a zombie as alive:
+   * an adopted client's parent is whatever adopted the orphan (init, a subreaper, or this JVM when
+   * it runs as a container's pid 1), which may reap it late or never. A zombie is dead.
    */
   private static boolean alive(ProcessHandle handle) {
     return handle.isAlive() && ProcInfo.isRunning(handle.pid());

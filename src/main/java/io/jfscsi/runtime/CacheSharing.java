@@ -15,12 +15,12 @@ import java.util.function.Function;
  * Finds another client on this node that still uses the cache a stopping client would remove.
  * Clients of one file system share CACHE_DIR/UUID when their cache directories meet: several
  * volumes (or sub-paths) of one file system, or the same volume with other mount options. Their
- * records are the runtime's only view of them, so each other record is parsed again for its
- * metaurl and cache directories.
+ * records are the runtime's only view of them, so each other record is parsed again for its metaurl
+ * and cache directories.
  *
- * <p>Removing a cache someone uses can lose data (writeback blocks not yet uploaded), keeping
- * one only costs disk: whenever it cannot tell, this answers "in use". One instance serves one
- * clean-up call on one thread; its UUID memo is not shared.
+ * <p>Removing a cache someone uses can lose data (writeback blocks not yet uploaded), keeping one
+ * only costs disk: whenever it cannot tell, this answers "in use". One instance serves one clean-up
+ * call on one thread; its UUID memo is not shared.
  */
 final class CacheSharing {
   private record Other(ClientRecord record, Optional<VolumeSettings> settings, String parseError) {}
@@ -33,11 +33,14 @@ final class CacheSharing {
 
   /**
    * @param records every record of this node; the volume's own client (same key) is left out
-   * @param uuidOf  reads another file system's UUID ({@code juicefs status}); only called for a
-   *                client with another metaurl whose cache directory contains ours
+   * @param uuidOf reads another file system's UUID ({@code juicefs status}); only called for a
+   *     client with another metaurl whose cache directory contains ours
    */
-  CacheSharing(VolumeSettings volume, String uuid, List<ClientRecord> records,
-               Function<VolumeSettings, Optional<String>> uuidOf) {
+  CacheSharing(
+      VolumeSettings volume,
+      String uuid,
+      List<ClientRecord> records,
+      Function<VolumeSettings, Optional<String>> uuidOf) {
     this.volume = volume;
     this.uuid = uuid;
     this.uuidOf = uuidOf;
@@ -62,7 +65,11 @@ final class CacheSharing {
     for (Other o : others) {
       String who = "client " + o.record().key();
       if (o.settings().isEmpty()) {
-        return Optional.of(who + ", whose record cannot be parsed (" + o.parseError() + "), so its cache is unknown");
+        return Optional.of(
+            who
+                + ", whose record cannot be parsed ("
+                + o.parseError()
+                + "), so its cache is unknown");
       }
       VolumeSettings s = o.settings().get();
       if (s.localDirectory().isPresent()) {
@@ -77,7 +84,8 @@ final class CacheSharing {
           // Their cache is DIR/THEIR_UUID: it is ours, or holds ours, only for the same UUID.
           Optional<String> theirUuid = uuidOf(o.record().key(), s);
           if (theirUuid.isEmpty()) {
-            return Optional.of(who + " caches in " + dir + " and the UUID of its file system could not be read");
+            return Optional.of(
+                who + " caches in " + dir + " and the UUID of its file system could not be read");
           }
           if (target.startsWith(theirs.resolve(theirUuid.get()))) {
             return Optional.of(who + " mounts the same file system with cache directory " + dir);
@@ -98,7 +106,8 @@ final class CacheSharing {
 
   /** Absolute cache directories; JuiceFS's default when none is given; not "memory". */
   static List<Path> cacheDirs(VolumeSettings s) {
-    List<Path> dirs = s.cacheDirs().isEmpty() ? List.of(ClientCache.DEFAULT_CACHE_DIR) : s.cacheDirs();
+    List<Path> dirs =
+        s.cacheDirs().isEmpty() ? List.of(ClientCache.DEFAULT_CACHE_DIR) : s.cacheDirs();
     return dirs.stream().filter(Path::isAbsolute).toList();
   }
 

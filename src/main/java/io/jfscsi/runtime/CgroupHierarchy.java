@@ -11,16 +11,17 @@ import java.util.Optional;
 
 /**
  * Where a cgroup controller can be used on this host: a cgroup v1 hierarchy that has it (e.g.
- * /sys/fs/cgroup/cpu, possibly shared as "cpu,cpuacct"), or the v2 hierarchy when its root lists
- * it in cgroup.controllers. Found from the mount table rather than from fixed paths, because a
- * hybrid host mounts both kinds and a v2 mount without the controller (the "unified" one of a
- * hybrid host) must not be chosen.
+ * /sys/fs/cgroup/cpu, possibly shared as "cpu,cpuacct"), or the v2 hierarchy when its root lists it
+ * in cgroup.controllers. Found from the mount table rather than from fixed paths, because a hybrid
+ * host mounts both kinds and a v2 mount without the controller (the "unified" one of a hybrid host)
+ * must not be chosen.
  *
  * @param mountPoint where the hierarchy is mounted
- * @param root       the cgroup mounted there, as /proc/PID/cgroup names cgroups ("/" normally)
- * @param unified    cgroup v2
+ * @param root the cgroup mounted there, as /proc/PID/cgroup names cgroups ("/" normally)
+ * @param unified cgroup v2
  */
-record CgroupHierarchy(String controller, Path mountPoint, String root, boolean unified, boolean readOnly) {
+record CgroupHierarchy(
+    String controller, Path mountPoint, String root, boolean unified, boolean readOnly) {
 
   /** Our cgroup of a client, relative to the hierarchy's mount point. */
   static Path relative(ClientKey key) {
@@ -43,7 +44,9 @@ record CgroupHierarchy(String controller, Path mountPoint, String root, boolean 
     if (f.length < 3) {
       return false;
     }
-    return unified ? f[0].equals("0") && f[1].isEmpty() : Arrays.asList(f[1].split(",")).contains(controller);
+    return unified
+        ? f[0].equals("0") && f[1].isEmpty()
+        : Arrays.asList(f[1].split(",")).contains(controller);
   }
 
   /** The hierarchy with {@code controller}, preferring a writable mount when there are several. */
@@ -55,13 +58,17 @@ record CgroupHierarchy(String controller, Path mountPoint, String root, boolean 
   }
 
   private static Optional<CgroupHierarchy> of(MountEntry m, String controller) {
-    boolean has = switch (m.fsType()) {
-      case "cgroup" -> Arrays.asList(m.superOptions().split(",")).contains(controller);
-      case "cgroup2" -> listedIn(m.mountPoint().resolve("cgroup.controllers"), controller);
-      default -> false;
-    };
-    return has ? Optional.of(new CgroupHierarchy(controller, m.mountPoint(), m.root(),
-        m.fsType().equals("cgroup2"), m.readOnly())) : Optional.empty();
+    boolean has =
+        switch (m.fsType()) {
+          case "cgroup" -> Arrays.asList(m.superOptions().split(",")).contains(controller);
+          case "cgroup2" -> listedIn(m.mountPoint().resolve("cgroup.controllers"), controller);
+          default -> false;
+        };
+    return has
+        ? Optional.of(
+            new CgroupHierarchy(
+                controller, m.mountPoint(), m.root(), m.fsType().equals("cgroup2"), m.readOnly()))
+        : Optional.empty();
   }
 
   static boolean listedIn(Path file, String controller) {

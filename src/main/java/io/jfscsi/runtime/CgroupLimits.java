@@ -8,14 +8,16 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The cgroup control files, and their values, that express a client's {@link ClientResources}.
- * The conversions are Kubernetes' (pkg/kubelet/cm), so that a client limited in local mode gets
- * the same share and quota as it would in a Mount Pod.
+ * The cgroup control files, and their values, that express a client's {@link ClientResources}. The
+ * conversions are Kubernetes' (pkg/kubelet/cm), so that a client limited in local mode gets the
+ * same share and quota as it would in a Mount Pod.
  */
 final class CgroupLimits {
   static final long CPU_PERIOD_US = 100_000;
+
   /** Kubernetes' MinQuotaPeriod: the kernel refuses a quota below 1ms. */
   static final long MIN_QUOTA_US = 1_000;
+
   static final long MIN_SHARES = 2;
   static final long MAX_SHARES = 262_144;
 
@@ -31,7 +33,8 @@ final class CgroupLimits {
   }
 
   static boolean needsMemory(ClientResources r) {
-    return positive(r.memoryRequestBytes()).isPresent() || positive(r.memoryLimitBytes()).isPresent();
+    return positive(r.memoryRequestBytes()).isPresent()
+        || positive(r.memoryLimitBytes()).isPresent();
   }
 
   /** MilliCPUToShares. */
@@ -52,10 +55,10 @@ final class CgroupLimits {
   }
 
   /**
-   * File name to value, in the order to write them, for {@code controller} ("cpu" or "memory")
-   * in a hierarchy of version 2 ({@code unified}) or 1. Only fields that are set are written:
-   * the cgroup is fresh (or was made by this same key, hence with the same values), so the
-   * kernel's defaults stand for the rest. A zero counts as unset, as in Kubernetes.
+   * File name to value, in the order to write them, for {@code controller} ("cpu" or "memory") in a
+   * hierarchy of version 2 ({@code unified}) or 1. Only fields that are set are written: the cgroup
+   * is fresh (or was made by this same key, hence with the same values), so the kernel's defaults
+   * stand for the rest. A zero counts as unset, as in Kubernetes.
    */
   static Map<String, String> files(String controller, boolean unified, ClientResources r) {
     Map<String, String> files = new LinkedHashMap<>();
@@ -69,17 +72,21 @@ final class CgroupLimits {
           cpuLimit.ifPresent(m -> files.put("cpu.max", cpuQuotaUs(m) + " " + CPU_PERIOD_US));
           cpuRequest.ifPresent(m -> files.put("cpu.weight", Long.toString(cpuWeight(m))));
         } else {
-          cpuLimit.ifPresent(m -> {
-            // The period first: the kernel checks the quota against the current period.
-            files.put("cpu.cfs_period_us", Long.toString(CPU_PERIOD_US));
-            files.put("cpu.cfs_quota_us", Long.toString(cpuQuotaUs(m)));
-          });
+          cpuLimit.ifPresent(
+              m -> {
+                // The period first: the kernel checks the quota against the current period.
+                files.put("cpu.cfs_period_us", Long.toString(CPU_PERIOD_US));
+                files.put("cpu.cfs_quota_us", Long.toString(cpuQuotaUs(m)));
+              });
           cpuRequest.ifPresent(m -> files.put("cpu.shares", Long.toString(cpuShares(m))));
         }
       }
       case "memory" -> {
-        memLimit.ifPresent(b -> files.put(unified ? "memory.max" : "memory.limit_in_bytes", Long.toString(b)));
-        memRequest.ifPresent(b -> files.put(unified ? "memory.low" : "memory.soft_limit_in_bytes", Long.toString(b)));
+        memLimit.ifPresent(
+            b -> files.put(unified ? "memory.max" : "memory.limit_in_bytes", Long.toString(b)));
+        memRequest.ifPresent(
+            b ->
+                files.put(unified ? "memory.low" : "memory.soft_limit_in_bytes", Long.toString(b)));
       }
       default -> throw new IllegalArgumentException("unknown controller " + controller);
     }

@@ -24,23 +24,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Applies a client's CPU and memory requests and limits to its process through a cgroup
- * {@code jfs-csi/NAME} (NAME from the client key) in each hierarchy that has the controller.
+ * Applies a client's CPU and memory requests and limits to its process through a cgroup {@code
+ * jfs-csi/NAME} (NAME from the client key) in each hierarchy that has the controller.
  *
  * <p>Best-effort: local mode has no kubelet to enforce resources, so a host that does not allow
  * this (no controller, read-only cgroupfs, not root) gets one WARN and clients run unlimited;
- * nothing here throws. Holds no per-client state: the cgroup's path is derived from the key, so
- * a restarted driver finds the cgroups of the clients it adopts. The hierarchies are looked up
- * on each call (one read of mountinfo) so that none of this runs for clients without resources.
+ * nothing here throws. Holds no per-client state: the cgroup's path is derived from the key, so a
+ * restarted driver finds the cgroups of the clients it adopts. The hierarchies are looked up on
+ * each call (one read of mountinfo) so that none of this runs for clients without resources.
  */
 final class ClientCgroup {
   private static final Logger log = LoggerFactory.getLogger(ClientCgroup.class);
   static final String PARENT = "jfs-csi";
   private static final List<String> CONTROLLERS = List.of("cpu", "memory");
+
   /** How long rmdir may keep failing with EBUSY while the kernel finishes a process's exit. */
   private static final Duration RMDIR_WAIT = Duration.ofSeconds(2);
 
   private final Supplier<List<MountEntry>> mounts;
+
   /** Only for "warn once": the warning is about the host, not about each client. */
   private final AtomicBoolean warned = new AtomicBoolean();
 
@@ -62,7 +64,11 @@ final class ClientCgroup {
       for (Map.Entry<CgroupHierarchy, List<String>> t : targets(resources).entrySet()) {
         place(key, t.getKey(), t.getValue(), resources, pid);
       }
-      log.info("client {} (pid {}) runs in cgroup {} with {}", key, pid, CgroupHierarchy.relative(key),
+      log.info(
+          "client {} (pid {}) runs in cgroup {} with {}",
+          key,
+          pid,
+          CgroupHierarchy.relative(key),
           CgroupLimits.describe(resources));
     } catch (IOException e) {
       failed(key, pid, e);
@@ -84,7 +90,11 @@ final class ClientCgroup {
         if (memberOf(lines, h, key)) {
           log.debug("adopted client {} (pid {}) is still in {}", key, pid, h.dirOf(key));
         } else {
-          log.info("adopted client {} (pid {}) is not in {}: applying its resources again", key, pid, h.dirOf(key));
+          log.info(
+              "adopted client {} (pid {}) is not in {}: applying its resources again",
+              key,
+              pid,
+              h.dirOf(key));
           place(key, h, t.getValue(), resources, pid);
         }
       }
@@ -95,8 +105,8 @@ final class ClientCgroup {
 
   /**
    * Removes the client's cgroups once its process is gone. rmdir never harms a process: it fails
-   * while the cgroup holds one, and the cgroup is then left (with a WARN) rather than forced.
-   * The shared {@code jfs-csi} parent stays: removing it would race with another client's start.
+   * while the cgroup holds one, and the cgroup is then left (with a WARN) rather than forced. The
+   * shared {@code jfs-csi} parent stays: removing it would race with another client's start.
    */
   void remove(ClientKey key) {
     List<Path> dirs = new ArrayList<>();
@@ -108,7 +118,10 @@ final class ClientCgroup {
       return;
     }
     for (String c : CONTROLLERS) {
-      CgroupHierarchy.find(table, c).map(h -> h.dirOf(key)).filter(d -> !dirs.contains(d)).ifPresent(dirs::add);
+      CgroupHierarchy.find(table, c)
+          .map(h -> h.dirOf(key))
+          .filter(d -> !dirs.contains(d))
+          .ifPresent(dirs::add);
     }
     for (Path dir : dirs) {
       if (Files.isDirectory(dir) && rmdir(dir)) {
@@ -132,16 +145,21 @@ final class ClientCgroup {
       if (c.equals("cpu") ? !CgroupLimits.needsCpu(r) : !CgroupLimits.needsMemory(r)) {
         continue;
       }
-      CgroupHierarchy h = CgroupHierarchy.find(table, c).orElseThrow(() -> new IOException(
-          "no mounted cgroup hierarchy offers the " + c + " controller"));
+      CgroupHierarchy h =
+          CgroupHierarchy.find(table, c)
+              .orElseThrow(
+                  () ->
+                      new IOException(
+                          "no mounted cgroup hierarchy offers the " + c + " controller"));
       CgroupHierarchy key = byMount.computeIfAbsent(h.mountPoint(), m -> h);
       targets.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
     }
     return targets;
   }
 
-  private static void place(ClientKey key, CgroupHierarchy h, List<String> controllers, ClientResources r,
-                            long pid) throws IOException {
+  private static void place(
+      ClientKey key, CgroupHierarchy h, List<String> controllers, ClientResources r, long pid)
+      throws IOException {
     Path parent = h.mountPoint().resolve(PARENT);
     Path dir = h.dirOf(key);
     if (h.unified()) {
@@ -164,7 +182,8 @@ final class ClientCgroup {
 
   private static void enable(Path cgroup, List<String> controllers) throws IOException {
     Path control = cgroup.resolve("cgroup.subtree_control");
-    List<String> missing = controllers.stream().filter(c -> !CgroupHierarchy.listedIn(control, c)).toList();
+    List<String> missing =
+        controllers.stream().filter(c -> !CgroupHierarchy.listedIn(control, c)).toList();
     if (!missing.isEmpty()) {
       // EBUSY here: the cgroup holds processes itself (v2's "no internal processes" rule).
       write(control, String.join(" ", missing.stream().map(c -> "+" + c).toList()));
@@ -173,7 +192,9 @@ final class ClientCgroup {
 
   static boolean memberOf(List<String> procCgroupLines, CgroupHierarchy h, ClientKey key) {
     String expected = h.procPathOf(key);
-    return procCgroupLines.stream().filter(h::ownsLine).anyMatch(l -> l.split(":", 3)[2].equals(expected));
+    return procCgroupLines.stream()
+        .filter(h::ownsLine)
+        .anyMatch(l -> l.split(":", 3)[2].equals(expected));
   }
 
   private static void mkdir(Path dir) throws IOException {
@@ -188,7 +209,10 @@ final class ClientCgroup {
 
   /** Without CREATE: a control file that is missing means the controller is not there. */
   private static void write(Path file, String value) throws IOException {
-    Files.write(file, value.getBytes(StandardCharsets.US_ASCII), StandardOpenOption.WRITE,
+    Files.write(
+        file,
+        value.getBytes(StandardCharsets.US_ASCII),
+        StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING);
   }
 
@@ -202,7 +226,8 @@ final class ClientCgroup {
         return true;
       } catch (IOException e) {
         // EBUSY while an exited process is still being detached; anything else will not pass.
-        boolean busy = e instanceof FileSystemException f && String.valueOf(f.getReason()).contains("busy");
+        boolean busy =
+            e instanceof FileSystemException f && String.valueOf(f.getReason()).contains("busy");
         if (!busy || System.nanoTime() - deadline > 0) {
           log.warn("left cgroup {} in place: {}", dir, describe(e));
           return false;
@@ -214,7 +239,8 @@ final class ClientCgroup {
 
   private void failed(ClientKey key, long pid, IOException e) {
     if (!ProcInfo.isRunning(pid)) {
-      // cgroup.procs refuses a pid that is gone (ESRCH): the start fails on its own; not the host's fault.
+      // cgroup.procs refuses a pid that is gone (ESRCH): the start fails on its own; not the host's
+      // fault.
       log.debug("client {} (pid {}) exited before it was put in its cgroup", key, pid);
       return;
     }
@@ -223,9 +249,12 @@ final class ClientCgroup {
 
   private void unavailable(ClientKey key, String reason) {
     if (warned.compareAndSet(false, true)) {
-      log.warn("CPU/memory resources of client {} not applied: {}. In local mode resources are best-effort"
-          + " through cgroups (Kubernetes enforces them for Mount Pods); clients run without these limits"
-          + " on this host. Further cases are logged at DEBUG.", key, reason);
+      log.warn(
+          "CPU/memory resources of client {} not applied: {}. In local mode resources are best-effort"
+              + " through cgroups (Kubernetes enforces them for Mount Pods); clients run without these limits"
+              + " on this host. Further cases are logged at DEBUG.",
+          key,
+          reason);
     } else {
       log.debug("CPU/memory resources of client {} not applied: {}", key, reason);
     }
@@ -233,9 +262,12 @@ final class ClientCgroup {
 
   static String describe(IOException e) {
     return switch (e) {
-      case AccessDeniedException a -> "permission denied on " + a.getFile() + " (the driver must run as root)";
-      case NoSuchFileException n -> n.getFile() + " does not exist (controller not available there)";
-      case FileSystemException f -> f.getFile() + ": " + Optional.ofNullable(f.getReason()).orElse(f.toString());
+      case AccessDeniedException a ->
+          "permission denied on " + a.getFile() + " (the driver must run as root)";
+      case NoSuchFileException n ->
+          n.getFile() + " does not exist (controller not available there)";
+      case FileSystemException f ->
+          f.getFile() + ": " + Optional.ofNullable(f.getReason()).orElse(f.toString());
       default -> String.valueOf(e.getMessage());
     };
   }

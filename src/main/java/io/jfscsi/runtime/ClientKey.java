@@ -1,8 +1,8 @@
 package io.jfscsi.runtime;
 
 /**
- * Identity of one shared JuiceFS client: the volume it serves and the hash of its settings.
- * Two publishes share a client exactly when their keys are equal.
+ * Identity of one shared JuiceFS client: the volume it serves and the hash of its settings. Two
+ * publishes share a client exactly when their keys are equal.
  */
 public record ClientKey(String volumeId, String settingsHash) {
 

@@ -11,9 +11,9 @@ import java.time.Instant;
 import java.util.Arrays;
 
 /**
- * The per-client log file (stateDir/logs/NAME.log) that a client's stdout and stderr are
- * appended to. A file, not a pipe to the JVM: a pipe would SIGPIPE the client once the driver
- * that reads it dies. It may hold client output with secrets, hence 0600 in a 0700 directory.
+ * The per-client log file (stateDir/logs/NAME.log) that a client's stdout and stderr are appended
+ * to. A file, not a pipe to the JVM: a pipe would SIGPIPE the client once the driver that reads it
+ * dies. It may hold client output with secrets, hence 0600 in a 0700 directory.
  */
 final class ClientLog {
   private static final int TAIL_BYTES = 4096;
@@ -34,7 +34,10 @@ final class ClientLog {
     try {
       FileModes.createPrivateDirectories(file.getParent());
       FileModes.createPrivateFile(file);
-      Files.writeString(file, "--- " + Instant.now() + " " + what + "\n", StandardCharsets.UTF_8,
+      Files.writeString(
+          file,
+          "--- " + Instant.now() + " " + what + "\n",
+          StandardCharsets.UTF_8,
           StandardOpenOption.APPEND);
       return Files.size(file);
     } catch (IOException e) {
@@ -58,7 +61,9 @@ final class ClientLog {
       // A cut first line is dropped unless it is all there is.
       int first = from > offset && lines.length > 1 ? 1 : 0;
       first = Math.max(first, lines.length - TAIL_LINES);
-      return redactor.redact(String.join("\n", Arrays.copyOfRange(lines, first, lines.length))).strip();
+      return redactor
+          .redact(String.join("\n", Arrays.copyOfRange(lines, first, lines.length)))
+          .strip();
     } catch (IOException e) {
       return "(client log " + file + " unreadable: " + e.getMessage() + ")";
     }
@@ -67,7 +72,8 @@ final class ClientLog {
   /** " Last output:\n..." for a Failure message, or a note that there was none. */
   String describeSince(long offset, Redactor redactor) {
     String tail = tailSince(offset, redactor);
-    return tail.isEmpty() ? " It printed nothing (log: " + file + ")."
+    return tail.isEmpty()
+        ? " It printed nothing (log: " + file + ")."
         : " Last output (log: " + file + "):\n" + tail;
   }
 }

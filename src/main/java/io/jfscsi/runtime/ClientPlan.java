@@ -9,22 +9,22 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.util.stream.Collectors;
 
 /**
- * What runs for a volume: bindfs on its local directory (the embedded default) or the real
- * juicefs client, whose volume is formatted first. {@link #check} refuses a volume that cannot
- * start before anything on the host is touched.
+ * What runs for a volume: bindfs on its local directory (the embedded default) or the real juicefs
+ * client, whose volume is formatted first. {@link #check} refuses a volume that cannot start before
+ * anything on the host is touched.
  */
 final class ClientPlan {
   private static final Logger log = LoggerFactory.getLogger(ClientPlan.class);
 
   /**
-   * The client's command line, the environment to add to the driver's, the command line as
-   * logs may show it, and the values to mask in its output (none for bindfs, which gets no
-   * secret and so can print none).
+   * The client's command line, the environment to add to the driver's, the command line as logs may
+   * show it, and the values to mask in its output (none for bindfs, which gets no secret and so can
+   * print none).
    */
   record Command(List<String> argv, Map<String, String> env, String shown, List<String> masks) {}
 
@@ -35,23 +35,39 @@ final class ClientPlan {
   }
 
   void check(ClientKey key, VolumeSettings settings) {
-    settings.localDirectory().ifPresentOrElse(dir -> checkLocalDirectory(key, dir), this::checkJuicefs);
+    settings
+        .localDirectory()
+        .ifPresentOrElse(dir -> checkLocalDirectory(key, dir), this::checkJuicefs);
   }
 
   /** For juicefs, runs {@code juicefs format} (blocking); then returns the client's command. */
-  Command prepare(ClientKey key, VolumeSettings settings, Path mountPath, Redactor redactor, ClientLog clientLog) {
+  Command prepare(
+      ClientKey key,
+      VolumeSettings settings,
+      Path mountPath,
+      Redactor redactor,
+      ClientLog clientLog) {
     if (settings.localDirectory().isPresent()) {
       // The directory checked, not a name that could be swapped for a symlink since.
       Path served = realPath(settings.localDirectory().get());
-      List<String> argv = List.of(config.bindfsBinary().toString(), "-f", "-o", "allow_other",
-          served.toString(), mountPath.toString());
+      List<String> argv =
+          List.of(
+              config.bindfsBinary().toString(),
+              "-f",
+              "-o",
+              "allow_other",
+              served.toString(),
+              mountPath.toString());
       return new Command(argv, Map.of(), redactor.redact(argv), List.of());
     }
     format(key, settings, redactor, clientLog);
     List<String> argv = juicefs().mountArgs(settings, mountPath);
     // ClientCommand masks juicefs argv by position (the metaurl); the Redactor by value.
-    return new Command(argv, ClientCommand.environment(settings),
-        redactor.redact(ClientCommand.redacted(argv)), redactor.values());
+    return new Command(
+        argv,
+        ClientCommand.environment(settings),
+        redactor.redact(ClientCommand.redacted(argv)),
+        redactor.values());
   }
 
   private ClientCommand juicefs() {
@@ -60,25 +76,40 @@ final class ClientPlan {
 
   /**
    * A local directory is served read-write to every pod with allow_other: only beneath the
-   * configured roots, judged on the normalized path first and on the real path (symlinks
-   * resolved) once it exists, so that neither "/" nor a symlink out of a root gets through.
+   * configured roots, judged on the normalized path first and on the real path (symlinks resolved)
+   * once it exists, so that neither "/" nor a symlink out of a root gets through.
    */
   private void checkLocalDirectory(ClientKey key, Path dir) {
     // A local directory is named by its path, not a credential, so messages may show it.
     if (!dir.isAbsolute()) {
-      throw Failure.invalid("the local directory " + Quoted.path(dir) + " of volume " + key.volumeId() + " is not an absolute path");
+      throw Failure.invalid(
+          "the local directory "
+              + Quoted.path(dir)
+              + " of volume "
+              + key.volumeId()
+              + " is not an absolute path");
     }
     if (!beneathRoots(dir.normalize(), config.localRoots())) {
       throw refusedDirectory(key, dir);
     }
     if (!Files.exists(dir)) {
-      throw Failure.notFound("the local directory " + Quoted.path(dir) + " of volume " + key.volumeId() + " does not exist");
+      throw Failure.notFound(
+          "the local directory "
+              + Quoted.path(dir)
+              + " of volume "
+              + key.volumeId()
+              + " does not exist");
     }
     if (!Files.isDirectory(dir)) {
-      throw Failure.precondition("the local directory " + Quoted.path(dir) + " of volume " + key.volumeId() + " is not a directory");
+      throw Failure.precondition(
+          "the local directory "
+              + Quoted.path(dir)
+              + " of volume "
+              + key.volumeId()
+              + " is not a directory");
     }
-    List<Path> realRoots = config.localRoots().stream().filter(Files::isDirectory)
-        .map(ClientPlan::realPath).toList();
+    List<Path> realRoots =
+        config.localRoots().stream().filter(Files::isDirectory).map(ClientPlan::realPath).toList();
     Path real = realPath(dir);
     if (!beneathRoots(real, realRoots)) {
       throw refusedDirectory(key, dir);
@@ -89,17 +120,27 @@ final class ClientPlan {
       Path ownReal = Files.exists(own) ? realPath(own) : own;
       boolean inside = !own.equals(config.stateDir()) && real.startsWith(ownReal);
       if (inside || ownReal.startsWith(real)) {
-        throw Failure.invalid("the local directory " + dir + " of volume " + key.volumeId()
-            + (inside ? " lies in " : " holds ") + own + ", a directory of the driver's own");
+        throw Failure.invalid(
+            "the local directory "
+                + dir
+                + " of volume "
+                + key.volumeId()
+                + (inside ? " lies in " : " holds ")
+                + own
+                + ", a directory of the driver's own");
       }
     }
   }
 
   private Failure refusedDirectory(ClientKey key, Path dir) {
-    return Failure.invalid("the local directory " + dir + " of volume " + key.volumeId()
-        + " is not beneath a directory the embedded default may serve ("
-        + config.localRoots().stream().map(Path::toString).collect(Collectors.joining(", "))
-        + "; see jfs-csi.local.allowed-roots)");
+    return Failure.invalid(
+        "the local directory "
+            + dir
+            + " of volume "
+            + key.volumeId()
+            + " is not beneath a directory the embedded default may serve ("
+            + config.localRoots().stream().map(Path::toString).collect(Collectors.joining(", "))
+            + "; see jfs-csi.local.allowed-roots)");
   }
 
   private static boolean beneathRoots(Path dir, List<Path> roots) {
@@ -116,27 +157,43 @@ final class ClientPlan {
 
   private void checkJuicefs() {
     if (!Files.isExecutable(config.juicefsBinary())) {
-      throw Failure.precondition("juicefs binary not found at " + config.juicefsBinary()
-          + "; the embedded default serves only local:// metaurls");
+      throw Failure.precondition(
+          "juicefs binary not found at "
+              + config.juicefsBinary()
+              + "; the embedded default serves only local:// metaurls");
     }
   }
 
-  private void format(ClientKey key, VolumeSettings settings, Redactor redactor, ClientLog clientLog) {
+  private void format(
+      ClientKey key, VolumeSettings settings, Redactor redactor, ClientLog clientLog) {
     List<String> argv = juicefs().formatArgs(settings);
     long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
     String what = "juicefs format of volume " + key.volumeId();
     int status;
     try {
-      status = ClientLauncher.run(argv, ClientCommand.environment(settings), clientLog.file(),
-          config.commandTimeout(), what, redactor.values());
+      status =
+          ClientLauncher.run(
+              argv,
+              ClientCommand.environment(settings),
+              clientLog.file(),
+              config.commandTimeout(),
+              what,
+              redactor.values());
     } catch (IOException e) {
-      throw new Failure(Failure.Code.INTERNAL, "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())));
+      throw new Failure(
+          Failure.Code.INTERNAL,
+          "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())));
     } catch (Failure f) {
       throw new Failure(f.code(), f.getMessage() + "." + clientLog.describeSince(offset, redactor));
     }
     if (status != 0) {
-      throw new Failure(Failure.Code.INTERNAL, what + " failed with " + ClientLauncher.describeStatus(status) + "."
-          + clientLog.describeSince(offset, redactor));
+      throw new Failure(
+          Failure.Code.INTERNAL,
+          what
+              + " failed with "
+              + ClientLauncher.describeStatus(status)
+              + "."
+              + clientLog.describeSince(offset, redactor));
     }
     log.debug("formatted volume {} for client {}", key.volumeId(), key);
   }

@@ -7,13 +7,13 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,7 +29,6 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.time.Duration;
 
 /**
  * Client records under {@code dir} (stateDir/clients), in two parts per client:
@@ -37,40 +36,40 @@ import java.time.Duration;
  * <ul>
  *   <li>{@code <name>.properties}: everything except the targets (how to start the client, its
  *       delayed exit, the client it last ran), format 3. It changes rarely, so {@link #save}
- *       rewrites it only when its bytes differ from the last ones written, atomically (temp file
- *       in the same directory, then rename): a reader or a driver crash sees the old one or the
- *       new one. It is written line by line here, not with {@link Properties#store}, with the
- *       escapes {@link Properties#load} reads back (every character outside printable ASCII as
- *       <code>&#92;uXXXX</code>, so the file is ASCII whatever the secrets hold).
+ *       rewrites it only when its bytes differ from the last ones written, atomically (temp file in
+ *       the same directory, then rename): a reader or a driver crash sees the old one or the new
+ *       one. It is written line by line here, not with {@link Properties#store}, with the escapes
+ *       {@link Properties#load} reads back (every character outside printable ASCII as <code>
+ *       &#92;uXXXX</code>, so the file is ASCII whatever the secrets hold).
  *   <li>{@code <name>.targets.log}: the targets, as an append-only log of their changes, one
  *       checksummed line each (see {@link ReferenceLog}). A publish or an unpublish is one write
- *       (open with O_APPEND, write, close) to the client's own log: no inode is allocated or
- *       freed, no directory listed, nothing hashed but the new line.
+ *       (open with O_APPEND, write, close) to the client's own log: no inode is allocated or freed,
+ *       no directory listed, nothing hashed but the new line.
  * </ul>
  *
- * <p>Why a log: with one tiny file per target, written as temp file + rename (the design
- * before it, never released), perf of the driver at 256 concurrent publish/unpublish callers put
- * 27% of its CPU in ext4_create (each publish allocated an inode, each unpublish freed one) and
- * 5% in mkdir; and the SHA-256 of every target on every save, and {@code Properties.store} with the
- * stripping of its date comment, were a third of the Java samples of the mount threads.
+ * <p>Why a log: with one tiny file per target, written as temp file + rename (the design before it,
+ * never released), perf of the driver at 256 concurrent publish/unpublish callers put 27% of its
+ * CPU in ext4_create (each publish allocated an inode, each unpublish freed one) and 5% in mkdir;
+ * and the SHA-256 of every target on every save, and {@code Properties.store} with the stripping of
+ * its date comment, were a third of the Java samples of the mount threads.
  *
- * <p>{@link #save} diffs the record's targets against what the log holds, kept in memory per
- * client (read from disk at the client's first save after the store was made, then touched only
- * by that client's saves, which its actor makes one at a time; dropped when a save fails, so the
- * next one reads the disk again). The store therefore assumes it is the only writer of its
- * directory, as the driver is of its node. The order keeps every acknowledged reference on disk
- * at every step: the lines of added targets (or of a flag change) first, then the record file if
- * it changed, then the lines of removed targets; when the record file is unchanged the adds and
- * removals are one write. A reader concurrent with saves reads a prefix of the log, so it sees a
- * state the targets were in after some save, or between the adds and removals of one. A save
- * whose record (the targets aside) equals the last one saved does not even encode it.
+ * <p>{@link #save} diffs the record's targets against what the log holds, kept in memory per client
+ * (read from disk at the client's first save after the store was made, then touched only by that
+ * client's saves, which its actor makes one at a time; dropped when a save fails, so the next one
+ * reads the disk again). The store therefore assumes it is the only writer of its directory, as the
+ * driver is of its node. The order keeps every acknowledged reference on disk at every step: the
+ * lines of added targets (or of a flag change) first, then the record file if it changed, then the
+ * lines of removed targets; when the record file is unchanged the adds and removals are one write.
+ * A reader concurrent with saves reads a prefix of the log, so it sees a state the targets were in
+ * after some save, or between the adds and removals of one. A save whose record (the targets aside)
+ * equals the last one saved does not even encode it.
  *
- * <p>A log is compacted when it has more than twice as many lines as live targets plus 32: the
- * live targets are written to a temp file renamed over it, so a concurrent reader sees the old
- * log or the new one. The next compaction is then more than (live targets + 32) changes away: one
- * inode for at least 33 publishes or unpublishes. A log with a damaged line,
- * or a torn last line (a crash during an append), is compacted by the client's next save, before
- * anything is appended after the torn line.
+ * <p>A log is compacted when it has more than twice as many lines as live targets plus 32: the live
+ * targets are written to a temp file renamed over it, so a concurrent reader sees the old log or
+ * the new one. The next compaction is then more than (live targets + 32) changes away: one inode
+ * for at least 33 publishes or unpublishes. A log with a damaged line, or a torn last line (a crash
+ * during an append), is compacted by the client's next save, before anything is appended after the
+ * torn line.
  *
  * <p>There is no fsync: a record describes mounts and client processes, which do not outlive the
  * host, and against a crash of the driver (what records are for) the page cache is as durable as
@@ -84,15 +83,20 @@ final class ClientRecordStore {
   private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
 
   private final Path dir;
-  /** What the disk holds of each client that saved since the store was made (see the class comment). */
+
+  /**
+   * What the disk holds of each client that saved since the store was made (see the class comment).
+   */
   private final ConcurrentHashMap<ClientKey, Saved> saved = new ConcurrentHashMap<>();
 
   /** A client's files, as its last save left them. */
   private static final class Saved {
     final Path file;
     final ReferenceLog targets;
+
     /** The record file's bytes, null if there is none. */
     byte[] bytes;
+
     /** The record last saved (its targets aside, what the bytes encode); null before the first. */
     ClientRecord last;
 
@@ -142,7 +146,10 @@ final class ClientRecordStore {
         }
       }
       // Most saves are a publish or an unpublish: the record file stays, and need not be encoded.
-      byte[] bytes = sameRecordFile(s.last, record) ? s.bytes : encode(record).getBytes(StandardCharsets.UTF_8);
+      byte[] bytes =
+          sameRecordFile(s.last, record)
+              ? s.bytes
+              : encode(record).getBytes(StandardCharsets.UTF_8);
       boolean recordChanged = !Arrays.equals(bytes, s.bytes);
       if (!recordChanged) {
         added.addAll(removed);
@@ -157,18 +164,23 @@ final class ClientRecordStore {
       s.last = record;
     } catch (IOException | RuntimeException e) {
       if (s != null) {
-        saved.remove(record.key(), s); // it may not match the disk any more: the next save reads it again
+        saved.remove(
+            record.key(), s); // it may not match the disk any more: the next save reads it again
       }
       if (e instanceof RuntimeException r) {
         throw r;
       }
-      throw new UncheckedIOException("cannot save the record of client " + record.key(), (IOException) e);
+      throw new UncheckedIOException(
+          "cannot save the record of client " + record.key(), (IOException) e);
     }
   }
 
   /** Whether the record files of {@code a} (null: none) and {@code b} are the same. */
   private static boolean sameRecordFile(ClientRecord a, ClientRecord b) {
-    return a != null && a.key().equals(b.key()) && a.source().equals(b.source()) && a.deleteAt().equals(b.deleteAt())
+    return a != null
+        && a.key().equals(b.key())
+        && a.source().equals(b.source())
+        && a.deleteAt().equals(b.deleteAt())
         && a.running().equals(b.running());
   }
 
@@ -240,7 +252,9 @@ final class ClientRecordStore {
   /** A temp file left by a crash in the middle of a save; a young one may be a save in progress. */
   static void deleteIfAbandoned(Path tmp) {
     try {
-      if (Files.getLastModifiedTime(tmp).toInstant().isBefore(Instant.now().minus(ABANDONED_AFTER))) {
+      if (Files.getLastModifiedTime(tmp)
+          .toInstant()
+          .isBefore(Instant.now().minus(ABANDONED_AFTER))) {
         Files.deleteIfExists(tmp);
       }
     } catch (IOException e) {
@@ -256,7 +270,11 @@ final class ClientRecordStore {
       return Optional.empty(); // removed since the listing
     } catch (IOException | RuntimeException e) {
       Path aside = file.resolveSibling(file.getFileName() + ".corrupt");
-      log.warn("skipping unreadable client record {} ({}); moved aside to {}", file, e.toString(), aside);
+      log.warn(
+          "skipping unreadable client record {} ({}); moved aside to {}",
+          file,
+          e.toString(),
+          aside);
       // A save that remembers the file's bytes would not write it again.
       saved.values().removeIf(s -> s.file.equals(file));
       try {
@@ -270,13 +288,15 @@ final class ClientRecordStore {
       Map<String, Boolean> live = ReferenceLog.read(logOf(file)).live();
       Set<String> targets = new HashSet<>();
       Set<String> readOnly = new HashSet<>();
-      live.forEach((target, ro) -> {
-        targets.add(target);
-        if (ro) {
-          readOnly.add(target);
-        }
-      });
-      return Optional.of(new ClientRecord(r.key(), r.source(), targets, readOnly, r.deleteAt(), r.running()));
+      live.forEach(
+          (target, ro) -> {
+            targets.add(target);
+            if (ro) {
+              readOnly.add(target);
+            }
+          });
+      return Optional.of(
+          new ClientRecord(r.key(), r.source(), targets, readOnly, r.deleteAt(), r.running()));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the targets of client record " + file, e);
     }
@@ -297,26 +317,30 @@ final class ClientRecordStore {
     }
     // The targets are in the log (see the class comment).
     r.deleteAt().ifPresent(t -> p.put("deleteAt", t.toString()));
-    r.running().ifPresent(c -> {
-      p.put("running.mountPath", c.mountPath().toString());
-      p.put("running.handle", c.handle());
-      p.put("running.startedAt", c.startedAt().toString());
-    });
-    // Sorted, and without a date: an unchanged record has the same bytes (save() need not write it).
+    r.running()
+        .ifPresent(
+            c -> {
+              p.put("running.mountPath", c.mountPath().toString());
+              p.put("running.handle", c.handle());
+              p.put("running.startedAt", c.startedAt().toString());
+            });
+    // Sorted, and without a date: an unchanged record has the same bytes (save() need not write
+    // it).
     StringBuilder out = new StringBuilder(1024).append('#').append(COMMENT).append('\n');
-    p.forEach((k, v) -> {
-      escape(out, k, true);
-      out.append('=');
-      escape(out, v, false);
-      out.append('\n');
-    });
+    p.forEach(
+        (k, v) -> {
+          escape(out, k, true);
+          out.append('=');
+          escape(out, v, false);
+          out.append('\n');
+        });
     return out.toString();
   }
 
   /**
-   * {@code s} with the escapes {@link Properties#load} undoes: those of {@link Properties#store}
-   * (a space in a key or leading a value, tab, newline, CR, form feed, {@code \ = : # !}), and
-   * every other character outside printable ASCII as a unicode escape.
+   * {@code s} with the escapes {@link Properties#load} undoes: those of {@link Properties#store} (a
+   * space in a key or leading a value, tab, newline, CR, form feed, {@code \ = : # !}), and every
+   * other character outside printable ASCII as a unicode escape.
    */
   private static void escape(StringBuilder out, String s, boolean key) {
     for (int i = 0; i < s.length(); i++) {
@@ -346,7 +370,8 @@ final class ClientRecordStore {
     if (!FORMAT.equals(format)) {
       throw new IllegalArgumentException("unknown record format " + props.getProperty("format"));
     }
-    ClientKey key = new ClientKey(required(props, "key.volumeId"), required(props, "key.settingsHash"));
+    ClientKey key =
+        new ClientKey(required(props, "key.volumeId"), required(props, "key.settingsHash"));
     Map<String, String> secrets = new HashMap<>();
     Map<String, String> context = new HashMap<>();
     for (String name : props.stringPropertyNames()) {
@@ -361,13 +386,20 @@ final class ClientRecordStore {
     for (int i = 0; i < flagCount; i++) {
       flags.add(required(props, "source.mountFlag." + i));
     }
-    Optional<Instant> deleteAt = Optional.ofNullable(props.getProperty("deleteAt")).map(Instant::parse);
+    Optional<Instant> deleteAt =
+        Optional.ofNullable(props.getProperty("deleteAt")).map(Instant::parse);
     Optional<RunningClient> running = Optional.empty();
     if (props.getProperty("running.handle") != null) {
-      running = Optional.of(new RunningClient(key, Path.of(required(props, "running.mountPath")),
-          required(props, "running.handle"), Instant.parse(required(props, "running.startedAt"))));
+      running =
+          Optional.of(
+              new RunningClient(
+                  key,
+                  Path.of(required(props, "running.mountPath")),
+                  required(props, "running.handle"),
+                  Instant.parse(required(props, "running.startedAt"))));
     }
-    VolumeSource source = new VolumeSource(required(props, "source.volumeId"), secrets, context, flags);
+    VolumeSource source =
+        new VolumeSource(required(props, "source.volumeId"), secrets, context, flags);
     // The targets are in the log (see loadOne).
     return new ClientRecord(key, source, Set.of(), Set.of(), deleteAt, running);
   }

@@ -16,11 +16,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Calls a client's onExit when it dies, except when it dies because {@code stop} ended it.
  *
- * <p>Which deaths are deliberate is kept as marker files (markerDir/NAME.PID), not in memory:
- * the runtime holds no shared mutable state, {@code stop} receives only the RunningClient, and
- * an adopted client's exit is seen by polling, possibly seconds after stop returned. Markers stay
- * until {@link #sweep} finds them old and their process gone, so every watcher of the pid (e.g.
- * of an earlier runtime instance in the same JVM) sees the same answer.
+ * <p>Which deaths are deliberate is kept as marker files (markerDir/NAME.PID), not in memory: the
+ * runtime holds no shared mutable state, {@code stop} receives only the RunningClient, and an
+ * adopted client's exit is seen by polling, possibly seconds after stop returned. Markers stay
+ * until {@link #sweep} finds them old and their process gone, so every watcher of the pid (e.g. of
+ * an earlier runtime instance in the same JVM) sees the same answer.
  */
 final class ExitWatcher {
   private static final Logger log = LoggerFactory.getLogger(ExitWatcher.class);
@@ -32,21 +32,25 @@ final class ExitWatcher {
     this.markerDir = markerDir;
   }
 
-  void watch(RunningClient client, CompletableFuture<?> exit, Supplier<String> reason,
-             Consumer<ClientExit> onExit) {
-    exit.whenComplete((ignored, error) -> {
-      if (Files.exists(marker(client))) {
-        log.debug("client {} (pid {}) exited after stop", client.key(), client.handle());
-        return;
-      }
-      String why = reason.get();
-      log.warn("client {} (pid {}) died: {}", client.key(), client.handle(), why);
-      try {
-        onExit.accept(new ClientExit(client, why));
-      } catch (RuntimeException e) {
-        log.error("onExit of client {} failed", client.key(), e);
-      }
-    });
+  void watch(
+      RunningClient client,
+      CompletableFuture<?> exit,
+      Supplier<String> reason,
+      Consumer<ClientExit> onExit) {
+    exit.whenComplete(
+        (ignored, error) -> {
+          if (Files.exists(marker(client))) {
+            log.debug("client {} (pid {}) exited after stop", client.key(), client.handle());
+            return;
+          }
+          String why = reason.get();
+          log.warn("client {} (pid {}) died: {}", client.key(), client.handle(), why);
+          try {
+            onExit.accept(new ClientExit(client, why));
+          } catch (RuntimeException e) {
+            log.error("onExit of client {} failed", client.key(), e);
+          }
+        });
   }
 
   /** Called before signalling the client, so that its watchers stay quiet. */
@@ -57,7 +61,10 @@ final class ExitWatcher {
     } catch (FileAlreadyExistsException e) {
       // A repeated stop.
     } catch (IOException e) {
-      log.warn("cannot mark client {} as stopping; its exit may be reported: {}", client.key(), e.toString());
+      log.warn(
+          "cannot mark client {} as stopping; its exit may be reported: {}",
+          client.key(),
+          e.toString());
     }
   }
 
@@ -71,7 +78,8 @@ final class ExitWatcher {
       for (Path m : markers) {
         String name = m.getFileName().toString();
         long pid = parsePid(name.substring(name.lastIndexOf('.') + 1));
-        if (Files.getLastModifiedTime(m).toInstant().isBefore(cutoff) && (pid < 0 || !ProcInfo.isRunning(pid))) {
+        if (Files.getLastModifiedTime(m).toInstant().isBefore(cutoff)
+            && (pid < 0 || !ProcInfo.isRunning(pid))) {
           Files.deleteIfExists(m);
         }
       }

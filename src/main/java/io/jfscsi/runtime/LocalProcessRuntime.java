@@ -25,18 +25,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The embedded {@link MountRuntime}: each JuiceFS client is a child process of the driver in a
- * session of its own, so that it outlives a driver restart and the next driver adopts it from
- * the saved record. A volume whose metaurl names a local directory is served by bindfs; any
- * other metaurl by the real {@code juicefs} binary (format, then mount in the foreground).
+ * session of its own, so that it outlives a driver restart and the next driver adopts it from the
+ * saved record. A volume whose metaurl names a local directory is served by bindfs; any other
+ * metaurl by the real {@code juicefs} binary (format, then mount in the foreground).
  *
  * <p>Holds no mutable state (but a warn-once flag, see {@link ClientCgroup}): many mount actors
- * call it at once, each for its own key, and each keeps its client's state itself; what belongs
- * to a key on the host (mount point, cgroup) is found from the key. onExit is not called when
- * {@link #stop} ends the client (see {@link ExitWatcher}); it may arrive before the start stage
- * completes if the client dies at once.
+ * call it at once, each for its own key, and each keeps its client's state itself; what belongs to
+ * a key on the host (mount point, cgroup) is found from the key. onExit is not called when {@link
+ * #stop} ends the client (see {@link ExitWatcher}); it may arrive before the start stage completes
+ * if the client dies at once.
  *
- * <p>A client with CPU/memory requests or limits runs in a cgroup of its own
- * ({@link ClientCgroup}), best-effort: a host that does not allow it runs the client unlimited.
+ * <p>A client with CPU/memory requests or limits runs in a cgroup of its own ({@link
+ * ClientCgroup}), best-effort: a host that does not allow it runs the client unlimited.
  */
 public final class LocalProcessRuntime implements MountRuntime {
   private static final Logger log = LoggerFactory.getLogger(LocalProcessRuntime.class);
@@ -53,7 +53,11 @@ public final class LocalProcessRuntime implements MountRuntime {
 
   /** Starts, stops and cache cleans run on a virtual thread per call. */
   public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter) {
-    this(config, mounter, Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("jfs-client-start-", 0).factory()));
+    this(
+        config,
+        mounter,
+        Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("jfs-client-start-", 0).factory()));
   }
 
   public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter, Executor executor) {
@@ -82,25 +86,36 @@ public final class LocalProcessRuntime implements MountRuntime {
   }
 
   @Override
-  public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                              Optional<RunningClient> previous, Consumer<ClientExit> onExit) {
-    return CompletableFuture.supplyAsync(() -> {
-      try {
-        return startBlocking(key, settings, previous, onExit);
-      } catch (Failure f) {
-        throw f;
-      } catch (RuntimeException e) {
-        String why = Redactor.forSettings(settings).redact(String.valueOf(e.getMessage()));
-        throw new Failure(Failure.Code.INTERNAL, "starting the client of volume " + key.volumeId() + " failed: " + why);
-      }
-    }, executor);
+  public CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return startBlocking(key, settings, previous, onExit);
+          } catch (Failure f) {
+            throw f;
+          } catch (RuntimeException e) {
+            String why = Redactor.forSettings(settings).redact(String.valueOf(e.getMessage()));
+            throw new Failure(
+                Failure.Code.INTERNAL,
+                "starting the client of volume " + key.volumeId() + " failed: " + why);
+          }
+        },
+        executor);
   }
 
-  private RunningClient startBlocking(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
-                                      Consumer<ClientExit> onExit) {
+  private RunningClient startBlocking(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit) {
     // Adopting or discarding another key's client would hijack or kill it.
     if (previous.isPresent() && !previous.get().key().equals(key)) {
-      throw new IllegalArgumentException("the previous client belongs to " + previous.get().key() + ", not " + key);
+      throw new IllegalArgumentException(
+          "the previous client belongs to " + previous.get().key() + ", not " + key);
     }
     if (previous.isPresent() && adoptable(previous.get())) {
       return adopt(previous.get(), settings.resources(), onExit);
@@ -113,7 +128,8 @@ public final class LocalProcessRuntime implements MountRuntime {
     try {
       Files.createDirectories(mountPath);
     } catch (IOException e) {
-      throw new Failure(Failure.Code.INTERNAL, "cannot create mount point " + mountPath + ": " + e.getMessage());
+      throw new Failure(
+          Failure.Code.INTERNAL, "cannot create mount point " + mountPath + ": " + e.getMessage());
     }
     Redactor redactor = Redactor.forSettings(settings);
     ClientLog clientLog = new ClientLog(config.stateDir(), SafeNames.of(key));
@@ -127,42 +143,66 @@ public final class LocalProcessRuntime implements MountRuntime {
     return launch(key, settings.resources(), mountPath, command, redactor, clientLog, onExit);
   }
 
-  private RunningClient launch(ClientKey key, ClientResources resources, Path mountPath, ClientPlan.Command command,
-                               Redactor redactor, ClientLog clientLog, Consumer<ClientExit> onExit) {
+  private RunningClient launch(
+      ClientKey key,
+      ClientResources resources,
+      Path mountPath,
+      ClientPlan.Command command,
+      Redactor redactor,
+      ClientLog clientLog,
+      Consumer<ClientExit> onExit) {
     long offset = clientLog.begin("starting " + command.shown());
     Process process;
     try {
-      process = ClientLauncher.startDetached(command.argv(), command.env(), clientLog.file(),
-          command.masks());
+      process =
+          ClientLauncher.startDetached(
+              command.argv(), command.env(), clientLog.file(), command.masks());
     } catch (IOException e) {
       removeEmptyDir(mountPath);
-      throw new Failure(Failure.Code.INTERNAL, "cannot start the client of volume " + key.volumeId() + ": "
-          + redactor.redact(String.valueOf(e.getMessage())));
+      throw new Failure(
+          Failure.Code.INTERNAL,
+          "cannot start the client of volume "
+              + key.volumeId()
+              + ": "
+              + redactor.redact(String.valueOf(e.getMessage())));
     }
     // Limited from its first moments: a client that mounts is already reading and caching.
     cgroups.apply(key, resources, process.pid());
-    MountCheck.Outcome outcome = MountCheck.awaitReady(mounter, mountPath, process::isAlive, config.readyTimeout());
+    MountCheck.Outcome outcome =
+        MountCheck.awaitReady(mounter, mountPath, process::isAlive, config.readyTimeout());
     if (outcome != MountCheck.Outcome.READY) {
       throw notReady(key, mountPath, process, outcome, redactor, clientLog, offset);
     }
     long pid = process.pid();
-    RunningClient client = new RunningClient(key, mountPath, Long.toString(pid),
-        process.info().startInstant().orElseGet(Instant::now));
-    exits.watch(client, exitOf(process),
-        () -> "client process " + pid + " exited with " + ClientLauncher.describeStatus(process.exitValue()), onExit);
+    RunningClient client =
+        new RunningClient(
+            key,
+            mountPath,
+            Long.toString(pid),
+            process.info().startInstant().orElseGet(Instant::now));
+    exits.watch(
+        client,
+        exitOf(process),
+        () ->
+            "client process "
+                + pid
+                + " exited with "
+                + ClientLauncher.describeStatus(process.exitValue()),
+        onExit);
     log.info("started client {} (pid {}) at {}: {}", key, pid, mountPath, command.shown());
     return client;
   }
 
   /**
-   * Completes with the exit status when {@code process} ends, from a virtual thread of its own.
-   * Not {@code Process.onExit()}: that completes through {@code handleAsync} on the JVM-wide
-   * common pool, which has a single worker on a 2-core node, so anything blocking there (in this
-   * JVM, whoever it is) would delay the driver noticing that a client died.
+   * Completes with the exit status when {@code process} ends, from a virtual thread of its own. Not
+   * {@code Process.onExit()}: that completes through {@code handleAsync} on the JVM-wide common
+   * pool, which has a single worker on a 2-core node, so anything blocking there (in this JVM,
+   * whoever it is) would delay the driver noticing that a client died.
    */
   static CompletableFuture<Integer> exitOf(Process process) {
     CompletableFuture<Integer> exit = new CompletableFuture<>();
-    Thread.ofVirtual().name("client-exit-" + process.pid())
+    Thread.ofVirtual()
+        .name("client-exit-" + process.pid())
         .start(() -> exit.complete(awaitExit(process)));
     return exit;
   }
@@ -185,8 +225,14 @@ public final class LocalProcessRuntime implements MountRuntime {
     }
   }
 
-  private Failure notReady(ClientKey key, Path mountPath, Process process, MountCheck.Outcome outcome,
-                           Redactor redactor, ClientLog clientLog, long offset) {
+  private Failure notReady(
+      ClientKey key,
+      Path mountPath,
+      Process process,
+      MountCheck.Outcome outcome,
+      Redactor redactor,
+      ClientLog clientLog,
+      long offset) {
     // The client leads its own process group (setsid): what it started goes with it. Its output
     // filter sees the end of the pipe and writes the last lines first, if it gets the time.
     long group = process.pid();
@@ -205,26 +251,44 @@ public final class LocalProcessRuntime implements MountRuntime {
     String tail = clientLog.describeSince(offset, redactor);
     log.warn("client {} failed to start ({})", key, outcome);
     if (outcome == MountCheck.Outcome.EXITED) {
-      return new Failure(Failure.Code.INTERNAL, "the client of volume " + key.volumeId() + " exited with "
-          + ClientLauncher.describeStatus(status) + " before its mount point answered." + tail);
+      return new Failure(
+          Failure.Code.INTERNAL,
+          "the client of volume "
+              + key.volumeId()
+              + " exited with "
+              + ClientLauncher.describeStatus(status)
+              + " before its mount point answered."
+              + tail);
     }
-    return new Failure(Failure.Code.UNAVAILABLE, "the client of volume " + key.volumeId()
-        + " did not answer at " + mountPath + " within " + config.readyTimeout() + "; it was killed." + tail);
+    return new Failure(
+        Failure.Code.UNAVAILABLE,
+        "the client of volume "
+            + key.volumeId()
+            + " did not answer at "
+            + mountPath
+            + " within "
+            + config.readyTimeout()
+            + "; it was killed."
+            + tail);
   }
 
   private boolean adoptable(RunningClient previous) {
     long pid = ExitWatcher.parsePid(previous.handle());
-    return pid > 0 && ProcInfo.runsClientFor(pid, previous.mountPath(), programs())
+    return pid > 0
+        && ProcInfo.runsClientFor(pid, previous.mountPath(), programs())
         && MountCheck.answeringFuse(mounter, previous.mountPath());
   }
 
-  private RunningClient adopt(RunningClient previous, ClientResources resources, Consumer<ClientExit> onExit) {
+  private RunningClient adopt(
+      RunningClient previous, ClientResources resources, Consumer<ClientExit> onExit) {
     long pid = ExitWatcher.parsePid(previous.handle());
     cgroups.adopt(previous.key(), resources, pid);
     // Not ProcessHandle.onExit(): for a process that is not our child it takes a JDK thread per
     // client that polls ever more slowly (up to 5 s apart); adoptedExits polls all on one thread.
-    CompletableFuture<?> exit = ProcessHandle.of(pid).map(adoptedExits::onExit)
-        .orElseGet(() -> CompletableFuture.completedFuture(null));
+    CompletableFuture<?> exit =
+        ProcessHandle.of(pid)
+            .map(adoptedExits::onExit)
+            .orElseGet(() -> CompletableFuture.completedFuture(null));
     exits.watch(previous, exit, () -> "client process " + pid + " exited", onExit);
     log.info("adopted client {} (pid {}) at {}", previous.key(), pid, previous.mountPath());
     return previous;
@@ -234,11 +298,16 @@ public final class LocalProcessRuntime implements MountRuntime {
   private void discard(RunningClient previous) {
     long pid = ExitWatcher.parsePid(previous.handle());
     if (pid > 0 && ProcInfo.runsClientFor(pid, previous.mountPath(), programs())) {
-      log.info("killing client {} (pid {}): its mount at {} does not answer", previous.key(), pid, previous.mountPath());
+      log.info(
+          "killing client {} (pid {}): its mount at {} does not answer",
+          previous.key(),
+          pid,
+          previous.mountPath());
       exits.markStopping(previous);
       ProcInfo.terminate(pid, config.stopGrace());
     }
-    // The next client of this key makes its cgroup again; a start that fails before then leaves none.
+    // The next client of this key makes its cgroup again; a start that fails before then leaves
+    // none.
     cgroups.remove(previous.key());
     if (!previous.mountPath().equals(mountPathOf(previous.key()))) {
       clearMountPoint(previous.mountPath());
@@ -252,7 +321,9 @@ public final class LocalProcessRuntime implements MountRuntime {
       try {
         mounter.unmount(mountPath);
       } catch (MountException e) {
-        throw new Failure(Failure.Code.UNAVAILABLE, "cannot unmount the stale mount at " + mountPath + ": " + e.getMessage());
+        throw new Failure(
+            Failure.Code.UNAVAILABLE,
+            "cannot unmount the stale mount at " + mountPath + ": " + e.getMessage());
       }
     }
   }
@@ -283,13 +354,15 @@ public final class LocalProcessRuntime implements MountRuntime {
       try {
         mounter.unmount(client.mountPath());
       } catch (MountException e) {
-        throw new Failure(Failure.Code.INTERNAL, "cannot unmount " + client.mountPath() + ": " + e.getMessage());
+        throw new Failure(
+            Failure.Code.INTERNAL, "cannot unmount " + client.mountPath() + ": " + e.getMessage());
       }
     }
     boolean removed = removeEmptyDir(client.mountPath());
     exits.sweep();
     if (killed || unmounted || removed) {
-      log.info("stopped client {} (pid {}) at {}", client.key(), client.handle(), client.mountPath());
+      log.info(
+          "stopped client {} (pid {}) at {}", client.key(), client.handle(), client.mountPath());
     } else {
       log.debug("client {} (pid {}) was already stopped", client.key(), client.handle());
     }
@@ -317,12 +390,16 @@ public final class LocalProcessRuntime implements MountRuntime {
 
   @Override
   public boolean ready() {
-    boolean binary = Files.isExecutable(config.bindfsBinary()) || Files.isExecutable(config.juicefsBinary());
+    boolean binary =
+        Files.isExecutable(config.bindfsBinary()) || Files.isExecutable(config.juicefsBinary());
     boolean setsid = Files.isExecutable(ClientLauncher.setsid());
     boolean dirs = writableDirectory(config.mountRoot()) && writableDirectory(config.stateDir());
     if (!(binary && setsid && dirs)) {
-      log.warn("local runtime not ready: client binary {}, setsid {}, writable directories {}",
-          binary, setsid, dirs);
+      log.warn(
+          "local runtime not ready: client binary {}, setsid {}, writable directories {}",
+          binary,
+          setsid,
+          dirs);
     }
     return binary && setsid && dirs;
   }
@@ -336,10 +413,13 @@ public final class LocalProcessRuntime implements MountRuntime {
     }
   }
 
-
   private Set<String> programs() {
-    return Set.copyOf(List.of("bindfs", "juicefs", config.bindfsBinary().getFileName().toString(),
-        config.juicefsBinary().getFileName().toString()));
+    return Set.copyOf(
+        List.of(
+            "bindfs",
+            "juicefs",
+            config.bindfsBinary().getFileName().toString(),
+            config.juicefsBinary().getFileName().toString()));
   }
 
   private void unmountQuietly(Path mountPath) {

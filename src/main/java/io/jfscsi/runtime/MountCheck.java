@@ -26,10 +26,10 @@ public final class MountCheck {
 
   /**
    * A FUSE file system (bindfs: "fuse", juicefs: "fuse.juicefs") on top at {@code path} whose
-   * server answers. The type check matters: before the client mounts, the path is a plain
-   * directory of the file system below, which would "answer" too. probe alone is not enough: the
-   * kernel answers a stat of a FUSE root from its attribute cache (about 1s) even when the server
-   * is dead or hung; statfs always reaches the server (and the Mounter bounds it with a deadline).
+   * server answers. The type check matters: before the client mounts, the path is a plain directory
+   * of the file system below, which would "answer" too. probe alone is not enough: the kernel
+   * answers a stat of a FUSE root from its attribute cache (about 1s) even when the server is dead
+   * or hung; statfs always reaches the server (and the Mounter bounds it with a deadline).
    */
   public static boolean answeringFuse(Mounter mounter, Path path) {
     boolean fuse = top(mounter, path).map(e -> e.fsType().startsWith("fuse")).orElse(false);
@@ -44,7 +44,11 @@ public final class MountCheck {
     }
   }
 
-  enum Outcome { READY, EXITED, TIMED_OUT }
+  enum Outcome {
+    READY,
+    EXITED,
+    TIMED_OUT
+  }
 
   /** Polls until the mount answers, the client exits, or {@code timeout} passes. */
   static Outcome awaitReady(Mounter mounter, Path path, BooleanSupplier alive, Duration timeout) {

@@ -1,16 +1,16 @@
 package io.jfscsi.runtime;
 
 import io.jfscsi.juicefs.VolumeSettings;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
-import java.nio.file.Path;
-import java.util.Optional;
 
 /**
  * Where JuiceFS clients run: a child process in its own session (local mode) or a Mount Pod
- * (Kubernetes). The mount actors drive it; it keeps no mount state of its own beyond the
- * records it persists for them.
+ * (Kubernetes). The mount actors drive it; it keeps no mount state of its own beyond the records it
+ * persists for them.
  *
  * <p>Starting, stopping and cleaning a cache can take long (a Mount Pod is awaited for its grace
  * period): they run on threads of the runtime's own and complete a stage, so a mount actor never
@@ -21,14 +21,16 @@ public interface MountRuntime {
 
   /**
    * Starts a client for {@code settings} under {@code key}, or adopts one that still runs from an
-   * earlier driver ({@code previous}); completes when its mount point answers. A client that
-   * cannot start completes exceptionally with a {@link io.jfscsi.Failure} that says why (bad
-   * metaurl, missing binary, the client's own error output with secrets removed).
-   * {@code onExit} is called once, from any thread, when the started client dies later.
+   * earlier driver ({@code previous}); completes when its mount point answers. A client that cannot
+   * start completes exceptionally with a {@link io.jfscsi.Failure} that says why (bad metaurl,
+   * missing binary, the client's own error output with secrets removed). {@code onExit} is called
+   * once, from any thread, when the started client dies later.
    */
-  CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                       Optional<RunningClient> previous,
-                                       Consumer<ClientExit> onExit);
+  CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit);
 
   /**
    * As {@link #start(ClientKey, VolumeSettings, java.util.Optional, Consumer)}, and reports what
@@ -36,10 +38,12 @@ public interface MountRuntime {
    * publish that cannot wait for the whole start can say why. A runtime whose starts have nothing
    * to say reports nothing.
    */
-  default CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                               Optional<RunningClient> previous,
-                                               Consumer<ClientExit> onExit,
-                                               Consumer<StartProgress> onProgress) {
+  default CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit,
+      Consumer<StartProgress> onProgress) {
     return start(key, settings, previous, onExit);
   }
 

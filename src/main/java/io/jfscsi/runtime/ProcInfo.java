@@ -24,7 +24,9 @@ public final class ProcInfo {
   static Optional<Stat> stat(long pid) {
     String text;
     try {
-      text = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.ISO_8859_1);
+      text =
+          Files.readString(
+              Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.ISO_8859_1);
     } catch (IOException e) {
       return Optional.empty();
     }
@@ -35,8 +37,9 @@ public final class ProcInfo {
     }
     String[] f = text.substring(close + 2).trim().split(" ");
     try {
-      return Optional.of(new Stat(f[0].charAt(0), Long.parseLong(f[1]), Long.parseLong(f[2]),
-          Long.parseLong(f[3])));
+      return Optional.of(
+          new Stat(
+              f[0].charAt(0), Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3])));
     } catch (RuntimeException e) {
       return Optional.empty();
     }
@@ -69,8 +72,8 @@ public final class ProcInfo {
   }
 
   /**
-   * Whether {@code pid} runs one of {@code programs} (by file name, as argv[0] or as the script
-   * an interpreter runs) for {@code mountPath}. Guards against signalling a reused pid.
+   * Whether {@code pid} runs one of {@code programs} (by file name, as argv[0] or as the script an
+   * interpreter runs) for {@code mountPath}. Guards against signalling a reused pid.
    */
   static boolean runsClientFor(long pid, Path mountPath, Collection<String> programs) {
     return isRunning(pid) && matchesClient(cmdline(pid), mountPath, programs);

@@ -3,13 +3,13 @@ package io.jfscsi.runtime;
 import io.jfscsi.juicefs.SecretValue;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 
 /**
  * Removes a volume's secret values from text that goes into logs and Failure messages (client
@@ -34,12 +34,16 @@ public final class Redactor {
   public static Redactor forSettings(VolumeSettings settings) {
     Set<String> found = new LinkedHashSet<>();
     boolean local = settings.localDirectory().isPresent();
-    settings.source().secrets().forEach((k, v) -> {
-      // A local:// metaurl names a directory, which messages must be able to show.
-      if (!NOT_SECRET.contains(k) && !(local && k.equals("metaurl"))) {
-        found.add(v);
-      }
-    });
+    settings
+        .source()
+        .secrets()
+        .forEach(
+            (k, v) -> {
+              // A local:// metaurl names a directory, which messages must be able to show.
+              if (!NOT_SECRET.contains(k) && !(local && k.equals("metaurl"))) {
+                found.add(v);
+              }
+            });
     if (!local) {
       found.add(settings.metaUrl().reveal());
       found.addAll(urlPasswords(settings.metaUrl().reveal()));

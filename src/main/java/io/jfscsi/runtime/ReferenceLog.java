@@ -29,21 +29,23 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * <p>{@code <crc>} is the CRC32, 8 hex digits, of the UTF-8 bytes after it and its space, so a
- * damaged line is skipped (with a warning) and invents nothing. The path has {@code \}, newline
- * and carriage return escaped as {@code \\}, {@code \n} and {@code \r}: a line is one change
- * whatever the path holds. A last line without its newline is a write that did not finish (a
- * crash, or a save that a concurrent reader overtook): its change was not acknowledged, so it is
- * ignored. Replaying the lines in order gives the live targets.
+ * damaged line is skipped (with a warning) and invents nothing. The path has {@code \}, newline and
+ * carriage return escaped as {@code \\}, {@code \n} and {@code \r}: a line is one change whatever
+ * the path holds. A last line without its newline is a write that did not finish (a crash, or a
+ * save that a concurrent reader overtook): its change was not acknowledged, so it is ignored.
+ * Replaying the lines in order gives the live targets.
  *
- * <p>An instance is what the file holds, kept between the client's saves and used only by them,
- * one at a time. After a write fails it no longer matches the file: the caller drops it and reads
- * the file again.
+ * <p>An instance is what the file holds, kept between the client's saves and used only by them, one
+ * at a time. After a write fails it no longer matches the file: the caller drops it and reads the
+ * file again.
  */
 final class ReferenceLog {
   private static final Logger log = LoggerFactory.getLogger(ReferenceLog.class);
   static final String SUFFIX = ".targets.log";
+
   /** Lines beyond twice the live targets that a log may carry before it is compacted. */
   private static final int SLACK = 32;
+
   private static final HexFormat HEX = HexFormat.of();
 
   /** One change of a target: {@code readOnly} is null for a removal. */
@@ -53,12 +55,15 @@ final class ReferenceLog {
     }
   }
 
-  /** What a file holds: the live targets (path -> read-only), its lines, and whether it is clean. */
+  /**
+   * What a file holds: the live targets (path -> read-only), its lines, and whether it is clean.
+   */
   record Contents(Map<String, Boolean> live, int lines, boolean clean) {}
 
   private final Path file;
   private final Map<String, Boolean> live;
   private int lines;
+
   /** The file has a damaged line or a torn last line: replace it rather than append to it. */
   private boolean rewrite;
 
@@ -85,11 +90,10 @@ final class ReferenceLog {
   }
 
   /**
-   * Records {@code changes}: one append (one write of all their lines), or, when the log has
-   * grown to more than twice its live targets plus {@link #SLACK} lines (or must be replaced),
-   * the live targets written to a temp file renamed over the log, so a concurrent reader sees
-   * the old log or the new one. A write with no changes writes nothing, unless the log must be
-   * replaced.
+   * Records {@code changes}: one append (one write of all their lines), or, when the log has grown
+   * to more than twice its live targets plus {@link #SLACK} lines (or must be replaced), the live
+   * targets written to a temp file renamed over the log, so a concurrent reader sees the old log or
+   * the new one. A write with no changes writes nothing, unless the log must be replaced.
    */
   void write(List<Change> changes) throws IOException {
     if (changes.isEmpty() && !rewrite) {
@@ -105,7 +109,8 @@ final class ReferenceLog {
     if (rewrite || lines + changes.size() > 2 * live.size() + SLACK) {
       ByteArrayOutputStream out = new ByteArrayOutputStream(64 + live.size() * 96);
       live.forEach((t, ro) -> appendLine(out, t, ro));
-      ClientRecordStore.writeAtomically(file.getParent(), file.getFileName().toString(), out.toByteArray());
+      ClientRecordStore.writeAtomically(
+          file.getParent(), file.getFileName().toString(), out.toByteArray());
       lines = live.size();
       rewrite = false;
     } else {
@@ -119,8 +124,11 @@ final class ReferenceLog {
   }
 
   private void append(byte[] bytes) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.APPEND), FileModes.fileAttribute())) {
+    try (FileChannel ch =
+        FileChannel.open(
+            file,
+            Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND),
+            FileModes.fileAttribute())) {
       ByteBuffer buf = ByteBuffer.wrap(bytes);
       while (buf.hasRemaining()) {
         ch.write(buf);
@@ -158,7 +166,11 @@ final class ReferenceLog {
       lines++;
       if (!replay(bytes, start, i, live)) {
         damaged++;
-        log.warn("skipping damaged line {} of {} ({} bytes): its checksum or form is wrong", lines, file, i - start);
+        log.warn(
+            "skipping damaged line {} of {} ({} bytes): its checksum or form is wrong",
+            lines,
+            file,
+            i - start);
       }
       start = i + 1;
     }

@@ -13,10 +13,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Cache warm-up of a volume on this node, through the client that serves it: {@code juicefs
- * warmup} on the paths when the JuiceFS client is installed, otherwise (the embedded default,
- * whose FUSE passthrough has no cache of its own) every file under the paths is read once, which
- * is what warm-up does to a JuiceFS client's cache.
+ * Cache warm-up of a volume on this node, through the client that serves it: {@code juicefs warmup}
+ * on the paths when the JuiceFS client is installed, otherwise (the embedded default, whose FUSE
+ * passthrough has no cache of its own) every file under the paths is read once, which is what
+ * warm-up does to a JuiceFS client's cache.
  */
 public final class Warmup {
   private Warmup() {}
@@ -35,8 +35,8 @@ public final class Warmup {
       String relative = p.startsWith("/") ? p.substring(1) : p;
       Path full = base.resolve(relative).normalize();
       if (!full.startsWith(base)) {
-        throw new Failure(Failure.Code.INVALID_ARGUMENT,
-            "warm-up path " + p + " leaves the volume");
+        throw new Failure(
+            Failure.Code.INVALID_ARGUMENT, "warm-up path " + p + " leaves the volume");
       }
       out.add(full);
     }
@@ -61,20 +61,23 @@ public final class Warmup {
     long[] counts = new long[2];
     byte[] buffer = new byte[1 << 20];
     for (Path root : paths) {
-      Files.walkFileTree(root, new SimpleFileVisitor<>() {
-        @Override
-        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-          if (attrs.isRegularFile()) {
-            try (InputStream in = Files.newInputStream(file)) {
-              for (int n; (n = in.read(buffer)) > 0; ) {
-                counts[1] += n;
+      Files.walkFileTree(
+          root,
+          new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+                throws IOException {
+              if (attrs.isRegularFile()) {
+                try (InputStream in = Files.newInputStream(file)) {
+                  for (int n; (n = in.read(buffer)) > 0; ) {
+                    counts[1] += n;
+                  }
+                }
+                counts[0]++;
               }
+              return FileVisitResult.CONTINUE;
             }
-            counts[0]++;
-          }
-          return FileVisitResult.CONTINUE;
-        }
-      });
+          });
     }
     return new Result("read through the client", counts[0], counts[1], 0);
   }

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.jfscsi.testing.HostRequirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.util.ArrayList;
 
 /** What the bench reports about the file system its targets are made on. */
 class HostTest {
@@ -23,7 +23,8 @@ class HostTest {
   @Test
   void anExt4WithoutJournalIsCalledOut() throws Exception {
     HostRequirements.requireRoot();
-    HostRequirements.require(Files.isExecutable(Path.of("/usr/sbin/mkfs.ext4")),
+    HostRequirements.require(
+        Files.isExecutable(Path.of("/usr/sbin/mkfs.ext4")),
         "mkfs.ext4 (apt-get install e2fsprogs)");
     HostRequirements.require(Files.exists(Path.of("/dev/loop-control")), "loop devices");
     Path journaled = ext4("journaled", "-O", "has_journal");
@@ -32,7 +33,8 @@ class HostTest {
       assertThat(Host.fileSystemOf(journaled.resolve("kubelet")))
           .matches("ext4 /dev/loop\\d+ at " + journaled);
       assertThat(Host.fileSystemOf(bare.resolve("kubelet")))
-          .startsWith("ext4 /dev/loop").contains(" at " + bare + " WITHOUT A JOURNAL");
+          .startsWith("ext4 /dev/loop")
+          .contains(" at " + bare + " WITHOUT A JOURNAL");
     } finally {
       run("umount", journaled.toString());
       run("umount", bare.toString());

@@ -27,12 +27,13 @@ class PhaseTest {
     List<Phase.Op> ops = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
       int n = i;
-      ops.add(() -> {
-        ran.add(n);
-        if (n % 10 == 0) {
-          throw new IllegalStateException("op " + n + " failed");
-        }
-      });
+      ops.add(
+          () -> {
+            ran.add(n);
+            if (n % 10 == 0) {
+              throw new IllegalStateException("op " + n + " failed");
+            }
+          });
     }
     Phase.Result r = Phase.run("test", pool, 4, ops);
     assertThat(ran).hasSize(50);

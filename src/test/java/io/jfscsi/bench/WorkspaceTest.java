@@ -20,8 +20,8 @@ class WorkspaceTest {
 
   @Test
   void aCleanRunLeavesNothing() throws Exception {
-    Workspace ws = new Workspace("b", dir.resolve("kubelet"), dir.resolve("data"), 2, Map.of(),
-        Map.of());
+    Workspace ws =
+        new Workspace("b", dir.resolve("kubelet"), dir.resolve("data"), 2, Map.of(), Map.of());
     ws.targets(0, 2);
 
     assertThat(ws.cleanUpAndReport(report)).isFalse();
@@ -32,8 +32,8 @@ class WorkspaceTest {
 
   @Test
   void aTargetLeftBehindFailsTheRun() throws Exception {
-    Workspace ws = new Workspace("b", dir.resolve("kubelet"), dir.resolve("data"), 1, Map.of(),
-        Map.of());
+    Workspace ws =
+        new Workspace("b", dir.resolve("kubelet"), dir.resolve("data"), 1, Map.of(), Map.of());
     Workspace.Target t = ws.targets(0, 1).getFirst();
     Files.createDirectories(t.path());
     Files.writeString(t.path().resolve("file"), "a target the driver did not unpublish");

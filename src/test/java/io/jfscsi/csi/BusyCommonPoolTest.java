@@ -21,9 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Every CSI answer is sent without the JVM's common pool. Pekko's javadsl ask answers through a
  * future whose non-async stages run on {@code ForkJoinPool.commonPool()}, a pool of one worker on
- * two cores that any library in the process may block; the driver's answers must not wait for
- * it. Here every common-pool worker is blocked while the calls kubelet and the provisioner make
- * are served; with the common pool in their path they all miss their deadline.
+ * two cores that any library in the process may block; the driver's answers must not wait for it.
+ * Here every common-pool worker is blocked while the calls kubelet and the provisioner make are
+ * served; with the common pool in their path they all miss their deadline.
  */
 class BusyCommonPoolTest {
   @TempDir Path dir;
@@ -50,25 +50,51 @@ class BusyCommonPoolTest {
     blockTheCommonPool();
 
     var node = driver.csi().node().withDeadlineAfter(10, TimeUnit.SECONDS);
-    assertThat(driver.csi().identity().withDeadlineAfter(10, TimeUnit.SECONDS)
-        .probe(ProbeRequest.getDefaultInstance()).getReady().getValue()).isTrue();
+    assertThat(
+            driver
+                .csi()
+                .identity()
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .probe(ProbeRequest.getDefaultInstance())
+                .getReady()
+                .getValue())
+        .isTrue();
     node.nodePublishVolume(driver.publishRequest("pvc-a", second).build());
-    assertThat(node.nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-        .setVolumeId("pvc-a").setVolumePath(second.toString()).build())
-        .getVolumeCondition().getAbnormal()).isFalse();
-    node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-a")
-        .setTargetPath(second.toString()).build());
-    node.nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder().setVolumeId("pvc-a")
-        .setTargetPath(first.toString()).build());
+    assertThat(
+            node.nodeGetVolumeStats(
+                    NodeGetVolumeStatsRequest.newBuilder()
+                        .setVolumeId("pvc-a")
+                        .setVolumePath(second.toString())
+                        .build())
+                .getVolumeCondition()
+                .getAbnormal())
+        .isFalse();
+    node.nodeUnpublishVolume(
+        NodeUnpublishVolumeRequest.newBuilder()
+            .setVolumeId("pvc-a")
+            .setTargetPath(second.toString())
+            .build());
+    node.nodeUnpublishVolume(
+        NodeUnpublishVolumeRequest.newBuilder()
+            .setVolumeId("pvc-a")
+            .setTargetPath(first.toString())
+            .build());
     assertThat(driver.mountsUnder()).doesNotContain(first.toString(), second.toString());
 
     var controller = driver.csi().controller().withDeadlineAfter(10, TimeUnit.SECONDS);
-    String id = controller.createVolume(CreateVolumeRequest.newBuilder().setName("pvc-new")
-        .addVolumeCapabilities(DriverFixture.RWX).putAllSecrets(driver.secrets())
-        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(1 << 30)).build())
-        .getVolume().getVolumeId();
-    controller.deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId(id)
-        .putAllSecrets(driver.secrets()).build());
+    String id =
+        controller
+            .createVolume(
+                CreateVolumeRequest.newBuilder()
+                    .setName("pvc-new")
+                    .addVolumeCapabilities(DriverFixture.RWX)
+                    .putAllSecrets(driver.secrets())
+                    .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(1 << 30))
+                    .build())
+            .getVolume()
+            .getVolumeId();
+    controller.deleteVolume(
+        DeleteVolumeRequest.newBuilder().setVolumeId(id).putAllSecrets(driver.secrets()).build());
   }
 
   /** Every worker of the common pool parked until the test ends, as a blocking library would. */
@@ -76,14 +102,16 @@ class BusyCommonPoolTest {
     int workers = ForkJoinPool.getCommonPoolParallelism();
     CountDownLatch busy = new CountDownLatch(workers);
     for (int i = 0; i < workers; i++) {
-      ForkJoinPool.commonPool().execute(() -> {
-        busy.countDown();
-        try {
-          release.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
+      ForkJoinPool.commonPool()
+          .execute(
+              () -> {
+                busy.countDown();
+                try {
+                  release.await();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              });
     }
     assertThat(busy.await(10, TimeUnit.SECONDS)).as("common pool workers blocked").isTrue();
   }

@@ -4,13 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import csi.v1.CapacityRange;
+import csi.v1.ControllerExpandVolumeRequest;
 import csi.v1.ControllerGetCapabilitiesRequest;
+import csi.v1.ControllerModifyVolumeRequest;
+import csi.v1.ControllerPublishVolumeRequest;
 import csi.v1.ControllerServiceCapability;
+import csi.v1.CreateSnapshotRequest;
 import csi.v1.CreateVolumeRequest;
 import csi.v1.CreateVolumeResponse;
 import csi.v1.DeleteVolumeRequest;
+import csi.v1.GetCapacityRequest;
 import csi.v1.GetPluginCapabilitiesRequest;
 import csi.v1.GetPluginInfoRequest;
+import csi.v1.ListVolumesRequest;
 import csi.v1.PluginCapability;
 import csi.v1.ProbeRequest;
 import csi.v1.ValidateVolumeCapabilitiesRequest;
@@ -29,21 +35,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import csi.v1.ControllerExpandVolumeRequest;
-import csi.v1.ControllerModifyVolumeRequest;
-import csi.v1.ControllerPublishVolumeRequest;
-import csi.v1.CreateSnapshotRequest;
-import csi.v1.GetCapacityRequest;
-import csi.v1.ListVolumesRequest;
 
 /**
- * Identity and Controller services over the real Unix socket, checked against the CSI
- * specification v1.12.0: success, idempotent repeats, and the error codes each RPC names.
+ * Identity and Controller services over the real Unix socket, checked against the CSI specification
+ * v1.12.0: success, idempotent repeats, and the error codes each RPC names.
  */
 class ControllerConformanceTest {
 
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
 
   static DriverFixture driver;
 
@@ -63,25 +62,31 @@ class ControllerConformanceTest {
   static VolumeCapability mount(VolumeCapability.AccessMode.Mode mode) {
     return VolumeCapability.newBuilder()
         .setMount(VolumeCapability.MountVolume.getDefaultInstance())
-        .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(mode)).build();
+        .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(mode))
+        .build();
   }
 
   static final VolumeCapability RWX =
       mount(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER);
 
   CreateVolumeRequest.Builder create(String name) {
-    return CreateVolumeRequest.newBuilder().setName(name).addVolumeCapabilities(RWX)
+    return CreateVolumeRequest.newBuilder()
+        .setName(name)
+        .addVolumeCapabilities(RWX)
         .putAllSecrets(driver.secrets())
         .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(1 << 30));
   }
 
   static void assertCode(ThrowingCallable call, Status.Code code, String... messageParts) {
-    assertThatThrownBy(call).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-      assertThat(e.getStatus().getCode()).as(e.getStatus().toString()).isEqualTo(code);
-      for (String part : messageParts) {
-        assertThat(e.getStatus().getDescription()).contains(part);
-      }
-    });
+    assertThatThrownBy(call)
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).as(e.getStatus().toString()).isEqualTo(code);
+              for (String part : messageParts) {
+                assertThat(e.getStatus().getDescription()).contains(part);
+              }
+            });
   }
 
   @Test
@@ -93,19 +98,28 @@ class ControllerConformanceTest {
 
   @Test
   void pluginOffersTheControllerServiceAndIsReady() {
-    var caps = driver.csi().identity()
-        .getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
-    assertThat(caps.getCapabilitiesList()).extracting(c -> c.getService().getType())
+    var caps =
+        driver
+            .csi()
+            .identity()
+            .getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
+    assertThat(caps.getCapabilitiesList())
+        .extracting(c -> c.getService().getType())
         .containsExactly(PluginCapability.Service.Type.CONTROLLER_SERVICE);
-    assertThat(driver.csi().identity().probe(ProbeRequest.getDefaultInstance()).getReady()
-        .getValue()).isTrue();
+    assertThat(
+            driver.csi().identity().probe(ProbeRequest.getDefaultInstance()).getReady().getValue())
+        .isTrue();
   }
 
   @Test
   void controllerCapabilitiesAreCreateDeleteOnly() {
-    var caps = driver.csi().controller()
-        .controllerGetCapabilities(ControllerGetCapabilitiesRequest.getDefaultInstance());
-    assertThat(caps.getCapabilitiesList()).extracting(c -> c.getRpc().getType())
+    var caps =
+        driver
+            .csi()
+            .controller()
+            .controllerGetCapabilities(ControllerGetCapabilitiesRequest.getDefaultInstance());
+    assertThat(caps.getCapabilitiesList())
+        .extracting(c -> c.getRpc().getType())
         .containsExactly(ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME);
   }
 
@@ -124,62 +138,129 @@ class ControllerConformanceTest {
   @Test
   void createVolumeWithTheSameNameButOtherParametersIsAlreadyExists() {
     driver.csi().controller().createVolume(create("pvc-b").build());
-    assertCode(() -> driver.csi().controller().createVolume(create("pvc-b")
-        .putParameters("juicefs/mount-delete-delay", "1m").build()), Status.Code.ALREADY_EXISTS,
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .createVolume(
+                    create("pvc-b").putParameters("juicefs/mount-delete-delay", "1m").build()),
+        Status.Code.ALREADY_EXISTS,
         "pvc-b");
-    assertCode(() -> driver.csi().controller().createVolume(create("pvc-b")
-        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2L << 30)).build()),
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .createVolume(
+                    create("pvc-b")
+                        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(2L << 30))
+                        .build()),
         Status.Code.ALREADY_EXISTS);
   }
 
   @Test
   void createVolumeRefusesBadNames() {
-    assertCode(() -> driver.csi().controller().createVolume(create("").build()),
-        Status.Code.INVALID_ARGUMENT, "name");
-    assertCode(() -> driver.csi().controller().createVolume(create("a/b").build()),
-        Status.Code.INVALID_ARGUMENT, "'/'");
-    assertCode(() -> driver.csi().controller().createVolume(create("..").build()),
-        Status.Code.INVALID_ARGUMENT, "..");
-    assertCode(() -> driver.csi().controller().createVolume(create("a\0b").build()),
-        Status.Code.INVALID_ARGUMENT, "NUL");
-    assertCode(() -> driver.csi().controller().createVolume(create("x".repeat(300)).build()),
-        Status.Code.INVALID_ARGUMENT, "300");
+    assertCode(
+        () -> driver.csi().controller().createVolume(create("").build()),
+        Status.Code.INVALID_ARGUMENT,
+        "name");
+    assertCode(
+        () -> driver.csi().controller().createVolume(create("a/b").build()),
+        Status.Code.INVALID_ARGUMENT,
+        "'/'");
+    assertCode(
+        () -> driver.csi().controller().createVolume(create("..").build()),
+        Status.Code.INVALID_ARGUMENT,
+        "..");
+    assertCode(
+        () -> driver.csi().controller().createVolume(create("a\0b").build()),
+        Status.Code.INVALID_ARGUMENT,
+        "NUL");
+    assertCode(
+        () -> driver.csi().controller().createVolume(create("x".repeat(300)).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "300");
     assertThat(driver.data.toFile().list()).doesNotContain("a", "b", "..");
   }
 
   @Test
   void createVolumeRefusesBlockAndMissingCapabilities() {
-    assertCode(() -> driver.csi().controller().createVolume(create("pvc-c")
-        .clearVolumeCapabilities().build()), Status.Code.INVALID_ARGUMENT, "volume_capabilities");
-    VolumeCapability block = VolumeCapability.newBuilder()
-        .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
-        .setAccessMode(RWX.getAccessMode()).build();
-    assertCode(() -> driver.csi().controller().createVolume(create("pvc-c")
-        .clearVolumeCapabilities().addVolumeCapabilities(block).build()),
-        Status.Code.INVALID_ARGUMENT, "block");
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .createVolume(create("pvc-c").clearVolumeCapabilities().build()),
+        Status.Code.INVALID_ARGUMENT,
+        "volume_capabilities");
+    VolumeCapability block =
+        VolumeCapability.newBuilder()
+            .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+            .setAccessMode(RWX.getAccessMode())
+            .build();
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .createVolume(
+                    create("pvc-c").clearVolumeCapabilities().addVolumeCapabilities(block).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "block");
     assertThat(driver.data.resolve("pvc-c")).doesNotExist();
   }
 
-  /** The StorageClass's mountOptions arrive as mount flags: what a publish refuses, so does this. */
+  /**
+   * The StorageClass's mountOptions arrive as mount flags: what a publish refuses, so does this.
+   */
   @Test
   void createVolumeRefusesMountFlagsThatEveryPublishWouldRefuse() {
-    VolumeCapability writeback = RWX.toBuilder().setMount(RWX.getMount().toBuilder()
-        .addMountFlags("writeback")).build();
-    assertCode(() -> driver.csi().controller().createVolume(create("pvc-w")
-        .clearVolumeCapabilities().addVolumeCapabilities(writeback).build()),
-        Status.Code.INVALID_ARGUMENT, "mount option 'writeback'");
+    VolumeCapability writeback =
+        RWX.toBuilder().setMount(RWX.getMount().toBuilder().addMountFlags("writeback")).build();
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .createVolume(
+                    create("pvc-w")
+                        .clearVolumeCapabilities()
+                        .addVolumeCapabilities(writeback)
+                        .build()),
+        Status.Code.INVALID_ARGUMENT,
+        "mount option 'writeback'");
     assertThat(driver.data.resolve("pvc-w")).doesNotExist();
   }
 
   @Test
   void createVolumeRefusesAnImpossibleCapacityRangeAndContentSources() {
-    assertCode(() -> driver.csi().controller().createVolume(create("pvc-d")
-        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(10).setLimitBytes(5))
-        .build()), Status.Code.OUT_OF_RANGE);
-    assertCode(() -> driver.csi().controller().createVolume(create("pvc-d")
-        .setVolumeContentSource(VolumeContentSource.newBuilder().setSnapshot(
-            VolumeContentSource.SnapshotSource.newBuilder().setSnapshotId("s"))).build()),
-        Status.Code.INVALID_ARGUMENT, "volume_content_source");
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .createVolume(
+                    create("pvc-d")
+                        .setCapacityRange(
+                            CapacityRange.newBuilder().setRequiredBytes(10).setLimitBytes(5))
+                        .build()),
+        Status.Code.OUT_OF_RANGE);
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .createVolume(
+                    create("pvc-d")
+                        .setVolumeContentSource(
+                            VolumeContentSource.newBuilder()
+                                .setSnapshot(
+                                    VolumeContentSource.SnapshotSource.newBuilder()
+                                        .setSnapshotId("s")))
+                        .build()),
+        Status.Code.INVALID_ARGUMENT,
+        "volume_content_source");
   }
 
   @Test
@@ -187,13 +268,20 @@ class ControllerConformanceTest {
     Map<String, String> secrets = new HashMap<>(driver.secrets());
     secrets.remove("metaurl");
     secrets.put("secret-key", "TOP-SECRET-VALUE");
-    assertThatThrownBy(() -> driver.csi().controller().createVolume(create("pvc-e")
-        .clearSecrets().putAllSecrets(secrets).build()))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-          assertThat(e.getStatus().getDescription()).contains("metaurl")
-              .doesNotContain("TOP-SECRET-VALUE");
-        });
+    assertThatThrownBy(
+            () ->
+                driver
+                    .csi()
+                    .controller()
+                    .createVolume(create("pvc-e").clearSecrets().putAllSecrets(secrets).build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+              assertThat(e.getStatus().getDescription())
+                  .contains("metaurl")
+                  .doesNotContain("TOP-SECRET-VALUE");
+            });
   }
 
   @Test
@@ -201,38 +289,63 @@ class ControllerConformanceTest {
     driver.csi().controller().createVolume(create("pvc-f").build());
     Files.writeString(driver.data.resolve("pvc-f").resolve("file"), "x");
     Files.createDirectories(driver.data.resolve("pvc-f-sibling"));
-    var delete = DeleteVolumeRequest.newBuilder().setVolumeId("pvc-f")
-        .putAllSecrets(driver.secrets()).build();
+    var delete =
+        DeleteVolumeRequest.newBuilder()
+            .setVolumeId("pvc-f")
+            .putAllSecrets(driver.secrets())
+            .build();
     driver.csi().controller().deleteVolume(delete);
     assertThat(driver.data.resolve("pvc-f")).doesNotExist();
     assertThat(driver.data.resolve("pvc-f-sibling")).isDirectory();
     assertThat(driver.data).isDirectory();
     driver.csi().controller().deleteVolume(delete);
-    driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()
-        .setVolumeId("never-created").build());
+    driver
+        .csi()
+        .controller()
+        .deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("never-created").build());
   }
 
   @Test
   void deleteVolumeNeverRemovesDataItDidNotProvision() throws Exception {
     Files.createDirectories(driver.data.resolve("static-data"));
     Files.writeString(driver.data.resolve("static-data").resolve("precious"), "x");
-    driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()
-        .setVolumeId("static-data").putAllSecrets(driver.secrets()).build());
+    driver
+        .csi()
+        .controller()
+        .deleteVolume(
+            DeleteVolumeRequest.newBuilder()
+                .setVolumeId("static-data")
+                .putAllSecrets(driver.secrets())
+                .build());
     assertThat(driver.data.resolve("static-data").resolve("precious")).exists();
 
     // A dynamic PV whose record was lost (controller moved) is still cleaned up.
     String lost = "pvc-0a1b2c3d-0000-4000-8000-00000000abcd";
     Files.createDirectories(driver.data.resolve(lost));
-    driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()
-        .setVolumeId(lost).putAllSecrets(driver.secrets()).build());
+    driver
+        .csi()
+        .controller()
+        .deleteVolume(
+            DeleteVolumeRequest.newBuilder()
+                .setVolumeId(lost)
+                .putAllSecrets(driver.secrets())
+                .build());
     assertThat(driver.data.resolve(lost)).doesNotExist();
   }
 
   @Test
   void deleteVolumeRefusesIdsThatCouldEscapeTheVolume() {
     for (String id : new String[] {"", "..", "../data", "a/../..", "/"}) {
-      assertCode(() -> driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder()
-          .setVolumeId(id).putAllSecrets(driver.secrets()).build()),
+      assertCode(
+          () ->
+              driver
+                  .csi()
+                  .controller()
+                  .deleteVolume(
+                      DeleteVolumeRequest.newBuilder()
+                          .setVolumeId(id)
+                          .putAllSecrets(driver.secrets())
+                          .build()),
           Status.Code.INVALID_ARGUMENT);
     }
     assertThat(driver.data).isDirectory();
@@ -241,50 +354,87 @@ class ControllerConformanceTest {
   @Test
   void validateVolumeCapabilitiesConfirmsMountAndRefusesBlock() {
     driver.csi().controller().createVolume(create("pvc-g").build());
-    var ok = driver.csi().controller().validateVolumeCapabilities(
-        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId("pvc-g")
-            .addVolumeCapabilities(RWX).build());
+    var ok =
+        driver
+            .csi()
+            .controller()
+            .validateVolumeCapabilities(
+                ValidateVolumeCapabilitiesRequest.newBuilder()
+                    .setVolumeId("pvc-g")
+                    .addVolumeCapabilities(RWX)
+                    .build());
     assertThat(ok.getConfirmed().getVolumeCapabilitiesList()).containsExactly(RWX);
 
-    VolumeCapability block = VolumeCapability.newBuilder()
-        .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
-        .setAccessMode(RWX.getAccessMode()).build();
-    var refused = driver.csi().controller().validateVolumeCapabilities(
-        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId("pvc-g")
-            .addVolumeCapabilities(block).build());
+    VolumeCapability block =
+        VolumeCapability.newBuilder()
+            .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+            .setAccessMode(RWX.getAccessMode())
+            .build();
+    var refused =
+        driver
+            .csi()
+            .controller()
+            .validateVolumeCapabilities(
+                ValidateVolumeCapabilitiesRequest.newBuilder()
+                    .setVolumeId("pvc-g")
+                    .addVolumeCapabilities(block)
+                    .build());
     assertThat(refused.hasConfirmed()).isFalse();
     assertThat(refused.getMessage()).contains("block");
 
-    assertCode(() -> driver.csi().controller().validateVolumeCapabilities(
-        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId("no-such-volume")
-            .addVolumeCapabilities(RWX).build()), Status.Code.NOT_FOUND);
-    assertCode(() -> driver.csi().controller().validateVolumeCapabilities(
-        ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId("pvc-g").build()),
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .validateVolumeCapabilities(
+                    ValidateVolumeCapabilitiesRequest.newBuilder()
+                        .setVolumeId("no-such-volume")
+                        .addVolumeCapabilities(RWX)
+                        .build()),
+        Status.Code.NOT_FOUND);
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .controller()
+                .validateVolumeCapabilities(
+                    ValidateVolumeCapabilitiesRequest.newBuilder().setVolumeId("pvc-g").build()),
         Status.Code.INVALID_ARGUMENT);
   }
 
   @Test
   void everyOtherControllerRpcIsUnimplemented() {
     var c = driver.csi().controller();
-    assertCode(() -> c.listVolumes(ListVolumesRequest.getDefaultInstance()),
+    assertCode(
+        () -> c.listVolumes(ListVolumesRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
+    assertCode(
+        () -> c.getCapacity(GetCapacityRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
+    assertCode(
+        () -> c.controllerPublishVolume(ControllerPublishVolumeRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
-    assertCode(() -> c.getCapacity(GetCapacityRequest.getDefaultInstance()),
+    assertCode(
+        () -> c.createSnapshot(CreateSnapshotRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
-    assertCode(() -> c.controllerPublishVolume(
-        ControllerPublishVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
-    assertCode(() -> c.createSnapshot(CreateSnapshotRequest.getDefaultInstance()),
+    assertCode(
+        () -> c.controllerExpandVolume(ControllerExpandVolumeRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
-    assertCode(() -> c.controllerExpandVolume(
-        ControllerExpandVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
-    assertCode(() -> c.controllerModifyVolume(
-        ControllerModifyVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
+    assertCode(
+        () -> c.controllerModifyVolume(ControllerModifyVolumeRequest.getDefaultInstance()),
+        Status.Code.UNIMPLEMENTED);
   }
 
   @Test
   void provisioningLeavesNoClientOrMountBehind() throws Exception {
     driver.csi().controller().createVolume(create("pvc-h").build());
-    driver.csi().controller().deleteVolume(DeleteVolumeRequest.newBuilder().setVolumeId("pvc-h")
-        .putAllSecrets(driver.secrets()).build());
+    driver
+        .csi()
+        .controller()
+        .deleteVolume(
+            DeleteVolumeRequest.newBuilder()
+                .setVolumeId("pvc-h")
+                .putAllSecrets(driver.secrets())
+                .build());
     assertThat(driver.clientPids()).isEmpty();
     assertThat(driver.mountsUnder()).isEmpty();
   }

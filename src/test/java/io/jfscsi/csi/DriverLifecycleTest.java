@@ -5,34 +5,33 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import csi.v1.GetPluginInfoRequest;
 import csi.v1.NodePublishVolumeRequest;
 import csi.v1.NodeUnpublishVolumeRequest;
 import csi.v1.ProbeRequest;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import java.io.IOException;
+import java.net.ServerSocket;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import csi.v1.GetPluginInfoRequest;
-import java.net.ServerSocket;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.concurrent.TimeUnit;
 
 /** Starting, stopping and upgrading the driver: the socket, and mounts that must survive. */
 class DriverLifecycleTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   DriverFixture driver;
 
@@ -65,8 +64,8 @@ class DriverLifecycleTest {
     }
     driver.with("endpoint", "tcp://127.0.0.1:" + port).start();
     try (CsiClient tcp = CsiClient.connect("tcp://127.0.0.1:" + port)) {
-      assertThat(tcp.identity().getPluginInfo(GetPluginInfoRequest.getDefaultInstance())
-          .getName()).isEqualTo("csi.juicefs.com");
+      assertThat(tcp.identity().getPluginInfo(GetPluginInfoRequest.getDefaultInstance()).getName())
+          .isEqualTo("csi.juicefs.com");
     }
   }
 
@@ -76,16 +75,15 @@ class DriverLifecycleTest {
     // it leaves a mark when it starts, so the driver is stopped with the call surely in flight.
     Path slowBindfs = dir.resolve("slow-bindfs");
     Path started = dir.resolve("client-started");
-    Files.writeString(slowBindfs, "#!/bin/sh\ntouch " + started + "\nsleep 1\n"
-        + "exec /usr/bin/bindfs \"$@\"\n");
-    Files.setPosixFilePermissions(slowBindfs, PosixFilePermissions
-        .fromString("rwx------"));
+    Files.writeString(
+        slowBindfs,
+        "#!/bin/sh\ntouch " + started + "\nsleep 1\n" + "exec /usr/bin/bindfs \"$@\"\n");
+    Files.setPosixFilePermissions(slowBindfs, PosixFilePermissions.fromString("rwx------"));
     driver.with("client.bindfs-binary", slowBindfs.toString()).start();
     Path a = driver.target("pod-a", "pvc-1");
-    var answer = driver.csi().nodeAsync().nodePublishVolume(
-        driver.publishRequest("pvc-1", a).build());
-    await().atMost(Duration.ofSeconds(30))
-        .until(() -> Files.exists(started));
+    var answer =
+        driver.csi().nodeAsync().nodePublishVolume(driver.publishRequest("pvc-1", a).build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(started));
     driver.driver().close();
     answer.get(30, TimeUnit.SECONDS);
     assertThat(driver.mountsUnder()).contains(a.toString());
@@ -104,8 +102,11 @@ class DriverLifecycleTest {
     // A publish cut short by a driver crash: bound, never recorded.
     Path orphan = driver.target("pod-b", "pvc-1");
     Files.createDirectory(orphan);
-    new ProcessBuilder("mount", "--bind", clientMount.resolve("pvc-1").toString(),
-        orphan.toString()).inheritIO().start().waitFor();
+    new ProcessBuilder(
+            "mount", "--bind", clientMount.resolve("pvc-1").toString(), orphan.toString())
+        .inheritIO()
+        .start()
+        .waitFor();
     assertThat(driver.mountsUnder()).contains(orphan.toString());
 
     driver.start();
@@ -118,14 +119,16 @@ class DriverLifecycleTest {
   void aStaleSocketFileIsReplacedAndALiveOneIsRefused() throws Exception {
     try (ServerSocketChannel other = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
       other.bind(UnixDomainSocketAddress.of(driver.socket));
-      assertThatThrownBy(driver::start).isInstanceOf(IOException.class)
+      assertThatThrownBy(driver::start)
+          .isInstanceOf(IOException.class)
           .hasMessageContaining("another process");
     }
     // The other server is gone but its socket file stays behind.
     assertThat(driver.socket).exists();
     driver.start();
-    assertThat(driver.csi().identity().probe(ProbeRequest.getDefaultInstance()).getReady()
-        .getValue()).isTrue();
+    assertThat(
+            driver.csi().identity().probe(ProbeRequest.getDefaultInstance()).getReady().getValue())
+        .isTrue();
   }
 
   @Test
@@ -134,9 +137,17 @@ class DriverLifecycleTest {
     Path a = driver.target("pod-a", "pvc-1");
     Path b = driver.target("pod-b", "pvc-1");
     for (Path t : List.of(a, b)) {
-      driver.csi().node().nodePublishVolume(NodePublishVolumeRequest.newBuilder()
-          .setVolumeId("pvc-1").setTargetPath(t.toString()).setVolumeCapability(RWX)
-          .putAllSecrets(driver.secrets()).putVolumeContext("subPath", "pvc-1").build());
+      driver
+          .csi()
+          .node()
+          .nodePublishVolume(
+              NodePublishVolumeRequest.newBuilder()
+                  .setVolumeId("pvc-1")
+                  .setTargetPath(t.toString())
+                  .setVolumeCapability(RWX)
+                  .putAllSecrets(driver.secrets())
+                  .putVolumeContext("subPath", "pvc-1")
+                  .build());
     }
     Files.writeString(a.resolve("before.txt"), "before the upgrade");
     List<Long> clients = driver.clientPids();
@@ -149,12 +160,19 @@ class DriverLifecycleTest {
     assertThat(driver.clientPids()).isEqualTo(clients);
 
     driver.start();
-    assertThat(driver.clientPids()).as("the new driver adopts the running client")
+    assertThat(driver.clientPids())
+        .as("the new driver adopts the running client")
         .isEqualTo(clients);
     assertThat(a.resolve("during.txt")).hasContent("while the driver was down");
     for (Path t : List.of(a, b)) {
-      driver.csi().node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-          .setVolumeId("pvc-1").setTargetPath(t.toString()).build());
+      driver
+          .csi()
+          .node()
+          .nodeUnpublishVolume(
+              NodeUnpublishVolumeRequest.newBuilder()
+                  .setVolumeId("pvc-1")
+                  .setTargetPath(t.toString())
+                  .build());
     }
     driver.awaitNoClients();
   }

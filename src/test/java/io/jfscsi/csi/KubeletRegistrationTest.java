@@ -22,10 +22,12 @@ class KubeletRegistrationTest {
   @Test
   void answersKubeletAndKeepsItsRefusal(@TempDir Path root) throws Exception {
     Path csiSocket = root.resolve("plugins/csi.juicefs.com/csi.sock");
-    try (KubeletRegistration registration = KubeletRegistration.start(root, "csi.juicefs.com",
-            new Endpoint.Unix(csiSocket), Duration.ofSeconds(1));
-         CsiClient client = CsiClient.connect("unix://" + root.resolve(
-             "plugins_registry/csi.juicefs.com-reg.sock"))) {
+    try (KubeletRegistration registration =
+            KubeletRegistration.start(
+                root, "csi.juicefs.com", new Endpoint.Unix(csiSocket), Duration.ofSeconds(1));
+        CsiClient client =
+            CsiClient.connect(
+                "unix://" + root.resolve("plugins_registry/csi.juicefs.com-reg.sock"))) {
       assertThat(Files.exists(KubeletRegistration.socketPath(root, "csi.juicefs.com"))).isTrue();
       var kubelet = RegistrationGrpc.newBlockingStub(client.channel());
 
@@ -35,11 +37,14 @@ class KubeletRegistrationTest {
       assertThat(info.getEndpoint()).isEqualTo(csiSocket.toString());
       assertThat(info.getSupportedVersionsList()).containsExactly("1.0.0");
 
-      kubelet.notifyRegistrationStatus(RegistrationStatus.newBuilder().setPluginRegistered(false)
-          .setError("version 1.0.0 not supported").build());
+      kubelet.notifyRegistrationStatus(
+          RegistrationStatus.newBuilder()
+              .setPluginRegistered(false)
+              .setError("version 1.0.0 not supported")
+              .build());
       assertThat(registration.refusal()).contains("version 1.0.0 not supported");
-      kubelet.notifyRegistrationStatus(RegistrationStatus.newBuilder().setPluginRegistered(true)
-          .build());
+      kubelet.notifyRegistrationStatus(
+          RegistrationStatus.newBuilder().setPluginRegistered(true).build());
       assertThat(registration.refusal()).isEmpty();
     }
     assertThat(Files.exists(KubeletRegistration.socketPath(root, "csi.juicefs.com"))).isFalse();

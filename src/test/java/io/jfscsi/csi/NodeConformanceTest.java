@@ -22,23 +22,22 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.time.Duration;
-import org.awaitility.Awaitility;
 
 /**
- * The Node service over the real Unix socket with real bind mounts and a real FUSE client,
- * checked against the CSI specification v1.12.0.
+ * The Node service over the real Unix socket with real bind mounts and a real FUSE client, checked
+ * against the CSI specification v1.12.0.
  */
 class NodeConformanceTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   DriverFixture driver;
 
@@ -57,24 +56,38 @@ class NodeConformanceTest {
   }
 
   NodePublishVolumeRequest.Builder publish(String volumeId, Path target) {
-    return NodePublishVolumeRequest.newBuilder().setVolumeId(volumeId)
-        .setTargetPath(target.toString()).setVolumeCapability(RWX)
-        .putAllSecrets(driver.secrets()).putVolumeContext("subPath", volumeId);
+    return NodePublishVolumeRequest.newBuilder()
+        .setVolumeId(volumeId)
+        .setTargetPath(target.toString())
+        .setVolumeCapability(RWX)
+        .putAllSecrets(driver.secrets())
+        .putVolumeContext("subPath", volumeId);
   }
 
   void unpublish(String volumeId, Path target) {
-    driver.csi().node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-        .setVolumeId(volumeId).setTargetPath(target.toString()).build());
+    driver
+        .csi()
+        .node()
+        .nodeUnpublishVolume(
+            NodeUnpublishVolumeRequest.newBuilder()
+                .setVolumeId(volumeId)
+                .setTargetPath(target.toString())
+                .build());
   }
 
   @Test
   void nodeInfoAndCapabilities() {
-    assertThat(driver.csi().node().nodeGetInfo(NodeGetInfoRequest.getDefaultInstance())
-        .getNodeId()).isEqualTo("test-node");
-    assertThat(driver.csi().node().nodeGetCapabilities(
-            NodeGetCapabilitiesRequest.getDefaultInstance()).getCapabilitiesList())
+    assertThat(driver.csi().node().nodeGetInfo(NodeGetInfoRequest.getDefaultInstance()).getNodeId())
+        .isEqualTo("test-node");
+    assertThat(
+            driver
+                .csi()
+                .node()
+                .nodeGetCapabilities(NodeGetCapabilitiesRequest.getDefaultInstance())
+                .getCapabilitiesList())
         .extracting(c -> c.getRpc().getType())
-        .containsExactlyInAnyOrder(NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
+        .containsExactlyInAnyOrder(
+            NodeServiceCapability.RPC.Type.GET_VOLUME_STATS,
             NodeServiceCapability.RPC.Type.VOLUME_CONDITION,
             NodeServiceCapability.RPC.Type.SINGLE_NODE_MULTI_WRITER);
   }
@@ -104,8 +117,7 @@ class NodeConformanceTest {
   void aStaticVolumeWithoutSubPathPublishesTheWholeFileSystem() throws Exception {
     Files.writeString(driver.data.resolve("existing-data.txt"), "data that was there before");
     Path a = driver.target("pod-a", "static-pv");
-    driver.csi().node().nodePublishVolume(publish("static-pv", a)
-        .clearVolumeContext().build());
+    driver.csi().node().nodePublishVolume(publish("static-pv", a).clearVolumeContext().build());
     assertThat(a.resolve("existing-data.txt")).hasContent("data that was there before");
     assertThat(a.resolve("pvc-1")).isDirectory();
     unpublish("static-pv", a);
@@ -130,10 +142,15 @@ class NodeConformanceTest {
     driver.csi().node().nodePublishVolume(publish("pvc-1", ro).setReadonly(true).build());
     assertThatThrownBy(() -> Files.writeString(ro.resolve("x"), "x"))
         .isInstanceOf(FileSystemException.class)
-        .satisfies(e -> assertThat(e).isNotInstanceOf(AccessDeniedException.class)
-            .hasMessageContaining("Read-only"));
-    assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", ro).build()),
-        Status.Code.ALREADY_EXISTS, "read-only");
+        .satisfies(
+            e ->
+                assertThat(e)
+                    .isNotInstanceOf(AccessDeniedException.class)
+                    .hasMessageContaining("Read-only"));
+    assertCode(
+        () -> driver.csi().node().nodePublishVolume(publish("pvc-1", ro).build()),
+        Status.Code.ALREADY_EXISTS,
+        "read-only");
     unpublish("pvc-1", ro);
   }
 
@@ -142,8 +159,10 @@ class NodeConformanceTest {
     Files.createDirectories(driver.data.resolve("pvc-2"));
     Path a = driver.target("pod-a", "pvc-1");
     driver.csi().node().nodePublishVolume(publish("pvc-1", a).build());
-    assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-2", a).build()),
-        Status.Code.ALREADY_EXISTS, "pvc-1");
+    assertCode(
+        () -> driver.csi().node().nodePublishVolume(publish("pvc-2", a).build()),
+        Status.Code.ALREADY_EXISTS,
+        "pvc-1");
     unpublish("pvc-1", a);
   }
 
@@ -159,28 +178,45 @@ class NodeConformanceTest {
   @Test
   void targetPathsOutsideTheKubeletRootOrNotNormalizedAreRefused() throws Exception {
     Path outside = Files.createDirectories(dir.resolve("elsewhere")).resolve("mount");
-    assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", outside).build()),
-        Status.Code.INVALID_ARGUMENT, "outside the kubelet root");
+    assertCode(
+        () -> driver.csi().node().nodePublishVolume(publish("pvc-1", outside).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "outside the kubelet root");
     Path inside = driver.target("pod-a", "pvc-1");
-    for (String bad : new String[] {"relative/mount", inside + "/../mount", inside + "/",
-        inside.getParent() + "/./mount"}) {
-      assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", inside)
-          .setTargetPath(bad).build()), Status.Code.INVALID_ARGUMENT, "target_path");
+    for (String bad :
+        new String[] {
+          "relative/mount", inside + "/../mount", inside + "/", inside.getParent() + "/./mount"
+        }) {
+      assertCode(
+          () ->
+              driver
+                  .csi()
+                  .node()
+                  .nodePublishVolume(publish("pvc-1", inside).setTargetPath(bad).build()),
+          Status.Code.INVALID_ARGUMENT,
+          "target_path");
     }
     // A symbolic link inside the kubelet root that points out of it.
     Path link = driver.kubelet.resolve("pods").resolve("escape");
     Files.createSymbolicLink(link, Files.createDirectories(dir.resolve("outside-target")));
-    assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", link.resolve("mount"))
-        .build()), Status.Code.INVALID_ARGUMENT, "symbolic link");
+    assertCode(
+        () ->
+            driver.csi().node().nodePublishVolume(publish("pvc-1", link.resolve("mount")).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "symbolic link");
     // The target itself a symbolic link (to a directory inside the root), or a file.
     Path target = driver.target("pod-b", "pvc-1");
     Files.createSymbolicLink(target, Files.createDirectories(target.resolveSibling("real")));
-    assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", target).build()),
-        Status.Code.INVALID_ARGUMENT, "is a symbolic link");
+    assertCode(
+        () -> driver.csi().node().nodePublishVolume(publish("pvc-1", target).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "is a symbolic link");
     Path file = driver.target("pod-c", "pvc-1");
     Files.writeString(file, "not a directory");
-    assertCode(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", file).build()),
-        Status.Code.INVALID_ARGUMENT, "exists and is not a directory");
+    assertCode(
+        () -> driver.csi().node().nodePublishVolume(publish("pvc-1", file).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "exists and is not a directory");
     assertThat(driver.mountsUnder()).isEmpty();
     assertThat(driver.clientPids()).isEmpty();
   }
@@ -189,22 +225,53 @@ class NodeConformanceTest {
   void badRequestsAreRefusedBeforeAnythingIsMounted() throws Exception {
     Path a = driver.target("pod-a", "pvc-1");
     var node = driver.csi().node();
-    assertCode(() -> node.nodePublishVolume(publish("pvc-1", a).clearVolumeCapability().build()),
-        Status.Code.INVALID_ARGUMENT, "volume_capability");
-    assertCode(() -> node.nodePublishVolume(publish("pvc-1", a).setVolumeCapability(
-        VolumeCapability.newBuilder().setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
-            .setAccessMode(RWX.getAccessMode())).build()), Status.Code.INVALID_ARGUMENT, "block");
-    assertCode(() -> node.nodePublishVolume(publish("", a).build()),
-        Status.Code.INVALID_ARGUMENT, "volume_id");
-    assertCode(() -> node.nodePublishVolume(publish("a/b", a).build()),
-        Status.Code.INVALID_ARGUMENT, "volume_id");
-    assertCode(() -> node.nodePublishVolume(publish("pvc-1", a).setVolumeCapability(
-        RWX.toBuilder().setMount(VolumeCapability.MountVolume.newBuilder()
-            .addMountFlags("no-such-option=1"))).build()), Status.Code.INVALID_ARGUMENT,
+    assertCode(
+        () -> node.nodePublishVolume(publish("pvc-1", a).clearVolumeCapability().build()),
+        Status.Code.INVALID_ARGUMENT,
+        "volume_capability");
+    assertCode(
+        () ->
+            node.nodePublishVolume(
+                publish("pvc-1", a)
+                    .setVolumeCapability(
+                        VolumeCapability.newBuilder()
+                            .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+                            .setAccessMode(RWX.getAccessMode()))
+                    .build()),
+        Status.Code.INVALID_ARGUMENT,
+        "block");
+    assertCode(
+        () -> node.nodePublishVolume(publish("", a).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "volume_id");
+    assertCode(
+        () -> node.nodePublishVolume(publish("a/b", a).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "volume_id");
+    assertCode(
+        () ->
+            node.nodePublishVolume(
+                publish("pvc-1", a)
+                    .setVolumeCapability(
+                        RWX.toBuilder()
+                            .setMount(
+                                VolumeCapability.MountVolume.newBuilder()
+                                    .addMountFlags("no-such-option=1")))
+                    .build()),
+        Status.Code.INVALID_ARGUMENT,
         "no-such-option");
-    assertCode(() -> node.nodePublishVolume(publish("pvc-1", a).setVolumeCapability(
-        RWX.toBuilder().setMount(VolumeCapability.MountVolume.newBuilder()
-            .addMountFlags("writeback"))).build()), Status.Code.INVALID_ARGUMENT, "writeback");
+    assertCode(
+        () ->
+            node.nodePublishVolume(
+                publish("pvc-1", a)
+                    .setVolumeCapability(
+                        RWX.toBuilder()
+                            .setMount(
+                                VolumeCapability.MountVolume.newBuilder()
+                                    .addMountFlags("writeback")))
+                    .build()),
+        Status.Code.INVALID_ARGUMENT,
+        "writeback");
     assertThat(a).doesNotExist();
     assertThat(driver.mountsUnder()).isEmpty();
     assertThat(driver.clientPids()).isEmpty();
@@ -217,20 +284,36 @@ class NodeConformanceTest {
     secrets.remove("name");
     secrets.put("access-key", "AK-VERY-SECRET");
     secrets.put("secret-key", "SK-VERY-SECRET");
-    assertThatThrownBy(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", a)
-        .clearSecrets().putAllSecrets(secrets).build()))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-          assertThat(e.getStatus().getDescription()).contains("'name'")
-              .doesNotContain("AK-VERY-SECRET").doesNotContain("SK-VERY-SECRET");
-        });
+    assertThatThrownBy(
+            () ->
+                driver
+                    .csi()
+                    .node()
+                    .nodePublishVolume(
+                        publish("pvc-1", a).clearSecrets().putAllSecrets(secrets).build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+              assertThat(e.getStatus().getDescription())
+                  .contains("'name'")
+                  .doesNotContain("AK-VERY-SECRET")
+                  .doesNotContain("SK-VERY-SECRET");
+            });
   }
 
   @Test
   void aVolumeWhoseFileSystemIsMissingFailsWithoutLeavingAnything() throws Exception {
     Path a = driver.target("pod-a", "pvc-1");
-    assertThatThrownBy(() -> driver.csi().node().nodePublishVolume(publish("pvc-1", a)
-        .putSecrets("metaurl", "local://" + dir.resolve("no-such-dir")).build()))
+    assertThatThrownBy(
+            () ->
+                driver
+                    .csi()
+                    .node()
+                    .nodePublishVolume(
+                        publish("pvc-1", a)
+                            .putSecrets("metaurl", "local://" + dir.resolve("no-such-dir"))
+                            .build()))
         .isInstanceOf(StatusRuntimeException.class);
     assertThat(a).doesNotExist();
     assertThat(driver.mountsUnder()).isEmpty();
@@ -241,38 +324,68 @@ class NodeConformanceTest {
   void volumeStatsReportBytesAndInodesAndAnUnknownPathIsNotFound() throws Exception {
     Path a = driver.target("pod-a", "pvc-1");
     driver.csi().node().nodePublishVolume(publish("pvc-1", a).build());
-    var stats = driver.csi().node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-        .setVolumeId("pvc-1").setVolumePath(a.toString()).build());
-    assertThat(stats.getUsageList()).extracting(VolumeUsage::getUnit)
+    var stats =
+        driver
+            .csi()
+            .node()
+            .nodeGetVolumeStats(
+                NodeGetVolumeStatsRequest.newBuilder()
+                    .setVolumeId("pvc-1")
+                    .setVolumePath(a.toString())
+                    .build());
+    assertThat(stats.getUsageList())
+        .extracting(VolumeUsage::getUnit)
         .containsExactly(VolumeUsage.Unit.BYTES, VolumeUsage.Unit.INODES);
     assertThat(stats.getUsage(0).getTotal()).isPositive();
     assertThat(stats.getVolumeCondition().getAbnormal()).isFalse();
-    assertCode(() -> driver.csi().node().nodeGetVolumeStats(NodeGetVolumeStatsRequest
-        .newBuilder().setVolumeId("pvc-1").setVolumePath(dir.resolve("nope").toString())
-        .build()), Status.Code.NOT_FOUND);
+    assertCode(
+        () ->
+            driver
+                .csi()
+                .node()
+                .nodeGetVolumeStats(
+                    NodeGetVolumeStatsRequest.newBuilder()
+                        .setVolumeId("pvc-1")
+                        .setVolumePath(dir.resolve("nope").toString())
+                        .build()),
+        Status.Code.NOT_FOUND);
     unpublish("pvc-1", a);
   }
 
   @Test
   void staleMountsAreReportedAbnormalUntilTheClientIsBack() throws Exception {
     driver.close();
-    driver = new DriverFixture(dir).with("client.restart-backoff.min", "1h")
-        .with("client.restart-backoff.max", "1h").start();
+    driver =
+        new DriverFixture(dir)
+            .with("client.restart-backoff.min", "1h")
+            .with("client.restart-backoff.max", "1h")
+            .start();
     Path a = driver.target("pod-a", "pvc-1");
     driver.csi().node().nodePublishVolume(publish("pvc-1", a).build());
     long pid = driver.clientPids().getFirst();
     new ProcessBuilder("kill", "-9", Long.toString(pid)).start().waitFor();
-    Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
-        driver.csi().node().nodeGetVolumeStats(NodeGetVolumeStatsRequest.newBuilder()
-            .setVolumeId("pvc-1").setVolumePath(a.toString()).build())
-            .getVolumeCondition().getAbnormal());
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                driver
+                    .csi()
+                    .node()
+                    .nodeGetVolumeStats(
+                        NodeGetVolumeStatsRequest.newBuilder()
+                            .setVolumeId("pvc-1")
+                            .setVolumePath(a.toString())
+                            .build())
+                    .getVolumeCondition()
+                    .getAbnormal());
     unpublish("pvc-1", a);
     driver.awaitNoClients();
   }
 
   @Test
   void stagingIsNotOffered() {
-    assertCode(() -> driver.csi().node().nodeStageVolume(
-        NodeStageVolumeRequest.getDefaultInstance()), Status.Code.UNIMPLEMENTED);
+    assertCode(
+        () -> driver.csi().node().nodeStageVolume(NodeStageVolumeRequest.getDefaultInstance()),
+        Status.Code.UNIMPLEMENTED);
   }
 }

@@ -2,8 +2,6 @@ package io.jfscsi.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.ObjectMapper;
 import io.jfscsi.testing.HostRequirements;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -19,25 +17,27 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
 
 /**
  * deploy/Dockerfile (the recipe for users with a registry) and the driver image bin/build-images
- * makes for the real node describe the same image: the same entrypoint and command, the same
- * Debian packages, the same files, a Java 25 runtime where the Dockerfile's base keeps it. The
- * one intended difference: /usr/local/bin/juicefs is the stand-in (src/test/node/juicefs).
+ * makes for the real node describe the same image: the same entrypoint and command, the same Debian
+ * packages, the same files, a Java 25 runtime where the Dockerfile's base keeps it. The one
+ * intended difference: /usr/local/bin/juicefs is the stand-in (src/test/node/juicefs).
  */
 class ImageRecipeTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Path DOCKERFILE = Path.of("deploy/Dockerfile");
 
   private static Path archive;
-  @TempDir
-  static Path work;
+  @TempDir static Path work;
 
   @BeforeAll
   static void build() throws Exception {
     HostRequirements.requireRoot();
-    HostRequirements.require(Files.isRegularFile(Path.of("target/jfs-csi.jar")),
+    HostRequirements.require(
+        Files.isRegularFile(Path.of("target/jfs-csi.jar")),
         "target/jfs-csi.jar for the driver image: ./mvnw -DskipTests package (bin/test does)");
     String cache = run(Path.of("."), "bin/build-images").strip();
     archive = Path.of(cache, "jfs-csi.tar");
@@ -47,10 +47,12 @@ class ImageRecipeTest {
   void image_has_the_dockerfiles_entrypoint_and_command() throws Exception {
     JsonNode config = imageConfig().get("config");
     List<String> dockerfile = finalStage();
-    assertThat(strings(config.get("Entrypoint"))).isEqualTo(jsonArray(instruction(dockerfile, "ENTRYPOINT")));
+    assertThat(strings(config.get("Entrypoint")))
+        .isEqualTo(jsonArray(instruction(dockerfile, "ENTRYPOINT")));
     assertThat(strings(config.get("Cmd"))).isEqualTo(jsonArray(instruction(dockerfile, "CMD")));
     // eclipse-temurin keeps its Java in /opt/java/openjdk and puts it first on PATH.
-    assertThat(strings(config.get("Env"))).anyMatch(e -> e.startsWith("PATH=/opt/java/openjdk/bin:"))
+    assertThat(strings(config.get("Env")))
+        .anyMatch(e -> e.startsWith("PATH=/opt/java/openjdk/bin:"))
         .contains("JAVA_HOME=/opt/java/openjdk");
     assertThat(instruction(dockerfile, "FROM")).startsWith("eclipse-temurin:25-");
   }
@@ -69,14 +71,18 @@ class ImageRecipeTest {
     List<String> packages = aptPackages(dockerfile);
     assertThat(packages).contains("fuse3", "bindfs");
     for (String p : packages) {
-      assertThat(dpkg).as("package " + p).containsPattern("(?m)^Package: " + Pattern.quote(p)
-          + "\n(?:.+\n)*?Status: install ok installed");
+      assertThat(dpkg)
+          .as("package " + p)
+          .containsPattern(
+              "(?m)^Package: " + Pattern.quote(p) + "\n(?:.+\n)*?Status: install ok installed");
     }
     // The stand-in in place of the JuiceFS client, where the Dockerfile puts the client.
     String juicefs = run(work, "tar", "-xzOf", layer.toString(), "usr/local/bin/juicefs");
     assertThat(juicefs).isEqualTo(Files.readString(Path.of("src/test/node/juicefs")));
-    assertThat(Files.size(Path.of("target/jfs-csi.jar"))).isEqualTo(
-        Long.parseLong(run(work, "sh", "-c", "tar -xzOf " + layer + " jfs-csi.jar | wc -c").strip()));
+    assertThat(Files.size(Path.of("target/jfs-csi.jar")))
+        .isEqualTo(
+            Long.parseLong(
+                run(work, "sh", "-c", "tar -xzOf " + layer + " jfs-csi.jar | wc -c").strip()));
   }
 
   // ------------------------------------------------------------ the Dockerfile
@@ -99,7 +105,9 @@ class ImageRecipeTest {
   }
 
   private static String instruction(List<String> stage, String name) {
-    return stage.stream().filter(l -> l.startsWith(name + " ")).reduce((a, b) -> b)
+    return stage.stream()
+        .filter(l -> l.startsWith(name + " "))
+        .reduce((a, b) -> b)
         .map(l -> l.substring(name.length() + 1).strip())
         .orElseThrow(() -> new AssertionError("no " + name + " in the Dockerfile's last stage"));
   }
@@ -109,23 +117,28 @@ class ImageRecipeTest {
   }
 
   private static List<String> aptPackages(List<String> stage) {
-    Matcher m = Pattern.compile("--no-install-recommends\\s+([^&]+)&&")
-        .matcher(instruction(stage, "RUN"));
+    Matcher m =
+        Pattern.compile("--no-install-recommends\\s+([^&]+)&&").matcher(instruction(stage, "RUN"));
     assertThat(m.find()).as("the runtime stage installs packages").isTrue();
     return List.of(m.group(1).strip().split("\\s+"));
   }
 
   private static List<String> copyDestinations(List<String> stage) {
-    return stage.stream().filter(l -> l.startsWith("COPY ")).map(l -> {
-      String[] words = l.split("\\s+");
-      return words[words.length - 1];
-    }).toList();
+    return stage.stream()
+        .filter(l -> l.startsWith("COPY "))
+        .map(
+            l -> {
+              String[] words = l.split("\\s+");
+              return words[words.length - 1];
+            })
+        .toList();
   }
 
   // ------------------------------------------------------------ the archive
 
   private static JsonNode blob(Path dir, String digest) throws IOException {
-    return JSON.readTree(dir.resolve("blobs/sha256").resolve(digest.substring("sha256:".length())).toFile());
+    return JSON.readTree(
+        dir.resolve("blobs/sha256").resolve(digest.substring("sha256:".length())).toFile());
   }
 
   private static Path unpacked() throws Exception {
@@ -141,8 +154,14 @@ class ImageRecipeTest {
     Path dir = unpacked();
     JsonNode index = JSON.readTree(dir.resolve("index.json").toFile());
     assertThat(index.get("manifests")).hasSize(1);
-    assertThat(index.get("manifests").get(0).get("annotations").get("org.opencontainers.image.ref.name")
-        .asText()).isEqualTo("localhost/jfs-csi:dev");
+    assertThat(
+            index
+                .get("manifests")
+                .get(0)
+                .get("annotations")
+                .get("org.opencontainers.image.ref.name")
+                .asText())
+        .isEqualTo("localhost/jfs-csi:dev");
     return blob(dir, index.get("manifests").get(0).get("digest").asText());
   }
 
@@ -167,12 +186,16 @@ class ImageRecipeTest {
     Path out = Files.createTempFile("image-recipe", ".out");
     Path err = Files.createTempFile("image-recipe", ".err");
     try {
-      Process p = new ProcessBuilder(argv).directory(dir.toFile())
-          .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      Process p =
+          new ProcessBuilder(argv)
+              .directory(dir.toFile())
+              .redirectOutput(out.toFile())
+              .redirectError(err.toFile())
+              .start();
       if (!p.waitFor(15, TimeUnit.MINUTES) || p.exitValue() != 0) {
         p.destroyForcibly();
-        throw new AssertionError(String.join(" ", argv) + " failed: "
-            + Files.readString(err, StandardCharsets.UTF_8));
+        throw new AssertionError(
+            String.join(" ", argv) + " failed: " + Files.readString(err, StandardCharsets.UTF_8));
       }
       return Files.readString(out, StandardCharsets.UTF_8);
     } finally {

@@ -10,10 +10,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
 import java.io.ByteArrayInputStream;
-import java.io.File;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +18,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
@@ -32,9 +28,9 @@ import org.junit.jupiter.api.TestFactory;
  * admission must accept it, and it must keep every field we wrote (1.20 prunes unknown fields
  * silently instead of rejecting them, so a field newer than the server would vanish unnoticed).
  *
- * <p>Namespaced objects go to fresh namespaces (jfs-csi and default are mapped), so that the
- * dry run does not depend on what other tests left in the shared control plane. An object that
- * already exists for real is checked with a dry-run server-side apply instead of a create.
+ * <p>Namespaced objects go to fresh namespaces (jfs-csi and default are mapped), so that the dry
+ * run does not depend on what other tests left in the shared control plane. An object that already
+ * exists for real is checked with a dry-run server-side apply instead of a create.
  */
 class ManifestsDryRunTest {
 
@@ -54,11 +50,13 @@ class ManifestsDryRunTest {
     KubeCluster cluster = KubeCluster.shared();
     KubernetesClient k = cluster.client();
     String rendered = ManifestsTest.kustomize(kubectl, dir);
-    List<HasMetadata> objects = k.load(new ByteArrayInputStream(rendered.getBytes(StandardCharsets.UTF_8))).items();
+    List<HasMetadata> objects =
+        k.load(new ByteArrayInputStream(rendered.getBytes(StandardCharsets.UTF_8))).items();
     assertThat(objects).as("objects rendered from %s", dir).isNotEmpty();
-    Map<String, String> namespaces = Map.of(
-        "jfs-csi", cluster.newNamespace("dryrun-jfs-csi"),
-        "default", cluster.newNamespace("dryrun-default"));
+    Map<String, String> namespaces =
+        Map.of(
+            "jfs-csi", cluster.newNamespace("dryrun-jfs-csi"),
+            "default", cluster.newNamespace("dryrun-default"));
     List<DynamicTest> tests = new ArrayList<>();
     for (HasMetadata object : objects) {
       String name = object.getKind() + "/" + object.getMetadata().getName();
@@ -68,7 +66,8 @@ class ManifestsDryRunTest {
   }
 
   @SuppressWarnings("unchecked")
-  private static void dryRun(KubernetesClient k, HasMetadata object, Map<String, String> namespaces) {
+  private static void dryRun(
+      KubernetesClient k, HasMetadata object, Map<String, String> namespaces) {
     HasMetadata submitted = k.getKubernetesSerialization().clone(object);
     if (submitted instanceof Namespaced) {
       String ns = Optional.ofNullable(submitted.getMetadata().getNamespace()).orElse("default");
@@ -79,15 +78,34 @@ class ManifestsDryRunTest {
       accepted = k.resource(submitted).dryRun().create();
     } catch (KubernetesClientException e) {
       if (e.getCode() != 409) {
-        fail("the API server rejects " + describe(object) + ": " + e.getCode() + " "
-            + Optional.ofNullable(e.getStatus()).map(s -> s.getMessage()).orElse(e.getMessage()));
+        fail(
+            "the API server rejects "
+                + describe(object)
+                + ": "
+                + e.getCode()
+                + " "
+                + Optional.ofNullable(e.getStatus())
+                    .map(s -> s.getMessage())
+                    .orElse(e.getMessage()));
         return;
       }
       try {
-        accepted = k.resource(submitted).dryRun().fieldManager("jfs-csi-dry-run").forceConflicts().serverSideApply();
+        accepted =
+            k.resource(submitted)
+                .dryRun()
+                .fieldManager("jfs-csi-dry-run")
+                .forceConflicts()
+                .serverSideApply();
       } catch (KubernetesClientException e2) {
-        fail("the API server rejects " + describe(object) + " (server-side apply): " + e2.getCode() + " "
-            + Optional.ofNullable(e2.getStatus()).map(s -> s.getMessage()).orElse(e2.getMessage()));
+        fail(
+            "the API server rejects "
+                + describe(object)
+                + " (server-side apply): "
+                + e2.getCode()
+                + " "
+                + Optional.ofNullable(e2.getStatus())
+                    .map(s -> s.getMessage())
+                    .orElse(e2.getMessage()));
         return;
       }
     }
@@ -95,7 +113,9 @@ class ManifestsDryRunTest {
     Map<String, Object> out = k.getKubernetesSerialization().convertValue(accepted, Map.class);
     List<String> lost = new ArrayList<>();
     missing("", in, out, lost);
-    assertThat(lost).as("fields of %s that the API server dropped or changed", describe(object)).isEmpty();
+    assertThat(lost)
+        .as("fields of %s that the API server dropped or changed", describe(object))
+        .isEmpty();
   }
 
   /** Paths of {@code in} that are absent from, or different in, {@code out}. */
@@ -136,7 +156,10 @@ class ManifestsDryRunTest {
   }
 
   private static boolean isEmpty(Object v) {
-    return v == null || "".equals(v) || v instanceof Map<?, ?> m && m.isEmpty() || v instanceof List<?> l && l.isEmpty();
+    return v == null
+        || "".equals(v)
+        || v instanceof Map<?, ?> m && m.isEmpty()
+        || v instanceof List<?> l && l.isEmpty();
   }
 
   private static boolean sameScalar(Object in, Object out) {
@@ -144,10 +167,10 @@ class ManifestsDryRunTest {
   }
 
   /** Paths that the server rewrites on purpose (stringData becomes data). */
-  private static final Set<String> IGNORED = Set.of("metadata.namespace", "metadata.creationTimestamp", "stringData");
+  private static final Set<String> IGNORED =
+      Set.of("metadata.namespace", "metadata.creationTimestamp", "stringData");
 
   private static String describe(HasMetadata o) {
     return o.getKind() + " " + o.getMetadata().getName();
   }
-
 }

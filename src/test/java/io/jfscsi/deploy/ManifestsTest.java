@@ -27,18 +27,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.snakeyaml.engine.v2.api.Load;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.schema.FailsafeSchema;
-import org.junit.jupiter.api.Test;
 
 /**
- * Renders deploy/base and deploy/examples with {@code kubectl kustomize} and checks what the
- * driver depends on: the CSIDriver object, images, the node plugin's privileges, mounts and
- * propagation, probes on the management HTTP server, least-privilege RBAC, the HOCON config, and
- * that every example's Secret keys, {@code juicefs/*} keys and mount options pass the driver's
- * own {@link SettingsParser}. No server is involved here: {@link ManifestsDryRunTest} submits the
- * same objects to a real API server (server-side dry run).
+ * Renders deploy/base and deploy/examples with {@code kubectl kustomize} and checks what the driver
+ * depends on: the CSIDriver object, images, the node plugin's privileges, mounts and propagation,
+ * probes on the management HTTP server, least-privilege RBAC, the HOCON config, and that every
+ * example's Secret keys, {@code juicefs/*} keys and mount options pass the driver's own {@link
+ * SettingsParser}. No server is involved here: {@link ManifestsDryRunTest} submits the same objects
+ * to a real API server (server-side dry run).
  *
  * <p>{@link Yaml} reads what kustomize prints with snakeyaml-engine.
  */
@@ -71,24 +71,52 @@ class ManifestsTest {
 
   @Test
   void base_holds_every_object_an_operator_needs() {
-    assertThat(base).extracting(d -> kind(d) + "/" + name(d)).contains(
-        "Namespace/jfs-csi", "CSIDriver/csi.juicefs.com", "ResourceQuota/jfs-csi-critical-pods",
-        "ServiceAccount/jfs-csi-controller", "ServiceAccount/jfs-csi-node",
-        "ClusterRole/jfs-csi-provisioner", "ClusterRoleBinding/jfs-csi-provisioner",
-        "Role/jfs-csi-provisioner-leader-election", "RoleBinding/jfs-csi-provisioner-leader-election",
-        "Deployment/jfs-csi-controller", "DaemonSet/jfs-csi-node",
-        "Service/jfs-csi-node-metrics", "Service/jfs-csi-controller-metrics");
-    assertThat(base).filteredOn(d -> kind(d).equals("ConfigMap"))
-        .extracting(ManifestsTest::name).singleElement().asString().startsWith("jfs-csi-config");
+    assertThat(base)
+        .extracting(d -> kind(d) + "/" + name(d))
+        .contains(
+            "Namespace/jfs-csi",
+            "CSIDriver/csi.juicefs.com",
+            "ResourceQuota/jfs-csi-critical-pods",
+            "ServiceAccount/jfs-csi-controller",
+            "ServiceAccount/jfs-csi-node",
+            "ClusterRole/jfs-csi-provisioner",
+            "ClusterRoleBinding/jfs-csi-provisioner",
+            "Role/jfs-csi-provisioner-leader-election",
+            "RoleBinding/jfs-csi-provisioner-leader-election",
+            "Deployment/jfs-csi-controller",
+            "DaemonSet/jfs-csi-node",
+            "Service/jfs-csi-node-metrics",
+            "Service/jfs-csi-controller-metrics");
+    assertThat(base)
+        .filteredOn(d -> kind(d).equals("ConfigMap"))
+        .extracting(ManifestsTest::name)
+        .singleElement()
+        .asString()
+        .startsWith("jfs-csi-config");
     // Every namespaced object lands in the driver's namespace.
     for (Map<String, Object> d : base) {
-      if (Set.of("ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Deployment", "DaemonSet", "ResourceQuota",
-          "Service").contains(kind(d))) {
-        assertThat(str(d, "metadata", "namespace")).as(kind(d) + " " + name(d)).isEqualTo("jfs-csi");
+      if (Set.of(
+              "ServiceAccount",
+              "Role",
+              "RoleBinding",
+              "ConfigMap",
+              "Deployment",
+              "DaemonSet",
+              "ResourceQuota",
+              "Service")
+          .contains(kind(d))) {
+        assertThat(str(d, "metadata", "namespace"))
+            .as(kind(d) + " " + name(d))
+            .isEqualTo("jfs-csi");
       }
     }
-    assertThat(str(one(base, "Namespace", "jfs-csi"), "metadata", "labels",
-        "pod-security.kubernetes.io/enforce")).isEqualTo("privileged");
+    assertThat(
+            str(
+                one(base, "Namespace", "jfs-csi"),
+                "metadata",
+                "labels",
+                "pod-security.kubernetes.io/enforce"))
+        .isEqualTo("privileged");
   }
 
   @Test
@@ -105,8 +133,11 @@ class ManifestsTest {
     for (Map<String, Object> w : workloads()) {
       for (Map<String, Object> c : allContainers(w)) {
         String image = str(c, "image");
-        assertThat(image).as(name(w) + "/" + str(c, "name")).isNotBlank()
-            .matches("[^\\s]+:[^:/\\s]+").doesNotEndWith(":latest");
+        assertThat(image)
+            .as(name(w) + "/" + str(c, "name"))
+            .isNotBlank()
+            .matches("[^\\s]+:[^:/\\s]+")
+            .doesNotEndWith(":latest");
       }
     }
   }
@@ -118,53 +149,73 @@ class ManifestsTest {
     Map<String, Object> driver = container(ds, "jfs-csi");
 
     assertThat(str(driver, "securityContext", "privileged")).isEqualTo("true");
-    assertThat(str(pod, "hostPID")).as("container recovery reads other pods' /proc/PID").isEqualTo("true");
+    assertThat(str(pod, "hostPID"))
+        .as("container recovery reads other pods' /proc/PID")
+        .isEqualTo("true");
     assertThat(str(ds, "spec", "updateStrategy", "type"))
-        .as("a replaced node container kills its clients: no automatic rollout").isEqualTo("OnDelete");
-    assertThat(args(driver)).contains("serve", "--roles=node", "--node-id=$(NODE_NAME)",
-        "--kubelet-root=/var/lib/kubelet", "--mount-root=/var/lib/juicefs/volume",
-        "--state-dir=/var/lib/jfs-csi");
+        .as("a replaced node container kills its clients: no automatic rollout")
+        .isEqualTo("OnDelete");
+    assertThat(args(driver))
+        .contains(
+            "serve",
+            "--roles=node",
+            "--node-id=$(NODE_NAME)",
+            "--kubelet-root=/var/lib/kubelet",
+            "--mount-root=/var/lib/juicefs/volume",
+            "--state-dir=/var/lib/jfs-csi");
     assertThat(envFieldRef(driver, "NODE_NAME")).isEqualTo("spec.nodeName");
 
     Map<String, String> hostPaths = hostPaths(pod);
     assertThat(hostMountOf(driver, hostPaths, "/var/lib/kubelet")).isEqualTo("Bidirectional");
-    assertThat(hostMountOf(driver, hostPaths, "/var/lib/juicefs/volume")).isEqualTo("Bidirectional");
-    assertThat(mountPathOfHost(driver, hostPaths, "/var/lib/jfs-csi")).isEqualTo("/var/lib/jfs-csi");
+    assertThat(hostMountOf(driver, hostPaths, "/var/lib/juicefs/volume"))
+        .isEqualTo("Bidirectional");
+    assertThat(mountPathOfHost(driver, hostPaths, "/var/lib/jfs-csi"))
+        .isEqualTo("/var/lib/jfs-csi");
     assertThat(mountPathOfHost(driver, hostPaths, "/dev/fuse")).isEqualTo("/dev/fuse");
 
     // Kubernetes refuses Bidirectional propagation in a container that is not privileged.
     for (Map<String, Object> c : allContainers(ds)) {
-      boolean bidirectional = maps(c, "volumeMounts").stream()
-          .anyMatch(m -> "Bidirectional".equals(m.get("mountPropagation")));
+      boolean bidirectional =
+          maps(c, "volumeMounts").stream()
+              .anyMatch(m -> "Bidirectional".equals(m.get("mountPropagation")));
       if (bidirectional) {
         assertThat(str(c, "securityContext", "privileged")).as(str(c, "name")).isEqualTo("true");
       }
     }
     // The state directory holds Secrets: an init container makes it 0700 before the driver runs.
-    assertThat(maps(pod, "initContainers")).anySatisfy(init -> {
-      assertThat(strings(list(init, "command"))).containsExactly("chmod", "0700", "/var/lib/jfs-csi");
-      assertThat(mountPathOfHost(init, hostPaths, "/var/lib/jfs-csi")).isEqualTo("/var/lib/jfs-csi");
-    });
+    assertThat(maps(pod, "initContainers"))
+        .anySatisfy(
+            init -> {
+              assertThat(strings(list(init, "command")))
+                  .containsExactly("chmod", "0700", "/var/lib/jfs-csi");
+              assertThat(mountPathOfHost(init, hostPaths, "/var/lib/jfs-csi"))
+                  .isEqualTo("/var/lib/jfs-csi");
+            });
   }
 
   /**
-   * The driver registers itself with kubelet: it names its CSI socket by its own path, so that
-   * path must be the host's (the kubelet directory is mounted at the same path).
+   * The driver registers itself with kubelet: it names its CSI socket by its own path, so that path
+   * must be the host's (the kubelet directory is mounted at the same path).
    */
   @Test
   void node_plugin_registers_itself_with_kubelet_on_the_socket_it_serves() {
     Map<String, Object> ds = one(base, "DaemonSet", "jfs-csi-node");
     Map<String, String> hostPaths = hostPaths(map(ds, "spec", "template", "spec"));
     Map<String, Object> driver = container(ds, "jfs-csi");
-    assertThat(allContainers(ds)).extracting(c -> str(c, "name"))
-        .as("no registrar sidecar").doesNotContain("node-driver-registrar");
+    assertThat(allContainers(ds))
+        .extracting(c -> str(c, "name"))
+        .as("no registrar sidecar")
+        .doesNotContain("node-driver-registrar");
     assertThat(env(driver, "JFS_CSI_KUBELET_REGISTRATION")).isEqualTo("true");
     String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
     assertThat(endpoint).isEqualTo("/var/lib/kubelet/plugins/csi.juicefs.com/csi.sock");
     assertThat(hostSocket(driver, hostPaths, endpoint)).isEqualTo(endpoint);
     // The registration socket <kubelet root>/plugins_registry/... is on the host too.
-    assertThat(hostSocket(driver, hostPaths, flag(driver, "--kubelet-root")
-        + "/plugins_registry/csi.juicefs.com-reg.sock"))
+    assertThat(
+            hostSocket(
+                driver,
+                hostPaths,
+                flag(driver, "--kubelet-root") + "/plugins_registry/csi.juicefs.com-reg.sock"))
         .isEqualTo("/var/lib/kubelet/plugins_registry/csi.juicefs.com-reg.sock");
   }
 
@@ -175,26 +226,31 @@ class ManifestsTest {
     Map<String, Object> driver = container(ds, "jfs-csi");
     Map<String, Object> sidecar = container(ds, "node-driver-registrar");
     assertThat(env(driver, "JFS_CSI_KUBELET_REGISTRATION")).isEqualTo("false");
-    String socket = hostSocket(driver, hostPaths, flag(driver, "--endpoint").replaceFirst("^unix://", ""));
+    String socket =
+        hostSocket(driver, hostPaths, flag(driver, "--endpoint").replaceFirst("^unix://", ""));
     assertThat(hostSocket(sidecar, hostPaths, flag(sidecar, "--csi-address"))).isEqualTo(socket);
     assertThat(flag(sidecar, "--kubelet-registration-path")).isEqualTo(socket);
     assertThat(mountPathOfHost(sidecar, hostPaths, "/var/lib/kubelet/plugins_registry"))
         .isEqualTo("/registration");
-    assertThat(str(sidecar, "image")).isEqualTo(
-        "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0");
+    assertThat(str(sidecar, "image"))
+        .isEqualTo("registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0");
   }
 
   /**
    * The overlay of bin/node-up's node: local images never pulled, kubelet's root of that node
-   * consistently (flag, socket, mount at the host's path), and the API server on loopback for
-   * the pods that talk to it (host network: no kube-proxy there).
+   * consistently (flag, socket, mount at the host's path), and the API server on loopback for the
+   * pods that talk to it (host network: no kube-proxy there).
    */
   @Test
   void local_node_overlay_uses_local_images_the_nodes_kubelet_root_and_loopback_api() {
-    for (Map<String, Object> w : List.of(one(localNode, "DaemonSet", "jfs-csi-node"),
-        one(localNode, "Deployment", "jfs-csi-controller"))) {
+    for (Map<String, Object> w :
+        List.of(
+            one(localNode, "DaemonSet", "jfs-csi-node"),
+            one(localNode, "Deployment", "jfs-csi-controller"))) {
       for (Map<String, Object> c : allContainers(w)) {
-        assertThat(str(c, "image")).as(name(w) + "/" + str(c, "name")).isEqualTo("localhost/jfs-csi:dev");
+        assertThat(str(c, "image"))
+            .as(name(w) + "/" + str(c, "name"))
+            .isEqualTo("localhost/jfs-csi:dev");
         assertThat(str(c, "imagePullPolicy")).as(name(w) + "/" + str(c, "name")).isEqualTo("Never");
       }
       assertThat(str(w, "spec", "template", "spec", "hostNetwork")).isEqualTo("true");
@@ -213,48 +269,66 @@ class ManifestsTest {
     assertThat(hostSocket(driver, hostPaths, endpoint)).isEqualTo(endpoint);
     assertThat(env(driver, "JUICEFS_MOUNT_IMAGE")).isEqualTo("localhost/jfs-csi-mount:dev");
     // The rest of the node's arguments are the base's.
-    List<String> baseArgs = new ArrayList<>(args(container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi")));
+    List<String> baseArgs =
+        new ArrayList<>(args(container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi")));
     baseArgs.replaceAll(a -> a.replace("/var/lib/kubelet", root));
     assertThat(args(driver)).containsExactlyElementsOf(baseArgs);
     // The controller shares the host's ports with the node plugin.
-    Map<String, Object> controller = container(one(localNode, "Deployment", "jfs-csi-controller"), "jfs-csi");
-    assertThat(env(controller, "JFS_CSI_MANAGEMENT_PORT")).isNotEqualTo(env(driver, "JFS_CSI_MANAGEMENT_PORT"));
-    assertThat(probePort(controller, "readinessProbe")).isEqualTo(env(controller, "JFS_CSI_MANAGEMENT_PORT"));
+    Map<String, Object> controller =
+        container(one(localNode, "Deployment", "jfs-csi-controller"), "jfs-csi");
+    assertThat(env(controller, "JFS_CSI_MANAGEMENT_PORT"))
+        .isNotEqualTo(env(driver, "JFS_CSI_MANAGEMENT_PORT"));
+    assertThat(probePort(controller, "readinessProbe"))
+        .isEqualTo(env(controller, "JFS_CSI_MANAGEMENT_PORT"));
   }
 
   @Test
   void probes_and_metrics_use_the_management_server_on_its_port() {
-    for (String[] w : new String[][] {{"DaemonSet", "jfs-csi-node"}, {"Deployment", "jfs-csi-controller"}}) {
+    for (String[] w :
+        new String[][] {{"DaemonSet", "jfs-csi-node"}, {"Deployment", "jfs-csi-controller"}}) {
       Map<String, Object> workload = one(base, w[0], w[1]);
       Map<String, Object> driver = container(workload, "jfs-csi");
       assertThat(env(driver, "JFS_CSI_MANAGEMENT_HOST")).isEqualTo("0.0.0.0");
       String port = env(driver, "JFS_CSI_MANAGEMENT_PORT");
       assertThat(port).matches("\\d+");
-      assertThat(env(driver, "JAVA_TOOL_OPTIONS")).contains("-XX:+UseSerialGC").containsPattern("-Xmx\\d+m");
+      assertThat(env(driver, "JAVA_TOOL_OPTIONS"))
+          .contains("-XX:+UseSerialGC")
+          .containsPattern("-Xmx\\d+m");
       assertThat(str(driver, "readinessProbe", "httpGet", "path")).isEqualTo("/ready");
       assertThat(probePort(driver, "readinessProbe")).isEqualTo(port);
-      Map<String, Object> annotations = map(workload, "spec", "template", "metadata", "annotations");
-      assertThat(annotations).containsEntry("prometheus.io/scrape", "true")
-          .containsEntry("prometheus.io/port", port).containsEntry("prometheus.io/path", "/metrics");
-      assertThat(base).filteredOn(d -> kind(d).equals("Service") && name(d).equals(w[1] + "-metrics"))
-          .singleElement().satisfies(s -> assertThat(maps(s, "spec", "ports"))
-              .extracting(p -> p.get("targetPort")).containsExactly(port));
+      Map<String, Object> annotations =
+          map(workload, "spec", "template", "metadata", "annotations");
+      assertThat(annotations)
+          .containsEntry("prometheus.io/scrape", "true")
+          .containsEntry("prometheus.io/port", port)
+          .containsEntry("prometheus.io/path", "/metrics");
+      assertThat(base)
+          .filteredOn(d -> kind(d).equals("Service") && name(d).equals(w[1] + "-metrics"))
+          .singleElement()
+          .satisfies(
+              s ->
+                  assertThat(maps(s, "spec", "ports"))
+                      .extracting(p -> p.get("targetPort"))
+                      .containsExactly(port));
     }
     // The node's liveness only asks whether the process runs: a restart kills every client.
     Map<String, Object> node = container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi");
     assertThat(str(node, "livenessProbe", "httpGet", "path")).isEqualTo("/alive");
     assertThat(probePort(node, "livenessProbe")).isEqualTo(env(node, "JFS_CSI_MANAGEMENT_PORT"));
     // The controller's liveness is its own /alive too: no livenessprobe sidecar.
-    Map<String, Object> controller = container(one(base, "Deployment", "jfs-csi-controller"), "jfs-csi");
+    Map<String, Object> controller =
+        container(one(base, "Deployment", "jfs-csi-controller"), "jfs-csi");
     assertThat(str(controller, "livenessProbe", "httpGet", "path")).isEqualTo("/alive");
-    assertThat(probePort(controller, "livenessProbe")).isEqualTo(env(controller, "JFS_CSI_MANAGEMENT_PORT"));
+    assertThat(probePort(controller, "livenessProbe"))
+        .isEqualTo(env(controller, "JFS_CSI_MANAGEMENT_PORT"));
   }
 
   @Test
   void controller_replicas_run_the_built_in_provisioner_with_leader_election() {
     Map<String, Object> deploy = one(base, "Deployment", "jfs-csi-controller");
     assertThat(str(deploy, "spec", "replicas")).isEqualTo("2");
-    assertThat(str(deploy, "spec", "template", "spec", "serviceAccountName")).isEqualTo("jfs-csi-controller");
+    assertThat(str(deploy, "spec", "template", "spec", "serviceAccountName"))
+        .isEqualTo("jfs-csi-controller");
     Map<String, Object> driver = container(deploy, "jfs-csi");
     assertThat(args(driver)).contains("serve", "--roles=controller");
     assertThat(env(driver, "JFS_CSI_PROVISIONER")).isEqualTo("builtin");
@@ -271,66 +345,106 @@ class ManifestsTest {
     Map<String, Object> driver = container(deploy, "jfs-csi");
     assertThat(env(driver, "JFS_CSI_PROVISIONER")).isEqualTo("sidecar");
     Map<String, Object> provisioner = container(deploy, "csi-provisioner");
-    assertThat(str(provisioner, "image")).isEqualTo("registry.k8s.io/sig-storage/csi-provisioner:v5.2.0");
+    assertThat(str(provisioner, "image"))
+        .isEqualTo("registry.k8s.io/sig-storage/csi-provisioner:v5.2.0");
     assertThat(args(provisioner)).contains("--leader-election", "--extra-create-metadata");
     assertThat(args(provisioner)).noneMatch(a -> a.startsWith("--volume-name-prefix"));
     String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
     assertThat(flag(provisioner, "--csi-address")).isEqualTo(endpoint);
     // Exactly external-provisioner's rules (the built-in's are a subset of them).
-    assertThat(grants(sidecar, "jfs-csi-controller")).containsExactlyInAnyOrder(
-        "/persistentvolumes:get", "/persistentvolumes:list", "/persistentvolumes:watch",
-        "/persistentvolumes:create", "/persistentvolumes:patch", "/persistentvolumes:delete",
-        "/persistentvolumeclaims:get", "/persistentvolumeclaims:list",
-        "/persistentvolumeclaims:watch", "/persistentvolumeclaims:update",
-        "storage.k8s.io/storageclasses:get", "storage.k8s.io/storageclasses:list",
-        "storage.k8s.io/storageclasses:watch",
-        "/events:list", "/events:watch", "/events:create", "/events:update", "/events:patch",
-        "storage.k8s.io/csinodes:get", "storage.k8s.io/csinodes:list", "storage.k8s.io/csinodes:watch",
-        "/nodes:get", "/nodes:list", "/nodes:watch",
-        "/pods:list", // GET /cluster, left in the base
-        "/secrets:get",
-        "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:list",
-        "coordination.k8s.io/leases@jfs-csi:watch", "coordination.k8s.io/leases@jfs-csi:create",
-        "coordination.k8s.io/leases@jfs-csi:update", "coordination.k8s.io/leases@jfs-csi:delete",
-        // the built-in provisioner's renewal, left in the base
-        "coordination.k8s.io/leases@jfs-csi:patch");
+    assertThat(grants(sidecar, "jfs-csi-controller"))
+        .containsExactlyInAnyOrder(
+            "/persistentvolumes:get",
+            "/persistentvolumes:list",
+            "/persistentvolumes:watch",
+            "/persistentvolumes:create",
+            "/persistentvolumes:patch",
+            "/persistentvolumes:delete",
+            "/persistentvolumeclaims:get",
+            "/persistentvolumeclaims:list",
+            "/persistentvolumeclaims:watch",
+            "/persistentvolumeclaims:update",
+            "storage.k8s.io/storageclasses:get",
+            "storage.k8s.io/storageclasses:list",
+            "storage.k8s.io/storageclasses:watch",
+            "/events:list",
+            "/events:watch",
+            "/events:create",
+            "/events:update",
+            "/events:patch",
+            "storage.k8s.io/csinodes:get",
+            "storage.k8s.io/csinodes:list",
+            "storage.k8s.io/csinodes:watch",
+            "/nodes:get",
+            "/nodes:list",
+            "/nodes:watch",
+            "/pods:list", // GET /cluster, left in the base
+            "/secrets:get",
+            "coordination.k8s.io/leases@jfs-csi:get",
+            "coordination.k8s.io/leases@jfs-csi:list",
+            "coordination.k8s.io/leases@jfs-csi:watch",
+            "coordination.k8s.io/leases@jfs-csi:create",
+            "coordination.k8s.io/leases@jfs-csi:update",
+            "coordination.k8s.io/leases@jfs-csi:delete",
+            // the built-in provisioner's renewal, left in the base
+            "coordination.k8s.io/leases@jfs-csi:patch");
   }
 
   /**
-   * The controller's ServiceAccount gets exactly what the built-in provisioner does: informers
-   * on claims and volumes, PV create and delete, one StorageClass and one Secret read by name
-   * ("get" only: the Secret a StorageClass names in {@code csi.storage.k8s.io/provisioner-secret-*},
-   * whose metaurl reaches the file system; never listed or watched), events created, and its
-   * Lease in the driver namespace; for GET /cluster, StorageClasses and pods listed. The node's
-   * ServiceAccount gets what its Mount Pod runtime does.
+   * The controller's ServiceAccount gets exactly what the built-in provisioner does: informers on
+   * claims and volumes, PV create and delete, one StorageClass and one Secret read by name ("get"
+   * only: the Secret a StorageClass names in {@code csi.storage.k8s.io/provisioner-secret-*}, whose
+   * metaurl reaches the file system; never listed or watched), events created, and its Lease in the
+   * driver namespace; for GET /cluster, StorageClasses and pods listed. The node's ServiceAccount
+   * gets what its Mount Pod runtime does.
    */
   @Test
   void rbac_is_least_privilege() {
     Set<String> controller = grants(base, "jfs-csi-controller");
-    assertThat(controller).containsExactlyInAnyOrder(
-        "/persistentvolumes:get", "/persistentvolumes:list", "/persistentvolumes:watch",
-        "/persistentvolumes:create", "/persistentvolumes:delete",
-        "/persistentvolumeclaims:get", "/persistentvolumeclaims:list",
-        "/persistentvolumeclaims:watch",
-        "storage.k8s.io/storageclasses:get", "storage.k8s.io/storageclasses:list",
-        "/pods:list",
-        "/events:create",
-        "/secrets:get",
-        "coordination.k8s.io/leases@jfs-csi:get", "coordination.k8s.io/leases@jfs-csi:create",
-        "coordination.k8s.io/leases@jfs-csi:patch");
+    assertThat(controller)
+        .containsExactlyInAnyOrder(
+            "/persistentvolumes:get",
+            "/persistentvolumes:list",
+            "/persistentvolumes:watch",
+            "/persistentvolumes:create",
+            "/persistentvolumes:delete",
+            "/persistentvolumeclaims:get",
+            "/persistentvolumeclaims:list",
+            "/persistentvolumeclaims:watch",
+            "storage.k8s.io/storageclasses:get",
+            "storage.k8s.io/storageclasses:list",
+            "/pods:list",
+            "/events:create",
+            "/secrets:get",
+            "coordination.k8s.io/leases@jfs-csi:get",
+            "coordination.k8s.io/leases@jfs-csi:create",
+            "coordination.k8s.io/leases@jfs-csi:patch");
     // The node's Mount Pod runtime: its pods, Secrets and cache Jobs in its own namespace;
     // cluster-wide only the pods of its node (field selector) and Events on them.
-    assertThat(grants(base, "jfs-csi-node")).containsExactlyInAnyOrder(
-        "/pods@jfs-csi:create", "/pods@jfs-csi:delete", "/pods@jfs-csi:patch",
-        "/pods@jfs-csi:get", "/pods@jfs-csi:list", "/pods@jfs-csi:watch",
-        "/pods/log@jfs-csi:get",
-        "/secrets@jfs-csi:create", "/secrets@jfs-csi:get", "/secrets@jfs-csi:update",
-        "/secrets@jfs-csi:delete",
-        "batch/jobs@jfs-csi:create", "batch/jobs@jfs-csi:get", "batch/jobs@jfs-csi:delete",
-        "batch/jobs@jfs-csi:list", "batch/jobs@jfs-csi:watch",
-        "/pods:list", "/pods:watch", "/events:create");
+    assertThat(grants(base, "jfs-csi-node"))
+        .containsExactlyInAnyOrder(
+            "/pods@jfs-csi:create",
+            "/pods@jfs-csi:delete",
+            "/pods@jfs-csi:patch",
+            "/pods@jfs-csi:get",
+            "/pods@jfs-csi:list",
+            "/pods@jfs-csi:watch",
+            "/pods/log@jfs-csi:get",
+            "/secrets@jfs-csi:create",
+            "/secrets@jfs-csi:get",
+            "/secrets@jfs-csi:update",
+            "/secrets@jfs-csi:delete",
+            "batch/jobs@jfs-csi:create",
+            "batch/jobs@jfs-csi:get",
+            "batch/jobs@jfs-csi:delete",
+            "batch/jobs@jfs-csi:list",
+            "batch/jobs@jfs-csi:watch",
+            "/pods:list",
+            "/pods:watch",
+            "/events:create");
     // The driver reads the API server with its ServiceAccount token (in-cluster config).
-    assertThat(one(base, "ServiceAccount", "jfs-csi-node")).doesNotContainKey("automountServiceAccountToken");
+    assertThat(one(base, "ServiceAccount", "jfs-csi-node"))
+        .doesNotContainKey("automountServiceAccountToken");
     assertThat(map(one(base, "DaemonSet", "jfs-csi-node"), "spec", "template", "spec"))
         .doesNotContainKey("automountServiceAccountToken");
     Map<String, Object> node = container(one(base, "DaemonSet", "jfs-csi-node"), "jfs-csi");
@@ -341,26 +455,44 @@ class ManifestsTest {
 
   @Test
   void the_config_map_is_hocon_the_driver_knows_and_is_what_serve_reads() {
-    Map<String, Object> cm = base.stream().filter(d -> kind(d).equals("ConfigMap")).findFirst().orElseThrow();
+    Map<String, Object> cm =
+        base.stream().filter(d -> kind(d).equals("ConfigMap")).findFirst().orElseThrow();
     String text = str(cm, "data", "application.conf");
     Config conf = ConfigFactory.parseString(text);
     Config reference = ConfigFactory.defaultReference();
-    assertThat(conf.entrySet()).isNotEmpty().allSatisfy(e ->
-        assertThat(reference.hasPath(e.getKey())).as("unknown key " + e.getKey()).isTrue());
+    assertThat(conf.entrySet())
+        .isNotEmpty()
+        .allSatisfy(
+            e ->
+                assertThat(reference.hasPath(e.getKey())).as("unknown key " + e.getKey()).isTrue());
     // The file is stronger than the environment: it must not hide what the manifests set there.
-    for (String key : List.of("jfs-csi.node-id", "jfs-csi.roles", "jfs-csi.endpoint",
-        "jfs-csi.management.host", "jfs-csi.management.port", "jfs-csi.management.token",
-        "jfs-csi.controller.provisioner", "jfs-csi.kubernetes.namespace")) {
+    for (String key :
+        List.of(
+            "jfs-csi.node-id",
+            "jfs-csi.roles",
+            "jfs-csi.endpoint",
+            "jfs-csi.management.host",
+            "jfs-csi.management.port",
+            "jfs-csi.management.token",
+            "jfs-csi.controller.provisioner",
+            "jfs-csi.kubernetes.namespace")) {
       assertThat(conf.hasPath(key)).as(key).isFalse();
     }
     for (Map<String, Object> w : workloads()) {
       Map<String, Object> driver = container(w, "jfs-csi");
-      Map<String, Object> volume = maps(w, "spec", "template", "spec", "volumes").stream()
-          .filter(v -> v.containsKey("configMap")).findFirst().orElseThrow();
+      Map<String, Object> volume =
+          maps(w, "spec", "template", "spec", "volumes").stream()
+              .filter(v -> v.containsKey("configMap"))
+              .findFirst()
+              .orElseThrow();
       assertThat(str(volume, "configMap", "name")).isEqualTo(name(cm));
-      String mountPath = maps(driver, "volumeMounts").stream()
-          .filter(m -> m.get("name").equals(volume.get("name"))).findFirst().orElseThrow()
-          .get("mountPath").toString();
+      String mountPath =
+          maps(driver, "volumeMounts").stream()
+              .filter(m -> m.get("name").equals(volume.get("name")))
+              .findFirst()
+              .orElseThrow()
+              .get("mountPath")
+              .toString();
       assertThat(flag(driver, "--config")).isEqualTo(mountPath + "/application.conf");
     }
   }
@@ -371,27 +503,46 @@ class ManifestsTest {
   void every_example_file_is_rendered() throws IOException {
     String kustomization = Files.readString(EXAMPLES.resolve("kustomization.yaml"));
     try (Stream<Path> files = Files.list(EXAMPLES)) {
-      List<String> yamls = files.map(p -> p.getFileName().toString())
-          .filter(n -> n.endsWith(".yaml"))
-          .filter(n -> !n.equals("kustomization.yaml") && !n.equals("prometheus-scrape-config.yaml"))
-          .toList();
-      assertThat(yamls).isNotEmpty()
+      List<String> yamls =
+          files
+              .map(p -> p.getFileName().toString())
+              .filter(n -> n.endsWith(".yaml"))
+              .filter(
+                  n ->
+                      !n.equals("kustomization.yaml") && !n.equals("prometheus-scrape-config.yaml"))
+              .toList();
+      assertThat(yamls)
+          .isNotEmpty()
           .allSatisfy(n -> assertThat(kustomization).contains("\n- " + n + "\n"));
     }
-    assertThat(examples).extracting(ManifestsTest::kind)
+    assertThat(examples)
+        .extracting(ManifestsTest::kind)
         .contains("Secret", "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "Pod");
     String scrape = Files.readString(EXAMPLES.resolve("prometheus-scrape-config.yaml"));
-    assertThat(scrape).contains("job_name: jfs-csi", "__meta_kubernetes_pod_annotation_prometheus_io_port",
-        "- jfs-csi");
+    assertThat(scrape)
+        .contains(
+            "job_name: jfs-csi",
+            "__meta_kubernetes_pod_annotation_prometheus_io_port",
+            "- jfs-csi");
   }
 
   @Test
   void example_secret_carries_every_key_and_the_driver_accepts_it() {
     Map<String, String> secret = secret("juicefs-secret", "jfs-csi");
-    assertThat(secret.keySet()).contains("name", "metaurl", "storage", "bucket", "access-key",
-        "secret-key", "format-options", "envs", "configs");
+    assertThat(secret.keySet())
+        .contains(
+            "name",
+            "metaurl",
+            "storage",
+            "bucket",
+            "access-key",
+            "secret-key",
+            "format-options",
+            "envs",
+            "configs");
     assertThat(secret.get("format-options")).contains("trash-days=", "inodes=", "capacity=");
-    VolumeSettings settings = SettingsParser.parse(new VolumeSource("pvc-example", secret, Map.of(), List.of()));
+    VolumeSettings settings =
+        SettingsParser.parse(new VolumeSource("pvc-example", secret, Map.of(), List.of()));
     assertThat(settings.fsName()).isEqualTo("myjfs");
   }
 
@@ -400,31 +551,46 @@ class ManifestsTest {
     Map<String, Object> sc = one(examples, "StorageClass", "juicefs-sc");
     assertThat(str(sc, "provisioner")).isEqualTo("csi.juicefs.com");
     Map<String, String> params = strings(map(sc, "parameters"));
-    assertThat(params).containsKeys("juicefs/mount-delete-delay", "juicefs/clean-cache",
-        "juicefs/mount-cpu-limit", "juicefs/mount-memory-limit");
-    Map<String, String> secret = secret(params.get("csi.storage.k8s.io/provisioner-secret-name"),
-        params.get("csi.storage.k8s.io/provisioner-secret-namespace"));
-    assertThat(secret(params.get("csi.storage.k8s.io/node-publish-secret-name"),
-        params.get("csi.storage.k8s.io/node-publish-secret-namespace"))).isEqualTo(secret);
+    assertThat(params)
+        .containsKeys(
+            "juicefs/mount-delete-delay",
+            "juicefs/clean-cache",
+            "juicefs/mount-cpu-limit",
+            "juicefs/mount-memory-limit");
+    Map<String, String> secret =
+        secret(
+            params.get("csi.storage.k8s.io/provisioner-secret-name"),
+            params.get("csi.storage.k8s.io/provisioner-secret-namespace"));
+    assertThat(
+            secret(
+                params.get("csi.storage.k8s.io/node-publish-secret-name"),
+                params.get("csi.storage.k8s.io/node-publish-secret-namespace")))
+        .isEqualTo(secret);
     // What NodePublishVolume gets for a dynamic volume: the parameters, subPath and capacity
     // (CreateVolume's volume context), and the StorageClass mountOptions.
     Map<String, String> context = new HashMap<>(params);
     context.put("subPath", "pvc-0f2e5c1a-8d0b-4f4e-9c57-0d1c2b3a4e5f");
     context.put("capacity", "10737418240");
     List<String> mountOptions = strings(list(sc, "mountOptions"));
-    VolumeSettings settings = SettingsParser.parse(
-        new VolumeSource("pvc-0f2e5c1a-8d0b-4f4e-9c57-0d1c2b3a4e5f", secret, context, mountOptions));
+    VolumeSettings settings =
+        SettingsParser.parse(
+            new VolumeSource(
+                "pvc-0f2e5c1a-8d0b-4f4e-9c57-0d1c2b3a4e5f", secret, context, mountOptions));
     assertThat(settings.cleanCache()).isTrue();
 
     // The check has teeth: one misspelt juicefs/* key or mount option is refused.
     Map<String, String> misspelt = new HashMap<>(context);
     misspelt.put("juicefs/mount-delete-dely", "1m");
-    assertThatThrownBy(() -> SettingsParser.parse(new VolumeSource("v", secret, misspelt, mountOptions)))
-        .isInstanceOf(Failure.class).hasMessageContaining("juicefs/mount-delete-dely");
+    assertThatThrownBy(
+            () -> SettingsParser.parse(new VolumeSource("v", secret, misspelt, mountOptions)))
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("juicefs/mount-delete-dely");
     List<String> badOptions = new ArrayList<>(mountOptions);
     badOptions.add("writeback");
-    assertThatThrownBy(() -> SettingsParser.parse(new VolumeSource("v", secret, context, badOptions)))
-        .isInstanceOf(Failure.class).hasMessageContaining("writeback");
+    assertThatThrownBy(
+            () -> SettingsParser.parse(new VolumeSource("v", secret, context, badOptions)))
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("writeback");
   }
 
   @Test
@@ -433,12 +599,19 @@ class ManifestsTest {
     Map<String, Object> csi = map(pv, "spec", "csi");
     assertThat(str(csi, "driver")).isEqualTo("csi.juicefs.com");
     assertThat(str(pv, "spec", "persistentVolumeReclaimPolicy")).isEqualTo("Retain");
-    Map<String, String> secret = secret(str(csi, "nodePublishSecretRef", "name"),
-        str(csi, "nodePublishSecretRef", "namespace"));
+    Map<String, String> secret =
+        secret(
+            str(csi, "nodePublishSecretRef", "name"),
+            str(csi, "nodePublishSecretRef", "namespace"));
     Map<String, String> attributes = strings(map(csi, "volumeAttributes"));
     assertThat(attributes).containsKey("subPath");
-    VolumeSettings settings = SettingsParser.parse(new VolumeSource(str(csi, "volumeHandle"), secret,
-        attributes, strings(list(pv, "spec", "mountOptions"))));
+    VolumeSettings settings =
+        SettingsParser.parse(
+            new VolumeSource(
+                str(csi, "volumeHandle"),
+                secret,
+                attributes,
+                strings(list(pv, "spec", "mountOptions"))));
     assertThat(settings.subPath()).isEqualTo("projects/alpha");
 
     Map<String, Object> pvc = one(examples, "PersistentVolumeClaim", "juicefs-existing-data");
@@ -448,11 +621,18 @@ class ManifestsTest {
 
   @Test
   void example_pods_use_existing_claims_with_host_to_container_propagation() {
-    Set<String> claims = examples.stream().filter(d -> kind(d).equals("PersistentVolumeClaim"))
-        .map(ManifestsTest::name).collect(Collectors.toSet());
-    Set<String> storageClasses = examples.stream().filter(d -> kind(d).equals("StorageClass"))
-        .map(ManifestsTest::name).collect(Collectors.toSet());
-    examples.stream().filter(d -> kind(d).equals("PersistentVolumeClaim"))
+    Set<String> claims =
+        examples.stream()
+            .filter(d -> kind(d).equals("PersistentVolumeClaim"))
+            .map(ManifestsTest::name)
+            .collect(Collectors.toSet());
+    Set<String> storageClasses =
+        examples.stream()
+            .filter(d -> kind(d).equals("StorageClass"))
+            .map(ManifestsTest::name)
+            .collect(Collectors.toSet());
+    examples.stream()
+        .filter(d -> kind(d).equals("PersistentVolumeClaim"))
         .filter(d -> !str(d, "spec", "storageClassName").isEmpty())
         .forEach(d -> assertThat(storageClasses).contains(str(d, "spec", "storageClassName")));
     List<Map<String, Object>> pods = examples.stream().filter(d -> kind(d).equals("Pod")).toList();
@@ -471,15 +651,21 @@ class ManifestsTest {
         for (Map<String, Object> m : maps(c, "volumeMounts")) {
           if (claimOf.containsKey(m.get("name").toString())) {
             assertThat(m.get("mountPropagation")).as(name(pod)).isEqualTo("HostToContainer");
-            subPathsByClaim.computeIfAbsent(claimOf.get(m.get("name").toString()), k -> new ArrayList<>())
+            subPathsByClaim
+                .computeIfAbsent(claimOf.get(m.get("name").toString()), k -> new ArrayList<>())
                 .add(m.containsKey("subPath") ? m.get("subPath").toString() : "");
           }
         }
       }
     }
     // Two pods share one claim, each in a sub-directory of its own.
-    assertThat(subPathsByClaim.values()).anySatisfy(subPaths ->
-        assertThat(subPaths).hasSizeGreaterThanOrEqualTo(2).doesNotContain("").doesNotHaveDuplicates());
+    assertThat(subPathsByClaim.values())
+        .anySatisfy(
+            subPaths ->
+                assertThat(subPaths)
+                    .hasSizeGreaterThanOrEqualTo(2)
+                    .doesNotContain("")
+                    .doesNotHaveDuplicates());
   }
 
   // ---------------------------------------------------------------- helpers
@@ -497,8 +683,10 @@ class ManifestsTest {
   static String kustomize(Path kubectl, Path dir) throws IOException, InterruptedException {
     Path err = Files.createTempFile("kustomize", ".err");
     try {
-      Process p = new ProcessBuilder(kubectl.toString(), "kustomize", dir.toString())
-          .redirectError(err.toFile()).start();
+      Process p =
+          new ProcessBuilder(kubectl.toString(), "kustomize", dir.toString())
+              .redirectError(err.toFile())
+              .start();
       p.getOutputStream().close();
       byte[] out = p.getInputStream().readAllBytes();
       assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -522,7 +710,8 @@ class ManifestsTest {
 
   private static Map<String, Object> container(Map<String, Object> workload, String name) {
     return maps(workload, "spec", "template", "spec", "containers").stream()
-        .filter(c -> name.equals(c.get("name"))).findFirst()
+        .filter(c -> name.equals(c.get("name")))
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no container " + name + " in " + name(workload)));
   }
 
@@ -532,19 +721,27 @@ class ManifestsTest {
 
   /** The value of a {@code --name=value} argument. */
   private static String flag(Map<String, Object> container, String name) {
-    return args(container).stream().filter(a -> a.startsWith(name + "=")).map(a -> a.substring(name.length() + 1))
-        .findFirst().orElseThrow(() -> new AssertionError(str(container, "name") + " has no " + name));
+    return args(container).stream()
+        .filter(a -> a.startsWith(name + "="))
+        .map(a -> a.substring(name.length() + 1))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(str(container, "name") + " has no " + name));
   }
 
   private static String env(Map<String, Object> container, String name) {
-    return maps(container, "env").stream().filter(e -> name.equals(e.get("name")))
-        .map(e -> String.valueOf(e.get("value"))).findFirst()
+    return maps(container, "env").stream()
+        .filter(e -> name.equals(e.get("name")))
+        .map(e -> String.valueOf(e.get("value")))
+        .findFirst()
         .orElseThrow(() -> new AssertionError(str(container, "name") + " has no env " + name));
   }
 
   private static String envFieldRef(Map<String, Object> container, String name) {
-    return maps(container, "env").stream().filter(e -> name.equals(e.get("name")))
-        .map(e -> str(e, "valueFrom", "fieldRef", "fieldPath")).findFirst().orElseThrow();
+    return maps(container, "env").stream()
+        .filter(e -> name.equals(e.get("name")))
+        .map(e -> str(e, "valueFrom", "fieldRef", "fieldPath"))
+        .findFirst()
+        .orElseThrow();
   }
 
   /** A probe's port, with a named port resolved to its number. */
@@ -553,8 +750,10 @@ class ManifestsTest {
     if (port.matches("\\d+")) {
       return port;
     }
-    return maps(container, "ports").stream().filter(p -> port.equals(p.get("name")))
-        .map(p -> p.get("containerPort").toString()).findFirst()
+    return maps(container, "ports").stream()
+        .filter(p -> port.equals(p.get("name")))
+        .map(p -> p.get("containerPort").toString())
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no port named " + port));
   }
 
@@ -569,35 +768,41 @@ class ManifestsTest {
     return result;
   }
 
-  private static Map<String, Object> mountOfHost(Map<String, Object> container, Map<String, String> hostPaths,
-                                                 String hostPath) {
+  private static Map<String, Object> mountOfHost(
+      Map<String, Object> container, Map<String, String> hostPaths, String hostPath) {
     return maps(container, "volumeMounts").stream()
-        .filter(m -> hostPath.equals(hostPaths.get(m.get("name").toString()))).findFirst()
-        .orElseThrow(() -> new AssertionError(str(container, "name") + " does not mount host " + hostPath));
+        .filter(m -> hostPath.equals(hostPaths.get(m.get("name").toString())))
+        .findFirst()
+        .orElseThrow(
+            () -> new AssertionError(str(container, "name") + " does not mount host " + hostPath));
   }
 
-  private static String mountPathOfHost(Map<String, Object> container, Map<String, String> hostPaths,
-                                        String hostPath) {
+  private static String mountPathOfHost(
+      Map<String, Object> container, Map<String, String> hostPaths, String hostPath) {
     return mountOfHost(container, hostPaths, hostPath).get("mountPath").toString();
   }
 
   /** The propagation of the mount of a host path, and that it is mounted at the same path. */
-  private static String hostMountOf(Map<String, Object> container, Map<String, String> hostPaths,
-                                    String hostPath) {
+  private static String hostMountOf(
+      Map<String, Object> container, Map<String, String> hostPaths, String hostPath) {
     Map<String, Object> m = mountOfHost(container, hostPaths, hostPath);
-    assertThat(m.get("mountPath")).as("mounted at the host's path: the driver's paths are the host's")
+    assertThat(m.get("mountPath"))
+        .as("mounted at the host's path: the driver's paths are the host's")
         .isEqualTo(hostPath);
     return String.valueOf(m.get("mountPropagation"));
   }
 
   /** The host path of a path inside a container, through its hostPath mounts. */
-  private static String hostSocket(Map<String, Object> container, Map<String, String> hostPaths, String path) {
+  private static String hostSocket(
+      Map<String, Object> container, Map<String, String> hostPaths, String path) {
     String best = null;
     String bestMount = "";
     for (Map<String, Object> m : maps(container, "volumeMounts")) {
       String mountPath = m.get("mountPath").toString();
       String host = hostPaths.get(m.get("name").toString());
-      if (host != null && path.startsWith(mountPath + "/") && mountPath.length() > bestMount.length()) {
+      if (host != null
+          && path.startsWith(mountPath + "/")
+          && mountPath.length() > bestMount.length()) {
         bestMount = mountPath;
         best = host + path.substring(mountPath.length());
       }
@@ -613,14 +818,20 @@ class ManifestsTest {
       if (!Set.of("RoleBinding", "ClusterRoleBinding").contains(kind(binding))) {
         continue;
       }
-      boolean bound = maps(binding, "subjects").stream().anyMatch(s -> "ServiceAccount".equals(s.get("kind"))
-          && serviceAccount.equals(s.get("name")) && "jfs-csi".equals(s.get("namespace")));
+      boolean bound =
+          maps(binding, "subjects").stream()
+              .anyMatch(
+                  s ->
+                      "ServiceAccount".equals(s.get("kind"))
+                          && serviceAccount.equals(s.get("name"))
+                          && "jfs-csi".equals(s.get("namespace")));
       if (!bound) {
         continue;
       }
       String roleKind = str(binding, "roleRef", "kind");
       Map<String, Object> role = one(docs, roleKind, str(binding, "roleRef", "name"));
-      String scope = kind(binding).equals("RoleBinding") ? "@" + str(binding, "metadata", "namespace") : "";
+      String scope =
+          kind(binding).equals("RoleBinding") ? "@" + str(binding, "metadata", "namespace") : "";
       for (Map<String, Object> rule : maps(role, "rules")) {
         assertThat(rule).doesNotContainKeys("nonResourceURLs", "resourceNames");
         for (String group : strings(list(rule, "apiGroups"))) {
@@ -637,17 +848,22 @@ class ManifestsTest {
   }
 
   private static Map<String, String> secret(String name, String namespace) {
-    Map<String, Object> s = examples.stream()
-        .filter(d -> kind(d).equals("Secret") && name(d).equals(name)
-            && namespace.equals(str(d, "metadata", "namespace")))
-        .findFirst().orElseThrow(() -> new AssertionError("no example Secret " + namespace + "/" + name));
+    Map<String, Object> s =
+        examples.stream()
+            .filter(
+                d ->
+                    kind(d).equals("Secret")
+                        && name(d).equals(name)
+                        && namespace.equals(str(d, "metadata", "namespace")))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("no example Secret " + namespace + "/" + name));
     assertThat(s).as("examples write Secrets as stringData").doesNotContainKey("data");
     return strings(map(s, "stringData"));
   }
 
   private static Map<String, Object> one(List<Map<String, Object>> docs, String kind, String name) {
-    List<Map<String, Object>> found = docs.stream()
-        .filter(d -> kind.equals(kind(d)) && name.equals(name(d))).toList();
+    List<Map<String, Object>> found =
+        docs.stream().filter(d -> kind.equals(kind(d)) && name.equals(name(d))).toList();
     assertThat(found).as(kind + "/" + name).hasSize(1);
     return found.getFirst();
   }
@@ -713,16 +929,17 @@ class ManifestsTest {
 
   private static Map<String, String> strings(Map<String, Object> m) {
     Map<String, String> result = new LinkedHashMap<>();
-    m.forEach((k, v) -> {
-      assertThat(v).as(k).isInstanceOf(String.class);
-      result.put(k, (String) v);
-    });
+    m.forEach(
+        (k, v) -> {
+          assertThat(v).as(k).isInstanceOf(String.class);
+          result.put(k, (String) v);
+        });
     return result;
   }
 
   /**
-   * The documents of a YAML stream, through snakeyaml-engine (in the jar through fabric8) with
-   * the failsafe schema: every scalar stays a string, as the assertions compare them.
+   * The documents of a YAML stream, through snakeyaml-engine (in the jar through fabric8) with the
+   * failsafe schema: every scalar stays a string, as the assertions compare them.
    */
   static final class Yaml {
     private Yaml() {}

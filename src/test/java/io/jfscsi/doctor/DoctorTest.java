@@ -26,36 +26,71 @@ class DoctorTest {
 
   static final String DRIVER = "csi.juicefs.com";
   final Doctor doctor = new Doctor(DRIVER);
-  static final Map<String, String> GOOD_SECRET = Map.of("name", "vol", "metaurl",
-      "redis://:hunter2@redis:6379/1");
+  static final Map<String, String> GOOD_SECRET =
+      Map.of("name", "vol", "metaurl", "redis://:hunter2@redis:6379/1");
 
   @Test
   void aMissingPvcIsTheControllerSide() {
-    Verdict v = doctor.diagnose(facts(Optional.of(appPod(false)), Optional.empty(),
-        Optional.empty(), Optional.empty(), null, null, List.of(), List.of()));
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(false)),
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                null,
+                null,
+                List.of(),
+                List.of()));
     assertThat(v.side()).isEqualTo(Side.CONTROLLER);
     assertThat(v.cause()).contains("PVC default/data does not exist");
   }
 
   @Test
   void aPendingPvcWithAMissingStorageClassOrForeignProvisionerIsTheControllerSide() {
-    Verdict missing = doctor.diagnose(facts(Optional.empty(), Optional.of(pendingPvc()),
-        Optional.empty(), Optional.empty(), null, null, List.of(), List.of()));
+    Verdict missing =
+        doctor.diagnose(
+            facts(
+                Optional.empty(),
+                Optional.of(pendingPvc()),
+                Optional.empty(),
+                Optional.empty(),
+                null,
+                null,
+                List.of(),
+                List.of()));
     assertThat(missing.side()).isEqualTo(Side.CONTROLLER);
     assertThat(missing.cause()).contains("StorageClass juicefs-sc does not exist");
 
-    Verdict foreign = doctor.diagnose(facts(Optional.empty(), Optional.of(pendingPvc()),
-        Optional.of(storageClass("ebs.csi.aws.com", Map.of())), Optional.empty(), null, null,
-        List.of(), List.of()));
+    Verdict foreign =
+        doctor.diagnose(
+            facts(
+                Optional.empty(),
+                Optional.of(pendingPvc()),
+                Optional.of(storageClass("ebs.csi.aws.com", Map.of())),
+                Optional.empty(),
+                null,
+                null,
+                List.of(),
+                List.of()));
     assertThat(foreign.cause()).contains("provisioned by ebs.csi.aws.com, not by " + DRIVER);
   }
 
   @Test
   void aProvisionerSecretWithoutMetaurlIsNamedWithoutItsValues() {
-    Verdict v = doctor.diagnose(facts(Optional.empty(), Optional.of(pendingPvc()),
-        Optional.of(storageClass(DRIVER, provisionerParameters())), Optional.empty(),
-        new Facts.SecretFact("kube-system/jfs", Optional.of(Map.of("name", "vol",
-            "access-key", "AKIA-SECRET"))), null, List.of(), List.of()));
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.empty(),
+                Optional.of(pendingPvc()),
+                Optional.of(storageClass(DRIVER, provisionerParameters())),
+                Optional.empty(),
+                new Facts.SecretFact(
+                    "kube-system/jfs",
+                    Optional.of(Map.of("name", "vol", "access-key", "AKIA-SECRET"))),
+                null,
+                List.of(),
+                List.of()));
     assertThat(v.side()).isEqualTo(Side.CONTROLLER);
     assertThat(v.cause()).contains("metaurl");
     assertThat(String.join("\n", v.evidence()) + v.cause()).doesNotContain("AKIA-SECRET");
@@ -63,169 +98,379 @@ class DoctorTest {
 
   @Test
   void aMissingProvisionerSecretAndAProvisioningFailedEventAreReported() {
-    Verdict gone = doctor.diagnose(facts(Optional.empty(), Optional.of(pendingPvc()),
-        Optional.of(storageClass(DRIVER, provisionerParameters())), Optional.empty(),
-        new Facts.SecretFact("kube-system/jfs", Optional.empty()), null, List.of(), List.of()));
+    Verdict gone =
+        doctor.diagnose(
+            facts(
+                Optional.empty(),
+                Optional.of(pendingPvc()),
+                Optional.of(storageClass(DRIVER, provisionerParameters())),
+                Optional.empty(),
+                new Facts.SecretFact("kube-system/jfs", Optional.empty()),
+                null,
+                List.of(),
+                List.of()));
     assertThat(gone.cause()).isEqualTo("the provisioner secret kube-system/jfs does not exist");
 
-    Verdict failed = doctor.diagnose(facts(Optional.empty(), Optional.of(pendingPvc()),
-        Optional.of(storageClass(DRIVER, provisionerParameters())), Optional.empty(),
-        new Facts.SecretFact("kube-system/jfs", Optional.of(GOOD_SECRET)), null, List.of(),
-        List.of(event("PersistentVolumeClaim", "data", "ProvisioningFailed",
-            "dial tcp 10.0.0.9:6379: connect: connection refused"))));
+    Verdict failed =
+        doctor.diagnose(
+            facts(
+                Optional.empty(),
+                Optional.of(pendingPvc()),
+                Optional.of(storageClass(DRIVER, provisionerParameters())),
+                Optional.empty(),
+                new Facts.SecretFact("kube-system/jfs", Optional.of(GOOD_SECRET)),
+                null,
+                List.of(),
+                List.of(
+                    event(
+                        "PersistentVolumeClaim",
+                        "data",
+                        "ProvisioningFailed",
+                        "dial tcp 10.0.0.9:6379: connect: connection refused"))));
     assertThat(failed.side()).isEqualTo(Side.CONTROLLER);
     assertThat(failed.cause()).contains("connection refused");
     assertThat(failed.hints().getFirst()).contains("metadata engine");
 
-    Verdict silent = doctor.diagnose(facts(Optional.empty(), Optional.of(pendingPvc()),
-        Optional.of(storageClass(DRIVER, provisionerParameters())), Optional.empty(),
-        new Facts.SecretFact("kube-system/jfs", Optional.of(GOOD_SECRET)), null, List.of(),
-        List.of()));
+    Verdict silent =
+        doctor.diagnose(
+            facts(
+                Optional.empty(),
+                Optional.of(pendingPvc()),
+                Optional.of(storageClass(DRIVER, provisionerParameters())),
+                Optional.empty(),
+                new Facts.SecretFact("kube-system/jfs", Optional.of(GOOD_SECRET)),
+                null,
+                List.of(),
+                List.of()));
     assertThat(silent.cause()).contains("no controller has acted");
   }
 
   @Test
   void writebackInThePvIsRefusedOnTheNodeSideInTheDriversWords() {
     PersistentVolume pv = pv(List.of("writeback", "cache-size=1024"));
-    Verdict v = doctor.diagnose(facts(Optional.of(appPod(false)), Optional.of(boundPvc()),
-        Optional.empty(), Optional.of(pv), null, publishSecret(), List.of(), List.of()));
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(false)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv),
+                null,
+                publishSecret(),
+                List.of(),
+                List.of()));
     assertThat(v.side()).isEqualTo(Side.NODE);
     assertThat(v.cause()).startsWith("NodePublishVolume is refused:").contains("writeback");
   }
 
   @Test
   void aMissingPublishSecretIsTheNodeSide() {
-    Verdict v = doctor.diagnose(facts(Optional.of(appPod(false)), Optional.of(boundPvc()),
-        Optional.empty(), Optional.of(pv(List.of())), null,
-        new Facts.SecretFact("kube-system/jfs", Optional.empty()), List.of(), List.of()));
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(false)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv(List.of())),
+                null,
+                new Facts.SecretFact("kube-system/jfs", Optional.empty()),
+                List.of(),
+                List.of()));
     assertThat(v.side()).isEqualTo(Side.NODE);
     assertThat(v.cause()).contains("secret kube-system/jfs does not exist");
   }
 
   @Test
   void noMountPodOnTheNodeIsTheNodePluginsFault() {
-    Verdict v = doctor.diagnose(facts(Optional.of(appPod(false)), Optional.of(boundPvc()),
-        Optional.empty(), Optional.of(pv(List.of())), null, publishSecret(), List.of(),
-        List.of()));
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(false)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv(List.of())),
+                null,
+                publishSecret(),
+                List.of(),
+                List.of()));
     assertThat(v.side()).isEqualTo(Side.NODE);
     assertThat(v.cause()).contains("no Mount Pod serves volume pvc-1 on node n1");
   }
 
   @Test
   void anImagePullFailureIsTheMountPodSide() {
-    ContainerStatus pulling = new ContainerStatusBuilder().withName("jfs-mount")
-        .withImage("juicedata/mount:nope").withRestartCount(0).withReady(false)
-        .withNewState().withNewWaiting().withReason("ImagePullBackOff")
-        .withMessage("Back-off pulling image").endWaiting().endState().build();
-    Verdict v = doctor.diagnose(facts(Optional.of(appPod(false)), Optional.of(boundPvc()),
-        Optional.empty(), Optional.of(pv(List.of())), null, publishSecret(),
-        List.of(mountPod(pulling)), List.of()));
+    ContainerStatus pulling =
+        new ContainerStatusBuilder()
+            .withName("jfs-mount")
+            .withImage("juicedata/mount:nope")
+            .withRestartCount(0)
+            .withReady(false)
+            .withNewState()
+            .withNewWaiting()
+            .withReason("ImagePullBackOff")
+            .withMessage("Back-off pulling image")
+            .endWaiting()
+            .endState()
+            .build();
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(false)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv(List.of())),
+                null,
+                publishSecret(),
+                List.of(mountPod(pulling)),
+                List.of()));
     assertThat(v.side()).isEqualTo(Side.MOUNT_POD);
     assertThat(v.cause()).contains("image cannot be pulled: juicedata/mount:nope");
   }
 
   @Test
   void aCrashLoopWithAMetaurlErrorSaysWrongMetaurl() {
-    ContainerStatus looping = new ContainerStatusBuilder().withName("jfs-mount")
-        .withImage("juicedata/mount:ce").withRestartCount(4).withReady(false)
-        .withNewState().withNewWaiting().withReason("CrashLoopBackOff").endWaiting().endState()
-        .withNewLastState().withNewTerminated().withExitCode(1).withReason("Error")
-        .withMessage("2026/11/26 juicefs[7] <FATAL>: load setting: dial tcp: lookup redis: "
-            + "no such host").endTerminated().endLastState().build();
-    Verdict v = doctor.diagnose(facts(Optional.of(appPod(false)), Optional.of(boundPvc()),
-        Optional.empty(), Optional.of(pv(List.of())), null, publishSecret(),
-        List.of(mountPod(looping)), List.of()));
+    ContainerStatus looping =
+        new ContainerStatusBuilder()
+            .withName("jfs-mount")
+            .withImage("juicedata/mount:ce")
+            .withRestartCount(4)
+            .withReady(false)
+            .withNewState()
+            .withNewWaiting()
+            .withReason("CrashLoopBackOff")
+            .endWaiting()
+            .endState()
+            .withNewLastState()
+            .withNewTerminated()
+            .withExitCode(1)
+            .withReason("Error")
+            .withMessage(
+                "2026/11/26 juicefs[7] <FATAL>: load setting: dial tcp: lookup redis: "
+                    + "no such host")
+            .endTerminated()
+            .endLastState()
+            .build();
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(false)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv(List.of())),
+                null,
+                publishSecret(),
+                List.of(mountPod(looping)),
+                List.of()));
     assertThat(v.side()).isEqualTo(Side.MOUNT_POD);
     assertThat(v.cause()).contains("wrong metaurl").contains("no such host");
 
-    ContainerStatus oom = new ContainerStatusBuilder(looping).editLastState().editTerminated()
-        .withExitCode(137).withReason("OOMKilled").withMessage("").endTerminated().endLastState()
-        .build();
-    Verdict killed = doctor.diagnose(facts(Optional.of(appPod(false)), Optional.of(boundPvc()),
-        Optional.empty(), Optional.of(pv(List.of())), null, publishSecret(),
-        List.of(mountPod(oom)), List.of()));
-    assertThat(killed.cause()).isEqualTo(
-        "the JuiceFS client crashes in a loop: exit code 137 (OOMKilled)");
+    ContainerStatus oom =
+        new ContainerStatusBuilder(looping)
+            .editLastState()
+            .editTerminated()
+            .withExitCode(137)
+            .withReason("OOMKilled")
+            .withMessage("")
+            .endTerminated()
+            .endLastState()
+            .build();
+    Verdict killed =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(false)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv(List.of())),
+                null,
+                publishSecret(),
+                List.of(mountPod(oom)),
+                List.of()));
+    assertThat(killed.cause())
+        .isEqualTo("the JuiceFS client crashes in a loop: exit code 137 (OOMKilled)");
   }
 
   @Test
   void aStaleMountInTheAppPodsEventsIsTheNodeSide() {
-    ContainerStatus fine = new ContainerStatusBuilder().withName("jfs-mount").withReady(true)
-        .withRestartCount(0).withNewState().withNewRunning().endRunning().endState().build();
-    Verdict v = doctor.diagnose(facts(Optional.of(appPod(false)), Optional.of(boundPvc()),
-        Optional.empty(), Optional.of(pv(List.of())), null, publishSecret(),
-        List.of(mountPod(fine)), List.of(event("Pod", "app", "FailedMount",
-            "stat /var/lib/kubelet/pods/u/volumes/x/mount: transport endpoint is not connected"))));
+    ContainerStatus fine =
+        new ContainerStatusBuilder()
+            .withName("jfs-mount")
+            .withReady(true)
+            .withRestartCount(0)
+            .withNewState()
+            .withNewRunning()
+            .endRunning()
+            .endState()
+            .build();
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(false)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv(List.of())),
+                null,
+                publishSecret(),
+                List.of(mountPod(fine)),
+                List.of(
+                    event(
+                        "Pod",
+                        "app",
+                        "FailedMount",
+                        "stat /var/lib/kubelet/pods/u/volumes/x/mount: transport endpoint is not connected"))));
     assertThat(v.side()).isEqualTo(Side.NODE);
     assertThat(v.cause()).startsWith("a stale mount");
   }
 
   @Test
   void aRunningPodWithAHealthyChainIsHealthy() {
-    ContainerStatus fine = new ContainerStatusBuilder().withName("jfs-mount").withReady(true)
-        .withRestartCount(0).withNewState().withNewRunning().endRunning().endState().build();
-    Verdict v = doctor.diagnose(facts(Optional.of(appPod(true)), Optional.of(boundPvc()),
-        Optional.empty(), Optional.of(pv(List.of())), null, publishSecret(),
-        List.of(mountPod(fine)), List.of()));
+    ContainerStatus fine =
+        new ContainerStatusBuilder()
+            .withName("jfs-mount")
+            .withReady(true)
+            .withRestartCount(0)
+            .withNewState()
+            .withNewRunning()
+            .endRunning()
+            .endState()
+            .build();
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(true)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv(List.of())),
+                null,
+                publishSecret(),
+                List.of(mountPod(fine)),
+                List.of()));
     assertThat(v.healthy()).isTrue();
     assertThat(v.evidence()).anyMatch(e -> e.startsWith("mount pod kube-system/juicefs-n1-pvc-1"));
   }
 
   // ---- staged objects --------------------------------------------------------------------
 
-  static Facts facts(Optional<Pod> pod, Optional<PersistentVolumeClaim> pvc,
-                     Optional<StorageClass> sc, Optional<PersistentVolume> pv,
-                     Facts.SecretFact provisioner, Facts.SecretFact publish, List<Pod> mountPods,
-                     List<Event> events) {
-    return new Facts(pod.isPresent() ? "pod default/app" : "pvc default/data", pod,
-        "default/data", pvc, sc, pv, Optional.ofNullable(provisioner),
-        Optional.ofNullable(publish), mountPods, new ArrayList<>(events));
+  static Facts facts(
+      Optional<Pod> pod,
+      Optional<PersistentVolumeClaim> pvc,
+      Optional<StorageClass> sc,
+      Optional<PersistentVolume> pv,
+      Facts.SecretFact provisioner,
+      Facts.SecretFact publish,
+      List<Pod> mountPods,
+      List<Event> events) {
+    return new Facts(
+        pod.isPresent() ? "pod default/app" : "pvc default/data",
+        pod,
+        "default/data",
+        pvc,
+        sc,
+        pv,
+        Optional.ofNullable(provisioner),
+        Optional.ofNullable(publish),
+        mountPods,
+        new ArrayList<>(events));
   }
 
   static Pod appPod(boolean running) {
-    ContainerStatus status = new ContainerStatusBuilder().withName("app").withReady(running)
-        .withRestartCount(0).build();
-    return new PodBuilder().withNewMetadata().withNamespace("default").withName("app")
-        .endMetadata().withNewSpec().withNodeName("n1").addNewVolume().withName("data")
-        .withNewPersistentVolumeClaim().withClaimName("data").endPersistentVolumeClaim()
-        .endVolume().endSpec().withNewStatus().withPhase(running ? "Running" : "Pending")
-        .withContainerStatuses(status).endStatus().build();
+    ContainerStatus status =
+        new ContainerStatusBuilder().withName("app").withReady(running).withRestartCount(0).build();
+    return new PodBuilder()
+        .withNewMetadata()
+        .withNamespace("default")
+        .withName("app")
+        .endMetadata()
+        .withNewSpec()
+        .withNodeName("n1")
+        .addNewVolume()
+        .withName("data")
+        .withNewPersistentVolumeClaim()
+        .withClaimName("data")
+        .endPersistentVolumeClaim()
+        .endVolume()
+        .endSpec()
+        .withNewStatus()
+        .withPhase(running ? "Running" : "Pending")
+        .withContainerStatuses(status)
+        .endStatus()
+        .build();
   }
 
   static Pod mountPod(ContainerStatus status) {
-    return new PodBuilder().withNewMetadata().withNamespace("kube-system")
-        .withName("juicefs-n1-pvc-1-abcdef").endMetadata().withNewSpec().withNodeName("n1")
-        .endSpec().withNewStatus().withPhase("Running").withContainerStatuses(status)
-        .endStatus().build();
+    return new PodBuilder()
+        .withNewMetadata()
+        .withNamespace("kube-system")
+        .withName("juicefs-n1-pvc-1-abcdef")
+        .endMetadata()
+        .withNewSpec()
+        .withNodeName("n1")
+        .endSpec()
+        .withNewStatus()
+        .withPhase("Running")
+        .withContainerStatuses(status)
+        .endStatus()
+        .build();
   }
 
   static PersistentVolumeClaim pendingPvc() {
-    return new PersistentVolumeClaimBuilder().withNewMetadata().withNamespace("default")
-        .withName("data").endMetadata().withNewSpec().withStorageClassName("juicefs-sc")
-        .endSpec().withNewStatus().withPhase("Pending").endStatus().build();
+    return new PersistentVolumeClaimBuilder()
+        .withNewMetadata()
+        .withNamespace("default")
+        .withName("data")
+        .endMetadata()
+        .withNewSpec()
+        .withStorageClassName("juicefs-sc")
+        .endSpec()
+        .withNewStatus()
+        .withPhase("Pending")
+        .endStatus()
+        .build();
   }
 
   static PersistentVolumeClaim boundPvc() {
-    return new PersistentVolumeClaimBuilder(pendingPvc()).editSpec().withVolumeName("pvc-1")
-        .endSpec().editStatus().withPhase("Bound").endStatus().build();
+    return new PersistentVolumeClaimBuilder(pendingPvc())
+        .editSpec()
+        .withVolumeName("pvc-1")
+        .endSpec()
+        .editStatus()
+        .withPhase("Bound")
+        .endStatus()
+        .build();
   }
 
   static StorageClass storageClass(String provisioner, Map<String, String> parameters) {
-    return new StorageClassBuilder().withNewMetadata().withName("juicefs-sc").endMetadata()
-        .withProvisioner(provisioner).withParameters(parameters).withReclaimPolicy("Delete")
+    return new StorageClassBuilder()
+        .withNewMetadata()
+        .withName("juicefs-sc")
+        .endMetadata()
+        .withProvisioner(provisioner)
+        .withParameters(parameters)
+        .withReclaimPolicy("Delete")
         .build();
   }
 
   static Map<String, String> provisionerParameters() {
-    return Map.of(Doctor.PROVISIONER_SECRET_NAME, "jfs", Doctor.PROVISIONER_SECRET_NAMESPACE,
-        "kube-system");
+    return Map.of(
+        Doctor.PROVISIONER_SECRET_NAME, "jfs", Doctor.PROVISIONER_SECRET_NAMESPACE, "kube-system");
   }
 
   static PersistentVolume pv(List<String> mountOptions) {
-    return new PersistentVolumeBuilder().withNewMetadata().withName("pvc-1").endMetadata()
-        .withNewSpec().withMountOptions(mountOptions).withNewCsi().withDriver(DRIVER)
-        .withVolumeHandle("pvc-1").withNewNodePublishSecretRef().withName("jfs")
-        .withNamespace("kube-system").endNodePublishSecretRef().endCsi().endSpec().build();
+    return new PersistentVolumeBuilder()
+        .withNewMetadata()
+        .withName("pvc-1")
+        .endMetadata()
+        .withNewSpec()
+        .withMountOptions(mountOptions)
+        .withNewCsi()
+        .withDriver(DRIVER)
+        .withVolumeHandle("pvc-1")
+        .withNewNodePublishSecretRef()
+        .withName("jfs")
+        .withNamespace("kube-system")
+        .endNodePublishSecretRef()
+        .endCsi()
+        .endSpec()
+        .build();
   }
 
   static Facts.SecretFact publishSecret() {
@@ -233,9 +478,17 @@ class DoctorTest {
   }
 
   static Event event(String kind, String name, String reason, String message) {
-    return new EventBuilder().withNewMetadata().withName(name + ".1").endMetadata()
-        .withNewInvolvedObject().withKind(kind).withName(name).endInvolvedObject()
-        .withReason(reason).withMessage(message).withLastTimestamp("2026-11-26T10:00:00Z")
+    return new EventBuilder()
+        .withNewMetadata()
+        .withName(name + ".1")
+        .endMetadata()
+        .withNewInvolvedObject()
+        .withKind(kind)
+        .withName(name)
+        .endInvolvedObject()
+        .withReason(reason)
+        .withMessage(message)
+        .withLastTimestamp("2026-11-26T10:00:00Z")
         .build();
   }
 }

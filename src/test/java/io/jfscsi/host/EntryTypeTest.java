@@ -23,7 +23,9 @@ class EntryTypeTest {
 
     assertThat(EntryType.of(dir)).isEqualTo(EntryType.DIRECTORY);
     assertThat(EntryType.of(file)).isEqualTo(EntryType.OTHER);
-    assertThat(EntryType.of(link)).as("a link to a directory is a link").isEqualTo(EntryType.SYMLINK);
+    assertThat(EntryType.of(link))
+        .as("a link to a directory is a link")
+        .isEqualTo(EntryType.SYMLINK);
     assertThat(EntryType.of(dangling)).isEqualTo(EntryType.SYMLINK);
     assertThat(EntryType.of(tempDir.resolve("nothing"))).isEqualTo(EntryType.MISSING);
     assertThat(EntryType.of(file.resolve("below-a-file"))).isEqualTo(EntryType.MISSING);
@@ -45,14 +47,18 @@ class EntryTypeTest {
       Thread.sleep(1_100); // past FUSE's default attribute timeout of one second
 
       // A plain stat now waits for the stopped client...
-      CompletableFuture<Boolean> plain = CompletableFuture.supplyAsync(
-          () -> Files.isDirectory(target), r -> Thread.ofPlatform().daemon().start(r));
+      CompletableFuture<Boolean> plain =
+          CompletableFuture.supplyAsync(
+              () -> Files.isDirectory(target), r -> Thread.ofPlatform().daemon().start(r));
       Thread.sleep(300);
-      assertThat(plain).as("a plain stat of the target should hang on the stopped client").isNotDone();
+      assertThat(plain)
+          .as("a plain stat of the target should hang on the stopped client")
+          .isNotDone();
 
       // ...but the entry type comes from the kernel's cache at once.
-      CompletableFuture<EntryType> typed = CompletableFuture.supplyAsync(
-          () -> EntryType.of(target), r -> Thread.ofPlatform().daemon().start(r));
+      CompletableFuture<EntryType> typed =
+          CompletableFuture.supplyAsync(
+              () -> EntryType.of(target), r -> Thread.ofPlatform().daemon().start(r));
       assertThat(typed.get(2, TimeUnit.SECONDS)).isEqualTo(EntryType.DIRECTORY);
       assertThat(EntryType.of(fuse)).isEqualTo(EntryType.DIRECTORY);
 

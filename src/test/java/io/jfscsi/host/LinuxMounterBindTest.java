@@ -114,7 +114,9 @@ class LinuxMounterBindTest {
     mounter.bind(second, target, true);
     mounter.bind(third, target, false);
     assertThat(sandbox.mountsUnderRoot()).filteredOn(e -> e.mountPoint().equals(target)).hasSize(3);
-    assertThat(mounter.entryAt(target)).get().extracting(MountEntry::root)
+    assertThat(mounter.entryAt(target))
+        .get()
+        .extracting(MountEntry::root)
         .isEqualTo(third.toString());
 
     mounter.unmount(target);

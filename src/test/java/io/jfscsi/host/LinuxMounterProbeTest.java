@@ -115,7 +115,8 @@ class LinuxMounterProbeTest {
     long start = System.nanoTime();
     assertThatThrownBy(() -> mounter.stats(target))
         .isInstanceOfSatisfying(MountException.class, e -> assertThat(e.errno()).isEqualTo(110));
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(PROBE_TIMEOUT.multipliedBy(4));
+    assertThat(Duration.ofNanos(System.nanoTime() - start))
+        .isLessThan(PROBE_TIMEOUT.multipliedBy(4));
 
     sandbox.signal(client, "CONT");
 

@@ -46,7 +46,8 @@ class LinuxMounterStatsTest {
     assertThat(stats.availableBytes()).isEqualTo(stats.totalBytes() - stats.usedBytes());
     assertThat(stats.totalInodes()).isPositive();
     assertThat(stats.freeInodes()).isPositive();
-    assertThat(stats.usedInodes()).isEqualTo(stats.totalInodes() - stats.freeInodes())
+    assertThat(stats.usedInodes())
+        .isEqualTo(stats.totalInodes() - stats.freeInodes())
         .isGreaterThanOrEqualTo(2);
   }
 

@@ -12,8 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** One entry per namespace, read through its lowest live pid, never our own. */
 class MountNamespacesTest {
-  @TempDir
-  Path proc;
+  @TempDir Path proc;
 
   void process(String pid, long namespace, String mountinfo) throws IOException {
     Path dir = Files.createDirectories(proc.resolve(pid).resolve("ns"));

@@ -40,17 +40,26 @@ final class MountSandbox {
    * mount. Attribute caching is off so that every stat reaches the client, as with a real one.
    */
   Process startBindfs(Path source, Path mountPoint) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("bindfs", "-f", "-o", "attr_timeout=0,entry_timeout=0",
-        source.toString(), mountPoint.toString())
-        .redirectErrorStream(true)
-        .redirectOutput(root.resolve("bindfs-" + children.size() + ".log").toFile())
-        .start();
+    Process p =
+        new ProcessBuilder(
+                "bindfs",
+                "-f",
+                "-o",
+                "attr_timeout=0,entry_timeout=0",
+                source.toString(),
+                mountPoint.toString())
+            .redirectErrorStream(true)
+            .redirectOutput(root.resolve("bindfs-" + children.size() + ".log").toFile())
+            .start();
     children.add(p);
     long deadline = System.nanoTime() + MOUNT_WAIT.toNanos();
     while (!mountedAt(mountPoint)) {
-      assertThat(p.isAlive()).as("bindfs exited early with %s", p.isAlive() ? 0 : p.exitValue())
+      assertThat(p.isAlive())
+          .as("bindfs exited early with %s", p.isAlive() ? 0 : p.exitValue())
           .isTrue();
-      assertThat(System.nanoTime()).as("bindfs mounted %s in time", mountPoint).isLessThan(deadline);
+      assertThat(System.nanoTime())
+          .as("bindfs mounted %s in time", mountPoint)
+          .isLessThan(deadline);
       Thread.sleep(20);
     }
     return p;
@@ -73,7 +82,9 @@ final class MountSandbox {
     return MountInfo.self().stream().filter(e -> e.mountPoint().startsWith(root)).toList();
   }
 
-  /** Resumes and kills every child, then lazily unmounts everything under the root, newest first. */
+  /**
+   * Resumes and kills every child, then lazily unmounts everything under the root, newest first.
+   */
   void close() throws IOException, InterruptedException {
     for (Process p : children) {
       if (p.isAlive()) {
@@ -84,9 +95,10 @@ final class MountSandbox {
       }
     }
     for (int round = 0; round < 64; round++) {
-      List<MountEntry> left = mountsUnderRoot().stream()
-          .sorted(Comparator.comparingInt(MountEntry::id).reversed())
-          .toList();
+      List<MountEntry> left =
+          mountsUnderRoot().stream()
+              .sorted(Comparator.comparingInt(MountEntry::id).reversed())
+              .toList();
       if (left.isEmpty()) {
         return;
       }
@@ -98,13 +110,18 @@ final class MountSandbox {
   static void run(String... command) throws IOException, InterruptedException {
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     String output = new String(p.getInputStream().readAllBytes());
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("%s finished", String.join(" ", command)).isTrue();
+    assertThat(p.waitFor(30, TimeUnit.SECONDS))
+        .as("%s finished", String.join(" ", command))
+        .isTrue();
     assertThat(p.exitValue()).as("%s: %s", String.join(" ", command), output).isZero();
   }
 
   private static void runQuietly(String... command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    Process p =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
     p.waitFor(30, TimeUnit.SECONDS);
   }
 }

@@ -20,15 +20,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The helper's refusals, and the Java side's: a target the driver holds no reference for is
- * refused before the helper runs; a namespace that does not hold the target is refused by the
- * helper itself (exit 3) and, earlier, by the Java side.
+ * The helper's refusals, and the Java side's: a target the driver holds no reference for is refused
+ * before the helper runs; a namespace that does not hold the target is refused by the helper itself
+ * (exit 3) and, earlier, by the Java side.
  */
 class NsBindHelperTest {
   static final Duration TIMEOUT = Duration.ofSeconds(5);
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   final List<Process> containers = new ArrayList<>();
 
@@ -41,13 +40,16 @@ class NsBindHelperTest {
 
   /** A process in a private mount namespace of its own, as a container without propagation. */
   Process container() throws IOException {
-    Process p = new ProcessBuilder("unshare", "-m", "--propagation", "private", "sleep", "60")
-        .redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder("unshare", "-m", "--propagation", "private", "sleep", "60")
+            .redirectErrorStream(true)
+            .start();
     containers.add(p);
     // unshare execs sleep in place: the pid is the container's once its namespace differs.
     long own = MountNamespaces.inodeOf(Path.of("/proc/self"));
-    Awaitility.await().atMost(Duration.ofSeconds(5)).until(() ->
-        MountNamespaces.inodeOf(Path.of("/proc", Long.toString(p.pid()))) != own);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> MountNamespaces.inodeOf(Path.of("/proc", Long.toString(p.pid()))) != own);
     return p;
   }
 
@@ -74,8 +76,8 @@ class NsBindHelperTest {
   void theHelperRefusesAnythingButExactlyAPidASourceAndATarget() throws IOException {
     NsBindHelper helper = helper();
 
-    for (List<String> args : List.of(List.<String>of(), List.of("1", "/a"),
-        List.of("1", "/a", "/b", "/c"))) {
+    for (List<String> args :
+        List.of(List.<String>of(), List.of("1", "/a"), List.of("1", "/a", "/b", "/c"))) {
       List<String> command = new ArrayList<>(List.of(helper.binary().toString()));
       command.addAll(args);
       Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -85,8 +87,7 @@ class NsBindHelperTest {
         .isEqualTo(NsBindHelper.USAGE);
     assertThat(helper.run(1, Path.of("relative"), dir.resolve("t"), TIMEOUT).exitCode())
         .isEqualTo(NsBindHelper.USAGE);
-    assertThat(helper.run(1, dir, Path.of("/"), TIMEOUT).exitCode())
-        .isEqualTo(NsBindHelper.USAGE);
+    assertThat(helper.run(1, dir, Path.of("/"), TIMEOUT).exitCode()).isEqualTo(NsBindHelper.USAGE);
   }
 
   @Test
@@ -102,8 +103,7 @@ class NsBindHelperTest {
 
     assertThat(result.exitCode()).isEqualTo(NsBindHelper.NOT_A_MOUNT_POINT);
     assertThat(result.message()).contains("refused", "not a mount point", target.toString());
-    assertThat(MountInfo.ofProcess(container.pid()))
-        .noneMatch(e -> e.mountPoint().equals(target));
+    assertThat(MountInfo.ofProcess(container.pid())).noneMatch(e -> e.mountPoint().equals(target));
     assertThat(target.resolve("kept")).hasContent("the container's own directory");
   }
 
@@ -115,16 +115,26 @@ class NsBindHelperTest {
     Path real = Files.createDirectories(dir.resolve("real").resolve("target"));
     Path link = Files.createSymbolicLink(dir.resolve("link"), dir.resolve("real"));
     Process container = container();
-    run("nsenter", "-t", Long.toString(container.pid()), "-m", "mount", "-t", "tmpfs", "t",
+    run(
+        "nsenter",
+        "-t",
+        Long.toString(container.pid()),
+        "-m",
+        "mount",
+        "-t",
+        "tmpfs",
+        "t",
         real.toString());
 
-    NsBindHelper.Result result = helper.run(container.pid(), source, link.resolve("target"),
-        TIMEOUT);
+    NsBindHelper.Result result =
+        helper.run(container.pid(), source, link.resolve("target"), TIMEOUT);
 
     assertThat(result.exitCode()).isEqualTo(NsBindHelper.NOT_A_MOUNT_POINT);
     assertThat(result.message()).contains("not its own real path");
-    assertThat(MountInfo.ofProcess(container.pid())).filteredOn(e -> e.mountPoint().equals(real))
-        .singleElement().satisfies(e -> assertThat(e.fsType()).isEqualTo("tmpfs"));
+    assertThat(MountInfo.ofProcess(container.pid()))
+        .filteredOn(e -> e.mountPoint().equals(real))
+        .singleElement()
+        .satisfies(e -> assertThat(e.fsType()).isEqualTo("tmpfs"));
   }
 
   @Test
@@ -136,10 +146,11 @@ class NsBindHelperTest {
     assertThat(helper.run(Integer.MAX_VALUE, dir, dir.resolve("t"), TIMEOUT).exitCode())
         .isEqualTo(NsBindHelper.NO_NAMESPACE);
     assertThat(helper.run(container.pid(), dir.resolve("missing"), dir.resolve("t"), TIMEOUT))
-        .satisfies(r -> {
-          assertThat(r.exitCode()).isEqualTo(NsBindHelper.NO_SOURCE);
-          assertThat(r.message()).contains("No such file or directory");
-        });
+        .satisfies(
+            r -> {
+              assertThat(r.exitCode()).isEqualTo(NsBindHelper.NO_SOURCE);
+              assertThat(r.message()).contains("No such file or directory");
+            });
   }
 
   @Test
@@ -151,17 +162,30 @@ class NsBindHelperTest {
     Path target = Files.createDirectories(dir.resolve("target"));
     Process container = container();
     String pid = Long.toString(container.pid());
-    run("nsenter", "-t", pid, "-m", "mount", "-t", "tmpfs", "-o", "ro,nosuid", "old",
+    run(
+        "nsenter",
+        "-t",
+        pid,
+        "-m",
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "ro,nosuid",
+        "old",
         target.toString());
 
     NsBindHelper.Result result = helper.run(container.pid(), fresh, target, TIMEOUT);
 
     assertThat(result.exitCode()).as(result.message()).isEqualTo(NsBindHelper.OK);
-    assertThat(MountInfo.ofProcess(container.pid())).filteredOn(e -> e.mountPoint().equals(target))
-        .singleElement().satisfies(e -> {
-          assertThat(e.fsType()).isNotEqualTo("tmpfs");
-          assertThat(e.options()).contains("ro", "nosuid");
-        });
+    assertThat(MountInfo.ofProcess(container.pid()))
+        .filteredOn(e -> e.mountPoint().equals(target))
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.fsType()).isNotEqualTo("tmpfs");
+              assertThat(e.options()).contains("ro", "nosuid");
+            });
     assertThat(output("nsenter", "-t", pid, "-m", "cat", target.resolve("file").toString()))
         .isEqualTo("fresh");
     // Nothing changed on the host.
@@ -169,9 +193,9 @@ class NsBindHelperTest {
   }
 
   /**
-   * On a node the fresh source (the Mount Pod's mount path, a bind of it at the target) is a
-   * shared mount; its clone would be a peer of it, and the container's volume would then get,
-   * and give the host, every mount beneath it: a private copy stays private.
+   * On a node the fresh source (the Mount Pod's mount path, a bind of it at the target) is a shared
+   * mount; its clone would be a peer of it, and the container's volume would then get, and give the
+   * host, every mount beneath it: a private copy stays private.
    */
   @Test
   void aPrivateCopyStaysPrivateWhenTheFreshSourceIsShared() throws Exception {
@@ -192,7 +216,8 @@ class NsBindHelperTest {
       run("mount", "-t", "tmpfs", "later", fresh.resolve("sub").toString());
 
       assertThat(MountInfo.ofProcess(container.pid()))
-          .filteredOn(e -> e.mountPoint().equals(target)).singleElement()
+          .filteredOn(e -> e.mountPoint().equals(target))
+          .singleElement()
           .satisfies(e -> assertThat(e.propagation()).as("propagation").isEmpty());
       assertThat(MountInfo.ofProcess(container.pid()))
           .as("a mount made on the host later does not reach the container")
@@ -205,13 +230,21 @@ class NsBindHelperTest {
   @Test
   void theJavaSideRefusesATargetWithoutAReferenceBeforeRunningTheHelper() {
     // A helper that cannot run: had it been asked, the reason would say so.
-    ContainerRecovery recovery = new ContainerRecovery(new NsBindHelper(dir.resolve("absent")),
-        ContainerRecoveryListener.NONE, TIMEOUT);
+    ContainerRecovery recovery =
+        new ContainerRecovery(
+            new NsBindHelper(dir.resolve("absent")), ContainerRecoveryListener.NONE, TIMEOUT);
     Path target = dir.resolve("pods/p/volumes/kubernetes.io~csi/pv/mount");
-    StaleCopy unreferenced = new StaleCopy(1, ProcessHandle.current().pid(), Optional.of(target),
-        target, dir, Optional.empty());
-    StaleCopy nobodys = new StaleCopy(1, ProcessHandle.current().pid(), Optional.empty(),
-        Path.of("/data"), dir, Optional.empty());
+    StaleCopy unreferenced =
+        new StaleCopy(
+            1, ProcessHandle.current().pid(), Optional.of(target), target, dir, Optional.empty());
+    StaleCopy nobodys =
+        new StaleCopy(
+            1,
+            ProcessHandle.current().pid(),
+            Optional.empty(),
+            Path.of("/data"),
+            dir,
+            Optional.empty());
 
     ContainerOutcome refused = recovery.repair("pv", Set.of(dir.resolve("other")), unreferenced);
     ContainerOutcome alsoRefused = recovery.repair("pv", Set.of(target), nobodys);
@@ -225,23 +258,37 @@ class NsBindHelperTest {
   @Test
   void theJavaSideRefusesANamespaceThatNoLongerHoldsTheTarget() throws Exception {
     HostRequirements.requireRoot();
-    ContainerRecovery recovery = new ContainerRecovery(new NsBindHelper(dir.resolve("absent")),
-        ContainerRecoveryListener.NONE, TIMEOUT);
+    ContainerRecovery recovery =
+        new ContainerRecovery(
+            new NsBindHelper(dir.resolve("absent")), ContainerRecoveryListener.NONE, TIMEOUT);
     Process container = container();
     long namespace = MountNamespaces.inodeOf(Path.of("/proc", Long.toString(container.pid())));
     Path target = dir.resolve("target");
     List<ContainerOutcome> told = new ArrayList<>();
-    ContainerRecovery listened = new ContainerRecovery(new NsBindHelper(dir.resolve("absent")),
-        told::add, TIMEOUT);
+    ContainerRecovery listened =
+        new ContainerRecovery(new NsBindHelper(dir.resolve("absent")), told::add, TIMEOUT);
 
-    ContainerOutcome notHeld = listened.repair("pv", Set.of(target), new StaleCopy(namespace,
-        container.pid(), Optional.of(target), target, dir, Optional.empty()));
-    ContainerOutcome wrongNamespace = recovery.repair("pv", Set.of(target), new StaleCopy(
-        namespace + 1, container.pid(), Optional.of(target), target, dir, Optional.empty()));
+    ContainerOutcome notHeld =
+        listened.repair(
+            "pv",
+            Set.of(target),
+            new StaleCopy(
+                namespace, container.pid(), Optional.of(target), target, dir, Optional.empty()));
+    ContainerOutcome wrongNamespace =
+        recovery.repair(
+            "pv",
+            Set.of(target),
+            new StaleCopy(
+                namespace + 1,
+                container.pid(),
+                Optional.of(target),
+                target,
+                dir,
+                Optional.empty()));
 
     // Not a refusal for safety: a later scan finds the copy again if it is still somewhere.
-    assertThat(notHeld.reason()).isEqualTo(
-        "not tried: mount namespace " + namespace + " no longer holds " + target);
+    assertThat(notHeld.reason())
+        .isEqualTo("not tried: mount namespace " + namespace + " no longer holds " + target);
     assertThat(notHeld.retriable()).isTrue();
     assertThat(told).containsExactly(notHeld);
     assertThat(wrongNamespace.reason()).contains("is no longer in mount namespace");

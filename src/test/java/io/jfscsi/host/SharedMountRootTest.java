@@ -22,8 +22,7 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  * container when it runs in a pod. Both leave a root that is shared already as it is.
  */
 class SharedMountRootTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   Path root;
 
   @BeforeEach
@@ -58,8 +57,10 @@ class SharedMountRootTest {
     Path client = Files.createDirectories(root.resolve("pv-1-abcdef"));
     run("mount", "-t", "tmpfs", "client", client.toString());
 
-    assertThat(SharedMountRoot.ensure(root)).hasValueSatisfying(why -> assertThat(why)
-        .contains("not a shared mount").contains("1 mounts are beneath it"));
+    assertThat(SharedMountRoot.ensure(root))
+        .hasValueSatisfying(
+            why ->
+                assertThat(why).contains("not a shared mount").contains("1 mounts are beneath it"));
     assertThat(layers(root)).as("no bind over the client").isZero();
     assertThat(layers(client)).isEqualTo(1);
   }
@@ -78,8 +79,7 @@ class SharedMountRootTest {
     assertThat(sh(script)).contains("made " + root + " a shared mount");
     assertThat(SharedMountRoot.isShared(root)).isTrue();
     assertThat(layers(root)).isEqualTo(1);
-    assertThat(sh(script)).as("a restart of the node plugin")
-        .contains(root + " is a shared mount");
+    assertThat(sh(script)).as("a restart of the node plugin").contains(root + " is a shared mount");
     assertThat(layers(root)).isEqualTo(1);
   }
 
@@ -92,8 +92,10 @@ class SharedMountRootTest {
       if (!"DaemonSet".equals(m.get("kind"))) {
         continue;
       }
-      var spec = (Map<String, Object>) ((Map<String, Object>) ((Map<String, Object>)
-          m.get("spec")).get("template")).get("spec");
+      var spec =
+          (Map<String, Object>)
+              ((Map<String, Object>) ((Map<String, Object>) m.get("spec")).get("template"))
+                  .get("spec");
       for (var init : (List<Map<String, Object>>) spec.get("initContainers")) {
         if ("shared-mount-root".equals(init.get("name"))) {
           List<String> command = (List<String>) init.get("command");

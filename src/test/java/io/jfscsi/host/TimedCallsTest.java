@@ -39,21 +39,26 @@ class TimedCallsTest {
     long start = System.nanoTime();
 
     assertThat(timed.<String>call("k", this::hang)).isEmpty();
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(TIMEOUT, TIMEOUT.multipliedBy(5));
+    assertThat(Duration.ofNanos(System.nanoTime() - start))
+        .isBetween(TIMEOUT, TIMEOUT.multipliedBy(5));
   }
 
   @Test
   void callsWithTheSameKeyJoinTheOneInFlightInsteadOfStartingAnother() {
     AtomicInteger started = new AtomicInteger();
 
-    timed.call("k", () -> {
-      started.incrementAndGet();
-      return hang();
-    });
-    timed.call("k", () -> {
-      started.incrementAndGet();
-      return hang();
-    });
+    timed.call(
+        "k",
+        () -> {
+          started.incrementAndGet();
+          return hang();
+        });
+    timed.call(
+        "k",
+        () -> {
+          started.incrementAndGet();
+          return hang();
+        });
 
     assertThat(started).hasValue(1);
   }
@@ -74,9 +79,15 @@ class TimedCallsTest {
 
   @Test
   void aFailingCallRethrowsItsException() {
-    assertThatThrownBy(() -> timed.call("k", () -> {
-      throw new IllegalArgumentException("boom");
-    })).isInstanceOf(IllegalArgumentException.class).hasMessage("boom");
+    assertThatThrownBy(
+            () ->
+                timed.call(
+                    "k",
+                    () -> {
+                      throw new IllegalArgumentException("boom");
+                    }))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("boom");
   }
 
   @Test

@@ -16,12 +16,24 @@ class ClientCommandTest {
 
   @Test
   void format_with_storage_and_bucket_may_update_the_volume_but_keys_stay_in_the_environment() {
-    VolumeSettings s = volume().secret("storage", "s3").secret("bucket", "https://b.s3.amazonaws.com")
-        .secret("access-key", "AK").secret("secret-key", "SK")
-        .secret("format-options", "trash-days=1,hash-prefix").parse();
-    assertThat(JUICEFS.formatArgs(s)).containsExactly("juicefs", "format", "--storage=s3",
-        "--bucket=https://b.s3.amazonaws.com",
-        "--hash-prefix", "--trash-days=1", "redis://redis.example:6379/1", "myjfs");
+    VolumeSettings s =
+        volume()
+            .secret("storage", "s3")
+            .secret("bucket", "https://b.s3.amazonaws.com")
+            .secret("access-key", "AK")
+            .secret("secret-key", "SK")
+            .secret("format-options", "trash-days=1,hash-prefix")
+            .parse();
+    assertThat(JUICEFS.formatArgs(s))
+        .containsExactly(
+            "juicefs",
+            "format",
+            "--storage=s3",
+            "--bucket=https://b.s3.amazonaws.com",
+            "--hash-prefix",
+            "--trash-days=1",
+            "redis://redis.example:6379/1",
+            "myjfs");
     assertThat(ClientCommand.environment(s))
         .containsOnly(entry("ACCESS_KEY", "AK"), entry("SECRET_KEY", "SK"));
   }
@@ -29,9 +41,10 @@ class ClientCommandTest {
   @Test
   void the_metaurl_password_goes_to_meta_password_and_never_onto_the_command_line() {
     VolumeSettings redis = volume().secret("metaurl", "redis://:p%40ss+w@redis:6379/1").parse();
-    assertThat(JUICEFS.mountArgs(redis, Path.of("/m"))).containsExactly("juicefs", "mount",
-        "redis://@redis:6379/1", "/m");
-    assertThat(JUICEFS.formatArgs(redis)).contains("redis://@redis:6379/1")
+    assertThat(JUICEFS.mountArgs(redis, Path.of("/m")))
+        .containsExactly("juicefs", "mount", "redis://@redis:6379/1", "/m");
+    assertThat(JUICEFS.formatArgs(redis))
+        .contains("redis://@redis:6379/1")
         .noneMatch(a -> a.contains("p%40ss"));
     assertThat(ClientCommand.environment(redis)).containsOnly(entry("META_PASSWORD", "p@ss+w"));
 
@@ -47,10 +60,20 @@ class ClientCommandTest {
 
   @Test
   void format_without_storage_or_bucket_never_updates_and_keys_stay_off_the_command_line() {
-    VolumeSettings s = volume().secret("bucket", "https://b.s3.amazonaws.com")
-        .secret("access-key", "AK").secret("secret-key", "SK").parse();
-    assertThat(JUICEFS.formatArgs(s)).containsExactly("juicefs", "format", "--no-update",
-        "--bucket=https://b.s3.amazonaws.com", "redis://redis.example:6379/1", "myjfs");
+    VolumeSettings s =
+        volume()
+            .secret("bucket", "https://b.s3.amazonaws.com")
+            .secret("access-key", "AK")
+            .secret("secret-key", "SK")
+            .parse();
+    assertThat(JUICEFS.formatArgs(s))
+        .containsExactly(
+            "juicefs",
+            "format",
+            "--no-update",
+            "--bucket=https://b.s3.amazonaws.com",
+            "redis://redis.example:6379/1",
+            "myjfs");
     assertThat(ClientCommand.environment(s))
         .containsOnly(entry("ACCESS_KEY", "AK"), entry("SECRET_KEY", "SK"));
   }
@@ -69,12 +92,29 @@ class ClientCommandTest {
 
   @Test
   void mount_runs_in_the_foreground_with_juicefs_flags_and_fuse_options_apart() {
-    VolumeSettings s = volume().mountFlags("cache-dir=/data/jfs", "cache-size=1024,allow_other",
-        "enable-xattr", "ro", "no-bgjob=false", "debug").parse();
-    assertThat(JUICEFS.mountArgs(s, Path.of("/var/lib/jfs/pv-1"))).containsExactly(
-        "juicefs", "mount", "--cache-dir=/data/jfs", "--cache-size=1024", "--enable-xattr",
-        "--no-bgjob=false", "--debug", "-o", "allow_other,ro",
-        "redis://redis.example:6379/1", "/var/lib/jfs/pv-1");
+    VolumeSettings s =
+        volume()
+            .mountFlags(
+                "cache-dir=/data/jfs",
+                "cache-size=1024,allow_other",
+                "enable-xattr",
+                "ro",
+                "no-bgjob=false",
+                "debug")
+            .parse();
+    assertThat(JUICEFS.mountArgs(s, Path.of("/var/lib/jfs/pv-1")))
+        .containsExactly(
+            "juicefs",
+            "mount",
+            "--cache-dir=/data/jfs",
+            "--cache-size=1024",
+            "--enable-xattr",
+            "--no-bgjob=false",
+            "--debug",
+            "-o",
+            "allow_other,ro",
+            "redis://redis.example:6379/1",
+            "/var/lib/jfs/pv-1");
   }
 
   @Test
@@ -99,25 +139,34 @@ class ClientCommandTest {
   @Test
   void a_local_directory_volume_has_no_juicefs_command() {
     VolumeSettings local = volume().secret("metaurl", "local:///srv/v").parse();
-    assertThatThrownBy(() -> JUICEFS.formatArgs(local)).isInstanceOfSatisfying(Failure.class,
-        f -> assertThat(f.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION));
+    assertThatThrownBy(() -> JUICEFS.formatArgs(local))
+        .isInstanceOfSatisfying(
+            Failure.class, f -> assertThat(f.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION));
     assertThatThrownBy(() -> JUICEFS.mountArgs(local, Path.of("/x"))).isInstanceOf(Failure.class);
   }
 
   @Test
   void environment_holds_envs_and_the_keys_of_the_secret_win() {
-    VolumeSettings s = volume().secret("envs", "{TZ: UTC, ACCESS_KEY: from-envs}")
-        .secret("access-key", "from-key").parse();
+    VolumeSettings s =
+        volume()
+            .secret("envs", "{TZ: UTC, ACCESS_KEY: from-envs}")
+            .secret("access-key", "from-key")
+            .parse();
     assertThat(ClientCommand.environment(s))
         .containsOnly(entry("TZ", "UTC"), entry("ACCESS_KEY", "from-key"));
   }
 
   @Test
   void a_session_token_goes_through_the_environment_and_never_on_a_command_line() {
-    VolumeSettings s = volume().secret("storage", "s3").secret("bucket", "https://b.example/x")
-        .secret("format-options", "trash-days=1,session-token=TOKEN-77,hash-prefix")
-        .secret("envs", "{SESSION_TOKEN: from-envs}").parse();
-    assertThat(JUICEFS.formatArgs(s)).contains("--trash-days=1", "--hash-prefix")
+    VolumeSettings s =
+        volume()
+            .secret("storage", "s3")
+            .secret("bucket", "https://b.example/x")
+            .secret("format-options", "trash-days=1,session-token=TOKEN-77,hash-prefix")
+            .secret("envs", "{SESSION_TOKEN: from-envs}")
+            .parse();
+    assertThat(JUICEFS.formatArgs(s))
+        .contains("--trash-days=1", "--hash-prefix")
         .noneMatch(a -> a.contains("session-token") || a.contains("TOKEN-77"));
     assertThat(JUICEFS.mountArgs(s, Path.of("/mnt/x"))).noneMatch(a -> a.contains("TOKEN-77"));
     assertThat(ClientCommand.environment(s)).containsEntry("SESSION_TOKEN", "TOKEN-77");
@@ -126,26 +175,53 @@ class ClientCommandTest {
 
   @Test
   void redaction_masks_credentials_and_the_metaurl_but_keeps_the_rest_readable() {
-    List<String> argv = List.of("juicefs", "format", "--storage=s3",
-        "--bucket=redis://user:bpass@b:6379/2", "--access-key=AK", "--secret-key=SK",
-        "--session-token=TOK", "--trash-days=1", "redis://:mpass@meta:6379/1", "myjfs");
-    assertThat(ClientCommand.redacted(argv)).containsExactly("juicefs", "format", "--storage=s3",
-        "--bucket=redis://user:******@b:6379/2", "--access-key=******", "--secret-key=******",
-        "--session-token=******", "--trash-days=1", "redis://******", "myjfs");
+    List<String> argv =
+        List.of(
+            "juicefs",
+            "format",
+            "--storage=s3",
+            "--bucket=redis://user:bpass@b:6379/2",
+            "--access-key=AK",
+            "--secret-key=SK",
+            "--session-token=TOK",
+            "--trash-days=1",
+            "redis://:mpass@meta:6379/1",
+            "myjfs");
+    assertThat(ClientCommand.redacted(argv))
+        .containsExactly(
+            "juicefs",
+            "format",
+            "--storage=s3",
+            "--bucket=redis://user:******@b:6379/2",
+            "--access-key=******",
+            "--secret-key=******",
+            "--session-token=******",
+            "--trash-days=1",
+            "redis://******",
+            "myjfs");
   }
 
   @Test
   void redaction_handles_separate_values_fuse_options_and_metaurls_without_scheme() {
-    List<String> argv = List.of("juicefs", "mount", "--secret-key", "SK", "-o", "allow_other",
-        "host:6379", "/mnt/jfs");
-    assertThat(ClientCommand.redacted(argv)).containsExactly("juicefs", "mount", "--secret-key",
-        "******", "-o", "allow_other", "******", "/mnt/jfs");
+    List<String> argv =
+        List.of(
+            "juicefs", "mount", "--secret-key", "SK", "-o", "allow_other", "host:6379", "/mnt/jfs");
+    assertThat(ClientCommand.redacted(argv))
+        .containsExactly(
+            "juicefs",
+            "mount",
+            "--secret-key",
+            "******",
+            "-o",
+            "allow_other",
+            "******",
+            "/mnt/jfs");
   }
 
   @Test
   void a_bucket_without_a_password_is_unchanged() {
-    assertThat(ClientCommand.maskUrlPassword("https://b.s3.amazonaws.com/x@y")).isEqualTo(
-        "https://b.s3.amazonaws.com/x@y");
+    assertThat(ClientCommand.maskUrlPassword("https://b.s3.amazonaws.com/x@y"))
+        .isEqualTo("https://b.s3.amazonaws.com/x@y");
     assertThat(ClientCommand.maskUrlPassword("plain")).isEqualTo("plain");
   }
 }

@@ -11,7 +11,9 @@ class FlatMapTextTest {
 
   @Test
   void reads_a_json_object() {
-    assertThat(FlatMapText.parse("envs", "{\"TZ\":\"Asia/Shanghai\", \"A\" : \"b \\\"q\\\" \\u00e9\"}"))
+    assertThat(
+            FlatMapText.parse(
+                "envs", "{\"TZ\":\"Asia/Shanghai\", \"A\" : \"b \\\"q\\\" \\u00e9\"}"))
         .containsExactly(entry("TZ", "Asia/Shanghai"), entry("A", "b \"q\" \u00e9"));
   }
 
@@ -25,7 +27,8 @@ class FlatMapTextTest {
 
   @Test
   void reads_yaml_block_lines_with_comments_and_quotes() {
-    String text = """
+    String text =
+        """
         # proxy settings
         HTTP_PROXY: http://proxy:3128   # the corporate proxy
         NO_PROXY: "localhost,127.0.0.1"
@@ -33,9 +36,13 @@ class FlatMapTextTest {
         NUMBER: 42
         'QUOTED KEY': 'a # not a comment'
         """;
-    assertThat(FlatMapText.parse("envs", text)).containsExactly(
-        entry("HTTP_PROXY", "http://proxy:3128"), entry("NO_PROXY", "localhost,127.0.0.1"),
-        entry("EMPTY", ""), entry("NUMBER", "42"), entry("QUOTED KEY", "a # not a comment"));
+    assertThat(FlatMapText.parse("envs", text))
+        .containsExactly(
+            entry("HTTP_PROXY", "http://proxy:3128"),
+            entry("NO_PROXY", "localhost,127.0.0.1"),
+            entry("EMPTY", ""),
+            entry("NUMBER", "42"),
+            entry("QUOTED KEY", "a # not a comment"));
   }
 
   @Test
@@ -48,9 +55,17 @@ class FlatMapTextTest {
 
   @Test
   void every_scalar_keeps_its_text_and_nothing_is_expanded() {
-    assertThat(FlatMapText.parse("envs", "A: 010\nB: 1.10\nC: true\nD: ${HOME}\nE: 0x1F\nF: 'null'\nG: ~"))
-        .containsExactly(entry("A", "010"), entry("B", "1.10"), entry("C", "true"),
-            entry("D", "${HOME}"), entry("E", "0x1F"), entry("F", "null"), entry("G", ""));
+    assertThat(
+            FlatMapText.parse(
+                "envs", "A: 010\nB: 1.10\nC: true\nD: ${HOME}\nE: 0x1F\nF: 'null'\nG: ~"))
+        .containsExactly(
+            entry("A", "010"),
+            entry("B", "1.10"),
+            entry("C", "true"),
+            entry("D", "${HOME}"),
+            entry("E", "0x1F"),
+            entry("F", "null"),
+            entry("G", ""));
   }
 
   @Test
@@ -72,12 +87,24 @@ class FlatMapTextTest {
   }
 
   @ParameterizedTest(name = "refuses {0}")
-  @ValueSource(strings = {
-      "{\"s3cr3tA\": \"s3cr3tB\"", "{\"s3cr3tA\" \"s3cr3tB\"}",
-      "{\"s3cr3tA\": {\"B\": \"s3cr3tC\"}}", "{s3cr3tA: [1, 2]}", "{A: s3cr3tB} s3cr3tX",
-      "{\"A\": \"s3cr3t unterminated}", "{\"A\": \"s3cr3t \\q escape\"}",
-      "s3cr3tA: b\n  s3cr3tB: c", "s3cr3t words", "s3cr3tA: |\n  multi", "s3cr3tA: b\ns3cr3tA: c",
-      "{s3cr3tA: b, s3cr3tA: c}", ": s3cr3t", "A: [s3cr3t]", "A: 's3cr3t' trailing"})
+  @ValueSource(
+      strings = {
+        "{\"s3cr3tA\": \"s3cr3tB\"",
+        "{\"s3cr3tA\" \"s3cr3tB\"}",
+        "{\"s3cr3tA\": {\"B\": \"s3cr3tC\"}}",
+        "{s3cr3tA: [1, 2]}",
+        "{A: s3cr3tB} s3cr3tX",
+        "{\"A\": \"s3cr3t unterminated}",
+        "{\"A\": \"s3cr3t \\q escape\"}",
+        "s3cr3tA: b\n  s3cr3tB: c",
+        "s3cr3t words",
+        "s3cr3tA: |\n  multi",
+        "s3cr3tA: b\ns3cr3tA: c",
+        "{s3cr3tA: b, s3cr3tA: c}",
+        ": s3cr3t",
+        "A: [s3cr3t]",
+        "A: 's3cr3t' trailing"
+      })
   void refuses_what_is_not_a_flat_map_naming_the_key_and_not_the_text(String text) {
     String message = Volumes.refusal(() -> FlatMapText.parse("envs", text));
     assertThat(message).contains("secret key 'envs'").contains("JSON").doesNotContain("s3cr3t");

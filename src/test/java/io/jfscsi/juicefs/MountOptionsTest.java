@@ -17,8 +17,8 @@ class MountOptionsTest {
 
   @Test
   void flags_may_each_hold_a_comma_list_and_are_kept_in_order_once() {
-    MountOptions options = parse("cache-size=1024, buffer-size = 300", "enable-xattr",
-        "cache-size=1024,allow_other");
+    MountOptions options =
+        parse("cache-size=1024, buffer-size = 300", "enable-xattr", "cache-size=1024,allow_other");
     assertThat(options.options())
         .containsExactly("cache-size=1024", "buffer-size=300", "enable-xattr", "allow_other");
   }
@@ -30,20 +30,69 @@ class MountOptionsTest {
   }
 
   @ParameterizedTest(name = "{0} is accepted")
-  @ValueSource(strings = {"cache-dir=/data/jfs", "cache-size=102400", "cache-size=100G",
-      "free-space-ratio=0.1", "buffer-size=300", "buffer-size=1GiB", "prefetch=3",
-      "upload-delay=10m", "max-uploads=50", "get-timeout=60", "put-timeout=1m", "io-retries=20",
-      "attr-cache=1", "entry-cache=0.5", "dir-entry-cache=1s", "open-cache=0", "subdir=/team/a",
-      "backup-meta=0", "backup-meta=1h", "heartbeat=12", "read-only", "ro", "rw", "no-bgjob",
-      "metrics=0.0.0.0:9567", "no-usage-report", "enable-xattr", "allow_other", "debug",
-      "verbose", "cache-partial-only", "bucket=https://b.s3.amazonaws.com", "storage-class=IA",
-      "consul=127.0.0.1:8500", "upload-limit=100", "download-limit=200", "skip-dir-nlink=20",
-      "atime-mode=relatime", "cache-mode=0644", "verify-cache-checksum=shrink",
-      "cache-eviction=none", "cache-expire=3600", "max-readahead=64", "writeback_cache",
-      "user_id=1000", "group_id=1000", "enable-ioctl=false",
-      "root-squash=1000:1000", "writeback=false", "attrcacheto=2", "_netdev", "defaults",
-      "cache-items=1000", "open-cache-limit=100", "max-deletes=5", "skip-dir-mtime=100ms",
-      "custom-labels=team:a;env:prod", "no-syslog", "force", "check-storage"})
+  @ValueSource(
+      strings = {
+        "cache-dir=/data/jfs",
+        "cache-size=102400",
+        "cache-size=100G",
+        "free-space-ratio=0.1",
+        "buffer-size=300",
+        "buffer-size=1GiB",
+        "prefetch=3",
+        "upload-delay=10m",
+        "max-uploads=50",
+        "get-timeout=60",
+        "put-timeout=1m",
+        "io-retries=20",
+        "attr-cache=1",
+        "entry-cache=0.5",
+        "dir-entry-cache=1s",
+        "open-cache=0",
+        "subdir=/team/a",
+        "backup-meta=0",
+        "backup-meta=1h",
+        "heartbeat=12",
+        "read-only",
+        "ro",
+        "rw",
+        "no-bgjob",
+        "metrics=0.0.0.0:9567",
+        "no-usage-report",
+        "enable-xattr",
+        "allow_other",
+        "debug",
+        "verbose",
+        "cache-partial-only",
+        "bucket=https://b.s3.amazonaws.com",
+        "storage-class=IA",
+        "consul=127.0.0.1:8500",
+        "upload-limit=100",
+        "download-limit=200",
+        "skip-dir-nlink=20",
+        "atime-mode=relatime",
+        "cache-mode=0644",
+        "verify-cache-checksum=shrink",
+        "cache-eviction=none",
+        "cache-expire=3600",
+        "max-readahead=64",
+        "writeback_cache",
+        "user_id=1000",
+        "group_id=1000",
+        "enable-ioctl=false",
+        "root-squash=1000:1000",
+        "writeback=false",
+        "attrcacheto=2",
+        "_netdev",
+        "defaults",
+        "cache-items=1000",
+        "open-cache-limit=100",
+        "max-deletes=5",
+        "skip-dir-mtime=100ms",
+        "custom-labels=team:a;env:prod",
+        "no-syslog",
+        "force",
+        "check-storage"
+      })
   void accepts_the_juicefs_ce_mount_options(String option) {
     assertThat(volume().mountFlags(option).parse().mountOptions()).isNotNull();
   }
@@ -68,19 +117,33 @@ class MountOptionsTest {
   @Test
   void an_unknown_option_is_refused_naming_it() {
     assertThat(volume().mountFlags("cache-szie=100").refusal())
-        .contains("'cache-szie'").contains("not a JuiceFS Community Edition mount option");
+        .contains("'cache-szie'")
+        .contains("not a JuiceFS Community Edition mount option");
   }
 
   @Test
   void an_unknown_option_in_the_legacy_context_key_says_where_it_came_from() {
     assertThat(volume().context("mountOptions", "bogus").refusal())
-        .contains("'bogus'").contains("volume context key 'mountOptions'");
+        .contains("'bogus'")
+        .contains("volume context key 'mountOptions'");
   }
 
   @ParameterizedTest(name = "{0} is refused")
-  @ValueSource(strings = {"cache-size=big", "prefetch=-1", "free-space-ratio=ten",
-      "max-uploads=1.5", "get-timeout=soon", "cache-mode=999", "atime-mode=sometimes",
-      "user_id=root", "cache-size", "subdir=", "enable-xattr=yes", "upload-delay=-1s"})
+  @ValueSource(
+      strings = {
+        "cache-size=big",
+        "prefetch=-1",
+        "free-space-ratio=ten",
+        "max-uploads=1.5",
+        "get-timeout=soon",
+        "cache-mode=999",
+        "atime-mode=sometimes",
+        "user_id=root",
+        "cache-size",
+        "subdir=",
+        "enable-xattr=yes",
+        "upload-delay=-1s"
+      })
   void numbers_and_choices_must_be_well_formed(String option) {
     String name = option.split("=")[0];
     assertThat(volume().mountFlags(option).refusal()).contains("'" + name + "'");
@@ -89,7 +152,9 @@ class MountOptionsTest {
   @Test
   void a_value_error_does_not_echo_the_value() {
     assertThat(volume().mountFlags("cache-size=s3cr3t").refusal())
-        .contains("'cache-size'").contains("must be a number").doesNotContain("s3cr3t");
+        .contains("'cache-size'")
+        .contains("must be a number")
+        .doesNotContain("s3cr3t");
   }
 
   @ParameterizedTest
@@ -112,14 +177,18 @@ class MountOptionsTest {
   @Test
   void the_same_option_twice_with_different_values_is_refused() {
     assertThat(volume().mountFlags("cache-size=100", "cache-size=200").refusal())
-        .contains("'cache-size'").contains("given twice");
-    assertThat(volume().mountFlags("attr-cache=1").context("mountOptions", "attrcacheto=2")
-        .refusal()).contains("attr-cache").contains("given twice");
+        .contains("'cache-size'")
+        .contains("given twice");
+    assertThat(
+            volume().mountFlags("attr-cache=1").context("mountOptions", "attrcacheto=2").refusal())
+        .contains("attr-cache")
+        .contains("given twice");
   }
 
   @Test
   void the_same_option_twice_with_the_same_value_is_kept_once() {
-    assertThat(parse("cache-size=100", "cache-size=100").options()).containsExactly("cache-size=100");
+    assertThat(parse("cache-size=100", "cache-size=100").options())
+        .containsExactly("cache-size=100");
   }
 
   @ParameterizedTest
@@ -141,19 +210,32 @@ class MountOptionsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"cache-dir=relative/dir", "cache-dir=/data/*", "cache-dir=/a/../b",
-      "cache-dir=/ok:relative"})
+  @ValueSource(
+      strings = {
+        "cache-dir=relative/dir",
+        "cache-dir=/data/*",
+        "cache-dir=/a/../b",
+        "cache-dir=/ok:relative"
+      })
   void cache_dirs_must_be_plain_absolute_directories(String option) {
     assertThat(volume().mountFlags(option).refusal()).contains("'cache-dir'");
   }
 
   @Test
   void buffer_size_is_lowered_to_the_memory_limit_like_the_go_driver() {
-    VolumeSettings settings = volume().mountFlags("buffer-size=2048")
-        .context("juicefs/mount-memory-limit", "1Gi").parse();
+    VolumeSettings settings =
+        volume()
+            .mountFlags("buffer-size=2048")
+            .context("juicefs/mount-memory-limit", "1Gi")
+            .parse();
     assertThat(settings.mountOptions()).containsExactly("buffer-size=1024");
-    assertThat(volume().mountFlags("buffer-size=512").context("juicefs/mount-memory-limit", "1Gi")
-        .parse().mountOptions()).containsExactly("buffer-size=512");
+    assertThat(
+            volume()
+                .mountFlags("buffer-size=512")
+                .context("juicefs/mount-memory-limit", "1Gi")
+                .parse()
+                .mountOptions())
+        .containsExactly("buffer-size=512");
   }
 
   @Test

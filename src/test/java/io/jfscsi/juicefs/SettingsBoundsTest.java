@@ -20,7 +20,9 @@ class SettingsBoundsTest {
     assertThat(volume().context("juicefs/mount-delete-delay", "8760h").parse().deleteDelay())
         .isEqualTo(VolumeSettings.MAX_DELETE_DELAY);
     assertThat(volume().context("juicefs/mount-delete-delay", "8760h1s").refusal())
-        .contains("'juicefs/mount-delete-delay'").contains("longest").contains("8760h");
+        .contains("'juicefs/mount-delete-delay'")
+        .contains("longest")
+        .contains("8760h");
   }
 
   @ParameterizedTest
@@ -31,8 +33,13 @@ class SettingsBoundsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"juicefs/mount-cpu-limit=100001", "juicefs/mount-cpu-request=1e9",
-      "juicefs/mount-memory-limit=2Ei", "juicefs/mount-memory-request=9e30"})
+  @ValueSource(
+      strings = {
+        "juicefs/mount-cpu-limit=100001",
+        "juicefs/mount-cpu-request=1e9",
+        "juicefs/mount-memory-limit=2Ei",
+        "juicefs/mount-memory-request=9e30"
+      })
   void resourcesBeyondAnyNodeAreRefused(String entry) {
     String[] kv = entry.split("=");
     assertThat(volume().context(kv[0], kv[1]).refusal()).contains(kv[0]).contains("too large");
@@ -40,23 +47,39 @@ class SettingsBoundsTest {
 
   @Test
   void resourcesAtTheirBoundsAreAccepted() {
-    var resources = volume().context("juicefs/mount-cpu-limit", "100000")
-        .context("juicefs/mount-memory-limit", "1Ei").parse().resources();
+    var resources =
+        volume()
+            .context("juicefs/mount-cpu-limit", "100000")
+            .context("juicefs/mount-memory-limit", "1Ei")
+            .parse()
+            .resources();
     assertThat(resources.cpuLimitMillis()).contains(100_000_000L);
     assertThat(resources.memoryLimitBytes()).contains(1L << 60);
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"cache-size=99999999999999999999", "cache-size=9E",
-      "buffer-size=8796093022208", "attr-cache=9223372037", "io-retries=2147483648",
-      "max-uploads=99999999999999999999999"})
+  @ValueSource(
+      strings = {
+        "cache-size=99999999999999999999",
+        "cache-size=9E",
+        "buffer-size=8796093022208",
+        "attr-cache=9223372037",
+        "io-retries=2147483648",
+        "max-uploads=99999999999999999999999"
+      })
   void mountOptionsBeyondWhatTheClientCanParseAreRefused(String flag) {
     assertThat(volume().mountFlags(flag).refusal()).contains(flag.substring(0, flag.indexOf('=')));
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"cache-size=102400", "buffer-size=8796093022207", "attr-cache=9223372036",
-      "io-retries=2147483647", "attr-cache=2562047h"})
+  @ValueSource(
+      strings = {
+        "cache-size=102400",
+        "buffer-size=8796093022207",
+        "attr-cache=9223372036",
+        "io-retries=2147483647",
+        "attr-cache=2562047h"
+      })
   void mountOptionsAtTheirBoundsAreAccepted(String flag) {
     assertThat(volume().mountFlags(flag).parse().mountOptions()).contains(flag);
   }
@@ -64,7 +87,8 @@ class SettingsBoundsTest {
   @Test
   void anOptionValueLongerThanACsiMapEntryIsRefusedWithoutBeingEchoed() {
     String huge = "x".repeat(5000);
-    assertThat(volume().mountFlags("subdir=" + huge).refusal()).contains("5000 characters")
+    assertThat(volume().mountFlags("subdir=" + huge).refusal())
+        .contains("5000 characters")
         .doesNotContain(huge.substring(0, 200));
   }
 
@@ -73,11 +97,13 @@ class SettingsBoundsTest {
     assertThat(volume().context("subPath", "a/" + "é".repeat(127) + "/b").parse().subPath())
         .hasSize(131);
     assertThat(volume().context("subPath", "a/" + "é".repeat(128)).refusal())
-        .contains("'subPath'").contains("255 bytes");
+        .contains("'subPath'")
+        .contains("255 bytes");
     assertThat(volume().context("subPath", "é".repeat(300)).refusal())
         .doesNotContain("é".repeat(129));
     assertThat(volume().context("subPath", "abcdefgh/".repeat(500)).refusal())
-        .contains("'subPath'").contains("4096 bytes");
+        .contains("'subPath'")
+        .contains("4096 bytes");
   }
 
   @Test

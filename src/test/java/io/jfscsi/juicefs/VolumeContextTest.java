@@ -13,8 +13,15 @@ import org.junit.jupiter.params.provider.ValueSource;
 class VolumeContextTest {
 
   @ParameterizedTest(name = "subPath \"{0}\" is \"{1}\"")
-  @CsvSource({"pvc-123, pvc-123", "a/b/c, a/b/c", "/pvc-123, pvc-123", "a//b/./c/, a/b/c",
-      "'', ''", "/, ''", "with space, with space"})
+  @CsvSource({
+    "pvc-123, pvc-123",
+    "a/b/c, a/b/c",
+    "/pvc-123, pvc-123",
+    "a//b/./c/, a/b/c",
+    "'', ''",
+    "/, ''",
+    "with space, with space"
+  })
   void subPath_is_relative_and_normalized(String given, String used) {
     assertThat(volume().context("subPath", given).parse().subPath()).isEqualTo(used);
   }
@@ -41,29 +48,41 @@ class VolumeContextTest {
   @ValueSource(strings = {"30", "1d", "soon", "-5s", "1 m"})
   void a_bad_delete_delay_is_refused_with_examples(String given) {
     assertThat(volume().context("juicefs/mount-delete-delay", given).refusal())
-        .contains("'juicefs/mount-delete-delay'").contains("1m30s");
+        .contains("'juicefs/mount-delete-delay'")
+        .contains("1m30s");
   }
 
   @ParameterizedTest
   @CsvSource({"true, true", "false, false", "TRUE, true", "'', false"})
   void clean_cache_is_true_or_false(String given, boolean clean) {
-    assertThat(volume().context("juicefs/clean-cache", given).parse().cleanCache()).isEqualTo(clean);
+    assertThat(volume().context("juicefs/clean-cache", given).parse().cleanCache())
+        .isEqualTo(clean);
   }
 
   @Test
   void clean_cache_refuses_anything_else() {
     assertThat(volume().context("juicefs/clean-cache", "yes").refusal())
-        .contains("'juicefs/clean-cache'").contains("\"true\"");
+        .contains("'juicefs/clean-cache'")
+        .contains("\"true\"");
   }
 
   @Test
   void resources_are_kubernetes_quantities() {
-    ClientResources r = volume()
-        .context("juicefs/mount-cpu-limit", "2").context("juicefs/mount-cpu-request", "500m")
-        .context("juicefs/mount-memory-limit", "5Gi").context("juicefs/mount-memory-request", "1G")
-        .parse().resources();
-    assertThat(r).isEqualTo(new ClientResources(Optional.of(500L), Optional.of(2000L),
-        Optional.of(1_000_000_000L), Optional.of(5L << 30)));
+    ClientResources r =
+        volume()
+            .context("juicefs/mount-cpu-limit", "2")
+            .context("juicefs/mount-cpu-request", "500m")
+            .context("juicefs/mount-memory-limit", "5Gi")
+            .context("juicefs/mount-memory-request", "1G")
+            .parse()
+            .resources();
+    assertThat(r)
+        .isEqualTo(
+            new ClientResources(
+                Optional.of(500L),
+                Optional.of(2000L),
+                Optional.of(1_000_000_000L),
+                Optional.of(5L << 30)));
   }
 
   @Test
@@ -73,9 +92,13 @@ class VolumeContextTest {
 
   @Test
   void zero_or_negative_is_an_explicit_no_value_like_the_go_driver() {
-    ClientResources r = volume().context("juicefs/mount-cpu-limit", "0")
-        .context("juicefs/mount-memory-limit", "-1").context("juicefs/mount-cpu-request", "1")
-        .parse().resources();
+    ClientResources r =
+        volume()
+            .context("juicefs/mount-cpu-limit", "0")
+            .context("juicefs/mount-memory-limit", "-1")
+            .context("juicefs/mount-cpu-request", "1")
+            .parse()
+            .resources();
     assertThat(r.cpuLimitMillis()).contains(0L); // no limit, even with a request above 0
     assertThat(r.memoryLimitBytes()).contains(0L);
     assertThat(r.cpuRequestMillis()).contains(1000L);
@@ -84,17 +107,29 @@ class VolumeContextTest {
 
   @Test
   void a_request_above_its_limit_is_refused() {
-    assertThat(volume().context("juicefs/mount-cpu-limit", "1")
-        .context("juicefs/mount-cpu-request", "1500m").refusal())
-        .contains("'juicefs/mount-cpu-request'").contains("'juicefs/mount-cpu-limit'");
-    assertThat(volume().context("juicefs/mount-memory-limit", "1Gi")
-        .context("juicefs/mount-memory-request", "2Gi").refusal())
+    assertThat(
+            volume()
+                .context("juicefs/mount-cpu-limit", "1")
+                .context("juicefs/mount-cpu-request", "1500m")
+                .refusal())
+        .contains("'juicefs/mount-cpu-request'")
+        .contains("'juicefs/mount-cpu-limit'");
+    assertThat(
+            volume()
+                .context("juicefs/mount-memory-limit", "1Gi")
+                .context("juicefs/mount-memory-request", "2Gi")
+                .refusal())
         .contains("'juicefs/mount-memory-request'");
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"juicefs/mount-cpu-limit", "juicefs/mount-cpu-request",
-      "juicefs/mount-memory-limit", "juicefs/mount-memory-request"})
+  @ValueSource(
+      strings = {
+        "juicefs/mount-cpu-limit",
+        "juicefs/mount-cpu-request",
+        "juicefs/mount-memory-limit",
+        "juicefs/mount-memory-request"
+      })
   void a_bad_quantity_is_refused_with_examples(String key) {
     assertThat(volume().context(key, "lots").refusal()).contains("'" + key + "'").contains("512Mi");
     assertThat(volume().context(key, "99999E").refusal()).contains("too large");
@@ -102,8 +137,11 @@ class VolumeContextTest {
 
   @Test
   void mount_image_and_cache_pvcs_are_read() {
-    VolumeSettings s = volume().context("juicefs/mount-image", "juicedata/mount:ce-v1.2.0")
-        .context("juicefs/mount-cache-pvc", "cache-a, cache-b,,cache-a").parse();
+    VolumeSettings s =
+        volume()
+            .context("juicefs/mount-image", "juicedata/mount:ce-v1.2.0")
+            .context("juicefs/mount-cache-pvc", "cache-a, cache-b,,cache-a")
+            .parse();
     assertThat(s.mountImage()).contains("juicedata/mount:ce-v1.2.0");
     assertThat(s.cachePvc()).contains("cache-a,cache-b");
     assertThat(volume().context("juicefs/mount-cache-pvc", "Bad_Name").refusal())
@@ -115,20 +153,26 @@ class VolumeContextTest {
   @Test
   void an_unknown_juicefs_key_is_refused_naming_it() {
     assertThat(volume().context("juicefs/mount-delete-dealy", "1m").refusal())
-        .contains("'juicefs/mount-delete-dealy'").contains("juicefs/mount-delete-delay");
+        .contains("'juicefs/mount-delete-dealy'")
+        .contains("juicefs/mount-delete-delay");
   }
 
   @Test
   void go_driver_keys_for_the_mount_pod_and_other_keys_are_accepted() {
-    VolumeSettings s = volume()
-        .context("juicefs/mount-labels", "{a: b}").context("juicefs/mount-annotations", "{}")
-        .context("juicefs/mount-service-account", "sa").context("juicefs/host-path", "/x")
-        .context("juicefs/mount-cache-emptydir", "Memory:1Gi")
-        .context("juicefs/mount-cache-inline-volume", "[]")
-        .context("capacity", "10737418240").context("pathPattern", "${.pvc.name}")
-        .context("storage.kubernetes.io/csiProvisionerIdentity", "123-csi.juicefs.com")
-        .context("csi.storage.k8s.io/pod.name", "app-0").context("csi.storage.k8s.io/ephemeral", "false")
-        .parse();
+    VolumeSettings s =
+        volume()
+            .context("juicefs/mount-labels", "{a: b}")
+            .context("juicefs/mount-annotations", "{}")
+            .context("juicefs/mount-service-account", "sa")
+            .context("juicefs/host-path", "/x")
+            .context("juicefs/mount-cache-emptydir", "Memory:1Gi")
+            .context("juicefs/mount-cache-inline-volume", "[]")
+            .context("capacity", "10737418240")
+            .context("pathPattern", "${.pvc.name}")
+            .context("storage.kubernetes.io/csiProvisionerIdentity", "123-csi.juicefs.com")
+            .context("csi.storage.k8s.io/pod.name", "app-0")
+            .context("csi.storage.k8s.io/ephemeral", "false")
+            .parse();
     assertThat(s.volumeId()).isEqualTo("pv-1");
   }
 }

@@ -1,18 +1,18 @@
 package io.jfscsi.juicefs;
 
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.jfscsi.Failure;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
-
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.assertj.core.api.Assertions;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 
 /** Builds volume sources for the tests: a valid CE secret unless a test changes it. */
 final class Volumes {
-  private final Map<String, String> secrets = new HashMap<>(Map.of(
-      "name", "myjfs", "metaurl", "redis://redis.example:6379/1"));
+  private final Map<String, String> secrets =
+      new HashMap<>(Map.of("name", "myjfs", "metaurl", "redis://redis.example:6379/1"));
   private final Map<String, String> context = new HashMap<>();
   private List<String> mountFlags = List.of();
 
@@ -54,11 +54,13 @@ final class Volumes {
 
   static String refusal(ThrowingCallable call) {
     Failure[] caught = new Failure[1];
-    assertThatThrownBy(call).isInstanceOfSatisfying(Failure.class, f -> {
-      caught[0] = f;
-    });
-    Assertions.assertThat(caught[0].code())
-        .isEqualTo(Failure.Code.INVALID_ARGUMENT);
+    assertThatThrownBy(call)
+        .isInstanceOfSatisfying(
+            Failure.class,
+            f -> {
+              caught[0] = f;
+            });
+    Assertions.assertThat(caught[0].code()).isEqualTo(Failure.Code.INVALID_ARGUMENT);
     return caught[0].getMessage();
   }
 }

@@ -23,16 +23,15 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
- * The dashboard in a real headless Chromium (Debian's chromium and chromium-driver) against a
- * real driver. Keeps a screenshot at target/dashboard.png.
+ * The dashboard in a real headless Chromium (Debian's chromium and chromium-driver) against a real
+ * driver. Keeps a screenshot at target/dashboard.png.
  */
 class DashboardBrowserTest {
 
   static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   DriverFixture fixture;
   ChromeDriver browser;
@@ -40,7 +39,8 @@ class DashboardBrowserTest {
   @BeforeEach
   void setUp() throws Exception {
     HostRequirements.requireFuse();
-    HostRequirements.require(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+    HostRequirements.require(
+        Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
         "chromium and chromedriver (apt-get install chromium chromium-driver)");
     fixture = new DriverFixture(dir);
     Files.createDirectories(fixture.data.resolve("pvc-web"));
@@ -58,12 +58,23 @@ class DashboardBrowserTest {
     ChromeOptions options = new ChromeOptions();
     options.setBinary(CHROMIUM.toFile());
     // This network is closed: without these, Chromium's background connections hang.
-    options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,900",
+    options.addArguments(
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
         "--user-data-dir=" + profile);
-    ChromeDriverService service = new ChromeDriverService.Builder()
-        .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
+    ChromeDriverService service =
+        new ChromeDriverService.Builder()
+            .usingDriverExecutable(CHROMEDRIVER.toFile())
+            .usingAnyFreePort()
+            .build();
     return new ChromeDriver(service, options);
   }
 
@@ -82,17 +93,20 @@ class DashboardBrowserTest {
     fixture.publish("pvc-web", a);
     fixture.publish("pvc-web", b);
 
-    wait.until(d -> {
-      List<WebElement> rows = d.findElements(By.cssSelector("#clients tbody tr[data-key]"));
-      return rows.size() == 1
-          && rows.get(0).findElement(By.cssSelector(".state")).getText().equals("READY")
-          && rows.get(0).findElement(By.cssSelector(".count")).getText().equals("2");
-    });
+    wait.until(
+        d -> {
+          List<WebElement> rows = d.findElements(By.cssSelector("#clients tbody tr[data-key]"));
+          return rows.size() == 1
+              && rows.get(0).findElement(By.cssSelector(".state")).getText().equals("READY")
+              && rows.get(0).findElement(By.cssSelector(".count")).getText().equals("2");
+        });
     WebElement row = browser.findElement(By.cssSelector("#clients tbody tr[data-key]"));
     assertThat(row.findElement(By.cssSelector(".volume")).getText()).isEqualTo("pvc-web");
     assertThat(row.findElement(By.cssSelector(".key")).getText()).startsWith("pvc-web-");
-    assertThat(row.findElements(By.cssSelector("ul.targets li")).stream()
-        .map(WebElement::getText).toList())
+    assertThat(
+            row.findElements(By.cssSelector("ul.targets li")).stream()
+                .map(WebElement::getText)
+                .toList())
         .containsExactlyInAnyOrder(a.toString(), b.toString());
     assertThat(row.findElement(By.cssSelector(".state")).getCssValue("background-color"))
         .isEqualTo("rgba(46, 125, 50, 1)");
@@ -111,8 +125,11 @@ class DashboardBrowserTest {
 
     // A change while the page is open shows up in the table and in the recent changes.
     fixture.unpublish("pvc-web", b);
-    wait.until(d -> d.findElement(By.cssSelector("#clients tbody tr[data-key] .count")).getText()
-        .equals("1"));
+    wait.until(
+        d ->
+            d.findElement(By.cssSelector("#clients tbody tr[data-key] .count"))
+                .getText()
+                .equals("1"));
     wait.until(d -> d.findElement(By.id("events")).getText().contains("target removed " + b));
   }
 }

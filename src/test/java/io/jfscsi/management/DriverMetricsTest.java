@@ -3,16 +3,16 @@ package io.jfscsi.management;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.grpc.Status;
+import io.jfscsi.mount.ClientRecovered;
 import io.jfscsi.mount.ClientState;
 import io.jfscsi.mount.ClientView;
-import java.util.List;
-import java.util.Optional;
-import org.junit.jupiter.api.Test;
-import io.jfscsi.mount.ClientRecovered;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
 
 class DriverMetricsTest {
 
@@ -23,17 +23,24 @@ class DriverMetricsTest {
     m.recordCall("NodePublishVolume", Status.Code.INVALID_ARGUMENT, 1_000_000);
     m.recordCall("CreateVolume", Status.Code.OK, 3_000_000_000L);
     String text = m.scrape();
-    assertThat(Http.sample(text,
-        "jfscsi_csi_call_duration_seconds_count{rpc=\"NodePublishVolume\"}")).isEqualTo(2);
-    assertThat(Http.sample(text,
-        "jfscsi_csi_call_duration_seconds_bucket{rpc=\"NodePublishVolume\",le=\"0.025\"}"))
+    assertThat(
+            Http.sample(text, "jfscsi_csi_call_duration_seconds_count{rpc=\"NodePublishVolume\"}"))
         .isEqualTo(2);
-    assertThat(Http.sample(text,
-        "jfscsi_csi_call_duration_seconds_bucket{rpc=\"CreateVolume\",le=\"2.5\"}")).isEqualTo(0);
-    assertThat(Http.sample(text,
-        "jfscsi_csi_call_duration_seconds_sum{rpc=\"CreateVolume\"}")).isEqualTo(3.0);
-    assertThat(Http.sample(text,
-        "jfscsi_csi_errors_total{code=\"INVALID_ARGUMENT\",rpc=\"NodePublishVolume\"}"))
+    assertThat(
+            Http.sample(
+                text,
+                "jfscsi_csi_call_duration_seconds_bucket{rpc=\"NodePublishVolume\",le=\"0.025\"}"))
+        .isEqualTo(2);
+    assertThat(
+            Http.sample(
+                text, "jfscsi_csi_call_duration_seconds_bucket{rpc=\"CreateVolume\",le=\"2.5\"}"))
+        .isEqualTo(0);
+    assertThat(Http.sample(text, "jfscsi_csi_call_duration_seconds_sum{rpc=\"CreateVolume\"}"))
+        .isEqualTo(3.0);
+    assertThat(
+            Http.sample(
+                text,
+                "jfscsi_csi_errors_total{code=\"INVALID_ARGUMENT\",rpc=\"NodePublishVolume\"}"))
         .isEqualTo(1);
     assertThat(text).doesNotContain("code=\"OK\"");
   }
@@ -42,9 +49,11 @@ class DriverMetricsTest {
   void clientGaugesFollowTheLastObservation() {
     DriverMetrics m = new DriverMetrics();
     assertThat(Http.sample(m.scrape(), "jfscsi_clients{state=\"READY\"}")).isEqualTo(0);
-    m.observe(List.of(
-        view("a", ClientState.READY, 2, 0), view("b", ClientState.READY, 1, 3),
-        view("c", ClientState.BROKEN, 1, 1)));
+    m.observe(
+        List.of(
+            view("a", ClientState.READY, 2, 0),
+            view("b", ClientState.READY, 1, 3),
+            view("c", ClientState.BROKEN, 1, 1)));
     String text = m.scrape();
     assertThat(Http.sample(text, "jfscsi_clients{state=\"READY\"}")).isEqualTo(2);
     assertThat(Http.sample(text, "jfscsi_clients{state=\"BROKEN\"}")).isEqualTo(1);
@@ -56,10 +65,8 @@ class DriverMetricsTest {
   @Test
   void clientRecoveriesAreCountedAndTimed() {
     DriverMetrics m = new DriverMetrics();
-    m.onClientRecovered(new ClientRecovered("pv-a-1", "pv-a",
-        Duration.ofMillis(300), 3, 1));
-    m.onClientRecovered(new ClientRecovered("pv-a-1", "pv-a",
-        Duration.ofSeconds(4), 3, 2));
+    m.onClientRecovered(new ClientRecovered("pv-a-1", "pv-a", Duration.ofMillis(300), 3, 1));
+    m.onClientRecovered(new ClientRecovered("pv-a-1", "pv-a", Duration.ofSeconds(4), 3, 2));
     String text = m.scrape();
     assertThat(Http.sample(text, "jfscsi_client_recoveries_total")).isEqualTo(2);
     assertThat(Http.sample(text, "jfscsi_client_recovery_duration_seconds_bucket{le=\"0.5\"}"))
@@ -70,8 +77,7 @@ class DriverMetricsTest {
   @Test
   void kubernetesRequestsAreCountedByRequest() {
     DriverMetrics m = new DriverMetrics();
-    Map<String, Long> counts = new TreeMap<>(Map.of(
-        "PATCH pods", 3L, "WATCH pods", 2L));
+    Map<String, Long> counts = new TreeMap<>(Map.of("PATCH pods", 3L, "WATCH pods", 2L));
     m.countKubernetesRequests(() -> counts);
     assertThat(Http.sample(m.scrape(), "jfscsi_kubernetes_requests_total{request=\"PATCH pods\"}"))
         .isEqualTo(3);
@@ -81,8 +87,16 @@ class DriverMetricsTest {
   }
 
   static ClientView view(String key, ClientState state, int targets, int restarts) {
-    return new ClientView(key, "vol-" + key, state, "/mnt/" + key, "", Optional.of("1"),
+    return new ClientView(
+        key,
+        "vol-" + key,
+        state,
+        "/mnt/" + key,
+        "",
+        Optional.of("1"),
         IntStream.range(0, targets).mapToObj(i -> "/t/" + key + i).toList(),
-        Optional.empty(), restarts, Optional.empty());
+        Optional.empty(),
+        restarts,
+        Optional.empty());
   }
 }

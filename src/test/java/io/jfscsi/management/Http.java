@@ -1,6 +1,7 @@
 package io.jfscsi.management;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -9,12 +10,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.openqa.selenium.json.Json;
-import java.io.UncheckedIOException;
 
 /** A small HTTP client for the management routes in tests. */
 final class Http {
-  private static final HttpClient client = HttpClient.newBuilder()
-      .connectTimeout(Duration.ofSeconds(5)).build();
+  private static final HttpClient client =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private final int port;
 
@@ -28,8 +28,8 @@ final class Http {
 
   HttpResponse<String> send(HttpRequest.Builder request) {
     try {
-      return client.send(request.timeout(Duration.ofSeconds(20)).build(),
-          HttpResponse.BodyHandlers.ofString());
+      return client.send(
+          request.timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {
@@ -52,9 +52,11 @@ final class Http {
 
   /** The value of one sample line of Prometheus text, e.g. {@code jfscsi_references}. */
   static double sample(String metrics, String series) {
-    return metrics.lines().filter(l -> l.startsWith(series + " "))
+    return metrics
+        .lines()
+        .filter(l -> l.startsWith(series + " "))
         .mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1).trim()))
-        .findFirst().orElseThrow(() -> new AssertionError("no sample " + series + " in\n"
-            + metrics));
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no sample " + series + " in\n" + metrics));
   }
 }

@@ -22,12 +22,23 @@ class JsonTest {
 
   @Test
   void aClientIsItsComponentsInOrderWithEmptyAsNullAndTimesAsIsoText() {
-    ClientView v = new ClientView("k", "vol", ClientState.DRAINING, "/m", "", Optional.empty(),
-        List.of("/t1"), Optional.of(Instant.parse("2026-11-02T10:15:30.250Z")), 2,
-        Optional.empty());
-    assertThat(Json.clients(List.of(v))).isEqualTo("[{\"key\":\"k\",\"volumeId\":\"vol\","
-        + "\"state\":\"DRAINING\",\"mountPath\":\"/m\",\"subPath\":\"\",\"handle\":null,"
-        + "\"targets\":[\"/t1\"],\"deleteAt\":\"2026-11-02T10:15:30.250Z\",\"restarts\":2,"
-        + "\"lastError\":null}]");
+    ClientView v =
+        new ClientView(
+            "k",
+            "vol",
+            ClientState.DRAINING,
+            "/m",
+            "",
+            Optional.empty(),
+            List.of("/t1"),
+            Optional.of(Instant.parse("2026-11-02T10:15:30.250Z")),
+            2,
+            Optional.empty());
+    assertThat(Json.clients(List.of(v)))
+        .isEqualTo(
+            "[{\"key\":\"k\",\"volumeId\":\"vol\","
+                + "\"state\":\"DRAINING\",\"mountPath\":\"/m\",\"subPath\":\"\",\"handle\":null,"
+                + "\"targets\":[\"/t1\"],\"deleteAt\":\"2026-11-02T10:15:30.250Z\",\"restarts\":2,"
+                + "\"lastError\":null}]");
   }
 }

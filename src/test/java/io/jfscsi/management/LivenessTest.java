@@ -9,58 +9,73 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.Test;
-import java.util.function.Consumer;
 
 /**
- * /alive fails when the node cannot serve: its guardian is gone or does not answer. Before, it
- * said OK as long as the actor system ran, so kubelet never restarted a driver whose every node
- * call timed out.
+ * /alive fails when the node cannot serve: its guardian is gone or does not answer. Before, it said
+ * OK as long as the actor system ran, so kubelet never restarted a driver whose every node call
+ * timed out.
  */
 class LivenessTest {
 
   @Test
   void aliveWhileTheGuardianAnswers() throws Exception {
-    withGuardian(Behaviors.receive(NodeGuardian.Command.class)
-        .onMessage(NodeGuardian.ListClients.class, l -> {
-          l.replyTo().tell(List.of());
-          return Behaviors.same();
-        }).build(), http -> assertThat(http.get("/alive").statusCode()).isEqualTo(200));
+    withGuardian(
+        Behaviors.receive(NodeGuardian.Command.class)
+            .onMessage(
+                NodeGuardian.ListClients.class,
+                l -> {
+                  l.replyTo().tell(List.of());
+                  return Behaviors.same();
+                })
+            .build(),
+        http -> assertThat(http.get("/alive").statusCode()).isEqualTo(200));
   }
 
   @Test
   void notAliveWhenTheGuardianDoesNotAnswer() throws Exception {
-    withGuardian(Behaviors.ignore(), http -> {
-      HttpResponse<String> r = http.get("/alive");
-      assertThat(r.statusCode()).isEqualTo(503);
-      assertThat(r.body()).contains("node guardian did not answer");
-    });
+    withGuardian(
+        Behaviors.ignore(),
+        http -> {
+          HttpResponse<String> r = http.get("/alive");
+          assertThat(r.statusCode()).isEqualTo(503);
+          assertThat(r.body()).contains("node guardian did not answer");
+        });
   }
 
   @Test
   void notAliveWhenTheGuardianIsGone() throws Exception {
-    withGuardian(Behaviors.stopped(), http -> {
-      HttpResponse<String> r = http.get("/alive");
-      assertThat(r.statusCode()).isEqualTo(503);
-      assertThat(r.body()).contains("node guardian did not answer");
-    });
+    withGuardian(
+        Behaviors.stopped(),
+        http -> {
+          HttpResponse<String> r = http.get("/alive");
+          assertThat(r.statusCode()).isEqualTo(503);
+          assertThat(r.body()).contains("node guardian did not answer");
+        });
   }
 
-  private static void withGuardian(Behavior<NodeGuardian.Command> behavior,
-                                   Consumer<Http> check) throws Exception {
+  private static void withGuardian(Behavior<NodeGuardian.Command> behavior, Consumer<Http> check)
+      throws Exception {
     ManagementSettings settings = new ManagementSettings(true, "127.0.0.1", 0, Optional.empty());
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "liveness-test",
-        settings.applyTo(ConfigFactory.load()));
+    ActorSystem<Void> system =
+        ActorSystem.create(
+            Behaviors.empty(), "liveness-test", settings.applyTo(ConfigFactory.load()));
     try {
       ActorRef<NodeGuardian.Command> guardian =
           system.systemActorOf(behavior, "guardian", Props.empty());
-      ManagementServer server = ManagementServer.start(system, settings, guardian,
-          new DriverMetrics(), () -> CompletableFuture.completedFuture(true));
+      ManagementServer server =
+          ManagementServer.start(
+              system,
+              settings,
+              guardian,
+              new DriverMetrics(),
+              () -> CompletableFuture.completedFuture(true));
       server.csiServing(true);
       check.accept(new Http(server.port()));
     } finally {

@@ -61,11 +61,14 @@ class LogFormatTest {
   void humanByDefaultWithTheCallsVolumeAndTarget() throws Exception {
     String[] lines = logWith(null).lines().toArray(String[]::new);
     assertThat(lines).hasSize(3);
-    assertThat(lines[0]).matches("\\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  io\\.jfscsi\\.csi\\.Test - "
-        + "outside a call");
+    assertThat(lines[0])
+        .matches(
+            "\\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  io\\.jfscsi\\.csi\\.Test - " + "outside a call");
     assertThat(lines[1]).endsWith(" - creating [volume=pvc-0]");
-    assertThat(lines[2]).endsWith(" - inside a \"call\" [volume=pvc-1 "
-        + "target=/var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/pvc-1/mount]");
+    assertThat(lines[2])
+        .endsWith(
+            " - inside a \"call\" [volume=pvc-1 "
+                + "target=/var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/pvc-1/mount]");
   }
 
   @Test
@@ -73,13 +76,19 @@ class LogFormatTest {
     String[] lines = logWith("json").lines().toArray(String[]::new);
     assertThat(lines).hasSize(3);
     Map<String, Object> outside = Http.map(lines[0]);
-    assertThat(outside).containsEntry("level", "INFO")
+    assertThat(outside)
+        .containsEntry("level", "INFO")
         .containsEntry("loggerName", "io.jfscsi.csi.Test")
         .containsEntry("formattedMessage", "outside a call");
     assertThat(Http.map(lines[1]).get("mdc")).isEqualTo(Map.of("volume", "pvc-0"));
     Map<String, Object> inside = Http.map(lines[2]);
     assertThat(inside).containsEntry("formattedMessage", "inside a \"call\"");
-    assertThat(inside.get("mdc")).isEqualTo(Map.of("volume", "pvc-1",
-        "target", "/var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/pvc-1/mount"));
+    assertThat(inside.get("mdc"))
+        .isEqualTo(
+            Map.of(
+                "volume",
+                "pvc-1",
+                "target",
+                "/var/lib/kubelet/pods/p/volumes/kubernetes.io~csi/pvc-1/mount"));
   }
 }

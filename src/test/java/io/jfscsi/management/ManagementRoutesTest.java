@@ -28,8 +28,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The routes on a real pekko-management server, with the guardian and its mount actors played
- * by actors that answer ListClients and Describe as the real ones do. No root needed.
+ * The routes on a real pekko-management server, with the guardian and its mount actors played by
+ * actors that answer ListClients and Describe as the real ones do. No root needed.
  */
 class ManagementRoutesTest {
 
@@ -39,32 +39,57 @@ class ManagementRoutesTest {
   static final AtomicReference<CompletionStage<Boolean>> probe =
       new AtomicReference<>(CompletableFuture.completedFuture(true));
 
-  static final ClientView READY = new ClientView("pvc-a-0123456789ab", "pvc-a", ClientState.READY,
-      "/var/lib/juicefs/volume/pvc-a-0123456789ab", "pvc-a", Optional.of("4242"),
-      List.of("/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/pvc-a/mount",
-          "/var/lib/kubelet/pods/p2/volumes/kubernetes.io~csi/pvc-a/mount"),
-      Optional.empty(), 0, Optional.empty());
-  static final ClientView DRAINING = new ClientView("pvc-b-ba9876543210", "pvc-b",
-      ClientState.DRAINING, "/var/lib/juicefs/volume/pvc-b-ba9876543210", "", Optional.of("4343"),
-      List.of(), Optional.of(Instant.parse("2026-11-02T10:15:30Z")), 2,
-      Optional.of("client 4343 died: exit \"1\"\nsee log"));
+  static final ClientView READY =
+      new ClientView(
+          "pvc-a-0123456789ab",
+          "pvc-a",
+          ClientState.READY,
+          "/var/lib/juicefs/volume/pvc-a-0123456789ab",
+          "pvc-a",
+          Optional.of("4242"),
+          List.of(
+              "/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/pvc-a/mount",
+              "/var/lib/kubelet/pods/p2/volumes/kubernetes.io~csi/pvc-a/mount"),
+          Optional.empty(),
+          0,
+          Optional.empty());
+  static final ClientView DRAINING =
+      new ClientView(
+          "pvc-b-ba9876543210",
+          "pvc-b",
+          ClientState.DRAINING,
+          "/var/lib/juicefs/volume/pvc-b-ba9876543210",
+          "",
+          Optional.of("4343"),
+          List.of(),
+          Optional.of(Instant.parse("2026-11-02T10:15:30Z")),
+          2,
+          Optional.of("client 4343 died: exit \"1\"\nsee log"));
 
   @BeforeAll
   static void start() throws Exception {
     ManagementSettings settings = new ManagementSettings(true, "127.0.0.1", 0, Optional.empty());
-    system = ActorSystem.create(Behaviors.empty(), "routes-test",
-        settings.applyTo(ConfigFactory.load()));
+    system =
+        ActorSystem.create(
+            Behaviors.empty(), "routes-test", settings.applyTo(ConfigFactory.load()));
     List<ActorRef<MountActor.Command>> clients = new ArrayList<>();
     clients.add(spawn(describing(READY), "client-a"));
     clients.add(spawn(describing(DRAINING), "client-b"));
-    clients.add(spawn(Behaviors.<MountActor.Command>ignore(), "client-silent")); // never answers Describe
-    ActorRef<NodeGuardian.Command> guardian = spawn(Behaviors.receive(NodeGuardian.Command.class)
-        .onMessage(NodeGuardian.ListClients.class, l -> {
-          l.replyTo().tell(List.copyOf(clients));
-          return Behaviors.same();
-        }).build(), "guardian");
-    server = ManagementServer.start(system, settings, guardian, new DriverMetrics(),
-        () -> probe.get());
+    clients.add(
+        spawn(Behaviors.<MountActor.Command>ignore(), "client-silent")); // never answers Describe
+    ActorRef<NodeGuardian.Command> guardian =
+        spawn(
+            Behaviors.receive(NodeGuardian.Command.class)
+                .onMessage(
+                    NodeGuardian.ListClients.class,
+                    l -> {
+                      l.replyTo().tell(List.copyOf(clients));
+                      return Behaviors.same();
+                    })
+                .build(),
+            "guardian");
+    server =
+        ManagementServer.start(system, settings, guardian, new DriverMetrics(), () -> probe.get());
     http = new Http(server.port());
   }
 
@@ -74,10 +99,13 @@ class ManagementRoutesTest {
 
   static Behavior<MountActor.Command> describing(ClientView view) {
     return Behaviors.receive(MountActor.Command.class)
-        .onMessage(MountActor.Describe.class, d -> {
-          d.replyTo().tell(view);
-          return Behaviors.same();
-        }).build();
+        .onMessage(
+            MountActor.Describe.class,
+            d -> {
+              d.replyTo().tell(view);
+              return Behaviors.same();
+            })
+        .build();
   }
 
   @AfterAll
@@ -125,18 +153,34 @@ class ManagementRoutesTest {
     List<Map<String, Object>> clients = Http.list(r.body());
     assertThat(clients).hasSize(2);
     Map<String, Object> a = clients.get(0);
-    assertThat(a).containsOnlyKeys("key", "volumeId", "state", "mountPath", "subPath", "handle",
-        "targets", "deleteAt", "restarts", "lastError");
-    assertThat(a).containsEntry("key", "pvc-a-0123456789ab").containsEntry("volumeId", "pvc-a")
-        .containsEntry("state", "READY").containsEntry("handle", "4242")
+    assertThat(a)
+        .containsOnlyKeys(
+            "key",
+            "volumeId",
+            "state",
+            "mountPath",
+            "subPath",
+            "handle",
+            "targets",
+            "deleteAt",
+            "restarts",
+            "lastError");
+    assertThat(a)
+        .containsEntry("key", "pvc-a-0123456789ab")
+        .containsEntry("volumeId", "pvc-a")
+        .containsEntry("state", "READY")
+        .containsEntry("handle", "4242")
         .containsEntry("mountPath", "/var/lib/juicefs/volume/pvc-a-0123456789ab")
         .containsEntry("subPath", "pvc-a")
-        .containsEntry("deleteAt", null).containsEntry("restarts", 0L)
+        .containsEntry("deleteAt", null)
+        .containsEntry("restarts", 0L)
         .containsEntry("lastError", null);
     assertThat(a.get("targets")).isEqualTo(READY.targets());
     Map<String, Object> b = clients.get(1);
-    assertThat(b).containsEntry("state", "DRAINING")
-        .containsEntry("deleteAt", "2026-11-02T10:15:30Z").containsEntry("restarts", 2L)
+    assertThat(b)
+        .containsEntry("state", "DRAINING")
+        .containsEntry("deleteAt", "2026-11-02T10:15:30Z")
+        .containsEntry("restarts", 2L)
         .containsEntry("lastError", "client 4343 died: exit \"1\"\nsee log")
         .containsEntry("targets", List.of());
   }
@@ -146,8 +190,10 @@ class ManagementRoutesTest {
     HttpResponse<String> r = http.get("/volumes/pvc-a");
     assertThat(r.statusCode()).isEqualTo(200);
     Map<String, Object> volume = Http.map(r.body());
-    assertThat(volume).containsOnlyKeys("volumeId", "clients", "targets")
-        .containsEntry("volumeId", "pvc-a").containsEntry("targets", READY.targets());
+    assertThat(volume)
+        .containsOnlyKeys("volumeId", "clients", "targets")
+        .containsEntry("volumeId", "pvc-a")
+        .containsEntry("targets", READY.targets());
     assertThat((List<?>) volume.get("clients")).hasSize(1);
 
     r = http.get("/volumes/pvc-none");
@@ -168,7 +214,8 @@ class ManagementRoutesTest {
     HttpResponse<String> r = http.get("/metrics");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Type").orElseThrow())
-        .startsWith("text/plain").contains("version=0.0.4");
+        .startsWith("text/plain")
+        .contains("version=0.0.4");
     String m = r.body();
     assertThat(Http.sample(m, "jfscsi_clients{state=\"READY\"}")).isEqualTo(1);
     assertThat(Http.sample(m, "jfscsi_clients{state=\"DRAINING\"}")).isEqualTo(1);
@@ -190,8 +237,9 @@ class ManagementRoutesTest {
   @Test
   void nothingElseAndNoWrites() {
     assertThat(http.get("/nothing").statusCode()).isEqualTo(404);
-    HttpResponse<String> post = http.send(HttpRequest.newBuilder(http.uri("/clients"))
-        .POST(HttpRequest.BodyPublishers.noBody()));
+    HttpResponse<String> post =
+        http.send(
+            HttpRequest.newBuilder(http.uri("/clients")).POST(HttpRequest.BodyPublishers.noBody()));
     assertThat(post.statusCode()).isEqualTo(405);
   }
 }

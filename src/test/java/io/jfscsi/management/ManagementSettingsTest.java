@@ -12,15 +12,16 @@ class ManagementSettingsTest {
 
   @Test
   void defaultsFromReferenceConf() {
-    ManagementSettings s = ManagementSettings.from(
-        ConfigFactory.defaultReference().getConfig("jfs-csi"));
+    ManagementSettings s =
+        ManagementSettings.from(ConfigFactory.defaultReference().getConfig("jfs-csi"));
     assertThat(s).isEqualTo(new ManagementSettings(true, "127.0.0.1", 9567, Optional.empty()));
   }
 
   @Test
   void pekkoManagementFollowsOurKeysAndServesOurRoutes() {
-    Config c = new ManagementSettings(true, "0.0.0.0", 1234, Optional.of("t"))
-        .applyTo(ConfigFactory.load());
+    Config c =
+        new ManagementSettings(true, "0.0.0.0", 1234, Optional.of("t"))
+            .applyTo(ConfigFactory.load());
     assertThat(c.getString("pekko.management.http.hostname")).isEqualTo("0.0.0.0");
     assertThat(c.getInt("pekko.management.http.port")).isEqualTo(1234);
     assertThat(c.getString("pekko.management.http.routes.health-checks")).isEmpty();

@@ -26,13 +26,27 @@ class WriteAccessTest {
   @BeforeAll
   static void start() throws Exception {
     system = ActorSystem.create(Behaviors.empty(), "write-access-test");
-    var route = Directives.concat(
-        path("open", () -> post(() -> WriteAccess.requireToken(Optional.empty(),
-            () -> complete("changed")))),
-        path("guarded", () -> post(() -> WriteAccess.requireToken(Optional.of("s3cr3t-token"),
-            () -> complete("changed")))));
-    ServerBinding binding = org.apache.pekko.http.javadsl.Http.get(system)
-        .newServerAt("127.0.0.1", 0).bind(route).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    var route =
+        Directives.concat(
+            path(
+                "open",
+                () ->
+                    post(
+                        () ->
+                            WriteAccess.requireToken(Optional.empty(), () -> complete("changed")))),
+            path(
+                "guarded",
+                () ->
+                    post(
+                        () ->
+                            WriteAccess.requireToken(
+                                Optional.of("s3cr3t-token"), () -> complete("changed")))));
+    ServerBinding binding =
+        org.apache.pekko.http.javadsl.Http.get(system)
+            .newServerAt("127.0.0.1", 0)
+            .bind(route)
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS);
     http = new Http(binding.localAddress().getPort());
   }
 
@@ -43,8 +57,8 @@ class WriteAccessTest {
   }
 
   HttpResponse<String> write(String path, String authorization) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(http.uri(path))
-        .POST(HttpRequest.BodyPublishers.noBody());
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(http.uri(path)).POST(HttpRequest.BodyPublishers.noBody());
     if (authorization != null) {
       b.header("Authorization", authorization);
     }
@@ -63,8 +77,10 @@ class WriteAccessTest {
 
   @Test
   void aMissingOrWrongTokenIsUnauthorized() {
-    for (String auth : new String[] {null, "Bearer wrong", "Bearer s3cr3t-toke",
-        "Basic czNjcjN0LXRva2Vu", "s3cr3t-token"}) {
+    for (String auth :
+        new String[] {
+          null, "Bearer wrong", "Bearer s3cr3t-toke", "Basic czNjcjN0LXRva2Vu", "s3cr3t-token"
+        }) {
       HttpResponse<String> r = write("/guarded", auth);
       assertThat(r.statusCode()).as(String.valueOf(auth)).isEqualTo(401);
       assertThat(r.headers().firstValue("WWW-Authenticate")).hasValue("Bearer realm=\"jfs-csi\"");

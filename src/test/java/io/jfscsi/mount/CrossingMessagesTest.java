@@ -10,6 +10,7 @@ import io.jfscsi.Failure;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -17,7 +18,6 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
-import java.util.List;
 
 /**
  * The guardian routes by the reports of its mount actors (target held or released, client idle);
@@ -38,12 +38,13 @@ class CrossingMessagesTest extends NodeTestBase {
     CountDownLatch binding = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     AtomicBoolean first = new AtomicBoolean(true);
-    node.mounter.onBind(target -> {
-      if (first.getAndSet(false)) {
-        binding.countDown();
-        await(release);
-      }
-    });
+    node.mounter.onBind(
+        target -> {
+          if (first.getAndSet(false)) {
+            binding.countDown();
+            await(release);
+          }
+        });
     node.mounter.failNextBind();
 
     // kubelet's first call hangs in the bind; it times out and calls again.
@@ -58,8 +59,11 @@ class CrossingMessagesTest extends NodeTestBase {
     assertOk(retry.receiveMessage(NodeHarness.WAIT));
 
     // The failure's "no reference, idle" reached the guardian after the retry had been routed.
-    ClientView view = node.awaitView(key, "holds the retried target",
-        cv -> cv.state() == ClientState.READY && cv.targets().size() == 1);
+    ClientView view =
+        node.awaitView(
+            key,
+            "holds the retried target",
+            cv -> cv.state() == ClientState.READY && cv.targets().size() == 1);
     assertThat(view.targets()).containsExactly(t.toString());
     assertThat(node.runtime.isRunning(key)).isTrue();
     assertThat(node.mounter.isMounted(t)).isTrue();
@@ -81,15 +85,16 @@ class CrossingMessagesTest extends NodeTestBase {
     CountDownLatch releaseOther = new CountDownLatch(1);
     CountDownLatch bindingT = new CountDownLatch(1);
     CountDownLatch releaseT = new CountDownLatch(1);
-    node.mounter.onBind(target -> {
-      if (target.equals(other)) {
-        bindingOther.countDown();
-        await(releaseOther);
-      } else if (target.equals(t)) {
-        bindingT.countDown();
-        await(releaseT);
-      }
-    });
+    node.mounter.onBind(
+        target -> {
+          if (target.equals(other)) {
+            bindingOther.countDown();
+            await(releaseOther);
+          } else if (target.equals(t)) {
+            bindingT.countDown();
+            await(releaseT);
+          }
+        });
 
     // The actor is busy with another pod's publish while kubelet unpublishes t and publishes it
     // again; both calls are routed to the actor and wait in its mailbox.
@@ -114,13 +119,13 @@ class CrossingMessagesTest extends NodeTestBase {
     assertOk(publish.receiveMessage(NodeHarness.WAIT));
     assertOk(last.receiveMessage(NodeHarness.WAIT));
     // The last word was the unpublish: t is neither mounted nor referenced; the other pod is.
-    ClientView view = node.awaitView(key, "holds only the other pod",
-        cv -> cv.targets().equals(List.of(other.toString())));
+    ClientView view =
+        node.awaitView(
+            key, "holds only the other pod", cv -> cv.targets().equals(List.of(other.toString())));
     assertThat(view.state()).isEqualTo(ClientState.READY);
     assertThat(node.mounter.layers(t)).isZero();
     assertThat(node.mounter.isMounted(other)).isTrue();
-    assertThat(node.runtime.record(key).orElseThrow().targets())
-        .containsExactly(other.toString());
+    assertThat(node.runtime.record(key).orElseThrow().targets()).containsExactly(other.toString());
   }
 
   @Test
@@ -129,12 +134,13 @@ class CrossingMessagesTest extends NodeTestBase {
     node.publishOk(v, t);
     CountDownLatch saving = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    node.runtime.onSave(record -> {
-      if (record.targets().isEmpty()) {
-        saving.countDown();
-        await(release);
-      }
-    });
+    node.runtime.onSave(
+        record -> {
+          if (record.targets().isEmpty()) {
+            saving.countDown();
+            await(release);
+          }
+        });
 
     // kubelet repeats an unpublish while the first is still being recorded.
     TestProbe<StatusReply<Done>> first = kit.createTestProbe();

@@ -7,9 +7,9 @@ import static io.jfscsi.mount.NodeHarness.withDeleteDelay;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.testing.FakeRuntime;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.RunningClient;
+import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,8 +29,9 @@ class DelayedExitTest extends NodeTestBase {
    * recovered actor (which parses the recorded source again) sees no delay until the real parser
    * lands. Tests below hold either way.
    */
-  final VolumeSettings v = withDeleteDelay(
-      volume("pv-a", Map.of("juicefs/mount-delete-delay", "30s")), DELAY);
+  final VolumeSettings v =
+      withDeleteDelay(volume("pv-a", Map.of("juicefs/mount-delete-delay", "30s")), DELAY);
+
   final ClientKey key = key(v);
 
   @Test
@@ -85,8 +86,7 @@ class DelayedExitTest extends NodeTestBase {
     // The next last unpublish starts a full delay again.
     Instant second = node.clock.instant();
     node.unpublishOk("pv-a", t2);
-    assertThat(node.awaitState(key, ClientState.DRAINING).deleteAt())
-        .contains(second.plus(DELAY));
+    assertThat(node.awaitState(key, ClientState.DRAINING).deleteAt()).contains(second.plus(DELAY));
     node.advance(DELAY);
     node.awaitGone(key);
   }
@@ -104,8 +104,7 @@ class DelayedExitTest extends NodeTestBase {
     node.advance(DELAY);
     assertThat(node.runtime.launchCount()).isEqualTo(1);
     assertThat(node.runtime.record(key)).isEmpty();
-    assertThat(node.mounter.mountPoints()).as("the dead client's mount point is cleared")
-        .isEmpty();
+    assertThat(node.mounter.mountPoints()).as("the dead client's mount point is cleared").isEmpty();
   }
 
   @Test
@@ -159,8 +158,8 @@ class DelayedExitTest extends NodeTestBase {
     // The next last unpublish never reuses the old time (the recovered settings decide the
     // delay: none with the skeleton parser, 30s with the real one).
     node.unpublishOk("pv-a", t2);
-    node.view(key).ifPresent(view -> assertThat(view.deleteAt().orElse(Instant.MAX))
-        .isAfter(oldExit));
+    node.view(key)
+        .ifPresent(view -> assertThat(view.deleteAt().orElse(Instant.MAX)).isAfter(oldExit));
     node.advance(DELAY);
     node.awaitGone(key);
   }

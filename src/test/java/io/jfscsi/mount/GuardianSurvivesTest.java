@@ -39,20 +39,21 @@ class GuardianSurvivesTest extends NodeTestBase {
   void aCallThatThrowsInsideTheGuardianFailsAloneAndTheNodeServesOn() throws Exception {
     FakeMounter fake = new FakeMounter();
     Path cursed = node.target("pod-cursed", "pv-x");
-    Mounter throwing = new Delegating(fake) {
-      @Override
-      public MountState probe(Path path) {
-        if (path.equals(cursed)) {
-          throw new IllegalStateException("a bug in a port (test)");
-        }
-        return super.probe(path);
-      }
-    };
+    Mounter throwing =
+        new Delegating(fake) {
+          @Override
+          public MountState probe(Path path) {
+            if (path.equals(cursed)) {
+              throw new IllegalStateException("a bug in a port (test)");
+            }
+            return super.probe(path);
+          }
+        };
     TestClock clock = new TestClock();
     Path mountRoot = Files.createDirectories(tempDir.resolve("jfs2"));
     FakeRuntime runtime = new FakeRuntime(fake, mountRoot, clock);
-    ActorRef<NodeGuardian.Command> guardian = kit.spawn(NodeGuardian.create(runtime, throwing,
-        node.settings, clock));
+    ActorRef<NodeGuardian.Command> guardian =
+        kit.spawn(NodeGuardian.create(runtime, throwing, node.settings, clock));
 
     TestProbe<StatusReply<Done>> unpublish = kit.createTestProbe();
     guardian.tell(new NodeGuardian.Unpublish("pv-x", cursed, unpublish.getRef()));
@@ -85,8 +86,8 @@ class GuardianSurvivesTest extends NodeTestBase {
     }
 
     @Override
-    public void bind(PathBeneath source, PathBeneath target, boolean readOnly,
-                     boolean createSource) throws MountException {
+    public void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
+        throws MountException {
       inner.bind(source, target, readOnly, createSource);
     }
 

@@ -15,28 +15,27 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Optional;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.apache.pekko.Done;
-import org.apache.pekko.pattern.StatusReply;
 
 /**
- * Timers and records at their limits, on Pekko's real scheduler (ManualTime's has no limit, so
- * it cannot show what a delay beyond the real one's reach does): a long delayed exit is waited
- * for, a recorded exit time no delay can give is brought back within bounds, and a client whose
- * actor keeps failing is quarantined instead of being rebuilt in a loop.
+ * Timers and records at their limits, on Pekko's real scheduler (ManualTime's has no limit, so it
+ * cannot show what a delay beyond the real one's reach does): a long delayed exit is waited for, a
+ * recorded exit time no delay can give is brought back within bounds, and a client whose actor
+ * keeps failing is quarantined instead of being rebuilt in a loop.
  */
 class LongDelaysTest {
 
   static ActorTestKit kit;
 
-  @TempDir
-  Path tempDir;
+  @TempDir Path tempDir;
 
   NodeHarness node;
 
@@ -74,7 +73,8 @@ class LongDelaysTest {
         .contains(unpublishedAt.plus(Duration.ofDays(300)));
     Thread.sleep(1_500);
     assertThat(node.view(key).orElseThrow().state()).isEqualTo(ClientState.DRAINING);
-    assertThat(node.runtime.startCount()).as("client starts (a loop adopts it again and again)")
+    assertThat(node.runtime.startCount())
+        .as("client starts (a loop adopts it again and again)")
         .isEqualTo(1);
     assertThat(node.runtime.isRunning(key)).isTrue();
   }
@@ -90,8 +90,14 @@ class LongDelaysTest {
     node.stopDriver();
     ClientRecord r = node.runtime.record(key).orElseThrow();
     Instant farAway = node.clock.instant().plus(1000 * 365L, ChronoUnit.DAYS);
-    node.runtime.save(new ClientRecord(r.key(), r.source(), r.targets(), r.readOnlyTargets(),
-        Optional.of(farAway), r.running()));
+    node.runtime.save(
+        new ClientRecord(
+            r.key(),
+            r.source(),
+            r.targets(),
+            r.readOnlyTargets(),
+            Optional.of(farAway),
+            r.running()));
 
     node.startDriver();
 
@@ -108,18 +114,22 @@ class LongDelaysTest {
     Path t = node.target("pod-1", "pv-bad");
     node.publishOk(v, t);
     // Every save of this client now fails: its actor fails, and so does its rebuild.
-    node.runtime.onSave(record -> {
-      if (record.key().equals(key)) {
-        throw new IllegalStateException("disk full (test)");
-      }
-    });
-    node.guardian().tell(new NodeGuardian.Unpublish("pv-bad", t,
-        kit.<StatusReply<Done>>createTestProbe()
-            .getRef()));
+    node.runtime.onSave(
+        record -> {
+          if (record.key().equals(key)) {
+            throw new IllegalStateException("disk full (test)");
+          }
+        });
+    node.guardian()
+        .tell(
+            new NodeGuardian.Unpublish(
+                "pv-bad", t, kit.<StatusReply<Done>>createTestProbe().getRef()));
     Thread.sleep(1_500);
     int starts = node.runtime.startCount();
     Thread.sleep(1_000);
-    assertThat(node.runtime.startCount()).as("starts after the quarantine").isEqualTo(starts)
+    assertThat(node.runtime.startCount())
+        .as("starts after the quarantine")
+        .isEqualTo(starts)
         .isLessThanOrEqualTo(3);
 
     Failure refused = failureOf(node.publish(v, node.target("pod-2", "pv-bad"), false));

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * One {@link MountActor} alone, with a probe as its parent: what it reports, and when it agrees
- * to stop. (The node harness's guardian is idle in these tests.)
+ * One {@link MountActor} alone, with a probe as its parent: what it reports, and when it agrees to
+ * stop. (The node harness's guardian is idle in these tests.)
  */
 class MountActorTest extends NodeTestBase {
 
@@ -31,8 +31,16 @@ class MountActorTest extends NodeTestBase {
 
   ActorRef<MountActor.Command> spawn(VolumeSettings volume) {
     parent = kit.createTestProbe();
-    actor = kit.spawn(MountActor.create(key(volume), volume, node.runtime, node.mounter,
-        node.settings, node.clock, parent.getRef()));
+    actor =
+        kit.spawn(
+            MountActor.create(
+                key(volume),
+                volume,
+                node.runtime,
+                node.mounter,
+                node.settings,
+                node.clock,
+                parent.getRef()));
     return actor;
   }
 

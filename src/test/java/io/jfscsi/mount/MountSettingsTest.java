@@ -13,7 +13,9 @@ import org.junit.jupiter.api.Test;
 class MountSettingsTest {
 
   static Config with(Map<String, Object> overrides) {
-    return ConfigFactory.parseMap(overrides).withFallback(ConfigFactory.load()).resolve()
+    return ConfigFactory.parseMap(overrides)
+        .withFallback(ConfigFactory.load())
+        .resolve()
         .getConfig("jfs-csi");
   }
 
@@ -21,14 +23,23 @@ class MountSettingsTest {
   void theDefaultsAnswerComfortablyBeforeKubeletsDeadline() {
     MountSettings s = MountSettings.from(with(Map.of()));
     assertThat(s.answerDeadline()).isEqualTo(Duration.ofSeconds(100));
-    assertThat(s.retryGrace()).isEqualTo(Duration.ofSeconds(150))
-        .as("longer than kubelet's longest retry delay, 2m2s").isGreaterThan(Duration.ofSeconds(122));
+    assertThat(s.retryGrace())
+        .isEqualTo(Duration.ofSeconds(150))
+        .as("longer than kubelet's longest retry delay, 2m2s")
+        .isGreaterThan(Duration.ofSeconds(122));
   }
 
   @Test
   void anAnswerDeadlineAtOrAboveKubeletsIsRefused() {
-    assertThatThrownBy(() -> MountSettings.from(with(Map.of(
-        "jfs-csi.publish-answer-deadline", "120s", "jfs-csi.call-timeout", "300s"))))
+    assertThatThrownBy(
+            () ->
+                MountSettings.from(
+                    with(
+                        Map.of(
+                            "jfs-csi.publish-answer-deadline",
+                            "120s",
+                            "jfs-csi.call-timeout",
+                            "300s"))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("jfs-csi.publish-answer-deadline = PT2M is out of range")
         .hasMessageContaining("below kubelet's 120 s deadline");
@@ -39,16 +50,24 @@ class MountSettingsTest {
     assertThatThrownBy(() -> MountSettings.from(with(Map.of("jfs-csi.call-timeout", "30s"))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("must be below jfs-csi.call-timeout (PT30S)");
-    assertThat(MountSettings.from(with(Map.of("jfs-csi.call-timeout", "30s",
-        "jfs-csi.publish-answer-deadline", "25s"))).answerDeadline())
+    assertThat(
+            MountSettings.from(
+                    with(
+                        Map.of(
+                            "jfs-csi.call-timeout",
+                            "30s",
+                            "jfs-csi.publish-answer-deadline",
+                            "25s")))
+                .answerDeadline())
         .isEqualTo(Duration.ofSeconds(25));
   }
 
   @Test
   void aZeroAnswerDeadlineOrGraceIsRefused() {
-    assertThatThrownBy(() -> MountSettings.from(with(Map.of(
-        "jfs-csi.publish-answer-deadline", "0s")))).hasMessageContaining("must be above 0");
-    assertThatThrownBy(() -> MountSettings.from(with(Map.of(
-        "jfs-csi.publish-retry-grace", "0s")))).hasMessageContaining("must be above 0");
+    assertThatThrownBy(
+            () -> MountSettings.from(with(Map.of("jfs-csi.publish-answer-deadline", "0s"))))
+        .hasMessageContaining("must be above 0");
+    assertThatThrownBy(() -> MountSettings.from(with(Map.of("jfs-csi.publish-retry-grace", "0s"))))
+        .hasMessageContaining("must be above 0");
   }
 }

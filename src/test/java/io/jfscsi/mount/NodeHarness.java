@@ -21,22 +21,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.pattern.StatusReply;
-import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.pattern.StatusReply;
 
 /**
  * One simulated node for actor tests: a kubelet root with real pod directories in a temporary
- * directory, the fake mounter and runtime, a {@link NodeGuardian} over them, and a clock that
- * moves together with the test kit's {@link ManualTime}. A "driver restart" stops the guardian
- * (and with it every mount actor, without stopping their clients) and starts a new one on the
- * same fakes.
+ * directory, the fake mounter and runtime, a {@link NodeGuardian} over them, and a clock that moves
+ * together with the test kit's {@link ManualTime}. A "driver restart" stops the guardian (and with
+ * it every mount actor, without stopping their clients) and starts a new one on the same fakes.
  */
 final class NodeHarness implements AutoCloseable {
 
@@ -67,8 +66,15 @@ final class NodeHarness implements AutoCloseable {
       throw new UncheckedIOException(e);
     }
     this.runtime = new FakeRuntime(mounter, mountRoot, clock);
-    this.settings = new MountSettings(kubeletRoot, MIN_BACKOFF, MAX_BACKOFF, RESET_AFTER,
-        REFERENCE_CHECK, ANSWER_DEADLINE, RETRY_GRACE);
+    this.settings =
+        new MountSettings(
+            kubeletRoot,
+            MIN_BACKOFF,
+            MAX_BACKOFF,
+            RESET_AFTER,
+            REFERENCE_CHECK,
+            ANSWER_DEADLINE,
+            RETRY_GRACE);
     startDriver();
   }
 
@@ -80,17 +86,36 @@ final class NodeHarness implements AutoCloseable {
   }
 
   static VolumeSettings volume(String volumeId, Map<String, String> context) {
-    return SettingsParser.parse(new VolumeSource(volumeId,
-        Map.of("name", "fs-" + volumeId, "metaurl", "redis://meta/" + volumeId), context,
-        List.of()));
+    return SettingsParser.parse(
+        new VolumeSource(
+            volumeId,
+            Map.of("name", "fs-" + volumeId, "metaurl", "redis://meta/" + volumeId),
+            context,
+            List.of()));
   }
 
   /** The same settings with a delayed exit (built directly: the skeleton parser has none). */
   static VolumeSettings withDeleteDelay(VolumeSettings v, Duration delay) {
-    return new VolumeSettings(v.source(), v.fsName(), v.metaUrl(), v.storage(), v.bucket(),
-        v.accessKey(), v.secretKey(), v.formatOptions(), v.envs(), v.configs(), v.mountOptions(),
-        v.subPath(), delay, v.cleanCache(), v.cacheDirs(), v.resources(), v.mountImage(),
-        v.cachePvc(), v.clientHash());
+    return new VolumeSettings(
+        v.source(),
+        v.fsName(),
+        v.metaUrl(),
+        v.storage(),
+        v.bucket(),
+        v.accessKey(),
+        v.secretKey(),
+        v.formatOptions(),
+        v.envs(),
+        v.configs(),
+        v.mountOptions(),
+        v.subPath(),
+        delay,
+        v.cleanCache(),
+        v.cacheDirs(),
+        v.resources(),
+        v.mountImage(),
+        v.cachePvc(),
+        v.clientHash());
   }
 
   static ClientKey key(VolumeSettings v) {
@@ -205,12 +230,15 @@ final class NodeHarness implements AutoCloseable {
 
   /** Waits until the client of {@code key} shows a view matching {@code condition}. */
   ClientView awaitView(ClientKey key, String what, Predicate<ClientView> condition) {
-    return eventually(() -> {
-      Optional<ClientView> v = view(key);
-      assertThat(v).as("client %s", key).isPresent();
-      assertThat(condition.test(v.get())).as("client %s %s; it is %s", key, what, v.get()).isTrue();
-      return v.get();
-    });
+    return eventually(
+        () -> {
+          Optional<ClientView> v = view(key);
+          assertThat(v).as("client %s", key).isPresent();
+          assertThat(condition.test(v.get()))
+              .as("client %s %s; it is %s", key, what, v.get())
+              .isTrue();
+          return v.get();
+        });
   }
 
   ClientView awaitState(ClientKey key, ClientState state) {
@@ -222,12 +250,13 @@ final class NodeHarness implements AutoCloseable {
    * record is gone (a stopping actor is no longer listed but may still be cleaning up).
    */
   void awaitGone(ClientKey key) {
-    eventually(() -> {
-      assertThat(view(key)).as("actor of %s", key).isEmpty();
-      assertThat(runtime.isRunning(key)).as("client %s running", key).isFalse();
-      assertThat(runtime.record(key)).as("record of %s", key).isEmpty();
-      return null;
-    });
+    eventually(
+        () -> {
+          assertThat(view(key)).as("actor of %s", key).isEmpty();
+          assertThat(runtime.isRunning(key)).as("client %s running", key).isFalse();
+          assertThat(runtime.record(key)).as("record of %s", key).isEmpty();
+          return null;
+        });
   }
 
   /** Retries {@code check} until it stops throwing, for up to three seconds. */
@@ -279,9 +308,12 @@ final class NodeHarness implements AutoCloseable {
   }
 
   void startDriver() {
-    // On the dispatcher the driver gives it, so that the simulation shares threads as the driver does.
-    guardian = kit.spawn(NodeGuardian.create(runtime, mounter, settings, clock),
-        DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER));
+    // On the dispatcher the driver gives it, so that the simulation shares threads as the driver
+    // does.
+    guardian =
+        kit.spawn(
+            NodeGuardian.create(runtime, mounter, settings, clock),
+            DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER));
   }
 
   @Override

@@ -12,38 +12,38 @@ import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
 import io.jfscsi.runtime.RunningClient;
+import io.jfscsi.testing.Trials;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
-import io.jfscsi.testing.Trials;
-import java.util.ArrayList;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import java.util.stream.Stream;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
-import java.io.UncheckedIOException;
-import java.util.TreeMap;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * Random sequences of publish, unpublish, failing publish, client crash, driver restart, lost
  * unpublish (pod gone) and passing time, against a model of what kubelet was told. After every
- * step, once the node has settled: every reference the model holds is recorded, bound and served
- * by the one running client of its volume, nothing else is mounted at a target, and a volume
- * without a delete delay runs no client without references.
+ * step, once the node has settled: every reference the model holds is recorded, bound and served by
+ * the one running client of its volume, nothing else is mounted at a target, and a volume without a
+ * delete delay runs no client without references.
  *
  * <p>Sequences are drawn from seeded {@link Random}s ({@link Trials}): a failure names its seed,
  * and {@code -Djfscsi.seed=N} replays it. Short sequences over two volumes and three pods make
@@ -53,11 +53,16 @@ class NodeInterleavingTest {
 
   /** Pods per volume in the long run: 50 volumes x 10 pods = 500 targets. */
   static final int PODS = 10;
+
   /** Every fifth volume has a delete delay. */
-  static final List<VolumeSettings> VOLUMES = IntStream.range(0, 50)
-      .mapToObj(i -> i % 5 == 1 ? withDeleteDelay(volume("pv-" + i), Duration.ofSeconds(30))
-          : volume("pv-" + i))
-      .toList();
+  static final List<VolumeSettings> VOLUMES =
+      IntStream.range(0, 50)
+          .mapToObj(
+              i ->
+                  i % 5 == 1
+                      ? withDeleteDelay(volume("pv-" + i), Duration.ofSeconds(30))
+                      : volume("pv-" + i))
+          .toList();
 
   static ActorTestKit kit;
 
@@ -127,13 +132,17 @@ class NodeInterleavingTest {
       }
       int restarts = node.view(key).map(ClientView::restarts).orElse(0);
       node.runtime.crash(key, "crash");
-      NodeHarness.eventually(() -> {
-        var view = node.view(key);
-        // With references it waits for a restart; without, it is gone or going.
-        assertThat(view.isEmpty() || view.get().restarts() > restarts
-            || view.get().state() == ClientState.DRAINING).isTrue();
-        return null;
-      });
+      NodeHarness.eventually(
+          () -> {
+            var view = node.view(key);
+            // With references it waits for a restart; without, it is gone or going.
+            assertThat(
+                    view.isEmpty()
+                        || view.get().restarts() > restarts
+                        || view.get().state() == ClientState.DRAINING)
+                .isTrue();
+            return null;
+          });
       node.advance(NodeHarness.MAX_BACKOFF);
     }
   }
@@ -142,10 +151,11 @@ class NodeInterleavingTest {
     public void run(NodeHarness node, Map<Path, Ref> model) {
       // A real driver's stops end with its process; in one JVM they would outlive the old
       // guardian and race the new one, which no real restart does.
-      NodeHarness.eventually(() -> {
-        assertThat(node.runtime.stopsUnderway()).isZero();
-        return null;
-      });
+      NodeHarness.eventually(
+          () -> {
+            assertThat(node.runtime.stopsUnderway()).isZero();
+            return null;
+          });
       node.restartDriver();
     }
   }
@@ -157,13 +167,16 @@ class NodeInterleavingTest {
       if (!Files.exists(dir)) {
         return;
       }
-      model.keySet().removeIf(t -> {
-        if (t.startsWith(dir)) {
-          node.mounter.forget(t);
-          return true;
-        }
-        return false;
-      });
+      model
+          .keySet()
+          .removeIf(
+              t -> {
+                if (t.startsWith(dir)) {
+                  node.mounter.forget(t);
+                  return true;
+                }
+                return false;
+              });
       node.deletePod("pod-" + pod);
       node.advance(NodeHarness.REFERENCE_CHECK);
     }
@@ -184,7 +197,7 @@ class NodeInterleavingTest {
     int v = r.nextInt(volumes);
     int p = r.nextInt(pods);
     int w = r.nextInt(17); // weights: publish 6, unpublish 4, failing 1, crash 2, restart 1,
-    if (w < 6) {           // pod gone 1, time 2
+    if (w < 6) { // pod gone 1, time 2
       return new Publish(v, p, r.nextBoolean());
     } else if (w < 10) {
       return new Unpublish(v, p);
@@ -213,36 +226,43 @@ class NodeInterleavingTest {
 
   @Test
   void everyReferenceIsServedAndNothingElseIsMounted() {
-    Trials.run("everyReferenceIsServedAndNothingElseIsMounted", 30,
+    Trials.run(
+        "everyReferenceIsServedAndNothingElseIsMounted",
+        30,
         r -> runSteps(scenario(r, 2, 3, 1, 20)));
   }
 
   /**
-   * The same with stops that take real time (as a Mount Pod's grace period does): a publish
-   * that finds its volume's client stopping waits for the stop and is served by a new client.
+   * The same with stops that take real time (as a Mount Pod's grace period does): a publish that
+   * finds its volume's client stopping waits for the stop and is served by a new client.
    */
   @Test
   void everyReferenceIsServedAndNothingElseIsMountedWhileStopsTakeTime() {
-    Trials.run("everyReferenceIsServedAndNothingElseIsMountedWhileStopsTakeTime", 20,
+    Trials.run(
+        "everyReferenceIsServedAndNothingElseIsMountedWhileStopsTakeTime",
+        20,
         r -> runSteps(scenario(r, 2, 3, 1, 20), Duration.ofMillis(10 + r.nextInt(150))));
   }
 
   /** The scale the issue asks for: 50 volumes, 500 targets, invariants after every step. */
   @Test
   void aLongRunOverFiftyVolumesAndFiveHundredTargets() {
-    Trials.run("aLongRunOverFiftyVolumesAndFiveHundredTargets", 1, r -> {
-      List<Step> steps = new ArrayList<>();
-      // Fill the node first, so that most of the 500 targets are published, then mix.
-      for (int v = 0; v < VOLUMES.size(); v++) {
-        for (int p = 0; p < PODS; p++) {
-          if (r.nextInt(10) < 8) {
-            steps.add(new Publish(v, p, r.nextInt(5) == 0));
+    Trials.run(
+        "aLongRunOverFiftyVolumesAndFiveHundredTargets",
+        1,
+        r -> {
+          List<Step> steps = new ArrayList<>();
+          // Fill the node first, so that most of the 500 targets are published, then mix.
+          for (int v = 0; v < VOLUMES.size(); v++) {
+            for (int p = 0; p < PODS; p++) {
+              if (r.nextInt(10) < 8) {
+                steps.add(new Publish(v, p, r.nextInt(5) == 0));
+              }
+            }
           }
-        }
-      }
-      steps.addAll(scenario(r, VOLUMES.size(), PODS, 300, 300));
-      runSteps(steps);
-    });
+          steps.addAll(scenario(r, VOLUMES.size(), PODS, 300, 300));
+          runSteps(steps);
+        });
   }
 
   static void runSteps(List<Step> steps) {
@@ -273,7 +293,11 @@ class NodeInterleavingTest {
     }
   }
 
-  enum Kind { PUBLISH, UNPUBLISH, CRASH }
+  enum Kind {
+    PUBLISH,
+    UNPUBLISH,
+    CRASH
+  }
 
   /**
    * A call kubelet makes, sent without waiting for the answers to the earlier ones, or a crash of
@@ -299,13 +323,16 @@ class NodeInterleavingTest {
    */
   @Test
   void callsInFlightTogetherEndAsIfMadeOneAfterTheOther() {
-    Trials.run("callsInFlightTogetherEndAsIfMadeOneAfterTheOther", 20, r -> {
-      try {
-        runBurst(burst(r));
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    Trials.run(
+        "callsInFlightTogetherEndAsIfMadeOneAfterTheOther",
+        20,
+        r -> {
+          try {
+            runBurst(burst(r));
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
   }
 
   /**
@@ -314,13 +341,16 @@ class NodeInterleavingTest {
    */
   @Test
   void callsInFlightTogetherEndAsIfMadeOneAfterTheOtherWhileStopsTakeTime() {
-    Trials.run("callsInFlightTogetherEndAsIfMadeOneAfterTheOtherWhileStopsTakeTime", 10, r -> {
-      try {
-        runBurst(burst(r), Duration.ofMillis(10 + r.nextInt(150)));
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    Trials.run(
+        "callsInFlightTogetherEndAsIfMadeOneAfterTheOtherWhileStopsTakeTime",
+        10,
+        r -> {
+          try {
+            runBurst(burst(r), Duration.ofMillis(10 + r.nextInt(150)));
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
   }
 
   static void runBurst(List<Call> calls) throws IOException {
@@ -344,8 +374,8 @@ class NodeInterleavingTest {
         TestProbe<StatusReply<Done>> probe = kit.createTestProbe();
         switch (c.kind()) {
           case PUBLISH -> {
-            node.guardian().tell(new NodeGuardian.Publish(key(v), v, t, c.readOnly(),
-                probe.getRef()));
+            node.guardian()
+                .tell(new NodeGuardian.Publish(key(v), v, t, c.readOnly(), probe.getRef()));
             Ref held = model.get(t);
             boolean ok = held == null || held.readOnly() == c.readOnly();
             expectOk.put(i, ok);
@@ -401,8 +431,13 @@ class NodeInterleavingTest {
   /** Lets restart backoffs pass until no client is broken or restarting any more. */
   static void settleRestarts(NodeHarness node) {
     for (int round = 0; ; round++) {
-      boolean settled = node.views().stream().noneMatch(v -> v.state() == ClientState.BROKEN
-          || v.state() == ClientState.RESTARTING || v.state() == ClientState.STARTING);
+      boolean settled =
+          node.views().stream()
+              .noneMatch(
+                  v ->
+                      v.state() == ClientState.BROKEN
+                          || v.state() == ClientState.RESTARTING
+                          || v.state() == ClientState.STARTING);
       if (settled) {
         return;
       }
@@ -422,22 +457,27 @@ class NodeInterleavingTest {
       VolumeSettings volume = VOLUMES.get(v);
       ClientKey key = key(volume);
       int index = v;
-      Map<Path, Ref> refs = model.entrySet().stream()
-          .filter(e -> e.getValue().volume() == index)
-          .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
+      Map<Path, Ref> refs =
+          model.entrySet().stream()
+              .filter(e -> e.getValue().volume() == index)
+              .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
       Set<String> names = refs.keySet().stream().map(Path::toString).collect(Collectors.toSet());
       if (!refs.isEmpty()) {
-        ClientView view = node.awaitView(key, "serves " + names,
-            cv -> cv.state() == ClientState.READY && Set.copyOf(cv.targets()).equals(names));
+        ClientView view =
+            node.awaitView(
+                key,
+                "serves " + names,
+                cv -> cv.state() == ClientState.READY && Set.copyOf(cv.targets()).equals(names));
         RunningClient client = node.runtime.running(key).orElseThrow();
         assertThat(view.handle()).contains(client.handle());
         assertThat(node.runtime.record(key).map(ClientRecord::targets)).contains(names);
-        refs.forEach((t, ref) -> {
-          assertThat(node.mounter.probe(t)).as("%s", t).isEqualTo(MountState.MOUNTED);
-          assertThat(node.mounter.sameFileSystem(t, client.mountPath())).as("%s", t).isTrue();
-          assertThat(node.mounter.readOnly(t)).as("%s", t).contains(ref.readOnly());
-          assertThat(node.mounter.liveLayers(t)).as("%s", t).isEqualTo(1);
-        });
+        refs.forEach(
+            (t, ref) -> {
+              assertThat(node.mounter.probe(t)).as("%s", t).isEqualTo(MountState.MOUNTED);
+              assertThat(node.mounter.sameFileSystem(t, client.mountPath())).as("%s", t).isTrue();
+              assertThat(node.mounter.readOnly(t)).as("%s", t).contains(ref.readOnly());
+              assertThat(node.mounter.liveLayers(t)).as("%s", t).isEqualTo(1);
+            });
       } else if (volume.deleteDelay().isZero()) {
         node.awaitGone(key);
         assertThat(node.runtime.record(key)).isEmpty();
@@ -445,8 +485,11 @@ class NodeInterleavingTest {
         node.view(key).ifPresent(view -> assertThat(view.targets()).isEmpty());
       }
       for (int pod = 0; pod < PODS; pod++) {
-        Path t = node.podDir("pod-" + pod)
-            .resolve("volumes/kubernetes.io~csi").resolve(volume.volumeId()).resolve("mount");
+        Path t =
+            node.podDir("pod-" + pod)
+                .resolve("volumes/kubernetes.io~csi")
+                .resolve(volume.volumeId())
+                .resolve("mount");
         if (!refs.containsKey(t)) {
           assertThat(node.mounter.layers(t)).as("nothing mounted at %s", t).isZero();
         }

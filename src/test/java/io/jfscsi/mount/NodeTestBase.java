@@ -18,8 +18,7 @@ abstract class NodeTestBase {
 
   static ActorTestKit kit;
 
-  @TempDir
-  Path tempDir;
+  @TempDir Path tempDir;
 
   NodeHarness node;
 

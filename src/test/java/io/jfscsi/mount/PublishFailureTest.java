@@ -15,13 +15,13 @@ import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
-import java.util.List;
 
 /** Publishes that cannot be completed leave nothing behind; references are saved first. */
 class PublishFailureTest extends NodeTestBase {
@@ -38,8 +38,9 @@ class PublishFailureTest extends NodeTestBase {
     assertThat(f.getMessage()).contains("injected bind failure");
     node.awaitGone(key(v));
     assertThat(node.runtime.record(key(v))).isEmpty();
-    assertThat(node.mounter.probe(t)).as("the target directory it created").isEqualTo(
-        MountState.MISSING);
+    assertThat(node.mounter.probe(t))
+        .as("the target directory it created")
+        .isEqualTo(MountState.MISSING);
 
     // Nothing is stuck: the next try works.
     node.publishOk(v, t);
@@ -77,8 +78,10 @@ class PublishFailureTest extends NodeTestBase {
     first.expectNoMessage(Duration.ofMillis(100));
     assertThat(node.awaitState(key, ClientState.STARTING).targets()).isEmpty();
 
-    Failure why = new Failure(Failure.Code.FAILED_PRECONDITION,
-        "volume pv-a: juicefs mount exited 1: no such file system");
+    Failure why =
+        new Failure(
+            Failure.Code.FAILED_PRECONDITION,
+            "volume pv-a: juicefs mount exited 1: no such file system");
     start.fail(why);
 
     for (TestProbe<StatusReply<Done>> probe : List.of(first, second)) {
@@ -121,12 +124,13 @@ class PublishFailureTest extends NodeTestBase {
     Path t = node.target("pod-1", "pv-a");
     CountDownLatch saving = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    node.runtime.onSave(record -> {
-      if (record.targets().contains(t.toString())) {
-        saving.countDown();
-        await(release);
-      }
-    });
+    node.runtime.onSave(
+        record -> {
+          if (record.targets().contains(t.toString())) {
+            saving.countDown();
+            await(release);
+          }
+        });
 
     TestProbe<StatusReply<Done>> reply = node.sendPublish(v, t, false);
     assertThat(saving.await(3, TimeUnit.SECONDS)).as("the reference is being saved").isTrue();
@@ -146,11 +150,12 @@ class PublishFailureTest extends NodeTestBase {
     Path t1 = node.target("pod-1", "pv-a");
     Path t2 = node.target("pod-2", "pv-a");
     node.publishOk(v, t1);
-    node.runtime.onSave(record -> {
-      if (record.targets().contains(t2.toString())) {
-        throw new IllegalStateException("disk full");
-      }
-    });
+    node.runtime.onSave(
+        record -> {
+          if (record.targets().contains(t2.toString())) {
+            throw new IllegalStateException("disk full");
+          }
+        });
 
     Failure f = failureOf(node.publish(v, t2, false));
 

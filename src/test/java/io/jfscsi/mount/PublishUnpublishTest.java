@@ -8,7 +8,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
 import io.jfscsi.host.MountState;
+import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.juicefs.VolumeSource;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.RunningClient;
 import java.nio.file.Files;
@@ -20,8 +22,6 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
-import io.jfscsi.juicefs.SettingsParser;
-import io.jfscsi.juicefs.VolumeSource;
 
 /** Publish and unpublish through the guardian: sharing, idempotency and conflicts. */
 class PublishUnpublishTest extends NodeTestBase {
@@ -80,7 +80,8 @@ class PublishUnpublishTest extends NodeTestBase {
     replies.forEach(r -> assertOk(r.receiveMessage(NodeHarness.WAIT)));
 
     assertThat(node.runtime.startCount()).isEqualTo(1);
-    assertThat(node.views()).singleElement()
+    assertThat(node.views())
+        .singleElement()
         .satisfies(view -> assertThat(view.targets()).hasSize(20));
     targets.forEach(t -> assertThat(node.mounter.isMounted(t)).as("%s", t).isTrue());
   }
@@ -159,8 +160,7 @@ class PublishUnpublishTest extends NodeTestBase {
   }
 
   @Test
-  void anUnknownTargetThatIsAStaleMountOrHoldsFilesIsReleasedWithoutLosingData()
-      throws Exception {
+  void anUnknownTargetThatIsAStaleMountOrHoldsFilesIsReleasedWithoutLosingData() throws Exception {
     // A stale bind nobody references any more (its record could not be read after a restart).
     Path stale = node.target("pod-1", "pv-x");
     Files.createDirectory(stale);
@@ -201,8 +201,7 @@ class PublishUnpublishTest extends NodeTestBase {
     assertOk(node.publish(v, t, true));
     assertThat(node.mounter.readOnly(t)).contains(true);
 
-    assertThat(failureOf(node.publish(v, t, false)).code())
-        .isEqualTo(Failure.Code.ALREADY_EXISTS);
+    assertThat(failureOf(node.publish(v, t, false)).code()).isEqualTo(Failure.Code.ALREADY_EXISTS);
     assertOk(node.publish(v, t, true));
     assertThat(node.mounter.readOnly(t)).contains(true);
   }
@@ -226,9 +225,13 @@ class PublishUnpublishTest extends NodeTestBase {
   @Test
   void theSameTargetWithOtherSettingsOfTheSameVolumeIsAlreadyExists() {
     VolumeSettings v = volume("pv-a");
-    VolumeSettings changed = SettingsParser.parse(
-        new VolumeSource("pv-a",
-            Map.of("name", "fs-pv-a", "metaurl", "redis://other-meta/pv-a"), Map.of(), List.of()));
+    VolumeSettings changed =
+        SettingsParser.parse(
+            new VolumeSource(
+                "pv-a",
+                Map.of("name", "fs-pv-a", "metaurl", "redis://other-meta/pv-a"),
+                Map.of(),
+                List.of()));
     assertThat(key(changed)).isNotEqualTo(key(v));
     Path t = node.target("pod-1", "pv-a");
     node.publishOk(v, t);
@@ -246,8 +249,7 @@ class PublishUnpublishTest extends NodeTestBase {
     Path elsewhere = Files.createDirectory(tempDir.resolve("elsewhere"));
     node.mounter.bind(elsewhere, t, false);
 
-    assertThat(failureOf(node.publish(v, t, false)).code())
-        .isEqualTo(Failure.Code.ALREADY_EXISTS);
+    assertThat(failureOf(node.publish(v, t, false)).code()).isEqualTo(Failure.Code.ALREADY_EXISTS);
 
     // The foreign mount is left alone, and the client started for it does not linger.
     assertThat(node.mounter.rootOf(t)).contains(elsewhere.toString());

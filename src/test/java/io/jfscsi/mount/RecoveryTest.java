@@ -12,14 +12,14 @@ import io.jfscsi.host.MountState;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.RunningClient;
+import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.eventstream.EventStream;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
-import io.jfscsi.testing.FakeRuntime;
-import org.apache.pekko.actor.typed.eventstream.EventStream;
 
 /** Client crashes, restarts with backoff, and driver restarts. */
 class RecoveryTest extends NodeTestBase {
@@ -68,8 +68,9 @@ class RecoveryTest extends NodeTestBase {
   @Test
   void aRecoveryIsPublishedWithTheTimeFromTheDeathToEveryTargetBoundAgain() {
     TestProbe<ClientRecovered> recoveries = kit.createTestProbe();
-    kit.system().eventStream().tell(new EventStream
-        .Subscribe<>(ClientRecovered.class, recoveries.ref()));
+    kit.system()
+        .eventStream()
+        .tell(new EventStream.Subscribe<>(ClientRecovered.class, recoveries.ref()));
     node.publishOk(v, node.target("pod-1", "pv-a"));
     node.publishOk(v, node.target("pod-2", "pv-a"));
 
@@ -87,8 +88,7 @@ class RecoveryTest extends NodeTestBase {
     assertThat(recovered.targets()).isEqualTo(2);
     assertThat(recovered.took()).isEqualTo(MIN_BACKOFF.multipliedBy(3));
     assertThat(recovered.restarts()).isEqualTo(2);
-    kit.system().eventStream().tell(new EventStream
-        .Unsubscribe<>(recoveries.ref()));
+    kit.system().eventStream().tell(new EventStream.Unsubscribe<>(recoveries.ref()));
   }
 
   @Test
@@ -96,8 +96,8 @@ class RecoveryTest extends NodeTestBase {
     Path t = node.target("pod-1", "pv-a");
     node.publishOk(v, t);
     node.runtime.crash(key, "crashed");
-    node.awaitView(key, "broken once", view -> view.state() == ClientState.BROKEN
-        && view.restarts() == 1);
+    node.awaitView(
+        key, "broken once", view -> view.state() == ClientState.BROKEN && view.restarts() == 1);
 
     // Restart attempts fail: 1s, 2s, 4s, 8s, 8s (max).
     long[] waits = {1, 2, 4, 8, 8};
@@ -106,11 +106,14 @@ class RecoveryTest extends NodeTestBase {
       node.runtime.failNextStart(new Failure(Failure.Code.UNAVAILABLE, "still down " + attempt));
       node.advance(Duration.ofSeconds(waits[attempt]).minusMillis(1));
       node.view(key); // a barrier: a restart due by now would have been asked for
-      assertThat(node.runtime.startCount()).as("attempt %d too early", attempt)
+      assertThat(node.runtime.startCount())
+          .as("attempt %d too early", attempt)
           .isEqualTo(startsBefore);
       node.advance(Duration.ofMillis(1));
       int restarts = attempt + 2;
-      node.awaitView(key, "broken after failed restart " + attempt,
+      node.awaitView(
+          key,
+          "broken after failed restart " + attempt,
           view -> view.state() == ClientState.BROKEN && view.restarts() == restarts);
       assertThat(node.runtime.startCount()).isEqualTo(startsBefore + 1);
       assertThat(node.view(key).orElseThrow().lastError()).contains("still down " + attempt);
@@ -134,8 +137,9 @@ class RecoveryTest extends NodeTestBase {
 
     restart.completeAfterItsDeath("died while starting");
 
-    ClientView view = node.awaitView(key, "broken again",
-        cv -> cv.state() == ClientState.BROKEN && cv.restarts() == 2);
+    ClientView view =
+        node.awaitView(
+            key, "broken again", cv -> cv.state() == ClientState.BROKEN && cv.restarts() == 2);
     assertThat(view.lastError()).contains("died while starting");
     node.runtime.releaseStarts();
     node.advance(MIN_BACKOFF.multipliedBy(2));
@@ -154,10 +158,11 @@ class RecoveryTest extends NodeTestBase {
     for (int i = 0; i < waits.length; i++) {
       node.runtime.crash(key, "crash " + i);
       int restarts = i + 1;
-      node.awaitView(key, "broken", cv -> cv.state() == ClientState.BROKEN
-          && cv.restarts() == restarts);
+      node.awaitView(
+          key, "broken", cv -> cv.state() == ClientState.BROKEN && cv.restarts() == restarts);
       node.advance(Duration.ofSeconds(waits[i]).minusMillis(1));
-      assertThat(node.view(key).orElseThrow().state()).as("restart %d too early", i)
+      assertThat(node.view(key).orElseThrow().state())
+          .as("restart %d too early", i)
           .isEqualTo(ClientState.BROKEN);
       node.advance(Duration.ofMillis(1));
       node.awaitState(key, ClientState.READY);
@@ -166,8 +171,8 @@ class RecoveryTest extends NodeTestBase {
     // It has served longer than reset-after: the next crash is retried soon again.
     node.advance(NodeHarness.MAX_BACKOFF);
     node.runtime.crash(key, "much later");
-    node.awaitView(key, "broken", cv -> cv.state() == ClientState.BROKEN
-        && cv.restarts() == waits.length + 1);
+    node.awaitView(
+        key, "broken", cv -> cv.state() == ClientState.BROKEN && cv.restarts() == waits.length + 1);
     node.advance(MIN_BACKOFF);
     node.awaitState(key, ClientState.READY);
     assertThat(node.mounter.probe(t)).isEqualTo(MountState.MOUNTED);
@@ -275,8 +280,7 @@ class RecoveryTest extends NodeTestBase {
     node.advance(MIN_BACKOFF.multipliedBy(10));
     assertThat(node.runtime.launchCount()).isEqualTo(1);
     assertThat(node.runtime.record(key)).isEmpty();
-    assertThat(node.mounter.mountPoints()).as("the dead client's mount point is cleared")
-        .isEmpty();
+    assertThat(node.mounter.mountPoints()).as("the dead client's mount point is cleared").isEmpty();
   }
 
   @Test
@@ -298,8 +302,7 @@ class RecoveryTest extends NodeTestBase {
 
     // kubelet repeats its calls after a driver restart: same answers as before.
     assertOk(node.publish(v, ro, true));
-    assertThat(failureOf(node.publish(v, ro, false)).code())
-        .isEqualTo(Failure.Code.ALREADY_EXISTS);
+    assertThat(failureOf(node.publish(v, ro, false)).code()).isEqualTo(Failure.Code.ALREADY_EXISTS);
     assertThat(node.mounter.layers(ro)).isEqualTo(1);
 
     node.unpublishOk("pv-a", rw);
@@ -338,11 +341,13 @@ class RecoveryTest extends NodeTestBase {
     node.deletePod("pod-2");
     node.startDriver();
 
-    ClientView view = node.awaitView(key, "has dropped the gone target",
-        cv -> cv.state() == ClientState.READY && cv.targets().size() == 1);
+    ClientView view =
+        node.awaitView(
+            key,
+            "has dropped the gone target",
+            cv -> cv.state() == ClientState.READY && cv.targets().size() == 1);
     assertThat(view.targets()).containsExactly(kept.toString());
-    assertThat(node.runtime.record(key).orElseThrow().targets())
-        .containsExactly(kept.toString());
+    assertThat(node.runtime.record(key).orElseThrow().targets()).containsExactly(kept.toString());
 
     // The remaining reference still works as before.
     node.unpublishOk("pv-a", kept);
@@ -378,8 +383,7 @@ class RecoveryTest extends NodeTestBase {
     node.advance(NodeHarness.REFERENCE_CHECK);
 
     node.awaitView(key, "has one target", cv -> cv.targets().size() == 1);
-    assertThat(node.runtime.record(key).orElseThrow().targets())
-        .containsExactly(kept.toString());
+    assertThat(node.runtime.record(key).orElseThrow().targets()).containsExactly(kept.toString());
     assertThat(node.mounter.isMounted(kept)).isTrue();
     assertThat(failureOf(node.stats("pv-a", gone)).code()).isEqualTo(Failure.Code.NOT_FOUND);
 
@@ -402,8 +406,7 @@ class RecoveryTest extends NodeTestBase {
     node.advance(NodeHarness.REFERENCE_CHECK);
 
     node.awaitView(key, "has one target", cv -> cv.targets().size() == 1);
-    assertThat(node.runtime.record(key).orElseThrow().targets())
-        .containsExactly(kept.toString());
+    assertThat(node.runtime.record(key).orElseThrow().targets()).containsExactly(kept.toString());
     assertThat(node.mounter.isMounted(kept)).isTrue();
     assertThat(node.mounter.isMounted(gone)).isFalse();
   }
@@ -419,8 +422,7 @@ class RecoveryTest extends NodeTestBase {
     node.advance(NodeHarness.REFERENCE_CHECK);
 
     node.awaitView(key, "has one target", cv -> cv.targets().size() == 1);
-    assertThat(node.runtime.record(key).orElseThrow().targets())
-        .containsExactly(kept.toString());
+    assertThat(node.runtime.record(key).orElseThrow().targets()).containsExactly(kept.toString());
     assertThat(node.mounter.isMounted(kept)).isTrue();
   }
 
@@ -435,7 +437,8 @@ class RecoveryTest extends NodeTestBase {
     node.advance(NodeHarness.REFERENCE_CHECK);
     node.advance(MountActor.HUNG_CONFIRMATION); // a second look before it is called hung
     ClientView broken = node.awaitState(key, ClientState.BROKEN);
-    assertThat(broken.lastError()).hasValueSatisfying(e -> assertThat(e).contains("does not answer"));
+    assertThat(broken.lastError())
+        .hasValueSatisfying(e -> assertThat(e).contains("does not answer"));
     node.advance(MIN_BACKOFF);
 
     node.awaitState(key, ClientState.READY);
@@ -444,9 +447,9 @@ class RecoveryTest extends NodeTestBase {
   }
 
   /**
-   * A check that runs between a crash and its exit report finds the mount point dead: it does
-   * not stop the client itself (on a node that waits for the pod to go) but looks again, and
-   * the exit report, arriving meanwhile, restarts it as any crash.
+   * A check that runs between a crash and its exit report finds the mount point dead: it does not
+   * stop the client itself (on a node that waits for the pod to go) but looks again, and the exit
+   * report, arriving meanwhile, restarts it as any crash.
    */
   @Test
   void aCrashTheCheckSeesBeforeItsExitReportIsLeftToTheReport() {

@@ -15,25 +15,29 @@ import io.jfscsi.runtime.StartProgress;
 import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
-import java.util.Optional;
 
 /**
- * A publish that waits for a client that is slow to start answers before kubelet gives up
- * (kubelet cancels at 120 s), saying what the start waits on; the start is not abandoned, and
- * kubelet's retry waits for the same one instead of starting another client.
+ * A publish that waits for a client that is slow to start answers before kubelet gives up (kubelet
+ * cancels at 120 s), saying what the start waits on; the start is not abandoned, and kubelet's
+ * retry waits for the same one instead of starting another client.
  */
 class SlowStartAnswerTest extends NodeTestBase {
 
-  static final StartProgress PULLING = new StartProgress(
-      "Mount Pod juicefs-n-pv-a-abcdef is Pending; container jfs-mount is waiting: "
-      + "ContainerCreating", false);
-  static final StartProgress BAD_IMAGE = new StartProgress(
-      "Mount Pod juicefs-n-pv-a-abcdef is Pending; container jfs-mount is waiting: "
-      + "ImagePullBackOff: Back-off pulling image \"juicedata/mount:nope\"", true);
+  static final StartProgress PULLING =
+      new StartProgress(
+          "Mount Pod juicefs-n-pv-a-abcdef is Pending; container jfs-mount is waiting: "
+              + "ContainerCreating",
+          false);
+  static final StartProgress BAD_IMAGE =
+      new StartProgress(
+          "Mount Pod juicefs-n-pv-a-abcdef is Pending; container jfs-mount is waiting: "
+              + "ImagePullBackOff: Back-off pulling image \"juicedata/mount:nope\"",
+          true);
 
   @Test
   void aSlowStartIsAnsweredAtTheDeadlineWithWhatItWaitsOnAndTheRetryJoinsIt() {
@@ -44,7 +48,9 @@ class SlowStartAnswerTest extends NodeTestBase {
     TestProbe<StatusReply<Done>> first = node.sendPublish(v, t, false);
     FakeRuntime.PendingStart start = node.runtime.nextPendingStart();
     start.report(PULLING);
-    node.awaitView(key, "says what its start waits on",
+    node.awaitView(
+        key,
+        "says what its start waits on",
         view -> view.lastError().equals(Optional.of(PULLING.description())));
 
     node.advance(ANSWER_DEADLINE.minusSeconds(1));
@@ -53,8 +59,10 @@ class SlowStartAnswerTest extends NodeTestBase {
     Failure answer = failureOf(first.receiveMessage(NodeHarness.WAIT));
 
     assertThat(answer.code()).isEqualTo(Failure.Code.DEADLINE_EXCEEDED);
-    assertThat(answer.getMessage()).contains("volume pv-a is not ready after 100 s")
-        .contains(PULLING.description()).contains("the retry waits for the same one");
+    assertThat(answer.getMessage())
+        .contains("volume pv-a is not ready after 100 s")
+        .contains(PULLING.description())
+        .contains("the retry waits for the same one");
     // Nothing was bound or recorded for the answered publish, and the start goes on.
     assertThat(node.mounter.isMounted(t)).isFalse();
     assertThat(node.awaitState(key, ClientState.STARTING).targets()).isEmpty();
@@ -87,7 +95,8 @@ class SlowStartAnswerTest extends NodeTestBase {
     start.report(BAD_IMAGE);
     Failure answer = failureOf(first.receiveMessage(NodeHarness.WAIT));
     assertThat(answer.code()).isEqualTo(Failure.Code.UNAVAILABLE);
-    assertThat(answer.getMessage()).contains("volume pv-a cannot be served until this is fixed")
+    assertThat(answer.getMessage())
+        .contains("volume pv-a cannot be served until this is fixed")
         .contains("ImagePullBackOff: Back-off pulling image \"juicedata/mount:nope\"");
 
     // While it stays so, a retry is answered at once (no time passes) by the same start.

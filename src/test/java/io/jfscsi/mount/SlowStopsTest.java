@@ -22,23 +22,25 @@ import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.Test;
 
 /**
- * Stopping a client can take long (a Mount Pod is awaited for its grace period and 20 s more),
- * and during a node drain many stop at once. Those stops must not hold up the calls for other
- * volumes: a CSI call is answered in time while every client of 32 is still stopping, and the
- * guardian routes while every thread of the mount actors' dispatcher is blocked.
+ * Stopping a client can take long (a Mount Pod is awaited for its grace period and 20 s more), and
+ * during a node drain many stop at once. Those stops must not hold up the calls for other volumes:
+ * a CSI call is answered in time while every client of 32 is still stopping, and the guardian
+ * routes while every thread of the mount actors' dispatcher is blocked.
  */
 class SlowStopsTest extends NodeTestBase {
 
   static final int CLIENTS = 32;
+
   /** Longer than any bound below, so that every stop is still underway when it is checked. */
   static final Duration STOP_TIME = Duration.ofSeconds(8);
+
   /** What "in time" means for a call that needs no stop (kubelet's own timeout is 2 minutes). */
   static final Duration IN_TIME = Duration.ofSeconds(2);
 
   @Test
   void publishesOfOtherVolumesAreAnsweredInTimeWhileEveryClientOf32StopsSlowly() {
-    List<VolumeSettings> draining = IntStream.range(0, CLIENTS)
-        .mapToObj(i -> volume("pv-drain-" + i)).toList();
+    List<VolumeSettings> draining =
+        IntStream.range(0, CLIENTS).mapToObj(i -> volume("pv-drain-" + i)).toList();
     List<Path> targets = new ArrayList<>();
     for (VolumeSettings v : draining) {
       Path t = node.target("pod-" + v.volumeId(), v.volumeId());
@@ -52,10 +54,11 @@ class SlowStopsTest extends NodeTestBase {
     for (int i = 0; i < CLIENTS; i++) {
       node.unpublishOk(draining.get(i).volumeId(), targets.get(i));
     }
-    NodeHarness.eventually(() -> {
-      assertThat(node.views()).as("clients the guardian still routes to").isEmpty();
-      return null;
-    });
+    NodeHarness.eventually(
+        () -> {
+          assertThat(node.views()).as("clients the guardian still routes to").isEmpty();
+          return null;
+        });
 
     // Pods of other volumes arrive meanwhile (a new node's pods, or the drain's replacements).
     List<Duration> took = new ArrayList<>();
@@ -68,19 +71,24 @@ class SlowStopsTest extends NodeTestBase {
       took.add(Duration.ofNanos(System.nanoTime() - sent));
       assertThat(node.mounter.isMounted(t)).isTrue();
     }
-    System.out.printf("publishes while %d clients stopped: %s ms%n", CLIENTS,
-        took.stream().map(Duration::toMillis).toList());
-    assertThat(took).as("time to answer each publish while %d clients stop", CLIENTS)
+    System.out.printf(
+        "publishes while %d clients stopped: %s ms%n",
+        CLIENTS, took.stream().map(Duration::toMillis).toList());
+    assertThat(took)
+        .as("time to answer each publish while %d clients stop", CLIENTS)
         .allSatisfy(d -> assertThat(d).isLessThan(IN_TIME));
     assertThat(Duration.ofNanos(System.nanoTime() - drainStarted))
-        .as("every stop was still underway").isLessThan(STOP_TIME);
+        .as("every stop was still underway")
+        .isLessThan(STOP_TIME);
     assertThat(node.runtime.stopsUnderway()).isEqualTo(CLIENTS);
 
     // And every stop ends with the client gone and its record removed.
-    NodeHarness.eventually(Duration.ofSeconds(30), () -> {
-      assertThat(node.runtime.stopsUnderway()).isZero();
-      return null;
-    });
+    NodeHarness.eventually(
+        Duration.ofSeconds(30),
+        () -> {
+          assertThat(node.runtime.stopsUnderway()).isZero();
+          return null;
+        });
     for (VolumeSettings v : draining) {
       node.awaitGone(key(v));
       assertThat(node.mounter.isMounted(targets.get(draining.indexOf(v)))).isFalse();
@@ -100,10 +108,11 @@ class SlowStopsTest extends NodeTestBase {
     node.runtime.stopsTake(Duration.ofSeconds(1));
 
     node.unpublishOk("pv-a", first);
-    NodeHarness.eventually(() -> {
-      assertThat(node.runtime.stopsUnderway()).isEqualTo(1);
-      return null;
-    });
+    NodeHarness.eventually(
+        () -> {
+          assertThat(node.runtime.stopsUnderway()).isEqualTo(1);
+          return null;
+        });
     TestProbe<StatusReply<Done>> publish = node.sendPublish(v, second, false);
     publish.expectNoMessage(Duration.ofMillis(300)); // it waits in the guardian, not in a mailbox
 
@@ -113,7 +122,9 @@ class SlowStopsTest extends NodeTestBase {
     List<String> events = node.runtime.events();
     int stopped = events.indexOf("stop " + key.name());
     int removed = events.lastIndexOf("remove " + key.name());
-    assertThat(stopped).as("%s", events).isNotNegative()
+    assertThat(stopped)
+        .as("%s", events)
+        .isNotNegative()
         .isLessThan(removed)
         .isLessThan(events.indexOf("launch " + key.name() + " " + fresh.handle()));
     // The old client's record went before the new one was written, not after.
@@ -152,7 +163,9 @@ class SlowStopsTest extends NodeTestBase {
     RunningClient fresh = node.runtime.running(key).orElseThrow();
     assertThat(fresh.handle()).isNotEqualTo(hung.handle());
     List<String> events = node.runtime.events();
-    assertThat(events.indexOf("stop " + key.name())).as("%s", events).isNotNegative()
+    assertThat(events.indexOf("stop " + key.name()))
+        .as("%s", events)
+        .isNotNegative()
         .isLessThan(events.indexOf("launch " + key.name() + " " + fresh.handle()));
     assertThat(node.mounter.isMounted(first)).isTrue();
     assertThat(node.mounter.isMounted(second)).isTrue();
@@ -162,40 +175,46 @@ class SlowStopsTest extends NodeTestBase {
   @Test
   void theGuardianRoutesWhileEveryThreadOfTheMountActorsIsBlocked() throws Exception {
     // More clients than the dispatcher has threads, each blocked in saving its record.
-    int threads = kit.system().settings().config()
-        .getInt(NodeGuardian.DISPATCHER + ".thread-pool-executor.fixed-pool-size");
+    int threads =
+        kit.system()
+            .settings()
+            .config()
+            .getInt(NodeGuardian.DISPATCHER + ".thread-pool-executor.fixed-pool-size");
     int blocked = threads + 4;
     CountDownLatch release = new CountDownLatch(1);
     AtomicInteger saving = new AtomicInteger();
-    node.runtime.onSave(record -> {
-      if (record.key().volumeId().startsWith("pv-stuck-")) {
-        saving.incrementAndGet();
-        try {
-          release.await(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    });
+    node.runtime.onSave(
+        record -> {
+          if (record.key().volumeId().startsWith("pv-stuck-")) {
+            saving.incrementAndGet();
+            try {
+              release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+        });
     List<TestProbe<StatusReply<Done>>> stuck = new ArrayList<>();
     for (int i = 0; i < blocked; i++) {
       VolumeSettings v = volume("pv-stuck-" + i);
       stuck.add(node.sendPublish(v, node.target("pod-stuck-" + i, v.volumeId()), false));
     }
     try {
-      NodeHarness.eventually(() -> {
-        assertThat(saving.get()).as("mount actors blocked in a save").isEqualTo(threads);
-        return null;
-      });
+      NodeHarness.eventually(
+          () -> {
+            assertThat(saving.get()).as("mount actors blocked in a save").isEqualTo(threads);
+            return null;
+          });
       // A call that only the guardian handles: an unpublish of a target nobody published.
       Path unknown = node.target("pod-unknown", "pv-unknown");
       long sent = System.nanoTime();
       TestProbe<StatusReply<Done>> reply = kit.createTestProbe();
       node.guardian().tell(new NodeGuardian.Unpublish("pv-unknown", unknown, reply.getRef()));
       assertOk(reply.receiveMessage(IN_TIME));
-      System.out.printf("unpublish answered by the guardian in %d ms with all %d threads of "
-          + "the mount actors blocked%n", Duration.ofNanos(System.nanoTime() - sent).toMillis(),
-          threads);
+      System.out.printf(
+          "unpublish answered by the guardian in %d ms with all %d threads of "
+              + "the mount actors blocked%n",
+          Duration.ofNanos(System.nanoTime() - sent).toMillis(), threads);
     } finally {
       release.countDown();
     }

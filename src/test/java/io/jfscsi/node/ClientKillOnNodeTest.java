@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -18,29 +19,33 @@ import java.util.OptionalLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import java.util.LinkedHashMap;
 
 /**
- * The JuiceFS client of a Mount Pod (the stand-in's bindfs) killed with SIGKILL from the host,
- * five times in a row, under a real kubelet: every app container reads its volume again each
- * time, the one with HostToContainer propagation through the fresh bind on the host, the one
- * without propagation through the driver's repair inside its mount namespace; and kubelet's
+ * The JuiceFS client of a Mount Pod (the stand-in's bindfs) killed with SIGKILL from the host, five
+ * times in a row, under a real kubelet: every app container reads its volume again each time, the
+ * one with HostToContainer propagation through the fresh bind on the host, the one without
+ * propagation through the driver's repair inside its mount namespace; and kubelet's
  * CrashLoopBackOff does not set the pace.
  */
 class ClientKillOnNodeTest {
   private static final int KILLS = 5;
+
   /** The bound on each recovery, kill to every container reading again. */
   private static final Duration BOUND = Duration.ofSeconds(60);
+
   /**
    * A client that served this long before it died is no crash loop (the driver's
-   * client.restart-backoff.reset-after, 10 s, plus a margin): each kill finds such a client,
-   * so every recovery starts from the first backoff step, as a crash now and then does.
+   * client.restart-backoff.reset-after, 10 s, plus a margin): each kill finds such a client, so
+   * every recovery starts from the first backoff step, as a crash now and then does.
    */
   private static final Duration SERVED = Duration.ofSeconds(11);
+
   /** Each app prints "MILLIS ok" or "MILLIS failed" for a read of /data/f, five times a second. */
-  private static final String READER = "[ -s /data/f ] || echo steady > /data/f; while true; do"
-      + " if [ \"$(cat /data/f 2>/dev/null)\" = steady ]; then echo \"$(date +%s%3N) ok\";"
-      + " else echo \"$(date +%s%3N) failed\"; fi; sleep 0.2; done";
+  private static final String READER =
+      "[ -s /data/f ] || echo steady > /data/f; while true; do"
+          + " if [ \"$(cat /data/f 2>/dev/null)\" = steady ]; then echo \"$(date +%s%3N) ok\";"
+          + " else echo \"$(date +%s%3N) failed\"; fi; sleep 0.2; done";
+
   private static final List<String> APPS = List.of("host-to-container", "no-propagation");
 
   private static NodeNamespace space;
@@ -58,17 +63,30 @@ class ClientKillOnNodeTest {
   }
 
   /** One kill: when it happened and when, after it, the client and each app read again. */
-  record Recovery(int n, long killedAt, String killedPod, long clientBack, String servingPod,
-                  Map<String, Long> readingAt) {
+  record Recovery(
+      int n,
+      long killedAt,
+      String killedPod,
+      long clientBack,
+      String servingPod,
+      Map<String, Long> readingAt) {
     long worst() {
       return readingAt.values().stream().mapToLong(t -> t - killedAt).max().orElseThrow();
     }
 
     String line() {
-      StringBuilder s = new StringBuilder(String.format("kill %d of %s -> client back +%d ms (%s)",
-          n, killedPod, clientBack - killedAt,
-          servingPod.equals(killedPod) ? "restarted in place, adopted" : "replaced by " + servingPod));
-      readingAt.forEach((app, t) -> s.append(String.format(", %s reading +%d ms", app, t - killedAt)));
+      StringBuilder s =
+          new StringBuilder(
+              String.format(
+                  "kill %d of %s -> client back +%d ms (%s)",
+                  n,
+                  killedPod,
+                  clientBack - killedAt,
+                  servingPod.equals(killedPod)
+                      ? "restarted in place, adopted"
+                      : "replaced by " + servingPod));
+      readingAt.forEach(
+          (app, t) -> s.append(String.format(", %s reading +%d ms", app, t - killedAt)));
       return s.toString();
     }
   }
@@ -90,55 +108,73 @@ class ClientKillOnNodeTest {
         Thread.sleep(wait);
       }
       Pod mountPod = space.mountPodOf(pv);
-      Path mountPath = Path.of(mountPod.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
-      ProcessHandle client = clientServing(mountPath).orElseThrow(() -> new AssertionError(
-          "no bindfs serves " + mountPath + "\n" + space.diagnostics()));
+      Path mountPath =
+          Path.of(mountPod.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
+      ProcessHandle client =
+          clientServing(mountPath)
+              .orElseThrow(
+                  () ->
+                      new AssertionError(
+                          "no bindfs serves " + mountPath + "\n" + space.diagnostics()));
       long killedAt = System.currentTimeMillis();
       assertThat(client.destroyForcibly()).as("SIGKILL to " + client.pid()).isTrue();
 
       String[] serving = new String[1];
       long[] clientBack = new long[1];
-      space.await(BOUND, "kill " + n + ": a client serving the volume again", () -> {
-        Pod p = space.mountPodOfOrNull(pv);
-        if (p == null || !"Running".equals(p.getStatus().getPhase())) {
-          return false;
-        }
-        Path at = Path.of(p.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
-        Optional<ProcessHandle> c = clientServing(at);
-        if (c.isEmpty() || c.get().pid() == client.pid() || !Files.isReadable(at.resolve("f"))) {
-          return false;
-        }
-        serving[0] = p.getMetadata().getName();
-        clientBack[0] = System.currentTimeMillis();
-        return true;
-      });
+      space.await(
+          BOUND,
+          "kill " + n + ": a client serving the volume again",
+          () -> {
+            Pod p = space.mountPodOfOrNull(pv);
+            if (p == null || !"Running".equals(p.getStatus().getPhase())) {
+              return false;
+            }
+            Path at = Path.of(p.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
+            Optional<ProcessHandle> c = clientServing(at);
+            if (c.isEmpty()
+                || c.get().pid() == client.pid()
+                || !Files.isReadable(at.resolve("f"))) {
+              return false;
+            }
+            serving[0] = p.getMetadata().getName();
+            clientBack[0] = System.currentTimeMillis();
+            return true;
+          });
       Map<String, Long> readingAt = new LinkedHashMap<>();
       for (String app : APPS) {
-        space.await(BOUND.minusMillis(System.currentTimeMillis() - killedAt),
-            "kill " + n + ": " + app + " reading again", () -> {
+        space.await(
+            BOUND.minusMillis(System.currentTimeMillis() - killedAt),
+            "kill " + n + ": " + app + " reading again",
+            () -> {
               OptionalLong again = readingAgainAfter(app, killedAt);
               again.ifPresent(t -> readingAt.put(app, t));
               return again.isPresent();
             });
       }
-      Recovery r = new Recovery(n, killedAt, mountPod.getMetadata().getName(), clientBack[0],
-          serving[0], readingAt);
+      Recovery r =
+          new Recovery(
+              n, killedAt, mountPod.getMetadata().getName(), clientBack[0], serving[0], readingAt);
       System.err.println("ClientKillOnNodeTest: " + r.line());
       timeline.add(r);
       servingSince = System.currentTimeMillis();
     }
 
-    assertThat(timeline).allSatisfy(r -> assertThat(Duration.ofMillis(r.worst()))
-        .as(r.line()).isLessThan(BOUND));
+    assertThat(timeline)
+        .allSatisfy(r -> assertThat(Duration.ofMillis(r.worst())).as(r.line()).isLessThan(BOUND));
     // kubelet alone would restart the fifth crash of a pod after 40-80 s (CrashLoopBackOff).
-    assertThat(timeline.get(KILLS - 1).worst()).as("the fifth recovery is not paced by kubelet")
+    assertThat(timeline.get(KILLS - 1).worst())
+        .as("the fifth recovery is not paced by kubelet")
         .isLessThan(timeline.get(0).worst() + 20_000);
     // The container without propagation was repaired in its namespace each time (it holds a
     // private copy that no bind on the host reaches), and no repair failed.
-    space.await(Duration.ofSeconds(30), "an Event of each repair of " + APPS.get(1), () ->
-        recoveryEvents(APPS.get(1), "JuiceFSContainerRecovered") >= KILLS);
-    assertThat(recoveryEvents(APPS.get(0), "JuiceFSContainerRecoveryFailed")
-        + recoveryEvents(APPS.get(1), "JuiceFSContainerRecoveryFailed")).isZero();
+    space.await(
+        Duration.ofSeconds(30),
+        "an Event of each repair of " + APPS.get(1),
+        () -> recoveryEvents(APPS.get(1), "JuiceFSContainerRecovered") >= KILLS);
+    assertThat(
+            recoveryEvents(APPS.get(0), "JuiceFSContainerRecoveryFailed")
+                + recoveryEvents(APPS.get(1), "JuiceFSContainerRecoveryFailed"))
+        .isZero();
 
     // Apps gone: nothing of the file system stays mounted on the node, one client at most
     // runs until the Mount Pod's exit, none after it.
@@ -146,8 +182,12 @@ class ClientKillOnNodeTest {
       space.kube.pods().inNamespace(space.ns).withName(app).delete();
     }
     String source = space.dataOf(pv).toString();
-    space.await(Duration.ofMinutes(2), "no Mount Pod and no mount of " + source + " left", () ->
-        space.noMountPodOf(pv) && MountInfo.self().stream().noneMatch(e -> e.source().equals(source)));
+    space.await(
+        Duration.ofMinutes(2),
+        "no Mount Pod and no mount of " + source + " left",
+        () ->
+            space.noMountPodOf(pv)
+                && MountInfo.self().stream().noneMatch(e -> e.source().equals(source)));
     assertThat(ProcessHandle.allProcesses().filter(p -> isClientOf(p, source))).isEmpty();
   }
 
@@ -171,12 +211,16 @@ class ClientKillOnNodeTest {
   private static Optional<Long> lastOk(String app) {
     String[] lines = space.log(app).strip().split("\n");
     String last = lines[lines.length - 1];
-    return last.endsWith(" ok") ? Optional.of(Long.parseLong(last.split(" ")[0])) : Optional.empty();
+    return last.endsWith(" ok")
+        ? Optional.of(Long.parseLong(last.split(" ")[0]))
+        : Optional.empty();
   }
 
   private static long recoveryEvents(String pod, String reason) {
-    return space.events(pod).stream().filter(e -> reason.equals(e.getReason()))
-        .mapToLong(ClientKillOnNodeTest::count).sum();
+    return space.events(pod).stream()
+        .filter(e -> reason.equals(e.getReason()))
+        .mapToLong(ClientKillOnNodeTest::count)
+        .sum();
   }
 
   private static long count(Event e) {
@@ -185,11 +229,15 @@ class ClientKillOnNodeTest {
 
   /** The stand-in's client: bindfs, its last argument the Mount Pod's mount path. */
   private static Optional<ProcessHandle> clientServing(Path mountPath) {
-    return ProcessHandle.allProcesses().filter(p -> {
-      List<String> argv = argv(p);
-      return argv.size() > 2 && argv.get(0).endsWith("bindfs")
-          && argv.get(argv.size() - 1).equals(mountPath.toString());
-    }).findFirst();
+    return ProcessHandle.allProcesses()
+        .filter(
+            p -> {
+              List<String> argv = argv(p);
+              return argv.size() > 2
+                  && argv.get(0).endsWith("bindfs")
+                  && argv.get(argv.size() - 1).equals(mountPath.toString());
+            })
+        .findFirst();
   }
 
   private static boolean isClientOf(ProcessHandle p, String source) {

@@ -28,18 +28,20 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
 
 /**
- * A namespace of its own on the real node ({@link RealNode}) and what the node tests make in
- * it: stand-in file systems, static PVs and claims on them, app pods from the mount image; and
- * the waits and reads those tests share. {@link #close()} removes all of it, the stand-in's
- * files of its file systems included.
+ * A namespace of its own on the real node ({@link RealNode}) and what the node tests make in it:
+ * stand-in file systems, static PVs and claims on them, app pods from the mount image; and the
+ * waits and reads those tests share. {@link #close()} removes all of it, the stand-in's files of
+ * its file systems included.
  */
 final class NodeNamespace implements AutoCloseable {
   static final String MOUNT_IMAGE = "localhost/jfs-csi-mount:dev";
+
   /** The stand-in's volumes: a host directory every Mount Pod sees (its default cache hostPath). */
   static final Path STANDIN = Path.of("/var/jfsCache/jfs-standin");
+
   /** Two cores on this node: the Go driver's default request (1 CPU) would not fit twice. */
-  static final Map<String, String> SMALL_MOUNT_POD = Map.of("juicefs/mount-cpu-request", "50m",
-      "juicefs/mount-memory-request", "64Mi");
+  static final Map<String, String> SMALL_MOUNT_POD =
+      Map.of("juicefs/mount-cpu-request", "50m", "juicefs/mount-memory-request", "64Mi");
 
   final RealNode node;
   final KubernetesClient kube;
@@ -54,15 +56,23 @@ final class NodeNamespace implements AutoCloseable {
   /** A fresh namespace named PREFIX-RANDOM, once its default ServiceAccount has its token. */
   static NodeNamespace create(String prefix) {
     RealNode node = RealNode.shared();
-    String ns = prefix + "-"
-        + Long.toString(ThreadLocalRandom.current().nextLong(36 * 36 * 36 * 36 * 36L), 36);
+    String ns =
+        prefix
+            + "-"
+            + Long.toString(ThreadLocalRandom.current().nextLong(36 * 36 * 36 * 36 * 36L), 36);
     NodeNamespace space = new NodeNamespace(node, ns);
-    space.kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns)
-        .endMetadata().build()).create();
-    space.await(Duration.ofSeconds(60), "the default ServiceAccount of " + ns, () -> {
-      var sa = space.kube.serviceAccounts().inNamespace(ns).withName("default").get();
-      return sa != null && !sa.getSecrets().isEmpty();
-    });
+    space
+        .kube
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build())
+        .create();
+    space.await(
+        Duration.ofSeconds(60),
+        "the default ServiceAccount of " + ns,
+        () -> {
+          var sa = space.kube.serviceAccounts().inNamespace(ns).withName("default").get();
+          return sa != null && !sa.getSecrets().isEmpty();
+        });
     return space;
   }
 
@@ -103,30 +113,52 @@ final class NodeNamespace implements AutoCloseable {
 
   /** A Secret NAME of stand-in file system FS. */
   void secret(String name, String fs) {
-    kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(name)
-        .endMetadata().withStringData(Map.of("name", fs, "metaurl", metaurl(fs))).build())
+    kube.secrets()
+        .inNamespace(ns)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withStringData(Map.of("name", fs, "metaurl", metaurl(fs)))
+                .build())
         .create();
   }
 
   /**
-   * A stand-in file system NS-NAME with its Secret, a static PV of the same name (volume
-   * attributes on top of a small Mount Pod's, mount options) and a claim NAME bound to it;
-   * returns the PV's name.
+   * A stand-in file system NS-NAME with its Secret, a static PV of the same name (volume attributes
+   * on top of a small Mount Pod's, mount options) and a claim NAME bound to it; returns the PV's
+   * name.
    */
   String staticVolume(String name, Map<String, String> attributes, List<String> mountOptions) {
     String fs = ns + "-" + name;
     secret(fs, fs);
     Map<String, String> context = new HashMap<>(SMALL_MOUNT_POD);
     context.putAll(attributes);
-    kube.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata()
-        .withName(fs).endMetadata().withNewSpec()
-        .withCapacity(Map.of("storage", new Quantity("1Gi"))).withAccessModes("ReadWriteMany")
-        .withPersistentVolumeReclaimPolicy("Retain").withStorageClassName("")
-        .withMountOptions(mountOptions)
-        .withNewCsi().withDriver("csi.juicefs.com").withVolumeHandle(fs)
-        .withVolumeAttributes(context)
-        .withNewNodePublishSecretRef().withName(fs).withNamespace(ns)
-        .endNodePublishSecretRef().endCsi().endSpec().build()).create();
+    kube.persistentVolumes()
+        .resource(
+            new PersistentVolumeBuilder()
+                .withNewMetadata()
+                .withName(fs)
+                .endMetadata()
+                .withNewSpec()
+                .withCapacity(Map.of("storage", new Quantity("1Gi")))
+                .withAccessModes("ReadWriteMany")
+                .withPersistentVolumeReclaimPolicy("Retain")
+                .withStorageClassName("")
+                .withMountOptions(mountOptions)
+                .withNewCsi()
+                .withDriver("csi.juicefs.com")
+                .withVolumeHandle(fs)
+                .withVolumeAttributes(context)
+                .withNewNodePublishSecretRef()
+                .withName(fs)
+                .withNamespace(ns)
+                .endNodePublishSecretRef()
+                .endCsi()
+                .endSpec()
+                .build())
+        .create();
     kube.persistentVolumeClaims().inNamespace(ns).resource(claim(name, "", fs)).create();
     return fs;
   }
@@ -137,10 +169,19 @@ final class NodeNamespace implements AutoCloseable {
   }
 
   static PersistentVolumeClaim claim(String name, String storageClass, String volume) {
-    return new PersistentVolumeClaimBuilder().withNewMetadata().withName(name).endMetadata()
-        .withNewSpec().withAccessModes("ReadWriteMany").withStorageClassName(storageClass)
-        .withVolumeName(volume).withNewResources()
-        .withRequests(Map.of("storage", new Quantity("1Gi"))).endResources().endSpec().build();
+    return new PersistentVolumeClaimBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .endMetadata()
+        .withNewSpec()
+        .withAccessModes("ReadWriteMany")
+        .withStorageClassName(storageClass)
+        .withVolumeName(volume)
+        .withNewResources()
+        .withRequests(Map.of("storage", new Quantity("1Gi")))
+        .endResources()
+        .endSpec()
+        .build();
   }
 
   /** An app pod running SCRIPT with the claim at /data, HostToContainer propagation. */
@@ -149,19 +190,37 @@ final class NodeNamespace implements AutoCloseable {
   }
 
   /**
-   * An app pod running SCRIPT with the claim at /data: PROPAGATION null for none (the
-   * default), SUBPATH null for the whole volume.
+   * An app pod running SCRIPT with the claim at /data: PROPAGATION null for none (the default),
+   * SUBPATH null for the whole volume.
    */
   static Pod app(String name, String claim, String script, String propagation, String subPath) {
-    return new PodBuilder().withNewMetadata().withName(name).endMetadata().withNewSpec()
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .endMetadata()
+        .withNewSpec()
         .withTerminationGracePeriodSeconds(1L)
-        .addNewContainer().withName("app").withImage(MOUNT_IMAGE).withImagePullPolicy("Never")
+        .addNewContainer()
+        .withName("app")
+        .withImage(MOUNT_IMAGE)
+        .withImagePullPolicy("Never")
         .withCommand("sh", "-c", script)
-        .withVolumeMounts(new VolumeMountBuilder().withName("data").withMountPath("/data")
-            .withMountPropagation(propagation).withSubPath(subPath).build())
+        .withVolumeMounts(
+            new VolumeMountBuilder()
+                .withName("data")
+                .withMountPath("/data")
+                .withMountPropagation(propagation)
+                .withSubPath(subPath)
+                .build())
         .endContainer()
-        .addNewVolume().withName("data").withNewPersistentVolumeClaim().withClaimName(claim)
-        .endPersistentVolumeClaim().endVolume().endSpec().build();
+        .addNewVolume()
+        .withName("data")
+        .withNewPersistentVolumeClaim()
+        .withClaimName(claim)
+        .endPersistentVolumeClaim()
+        .endVolume()
+        .endSpec()
+        .build();
   }
 
   void create(Pod pod) {
@@ -169,10 +228,13 @@ final class NodeNamespace implements AutoCloseable {
   }
 
   void awaitRunning(String pod, Duration timeout) {
-    await(timeout, "pod " + pod + " Running", () -> {
-      Pod p = kube.pods().inNamespace(ns).withName(pod).get();
-      return p != null && "Running".equals(p.getStatus().getPhase());
-    });
+    await(
+        timeout,
+        "pod " + pod + " Running",
+        () -> {
+          Pod p = kube.pods().inNamespace(ns).withName(pod).get();
+          return p != null && "Running".equals(p.getStatus().getPhase());
+        });
   }
 
   String log(String pod) {
@@ -185,16 +247,23 @@ final class NodeNamespace implements AutoCloseable {
 
   List<Event> events(String pod) {
     return kube.v1().events().inNamespace(ns).list().getItems().stream()
-        .filter(e -> pod.equals(e.getInvolvedObject().getName())).toList();
+        .filter(e -> pod.equals(e.getInvolvedObject().getName()))
+        .toList();
   }
 
   /** The running (not deleted) Mount Pod of the volume, or null. */
   Pod mountPodOfOrNull(String volumeId) {
-    return kube.pods().inNamespace(RealNode.NAMESPACE)
-        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems().stream()
+    return kube
+        .pods()
+        .inNamespace(RealNode.NAMESPACE)
+        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
+        .list()
+        .getItems()
+        .stream()
         .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
         .filter(p -> volumeId.equals(p.getMetadata().getAnnotations().get(MountPodNames.UNIQUE_ID)))
-        .findFirst().orElse(null);
+        .findFirst()
+        .orElse(null);
   }
 
   Pod mountPodOf(String volumeId) {
@@ -205,10 +274,15 @@ final class NodeNamespace implements AutoCloseable {
 
   /** No Mount Pod, not even a terminating one, for the volume. */
   boolean noMountPodOf(String volumeId) {
-    return kube.pods().inNamespace(RealNode.NAMESPACE)
-        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems().stream()
-        .noneMatch(p -> volumeId.equals(p.getMetadata().getAnnotations()
-            .get(MountPodNames.UNIQUE_ID)));
+    return kube
+        .pods()
+        .inNamespace(RealNode.NAMESPACE)
+        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
+        .list()
+        .getItems()
+        .stream()
+        .noneMatch(
+            p -> volumeId.equals(p.getMetadata().getAnnotations().get(MountPodNames.UNIQUE_ID)));
   }
 
   void await(Duration timeout, String what, BooleanSupplier condition) {
@@ -228,7 +302,8 @@ final class NodeNamespace implements AutoCloseable {
 
   String diagnostics() {
     try {
-      return node.kubectl("get", "pods,pvc,pv", "-A", "-o", "wide") + "\n"
+      return node.kubectl("get", "pods,pvc,pv", "-A", "-o", "wide")
+          + "\n"
           + node.kubectl("get", "events", "-A", "--sort-by=.lastTimestamp");
     } catch (RuntimeException e) {
       return "(no diagnostics: " + e.getMessage() + ")";

@@ -14,6 +14,7 @@ import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.MountPodNames;
 import io.jfscsi.testing.RealNode;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -23,15 +24,13 @@ import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import java.io.IOException;
 
 /**
  * The driver in containers under a real kubelet (bin/node-up), from the images bin/build-images
- * makes, deployed with deploy/overlays/local-node: kubelet registers it, a claim is provisioned
- * by the controller's built-in provisioner, two app pods share one Mount Pod that runs the
- * production command line against the juicefs stand-in, a bad Secret reaches the pod's Events
- * with the driver's own message, and an app keeps reading across a driver upgrade and a
- * replaced Mount Pod.
+ * makes, deployed with deploy/overlays/local-node: kubelet registers it, a claim is provisioned by
+ * the controller's built-in provisioner, two app pods share one Mount Pod that runs the production
+ * command line against the juicefs stand-in, a bad Secret reaches the pod's Events with the
+ * driver's own message, and an app keeps reading across a driver upgrade and a replaced Mount Pod.
  */
 class RealNodeTest {
   private static NodeNamespace space;
@@ -57,64 +56,136 @@ class RealNodeTest {
   @Test
   void kubelet_registered_the_driver_it_serves_itself() {
     // kubelet writes the CSINode once the plugin's registration went through.
-    await(Duration.ofSeconds(90), "kubelet writes the CSINode with the driver", () -> {
-      CSINode n = kube.storage().v1().csiNodes().withName(RealNode.NODE_NAME).get();
-      return n != null && n.getSpec().getDrivers() != null && !n.getSpec().getDrivers().isEmpty();
-    });
+    await(
+        Duration.ofSeconds(90),
+        "kubelet writes the CSINode with the driver",
+        () -> {
+          CSINode n = kube.storage().v1().csiNodes().withName(RealNode.NODE_NAME).get();
+          return n != null
+              && n.getSpec().getDrivers() != null
+              && !n.getSpec().getDrivers().isEmpty();
+        });
     CSINode csiNode = kube.storage().v1().csiNodes().withName(RealNode.NODE_NAME).get();
-    assertThat(csiNode.getSpec().getDrivers()).anySatisfy(d -> {
-      assertThat(d.getName()).isEqualTo("csi.juicefs.com");
-      assertThat(d.getNodeID()).isEqualTo(RealNode.NODE_NAME);
-    });
-    assertThat(kube.pods().inNamespace(RealNode.NAMESPACE).withLabel("app.kubernetes.io/name", "jfs-csi")
-        .list().getItems()).extracting(p -> p.getSpec().getContainers().size())
-        .as("the node plugin has no registrar sidecar, the controller no livenessprobe").containsOnly(1);
+    assertThat(csiNode.getSpec().getDrivers())
+        .anySatisfy(
+            d -> {
+              assertThat(d.getName()).isEqualTo("csi.juicefs.com");
+              assertThat(d.getNodeID()).isEqualTo(RealNode.NODE_NAME);
+            });
+    assertThat(
+            kube.pods()
+                .inNamespace(RealNode.NAMESPACE)
+                .withLabel("app.kubernetes.io/name", "jfs-csi")
+                .list()
+                .getItems())
+        .extracting(p -> p.getSpec().getContainers().size())
+        .as("the node plugin has no registrar sidecar, the controller no livenessprobe")
+        .containsOnly(1);
   }
 
   @Test
   void a_dynamic_claim_is_shared_by_two_pods_through_one_mount_pod() {
     String metaurl = space.metaurl(ns);
-    kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName("jfs")
-        .endMetadata().withStringData(Map.of("name", ns, "metaurl", metaurl)).build()).create();
-    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
-        .withName(ns).endMetadata().withProvisioner("csi.juicefs.com").withReclaimPolicy("Delete")
-        .withVolumeBindingMode("Immediate")
-        .withParameters(Map.of(
-            "csi.storage.k8s.io/provisioner-secret-name", "jfs",
-            "csi.storage.k8s.io/provisioner-secret-namespace", ns,
-            "csi.storage.k8s.io/node-publish-secret-name", "jfs",
-            "csi.storage.k8s.io/node-publish-secret-namespace", ns,
-            "juicefs/mount-cpu-request", "50m",
-            "juicefs/mount-memory-request", "64Mi"))
-        .build()).create();
+    kube.secrets()
+        .inNamespace(ns)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName("jfs")
+                .endMetadata()
+                .withStringData(Map.of("name", ns, "metaurl", metaurl))
+                .build())
+        .create();
+    kube.storage()
+        .v1()
+        .storageClasses()
+        .resource(
+            new StorageClassBuilder()
+                .withNewMetadata()
+                .withName(ns)
+                .endMetadata()
+                .withProvisioner("csi.juicefs.com")
+                .withReclaimPolicy("Delete")
+                .withVolumeBindingMode("Immediate")
+                .withParameters(
+                    Map.of(
+                        "csi.storage.k8s.io/provisioner-secret-name", "jfs",
+                        "csi.storage.k8s.io/provisioner-secret-namespace", ns,
+                        "csi.storage.k8s.io/node-publish-secret-name", "jfs",
+                        "csi.storage.k8s.io/node-publish-secret-namespace", ns,
+                        "juicefs/mount-cpu-request", "50m",
+                        "juicefs/mount-memory-request", "64Mi"))
+                .build())
+        .create();
     kube.persistentVolumeClaims().inNamespace(ns).resource(claim("shared", ns, null)).create();
-    await(Duration.ofSeconds(90), "claim shared Bound", () -> "Bound".equals(
-        kube.persistentVolumeClaims().inNamespace(ns).withName("shared").get().getStatus().getPhase()));
-    String pv = kube.persistentVolumeClaims().inNamespace(ns).withName("shared").get().getSpec()
-        .getVolumeName();
+    await(
+        Duration.ofSeconds(90),
+        "claim shared Bound",
+        () ->
+            "Bound"
+                .equals(
+                    kube.persistentVolumeClaims()
+                        .inNamespace(ns)
+                        .withName("shared")
+                        .get()
+                        .getStatus()
+                        .getPhase()));
+    String pv =
+        kube.persistentVolumeClaims()
+            .inNamespace(ns)
+            .withName("shared")
+            .get()
+            .getSpec()
+            .getVolumeName();
 
     Instant created = Instant.now();
-    kube.pods().inNamespace(ns).resource(app("writer", "shared",
-        "echo hello-from-writer > /data/hello && exec sleep 3600")).create();
+    kube.pods()
+        .inNamespace(ns)
+        .resource(
+            app("writer", "shared", "echo hello-from-writer > /data/hello && exec sleep 3600"))
+        .create();
     awaitRunning("writer", Duration.ofMinutes(3));
     Duration firstPod = Duration.between(created, Instant.now());
     created = Instant.now();
-    kube.pods().inNamespace(ns).resource(app("reader", "shared",
-        "until [ -s /data/hello ]; do sleep 0.2; done; cat /data/hello; exec sleep 3600")).create();
+    kube.pods()
+        .inNamespace(ns)
+        .resource(
+            app(
+                "reader",
+                "shared",
+                "until [ -s /data/hello ]; do sleep 0.2; done; cat /data/hello; exec sleep 3600"))
+        .create();
     awaitRunning("reader", Duration.ofMinutes(2));
     Duration joiningPod = Duration.between(created, Instant.now());
-    System.err.printf("RealNodeTest: %s; first pod of a volume Running in %d ms, a pod joining"
-        + " its Mount Pod in %d ms%n", node.timings(), firstPod.toMillis(), joiningPod.toMillis());
+    System.err.printf(
+        "RealNodeTest: %s; first pod of a volume Running in %d ms, a pod joining"
+            + " its Mount Pod in %d ms%n",
+        node.timings(), firstPod.toMillis(), joiningPod.toMillis());
 
-    await(Duration.ofSeconds(30), "the reader's log", () ->
-        log("reader").contains("hello-from-writer"));
-    List<Pod> mountPods = kube.pods().inNamespace(RealNode.NAMESPACE)
-        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems().stream()
-        .filter(p -> p.getMetadata().getAnnotations().getOrDefault(MountPodNames.UNIQUE_ID, "")
-            .equals(pv)).toList();
+    await(
+        Duration.ofSeconds(30),
+        "the reader's log",
+        () -> log("reader").contains("hello-from-writer"));
+    List<Pod> mountPods =
+        kube
+            .pods()
+            .inNamespace(RealNode.NAMESPACE)
+            .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
+            .list()
+            .getItems()
+            .stream()
+            .filter(
+                p ->
+                    p.getMetadata()
+                        .getAnnotations()
+                        .getOrDefault(MountPodNames.UNIQUE_ID, "")
+                        .equals(pv))
+            .toList();
     assertThat(mountPods).as("one Mount Pod serves both pods").hasSize(1);
     String script = mountPods.get(0).getSpec().getContainers().get(0).getCommand().get(2);
-    assertThat(script).as("the production command line").startsWith("juicefs format ")
+    assertThat(script)
+        .as("the production command line")
+        .startsWith("juicefs format ")
         .contains(" && exec juicefs mount ");
     // Through the stand-in: the data is in the volume's sub-directory of the file system.
     Path written = space.dataOf(ns).resolve(pv).resolve("hello");
@@ -123,40 +194,83 @@ class RealNodeTest {
     // Pods gone, claim deleted: the Mount Pod leaves, the PV and its directory go.
     kube.pods().inNamespace(ns).withName("writer").delete();
     kube.pods().inNamespace(ns).withName("reader").delete();
-    await(Duration.ofSeconds(90), "the Mount Pod gone", () ->
-        kube.pods().inNamespace(RealNode.NAMESPACE).withName(mountPods.get(0).getMetadata().getName())
-            .get() == null);
+    await(
+        Duration.ofSeconds(90),
+        "the Mount Pod gone",
+        () ->
+            kube.pods()
+                    .inNamespace(RealNode.NAMESPACE)
+                    .withName(mountPods.get(0).getMetadata().getName())
+                    .get()
+                == null);
     kube.persistentVolumeClaims().inNamespace(ns).withName("shared").delete();
-    await(Duration.ofSeconds(90), "PV " + pv + " deleted", () ->
-        kube.persistentVolumes().withName(pv).get() == null);
+    await(
+        Duration.ofSeconds(90),
+        "PV " + pv + " deleted",
+        () -> kube.persistentVolumes().withName(pv).get() == null);
     assertThat(written.getParent()).doesNotExist();
   }
 
   @Test
   void a_secret_without_metaurl_shows_the_drivers_message_on_the_pod() {
-    kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata()
-        .withName("no-metaurl").endMetadata().withStringData(Map.of("name", "nometa")).build())
+    kube.secrets()
+        .inNamespace(ns)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName("no-metaurl")
+                .endMetadata()
+                .withStringData(Map.of("name", "nometa"))
+                .build())
         .create();
     String pvName = ns + "-no-metaurl";
-    PersistentVolume pv = new PersistentVolumeBuilder().withNewMetadata().withName(pvName)
-        .endMetadata().withNewSpec().withCapacity(Map.of("storage", new Quantity("1Gi")))
-        .withAccessModes("ReadWriteMany").withPersistentVolumeReclaimPolicy("Retain")
-        .withStorageClassName("").withNewCsi().withDriver("csi.juicefs.com")
-        .withVolumeHandle(pvName).withNewNodePublishSecretRef().withName("no-metaurl")
-        .withNamespace(ns).endNodePublishSecretRef().endCsi().endSpec().build();
+    PersistentVolume pv =
+        new PersistentVolumeBuilder()
+            .withNewMetadata()
+            .withName(pvName)
+            .endMetadata()
+            .withNewSpec()
+            .withCapacity(Map.of("storage", new Quantity("1Gi")))
+            .withAccessModes("ReadWriteMany")
+            .withPersistentVolumeReclaimPolicy("Retain")
+            .withStorageClassName("")
+            .withNewCsi()
+            .withDriver("csi.juicefs.com")
+            .withVolumeHandle(pvName)
+            .withNewNodePublishSecretRef()
+            .withName("no-metaurl")
+            .withNamespace(ns)
+            .endNodePublishSecretRef()
+            .endCsi()
+            .endSpec()
+            .build();
     kube.persistentVolumes().resource(pv).create();
     try {
-      kube.persistentVolumeClaims().inNamespace(ns).resource(claim("no-metaurl", "", pvName)).create();
+      kube.persistentVolumeClaims()
+          .inNamespace(ns)
+          .resource(claim("no-metaurl", "", pvName))
+          .create();
       kube.pods().inNamespace(ns).resource(app("bad", "no-metaurl", "exec sleep 3600")).create();
-      await(Duration.ofMinutes(2), "a FailedMount event with the driver's message", () ->
-          events("bad").stream().anyMatch(e -> e.getMessage() != null
-              && e.getMessage().contains("secret key 'metaurl' is missing")));
+      await(
+          Duration.ofMinutes(2),
+          "a FailedMount event with the driver's message",
+          () ->
+              events("bad").stream()
+                  .anyMatch(
+                      e ->
+                          e.getMessage() != null
+                              && e.getMessage().contains("secret key 'metaurl' is missing")));
       assertThat(kube.pods().inNamespace(ns).withName("bad").get().getStatus().getPhase())
           .isEqualTo("Pending");
-      assertThat(kube.pods().inNamespace(RealNode.NAMESPACE)
-          .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems())
+      assertThat(
+              kube.pods()
+                  .inNamespace(RealNode.NAMESPACE)
+                  .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
+                  .list()
+                  .getItems())
           .as("no Mount Pod for a volume the driver refused")
-          .noneMatch(p -> pvName.equals(p.getMetadata().getAnnotations().get(MountPodNames.UNIQUE_ID)));
+          .noneMatch(
+              p -> pvName.equals(p.getMetadata().getAnnotations().get(MountPodNames.UNIQUE_ID)));
     } finally {
       kube.pods().inNamespace(ns).withName("bad").delete();
       kube.persistentVolumeClaims().inNamespace(ns).withName("no-metaurl").delete();
@@ -165,8 +279,8 @@ class RealNodeTest {
   }
 
   /**
-   * An upgrade of the node plugin (its pod deleted, the DaemonSet makes a new one) leaves the
-   * Mount Pod running and the app reading, without a single failed read.
+   * An upgrade of the node plugin (its pod deleted, the DaemonSet makes a new one) leaves the Mount
+   * Pod running and the app reading, without a single failed read.
    */
   @Test
   void a_driver_upgrade_leaves_the_mount_pod_and_the_app_reading() {
@@ -174,20 +288,34 @@ class RealNodeTest {
     try {
       Pod mountPod = mountPodOf(pvName);
       long failedBefore = failedReads("steady-upgrade");
-      Pod driver = kube.pods().inNamespace(RealNode.NAMESPACE)
-          .withLabel("app.kubernetes.io/component", "node").list().getItems().get(0);
+      Pod driver =
+          kube.pods()
+              .inNamespace(RealNode.NAMESPACE)
+              .withLabel("app.kubernetes.io/component", "node")
+              .list()
+              .getItems()
+              .get(0);
       kube.pods().inNamespace(RealNode.NAMESPACE).resource(driver).delete();
       // kubelet 1.20 sometimes loses the race with containerd's removal of the container
       // ("KillContainerError ... not found") and kills the pod again only at a later sync.
-      await(Duration.ofMinutes(3), "the old node plugin pod gone", () -> kube.pods()
-          .inNamespace(RealNode.NAMESPACE).withName(driver.getMetadata().getName()).get() == null);
+      await(
+          Duration.ofMinutes(3),
+          "the old node plugin pod gone",
+          () ->
+              kube.pods()
+                      .inNamespace(RealNode.NAMESPACE)
+                      .withName(driver.getMetadata().getName())
+                      .get()
+                  == null);
       node.awaitDriverReady(Duration.ofMinutes(2));
-      assertThat(mountPodOf(pvName).getMetadata().getUid()).as("the Mount Pod kept running")
+      assertThat(mountPodOf(pvName).getMetadata().getUid())
+          .as("the Mount Pod kept running")
           .isEqualTo(mountPod.getMetadata().getUid());
       assertThat(mountPodOf(pvName).getStatus().getContainerStatuses().get(0).getRestartCount())
           .isZero();
       awaitReading("steady-upgrade", Duration.ofSeconds(10));
-      assertThat(failedReads("steady-upgrade")).as("no read failed while the driver was replaced")
+      assertThat(failedReads("steady-upgrade"))
+          .as("no read failed while the driver was replaced")
           .isEqualTo(failedBefore);
     } finally {
       removeSteadyApp("upgrade", pvName);
@@ -195,8 +323,8 @@ class RealNodeTest {
   }
 
   /**
-   * A deleted Mount Pod is replaced and the app reads again: the driver binds the target again
-   * and reaches the container's copy of it (HostToContainer).
+   * A deleted Mount Pod is replaced and the app reads again: the driver binds the target again and
+   * reaches the container's copy of it (HostToContainer).
    */
   @Test
   void a_replaced_mount_pod_serves_the_app_again() {
@@ -204,11 +332,15 @@ class RealNodeTest {
     try {
       Pod mountPod = mountPodOf(pvName);
       kube.pods().inNamespace(RealNode.NAMESPACE).resource(mountPod).delete();
-      await(Duration.ofMinutes(2), "a new Mount Pod Running", () -> {
-        Pod p = mountPodOfOrNull(pvName);
-        return p != null && !p.getMetadata().getUid().equals(mountPod.getMetadata().getUid())
-            && "Running".equals(p.getStatus().getPhase());
-      });
+      await(
+          Duration.ofMinutes(2),
+          "a new Mount Pod Running",
+          () -> {
+            Pod p = mountPodOfOrNull(pvName);
+            return p != null
+                && !p.getMetadata().getUid().equals(mountPod.getMetadata().getUid())
+                && "Running".equals(p.getStatus().getPhase());
+          });
       awaitReading("steady-replaced", Duration.ofSeconds(90));
     } finally {
       removeSteadyApp("replaced", pvName);
@@ -221,9 +353,15 @@ class RealNodeTest {
    */
   private static String steadyApp(String name) {
     String fs = space.staticVolume(name, Map.of(), List.of());
-    kube.pods().inNamespace(ns).resource(app("steady-" + name, name,
-        "echo steady > /data/f; while true; do if [ \"$(cat /data/f 2>/dev/null)\" = steady ];"
-            + " then echo read-ok; else echo read-failed; fi; sleep 0.5; done")).create();
+    kube.pods()
+        .inNamespace(ns)
+        .resource(
+            app(
+                "steady-" + name,
+                name,
+                "echo steady > /data/f; while true; do if [ \"$(cat /data/f 2>/dev/null)\" = steady ];"
+                    + " then echo read-ok; else echo read-failed; fi; sleep 0.5; done"))
+        .create();
     awaitRunning("steady-" + name, Duration.ofMinutes(3));
     awaitReading("steady-" + name, Duration.ofSeconds(30));
     return fs;
@@ -236,10 +374,13 @@ class RealNodeTest {
 
   /** The app's last line says it read its file (a failed read before that may be older). */
   private static void awaitReading(String pod, Duration timeout) {
-    await(timeout, pod + " reading", () -> {
-      String[] lines = log(pod).strip().split("\n");
-      return lines.length > 0 && lines[lines.length - 1].equals("read-ok");
-    });
+    await(
+        timeout,
+        pod + " reading",
+        () -> {
+          String[] lines = log(pod).strip().split("\n");
+          return lines.length > 0 && lines[lines.length - 1].equals("read-ok");
+        });
   }
 
   private static long failedReads(String pod) {

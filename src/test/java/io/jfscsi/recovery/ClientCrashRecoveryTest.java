@@ -27,8 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ClientCrashRecoveryTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   DriverFixture driver;
 
@@ -62,34 +61,38 @@ class ClientCrashRecoveryTest {
     ExecutorService pods = Executors.newFixedThreadPool(4);
     for (int p = 0; p < 4; p++) {
       int pod = p;
-      pods.submit(() -> {
-        int n = 0;
-        while (running.get()) {
-          Path target = targets.get((pod * 5 + n++) % targets.size());
-          try {
-            Files.writeString(target.resolve("pod-" + pod + "-" + n), "x");
-            Files.readString(target.resolve("before-0"));
-            ok.incrementAndGet();
-          } catch (IOException e) {
-            failed.incrementAndGet();
-          }
-        }
-      });
+      pods.submit(
+          () -> {
+            int n = 0;
+            while (running.get()) {
+              Path target = targets.get((pod * 5 + n++) % targets.size());
+              try {
+                Files.writeString(target.resolve("pod-" + pod + "-" + n), "x");
+                Files.readString(target.resolve("before-0"));
+                ok.incrementAndGet();
+              } catch (IOException e) {
+                failed.incrementAndGet();
+              }
+            }
+          });
     }
     Thread.sleep(200);
     new ProcessBuilder("kill", "-9", Long.toString(oldClient)).start().waitFor();
 
     long killedAt = System.nanoTime();
-    Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(50))
         .until(() -> targets.stream().allMatch(ClientCrashRecoveryTest::readable));
     long recoveredMs = (System.nanoTime() - killedAt) / 1_000_000;
     running.set(false);
     pods.shutdown();
     assertThat(pods.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
 
-    System.out.printf("client killed: all %d targets readable again after %d ms "
-        + "(pod I/O during the test: %d ok, %d failed)%n", targets.size(), recoveredMs,
-        ok.get(), failed.get());
+    System.out.printf(
+        "client killed: all %d targets readable again after %d ms "
+            + "(pod I/O during the test: %d ok, %d failed)%n",
+        targets.size(), recoveredMs, ok.get(), failed.get());
     assertThat(driver.clientPids()).hasSize(1).doesNotContain(oldClient);
     for (int i = 0; i < targets.size(); i++) {
       assertThat(targets.get(i).resolve("before-" + i)).hasContent("written before the crash");
@@ -110,15 +113,26 @@ class ClientCrashRecoveryTest {
     Files.createDirectories(target.resolve("app-data"));
     Files.writeString(target.resolve("app-data").resolve("config"), "seen through the subPath");
     // What kubelet does for volumeMounts[].subPath: bind the sub-directory of the target.
-    Path subPathBind = target.getParent().getParent().getParent().getParent()
-        .resolve("volume-subpaths").resolve("pvc-1").resolve("app").resolve("0");
+    Path subPathBind =
+        target
+            .getParent()
+            .getParent()
+            .getParent()
+            .getParent()
+            .resolve("volume-subpaths")
+            .resolve("pvc-1")
+            .resolve("app")
+            .resolve("0");
     Files.createDirectories(subPathBind);
     run("mount", "--bind", target.resolve("app-data").toString(), subPathBind.toString());
     assertThat(subPathBind.resolve("config")).hasContent("seen through the subPath");
 
-    new ProcessBuilder("kill", "-9", Long.toString(driver.clientPids().getFirst())).start()
+    new ProcessBuilder("kill", "-9", Long.toString(driver.clientPids().getFirst()))
+        .start()
         .waitFor();
-    Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(50))
         .until(() -> readable(subPathBind));
     assertThat(subPathBind.resolve("config")).hasContent("seen through the subPath");
 

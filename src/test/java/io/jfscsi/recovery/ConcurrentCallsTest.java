@@ -3,10 +3,12 @@ package io.jfscsi.recovery;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import csi.v1.NodeUnpublishVolumeRequest;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -15,13 +17,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import csi.v1.NodeUnpublishVolumeRequest;
-import java.time.Duration;
-import org.awaitility.Awaitility;
 
 /**
  * 1,000 publish and unpublish calls over 50 volumes, all in flight at once through the socket:
@@ -29,8 +29,7 @@ import org.awaitility.Awaitility;
  */
 class ConcurrentCallsTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   DriverFixture driver;
 
@@ -72,22 +71,38 @@ class ConcurrentCallsTest {
       Path target = all.get(i);
       String volume = volumeOf.get(i);
       boolean keep = kept.contains(target);
-      chains.add(CompletableFuture.runAsync(() -> {
-        await(driver.csi().nodeAsync().nodePublishVolume(
-            driver.publishRequest(volume, target).build()));
-        if (keep) {
-          await(driver.csi().nodeAsync().nodePublishVolume(
-              driver.publishRequest(volume, target).build()));
-        } else {
-          await(driver.csi().nodeAsync().nodeUnpublishVolume(
-              NodeUnpublishVolumeRequest.newBuilder().setVolumeId(volume)
-                  .setTargetPath(target.toString()).build()));
-        }
-      }, callers));
+      chains.add(
+          CompletableFuture.runAsync(
+              () -> {
+                await(
+                    driver
+                        .csi()
+                        .nodeAsync()
+                        .nodePublishVolume(driver.publishRequest(volume, target).build()));
+                if (keep) {
+                  await(
+                      driver
+                          .csi()
+                          .nodeAsync()
+                          .nodePublishVolume(driver.publishRequest(volume, target).build()));
+                } else {
+                  await(
+                      driver
+                          .csi()
+                          .nodeAsync()
+                          .nodeUnpublishVolume(
+                              NodeUnpublishVolumeRequest.newBuilder()
+                                  .setVolumeId(volume)
+                                  .setTargetPath(target.toString())
+                                  .build()));
+                }
+              },
+              callers));
     }
     CompletableFuture.allOf(chains.toArray(CompletableFuture[]::new)).get(5, TimeUnit.MINUTES);
-    System.out.printf("1,000 calls over %d volumes answered in %d ms%n", volumes,
-        (System.nanoTime() - began) / 1_000_000);
+    System.out.printf(
+        "1,000 calls over %d volumes answered in %d ms%n",
+        volumes, (System.nanoTime() - began) / 1_000_000);
     callers.shutdown();
 
     Set<String> mounted = new HashSet<>(driver.mountsUnder());
@@ -100,7 +115,8 @@ class ConcurrentCallsTest {
       assertThat(t).doesNotExist();
     }
     // One client for each volume that kept a target, none for the others.
-    Awaitility.await().atMost(Duration.ofSeconds(30))
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
         .untilAsserted(() -> assertThat(driver.clientPids()).hasSize(25));
 
     for (Path t : kept) {

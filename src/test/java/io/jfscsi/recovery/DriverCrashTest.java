@@ -7,6 +7,7 @@ import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,24 +17,22 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.time.Duration;
-import java.util.stream.Collectors;
-import org.awaitility.Awaitility;
 
 /**
- * The driver process is killed with SIGKILL in the middle of a storm of publishes and
- * unpublishes. Pods published before the kill keep their volume while no driver runs; the next
- * driver rebuilds its state from the records and the mount table, and once every target is
- * unpublished nothing is left: no mount, no client process, no record.
+ * The driver process is killed with SIGKILL in the middle of a storm of publishes and unpublishes.
+ * Pods published before the kill keep their volume while no driver runs; the next driver rebuilds
+ * its state from the records and the mount table, and once every target is unpublished nothing is
+ * left: no mount, no client process, no record.
  */
 class DriverCrashTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   DriverFixture driver;
 
@@ -52,7 +51,11 @@ class DriverCrashTest {
   }
 
   /** What the storm knows for sure about a target: answered published, or answered gone. */
-  enum Known { PUBLISHED, UNPUBLISHED, UNCERTAIN }
+  enum Known {
+    PUBLISHED,
+    UNPUBLISHED,
+    UNCERTAIN
+  }
 
   @Test
   void aKilledDriverLosesNoReferenceAndLeaksNothing() throws Exception {
@@ -78,34 +81,38 @@ class DriverCrashTest {
     ExecutorService callers = Executors.newFixedThreadPool(8);
     for (int c = 0; c < 8; c++) {
       int caller = c;
-      callers.submit(() -> {
-        Random random = new Random(caller);
-        while (storming.get()) {
-          // Each caller owns every eighth target, so calls on one target never overlap.
-          Path t = stormTargets.get(caller + 8 * random.nextInt(stormTargets.size() / 8));
-          boolean publish = random.nextBoolean();
-          known.put(t, Known.UNCERTAIN);
-          try {
-            if (publish) {
-              driver.publish(volumeOf.get(t), t);
-            } else {
-              driver.unpublish(volumeOf.get(t), t);
+      callers.submit(
+          () -> {
+            Random random = new Random(caller);
+            while (storming.get()) {
+              // Each caller owns every eighth target, so calls on one target never overlap.
+              Path t = stormTargets.get(caller + 8 * random.nextInt(stormTargets.size() / 8));
+              boolean publish = random.nextBoolean();
+              known.put(t, Known.UNCERTAIN);
+              try {
+                if (publish) {
+                  driver.publish(volumeOf.get(t), t);
+                } else {
+                  driver.unpublish(volumeOf.get(t), t);
+                }
+                known.put(t, publish ? Known.PUBLISHED : Known.UNPUBLISHED);
+              } catch (StatusRuntimeException e) {
+                // The driver is down: the outcome stays uncertain, and this caller stops, so that
+                // only the call in flight at the kill is uncertain (calls refused at once would
+                // otherwise mark target after target uncertain until the storm is called off).
+                return;
+              }
             }
-            known.put(t, publish ? Known.PUBLISHED : Known.UNPUBLISHED);
-          } catch (StatusRuntimeException e) {
-            // The driver is down: the outcome stays uncertain, and this caller stops, so that
-            // only the call in flight at the kill is uncertain (calls refused at once would
-            // otherwise mark target after target uncertain until the storm is called off).
-            return;
-          }
-        }
-      });
+          });
     }
     // Kill it mid-storm, once calls of both kinds have been answered (a busy machine starts
     // slowly); every caller has a call in flight all the time.
-    Awaitility.await().atMost(Duration.ofSeconds(60))
-        .until(() -> known.values().stream().filter(k -> k == Known.PUBLISHED).count() >= 5
-            && known.values().stream().filter(k -> k == Known.UNPUBLISHED).count() >= 5);
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                known.values().stream().filter(k -> k == Known.PUBLISHED).count() >= 5
+                    && known.values().stream().filter(k -> k == Known.UNPUBLISHED).count() >= 5);
     first.destroyForcibly().waitFor();
     // Only the calls in flight at the kill stay uncertain: no new ones start.
     storming.set(false);
@@ -119,24 +126,28 @@ class DriverCrashTest {
     assertThat(callers.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
     long restartAt = System.nanoTime();
 
-    Map<Known, Long> tally = known.values().stream().collect(
-        Collectors.groupingBy(k -> k, Collectors.counting()));
+    Map<Known, Long> tally =
+        known.values().stream().collect(Collectors.groupingBy(k -> k, Collectors.counting()));
     System.out.println("storm targets at the kill: " + tally);
-    assertThat(tally.getOrDefault(Known.PUBLISHED, 0L)).as("the storm published something")
+    assertThat(tally.getOrDefault(Known.PUBLISHED, 0L))
+        .as("the storm published something")
         .isPositive();
 
     driver.startProcess();
-    System.out.printf("driver restarted and ready in %d ms%n",
-        (System.nanoTime() - restartAt) / 1_000_000);
+    System.out.printf(
+        "driver restarted and ready in %d ms%n", (System.nanoTime() - restartAt) / 1_000_000);
     List<String> mounted = driver.mountsUnder();
     for (var e : known.entrySet()) {
       if (e.getValue() == Known.PUBLISHED) {
-        assertThat(mounted).as("answered published before the kill").contains(e.getKey().toString());
+        assertThat(mounted)
+            .as("answered published before the kill")
+            .contains(e.getKey().toString());
         try (var files = Files.list(e.getKey())) {
           assertThat(files.count()).isGreaterThanOrEqualTo(0); // answers: not stale
         }
       } else if (e.getValue() == Known.UNPUBLISHED) {
-        assertThat(mounted).as("answered unpublished before the kill")
+        assertThat(mounted)
+            .as("answered unpublished before the kill")
             .doesNotContain(e.getKey().toString());
       }
     }
@@ -153,7 +164,8 @@ class DriverCrashTest {
     }
     long cleanupAt = System.nanoTime();
     driver.awaitNoClients();
-    System.out.printf("all clients gone %d ms after the last unpublish%n",
+    System.out.printf(
+        "all clients gone %d ms after the last unpublish%n",
         (System.nanoTime() - cleanupAt) / 1_000_000);
     try (var records = Files.list(dir.resolve("state").resolve("clients"))) {
       assertThat(records.filter(f -> f.toString().endsWith(".properties")).toList()).isEmpty();

@@ -31,11 +31,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The client killed with SIGKILL, again and again, under containers made as runc makes them
- * ({@link NamespaceContainer}: own mount and PID namespaces, own /proc, own root, the volume at
- * /data): those whose volume mount has HostToContainer propagation get the fresh bind through
- * propagation, those with none get it from the namespace helper; every one reads and writes its
- * volume again after every kill, and the last recovery is as quick as the first.
+ * The client killed with SIGKILL, again and again, under containers made as runc makes them ({@link
+ * NamespaceContainer}: own mount and PID namespaces, own /proc, own root, the volume at /data):
+ * those whose volume mount has HostToContainer propagation get the fresh bind through propagation,
+ * those with none get it from the namespace helper; every one reads and writes its volume again
+ * after every kill, and the last recovery is as quick as the first.
  */
 class EveryContainerRecoversTest {
   static final Duration BOUND = Duration.ofSeconds(20);
@@ -43,8 +43,7 @@ class EveryContainerRecoversTest {
   static final Duration RESET_AFTER = Duration.ofSeconds(1);
   static final int KILLS = 5;
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   DriverFixture driver;
   Path work;
@@ -54,9 +53,10 @@ class EveryContainerRecoversTest {
   @BeforeEach
   void start() throws Exception {
     HostRequirements.requireFuse();
-    driver = new DriverFixture(dir)
-        .with("client.restart-backoff.min", MIN_BACKOFF.toMillis() + "ms")
-        .with("client.restart-backoff.reset-after", RESET_AFTER.toMillis() + "ms");
+    driver =
+        new DriverFixture(dir)
+            .with("client.restart-backoff.min", MIN_BACKOFF.toMillis() + "ms")
+            .with("client.restart-backoff.reset-after", RESET_AFTER.toMillis() + "ms");
     // On a real node the kubelet root is a shared mount (kubelet makes it one at start).
     run("mount", "--bind", driver.kubelet.toString(), driver.kubelet.toString());
     run("mount", "--make-shared", driver.kubelet.toString());
@@ -93,19 +93,21 @@ class EveryContainerRecoversTest {
     container("private-a", Propagation.PRIVATE, targets.get(0), Optional.of(pods.get(0)));
     container("private-a2", Propagation.PRIVATE, targets.get(0), Optional.of(pods.get(0)));
     container("private-b", Propagation.PRIVATE, targets.get(1), Optional.of(pods.get(1)));
-    NamespaceContainer slaveC = container("h2c-c", Propagation.HOST_TO_CONTAINER, targets.get(2),
-        Optional.of(pods.get(2)));
+    NamespaceContainer slaveC =
+        container("h2c-c", Propagation.HOST_TO_CONTAINER, targets.get(2), Optional.of(pods.get(2)));
     container("h2c-d", Propagation.HOST_TO_CONTAINER, targets.get(3), Optional.of(pods.get(3)));
-    NamespaceContainer stranger = container("stranger", Propagation.PRIVATE, targets.get(3),
-        Optional.empty());
-    List<NamespaceContainer> podContainers = containers.stream().filter(c -> c != stranger)
-        .toList();
+    NamespaceContainer stranger =
+        container("stranger", Propagation.PRIVATE, targets.get(3), Optional.empty());
+    List<NamespaceContainer> podContainers =
+        containers.stream().filter(c -> c != stranger).toList();
     assertThat(MountInfo.ofProcess(slaveC.pid()))
         .as("the kubelet tree is out of the container's sight")
         .noneMatch(e -> e.mountPoint().startsWith(driver.kubelet));
     // A process that opened a file before the first crash and keeps it open.
-    Process holder = new ProcessBuilder("sh", "-c",
-        "exec 3<'" + targets.get(0).resolve("before") + "'; exec sleep 600").start();
+    Process holder =
+        new ProcessBuilder(
+                "sh", "-c", "exec 3<'" + targets.get(0).resolve("before") + "'; exec sleep 600")
+            .start();
     holders.add(holder);
     Path heldOpen = Path.of("/proc", Long.toString(holder.pid()), "fd", "3");
     Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> Files.isReadable(heldOpen));
@@ -133,28 +135,34 @@ class EveryContainerRecoversTest {
         }
         Thread.sleep(10);
       }
-      System.out.printf("kill %d of the client (pid %d): host targets readable after %d ms;"
-          + " containers failing from (ms) %s; reading again at (ms) %s%n", kill, oldClient,
-          hostMs, failedAt, readsAgainAt);
+      System.out.printf(
+          "kill %d of the client (pid %d): host targets readable after %d ms;"
+              + " containers failing from (ms) %s; reading again at (ms) %s%n",
+          kill, oldClient, hostMs, failedAt, readsAgainAt);
 
-      assertThat(hostMs).as("kill %d: host targets readable again within %s", kill, BOUND)
+      assertThat(hostMs)
+          .as("kill %d: host targets readable again within %s", kill, BOUND)
           .isNotNegative();
-      assertThat(failedAt).as("kill %d: every container lost its volume", kill)
+      assertThat(failedAt)
+          .as("kill %d: every container lost its volume", kill)
           .containsOnlyKeys(names(podContainers));
-      assertThat(readsAgainAt).as("kill %d: every container reads again (statuses %s)", kill,
-          statuses(podContainers)).containsOnlyKeys(names(podContainers));
+      assertThat(readsAgainAt)
+          .as("kill %d: every container reads again (statuses %s)", kill, statuses(podContainers))
+          .containsOnlyKeys(names(podContainers));
       assertThat(driver.clientPids()).hasSize(1).doesNotContain(oldClient);
       slowest.add(readsAgainAt.values().stream().mapToLong(Long::longValue).max().orElseThrow());
       // HostToContainer: the fresh bind arrived through propagation, on top of the dead ones.
-      assertThat(layersAt(slaveC)).as("kill %d: binds stacked at h2c-c's %s", kill,
-          NamespaceContainer.VOLUME).isEqualTo(kill + 1);
+      assertThat(layersAt(slaveC))
+          .as("kill %d: binds stacked at h2c-c's %s", kill, NamespaceContainer.VOLUME)
+          .isEqualTo(kill + 1);
       // The client served a while before the next kill: no crash loop, no growing backoff.
       Thread.sleep(RESET_AFTER.toMillis() + 200);
     }
     System.out.printf("slowest container per kill (ms): %s%n", slowest);
     // A backoff doubling from 300 ms would make the fifth restart wait 4.8 s.
-    assertThat(slowest.getLast()).as("the fifth recovery is not slower than the first (%s)",
-        slowest).isLessThan(slowest.getFirst() + 2_000);
+    assertThat(slowest.getLast())
+        .as("the fifth recovery is not slower than the first (%s)", slowest)
+        .isLessThan(slowest.getFirst() + 2_000);
     // Three private containers were repaired inside their namespaces after every kill.
     assertThat(metric("jfscsi_container_recoveries_total\\{outcome=\"recovered\"\\}"))
         .isGreaterThanOrEqualTo(3.0 * KILLS);
@@ -170,8 +178,9 @@ class EveryContainerRecoversTest {
     assertThat(readError(heldOpen)).contains("Transport endpoint is not connected");
     // The process of no pod: its copy is no target's, so it is left alone (still dead).
     assertThat(stranger.ok()).isFalse();
-    MountEntry strangers = MountInfo.topMostAt(MountInfo.ofProcess(stranger.pid()),
-        Path.of(NamespaceContainer.VOLUME)).orElseThrow();
+    MountEntry strangers =
+        MountInfo.topMostAt(MountInfo.ofProcess(stranger.pid()), Path.of(NamespaceContainer.VOLUME))
+            .orElseThrow();
     MountEntry fresh = MountInfo.topMostAt(MountInfo.self(), targets.get(3)).orElseThrow();
     assertThat(strangers.device()).isNotEqualTo(fresh.device());
 
@@ -203,16 +212,18 @@ class EveryContainerRecoversTest {
 
     run("kill", "-9", Long.toString(driver.clientPids().getFirst()));
     long killedAt = System.nanoTime();
-    Awaitility.await().atMost(BOUND).until(
-        () -> metric("jfscsi_container_recoveries_total\\{outcome=\"failed\"\\}") >= 1);
+    Awaitility.await()
+        .atMost(BOUND)
+        .until(() -> metric("jfscsi_container_recoveries_total\\{outcome=\"failed\"\\}") >= 1);
     assertThat(readable(target)).as("the host's target is bound again").isTrue();
     assertThat(c.ok()).as("the container is not repaired while the helper fails").isFalse();
 
     Files.move(saved, helper, StandardCopyOption.REPLACE_EXISTING);
     long restoredMs = (System.nanoTime() - killedAt) / 1_000_000;
     Awaitility.await().atMost(BOUND).pollInterval(Duration.ofMillis(20)).until(c::ok);
-    System.out.printf("helper failing until %d ms after the kill; the container reads again at"
-        + " %d ms%n", restoredMs, (System.nanoTime() - killedAt) / 1_000_000);
+    System.out.printf(
+        "helper failing until %d ms after the kill; the container reads again at" + " %d ms%n",
+        restoredMs, (System.nanoTime() - killedAt) / 1_000_000);
     assertThat(metric("jfscsi_container_recoveries_total\\{outcome=\"recovered\"\\}"))
         .isGreaterThanOrEqualTo(1);
     assertThat(c.inside("cat", c.volume.resolve("before").toString()))
@@ -239,8 +250,8 @@ class EveryContainerRecoversTest {
 
   // ---- helpers -----------------------------------------------------------------------------
 
-  NamespaceContainer container(String name, Propagation propagation, Path target,
-                               Optional<String> pod) throws IOException {
+  NamespaceContainer container(
+      String name, Propagation propagation, Path target, Optional<String> pod) throws IOException {
     NamespaceContainer c = NamespaceContainer.start(name, propagation, target, pod, work);
     containers.add(c);
     return c;
@@ -262,25 +273,33 @@ class EveryContainerRecoversTest {
 
   static long layersAt(NamespaceContainer c) {
     Path volume = Path.of(NamespaceContainer.VOLUME);
-    return MountInfo.ofProcess(c.pid()).stream().filter(e -> e.mountPoint().equals(volume))
-        .count();
+    return MountInfo.ofProcess(c.pid()).stream().filter(e -> e.mountPoint().equals(volume)).count();
   }
 
   double metric(String pattern) throws IOException {
-    String text = new String(URI.create("http://127.0.0.1:"
-        + driver.driver().managementPort().getAsInt() + "/metrics").toURL().openStream()
-        .readAllBytes(), StandardCharsets.UTF_8);
+    String text =
+        new String(
+            URI.create(
+                    "http://127.0.0.1:" + driver.driver().managementPort().getAsInt() + "/metrics")
+                .toURL()
+                .openStream()
+                .readAllBytes(),
+            StandardCharsets.UTF_8);
     Matcher m = Pattern.compile("(?m)^" + pattern + " (\\S+)$").matcher(text);
     return m.find() ? Double.parseDouble(m.group(1)) : 0;
   }
 
   /** No client runs and nothing is mounted under the test directory but the kubelet root's bind. */
   void awaitNothingLeftOnTheHost() {
-    Awaitility.await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
-      assertThat(driver.clientPids()).as("client pids").isEmpty();
-      assertThat(driver.mountsUnder()).as("mounts on the host")
-          .containsExactly(driver.kubelet.toString());
-    });
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              assertThat(driver.clientPids()).as("client pids").isEmpty();
+              assertThat(driver.mountsUnder())
+                  .as("mounts on the host")
+                  .containsExactly(driver.kubelet.toString());
+            });
   }
 
   static String readError(Path file) {

@@ -8,11 +8,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import java.util.Optional;
 
 /** Exits of processes that are not children of this JVM, as after a driver restart. */
 class AdoptedExitsTest {
@@ -25,26 +25,35 @@ class AdoptedExitsTest {
 
   /** A sleep whose parent shell has exited: it is not our child. */
   private ProcessHandle orphanSleep() throws Exception {
-    Process sh = new ProcessBuilder("/bin/sh", "-c", "sleep 300 >/dev/null 2>&1 </dev/null & echo $!")
-        .redirectErrorStream(true).start();
+    Process sh =
+        new ProcessBuilder("/bin/sh", "-c", "sleep 300 >/dev/null 2>&1 </dev/null & echo $!")
+            .redirectErrorStream(true)
+            .start();
     String line;
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(sh.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader r =
+        new BufferedReader(new InputStreamReader(sh.getInputStream(), StandardCharsets.UTF_8))) {
       line = r.readLine();
     }
     assertThat(sh.waitFor(10, TimeUnit.SECONDS)).isTrue();
     ProcessHandle h = ProcessHandle.of(Long.parseLong(line.trim())).orElseThrow();
     started.add(h);
-    assertThat(h.parent().map(ProcessHandle::pid)).isNotEqualTo(Optional.of(ProcessHandle.current().pid()));
+    assertThat(h.parent().map(ProcessHandle::pid))
+        .isNotEqualTo(Optional.of(ProcessHandle.current().pid()));
     return h;
   }
 
   private static long pollerThreads() {
-    return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("jfs-adopted-exits")).count();
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().equals("jfs-adopted-exits"))
+        .count();
   }
 
   private static long reaperThreadsFor(List<ProcessHandle> handles) {
     return Thread.getAllStackTraces().keySet().stream()
-        .filter(t -> handles.stream().anyMatch(h -> t.getName().equals("process reaper (pid " + h.pid() + ")")))
+        .filter(
+            t ->
+                handles.stream()
+                    .anyMatch(h -> t.getName().equals("process reaper (pid " + h.pid() + ")")))
         .count();
   }
 

@@ -24,9 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
 /**
- * cleanCache against the records of other clients, with a fake {@code juicefs} whose
- * {@code status} answers a UUID per metaurl: ONE for two spellings of one file system, TWO for
- * another, and a failure for an unreachable one.
+ * cleanCache against the records of other clients, with a fake {@code juicefs} whose {@code status}
+ * answers a UUID per metaurl: ONE for two spellings of one file system, TWO for another, and a
+ * failure for an unreachable one.
  */
 class CacheSharingTest {
   static final String ONE = "5d8f1a3c-1111-2222-3333-444455556666";
@@ -36,8 +36,7 @@ class CacheSharingTest {
   static final String FS_TWO = "redis://127.0.0.1:6379/2";
   static final String UNREACHABLE = "redis://10.255.255.1:6379/9";
 
-  @TempDir
-  Path base;
+  @TempDir Path base;
   Path cache;
   Path argvLog;
   LocalProcessRuntime rt;
@@ -48,8 +47,10 @@ class CacheSharingTest {
   void setUp() throws Exception {
     cache = Files.createDirectories(base.resolve("cache"));
     argvLog = base.resolve("argv.log");
-    LocalRuntimeConfig config = LocalRuntimeConfig.under(base).withJuicefsBinary(fakeJuicefs())
-        .withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(10));
+    LocalRuntimeConfig config =
+        LocalRuntimeConfig.under(base)
+            .withJuicefsBinary(fakeJuicefs())
+            .withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(10));
     rt = new LocalProcessRuntime(config, new LinuxMounter());
     logs.start();
     logger.addAppender(logs);
@@ -69,18 +70,28 @@ class CacheSharingTest {
     rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE).resolve("raw")).isDirectory();
-    assertThat(infos()).anySatisfy(m -> assertThat(m).startsWith("left cache " + cache.resolve(ONE) + " of volume vol-a in place")
-        .contains("client vol-b-", "mounts the same file system"));
+    assertThat(infos())
+        .anySatisfy(
+            m ->
+                assertThat(m)
+                    .startsWith("left cache " + cache.resolve(ONE) + " of volume vol-a in place")
+                    .contains("client vol-b-", "mounts the same file system"));
     assertThat(statusCalls()).as("the same metaurl needs no second status").hasSize(1);
   }
 
   @Test
   void removesWhenNoOtherClientSharesIt() throws Exception {
     VolumeSettings stopped = recorded("vol-a", FS_ONE, cache); // its own record does not count
-    recorded("vol-c", FS_TWO, cache);                            // another file system, same directory
-    recorded("vol-d", FS_ONE, base.resolve("elsewhere"));       // same file system, other directory
+    recorded("vol-c", FS_TWO, cache); // another file system, same directory
+    recorded("vol-d", FS_ONE, base.resolve("elsewhere")); // same file system, other directory
     Path local = Files.createDirectories(base.resolve("local"));
-    rt.save(record(new VolumeSource("vol-e", Map.of("name", "localvol", "metaurl", "local://" + local), Map.of(), List.of())));
+    rt.save(
+        record(
+            new VolumeSource(
+                "vol-e",
+                Map.of("name", "localvol", "metaurl", "local://" + local),
+                Map.of(),
+                List.of())));
     Files.createDirectories(cache.resolve(ONE).resolve("raw/chunks"));
     Files.writeString(cache.resolve(ONE).resolve("raw/chunks/0_4096"), "block");
     Files.createDirectories(cache.resolve(TWO));
@@ -89,7 +100,11 @@ class CacheSharingTest {
 
     assertThat(cache.resolve(ONE)).doesNotExist();
     assertThat(cache.resolve(TWO)).as("vol-c's cache").isDirectory();
-    assertThat(infos()).anySatisfy(m -> assertThat(m).isEqualTo("removed cache " + cache.resolve(ONE) + " of volume vol-a"));
+    assertThat(infos())
+        .anySatisfy(
+            m ->
+                assertThat(m)
+                    .isEqualTo("removed cache " + cache.resolve(ONE) + " of volume vol-a"));
   }
 
   @Test
@@ -101,7 +116,8 @@ class CacheSharingTest {
     rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE)).isDirectory();
-    assertThat(infos()).anySatisfy(m -> assertThat(m).contains("client vol-f-", "mounts the same file system"));
+    assertThat(infos())
+        .anySatisfy(m -> assertThat(m).contains("client vol-f-", "mounts the same file system"));
     assertThat(statusCalls()).anySatisfy(l -> assertThat(l).endsWith(FS_ONE_ALIAS));
   }
 
@@ -114,7 +130,8 @@ class CacheSharingTest {
     rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE)).isDirectory();
-    assertThat(infos()).anySatisfy(m -> assertThat(m).contains("client vol-g-", "could not be read"));
+    assertThat(infos())
+        .anySatisfy(m -> assertThat(m).contains("client vol-g-", "could not be read"));
   }
 
   @Test
@@ -126,21 +143,31 @@ class CacheSharingTest {
     rt.cleanCache(stopped).toCompletableFuture().join();
 
     assertThat(cache.resolve(ONE).resolve("nested").resolve(TWO)).isDirectory();
-    assertThat(infos()).anySatisfy(m -> assertThat(m).contains("client vol-h-", "has its cache directory", "inside it"));
+    assertThat(infos())
+        .anySatisfy(
+            m -> assertThat(m).contains("client vol-h-", "has its cache directory", "inside it"));
   }
 
   /** Saves a record for a juicefs volume and returns its parsed settings. */
   private VolumeSettings recorded(String volumeId, String metaurl, Path cacheDir) {
-    VolumeSource source = new VolumeSource(volumeId, Map.of("name", "jfsvol", "metaurl", metaurl), Map.of(),
-        List.of("cache-dir=" + cacheDir));
+    VolumeSource source =
+        new VolumeSource(
+            volumeId,
+            Map.of("name", "jfsvol", "metaurl", metaurl),
+            Map.of(),
+            List.of("cache-dir=" + cacheDir));
     rt.save(record(source));
     return SettingsParser.parse(source);
   }
 
   private static ClientRecord record(VolumeSource source) {
     VolumeSettings s = SettingsParser.parse(source);
-    return new ClientRecord(new ClientKey(s.volumeId(), s.clientHash()), source, Set.of("/pods/x/target"),
-        Optional.empty(), Optional.empty());
+    return new ClientRecord(
+        new ClientKey(s.volumeId(), s.clientHash()),
+        source,
+        Set.of("/pods/x/target"),
+        Optional.empty(),
+        Optional.empty());
   }
 
   private List<String> infos() {
@@ -154,7 +181,9 @@ class CacheSharingTest {
   private Path fakeJuicefs() throws Exception {
     Path script = base.resolve("bin").resolve("juicefs");
     Files.createDirectories(script.getParent());
-    Files.writeString(script, """
+    Files.writeString(
+        script,
+        """
         #!/bin/sh
         echo "$*" >> ARGV
         [ "$1" = status ] || exit 2
@@ -164,8 +193,13 @@ class CacheSharingTest {
           *) echo "cannot connect to $2" >&2; exit 1 ;;
         esac
         echo "{\\"Setting\\": {\\"Name\\": \\"fs\\", \\"UUID\\": \\"$uuid\\"}, \\"Sessions\\": []}"
-        """.replace("ARGV", argvLog.toString()).replace("FS_ONE_ALIAS", FS_ONE_ALIAS).replace("FS_ONE", FS_ONE)
-        .replace("FS_TWO", FS_TWO).replace("=ONE", "=" + ONE).replace("=TWO", "=" + TWO));
+        """
+            .replace("ARGV", argvLog.toString())
+            .replace("FS_ONE_ALIAS", FS_ONE_ALIAS)
+            .replace("FS_ONE", FS_ONE)
+            .replace("FS_TWO", FS_TWO)
+            .replace("=ONE", "=" + ONE)
+            .replace("=TWO", "=" + TWO));
     Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
     return script;
   }

@@ -7,6 +7,7 @@ import io.jfscsi.host.MountInfo;
 import io.jfscsi.juicefs.ClientResources;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.testing.HostRequirements;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -21,16 +22,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.io.IOException;
 
 /** Real bindfs clients in real cgroups (v1 or v2, whichever the host mounts), as root. */
 class ClientCgroupTest {
   static final long MI = 1024 * 1024;
   static final ClientResources LIMITS =
-      new ClientResources(Optional.empty(), Optional.of(500L), Optional.empty(), Optional.of(64 * MI));
+      new ClientResources(
+          Optional.empty(), Optional.of(500L), Optional.empty(), Optional.of(64 * MI));
 
-  @TempDir
-  Path base;
+  @TempDir Path base;
   Path data;
   LocalRuntimeConfig config;
   CgroupHierarchy cpu;
@@ -42,11 +42,17 @@ class ClientCgroupTest {
     HostRequirements.requireFuse();
     cpu = CgroupHierarchy.find(MountInfo.self(), "cpu").orElse(null);
     memory = CgroupHierarchy.find(MountInfo.self(), "memory").orElse(null);
-    HostRequirements.require(cpu != null && memory != null && writable(cpu) && writable(memory),
-        "writable cgroup hierarchies with the cpu and memory controllers (found cpu " + cpu + ", memory " + memory + ")");
+    HostRequirements.require(
+        cpu != null && memory != null && writable(cpu) && writable(memory),
+        "writable cgroup hierarchies with the cpu and memory controllers (found cpu "
+            + cpu
+            + ", memory "
+            + memory
+            + ")");
     data = Files.createDirectory(base.resolve("data"));
-    config = LocalRuntimeConfig.under(base).withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(5),
-        Duration.ofSeconds(10));
+    config =
+        LocalRuntimeConfig.under(base)
+            .withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(10));
   }
 
   @AfterEach
@@ -62,7 +68,8 @@ class ClientCgroupTest {
   void clientWithLimitsRunsInItsCgroupWithThoseValues() throws Exception {
     LocalProcessRuntime rt = new LocalProcessRuntime(config, new LinuxMounter());
     VolumeSettings s = volume(LIMITS);
-    RunningClient client = rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> { }).toCompletableFuture().join();
+    RunningClient client =
+        rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> {}).toCompletableFuture().join();
     long pid = Long.parseLong(client.handle());
     ClientKey key = client.key();
 
@@ -82,35 +89,44 @@ class ClientCgroupTest {
     assertThat(ProcInfo.isRunning(pid)).isFalse();
     assertThat(memory.dirOf(key)).doesNotExist();
     assertThat(cpu.dirOf(key)).doesNotExist();
-    assertThat(memory.mountPoint().resolve(ClientCgroup.PARENT)).as("the shared parent stays").isDirectory();
+    assertThat(memory.mountPoint().resolve(ClientCgroup.PARENT))
+        .as("the shared parent stays")
+        .isDirectory();
   }
 
   @Test
   void clientWithoutResourcesGetsNoCgroup() throws Exception {
     LocalProcessRuntime rt = new LocalProcessRuntime(config, new LinuxMounter());
     VolumeSettings s = volume(ClientResources.NONE);
-    RunningClient client = rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> { }).toCompletableFuture().join();
+    RunningClient client =
+        rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> {}).toCompletableFuture().join();
 
     assertThat(memory.dirOf(client.key())).doesNotExist();
     assertThat(cpu.dirOf(client.key())).doesNotExist();
-    assertThat(Files.readString(Path.of("/proc", client.handle(), "cgroup"))).doesNotContain(ClientCgroup.PARENT + "/");
+    assertThat(Files.readString(Path.of("/proc", client.handle(), "cgroup")))
+        .doesNotContain(ClientCgroup.PARENT + "/");
     rt.stop(client).toCompletableFuture().join();
   }
 
   @Test
   void requestsBecomeSharesOrWeightAndTheSoftLimitOrLow() throws Exception {
-    ClientResources r = new ClientResources(Optional.of(250L), Optional.empty(), Optional.of(32 * MI), Optional.empty());
+    ClientResources r =
+        new ClientResources(
+            Optional.of(250L), Optional.empty(), Optional.of(32 * MI), Optional.empty());
     LocalProcessRuntime rt = new LocalProcessRuntime(config, new LinuxMounter());
     VolumeSettings s = volume(r);
-    RunningClient client = rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> { }).toCompletableFuture().join();
+    RunningClient client =
+        rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> {}).toCompletableFuture().join();
 
     assertInCgroup(Long.parseLong(client.handle()), client.key());
     if (memory.unified()) {
-      assertThat(read(cpu, client.key(), "cpu.weight")).isEqualTo("10"); // 1 + (254 * 9999) / 262142
+      assertThat(read(cpu, client.key(), "cpu.weight"))
+          .isEqualTo("10"); // 1 + (254 * 9999) / 262142
       assertThat(read(memory, client.key(), "memory.low")).isEqualTo(Long.toString(32 * MI));
     } else {
       assertThat(read(cpu, client.key(), "cpu.shares")).isEqualTo("256");
-      assertThat(read(memory, client.key(), "memory.soft_limit_in_bytes")).isEqualTo(Long.toString(32 * MI));
+      assertThat(read(memory, client.key(), "memory.soft_limit_in_bytes"))
+          .isEqualTo(Long.toString(32 * MI));
     }
     rt.stop(client).toCompletableFuture().join();
     assertThat(memory.dirOf(client.key())).doesNotExist();
@@ -119,23 +135,35 @@ class ClientCgroupTest {
   @Test
   void adoptedClientKeepsItsCgroupAndIsPutBackWhenItLeftIt() throws Exception {
     VolumeSettings s = volume(LIMITS);
-    RunningClient client = new LocalProcessRuntime(config, new LinuxMounter())
-        .start(TestVolumes.keyOf(s), s, Optional.empty(), e -> { }).toCompletableFuture().join();
+    RunningClient client =
+        new LocalProcessRuntime(config, new LinuxMounter())
+            .start(TestVolumes.keyOf(s), s, Optional.empty(), e -> {})
+            .toCompletableFuture()
+            .join();
     long pid = Long.parseLong(client.handle());
     assertInCgroup(pid, client.key());
 
     // A new driver adopts the client: same pid, same cgroup, values intact.
     LocalProcessRuntime second = new LocalProcessRuntime(config, new LinuxMounter());
-    assertThat(second.start(client.key(), s, Optional.of(client), e -> { }).toCompletableFuture().join()).isEqualTo(client);
+    assertThat(
+            second
+                .start(client.key(), s, Optional.of(client), e -> {})
+                .toCompletableFuture()
+                .join())
+        .isEqualTo(client);
     assertInCgroup(pid, client.key());
-    assertThat(read(memory, client.key(), memory.unified() ? "memory.max" : "memory.limit_in_bytes"))
+    assertThat(
+            read(memory, client.key(), memory.unified() ? "memory.max" : "memory.limit_in_bytes"))
         .isEqualTo(Long.toString(64 * MI));
 
     // Someone moved it out (to the hierarchy's root): the next adoption puts it back.
     Files.writeString(memory.mountPoint().resolve("cgroup.procs"), Long.toString(pid));
-    assertThat(Files.readString(memory.dirOf(client.key()).resolve("cgroup.procs"))).doesNotContain(Long.toString(pid));
+    assertThat(Files.readString(memory.dirOf(client.key()).resolve("cgroup.procs")))
+        .doesNotContain(Long.toString(pid));
     LocalProcessRuntime third = new LocalProcessRuntime(config, new LinuxMounter());
-    assertThat(third.start(client.key(), s, Optional.of(client), e -> { }).toCompletableFuture().join()).isEqualTo(client);
+    assertThat(
+            third.start(client.key(), s, Optional.of(client), e -> {}).toCompletableFuture().join())
+        .isEqualTo(client);
     assertInCgroup(pid, client.key());
 
     third.stop(client).toCompletableFuture().join();
@@ -149,10 +177,11 @@ class ClientCgroupTest {
     Files.createDirectories(fake.getParent());
     Files.writeString(fake, "#!/bin/sh\nsleep 0.3\necho 'fuse: bad option' >&2\nexit 3\n");
     Files.setPosixFilePermissions(fake, PosixFilePermissions.fromString("rwx------"));
-    LocalProcessRuntime rt = new LocalProcessRuntime(config.withBindfsBinary(fake), new LinuxMounter());
+    LocalProcessRuntime rt =
+        new LocalProcessRuntime(config.withBindfsBinary(fake), new LinuxMounter());
     VolumeSettings s = volume(LIMITS);
     try {
-      rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> { }).toCompletableFuture().join();
+      rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> {}).toCompletableFuture().join();
       throw new AssertionError("expected the start to fail");
     } catch (CompletionException e) {
       assertThat(e.getCause()).hasMessageContaining("status 3");
@@ -172,10 +201,12 @@ class ClientCgroupTest {
   private void assertInCgroup(long pid, ClientKey key) throws Exception {
     List<String> lines = Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup"));
     for (CgroupHierarchy h : List.of(cpu, memory)) {
-      assertThat(lines).as("/proc/%d/cgroup in the %s hierarchy", pid, h.controller())
+      assertThat(lines)
+          .as("/proc/%d/cgroup in the %s hierarchy", pid, h.controller())
           .anyMatch(l -> h.ownsLine(l) && l.endsWith(":" + h.procPathOf(key)));
       assertThat(h.procPathOf(key)).endsWith("/jfs-csi/" + key.name());
-      assertThat(Files.readAllLines(h.dirOf(key).resolve("cgroup.procs"))).contains(Long.toString(pid));
+      assertThat(Files.readAllLines(h.dirOf(key).resolve("cgroup.procs")))
+          .contains(Long.toString(pid));
     }
   }
 

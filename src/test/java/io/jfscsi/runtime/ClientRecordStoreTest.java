@@ -2,17 +2,23 @@ package io.jfscsi.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.jfscsi.juicefs.VolumeSource;
 import io.jfscsi.host.LinuxMounter;
+import io.jfscsi.juicefs.VolumeSource;
+import java.io.ByteArrayOutputStream;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.io.StringWriter;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -21,25 +27,25 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.zip.CRC32;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.io.ByteArrayOutputStream;
-import java.io.StringReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HexFormat;
-import java.util.zip.CRC32;
 
 /** Records through the runtime's public save/load/remove; needs no root. */
 class ClientRecordStoreTest {
-  static final Map<String, String> SECRETS = Map.of("name", "vol", "metaurl",
-      "redis://:p=ss:w#rd\\x@host:6379/1", "secret-key", "sk-ünïcødé\nline2", "access-key", " leading space");
+  static final Map<String, String> SECRETS =
+      Map.of(
+          "name",
+          "vol",
+          "metaurl",
+          "redis://:p=ss:w#rd\\x@host:6379/1",
+          "secret-key",
+          "sk-ünïcødé\nline2",
+          "access-key",
+          " leading space");
 
-  @TempDir
-  Path base;
+  @TempDir Path base;
 
   private LocalProcessRuntime runtime() {
     return new LocalProcessRuntime(LocalRuntimeConfig.under(base), new LinuxMounter());
@@ -55,31 +61,62 @@ class ClientRecordStoreTest {
     for (int i = 0; i < targets; i++) {
       t.add("/var/lib/kubelet/pods/p" + i + "/volumes/kubernetes.io~csi/pv/mount");
     }
-    VolumeSource source = new VolumeSource(volumeId, SECRETS,
-        Map.of("subPath", "a/b", "juicefs/mount-cpu-limit", "2", "targets", Integer.toString(targets)),
-        List.of("cache-size=1024", "ro", "x=y=z"));
-    RunningClient running = new RunningClient(key, Path.of("/var/lib/juicefs/volume/" + key.name()), "4242",
-        Instant.parse("2026-11-26T10:15:30.123456789Z"));
+    VolumeSource source =
+        new VolumeSource(
+            volumeId,
+            SECRETS,
+            Map.of(
+                "subPath",
+                "a/b",
+                "juicefs/mount-cpu-limit",
+                "2",
+                "targets",
+                Integer.toString(targets)),
+            List.of("cache-size=1024", "ro", "x=y=z"));
+    RunningClient running =
+        new RunningClient(
+            key,
+            Path.of("/var/lib/juicefs/volume/" + key.name()),
+            "4242",
+            Instant.parse("2026-11-26T10:15:30.123456789Z"));
     // The first target is published read-only: a restarted driver must bind it read-only again.
-    Set<String> readOnly = t.isEmpty() ? Set.of()
-        : Set.of("/var/lib/kubelet/pods/p0/volumes/kubernetes.io~csi/pv/mount");
-    return new ClientRecord(key, source, t, readOnly,
-        Optional.of(Instant.parse("2026-11-27T00:00:00Z")), Optional.of(running));
+    Set<String> readOnly =
+        t.isEmpty()
+            ? Set.of()
+            : Set.of("/var/lib/kubelet/pods/p0/volumes/kubernetes.io~csi/pv/mount");
+    return new ClientRecord(
+        key,
+        source,
+        t,
+        readOnly,
+        Optional.of(Instant.parse("2026-11-27T00:00:00Z")),
+        Optional.of(running));
   }
 
   @Test
   void roundTripKeepsEverythingIncludingSecrets() throws Exception {
     LocalProcessRuntime rt = runtime();
     ClientRecord r = record("pvc-1", 3);
-    ClientRecord bare = new ClientRecord(new ClientKey("pvc-2", "ffff"), new VolumeSource("pvc-2", Map.of(), Map.of(), List.of()),
-        Set.of(), Optional.empty(), Optional.empty());
+    ClientRecord bare =
+        new ClientRecord(
+            new ClientKey("pvc-2", "ffff"),
+            new VolumeSource("pvc-2", Map.of(), Map.of(), List.of()),
+            Set.of(),
+            Optional.empty(),
+            Optional.empty());
     rt.save(r);
     rt.save(bare);
 
     assertThat(runtime().load()).containsExactlyInAnyOrder(r, bare);
     assertThat(r.readOnlyTargets()).hasSize(1);
-    assertThat(runtime().load().stream().filter(x -> x.key().equals(r.key())).findFirst().orElseThrow()
-        .source().secrets()).isEqualTo(SECRETS);
+    assertThat(
+            runtime().load().stream()
+                .filter(x -> x.key().equals(r.key()))
+                .findFirst()
+                .orElseThrow()
+                .source()
+                .secrets())
+        .isEqualTo(SECRETS);
     Path file = clientsDir().resolve(r.key().name() + ".properties");
     assertThat(Files.readString(file)).contains("source.secret.name=vol");
 
@@ -95,21 +132,28 @@ class ClientRecordStoreTest {
       List<Path> all = files.toList();
       assertThat(all).hasSize(1 + 1 + 1); // clients/, the record, its targets log
       for (Path f : all) {
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).as(f.toString())
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(f)))
+            .as(f.toString())
             .isEqualTo(Files.isDirectory(f) ? "rwx------" : "rw-------");
       }
     }
   }
 
-  /** Version i of a growing client: targets p0..p(i-1), as MountActor saves one publish at a time. */
+  /**
+   * Version i of a growing client: targets p0..p(i-1), as MountActor saves one publish at a time.
+   */
   private static ClientRecord version(int i) {
     ClientRecord base = record("pvc-1", 0);
     Set<String> t = new HashSet<>();
     for (int j = 0; j < i; j++) {
       t.add("/var/lib/kubelet/pods/p" + j + "/volumes/kubernetes.io~csi/pv/mount");
     }
-    VolumeSource source = new VolumeSource(base.source().volumeId(), base.source().secrets(),
-        Map.of("subPath", "a/b", "version", Integer.toString(i / 10)), base.source().mountFlags());
+    VolumeSource source =
+        new VolumeSource(
+            base.source().volumeId(),
+            base.source().secrets(),
+            Map.of("subPath", "a/b", "version", Integer.toString(i / 10)),
+            base.source().mountFlags());
     return new ClientRecord(base.key(), source, t, Set.of(), base.deleteAt(), base.running());
   }
 
@@ -123,30 +167,35 @@ class ClientRecordStoreTest {
     Set<String> universe = version(150).targets();
     String always = "/var/lib/kubelet/pods/p0/volumes/kubernetes.io~csi/pv/mount";
     Path log = clientsDir().resolve("pvc-1-abcdef012345.targets.log");
-    Thread reader = Thread.ofPlatform().start(() -> {
-      while (!done.get()) {
-        List<ClientRecord> seen = runtime().load();
-        reads.incrementAndGet();
-        if (seen.size() != 1) {
-          problems.add("saw " + seen.size() + " records");
-          continue;
-        }
-        ClientRecord r = seen.getFirst();
-        int n = r.targets().size();
-        // Nothing invented, nothing present throughout lost, and the record file is whole.
-        if (!universe.containsAll(r.targets()) || !r.targets().contains(always)) {
-          problems.add("targets that were never saved, or p0 lost: " + r.targets());
-        }
-        // A reader reads a prefix of the log (or the whole of a compacted one): as every save
-        // changes one target, it sees one of the saved versions, growing or shrinking.
-        if (!r.targets().equals(version(n).targets())) {
-          problems.add("targets are not a saved version: " + r.targets());
-        }
-        if (r.source().context().get("version") == null) {
-          problems.add("record file without its context");
-        }
-      }
-    });
+    Thread reader =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  while (!done.get()) {
+                    List<ClientRecord> seen = runtime().load();
+                    reads.incrementAndGet();
+                    if (seen.size() != 1) {
+                      problems.add("saw " + seen.size() + " records");
+                      continue;
+                    }
+                    ClientRecord r = seen.getFirst();
+                    int n = r.targets().size();
+                    // Nothing invented, nothing present throughout lost, and the record file is
+                    // whole.
+                    if (!universe.containsAll(r.targets()) || !r.targets().contains(always)) {
+                      problems.add("targets that were never saved, or p0 lost: " + r.targets());
+                    }
+                    // A reader reads a prefix of the log (or the whole of a compacted one): as
+                    // every save
+                    // changes one target, it sees one of the saved versions, growing or shrinking.
+                    if (!r.targets().equals(version(n).targets())) {
+                      problems.add("targets are not a saved version: " + r.targets());
+                    }
+                    if (r.source().context().get("version") == null) {
+                      problems.add("record file without its context");
+                    }
+                  }
+                });
     // Grow to 150 targets and shrink back (the log is compacted while shrinking), until the
     // reader has read often enough: saves are fast, a load of 150 targets is slower.
     int cycles = 0;
@@ -167,7 +216,8 @@ class ClientRecordStoreTest {
     try (var files = Files.list(clientsDir())) {
       assertThat(files.map(p -> p.getFileName().toString()).toList())
           .as("no temp file left, nothing moved aside")
-          .containsExactlyInAnyOrder("pvc-1-abcdef012345.properties", "pvc-1-abcdef012345.targets.log");
+          .containsExactlyInAnyOrder(
+              "pvc-1-abcdef012345.properties", "pvc-1-abcdef012345.targets.log");
     }
     // Each cycle appends about 300 lines: this few means it was compacted (by rename; comparing
     // inodes would not show it, as ext4 may give the new file the old one's freed inode number).
@@ -179,7 +229,9 @@ class ClientRecordStoreTest {
     Map<String, Object> out = new HashMap<>();
     try (var files = Files.list(clientsDir())) {
       for (Path f : files.toList()) {
-        out.put(f.getFileName().toString(), Files.readAttributes(f, BasicFileAttributes.class).fileKey());
+        out.put(
+            f.getFileName().toString(),
+            Files.readAttributes(f, BasicFileAttributes.class).fileKey());
       }
     }
     return out;
@@ -198,7 +250,8 @@ class ClientRecordStoreTest {
     return clientsDir().resolve(r.key().name() + ".targets.log");
   }
 
-  private static ClientRecord withTargets(ClientRecord r, Set<String> targets, Set<String> readOnly) {
+  private static ClientRecord withTargets(
+      ClientRecord r, Set<String> targets, Set<String> readOnly) {
     return new ClientRecord(r.key(), r.source(), targets, readOnly, r.deleteAt(), r.running());
   }
 
@@ -225,16 +278,20 @@ class ClientRecordStoreTest {
     rt.save(r);
     Path log = logOf(r);
     Map<String, Object> before = listing();
-    assertThat(before).containsOnlyKeys(r.key().name() + ".properties", r.key().name() + ".targets.log");
+    assertThat(before)
+        .containsOnlyKeys(r.key().name() + ".properties", r.key().name() + ".targets.log");
     long linesBefore = lines(log);
 
     ClientRecord published = withTargets(r, plus(r.targets(), target("new")), r.readOnlyTargets());
     rt.save(published);
-    assertThat(listing()).as("no file created or replaced: same names, same inodes").isEqualTo(before);
+    assertThat(listing())
+        .as("no file created or replaced: same names, same inodes")
+        .isEqualTo(before);
     assertThat(lines(log)).isEqualTo(linesBefore + 1);
     assertThat(rt.load()).containsExactly(published);
 
-    ClientRecord unpublished = withTargets(r, minus(published.targets(), target("p1")), r.readOnlyTargets());
+    ClientRecord unpublished =
+        withTargets(r, minus(published.targets(), target("p1")), r.readOnlyTargets());
     rt.save(unpublished);
     assertThat(listing()).isEqualTo(before);
     assertThat(lines(log)).isEqualTo(linesBefore + 2);
@@ -245,10 +302,17 @@ class ClientRecordStoreTest {
     assertThat(lines(log)).isEqualTo(linesBefore + 2);
 
     // The delayed exit changes: the record file is replaced, the targets stay.
-    ClientRecord later = new ClientRecord(r.key(), r.source(), unpublished.targets(), r.readOnlyTargets(),
-        Optional.of(Instant.parse("2026-11-28T00:00:00Z")), r.running());
+    ClientRecord later =
+        new ClientRecord(
+            r.key(),
+            r.source(),
+            unpublished.targets(),
+            r.readOnlyTargets(),
+            Optional.of(Instant.parse("2026-11-28T00:00:00Z")),
+            r.running());
     rt.save(later);
-    assertThat(listing().get(r.key().name() + ".properties")).isNotEqualTo(before.get(r.key().name() + ".properties"));
+    assertThat(listing().get(r.key().name() + ".properties"))
+        .isNotEqualTo(before.get(r.key().name() + ".properties"));
     assertThat(lines(log)).isEqualTo(linesBefore + 2);
     assertThat(rt.load()).containsExactly(later);
 
@@ -383,16 +447,27 @@ class ClientRecordStoreTest {
     assertThat(inodes).as("compacted now and then, not on every save").hasSizeBetween(2, 400 / 10);
     assertThat(rt.load()).containsExactly(last);
     assertThat(runtime().load()).containsExactly(last);
-    assertThat(listing()).containsOnlyKeys(r.key().name() + ".properties", r.key().name() + ".targets.log");
+    assertThat(listing())
+        .containsOnlyKeys(r.key().name() + ".properties", r.key().name() + ".targets.log");
   }
 
   @Test
   void pathsWithNewlinesAndBackslashesRoundTrip() throws Exception {
     LocalProcessRuntime rt = runtime();
     ClientRecord base = record("pvc-1", 1);
-    Set<String> odd = Set.of("/a\nb", "/c\\d", "/e\\nf", "/g\rh", "/trailing\\", "/ü space ", "/x\n\n",
-        "/- 00000000 +rw /y");
-    ClientRecord r = withTargets(base, plus(base.targets(), odd.toArray(String[]::new)), Set.of("/a\nb", "/c\\d"));
+    Set<String> odd =
+        Set.of(
+            "/a\nb",
+            "/c\\d",
+            "/e\\nf",
+            "/g\rh",
+            "/trailing\\",
+            "/ü space ",
+            "/x\n\n",
+            "/- 00000000 +rw /y");
+    ClientRecord r =
+        withTargets(
+            base, plus(base.targets(), odd.toArray(String[]::new)), Set.of("/a\nb", "/c\\d"));
     rt.save(r);
     assertThat(runtime().load()).containsExactly(r);
     assertThat(lines(logOf(r))).isEqualTo(1 + odd.size());
@@ -410,14 +485,16 @@ class ClientRecordStoreTest {
 
     // A new store on the same directory (a driver restart) reads the log at its first save.
     LocalProcessRuntime rt = runtime();
-    ClientRecord next = withTargets(r, plus(minus(r.targets(), target("p1")), target("p9")), r.readOnlyTargets());
+    ClientRecord next =
+        withTargets(r, plus(minus(r.targets(), target("p1")), target("p9")), r.readOnlyTargets());
     rt.save(next);
     assertThat(listing()).as("the record file is unchanged, the log appended to").isEqualTo(before);
     assertThat(lines(logOf(r))).isEqualTo(linesBefore + 2);
     assertThat(runtime().load()).containsExactly(next);
 
     // p0 becomes read-write, p1 comes back, p2 goes.
-    ClientRecord then = withTargets(r, plus(minus(next.targets(), target("p2")), target("p1")), Set.of());
+    ClientRecord then =
+        withTargets(r, plus(minus(next.targets(), target("p2")), target("p1")), Set.of());
     rt.save(then);
     assertThat(runtime().load()).containsExactly(then);
 
@@ -436,15 +513,30 @@ class ClientRecordStoreTest {
     secrets.put("empty", "");
     secrets.put("backslash-end", "x\\");
     secrets.put("#key", "!bang");
-    Map<String, String> context = Map.of("key with spaces = and : colons", "v", "ünï", "\n leading newline",
-        "\tkey", "  two leading spaces");
+    Map<String, String> context =
+        Map.of(
+            "key with spaces = and : colons",
+            "v",
+            "ünï",
+            "\n leading newline",
+            "\tkey",
+            "  two leading spaces");
     ClientRecord base = record("pvc-1", 2);
-    VolumeSource source = new VolumeSource("pvc-1", secrets, context, List.of(" flag ", "a=b", "x\ny"));
-    ClientRecord r = new ClientRecord(base.key(), source, base.targets(), base.readOnlyTargets(), base.deleteAt(),
-        base.running());
+    VolumeSource source =
+        new VolumeSource("pvc-1", secrets, context, List.of(" flag ", "a=b", "x\ny"));
+    ClientRecord r =
+        new ClientRecord(
+            base.key(),
+            source,
+            base.targets(),
+            base.readOnlyTargets(),
+            base.deleteAt(),
+            base.running());
 
     String text = ClientRecordStore.encode(r);
-    assertThat(text.chars().allMatch(c -> c == '\n' || (c >= 0x20 && c < 0x7f))).as("ASCII: " + text).isTrue();
+    assertThat(text.chars().allMatch(c -> c == '\n' || (c >= 0x20 && c < 0x7f)))
+        .as("ASCII: " + text)
+        .isTrue();
     assertThat(ClientRecordStore.decode(text)).isEqualTo(withTargets(r, Set.of(), Set.of()));
     Properties p = new Properties();
     p.load(new StringReader(text));
@@ -463,18 +555,21 @@ class ClientRecordStoreTest {
     List<Thread> threads = new ArrayList<>();
     for (int c = 0; c < clients; c++) {
       String volume = "pvc-" + c;
-      threads.add(Thread.ofPlatform().start(() -> {
-        try {
-          for (int i = 1; i <= 40; i++) {
-            rt.save(record(volume, i));
-          }
-          for (int i = 39; i >= 10; i--) {
-            rt.save(record(volume, i));
-          }
-        } catch (Throwable t) {
-          failures.add(t);
-        }
-      }));
+      threads.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      for (int i = 1; i <= 40; i++) {
+                        rt.save(record(volume, i));
+                      }
+                      for (int i = 39; i >= 10; i--) {
+                        rt.save(record(volume, i));
+                      }
+                    } catch (Throwable t) {
+                      failures.add(t);
+                    }
+                  }));
     }
     for (Thread t : threads) {
       t.join();
@@ -492,8 +587,11 @@ class ClientRecordStoreTest {
     LocalProcessRuntime rt = runtime();
     ClientRecord good = record("pvc-good", 2);
     rt.save(good);
-    Files.writeString(clientsDir().resolve("truncated.properties"), "format=1\nkey.volumeId=pvc-x\n");
-    Files.write(clientsDir().resolve("garbage.properties"), new byte[] {0, (byte) 0xff, '\\', 'u', 'z', 'z'});
+    Files.writeString(
+        clientsDir().resolve("truncated.properties"), "format=1\nkey.volumeId=pvc-x\n");
+    Files.write(
+        clientsDir().resolve("garbage.properties"),
+        new byte[] {0, (byte) 0xff, '\\', 'u', 'z', 'z'});
     Path abandoned = clientsDir().resolve(".pvc-good.properties123.tmp");
     Files.writeString(abandoned, "half a rec");
     Files.setLastModifiedTime(abandoned, FileTime.from(Instant.now().minusSeconds(3600)));
@@ -540,23 +638,36 @@ class ClientRecordStoreTest {
     long start = System.nanoTime();
     for (int c = 0; c < clients; c++) {
       ClientRecord base = record("pvc-" + c, targets);
-      threads.add(Thread.ofPlatform().start(() -> {
-        store.save(base);
-        for (int i = 0; i < pairs; i++) {
-          Set<String> more = new HashSet<>(base.targets());
-          more.add("/var/lib/kubelet/pods/extra" + i + "/volumes/kubernetes.io~csi/pv/mount");
-          store.save(new ClientRecord(base.key(), base.source(), more, base.readOnlyTargets(), base.deleteAt(),
-              base.running()));
-          store.save(base);
-        }
-      }));
+      threads.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    store.save(base);
+                    for (int i = 0; i < pairs; i++) {
+                      Set<String> more = new HashSet<>(base.targets());
+                      more.add(
+                          "/var/lib/kubelet/pods/extra"
+                              + i
+                              + "/volumes/kubernetes.io~csi/pv/mount");
+                      store.save(
+                          new ClientRecord(
+                              base.key(),
+                              base.source(),
+                              more,
+                              base.readOnlyTargets(),
+                              base.deleteAt(),
+                              base.running()));
+                      store.save(base);
+                    }
+                  }));
     }
     for (Thread t : threads) {
       t.join();
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     long saves = (long) clients * (1 + 2L * pairs);
-    System.out.printf("benchmark: %d saves in %.2f s: %.0f saves/s, %.1f us per save per thread%n",
+    System.out.printf(
+        "benchmark: %d saves in %.2f s: %.0f saves/s, %.1f us per save per thread%n",
         saves, seconds, saves / seconds, seconds * 1e6 * clients / saves);
     ClientRecord r = record("pvc-x", targets);
     for (int i = 0; i < 20_000; i++) {

@@ -5,13 +5,16 @@ import io.jfscsi.host.MountInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import java.time.Duration;
 
-/** Kills test clients and unmounts what tests left under a directory: leaked mounts break other tests. */
+/**
+ * Kills test clients and unmounts what tests left under a directory: leaked mounts break other
+ * tests.
+ */
 final class HostCleanup {
   private HostCleanup() {}
 
@@ -19,8 +22,11 @@ final class HostCleanup {
   static List<Long> processesUnder(Path dir) {
     long self = ProcessHandle.current().pid();
     try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-      return procs.map(p -> p.getFileName().toString()).filter(n -> n.chars().allMatch(Character::isDigit))
-          .map(Long::parseLong).filter(pid -> pid != self && ProcInfo.isRunning(pid))
+      return procs
+          .map(p -> p.getFileName().toString())
+          .filter(n -> n.chars().allMatch(Character::isDigit))
+          .map(Long::parseLong)
+          .filter(pid -> pid != self && ProcInfo.isRunning(pid))
           .filter(pid -> ProcInfo.cmdline(pid).stream().anyMatch(a -> a.contains(dir.toString())))
           .toList();
     } catch (IOException e) {
@@ -70,7 +76,9 @@ final class HostCleanup {
     List<MountEntry> mounts = mountsUnder(dir);
     for (int i = mounts.size() - 1; i >= 0; i--) {
       new ProcessBuilder("umount", "-l", mounts.get(i).mountPoint().toString())
-          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+          .redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+          .start()
           .waitFor(10, TimeUnit.SECONDS);
     }
   }

@@ -16,22 +16,21 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.TimeUnit;
 
 /** The embedded default with real bindfs clients and real FUSE mounts, as root. */
 class LocalProcessRuntimeTest {
-  @TempDir
-  Path base;
+  @TempDir Path base;
   Path data;
   LocalRuntimeConfig config;
   LinuxMounter mounter = new LinuxMounter();
@@ -42,8 +41,9 @@ class LocalProcessRuntimeTest {
   void setUp() throws Exception {
     HostRequirements.requireFuse();
     data = Files.createDirectory(base.resolve("data"));
-    config = LocalRuntimeConfig.under(base).withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(5),
-        Duration.ofSeconds(10));
+    config =
+        LocalRuntimeConfig.under(base)
+            .withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofSeconds(10));
   }
 
   @AfterEach
@@ -56,8 +56,11 @@ class LocalProcessRuntimeTest {
     return new LocalProcessRuntime(config, mounter);
   }
 
-  private static RunningClient started(LocalProcessRuntime rt, VolumeSettings s, Optional<RunningClient> previous,
-                                       Consumer<ClientExit> onExit) {
+  private static RunningClient started(
+      LocalProcessRuntime rt,
+      VolumeSettings s,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit) {
     return rt.start(TestVolumes.keyOf(s), s, previous, onExit).toCompletableFuture().join();
   }
 
@@ -78,12 +81,16 @@ class LocalProcessRuntimeTest {
     // default): this client leaves only at the SIGKILL after the grace.
     Path stubborn = base.resolve("bin").resolve("bindfs");
     Files.createDirectories(stubborn.getParent());
-    Files.writeString(stubborn, "#!/bin/sh\ntrap '' TERM\nexec " + config.bindfsBinary()
-        + " \"$@\"\n");
+    Files.writeString(
+        stubborn, "#!/bin/sh\ntrap '' TERM\nexec " + config.bindfsBinary() + " \"$@\"\n");
     Files.setPosixFilePermissions(stubborn, PosixFilePermissions.fromString("rwx------"));
     Duration grace = Duration.ofSeconds(2);
-    LocalProcessRuntime rt = new LocalProcessRuntime(config.withBindfsBinary(stubborn)
-        .withTimeouts(Duration.ofSeconds(10), grace, Duration.ofSeconds(10)), mounter);
+    LocalProcessRuntime rt =
+        new LocalProcessRuntime(
+            config
+                .withBindfsBinary(stubborn)
+                .withTimeouts(Duration.ofSeconds(10), grace, Duration.ofSeconds(10)),
+            mounter);
     VolumeSettings s = TestVolumes.local("vol-slow", data);
     RunningClient client = started(rt, s, Optional.empty(), onExit);
     long pid = Long.parseLong(client.handle());
@@ -98,7 +105,8 @@ class LocalProcessRuntimeTest {
 
     stop.get(grace.toSeconds() + 15, TimeUnit.SECONDS);
     Duration took = Duration.ofNanos(System.nanoTime() - asked);
-    System.out.printf("stop() returned in %d ms; the client was gone after %d ms%n",
+    System.out.printf(
+        "stop() returned in %d ms; the client was gone after %d ms%n",
         returned.toMillis(), took.toMillis());
     assertThat(returned).isLessThan(Duration.ofMillis(500));
     assertThat(took).isGreaterThanOrEqualTo(grace);
@@ -115,18 +123,24 @@ class LocalProcessRuntimeTest {
     RunningClient client = started(rt, s, Optional.empty(), onExit);
 
     long pid = Long.parseLong(client.handle());
-    assertThat(client.mountPath()).isEqualTo(base.resolve("volume").resolve(TestVolumes.keyOf(s).name()));
+    assertThat(client.mountPath())
+        .isEqualTo(base.resolve("volume").resolve(TestVolumes.keyOf(s).name()));
     // setsid exec'd in place: the pid we hold is bindfs itself, leading its own session.
     assertThat(ProcInfo.cmdline(pid).getFirst()).endsWith("bindfs");
     long sid = ProcInfo.stat(pid).orElseThrow().session();
-    assertThat(sid).isEqualTo(pid).isNotEqualTo(ProcInfo.stat(ProcessHandle.current().pid()).orElseThrow().session());
-    assertThat(MountCheck.top(mounter, client.mountPath()).orElseThrow().fsType()).startsWith("fuse");
+    assertThat(sid)
+        .isEqualTo(pid)
+        .isNotEqualTo(ProcInfo.stat(ProcessHandle.current().pid()).orElseThrow().session());
+    assertThat(MountCheck.top(mounter, client.mountPath()).orElseThrow().fsType())
+        .startsWith("fuse");
     // No pipe to the JVM (its death would SIGPIPE the client): stdin /dev/null, output to the log.
     Path fds = Path.of("/proc", client.handle(), "fd");
     assertThat(Files.readSymbolicLink(fds.resolve("0"))).isEqualTo(Path.of("/dev/null"));
     assertThat(Files.readSymbolicLink(fds.resolve("1"))).isEqualTo(rt.logFileOf(client.key()));
     assertThat(Files.readSymbolicLink(fds.resolve("2"))).isEqualTo(rt.logFileOf(client.key()));
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(rt.logFileOf(client.key()))))
+    assertThat(
+            PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(rt.logFileOf(client.key()))))
         .isEqualTo("rw-------");
 
     Files.writeString(client.mountPath().resolve("hello.txt"), "through fuse");
@@ -147,18 +161,26 @@ class LocalProcessRuntimeTest {
   void clientSurvivesDriverRestartAndIsAdopted() throws Exception {
     VolumeSettings s = TestVolumes.local("vol-b", data);
     LocalProcessRuntime first = runtime();
-    RunningClient client = started(first, s, Optional.empty(), e -> { });
-    first.save(new ClientRecord(client.key(), s.source(), Set.of("/pods/x/target"), Optional.empty(), Optional.of(client)));
+    RunningClient client = started(first, s, Optional.empty(), e -> {});
+    first.save(
+        new ClientRecord(
+            client.key(),
+            s.source(),
+            Set.of("/pods/x/target"),
+            Optional.empty(),
+            Optional.of(client)));
 
     // A new driver: a new runtime instance that knows only what was saved.
     LocalProcessRuntime second = runtime();
     ClientRecord record = second.load().getFirst();
     assertThat(record.running()).contains(client);
     VolumeSettings reparsed = SettingsParser.parse(record.source());
-    RunningClient adopted = second.start(record.key(), reparsed, record.running(), onExit).toCompletableFuture().join();
+    RunningClient adopted =
+        second.start(record.key(), reparsed, record.running(), onExit).toCompletableFuture().join();
 
     assertThat(adopted).isEqualTo(client);
-    assertThat(HostCleanup.processesUnder(client.mountPath())).containsExactly(Long.parseLong(client.handle()));
+    assertThat(HostCleanup.processesUnder(client.mountPath()))
+        .containsExactly(Long.parseLong(client.handle()));
     Files.writeString(data.resolve("before.txt"), "still here");
     assertThat(adopted.mountPath().resolve("before.txt")).hasContent("still here");
 
@@ -208,14 +230,16 @@ class LocalProcessRuntimeTest {
     int workers = ForkJoinPool.getCommonPoolParallelism();
     CountDownLatch busy = new CountDownLatch(workers);
     for (int i = 0; i < workers; i++) {
-      ForkJoinPool.commonPool().execute(() -> {
-        busy.countDown();
-        try {
-          release.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
+      ForkJoinPool.commonPool()
+          .execute(
+              () -> {
+                busy.countDown();
+                try {
+                  release.await();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              });
     }
     try {
       assertThat(busy.await(5, TimeUnit.SECONDS)).isTrue();
@@ -229,16 +253,18 @@ class LocalProcessRuntimeTest {
 
   @Test
   void hungClientIsNotAdoptedButKilledAndReplaced() throws Exception {
-    config = config.withTimeouts(Duration.ofSeconds(10), Duration.ofMillis(300), Duration.ofSeconds(10));
+    config =
+        config.withTimeouts(Duration.ofSeconds(10), Duration.ofMillis(300), Duration.ofSeconds(10));
     LinuxMounter quick = new LinuxMounter(Duration.ofMillis(300));
     LocalProcessRuntime rt = new LocalProcessRuntime(config, quick);
     VolumeSettings s = TestVolumes.local("vol-h", data);
-    RunningClient client = started(rt, s, Optional.empty(), e -> { });
+    RunningClient client = started(rt, s, Optional.empty(), e -> {});
     long pid = Long.parseLong(client.handle());
     new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
 
     // A new driver finds the process alive but its mount not answering: not adoptable.
-    RunningClient fresh = started(new LocalProcessRuntime(config, quick), s, Optional.of(client), onExit);
+    RunningClient fresh =
+        started(new LocalProcessRuntime(config, quick), s, Optional.of(client), onExit);
     assertThat(fresh.handle()).isNotEqualTo(client.handle());
     assertThat(ProcInfo.isRunning(pid)).isFalse();
     Files.writeString(data.resolve("g"), "fresh");
@@ -252,21 +278,30 @@ class LocalProcessRuntimeTest {
     VolumeSettings s = TestVolumes.local("vol-d", base.resolve("nope"));
     Failure f = failureOf(() -> started(rt, s, Optional.empty(), onExit));
     assertThat(f.code()).isEqualTo(Failure.Code.NOT_FOUND);
-    assertThat(f.getMessage()).contains(base.resolve("nope").toString()).contains("does not exist")
+    assertThat(f.getMessage())
+        .contains(base.resolve("nope").toString())
+        .contains("does not exist")
         .doesNotContain(TestVolumes.SECRET_KEY);
     assertThat(rt.mountPathOf(TestVolumes.keyOf(s))).doesNotExist();
   }
 
   @Test
   void clientThatExitsAtOnceFailsWithTheRedactedTailOfItsLog() throws Exception {
-    Path fake = fakeBindfs("echo \"using key " + TestVolumes.SECRET_KEY + "\"\necho 'fuse: cannot mount, bad option' >&2\nexit 3\n");
+    Path fake =
+        fakeBindfs(
+            "echo \"using key "
+                + TestVolumes.SECRET_KEY
+                + "\"\necho 'fuse: cannot mount, bad option' >&2\nexit 3\n");
     config = config.withBindfsBinary(fake);
     LocalProcessRuntime rt = runtime();
     VolumeSettings s = TestVolumes.local("vol-e", data);
     Failure f = failureOf(() -> started(rt, s, Optional.empty(), onExit));
     assertThat(f.code()).isEqualTo(Failure.Code.INTERNAL);
-    assertThat(f.getMessage()).contains("status 3").contains("fuse: cannot mount, bad option")
-        .contains("using key " + Redactor.MASK).doesNotContain(TestVolumes.SECRET_KEY);
+    assertThat(f.getMessage())
+        .contains("status 3")
+        .contains("fuse: cannot mount, bad option")
+        .contains("using key " + Redactor.MASK)
+        .doesNotContain(TestVolumes.SECRET_KEY);
     assertThat(rt.mountPathOf(TestVolumes.keyOf(s))).doesNotExist();
     assertThat(exits).isEmpty();
   }
@@ -274,7 +309,10 @@ class LocalProcessRuntimeTest {
   @Test
   void clientThatNeverMountsIsKilledAfterTheReadyTimeout() throws Exception {
     Path fake = fakeBindfs("echo waiting\nexec sleep 600\n");
-    config = config.withBindfsBinary(fake).withTimeouts(Duration.ofMillis(700), Duration.ofSeconds(2), Duration.ofSeconds(5));
+    config =
+        config
+            .withBindfsBinary(fake)
+            .withTimeouts(Duration.ofMillis(700), Duration.ofSeconds(2), Duration.ofSeconds(5));
     LocalProcessRuntime rt = runtime();
     VolumeSettings s = TestVolumes.local("vol-f", data);
     Failure f = failureOf(() -> started(rt, s, Optional.empty(), onExit));
@@ -286,7 +324,10 @@ class LocalProcessRuntimeTest {
   @Test
   void readyWhenBindfsAndDirectoriesAreThere() {
     assertThat(runtime().ready()).isTrue();
-    config = config.withBindfsBinary(base.resolve("no-bindfs")).withJuicefsBinary(base.resolve("no-juicefs"));
+    config =
+        config
+            .withBindfsBinary(base.resolve("no-bindfs"))
+            .withJuicefsBinary(base.resolve("no-juicefs"));
     assertThat(runtime().ready()).isFalse();
   }
 

@@ -13,10 +13,19 @@ class RedactorTest {
   void masksSecretValuesAndUrlPasswordsButNotNames() {
     VolumeSettings s = TestVolumes.juicefs("vol", List.of());
     Redactor r = Redactor.forSettings(s);
-    String text = "mount " + s.metaUrl().reveal() + " of jfsvol on file storage; key " + TestVolumes.ACCESS_KEY
-        + "/" + TestVolumes.SECRET_KEY + "; redis://:" + TestVolumes.META_PASSWORD + "@other";
+    String text =
+        "mount "
+            + s.metaUrl().reveal()
+            + " of jfsvol on file storage; key "
+            + TestVolumes.ACCESS_KEY
+            + "/"
+            + TestVolumes.SECRET_KEY
+            + "; redis://:"
+            + TestVolumes.META_PASSWORD
+            + "@other";
     String out = r.redact(text);
-    assertThat(out).doesNotContain(TestVolumes.META_PASSWORD, TestVolumes.ACCESS_KEY, TestVolumes.SECRET_KEY)
+    assertThat(out)
+        .doesNotContain(TestVolumes.META_PASSWORD, TestVolumes.ACCESS_KEY, TestVolumes.SECRET_KEY)
         .contains("mount ******", "of jfsvol on file storage", "redis://:******@other");
   }
 

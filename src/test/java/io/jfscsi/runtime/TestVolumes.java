@@ -21,41 +21,105 @@ final class TestVolumes {
   private TestVolumes() {}
 
   static VolumeSettings local(String volumeId, Path dir) {
-    Map<String, String> secrets = Map.of("name", "localvol", "metaurl", "local://" + dir, "secret-key", SECRET_KEY);
-    return settings(new VolumeSource(volumeId, secrets, Map.of(), List.of()), "local://" + dir,
-        Optional.empty(), Optional.empty(), Optional.of(SECRET_KEY), Map.of(), List.of(), List.of());
+    Map<String, String> secrets =
+        Map.of("name", "localvol", "metaurl", "local://" + dir, "secret-key", SECRET_KEY);
+    return settings(
+        new VolumeSource(volumeId, secrets, Map.of(), List.of()),
+        "local://" + dir,
+        Optional.empty(),
+        Optional.empty(),
+        Optional.of(SECRET_KEY),
+        Map.of(),
+        List.of(),
+        List.of());
   }
 
   static VolumeSettings juicefs(String volumeId, List<Path> cacheDirs) {
     String metaurl = "redis://:" + META_PASSWORD + "@127.0.0.1:6379/3";
-    Map<String, String> secrets = new HashMap<>(Map.of("name", "jfsvol", "metaurl", metaurl, "storage", "file",
-        "bucket", "/tmp/jfs-bucket", "access-key", ACCESS_KEY, "secret-key", SECRET_KEY,
-        "format-options", "trash-days=0,block-size=4096,session-token=" + SESSION_TOKEN));
-    return settings(new VolumeSource(volumeId, secrets, Map.of(), List.of()), metaurl, Optional.of("file"),
-        Optional.of(ACCESS_KEY), Optional.of(SECRET_KEY),
+    Map<String, String> secrets =
+        new HashMap<>(
+            Map.of(
+                "name",
+                "jfsvol",
+                "metaurl",
+                metaurl,
+                "storage",
+                "file",
+                "bucket",
+                "/tmp/jfs-bucket",
+                "access-key",
+                ACCESS_KEY,
+                "secret-key",
+                SECRET_KEY,
+                "format-options",
+                "trash-days=0,block-size=4096,session-token=" + SESSION_TOKEN));
+    return settings(
+        new VolumeSource(volumeId, secrets, Map.of(), List.of()),
+        metaurl,
+        Optional.of("file"),
+        Optional.of(ACCESS_KEY),
+        Optional.of(SECRET_KEY),
         Map.of("trash-days", "0", "block-size", "4096", "session-token", SESSION_TOKEN),
-        List.of("cache-size=100", "no-usage-report"), cacheDirs);
+        List.of("cache-size=100", "no-usage-report"),
+        cacheDirs);
   }
 
   /** {@code s} with other resources (and the same hash: tests give each volume its own id). */
   static VolumeSettings withResources(VolumeSettings s, ClientResources r) {
-    return new VolumeSettings(s.source(), s.fsName(), s.metaUrl(), s.storage(), s.bucket(), s.accessKey(),
-        s.secretKey(), s.formatOptions(), s.envs(), s.configs(), s.mountOptions(), s.subPath(), s.deleteDelay(),
-        s.cleanCache(), s.cacheDirs(), r, s.mountImage(), s.cachePvc(), s.clientHash());
+    return new VolumeSettings(
+        s.source(),
+        s.fsName(),
+        s.metaUrl(),
+        s.storage(),
+        s.bucket(),
+        s.accessKey(),
+        s.secretKey(),
+        s.formatOptions(),
+        s.envs(),
+        s.configs(),
+        s.mountOptions(),
+        s.subPath(),
+        s.deleteDelay(),
+        s.cleanCache(),
+        s.cacheDirs(),
+        r,
+        s.mountImage(),
+        s.cachePvc(),
+        s.clientHash());
   }
 
   static ClientKey keyOf(VolumeSettings s) {
     return new ClientKey(s.volumeId(), s.clientHash());
   }
 
-  private static VolumeSettings settings(VolumeSource source, String metaurl, Optional<String> storage,
-                                         Optional<String> accessKey, Optional<String> secretKey,
-                                         Map<String, String> formatOptions, List<String> mountOptions,
-                                         List<Path> cacheDirs) {
-    return new VolumeSettings(source, source.secrets().get("name"), new SecretValue(metaurl), storage,
-        Optional.ofNullable(source.secrets().get("bucket")), accessKey.map(SecretValue::new),
-        secretKey.map(SecretValue::new), formatOptions, Map.of(), Map.of(), mountOptions, "",
-        Duration.ZERO, false, cacheDirs, ClientResources.NONE, Optional.empty(), Optional.empty(),
+  private static VolumeSettings settings(
+      VolumeSource source,
+      String metaurl,
+      Optional<String> storage,
+      Optional<String> accessKey,
+      Optional<String> secretKey,
+      Map<String, String> formatOptions,
+      List<String> mountOptions,
+      List<Path> cacheDirs) {
+    return new VolumeSettings(
+        source,
+        source.secrets().get("name"),
+        new SecretValue(metaurl),
+        storage,
+        Optional.ofNullable(source.secrets().get("bucket")),
+        accessKey.map(SecretValue::new),
+        secretKey.map(SecretValue::new),
+        formatOptions,
+        Map.of(),
+        Map.of(),
+        mountOptions,
+        "",
+        Duration.ZERO,
+        false,
+        cacheDirs,
+        ClientResources.NONE,
+        Optional.empty(),
+        Optional.empty(),
         "0123456789abcdef0123456789abcdef");
   }
 }

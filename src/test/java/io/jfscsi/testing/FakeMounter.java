@@ -6,6 +6,8 @@ import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.host.PathBeneath;
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,8 +19,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.util.function.Consumer;
 
 /**
@@ -68,8 +68,7 @@ public final class FakeMounter implements Mounter {
   private final AtomicInteger mountIds = new AtomicInteger(100);
   private final AtomicReference<MountException> nextBindFailure = new AtomicReference<>();
   private final AtomicReference<MountException> nextUnmountFailure = new AtomicReference<>();
-  private final AtomicReference<Consumer<Path>> bindHook =
-      new AtomicReference<>(t -> { });
+  private final AtomicReference<Consumer<Path>> bindHook = new AtomicReference<>(t -> {});
   private final AtomicInteger binds = new AtomicInteger();
   private final AtomicInteger unmounts = new AtomicInteger();
   private final AtomicInteger probes = new AtomicInteger();
@@ -88,23 +87,23 @@ public final class FakeMounter implements Mounter {
     }
     Optional<Map.Entry<Path, Layer>> serving = servingMount(source);
     if (serving.isPresent() && isStale(serving.get().getValue())) {
-      throw new MountException("cannot stat " + source + ": Transport endpoint is not connected",
-          ENOTCONN);
+      throw new MountException(
+          "cannot stat " + source + ": Transport endpoint is not connected", ENOTCONN);
     }
     if (!Files.exists(source)) {
       throw new MountException("mount source " + source + " does not exist", ENOENT);
     }
     Fs fs = serving.map(e -> e.getValue().fs()).orElse(host);
-    String root = serving.map(e -> rootOf(e.getValue(), e.getKey(), source))
-        .orElse(source.toString());
+    String root =
+        serving.map(e -> rootOf(e.getValue(), e.getKey(), source)).orElse(source.toString());
     push(target, new Layer(mountIds.incrementAndGet(), fs, root, readOnly, false));
     binds.incrementAndGet();
   }
 
   /**
    * Resolves both paths as the real mounter does (no symbolic link on the way, missing source
-   * directories made with {@code createSource}), then binds by path: the fake models the
-   * answers, not the race the real one closes.
+   * directories made with {@code createSource}), then binds by path: the fake models the answers,
+   * not the race the real one closes.
    */
   @Override
   public void bind(PathBeneath source, PathBeneath target, boolean readOnly, boolean createSource)
@@ -182,8 +181,8 @@ public final class FakeMounter implements Mounter {
   public FsStats stats(Path path) throws MountException {
     Optional<Map.Entry<Path, Layer>> serving = servingMount(path);
     if (serving.isPresent() && isStale(serving.get().getValue())) {
-      throw new MountException("statfs " + path + ": Transport endpoint is not connected",
-          ENOTCONN);
+      throw new MountException(
+          "statfs " + path + ": Transport endpoint is not connected", ENOTCONN);
     }
     if (serving.isEmpty() && !Files.exists(path)) {
       throw new MountException("statfs " + path + ": No such file or directory", ENOENT);
@@ -194,12 +193,23 @@ public final class FakeMounter implements Mounter {
   @Override
   public List<MountEntry> mounts() {
     List<MountEntry> entries = new ArrayList<>();
-    table.forEach((point, layers) -> {
-      for (Layer l : layers) {
-        entries.add(new MountEntry(l.id(), 1, "0:" + l.fs().id, l.root(), point,
-            l.readOnly() ? "ro,relatime" : "rw,relatime", l.fs().fsType, l.fs().device, "rw", ""));
-      }
-    });
+    table.forEach(
+        (point, layers) -> {
+          for (Layer l : layers) {
+            entries.add(
+                new MountEntry(
+                    l.id(),
+                    1,
+                    "0:" + l.fs().id,
+                    l.root(),
+                    point,
+                    l.readOnly() ? "ro,relatime" : "rw,relatime",
+                    l.fs().fsType,
+                    l.fs().device,
+                    "rw",
+                    ""));
+          }
+        });
     entries.sort(Comparator.comparingInt(MountEntry::id));
     return entries;
   }
@@ -224,12 +234,15 @@ public final class FakeMounter implements Mounter {
 
   /** Marks only the mount at {@code target} stale, as if its own connection broke. */
   public void markStale(Path target) {
-    table.computeIfPresent(target, (p, layers) -> {
-      List<Layer> copy = new ArrayList<>(layers);
-      Layer topLayer = copy.removeLast();
-      copy.add(new Layer(topLayer.id(), topLayer.fs(), topLayer.root(), topLayer.readOnly(), true));
-      return List.copyOf(copy);
-    });
+    table.computeIfPresent(
+        target,
+        (p, layers) -> {
+          List<Layer> copy = new ArrayList<>(layers);
+          Layer topLayer = copy.removeLast();
+          copy.add(
+              new Layer(topLayer.id(), topLayer.fs(), topLayer.root(), topLayer.readOnly(), true));
+          return List.copyOf(copy);
+        });
   }
 
   /** Removes every mount at {@code target} behind the driver's back (manual umount, reboot). */
@@ -251,7 +264,7 @@ public final class FakeMounter implements Mounter {
    * hook that blocks holds that actor mid-publish, so a test can order other messages around it.
    */
   public void onBind(Consumer<Path> hook) {
-    bindHook.set(hook == null ? t -> { } : hook);
+    bindHook.set(hook == null ? t -> {} : hook);
   }
 
   /** Drops failures injected for the next bind or unmount that have not been used. */
@@ -321,11 +334,14 @@ public final class FakeMounter implements Mounter {
   // ---- internals ------------------------------------------------------------------------
 
   private void push(Path target, Layer layer) {
-    table.merge(target, List.of(layer), (old, add) -> {
-      List<Layer> both = new ArrayList<>(old);
-      both.addAll(add);
-      return List.copyOf(both);
-    });
+    table.merge(
+        target,
+        List.of(layer),
+        (old, add) -> {
+          List<Layer> both = new ArrayList<>(old);
+          both.addAll(add);
+          return List.copyOf(both);
+        });
   }
 
   private Optional<Layer> top(Path path) {

@@ -1,6 +1,7 @@
 package io.jfscsi.testing;
 
 import io.jfscsi.Failure;
+import io.jfscsi.host.MountState;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientExit;
 import io.jfscsi.runtime.ClientKey;
@@ -13,10 +14,13 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -28,17 +32,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-import io.jfscsi.host.MountState;
-import java.time.Duration;
-import java.util.Set;
-import java.util.TreeSet;
 
 /**
- * An in-memory {@link MountRuntime} for actor tests. A "client" is a FUSE mount in the
- * {@link FakeMounter} at {@code mountRoot/<key name>} (a real directory, so that sub-paths can be
- * created in it). Clients start at once, or, after {@link #holdStarts}, only when the test
- * completes the {@link PendingStart}. Records live in memory, so a driver restart is a new
- * guardian on the same runtime and mounter.
+ * An in-memory {@link MountRuntime} for actor tests. A "client" is a FUSE mount in the {@link
+ * FakeMounter} at {@code mountRoot/<key name>} (a real directory, so that sub-paths can be created
+ * in it). Clients start at once, or, after {@link #holdStarts}, only when the test completes the
+ * {@link PendingStart}. Records live in memory, so a driver restart is a new guardian on the same
+ * runtime and mounter.
  */
 public final class FakeRuntime implements MountRuntime {
 
@@ -51,8 +51,12 @@ public final class FakeRuntime implements MountRuntime {
     private final Consumer<StartProgress> onProgress;
     private final CompletableFuture<RunningClient> future = new CompletableFuture<>();
 
-    private PendingStart(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
-                         Consumer<ClientExit> onExit, Consumer<StartProgress> onProgress) {
+    private PendingStart(
+        ClientKey key,
+        VolumeSettings settings,
+        Optional<RunningClient> previous,
+        Consumer<ClientExit> onExit,
+        Consumer<StartProgress> onProgress) {
       this.key = key;
       this.settings = settings;
       this.previous = previous;
@@ -76,9 +80,10 @@ public final class FakeRuntime implements MountRuntime {
 
     /** Adopts the earlier client if it still runs, else brings a new one up; completes. */
     public RunningClient complete() {
-      RunningClient client = adoptable(key, previous)
-          .map(alive -> adopt(alive, onExit))
-          .orElseGet(() -> launch(key, settings, onExit));
+      RunningClient client =
+          adoptable(key, previous)
+              .map(alive -> adopt(alive, onExit))
+              .orElseGet(() -> launch(key, settings, onExit));
       future.complete(client);
       return client;
     }
@@ -117,15 +122,14 @@ public final class FakeRuntime implements MountRuntime {
   private final AtomicBoolean holdStarts = new AtomicBoolean();
   private final AtomicReference<Failure> nextStartFailure = new AtomicReference<>();
   private final AtomicReference<Failure> everyStartFailure = new AtomicReference<>();
-  private final AtomicReference<Consumer<ClientRecord>> saveHook = new AtomicReference<>(r -> { });
+  private final AtomicReference<Consumer<ClientRecord>> saveHook = new AtomicReference<>(r -> {});
   private final AtomicInteger starts = new AtomicInteger();
   private final AtomicInteger launches = new AtomicInteger();
   private final AtomicInteger adoptions = new AtomicInteger();
   private final AtomicInteger stops = new AtomicInteger();
   private final AtomicInteger cacheCleans = new AtomicInteger();
   private final AtomicInteger handles = new AtomicInteger();
-  private final AtomicReference<Duration> stopTime =
-      new AtomicReference<>(Duration.ZERO);
+  private final AtomicReference<Duration> stopTime = new AtomicReference<>(Duration.ZERO);
   private final AtomicInteger stopsUnderway = new AtomicInteger();
   private final AtomicInteger mostStopsUnderway = new AtomicInteger();
 
@@ -138,17 +142,21 @@ public final class FakeRuntime implements MountRuntime {
   // ---- the port -------------------------------------------------------------------------
 
   @Override
-  public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                              Optional<RunningClient> previous,
-                                              Consumer<ClientExit> onExit) {
-    return start(key, settings, previous, onExit, progress -> { });
+  public CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit) {
+    return start(key, settings, previous, onExit, progress -> {});
   }
 
   @Override
-  public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                              Optional<RunningClient> previous,
-                                              Consumer<ClientExit> onExit,
-                                              Consumer<StartProgress> onProgress) {
+  public CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit,
+      Consumer<StartProgress> onProgress) {
     starts.incrementAndGet();
     events.add("start " + key.name());
     Failure failure = nextStartFailure.getAndSet(null);
@@ -163,9 +171,10 @@ public final class FakeRuntime implements MountRuntime {
       pending.add(start);
       return start.future;
     }
-    return CompletableFuture.completedFuture(adoptable(key, previous)
-        .map(alive -> adopt(alive, onExit))
-        .orElseGet(() -> launch(key, settings, onExit)));
+    return CompletableFuture.completedFuture(
+        adoptable(key, previous)
+            .map(alive -> adopt(alive, onExit))
+            .orElseGet(() -> launch(key, settings, onExit)));
   }
 
   /** At once, or after {@link #stopsTake} on a thread of its own, as a real runtime does. */
@@ -179,17 +188,20 @@ public final class FakeRuntime implements MountRuntime {
     int underway = stopsUnderway.incrementAndGet();
     mostStopsUnderway.accumulateAndGet(underway, Math::max);
     CompletableFuture<Void> stopped = new CompletableFuture<>();
-    Thread.ofVirtual().name("fake-stop-" + client.handle()).start(() -> {
-      try {
-        Thread.sleep(time);
-        stopNow(client);
-        stopped.complete(null);
-      } catch (InterruptedException | RuntimeException e) {
-        stopped.completeExceptionally(e);
-      } finally {
-        stopsUnderway.decrementAndGet();
-      }
-    });
+    Thread.ofVirtual()
+        .name("fake-stop-" + client.handle())
+        .start(
+            () -> {
+              try {
+                Thread.sleep(time);
+                stopNow(client);
+                stopped.complete(null);
+              } catch (InterruptedException | RuntimeException e) {
+                stopped.completeExceptionally(e);
+              } finally {
+                stopsUnderway.decrementAndGet();
+              }
+            });
     return stopped;
   }
 
@@ -233,7 +245,9 @@ public final class FakeRuntime implements MountRuntime {
 
   private final Set<Path> podsGone = ConcurrentHashMap.newKeySet();
 
-  /** Makes {@link #podGone} say that the pod of {@code target} is gone (as a pod informer would). */
+  /**
+   * Makes {@link #podGone} say that the pod of {@code target} is gone (as a pod informer would).
+   */
   public void markPodGone(Path target) {
     podsGone.add(target);
   }
@@ -257,8 +271,8 @@ public final class FakeRuntime implements MountRuntime {
   // ---- what tests do to it --------------------------------------------------------------
 
   /**
-   * From now on starts (adoptions included) wait until the test completes them (see
-   * {@link #nextPendingStart}).
+   * From now on starts (adoptions included) wait until the test completes them (see {@link
+   * #nextPendingStart}).
    */
   public void holdStarts() {
     holdStarts.set(true);
@@ -317,7 +331,7 @@ public final class FakeRuntime implements MountRuntime {
    * one that blocks holds the saving actor.
    */
   public void onSave(Consumer<ClientRecord> hook) {
-    saveHook.set(hook == null ? r -> { } : hook);
+    saveHook.set(hook == null ? r -> {} : hook);
   }
 
   /**
@@ -336,9 +350,9 @@ public final class FakeRuntime implements MountRuntime {
   }
 
   /**
-   * The client of {@code key} dies but the runtime has not noticed yet: its file system goes
-   * stale, nobody is told, and the runtime still lists it as running until
-   * {@link #reportExit} (or a new start for the key replaces it).
+   * The client of {@code key} dies but the runtime has not noticed yet: its file system goes stale,
+   * nobody is told, and the runtime still lists it as running until {@link #reportExit} (or a new
+   * start for the key replaces it).
    */
   public RunningClient dieUnnoticed(ClientKey key) {
     Running r = running.get(key);
@@ -435,7 +449,8 @@ public final class FakeRuntime implements MountRuntime {
   /** The earlier client named by {@code previous}, if it still runs. */
   private Optional<RunningClient> adoptable(ClientKey key, Optional<RunningClient> previous) {
     Running alive = running.get(key);
-    return previous.filter(p -> alive != null && alive.client().handle().equals(p.handle()))
+    return previous
+        .filter(p -> alive != null && alive.client().handle().equals(p.handle()))
         .map(p -> alive.client());
   }
 
@@ -447,7 +462,8 @@ public final class FakeRuntime implements MountRuntime {
     return alive;
   }
 
-  private RunningClient launch(ClientKey key, VolumeSettings settings, Consumer<ClientExit> onExit) {
+  private RunningClient launch(
+      ClientKey key, VolumeSettings settings, Consumer<ClientExit> onExit) {
     Path mountPath = mountPathOf(key);
     try {
       Files.createDirectories(mountPath);
@@ -457,8 +473,8 @@ public final class FakeRuntime implements MountRuntime {
     // A new client cannot mount over what a dead one left: clear the mount point first.
     unmountQuietly(mountPath);
     mounter.mountFuse(mountPath, "JuiceFS:" + settings.fsName());
-    RunningClient client = new RunningClient(key, mountPath, "fake-" + handles.incrementAndGet(),
-        clock.instant());
+    RunningClient client =
+        new RunningClient(key, mountPath, "fake-" + handles.incrementAndGet(), clock.instant());
     running.put(key, new Running(client, onExit));
     launches.incrementAndGet();
     events.add("launch " + key.name() + " " + client.handle());

@@ -8,8 +8,8 @@ import java.nio.file.Path;
 
 /**
  * Tests that need root, /dev/fuse or bindfs call these first. Outside CI a missing requirement
- * skips the test with a loud message; inside CI (env CI=true) it fails the test, because CI is
- * set up to provide all of them and a silent skip there would hide a broken suite.
+ * skips the test with a loud message; inside CI (env CI=true) it fails the test, because CI is set
+ * up to provide all of them and a silent skip there would hide a broken suite.
  */
 public final class HostRequirements {
   private HostRequirements() {}
@@ -23,7 +23,8 @@ public final class HostRequirements {
       return;
     }
     String message = "HOST REQUIREMENT MISSING: " + what;
-    System.err.println("*** " + message + (inCi() ? " (failing: CI must provide it)" : " (skipping)"));
+    System.err.println(
+        "*** " + message + (inCi() ? " (failing: CI must provide it)" : " (skipping)"));
     if (inCi()) {
       fail(message);
     }
@@ -41,6 +42,7 @@ public final class HostRequirements {
   public static void requireFuse() {
     requireRoot();
     require(Files.exists(Path.of("/dev/fuse")), "/dev/fuse");
-    require(Files.isExecutable(Path.of("/usr/bin/bindfs")), "bindfs (apt-get install bindfs fuse3)");
+    require(
+        Files.isExecutable(Path.of("/usr/bin/bindfs")), "bindfs (apt-get install bindfs fuse3)");
   }
 }

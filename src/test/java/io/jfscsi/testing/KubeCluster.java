@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.NodeCondition;
 import io.fabric8.kubernetes.api.model.NodeConditionBuilder;
+import io.fabric8.kubernetes.api.model.NodeStatusBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
@@ -13,10 +14,12 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -27,30 +30,28 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import io.fabric8.kubernetes.api.model.NodeStatusBuilder;
-import java.io.File;
-import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * A real Kubernetes control plane for cluster tests: etcd, kube-apiserver and
- * kube-controller-manager v1.20.2 on loopback, started by {@code bin/kube-up}. There is no
- * kubelet and no scheduler: a test creates a Node ({@link #createNode}), binds its pods to it
- * ({@code spec.nodeName}) and runs them with a {@link KubeletStandIn}.
+ * kube-controller-manager v1.20.2 on loopback, started by {@code bin/kube-up}. There is no kubelet
+ * and no scheduler: a test creates a Node ({@link #createNode}), binds its pods to it ({@code
+ * spec.nodeName}) and runs them with a {@link KubeletStandIn}.
  *
  * <p>{@link #shared()} starts the control plane once per JVM, or uses the one already up (a
- * developer's {@code bin/kube-up}, or another test JVM's). The JVM registers as a user
- * ({@code bin/kube-up --use PID}) and releases it on exit; a control plane started for test
- * JVMs stops when its last JVM exits, one started by hand keeps running. Several JVMs (work
- * trees) share one control plane, so tests isolate themselves with {@link #newNamespace} and
- * unique node names.
+ * developer's {@code bin/kube-up}, or another test JVM's). The JVM registers as a user ({@code
+ * bin/kube-up --use PID}) and releases it on exit; a control plane started for test JVMs stops when
+ * its last JVM exits, one started by hand keeps running. Several JVMs (work trees) share one
+ * control plane, so tests isolate themselves with {@link #newNamespace} and unique node names.
  *
  * <p>The binaries come from {@code bin/kube-build} (10-15 minutes cold). When they are missing,
  * {@link #shared()} skips the test loudly, or fails it when CI=true, like {@link HostRequirements}.
  */
 public final class KubeCluster {
   /** Where bin/kube-build puts the binaries (KUBE_CACHE overrides, as for the scripts). */
-  public static final Path CACHE = Path.of(Optional.ofNullable(System.getenv("KUBE_CACHE"))
-      .orElse("/var/cache/jfs-csi/kube-1.20.2"));
+  public static final Path CACHE =
+      Path.of(
+          Optional.ofNullable(System.getenv("KUBE_CACHE"))
+              .orElse("/var/cache/jfs-csi/kube-1.20.2"));
 
   private static final Duration START_TIMEOUT = Duration.ofMinutes(4);
   private static KubeCluster shared;
@@ -65,26 +66,34 @@ public final class KubeCluster {
     this.root = root;
     this.kubeconfig = kubeconfig;
     Config fromFile = Config.fromKubeconfig(kubeconfig.toFile());
-    this.config = tokenConfig(fromFile.getMasterUrl(), fromFile.getAutoOAuthToken() != null
-        ? fromFile.getAutoOAuthToken() : fromFile.getOauthToken(), "default");
+    this.config =
+        tokenConfig(
+            fromFile.getMasterUrl(),
+            fromFile.getAutoOAuthToken() != null
+                ? fromFile.getAutoOAuthToken()
+                : fromFile.getOauthToken(),
+            "default");
     this.client = new KubernetesClientBuilder().withConfig(config).build();
   }
 
   /**
-   * The control plane of this JVM: started (or found up) on the first call. Skips the calling
-   * test (fails it under CI=true) when the binaries are not built; throws when they are but the
-   * control plane does not come up.
+   * The control plane of this JVM: started (or found up) on the first call. Skips the calling test
+   * (fails it under CI=true) when the binaries are not built; throws when they are but the control
+   * plane does not come up.
    */
   public static synchronized KubeCluster shared() {
     if (shared != null) {
       return shared;
     }
     Path root = projectRoot();
-    HostRequirements.require(Files.isExecutable(CACHE.resolve("kube-apiserver"))
+    HostRequirements.require(
+        Files.isExecutable(CACHE.resolve("kube-apiserver"))
             && Files.isExecutable(CACHE.resolve("kube-controller-manager")),
-        "kube-apiserver and kube-controller-manager v1.20.2 in " + CACHE
+        "kube-apiserver and kube-controller-manager v1.20.2 in "
+            + CACHE
             + ": run bin/kube-build (builds them from Debian's source package once, 10-15 minutes cold)");
-    HostRequirements.require(onPath("etcd") || HostRequirements.isRoot(),
+    HostRequirements.require(
+        onPath("etcd") || HostRequirements.isRoot(),
         "etcd (apt-get install etcd-server; bin/kube-up installs it when run as root)");
     if (sharedFailure != null) {
       throw sharedFailure;
@@ -92,13 +101,18 @@ public final class KubeCluster {
     try {
       String pid = Long.toString(ProcessHandle.current().pid());
       Path kubeconfig = Path.of(run(root, START_TIMEOUT, "bin/kube-up", "--use", pid).strip());
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          run(root, Duration.ofSeconds(60), "bin/kube-up", "--release", pid);
-        } catch (RuntimeException e) {
-          System.err.println("KubeCluster: releasing the control plane failed: " + e.getMessage());
-        }
-      }, "kube-cluster-release"));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      run(root, Duration.ofSeconds(60), "bin/kube-up", "--release", pid);
+                    } catch (RuntimeException e) {
+                      System.err.println(
+                          "KubeCluster: releasing the control plane failed: " + e.getMessage());
+                    }
+                  },
+                  "kube-cluster-release"));
       shared = new KubeCluster(root, kubeconfig);
       return shared;
     } catch (RuntimeException e) {
@@ -133,11 +147,12 @@ public final class KubeCluster {
   }
 
   /**
-   * Creates a namespace named {@code prefix-xxxxx} and waits until its "default" ServiceAccount
-   * has its token (the ServiceAccount admission plugin rejects pods before that). Returns its name.
+   * Creates a namespace named {@code prefix-xxxxx} and waits until its "default" ServiceAccount has
+   * its token (the ServiceAccount admission plugin rejects pods before that). Returns its name.
    */
   public String newNamespace(String prefix) {
-    String base = prefix.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]", "-").replaceAll("^-+|-+$", "");
+    String base =
+        prefix.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]", "-").replaceAll("^-+|-+$", "");
     if (base.isEmpty()) {
       base = "test";
     }
@@ -145,46 +160,83 @@ public final class KubeCluster {
       base = base.substring(0, 50);
     }
     String name = base + "-" + randomSuffix();
-    Namespace ns = new NamespaceBuilder().withNewMetadata().withName(name)
-        .addToLabels("jfs-csi.io/test", "true").endMetadata().build();
+    Namespace ns =
+        new NamespaceBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .addToLabels("jfs-csi.io/test", "true")
+            .endMetadata()
+            .build();
     client.namespaces().resource(ns).create();
     serviceAccountToken(name, "default");
     return name;
   }
 
   /**
-   * Creates (or updates) a Node named {@code name} whose status says Ready, with the usual
-   * labels and loopback address, as kubelet would register it. No controller marks it NotReady
-   * (the node lifecycle controller is not running).
+   * Creates (or updates) a Node named {@code name} whose status says Ready, with the usual labels
+   * and loopback address, as kubelet would register it. No controller marks it NotReady (the node
+   * lifecycle controller is not running).
    */
   public void createNode(String name) {
-    Node node = new NodeBuilder()
-        .withNewMetadata().withName(name)
-        .addToLabels("kubernetes.io/hostname", name).addToLabels("kubernetes.io/os", "linux")
-        .addToLabels("kubernetes.io/arch", "amd64").endMetadata()
-        .withNewSpec().endSpec()
-        .build();
+    Node node =
+        new NodeBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .addToLabels("kubernetes.io/hostname", name)
+            .addToLabels("kubernetes.io/os", "linux")
+            .addToLabels("kubernetes.io/arch", "amd64")
+            .endMetadata()
+            .withNewSpec()
+            .endSpec()
+            .build();
     Node existing = client.nodes().withName(name).get();
     Node current = existing != null ? existing : client.nodes().resource(node).create();
     var endpoints = current.getStatus() == null ? null : current.getStatus().getDaemonEndpoints();
     String now = Instant.now().toString().replaceFirst("\\.\\d+Z$", "Z");
-    NodeCondition ready = new NodeConditionBuilder().withType("Ready").withStatus("True")
-        .withReason("KubeletReady").withMessage("kubelet stand-in").withLastHeartbeatTime(now)
-        .withLastTransitionTime(now).build();
-    Map<String, Quantity> capacity = Map.of("cpu", new Quantity("8"), "memory", new Quantity("32Gi"),
-        "pods", new Quantity("110"), "ephemeral-storage", new Quantity("100Gi"));
-    current.setStatus(new NodeStatusBuilder()
-        .withConditions(ready)
-        // No Hostname address: the API server would try to resolve it to reach the node's
-        // kubelet port (pods/log); the stand-in serves it on 127.0.0.1.
-        .addNewAddress().withType("InternalIP").withAddress("127.0.0.1").endAddress()
-        .withCapacity(capacity).withAllocatable(capacity)
-        .withNewNodeInfo().withKubeletVersion("v1.20.2").withKubeProxyVersion("v1.20.2")
-        .withOperatingSystem("linux").withArchitecture("amd64").withContainerRuntimeVersion("stand-in://1")
-        .withOsImage("jfs-csi kubelet stand-in").withKernelVersion(System.getProperty("os.version"))
-        .withBootID("").withMachineID("").withSystemUUID("").endNodeInfo()
-        .withDaemonEndpoints(endpoints)
-        .build());
+    NodeCondition ready =
+        new NodeConditionBuilder()
+            .withType("Ready")
+            .withStatus("True")
+            .withReason("KubeletReady")
+            .withMessage("kubelet stand-in")
+            .withLastHeartbeatTime(now)
+            .withLastTransitionTime(now)
+            .build();
+    Map<String, Quantity> capacity =
+        Map.of(
+            "cpu",
+            new Quantity("8"),
+            "memory",
+            new Quantity("32Gi"),
+            "pods",
+            new Quantity("110"),
+            "ephemeral-storage",
+            new Quantity("100Gi"));
+    current.setStatus(
+        new NodeStatusBuilder()
+            .withConditions(ready)
+            // No Hostname address: the API server would try to resolve it to reach the node's
+            // kubelet port (pods/log); the stand-in serves it on 127.0.0.1.
+            .addNewAddress()
+            .withType("InternalIP")
+            .withAddress("127.0.0.1")
+            .endAddress()
+            .withCapacity(capacity)
+            .withAllocatable(capacity)
+            .withNewNodeInfo()
+            .withKubeletVersion("v1.20.2")
+            .withKubeProxyVersion("v1.20.2")
+            .withOperatingSystem("linux")
+            .withArchitecture("amd64")
+            .withContainerRuntimeVersion("stand-in://1")
+            .withOsImage("jfs-csi kubelet stand-in")
+            .withKernelVersion(System.getProperty("os.version"))
+            .withBootID("")
+            .withMachineID("")
+            .withSystemUUID("")
+            .endNodeInfo()
+            .withDaemonEndpoints(endpoints)
+            .build());
     client.nodes().resource(current).updateStatus();
   }
 
@@ -194,8 +246,8 @@ public final class KubeCluster {
   }
 
   /**
-   * The token of ServiceAccount {@code namespace/name}, from the Secret that the token
-   * controller creates for it (waits up to 30 s for it).
+   * The token of ServiceAccount {@code namespace/name}, from the Secret that the token controller
+   * creates for it (waits up to 30 s for it).
    */
   public String serviceAccountToken(String namespace, String name) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -204,15 +256,25 @@ public final class KubeCluster {
       if (sa != null && sa.getSecrets() != null) {
         for (var ref : sa.getSecrets()) {
           Secret secret = client.secrets().inNamespace(namespace).withName(ref.getName()).get();
-          if (secret != null && "kubernetes.io/service-account-token".equals(secret.getType())
-              && secret.getData() != null && secret.getData().get("token") != null) {
-            return new String(Base64.getDecoder().decode(secret.getData().get("token")), StandardCharsets.UTF_8);
+          if (secret != null
+              && "kubernetes.io/service-account-token".equals(secret.getType())
+              && secret.getData() != null
+              && secret.getData().get("token") != null) {
+            return new String(
+                Base64.getDecoder().decode(secret.getData().get("token")), StandardCharsets.UTF_8);
           }
         }
       }
       if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("ServiceAccount " + namespace + "/" + name + " has no token after 30 s"
-            + " (is kube-controller-manager running? see " + kubeconfig.getParent() + "/controller-manager.log)");
+        throw new IllegalStateException(
+            "ServiceAccount "
+                + namespace
+                + "/"
+                + name
+                + " has no token after 30 s"
+                + " (is kube-controller-manager running? see "
+                + kubeconfig.getParent()
+                + "/controller-manager.log)");
       }
       sleep(100);
     }
@@ -229,12 +291,14 @@ public final class KubeCluster {
   }
 
   /**
-   * Writes a kubeconfig for ServiceAccount {@code namespace/name} to {@code file} (mode 0600),
-   * for a driver process started outside the JVM.
+   * Writes a kubeconfig for ServiceAccount {@code namespace/name} to {@code file} (mode 0600), for
+   * a driver process started outside the JVM.
    */
-  public Path writeServiceAccountKubeconfig(String namespace, String name, Path file) throws IOException {
+  public Path writeServiceAccountKubeconfig(String namespace, String name, Path file)
+      throws IOException {
     String token = serviceAccountToken(namespace, name);
-    String text = """
+    String text =
+        """
         apiVersion: v1
         kind: Config
         clusters:
@@ -253,7 +317,8 @@ public final class KubeCluster {
             user: %s
             namespace: %s
         current-context: jfs-csi
-        """.formatted(masterUrl(), name, token, name, namespace);
+        """
+            .formatted(masterUrl(), name, token, name, namespace);
     Files.writeString(file, text);
     Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
     return file;
@@ -307,21 +372,34 @@ public final class KubeCluster {
       err = Files.createTempFile("kube-up", ".err");
       List<String> command = new ArrayList<>(List.of(argv));
       command.set(0, root.resolve(argv[0]).toString());
-      Process p = new ProcessBuilder(command).directory(root.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-          .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      Process p =
+          new ProcessBuilder(command)
+              .directory(root.toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+              .redirectOutput(out.toFile())
+              .redirectError(err.toFile())
+              .start();
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        throw new IllegalStateException(String.join(" ", argv) + " did not finish within " + timeout
-            + ": " + Files.readString(err));
+        throw new IllegalStateException(
+            String.join(" ", argv)
+                + " did not finish within "
+                + timeout
+                + ": "
+                + Files.readString(err));
       }
       if (p.exitValue() != 0) {
-        throw new IllegalStateException(String.join(" ", argv) + " failed with status " + p.exitValue()
-            + ": " + Files.readString(err));
+        throw new IllegalStateException(
+            String.join(" ", argv)
+                + " failed with status "
+                + p.exitValue()
+                + ": "
+                + Files.readString(err));
       }
       return Files.readString(out);
     } catch (IOException e) {
-      throw new IllegalStateException("cannot run " + String.join(" ", argv) + ": " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot run " + String.join(" ", argv) + ": " + e.getMessage(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted running " + String.join(" ", argv), e);

@@ -6,11 +6,11 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -39,22 +39,38 @@ class KubeHarnessTest {
   void a_new_namespace_is_active_and_has_a_default_service_account() {
     String ns = cluster.newNamespace("Harness_Smoke");
     assertThat(ns).startsWith("harness-smoke-");
-    assertThat(cluster.client().namespaces().withName(ns).get().getStatus().getPhase()).isEqualTo("Active");
-    assertThat(cluster.client().serviceAccounts().inNamespace(ns).withName("default").get()).isNotNull();
+    assertThat(cluster.client().namespaces().withName(ns).get().getStatus().getPhase())
+        .isEqualTo("Active");
+    assertThat(cluster.client().serviceAccounts().inNamespace(ns).withName("default").get())
+        .isNotNull();
   }
 
   @Test
   void a_write_with_a_stale_resource_version_is_a_409_conflict() {
     String ns = cluster.newNamespace("conflict");
     KubernetesClient k = cluster.client();
-    ConfigMap created = k.configMaps().inNamespace(ns).resource(new ConfigMapBuilder()
-        .withNewMetadata().withName("cm").endMetadata().addToData("a", "1").build()).create();
+    ConfigMap created =
+        k.configMaps()
+            .inNamespace(ns)
+            .resource(
+                new ConfigMapBuilder()
+                    .withNewMetadata()
+                    .withName("cm")
+                    .endMetadata()
+                    .addToData("a", "1")
+                    .build())
+            .create();
     ConfigMap stale = new ConfigMapBuilder(created).build();
-    k.configMaps().inNamespace(ns).resource(new ConfigMapBuilder(created).addToData("a", "2").build()).update();
+    k.configMaps()
+        .inNamespace(ns)
+        .resource(new ConfigMapBuilder(created).addToData("a", "2").build())
+        .update();
     stale.getData().put("a", "3");
     assertThatThrownBy(() -> k.configMaps().inNamespace(ns).resource(stale).update())
-        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(409));
-    assertThat(k.configMaps().inNamespace(ns).withName("cm").get().getData()).containsEntry("a", "2");
+        .isInstanceOfSatisfying(
+            KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(409));
+    assertThat(k.configMaps().inNamespace(ns).withName("cm").get().getData())
+        .containsEntry("a", "2");
   }
 
   @Test
@@ -62,11 +78,25 @@ class KubeHarnessTest {
     String ns = cluster.newNamespace("fieldsel");
     KubernetesClient k = cluster.client();
     for (String node : List.of("harness-node-a", "harness-node-b")) {
-      k.pods().inNamespace(ns).resource(new PodBuilder().withNewMetadata().withName("on-" + node).endMetadata()
-          .withNewSpec().withNodeName(node).addNewContainer().withName("c").withImage("busybox")
-          .endContainer().endSpec().build()).create();
+      k.pods()
+          .inNamespace(ns)
+          .resource(
+              new PodBuilder()
+                  .withNewMetadata()
+                  .withName("on-" + node)
+                  .endMetadata()
+                  .withNewSpec()
+                  .withNodeName(node)
+                  .addNewContainer()
+                  .withName("c")
+                  .withImage("busybox")
+                  .endContainer()
+                  .endSpec()
+                  .build())
+          .create();
     }
-    List<Pod> onA = k.pods().inNamespace(ns).withField("spec.nodeName", "harness-node-a").list().getItems();
+    List<Pod> onA =
+        k.pods().inNamespace(ns).withField("spec.nodeName", "harness-node-a").list().getItems();
     assertThat(onA).extracting(p -> p.getMetadata().getName()).containsExactly("on-harness-node-a");
     // Without a kubelet, nothing runs them.
     assertThat(onA.getFirst().getStatus().getPhase()).isEqualTo("Pending");
@@ -76,10 +106,12 @@ class KubeHarnessTest {
   void a_node_is_ready() {
     cluster.createNode("harness-ready-node");
     var node = cluster.client().nodes().withName("harness-ready-node").get();
-    assertThat(node.getStatus().getConditions()).anySatisfy(c -> {
-      assertThat(c.getType()).isEqualTo("Ready");
-      assertThat(c.getStatus()).isEqualTo("True");
-    });
+    assertThat(node.getStatus().getConditions())
+        .anySatisfy(
+            c -> {
+              assertThat(c.getType()).isEqualTo("Ready");
+              assertThat(c.getStatus()).isEqualTo("True");
+            });
     cluster.createNode("harness-ready-node"); // again: idempotent
     cluster.deleteNode("harness-ready-node");
   }
@@ -89,17 +121,57 @@ class KubeHarnessTest {
     String ns = cluster.newNamespace("binder");
     KubernetesClient k = cluster.client();
     String pv = ns + "-pv";
-    k.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName(pv).endMetadata()
-        .withNewSpec().addToCapacity("storage", new Quantity("1Gi")).withAccessModes("ReadWriteMany")
-        .withStorageClassName("manual").withNewHostPath().withPath("/tmp").endHostPath().endSpec().build()).create();
+    k.persistentVolumes()
+        .resource(
+            new PersistentVolumeBuilder()
+                .withNewMetadata()
+                .withName(pv)
+                .endMetadata()
+                .withNewSpec()
+                .addToCapacity("storage", new Quantity("1Gi"))
+                .withAccessModes("ReadWriteMany")
+                .withStorageClassName("manual")
+                .withNewHostPath()
+                .withPath("/tmp")
+                .endHostPath()
+                .endSpec()
+                .build())
+        .create();
     try {
-      PersistentVolumeClaim claim = new PersistentVolumeClaimBuilder().withNewMetadata().withName("claim").endMetadata()
-          .withNewSpec().withAccessModes("ReadWriteMany").withStorageClassName("manual")
-          .withNewResources().addToRequests("storage", new Quantity("1Gi")).endResources().endSpec().build();
+      PersistentVolumeClaim claim =
+          new PersistentVolumeClaimBuilder()
+              .withNewMetadata()
+              .withName("claim")
+              .endMetadata()
+              .withNewSpec()
+              .withAccessModes("ReadWriteMany")
+              .withStorageClassName("manual")
+              .withNewResources()
+              .addToRequests("storage", new Quantity("1Gi"))
+              .endResources()
+              .endSpec()
+              .build();
       k.persistentVolumeClaims().inNamespace(ns).resource(claim).create();
-      await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> assertThat(
-          k.persistentVolumeClaims().inNamespace(ns).withName("claim").get().getStatus().getPhase()).isEqualTo("Bound"));
-      assertThat(k.persistentVolumeClaims().inNamespace(ns).withName("claim").get().getSpec().getVolumeName())
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .ignoreExceptions()
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          k.persistentVolumeClaims()
+                              .inNamespace(ns)
+                              .withName("claim")
+                              .get()
+                              .getStatus()
+                              .getPhase())
+                      .isEqualTo("Bound"));
+      assertThat(
+              k.persistentVolumeClaims()
+                  .inNamespace(ns)
+                  .withName("claim")
+                  .get()
+                  .getSpec()
+                  .getVolumeName())
           .isEqualTo(pv);
     } finally {
       k.persistentVolumes().withName(pv).delete();
@@ -109,11 +181,14 @@ class KubeHarnessTest {
   @Test
   void a_service_account_token_authenticates_and_rbac_applies() {
     String ns = cluster.newNamespace("rbac");
-    try (KubernetesClient sa = new KubernetesClientBuilder()
-        .withConfig(cluster.serviceAccountConfig(ns, "default")).build()) {
+    try (KubernetesClient sa =
+        new KubernetesClientBuilder()
+            .withConfig(cluster.serviceAccountConfig(ns, "default"))
+            .build()) {
       // The default ServiceAccount has no rights beyond discovery.
       assertThatThrownBy(() -> sa.configMaps().inNamespace(ns).list())
-          .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
+          .isInstanceOfSatisfying(
+              KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
       assertThat(sa.getKubernetesVersion().getGitVersion()).isEqualTo("v1.20.2");
     }
   }

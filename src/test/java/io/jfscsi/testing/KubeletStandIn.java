@@ -1,9 +1,15 @@
 package io.jfscsi.testing;
 
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import csi.v1.NodePublishVolumeRequest;
+import csi.v1.NodeUnpublishVolumeRequest;
+import csi.v1.VolumeCapability;
 import io.fabric8.kubernetes.api.model.Binding;
 import io.fabric8.kubernetes.api.model.BindingBuilder;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.ContainerState;
 import io.fabric8.kubernetes.api.model.ContainerStateBuilder;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
@@ -13,6 +19,8 @@ import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.EnvFromSource;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarSource;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.NodeDaemonEndpointsBuilder;
 import io.fabric8.kubernetes.api.model.NodeSelectorRequirement;
 import io.fabric8.kubernetes.api.model.NodeSelectorTerm;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -30,73 +38,64 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import java.io.File;
-import java.io.IOException;
-import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
-import java.time.Instant;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
-import java.util.Base64;
-import java.util.Comparator;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
-import java.util.List;
-import java.util.Map;
-import java.util.Objects;
-import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
-import javax.net.ssl.SSLServerSocket;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import csi.v1.NodePublishVolumeRequest;
-import csi.v1.NodeUnpublishVolumeRequest;
-import csi.v1.VolumeCapability;
-import io.fabric8.kubernetes.api.model.ContainerPort;
-import io.fabric8.kubernetes.api.model.IntOrString;
-import io.fabric8.kubernetes.api.model.NodeDaemonEndpointsBuilder;
 import io.grpc.StatusRuntimeException;
 import io.jfscsi.csi.CsiClient;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
 import java.net.URLDecoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLServerSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A kubelet stand-in for one fake Node of a {@link KubeCluster}: for every pod bound to that node
@@ -104,39 +103,38 @@ import javax.net.ssl.SSLContext;
  * reports the pod's status through the status subresource, as kubelet would.
  *
  * <ul>
- *   <li>Processes: {@code command + args} ($(VAR) expanded), started with setsid in a process
- *       group of their own (the "container"); no image is pulled, so a container needs an
- *       explicit command; the absolute paths of a JuiceFS image's binaries in it
- *       ({@code /bin/mount.juicefs}, {@code /usr/local/bin/juicefs}) are the shim's. stdout and
- *       stderr go to {@link #logFile} (one file per start), which the API server's pods/log
- *       reaches through the stand-in's kubelet port (containerLogs, with previous, tailLines,
- *       limitBytes and follow). Init containers run first, one by one.
+ *   <li>Processes: {@code command + args} ($(VAR) expanded), started with setsid in a process group
+ *       of their own (the "container"); no image is pulled, so a container needs an explicit
+ *       command; the absolute paths of a JuiceFS image's binaries in it ({@code
+ *       /bin/mount.juicefs}, {@code /usr/local/bin/juicefs}) are the shim's. stdout and stderr go
+ *       to {@link #logFile} (one file per start), which the API server's pods/log reaches through
+ *       the stand-in's kubelet port (containerLogs, with previous, tailLines, limitBytes and
+ *       follow). Init containers run first, one by one.
  *   <li>Exec: pods/exec reaches the kubelet port too ({@code /exec/NS/POD/CONTAINER}, WebSocket
  *       v4.channel.k8s.io, no TTY, no SPDY): the command runs as a local process with the
  *       container's environment and working directory; stdin, stdout, stderr and the exit code
  *       travel as kubelet sends them.
  *   <li>Termination message: with {@code terminationMessagePolicy: FallbackToLogsOnError}, a
- *       non-zero exit puts the last 80 lines (at most 2 KiB) of that run's output in
- *       {@code state/lastState.terminated.message}, as kubelet does (no termination-log file).
+ *       non-zero exit puts the last 80 lines (at most 2 KiB) of that run's output in {@code
+ *       state/lastState.terminated.message}, as kubelet does (no termination-log file).
  *   <li>Environment: a clean one (PATH with the test-only {@code juicefs} shim first, HOME,
- *       HOSTNAME, KUBERNETES_SERVICE_HOST/PORT of the API server) plus the container's env:
- *       value, secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef, envFrom.
+ *       HOSTNAME, KUBERNETES_SERVICE_HOST/PORT of the API server) plus the container's env: value,
+ *       secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef, envFrom.
  *   <li>Volumes: only hostPath volumes, which are the SAME path inside and outside (a container
  *       must mount each hostPath at the identical path, else it fails with
  *       CreateContainerConfigError). DirectoryOrCreate / FileOrCreate are created. Other volume
  *       types are ignored.
- *   <li>Restarts: a container that exits is restarted per restartPolicy (Always, OnFailure),
- *       at once the first time and then with a short backoff (CrashLoopBackOff in the status);
- *       otherwise the pod ends Succeeded or Failed. When a container's main process exits, the
- *       rest of its process group is killed, as a container runtime kills a container.
- *   <li>Probes: readiness and liveness probes of kind exec, httpGet (to 127.0.0.1) and
- *       tcpSocket. Ready also honours readinessGates.
+ *   <li>Restarts: a container that exits is restarted per restartPolicy (Always, OnFailure), at
+ *       once the first time and then with a short backoff (CrashLoopBackOff in the status);
+ *       otherwise the pod ends Succeeded or Failed. When a container's main process exits, the rest
+ *       of its process group is killed, as a container runtime kills a container.
+ *   <li>Probes: readiness and liveness probes of kind exec, httpGet (to 127.0.0.1) and tcpSocket.
+ *       Ready also honours readinessGates.
  *   <li>Deletion: preStop exec hooks, SIGTERM to each container, the grace period, SIGKILL, then
- *       the final delete with grace period 0 (finalizers keep the object until they are
- *       removed).
- *   <li>Scheduling: there is no scheduler; a pending pod pinned to this node by a
- *       {@code kubernetes.io/hostname} nodeSelector or node affinity (or a matchFields
- *       {@code metadata.name}, as DaemonSet pods are) is bound to it.
+ *       the final delete with grace period 0 (finalizers keep the object until they are removed).
+ *   <li>Scheduling: there is no scheduler; a pending pod pinned to this node by a {@code
+ *       kubernetes.io/hostname} nodeSelector or node affinity (or a matchFields {@code
+ *       metadata.name}, as DaemonSet pods are) is bound to it.
  * </ul>
  *
  * <p>Mounts that containers leave behind are kept while the stand-in runs (a killed FUSE client
@@ -145,13 +143,19 @@ import javax.net.ssl.SSLContext;
  */
 public final class KubeletStandIn implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KubeletStandIn.class);
-  private static final Path SETSID = Files.isExecutable(Path.of("/usr/bin/setsid"))
-      ? Path.of("/usr/bin/setsid") : Path.of("/bin/setsid");
-  private static final Path KILL = Files.isExecutable(Path.of("/usr/bin/kill"))
-      ? Path.of("/usr/bin/kill") : Path.of("/bin/kill");
-  private static final String SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  private static final Pattern IMAGE_BINARY = Pattern.compile(
-      "(?<![-\\w./])((?:/usr/local|/usr)?/s?bin/(?:juicefs|mount\\.juicefs))(?![-\\w./])");
+  private static final Path SETSID =
+      Files.isExecutable(Path.of("/usr/bin/setsid"))
+          ? Path.of("/usr/bin/setsid")
+          : Path.of("/bin/setsid");
+  private static final Path KILL =
+      Files.isExecutable(Path.of("/usr/bin/kill"))
+          ? Path.of("/usr/bin/kill")
+          : Path.of("/bin/kill");
+  private static final String SYSTEM_PATH =
+      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  private static final Pattern IMAGE_BINARY =
+      Pattern.compile(
+          "(?<![-\\w./])((?:/usr/local|/usr)?/s?bin/(?:juicefs|mount\\.juicefs))(?![-\\w./])");
   private static final Pattern VAR_REF = Pattern.compile("\\$\\$|\\$\\(([-._a-zA-Z0-9]+)\\)");
 
   private final KubeCluster cluster;
@@ -162,7 +166,8 @@ public final class KubeletStandIn implements AutoCloseable {
   private final KubernetesClient client;
   private final Map<String, PodRun> runs = new ConcurrentHashMap<>();
   private final List<SharedIndexInformer<Pod>> informers = new ArrayList<>();
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
   private final Optional<String> csiEndpoint;
   private final Path kubeletRoot;
   private String csiDriverName = "csi.juicefs.com";
@@ -181,16 +186,18 @@ public final class KubeletStandIn implements AutoCloseable {
   }
 
   /**
-   * A stand-in that also publishes the CSI volumes of its pods, like kubelet: for each volume
-   * that is a PVC bound to a PV of driver csi.juicefs.com ({@link #withCsiDriverName}), it calls
+   * A stand-in that also publishes the CSI volumes of its pods, like kubelet: for each volume that
+   * is a PVC bound to a PV of driver csi.juicefs.com ({@link #withCsiDriverName}), it calls
    * NodePublishVolume on {@code csiEndpoint} (e.g. unix:///path/csi.sock) before the pod's
-   * containers start, with target {@code <kubeletRoot>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount}
-   * (parent created, target not), the PV's volumeHandle, volumeAttributes, mountOptions, access
-   * mode and nodePublishSecretRef, and the podInfoOnMount keys; and NodeUnpublishVolume after
-   * the containers stopped, before the final delete (and, best effort, on close). NodeStage is
-   * not called: the driver does not advertise STAGE_UNSTAGE_VOLUME.
+   * containers start, with target {@code
+   * <kubeletRoot>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount} (parent created, target not),
+   * the PV's volumeHandle, volumeAttributes, mountOptions, access mode and nodePublishSecretRef,
+   * and the podInfoOnMount keys; and NodeUnpublishVolume after the containers stopped, before the
+   * final delete (and, best effort, on close). NodeStage is not called: the driver does not
+   * advertise STAGE_UNSTAGE_VOLUME.
    */
-  public KubeletStandIn(KubeCluster cluster, String nodeName, String csiEndpoint, Path kubeletRoot) {
+  public KubeletStandIn(
+      KubeCluster cluster, String nodeName, String csiEndpoint, Path kubeletRoot) {
     this.cluster = Objects.requireNonNull(cluster, "cluster");
     this.nodeName = Objects.requireNonNull(nodeName, "nodeName");
     if ((csiEndpoint == null) != (kubeletRoot == null)) {
@@ -200,13 +207,17 @@ public final class KubeletStandIn implements AutoCloseable {
     this.kubeletRoot = kubeletRoot;
     try {
       Path target = Path.of(System.getProperty("user.dir"), "target");
-      Path base = Files.isDirectory(target) ? target.resolve("kubelet-standin") : Path.of(System.getProperty("java.io.tmpdir"));
+      Path base =
+          Files.isDirectory(target)
+              ? target.resolve("kubelet-standin")
+              : Path.of(System.getProperty("java.io.tmpdir"));
       Files.createDirectories(base);
       this.workDir = Files.createTempDirectory(base, nodeName + "-");
       this.binDir = Files.createDirectories(workDir.resolve("bin"));
       this.mountsFile = workDir.resolve("shim-mounts");
     } catch (IOException e) {
-      throw new IllegalStateException("cannot create the stand-in's work directory: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot create the stand-in's work directory: " + e.getMessage(), e);
     }
     this.client = new KubernetesClientBuilder().withConfig(cluster.config()).build();
   }
@@ -229,8 +240,13 @@ public final class KubeletStandIn implements AutoCloseable {
     if (kubeletRoot == null) {
       throw new IllegalStateException("this stand-in publishes no CSI volumes");
     }
-    return kubeletRoot.resolve("pods").resolve(podUid).resolve("volumes").resolve("kubernetes.io~csi")
-        .resolve(pvName).resolve("mount");
+    return kubeletRoot
+        .resolve("pods")
+        .resolve(podUid)
+        .resolve("volumes")
+        .resolve("kubernetes.io~csi")
+        .resolve(pvName)
+        .resolve("mount");
   }
 
   /** Creates the Node (Ready), installs the shim and starts watching the node's pods. */
@@ -243,36 +259,50 @@ public final class KubeletStandIn implements AutoCloseable {
     startKubeletApi();
     shutdownHook = new Thread(this::close, "kubelet-standin-" + nodeName + "-exit");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
-    informers.add(client.pods().inAnyNamespace().withField("spec.nodeName", nodeName).inform(new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(Pod pod) {
-        podChanged(pod);
-      }
+    informers.add(
+        client
+            .pods()
+            .inAnyNamespace()
+            .withField("spec.nodeName", nodeName)
+            .inform(
+                new ResourceEventHandler<>() {
+                  @Override
+                  public void onAdd(Pod pod) {
+                    podChanged(pod);
+                  }
 
-      @Override
-      public void onUpdate(Pod old, Pod pod) {
-        podChanged(pod);
-      }
+                  @Override
+                  public void onUpdate(Pod old, Pod pod) {
+                    podChanged(pod);
+                  }
 
-      @Override
-      public void onDelete(Pod pod, boolean finalStateUnknown) {
-        podGone(pod);
-      }
-    }, 0));
-    informers.add(client.pods().inAnyNamespace().withField("spec.nodeName", "").inform(new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(Pod pod) {
-        maybeBind(pod);
-      }
+                  @Override
+                  public void onDelete(Pod pod, boolean finalStateUnknown) {
+                    podGone(pod);
+                  }
+                },
+                0));
+    informers.add(
+        client
+            .pods()
+            .inAnyNamespace()
+            .withField("spec.nodeName", "")
+            .inform(
+                new ResourceEventHandler<>() {
+                  @Override
+                  public void onAdd(Pod pod) {
+                    maybeBind(pod);
+                  }
 
-      @Override
-      public void onUpdate(Pod old, Pod pod) {
-        maybeBind(pod);
-      }
+                  @Override
+                  public void onUpdate(Pod old, Pod pod) {
+                    maybeBind(pod);
+                  }
 
-      @Override
-      public void onDelete(Pod pod, boolean finalStateUnknown) {}
-    }, 0));
+                  @Override
+                  public void onDelete(Pod pod, boolean finalStateUnknown) {}
+                },
+                0));
     log.info("kubelet stand-in for node {} started (work dir {})", nodeName, workDir);
     return this;
   }
@@ -293,12 +323,23 @@ public final class KubeletStandIn implements AutoCloseable {
 
   /** SIGKILLs container {@code container} (null: the first) of pod {@code namespace/podName}. */
   public void crash(String namespace, String podName, String container) {
-    ContainerRun c = containerRun(namespace, podName, container)
-        .orElseThrow(() -> new IllegalStateException("no container " + container + " of pod " + namespace + "/" + podName
-            + " is known to the stand-in of " + nodeName));
+    ContainerRun c =
+        containerRun(namespace, podName, container)
+            .orElseThrow(
+                () ->
+                    new IllegalStateException(
+                        "no container "
+                            + container
+                            + " of pod "
+                            + namespace
+                            + "/"
+                            + podName
+                            + " is known to the stand-in of "
+                            + nodeName));
     long pid = c.pid;
     if (pid <= 0 || c.process == null || !c.process.isAlive()) {
-      throw new IllegalStateException("container " + c.name + " of pod " + namespace + "/" + podName + " is not running");
+      throw new IllegalStateException(
+          "container " + c.name + " of pod " + namespace + "/" + podName + " is not running");
     }
     log.info("crashing container {} of pod {}/{} (pid {})", c.name, namespace, podName, pid);
     killTree(c, "KILL");
@@ -307,12 +348,14 @@ public final class KubeletStandIn implements AutoCloseable {
   /** The pid of a running container's main process. */
   public Optional<Long> pid(String namespace, String podName, String container) {
     return containerRun(namespace, podName, container)
-        .filter(c -> c.process != null && c.process.isAlive()).map(c -> c.pid);
+        .filter(c -> c.process != null && c.process.isAlive())
+        .map(c -> c.pid);
   }
 
   /** The file that container {@code container} (null: the first) of a pod logs to. */
   public Path logFile(String namespace, String podName, String container) {
-    return containerRun(namespace, podName, container).map(ContainerRun::currentLog)
+    return containerRun(namespace, podName, container)
+        .map(ContainerRun::currentLog)
         .orElseThrow(() -> new IllegalStateException("no such container on " + nodeName));
   }
 
@@ -400,11 +443,14 @@ public final class KubeletStandIn implements AutoCloseable {
       return;
     }
     String uid = pod.getMetadata().getUid();
-    PodRun run = runs.computeIfAbsent(uid, u -> {
-      PodRun r = new PodRun(pod);
-      r.begin();
-      return r;
-    });
+    PodRun run =
+        runs.computeIfAbsent(
+            uid,
+            u -> {
+              PodRun r = new PodRun(pod);
+              r.begin();
+              return r;
+            });
     run.update(pod);
   }
 
@@ -416,22 +462,42 @@ public final class KubeletStandIn implements AutoCloseable {
   }
 
   private void maybeBind(Pod pod) {
-    if (closed || pod.getSpec().getNodeName() != null && !pod.getSpec().getNodeName().isEmpty()
-        || pod.getMetadata().getDeletionTimestamp() != null || !pinnedHere(pod)) {
+    if (closed
+        || pod.getSpec().getNodeName() != null && !pod.getSpec().getNodeName().isEmpty()
+        || pod.getMetadata().getDeletionTimestamp() != null
+        || !pinnedHere(pod)) {
       return;
     }
     String scheduler = pod.getSpec().getSchedulerName();
     if (scheduler != null && !scheduler.equals("default-scheduler")) {
       return;
     }
-    Binding binding = new BindingBuilder().withNewMetadata().withName(pod.getMetadata().getName())
-        .withNamespace(pod.getMetadata().getNamespace()).withUid(pod.getMetadata().getUid()).endMetadata()
-        .withNewTarget().withApiVersion("v1").withKind("Node").withName(nodeName).endTarget().build();
+    Binding binding =
+        new BindingBuilder()
+            .withNewMetadata()
+            .withName(pod.getMetadata().getName())
+            .withNamespace(pod.getMetadata().getNamespace())
+            .withUid(pod.getMetadata().getUid())
+            .endMetadata()
+            .withNewTarget()
+            .withApiVersion("v1")
+            .withKind("Node")
+            .withName(nodeName)
+            .endTarget()
+            .build();
     try {
       client.bindings().inNamespace(pod.getMetadata().getNamespace()).resource(binding).create();
-      log.debug("bound pod {}/{} to {}", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), nodeName);
+      log.debug(
+          "bound pod {}/{} to {}",
+          pod.getMetadata().getNamespace(),
+          pod.getMetadata().getName(),
+          nodeName);
     } catch (KubernetesClientException e) {
-      log.debug("binding pod {}/{}: {}", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), e.getMessage());
+      log.debug(
+          "binding pod {}/{}: {}",
+          pod.getMetadata().getNamespace(),
+          pod.getMetadata().getName(),
+          e.getMessage());
     }
   }
 
@@ -441,20 +507,30 @@ public final class KubeletStandIn implements AutoCloseable {
       return true;
     }
     var affinity = pod.getSpec().getAffinity();
-    if (affinity == null || affinity.getNodeAffinity() == null
+    if (affinity == null
+        || affinity.getNodeAffinity() == null
         || affinity.getNodeAffinity().getRequiredDuringSchedulingIgnoredDuringExecution() == null) {
       return false;
     }
-    for (NodeSelectorTerm term : affinity.getNodeAffinity().getRequiredDuringSchedulingIgnoredDuringExecution()
-        .getNodeSelectorTerms()) {
+    for (NodeSelectorTerm term :
+        affinity
+            .getNodeAffinity()
+            .getRequiredDuringSchedulingIgnoredDuringExecution()
+            .getNodeSelectorTerms()) {
       List<NodeSelectorRequirement> reqs = new ArrayList<>();
       if (term.getMatchFields() != null) {
-        term.getMatchFields().stream().filter(r -> r.getKey().equals("metadata.name")).forEach(reqs::add);
+        term.getMatchFields().stream()
+            .filter(r -> r.getKey().equals("metadata.name"))
+            .forEach(reqs::add);
       }
       if (term.getMatchExpressions() != null) {
-        term.getMatchExpressions().stream().filter(r -> r.getKey().equals("kubernetes.io/hostname")).forEach(reqs::add);
+        term.getMatchExpressions().stream()
+            .filter(r -> r.getKey().equals("kubernetes.io/hostname"))
+            .forEach(reqs::add);
       }
-      if (!reqs.isEmpty() && reqs.stream().allMatch(r -> "In".equals(r.getOperator()) && r.getValues().contains(nodeName))) {
+      if (!reqs.isEmpty()
+          && reqs.stream()
+              .allMatch(r -> "In".equals(r.getOperator()) && r.getValues().contains(nodeName))) {
         return true;
       }
     }
@@ -465,13 +541,21 @@ public final class KubeletStandIn implements AutoCloseable {
     return runs.values().stream()
         .filter(r -> r.namespace.equals(namespace) && r.name.equals(podName) && !r.isGone())
         .findFirst()
-        .flatMap(r -> r.containers.stream()
-            .filter(c -> container == null || c.name.equals(container)).findFirst());
+        .flatMap(
+            r ->
+                r.containers.stream()
+                    .filter(c -> container == null || c.name.equals(container))
+                    .findFirst());
   }
 
   // ------------------------------------------------------------------ one pod
 
-  private enum Signal { UPDATE, EXIT, GONE, STOP }
+  private enum Signal {
+    UPDATE,
+    EXIT,
+    GONE,
+    STOP
+  }
 
   /** One pod's containers, driven by one worker thread that alone changes its state. */
   private final class PodRun {
@@ -518,11 +602,17 @@ public final class KubeletStandIn implements AutoCloseable {
       finishedBefore = "Succeeded".equals(phase) || "Failed".equals(phase);
       if (seen != null && seen.getContainerStatuses() != null) {
         for (ContainerStatus st : seen.getContainerStatuses()) {
-          containers.stream().filter(c -> c.name.equals(st.getName())).findFirst().ifPresent(c -> {
-            if (st.getState() != null && (st.getState().getRunning() != null || st.getState().getTerminated() != null)) {
-              c.restartCount = Optional.ofNullable(st.getRestartCount()).orElse(0) + 1;
-            }
-          });
+          containers.stream()
+              .filter(c -> c.name.equals(st.getName()))
+              .findFirst()
+              .ifPresent(
+                  c -> {
+                    if (st.getState() != null
+                        && (st.getState().getRunning() != null
+                            || st.getState().getTerminated() != null)) {
+                      c.restartCount = Optional.ofNullable(st.getRestartCount()).orElse(0) + 1;
+                    }
+                  });
         }
       }
       if (finishedBefore) {
@@ -532,8 +622,11 @@ public final class KubeletStandIn implements AutoCloseable {
     }
 
     void begin() {
-      worker = Thread.ofPlatform().daemon().name("kubelet-standin-" + nodeName + "-" + namespace + "-" + name)
-          .start(this::loop);
+      worker =
+          Thread.ofPlatform()
+              .daemon()
+              .name("kubelet-standin-" + nodeName + "-" + namespace + "-" + name)
+              .start(this::loop);
     }
 
     void update(Pod pod) {
@@ -690,8 +783,12 @@ public final class KubeletStandIn implements AutoCloseable {
       var pvc = client.persistentVolumeClaims().inNamespace(namespace).withName(claimName).get();
       require(pvc != null, "persistentvolumeclaim \"" + claimName + "\" not found");
       String pvName = pvc.getSpec().getVolumeName();
-      require(pvName != null && !pvName.isEmpty() && pvc.getStatus() != null
-          && "Bound".equals(pvc.getStatus().getPhase()), "persistentvolumeclaim \"" + claimName + "\" is not bound");
+      require(
+          pvName != null
+              && !pvName.isEmpty()
+              && pvc.getStatus() != null
+              && "Bound".equals(pvc.getStatus().getPhase()),
+          "persistentvolumeclaim \"" + claimName + "\" is not bound");
       if (published.containsKey(pvName)) {
         return;
       }
@@ -701,13 +798,15 @@ public final class KubeletStandIn implements AutoCloseable {
       if (source == null || !csiDriverName.equals(source.getDriver())) {
         return; // not ours: nothing to mount on this stand-in
       }
-      Map<String, String> context = new LinkedHashMap<>(Optional.ofNullable(source.getVolumeAttributes()).orElse(Map.of()));
+      Map<String, String> context =
+          new LinkedHashMap<>(Optional.ofNullable(source.getVolumeAttributes()).orElse(Map.of()));
       var driver = client.storage().v1().csiDrivers().withName(csiDriverName).get();
       if (driver != null && Boolean.TRUE.equals(driver.getSpec().getPodInfoOnMount())) {
         context.put("csi.storage.k8s.io/pod.name", name);
         context.put("csi.storage.k8s.io/pod.namespace", namespace);
         context.put("csi.storage.k8s.io/pod.uid", uid);
-        context.put("csi.storage.k8s.io/serviceAccount.name",
+        context.put(
+            "csi.storage.k8s.io/serviceAccount.name",
             Optional.ofNullable(pod.getSpec().getServiceAccountName()).orElse("default"));
         context.put("csi.storage.k8s.io/ephemeral", "false");
       }
@@ -716,37 +815,65 @@ public final class KubeletStandIn implements AutoCloseable {
         var ref = source.getNodePublishSecretRef();
         String secretNs = Optional.ofNullable(ref.getNamespace()).orElse(namespace);
         Secret secret = client.secrets().inNamespace(secretNs).withName(ref.getName()).get();
-        require(secret != null, "secret \"" + secretNs + "/" + ref.getName() + "\" not found (nodePublishSecretRef of " + pvName + ")");
+        require(
+            secret != null,
+            "secret \""
+                + secretNs
+                + "/"
+                + ref.getName()
+                + "\" not found (nodePublishSecretRef of "
+                + pvName
+                + ")");
         secrets = secretData(secret);
       }
-      String mode = Optional.ofNullable(pv.getSpec().getAccessModes()).filter(l -> !l.isEmpty()).map(List::getFirst)
-          .orElse("ReadWriteOnce");
-      var accessMode = switch (mode) {
-        case "ReadWriteMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER;
-        case "ReadOnlyMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY;
-        default -> VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
-      };
-      var mount = VolumeCapability.MountVolume.newBuilder()
-          .setFsType(Optional.ofNullable(source.getFsType()).orElse(""))
-          .addAllMountFlags(Optional.ofNullable(pv.getSpec().getMountOptions()).orElse(List.of()));
-      boolean readOnly = Boolean.TRUE.equals(v.getPersistentVolumeClaim().getReadOnly())
-          || Boolean.TRUE.equals(source.getReadOnly());
+      String mode =
+          Optional.ofNullable(pv.getSpec().getAccessModes())
+              .filter(l -> !l.isEmpty())
+              .map(List::getFirst)
+              .orElse("ReadWriteOnce");
+      var accessMode =
+          switch (mode) {
+            case "ReadWriteMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER;
+            case "ReadOnlyMany" -> VolumeCapability.AccessMode.Mode.MULTI_NODE_READER_ONLY;
+            default -> VolumeCapability.AccessMode.Mode.SINGLE_NODE_WRITER;
+          };
+      var mount =
+          VolumeCapability.MountVolume.newBuilder()
+              .setFsType(Optional.ofNullable(source.getFsType()).orElse(""))
+              .addAllMountFlags(
+                  Optional.ofNullable(pv.getSpec().getMountOptions()).orElse(List.of()));
+      boolean readOnly =
+          Boolean.TRUE.equals(v.getPersistentVolumeClaim().getReadOnly())
+              || Boolean.TRUE.equals(source.getReadOnly());
       Path target = csiTarget(uid, pvName);
       try {
         Files.createDirectories(target.getParent());
       } catch (IOException e) {
-        throw new IllegalStateException("cannot create " + target.getParent() + ": " + e.getMessage());
+        throw new IllegalStateException(
+            "cannot create " + target.getParent() + ": " + e.getMessage());
       }
-      var request = NodePublishVolumeRequest.newBuilder().setVolumeId(source.getVolumeHandle())
-          .setTargetPath(target.toString()).setReadonly(readOnly).putAllSecrets(secrets).putAllVolumeContext(context)
-          .setVolumeCapability(VolumeCapability.newBuilder().setMount(mount)
-              .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(accessMode)))
-          .build();
+      var request =
+          NodePublishVolumeRequest.newBuilder()
+              .setVolumeId(source.getVolumeHandle())
+              .setTargetPath(target.toString())
+              .setReadonly(readOnly)
+              .putAllSecrets(secrets)
+              .putAllVolumeContext(context)
+              .setVolumeCapability(
+                  VolumeCapability.newBuilder()
+                      .setMount(mount)
+                      .setAccessMode(VolumeCapability.AccessMode.newBuilder().setMode(accessMode)))
+              .build();
       try {
         csiClient().node().withDeadlineAfter(2, TimeUnit.MINUTES).nodePublishVolume(request);
       } catch (StatusRuntimeException e) {
-        throw new IllegalStateException("MountVolume.SetUp failed for volume \"" + pvName + "\" : rpc error: code = "
-            + e.getStatus().getCode() + " desc = " + e.getStatus().getDescription());
+        throw new IllegalStateException(
+            "MountVolume.SetUp failed for volume \""
+                + pvName
+                + "\" : rpc error: code = "
+                + e.getStatus().getCode()
+                + " desc = "
+                + e.getStatus().getDescription());
       }
       published.put(pvName, source.getVolumeHandle());
       log.info("pod {}/{}: published volume {} at {}", namespace, name, pvName, target);
@@ -758,8 +885,14 @@ public final class KubeletStandIn implements AutoCloseable {
         Path target = csiTarget(uid, e.getKey());
         try {
           long millis = Math.max(1000, Duration.between(Instant.now(), deadline).toMillis());
-          csiClient().node().withDeadlineAfter(millis, TimeUnit.MILLISECONDS).nodeUnpublishVolume(
-              NodeUnpublishVolumeRequest.newBuilder().setVolumeId(e.getValue()).setTargetPath(target.toString()).build());
+          csiClient()
+              .node()
+              .withDeadlineAfter(millis, TimeUnit.MILLISECONDS)
+              .nodeUnpublishVolume(
+                  NodeUnpublishVolumeRequest.newBuilder()
+                      .setVolumeId(e.getValue())
+                      .setTargetPath(target.toString())
+                      .build());
           published.remove(e.getKey());
           try {
             Files.deleteIfExists(target.getParent());
@@ -768,7 +901,12 @@ public final class KubeletStandIn implements AutoCloseable {
           }
           log.info("pod {}/{}: unpublished volume {}", namespace, name, e.getKey());
         } catch (RuntimeException ex) {
-          log.warn("pod {}/{}: UnmountVolume.TearDown failed for volume {}: {}", namespace, name, e.getKey(), ex.getMessage());
+          log.warn(
+              "pod {}/{}: UnmountVolume.TearDown failed for volume {}: {}",
+              namespace,
+              name,
+              e.getKey(),
+              ex.getMessage());
         }
       }
       return published.isEmpty();
@@ -808,8 +946,10 @@ public final class KubeletStandIn implements AutoCloseable {
         return "Failed";
       }
       if (terminal()) {
-        return containers.stream().allMatch(c -> c.terminated != null && c.terminated.getExitCode() == 0)
-            ? "Succeeded" : "Failed";
+        return containers.stream()
+                .allMatch(c -> c.terminated != null && c.terminated.getExitCode() == 0)
+            ? "Succeeded"
+            : "Failed";
       }
       if (!initDone() || containers.stream().allMatch(c -> c.startedAt == null)) {
         return "Pending";
@@ -820,8 +960,10 @@ public final class KubeletStandIn implements AutoCloseable {
     /** Deletion: preStop, SIGTERM, grace, SIGKILL, status, then the final delete. */
     private void terminate(Pod pod) {
       if (!terminated) {
-        long grace = Optional.ofNullable(pod.getMetadata().getDeletionGracePeriodSeconds())
-            .or(() -> Optional.ofNullable(pod.getSpec().getTerminationGracePeriodSeconds())).orElse(30L);
+        long grace =
+            Optional.ofNullable(pod.getMetadata().getDeletionGracePeriodSeconds())
+                .or(() -> Optional.ofNullable(pod.getSpec().getTerminationGracePeriodSeconds()))
+                .orElse(30L);
         Instant deadline = Instant.now().plusSeconds(grace);
         for (ContainerRun c : allContainers()) {
           if (c.running()) {
@@ -858,7 +1000,9 @@ public final class KubeletStandIn implements AutoCloseable {
     }
 
     private void awaitExits(Instant deadline) {
-      while (Instant.now().isBefore(deadline) && !stopping && !gone
+      while (Instant.now().isBefore(deadline)
+          && !stopping
+          && !gone
           && allContainers().stream().anyMatch(ContainerRun::running)) {
         try {
           signals.poll(50, TimeUnit.MILLISECONDS);
@@ -946,17 +1090,33 @@ public final class KubeletStandIn implements AutoCloseable {
       s.setStartTime(startTime);
       s.setInitContainerStatuses(initContainers.stream().map(ContainerRun::status).toList());
       s.setContainerStatuses(containers.stream().map(ContainerRun::status).toList());
-      boolean containersReady = !terminal() && !terminated && initDone()
-          && containers.stream().allMatch(c -> c.running() && c.ready);
-      boolean gatesReady = Optional.ofNullable(pod.getSpec().getReadinessGates()).orElse(List.of()).stream()
-          .allMatch(g -> Optional.ofNullable(pod.getStatus()).map(PodStatus::getConditions).orElse(List.of()).stream()
-              .anyMatch(c -> c.getType().equals(g.getConditionType()) && "True".equals(c.getStatus())));
+      boolean containersReady =
+          !terminal()
+              && !terminated
+              && initDone()
+              && containers.stream().allMatch(c -> c.running() && c.ready);
+      boolean gatesReady =
+          Optional.ofNullable(pod.getSpec().getReadinessGates()).orElse(List.of()).stream()
+              .allMatch(
+                  g ->
+                      Optional.ofNullable(pod.getStatus())
+                          .map(PodStatus::getConditions)
+                          .orElse(List.of())
+                          .stream()
+                          .anyMatch(
+                              c ->
+                                  c.getType().equals(g.getConditionType())
+                                      && "True".equals(c.getStatus())));
       String notReadyReason = terminal() || terminated ? "PodCompleted" : "ContainersNotReady";
       condition("PodScheduled", true, null);
       condition("Initialized", initDone(), initDone() ? null : "ContainersNotInitialized");
       condition("ContainersReady", containersReady, containersReady ? null : notReadyReason);
-      condition("Ready", containersReady && gatesReady,
-          containersReady && gatesReady ? null : containersReady ? "ReadinessGatesNotReady" : notReadyReason);
+      condition(
+          "Ready",
+          containersReady && gatesReady,
+          containersReady && gatesReady
+              ? null
+              : containersReady ? "ReadinessGatesNotReady" : notReadyReason);
       s.setConditions(new ArrayList<>(conditions.values()));
       return s;
     }
@@ -964,12 +1124,23 @@ public final class KubeletStandIn implements AutoCloseable {
     private void condition(String type, boolean value, String reason) {
       String status = value ? "True" : "False";
       PodCondition old = conditions.get(type);
-      if (old != null && old.getStatus().equals(status) && Objects.equals(old.getReason(), reason)) {
+      if (old != null
+          && old.getStatus().equals(status)
+          && Objects.equals(old.getReason(), reason)) {
         return;
       }
-      String since = old != null && old.getStatus().equals(status) ? old.getLastTransitionTime() : timestamp(Instant.now());
-      conditions.put(type, new PodConditionBuilder().withType(type).withStatus(status).withReason(reason)
-          .withLastTransitionTime(since).build());
+      String since =
+          old != null && old.getStatus().equals(status)
+              ? old.getLastTransitionTime()
+              : timestamp(Instant.now());
+      conditions.put(
+          type,
+          new PodConditionBuilder()
+              .withType(type)
+              .withStatus(status)
+              .withReason(reason)
+              .withLastTransitionTime(since)
+              .build());
     }
   }
 
@@ -1025,11 +1196,15 @@ public final class KubeletStandIn implements AutoCloseable {
       }
       int code = process.exitValue();
       killGroup(pid, "KILL");
-      terminated = new ContainerStateTerminatedBuilder().withExitCode(code)
-          .withReason(code == 0 ? "Completed" : "Error")
-          .withMessage(terminationMessage(code))
-          .withStartedAt(timestamp(startedAt)).withFinishedAt(timestamp(Instant.now()))
-          .withContainerID(containerId()).build();
+      terminated =
+          new ContainerStateTerminatedBuilder()
+              .withExitCode(code)
+              .withReason(code == 0 ? "Completed" : "Error")
+              .withMessage(terminationMessage(code))
+              .withStartedAt(timestamp(startedAt))
+              .withFinishedAt(timestamp(Instant.now()))
+              .withContainerID(containerId())
+              .build();
       log.info("container {} (pid {}) exited with {}", name, pid, code);
       process = null;
       ready = false;
@@ -1039,8 +1214,8 @@ public final class KubeletStandIn implements AutoCloseable {
 
     /**
      * The termination message, as kubelet makes it: no file at terminationMessagePath is written
-     * here (the container runs on the host), so only the FallbackToLogsOnError policy gives one:
-     * on a non-zero exit, the last 80 lines of this run's output, at most the last 2 KiB of them.
+     * here (the container runs on the host), so only the FallbackToLogsOnError policy gives one: on
+     * a non-zero exit, the last 80 lines of this run's output, at most the last 2 KiB of them.
      */
     private String terminationMessage(int code) {
       if (code == 0 || !"FallbackToLogsOnError".equals(spec.getTerminationMessagePolicy())) {
@@ -1053,8 +1228,9 @@ public final class KubeletStandIn implements AutoCloseable {
         if (!lines.isEmpty() && lines.getLast().isEmpty()) {
           lines.removeLast();
         }
-        String tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size()))
-            + (lines.isEmpty() ? "" : "\n");
+        String tail =
+            String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size()))
+                + (lines.isEmpty() ? "" : "\n");
         byte[] bytes = tail.getBytes(StandardCharsets.UTF_8);
         if (bytes.length > 2048) {
           tail = new String(bytes, bytes.length - 2048, 2048, StandardCharsets.UTF_8);
@@ -1071,11 +1247,12 @@ public final class KubeletStandIn implements AutoCloseable {
         return;
       }
       if (terminated != null) {
-        boolean restart = switch (restartPolicy) {
-          case "Always" -> !initContainer;
-          case "OnFailure" -> terminated.getExitCode() != 0;
-          default -> false;
-        };
+        boolean restart =
+            switch (restartPolicy) {
+              case "Always" -> !initContainer;
+              case "OnFailure" -> terminated.getExitCode() != 0;
+              default -> false;
+            };
         if (initContainer) {
           restart = terminated.getExitCode() != 0;
         }
@@ -1126,8 +1303,10 @@ public final class KubeletStandIn implements AutoCloseable {
       ProcessBuilder b = new ProcessBuilder(command);
       b.environment().clear();
       b.environment().putAll(env);
-      Path dir = spec.getWorkingDir() != null && Files.isDirectory(Path.of(spec.getWorkingDir()))
-          ? Path.of(spec.getWorkingDir()) : run.podDir;
+      Path dir =
+          spec.getWorkingDir() != null && Files.isDirectory(Path.of(spec.getWorkingDir()))
+              ? Path.of(spec.getWorkingDir())
+              : run.podDir;
       b.directory(dir.toFile());
       b.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       b.redirectErrorStream(true);
@@ -1140,9 +1319,14 @@ public final class KubeletStandIn implements AutoCloseable {
         process = b.start();
       } catch (IOException e) {
         process = null;
-        terminated = new ContainerStateTerminatedBuilder().withExitCode(128).withReason("ContainerCannotRun")
-            .withMessage(e.getMessage()).withStartedAt(timestamp(Instant.now()))
-            .withFinishedAt(timestamp(Instant.now())).build();
+        terminated =
+            new ContainerStateTerminatedBuilder()
+                .withExitCode(128)
+                .withReason("ContainerCannotRun")
+                .withMessage(e.getMessage())
+                .withStartedAt(timestamp(Instant.now()))
+                .withFinishedAt(timestamp(Instant.now()))
+                .build();
         return;
       }
       pid = process.pid();
@@ -1155,11 +1339,18 @@ public final class KubeletStandIn implements AutoCloseable {
       livenessFailures = 0;
       Probe readiness = spec.getReadinessProbe();
       ready = readiness == null;
-      nextReadinessProbe = readiness == null ? null : startedAt.plusSeconds(orDefault(readiness.getInitialDelaySeconds(), 0));
+      nextReadinessProbe =
+          readiness == null
+              ? null
+              : startedAt.plusSeconds(orDefault(readiness.getInitialDelaySeconds(), 0));
       Probe liveness = spec.getLivenessProbe();
-      nextLivenessProbe = liveness == null ? null : startedAt.plusSeconds(orDefault(liveness.getInitialDelaySeconds(), 0));
+      nextLivenessProbe =
+          liveness == null
+              ? null
+              : startedAt.plusSeconds(orDefault(liveness.getInitialDelaySeconds(), 0));
       process.onExit().thenRun(() -> run.signals.add(Signal.EXIT));
-      log.info("pod {}/{} container {} started (pid {}): {}", run.namespace, run.name, name, pid, argv);
+      log.info(
+          "pod {}/{} container {} started (pid {}): {}", run.namespace, run.name, name, pid, argv);
     }
 
     void probe(PodRun run) {
@@ -1177,9 +1368,15 @@ public final class KubeletStandIn implements AutoCloseable {
         livenessFailures = runProbe(liveness, run) ? 0 : livenessFailures + 1;
         nextLivenessProbe = Instant.now().plusSeconds(orDefault(liveness.getPeriodSeconds(), 10));
         if (livenessFailures >= orDefault(liveness.getFailureThreshold(), 3)) {
-          log.info("pod {}/{} container {} failed its liveness probe: killing it", run.namespace, run.name, name);
+          log.info(
+              "pod {}/{} container {} failed its liveness probe: killing it",
+              run.namespace,
+              run.name,
+              name);
           killTree(this, "TERM");
-          long grace = Optional.ofNullable(run.latest.getSpec().getTerminationGracePeriodSeconds()).orElse(30L);
+          long grace =
+              Optional.ofNullable(run.latest.getSpec().getTerminationGracePeriodSeconds())
+                  .orElse(30L);
           try {
             process.waitFor(grace, TimeUnit.SECONDS);
           } catch (InterruptedException e) {
@@ -1203,13 +1400,20 @@ public final class KubeletStandIn implements AutoCloseable {
           int port = port(g.getPort());
           String scheme = Optional.ofNullable(g.getScheme()).orElse("HTTP").toLowerCase();
           String path = Optional.ofNullable(g.getPath()).orElse("/");
-          HttpResponse<Void> r = http.send(HttpRequest.newBuilder(URI.create(scheme + "://127.0.0.1:" + port + path))
-              .timeout(Duration.ofSeconds(timeout)).GET().build(), HttpResponse.BodyHandlers.discarding());
+          HttpResponse<Void> r =
+              http.send(
+                  HttpRequest.newBuilder(URI.create(scheme + "://127.0.0.1:" + port + path))
+                      .timeout(Duration.ofSeconds(timeout))
+                      .GET()
+                      .build(),
+                  HttpResponse.BodyHandlers.discarding());
           return r.statusCode() >= 200 && r.statusCode() < 400;
         }
         if (p.getTcpSocket() != null) {
           try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port(p.getTcpSocket().getPort())), timeout * 1000);
+            s.connect(
+                new InetSocketAddress("127.0.0.1", port(p.getTcpSocket().getPort())),
+                timeout * 1000);
             return true;
           }
         }
@@ -1227,14 +1431,17 @@ public final class KubeletStandIn implements AutoCloseable {
         return port.getIntVal();
       }
       return Optional.ofNullable(spec.getPorts()).orElse(List.of()).stream()
-          .filter(p -> port.getStrVal().equals(p.getName())).findFirst()
+          .filter(p -> port.getStrVal().equals(p.getName()))
+          .findFirst()
           .map(ContainerPort::getContainerPort)
           .orElseThrow(() -> new IllegalArgumentException("no port named " + port.getStrVal()));
     }
 
     void preStop(PodRun run, Instant deadline) {
       var lifecycle = spec.getLifecycle();
-      if (lifecycle == null || lifecycle.getPreStop() == null || lifecycle.getPreStop().getExec() == null) {
+      if (lifecycle == null
+          || lifecycle.getPreStop() == null
+          || lifecycle.getPreStop().getExec() == null) {
         return;
       }
       Duration left = Duration.between(Instant.now(), deadline);
@@ -1242,10 +1449,21 @@ public final class KubeletStandIn implements AutoCloseable {
         return;
       }
       try {
-        int code = runCommand(lifecycle.getPreStop().getExec().getCommand(), environment(run.latest, spec), run.podDir, left);
-        log.info("pod {}/{} container {}: preStop exited with {}", run.namespace, run.name, name, code);
+        int code =
+            runCommand(
+                lifecycle.getPreStop().getExec().getCommand(),
+                environment(run.latest, spec),
+                run.podDir,
+                left);
+        log.info(
+            "pod {}/{} container {}: preStop exited with {}", run.namespace, run.name, name, code);
       } catch (RuntimeException e) {
-        log.warn("pod {}/{} container {}: preStop failed: {}", run.namespace, run.name, name, e.getMessage());
+        log.warn(
+            "pod {}/{} container {}: preStop failed: {}",
+            run.namespace,
+            run.name,
+            name,
+            e.getMessage());
       }
     }
 
@@ -1256,12 +1474,25 @@ public final class KubeletStandIn implements AutoCloseable {
     ContainerStatus status() {
       ContainerState state;
       if (running()) {
-        state = new ContainerStateBuilder().withNewRunning().withStartedAt(timestamp(startedAt)).endRunning().build();
+        state =
+            new ContainerStateBuilder()
+                .withNewRunning()
+                .withStartedAt(timestamp(startedAt))
+                .endRunning()
+                .build();
       } else if (terminated != null && (done || waitingReason == null)) {
         state = new ContainerStateBuilder().withTerminated(terminated).build();
       } else {
-        state = new ContainerStateBuilder().withNewWaiting().withReason(waitingReason == null ? "ContainerCreating" : waitingReason)
-            .withMessage(waitingMessage != null ? waitingMessage : starts == 0 ? volumeMessageOf(this) : null).endWaiting().build();
+        state =
+            new ContainerStateBuilder()
+                .withNewWaiting()
+                .withReason(waitingReason == null ? "ContainerCreating" : waitingReason)
+                .withMessage(
+                    waitingMessage != null
+                        ? waitingMessage
+                        : starts == 0 ? volumeMessageOf(this) : null)
+                .endWaiting()
+                .build();
       }
       ContainerState last = new ContainerState();
       if (!running() && terminated != null && !(done || waitingReason == null)) {
@@ -1270,16 +1501,27 @@ public final class KubeletStandIn implements AutoCloseable {
         last = new ContainerStateBuilder().withTerminated(lastTerminated).build();
       }
       String image = Optional.ofNullable(spec.getImage()).orElse("");
-      return new ContainerStatusBuilder().withName(name).withImage(image).withImageID("standin://" + image)
+      return new ContainerStatusBuilder()
+          .withName(name)
+          .withImage(image)
+          .withImageID("standin://" + image)
           .withContainerID(starts > 0 ? containerId() : null)
-          .withReady(running() && ready).withStarted(running()).withRestartCount(restartCount)
-          .withState(state).withLastState(last).build();
+          .withReady(running() && ready)
+          .withStarted(running())
+          .withRestartCount(restartCount)
+          .withState(state)
+          .withLastState(last)
+          .build();
     }
   }
 
   private String volumeMessageOf(ContainerRun c) {
-    return runs.values().stream().filter(r -> r.containers.contains(c) || r.initContainers.contains(c))
-        .map(r -> r.volumeMessage).filter(Objects::nonNull).findFirst().orElse(null);
+    return runs.values().stream()
+        .filter(r -> r.containers.contains(c) || r.initContainers.contains(c))
+        .map(r -> r.volumeMessage)
+        .filter(Objects::nonNull)
+        .findFirst()
+        .orElse(null);
   }
 
   private synchronized CsiClient csiClient() {
@@ -1302,54 +1544,91 @@ public final class KubeletStandIn implements AutoCloseable {
       Path store = dir.resolve("kubelet.p12");
       char[] password = "standin".toCharArray();
       Path keytool = Path.of(System.getProperty("java.home"), "bin", "keytool");
-      Process p = new ProcessBuilder(keytool.toString(), "-genkeypair", "-alias", "kubelet", "-keyalg", "RSA",
-          "-keysize", "2048", "-dname", "CN=kubelet-standin", "-validity", "3650", "-storetype", "PKCS12",
-          "-keystore", store.toString(), "-storepass", "standin", "-keypass", "standin", "-ext", "SAN=ip:127.0.0.1")
-          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      Process p =
+          new ProcessBuilder(
+                  keytool.toString(),
+                  "-genkeypair",
+                  "-alias",
+                  "kubelet",
+                  "-keyalg",
+                  "RSA",
+                  "-keysize",
+                  "2048",
+                  "-dname",
+                  "CN=kubelet-standin",
+                  "-validity",
+                  "3650",
+                  "-storetype",
+                  "PKCS12",
+                  "-keystore",
+                  store.toString(),
+                  "-storepass",
+                  "standin",
+                  "-keypass",
+                  "standin",
+                  "-ext",
+                  "SAN=ip:127.0.0.1")
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
       require(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "keytool failed");
       KeyStore ks = KeyStore.getInstance("PKCS12");
       try (InputStream in = Files.newInputStream(store)) {
         ks.load(in, password);
       }
-      KeyManagerFactory kmf = KeyManagerFactory.getInstance(
-          KeyManagerFactory.getDefaultAlgorithm());
+      KeyManagerFactory kmf =
+          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(ks, password);
       SSLContext ctx = SSLContext.getInstance("TLS");
       ctx.init(kmf.getKeyManagers(), null, null);
       sslContext = ctx;
       return ctx;
     } catch (Exception e) {
-      throw new IllegalStateException("cannot make the stand-in's serving certificate: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot make the stand-in's serving certificate: " + e.getMessage(), e);
     }
   }
 
   /**
    * The kubelet port: a TLS server socket of its own, recorded in the Node's status
-   * (daemonEndpoints), so that pods/log and pods/exec through the API server reach it. It reads
-   * the head of each connection's first request: {@code /exec/...} is served on that socket
-   * (an HTTP/1.1 Upgrade to WebSocket, which com.sun.net.httpserver cannot hand over); any other
-   * request (containerLogs, healthz) passes, with the rest of the connection, to a plain
-   * HttpServer on loopback. The API server dials a fresh connection for every upgrade request,
-   * so an exec never comes after another request on a kept-alive connection.
+   * (daemonEndpoints), so that pods/log and pods/exec through the API server reach it. It reads the
+   * head of each connection's first request: {@code /exec/...} is served on that socket (an
+   * HTTP/1.1 Upgrade to WebSocket, which com.sun.net.httpserver cannot hand over); any other
+   * request (containerLogs, healthz) passes, with the rest of the connection, to a plain HttpServer
+   * on loopback. The API server dials a fresh connection for every upgrade request, so an exec
+   * never comes after another request on a kept-alive connection.
    */
   private void startKubeletApi() {
     try {
       var server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
       server.createContext("/containerLogs/", this::containerLogs);
       server.createContext("/healthz", ex -> respond(ex, 200, "ok"));
-      server.setExecutor(Executors.newThreadPerTaskExecutor(
-          Thread.ofVirtual().name("kubelet-standin-api-", 0).factory()));
+      server.setExecutor(
+          Executors.newThreadPerTaskExecutor(
+              Thread.ofVirtual().name("kubelet-standin-api-", 0).factory()));
       server.start();
       kubeletApi = server;
-      kubeletPort = (SSLServerSocket) sslContext(workDir).getServerSocketFactory()
-          .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
-      Thread.ofPlatform().daemon().name("kubelet-standin-" + nodeName + "-port").start(this::acceptConnections);
+      kubeletPort =
+          (SSLServerSocket)
+              sslContext(workDir)
+                  .getServerSocketFactory()
+                  .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
+      Thread.ofPlatform()
+          .daemon()
+          .name("kubelet-standin-" + nodeName + "-port")
+          .start(this::acceptConnections);
       var node = client.nodes().withName(nodeName).get();
-      node.getStatus().setDaemonEndpoints(new NodeDaemonEndpointsBuilder()
-          .withNewKubeletEndpoint().withPort(kubeletPort.getLocalPort()).endKubeletEndpoint().build());
+      node.getStatus()
+          .setDaemonEndpoints(
+              new NodeDaemonEndpointsBuilder()
+                  .withNewKubeletEndpoint()
+                  .withPort(kubeletPort.getLocalPort())
+                  .endKubeletEndpoint()
+                  .build());
       client.nodes().resource(node).updateStatus();
     } catch (IOException e) {
-      throw new IllegalStateException("cannot start the stand-in's kubelet API: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot start the stand-in's kubelet API: " + e.getMessage(), e);
     }
   }
 
@@ -1366,15 +1645,18 @@ public final class KubeletStandIn implements AutoCloseable {
         continue;
       }
       connections.add(s);
-      Thread.ofVirtual().name("kubelet-standin-conn").start(() -> {
-        try (s) {
-          serveConnection(s);
-        } catch (IOException | RuntimeException e) {
-          log.debug("kubelet port connection: {}", e.toString());
-        } finally {
-          connections.remove(s);
-        }
-      });
+      Thread.ofVirtual()
+          .name("kubelet-standin-conn")
+          .start(
+              () -> {
+                try (s) {
+                  serveConnection(s);
+                } catch (IOException | RuntimeException e) {
+                  log.debug("kubelet port connection: {}", e.toString());
+                } finally {
+                  connections.remove(s);
+                }
+              });
     }
   }
 
@@ -1393,17 +1675,21 @@ public final class KubeletStandIn implements AutoCloseable {
       return;
     }
     // Anything else is the HttpServer's, bytes as they come, both ways.
-    try (Socket inner = new Socket(InetAddress.getLoopbackAddress(), kubeletApi.getAddress().getPort())) {
+    try (Socket inner =
+        new Socket(InetAddress.getLoopbackAddress(), kubeletApi.getAddress().getPort())) {
       inner.getOutputStream().write(head);
       s.setSoTimeout(0);
-      Thread up = Thread.ofVirtual().start(() -> {
-        try {
-          in.transferTo(inner.getOutputStream());
-          inner.shutdownOutput();
-        } catch (IOException e) {
-          // either side went away
-        }
-      });
+      Thread up =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      in.transferTo(inner.getOutputStream());
+                      inner.shutdownOutput();
+                    } catch (IOException e) {
+                      // either side went away
+                    }
+                  });
       try {
         inner.getInputStream().transferTo(s.getOutputStream());
       } finally {
@@ -1446,8 +1732,10 @@ public final class KubeletStandIn implements AutoCloseable {
     for (int i = 1; i < lines.length; i++) {
       int colon = lines[i].indexOf(':');
       if (colon > 0) {
-        headers.merge(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT),
-            lines[i].substring(colon + 1).trim(), (a, b) -> a + ", " + b);
+        headers.merge(
+            lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT),
+            lines[i].substring(colon + 1).trim(),
+            (a, b) -> a + ", " + b);
       }
     }
     return headers;
@@ -1459,12 +1747,12 @@ public final class KubeletStandIn implements AutoCloseable {
   private static final String V4 = "v4.channel.k8s.io";
 
   /**
-   * kubelet's {@code /exec/NAMESPACE/POD/CONTAINER?command=..&input=1&output=1&error=1&tty=0},
-   * as the API server proxies pods/exec to it: an HTTP/1.1 Upgrade to WebSocket with subprotocol
-   * v4.channel.k8s.io (binary messages, first byte the channel: 0 stdin, 1 stdout, 2 stderr, 3
-   * the final Status JSON). The command runs as a local process in the container's environment
-   * and working directory, as the container's own command (no $(VAR) expansion, as kubelet).
-   * SPDY and TTYs are not served.
+   * kubelet's {@code /exec/NAMESPACE/POD/CONTAINER?command=..&input=1&output=1&error=1&tty=0}, as
+   * the API server proxies pods/exec to it: an HTTP/1.1 Upgrade to WebSocket with subprotocol
+   * v4.channel.k8s.io (binary messages, first byte the channel: 0 stdin, 1 stdout, 2 stderr, 3 the
+   * final Status JSON). The command runs as a local process in the container's environment and
+   * working directory, as the container's own command (no $(VAR) expansion, as kubelet). SPDY and
+   * TTYs are not served.
    */
   private final class Exec {
     final Socket socket;
@@ -1478,7 +1766,8 @@ public final class KubeletStandIn implements AutoCloseable {
     volatile boolean closeReceived;
     volatile Process process;
 
-    Exec(Socket socket, InputStream in, String method, URI target, Map<String, String> headers) throws IOException {
+    Exec(Socket socket, InputStream in, String method, URI target, Map<String, String> headers)
+        throws IOException {
       this.socket = socket;
       this.in = in;
       this.out = new BufferedOutputStream(socket.getOutputStream());
@@ -1500,20 +1789,26 @@ public final class KubeletStandIn implements AutoCloseable {
       String podName = decode(parts[1]);
       String container = decode(parts[2]);
       Map<String, List<String>> query = new LinkedHashMap<>();
-      Optional.ofNullable(target.getRawQuery()).ifPresent(q -> {
-        for (String kv : q.split("&")) {
-          int eq = kv.indexOf('=');
-          query.computeIfAbsent(decode(eq < 0 ? kv : kv.substring(0, eq)), k -> new ArrayList<>())
-              .add(eq < 0 ? "" : decode(kv.substring(eq + 1)));
-        }
-      });
+      Optional.ofNullable(target.getRawQuery())
+          .ifPresent(
+              q -> {
+                for (String kv : q.split("&")) {
+                  int eq = kv.indexOf('=');
+                  query
+                      .computeIfAbsent(
+                          decode(eq < 0 ? kv : kv.substring(0, eq)), k -> new ArrayList<>())
+                      .add(eq < 0 ? "" : decode(kv.substring(eq + 1)));
+                }
+              });
       List<String> command = query.getOrDefault("command", List.of());
       boolean input = "1".equals(first(query, "input"));
       boolean output = "1".equals(first(query, "output"));
       boolean error = "1".equals(first(query, "error"));
       String upgrade = headers.getOrDefault("upgrade", "");
-      List<String> protocols = Arrays.stream(headers.getOrDefault("sec-websocket-protocol", "").split(","))
-          .map(String::trim).toList();
+      List<String> protocols =
+          Arrays.stream(headers.getOrDefault("sec-websocket-protocol", "").split(","))
+              .map(String::trim)
+              .toList();
       String key = headers.get("sec-websocket-key");
       if (command.isEmpty()) {
         plain(400, "you must specify at least 1 command");
@@ -1523,21 +1818,41 @@ public final class KubeletStandIn implements AutoCloseable {
         plain(400, "the kubelet stand-in runs no TTY (tty=1)");
         return;
       }
-      if (!upgrade.equalsIgnoreCase("websocket") || key == null
+      if (!upgrade.equalsIgnoreCase("websocket")
+          || key == null
           || !headers.getOrDefault("connection", "").toLowerCase(Locale.ROOT).contains("upgrade")) {
-        plain(400, "the kubelet stand-in serves exec only as a WebSocket upgrade (" + V4 + "), not: Upgrade: " + upgrade);
+        plain(
+            400,
+            "the kubelet stand-in serves exec only as a WebSocket upgrade ("
+                + V4
+                + "), not: Upgrade: "
+                + upgrade);
         return;
       }
       if (!protocols.contains(V4)) {
         plain(400, "the kubelet stand-in speaks only the subprotocol " + V4 + ", not " + protocols);
         return;
       }
-      PodRun run = runs.values().stream()
-          .filter(r -> r.namespace.equals(namespace) && r.name.equals(podName) && !r.isGone()).findFirst().orElse(null);
-      ContainerRun c = run == null ? null
-          : run.containers.stream().filter(x -> x.name.equals(container)).findFirst().orElse(null);
+      PodRun run =
+          runs.values().stream()
+              .filter(r -> r.namespace.equals(namespace) && r.name.equals(podName) && !r.isGone())
+              .findFirst()
+              .orElse(null);
+      ContainerRun c =
+          run == null
+              ? null
+              : run.containers.stream()
+                  .filter(x -> x.name.equals(container))
+                  .findFirst()
+                  .orElse(null);
       if (c == null) {
-        plain(404, "container \"" + container + "\" in pod \"" + podName + "\" is not known to the kubelet stand-in");
+        plain(
+            404,
+            "container \""
+                + container
+                + "\" in pod \""
+                + podName
+                + "\" is not known to the kubelet stand-in");
         return;
       }
       if (!c.running()) {
@@ -1546,14 +1861,22 @@ public final class KubeletStandIn implements AutoCloseable {
       }
       String accept;
       try {
-        accept = Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-1")
-            .digest((key + WEBSOCKET_GUID).getBytes(StandardCharsets.ISO_8859_1)));
+        accept =
+            Base64.getEncoder()
+                .encodeToString(
+                    MessageDigest.getInstance("SHA-1")
+                        .digest((key + WEBSOCKET_GUID).getBytes(StandardCharsets.ISO_8859_1)));
       } catch (NoSuchAlgorithmException e) {
         throw new IllegalStateException(e);
       }
-      out.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          + "Sec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Protocol: " + V4 + "\r\n\r\n")
-          .getBytes(StandardCharsets.ISO_8859_1));
+      out.write(
+          ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  + "Sec-WebSocket-Accept: "
+                  + accept
+                  + "\r\nSec-WebSocket-Protocol: "
+                  + V4
+                  + "\r\n\r\n")
+              .getBytes(StandardCharsets.ISO_8859_1));
       out.flush();
 
       String status = null;
@@ -1561,24 +1884,44 @@ public final class KubeletStandIn implements AutoCloseable {
       List<String> argv = imageBinaries(command);
       try {
         Map<String, String> env = environment(run.latest, c.spec);
-        Path dir = c.spec.getWorkingDir() != null && Files.isDirectory(Path.of(c.spec.getWorkingDir()))
-            ? Path.of(c.spec.getWorkingDir()) : run.podDir;
+        Path dir =
+            c.spec.getWorkingDir() != null && Files.isDirectory(Path.of(c.spec.getWorkingDir()))
+                ? Path.of(c.spec.getWorkingDir())
+                : run.podDir;
         List<String> withSetsid = new ArrayList<>(argv.size() + 1);
-        withSetsid.add(SETSID.toString()); // which resolves argv[0] on the container's PATH, not ours
+        withSetsid.add(
+            SETSID.toString()); // which resolves argv[0] on the container's PATH, not ours
         withSetsid.addAll(argv);
         ProcessBuilder b = new ProcessBuilder(withSetsid).directory(dir.toFile());
         b.environment().clear();
         b.environment().putAll(env);
-        b.redirectInput(input ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.from(new File("/dev/null")));
+        b.redirectInput(
+            input
+                ? ProcessBuilder.Redirect.PIPE
+                : ProcessBuilder.Redirect.from(new File("/dev/null")));
         b.redirectOutput(output ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
         b.redirectError(error ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
         p = b.start();
         process = p;
-        log.info("pod {}/{} container {}: exec (pid {}) {}", namespace, podName, container, p.pid(), argv);
+        log.info(
+            "pod {}/{} container {}: exec (pid {}) {}",
+            namespace,
+            podName,
+            container,
+            p.pid(),
+            argv);
       } catch (IOException | RuntimeException e) {
-        log.warn("pod {}/{} container {}: exec {} failed: {}", namespace, podName, container, argv, e.toString());
-        status = "{\"metadata\":{},\"status\":\"Failure\",\"message\":" + json(String.valueOf(e.getMessage()))
-            + ",\"reason\":\"InternalError\",\"code\":500}";
+        log.warn(
+            "pod {}/{} container {}: exec {} failed: {}",
+            namespace,
+            podName,
+            container,
+            argv,
+            e.toString());
+        status =
+            "{\"metadata\":{},\"status\":\"Failure\",\"message\":"
+                + json(String.valueOf(e.getMessage()))
+                + ",\"reason\":\"InternalError\",\"code\":500}";
       }
       // Reading the client only now: stdin sent at once waits in the socket for the process.
       Thread reader = Thread.ofVirtual().name("kubelet-standin-exec-in").start(this::readClient);
@@ -1592,11 +1935,23 @@ public final class KubeletStandIn implements AutoCloseable {
               t.join(Duration.ofSeconds(10));
             }
           }
-          log.info("pod {}/{} container {}: exec (pid {}) exited with {}", namespace, podName, container, p.pid(), code);
-          status = code == 0 ? "{\"metadata\":{},\"status\":\"Success\"}"
-              : "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero exit code: "
-                  + "exit status " + code + "\",\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":"
-                  + "[{\"reason\":\"ExitCode\",\"message\":\"" + code + "\"}]}}";
+          log.info(
+              "pod {}/{} container {}: exec (pid {}) exited with {}",
+              namespace,
+              podName,
+              container,
+              p.pid(),
+              code);
+          status =
+              code == 0
+                  ? "{\"metadata\":{},\"status\":\"Success\"}"
+                  : "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero exit code: "
+                      + "exit status "
+                      + code
+                      + "\",\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":"
+                      + "[{\"reason\":\"ExitCode\",\"message\":\""
+                      + code
+                      + "\"}]}}";
         }
         message(3, status.getBytes(StandardCharsets.UTF_8));
         close(1000);
@@ -1609,21 +1964,27 @@ public final class KubeletStandIn implements AutoCloseable {
     }
 
     private Thread pump(InputStream from, int channel) {
-      return Thread.ofVirtual().name("kubelet-standin-exec-out").start(() -> {
-        byte[] buf = new byte[32 * 1024];
-        try (from) {
-          for (int n; (n = from.read(buf)) >= 0; ) {
-            if (n > 0) {
-              message(channel, Arrays.copyOf(buf, n));
-            }
-          }
-        } catch (IOException e) {
-          // the process or the client went away
-        }
-      });
+      return Thread.ofVirtual()
+          .name("kubelet-standin-exec-out")
+          .start(
+              () -> {
+                byte[] buf = new byte[32 * 1024];
+                try (from) {
+                  for (int n; (n = from.read(buf)) >= 0; ) {
+                    if (n > 0) {
+                      message(channel, Arrays.copyOf(buf, n));
+                    }
+                  }
+                } catch (IOException e) {
+                  // the process or the client went away
+                }
+              });
     }
 
-    /** Client frames (masked): stdin on channel 0, ping, close. The client leaving kills the command. */
+    /**
+     * Client frames (masked): stdin on channel 0, ping, close. The client leaving kills the
+     * command.
+     */
     private void readClient() {
       ByteArrayOutputStream message = new ByteArrayOutputStream();
       int messageOpcode = 0;
@@ -1755,13 +2116,22 @@ public final class KubeletStandIn implements AutoCloseable {
     private void plain(int code, String body) throws IOException {
       log.info("kubelet port of {}: exec answered {}: {}", nodeName, code, body);
       byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-      String reason = switch (code) {
-        case 400 -> "Bad Request";
-        case 404 -> "Not Found";
-        default -> "Internal Server Error";
-      };
-      out.write(("HTTP/1.1 " + code + " " + reason + "\r\nContent-Type: text/plain; charset=utf-8\r\n"
-          + "Content-Length: " + bytes.length + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      String reason =
+          switch (code) {
+            case 400 -> "Bad Request";
+            case 404 -> "Not Found";
+            default -> "Internal Server Error";
+          };
+      out.write(
+          ("HTTP/1.1 "
+                  + code
+                  + " "
+                  + reason
+                  + "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                  + "Content-Length: "
+                  + bytes.length
+                  + "\r\nConnection: close\r\n\r\n")
+              .getBytes(StandardCharsets.ISO_8859_1));
       out.write(bytes);
       out.flush();
     }
@@ -1803,28 +2173,48 @@ public final class KubeletStandIn implements AutoCloseable {
 
   private void containerLogs(HttpExchange ex) throws IOException {
     try (ex) {
-      String[] parts = ex.getRequestURI().getPath().substring("/containerLogs/".length()).split("/");
+      String[] parts =
+          ex.getRequestURI().getPath().substring("/containerLogs/".length()).split("/");
       if (parts.length != 3) {
         respond(ex, 400, "want /containerLogs/NAMESPACE/POD/CONTAINER");
         return;
       }
       Map<String, String> query = new LinkedHashMap<>();
-      Optional.ofNullable(ex.getRequestURI().getRawQuery()).ifPresent(q -> {
-        for (String kv : q.split("&")) {
-          int eq = kv.indexOf('=');
-          query.put(URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8),
-              eq < 0 ? "" : URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8));
-        }
-      });
+      Optional.ofNullable(ex.getRequestURI().getRawQuery())
+          .ifPresent(
+              q -> {
+                for (String kv : q.split("&")) {
+                  int eq = kv.indexOf('=');
+                  query.put(
+                      URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8),
+                      eq < 0
+                          ? ""
+                          : URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8));
+                }
+              });
       Optional<ContainerRun> found = containerRun(parts[0], parts[1], parts[2]);
       if (found.isEmpty()) {
-        respond(ex, 404, "container \"" + parts[2] + "\" in pod \"" + parts[1] + "\" is not known to the kubelet stand-in");
+        respond(
+            ex,
+            404,
+            "container \""
+                + parts[2]
+                + "\" in pod \""
+                + parts[1]
+                + "\" is not known to the kubelet stand-in");
         return;
       }
       ContainerRun c = found.get();
       boolean previous = "true".equals(query.get("previous"));
       if (previous && c.starts < 2) {
-        respond(ex, 400, "previous terminated container \"" + c.name + "\" in pod \"" + parts[1] + "\" not found");
+        respond(
+            ex,
+            400,
+            "previous terminated container \""
+                + c.name
+                + "\" in pod \""
+                + parts[1]
+                + "\" not found");
         return;
       }
       int start = previous ? c.starts - 2 : Math.max(0, c.starts - 1);
@@ -1834,7 +2224,9 @@ public final class KubeletStandIn implements AutoCloseable {
         content = tail(content, Integer.parseInt(query.get("tailLines")));
       }
       if (query.containsKey("limitBytes")) {
-        content = Arrays.copyOf(content, (int) Math.min(content.length, Long.parseLong(query.get("limitBytes"))));
+        content =
+            Arrays.copyOf(
+                content, (int) Math.min(content.length, Long.parseLong(query.get("limitBytes"))));
       }
       boolean follow = "true".equals(query.get("follow")) && !previous;
       ex.getResponseHeaders().set("Content-Type", "text/plain");
@@ -1849,7 +2241,10 @@ public final class KubeletStandIn implements AutoCloseable {
           long size = Files.exists(file) ? Files.size(file) : 0;
           if (size > offset) {
             try (var ch = FileChannel.open(file)) {
-              ex.getResponseBody().write(Channels.newInputStream(ch.position(offset)).readNBytes((int) (size - offset)));
+              ex.getResponseBody()
+                  .write(
+                      Channels.newInputStream(ch.position(offset))
+                          .readNBytes((int) (size - offset)));
             }
             ex.getResponseBody().flush();
             offset = size;
@@ -1897,7 +2292,9 @@ public final class KubeletStandIn implements AutoCloseable {
 
   private void checkVolumes(Pod pod) {
     Map<String, Volume> volumes = new LinkedHashMap<>();
-    Optional.ofNullable(pod.getSpec().getVolumes()).orElse(List.of()).forEach(v -> volumes.put(v.getName(), v));
+    Optional.ofNullable(pod.getSpec().getVolumes())
+        .orElse(List.of())
+        .forEach(v -> volumes.put(v.getName(), v));
     for (Volume v : volumes.values()) {
       if (v.getHostPath() == null) {
         continue;
@@ -1913,9 +2310,10 @@ public final class KubeletStandIn implements AutoCloseable {
               Files.createFile(path);
             }
           }
-          case "Directory" -> require(Files.isDirectory(path), "hostPath " + path + " is not a directory");
+          case "Directory" ->
+              require(Files.isDirectory(path), "hostPath " + path + " is not a directory");
           case "File" -> require(Files.isRegularFile(path), "hostPath " + path + " is not a file");
-          default -> { }
+          default -> {}
         }
       } catch (IOException e) {
         throw new IllegalStateException("cannot create hostPath " + path + ": " + e.getMessage());
@@ -1925,7 +2323,9 @@ public final class KubeletStandIn implements AutoCloseable {
 
   private void checkMounts(Pod pod, Container c) {
     Map<String, Volume> volumes = new LinkedHashMap<>();
-    Optional.ofNullable(pod.getSpec().getVolumes()).orElse(List.of()).forEach(v -> volumes.put(v.getName(), v));
+    Optional.ofNullable(pod.getSpec().getVolumes())
+        .orElse(List.of())
+        .forEach(v -> volumes.put(v.getName(), v));
     for (VolumeMount m : Optional.ofNullable(c.getVolumeMounts()).orElse(List.of())) {
       Volume v = volumes.get(m.getName());
       if (v == null || v.getHostPath() == null) {
@@ -1935,9 +2335,14 @@ public final class KubeletStandIn implements AutoCloseable {
       if (m.getSubPath() != null && !m.getSubPath().isEmpty()) {
         host = host.resolve(m.getSubPath());
       }
-      require(host.normalize().equals(Path.of(m.getMountPath()).normalize()),
-          "the kubelet stand-in runs containers on the host: hostPath volume " + m.getName() + " (" + host
-              + ") must be mounted at the same path, not at " + m.getMountPath());
+      require(
+          host.normalize().equals(Path.of(m.getMountPath()).normalize()),
+          "the kubelet stand-in runs containers on the host: hostPath volume "
+              + m.getName()
+              + " ("
+              + host
+              + ") must be mounted at the same path, not at "
+              + m.getMountPath());
     }
   }
 
@@ -1964,9 +2369,12 @@ public final class KubeletStandIn implements AutoCloseable {
     for (EnvFromSource from : Optional.ofNullable(c.getEnvFrom()).orElse(List.of())) {
       String prefix = Optional.ofNullable(from.getPrefix()).orElse("");
       if (from.getConfigMapRef() != null) {
-        ConfigMap cm = client.configMaps().inNamespace(ns).withName(from.getConfigMapRef().getName()).get();
+        ConfigMap cm =
+            client.configMaps().inNamespace(ns).withName(from.getConfigMapRef().getName()).get();
         if (cm == null) {
-          require(Boolean.TRUE.equals(from.getConfigMapRef().getOptional()), "configmap " + from.getConfigMapRef().getName() + " not found");
+          require(
+              Boolean.TRUE.equals(from.getConfigMapRef().getOptional()),
+              "configmap " + from.getConfigMapRef().getName() + " not found");
         } else if (cm.getData() != null) {
           cm.getData().forEach((k, v) -> env.put(prefix + k, v));
         }
@@ -1974,7 +2382,9 @@ public final class KubeletStandIn implements AutoCloseable {
       if (from.getSecretRef() != null) {
         Secret s = client.secrets().inNamespace(ns).withName(from.getSecretRef().getName()).get();
         if (s == null) {
-          require(Boolean.TRUE.equals(from.getSecretRef().getOptional()), "secret " + from.getSecretRef().getName() + " not found");
+          require(
+              Boolean.TRUE.equals(from.getSecretRef().getOptional()),
+              "secret " + from.getSecretRef().getName() + " not found");
         } else {
           secretData(s).forEach((k, v) -> env.put(prefix + k, v));
         }
@@ -2006,9 +2416,19 @@ public final class KubeletStandIn implements AutoCloseable {
       Secret s = client.secrets().inNamespace(ns).withName(ref.getName()).get();
       String v = s == null ? null : secretData(s).get(ref.getKey());
       if (v == null) {
-        require(Boolean.TRUE.equals(ref.getOptional()),
-            (s == null ? "secret \"" + ref.getName() + "\" not found" : "couldn't find key " + ref.getKey()
-                + " in Secret " + ns + "/" + ref.getName()) + " (env " + var + ")");
+        require(
+            Boolean.TRUE.equals(ref.getOptional()),
+            (s == null
+                    ? "secret \"" + ref.getName() + "\" not found"
+                    : "couldn't find key "
+                        + ref.getKey()
+                        + " in Secret "
+                        + ns
+                        + "/"
+                        + ref.getName())
+                + " (env "
+                + var
+                + ")");
       }
       return v;
     }
@@ -2017,9 +2437,19 @@ public final class KubeletStandIn implements AutoCloseable {
       ConfigMap cm = client.configMaps().inNamespace(ns).withName(ref.getName()).get();
       String v = cm == null || cm.getData() == null ? null : cm.getData().get(ref.getKey());
       if (v == null) {
-        require(Boolean.TRUE.equals(ref.getOptional()),
-            (cm == null ? "configmap \"" + ref.getName() + "\" not found" : "couldn't find key " + ref.getKey()
-                + " in ConfigMap " + ns + "/" + ref.getName()) + " (env " + var + ")");
+        require(
+            Boolean.TRUE.equals(ref.getOptional()),
+            (cm == null
+                    ? "configmap \"" + ref.getName() + "\" not found"
+                    : "couldn't find key "
+                        + ref.getKey()
+                        + " in ConfigMap "
+                        + ns
+                        + "/"
+                        + ref.getName())
+                + " (env "
+                + var
+                + ")");
       }
       return v;
     }
@@ -2029,15 +2459,20 @@ public final class KubeletStandIn implements AutoCloseable {
     if (from.getResourceFieldRef() != null) {
       var ref = from.getResourceFieldRef();
       String resource = ref.getResource();
-      Map<String, Quantity> map = c.getResources() == null ? null
-          : resource.startsWith("requests.") ? c.getResources().getRequests() : c.getResources().getLimits();
+      Map<String, Quantity> map =
+          c.getResources() == null
+              ? null
+              : resource.startsWith("requests.")
+                  ? c.getResources().getRequests()
+                  : c.getResources().getLimits();
       String key = resource.substring(resource.indexOf('.') + 1);
       Quantity q = map == null ? null : map.get(key);
       if (q == null) {
         q = new Quantity(key.equals("cpu") ? "8" : key.equals("memory") ? "32Gi" : "0");
       }
       BigDecimal amount = q.getNumericalAmount();
-      BigDecimal divisor = ref.getDivisor() == null ? BigDecimal.ONE : ref.getDivisor().getNumericalAmount();
+      BigDecimal divisor =
+          ref.getDivisor() == null ? BigDecimal.ONE : ref.getDivisor().getNumericalAmount();
       return amount.divide(divisor, 0, RoundingMode.CEILING).toPlainString();
     }
     throw new IllegalStateException("unsupported valueFrom for env " + var);
@@ -2046,7 +2481,10 @@ public final class KubeletStandIn implements AutoCloseable {
   private static String fieldValue(Pod pod, String path) {
     Matcher m = Pattern.compile("metadata\\.(labels|annotations)\\['(.*)'\\]").matcher(path);
     if (m.matches()) {
-      Map<String, String> map = m.group(1).equals("labels") ? pod.getMetadata().getLabels() : pod.getMetadata().getAnnotations();
+      Map<String, String> map =
+          m.group(1).equals("labels")
+              ? pod.getMetadata().getLabels()
+              : pod.getMetadata().getAnnotations();
       return map == null ? "" : map.getOrDefault(m.group(2), "");
     }
     return switch (path) {
@@ -2054,7 +2492,8 @@ public final class KubeletStandIn implements AutoCloseable {
       case "metadata.namespace" -> pod.getMetadata().getNamespace();
       case "metadata.uid" -> pod.getMetadata().getUid();
       case "spec.nodeName" -> pod.getSpec().getNodeName();
-      case "spec.serviceAccountName" -> Optional.ofNullable(pod.getSpec().getServiceAccountName()).orElse("default");
+      case "spec.serviceAccountName" ->
+          Optional.ofNullable(pod.getSpec().getServiceAccountName()).orElse("default");
       case "status.hostIP", "status.podIP", "status.podIPs", "status.hostIPs" -> "127.0.0.1";
       default -> throw new IllegalStateException("unsupported fieldRef " + path);
     };
@@ -2063,7 +2502,10 @@ public final class KubeletStandIn implements AutoCloseable {
   private static Map<String, String> secretData(Secret s) {
     Map<String, String> out = new LinkedHashMap<>();
     if (s.getData() != null) {
-      s.getData().forEach((k, v) -> out.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
+      s.getData()
+          .forEach(
+              (k, v) ->
+                  out.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
     }
     if (s.getStringData() != null) {
       out.putAll(s.getStringData());
@@ -2075,14 +2517,16 @@ public final class KubeletStandIn implements AutoCloseable {
     List<String> argv = new ArrayList<>();
     Optional.ofNullable(c.getCommand()).orElse(List.of()).forEach(a -> argv.add(expand(a, env)));
     Optional.ofNullable(c.getArgs()).orElse(List.of()).forEach(a -> argv.add(expand(a, env)));
-    require(!argv.isEmpty(), "the kubelet stand-in pulls no image: container " + c.getName() + " needs a command");
+    require(
+        !argv.isEmpty(),
+        "the kubelet stand-in pulls no image: container " + c.getName() + " needs a command");
     return argv;
   }
 
   /**
-   * No image is pulled, so the absolute paths of a JuiceFS mount image's binaries
-   * ({@code /bin/mount.juicefs}, {@code /usr/local/bin/juicefs}, ...), as the Go driver writes
-   * them in its Mount Pod command, are the shim's when the host has no such file.
+   * No image is pulled, so the absolute paths of a JuiceFS mount image's binaries ({@code
+   * /bin/mount.juicefs}, {@code /usr/local/bin/juicefs}, ...), as the Go driver writes them in its
+   * Mount Pod command, are the shim's when the host has no such file.
    */
   private List<String> imageBinaries(List<String> argv) {
     List<String> out = new ArrayList<>(argv.size());
@@ -2090,8 +2534,10 @@ public final class KubeletStandIn implements AutoCloseable {
       Matcher m = IMAGE_BINARY.matcher(arg);
       StringBuilder b = new StringBuilder();
       while (m.find()) {
-        String bin = Files.isExecutable(Path.of(m.group(1))) ? m.group(1)
-            : binDir.resolve(Path.of(m.group(1)).getFileName()).toString();
+        String bin =
+            Files.isExecutable(Path.of(m.group(1)))
+                ? m.group(1)
+                : binDir.resolve(Path.of(m.group(1)).getFileName()).toString();
         m.appendReplacement(b, Matcher.quoteReplacement(bin));
       }
       m.appendTail(b);
@@ -2105,8 +2551,10 @@ public final class KubeletStandIn implements AutoCloseable {
     Matcher m = VAR_REF.matcher(s);
     StringBuilder b = new StringBuilder();
     while (m.find()) {
-      String replacement = m.group().equals("$$") ? "$"
-          : env.containsKey(m.group(1)) ? env.get(m.group(1)) : m.group();
+      String replacement =
+          m.group().equals("$$")
+              ? "$"
+              : env.containsKey(m.group(1)) ? env.get(m.group(1)) : m.group();
       m.appendReplacement(b, Matcher.quoteReplacement(replacement));
     }
     m.appendTail(b);
@@ -2138,8 +2586,11 @@ public final class KubeletStandIn implements AutoCloseable {
 
   private static void signal(String target, String sig) {
     try {
-      Process k = new ProcessBuilder(KILL.toString(), "-s", sig, "--", target)
-          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      Process k =
+          new ProcessBuilder(KILL.toString(), "-s", sig, "--", target)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
       k.waitFor(5, TimeUnit.SECONDS);
     } catch (IOException e) {
       log.warn("cannot signal {}: {}", target, e.getMessage());
@@ -2148,14 +2599,18 @@ public final class KubeletStandIn implements AutoCloseable {
     }
   }
 
-  private static int runCommand(List<String> argv, Map<String, String> env, Path dir, Duration timeout) {
+  private static int runCommand(
+      List<String> argv, Map<String, String> env, Path dir, Duration timeout) {
     try {
       List<String> command = new ArrayList<>();
       command.add(SETSID.toString());
       command.addAll(argv);
-      ProcessBuilder b = new ProcessBuilder(command).directory(dir.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+      ProcessBuilder b =
+          new ProcessBuilder(command)
+              .directory(dir.toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD);
       b.environment().clear();
       b.environment().putAll(env);
       Process p = b.start();
@@ -2177,7 +2632,8 @@ public final class KubeletStandIn implements AutoCloseable {
   private void installShim() {
     try (InputStream in = KubeletStandIn.class.getResourceAsStream("/kubelet-standin/juicefs")) {
       if (in == null) {
-        throw new IllegalStateException("the juicefs shim is not on the class path (src/test/resources/kubelet-standin/juicefs)");
+        throw new IllegalStateException(
+            "the juicefs shim is not on the class path (src/test/resources/kubelet-standin/juicefs)");
       }
       Path shim = binDir.resolve("juicefs");
       Files.copy(in, shim, StandardCopyOption.REPLACE_EXISTING);
@@ -2201,7 +2657,11 @@ public final class KubeletStandIn implements AutoCloseable {
       sorted.sort(Comparator.comparing(String::length).reversed());
       for (String mp : sorted) {
         for (int i = 0; i < 8 && mountedAt(mp); i++) {
-          runCommand(List.of("umount", "-l", mp), Map.of("PATH", SYSTEM_PATH), workDir, Duration.ofSeconds(10));
+          runCommand(
+              List.of("umount", "-l", mp),
+              Map.of("PATH", SYSTEM_PATH),
+              workDir,
+              Duration.ofSeconds(10));
         }
       }
     } catch (IOException e) {
@@ -2211,7 +2671,9 @@ public final class KubeletStandIn implements AutoCloseable {
 
   private static boolean mountedAt(String mountPoint) {
     try (Stream<String> lines = Files.lines(Path.of("/proc/self/mountinfo"))) {
-      return lines.map(l -> l.split(" ")).filter(f -> f.length > 4)
+      return lines
+          .map(l -> l.split(" "))
+          .filter(f -> f.length > 4)
           .anyMatch(f -> unescape(f[4]).equals(mountPoint));
     } catch (IOException e) {
       return false;
@@ -2233,7 +2695,9 @@ public final class KubeletStandIn implements AutoCloseable {
   }
 
   private static String timestamp(Instant t) {
-    return t == null ? null : DateTimeFormatter.ISO_INSTANT.format(t.truncatedTo(ChronoUnit.SECONDS));
+    return t == null
+        ? null
+        : DateTimeFormatter.ISO_INSTANT.format(t.truncatedTo(ChronoUnit.SECONDS));
   }
 
   private static int orDefault(Integer v, int d) {

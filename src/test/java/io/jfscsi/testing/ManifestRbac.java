@@ -16,11 +16,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The RBAC of a manifest under deploy/ applied for one test namespace, so that a driver runs
- * with exactly the rights the manifest grants: its ServiceAccount and namespaced Roles and
- * RoleBindings in that namespace, its ClusterRoles and ClusterRoleBindings cluster-wide under
- * names suffixed with the namespace (so test classes do not clash), every binding's subject the
- * namespace's ServiceAccount. Cluster-wide objects carry the label {@link #TEST_NS_LABEL}.
+ * The RBAC of a manifest under deploy/ applied for one test namespace, so that a driver runs with
+ * exactly the rights the manifest grants: its ServiceAccount and namespaced Roles and RoleBindings
+ * in that namespace, its ClusterRoles and ClusterRoleBindings cluster-wide under names suffixed
+ * with the namespace (so test classes do not clash), every binding's subject the namespace's
+ * ServiceAccount. Cluster-wide objects carry the label {@link #TEST_NS_LABEL}.
  */
 public final class ManifestRbac {
   private ManifestRbac() {}
@@ -28,8 +28,8 @@ public final class ManifestRbac {
   public static final String TEST_NS_LABEL = "jfs-csi.io/test-ns";
 
   /**
-   * Applies the RBAC objects of {@code manifest} (e.g. deploy/base/rbac-node.yaml) for
-   * {@code namespace} and writes a kubeconfig of its ServiceAccount to {@code kubeconfigFile}.
+   * Applies the RBAC objects of {@code manifest} (e.g. deploy/base/rbac-node.yaml) for {@code
+   * namespace} and writes a kubeconfig of its ServiceAccount to {@code kubeconfigFile}.
    */
   public static Path bind(KubeCluster cluster, String namespace, Path manifest, Path kubeconfigFile)
       throws IOException {
@@ -38,11 +38,14 @@ public final class ManifestRbac {
     try (InputStream in = Files.newInputStream(manifest)) {
       objects = kube.load(in).items();
     }
-    List<String> accounts = objects.stream().filter(o -> o instanceof ServiceAccount)
-        .map(o -> o.getMetadata().getName()).toList();
+    List<String> accounts =
+        objects.stream()
+            .filter(o -> o instanceof ServiceAccount)
+            .map(o -> o.getMetadata().getName())
+            .toList();
     if (accounts.size() != 1) {
-      throw new IllegalArgumentException(manifest + " must hold exactly one ServiceAccount, not "
-          + accounts);
+      throw new IllegalArgumentException(
+          manifest + " must hold exactly one ServiceAccount, not " + accounts);
     }
     String account = accounts.getFirst();
     Subject subject = new Subject(null, "ServiceAccount", account, namespace);
@@ -50,7 +53,8 @@ public final class ManifestRbac {
       o.getMetadata().setLabels(Map.of(TEST_NS_LABEL, namespace));
       o.getMetadata().setNamespace(null);
       switch (o) {
-        case ServiceAccount sa -> kube.serviceAccounts().inNamespace(namespace).resource(sa).create();
+        case ServiceAccount sa ->
+            kube.serviceAccounts().inNamespace(namespace).resource(sa).create();
         case ClusterRole r -> {
           r.getMetadata().setName(r.getMetadata().getName() + "-" + namespace);
           kube.rbac().clusterRoles().resource(r).create();
@@ -66,7 +70,8 @@ public final class ManifestRbac {
           b.setSubjects(List.of(subject));
           kube.rbac().roleBindings().inNamespace(namespace).resource(b).create();
         }
-        default -> throw new IllegalArgumentException("unexpected " + o.getKind() + " in " + manifest);
+        default ->
+            throw new IllegalArgumentException("unexpected " + o.getKind() + " in " + manifest);
       }
     }
     return cluster.writeServiceAccountKubeconfig(namespace, account, kubeconfigFile);

@@ -9,16 +9,19 @@ import java.util.UUID;
 
 /**
  * Cgroups named as kubelet names a pod's ({@code .../pod<uid>}, cgroupfs driver), in the first
- * cgroup hierarchy this host lets us write, for processes that play a pod's containers: the
- * driver tells which pod a container belongs to by its cgroup.
+ * cgroup hierarchy this host lets us write, for processes that play a pod's containers: the driver
+ * tells which pod a container belongs to by its cgroup.
  */
 public final class PodCgroups {
   private PodCgroups() {}
 
   /** Makes {@code <hierarchy>/jfscsi-test-<random>/pod<uid>}; returns both, outermost first. */
   public static List<Path> create(String uid) {
-    List<Path> hierarchies = List.of(Path.of("/sys/fs/cgroup/pids"),
-        Path.of("/sys/fs/cgroup/unified"), Path.of("/sys/fs/cgroup"));
+    List<Path> hierarchies =
+        List.of(
+            Path.of("/sys/fs/cgroup/pids"),
+            Path.of("/sys/fs/cgroup/unified"),
+            Path.of("/sys/fs/cgroup"));
     for (Path root : hierarchies) {
       if (!Files.isRegularFile(root.resolve("cgroup.procs"))) {
         continue;

@@ -1,15 +1,15 @@
 package io.jfscsi.testing;
 
-import java.util.Random;
-import java.util.function.Consumer;
 import java.util.List;
+import java.util.Random;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 
 /**
- * Randomized trials with reproducible seeds, in plain JUnit 5. Each trial gets its own
- * {@link Random}; a failing trial names its seed, and {@code -Djfscsi.seed=N} replays exactly
- * that trial. The base seed is fixed per call site unless {@code -Djfscsi.random=true} asks for
- * a fresh one, so CI runs are repeatable.
+ * Randomized trials with reproducible seeds, in plain JUnit 5. Each trial gets its own {@link
+ * Random}; a failing trial names its seed, and {@code -Djfscsi.seed=N} replays exactly that trial.
+ * The base seed is fixed per call site unless {@code -Djfscsi.random=true} asks for a fresh one, so
+ * CI runs are repeatable.
  */
 public final class Trials {
   private Trials() {}
@@ -33,8 +33,15 @@ public final class Trials {
       // would all take the same branch.
       trial.accept(new Random(new SplittableRandom(seed).nextLong()));
     } catch (AssertionError | RuntimeException e) {
-      throw new AssertionError(name + " failed with seed " + seed
-          + " (replay with -Djfscsi.seed=" + seed + "): " + e.getMessage(), e);
+      throw new AssertionError(
+          name
+              + " failed with seed "
+              + seed
+              + " (replay with -Djfscsi.seed="
+              + seed
+              + "): "
+              + e.getMessage(),
+          e);
     }
   }
 

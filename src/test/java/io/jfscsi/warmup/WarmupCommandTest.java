@@ -17,8 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** `jfs-csi warmup` against a real driver and its real FUSE client (the embedded default). */
 class WarmupCommandTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   DriverFixture fixture;
   final StringWriter out = new StringWriter();
@@ -48,7 +47,9 @@ class WarmupCommandTest {
     System.arraycopy(args, 0, argv, 1, args.length);
     argv[args.length + 1] = "--management";
     argv[args.length + 2] = management;
-    return Main.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(err))
+    return Main.commandLine()
+        .setOut(new PrintWriter(out))
+        .setErr(new PrintWriter(err))
         .execute(argv);
   }
 

@@ -17,8 +17,8 @@ public final class ControllerApi {
   }
 
   /**
-   * Where the Lease lives: {@code jfs-csi.kubernetes.namespace}, the driver's namespace (also
-   * that of Mount Pods); when set empty, the client's (pod's or context's), else default.
+   * Where the Lease lives: {@code jfs-csi.kubernetes.namespace}, the driver's namespace (also that
+   * of Mount Pods); when set empty, the client's (pod's or context's), else default.
    */
   public static String namespace(Config c, KubernetesClient client) {
     String configured = c.getString("kubernetes.namespace");

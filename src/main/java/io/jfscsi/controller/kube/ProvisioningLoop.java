@@ -1,6 +1,5 @@
 package io.jfscsi.controller.kube;
 
-import io.jfscsi.Asks;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectReference;
@@ -13,6 +12,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.jfscsi.Asks;
 import io.jfscsi.Failure;
 import io.jfscsi.controller.VolumeProvisioner;
 import java.nio.charset.StandardCharsets;
@@ -28,24 +28,24 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.pattern.StatusReply;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.function.Function;
-import org.apache.pekko.pattern.StatusReply;
 
 /**
- * The built-in provisioner's work while this replica leads: informers on claims and volumes
- * feed one worker thread that provisions each pending claim of this driver (sub-directory
- * through the {@link VolumeProvisioner} actor, then the PV) and deletes each released volume of
- * this driver whose reclaim policy is Delete. A failed step becomes an Event on the claim (or
- * the volume) and is retried with exponential backoff. Never logs or reports a secret value.
+ * The built-in provisioner's work while this replica leads: informers on claims and volumes feed
+ * one worker thread that provisions each pending claim of this driver (sub-directory through the
+ * {@link VolumeProvisioner} actor, then the PV) and deletes each released volume of this driver
+ * whose reclaim policy is Delete. A failed step becomes an Event on the claim (or the volume) and
+ * is retried with exponential backoff. Never logs or reports a secret value.
  */
 public final class ProvisioningLoop implements AutoCloseable {
 
@@ -54,6 +54,7 @@ public final class ProvisioningLoop implements AutoCloseable {
   /** external-provisioner's annotations: which secret DeleteVolume needs, kept on the PV. */
   static final String DELETION_SECRET_NAME =
       "volume.kubernetes.io/provisioner-deletion-secret-name";
+
   static final String DELETION_SECRET_NAMESPACE =
       "volume.kubernetes.io/provisioner-deletion-secret-namespace";
 
@@ -69,19 +70,24 @@ public final class ProvisioningLoop implements AutoCloseable {
   private volatile SharedIndexInformer<PersistentVolume> volumes;
   private volatile boolean closed;
 
-  public ProvisioningLoop(KubernetesClient client, ProvisionerSettings settings,
-                          ActorRef<VolumeProvisioner.Command> provisioner, Scheduler scheduler,
-                          String identity) {
+  public ProvisioningLoop(
+      KubernetesClient client,
+      ProvisionerSettings settings,
+      ActorRef<VolumeProvisioner.Command> provisioner,
+      Scheduler scheduler,
+      String identity) {
     this.client = client;
     this.settings = settings;
     this.provisioner = provisioner;
     this.scheduler = scheduler;
     this.identity = identity;
-    this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "jfs-csi-provisioner");
-      t.setDaemon(true);
-      return t;
-    });
+    this.worker =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "jfs-csi-provisioner");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   public ProvisioningLoop start() {
@@ -90,8 +96,10 @@ public final class ProvisioningLoop implements AutoCloseable {
     volumes = client.persistentVolumes().runnableInformer(resync);
     claims = client.persistentVolumeClaims().inAnyNamespace().runnableInformer(resync);
     volumes.addEventHandler(handler(pv -> "volume:" + pv.getMetadata().getName()));
-    claims.addEventHandler(handler(pvc -> "claim:" + pvc.getMetadata().getNamespace() + "/"
-        + pvc.getMetadata().getName()));
+    claims.addEventHandler(
+        handler(
+            pvc ->
+                "claim:" + pvc.getMetadata().getNamespace() + "/" + pvc.getMetadata().getName()));
     volumes.run();
     claims.run();
     log.info("built-in provisioner of {} started", settings.driverName());
@@ -116,8 +124,7 @@ public final class ProvisioningLoop implements AutoCloseable {
     log.info("built-in provisioner of {} stopped", settings.driverName());
   }
 
-  private <T extends HasMetadata> ResourceEventHandler<T> handler(
-      Function<T, String> key) {
+  private <T extends HasMetadata> ResourceEventHandler<T> handler(Function<T, String> key) {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
@@ -141,10 +148,13 @@ public final class ProvisioningLoop implements AutoCloseable {
       return;
     }
     try {
-      worker.schedule(() -> {
-        queued.remove(key);
-        process(key);
-      }, delay.toMillis(), TimeUnit.MILLISECONDS);
+      worker.schedule(
+          () -> {
+            queued.remove(key);
+            process(key);
+          },
+          delay.toMillis(),
+          TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       queued.remove(key);
     }
@@ -179,8 +189,11 @@ public final class ProvisioningLoop implements AutoCloseable {
       Duration backoff = backoff(n);
       log.warn("{}: {} (attempt {}, again in {})", key, reason, n, backoff);
       if (subject != null) {
-        event(subject, "Warning", subject instanceof PersistentVolumeClaim
-            ? "ProvisioningFailed" : "VolumeFailedDelete", reason);
+        event(
+            subject,
+            "Warning",
+            subject instanceof PersistentVolumeClaim ? "ProvisioningFailed" : "VolumeFailedDelete",
+            reason);
       }
       enqueue(key, backoff);
     }
@@ -219,23 +232,35 @@ public final class ProvisioningLoop implements AutoCloseable {
     Optional<VolumeObjects.SecretRef> publishRef =
         VolumeObjects.secretRef(parameters, "node-publish", pvc, pvName);
     if (secretRef.isEmpty()) {
-      throw Failure.invalid("StorageClass " + scName + " names no provisioner secret "
-          + "(csi.storage.k8s.io/provisioner-secret-name and -namespace): the controller needs "
-          + "its name and metaurl to create the volume's directory");
+      throw Failure.invalid(
+          "StorageClass "
+              + scName
+              + " names no provisioner secret "
+              + "(csi.storage.k8s.io/provisioner-secret-name and -namespace): the controller needs "
+              + "its name and metaurl to create the volume's directory");
     }
     Map<String, String> secrets = secret(secretRef.get());
     String pattern = parameters.get(VolumeObjects.PATH_PATTERN);
-    String subPath = pattern == null || pattern.isEmpty() ? pvName
-        : Templates.subPath(pattern, pvc);
+    String subPath =
+        pattern == null || pattern.isEmpty() ? pvName : Templates.subPath(pattern, pvc);
     long bytes = VolumeObjects.bytes(VolumeObjects.requested(pvc));
     List<String> mountOptions = VolumeObjects.mountOptions(sc, pvc);
-    VolumeProvisioner.Created created = this.<VolumeProvisioner.Created>ask(reply -> new VolumeProvisioner.Create(pvName,
-        VolumeObjects.volumeParameters(parameters), secrets, bytes, subPath, mountOptions, reply));
-    PersistentVolume pv = VolumeObjects.persistentVolume(settings.driverName(), pvc, sc,
-        created.context(), publishRef);
+    VolumeProvisioner.Created created =
+        this.<VolumeProvisioner.Created>ask(
+            reply ->
+                new VolumeProvisioner.Create(
+                    pvName,
+                    VolumeObjects.volumeParameters(parameters),
+                    secrets,
+                    bytes,
+                    subPath,
+                    mountOptions,
+                    reply));
+    PersistentVolume pv =
+        VolumeObjects.persistentVolume(
+            settings.driverName(), pvc, sc, created.context(), publishRef);
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAME, secretRef.get().name());
-    pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAMESPACE,
-        secretRef.get().namespace());
+    pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAMESPACE, secretRef.get().namespace());
     try {
       client.persistentVolumes().resource(pv).create();
     } catch (KubernetesClientException e) {
@@ -243,8 +268,12 @@ public final class ProvisioningLoop implements AutoCloseable {
         throw e;
       }
     }
-    log.info("claim {}/{}: volume {} provisioned at {}", pvc.getMetadata().getNamespace(),
-        pvc.getMetadata().getName(), pvName, created.context().get(VolumeProvisioner.SUB_PATH));
+    log.info(
+        "claim {}/{}: volume {} provisioned at {}",
+        pvc.getMetadata().getNamespace(),
+        pvc.getMetadata().getName(),
+        pvName,
+        created.context().get(VolumeProvisioner.SUB_PATH));
     event(pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pvName);
   }
 
@@ -253,14 +282,15 @@ public final class ProvisioningLoop implements AutoCloseable {
   private void delete(PersistentVolume pv) {
     String name = pv.getMetadata().getName();
     String subPath = VolumeObjects.subPath(pv);
-    Optional<String> sharer = volumes.getIndexer().list().stream()
-        .filter(other -> !other.getMetadata().getName().equals(name))
-        .filter(other -> VolumeObjects.ours(other, settings.driverName()))
-        .filter(other -> VolumeObjects.subPath(other).equals(subPath))
-        .map(other -> other.getMetadata().getName()).findFirst();
+    Optional<String> sharer =
+        volumes.getIndexer().list().stream()
+            .filter(other -> !other.getMetadata().getName().equals(name))
+            .filter(other -> VolumeObjects.ours(other, settings.driverName()))
+            .filter(other -> VolumeObjects.subPath(other).equals(subPath))
+            .map(other -> other.getMetadata().getName())
+            .findFirst();
     if (sharer.isPresent()) {
-      log.info("volume {}: directory {} kept, volume {} uses it too", name, subPath,
-          sharer.get());
+      log.info("volume {}: directory {} kept, volume {} uses it too", name, subPath, sharer.get());
     } else {
       Map<String, String> secrets = secret(deletionSecret(pv));
       this.<Done>ask(reply -> new VolumeProvisioner.Delete(name, subPath, secrets, reply));
@@ -272,12 +302,18 @@ public final class ProvisioningLoop implements AutoCloseable {
   private VolumeObjects.SecretRef deletionSecret(PersistentVolume pv) {
     Map<String, String> a = pv.getMetadata().getAnnotations();
     if (a.containsKey(DELETION_SECRET_NAME) && a.containsKey(DELETION_SECRET_NAMESPACE)) {
-      return new VolumeObjects.SecretRef(a.get(DELETION_SECRET_NAME),
-          a.get(DELETION_SECRET_NAMESPACE));
+      return new VolumeObjects.SecretRef(
+          a.get(DELETION_SECRET_NAME), a.get(DELETION_SECRET_NAMESPACE));
     }
-    throw Failure.precondition("volume " + pv.getMetadata().getName() + " does not say which "
-        + "secret reaches its file system (annotations " + DELETION_SECRET_NAME + " and "
-        + DELETION_SECRET_NAMESPACE + ")");
+    throw Failure.precondition(
+        "volume "
+            + pv.getMetadata().getName()
+            + " does not say which "
+            + "secret reaches its file system (annotations "
+            + DELETION_SECRET_NAME
+            + " and "
+            + DELETION_SECRET_NAMESPACE
+            + ")");
   }
 
   // ------------------------------------------------------------------ helpers
@@ -290,8 +326,10 @@ public final class ProvisioningLoop implements AutoCloseable {
     }
     Map<String, String> result = new HashMap<>();
     if (s.getData() != null) {
-      s.getData().forEach((k, v) -> result.put(k,
-          new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
+      s.getData()
+          .forEach(
+              (k, v) ->
+                  result.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
     }
     if (s.getStringData() != null) {
       result.putAll(s.getStringData());
@@ -299,13 +337,12 @@ public final class ProvisioningLoop implements AutoCloseable {
     return result;
   }
 
-  private <T> T ask(Function<ActorRef<StatusReply<T>>,
-      VolumeProvisioner.Command> message) {
+  private <T> T ask(Function<ActorRef<StatusReply<T>>, VolumeProvisioner.Command> message) {
     try {
-      return Asks.<VolumeProvisioner.Command, T>askWithStatus(provisioner,
-              message::apply, settings.callTimeout(), scheduler)
-          .toCompletableFuture().get(settings.callTimeout().toMillis() + 1000,
-              TimeUnit.MILLISECONDS);
+      return Asks.<VolumeProvisioner.Command, T>askWithStatus(
+              provisioner, message::apply, settings.callTimeout(), scheduler)
+          .toCompletableFuture()
+          .get(settings.callTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof StatusReply.ErrorMessage m) {
@@ -316,8 +353,9 @@ public final class ProvisioningLoop implements AutoCloseable {
       }
       throw Failure.internal(String.valueOf(cause), cause);
     } catch (TimeoutException e) {
-      throw new Failure(Failure.Code.DEADLINE_EXCEEDED, "the file system did not answer within "
-          + settings.callTimeout());
+      throw new Failure(
+          Failure.Code.DEADLINE_EXCEEDED,
+          "the file system did not answer within " + settings.callTimeout());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Failure(Failure.Code.ABORTED, "interrupted");
@@ -330,34 +368,60 @@ public final class ProvisioningLoop implements AutoCloseable {
       return f.getMessage();
     }
     if (e instanceof KubernetesClientException k) {
-      String message = k.getStatus() != null && k.getStatus().getMessage() != null
-          ? k.getStatus().getMessage() : "HTTP " + k.getCode();
+      String message =
+          k.getStatus() != null && k.getStatus().getMessage() != null
+              ? k.getStatus().getMessage()
+              : "HTTP " + k.getCode();
       return "the API server refused a request: " + message;
     }
     return e.getClass().getSimpleName() + ": " + e.getMessage();
   }
 
   private void event(HasMetadata subject, String type, String reason, String message) {
-    String namespace = subject.getMetadata().getNamespace() == null ? "default"
-        : subject.getMetadata().getNamespace();
-    ObjectReference ref = new ObjectReferenceBuilder().withKind(subject.getKind())
-        .withApiVersion(subject.getApiVersion()).withName(subject.getMetadata().getName())
-        .withNamespace(subject.getMetadata().getNamespace())
-        .withUid(subject.getMetadata().getUid())
-        .withResourceVersion(subject.getMetadata().getResourceVersion()).build();
+    String namespace =
+        subject.getMetadata().getNamespace() == null
+            ? "default"
+            : subject.getMetadata().getNamespace();
+    ObjectReference ref =
+        new ObjectReferenceBuilder()
+            .withKind(subject.getKind())
+            .withApiVersion(subject.getApiVersion())
+            .withName(subject.getMetadata().getName())
+            .withNamespace(subject.getMetadata().getNamespace())
+            .withUid(subject.getMetadata().getUid())
+            .withResourceVersion(subject.getMetadata().getResourceVersion())
+            .build();
     String now = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
     try {
-      client.v1().events().inNamespace(namespace).resource(new EventBuilder()
-          .withNewMetadata().withGenerateName(subject.getMetadata().getName() + ".")
-          .withNamespace(namespace).endMetadata()
-          .withInvolvedObject(ref).withType(type).withReason(reason)
-          .withMessage(message.length() > 1000 ? message.substring(0, 1000) : message)
-          .withNewSource().withComponent(settings.driverName() + "_" + identity).endSource()
-          .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
-          .build()).create();
+      client
+          .v1()
+          .events()
+          .inNamespace(namespace)
+          .resource(
+              new EventBuilder()
+                  .withNewMetadata()
+                  .withGenerateName(subject.getMetadata().getName() + ".")
+                  .withNamespace(namespace)
+                  .endMetadata()
+                  .withInvolvedObject(ref)
+                  .withType(type)
+                  .withReason(reason)
+                  .withMessage(message.length() > 1000 ? message.substring(0, 1000) : message)
+                  .withNewSource()
+                  .withComponent(settings.driverName() + "_" + identity)
+                  .endSource()
+                  .withFirstTimestamp(now)
+                  .withLastTimestamp(now)
+                  .withCount(1)
+                  .build())
+          .create();
     } catch (KubernetesClientException e) {
-      log.warn("cannot record event {} on {} {}: {}", reason, subject.getKind(),
-          subject.getMetadata().getName(), plain(e));
+      log.warn(
+          "cannot record event {} on {} {}: {}",
+          reason,
+          subject.getKind(),
+          subject.getMetadata().getName(),
+          plain(e));
     }
   }
 }

@@ -11,11 +11,11 @@ import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.jfscsi.Failure;
 import io.jfscsi.controller.VolumeProvisioner;
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.math.RoundingMode;
 
 /**
  * What the built-in provisioner reads from claims and StorageClasses and the PersistentVolume it
@@ -27,12 +27,16 @@ public final class VolumeObjects {
 
   /** Set by kube-controller-manager on a claim whose StorageClass names an external provisioner. */
   public static final String STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner";
+
   public static final String BETA_STORAGE_PROVISIONER =
       "volume.beta.kubernetes.io/storage-provisioner";
+
   /** On every PV this driver provisioned, as external-provisioner writes it. */
   public static final String PROVISIONED_BY = "pv.kubernetes.io/provisioned-by";
+
   /** Parameters for the CO, never passed on to the volume. */
   public static final String CSI_PARAMETER_PREFIX = "csi.storage.k8s.io/";
+
   public static final String PATH_PATTERN = "pathPattern";
   public static final String CAPACITY = "capacity";
 
@@ -51,10 +55,13 @@ public final class VolumeObjects {
   /** A claim waiting for this driver to provision it: ours, unbound, not being deleted. */
   public static boolean pendingFor(PersistentVolumeClaim pvc, String driverName) {
     Map<String, String> a = pvc.getMetadata().getAnnotations();
-    boolean ours = a != null && (driverName.equals(a.get(STORAGE_PROVISIONER))
-        || driverName.equals(a.get(BETA_STORAGE_PROVISIONER)));
+    boolean ours =
+        a != null
+            && (driverName.equals(a.get(STORAGE_PROVISIONER))
+                || driverName.equals(a.get(BETA_STORAGE_PROVISIONER)));
     String volumeName = pvc.getSpec() == null ? null : pvc.getSpec().getVolumeName();
-    return ours && (volumeName == null || volumeName.isEmpty())
+    return ours
+        && (volumeName == null || volumeName.isEmpty())
         && pvc.getMetadata().getDeletionTimestamp() == null
         && (pvc.getStatus() == null || !"Bound".equals(pvc.getStatus().getPhase()));
   }
@@ -62,15 +69,18 @@ public final class VolumeObjects {
   /** A PV this driver provisioned, for the driver, released by its claim, to be deleted. */
   public static boolean releasedForDelete(PersistentVolume pv, String driverName) {
     return ours(pv, driverName)
-        && pv.getStatus() != null && "Released".equals(pv.getStatus().getPhase())
+        && pv.getStatus() != null
+        && "Released".equals(pv.getStatus().getPhase())
         && "Delete".equals(pv.getSpec().getPersistentVolumeReclaimPolicy())
         && pv.getMetadata().getDeletionTimestamp() == null;
   }
 
   public static boolean ours(PersistentVolume pv, String driverName) {
     Map<String, String> a = pv.getMetadata().getAnnotations();
-    return a != null && driverName.equals(a.get(PROVISIONED_BY))
-        && pv.getSpec() != null && pv.getSpec().getCsi() != null
+    return a != null
+        && driverName.equals(a.get(PROVISIONED_BY))
+        && pv.getSpec() != null
+        && pv.getSpec().getCsi() != null
         && driverName.equals(pv.getSpec().getCsi().getDriver());
   }
 
@@ -85,8 +95,8 @@ public final class VolumeObjects {
    * The secret named by {@code csi.storage.k8s.io/<purpose>-secret-name/-namespace}, templates
    * resolved; empty when the StorageClass names none. Half a reference is refused.
    */
-  public static Optional<SecretRef> secretRef(Map<String, String> parameters, String purpose,
-                                              PersistentVolumeClaim pvc, String pvName) {
+  public static Optional<SecretRef> secretRef(
+      Map<String, String> parameters, String purpose, PersistentVolumeClaim pvc, String pvName) {
     String nameKey = CSI_PARAMETER_PREFIX + purpose + "-secret-name";
     String namespaceKey = CSI_PARAMETER_PREFIX + purpose + "-secret-namespace";
     String name = parameters.get(nameKey);
@@ -95,21 +105,27 @@ public final class VolumeObjects {
       return Optional.empty();
     }
     if (name == null || namespace == null) {
-      throw Failure.invalid("the StorageClass sets " + (name == null ? namespaceKey : nameKey)
-          + " but not " + (name == null ? nameKey : namespaceKey));
+      throw Failure.invalid(
+          "the StorageClass sets "
+              + (name == null ? namespaceKey : nameKey)
+              + " but not "
+              + (name == null ? nameKey : namespaceKey));
     }
-    return Optional.of(new SecretRef(Templates.secretReference(nameKey, name, pvc, pvName),
-        Templates.secretReference(namespaceKey, namespace, pvc, pvName)));
+    return Optional.of(
+        new SecretRef(
+            Templates.secretReference(nameKey, name, pvc, pvName),
+            Templates.secretReference(namespaceKey, namespace, pvc, pvName)));
   }
 
   /** StorageClass parameters without the CO's own {@code csi.storage.k8s.io/*} keys. */
   public static Map<String, String> volumeParameters(Map<String, String> parameters) {
     Map<String, String> result = new TreeMap<>();
-    parameters.forEach((k, v) -> {
-      if (!k.startsWith(CSI_PARAMETER_PREFIX)) {
-        result.put(k, v);
-      }
-    });
+    parameters.forEach(
+        (k, v) -> {
+          if (!k.startsWith(CSI_PARAMETER_PREFIX)) {
+            result.put(k, v);
+          }
+        });
     return result;
   }
 
@@ -140,8 +156,8 @@ public final class VolumeObjects {
   /** Refuses what a JuiceFS sub-directory cannot be: a block device. */
   public static void checkClaim(PersistentVolumeClaim pvc) {
     if ("Block".equals(pvc.getSpec().getVolumeMode())) {
-      throw Failure.invalid("volumeMode Block is not supported: a JuiceFS volume is a file "
-          + "system");
+      throw Failure.invalid(
+          "volumeMode Block is not supported: a JuiceFS volume is a file " + "system");
     }
     if (pvc.getSpec().getDataSource() != null || pvc.getSpec().getDataSourceRef() != null) {
       throw Failure.invalid("a data source (snapshot or clone) is not supported");
@@ -150,44 +166,62 @@ public final class VolumeObjects {
 
   /** The StorageClass's mountOptions for this claim, templates resolved. */
   public static List<String> mountOptions(StorageClass sc, PersistentVolumeClaim pvc) {
-    return sc.getMountOptions() == null ? List.of()
+    return sc.getMountOptions() == null
+        ? List.of()
         : sc.getMountOptions().stream().map(o -> Templates.mountOption(o, pvc)).toList();
   }
 
   /**
    * The PV for a claim: CSI source of {@code driverName} with volumeHandle = PV name, fsType
-   * juicefs, the volume attributes, and the node-publish secret; capacity, access modes,
-   * claimRef, class, reclaim policy and mount options as the claim and StorageClass say.
+   * juicefs, the volume attributes, and the node-publish secret; capacity, access modes, claimRef,
+   * class, reclaim policy and mount options as the claim and StorageClass say.
    */
-  public static PersistentVolume persistentVolume(String driverName, PersistentVolumeClaim pvc,
-                                                  StorageClass sc, Map<String, String> attributes,
-                                                  Optional<SecretRef> nodePublishSecret) {
+  public static PersistentVolume persistentVolume(
+      String driverName,
+      PersistentVolumeClaim pvc,
+      StorageClass sc,
+      Map<String, String> attributes,
+      Optional<SecretRef> nodePublishSecret) {
     String name = pvName(pvc);
     Quantity capacity = requested(pvc).orElse(new Quantity("0"));
     List<String> mountOptions = mountOptions(sc, pvc);
-    ObjectReference claimRef = new ObjectReferenceBuilder().withKind("PersistentVolumeClaim")
-        .withApiVersion("v1").withNamespace(pvc.getMetadata().getNamespace())
-        .withName(pvc.getMetadata().getName()).withUid(pvc.getMetadata().getUid())
-        .withResourceVersion(pvc.getMetadata().getResourceVersion()).build();
-    var builder = new PersistentVolumeBuilder()
-        .withNewMetadata().withName(name).addToAnnotations(PROVISIONED_BY, driverName)
-        .endMetadata()
-        .withNewSpec()
-        .addToCapacity("storage", capacity)
-        .withAccessModes(pvc.getSpec().getAccessModes())
-        .withClaimRef(claimRef)
-        .withStorageClassName(sc.getMetadata().getName())
-        .withPersistentVolumeReclaimPolicy(sc.getReclaimPolicy() == null ? "Delete"
-            : sc.getReclaimPolicy())
-        .withVolumeMode("Filesystem")
-        .withMountOptions(mountOptions.isEmpty() ? null : mountOptions)
-        .withNewCsi().withDriver(driverName).withVolumeHandle(name).withFsType("juicefs")
-        .withVolumeAttributes(new TreeMap<>(attributes))
-        .endCsi()
-        .endSpec();
+    ObjectReference claimRef =
+        new ObjectReferenceBuilder()
+            .withKind("PersistentVolumeClaim")
+            .withApiVersion("v1")
+            .withNamespace(pvc.getMetadata().getNamespace())
+            .withName(pvc.getMetadata().getName())
+            .withUid(pvc.getMetadata().getUid())
+            .withResourceVersion(pvc.getMetadata().getResourceVersion())
+            .build();
+    var builder =
+        new PersistentVolumeBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .addToAnnotations(PROVISIONED_BY, driverName)
+            .endMetadata()
+            .withNewSpec()
+            .addToCapacity("storage", capacity)
+            .withAccessModes(pvc.getSpec().getAccessModes())
+            .withClaimRef(claimRef)
+            .withStorageClassName(sc.getMetadata().getName())
+            .withPersistentVolumeReclaimPolicy(
+                sc.getReclaimPolicy() == null ? "Delete" : sc.getReclaimPolicy())
+            .withVolumeMode("Filesystem")
+            .withMountOptions(mountOptions.isEmpty() ? null : mountOptions)
+            .withNewCsi()
+            .withDriver(driverName)
+            .withVolumeHandle(name)
+            .withFsType("juicefs")
+            .withVolumeAttributes(new TreeMap<>(attributes))
+            .endCsi()
+            .endSpec();
     PersistentVolume pv = builder.build();
-    nodePublishSecret.ifPresent(ref -> pv.getSpec().getCsi().setNodePublishSecretRef(
-        new SecretReference(ref.name(), ref.namespace())));
+    nodePublishSecret.ifPresent(
+        ref ->
+            pv.getSpec()
+                .getCsi()
+                .setNodePublishSecretRef(new SecretReference(ref.name(), ref.namespace())));
     return pv;
   }
 }

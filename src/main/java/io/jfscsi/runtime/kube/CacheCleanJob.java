@@ -15,8 +15,8 @@ import java.util.List;
 /**
  * The Job that removes a stopped client's cache on this node: pinned to the node, the volume's
  * hostPath cache directories mounted at the same paths, {@code rm -rf <dir>/<UUID>} for each
- * (JuiceFS keeps a volume's blocks in CACHE_DIR/UUID; a cache directory is often shared by
- * several volumes, so only the volume's own sub-directory goes). Pure function.
+ * (JuiceFS keeps a volume's blocks in CACHE_DIR/UUID; a cache directory is often shared by several
+ * volumes, so only the volume's own sub-directory goes). Pure function.
  */
 final class CacheCleanJob {
   private CacheCleanJob() {}
@@ -33,25 +33,50 @@ final class CacheCleanJob {
     List<String> commands = new ArrayList<>();
     for (int i = 0; i < dirs.size(); i++) {
       String dir = dirs.get(i).toString();
-      volumes.add(new VolumeBuilder().withName("cachedir-" + i).withNewHostPath().withPath(dir)
-          .withType("DirectoryOrCreate").endHostPath().build());
+      volumes.add(
+          new VolumeBuilder()
+              .withName("cachedir-" + i)
+              .withNewHostPath()
+              .withPath(dir)
+              .withType("DirectoryOrCreate")
+              .endHostPath()
+              .build());
       mounts.add(new VolumeMountBuilder().withName("cachedir-" + i).withMountPath(dir).build());
-      commands.add(ClientCommand.shellLine(List.of("rm", "-rf", dirs.get(i).resolve(uuid).toString())));
+      commands.add(
+          ClientCommand.shellLine(List.of("rm", "-rf", dirs.get(i).resolve(uuid).toString())));
     }
     String script = commands.isEmpty() ? "true" : String.join(" && ", commands);
-    return new JobBuilder().withNewMetadata().withName(name).withNamespace(config.namespace())
+    return new JobBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace(config.namespace())
         .addToLabels(MountPodNames.APP_LABEL, "juicefs-clean-cache")
         .addToLabels(LABEL, MountPodNames.volumeLabel(settings.volumeId()))
         .endMetadata()
-        .withNewSpec().withBackoffLimit(2).withActiveDeadlineSeconds(600L)
+        .withNewSpec()
+        .withBackoffLimit(2)
+        .withActiveDeadlineSeconds(600L)
         .withTtlSecondsAfterFinished(60)
-        .withNewTemplate().withNewMetadata()
-        .addToLabels(MountPodNames.APP_LABEL, "juicefs-clean-cache").endMetadata()
-        .withNewSpec().withNodeName(config.nodeName()).withRestartPolicy("Never")
-        .addNewContainer().withName("clean-cache")
+        .withNewTemplate()
+        .withNewMetadata()
+        .addToLabels(MountPodNames.APP_LABEL, "juicefs-clean-cache")
+        .endMetadata()
+        .withNewSpec()
+        .withNodeName(config.nodeName())
+        .withRestartPolicy("Never")
+        .addNewContainer()
+        .withName("clean-cache")
         .withImage(settings.mountImage().orElse(config.mountImage()))
-        .withCommand("sh", "-c", script).withVolumeMounts(mounts)
-        .withNewSecurityContext().withRunAsUser(0L).endSecurityContext()
-        .endContainer().withVolumes(volumes).endSpec().endTemplate().endSpec().build();
+        .withCommand("sh", "-c", script)
+        .withVolumeMounts(mounts)
+        .withNewSecurityContext()
+        .withRunAsUser(0L)
+        .endSecurityContext()
+        .endContainer()
+        .withVolumes(volumes)
+        .endSpec()
+        .endTemplate()
+        .endSpec()
+        .build();
   }
 }

@@ -1,7 +1,5 @@
 package io.jfscsi.runtime.kube;
 
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -17,12 +15,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
 
 /**
- * Reads a Mount Pod made by the JuiceFS CSI Driver (Go) so that this driver adopts it: which
- * Secret it reads ({@code juicefs-<uniqueId>-secret}), the volume it serves (rebuilt from the
- * Secret's {@code metaurl} and {@code jfsSettings} JSON) and where on the host it mounts (its
- * {@code /jfs/<uniqueId>-<rand>} mount point under the {@code jfs-dir} hostPath).
+ * Reads a Mount Pod made by the JuiceFS CSI Driver (Go) so that this driver adopts it: which Secret
+ * it reads ({@code juicefs-<uniqueId>-secret}), the volume it serves (rebuilt from the Secret's
+ * {@code metaurl} and {@code jfsSettings} JSON) and where on the host it mounts (its {@code
+ * /jfs/<uniqueId>-<rand>} mount point under the {@code jfs-dir} hostPath).
  */
 final class GoMountPods {
   private GoMountPods() {}
@@ -41,8 +41,10 @@ final class GoMountPods {
         continue;
       }
       for (EnvVar e : c.getEnv()) {
-        if (e.getValueFrom() != null && e.getValueFrom().getSecretKeyRef() != null
-            && ("metaurl".equals(e.getName()) || "metaurl".equals(e.getValueFrom().getSecretKeyRef().getKey()))) {
+        if (e.getValueFrom() != null
+            && e.getValueFrom().getSecretKeyRef() != null
+            && ("metaurl".equals(e.getName())
+                || "metaurl".equals(e.getValueFrom().getSecretKeyRef().getKey()))) {
           return Optional.of(e.getValueFrom().getSecretKeyRef().getName());
         }
       }
@@ -51,8 +53,8 @@ final class GoMountPods {
   }
 
   /**
-   * The host path of the pod's mount point: the first absolute path after the metaurl of its
-   * mount command ({@code mount.juicefs META MP -o ...} or {@code juicefs mount [flags] META MP}),
+   * The host path of the pod's mount point: the first absolute path after the metaurl of its mount
+   * command ({@code mount.juicefs META MP -o ...} or {@code juicefs mount [flags] META MP}),
    * translated through the volume mount (a hostPath) that holds it.
    */
   static Optional<Path> mountPath(Pod pod) {
@@ -67,8 +69,10 @@ final class GoMountPods {
     int mount = -1;
     for (int i = 0; i < words.size(); i++) {
       String w = words.get(i).replace("'", "").replace("\"", "");
-      if (w.endsWith("mount.juicefs") || (w.equals("mount") && i > 0
-          && words.get(i - 1).replace("'", "").endsWith("juicefs"))) {
+      if (w.endsWith("mount.juicefs")
+          || (w.equals("mount")
+              && i > 0
+              && words.get(i - 1).replace("'", "").endsWith("juicefs"))) {
         mount = i;
       }
     }
@@ -91,9 +95,12 @@ final class GoMountPods {
       Path container = Path.of(vm.getMountPath());
       Path point = Path.of(inPod.get());
       if (point.startsWith(container)) {
-        Optional<String> host = pod.getSpec().getVolumes().stream()
-            .filter(v -> v.getName().equals(vm.getName()) && v.getHostPath() != null)
-            .map(Volume::getHostPath).map(h -> h.getPath()).findFirst();
+        Optional<String> host =
+            pod.getSpec().getVolumes().stream()
+                .filter(v -> v.getName().equals(vm.getName()) && v.getHostPath() != null)
+                .map(Volume::getHostPath)
+                .map(h -> h.getPath())
+                .findFirst();
         if (host.isPresent()) {
           return Optional.of(Path.of(host.get()).resolve(container.relativize(point)));
         }
@@ -112,8 +119,15 @@ final class GoMountPods {
     if (settings != null) {
       try {
         JsonNode j = JSON.readTree(settings);
-        for (String key : List.of("name", "metaurl", "storage", "bucket", "access-key", "secret-key",
-            "format-options")) {
+        for (String key :
+            List.of(
+                "name",
+                "metaurl",
+                "storage",
+                "bucket",
+                "access-key",
+                "secret-key",
+                "format-options")) {
           if (j.hasNonNull(key) && !j.get(key).asText().isEmpty()) {
             secrets.put(key, j.get(key).asText());
           }
@@ -137,14 +151,15 @@ final class GoMountPods {
         return Optional.empty();
       }
     }
-    for (String key : List.of("metaurl", "name", "secretkey", "access-key", "secret-key", "bucket",
-        "storage")) {
+    for (String key :
+        List.of("metaurl", "name", "secretkey", "access-key", "secret-key", "bucket", "storage")) {
       if (data.containsKey(key) && !data.get(key).isEmpty()) {
         secrets.put(key.equals("secretkey") ? "secret-key" : key, data.get(key));
       }
     }
-    String volumeId = Optional.ofNullable(PodReferences.annotations(pod).get(MountPodNames.UNIQUE_ID))
-        .orElse(pod.getMetadata().getLabels().get(MountPodNames.VOLUME_ID_LABEL));
+    String volumeId =
+        Optional.ofNullable(PodReferences.annotations(pod).get(MountPodNames.UNIQUE_ID))
+            .orElse(pod.getMetadata().getLabels().get(MountPodNames.VOLUME_ID_LABEL));
     if (volumeId == null || !secrets.containsKey("metaurl") || !secrets.containsKey("name")) {
       return Optional.empty();
     }
@@ -154,8 +169,11 @@ final class GoMountPods {
   static Map<String, String> decode(Secret secret) {
     Map<String, String> out = new HashMap<>();
     if (secret.getData() != null) {
-      secret.getData().forEach((k, v) -> out.put(k,
-          new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
+      secret
+          .getData()
+          .forEach(
+              (k, v) ->
+                  out.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
     }
     if (secret.getStringData() != null) {
       out.putAll(secret.getStringData());

@@ -8,9 +8,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Where every API client of the driver and its tools gets its configuration: a kubeconfig file,
- * or, when none is named, fabric8's usual lookup (the in-cluster service account, then
- * KUBECONFIG or ~/.kube/config, as kubectl finds them).
+ * Where every API client of the driver and its tools gets its configuration: a kubeconfig file, or,
+ * when none is named, fabric8's usual lookup (the in-cluster service account, then KUBECONFIG or
+ * ~/.kube/config, as kubectl finds them).
  */
 public final class KubeClients {
   private KubeClients() {}
@@ -23,8 +23,8 @@ public final class KubeClients {
     try {
       return Config.fromKubeconfig(null, Files.readString(Path.of(kubeconfig)), kubeconfig);
     } catch (IOException | RuntimeException e) {
-      throw new IllegalArgumentException("cannot read the kubeconfig " + kubeconfig + ": "
-          + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot read the kubeconfig " + kubeconfig + ": " + e.getMessage(), e);
     }
   }
 

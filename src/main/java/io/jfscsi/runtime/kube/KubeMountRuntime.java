@@ -29,13 +29,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link MountRuntime} of a Kubernetes node: the client of a {@link ClientKey} runs in a
- * Mount Pod on this node ({@link MountPodBuilder}, started and stopped by
- * {@link MountPodLifecycle}), its secret values in a Secret of its own ({@link MountPodSecrets}),
- * and its record is the pod itself: references, delayed exit and the volume's non-secret settings
- * are annotations ({@link MountPodRecords}), so a restarted driver reads everything back from the
- * API server. Pods made by the Go driver are adopted the same way ({@link GoMountPods}). A
- * stopped client's cache is removed by a Job ({@link VolumeCaches}).
+ * The {@link MountRuntime} of a Kubernetes node: the client of a {@link ClientKey} runs in a Mount
+ * Pod on this node ({@link MountPodBuilder}, started and stopped by {@link MountPodLifecycle}), its
+ * secret values in a Secret of its own ({@link MountPodSecrets}), and its record is the pod itself:
+ * references, delayed exit and the volume's non-secret settings are annotations ({@link
+ * MountPodRecords}), so a restarted driver reads everything back from the API server. Pods made by
+ * the Go driver are adopted the same way ({@link GoMountPods}). A stopped client's cache is removed
+ * by a Job ({@link VolumeCaches}).
  *
  * <p>The mount root must be a shared mount for the Mount Pods' Bidirectional propagation: the
  * runtime makes it one at start ({@link SharedMountRoot}) and is not ready while it is not.
@@ -56,42 +56,65 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   private final MountPodLifecycle lifecycle;
   private final MountPodRecords records;
   private final boolean ownsClient;
+
   /** Empty once the mount root is known to be shared; else how to check (and make) it so. */
   private final AtomicReference<Supplier<Optional<String>>> mountRootCheck;
 
-  public KubeMountRuntime(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
-                          RequestCounter requests, Duration podGoneGrace, boolean ownsClient) {
+  public KubeMountRuntime(
+      KubeRuntimeConfig config,
+      KubernetesClient client,
+      Mounter mounter,
+      RequestCounter requests,
+      Duration podGoneGrace,
+      boolean ownsClient) {
     this(config, client, mounter, requests, podGoneGrace, ownsClient, Optional::empty);
   }
 
-  private KubeMountRuntime(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
-                           RequestCounter requests, Duration podGoneGrace, boolean ownsClient,
-                           Supplier<Optional<String>> mountRootCheck) {
+  private KubeMountRuntime(
+      KubeRuntimeConfig config,
+      KubernetesClient client,
+      Mounter mounter,
+      RequestCounter requests,
+      Duration podGoneGrace,
+      boolean ownsClient,
+      Supplier<Optional<String>> mountRootCheck) {
     this.mountRootCheck = new AtomicReference<>(mountRootCheck);
     this.config = config;
     this.client = client;
     this.requests = requests;
     this.ownsClient = ownsClient;
-    this.executor = Executors.newThreadPerTaskExecutor(
-        Thread.ofVirtual().name("jfs-mount-pod-", 0).factory());
+    this.executor =
+        Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("jfs-mount-pod-", 0).factory());
     this.pods = new MountPodWatch(client, config.namespace(), config.nodeName());
     this.apps = new NodeAppPods(client, config.nodeName(), podGoneGrace, Clock.systemUTC());
     MountPodSecrets secrets = new MountPodSecrets(client, config.namespace(), pods);
     this.caches = new VolumeCaches(config, client, executor, pods);
-    this.lifecycle = new MountPodLifecycle(config, client, mounter, pods, secrets, caches,
-        executor);
+    this.lifecycle =
+        new MountPodLifecycle(config, client, mounter, pods, secrets, caches, executor);
     this.records = new MountPodRecords(config, client, executor, pods, secrets, caches, lifecycle);
   }
 
-  /** A runtime with a client of its own, built from {@code config.kubeconfig()} or fabric8's auto configuration. */
-  public static KubeMountRuntime connect(KubeRuntimeConfig config, Mounter mounter, Duration podGoneGrace) {
+  /**
+   * A runtime with a client of its own, built from {@code config.kubeconfig()} or fabric8's auto
+   * configuration.
+   */
+  public static KubeMountRuntime connect(
+      KubeRuntimeConfig config, Mounter mounter, Duration podGoneGrace) {
     RequestCounter counter = new RequestCounter();
-    KubernetesClient client = new KubernetesClientBuilder()
-        .withConfig(KubeClients.config(config.kubeconfig()))
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("jfs-csi-count", counter))
-        .build();
-    KubeMountRuntime runtime = new KubeMountRuntime(config, client, mounter, counter,
-        podGoneGrace, true, () -> SharedMountRoot.ensure(config.mountRoot()));
+    KubernetesClient client =
+        new KubernetesClientBuilder()
+            .withConfig(KubeClients.config(config.kubeconfig()))
+            .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("jfs-csi-count", counter))
+            .build();
+    KubeMountRuntime runtime =
+        new KubeMountRuntime(
+            config,
+            client,
+            mounter,
+            counter,
+            podGoneGrace,
+            true,
+            () -> SharedMountRoot.ensure(config.mountRoot()));
     runtime.mountRootShared();
     return runtime;
   }
@@ -125,32 +148,43 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   }
 
   @Override
-  public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                              Optional<RunningClient> previous,
-                                              Consumer<ClientExit> onExit) {
-    return start(key, settings, previous, onExit, progress -> { });
+  public CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit) {
+    return start(key, settings, previous, onExit, progress -> {});
   }
 
   /** Reports the pod's phase and its containers' waiting reasons ({@link MountPodProgress}). */
   @Override
-  public CompletionStage<RunningClient> start(ClientKey key, VolumeSettings settings,
-                                              Optional<RunningClient> previous,
-                                              Consumer<ClientExit> onExit,
-                                              Consumer<StartProgress> onProgress) {
-    return CompletableFuture.supplyAsync(() -> {
-      try {
-        return lifecycle.start(key, settings, previous, onExit, onProgress);
-      } catch (Failure f) {
-        throw f;
-      } catch (RuntimeException e) {
-        String why = Redactor.forSettings(settings).redact(String.valueOf(e.getMessage()));
-        throw new Failure(Failure.Code.INTERNAL, "starting the Mount Pod of volume "
-            + key.volumeId() + " failed: " + why, e);
-      }
-    }, executor);
+  public CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit,
+      Consumer<StartProgress> onProgress) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return lifecycle.start(key, settings, previous, onExit, onProgress);
+          } catch (Failure f) {
+            throw f;
+          } catch (RuntimeException e) {
+            String why = Redactor.forSettings(settings).redact(String.valueOf(e.getMessage()));
+            throw new Failure(
+                Failure.Code.INTERNAL,
+                "starting the Mount Pod of volume " + key.volumeId() + " failed: " + why,
+                e);
+          }
+        },
+        executor);
   }
 
-  /** See {@link MountPodLifecycle#stop}: up to the pod's grace period + 20 s, on a thread of its own. */
+  /**
+   * See {@link MountPodLifecycle#stop}: up to the pod's grace period + 20 s, on a thread of its
+   * own.
+   */
   @Override
   public CompletionStage<Void> stop(RunningClient running) {
     return CompletableFuture.runAsync(() -> lifecycle.stop(running), executor);
@@ -164,8 +198,7 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
 
   /** Nothing to do: the record is the pod, deleted by {@link #stop}. */
   @Override
-  public void remove(ClientKey key) {
-  }
+  public void remove(ClientKey key) {}
 
   /** See {@link MountPodRecords#load}. */
   @Override

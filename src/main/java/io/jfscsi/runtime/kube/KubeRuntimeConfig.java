@@ -6,24 +6,28 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Configuration of {@link KubeMountRuntime} (the {@code jfs-csi.kubernetes} section, with the
- * node name and mount root of the driver).
+ * Configuration of {@link KubeMountRuntime} (the {@code jfs-csi.kubernetes} section, with the node
+ * name and mount root of the driver).
  *
- * @param nodeName         the Kubernetes node this driver serves (Mount Pods are pinned to it)
- * @param namespace        where Mount Pods, their Secrets and cache-clean Jobs live
- * @param mountImage       the image of Mount Pods unless a volume names one
- *                         ({@code juicefs/mount-image})
- * @param priorityClass    the priority class of Mount Pods ("" for none)
- * @param kubeconfig       a kubeconfig file; "" lets fabric8 find the configuration (in-cluster
- *                         service account, KUBECONFIG, ~/.kube/config)
- * @param podReadyTimeout  how long a Mount Pod may take until it runs and its mount answers
+ * @param nodeName the Kubernetes node this driver serves (Mount Pods are pinned to it)
+ * @param namespace where Mount Pods, their Secrets and cache-clean Jobs live
+ * @param mountImage the image of Mount Pods unless a volume names one ({@code juicefs/mount-image})
+ * @param priorityClass the priority class of Mount Pods ("" for none)
+ * @param kubeconfig a kubeconfig file; "" lets fabric8 find the configuration (in-cluster service
+ *     account, KUBECONFIG, ~/.kube/config)
+ * @param podReadyTimeout how long a Mount Pod may take until it runs and its mount answers
  * @param terminationGrace the Mount Pods' terminationGracePeriodSeconds
- * @param mountRoot        the host directory under which Mount Pods mount (the same path inside)
+ * @param mountRoot the host directory under which Mount Pods mount (the same path inside)
  */
-public record KubeRuntimeConfig(String nodeName, String namespace, String mountImage,
-                                String priorityClass, String kubeconfig,
-                                Duration podReadyTimeout, Duration terminationGrace,
-                                Path mountRoot) {
+public record KubeRuntimeConfig(
+    String nodeName,
+    String namespace,
+    String mountImage,
+    String priorityClass,
+    String kubeconfig,
+    Duration podReadyTimeout,
+    Duration terminationGrace,
+    Path mountRoot) {
 
   public KubeRuntimeConfig {
     Objects.requireNonNull(nodeName, "nodeName");
@@ -32,8 +36,9 @@ public record KubeRuntimeConfig(String nodeName, String namespace, String mountI
     Objects.requireNonNull(priorityClass, "priorityClass");
     Objects.requireNonNull(kubeconfig, "kubeconfig");
     if (nodeName.isBlank()) {
-      throw new IllegalArgumentException("the node name must be set (jfs-csi.node-id / NODE_NAME)"
-          + " for the kubernetes runtime");
+      throw new IllegalArgumentException(
+          "the node name must be set (jfs-csi.node-id / NODE_NAME)"
+              + " for the kubernetes runtime");
     }
     if (podReadyTimeout.isNegative() || podReadyTimeout.isZero()) {
       throw new IllegalArgumentException("jfs-csi.kubernetes.pod-ready-timeout must be positive");
@@ -44,14 +49,26 @@ public record KubeRuntimeConfig(String nodeName, String namespace, String mountI
   /** From the {@code jfs-csi} section. */
   public static KubeRuntimeConfig from(Config c, String nodeName) {
     Config k = c.getConfig("kubernetes");
-    return new KubeRuntimeConfig(nodeName, k.getString("namespace"), k.getString("mount-image"),
-        k.getString("priority-class"), k.getString("kubeconfig"),
-        k.getDuration("pod-ready-timeout"), k.getDuration("termination-grace"),
+    return new KubeRuntimeConfig(
+        nodeName,
+        k.getString("namespace"),
+        k.getString("mount-image"),
+        k.getString("priority-class"),
+        k.getString("kubeconfig"),
+        k.getDuration("pod-ready-timeout"),
+        k.getDuration("termination-grace"),
         Path.of(c.getString("mount-root")));
   }
 
   public KubeRuntimeConfig withPodReadyTimeout(Duration timeout) {
-    return new KubeRuntimeConfig(nodeName, namespace, mountImage, priorityClass, kubeconfig,
-        timeout, terminationGrace, mountRoot);
+    return new KubeRuntimeConfig(
+        nodeName,
+        namespace,
+        mountImage,
+        priorityClass,
+        kubeconfig,
+        timeout,
+        terminationGrace,
+        mountRoot);
   }
 }

@@ -16,6 +16,7 @@ import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.ClientResources;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientKey;
+import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,60 +24,97 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.math.BigDecimal;
 
 /**
- * The Mount Pod of one client, as a pure function of its settings (no API calls): the Go
- * driver's shape (container {@code jfs-mount}, privileged, {@code sh -c "format && exec mount"},
- * the mount root on a hostPath with Bidirectional propagation, hostPath caches, labels and
- * annotations of {@link MountPodNames}) with two differences: every hostPath is mounted at the
- * same path inside (so host path == container path, no translation), and no secret value is in
- * the spec (see {@link MountPodSecret}).
+ * The Mount Pod of one client, as a pure function of its settings (no API calls): the Go driver's
+ * shape (container {@code jfs-mount}, privileged, {@code sh -c "format && exec mount"}, the mount
+ * root on a hostPath with Bidirectional propagation, hostPath caches, labels and annotations of
+ * {@link MountPodNames}) with two differences: every hostPath is mounted at the same path inside
+ * (so host path == container path, no translation), and no secret value is in the spec (see {@link
+ * MountPodSecret}).
  *
- * <p>restartPolicy is Always, not the Go driver's OnFailure: a client that exits while targets
- * need it must come back whatever its exit status (an exit 0 after an outside unmount would
- * otherwise leave a Completed pod that only a new pod can replace); the driver deletes the pod
- * when it wants it gone.
+ * <p>restartPolicy is Always, not the Go driver's OnFailure: a client that exits while targets need
+ * it must come back whatever its exit status (an exit 0 after an outside unmount would otherwise
+ * leave a Completed pod that only a new pod can replace); the driver deletes the pod when it wants
+ * it gone.
  */
 public final class MountPodBuilder {
   private MountPodBuilder() {}
 
   public static final int METRICS_PORT = 9567;
   static final Path DEFAULT_CACHE = Path.of("/var/jfsCache");
+
   /** The Go driver's defaults when a volume sets no resources. */
-  static final ClientResources GO_DEFAULTS = new ClientResources(Optional.of(1000L),
-      Optional.of(5000L), Optional.of(1L << 30), Optional.of(5L << 30));
+  static final ClientResources GO_DEFAULTS =
+      new ClientResources(
+          Optional.of(1000L), Optional.of(5000L), Optional.of(1L << 30), Optional.of(5L << 30));
 
   /** What identifies one pod of a client. */
   public record Identity(ClientKey key, String podName, Path mountPath) {}
 
-  public static Pod build(KubeRuntimeConfig config, Identity id, VolumeSettings settings,
-                          MountPodSecret secret) {
+  public static Pod build(
+      KubeRuntimeConfig config, Identity id, VolumeSettings settings, MountPodSecret secret) {
     Caches caches = caches(settings);
     List<String> options = new ArrayList<>(caches.mountOptions());
     if (options.stream().noneMatch(o -> o.equals("metrics") || o.startsWith("metrics="))) {
       options.add("metrics=0.0.0.0:" + METRICS_PORT);
     }
     VolumeSettings c = secret.command();
-    VolumeSettings command = new VolumeSettings(c.source(), c.fsName(), c.metaUrl(), c.storage(),
-        c.bucket(), c.accessKey(), c.secretKey(), c.formatOptions(), c.envs(), c.configs(),
-        List.copyOf(options), c.subPath(), c.deleteDelay(), c.cleanCache(), c.cacheDirs(),
-        c.resources(), c.mountImage(), c.cachePvc(), c.clientHash());
-    String script = ClientCommand.shellLine(ClientCommand.DEFAULT.formatArgs(command)) + " && exec "
-        + ClientCommand.shellLine(ClientCommand.DEFAULT.mountArgs(command, id.mountPath()));
+    VolumeSettings command =
+        new VolumeSettings(
+            c.source(),
+            c.fsName(),
+            c.metaUrl(),
+            c.storage(),
+            c.bucket(),
+            c.accessKey(),
+            c.secretKey(),
+            c.formatOptions(),
+            c.envs(),
+            c.configs(),
+            List.copyOf(options),
+            c.subPath(),
+            c.deleteDelay(),
+            c.cleanCache(),
+            c.cacheDirs(),
+            c.resources(),
+            c.mountImage(),
+            c.cachePvc(),
+            c.clientHash());
+    String script =
+        ClientCommand.shellLine(ClientCommand.DEFAULT.formatArgs(command))
+            + " && exec "
+            + ClientCommand.shellLine(ClientCommand.DEFAULT.mountArgs(command, id.mountPath()));
 
     List<Volume> volumes = new ArrayList<>(caches.volumes());
     List<VolumeMount> mounts = new ArrayList<>(caches.mounts());
     String root = config.mountRoot().toString();
-    volumes.add(0, new VolumeBuilder().withName("jfs-dir").withNewHostPath().withPath(root)
-        .withType("DirectoryOrCreate").endHostPath().build());
-    mounts.add(0, new VolumeMountBuilder().withName("jfs-dir").withMountPath(root)
-        .withMountPropagation("Bidirectional").build());
+    volumes.add(
+        0,
+        new VolumeBuilder()
+            .withName("jfs-dir")
+            .withNewHostPath()
+            .withPath(root)
+            .withType("DirectoryOrCreate")
+            .endHostPath()
+            .build());
+    mounts.add(
+        0,
+        new VolumeMountBuilder()
+            .withName("jfs-dir")
+            .withMountPath(root)
+            .withMountPropagation("Bidirectional")
+            .build());
     int n = 0;
     for (Map.Entry<String, String> e : settings.configs().entrySet()) {
       String name = "config-" + n++;
-      volumes.add(new VolumeBuilder().withName(name).withNewSecret().withSecretName(e.getKey())
-          .endSecret().build());
+      volumes.add(
+          new VolumeBuilder()
+              .withName(name)
+              .withNewSecret()
+              .withSecretName(e.getKey())
+              .endSecret()
+              .build());
       mounts.add(new VolumeMountBuilder().withName(name).withMountPath(e.getValue()).build());
     }
     List<EnvVar> env = new ArrayList<>();
@@ -100,24 +138,43 @@ public final class MountPodBuilder {
     annotations.put(MountPodNames.MOUNT_PATH, id.mountPath().toString());
     annotations.put(MountPodNames.SOURCE, PodSource.of(settings.source(), secret.name()).toJson());
 
-    var container = new ContainerBuilder().withName(MountPodNames.CONTAINER)
-        .withImage(settings.mountImage().orElse(config.mountImage()))
-        .withCommand("sh", "-c", script)
-        // A crash's last words in the pod status (lastState.terminated.message), for the doctor.
-        .withTerminationMessagePolicy("FallbackToLogsOnError")
-        .withEnv(env)
-        .withNewSecurityContext().withPrivileged(true).withRunAsUser(0L).endSecurityContext()
-        .addNewPort().withName("metrics").withContainerPort(METRICS_PORT).withProtocol("TCP")
-        .endPort()
-        .withResources(resources(settings.resources()))
-        .withVolumeMounts(mounts)
-        .build();
-    var spec = new PodBuilder().withNewMetadata().withName(id.podName())
-        .withNamespace(config.namespace()).withLabels(labels).withAnnotations(annotations)
-        .addToFinalizers(MountPodNames.FINALIZER).endMetadata()
-        .withNewSpec().withNodeName(config.nodeName()).withRestartPolicy("Always")
-        .withTerminationGracePeriodSeconds(config.terminationGrace().toSeconds())
-        .withContainers(container).withVolumes(volumes).endSpec();
+    var container =
+        new ContainerBuilder()
+            .withName(MountPodNames.CONTAINER)
+            .withImage(settings.mountImage().orElse(config.mountImage()))
+            .withCommand("sh", "-c", script)
+            // A crash's last words in the pod status (lastState.terminated.message), for the
+            // doctor.
+            .withTerminationMessagePolicy("FallbackToLogsOnError")
+            .withEnv(env)
+            .withNewSecurityContext()
+            .withPrivileged(true)
+            .withRunAsUser(0L)
+            .endSecurityContext()
+            .addNewPort()
+            .withName("metrics")
+            .withContainerPort(METRICS_PORT)
+            .withProtocol("TCP")
+            .endPort()
+            .withResources(resources(settings.resources()))
+            .withVolumeMounts(mounts)
+            .build();
+    var spec =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName(id.podName())
+            .withNamespace(config.namespace())
+            .withLabels(labels)
+            .withAnnotations(annotations)
+            .addToFinalizers(MountPodNames.FINALIZER)
+            .endMetadata()
+            .withNewSpec()
+            .withNodeName(config.nodeName())
+            .withRestartPolicy("Always")
+            .withTerminationGracePeriodSeconds(config.terminationGrace().toSeconds())
+            .withContainers(container)
+            .withVolumes(volumes)
+            .endSpec();
     if (!config.priorityClass().isEmpty()) {
       spec.editSpec().withPriorityClassName(config.priorityClass()).endSpec();
     }
@@ -125,8 +182,11 @@ public final class MountPodBuilder {
   }
 
   /** Cache volumes and mounts, and the mount options with {@code cache-dir} pointing at them. */
-  record Caches(List<Volume> volumes, List<VolumeMount> mounts, List<String> mountOptions,
-                List<Path> hostDirs) {}
+  record Caches(
+      List<Volume> volumes,
+      List<VolumeMount> mounts,
+      List<String> mountOptions,
+      List<Path> hostDirs) {}
 
   static Caches caches(VolumeSettings s) {
     List<Volume> volumes = new ArrayList<>();
@@ -137,15 +197,21 @@ public final class MountPodBuilder {
     List<String> pvcs = s.cachePvc().map(p -> List.of(p.split(","))).orElse(List.of());
     for (int i = 0; i < pvcs.size(); i++) {
       String path = "/var/jfsCache-" + i;
-      volumes.add(new VolumeBuilder().withName("cachedir-pvc-" + i)
-          .withNewPersistentVolumeClaim().withClaimName(pvcs.get(i)).endPersistentVolumeClaim()
-          .build());
-      mounts.add(new VolumeMountBuilder().withName("cachedir-pvc-" + i).withMountPath(path).build());
+      volumes.add(
+          new VolumeBuilder()
+              .withName("cachedir-pvc-" + i)
+              .withNewPersistentVolumeClaim()
+              .withClaimName(pvcs.get(i))
+              .endPersistentVolumeClaim()
+              .build());
+      mounts.add(
+          new VolumeMountBuilder().withName("cachedir-pvc-" + i).withMountPath(path).build());
       inContainer.add(path);
     }
     List<Path> hostDirs = new ArrayList<>();
     if (explicit || pvcs.isEmpty()) {
-      List<Path> dirs = s.cacheDirs().isEmpty() && !explicit ? List.of(DEFAULT_CACHE) : s.cacheDirs();
+      List<Path> dirs =
+          s.cacheDirs().isEmpty() && !explicit ? List.of(DEFAULT_CACHE) : s.cacheDirs();
       for (Path dir : dirs) {
         if (dir.isAbsolute()) {
           hostDirs.add(dir);
@@ -154,8 +220,14 @@ public final class MountPodBuilder {
     }
     for (int i = 0; i < hostDirs.size(); i++) {
       String path = hostDirs.get(i).toString();
-      volumes.add(new VolumeBuilder().withName("cachedir-" + i).withNewHostPath().withPath(path)
-          .withType("DirectoryOrCreate").endHostPath().build());
+      volumes.add(
+          new VolumeBuilder()
+              .withName("cachedir-" + i)
+              .withNewHostPath()
+              .withPath(path)
+              .withType("DirectoryOrCreate")
+              .endHostPath()
+              .build());
       mounts.add(new VolumeMountBuilder().withName("cachedir-" + i).withMountPath(path).build());
       inContainer.add(path);
     }
@@ -164,13 +236,13 @@ public final class MountPodBuilder {
       options.removeIf(o -> o.startsWith("cache-dir="));
       options.add("cache-dir=" + String.join(":", inContainer));
     }
-    return new Caches(List.copyOf(volumes), List.copyOf(mounts), List.copyOf(options),
-        List.copyOf(hostDirs));
+    return new Caches(
+        List.copyOf(volumes), List.copyOf(mounts), List.copyOf(options), List.copyOf(hostDirs));
   }
 
   /**
-   * Requests and limits: those the volume sets; a volume that sets none of a resource gets the
-   * Go driver's defaults for it (1 CPU / 1Gi requested, 5 CPU / 5Gi limit).
+   * Requests and limits: those the volume sets; a volume that sets none of a resource gets the Go
+   * driver's defaults for it (1 CPU / 1Gi requested, 5 CPU / 5Gi limit).
    */
   static ResourceRequirements resources(ClientResources r) {
     boolean cpu = r.cpuRequestMillis().isPresent() || r.cpuLimitMillis().isPresent();
@@ -184,8 +256,12 @@ public final class MountPodBuilder {
     // A value of 0 or less drops the field, as in the Go driver.
     cpuReq.filter(v -> v > 0).ifPresent(v -> b.addToRequests("cpu", new Quantity(v + "m")));
     cpuLim.filter(v -> v > 0).ifPresent(v -> b.addToLimits("cpu", new Quantity(v + "m")));
-    memReq.filter(v -> v > 0).ifPresent(v -> b.addToRequests("memory", new Quantity(String.valueOf(v))));
-    memLim.filter(v -> v > 0).ifPresent(v -> b.addToLimits("memory", new Quantity(String.valueOf(v))));
+    memReq
+        .filter(v -> v > 0)
+        .ifPresent(v -> b.addToRequests("memory", new Quantity(String.valueOf(v))));
+    memLim
+        .filter(v -> v > 0)
+        .ifPresent(v -> b.addToLimits("memory", new Quantity(String.valueOf(v))));
     return b.build();
   }
 

@@ -18,31 +18,30 @@ import io.jfscsi.runtime.StartProgress;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
- * The Mount Pods of this node's clients from creation to deletion: a start adopts the previous
- * pod of its key (or another live one) once it is Ready with an answering mount, or else creates
- * a new pod with its Secret and waits for the same, and then deletes the other pods of the key in
- * the background; a
- * stop deletes the pod, drops our finalizer, waits until it is gone and unmounts its path.
- * Blocking: the runtime calls it from its own threads.
+ * The Mount Pods of this node's clients from creation to deletion: a start adopts the previous pod
+ * of its key (or another live one) once it is Ready with an answering mount, or else creates a new
+ * pod with its Secret and waits for the same, and then deletes the other pods of the key in the
+ * background; a stop deletes the pod, drops our finalizer, waits until it is gone and unmounts its
+ * path. Blocking: the runtime calls it from its own threads.
  */
 final class MountPodLifecycle {
   private static final Logger log = LoggerFactory.getLogger(MountPodLifecycle.class);
@@ -54,14 +53,21 @@ final class MountPodLifecycle {
   private final MountPodSecrets secrets;
   private final VolumeCaches caches;
   private final Executor executor;
+
   /** Pods being removed in the background after a replacement: never adopted again. */
   private final Set<String> retiring = ConcurrentHashMap.newKeySet();
+
   /** How long a failed start's message waits for the end of the pod's log. */
   static final Duration LOG_WAIT = Duration.ofSeconds(5);
 
-  MountPodLifecycle(KubeRuntimeConfig config, KubernetesClient client, Mounter mounter,
-                    MountPodWatch pods, MountPodSecrets secrets, VolumeCaches caches,
-                    Executor executor) {
+  MountPodLifecycle(
+      KubeRuntimeConfig config,
+      KubernetesClient client,
+      Mounter mounter,
+      MountPodWatch pods,
+      MountPodSecrets secrets,
+      VolumeCaches caches,
+      Executor executor) {
     this.config = config;
     this.executor = executor;
     this.client = client;
@@ -74,22 +80,29 @@ final class MountPodLifecycle {
   // ---- start -------------------------------------------------------------------------------
 
   /**
-   * Adopts the previous (or a live) pod of {@code key}, or replaces it with a new one; tells
-   * {@code onProgress} what the pod it waits for waits on, each time that changes.
+   * Adopts the previous (or a live) pod of {@code key}, or replaces it with a new one; tells {@code
+   * onProgress} what the pod it waits for waits on, each time that changes.
    */
-  RunningClient start(ClientKey key, VolumeSettings settings, Optional<RunningClient> previous,
-                      Consumer<ClientExit> onExit, Consumer<StartProgress> onProgress) {
+  RunningClient start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit,
+      Consumer<StartProgress> onProgress) {
     if (previous.isPresent() && !previous.get().key().equals(key)) {
-      throw new IllegalArgumentException("the previous client belongs to " + previous.get().key()
-          + ", not " + key);
+      throw new IllegalArgumentException(
+          "the previous client belongs to " + previous.get().key() + ", not " + key);
     }
     pods.awaitSynced();
     var progress = new MountPodProgress.Reporter(onProgress, Redactor.forSettings(settings));
     // The previous pod, or a live one of this key (a container that kubelet restarted in place).
-    Predicate<Pod> usable = p -> !MountPodWatch.ended(p)
-        && !retiring.contains(p.getMetadata().getName());
-    Optional<Pod> candidate = previous.flatMap(p -> pods.get(p.handle())).filter(usable)
-        .or(() -> pods.of(key).stream().filter(usable).findFirst());
+    Predicate<Pod> usable =
+        p -> !MountPodWatch.ended(p) && !retiring.contains(p.getMetadata().getName());
+    Optional<Pod> candidate =
+        previous
+            .flatMap(p -> pods.get(p.handle()))
+            .filter(usable)
+            .or(() -> pods.of(key).stream().filter(usable).findFirst());
     if (candidate.isPresent()) {
       // A container that has died is restarted in place by kubelet on its CrashLoopBackOff
       // schedule (10 s, 20 s, ... 5 min): adopt it only if it serves right now, else a new pod
@@ -103,11 +116,16 @@ final class MountPodLifecycle {
         return adopted.get();
       }
       if (restarts > 0) {
-        log.info("client {}: the client of Mount Pod {} died (restart count {}) and is not serving;"
-            + " a new pod replaces it instead of kubelet's restart", key,
-            pod.getMetadata().getName(), restarts);
+        log.info(
+            "client {}: the client of Mount Pod {} died (restart count {}) and is not serving;"
+                + " a new pod replaces it instead of kubelet's restart",
+            key,
+            pod.getMetadata().getName(),
+            restarts);
       } else {
-        log.warn("client {}: Mount Pod {} did not become ready; replacing it", key,
+        log.warn(
+            "client {}: Mount Pod {} did not become ready; replacing it",
+            key,
             pod.getMetadata().getName());
       }
     }
@@ -120,49 +138,70 @@ final class MountPodLifecycle {
    * Waits until {@code pod} runs, is Ready and its mount answers (or, with {@code onlyIfServing},
    * looks once); then watches it.
    */
-  private Optional<RunningClient> adopt(ClientKey key, Pod pod, Consumer<ClientExit> onExit,
-                                        boolean onlyIfServing,
-                                        MountPodProgress.Reporter progress) {
+  private Optional<RunningClient> adopt(
+      ClientKey key,
+      Pod pod,
+      Consumer<ClientExit> onExit,
+      boolean onlyIfServing,
+      MountPodProgress.Reporter progress) {
     String name = pod.getMetadata().getName();
     Optional<Path> mountPath = mountPathOf(pod);
     if (mountPath.isEmpty()) {
       return Optional.empty();
     }
-    Optional<Pod> ready = onlyIfServing
-        ? Optional.of(pod).filter(p -> MountPodWatch.runningAndReady(p)
-            && MountCheck.answeringFuse(mounter, mountPath.get()))
-        : awaitReady(name, mountPath.get(), 0, Integer.MAX_VALUE, progress);
+    Optional<Pod> ready =
+        onlyIfServing
+            ? Optional.of(pod)
+                .filter(
+                    p ->
+                        MountPodWatch.runningAndReady(p)
+                            && MountCheck.answeringFuse(mounter, mountPath.get()))
+            : awaitReady(name, mountPath.get(), 0, Integer.MAX_VALUE, progress);
     if (ready.isEmpty()) {
       return Optional.empty();
     }
-    RunningClient running = new RunningClient(key, mountPath.get(), name, MountPodWatch.created(ready.get()));
+    RunningClient running =
+        new RunningClient(key, mountPath.get(), name, MountPodWatch.created(ready.get()));
     pods.watch(running, ready.get(), onExit);
     caches.remember(key, ready.get(), mountPath.get());
     log.info("adopted Mount Pod {} of client {} at {}", name, key, mountPath.get());
     return Optional.of(running);
   }
 
-  private RunningClient create(ClientKey key, VolumeSettings settings, Consumer<ClientExit> onExit,
-                               MountPodProgress.Reporter progress) {
+  private RunningClient create(
+      ClientKey key,
+      VolumeSettings settings,
+      Consumer<ClientExit> onExit,
+      MountPodProgress.Reporter progress) {
     String suffix = MountPodNames.randomSuffix();
     String name = MountPodNames.podName(config.nodeName(), key.volumeId(), suffix);
     Path mountPath = MountPodNames.mountPath(config.mountRoot(), key, suffix);
-    MountPodSecret secret = MountPodSecret.of(MountPodNames.secretName(config.nodeName(), key), settings);
-    Pod pod = MountPodBuilder.build(config, new MountPodBuilder.Identity(key, name, mountPath),
-        settings, secret);
+    MountPodSecret secret =
+        MountPodSecret.of(MountPodNames.secretName(config.nodeName(), key), settings);
+    Pod pod =
+        MountPodBuilder.build(
+            config, new MountPodBuilder.Identity(key, name, mountPath), settings, secret);
     copyReferences(key, pod);
     try {
       Files.createDirectories(mountPath);
     } catch (IOException e) {
-      throw new Failure(Failure.Code.INTERNAL, "cannot create mount point " + mountPath + ": " + e.getMessage());
+      throw new Failure(
+          Failure.Code.INTERNAL, "cannot create mount point " + mountPath + ": " + e.getMessage());
     }
     secrets.ensure(secret);
     try {
       pods.wrote(name, client.pods().inNamespace(config.namespace()).resource(pod).create());
     } catch (KubernetesClientException e) {
       removeEmptyDir(mountPath);
-      throw new Failure(Failure.Code.UNAVAILABLE, "cannot create Mount Pod " + name + " in namespace "
-          + config.namespace() + ": " + e.getMessage(), e);
+      throw new Failure(
+          Failure.Code.UNAVAILABLE,
+          "cannot create Mount Pod "
+              + name
+              + " in namespace "
+              + config.namespace()
+              + ": "
+              + e.getMessage(),
+          e);
     }
     log.info("created Mount Pod {} for client {} at {}", name, key, mountPath);
     Optional<Pod> ready = awaitReady(name, mountPath, 0, 0, progress);
@@ -170,9 +209,18 @@ final class MountPodLifecycle {
       String why = describeFailure(name, mountPath, settings);
       discard(pods.get(name).orElse(pod));
       secrets.deleteIfUnused(secret.name(), name);
-      throw new Failure(Failure.Code.UNAVAILABLE, "the Mount Pod " + name + " of volume "
-          + key.volumeId() + " did not run its client with an answering mount at " + mountPath
-          + " within " + config.podReadyTimeout() + "; it was deleted." + why);
+      throw new Failure(
+          Failure.Code.UNAVAILABLE,
+          "the Mount Pod "
+              + name
+              + " of volume "
+              + key.volumeId()
+              + " did not run its client with an answering mount at "
+              + mountPath
+              + " within "
+              + config.podReadyTimeout()
+              + "; it was deleted."
+              + why);
     }
     RunningClient running = new RunningClient(key, mountPath, name, Instant.now());
     pods.watch(running, ready.get(), onExit);
@@ -181,18 +229,23 @@ final class MountPodLifecycle {
   }
 
   /**
-   * Polls the informer's copy of pod {@code name} (no API read) until it is Running and Ready
-   * and the mount at {@code mountPath} answers. Gives up when the pod ends, when its container
-   * restarts more than {@code maxRestarts} times beyond {@code baseline} (a client that cannot
-   * start), or at the timeout. Meanwhile tells {@code progress} what the pod waits on.
+   * Polls the informer's copy of pod {@code name} (no API read) until it is Running and Ready and
+   * the mount at {@code mountPath} answers. Gives up when the pod ends, when its container restarts
+   * more than {@code maxRestarts} times beyond {@code baseline} (a client that cannot start), or at
+   * the timeout. Meanwhile tells {@code progress} what the pod waits on.
    */
-  private Optional<Pod> awaitReady(String name, Path mountPath, int baseline, int maxRestarts,
-                                   MountPodProgress.Reporter progress) {
+  private Optional<Pod> awaitReady(
+      String name,
+      Path mountPath,
+      int baseline,
+      int maxRestarts,
+      MountPodProgress.Reporter progress) {
     long deadline = System.nanoTime() + config.podReadyTimeout().toNanos();
     while (System.nanoTime() - deadline < 0) {
       Optional<Pod> pod = pods.latest(name);
       if (pod.isEmpty()) {
-        return Optional.empty(); // deleted (a new pod is our write's copy until the informer has it)
+        return Optional
+            .empty(); // deleted (a new pod is our write's copy until the informer has it)
       }
       Pod p = pod.get();
       if (MountPodWatch.ended(p) || MountPodWatch.restartCount(p) - baseline > maxRestarts) {
@@ -208,21 +261,36 @@ final class MountPodLifecycle {
   }
 
   /**
-   * Why a new pod failed: its phase, its containers' waiting reasons and last exits
-   * ({@link MountPodProgress}) and the tail of its log, secrets masked.
+   * Why a new pod failed: its phase, its containers' waiting reasons and last exits ({@link
+   * MountPodProgress}) and the tail of its log, secrets masked.
    */
   private String describeFailure(String name, Path mountPath, VolumeSettings settings) {
     StringBuilder why = new StringBuilder();
-    pods.latest(name).ifPresent(p -> why.append(' ').append(
-        MountPodProgress.of(p, mountPath, Redactor.forSettings(settings)).description()).append('.'));
+    pods.latest(name)
+        .ifPresent(
+            p ->
+                why.append(' ')
+                    .append(
+                        MountPodProgress.of(p, mountPath, Redactor.forSettings(settings))
+                            .description())
+                    .append('.'));
     // The log comes through the node's kubelet; one that does not answer (the client's retries
     // of a refused connection take minutes) must not hold the answer of the waiting publishes.
-    var read = CompletableFuture.supplyAsync(() -> client.pods()
-        .inNamespace(config.namespace()).withName(name).tailingLines(20).getLog(), executor);
+    var read =
+        CompletableFuture.supplyAsync(
+            () ->
+                client
+                    .pods()
+                    .inNamespace(config.namespace())
+                    .withName(name)
+                    .tailingLines(20)
+                    .getLog(),
+            executor);
     try {
       String tail = read.get(LOG_WAIT.toMillis(), TimeUnit.MILLISECONDS);
       if (tail != null && !tail.isBlank()) {
-        why.append(" Its log ends with:\n").append(Redactor.forSettings(settings).redact(tail.strip()));
+        why.append(" Its log ends with:\n")
+            .append(Redactor.forSettings(settings).redact(tail.strip()));
       }
     } catch (TimeoutException e) {
       read.cancel(true);
@@ -262,16 +330,21 @@ final class MountPodLifecycle {
         continue;
       }
       log.info("client {}: Mount Pod {} is replaced by {}", key, name, kept);
-      executor.execute(() -> {
-        try {
-          discard(old);
-        } catch (RuntimeException e) {
-          log.warn("client {}: removing Mount Pod {} (replaced by {}) failed: {}", key, name,
-              kept, e.toString());
-        } finally {
-          retiring.remove(name);
-        }
-      });
+      executor.execute(
+          () -> {
+            try {
+              discard(old);
+            } catch (RuntimeException e) {
+              log.warn(
+                  "client {}: removing Mount Pod {} (replaced by {}) failed: {}",
+                  key,
+                  name,
+                  kept,
+                  e.toString());
+            } finally {
+              retiring.remove(name);
+            }
+          });
     }
   }
 
@@ -288,21 +361,23 @@ final class MountPodLifecycle {
   // ---- stop --------------------------------------------------------------------------------
 
   /**
-   * Stops a client: deletes its pod, waits until it is gone, unmounts its path, keeps its UUID
-   * for a cache clean and deletes its Secret unless another pod reads it.
+   * Stops a client: deletes its pod, waits until it is gone, unmounts its path, keeps its UUID for
+   * a cache clean and deletes its Secret unless another pod reads it.
    */
   void stop(RunningClient running) {
     String name = running.handle();
     pods.unwatch(name);
     Optional<Pod> pod = pods.latest(name);
-    pod.ifPresent(p -> {
-      deletePod(p);
-      awaitGone(name);
-    });
+    pod.ifPresent(
+        p -> {
+          deletePod(p);
+          awaitGone(name);
+        });
     unmountQuietly(running.mountPath());
     pods.forget(name);
     caches.stopped(running.key());
-    pod.flatMap(MountPodSecrets::secretOf).ifPresent(secret -> secrets.deleteIfUnused(secret, name));
+    pod.flatMap(MountPodSecrets::secretOf)
+        .ifPresent(secret -> secrets.deleteIfUnused(secret, name));
     log.info("stopped client {} (Mount Pod {})", running.key(), name);
   }
 
@@ -316,7 +391,8 @@ final class MountPodLifecycle {
       }
     } catch (KubernetesClientException e) {
       if (e.getCode() != 404) {
-        throw new Failure(Failure.Code.UNAVAILABLE, "cannot delete Mount Pod " + name + ": " + e.getMessage(), e);
+        throw new Failure(
+            Failure.Code.UNAVAILABLE, "cannot delete Mount Pod " + name + ": " + e.getMessage(), e);
       }
     }
     Pod current = pod;
@@ -326,11 +402,20 @@ final class MountPodLifecycle {
       if (at < 0) {
         return;
       }
-      String patch = "[{\"op\":\"test\",\"path\":\"/metadata/finalizers/" + at + "\",\"value\":\""
-          + MountPodNames.FINALIZER + "\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/" + at + "\"}]";
+      String patch =
+          "[{\"op\":\"test\",\"path\":\"/metadata/finalizers/"
+              + at
+              + "\",\"value\":\""
+              + MountPodNames.FINALIZER
+              + "\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/"
+              + at
+              + "\"}]";
       try {
         // On the object itself: on a name alone, fabric8 would GET it first.
-        client.pods().inNamespace(config.namespace()).resource(current)
+        client
+            .pods()
+            .inNamespace(config.namespace())
+            .resource(current)
             .patch(PatchContext.of(PatchType.JSON), patch);
         return;
       } catch (KubernetesClientException e) {
@@ -338,8 +423,10 @@ final class MountPodLifecycle {
           return;
         }
         if (e.getCode() != 409 && e.getCode() != 422 && e.getCode() != 500) {
-          throw new Failure(Failure.Code.UNAVAILABLE, "cannot remove the finalizer of Mount Pod "
-              + name + ": " + e.getMessage(), e);
+          throw new Failure(
+              Failure.Code.UNAVAILABLE,
+              "cannot remove the finalizer of Mount Pod " + name + ": " + e.getMessage(),
+              e);
         }
         current = resource.get(); // the list changed under us: read it again
       }

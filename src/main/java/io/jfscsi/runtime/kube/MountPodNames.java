@@ -8,11 +8,11 @@ import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
- * Names, labels and annotation keys of Mount Pods, in the Go driver's formats so that both
- * drivers read each other's pods: pod {@code juicefs-<node>-<volumeId>-<rand6>}, labels
- * {@code app.kubernetes.io/name=juicefs-mount}, {@code volume-id}, {@code juicefs-hash}, one
- * reference annotation per target keyed {@code juicefs-<sha256hex(target)>} cut to 63
- * characters. Keys of our own start with {@link #OWN}. Pure functions only.
+ * Names, labels and annotation keys of Mount Pods, in the Go driver's formats so that both drivers
+ * read each other's pods: pod {@code juicefs-<node>-<volumeId>-<rand6>}, labels {@code
+ * app.kubernetes.io/name=juicefs-mount}, {@code volume-id}, {@code juicefs-hash}, one reference
+ * annotation per target keyed {@code juicefs-<sha256hex(target)>} cut to 63 characters. Keys of our
+ * own start with {@link #OWN}. Pure functions only.
  */
 public final class MountPodNames {
   private MountPodNames() {}
@@ -28,21 +28,28 @@ public final class MountPodNames {
   public static final String CLEAN_CACHE = "juicefs-clean-cache";
   public static final String UNIQUE_ID = "juicefs-uniqueid";
   public static final String UUID = "juicefs-uuid";
+
   /** Go's reference annotation prefix. */
   public static final String REFERENCE_PREFIX = "juicefs-";
 
   /** Our own keys (no Go driver reads them). */
   public static final String OWN = "jfs-csi.juicefs.com/";
+
   /** The non-secret parts of the volume (context, mount flags) and the Secret name, as JSON. */
   public static final String SOURCE = OWN + "source";
+
   /** The full client hash (the label is cut to 63 characters). */
   public static final String CLIENT_HASH = OWN + "client-hash";
+
   /** The host path the client mounts at (the same inside the pod). */
   public static final String MOUNT_PATH = OWN + "mount-path";
+
   /** Targets published read-only, one per line. */
   public static final String READ_ONLY = OWN + "read-only";
+
   /** Label of the Secret a pod of ours reads, so that the last pod using it deletes it. */
   public static final String SECRET_LABEL = OWN + "secret";
+
   public static final String CONTAINER = "jfs-mount";
 
   private static final Pattern LABEL_VALUE =
@@ -58,8 +65,10 @@ public final class MountPodNames {
 
   /** Whether an annotation key is a target reference (Go's or ours: they are the same). */
   public static boolean isReferenceKey(String key) {
-    return key.length() == 63 && key.startsWith(REFERENCE_PREFIX)
-        && key.substring(REFERENCE_PREFIX.length()).chars()
+    return key.length() == 63
+        && key.startsWith(REFERENCE_PREFIX)
+        && key.substring(REFERENCE_PREFIX.length())
+            .chars()
             .allMatch(c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
   }
 
@@ -97,8 +106,8 @@ public final class MountPodNames {
   }
 
   /**
-   * {@code juicefs-<node>-<volumeId>-<suffix>} as a DNS subdomain (lower case, '.' and '-'
-   * only), at most 253 characters; parts that do not fit are cut and made distinct by a digest.
+   * {@code juicefs-<node>-<volumeId>-<suffix>} as a DNS subdomain (lower case, '.' and '-' only),
+   * at most 253 characters; parts that do not fit are cut and made distinct by a digest.
    */
   public static String podName(String node, String volumeId, String suffix) {
     String middle = dns(node) + "-" + dns(volumeId);
@@ -114,10 +123,12 @@ public final class MountPodNames {
     String middle = dns(node) + "-" + dns(key.volumeId());
     int room = 253 - "jfs-csi-".length() - 13 - "-secret".length();
     if (middle.length() > room) {
-      middle = cut(middle, room - 11) + "-" + sha256(node + "/" + key.volumeId())
-          .substring(0, 10);
+      middle = cut(middle, room - 11) + "-" + sha256(node + "/" + key.volumeId()).substring(0, 10);
     }
-    return "jfs-csi-" + middle + "-" + key.settingsHash().substring(0, Math.min(12, key.settingsHash().length()))
+    return "jfs-csi-"
+        + middle
+        + "-"
+        + key.settingsHash().substring(0, Math.min(12, key.settingsHash().length()))
         + "-secret";
   }
 
@@ -125,8 +136,10 @@ public final class MountPodNames {
   public static Path mountPath(Path mountRoot, ClientKey key, String suffix) {
     String vol = key.volumeId().replaceAll("[^A-Za-z0-9_.-]", "_");
     if (vol.length() > 100 || vol.startsWith(".") || !vol.equals(key.volumeId())) {
-      vol = vol.substring(0, Math.min(vol.length(), 100)).replaceAll("^\\.+", "_") + "-"
-          + sha256(key.volumeId()).substring(0, 10);
+      vol =
+          vol.substring(0, Math.min(vol.length(), 100)).replaceAll("^\\.+", "_")
+              + "-"
+              + sha256(key.volumeId()).substring(0, 10);
     }
     return mountRoot.resolve(vol + "-" + suffix);
   }
@@ -140,9 +153,12 @@ public final class MountPodNames {
   static String dns(String s) {
     // A run of '.' and '-' that holds a '.' becomes one '.': "a.-b" or "a..b" would make a DNS
     // label that starts or ends with '-', or an empty one.
-    String d = s.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.-]", "-")
-        .replaceAll("[.-]*\\.[.-]*", ".")
-        .replaceAll("^[^a-z0-9]+", "").replaceAll("[^a-z0-9]+$", "");
+    String d =
+        s.toLowerCase(Locale.ROOT)
+            .replaceAll("[^a-z0-9.-]", "-")
+            .replaceAll("[.-]*\\.[.-]*", ".")
+            .replaceAll("^[^a-z0-9]+", "")
+            .replaceAll("[^a-z0-9]+$", "");
     return d.isEmpty() ? "x" : d;
   }
 

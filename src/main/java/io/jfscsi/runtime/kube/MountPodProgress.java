@@ -23,12 +23,20 @@ final class MountPodProgress {
   private MountPodProgress() {}
 
   /**
-   * Waiting reasons that kubelet retries only on a backoff of minutes, or that need someone to
-   * act (an image name or pull secret, a missing Secret or ConfigMap, a client that crashes).
+   * Waiting reasons that kubelet retries only on a backoff of minutes, or that need someone to act
+   * (an image name or pull secret, a missing Secret or ConfigMap, a client that crashes).
    */
-  static final Set<String> STUCK_REASONS = Set.of("ErrImagePull", "ImagePullBackOff",
-      "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable", "CreateContainerConfigError",
-      "CreateContainerError", "RunContainerError", "CrashLoopBackOff");
+  static final Set<String> STUCK_REASONS =
+      Set.of(
+          "ErrImagePull",
+          "ImagePullBackOff",
+          "InvalidImageName",
+          "ErrImageNeverPull",
+          "RegistryUnavailable",
+          "CreateContainerConfigError",
+          "CreateContainerError",
+          "RunContainerError",
+          "CrashLoopBackOff");
 
   /** Characters of one message of kubelet's (or of a termination message) that are shown. */
   static final int SHOWN = 400;
@@ -46,20 +54,24 @@ final class MountPodProgress {
     if (status != null && status.getReason() != null) {
       text.append(" (").append(status.getReason()).append(message(status.getMessage())).append(')');
     }
-    Optional<PodCondition> unscheduled = condition(pod, "PodScheduled")
-        .filter(c -> "False".equals(c.getStatus()));
+    Optional<PodCondition> unscheduled =
+        condition(pod, "PodScheduled").filter(c -> "False".equals(c.getStatus()));
     if (unscheduled.isPresent()) {
       stuck = true;
-      text.append("; not scheduled: ").append(Optional.ofNullable(unscheduled.get().getReason())
-          .orElse("no reason given")).append(message(unscheduled.get().getMessage()));
+      text.append("; not scheduled: ")
+          .append(Optional.ofNullable(unscheduled.get().getReason()).orElse("no reason given"))
+          .append(message(unscheduled.get().getMessage()));
     }
-    List<ContainerStatus> containers = status == null ? List.of() : concat(
-        status.getInitContainerStatuses(), status.getContainerStatuses());
+    List<ContainerStatus> containers =
+        status == null
+            ? List.of()
+            : concat(status.getInitContainerStatuses(), status.getContainerStatuses());
     for (ContainerStatus c : containers) {
       stuck |= describe(c, text);
     }
     if (MountPodWatch.runningAndReady(pod)) {
-      text.append("; it is Ready, but its mount at ").append(mountPath)
+      text.append("; it is Ready, but its mount at ")
+          .append(mountPath)
           .append(" does not answer on this host yet");
     }
     return new StartProgress(redactor.redact(text.toString()), stuck);
@@ -73,12 +85,17 @@ final class MountPodProgress {
     if (state != null && state.getWaiting() != null) {
       String reason = state.getWaiting().getReason();
       stuck = reason != null && STUCK_REASONS.contains(reason);
-      text.append("; container ").append(c.getName()).append(" is waiting: ")
+      text.append("; container ")
+          .append(c.getName())
+          .append(" is waiting: ")
           .append(reason == null ? "no reason given" : reason)
           .append(message(state.getWaiting().getMessage()));
-    } else if (state != null && state.getTerminated() != null
+    } else if (state != null
+        && state.getTerminated() != null
         && !Integer.valueOf(0).equals(state.getTerminated().getExitCode())) {
-      text.append("; container ").append(c.getName()).append(" exited with code ")
+      text.append("; container ")
+          .append(c.getName())
+          .append(" exited with code ")
           .append(state.getTerminated().getExitCode())
           .append(tail(state.getTerminated().getMessage()));
     } else if (state != null && state.getRunning() != null && !Boolean.TRUE.equals(c.getReady())) {
@@ -86,8 +103,11 @@ final class MountPodProgress {
     }
     var last = c.getLastState() == null ? null : c.getLastState().getTerminated();
     if (restarts > 0 && last != null) {
-      text.append("; it restarted ").append(restarts).append(restarts == 1 ? " time" : " times")
-          .append(", its last run ended with exit code ").append(last.getExitCode())
+      text.append("; it restarted ")
+          .append(restarts)
+          .append(restarts == 1 ? " time" : " times")
+          .append(", its last run ended with exit code ")
+          .append(last.getExitCode())
           .append(last.getReason() == null ? "" : " (" + last.getReason() + ")")
           .append(tail(last.getMessage()));
     }
@@ -98,14 +118,14 @@ final class MountPodProgress {
     if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
       return Optional.empty();
     }
-    return pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType()))
+    return pod.getStatus().getConditions().stream()
+        .filter(c -> type.equals(c.getType()))
         .findFirst();
   }
 
-  private static List<ContainerStatus> concat(List<ContainerStatus> init,
-                                              List<ContainerStatus> main) {
-    return Stream.of(init, main).filter(l -> l != null)
-        .flatMap(List::stream).toList();
+  private static List<ContainerStatus> concat(
+      List<ContainerStatus> init, List<ContainerStatus> main) {
+    return Stream.of(init, main).filter(l -> l != null).flatMap(List::stream).toList();
   }
 
   /** ": message", its head kept, on one line; "" when there is none. */

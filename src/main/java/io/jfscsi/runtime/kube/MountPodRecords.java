@@ -1,7 +1,5 @@
 package io.jfscsi.runtime.kube;
 
-import tools.jackson.databind.ObjectMapper;
-import tools.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -26,13 +24,15 @@ import java.util.Set;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.node.ObjectNode;
 
 /**
  * The client records kept on the Mount Pods themselves: {@link #save} writes references, delayed
- * exit and volume UUID as annotation patches ({@link PodReferences}) that carry the
- * resourceVersion they were computed from, retried on a conflict; {@link #load} reads every
- * record back from the informer cache, with the secret values from the pods' Secrets (ours and
- * the Go driver's, {@link GoMountPods}).
+ * exit and volume UUID as annotation patches ({@link PodReferences}) that carry the resourceVersion
+ * they were computed from, retried on a conflict; {@link #load} reads every record back from the
+ * informer cache, with the secret values from the pods' Secrets (ours and the Go driver's, {@link
+ * GoMountPods}).
  */
 final class MountPodRecords {
   private static final Logger log = LoggerFactory.getLogger(MountPodRecords.class);
@@ -46,9 +46,14 @@ final class MountPodRecords {
   private final VolumeCaches caches;
   private final MountPodLifecycle lifecycle;
 
-  MountPodRecords(KubeRuntimeConfig config, KubernetesClient client, Executor executor,
-                  MountPodWatch pods, MountPodSecrets secrets, VolumeCaches caches,
-                  MountPodLifecycle lifecycle) {
+  MountPodRecords(
+      KubeRuntimeConfig config,
+      KubernetesClient client,
+      Executor executor,
+      MountPodWatch pods,
+      MountPodSecrets secrets,
+      VolumeCaches caches,
+      MountPodLifecycle lifecycle) {
     this.config = config;
     this.client = client;
     this.executor = executor;
@@ -59,9 +64,9 @@ final class MountPodRecords {
   }
 
   /**
-   * Writes the record's references and delayed exit to its pod's annotations: only what changed,
-   * as a merge patch that carries the resourceVersion it was computed from; a conflict reads the
-   * pod again and retries. A pod being deleted takes no new reference.
+   * Writes the record's references and delayed exit to its pod's annotations: only what changed, as
+   * a merge patch that carries the resourceVersion it was computed from; a conflict reads the pod
+   * again and retries. A pod being deleted takes no new reference.
    */
   void save(ClientRecord record) {
     if (record.running().isEmpty()) {
@@ -79,35 +84,46 @@ final class MountPodRecords {
       Pod pod = current.get();
       Map<String, String> annotations = PodReferences.annotations(pod);
       Map<String, String> patch = PodReferences.diff(annotations, record);
-      caches.uuid(record.key()).filter(uuid -> !uuid.equals(annotations.get(MountPodNames.UUID)))
+      caches
+          .uuid(record.key())
+          .filter(uuid -> !uuid.equals(annotations.get(MountPodNames.UUID)))
           .ifPresent(uuid -> patch.put(MountPodNames.UUID, uuid));
       // The UUID alone waits for the first reference (a started client saves before it binds
       // any target): one PATCH for both. It is in memory meanwhile.
-      if (patch.isEmpty() || patch.size() == 1 && patch.containsKey(MountPodNames.UUID)
-          && record.targets().isEmpty()) {
+      if (patch.isEmpty()
+          || patch.size() == 1
+              && patch.containsKey(MountPodNames.UUID)
+              && record.targets().isEmpty()) {
         return;
       }
       if (pod.getMetadata().getDeletionTimestamp() != null
           && PodReferences.addsReference(annotations, patch)) {
-        throw new Failure(Failure.Code.UNAVAILABLE, "Mount Pod " + name
-            + " is being deleted; a new one is started, retry");
+        throw new Failure(
+            Failure.Code.UNAVAILABLE,
+            "Mount Pod " + name + " is being deleted; a new one is started, retry");
       }
       ObjectNode body = JSON.createObjectNode();
       ObjectNode meta = body.putObject("metadata");
       meta.put("resourceVersion", pod.getMetadata().getResourceVersion());
       ObjectNode a = meta.putObject("annotations");
-      patch.forEach((k, v) -> {
-        if (v == null) {
-          a.putNull(k);
-        } else {
-          a.put(k, v);
-        }
-      });
+      patch.forEach(
+          (k, v) -> {
+            if (v == null) {
+              a.putNull(k);
+            } else {
+              a.put(k, v);
+            }
+          });
       var resource = client.pods().inNamespace(config.namespace()).withName(name);
       try {
         // On the object itself: on a name alone, fabric8 would GET it first.
-        pods.wrote(name, client.pods().inNamespace(config.namespace()).resource(pod)
-            .patch(PatchContext.of(PatchType.JSON_MERGE), body.toString()));
+        pods.wrote(
+            name,
+            client
+                .pods()
+                .inNamespace(config.namespace())
+                .resource(pod)
+                .patch(PatchContext.of(PatchType.JSON_MERGE), body.toString()));
         return;
       } catch (KubernetesClientException e) {
         if (e.getCode() == 409) {
@@ -123,18 +139,26 @@ final class MountPodRecords {
           pods.forget(name);
           continue;
         }
-        throw new Failure(Failure.Code.UNAVAILABLE, "cannot record the references of client "
-            + record.key() + " on Mount Pod " + name + ": " + e.getMessage(), e);
+        throw new Failure(
+            Failure.Code.UNAVAILABLE,
+            "cannot record the references of client "
+                + record.key()
+                + " on Mount Pod "
+                + name
+                + ": "
+                + e.getMessage(),
+            e);
       }
     }
-    throw new Failure(Failure.Code.ABORTED, "Mount Pod " + name + " kept changing while its "
-        + "references were written; retry");
+    throw new Failure(
+        Failure.Code.ABORTED,
+        "Mount Pod " + name + " kept changing while its " + "references were written; retry");
   }
 
   /**
-   * The clients of this node's Mount Pods (ours and the Go driver's), from the informer cache
-   * once synced; one Secret read per client whose secret values this process does not know.
-   * An ended pod without references is discarded in the background.
+   * The clients of this node's Mount Pods (ours and the Go driver's), from the informer cache once
+   * synced; one Secret read per client whose secret values this process does not know. An ended pod
+   * without references is discarded in the background.
    */
   List<ClientRecord> load() {
     pods.awaitSynced();
@@ -147,7 +171,8 @@ final class MountPodRecords {
       String name = pod.getMetadata().getName();
       Map<String, String> annotations = PodReferences.annotations(pod);
       if (MountPodWatch.ended(pod) && PodReferences.targets(annotations).isEmpty()) {
-        executor.execute(() -> lifecycle.discard(pod)); // released, or cut short by a crash: finish it
+        executor.execute(
+            () -> lifecycle.discard(pod)); // released, or cut short by a crash: finish it
         continue;
       }
       try {
@@ -166,22 +191,40 @@ final class MountPodRecords {
       }
     }
     List<ClientRecord> records = new ArrayList<>();
-    byKey.forEach((key, list) -> {
-      Pod chosen = list.stream().filter(p -> !MountPodWatch.ended(p)).findFirst().orElse(list.getFirst());
-      Set<String> targets = new LinkedHashSet<>();
-      Set<String> readOnly = new LinkedHashSet<>();
-      for (Pod p : list) {
-        targets.addAll(PodReferences.targets(PodReferences.annotations(p)));
-        readOnly.addAll(PodReferences.readOnly(PodReferences.annotations(p)));
-      }
-      readOnly.retainAll(targets);
-      Map<String, String> a = PodReferences.annotations(chosen);
-      RunningClient running = new RunningClient(key, mountPaths.get(chosen.getMetadata().getName()),
-          chosen.getMetadata().getName(), MountPodWatch.created(chosen));
-      records.add(new ClientRecord(key, sources.get(key), targets, readOnly,
-          PodReferences.deleteAt(a), Optional.of(running)));
-    });
-    log.info("read {} clients back from {} Mount Pods on node {}", records.size(), all.size(),
+    byKey.forEach(
+        (key, list) -> {
+          Pod chosen =
+              list.stream()
+                  .filter(p -> !MountPodWatch.ended(p))
+                  .findFirst()
+                  .orElse(list.getFirst());
+          Set<String> targets = new LinkedHashSet<>();
+          Set<String> readOnly = new LinkedHashSet<>();
+          for (Pod p : list) {
+            targets.addAll(PodReferences.targets(PodReferences.annotations(p)));
+            readOnly.addAll(PodReferences.readOnly(PodReferences.annotations(p)));
+          }
+          readOnly.retainAll(targets);
+          Map<String, String> a = PodReferences.annotations(chosen);
+          RunningClient running =
+              new RunningClient(
+                  key,
+                  mountPaths.get(chosen.getMetadata().getName()),
+                  chosen.getMetadata().getName(),
+                  MountPodWatch.created(chosen));
+          records.add(
+              new ClientRecord(
+                  key,
+                  sources.get(key),
+                  targets,
+                  readOnly,
+                  PodReferences.deleteAt(a),
+                  Optional.of(running)));
+        });
+    log.info(
+        "read {} clients back from {} Mount Pods on node {}",
+        records.size(),
+        all.size(),
         config.nodeName());
     return records;
   }
@@ -198,8 +241,12 @@ final class MountPodRecords {
         return Optional.empty();
       }
       Optional<Map<String, String>> raw = secrets.values(source.get().secret());
-      return raw.map(r -> new Resolved(new ClientKey(source.get().volumeId(), hash),
-          source.get().withSecrets(r), Path.of(path)));
+      return raw.map(
+          r ->
+              new Resolved(
+                  new ClientKey(source.get().volumeId(), hash),
+                  source.get().withSecrets(r),
+                  Path.of(path)));
     }
     Optional<String> secretName = GoMountPods.secretName(pod);
     Optional<Path> mountPath = GoMountPods.mountPath(pod);
@@ -214,9 +261,13 @@ final class MountPodRecords {
     if (source.isEmpty()) {
       return Optional.empty();
     }
-    ClientKey key = new ClientKey(source.get().volumeId(), SettingsParser.parse(source.get()).clientHash());
+    ClientKey key =
+        new ClientKey(source.get().volumeId(), SettingsParser.parse(source.get()).clientHash());
     pods.goPod(pod.getMetadata().getName(), key);
-    log.info("Mount Pod {} was made by the Go driver: adopted as client {}", pod.getMetadata().getName(), key);
+    log.info(
+        "Mount Pod {} was made by the Go driver: adopted as client {}",
+        pod.getMetadata().getName(),
+        key);
     return Optional.of(new Resolved(key, source.get(), mountPath.get()));
   }
 }

@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
  * The one informer of this node's Mount Pods (label {@code app.kubernetes.io/name=juicefs-mount},
  * field {@code spec.nodeName=<node>}, in the Mount Pod namespace): the runtime reads pods from its
  * cache, never from the API server, overlaid with the pods its own writes returned until the
- * informer catches up ({@link #latest}), and each started client's exit is reported from its
- * events (pod deleted or being deleted, failed, container restarted or terminated).
+ * informer catches up ({@link #latest}), and each started client's exit is reported from its events
+ * (pod deleted or being deleted, failed, container restarted or terminated).
  */
 final class MountPodWatch implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MountPodWatch.class);
@@ -34,9 +34,11 @@ final class MountPodWatch implements AutoCloseable {
   private static final Duration SYNC_TIMEOUT = Duration.ofSeconds(60);
 
   /** Newest first by creation time; pods without one last. */
-  static final Comparator<Pod> NEWEST_FIRST = Comparator.comparing(
-      (Pod p) -> p.getMetadata().getCreationTimestamp(),
-      Comparator.nullsFirst(Comparator.naturalOrder())).reversed();
+  static final Comparator<Pod> NEWEST_FIRST =
+      Comparator.comparing(
+              (Pod p) -> p.getMetadata().getCreationTimestamp(),
+              Comparator.nullsFirst(Comparator.naturalOrder()))
+          .reversed();
 
   private record Watched(RunningClient client, int baseline, Consumer<ClientExit> onExit) {}
 
@@ -44,35 +46,41 @@ final class MountPodWatch implements AutoCloseable {
   private final String namespace;
   private final String node;
   private final Map<String, Watched> watched = new ConcurrentHashMap<>();
+
   /** The last pod each of our writes returned: newer than the informer's until it catches up. */
   private final Map<String, Pod> written = new ConcurrentHashMap<>();
+
   /** Keys of adopted Go driver pods, by pod name (their labels do not carry our hash). */
   private final Map<String, ClientKey> goKeys = new ConcurrentHashMap<>();
 
   MountPodWatch(KubernetesClient client, String namespace, String node) {
     this.namespace = namespace;
     this.node = node;
-    this.informer = client.pods().inNamespace(namespace)
-        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
-        .withField("spec.nodeName", node)
-        .runnableInformer(0);
-    informer.addEventHandler(new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(Pod pod) {
-        check(pod, false);
-      }
+    this.informer =
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
+            .withField("spec.nodeName", node)
+            .runnableInformer(0);
+    informer.addEventHandler(
+        new ResourceEventHandler<>() {
+          @Override
+          public void onAdd(Pod pod) {
+            check(pod, false);
+          }
 
-      @Override
-      public void onUpdate(Pod old, Pod pod) {
-        check(pod, false);
-      }
+          @Override
+          public void onUpdate(Pod old, Pod pod) {
+            check(pod, false);
+          }
 
-      @Override
-      public void onDelete(Pod pod, boolean unknownFinalState) {
-        written.remove(pod.getMetadata().getName());
-        check(pod, true);
-      }
-    });
+          @Override
+          public void onDelete(Pod pod, boolean unknownFinalState) {
+            written.remove(pod.getMetadata().getName());
+            check(pod, true);
+          }
+        });
     informer.start();
   }
 
@@ -101,8 +109,9 @@ final class MountPodWatch implements AutoCloseable {
       pause();
     }
     if (!synced()) {
-      throw new Failure(Failure.Code.UNAVAILABLE, "the Mount Pods of node " + node
-          + " could not be listed from the API server");
+      throw new Failure(
+          Failure.Code.UNAVAILABLE,
+          "the Mount Pods of node " + node + " could not be listed from the API server");
     }
   }
 
@@ -179,8 +188,8 @@ final class MountPodWatch implements AutoCloseable {
   /** Reports the exit of {@code client} (its pod) once, from the events that follow. */
   void watch(RunningClient client, Pod pod, Consumer<ClientExit> onExit) {
     watched.put(client.handle(), new Watched(client, restartCount(pod), onExit));
-    get(client.handle()).ifPresentOrElse(p -> check(p, false),
-        () -> check(pod, true)); // gone already
+    get(client.handle())
+        .ifPresentOrElse(p -> check(p, false), () -> check(pod, true)); // gone already
   }
 
   /** A deliberate stop: no exit report for it. */
@@ -193,8 +202,10 @@ final class MountPodWatch implements AutoCloseable {
     if (w == null) {
       return;
     }
-    Optional<String> why = deleted ? Optional.of("its Mount Pod " + pod.getMetadata().getName()
-        + " was deleted") : exitReason(pod, w.baseline());
+    Optional<String> why =
+        deleted
+            ? Optional.of("its Mount Pod " + pod.getMetadata().getName() + " was deleted")
+            : exitReason(pod, w.baseline());
     if (why.isPresent() && watched.remove(pod.getMetadata().getName(), w)) {
       log.warn("client {}: {}", w.client().key(), why.get());
       w.onExit().accept(new ClientExit(w.client(), why.get()));
@@ -216,20 +227,30 @@ final class MountPodWatch implements AutoCloseable {
       ContainerStatus s = status.get();
       int restarts = s.getRestartCount() == null ? 0 : s.getRestartCount();
       if (restarts > baseline) {
-        return Optional.of("the container of Mount Pod " + name + " restarted (restart count "
-            + restarts + ")");
+        return Optional.of(
+            "the container of Mount Pod " + name + " restarted (restart count " + restarts + ")");
       }
       if (s.getState() != null && s.getState().getTerminated() != null) {
-        return Optional.of("the container of Mount Pod " + name + " exited with code "
-            + s.getState().getTerminated().getExitCode());
+        return Optional.of(
+            "the container of Mount Pod "
+                + name
+                + " exited with code "
+                + s.getState().getTerminated().getExitCode());
       }
       // Died, and kubelet holds its restart back (CrashLoopBackOff): the restart count grows
       // only when kubelet restarts it, which may be minutes away.
-      if (s.getState() != null && s.getState().getWaiting() != null
-          && s.getLastState() != null && s.getLastState().getTerminated() != null) {
-        return Optional.of("the container of Mount Pod " + name + " exited with code "
-            + s.getLastState().getTerminated().getExitCode() + " and waits to be restarted ("
-            + s.getState().getWaiting().getReason() + ")");
+      if (s.getState() != null
+          && s.getState().getWaiting() != null
+          && s.getLastState() != null
+          && s.getLastState().getTerminated() != null) {
+        return Optional.of(
+            "the container of Mount Pod "
+                + name
+                + " exited with code "
+                + s.getLastState().getTerminated().getExitCode()
+                + " and waits to be restarted ("
+                + s.getState().getWaiting().getReason()
+                + ")");
       }
     }
     return Optional.empty();
@@ -240,7 +261,8 @@ final class MountPodWatch implements AutoCloseable {
       return Optional.empty();
     }
     return pod.getStatus().getContainerStatuses().stream()
-        .filter(s -> MountPodNames.CONTAINER.equals(s.getName())).findFirst()
+        .filter(s -> MountPodNames.CONTAINER.equals(s.getName()))
+        .findFirst()
         .or(() -> pod.getStatus().getContainerStatuses().stream().findFirst());
   }
 
@@ -250,12 +272,14 @@ final class MountPodWatch implements AutoCloseable {
 
   /** Running, Ready and not being deleted. */
   static boolean runningAndReady(Pod pod) {
-    if (pod.getMetadata().getDeletionTimestamp() != null || pod.getStatus() == null
+    if (pod.getMetadata().getDeletionTimestamp() != null
+        || pod.getStatus() == null
         || !"Running".equals(pod.getStatus().getPhase())) {
       return false;
     }
-    return pod.getStatus().getConditions() != null && pod.getStatus().getConditions().stream()
-        .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    return pod.getStatus().getConditions() != null
+        && pod.getStatus().getConditions().stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
   /** When the pod was created (now, if it does not say). */
@@ -270,7 +294,8 @@ final class MountPodWatch implements AutoCloseable {
   /** Gone for good: deleting, failed or completed. */
   static boolean ended(Pod pod) {
     String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-    return pod.getMetadata().getDeletionTimestamp() != null || "Failed".equals(phase)
+    return pod.getMetadata().getDeletionTimestamp() != null
+        || "Failed".equals(phase)
         || "Succeeded".equals(phase);
   }
 

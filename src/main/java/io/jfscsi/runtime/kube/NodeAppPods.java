@@ -32,8 +32,8 @@ final class NodeAppPods implements AutoCloseable {
   NodeAppPods(KubernetesClient client, String node, Duration grace, Clock clock) {
     this.grace = grace;
     this.clock = clock;
-    this.informer = client.pods().inAnyNamespace().withField("spec.nodeName", node)
-        .runnableInformer(0);
+    this.informer =
+        client.pods().inAnyNamespace().withField("spec.nodeName", node).runnableInformer(0);
     informer.addIndexers(Map.of(UID_INDEX, p -> List.of(p.getMetadata().getUid())));
     informer.start();
   }

@@ -17,12 +17,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A Kubernetes Event (core/v1) on the app pod of every container recovery: reason
- * {@value #RECOVERED} (Normal) or {@value #FAILED} (Warning, the message says why), source
- * {@value #COMPONENT} on this node. The pod is the one the outcome's cgroup names, else the one
- * of its target path ({@code <kubelet>/pods/<uid>/volumes/...}); its namespace and name come from
- * the informer of this node's pods. An outcome of no known pod posts nothing. The Event is
- * written on {@code executor}: the recovering actor never waits for the API server.
+ * A Kubernetes Event (core/v1) on the app pod of every container recovery: reason {@value
+ * #RECOVERED} (Normal) or {@value #FAILED} (Warning, the message says why), source {@value
+ * #COMPONENT} on this node. The pod is the one the outcome's cgroup names, else the one of its
+ * target path ({@code <kubelet>/pods/<uid>/volumes/...}); its namespace and name come from the
+ * informer of this node's pods. An outcome of no known pod posts nothing. The Event is written on
+ * {@code executor}: the recovering actor never waits for the API server.
  */
 public final class PodRecoveryEvents implements ContainerRecoveryListener {
   private static final Logger log = LoggerFactory.getLogger(PodRecoveryEvents.class);
@@ -36,8 +36,12 @@ public final class PodRecoveryEvents implements ContainerRecoveryListener {
   private final Executor executor;
   private final Clock clock;
 
-  public PodRecoveryEvents(KubernetesClient client, String node,
-                           Function<String, Optional<Pod>> podByUid, Executor executor, Clock clock) {
+  public PodRecoveryEvents(
+      KubernetesClient client,
+      String node,
+      Function<String, Optional<Pod>> podByUid,
+      Executor executor,
+      Clock clock) {
     this.client = client;
     this.node = node;
     this.podByUid = podByUid;
@@ -62,36 +66,60 @@ public final class PodRecoveryEvents implements ContainerRecoveryListener {
   boolean post(String uid, ContainerOutcome outcome) {
     Optional<Pod> pod = podByUid.apply(uid);
     if (pod.isEmpty()) {
-      log.info("no Event for the recovery of {}: pod {} is not known on node {}",
-          outcome.describe(), uid, node);
+      log.info(
+          "no Event for the recovery of {}: pod {} is not known on node {}",
+          outcome.describe(),
+          uid,
+          node);
       return false;
     }
     try {
-      client.v1().events().inNamespace(pod.get().getMetadata().getNamespace())
-          .resource(event(pod.get(), outcome)).create();
+      client
+          .v1()
+          .events()
+          .inNamespace(pod.get().getMetadata().getNamespace())
+          .resource(event(pod.get(), outcome))
+          .create();
       return true;
     } catch (KubernetesClientException e) {
-      log.warn("cannot post the Event of {} on pod {}/{}: {}", outcome.describe(),
-          pod.get().getMetadata().getNamespace(), pod.get().getMetadata().getName(), e.getMessage());
+      log.warn(
+          "cannot post the Event of {} on pod {}/{}: {}",
+          outcome.describe(),
+          pod.get().getMetadata().getNamespace(),
+          pod.get().getMetadata().getName(),
+          e.getMessage());
       return false;
     }
   }
 
   Event event(Pod pod, ContainerOutcome outcome) {
-    String now = DateTimeFormatter.ISO_INSTANT.format(clock.instant().truncatedTo(ChronoUnit.SECONDS));
+    String now =
+        DateTimeFormatter.ISO_INSTANT.format(clock.instant().truncatedTo(ChronoUnit.SECONDS));
     String message = "volume " + outcome.volumeId() + ": " + outcome.describe();
-    return new EventBuilder().withNewMetadata()
+    return new EventBuilder()
+        .withNewMetadata()
         .withGenerateName(pod.getMetadata().getName() + ".")
-        .withNamespace(pod.getMetadata().getNamespace()).endMetadata()
-        .withNewInvolvedObject().withApiVersion("v1").withKind("Pod")
-        .withNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
-        .withUid(pod.getMetadata().getUid()).endInvolvedObject()
+        .withNamespace(pod.getMetadata().getNamespace())
+        .endMetadata()
+        .withNewInvolvedObject()
+        .withApiVersion("v1")
+        .withKind("Pod")
+        .withNamespace(pod.getMetadata().getNamespace())
+        .withName(pod.getMetadata().getName())
+        .withUid(pod.getMetadata().getUid())
+        .endInvolvedObject()
         .withReason(outcome.recovered() ? RECOVERED : FAILED)
         .withType(outcome.recovered() ? "Normal" : "Warning")
         .withMessage(message.length() > 1024 ? message.substring(0, 1021) + "..." : message)
-        .withNewSource().withComponent(COMPONENT).withHost(node).endSource()
-        .withReportingComponent(COMPONENT).withReportingInstance(node)
-        .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
+        .withNewSource()
+        .withComponent(COMPONENT)
+        .withHost(node)
+        .endSource()
+        .withReportingComponent(COMPONENT)
+        .withReportingInstance(node)
+        .withFirstTimestamp(now)
+        .withLastTimestamp(now)
+        .withCount(1)
         .build();
   }
 }

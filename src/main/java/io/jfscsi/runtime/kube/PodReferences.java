@@ -3,6 +3,7 @@ package io.jfscsi.runtime.kube;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.jfscsi.runtime.ClientRecord;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
@@ -11,13 +12,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.time.OffsetDateTime;
 
 /**
- * A client record's mutable part as Mount Pod annotations, in the Go driver's format: one
- * reference annotation per target, {@code juicefs-delete-at} (RFC 3339) for a delayed exit, and
- * ours for targets published read-only. Pure functions; {@link #diff} gives the merge-patch
- * entries (null removes) that turn a pod's annotations into a record's.
+ * A client record's mutable part as Mount Pod annotations, in the Go driver's format: one reference
+ * annotation per target, {@code juicefs-delete-at} (RFC 3339) for a delayed exit, and ours for
+ * targets published read-only. Pure functions; {@link #diff} gives the merge-patch entries (null
+ * removes) that turn a pod's annotations into a record's.
  */
 public final class PodReferences {
   private PodReferences() {}
@@ -25,11 +25,12 @@ public final class PodReferences {
   /** The target paths a pod references. */
   public static Set<String> targets(Map<String, String> annotations) {
     Set<String> targets = new LinkedHashSet<>();
-    annotations.forEach((k, v) -> {
-      if (MountPodNames.isReferenceKey(k) && k.equals(MountPodNames.referenceKey(v))) {
-        targets.add(v);
-      }
-    });
+    annotations.forEach(
+        (k, v) -> {
+          if (MountPodNames.isReferenceKey(k) && k.equals(MountPodNames.referenceKey(v))) {
+            targets.add(v);
+          }
+        });
     return targets;
   }
 
@@ -70,37 +71,47 @@ public final class PodReferences {
       out.put(MountPodNames.READ_ONLY, String.join("\n", ro));
     }
     // RFC 3339 in whole seconds, as Go's time.RFC3339 writes it (and reads it back).
-    record.deleteAt().ifPresent(at -> out.put(MountPodNames.DELETE_AT,
-        at.truncatedTo(ChronoUnit.SECONDS).toString()));
+    record
+        .deleteAt()
+        .ifPresent(
+            at -> out.put(MountPodNames.DELETE_AT, at.truncatedTo(ChronoUnit.SECONDS).toString()));
     return out;
   }
 
   /**
-   * The merge-patch entries that make {@code current} say what {@code record} says: changed or
-   * new keys with their value, keys to remove with null. Empty when nothing changes.
+   * The merge-patch entries that make {@code current} say what {@code record} says: changed or new
+   * keys with their value, keys to remove with null. Empty when nothing changes.
    */
   public static Map<String, String> diff(Map<String, String> current, ClientRecord record) {
     Map<String, String> wanted = of(record);
     Map<String, String> patch = new HashMap<>();
-    wanted.forEach((k, v) -> {
-      if (!v.equals(current.get(k))) {
-        patch.put(k, v);
-      }
-    });
-    current.forEach((k, v) -> {
-      boolean owned = MountPodNames.isReferenceKey(k) || k.equals(MountPodNames.READ_ONLY)
-          || k.equals(MountPodNames.DELETE_AT);
-      if (owned && !wanted.containsKey(k)) {
-        patch.put(k, null);
-      }
-    });
+    wanted.forEach(
+        (k, v) -> {
+          if (!v.equals(current.get(k))) {
+            patch.put(k, v);
+          }
+        });
+    current.forEach(
+        (k, v) -> {
+          boolean owned =
+              MountPodNames.isReferenceKey(k)
+                  || k.equals(MountPodNames.READ_ONLY)
+                  || k.equals(MountPodNames.DELETE_AT);
+          if (owned && !wanted.containsKey(k)) {
+            patch.put(k, null);
+          }
+        });
     return patch;
   }
 
   /** Whether applying {@code patch} adds a reference. */
   public static boolean addsReference(Map<String, String> current, Map<String, String> patch) {
-    return patch.entrySet().stream().anyMatch(e -> e.getValue() != null
-        && MountPodNames.isReferenceKey(e.getKey()) && !current.containsKey(e.getKey()));
+    return patch.entrySet().stream()
+        .anyMatch(
+            e ->
+                e.getValue() != null
+                    && MountPodNames.isReferenceKey(e.getKey())
+                    && !current.containsKey(e.getKey()));
   }
 
   static Map<String, String> annotations(Pod pod) {

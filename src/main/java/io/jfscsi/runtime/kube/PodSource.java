@@ -1,20 +1,20 @@
 package io.jfscsi.runtime.kube;
 
-import tools.jackson.core.JacksonException;
-import tools.jackson.databind.ObjectMapper;
 import io.jfscsi.juicefs.VolumeSource;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.ObjectMapper;
 
 /**
- * The non-secret half of a client's {@link VolumeSource}, kept in the annotation
- * {@link MountPodNames#SOURCE} of its pod: the volume context, the mount flags and the name of the
- * Secret that holds the other half. A driver restart joins both to rebuild the settings.
+ * The non-secret half of a client's {@link VolumeSource}, kept in the annotation {@link
+ * MountPodNames#SOURCE} of its pod: the volume context, the mount flags and the name of the Secret
+ * that holds the other half. A driver restart joins both to rebuild the settings.
  */
-public record PodSource(String volumeId, Map<String, String> context, List<String> mountFlags,
-                        String secret) {
+public record PodSource(
+    String volumeId, Map<String, String> context, List<String> mountFlags, String secret) {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public PodSource {

@@ -3,13 +3,13 @@ package io.jfscsi.runtime.kube;
 import io.fabric8.kubernetes.client.http.BasicBuilder;
 import io.fabric8.kubernetes.client.http.HttpRequest;
 import io.fabric8.kubernetes.client.http.Interceptor;
+import java.net.URI;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.net.URI;
-import java.util.Arrays;
-import java.util.List;
 
 /**
  * Counts the HTTP requests the runtime's Kubernetes client sends, by method and resource (e.g.
@@ -21,7 +21,8 @@ public final class RequestCounter implements Interceptor {
 
   @Override
   public void before(BasicBuilder builder, HttpRequest request, RequestTags tags) {
-    counts.computeIfAbsent(describe(request.method(), request.uri()), k -> new AtomicLong())
+    counts
+        .computeIfAbsent(describe(request.method(), request.uri()), k -> new AtomicLong())
         .incrementAndGet();
   }
 
@@ -29,8 +30,7 @@ public final class RequestCounter implements Interceptor {
     String path = uri.getPath();
     String query = uri.getRawQuery();
     boolean watch = query != null && query.contains("watch=true");
-    List<String> segs = Arrays.stream(path.split("/"))
-        .filter(x -> !x.isEmpty()).toList();
+    List<String> segs = Arrays.stream(path.split("/")).filter(x -> !x.isEmpty()).toList();
     // /api/v1/[namespaces/NS/]RESOURCE[/NAME[/SUB]] or /apis/GROUP/VERSION/...
     int i = segs.isEmpty() ? 0 : segs.getFirst().equals("api") ? 2 : 3;
     if (i < segs.size() && segs.get(i).equals("namespaces") && segs.size() > i + 2) {
@@ -53,12 +53,13 @@ public final class RequestCounter implements Interceptor {
   /** The counts of {@code after} minus those of {@code before}, zeros left out. */
   public static Map<String, Long> since(Map<String, Long> before, Map<String, Long> after) {
     Map<String, Long> out = new TreeMap<>();
-    after.forEach((k, v) -> {
-      long d = v - before.getOrDefault(k, 0L);
-      if (d != 0) {
-        out.put(k, d);
-      }
-    });
+    after.forEach(
+        (k, v) -> {
+          long d = v - before.getOrDefault(k, 0L);
+          if (d != 0) {
+            out.put(k, d);
+          }
+        });
     return out;
   }
 }

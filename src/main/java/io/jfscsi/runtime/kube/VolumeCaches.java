@@ -22,9 +22,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The volume UUIDs of this node's clients and the removal of a stopped client's cache: JuiceFS
- * keeps a volume's cache blocks under its UUID, so the UUID of each running client is learnt
- * (from its pod's annotation, or the mount's {@code .config}), kept after the client stops, and
- * a cache that no running client of the same volume uses is removed by a {@link CacheCleanJob}.
+ * keeps a volume's cache blocks under its UUID, so the UUID of each running client is learnt (from
+ * its pod's annotation, or the mount's {@code .config}), kept after the client stops, and a cache
+ * that no running client of the same volume uses is removed by a {@link CacheCleanJob}.
  */
 final class VolumeCaches {
   private static final Logger log = LoggerFactory.getLogger(VolumeCaches.class);
@@ -34,12 +34,15 @@ final class VolumeCaches {
   private final KubernetesClient client;
   private final Executor executor;
   private final MountPodWatch pods;
+
   /** Volume UUIDs of running clients by key (a cache in use is never cleaned). */
   private final Map<ClientKey, String> uuids = new ConcurrentHashMap<>();
+
   /** Volume UUIDs of stopped clients, until their cache is cleaned. */
   private final Map<ClientKey, String> stoppedUuids = new ConcurrentHashMap<>();
 
-  VolumeCaches(KubeRuntimeConfig config, KubernetesClient client, Executor executor, MountPodWatch pods) {
+  VolumeCaches(
+      KubeRuntimeConfig config, KubernetesClient client, Executor executor, MountPodWatch pods) {
     this.config = config;
     this.client = client;
     this.executor = executor;
@@ -57,8 +60,8 @@ final class VolumeCaches {
   }
 
   /**
-   * Learns the UUID of the client {@code key} that runs in {@code pod}: from its annotation, or
-   * the JuiceFS virtual file {@code .config} at the mount root (given two seconds).
+   * Learns the UUID of the client {@code key} that runs in {@code pod}: from its annotation, or the
+   * JuiceFS virtual file {@code .config} at the mount root (given two seconds).
    */
   void remember(ClientKey key, Pod pod, Path mountPath) {
     String known = PodReferences.annotations(pod).get(MountPodNames.UUID);
@@ -66,14 +69,17 @@ final class VolumeCaches {
       uuids.put(key, known);
       return;
     }
-    CompletableFuture<Optional<String>> read = CompletableFuture.supplyAsync(() -> {
-      try {
-        Matcher m = UUID.matcher(Files.readString(mountPath.resolve(".config")));
-        return m.find() ? Optional.of(m.group(1)) : Optional.<String>empty();
-      } catch (IOException | RuntimeException e) {
-        return Optional.<String>empty();
-      }
-    }, executor);
+    CompletableFuture<Optional<String>> read =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                Matcher m = UUID.matcher(Files.readString(mountPath.resolve(".config")));
+                return m.find() ? Optional.of(m.group(1)) : Optional.<String>empty();
+              } catch (IOException | RuntimeException e) {
+                return Optional.<String>empty();
+              }
+            },
+            executor);
     try {
       read.get(2, TimeUnit.SECONDS).ifPresent(u -> uuids.put(key, u));
     } catch (Exception e) {
@@ -90,33 +96,47 @@ final class VolumeCaches {
   }
 
   /**
-   * Removes the stopped client's cache with a Job on this node (its files belong to the host,
-   * which the driver may not see), unless another Mount Pod of this node uses the same volume
-   * (UUID). The Job is created here; it is awaited and deleted in the background.
+   * Removes the stopped client's cache with a Job on this node (its files belong to the host, which
+   * the driver may not see), unless another Mount Pod of this node uses the same volume (UUID). The
+   * Job is created here; it is awaited and deleted in the background.
    */
   void clean(VolumeSettings settings) {
     ClientKey key = new ClientKey(settings.volumeId(), settings.clientHash());
     String uuid = stoppedUuids.remove(key);
     if (uuid == null) {
-      log.warn("cache of volume {} left in place: its UUID is not known (no .config at the mount)",
+      log.warn(
+          "cache of volume {} left in place: its UUID is not known (no .config at the mount)",
           settings.volumeId());
       return;
     }
-    boolean shared = pods.all().stream().anyMatch(p -> !MountPodWatch.ended(p)
-        && uuid.equals(PodReferences.annotations(p).get(MountPodNames.UUID)))
-        || uuids.containsValue(uuid);
+    boolean shared =
+        pods.all().stream()
+                .anyMatch(
+                    p ->
+                        !MountPodWatch.ended(p)
+                            && uuid.equals(PodReferences.annotations(p).get(MountPodNames.UUID)))
+            || uuids.containsValue(uuid);
     if (shared) {
-      log.info("cache of volume {} left in place: another Mount Pod uses volume {}", settings.volumeId(), uuid);
+      log.info(
+          "cache of volume {} left in place: another Mount Pod uses volume {}",
+          settings.volumeId(),
+          uuid);
       return;
     }
-    String name = "jfs-clean-cache-" + MountPodNames.sha256(key.name()).substring(0, 12) + "-"
-        + MountPodNames.randomSuffix();
+    String name =
+        "jfs-clean-cache-"
+            + MountPodNames.sha256(key.name()).substring(0, 12)
+            + "-"
+            + MountPodNames.randomSuffix();
     var job = CacheCleanJob.build(config, settings, uuid, name);
     try {
       client.batch().v1().jobs().inNamespace(config.namespace()).resource(job).create();
       log.info("cache of volume {} is being removed by Job {}", settings.volumeId(), name);
     } catch (KubernetesClientException e) {
-      log.warn("cannot create the cache clean Job of volume {}: {}", settings.volumeId(), e.getMessage());
+      log.warn(
+          "cannot create the cache clean Job of volume {}: {}",
+          settings.volumeId(),
+          e.getMessage());
       return;
     }
     executor.execute(() -> reapJob(name));
@@ -125,11 +145,18 @@ final class VolumeCaches {
   private void reapJob(String name) {
     var resource = client.batch().v1().jobs().inNamespace(config.namespace()).withName(name);
     try {
-      resource.waitUntilCondition(j -> j == null || j.getStatus() != null
-          && ((j.getStatus().getSucceeded() != null && j.getStatus().getSucceeded() > 0)
-          || (j.getStatus().getFailed() != null && j.getStatus().getFailed() > 2)), 10, TimeUnit.MINUTES);
+      resource.waitUntilCondition(
+          j ->
+              j == null
+                  || j.getStatus() != null
+                      && ((j.getStatus().getSucceeded() != null && j.getStatus().getSucceeded() > 0)
+                          || (j.getStatus().getFailed() != null && j.getStatus().getFailed() > 2)),
+          10,
+          TimeUnit.MINUTES);
       var job = resource.get();
-      if (job != null && job.getStatus() != null && job.getStatus().getSucceeded() != null
+      if (job != null
+          && job.getStatus() != null
+          && job.getStatus().getSucceeded() != null
           && job.getStatus().getSucceeded() > 0) {
         resource.withPropagationPolicy(DeletionPropagation.BACKGROUND).delete();
       } else if (job != null) {

@@ -3,6 +3,9 @@ package io.jfscsi.controller.kube;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -21,32 +24,28 @@ import io.jfscsi.testing.ManifestRbac;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.ZonedDateTime;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
-import org.slf4j.LoggerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.time.ZonedDateTime;
+import org.slf4j.LoggerFactory;
 
 /**
- * The built-in provisioner against a real kube-apiserver and kube-controller-manager (which
- * binds claims to volumes): real drivers with roles = [controller] make each volume's
- * sub-directory on disk through the embedded FUSE client of a {@code local://} metaurl. The
- * drivers authenticate as a ServiceAccount bound to the rules of deploy/base/rbac-controller.yaml,
- * so the manifests' RBAC is exercised too. Each test class uses a driver name of its own, so
- * other drivers on the shared control plane never see its claims.
+ * The built-in provisioner against a real kube-apiserver and kube-controller-manager (which binds
+ * claims to volumes): real drivers with roles = [controller] make each volume's sub-directory on
+ * disk through the embedded FUSE client of a {@code local://} metaurl. The drivers authenticate as
+ * a ServiceAccount bound to the rules of deploy/base/rbac-controller.yaml, so the manifests' RBAC
+ * is exercised too. Each test class uses a driver name of its own, so other drivers on the shared
+ * control plane never see its claims.
  */
 class BuiltinProvisionerClusterTest {
 
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
 
   static KubeCluster cluster;
   static KubernetesClient kube;
@@ -109,57 +108,98 @@ class BuiltinProvisionerClusterTest {
   }
 
   static void secret(String name, Map<String, String> data) {
-    kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(name)
-        .endMetadata().withStringData(data).build()).create();
+    kube.secrets()
+        .inNamespace(ns)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withStringData(data)
+                .build())
+        .create();
   }
 
   static Map<String, String> fs(Path data) {
     return Map.of("name", "testfs", "metaurl", "local://" + data);
   }
 
-  static String storageClass(String suffix, String reclaim, String secretName,
-                             Map<String, String> extra) {
+  static String storageClass(
+      String suffix, String reclaim, String secretName, Map<String, String> extra) {
     String name = ns + "-" + suffix;
-    Map<String, String> parameters = new HashMap<>(Map.of(
-        "csi.storage.k8s.io/provisioner-secret-name", secretName,
-        "csi.storage.k8s.io/provisioner-secret-namespace", "${pvc.namespace}",
-        "csi.storage.k8s.io/node-publish-secret-name", secretName,
-        "csi.storage.k8s.io/node-publish-secret-namespace", ns,
-        "juicefs/mount-delete-delay", "1m"));
+    Map<String, String> parameters =
+        new HashMap<>(
+            Map.of(
+                "csi.storage.k8s.io/provisioner-secret-name", secretName,
+                "csi.storage.k8s.io/provisioner-secret-namespace", "${pvc.namespace}",
+                "csi.storage.k8s.io/node-publish-secret-name", secretName,
+                "csi.storage.k8s.io/node-publish-secret-namespace", ns,
+                "juicefs/mount-delete-delay", "1m"));
     parameters.putAll(extra);
-    StorageClass sc = new StorageClassBuilder().withNewMetadata().withName(name)
-        .addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
-        .withProvisioner(driverName).withReclaimPolicy(reclaim)
-        .withVolumeBindingMode("Immediate").withParameters(parameters)
-        .withMountOptions("cache-size=100").build();
+    StorageClass sc =
+        new StorageClassBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .addToLabels("jfs-csi.io/test-ns", ns)
+            .endMetadata()
+            .withProvisioner(driverName)
+            .withReclaimPolicy(reclaim)
+            .withVolumeBindingMode("Immediate")
+            .withParameters(parameters)
+            .withMountOptions("cache-size=100")
+            .build();
     kube.storage().v1().storageClasses().resource(sc).create();
     return name;
   }
 
-  static PersistentVolumeClaim claim(String namespace, String name, String storageClass,
-                                     Map<String, String> labels, Map<String, String> annotations) {
-    return kube.persistentVolumeClaims().inNamespace(namespace).resource(
-        new PersistentVolumeClaimBuilder().withNewMetadata().withName(name)
-            .withLabels(labels).withAnnotations(annotations).endMetadata()
-            .withNewSpec().withAccessModes("ReadWriteMany").withStorageClassName(storageClass)
-            .withNewResources().addToRequests("storage", new Quantity("1Gi")).endResources()
-            .endSpec().build()).create();
+  static PersistentVolumeClaim claim(
+      String namespace,
+      String name,
+      String storageClass,
+      Map<String, String> labels,
+      Map<String, String> annotations) {
+    return kube.persistentVolumeClaims()
+        .inNamespace(namespace)
+        .resource(
+            new PersistentVolumeClaimBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withLabels(labels)
+                .withAnnotations(annotations)
+                .endMetadata()
+                .withNewSpec()
+                .withAccessModes("ReadWriteMany")
+                .withStorageClassName(storageClass)
+                .withNewResources()
+                .addToRequests("storage", new Quantity("1Gi"))
+                .endResources()
+                .endSpec()
+                .build())
+        .create();
   }
 
   static PersistentVolume awaitBound(String namespace, PersistentVolumeClaim pvc) {
     String pvName = "pvc-" + pvc.getMetadata().getUid();
-    await().atMost(Duration.ofSeconds(60)).until(() -> {
-      PersistentVolumeClaim now = kube.persistentVolumeClaims().inNamespace(namespace)
-          .withName(pvc.getMetadata().getName()).get();
-      return now.getStatus() != null && "Bound".equals(now.getStatus().getPhase())
-          && pvName.equals(now.getSpec().getVolumeName());
-    });
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              PersistentVolumeClaim now =
+                  kube.persistentVolumeClaims()
+                      .inNamespace(namespace)
+                      .withName(pvc.getMetadata().getName())
+                      .get();
+              return now.getStatus() != null
+                  && "Bound".equals(now.getStatus().getPhase())
+                  && pvName.equals(now.getSpec().getVolumeName());
+            });
     return kube.persistentVolumes().withName(pvName).get();
   }
 
   static List<Event> events(String namespace, String involvedName) {
     return kube.v1().events().inNamespace(namespace).list().getItems().stream()
-        .filter(e -> involvedName.equals(e.getInvolvedObject().getName())).toList();
+        .filter(e -> involvedName.equals(e.getInvolvedObject().getName()))
+        .toList();
   }
 
   // ------------------------------------------------------------------ tests
@@ -178,7 +218,8 @@ class BuiltinProvisionerClusterTest {
     assertThat(csi.getDriver()).isEqualTo(driverName);
     assertThat(csi.getVolumeHandle()).isEqualTo(pvName);
     assertThat(csi.getFsType()).isEqualTo("juicefs");
-    assertThat(csi.getVolumeAttributes()).containsEntry("subPath", pvName)
+    assertThat(csi.getVolumeAttributes())
+        .containsEntry("subPath", pvName)
         .containsEntry("juicefs/mount-delete-delay", "1m")
         .doesNotContainKeys("csi.storage.k8s.io/provisioner-secret-name");
     assertThat(csi.getNodePublishSecretRef().getName()).isEqualTo("fs-delete");
@@ -194,18 +235,25 @@ class BuiltinProvisionerClusterTest {
     assertThat(events(ns, "data")).extracting(Event::getReason).contains("ProvisioningSucceeded");
 
     kube.persistentVolumeClaims().inNamespace(ns).withName("data").delete();
-    await().atMost(Duration.ofSeconds(60)).until(() ->
-        kube.persistentVolumes().withName(pvName).get() == null);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> kube.persistentVolumes().withName(pvName).get() == null);
     assertThat(driver.data.resolve(pvName)).doesNotExist();
   }
 
   @Test
   void pathPatternUsesLabelsAndAnnotationsAndRetainKeepsVolumeAndDirectory() throws Exception {
     secret("fs-retain", fs(driver.data));
-    String sc = storageClass("retain", "Retain", "fs-retain", Map.of("pathPattern",
-        "${.pvc.namespace}/${.pvc.labels.team}/${.PVC.annotations.example.com/app}-${.pvc.name}"));
-    PersistentVolumeClaim pvc = claim(ns, "logs", sc, Map.of("team", "blue"),
-        Map.of("example.com/app", "web"));
+    String sc =
+        storageClass(
+            "retain",
+            "Retain",
+            "fs-retain",
+            Map.of(
+                "pathPattern",
+                "${.pvc.namespace}/${.pvc.labels.team}/${.PVC.annotations.example.com/app}-${.pvc.name}"));
+    PersistentVolumeClaim pvc =
+        claim(ns, "logs", sc, Map.of("team", "blue"), Map.of("example.com/app", "web"));
 
     PersistentVolume pv = awaitBound(ns, pvc);
     Path expected = driver.data.resolve(ns).resolve("blue").resolve("web-logs");
@@ -215,8 +263,13 @@ class BuiltinProvisionerClusterTest {
 
     kube.persistentVolumeClaims().inNamespace(ns).withName("logs").delete();
     String pvName = pv.getMetadata().getName();
-    await().atMost(Duration.ofSeconds(60)).until(() -> "Released".equals(
-        kube.persistentVolumes().withName(pvName).get().getStatus().getPhase()));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                "Released"
+                    .equals(
+                        kube.persistentVolumes().withName(pvName).get().getStatus().getPhase()));
     Thread.sleep(3000); // give a wrong deletion time to happen
     assertThat(kube.persistentVolumes().withName(pvName).get()).isNotNull();
     assertThat(expected).isDirectory();
@@ -234,13 +287,15 @@ class BuiltinProvisionerClusterTest {
     Files.writeString(common.resolve("kept"), "x");
 
     kube.persistentVolumeClaims().inNamespace(ns).withName("one").delete();
-    await().atMost(Duration.ofSeconds(60)).until(() ->
-        kube.persistentVolumes().withName(one.getMetadata().getName()).get() == null);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> kube.persistentVolumes().withName(one.getMetadata().getName()).get() == null);
     assertThat(common.resolve("kept")).exists();
 
     kube.persistentVolumeClaims().inNamespace(ns).withName("two").delete();
-    await().atMost(Duration.ofSeconds(60)).until(() ->
-        kube.persistentVolumes().withName(two.getMetadata().getName()).get() == null);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> kube.persistentVolumes().withName(two.getMetadata().getName()).get() == null);
     assertThat(common).doesNotExist();
   }
 
@@ -250,28 +305,52 @@ class BuiltinProvisionerClusterTest {
     String sc = storageClass("broken", "Delete", "fs-broken", Map.of());
     PersistentVolumeClaim pvc = claim(ns, "broken", sc, Map.of(), Map.of());
 
-    await().atMost(Duration.ofSeconds(60)).until(() -> events(ns, "broken").stream()
-        .anyMatch(e -> "ProvisioningFailed".equals(e.getReason())));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                events(ns, "broken").stream()
+                    .anyMatch(e -> "ProvisioningFailed".equals(e.getReason())));
     // Retried with backoff: more than one attempt, still failing, still pending.
-    await().atMost(Duration.ofSeconds(30)).until(() -> events(ns, "broken").stream()
-        .filter(e -> "ProvisioningFailed".equals(e.getReason())).count() >= 2);
-    List<Event> failures = events(ns, "broken").stream()
-        .filter(e -> "ProvisioningFailed".equals(e.getReason())).toList();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                events(ns, "broken").stream()
+                        .filter(e -> "ProvisioningFailed".equals(e.getReason()))
+                        .count()
+                    >= 2);
+    List<Event> failures =
+        events(ns, "broken").stream()
+            .filter(e -> "ProvisioningFailed".equals(e.getReason()))
+            .toList();
     assertThat(events(ns, "broken")).noneMatch(e -> e.getMessage().contains("TOPSECRET"));
-    assertThat(failures).allSatisfy(e -> {
-      assertThat(e.getType()).isEqualTo("Warning");
-      assertThat(e.getMessage()).contains("metaurl").doesNotContain("TOPSECRET");
-    });
-    assertThat(kube.persistentVolumeClaims().inNamespace(ns).withName("broken").get()
-        .getStatus().getPhase()).isEqualTo("Pending");
+    assertThat(failures)
+        .allSatisfy(
+            e -> {
+              assertThat(e.getType()).isEqualTo("Warning");
+              assertThat(e.getMessage()).contains("metaurl").doesNotContain("TOPSECRET");
+            });
+    assertThat(
+            kube.persistentVolumeClaims()
+                .inNamespace(ns)
+                .withName("broken")
+                .get()
+                .getStatus()
+                .getPhase())
+        .isEqualTo("Pending");
     assertThat(kube.persistentVolumes().withName("pvc-" + pvc.getMetadata().getUid()).get())
         .isNull();
-    assertThat(LOGS.list).extracting(ILoggingEvent::getFormattedMessage)
-        .anyMatch(m -> m.contains("metaurl")).noneMatch(m -> m.contains("TOPSECRET"));
+    assertThat(LOGS.list)
+        .extracting(ILoggingEvent::getFormattedMessage)
+        .anyMatch(m -> m.contains("metaurl"))
+        .noneMatch(m -> m.contains("TOPSECRET"));
 
     // Fixed secret: the next retry provisions it.
-    kube.secrets().inNamespace(ns).withName("fs-broken").edit(s -> new SecretBuilder(s)
-        .withData(null).withStringData(fs(driver.data)).build());
+    kube.secrets()
+        .inNamespace(ns)
+        .withName("fs-broken")
+        .edit(s -> new SecretBuilder(s).withData(null).withStringData(fs(driver.data)).build());
     awaitBound(ns, pvc);
   }
 
@@ -279,9 +358,16 @@ class BuiltinProvisionerClusterTest {
   void aMissingSecretIsAnEventToo() {
     String sc = storageClass("nosecret", "Delete", "no-such-secret", Map.of());
     claim(ns, "orphan", sc, Map.of(), Map.of());
-    await().atMost(Duration.ofSeconds(60)).until(() -> events(ns, "orphan").stream()
-        .anyMatch(e -> "ProvisioningFailed".equals(e.getReason())
-            && e.getMessage().contains("secret " + ns + "/no-such-secret does not exist")));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                events(ns, "orphan").stream()
+                    .anyMatch(
+                        e ->
+                            "ProvisioningFailed".equals(e.getReason())
+                                && e.getMessage()
+                                    .contains("secret " + ns + "/no-such-secret does not exist")));
   }
 
   /**
@@ -292,18 +378,39 @@ class BuiltinProvisionerClusterTest {
   void aStorageClassAskingForWritebackIsRefusedOnTheClaim() {
     secret("fs-writeback", fs(driver.data));
     String name = ns + "-writeback";
-    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
-        .withName(name).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
-        .withProvisioner(driverName).withReclaimPolicy("Delete").withVolumeBindingMode("Immediate")
-        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs-writeback",
-            "csi.storage.k8s.io/provisioner-secret-namespace", ns))
-        .withMountOptions("cache-size=100", "writeback").build()).create();
+    kube.storage()
+        .v1()
+        .storageClasses()
+        .resource(
+            new StorageClassBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .addToLabels("jfs-csi.io/test-ns", ns)
+                .endMetadata()
+                .withProvisioner(driverName)
+                .withReclaimPolicy("Delete")
+                .withVolumeBindingMode("Immediate")
+                .withParameters(
+                    Map.of(
+                        "csi.storage.k8s.io/provisioner-secret-name",
+                        "fs-writeback",
+                        "csi.storage.k8s.io/provisioner-secret-namespace",
+                        ns))
+                .withMountOptions("cache-size=100", "writeback")
+                .build())
+        .create();
     PersistentVolumeClaim pvc = claim(ns, "writeback", name, Map.of(), Map.of());
 
-    await().atMost(Duration.ofSeconds(60)).until(() -> events(ns, "writeback").stream()
-        .anyMatch(e -> "ProvisioningFailed".equals(e.getReason())
-            && e.getMessage().contains("mount option 'writeback'")
-            && e.getMessage().contains("is refused: with writeback")));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                events(ns, "writeback").stream()
+                    .anyMatch(
+                        e ->
+                            "ProvisioningFailed".equals(e.getReason())
+                                && e.getMessage().contains("mount option 'writeback'")
+                                && e.getMessage().contains("is refused: with writeback")));
     assertThat(kube.persistentVolumes().withName("pvc-" + pvc.getMetadata().getUid()).get())
         .isNull();
     assertThat(driver.data.resolve("pvc-" + pvc.getMetadata().getUid())).doesNotExist();
@@ -324,13 +431,22 @@ class BuiltinProvisionerClusterTest {
     DriverFixture[] drivers = new DriverFixture[2];
     try {
       for (int i = 0; i < 2; i++) {
-        drivers[i] = controller(dir.resolve("le" + i))
-            .with("driver-name", leDriver)
-            .with("kubernetes.kubeconfig", leKubeconfig.toString())
-            .with("kubernetes.namespace", leNs).start();
+        drivers[i] =
+            controller(dir.resolve("le" + i))
+                .with("driver-name", leDriver)
+                .with("kubernetes.kubeconfig", leKubeconfig.toString())
+                .with("kubernetes.namespace", leNs)
+                .start();
       }
-      await().atMost(Duration.ofSeconds(30)).until(() -> kube.leases().inNamespace(leNs)
-          .withName(ProvisionerSettings.leaseName(leDriver)).get() != null);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  kube.leases()
+                          .inNamespace(leNs)
+                          .withName(ProvisionerSettings.leaseName(leDriver))
+                          .get()
+                      != null);
 
       PersistentVolumeClaim first = claim(leNs, "first", scName, Map.of(), Map.of());
       PersistentVolume pv = awaitBound(leNs, first);
@@ -338,13 +454,18 @@ class BuiltinProvisionerClusterTest {
       // One provisioning: one success event, one catalog entry, in the leader's state only.
       Thread.sleep(2000);
       // (kube-controller-manager adds ExternalProvisioning events of its own.)
-      assertThat(events(leNs, "first")).extracting(Event::getReason)
-          .filteredOn(r -> r.startsWith("Provisioning")).containsExactly("ProvisioningSucceeded");
+      assertThat(events(leNs, "first"))
+          .extracting(Event::getReason)
+          .filteredOn(r -> r.startsWith("Provisioning"))
+          .containsExactly("ProvisioningSucceeded");
       int leader = catalogHas(drivers[0], pv) ? 0 : 1;
       assertThat(catalogHas(drivers[leader], pv)).isTrue();
       assertThat(catalogHas(drivers[1 - leader], pv)).isFalse();
-      assertThat(kube.persistentVolumes().list().getItems()).filteredOn(v ->
-          leDriver.equals(v.getSpec().getCsi() == null ? null : v.getSpec().getCsi().getDriver()))
+      assertThat(kube.persistentVolumes().list().getItems())
+          .filteredOn(
+              v ->
+                  leDriver.equals(
+                      v.getSpec().getCsi() == null ? null : v.getSpec().getCsi().getDriver()))
           .hasSize(1);
 
       // The leader stops (and releases the Lease): the other provisions the next claim.
@@ -356,8 +477,9 @@ class BuiltinProvisionerClusterTest {
       assertThat(data.resolve(pv2.getMetadata().getName())).isDirectory();
       // ... and deletes the first leader's volume with what the PV itself says.
       kube.persistentVolumeClaims().inNamespace(leNs).withName("first").delete();
-      await().atMost(Duration.ofSeconds(60)).until(() ->
-          kube.persistentVolumes().withName(pv.getMetadata().getName()).get() == null);
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> kube.persistentVolumes().withName(pv.getMetadata().getName()).get() == null);
       assertThat(data.resolve(pv.getMetadata().getName())).doesNotExist();
     } finally {
       for (DriverFixture d : drivers) {
@@ -375,74 +497,116 @@ class BuiltinProvisionerClusterTest {
     String leDriver = own.driver();
     Path leKubeconfig = own.kubeconfig();
     String scName = own.storageClass();
-    try (DriverFixture only = controller(dir.resolve("lost0")).with("driver-name", leDriver)
-        .with("kubernetes.kubeconfig", leKubeconfig.toString())
-        .with("kubernetes.namespace", leNs).start()) {
+    try (DriverFixture only =
+        controller(dir.resolve("lost0"))
+            .with("driver-name", leDriver)
+            .with("kubernetes.kubeconfig", leKubeconfig.toString())
+            .with("kubernetes.namespace", leNs)
+            .start()) {
       awaitBound(leNs, claim(leNs, "before", scName, Map.of(), Map.of()));
 
       // Someone else takes the Lease (as a partitioned leader's successor would): this one
       // cannot renew, stops within renew-deadline, and provisions nothing while it is out.
       String lease = ProvisionerSettings.leaseName(leDriver);
-      editLease(leNs, lease, l -> {
-        l.getSpec().setHolderIdentity("intruder");
-        l.getSpec().setLeaseDurationSeconds(3600);
-        l.getSpec().setRenewTime(ZonedDateTime.now());
-        return l;
-      });
-      await().atMost(Duration.ofSeconds(15)).until(() -> LOGS.list.stream().anyMatch(e ->
-          e.getFormattedMessage().contains(leNs + "/" + lease + " lost: this replica stops")));
+      editLease(
+          leNs,
+          lease,
+          l -> {
+            l.getSpec().setHolderIdentity("intruder");
+            l.getSpec().setLeaseDurationSeconds(3600);
+            l.getSpec().setRenewTime(ZonedDateTime.now());
+            return l;
+          });
+      await()
+          .atMost(Duration.ofSeconds(15))
+          .until(
+              () ->
+                  LOGS.list.stream()
+                      .anyMatch(
+                          e ->
+                              e.getFormattedMessage()
+                                  .contains(leNs + "/" + lease + " lost: this replica stops")));
       PersistentVolumeClaim during = claim(leNs, "during", scName, Map.of(), Map.of());
       Thread.sleep(4000);
       assertThat(kube.persistentVolumes().withName("pvc-" + during.getMetadata().getUid()).get())
           .isNull();
 
       // The intruder gives it up: this replica leads again and catches up.
-      editLease(leNs, lease, l -> {
-        l.getSpec().setLeaseDurationSeconds(1);
-        l.getSpec().setRenewTime(ZonedDateTime.now().minusSeconds(10));
-        return l;
-      });
+      editLease(
+          leNs,
+          lease,
+          l -> {
+            l.getSpec().setLeaseDurationSeconds(1);
+            l.getSpec().setRenewTime(ZonedDateTime.now().minusSeconds(10));
+            return l;
+          });
       awaitBound(leNs, during);
     }
   }
 
-  /** A driver name, namespace (so a Lease), ServiceAccount, file system and StorageClass of a test's own. */
-  record OwnDriver(String namespace, String driver, Path kubeconfig, Path data,
-                   String storageClass) {}
+  /**
+   * A driver name, namespace (so a Lease), ServiceAccount, file system and StorageClass of a test's
+   * own.
+   */
+  record OwnDriver(
+      String namespace, String driver, Path kubeconfig, Path data, String storageClass) {}
 
   /**
-   * Sets up what a leader-election test needs apart from the class's driver: a namespace of its
-   * own (so a Lease of its own), a driver name the class's driver does not serve, the
-   * controller's ServiceAccount there, a local file system with its Secret, and a StorageClass.
+   * Sets up what a leader-election test needs apart from the class's driver: a namespace of its own
+   * (so a Lease of its own), a driver name the class's driver does not serve, the controller's
+   * ServiceAccount there, a local file system with its Secret, and a StorageClass.
    */
   OwnDriver ownDriver(String prefix) throws Exception {
     String leNs = cluster.newNamespace(prefix);
     String leDriver = leNs + ".csi.juicefs.com";
     Path leKubeconfig = controllerAccount(leNs, dir.resolve(prefix + ".kubeconfig"));
     Path data = Files.createDirectories(dir.resolve(prefix + "-data"));
-    kube.secrets().inNamespace(leNs).resource(new SecretBuilder().withNewMetadata()
-        .withName("fs").endMetadata().withStringData(fs(data)).build()).create();
+    kube.secrets()
+        .inNamespace(leNs)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName("fs")
+                .endMetadata()
+                .withStringData(fs(data))
+                .build())
+        .create();
     String scName = leNs + "-sc";
-    kube.storage().v1().storageClasses().resource(new StorageClassBuilder().withNewMetadata()
-        .withName(scName).addToLabels("jfs-csi.io/test-ns", ns).endMetadata()
-        .withProvisioner(leDriver).withReclaimPolicy("Delete")
-        .withParameters(Map.of("csi.storage.k8s.io/provisioner-secret-name", "fs",
-            "csi.storage.k8s.io/provisioner-secret-namespace", leNs))
-        .build()).create();
+    kube.storage()
+        .v1()
+        .storageClasses()
+        .resource(
+            new StorageClassBuilder()
+                .withNewMetadata()
+                .withName(scName)
+                .addToLabels("jfs-csi.io/test-ns", ns)
+                .endMetadata()
+                .withProvisioner(leDriver)
+                .withReclaimPolicy("Delete")
+                .withParameters(
+                    Map.of(
+                        "csi.storage.k8s.io/provisioner-secret-name",
+                        "fs",
+                        "csi.storage.k8s.io/provisioner-secret-namespace",
+                        leNs))
+                .build())
+        .create();
     return new OwnDriver(leNs, leDriver, leKubeconfig, data, scName);
   }
 
   static boolean catalogHas(DriverFixture d, PersistentVolume pv) {
-    return Files.exists(d.dir.resolve("state").resolve("volumes")
-        .resolve(pv.getMetadata().getName() + ".properties"));
+    return Files.exists(
+        d.dir
+            .resolve("state")
+            .resolve("volumes")
+            .resolve(pv.getMetadata().getName() + ".properties"));
   }
 
   /**
-   * Edits the Lease as another replica would, again on a conflict: the leader renews it every
-   * retry period, and an edit computed from an older copy is refused with 409.
+   * Edits the Lease as another replica would, again on a conflict: the leader renews it every retry
+   * period, and an edit computed from an older copy is refused with 409.
    */
-  static void editLease(String namespace, String name,
-                        UnaryOperator<Lease> change) {
+  static void editLease(String namespace, String name, UnaryOperator<Lease> change) {
     for (int attempt = 1; ; attempt++) {
       try {
         kube.leases().inNamespace(namespace).withName(name).edit(change);

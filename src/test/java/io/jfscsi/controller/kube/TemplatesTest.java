@@ -12,11 +12,15 @@ import org.junit.jupiter.api.Test;
 class TemplatesTest {
 
   static PersistentVolumeClaim claim() {
-    return new PersistentVolumeClaimBuilder().withNewMetadata().withName("data")
-        .withNamespace("team-a").withUid("0b5f3c1e-1111-2222-3333-444455556666")
+    return new PersistentVolumeClaimBuilder()
+        .withNewMetadata()
+        .withName("data")
+        .withNamespace("team-a")
+        .withUid("0b5f3c1e-1111-2222-3333-444455556666")
         .withLabels(Map.of("app", "web", "tier", "front"))
         .withAnnotations(Map.of("owner", "alice", "example.com/project", "p1"))
-        .endMetadata().build();
+        .endMetadata()
+        .build();
   }
 
   @Test
@@ -33,26 +37,29 @@ class TemplatesTest {
   @Test
   void aMissingLabelIsEmptyAsInTheGoDriver() {
     assertThat(Templates.subPath("${.pvc.name}-${.pvc.labels.nope}", claim())).isEqualTo("data-");
-    assertThat(Templates.subPath("/${.pvc.labels.nope}/${.pvc.name}/", claim()))
-        .isEqualTo("data");
+    assertThat(Templates.subPath("/${.pvc.labels.nope}/${.pvc.name}/", claim())).isEqualTo("data");
   }
 
   @Test
   void pathPatternNeverNamesTheRootOrLeavesIt() {
     assertThatThrownBy(() -> Templates.subPath("${.pvc.labels.nope}", claim()))
-        .isInstanceOf(Failure.class).hasMessageContaining("empty path")
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("empty path")
         .hasMessageContaining("root");
     assertThatThrownBy(() -> Templates.subPath("/", claim())).isInstanceOf(Failure.class);
     assertThatThrownBy(() -> Templates.subPath("../${.pvc.name}", claim()))
-        .isInstanceOf(Failure.class).hasMessageContaining("'..'");
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("'..'");
     assertThatThrownBy(() -> Templates.subPath("a/./b", claim()))
-        .isInstanceOf(Failure.class).hasMessageContaining("'.'");
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("'.'");
   }
 
   @Test
   void anUnknownPlaceholderIsRefusedInPathPatternButKeptInMountOptions() {
     assertThatThrownBy(() -> Templates.subPath("${.node.name}/${.pvc.name}", claim()))
-        .isInstanceOf(Failure.class).hasMessageContaining("${.node.name}")
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("${.node.name}")
         .hasMessageContaining("${.pvc.labels.KEY}");
     assertThat(Templates.mountOption("cache-dir=/c/${.node.name}/${.pvc.name}", claim()))
         .isEqualTo("cache-dir=/c/${.node.name}/data");
@@ -69,9 +76,12 @@ class TemplatesTest {
     assertThat(Templates.secretReference("k", "${pvc.annotations['owner']}", pvc, "pvc-x"))
         .isEqualTo("alice");
     assertThat(Templates.secretReference("k", "plain", pvc, "pvc-x")).isEqualTo("plain");
-    assertThatThrownBy(() -> Templates.secretReference("k", "${pvc.annotations['none']}", pvc,
-        "pvc-x")).isInstanceOf(Failure.class).hasMessageContaining("annotation none");
+    assertThatThrownBy(
+            () -> Templates.secretReference("k", "${pvc.annotations['none']}", pvc, "pvc-x"))
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("annotation none");
     assertThatThrownBy(() -> Templates.secretReference("k", "${.pvc.name}", pvc, "pvc-x"))
-        .isInstanceOf(Failure.class).hasMessageContaining("unknown placeholder");
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("unknown placeholder");
   }
 }

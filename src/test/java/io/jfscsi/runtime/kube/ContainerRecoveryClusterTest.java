@@ -12,28 +12,27 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import java.util.Optional;
 
 /**
- * Issue #8 in cluster mode, end to end: an app pod's volume is published by the real driver on
- * the Kubernetes runtime (through the kubelet stand-in), and its container (mount and PID
- * namespaces of its own, its own root and /proc, in the pod's cgroup, the volume at /data with no
- * mountPropagation: see {@link NamespaceContainer}) holds a private copy of the FUSE mount. The Mount
- * Pod's container is killed with SIGKILL; kubelet restarts it in place, the driver binds the
- * targets again and repairs the container's copy, and posts a core/v1 Event
- * {@code JuiceFSContainerRecovered} on the app pod (found by the pod UID in the target path).
- * The driver runs with the node RBAC of the manifests (Events: create).
+ * Issue #8 in cluster mode, end to end: an app pod's volume is published by the real driver on the
+ * Kubernetes runtime (through the kubelet stand-in), and its container (mount and PID namespaces of
+ * its own, its own root and /proc, in the pod's cgroup, the volume at /data with no
+ * mountPropagation: see {@link NamespaceContainer}) holds a private copy of the FUSE mount. The
+ * Mount Pod's container is killed with SIGKILL; kubelet restarts it in place, the driver binds the
+ * targets again and repairs the container's copy, and posts a core/v1 Event {@code
+ * JuiceFSContainerRecovered} on the app pod (found by the pod UID in the target path). The driver
+ * runs with the node RBAC of the manifests (Events: create).
  */
 class ContainerRecoveryClusterTest {
   static final Duration BOUND = Duration.ofSeconds(60);
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   PublishingNode node;
   NamespaceContainer container;
 
@@ -68,8 +67,13 @@ class ContainerRecoveryClusterTest {
     assertThat(target.toString()).contains("/pods/" + app.getMetadata().getUid() + "/volumes/");
     Files.writeString(target.resolve("before"), "written before the crash");
     Path statusDir = Files.createDirectories(dir.resolve("status"));
-    container = NamespaceContainer.start("app-1", NamespaceContainer.Propagation.PRIVATE, target,
-        Optional.of(app.getMetadata().getUid()), statusDir);
+    container =
+        NamespaceContainer.start(
+            "app-1",
+            NamespaceContainer.Propagation.PRIVATE,
+            target,
+            Optional.of(app.getMetadata().getUid()),
+            statusDir);
     Pod mountPod = node.onlyMountPod().orElseThrow();
     String name = mountPod.getMetadata().getName();
     int restarts = MountPodWatch.restartCount(mountPod);
@@ -87,23 +91,31 @@ class ContainerRecoveryClusterTest {
       }
       Thread.sleep(10);
     }
-    System.out.printf("Mount Pod container killed: the private container works again after %d ms%n",
-        recoveredMs);
+    System.out.printf(
+        "Mount Pod container killed: the private container works again after %d ms%n", recoveredMs);
     assertThat(failed).as("the container lost its volume when the client died").isTrue();
-    assertThat(recoveredMs).as("the container works again within %s (status %s)", BOUND,
-        container.status()).isNotNegative();
+    assertThat(recoveredMs)
+        .as("the container works again within %s (status %s)", BOUND, container.status())
+        .isNotNegative();
 
     // Restarted in place by kubelet and adopted, or replaced by a new pod: one client serves.
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
-      // While a replacing pod and the old one both exist there is no "only" pod: an assertion,
-      // which the wait retries (a NoSuchElementException would end it at once).
-      Optional<Pod> only = node.onlyMountPod();
-      assertThat(only).as("the one Mount Pod").isPresent();
-      Pod now = only.get();
-      assertThat(now.getMetadata().getName().equals(name)
-          ? MountPodWatch.restartCount(now) > restarts : true).isTrue();
-      assertThat(MountPodWatch.runningAndReady(now)).isTrue();
-    });
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              // While a replacing pod and the old one both exist there is no "only" pod: an
+              // assertion,
+              // which the wait retries (a NoSuchElementException would end it at once).
+              Optional<Pod> only = node.onlyMountPod();
+              assertThat(only).as("the one Mount Pod").isPresent();
+              Pod now = only.get();
+              assertThat(
+                      now.getMetadata().getName().equals(name)
+                          ? MountPodWatch.restartCount(now) > restarts
+                          : true)
+                  .isTrue();
+              assertThat(MountPodWatch.runningAndReady(now)).isTrue();
+            });
     // From inside the container: the data from before, and new writes reach the volume.
     assertThat(container.inside("cat", container.volume.resolve("before").toString()))
         .isEqualTo("written before the crash");
@@ -111,19 +123,31 @@ class ContainerRecoveryClusterTest {
     assertThat(node.driver.data.resolve("after")).hasContent("after\n");
 
     // The Event on the app pod, as kubectl describe pod finds it.
-    List<Event> events = await().atMost(Duration.ofSeconds(30)).until(() -> node.api.v1().events()
-        .inNamespace(node.namespace).withField("involvedObject.uid", app.getMetadata().getUid())
-        .list().getItems(), l -> l.stream()
-            .anyMatch(e -> PodRecoveryEvents.RECOVERED.equals(e.getReason())));
-    assertThat(events).filteredOn(e -> PodRecoveryEvents.RECOVERED.equals(e.getReason()))
-        .singleElement().satisfies(e -> {
-          assertThat(e.getType()).isEqualTo("Normal");
-          assertThat(e.getInvolvedObject().getKind()).isEqualTo("Pod");
-          assertThat(e.getInvolvedObject().getName()).isEqualTo("app-1");
-          assertThat(e.getInvolvedObject().getUid()).isEqualTo(app.getMetadata().getUid());
-          assertThat(e.getSource().getHost()).isEqualTo(node.node);
-          assertThat(e.getMessage()).contains(pv);
-        });
+    List<Event> events =
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(
+                () ->
+                    node.api
+                        .v1()
+                        .events()
+                        .inNamespace(node.namespace)
+                        .withField("involvedObject.uid", app.getMetadata().getUid())
+                        .list()
+                        .getItems(),
+                l -> l.stream().anyMatch(e -> PodRecoveryEvents.RECOVERED.equals(e.getReason())));
+    assertThat(events)
+        .filteredOn(e -> PodRecoveryEvents.RECOVERED.equals(e.getReason()))
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.getType()).isEqualTo("Normal");
+              assertThat(e.getInvolvedObject().getKind()).isEqualTo("Pod");
+              assertThat(e.getInvolvedObject().getName()).isEqualTo("app-1");
+              assertThat(e.getInvolvedObject().getUid()).isEqualTo(app.getMetadata().getUid());
+              assertThat(e.getSource().getHost()).isEqualTo(node.node);
+              assertThat(e.getMessage()).contains(pv);
+            });
     assertThat(events).noneMatch(e -> PodRecoveryEvents.FAILED.equals(e.getReason()));
     assertThat(node.forbiddenCalls()).as("calls the node RBAC does not allow").isEmpty();
   }

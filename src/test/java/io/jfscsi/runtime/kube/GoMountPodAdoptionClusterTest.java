@@ -25,21 +25,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * An upgrade from the JuiceFS CSI Driver (Go) on a node: before our driver starts, a Mount Pod
- * made exactly as the Go driver makes one serves an app pod's target (bound to its mount point
- * as the Go driver binds it). The REAL driver (node role, runtime kubernetes, the node RBAC of
- * the manifests) then starts, the kubelet stand-in publishing through its socket: it adopts the
- * Go pod instead of starting another, serves a second app pod of the same PV, releases the first
- * app pod's reference when kubelet unpublishes it, deletes the Go pod at the last release, and
- * leaves the Go driver's Secret (which belongs to its PV) alone.
+ * An upgrade from the JuiceFS CSI Driver (Go) on a node: before our driver starts, a Mount Pod made
+ * exactly as the Go driver makes one serves an app pod's target (bound to its mount point as the Go
+ * driver binds it). The REAL driver (node role, runtime kubernetes, the node RBAC of the manifests)
+ * then starts, the kubelet stand-in publishing through its socket: it adopts the Go pod instead of
+ * starting another, serves a second app pod of the same PV, releases the first app pod's reference
+ * when kubelet unpublishes it, deletes the Go pod at the last release, and leaves the Go driver's
+ * Secret (which belongs to its PV) alone.
  *
- * <p>The one departure from the Go pod's shape: its {@code jfs-dir} hostPath is mounted at the
- * host path itself instead of {@code /jfs}, because the stand-in runs containers on the host
- * (mount command {@code /bin/mount.juicefs ${metaurl} <mount-root>/<pv>-<rand6> -o ...}).
+ * <p>The one departure from the Go pod's shape: its {@code jfs-dir} hostPath is mounted at the host
+ * path itself instead of {@code /jfs}, because the stand-in runs containers on the host (mount
+ * command {@code /bin/mount.juicefs ${metaurl} <mount-root>/<pv>-<rand6> -o ...}).
  */
 class GoMountPodAdoptionClusterTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   PublishingNode node;
 
   @BeforeEach
@@ -59,8 +58,12 @@ class GoMountPodAdoptionClusterTest {
 
   /** The Go driver's GetReferenceKey: "juicefs-" + hex(sha256(target)), cut to 63. */
   static String goReferenceKey(String target) throws Exception {
-    String key = "juicefs-" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-        .digest(target.getBytes(StandardCharsets.UTF_8)));
+    String key =
+        "juicefs-"
+            + HexFormat.of()
+                .formatHex(
+                    MessageDigest.getInstance("SHA-256")
+                        .digest(target.getBytes(StandardCharsets.UTF_8)));
     return key.substring(0, 63);
   }
 
@@ -82,12 +85,25 @@ class GoMountPodAdoptionClusterTest {
 
     // The Go driver's Secret of the PV.
     String goSecret = "juicefs-" + pv + "-secret";
-    node.api.secrets().inNamespace(node.namespace).resource(new SecretBuilder().withNewMetadata()
-        .withName(goSecret).addToLabels("juicefs/secret", "true").endMetadata()
-        .addToStringData("metaurl", metaurl).addToStringData("name", "testfs")
-        .addToStringData("jfsSettings", "{\"name\":\"testfs\",\"metaurl\":\"" + metaurl
-            + "\",\"storage\":\"\",\"bucket\":\"\",\"Options\":[],\"deleted_delay\":\"\","
-            + "\"clean_cache\":false,\"envs_map\":{},\"configs_map\":{}}").build()).create();
+    node.api
+        .secrets()
+        .inNamespace(node.namespace)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName(goSecret)
+                .addToLabels("juicefs/secret", "true")
+                .endMetadata()
+                .addToStringData("metaurl", metaurl)
+                .addToStringData("name", "testfs")
+                .addToStringData(
+                    "jfsSettings",
+                    "{\"name\":\"testfs\",\"metaurl\":\""
+                        + metaurl
+                        + "\",\"storage\":\"\",\"bucket\":\"\",\"Options\":[],\"deleted_delay\":\"\","
+                        + "\"clean_cache\":false,\"envs_map\":{},\"configs_map\":{}}")
+                .build())
+        .create();
 
     // The first app pod: kubelet cannot publish it yet (no driver on the node's socket) ...
     Pod app1 = node.appPod("app-1", "data");
@@ -99,29 +115,73 @@ class GoMountPodAdoptionClusterTest {
     Files.createDirectories(mountRoot);
     Path mp = mountRoot.resolve(pv + "-" + suffix);
     String goPod = "juicefs-" + node.node + "-" + pv + "-" + suffix;
-    node.api.pods().inNamespace(node.namespace).resource(new PodBuilder().withNewMetadata()
-        .withName(goPod)
-        .addToLabels("app.kubernetes.io/name", "juicefs-mount")
-        .addToLabels("volume-id", pv)
-        .addToLabels("juicefs-hash", "4f2d1c0b9a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817065")
-        .addToAnnotations(goReferenceKey(t1.toString()), t1.toString())
-        .addToAnnotations("juicefs-uniqueid", pv)
-        .addToFinalizers("juicefs.com/finalizer").endMetadata()
-        .withNewSpec().withNodeName(node.node).withRestartPolicy("Always")
-        .withTerminationGracePeriodSeconds(2L)
-        .addNewContainer().withName("jfs-mount").withImage("juicedata/mount:ce-v1.2.3")
-        .withCommand("sh", "-c", "/usr/local/bin/juicefs format --no-update ${metaurl} testfs && "
-            + "exec /bin/mount.juicefs ${metaurl} " + mp + " -o metrics=0.0.0.0:9567")
-        .addNewEnv().withName("metaurl").withNewValueFrom().withNewSecretKeyRef()
-        .withName(goSecret).withKey("metaurl").endSecretKeyRef().endValueFrom().endEnv()
-        .addNewEnv().withName("JFS_FOREGROUND").withValue("1").endEnv()
-        .addNewVolumeMount().withName("jfs-dir").withMountPath(mountRoot.toString())
-        .withMountPropagation("Bidirectional").endVolumeMount()
-        .withNewSecurityContext().withPrivileged(true).endSecurityContext().endContainer()
-        .addNewVolume().withName("jfs-dir").withNewHostPath().withPath(mountRoot.toString())
-        .withType("DirectoryOrCreate").endHostPath().endVolume().endSpec().build()).create();
-    await().atMost(Duration.ofSeconds(30)).until(() -> MountPodWatch.runningAndReady(node.mountPod(goPod))
-        && MountInfo.topMostAt(MountInfo.self(), mp).isPresent());
+    node.api
+        .pods()
+        .inNamespace(node.namespace)
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(goPod)
+                .addToLabels("app.kubernetes.io/name", "juicefs-mount")
+                .addToLabels("volume-id", pv)
+                .addToLabels(
+                    "juicefs-hash", "4f2d1c0b9a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817065")
+                .addToAnnotations(goReferenceKey(t1.toString()), t1.toString())
+                .addToAnnotations("juicefs-uniqueid", pv)
+                .addToFinalizers("juicefs.com/finalizer")
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName(node.node)
+                .withRestartPolicy("Always")
+                .withTerminationGracePeriodSeconds(2L)
+                .addNewContainer()
+                .withName("jfs-mount")
+                .withImage("juicedata/mount:ce-v1.2.3")
+                .withCommand(
+                    "sh",
+                    "-c",
+                    "/usr/local/bin/juicefs format --no-update ${metaurl} testfs && "
+                        + "exec /bin/mount.juicefs ${metaurl} "
+                        + mp
+                        + " -o metrics=0.0.0.0:9567")
+                .addNewEnv()
+                .withName("metaurl")
+                .withNewValueFrom()
+                .withNewSecretKeyRef()
+                .withName(goSecret)
+                .withKey("metaurl")
+                .endSecretKeyRef()
+                .endValueFrom()
+                .endEnv()
+                .addNewEnv()
+                .withName("JFS_FOREGROUND")
+                .withValue("1")
+                .endEnv()
+                .addNewVolumeMount()
+                .withName("jfs-dir")
+                .withMountPath(mountRoot.toString())
+                .withMountPropagation("Bidirectional")
+                .endVolumeMount()
+                .withNewSecurityContext()
+                .withPrivileged(true)
+                .endSecurityContext()
+                .endContainer()
+                .addNewVolume()
+                .withName("jfs-dir")
+                .withNewHostPath()
+                .withPath(mountRoot.toString())
+                .withType("DirectoryOrCreate")
+                .endHostPath()
+                .endVolume()
+                .endSpec()
+                .build())
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                MountPodWatch.runningAndReady(node.mountPod(goPod))
+                    && MountInfo.topMostAt(MountInfo.self(), mp).isPresent());
     Files.createDirectories(t1);
     run("mount", "--bind", mp.toString(), t1.toString());
     Files.writeString(t1.resolve("from-go.txt"), "served by the Go pod");
@@ -151,8 +211,9 @@ class GoMountPodAdoptionClusterTest {
 
     // The first app pod goes: kubelet unpublishes it, its reference is released, the pod stays.
     node.api.pods().inNamespace(node.namespace).withName("app-1").delete();
-    await().atMost(Duration.ofSeconds(60)).until(() ->
-        PublishingNode.references(node.mountPod(goPod)).equals(Set.of(t2.toString())));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> PublishingNode.references(node.mountPod(goPod)).equals(Set.of(t2.toString())));
     assertThat(MountPodWatch.runningAndReady(node.mountPod(goPod))).isTrue();
     assertThat(t2.resolve("from-app-2.txt")).hasContent("two");
 
@@ -160,7 +221,8 @@ class GoMountPodAdoptionClusterTest {
     node.api.pods().inNamespace(node.namespace).withName("app-2").delete();
     await().atMost(Duration.ofSeconds(60)).until(() -> node.mountPods().isEmpty());
     assertThat(node.api.secrets().inNamespace(node.namespace).withName(goSecret).get())
-        .as("the Go driver's Secret belongs to its PV").isNotNull();
+        .as("the Go driver's Secret belongs to its PV")
+        .isNotNull();
     assertThat(node.forbiddenCalls()).as("calls the node RBAC does not allow").isEmpty();
   }
 

@@ -4,34 +4,29 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.jfscsi.testing.HostRequirements;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
-import java.util.Set;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A real driver on the kubernetes runtime against a real kube-apiserver (the kubelet stand-in
- * runs the Mount Pods' own commands): Mount Pods are created, shared, replaced, released after their delay, read
- * back after a driver restart, and references of gone app pods dropped. Also counts the API
- * requests of each CSI call (printed as "API requests ...").
+ * A real driver on the kubernetes runtime against a real kube-apiserver (the kubelet stand-in runs
+ * the Mount Pods' own commands): Mount Pods are created, shared, replaced, released after their
+ * delay, read back after a driver restart, and references of gone app pods dropped. Also counts the
+ * API requests of each CSI call (printed as "API requests ...").
  */
 class KubeDriverClusterTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   KubeNode node;
 
   @BeforeEach
@@ -57,13 +52,17 @@ class KubeDriverClusterTest {
   }
 
   private static long writes(Map<String, Long> delta) {
-    return delta.entrySet().stream().filter(e -> !e.getKey().startsWith("GET")
-        && !e.getKey().startsWith("WATCH")).mapToLong(Map.Entry::getValue).sum();
+    return delta.entrySet().stream()
+        .filter(e -> !e.getKey().startsWith("GET") && !e.getKey().startsWith("WATCH"))
+        .mapToLong(Map.Entry::getValue)
+        .sum();
   }
 
   private static long reads(Map<String, Long> delta) {
-    return delta.entrySet().stream().filter(e -> e.getKey().startsWith("GET"))
-        .mapToLong(Map.Entry::getValue).sum();
+    return delta.entrySet().stream()
+        .filter(e -> e.getKey().startsWith("GET"))
+        .mapToLong(Map.Entry::getValue)
+        .sum();
   }
 
   @Test
@@ -77,7 +76,8 @@ class KubeDriverClusterTest {
     Map<String, Long> r1 = node.requests();
     Pod pod = node.onlyMountPod().orElseThrow();
     assertThat(MountPodWatch.runningAndReady(pod)).isTrue();
-    assertThat(PodReferences.targets(pod.getMetadata().getAnnotations())).containsExactly(t1.toString());
+    assertThat(PodReferences.targets(pod.getMetadata().getAnnotations()))
+        .containsExactly(t1.toString());
     Files.writeString(t1.resolve("hello.txt"), "through the Mount Pod");
     assertThat(Files.readString(node.fixture.data.resolve("pv-a").resolve("hello.txt")))
         .isEqualTo("through the Mount Pod");
@@ -92,20 +92,29 @@ class KubeDriverClusterTest {
 
     // No secret value in the pod spec; the Secret holds them.
     String yaml = Serialization.asYaml(shared);
-    assertThat(yaml).doesNotContain("local://").doesNotContain(node.fixture.data.toString())
+    assertThat(yaml)
+        .doesNotContain("local://")
+        .doesNotContain(node.fixture.data.toString())
         .doesNotContain("testfs");
-    String secretName = PodSource.parse(shared.getMetadata().getAnnotations().get(MountPodNames.SOURCE))
-        .orElseThrow().secret();
-    assertThat(node.api.secrets().inNamespace(node.namespace).withName(secretName).get()).isNotNull();
+    String secretName =
+        PodSource.parse(shared.getMetadata().getAnnotations().get(MountPodNames.SOURCE))
+            .orElseThrow()
+            .secret();
+    assertThat(node.api.secrets().inNamespace(node.namespace).withName(secretName).get())
+        .isNotNull();
 
     node.unpublish("pv-a", t2);
     Map<String, Long> r3 = node.requests();
-    assertThat(PodReferences.targets(node.onlyMountPod().orElseThrow().getMetadata().getAnnotations()))
+    assertThat(
+            PodReferences.targets(node.onlyMountPod().orElseThrow().getMetadata().getAnnotations()))
         .containsExactly(t1.toString());
     node.unpublish("pv-a", t1);
     await().atMost(Duration.ofSeconds(30)).until(() -> node.mountPods().isEmpty());
-    await().atMost(Duration.ofSeconds(10)).until(() ->
-        node.api.secrets().inNamespace(node.namespace).withName(secretName).get() == null);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                node.api.secrets().inNamespace(node.namespace).withName(secretName).get() == null);
     Map<String, Long> r4 = node.requests();
 
     report("first reference (publish that creates the pod)", r0, r1);
@@ -130,15 +139,19 @@ class KubeDriverClusterTest {
 
     node.api.pods().inNamespace(node.namespace).withName(first.getMetadata().getName()).delete();
     Pod second = node.awaitReadyMountPod(first.getMetadata().getName());
-    await().atMost(Duration.ofSeconds(40)).untilAsserted(() -> {
-      assertThat(node.mountPods()).extracting(p -> p.getMetadata().getName())
-          .containsExactly(second.getMetadata().getName());
-      Pod now = node.onlyMountPod().orElseThrow();
-      assertThat(PodReferences.targets(now.getMetadata().getAnnotations()))
-          .containsExactlyInAnyOrder(t1.toString(), t2.toString());
-      Files.writeString(t1.resolve("after.txt"), "again");
-      assertThat(Files.readString(t2.resolve("after.txt"))).isEqualTo("again");
-    });
+    await()
+        .atMost(Duration.ofSeconds(40))
+        .untilAsserted(
+            () -> {
+              assertThat(node.mountPods())
+                  .extracting(p -> p.getMetadata().getName())
+                  .containsExactly(second.getMetadata().getName());
+              Pod now = node.onlyMountPod().orElseThrow();
+              assertThat(PodReferences.targets(now.getMetadata().getAnnotations()))
+                  .containsExactlyInAnyOrder(t1.toString(), t2.toString());
+              Files.writeString(t1.resolve("after.txt"), "again");
+              assertThat(Files.readString(t2.resolve("after.txt"))).isEqualTo("again");
+            });
   }
 
   @Test
@@ -150,8 +163,13 @@ class KubeDriverClusterTest {
     Pod pod = node.onlyMountPod().orElseThrow();
     assertThat(pod.getMetadata().getAnnotations()).containsEntry("juicefs-delete-delay", "4s");
     node.unpublish("pv-d", t1);
-    await().atMost(Duration.ofSeconds(5)).until(() -> node.onlyMountPod()
-        .map(p -> p.getMetadata().getAnnotations().containsKey("juicefs-delete-at")).orElse(false));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                node.onlyMountPod()
+                    .map(p -> p.getMetadata().getAnnotations().containsKey("juicefs-delete-at"))
+                    .orElse(false));
     long since = System.nanoTime();
     await().atMost(Duration.ofSeconds(30)).until(() -> node.mountPods().isEmpty());
     assertThat(Duration.ofNanos(System.nanoTime() - since)).isGreaterThan(Duration.ofSeconds(2));
@@ -177,7 +195,10 @@ class KubeDriverClusterTest {
         .containsExactlyInAnyOrder(t1.toString(), t2.toString());
     Files.writeString(t1.resolve("restart.txt"), "still bound");
     assertThat(Files.readString(t2.resolve("restart.txt"))).isEqualTo("still bound");
-    report("after a driver restart (start, informer list/watch, Secret read, adoption)", Map.of(), node.requests());
+    report(
+        "after a driver restart (start, informer list/watch, Secret read, adoption)",
+        Map.of(),
+        node.requests());
     assertThat(RequestCounter.since(r0, node.requests())).doesNotContainKey("POST pods");
 
     node.unpublish("pv-e", t1);
@@ -193,17 +214,27 @@ class KubeDriverClusterTest {
     node.publish("pv-g", t1, Map.of());
     node.publish("pv-g", t2, Map.of());
     node.api.pods().inNamespace(node.namespace).withName("app-2").withGracePeriod(0).delete();
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
-        assertThat(PodReferences.targets(node.onlyMountPod().orElseThrow().getMetadata().getAnnotations()))
-            .containsExactly(t1.toString()));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        PodReferences.targets(
+                            node.onlyMountPod().orElseThrow().getMetadata().getAnnotations()))
+                    .containsExactly(t1.toString()));
   }
 
   @Test
   void aClientKilledFiveTimesInARowIsBackEachTimeWithoutWaitingForKubeletsBackoff()
       throws Exception {
     // kubelet's own CrashLoopBackOff: the first restart at once, then 10 s doubling to 5 min.
-    node = new KubeNode(dir, Map.of("client.restart-backoff.reset-after", "1s"),
-        Duration.ofSeconds(10), Duration.ofMinutes(5)).startDriver();
+    node =
+        new KubeNode(
+                dir,
+                Map.of("client.restart-backoff.reset-after", "1s"),
+                Duration.ofSeconds(10),
+                Duration.ofMinutes(5))
+            .startDriver();
     Path t1 = node.appTarget("app-1", "pv-c");
     node.publish("pv-c", t1, Map.of());
     Files.writeString(t1.resolve("before.txt"), "before");
@@ -211,33 +242,47 @@ class KubeDriverClusterTest {
     Set<String> pods = new LinkedHashSet<>();
     for (int kill = 1; kill <= 5; kill++) {
       // The serving pod (a replaced one may still be on its way out).
-      String name = node.mountPods().stream().filter(MountPodWatch::runningAndReady)
-          .findFirst().orElseThrow().getMetadata().getName();
+      String name =
+          node.mountPods().stream()
+              .filter(MountPodWatch::runningAndReady)
+              .findFirst()
+              .orElseThrow()
+              .getMetadata()
+              .getName();
       pods.add(name);
       long killedAt = System.nanoTime();
       node.kubelet.crash(node.namespace, name);
       // Until the target is bound again, it is a stale FUSE mount (ENOTCONN): an IOException.
-      await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
-          .ignoreExceptions().untilAsserted(() -> {
-            assertThat(Files.readString(t1.resolve("before.txt"))).isEqualTo("before");
-            Files.writeString(t1.resolve("after-" + name), "after");
-          });
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(20))
+          .ignoreExceptions()
+          .untilAsserted(
+              () -> {
+                assertThat(Files.readString(t1.resolve("before.txt"))).isEqualTo("before");
+                Files.writeString(t1.resolve("after-" + name), "after");
+              });
       took.add((System.nanoTime() - killedAt) / 1_000_000);
       Thread.sleep(1_200); // it serves a while: not a crash loop
     }
-    System.out.printf("Mount Pod client killed 5 times: target readable again after (ms) %s;"
-        + " pods %s%n", took, pods);
+    System.out.printf(
+        "Mount Pod client killed 5 times: target readable again after (ms) %s;" + " pods %s%n",
+        took, pods);
     // kubelet's backoff alone would make the second recovery wait 10 s, the fifth 80 s.
     assertThat(took).allSatisfy(ms -> assertThat(ms).isLessThan(9_000));
     assertThat(took.getLast()).isLessThan(took.getFirst() + 5_000);
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
-      assertThat(node.mountPods()).hasSize(1);
-      Pod now = node.onlyMountPod().orElseThrow();
-      assertThat(MountPodWatch.runningAndReady(now)).isTrue();
-      assertThat(PodReferences.targets(now.getMetadata().getAnnotations()))
-          .containsExactly(t1.toString());
-      assertThat(node.ports.metrics().scrape()).contains("jfscsi_client_recoveries_total 5.0");
-    });
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              assertThat(node.mountPods()).hasSize(1);
+              Pod now = node.onlyMountPod().orElseThrow();
+              assertThat(MountPodWatch.runningAndReady(now)).isTrue();
+              assertThat(PodReferences.targets(now.getMetadata().getAnnotations()))
+                  .containsExactly(t1.toString());
+              assertThat(node.ports.metrics().scrape())
+                  .contains("jfscsi_client_recoveries_total 5.0");
+            });
     assertThat(Files.readString(node.fixture.data.resolve("pv-c").resolve("before.txt")))
         .isEqualTo("before");
   }
@@ -246,25 +291,40 @@ class KubeDriverClusterTest {
   void cleanCacheRemovesOnlyThisVolumesCacheThroughAJobOnTheNode() throws Exception {
     start(Map.of());
     Path cache = Files.createDirectories(dir.resolve("cache"));
-    Path other = Files.createDirectories(cache.resolve("0b7a1c2e-0000-4000-8000-000000000001").resolve("raw"));
+    Path other =
+        Files.createDirectories(
+            cache.resolve("0b7a1c2e-0000-4000-8000-000000000001").resolve("raw"));
     Files.writeString(other.resolve("block"), "another volume's cache");
     Files.writeString(cache.resolve("keep.txt"), "not a volume");
     Path t1 = node.appTarget("app-1", "pv-k");
     node.publish("pv-k", t1, Map.of("juicefs/clean-cache", "true"), List.of("cache-dir=" + cache));
-    String uuid = node.onlyMountPod().orElseThrow().getMetadata().getAnnotations()
-        .get(MountPodNames.UUID);
+    String uuid =
+        node.onlyMountPod().orElseThrow().getMetadata().getAnnotations().get(MountPodNames.UUID);
     assertThat(uuid).isNotBlank();
     assertThat(cache.resolve(uuid).resolve("raw").resolve("chunks")).isDirectory();
 
     node.unpublish("pv-k", t1);
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
-      assertThat(node.mountPods()).isEmpty();
-      assertThat(cache.resolve(uuid)).doesNotExist();
-    });
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              assertThat(node.mountPods()).isEmpty();
+              assertThat(cache.resolve(uuid)).doesNotExist();
+            });
     assertThat(other.resolve("block")).hasContent("another volume's cache");
     assertThat(cache.resolve("keep.txt")).hasContent("not a volume");
     // The Job succeeded and was deleted by the driver.
-    await().atMost(Duration.ofSeconds(30)).until(() ->
-        node.api.batch().v1().jobs().inNamespace(node.namespace).list().getItems().isEmpty());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                node.api
+                    .batch()
+                    .v1()
+                    .jobs()
+                    .inNamespace(node.namespace)
+                    .list()
+                    .getItems()
+                    .isEmpty());
   }
 }

@@ -1,8 +1,12 @@
 package io.jfscsi.runtime.kube;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.typesafe.config.Config;
+import csi.v1.NodeUnpublishVolumeRequest;
+import csi.v1.ProbeRequest;
+import csi.v1.VolumeCapability;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -13,6 +17,7 @@ import io.jfscsi.host.SharedMountRoot;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.KubeCluster;
 import io.jfscsi.testing.KubeletStandIn;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,17 +25,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import static org.awaitility.Awaitility.await;
-import csi.v1.NodeUnpublishVolumeRequest;
-import csi.v1.ProbeRequest;
-import csi.v1.VolumeCapability;
-import java.io.IOException;
-
 /**
- * One node of the test cluster with a real driver on the kubernetes runtime: a fresh namespace
- * and Node, the {@link KubeletStandIn} that runs its pods (Mount Pods with the test-only
- * {@code juicefs} shim), and the driver built from the real ports (so the test can
- * read its runtime's request counts).
+ * One node of the test cluster with a real driver on the kubernetes runtime: a fresh namespace and
+ * Node, the {@link KubeletStandIn} that runs its pods (Mount Pods with the test-only {@code
+ * juicefs} shim), and the driver built from the real ports (so the test can read its runtime's
+ * request counts).
  */
 final class KubeNode implements AutoCloseable {
   final KubeCluster cluster = KubeCluster.shared();
@@ -65,8 +64,11 @@ final class KubeNode implements AutoCloseable {
     runtime = (KubeMountRuntime) ports.runtime();
     driver = Driver.start(config, ports);
     grpc = CsiClient.connect("unix://" + fixture.socket);
-    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> grpc.identity()
-        .probe(ProbeRequest.getDefaultInstance()).getReady().getValue());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .ignoreExceptions()
+        .until(
+            () -> grpc.identity().probe(ProbeRequest.getDefaultInstance()).getReady().getValue());
     return this;
   }
 
@@ -83,12 +85,32 @@ final class KubeNode implements AutoCloseable {
 
   /** An app pod on this node (the stand-in runs its sleep) and its CSI target path. */
   Path appTarget(String podName, String pv) throws Exception {
-    Pod pod = api.pods().inNamespace(namespace).resource(new PodBuilder().withNewMetadata()
-        .withName(podName).endMetadata().withNewSpec().withNodeName(node)
-        .addNewContainer().withName("app").withImage("busybox").withCommand("sleep", "3600")
-        .endContainer().endSpec().build()).create();
-    Path parent = fixture.kubelet.resolve("pods").resolve(pod.getMetadata().getUid())
-        .resolve("volumes").resolve("kubernetes.io~csi").resolve(pv);
+    Pod pod =
+        api.pods()
+            .inNamespace(namespace)
+            .resource(
+                new PodBuilder()
+                    .withNewMetadata()
+                    .withName(podName)
+                    .endMetadata()
+                    .withNewSpec()
+                    .withNodeName(node)
+                    .addNewContainer()
+                    .withName("app")
+                    .withImage("busybox")
+                    .withCommand("sleep", "3600")
+                    .endContainer()
+                    .endSpec()
+                    .build())
+            .create();
+    Path parent =
+        fixture
+            .kubelet
+            .resolve("pods")
+            .resolve(pod.getMetadata().getUid())
+            .resolve("volumes")
+            .resolve("kubernetes.io~csi")
+            .resolve(pv);
     Files.createDirectories(parent);
     return parent.resolve("mount");
   }
@@ -102,20 +124,25 @@ final class KubeNode implements AutoCloseable {
     var req = fixture.publishRequest(volumeId, target);
     req.putAllVolumeContext(context);
     if (!flags.isEmpty()) {
-      req.setVolumeCapability(DriverFixture.RWX.toBuilder().setMount(
-          VolumeCapability.MountVolume.newBuilder().addAllMountFlags(flags)));
+      req.setVolumeCapability(
+          DriverFixture.RWX.toBuilder()
+              .setMount(VolumeCapability.MountVolume.newBuilder().addAllMountFlags(flags)));
     }
     grpc.node().nodePublishVolume(req.build());
   }
 
   void unpublish(String volumeId, Path target) {
-    grpc.node().nodeUnpublishVolume(NodeUnpublishVolumeRequest.newBuilder()
-        .setVolumeId(volumeId).setTargetPath(target.toString()).build());
+    grpc.node()
+        .nodeUnpublishVolume(
+            NodeUnpublishVolumeRequest.newBuilder()
+                .setVolumeId(volumeId)
+                .setTargetPath(target.toString())
+                .build());
   }
 
   /**
-   * A driver on the kubernetes runtime for {@code node}, its Mount Pods in {@code namespace},
-   * with short timeouts for tests and no management HTTP; not started.
+   * A driver on the kubernetes runtime for {@code node}, its Mount Pods in {@code namespace}, with
+   * short timeouts for tests and no management HTTP; not started.
    */
   static DriverFixture driverOn(Path dir, KubeCluster cluster, String namespace, String node)
       throws IOException {
@@ -136,8 +163,11 @@ final class KubeNode implements AutoCloseable {
 
   /** The Mount Pods of {@code namespace}, those being deleted too. */
   static List<Pod> mountPods(KubernetesClient api, String namespace) {
-    return api.pods().inNamespace(namespace)
-        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP).list().getItems();
+    return api.pods()
+        .inNamespace(namespace)
+        .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
+        .list()
+        .getItems();
   }
 
   /** The only Mount Pod of {@code namespace}, if there is exactly one. */
@@ -155,9 +185,16 @@ final class KubeNode implements AutoCloseable {
   }
 
   Pod awaitReadyMountPod(String notNamed) {
-    return await().atMost(Duration.ofSeconds(40)).until(() -> mountPods().stream()
-        .filter(p -> !p.getMetadata().getName().equals(notNamed))
-        .filter(MountPodWatch::runningAndReady).findFirst(), Optional::isPresent).orElseThrow();
+    return await()
+        .atMost(Duration.ofSeconds(40))
+        .until(
+            () ->
+                mountPods().stream()
+                    .filter(p -> !p.getMetadata().getName().equals(notNamed))
+                    .filter(MountPodWatch::runningAndReady)
+                    .findFirst(),
+            Optional::isPresent)
+        .orElseThrow();
   }
 
   Map<String, Long> requests() {

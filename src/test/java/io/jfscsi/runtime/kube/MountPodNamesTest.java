@@ -42,22 +42,29 @@ class MountPodNamesTest {
     String longId = "PV_" + "x".repeat(300);
     String a = MountPodNames.podName("Node.One", longId, "abcdef");
     String b = MountPodNames.podName("Node.One", longId + "y", "abcdef");
-    assertThat(a).hasSizeLessThanOrEqualTo(253).matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+    assertThat(a)
+        .hasSizeLessThanOrEqualTo(253)
+        .matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
         .isNotEqualTo(b);
     String label = MountPodNames.volumeLabel(longId);
-    assertThat(label).hasSizeLessThanOrEqualTo(63).matches("[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+    assertThat(label)
+        .hasSizeLessThanOrEqualTo(63)
+        .matches("[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
     assertThat(MountPodNames.volumeLabel("pvc-123")).isEqualTo("pvc-123");
     assertThat(MountPodNames.hashLabel("f".repeat(64))).isEqualTo("f".repeat(63));
     ClientKey key = new ClientKey(longId, "a".repeat(64));
-    assertThat(MountPodNames.secretName("n1", key)).hasSizeLessThanOrEqualTo(253)
-        .startsWith("jfs-csi-n1-").endsWith("-aaaaaaaaaaaa-secret");
+    assertThat(MountPodNames.secretName("n1", key))
+        .hasSizeLessThanOrEqualTo(253)
+        .startsWith("jfs-csi-n1-")
+        .endsWith("-aaaaaaaaaaaa-secret");
   }
 
   @Test
   void mountPathIsOnePerPodUnderTheRoot() {
     Path root = Path.of("/var/lib/juicefs/volume");
     ClientKey key = new ClientKey("pvc-1", "abc");
-    assertThat(MountPodNames.mountPath(root, key, "qwerty")).isEqualTo(root.resolve("pvc-1-qwerty"));
+    assertThat(MountPodNames.mountPath(root, key, "qwerty"))
+        .isEqualTo(root.resolve("pvc-1-qwerty"));
     Path odd = MountPodNames.mountPath(root, new ClientKey("../../etc", "abc"), "qwerty");
     assertThat(odd.getParent()).isEqualTo(root);
     assertThat(odd.getFileName().toString()).doesNotStartWith(".").endsWith("-qwerty");

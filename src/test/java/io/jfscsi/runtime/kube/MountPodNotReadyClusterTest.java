@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
 import com.typesafe.config.Config;
+import csi.v1.ProbeRequest;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -23,8 +24,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -32,15 +33,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import csi.v1.ProbeRequest;
-import java.util.concurrent.ExecutionException;
 
 /**
  * A publish that waits on a Mount Pod that is not ready, against a real kube-apiserver and a real
- * driver over its socket: it answers before kubelet would give up (here publish-answer-deadline
- * is 8 s for kubelet's 100 s), naming the pod, its phase and its container's waiting reason; a
- * state that does not fix itself answers at once; the retry waits for the same pod; the pod goes
- * only at pod-ready-timeout.
+ * driver over its socket: it answers before kubelet would give up (here publish-answer-deadline is
+ * 8 s for kubelet's 100 s), naming the pod, its phase and its container's waiting reason; a state
+ * that does not fix itself answers at once; the retry waits for the same pod; the pod goes only at
+ * pod-ready-timeout.
  *
  * <p>Until a test starts the {@link KubeletStandIn}, no kubelet runs the node's pods, and the test
  * plays kubelet's status reports through the pods/status subresource: the stand-in runs processes
@@ -49,8 +48,7 @@ import java.util.concurrent.ExecutionException;
 class MountPodNotReadyClusterTest {
   static final Duration ANSWER_DEADLINE = Duration.ofSeconds(8);
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   KubeCluster cluster;
   KubernetesClient api;
   String namespace;
@@ -59,6 +57,7 @@ class MountPodNotReadyClusterTest {
   Driver driver;
   CsiClient grpc;
   KubeletStandIn kubelet;
+
   /**
    * Kubelet's calls, each blocking a thread of its own: not the common pool, whose one thread on
    * this 2-core machine the fabric8 client needs to complete its requests.
@@ -74,10 +73,11 @@ class MountPodNotReadyClusterTest {
     namespace = cluster.newNamespace("notready");
     node = "node-" + namespace;
     cluster.createNode(node);
-    fixture = KubeNode.driverOn(dir, cluster, namespace, node)
-        .with("roles", List.of("node"))
-        .with("publish-answer-deadline", ANSWER_DEADLINE.toSeconds() + "s")
-        .with("call-timeout", "30s");
+    fixture =
+        KubeNode.driverOn(dir, cluster, namespace, node)
+            .with("roles", List.of("node"))
+            .with("publish-answer-deadline", ANSWER_DEADLINE.toSeconds() + "s")
+            .with("call-timeout", "30s");
   }
 
   @AfterEach
@@ -102,31 +102,56 @@ class MountPodNotReadyClusterTest {
     Config config = fixture.config();
     driver = Driver.start(config, HostPorts.of(config));
     grpc = CsiClient.connect("unix://" + fixture.socket);
-    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> grpc.identity()
-        .probe(ProbeRequest.getDefaultInstance()).getReady().getValue());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .ignoreExceptions()
+        .until(
+            () -> grpc.identity().probe(ProbeRequest.getDefaultInstance()).getReady().getValue());
   }
 
   /** An app pod of this node and its CSI target for volume {@code pv}. */
   private Path appTarget(String podName, String pv) throws Exception {
-    Pod pod = api.pods().inNamespace(namespace).resource(new PodBuilder().withNewMetadata()
-        .withName(podName).endMetadata().withNewSpec().withNodeName(node)
-        .addNewContainer().withName("app").withImage("busybox").withCommand("sleep", "3600")
-        .endContainer().endSpec().build()).create();
-    Path parent = fixture.kubelet.resolve("pods").resolve(pod.getMetadata().getUid())
-        .resolve("volumes").resolve("kubernetes.io~csi").resolve(pv);
+    Pod pod =
+        api.pods()
+            .inNamespace(namespace)
+            .resource(
+                new PodBuilder()
+                    .withNewMetadata()
+                    .withName(podName)
+                    .endMetadata()
+                    .withNewSpec()
+                    .withNodeName(node)
+                    .addNewContainer()
+                    .withName("app")
+                    .withImage("busybox")
+                    .withCommand("sleep", "3600")
+                    .endContainer()
+                    .endSpec()
+                    .build())
+            .create();
+    Path parent =
+        fixture
+            .kubelet
+            .resolve("pods")
+            .resolve(pod.getMetadata().getUid())
+            .resolve("volumes")
+            .resolve("kubernetes.io~csi")
+            .resolve(pv);
     Files.createDirectories(parent);
     return parent.resolve("mount");
   }
 
   /** NodePublishVolume on a thread of its own, as kubelet calls it. */
   private CompletableFuture<Void> publish(String pv, Path target) {
-    return CompletableFuture.runAsync(() -> grpc.node().nodePublishVolume(
-        fixture.publishRequest(pv, target).build()), calls);
+    return CompletableFuture.runAsync(
+        () -> grpc.node().nodePublishVolume(fixture.publishRequest(pv, target).build()), calls);
   }
 
   private static StatusRuntimeException failureOf(CompletableFuture<Void> call, Duration within) {
-    Throwable t = catchThrowableOfType(ExecutionException.class,
-        () -> call.get(within.toMillis(), TimeUnit.MILLISECONDS)).getCause();
+    Throwable t =
+        catchThrowableOfType(
+                ExecutionException.class, () -> call.get(within.toMillis(), TimeUnit.MILLISECONDS))
+            .getCause();
     assertThat(t).isInstanceOf(StatusRuntimeException.class);
     return (StatusRuntimeException) t;
   }
@@ -136,20 +161,43 @@ class MountPodNotReadyClusterTest {
   }
 
   private Pod awaitMountPod() {
-    return await().atMost(Duration.ofSeconds(20)).until(this::mountPods, p -> p.size() == 1)
+    return await()
+        .atMost(Duration.ofSeconds(20))
+        .until(this::mountPods, p -> p.size() == 1)
         .getFirst();
   }
 
   /** Writes the status kubelet would write for a pod whose container waits for {@code reason}. */
   private void kubeletReports(String pod, String reason, String message) {
-    api.pods().inNamespace(namespace).withName(pod).editStatus(p -> new PodBuilder(p)
-        .editOrNewStatus().withPhase("Pending").withConditions(new PodConditionBuilder()
-            .withType("PodScheduled").withStatus("True").build())
-        .withContainerStatuses(new ContainerStatusBuilder().withName(MountPodNames.CONTAINER)
-            .withImage("juicedata/mount:test").withImageID("").withReady(false)
-            .withRestartCount(0).withNewState().withNewWaiting().withReason(reason)
-            .withMessage(message).endWaiting().endState().build())
-        .endStatus().build());
+    api.pods()
+        .inNamespace(namespace)
+        .withName(pod)
+        .editStatus(
+            p ->
+                new PodBuilder(p)
+                    .editOrNewStatus()
+                    .withPhase("Pending")
+                    .withConditions(
+                        new PodConditionBuilder()
+                            .withType("PodScheduled")
+                            .withStatus("True")
+                            .build())
+                    .withContainerStatuses(
+                        new ContainerStatusBuilder()
+                            .withName(MountPodNames.CONTAINER)
+                            .withImage("juicedata/mount:test")
+                            .withImageID("")
+                            .withReady(false)
+                            .withRestartCount(0)
+                            .withNewState()
+                            .withNewWaiting()
+                            .withReason(reason)
+                            .withMessage(message)
+                            .endWaiting()
+                            .endState()
+                            .build())
+                    .endStatus()
+                    .build());
   }
 
   @Test
@@ -164,13 +212,19 @@ class MountPodNotReadyClusterTest {
 
     StatusRuntimeException answer = failureOf(first, ANSWER_DEADLINE.plusSeconds(10));
     Duration took = Duration.ofNanos(System.nanoTime() - began);
-    System.out.println("slow Mount Pod: first publish answered after " + took.toMillis()
-        + " ms: " + answer.getStatus());
+    System.out.println(
+        "slow Mount Pod: first publish answered after "
+            + took.toMillis()
+            + " ms: "
+            + answer.getStatus());
     assertThat(answer.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
     assertThat(answer.getStatus().getDescription())
         .contains("volume pv-slow is not ready after 8 s")
-        .contains("Mount Pod " + name + " is Pending; container jfs-mount is waiting: "
-            + "ContainerCreating")
+        .contains(
+            "Mount Pod "
+                + name
+                + " is Pending; container jfs-mount is waiting: "
+                + "ContainerCreating")
         .contains("the retry waits for the same one");
     assertThat(took).isGreaterThanOrEqualTo(ANSWER_DEADLINE).isLessThan(Duration.ofSeconds(20));
 
@@ -201,28 +255,45 @@ class MountPodNotReadyClusterTest {
     CompletableFuture<Void> first = publish("pv-image", target);
     Pod pod = awaitMountPod();
     String name = pod.getMetadata().getName();
-    String secret = PodSource.parse(pod.getMetadata().getAnnotations().get(MountPodNames.SOURCE))
-        .orElseThrow().secret();
+    String secret =
+        PodSource.parse(pod.getMetadata().getAnnotations().get(MountPodNames.SOURCE))
+            .orElseThrow()
+            .secret();
     long reported = System.nanoTime();
-    kubeletReports(name, "ErrImagePull", "rpc error: code = NotFound desc = failed to pull and "
-        + "unpack image \"docker.io/juicedata/mount:test\": not found");
+    kubeletReports(
+        name,
+        "ErrImagePull",
+        "rpc error: code = NotFound desc = failed to pull and "
+            + "unpack image \"docker.io/juicedata/mount:test\": not found");
 
     StatusRuntimeException answer = failureOf(first, Duration.ofSeconds(5));
     Duration took = Duration.ofNanos(System.nanoTime() - reported);
-    System.out.println("image pull error: publish answered " + took.toMillis()
-        + " ms after kubelet's report: " + answer.getStatus());
+    System.out.println(
+        "image pull error: publish answered "
+            + took.toMillis()
+            + " ms after kubelet's report: "
+            + answer.getStatus());
     assertThat(answer.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(answer.getStatus().getDescription())
         .contains("volume pv-image cannot be served until this is fixed")
-        .contains("Mount Pod " + name + " is Pending; container jfs-mount is waiting: "
-            + "ErrImagePull: rpc error: code = NotFound desc = failed to pull and unpack image "
-            + "\"docker.io/juicedata/mount:test\": not found");
+        .contains(
+            "Mount Pod "
+                + name
+                + " is Pending; container jfs-mount is waiting: "
+                + "ErrImagePull: rpc error: code = NotFound desc = failed to pull and unpack image "
+                + "\"docker.io/juicedata/mount:test\": not found");
 
     // Kubelet backs off the pull; its retries of the publish are answered at once, same pod.
     kubeletReports(name, "ImagePullBackOff", "Back-off pulling image \"juicedata/mount:test\"");
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-        assertThat(failureOf(publish("pv-image", target), Duration.ofSeconds(3)).getStatus()
-            .getDescription()).contains("ImagePullBackOff: Back-off pulling image"));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        failureOf(publish("pv-image", target), Duration.ofSeconds(3))
+                            .getStatus()
+                            .getDescription())
+                    .contains("ImagePullBackOff: Back-off pulling image"));
     assertThat(mountPods()).extracting(p -> p.getMetadata().getName()).containsExactly(name);
     assertThat(PodReferences.targets(mountPods().getFirst().getMetadata().getAnnotations()))
         .isEmpty();
@@ -230,11 +301,15 @@ class MountPodNotReadyClusterTest {
     // Nobody fixes it: at pod-ready-timeout (25 s) the driver deletes the pod. The API server
     // keeps a pod bound to a node until that node's kubelet confirms the deletion: the stand-in
     // plays that part only now, so it never ran the pod.
-    await().atMost(Duration.ofSeconds(40)).until(() -> mountPods().stream()
-        .allMatch(p -> p.getMetadata().getDeletionTimestamp() != null));
+    await()
+        .atMost(Duration.ofSeconds(40))
+        .until(
+            () ->
+                mountPods().stream().allMatch(p -> p.getMetadata().getDeletionTimestamp() != null));
     kubelet = new KubeletStandIn(cluster, node).start();
     await().atMost(Duration.ofSeconds(30)).until(() -> mountPods().isEmpty());
-    await().atMost(Duration.ofSeconds(10)).until(() ->
-        api.secrets().inNamespace(namespace).withName(secret).get() == null);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> api.secrets().inNamespace(namespace).withName(secret).get() == null);
   }
 }

@@ -22,21 +22,43 @@ import org.junit.jupiter.api.Test;
  */
 class MountPodProgressTest {
   static final String PASSWORD = "s3cr3t-pw";
-  static final Redactor REDACTOR = Redactor.forSettings(SettingsParser.parse(new VolumeSource(
-      "pv-a", Map.of("name", "fs1", "metaurl", "redis://:" + PASSWORD + "@10.0.0.9:6379/1"),
-      Map.of(), List.of())));
+  static final Redactor REDACTOR =
+      Redactor.forSettings(
+          SettingsParser.parse(
+              new VolumeSource(
+                  "pv-a",
+                  Map.of("name", "fs1", "metaurl", "redis://:" + PASSWORD + "@10.0.0.9:6379/1"),
+                  Map.of(),
+                  List.of())));
   static final Path MOUNT = Path.of("/var/lib/juicefs/volume/pv-a-abcdef");
 
   static PodBuilder pending() {
-    return new PodBuilder().withNewMetadata().withName("juicefs-n-pv-a-abcdef").endMetadata()
-        .withNewStatus().withPhase("Pending").endStatus();
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName("juicefs-n-pv-a-abcdef")
+        .endMetadata()
+        .withNewStatus()
+        .withPhase("Pending")
+        .endStatus();
   }
 
   static Pod waiting(String reason, String message) {
-    return pending().editStatus().withContainerStatuses(new ContainerStatusBuilder()
-        .withName(MountPodNames.CONTAINER).withRestartCount(0).withReady(false).withNewState()
-        .withNewWaiting().withReason(reason).withMessage(message).endWaiting().endState().build())
-        .endStatus().build();
+    return pending()
+        .editStatus()
+        .withContainerStatuses(
+            new ContainerStatusBuilder()
+                .withName(MountPodNames.CONTAINER)
+                .withRestartCount(0)
+                .withReady(false)
+                .withNewState()
+                .withNewWaiting()
+                .withReason(reason)
+                .withMessage(message)
+                .endWaiting()
+                .endState()
+                .build())
+        .endStatus()
+        .build();
   }
 
   static StartProgress of(Pod pod) {
@@ -46,40 +68,55 @@ class MountPodProgressTest {
   @Test
   void aContainerBeingCreatedIsNotStuck() {
     StartProgress p = of(waiting("ContainerCreating", null));
-    assertThat(p.description()).isEqualTo("Mount Pod juicefs-n-pv-a-abcdef is Pending; "
-        + "container jfs-mount is waiting: ContainerCreating");
+    assertThat(p.description())
+        .isEqualTo(
+            "Mount Pod juicefs-n-pv-a-abcdef is Pending; "
+                + "container jfs-mount is waiting: ContainerCreating");
     assertThat(p.stuck()).isFalse();
   }
 
   @Test
   void imagePullErrorsAreStuckAndSayWhichImage() {
     for (String reason : List.of("ErrImagePull", "ImagePullBackOff", "InvalidImageName")) {
-      StartProgress p = of(waiting(reason,
-          "Back-off pulling image \"juicedata/mount:nope\""));
+      StartProgress p = of(waiting(reason, "Back-off pulling image \"juicedata/mount:nope\""));
       assertThat(p.stuck()).as(reason).isTrue();
-      assertThat(p.description()).contains("container jfs-mount is waiting: " + reason
-          + ": Back-off pulling image \"juicedata/mount:nope\"");
+      assertThat(p.description())
+          .contains(
+              "container jfs-mount is waiting: "
+                  + reason
+                  + ": Back-off pulling image \"juicedata/mount:nope\"");
     }
   }
 
   @Test
   void aMissingSecretIsStuck() {
-    StartProgress p = of(waiting("CreateContainerConfigError",
-        "secret \"jfs-csi-n-pv-a-secret\" not found"));
+    StartProgress p =
+        of(waiting("CreateContainerConfigError", "secret \"jfs-csi-n-pv-a-secret\" not found"));
     assertThat(p.stuck()).isTrue();
-    assertThat(p.description()).endsWith("CreateContainerConfigError: secret "
-        + "\"jfs-csi-n-pv-a-secret\" not found");
+    assertThat(p.description())
+        .endsWith("CreateContainerConfigError: secret " + "\"jfs-csi-n-pv-a-secret\" not found");
   }
 
   @Test
   void anUnschedulablePodIsStuckAndSaysWhyFromItsCondition() {
-    Pod pod = pending().editStatus().withConditions(new PodConditionBuilder()
-        .withType("PodScheduled").withStatus("False").withReason("Unschedulable")
-        .withMessage("0/1 nodes are available: 1 Insufficient cpu.").build()).endStatus().build();
+    Pod pod =
+        pending()
+            .editStatus()
+            .withConditions(
+                new PodConditionBuilder()
+                    .withType("PodScheduled")
+                    .withStatus("False")
+                    .withReason("Unschedulable")
+                    .withMessage("0/1 nodes are available: 1 Insufficient cpu.")
+                    .build())
+            .endStatus()
+            .build();
     StartProgress p = of(pod);
     assertThat(p.stuck()).isTrue();
-    assertThat(p.description()).isEqualTo("Mount Pod juicefs-n-pv-a-abcdef is Pending; not "
-        + "scheduled: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.");
+    assertThat(p.description())
+        .isEqualTo(
+            "Mount Pod juicefs-n-pv-a-abcdef is Pending; not "
+                + "scheduled: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.");
   }
 
   @Test
@@ -89,41 +126,83 @@ class MountPodProgressTest {
       lines.add("2026/12/07 juicefs[7] <INFO>: line " + i);
     }
     lines.add("<FATAL>: meta redis://:" + PASSWORD + "@10.0.0.9:6379/1: connection refused");
-    Pod pod = new PodBuilder(waiting("CrashLoopBackOff", "back-off 20s restarting failed "
-        + "container=jfs-mount")).editStatus().withPhase("Running").editFirstContainerStatus()
-        .withRestartCount(2).withNewLastState().withNewTerminated().withExitCode(1)
-        .withReason("Error").withMessage(String.join("\n", lines)).endTerminated().endLastState()
-        .endContainerStatus().endStatus().build();
+    Pod pod =
+        new PodBuilder(
+                waiting(
+                    "CrashLoopBackOff", "back-off 20s restarting failed " + "container=jfs-mount"))
+            .editStatus()
+            .withPhase("Running")
+            .editFirstContainerStatus()
+            .withRestartCount(2)
+            .withNewLastState()
+            .withNewTerminated()
+            .withExitCode(1)
+            .withReason("Error")
+            .withMessage(String.join("\n", lines))
+            .endTerminated()
+            .endLastState()
+            .endContainerStatus()
+            .endStatus()
+            .build();
     StartProgress p = of(pod);
     assertThat(p.stuck()).isTrue();
     assertThat(p.description())
         .contains("container jfs-mount is waiting: CrashLoopBackOff: back-off 20s")
         .contains("it restarted 2 times, its last run ended with exit code 1 (Error): ...")
         .contains("line 59 | <FATAL>: meta ******: connection refused")
-        .doesNotContain(PASSWORD).doesNotContain("\n").doesNotContain("line 0 |");
+        .doesNotContain(PASSWORD)
+        .doesNotContain("\n")
+        .doesNotContain("line 0 |");
   }
 
   @Test
   void aReadyPodWhoseMountDoesNotAnswerSaysSo() {
-    Pod pod = new PodBuilder().withNewMetadata().withName("juicefs-n-pv-a-abcdef").endMetadata()
-        .withNewStatus().withPhase("Running").withConditions(new PodConditionBuilder()
-            .withType("Ready").withStatus("True").build()).withContainerStatuses(
-            new ContainerStatusBuilder().withName(MountPodNames.CONTAINER).withReady(true)
-                .withRestartCount(0).withNewState().withNewRunning().endRunning().endState()
-                .build()).endStatus().build();
+    Pod pod =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName("juicefs-n-pv-a-abcdef")
+            .endMetadata()
+            .withNewStatus()
+            .withPhase("Running")
+            .withConditions(new PodConditionBuilder().withType("Ready").withStatus("True").build())
+            .withContainerStatuses(
+                new ContainerStatusBuilder()
+                    .withName(MountPodNames.CONTAINER)
+                    .withReady(true)
+                    .withRestartCount(0)
+                    .withNewState()
+                    .withNewRunning()
+                    .endRunning()
+                    .endState()
+                    .build())
+            .endStatus()
+            .build();
     StartProgress p = of(pod);
     assertThat(p.stuck()).isFalse();
-    assertThat(p.description()).isEqualTo("Mount Pod juicefs-n-pv-a-abcdef is Running; it is "
-        + "Ready, but its mount at " + MOUNT + " does not answer on this host yet");
+    assertThat(p.description())
+        .isEqualTo(
+            "Mount Pod juicefs-n-pv-a-abcdef is Running; it is "
+                + "Ready, but its mount at "
+                + MOUNT
+                + " does not answer on this host yet");
   }
 
   @Test
   void aPodRejectedByTheNodeSaysWhy() {
-    Pod pod = pending().editStatus().withPhase("Failed").withReason("OutOfcpu")
-        .withMessage("Pod Node didn't have enough resource: cpu, requested: 1000, used: 1800, "
-            + "capacity: 2000").endStatus().build();
-    assertThat(of(pod).description()).isEqualTo("Mount Pod juicefs-n-pv-a-abcdef is Failed "
-        + "(OutOfcpu: Pod Node didn't have enough resource: cpu, requested: 1000, used: 1800, "
-        + "capacity: 2000)");
+    Pod pod =
+        pending()
+            .editStatus()
+            .withPhase("Failed")
+            .withReason("OutOfcpu")
+            .withMessage(
+                "Pod Node didn't have enough resource: cpu, requested: 1000, used: 1800, "
+                    + "capacity: 2000")
+            .endStatus()
+            .build();
+    assertThat(of(pod).description())
+        .isEqualTo(
+            "Mount Pod juicefs-n-pv-a-abcdef is Failed "
+                + "(OutOfcpu: Pod Node didn't have enough resource: cpu, requested: 1000, used: 1800, "
+                + "capacity: 2000)");
   }
 }

@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSource;
 import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.runtime.ClientRecord;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -18,13 +20,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
-import io.jfscsi.juicefs.SettingsParser;
-import java.net.URI;
 
 class PodReferencesTest {
   static final ClientKey KEY = new ClientKey("pv-1", "abc");
-  static final VolumeSource SOURCE = new VolumeSource("pv-1", Map.of("name", "x", "metaurl", "redis://h"),
-      Map.of("juicefs/mount-delete-delay", "30s"), List.of("cache-size=10"));
+  static final VolumeSource SOURCE =
+      new VolumeSource(
+          "pv-1",
+          Map.of("name", "x", "metaurl", "redis://h"),
+          Map.of("juicefs/mount-delete-delay", "30s"),
+          List.of("cache-size=10"));
   static final String T1 = "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~csi/pv-1/mount";
   static final String T2 = "/var/lib/kubelet/pods/u2/volumes/kubernetes.io~csi/pv-1/mount";
 
@@ -38,7 +42,8 @@ class PodReferencesTest {
     ClientRecord r = record(Set.of(T1, T2), Set.of(T2), Optional.of(at));
     Map<String, String> a = new HashMap<>(PodReferences.of(r));
     a.put("unrelated", "kept");
-    assertThat(a).containsEntry(MountPodNames.referenceKey(T1), T1)
+    assertThat(a)
+        .containsEntry(MountPodNames.referenceKey(T1), T1)
         .containsEntry("juicefs-delete-at", "2030-01-02T03:04:05Z");
     assertThat(PodReferences.targets(a)).containsExactlyInAnyOrder(T1, T2);
     assertThat(PodReferences.readOnly(a)).containsExactly(T2);
@@ -48,17 +53,24 @@ class PodReferencesTest {
 
   @Test
   void theDiffAddsAndRemovesOnlyWhatChanged() {
-    Map<String, String> current = new HashMap<>(PodReferences.of(
-        record(Set.of(T1), Set.of(), Optional.of(Instant.parse("2030-01-01T00:00:00Z")))));
+    Map<String, String> current =
+        new HashMap<>(
+            PodReferences.of(
+                record(Set.of(T1), Set.of(), Optional.of(Instant.parse("2030-01-01T00:00:00Z")))));
     current.put("juicefs-delete-delay", "30s");
     current.put(MountPodNames.SOURCE, "{}");
-    Map<String, String> patch = PodReferences.diff(current, record(Set.of(T2), Set.of(), Optional.empty()));
-    assertThat(patch).containsEntry(MountPodNames.referenceKey(T2), T2)
+    Map<String, String> patch =
+        PodReferences.diff(current, record(Set.of(T2), Set.of(), Optional.empty()));
+    assertThat(patch)
+        .containsEntry(MountPodNames.referenceKey(T2), T2)
         .containsEntry(MountPodNames.referenceKey(T1), null)
-        .containsEntry("juicefs-delete-at", null).hasSize(3);
+        .containsEntry("juicefs-delete-at", null)
+        .hasSize(3);
     assertThat(PodReferences.addsReference(current, patch)).isTrue();
-    Map<String, String> removal = PodReferences.diff(current,
-        record(Set.of(), Set.of(), Optional.of(Instant.parse("2030-01-01T00:00:00Z"))));
+    Map<String, String> removal =
+        PodReferences.diff(
+            current,
+            record(Set.of(), Set.of(), Optional.of(Instant.parse("2030-01-01T00:00:00Z"))));
     assertThat(removal).containsOnlyKeys(MountPodNames.referenceKey(T1));
     assertThat(PodReferences.addsReference(current, removal)).isFalse();
   }
@@ -83,41 +95,82 @@ class PodReferencesTest {
     Map<String, String> context = new HashMap<>(SOURCE.context());
     context.put("csi.storage.k8s.io/pod.name", "app-1");
     context.put("csi.storage.k8s.io/pod.uid", "u1");
-    PodSource s = PodSource.of(new VolumeSource("pv-1", SOURCE.secrets(), context,
-        SOURCE.mountFlags()), "jfs-csi-sec");
+    PodSource s =
+        PodSource.of(
+            new VolumeSource("pv-1", SOURCE.secrets(), context, SOURCE.mountFlags()),
+            "jfs-csi-sec");
     assertThat(s.context()).isEqualTo(SOURCE.context());
   }
 
   @Test
   void goDriverPodsAreReadBack() {
-    Pod pod = new PodBuilder().withNewMetadata().withName("juicefs-n1-pv-9-abcdef")
-        .addToLabels("app.kubernetes.io/name", "juicefs-mount").addToLabels("volume-id", "pv-9")
-        .addToAnnotations(MountPodNames.referenceKey(T1), T1)
-        .addToAnnotations("juicefs-uniqueid", "pv-9").endMetadata()
-        .withNewSpec().addNewContainer().withName("jfs-mount")
-        .withCommand("sh", "-c", "/usr/local/bin/juicefs format --storage=s3 ${metaurl} vol9 && "
-            + "exec /bin/mount.juicefs ${metaurl} /jfs/pv-9-abcdef -o metrics=0.0.0.0:9567")
-        .addNewEnv().withName("metaurl").withNewValueFrom().withNewSecretKeyRef()
-        .withName("juicefs-pv-9-secret").withKey("metaurl").endSecretKeyRef().endValueFrom().endEnv()
-        .addNewVolumeMount().withName("jfs-dir").withMountPath("/jfs").withMountPropagation("Bidirectional")
-        .endVolumeMount().endContainer()
-        .addNewVolume().withName("jfs-dir").withNewHostPath().withPath("/var/lib/juicefs/volume")
-        .endHostPath().endVolume().endSpec().build();
+    Pod pod =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName("juicefs-n1-pv-9-abcdef")
+            .addToLabels("app.kubernetes.io/name", "juicefs-mount")
+            .addToLabels("volume-id", "pv-9")
+            .addToAnnotations(MountPodNames.referenceKey(T1), T1)
+            .addToAnnotations("juicefs-uniqueid", "pv-9")
+            .endMetadata()
+            .withNewSpec()
+            .addNewContainer()
+            .withName("jfs-mount")
+            .withCommand(
+                "sh",
+                "-c",
+                "/usr/local/bin/juicefs format --storage=s3 ${metaurl} vol9 && "
+                    + "exec /bin/mount.juicefs ${metaurl} /jfs/pv-9-abcdef -o metrics=0.0.0.0:9567")
+            .addNewEnv()
+            .withName("metaurl")
+            .withNewValueFrom()
+            .withNewSecretKeyRef()
+            .withName("juicefs-pv-9-secret")
+            .withKey("metaurl")
+            .endSecretKeyRef()
+            .endValueFrom()
+            .endEnv()
+            .addNewVolumeMount()
+            .withName("jfs-dir")
+            .withMountPath("/jfs")
+            .withMountPropagation("Bidirectional")
+            .endVolumeMount()
+            .endContainer()
+            .addNewVolume()
+            .withName("jfs-dir")
+            .withNewHostPath()
+            .withPath("/var/lib/juicefs/volume")
+            .endHostPath()
+            .endVolume()
+            .endSpec()
+            .build();
     assertThat(GoMountPods.isGoPod(pod)).isTrue();
     assertThat(GoMountPods.secretName(pod)).contains("juicefs-pv-9-secret");
     assertThat(GoMountPods.mountPath(pod)).contains(Path.of("/var/lib/juicefs/volume/pv-9-abcdef"));
-    var secret = new SecretBuilder().withNewMetadata().withName("juicefs-pv-9-secret").endMetadata()
-        .addToData("metaurl", b64("redis://:pw@r:6379/2"))
-        .addToData("secretkey", b64("sk"))
-        .addToData("jfsSettings", b64("{\"name\":\"vol9\",\"metaurl\":\"redis://:pw@r:6379/2\","
-            + "\"storage\":\"s3\",\"envs_map\":{\"A\":\"b\"},\"deleted_delay\":\"1m\","
-            + "\"clean_cache\":true,\"Options\":[\"cache-size=5\"]}"))
-        .build();
+    var secret =
+        new SecretBuilder()
+            .withNewMetadata()
+            .withName("juicefs-pv-9-secret")
+            .endMetadata()
+            .addToData("metaurl", b64("redis://:pw@r:6379/2"))
+            .addToData("secretkey", b64("sk"))
+            .addToData(
+                "jfsSettings",
+                b64(
+                    "{\"name\":\"vol9\",\"metaurl\":\"redis://:pw@r:6379/2\","
+                        + "\"storage\":\"s3\",\"envs_map\":{\"A\":\"b\"},\"deleted_delay\":\"1m\","
+                        + "\"clean_cache\":true,\"Options\":[\"cache-size=5\"]}"))
+            .build();
     VolumeSource src = GoMountPods.source(pod, secret).orElseThrow();
     assertThat(src.volumeId()).isEqualTo("pv-9");
-    assertThat(src.secrets()).containsEntry("name", "vol9").containsEntry("metaurl", "redis://:pw@r:6379/2")
-        .containsEntry("storage", "s3").containsEntry("secret-key", "sk").containsKey("envs");
-    assertThat(src.context()).containsEntry("juicefs/mount-delete-delay", "1m")
+    assertThat(src.secrets())
+        .containsEntry("name", "vol9")
+        .containsEntry("metaurl", "redis://:pw@r:6379/2")
+        .containsEntry("storage", "s3")
+        .containsEntry("secret-key", "sk")
+        .containsKey("envs");
+    assertThat(src.context())
+        .containsEntry("juicefs/mount-delete-delay", "1m")
         .containsEntry("juicefs/clean-cache", "true");
     assertThat(src.mountFlags()).containsExactly("cache-size=5");
     SettingsParser.parse(src); // parses
@@ -126,17 +179,26 @@ class PodReferencesTest {
   @Test
   void requestsAreCountedByMethodAndResource() {
     var counter = new RequestCounter();
-    assertThat(RequestCounter.describe("PATCH", URI.create("https://h/api/v1/namespaces/ns/pods/p1")))
+    assertThat(
+            RequestCounter.describe("PATCH", URI.create("https://h/api/v1/namespaces/ns/pods/p1")))
         .isEqualTo("PATCH pods");
-    assertThat(RequestCounter.describe("GET", URI.create("https://h/api/v1/namespaces/ns/pods" + "?" + "watch=true&x=1")))
+    assertThat(
+            RequestCounter.describe(
+                "GET", URI.create("https://h/api/v1/namespaces/ns/pods" + "?" + "watch=true&x=1")))
         .isEqualTo("WATCH pods");
-    assertThat(RequestCounter.describe("GET", URI.create("https://h/api/v1/pods" + "?" + "fieldSelector=x")))
+    assertThat(
+            RequestCounter.describe(
+                "GET", URI.create("https://h/api/v1/pods" + "?" + "fieldSelector=x")))
         .isEqualTo("GET pods");
-    assertThat(RequestCounter.describe("POST", URI.create("https://h/apis/batch/v1/namespaces/ns/jobs")))
+    assertThat(
+            RequestCounter.describe(
+                "POST", URI.create("https://h/apis/batch/v1/namespaces/ns/jobs")))
         .isEqualTo("POST jobs");
-    assertThat(RequestCounter.describe("GET", URI.create("https://h/api/v1/namespaces/ns/pods/p/log")))
+    assertThat(
+            RequestCounter.describe("GET", URI.create("https://h/api/v1/namespaces/ns/pods/p/log")))
         .isEqualTo("GET pods/log");
-    assertThat(RequestCounter.since(Map.of("a", 1L), Map.of("a", 3L, "b", 0L))).containsExactly(Map.entry("a", 2L));
+    assertThat(RequestCounter.since(Map.of("a", 1L), Map.of("a", 3L, "b", 0L)))
+        .containsExactly(Map.entry("a", 2L));
     assertThat(counter.snapshot()).isEmpty();
   }
 

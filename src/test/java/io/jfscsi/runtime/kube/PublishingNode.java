@@ -2,6 +2,10 @@ package io.jfscsi.runtime.kube;
 
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.IThrowableProxy;
+import ch.qos.logback.core.read.ListAppender;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
@@ -11,10 +15,6 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.storage.CSIDriverBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.classic.spi.IThrowableProxy;
-import ch.qos.logback.core.read.ListAppender;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.KubeCluster;
 import io.jfscsi.testing.KubeletStandIn;
@@ -24,18 +24,18 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
-import org.slf4j.LoggerFactory;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.assertj.core.api.Assertions;
+import org.slf4j.LoggerFactory;
 
 /**
- * One node of the test cluster as kubelet drives it: a real driver (node role, runtime
- * kubernetes) in a fresh namespace, and a {@link KubeletStandIn} that publishes app pods' CSI
- * volumes through the driver's socket and runs the Mount Pods the driver creates. Volumes are
- * static PVs of csi.juicefs.com whose nodePublishSecretRef is the Secret {@code jfs} (the
- * embedded {@code local://} file system of {@link DriverFixture#data}), each with a claim bound
- * to it by kube-controller-manager.
+ * One node of the test cluster as kubelet drives it: a real driver (node role, runtime kubernetes)
+ * in a fresh namespace, and a {@link KubeletStandIn} that publishes app pods' CSI volumes through
+ * the driver's socket and runs the Mount Pods the driver creates. Volumes are static PVs of
+ * csi.juicefs.com whose nodePublishSecretRef is the Secret {@code jfs} (the embedded {@code
+ * local://} file system of {@link DriverFixture#data}), each with a claim bound to it by
+ * kube-controller-manager.
  */
 final class PublishingNode implements AutoCloseable {
   static final String DRIVER = "csi.juicefs.com";
@@ -59,14 +59,33 @@ final class PublishingNode implements AutoCloseable {
     node = "node-" + namespace;
     cluster.createNode(node);
     if (api.storage().v1().csiDrivers().withName(DRIVER).get() == null) {
-      api.storage().v1().csiDrivers().resource(new CSIDriverBuilder().withNewMetadata()
-          .withName(DRIVER).endMetadata().withNewSpec().withAttachRequired(false)
-          .withPodInfoOnMount(true).withVolumeLifecycleModes("Persistent").endSpec().build())
+      api.storage()
+          .v1()
+          .csiDrivers()
+          .resource(
+              new CSIDriverBuilder()
+                  .withNewMetadata()
+                  .withName(DRIVER)
+                  .endMetadata()
+                  .withNewSpec()
+                  .withAttachRequired(false)
+                  .withPodInfoOnMount(true)
+                  .withVolumeLifecycleModes("Persistent")
+                  .endSpec()
+                  .build())
           .createOr(existing -> existing.update());
     }
     driver = KubeNode.driverOn(dir, cluster, namespace, node).with("roles", List.of("node"));
-    api.secrets().inNamespace(namespace).resource(new SecretBuilder().withNewMetadata()
-        .withName("jfs").endMetadata().addToStringData(driver.secrets()).build()).create();
+    api.secrets()
+        .inNamespace(namespace)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName("jfs")
+                .endMetadata()
+                .addToStringData(driver.secrets())
+                .build())
+        .create();
   }
 
   /**
@@ -74,8 +93,9 @@ final class PublishingNode implements AutoCloseable {
    * exactly its rules ({@link ManifestRbac}); {@link #forbiddenCalls} then lists every 403 logged.
    */
   PublishingNode withNodeRbac(Path kubeconfigFile) throws Exception {
-    Path kubeconfig = ManifestRbac.bind(cluster, namespace, Path.of("deploy/base/rbac-node.yaml"),
-        kubeconfigFile);
+    Path kubeconfig =
+        ManifestRbac.bind(
+            cluster, namespace, Path.of("deploy/base/rbac-node.yaml"), kubeconfigFile);
     driver.with("kubernetes.kubeconfig", kubeconfig.toString());
     rbac = true;
     return this;
@@ -83,9 +103,12 @@ final class PublishingNode implements AutoCloseable {
 
   /** Every message (with its causes) logged since this node was made that tells of a 403. */
   List<String> forbiddenCalls() {
-    return logs.list.stream().filter(e -> !e.getLoggerName().startsWith("io.jfscsi.testing"))
-        .map(e -> e.getLoggerName() + ": " + e.getFormattedMessage() + causes(e.getThrowableProxy()))
-        .filter(m -> FORBIDDEN.matcher(m).find()).toList();
+    return logs.list.stream()
+        .filter(e -> !e.getLoggerName().startsWith("io.jfscsi.testing"))
+        .map(
+            e -> e.getLoggerName() + ": " + e.getFormattedMessage() + causes(e.getThrowableProxy()))
+        .filter(m -> FORBIDDEN.matcher(m).find())
+        .toList();
   }
 
   private static String causes(IThrowableProxy t) {
@@ -97,8 +120,10 @@ final class PublishingNode implements AutoCloseable {
   }
 
   PublishingNode startKubelet() {
-    kubelet = new KubeletStandIn(cluster, node, "unix://" + driver.socket, driver.kubelet)
-        .withBackoff(Duration.ofMillis(200), Duration.ofSeconds(2)).start();
+    kubelet =
+        new KubeletStandIn(cluster, node, "unix://" + driver.socket, driver.kubelet)
+            .withBackoff(Duration.ofMillis(200), Duration.ofSeconds(2))
+            .start();
     return this;
   }
 
@@ -108,58 +133,119 @@ final class PublishingNode implements AutoCloseable {
   }
 
   /**
-   * A static PV {@code <namespace>-<claim>} (RWX, the given volumeAttributes and mountOptions)
-   * and the claim {@code claim} bound to it; returns the PV's name once the claim is Bound.
+   * A static PV {@code <namespace>-<claim>} (RWX, the given volumeAttributes and mountOptions) and
+   * the claim {@code claim} bound to it; returns the PV's name once the claim is Bound.
    */
   String staticVolume(String claim, Map<String, String> attributes, List<String> mountOptions) {
     String pv = namespace + "-" + claim;
-    api.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName(pv)
-        .addToLabels(TEST_NS_LABEL, namespace).endMetadata().withNewSpec()
-        .withAccessModes("ReadWriteMany").addToCapacity("storage", new Quantity("1Gi"))
-        .withPersistentVolumeReclaimPolicy("Retain").withStorageClassName("")
-        .withMountOptions(mountOptions)
-        .withNewClaimRef().withNamespace(namespace).withName(claim).endClaimRef()
-        .withNewCsi().withDriver(DRIVER).withVolumeHandle(pv).withFsType("juicefs")
-        .withVolumeAttributes(attributes)
-        .withNewNodePublishSecretRef().withName("jfs").withNamespace(namespace)
-        .endNodePublishSecretRef().endCsi().endSpec().build()).create();
-    api.persistentVolumeClaims().inNamespace(namespace).resource(new PersistentVolumeClaimBuilder()
-        .withNewMetadata().withName(claim).endMetadata().withNewSpec()
-        .withAccessModes("ReadWriteMany").withStorageClassName("").withVolumeName(pv)
-        .withNewResources().addToRequests("storage", new Quantity("1Gi")).endResources()
-        .endSpec().build()).create();
-    await().atMost(Duration.ofSeconds(60)).until(() -> {
-      PersistentVolumeClaim c = api.persistentVolumeClaims().inNamespace(namespace)
-          .withName(claim).get();
-      return c.getStatus() != null && "Bound".equals(c.getStatus().getPhase());
-    });
+    api.persistentVolumes()
+        .resource(
+            new PersistentVolumeBuilder()
+                .withNewMetadata()
+                .withName(pv)
+                .addToLabels(TEST_NS_LABEL, namespace)
+                .endMetadata()
+                .withNewSpec()
+                .withAccessModes("ReadWriteMany")
+                .addToCapacity("storage", new Quantity("1Gi"))
+                .withPersistentVolumeReclaimPolicy("Retain")
+                .withStorageClassName("")
+                .withMountOptions(mountOptions)
+                .withNewClaimRef()
+                .withNamespace(namespace)
+                .withName(claim)
+                .endClaimRef()
+                .withNewCsi()
+                .withDriver(DRIVER)
+                .withVolumeHandle(pv)
+                .withFsType("juicefs")
+                .withVolumeAttributes(attributes)
+                .withNewNodePublishSecretRef()
+                .withName("jfs")
+                .withNamespace(namespace)
+                .endNodePublishSecretRef()
+                .endCsi()
+                .endSpec()
+                .build())
+        .create();
+    api.persistentVolumeClaims()
+        .inNamespace(namespace)
+        .resource(
+            new PersistentVolumeClaimBuilder()
+                .withNewMetadata()
+                .withName(claim)
+                .endMetadata()
+                .withNewSpec()
+                .withAccessModes("ReadWriteMany")
+                .withStorageClassName("")
+                .withVolumeName(pv)
+                .withNewResources()
+                .addToRequests("storage", new Quantity("1Gi"))
+                .endResources()
+                .endSpec()
+                .build())
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              PersistentVolumeClaim c =
+                  api.persistentVolumeClaims().inNamespace(namespace).withName(claim).get();
+              return c.getStatus() != null && "Bound".equals(c.getStatus().getPhase());
+            });
     return pv;
   }
 
   /** An app pod on this node that mounts claim {@code claim} at /data. */
   Pod appPod(String name, String claim) {
-    return api.pods().inNamespace(namespace).resource(new PodBuilder().withNewMetadata()
-        .withName(name).endMetadata().withNewSpec().withNodeName(node)
-        .withTerminationGracePeriodSeconds(1L)
-        .addNewContainer().withName("app").withImage("busybox").withCommand("sleep", "600")
-        .addNewVolumeMount().withName("data").withMountPath("/data").endVolumeMount()
-        .endContainer().addNewVolume().withName("data").withNewPersistentVolumeClaim()
-        .withClaimName(claim).endPersistentVolumeClaim().endVolume().endSpec().build())
+    return api.pods()
+        .inNamespace(namespace)
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName(node)
+                .withTerminationGracePeriodSeconds(1L)
+                .addNewContainer()
+                .withName("app")
+                .withImage("busybox")
+                .withCommand("sleep", "600")
+                .addNewVolumeMount()
+                .withName("data")
+                .withMountPath("/data")
+                .endVolumeMount()
+                .endContainer()
+                .addNewVolume()
+                .withName("data")
+                .withNewPersistentVolumeClaim()
+                .withClaimName(claim)
+                .endPersistentVolumeClaim()
+                .endVolume()
+                .endSpec()
+                .build())
         .create();
   }
 
   /** Waits until the stand-in published the pod's volume and runs it (else: why not). */
   Pod awaitRunning(String name) {
-    await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
-      Pod p = api.pods().inNamespace(namespace).withName(name).get();
-      String phase = p.getStatus() == null ? null : p.getStatus().getPhase();
-      String waiting = p.getStatus() == null || p.getStatus().getContainerStatuses() == null ? ""
-          : p.getStatus().getContainerStatuses().stream()
-              .filter(c -> c.getState() != null && c.getState().getWaiting() != null)
-              .map(c -> c.getState().getWaiting().getMessage()).toList().toString();
-      Assertions.assertThat(phase).as("pod %s: %s", name, waiting)
-          .isEqualTo("Running");
-    });
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .untilAsserted(
+            () -> {
+              Pod p = api.pods().inNamespace(namespace).withName(name).get();
+              String phase = p.getStatus() == null ? null : p.getStatus().getPhase();
+              String waiting =
+                  p.getStatus() == null || p.getStatus().getContainerStatuses() == null
+                      ? ""
+                      : p.getStatus().getContainerStatuses().stream()
+                          .filter(c -> c.getState() != null && c.getState().getWaiting() != null)
+                          .map(c -> c.getState().getWaiting().getMessage())
+                          .toList()
+                          .toString();
+              Assertions.assertThat(phase).as("pod %s: %s", name, waiting).isEqualTo("Running");
+            });
     return api.pods().inNamespace(namespace).withName(name).get();
   }
 
