@@ -7,7 +7,6 @@ import io.jfscsi.host.ProcessGroups;
 import io.jfscsi.juicefs.ClientResources;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -137,7 +136,7 @@ public final class LocalProcessRuntime implements MountRuntime {
     try {
       command = plan.prepare(key, settings, mountPath, redactor, clientLog);
     } catch (RuntimeException e) {
-      removeEmptyDir(mountPath);
+      MountCheck.removeEmptyDir(mountPath);
       throw e;
     }
     return launch(key, settings.resources(), mountPath, command, redactor, clientLog, onExit);
@@ -158,7 +157,7 @@ public final class LocalProcessRuntime implements MountRuntime {
           ClientLauncher.startDetached(
               command.argv(), command.env(), clientLog.file(), command.masks());
     } catch (IOException e) {
-      removeEmptyDir(mountPath);
+      MountCheck.removeEmptyDir(mountPath);
       throw new Failure(
           Failure.Code.INTERNAL,
           "cannot start the client of volume "
@@ -246,8 +245,8 @@ public final class LocalProcessRuntime implements MountRuntime {
       ProcessGroups.kill(group);
     }
     cgroups.remove(key);
-    unmountQuietly(mountPath);
-    removeEmptyDir(mountPath);
+    MountCheck.unmountQuietly(mounter, mountPath);
+    MountCheck.removeEmptyDir(mountPath);
     String tail = clientLog.describeSince(offset, redactor);
     log.warn("client {} failed to start ({})", key, outcome);
     if (outcome == MountCheck.Outcome.EXITED) {
@@ -311,7 +310,7 @@ public final class LocalProcessRuntime implements MountRuntime {
     cgroups.remove(previous.key());
     if (!previous.mountPath().equals(mountPathOf(previous.key()))) {
       clearMountPoint(previous.mountPath());
-      removeEmptyDir(previous.mountPath());
+      MountCheck.removeEmptyDir(previous.mountPath());
     }
   }
 
@@ -358,7 +357,7 @@ public final class LocalProcessRuntime implements MountRuntime {
             Failure.Code.INTERNAL, "cannot unmount " + client.mountPath() + ": " + e.getMessage());
       }
     }
-    boolean removed = removeEmptyDir(client.mountPath());
+    boolean removed = MountCheck.removeEmptyDir(client.mountPath());
     exits.sweep();
     if (killed || unmounted || removed) {
       log.info(
@@ -420,27 +419,5 @@ public final class LocalProcessRuntime implements MountRuntime {
             "juicefs",
             config.bindfsBinary().getFileName().toString(),
             config.juicefsBinary().getFileName().toString()));
-  }
-
-  private void unmountQuietly(Path mountPath) {
-    try {
-      if (MountCheck.hasMount(mounter, mountPath)) {
-        mounter.unmount(mountPath);
-      }
-    } catch (MountException e) {
-      log.warn("cannot unmount {}: {}", mountPath, e.getMessage());
-    }
-  }
-
-  /** Removes the mount directory if it is empty; never what a client may have left in it. */
-  private static boolean removeEmptyDir(Path dir) {
-    try {
-      return Files.deleteIfExists(dir);
-    } catch (DirectoryNotEmptyException e) {
-      log.warn("left mount directory {} in place: it is not empty", dir);
-    } catch (IOException e) {
-      log.warn("cannot remove mount directory {}: {}", dir, e.toString());
-    }
-    return false;
   }
 }

@@ -4,13 +4,19 @@ import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
+import java.io.IOException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Whether a client's mount point is served by a live FUSE file system. */
 public final class MountCheck {
+  private static final Logger log = LoggerFactory.getLogger(MountCheck.class);
   static final Duration POLL = Duration.ofMillis(20);
 
   private MountCheck() {}
@@ -66,5 +72,28 @@ public final class MountCheck {
       }
       ProcInfo.sleep(POLL);
     }
+  }
+
+  /** Unmounts a client's mount point if something is mounted there; a failure is only logged. */
+  public static void unmountQuietly(Mounter mounter, Path mountPath) {
+    try {
+      if (hasMount(mounter, mountPath)) {
+        mounter.unmount(mountPath);
+      }
+    } catch (MountException e) {
+      log.warn("cannot unmount {}: {}", mountPath, e.getMessage());
+    }
+  }
+
+  /** Removes a mount directory if it is empty; never what a client may have left in it. */
+  public static boolean removeEmptyDir(Path dir) {
+    try {
+      return Files.deleteIfExists(dir);
+    } catch (DirectoryNotEmptyException e) {
+      log.warn("left mount directory {} in place: it is not empty", dir);
+    } catch (IOException e) {
+      log.warn("cannot remove mount directory {}: {}", dir, e.toString());
+    }
+    return false;
   }
 }

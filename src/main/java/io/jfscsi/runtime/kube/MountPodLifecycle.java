@@ -6,7 +6,6 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.jfscsi.Failure;
-import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.ClientExit;
@@ -192,7 +191,7 @@ final class MountPodLifecycle {
     try {
       pods.wrote(name, client.pods().inNamespace(config.namespace()).resource(pod).create());
     } catch (KubernetesClientException e) {
-      removeEmptyDir(mountPath);
+      MountCheck.removeEmptyDir(mountPath);
       throw new Failure(
           Failure.Code.UNAVAILABLE,
           "cannot create Mount Pod "
@@ -354,7 +353,7 @@ final class MountPodLifecycle {
     pods.unwatch(name);
     deletePod(pod);
     awaitGone(name);
-    mountPathOf(pod).ifPresent(this::unmountQuietly);
+    mountPathOf(pod).ifPresent(this::unmountAndRemove);
     pods.forget(name);
   }
 
@@ -373,7 +372,7 @@ final class MountPodLifecycle {
           deletePod(p);
           awaitGone(name);
         });
-    unmountQuietly(running.mountPath());
+    unmountAndRemove(running.mountPath());
     pods.forget(name);
     caches.stopped(running.key());
     pod.flatMap(MountPodSecrets::secretOf)
@@ -450,22 +449,8 @@ final class MountPodLifecycle {
     return path != null ? Optional.of(Path.of(path)) : GoMountPods.mountPath(pod);
   }
 
-  private void unmountQuietly(Path mountPath) {
-    try {
-      if (MountCheck.hasMount(mounter, mountPath)) {
-        mounter.unmount(mountPath);
-      }
-    } catch (MountException e) {
-      log.warn("cannot unmount {}: {}", mountPath, e.getMessage());
-    }
-    removeEmptyDir(mountPath);
-  }
-
-  private static void removeEmptyDir(Path dir) {
-    try {
-      Files.deleteIfExists(dir);
-    } catch (IOException e) {
-      log.debug("left {} in place: {}", dir, e.toString());
-    }
+  private void unmountAndRemove(Path mountPath) {
+    MountCheck.unmountQuietly(mounter, mountPath);
+    MountCheck.removeEmptyDir(mountPath);
   }
 }
