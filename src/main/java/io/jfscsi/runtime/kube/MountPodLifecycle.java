@@ -264,14 +264,13 @@ final class MountPodLifecycle {
    * MountPodProgress}) and the tail of its log, secrets masked.
    */
   private String describeFailure(String name, Path mountPath, VolumeSettings settings) {
+    Redactor redactor = Redactor.forSettings(settings);
     StringBuilder why = new StringBuilder();
     pods.latest(name)
         .ifPresent(
             p ->
                 why.append(' ')
-                    .append(
-                        MountPodProgress.of(p, mountPath, Redactor.forSettings(settings))
-                            .description())
+                    .append(MountPodProgress.of(p, mountPath, redactor).description())
                     .append('.'));
     // The log comes through the node's kubelet; one that does not answer (the client's retries
     // of a refused connection take minutes) must not hold the answer of the waiting publishes.
@@ -288,8 +287,7 @@ final class MountPodLifecycle {
     try {
       String tail = read.get(LOG_WAIT.toMillis(), TimeUnit.MILLISECONDS);
       if (tail != null && !tail.isBlank()) {
-        why.append(" Its log ends with:\n")
-            .append(Redactor.forSettings(settings).redact(tail.strip()));
+        why.append(" Its log ends with:\n").append(redactor.redact(tail.strip()));
       }
     } catch (TimeoutException e) {
       read.cancel(true);

@@ -55,7 +55,7 @@ final class MountPodProgress {
       text.append(" (").append(status.getReason()).append(message(status.getMessage())).append(')');
     }
     Optional<PodCondition> unscheduled =
-        condition(pod, "PodScheduled").filter(c -> "False".equals(c.getStatus()));
+        MountPodWatch.condition(pod, "PodScheduled").filter(c -> "False".equals(c.getStatus()));
     if (unscheduled.isPresent()) {
       stuck = true;
       text.append("; not scheduled: ")
@@ -112,15 +112,6 @@ final class MountPodProgress {
           .append(tail(last.getMessage()));
     }
     return stuck;
-  }
-
-  private static Optional<PodCondition> condition(Pod pod, String type) {
-    if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
-      return Optional.empty();
-    }
-    return pod.getStatus().getConditions().stream()
-        .filter(c -> type.equals(c.getType()))
-        .findFirst();
   }
 
   private static List<ContainerStatus> concat(

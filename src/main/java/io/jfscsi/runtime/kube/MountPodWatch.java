@@ -2,6 +2,7 @@ package io.jfscsi.runtime.kube;
 
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -277,9 +278,17 @@ final class MountPodWatch implements AutoCloseable {
         || !"Running".equals(pod.getStatus().getPhase())) {
       return false;
     }
-    return pod.getStatus().getConditions() != null
-        && pod.getStatus().getConditions().stream()
-            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    return condition(pod, "Ready").filter(c -> "True".equals(c.getStatus())).isPresent();
+  }
+
+  /** The pod's condition of {@code type}, if its status has one. */
+  static Optional<PodCondition> condition(Pod pod, String type) {
+    if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
+      return Optional.empty();
+    }
+    return pod.getStatus().getConditions().stream()
+        .filter(c -> type.equals(c.getType()))
+        .findFirst();
   }
 
   /** When the pod was created (now, if it does not say). */
