@@ -20,6 +20,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The doctor's rules on staged facts: each failure is named on the right side, in words. */
 class DoctorTest {
@@ -197,8 +199,10 @@ class DoctorTest {
     assertThat(v.cause()).contains("no Mount Pod serves volume pvc-1 on node n1");
   }
 
-  @Test
-  void anImagePullFailureIsTheMountPodSide() {
+  @ParameterizedTest
+  @ValueSource(
+      strings = {"ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "InvalidImageName"})
+  void anImagePullFailureIsTheMountPodSide(String reason) {
     ContainerStatus pulling =
         new ContainerStatusBuilder()
             .withName("jfs-mount")
@@ -207,7 +211,7 @@ class DoctorTest {
             .withReady(false)
             .withNewState()
             .withNewWaiting()
-            .withReason("ImagePullBackOff")
+            .withReason(reason)
             .withMessage("Back-off pulling image")
             .endWaiting()
             .endState()
@@ -224,7 +228,8 @@ class DoctorTest {
                 List.of(mountPod(pulling)),
                 List.of()));
     assertThat(v.side()).isEqualTo(Side.MOUNT_POD);
-    assertThat(v.cause()).contains("image cannot be pulled: juicedata/mount:nope");
+    assertThat(v.cause())
+        .contains("image cannot be pulled: juicedata/mount:nope (" + reason + ": ");
   }
 
   @Test
