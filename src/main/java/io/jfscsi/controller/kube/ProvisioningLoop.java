@@ -16,7 +16,6 @@ import io.jfscsi.Asks;
 import io.jfscsi.Failure;
 import io.jfscsi.controller.VolumeProvisioner;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Base64;
@@ -24,12 +23,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -63,12 +57,9 @@ public final class ProvisioningLoop implements AutoCloseable {
   private final ActorRef<VolumeProvisioner.Command> provisioner;
   private final Scheduler scheduler;
   private final String identity;
-  private final ScheduledExecutorService worker;
-  private final Set<String> queued = ConcurrentHashMap.newKeySet();
-  private final Map<String, Integer> failures = new ConcurrentHashMap<>();
+  private final RetryQueue queue;
   private volatile SharedIndexInformer<PersistentVolumeClaim> claims;
   private volatile SharedIndexInformer<PersistentVolume> volumes;
-  private volatile boolean closed;
 
   public ProvisioningLoop(
       KubernetesClient client,
@@ -81,13 +72,9 @@ public final class ProvisioningLoop implements AutoCloseable {
     this.provisioner = provisioner;
     this.scheduler = scheduler;
     this.identity = identity;
-    this.worker =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "jfs-csi-provisioner");
-              t.setDaemon(true);
-              return t;
-            });
+    this.queue =
+        new RetryQueue(
+            "jfs-csi-provisioner", settings.backoffMin(), settings.backoffMax(), this::process);
   }
 
   public ProvisioningLoop start() {
@@ -108,19 +95,13 @@ public final class ProvisioningLoop implements AutoCloseable {
 
   @Override
   public void close() {
-    closed = true;
     if (claims != null) {
       claims.stop();
     }
     if (volumes != null) {
       volumes.stop();
     }
-    worker.shutdownNow();
-    try {
-      worker.awaitTermination(settings.callTimeout().toSeconds() + 5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    queue.close(settings.callTimeout().plusSeconds(5));
     log.info("built-in provisioner of {} stopped", settings.driverName());
   }
 
@@ -128,42 +109,22 @@ public final class ProvisioningLoop implements AutoCloseable {
     return new ResourceEventHandler<>() {
       @Override
       public void onAdd(T obj) {
-        enqueue(key.apply(obj), Duration.ZERO);
+        queue.add(key.apply(obj));
       }
 
       @Override
       public void onUpdate(T oldObj, T newObj) {
-        enqueue(key.apply(newObj), Duration.ZERO);
+        queue.add(key.apply(newObj));
       }
 
       @Override
       public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-        failures.remove(key.apply(obj));
+        queue.forget(key.apply(obj));
       }
     };
   }
 
-  private void enqueue(String key, Duration delay) {
-    if (closed || !queued.add(key)) {
-      return;
-    }
-    try {
-      worker.schedule(
-          () -> {
-            queued.remove(key);
-            process(key);
-          },
-          delay.toMillis(),
-          TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      queued.remove(key);
-    }
-  }
-
   private void process(String key) {
-    if (closed) {
-      return;
-    }
     HasMetadata subject = null;
     try {
       if (key.startsWith("claim:")) {
@@ -179,15 +140,14 @@ public final class ProvisioningLoop implements AutoCloseable {
           delete(pv);
         }
       }
-      failures.remove(key);
+      queue.succeeded(key);
     } catch (RuntimeException e) {
-      if (closed) {
+      if (queue.closed()) {
         return;
       }
       String reason = plain(e);
-      int n = failures.merge(key, 1, Integer::sum);
-      Duration backoff = backoff(n);
-      log.warn("{}: {} (attempt {}, again in {})", key, reason, n, backoff);
+      RetryQueue.Retry retry = queue.failed(key);
+      log.warn("{}: {} (attempt {}, again in {})", key, reason, retry.attempt(), retry.after());
       if (subject != null) {
         event(
             subject,
@@ -195,15 +155,7 @@ public final class ProvisioningLoop implements AutoCloseable {
             subject instanceof PersistentVolumeClaim ? "ProvisioningFailed" : "VolumeFailedDelete",
             reason);
       }
-      enqueue(key, backoff);
     }
-  }
-
-  Duration backoff(int attempt) {
-    long min = settings.backoffMin().toMillis();
-    long max = settings.backoffMax().toMillis();
-    long ms = attempt >= 31 ? max : Math.min(max, min << Math.min(attempt - 1, 30));
-    return Duration.ofMillis(ms);
   }
 
   // ------------------------------------------------------------------ provisioning
