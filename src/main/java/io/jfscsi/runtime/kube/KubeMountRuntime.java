@@ -89,9 +89,10 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     this.apps = new NodeAppPods(client, config.nodeName(), podGoneGrace, Clock.systemUTC());
     MountPodSecrets secrets = new MountPodSecrets(client, config.namespace(), pods);
     this.caches = new VolumeCaches(config, client, executor, pods);
+    MountPodRemoval removal = new MountPodRemoval(config, client, mounter, pods);
     this.lifecycle =
-        new MountPodLifecycle(config, client, mounter, pods, secrets, caches, executor);
-    this.records = new MountPodRecords(config, client, executor, pods, secrets, caches, lifecycle);
+        new MountPodLifecycle(config, client, mounter, pods, secrets, caches, removal, executor);
+    this.records = new MountPodRecords(config, client, executor, pods, secrets, caches, removal);
   }
 
   /**

@@ -3,8 +3,6 @@ package io.jfscsi.runtime.kube;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.jfscsi.Failure;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.VolumeSettings;
@@ -20,7 +18,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -39,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * The Mount Pods of this node's clients from creation to deletion: a start adopts the previous pod
  * of its key (or another live one) once it is Ready with an answering mount, or else creates a new
  * pod with its Secret and waits for the same, and then deletes the other pods of the key in the
- * background; a stop deletes the pod, drops our finalizer, waits until it is gone and unmounts its
- * path. Blocking: the runtime calls it from its own threads.
+ * background; a stop removes the pod ({@link MountPodRemoval}) and then its Secret unless another
+ * pod reads it. Blocking: the runtime calls it from its own threads.
  */
 final class MountPodLifecycle {
   private static final Logger log = LoggerFactory.getLogger(MountPodLifecycle.class);
@@ -52,6 +49,7 @@ final class MountPodLifecycle {
   private final MountPodSecrets secrets;
   private final VolumeCaches caches;
   private final Executor executor;
+  private final MountPodRemoval removal;
 
   /** Pods being removed in the background after a replacement: never adopted again. */
   private final Set<String> retiring = ConcurrentHashMap.newKeySet();
@@ -66,6 +64,7 @@ final class MountPodLifecycle {
       MountPodWatch pods,
       MountPodSecrets secrets,
       VolumeCaches caches,
+      MountPodRemoval removal,
       Executor executor) {
     this.config = config;
     this.executor = executor;
@@ -74,6 +73,7 @@ final class MountPodLifecycle {
     this.pods = pods;
     this.secrets = secrets;
     this.caches = caches;
+    this.removal = removal;
   }
 
   // ---- start -------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ final class MountPodLifecycle {
       boolean onlyIfServing,
       MountPodProgress.Reporter progress) {
     String name = pod.getMetadata().getName();
-    Optional<Path> mountPath = mountPathOf(pod);
+    Optional<Path> mountPath = MountPodRemoval.mountPathOf(pod);
     if (mountPath.isEmpty()) {
       return Optional.empty();
     }
@@ -206,7 +206,7 @@ final class MountPodLifecycle {
     Optional<Pod> ready = awaitReady(name, mountPath, 0, 0, progress);
     if (ready.isEmpty()) {
       String why = describeFailure(name, mountPath, settings);
-      discard(pods.get(name).orElse(pod));
+      removal.discard(pods.get(name).orElse(pod));
       secrets.deleteIfUnused(secret.name(), name);
       throw new Failure(
           Failure.Code.UNAVAILABLE,
@@ -330,7 +330,7 @@ final class MountPodLifecycle {
       executor.execute(
           () -> {
             try {
-              discard(old);
+              removal.discard(old);
             } catch (RuntimeException e) {
               log.warn(
                   "client {}: removing Mount Pod {} (replaced by {}) failed: {}",
@@ -345,16 +345,6 @@ final class MountPodLifecycle {
     }
   }
 
-  /** A pod that is not (or no longer) used: delete it, wait until it is gone, unmount its path. */
-  void discard(Pod pod) {
-    String name = pod.getMetadata().getName();
-    pods.unwatch(name);
-    deletePod(pod);
-    awaitGone(name);
-    mountPathOf(pod).ifPresent(this::unmountAndRemove);
-    pods.forget(name);
-  }
-
   // ---- stop --------------------------------------------------------------------------------
 
   /**
@@ -363,92 +353,10 @@ final class MountPodLifecycle {
    */
   void stop(RunningClient running) {
     String name = running.handle();
-    pods.unwatch(name);
-    Optional<Pod> pod = pods.latest(name);
-    pod.ifPresent(
-        p -> {
-          deletePod(p);
-          awaitGone(name);
-        });
-    unmountAndRemove(running.mountPath());
-    pods.forget(name);
+    Optional<Pod> pod = removal.stop(name, running.mountPath());
     caches.stopped(running.key());
     pod.flatMap(MountPodSecrets::secretOf)
         .ifPresent(secret -> secrets.deleteIfUnused(secret, name));
     log.info("stopped client {} (Mount Pod {})", running.key(), name);
-  }
-
-  /** Deletes the pod (kubelet stops the client), then drops our finalizer so the object goes. */
-  private void deletePod(Pod pod) {
-    String name = pod.getMetadata().getName();
-    var resource = client.pods().inNamespace(config.namespace()).withName(name);
-    try {
-      if (pod.getMetadata().getDeletionTimestamp() == null) {
-        resource.delete();
-      }
-    } catch (KubernetesClientException e) {
-      if (e.getCode() != 404) {
-        throw new Failure(
-            Failure.Code.UNAVAILABLE, "cannot delete Mount Pod " + name + ": " + e.getMessage(), e);
-      }
-    }
-    Pod current = pod;
-    for (int attempt = 0; attempt < 5 && current != null; attempt++) {
-      List<String> finalizers = current.getMetadata().getFinalizers();
-      int at = finalizers == null ? -1 : finalizers.indexOf(MountPodNames.FINALIZER);
-      if (at < 0) {
-        return;
-      }
-      String patch =
-          "[{\"op\":\"test\",\"path\":\"/metadata/finalizers/"
-              + at
-              + "\",\"value\":\""
-              + MountPodNames.FINALIZER
-              + "\"},{\"op\":\"remove\",\"path\":\"/metadata/finalizers/"
-              + at
-              + "\"}]";
-      try {
-        // On the object itself: on a name alone, fabric8 would GET it first.
-        client
-            .pods()
-            .inNamespace(config.namespace())
-            .resource(current)
-            .patch(PatchContext.of(PatchType.JSON), patch);
-        return;
-      } catch (KubernetesClientException e) {
-        if (e.getCode() == 404) {
-          return;
-        }
-        if (e.getCode() != 409 && e.getCode() != 422 && e.getCode() != 500) {
-          throw new Failure(
-              Failure.Code.UNAVAILABLE,
-              "cannot remove the finalizer of Mount Pod " + name + ": " + e.getMessage(),
-              e);
-        }
-        current = resource.get(); // the list changed under us: read it again
-      }
-    }
-  }
-
-  private void awaitGone(String name) {
-    long deadline = System.nanoTime() + config.terminationGrace().plusSeconds(20).toNanos();
-    while (pods.get(name).isPresent() && System.nanoTime() - deadline < 0) {
-      MountPodWatch.pause();
-    }
-    if (pods.get(name).isPresent()) {
-      log.warn("Mount Pod {} is still there after its grace period", name);
-    }
-  }
-
-  // ---- helpers -----------------------------------------------------------------------------
-
-  private static Optional<Path> mountPathOf(Pod pod) {
-    String path = PodReferences.annotations(pod).get(MountPodNames.MOUNT_PATH);
-    return path != null ? Optional.of(Path.of(path)) : GoMountPods.mountPath(pod);
-  }
-
-  private void unmountAndRemove(Path mountPath) {
-    MountCheck.unmountQuietly(mounter, mountPath);
-    MountCheck.removeEmptyDir(mountPath);
   }
 }

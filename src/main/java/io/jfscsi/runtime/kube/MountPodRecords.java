@@ -44,7 +44,7 @@ final class MountPodRecords {
   private final MountPodWatch pods;
   private final MountPodSecrets secrets;
   private final VolumeCaches caches;
-  private final MountPodLifecycle lifecycle;
+  private final MountPodRemoval removal;
 
   MountPodRecords(
       KubeRuntimeConfig config,
@@ -53,14 +53,14 @@ final class MountPodRecords {
       MountPodWatch pods,
       MountPodSecrets secrets,
       VolumeCaches caches,
-      MountPodLifecycle lifecycle) {
+      MountPodRemoval removal) {
     this.config = config;
     this.client = client;
     this.executor = executor;
     this.pods = pods;
     this.secrets = secrets;
     this.caches = caches;
-    this.lifecycle = lifecycle;
+    this.removal = removal;
   }
 
   /**
@@ -172,7 +172,7 @@ final class MountPodRecords {
       Map<String, String> annotations = PodReferences.annotations(pod);
       if (MountPodWatch.ended(pod) && PodReferences.targets(annotations).isEmpty()) {
         executor.execute(
-            () -> lifecycle.discard(pod)); // released, or cut short by a crash: finish it
+            () -> removal.discard(pod)); // released, or cut short by a crash: finish it
         continue;
       }
       try {
