@@ -1,13 +1,13 @@
 package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.host.PathBeneath;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,10 +3,10 @@ package io.jfscsi.mount;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
-import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.testing.FakeMounter;
 import io.jfscsi.testing.FakeRuntime;
 import io.jfscsi.testing.TestClock;
