@@ -14,6 +14,7 @@ import io.jfscsi.csi.IdentityService;
 import io.jfscsi.csi.KubeletRegistration;
 import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
+import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.management.ClusterView;
 import io.jfscsi.management.DriverMetrics;
@@ -62,18 +63,9 @@ public final class Driver implements AutoCloseable {
   public record Ports(
       MountRuntime runtime,
       Mounter mounter,
+      ContainerRecovery containers,
       DriverMetrics metrics,
-      MountRuntime provisionerRuntime) {
-
-    public Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
-      this(runtime, mounter, metrics, runtime);
-    }
-
-    /** Ports whose host side reports nothing to metrics (fakes, tools). */
-    public Ports(MountRuntime runtime, Mounter mounter) {
-      this(runtime, mounter, new DriverMetrics());
-    }
-  }
+      MountRuntime provisionerRuntime) {}
 
   private record Actors(
       ActorRef<NodeGuardian.Command> guardian, ActorRef<VolumeProvisioner.Command> provisioner) {}
@@ -118,6 +110,7 @@ public final class Driver implements AutoCloseable {
                               NodeGuardian.create(
                                   ports.runtime(),
                                   ports.mounter(),
+                                  ports.containers(),
                                   mountSettings,
                                   Clock.systemUTC()),
                               "node",

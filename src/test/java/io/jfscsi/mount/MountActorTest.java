@@ -38,6 +38,7 @@ class MountActorTest extends NodeTestBase {
                 volume,
                 node.runtime,
                 node.mounter,
+                node.containers,
                 node.settings,
                 node.clock,
                 parent.getRef()));
