@@ -3,6 +3,7 @@ package io.jfscsi;
 import com.typesafe.config.Config;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
+import io.jfscsi.client.MountRuntime;
 import io.jfscsi.controller.MountedDirectories;
 import io.jfscsi.controller.VolumeProvisioner;
 import io.jfscsi.controller.kube.BuiltinProvisioner;
@@ -13,6 +14,7 @@ import io.jfscsi.csi.IdentityService;
 import io.jfscsi.csi.KubeletRegistration;
 import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
+import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.management.ClusterView;
 import io.jfscsi.management.DriverMetrics;
@@ -22,7 +24,6 @@ import io.jfscsi.management.ManagementSettings;
 import io.jfscsi.mount.ClientRecovered;
 import io.jfscsi.mount.MountSettings;
 import io.jfscsi.mount.NodeGuardian;
-import io.jfscsi.runtime.MountRuntime;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -62,18 +63,9 @@ public final class Driver implements AutoCloseable {
   public record Ports(
       MountRuntime runtime,
       Mounter mounter,
+      ContainerRecovery containers,
       DriverMetrics metrics,
-      MountRuntime provisionerRuntime) {
-
-    public Ports(MountRuntime runtime, Mounter mounter, DriverMetrics metrics) {
-      this(runtime, mounter, metrics, runtime);
-    }
-
-    /** Ports whose host side reports nothing to metrics (fakes, tools). */
-    public Ports(MountRuntime runtime, Mounter mounter) {
-      this(runtime, mounter, new DriverMetrics());
-    }
-  }
+      MountRuntime provisionerRuntime) {}
 
   private record Actors(
       ActorRef<NodeGuardian.Command> guardian, ActorRef<VolumeProvisioner.Command> provisioner) {}
@@ -118,6 +110,7 @@ public final class Driver implements AutoCloseable {
                               NodeGuardian.create(
                                   ports.runtime(),
                                   ports.mounter(),
+                                  ports.containers(),
                                   mountSettings,
                                   Clock.systemUTC()),
                               "node",

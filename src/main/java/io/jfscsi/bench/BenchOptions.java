@@ -1,6 +1,6 @@
 package io.jfscsi.bench;
 
-import io.jfscsi.runtime.LocalRuntimeConfig;
+import io.jfscsi.runtime.local.LocalRuntimeConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package io.jfscsi.bench;
 
 import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountInfo;
-import io.jfscsi.runtime.ProcInfo;
+import io.jfscsi.host.ProcInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;

@@ -5,15 +5,15 @@ import io.jfscsi.Driver;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.ContainerRecoveryListener;
 import io.jfscsi.host.LinuxMounter;
+import io.jfscsi.host.NamespaceRecovery;
 import io.jfscsi.management.DriverMetrics;
-import io.jfscsi.runtime.LocalProcessRuntime;
-import io.jfscsi.runtime.LocalRuntimeConfig;
 import io.jfscsi.runtime.kube.KubeMountRuntime;
 import io.jfscsi.runtime.kube.KubeRuntimeConfig;
+import io.jfscsi.runtime.local.LocalProcessRuntime;
+import io.jfscsi.runtime.local.LocalRuntimeConfig;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The real host ports for a driver: kernel mounts, and clients as local processes or, with {@code
@@ -25,29 +25,25 @@ public final class HostPorts {
   public static Driver.Ports of(Config config) {
     Config c = config.getConfig("jfs-csi");
     LocalRuntimeConfig runtime = LocalRuntimeConfig.from(c);
-    // Container recoveries are counted in the driver's metrics and, in cluster mode, posted as
-    // Events on their pods (the runtime that knows the pods is made after the mounter).
     DriverMetrics metrics = new DriverMetrics();
-    AtomicReference<ContainerRecoveryListener> events =
-        new AtomicReference<>(ContainerRecoveryListener.NONE);
-    ContainerRecoveryListener listeners =
-        ContainerRecoveryListener.all(List.of(metrics, outcome -> events.get().onOutcome(outcome)));
-    LinuxMounter mounter =
-        new LinuxMounter(
-            LinuxMounter.DEFAULT_TIMEOUT,
-            ContainerRecovery.installedIn(runtime.stateDir().resolve("bin"), listeners));
+    LinuxMounter mounter = new LinuxMounter();
     LocalProcessRuntime local = new LocalProcessRuntime(runtime, mounter);
+    // Container recoveries are counted in the driver's metrics and, in cluster mode, posted as
+    // Events on their pods.
     return switch (c.getString("runtime")) {
-      case "local" -> new Driver.Ports(local, mounter, metrics);
+      case "local" ->
+          new Driver.Ports(local, mounter, containers(runtime, metrics), metrics, local);
       case "kubernetes" -> {
         KubeMountRuntime kube =
             KubeMountRuntime.connect(
                 KubeRuntimeConfig.from(c, nodeName(c)),
                 mounter,
                 c.getDuration("kubernetes.pod-gone-grace"));
-        events.set(kube.recoveryEvents());
         metrics.countKubernetesRequests(kube.requests()::snapshot);
-        yield new Driver.Ports(kube, mounter, metrics, local);
+        ContainerRecovery containers =
+            containers(
+                runtime, ContainerRecoveryListener.all(List.of(metrics, kube.recoveryEvents())));
+        yield new Driver.Ports(kube, mounter, containers, metrics, local);
       }
       default ->
           throw new IllegalArgumentException(
@@ -56,6 +52,11 @@ public final class HostPorts {
                   + c.getString("runtime")
                   + "'");
     };
+  }
+
+  private static ContainerRecovery containers(
+      LocalRuntimeConfig runtime, ContainerRecoveryListener listener) {
+    return NamespaceRecovery.installedIn(runtime.stateDir().resolve("bin"), listener);
   }
 
   private static String nodeName(Config c) {

@@ -1,13 +1,13 @@
 package io.jfscsi.controller;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.Beneath;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.PathBeneath;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.MountRuntime;
-import io.jfscsi.runtime.RunningClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;

@@ -1,7 +1,7 @@
 package io.jfscsi.controller;
 
 import io.jfscsi.Failure;
-import io.jfscsi.runtime.SafeNames;
+import io.jfscsi.client.SafeNames;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;

@@ -4,7 +4,7 @@ import java.util.List;
 import org.slf4j.LoggerFactory;
 
 /**
- * Told of every container that {@link ContainerRecovery} recovered or could not recover (the
+ * Told of every container that {@link NamespaceRecovery} recovered or could not recover (the
  * outcomes also go to the log). Listeners: the driver's metrics, and in cluster mode a Kubernetes
  * Event on the container's pod ({@code runtime.kube.PodRecoveryEvents}); {@link #all} fans out to
  * several. Called on the recovering mount actor's thread: keep it quick and let it not throw.

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * The {@link Mounter} that changes this host's mount table through mount(2) and umount2(2), called
@@ -29,7 +28,6 @@ public final class LinuxMounter implements Mounter {
   static final int MAX_LAYERS = 256;
 
   private final TimedCalls timed;
-  private final Optional<ContainerRecovery> containers;
 
   public LinuxMounter() {
     this(DEFAULT_TIMEOUT);
@@ -38,13 +36,6 @@ public final class LinuxMounter implements Mounter {
   /** {@code timeout} bounds each stat or statvfs; a probe that exceeds it reports STALE. */
   public LinuxMounter(Duration timeout) {
     this.timed = new TimedCalls(timeout);
-    this.containers = Optional.empty();
-  }
-
-  /** Also reaches containers' private mount namespaces after a client is recovered. */
-  public LinuxMounter(Duration timeout, ContainerRecovery containers) {
-    this.timed = new TimedCalls(timeout);
-    this.containers = Optional.of(containers);
   }
 
   @Override
@@ -220,11 +211,6 @@ public final class LinuxMounter implements Mounter {
       throw failure("statvfs " + abs, result.errno());
     }
     return result.stats();
-  }
-
-  @Override
-  public List<ContainerOutcome> recoverContainers(String volumeId, Path source, Set<Path> targets) {
-    return containers.map(c -> c.recover(volumeId, source, targets)).orElse(List.of());
   }
 
   @Override

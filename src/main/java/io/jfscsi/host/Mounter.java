@@ -3,7 +3,6 @@ package io.jfscsi.host;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * The port through which the driver changes and inspects mount points on this host. The real
@@ -65,17 +64,5 @@ public interface Mounter {
   /** Whether something is mounted at {@code path}, judged by the mount table, never by stat. */
   default boolean isMountPoint(Path path) {
     return entryAt(path).isPresent();
-  }
-
-  /**
-   * After a client is ready again and {@code targets} are bound again here: reaches the containers
-   * that hold a private, dead copy of one of them in a mount namespace of their own (no
-   * HostToContainer propagation) and binds {@code source}, the volume in the fresh client's mount,
-   * there again. Only those targets, only namespaces that hold them; see {@link ContainerRecovery}.
-   * Reports each container and never throws. The default does nothing.
-   */
-  default List<ContainerOutcome> recoverContainers(
-      String volumeId, Path source, Set<Path> targets) {
-    return List.of();
   }
 }

@@ -2,17 +2,18 @@ package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
 import io.jfscsi.Quoted;
+import io.jfscsi.client.ClientExit;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.RunningClient;
+import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.ContainerOutcome;
+import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientExit;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.ClientRecord;
-import io.jfscsi.runtime.MountRuntime;
-import io.jfscsi.runtime.RunningClient;
-import io.jfscsi.runtime.StartProgress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -135,6 +136,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
   private record Ports(
       MountRuntime runtime,
       Mounter mounter,
+      ContainerRecovery containers,
       MountSettings settings,
       Clock clock,
       ActorRef<Report> parent) {}
@@ -204,13 +206,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       VolumeSettings volume,
       MountRuntime runtime,
       Mounter mounter,
+      ContainerRecovery containers,
       MountSettings settings,
       Clock clock,
       ActorRef<Report> parent) {
     return setup(
         key,
         volume,
-        new Ports(runtime, mounter, settings, clock, parent),
+        new Ports(runtime, mounter, containers, settings, clock, parent),
         Map.of(),
         Optional.empty(),
         Optional.empty());
@@ -223,13 +226,14 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
       Map<Path, Boolean> targets,
       MountRuntime runtime,
       Mounter mounter,
+      ContainerRecovery containers,
       MountSettings settings,
       Clock clock,
       ActorRef<Report> parent) {
     return setup(
         record.key(),
         volume,
-        new Ports(runtime, mounter, settings, clock, parent),
+        new Ports(runtime, mounter, containers, settings, clock, parent),
         targets,
         record.running(),
         record.deleteAt());
@@ -276,6 +280,7 @@ public final class MountActor extends AbstractBehavior<MountActor.Command> {
             key,
             volume,
             ports.mounter(),
+            ports.containers(),
             ports.settings().kubeletRoot(),
             ctx.getLog(),
             recoveredTargets);

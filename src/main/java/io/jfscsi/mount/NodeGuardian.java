@@ -2,15 +2,16 @@ package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
 import io.jfscsi.Quoted;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.SafeNames;
+import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.ClientRecord;
-import io.jfscsi.runtime.MountRuntime;
-import io.jfscsi.runtime.SafeNames;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -85,6 +86,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private final MountRuntime runtime;
   private final Mounter mounter;
+  private final ContainerRecovery containers;
   private final MountSettings settings;
   private final Clock clock;
   private final ActorRef<MountActor.Report> reports;
@@ -112,19 +114,26 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   static final Duration REBUILD_GRACE = Duration.ofMinutes(1);
 
   public static Behavior<Command> create(
-      MountRuntime runtime, Mounter mounter, MountSettings settings, Clock clock) {
-    return Behaviors.setup(ctx -> new NodeGuardian(ctx, runtime, mounter, settings, clock));
+      MountRuntime runtime,
+      Mounter mounter,
+      ContainerRecovery containers,
+      MountSettings settings,
+      Clock clock) {
+    return Behaviors.setup(
+        ctx -> new NodeGuardian(ctx, runtime, mounter, containers, settings, clock));
   }
 
   private NodeGuardian(
       ActorContext<Command> ctx,
       MountRuntime runtime,
       Mounter mounter,
+      ContainerRecovery containers,
       MountSettings settings,
       Clock clock) {
     super(ctx);
     this.runtime = runtime;
     this.mounter = mounter;
+    this.containers = containers;
     this.settings = settings;
     this.clock = clock;
     this.reports = ctx.messageAdapter(MountActor.Report.class, FromClient::new);
@@ -208,7 +217,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     spawn(
         record.key(),
-        MountActor.recovered(record, volume, targets, runtime, mounter, settings, clock, reports));
+        MountActor.recovered(
+            record, volume, targets, runtime, mounter, containers, settings, clock, reports));
     targets.keySet().forEach(target -> routes.put(target, new Route(record.key(), 0)));
     getContext().getLog().info("recovered client {} with {} targets", record.key(), targets.size());
   }
@@ -469,7 +479,10 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     ActorRef<MountActor.Command> client = clients.get(key);
     if (client == null) {
       client =
-          spawn(key, MountActor.create(key, volume, runtime, mounter, settings, clock, reports));
+          spawn(
+              key,
+              MountActor.create(
+                  key, volume, runtime, mounter, containers, settings, clock, reports));
     }
     return client;
   }

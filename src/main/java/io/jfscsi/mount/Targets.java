@@ -1,13 +1,14 @@
 package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
 import io.jfscsi.host.ContainerOutcome;
+import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.host.PathBeneath;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +40,7 @@ final class Targets {
   private final ClientKey key;
   private final VolumeSettings volume;
   private final Mounter mounter;
+  private final ContainerRecovery containers;
 
   /** Targets are made and bound beneath it (the kubelet root), never through a symlink. */
   private final Path targetRoot;
@@ -50,12 +52,14 @@ final class Targets {
       ClientKey key,
       VolumeSettings volume,
       Mounter mounter,
+      ContainerRecovery containers,
       Path targetRoot,
       Logger log,
       Map<Path, Boolean> recovered) {
     this.key = key;
     this.volume = volume;
     this.mounter = mounter;
+    this.containers = containers;
     this.targetRoot = targetRoot;
     this.log = log;
     this.held.putAll(recovered);
@@ -279,7 +283,7 @@ final class Targets {
     if (held.isEmpty()) {
       return List.of();
     }
-    return mounter.recoverContainers(key.volumeId(), source(clientMount), held.keySet()).stream()
+    return containers.recover(key.volumeId(), source(clientMount), held.keySet()).stream()
         .filter(ContainerOutcome::retriable)
         .toList();
   }

@@ -230,8 +230,8 @@ class NsBindHelperTest {
   @Test
   void theJavaSideRefusesATargetWithoutAReferenceBeforeRunningTheHelper() {
     // A helper that cannot run: had it been asked, the reason would say so.
-    ContainerRecovery recovery =
-        new ContainerRecovery(
+    NamespaceRecovery recovery =
+        new NamespaceRecovery(
             new NsBindHelper(dir.resolve("absent")), ContainerRecoveryListener.NONE, TIMEOUT);
     Path target = dir.resolve("pods/p/volumes/kubernetes.io~csi/pv/mount");
     StaleCopy unreferenced =
@@ -258,15 +258,15 @@ class NsBindHelperTest {
   @Test
   void theJavaSideRefusesANamespaceThatNoLongerHoldsTheTarget() throws Exception {
     HostRequirements.requireRoot();
-    ContainerRecovery recovery =
-        new ContainerRecovery(
+    NamespaceRecovery recovery =
+        new NamespaceRecovery(
             new NsBindHelper(dir.resolve("absent")), ContainerRecoveryListener.NONE, TIMEOUT);
     Process container = container();
     long namespace = MountNamespaces.inodeOf(Path.of("/proc", Long.toString(container.pid())));
     Path target = dir.resolve("target");
     List<ContainerOutcome> told = new ArrayList<>();
-    ContainerRecovery listened =
-        new ContainerRecovery(new NsBindHelper(dir.resolve("absent")), told::add, TIMEOUT);
+    NamespaceRecovery listened =
+        new NamespaceRecovery(new NsBindHelper(dir.resolve("absent")), told::add, TIMEOUT);
 
     ContainerOutcome notHeld =
         listened.repair(

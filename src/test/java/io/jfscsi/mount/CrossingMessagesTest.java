@@ -7,8 +7,8 @@ import static io.jfscsi.mount.NodeHarness.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;

@@ -6,9 +6,9 @@ import static io.jfscsi.mount.NodeHarness.volume;
 import static io.jfscsi.mount.NodeHarness.withDeleteDelay;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.RunningClient;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.RunningClient;
 import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Path;
 import java.time.Duration;

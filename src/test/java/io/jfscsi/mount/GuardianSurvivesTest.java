@@ -53,7 +53,7 @@ class GuardianSurvivesTest extends NodeTestBase {
     Path mountRoot = Files.createDirectories(tempDir.resolve("jfs2"));
     FakeRuntime runtime = new FakeRuntime(fake, mountRoot, clock);
     ActorRef<NodeGuardian.Command> guardian =
-        kit.spawn(NodeGuardian.create(runtime, throwing, node.settings, clock));
+        kit.spawn(NodeGuardian.create(runtime, throwing, node.containers, node.settings, clock));
 
     TestProbe<StatusReply<Done>> unpublish = kit.createTestProbe();
     guardian.tell(new NodeGuardian.Unpublish("pv-x", cursed, unpublish.getRef()));

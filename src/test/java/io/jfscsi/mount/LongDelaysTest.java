@@ -7,9 +7,9 @@ import static io.jfscsi.mount.NodeHarness.withDeleteDelay;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.ClientRecord;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.ClientRecord;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;

@@ -6,8 +6,8 @@ import static io.jfscsi.mount.NodeHarness.volume;
 import static io.jfscsi.mount.NodeHarness.withDeleteDelay;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jfscsi.client.ClientKey;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,6 +38,7 @@ class MountActorTest extends NodeTestBase {
                 volume,
                 node.runtime,
                 node.mounter,
+                node.containers,
                 node.settings,
                 node.clock,
                 parent.getRef()));

@@ -3,10 +3,11 @@ package io.jfscsi.mount;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
-import io.jfscsi.runtime.ClientKey;
+import io.jfscsi.testing.FakeContainerRecovery;
 import io.jfscsi.testing.FakeMounter;
 import io.jfscsi.testing.FakeRuntime;
 import io.jfscsi.testing.TestClock;
@@ -50,6 +51,7 @@ final class NodeHarness implements AutoCloseable {
   final ActorTestKit kit;
   final Path kubeletRoot;
   final FakeMounter mounter = new FakeMounter();
+  final FakeContainerRecovery containers = new FakeContainerRecovery();
   final TestClock clock = new TestClock();
   final FakeRuntime runtime;
   final MountSettings settings;
@@ -312,7 +314,7 @@ final class NodeHarness implements AutoCloseable {
     // does.
     guardian =
         kit.spawn(
-            NodeGuardian.create(runtime, mounter, settings, clock),
+            NodeGuardian.create(runtime, mounter, containers, settings, clock),
             DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER));
   }
 

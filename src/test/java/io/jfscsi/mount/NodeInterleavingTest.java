@@ -7,11 +7,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.typesafe.config.ConfigFactory;
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.MountState;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.ClientRecord;
-import io.jfscsi.runtime.RunningClient;
 import io.jfscsi.testing.Trials;
 import java.io.IOException;
 import java.io.UncheckedIOException;

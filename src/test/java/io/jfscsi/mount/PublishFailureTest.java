@@ -7,10 +7,10 @@ import static io.jfscsi.mount.NodeHarness.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
 import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -7,12 +7,12 @@ import static io.jfscsi.mount.NodeHarness.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.MountState;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.RunningClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

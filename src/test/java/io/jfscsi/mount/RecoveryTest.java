@@ -8,13 +8,18 @@ import static io.jfscsi.mount.NodeHarness.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.RunningClient;
+import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountState;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.RunningClient;
+import io.jfscsi.testing.FakeContainerRecovery;
 import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.eventstream.EventStream;
@@ -63,6 +68,66 @@ class RecoveryTest extends NodeTestBase {
     assertThat(node.mounter.layers(rw)).isEqualTo(2);
     assertThat(node.stats("pv-a", rw).getValue().abnormal()).isFalse();
     assertThat(node.runtime.record(key).orElseThrow().running()).contains(second);
+  }
+
+  @Test
+  void containersThatStillHoldADeadCopyAreTriedAgainWithBackoffUntilRecovered() {
+    Path rw = node.target("pod-1", "pv-a");
+    node.publishOk(v, rw);
+    assertThat(node.containers.calls()).as("a first start has no container to recover").isEmpty();
+    node.containers.answer(List.of(deadCopy(rw, false)), List.of(deadCopy(rw, false)));
+
+    node.runtime.crash(key, "crashed");
+    node.awaitState(key, ClientState.BROKEN);
+    node.advance(MIN_BACKOFF);
+    node.awaitState(key, ClientState.READY);
+    RunningClient second = node.runtime.running(key).orElseThrow();
+    assertThat(node.containers.calls())
+        .containsExactly(new FakeContainerRecovery.Call("pv-a", second.mountPath(), Set.of(rw)));
+
+    // Tried again after the restart backoff, then after twice that; the third try finds none.
+    node.advance(MIN_BACKOFF.minusMillis(1));
+    node.view(key);
+    assertThat(node.containers.calls()).hasSize(1);
+    node.advance(Duration.ofMillis(1));
+    NodeHarness.eventually(
+        () -> assertThat(node.containers.calls()).as("the second try").hasSize(2));
+    node.advance(MIN_BACKOFF.multipliedBy(2));
+    NodeHarness.eventually(
+        () -> assertThat(node.containers.calls()).as("the third try").hasSize(3));
+    node.advance(NodeHarness.MAX_BACKOFF.multipliedBy(4));
+    node.view(key);
+    assertThat(node.containers.calls()).as("nothing left to try").hasSize(3);
+  }
+
+  @Test
+  void aContainerRefusedForSafetyIsNotTriedAgain() {
+    Path rw = node.target("pod-1", "pv-a");
+    node.publishOk(v, rw);
+    node.containers.answer(List.of(deadCopy(rw, true)));
+
+    node.runtime.crash(key, "crashed");
+    node.awaitState(key, ClientState.BROKEN);
+    node.advance(MIN_BACKOFF);
+    node.awaitState(key, ClientState.READY);
+    node.advance(NodeHarness.MAX_BACKOFF.multipliedBy(4));
+    node.view(key);
+    assertThat(node.containers.calls()).hasSize(1);
+  }
+
+  private static ContainerOutcome deadCopy(Path target, boolean refused) {
+    return new ContainerOutcome(
+        "pv-a",
+        Optional.of(target),
+        4711,
+        4026532000L,
+        target,
+        target,
+        Optional.empty(),
+        false,
+        refused,
+        refused ? "refused: not ours" : "helper exit 1: busy",
+        Duration.ZERO);
   }
 
   @Test

@@ -9,9 +9,9 @@ import static io.jfscsi.mount.NodeHarness.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.StartProgress;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.StartProgress;
 import io.jfscsi.testing.FakeRuntime;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -5,9 +5,9 @@ import static io.jfscsi.mount.NodeHarness.key;
 import static io.jfscsi.mount.NodeHarness.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.RunningClient;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.RunningClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,14 +1,14 @@
 package io.jfscsi.testing;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.ClientExit;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.RunningClient;
+import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.MountState;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.runtime.ClientExit;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.ClientRecord;
-import io.jfscsi.runtime.MountRuntime;
-import io.jfscsi.runtime.RunningClient;
-import io.jfscsi.runtime.StartProgress;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package io.jfscsi.runtime.kube;
 
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.SafeNames;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.SafeNames;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.Locale;

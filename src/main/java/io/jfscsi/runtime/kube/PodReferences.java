@@ -1,7 +1,7 @@
 package io.jfscsi.runtime.kube;
 
 import io.fabric8.kubernetes.api.model.Pod;
-import io.jfscsi.runtime.ClientRecord;
+import io.jfscsi.client.ClientRecord;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;

@@ -2,9 +2,9 @@ package io.jfscsi.runtime.kube;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.SafeNames;
 import io.jfscsi.csi.AdversarialStrings;
-import io.jfscsi.runtime.ClientKey;
-import io.jfscsi.runtime.SafeNames;
 import io.jfscsi.testing.Trials;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

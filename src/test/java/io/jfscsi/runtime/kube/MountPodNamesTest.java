@@ -2,7 +2,7 @@ package io.jfscsi.runtime.kube;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.jfscsi.runtime.ClientKey;
+import io.jfscsi.client.ClientKey;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 

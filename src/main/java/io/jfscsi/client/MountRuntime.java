@@ -1,0 +1,79 @@
+package io.jfscsi.client;
+
+import io.jfscsi.juicefs.VolumeSettings;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
+
+/**
+ * Where JuiceFS clients run: a child process in its own session (local mode) or a Mount Pod
+ * (Kubernetes). The mount actors drive it; it keeps no mount state of its own beyond the records it
+ * persists for them.
+ *
+ * <p>Starting, stopping and cleaning a cache can take long (a Mount Pod is awaited for its grace
+ * period): they run on threads of the runtime's own and complete a stage, so a mount actor never
+ * holds a thread of its dispatcher while they run. The other methods are short and blocking, and
+ * are called from the mount actors' dispatcher.
+ */
+public interface MountRuntime {
+
+  /**
+   * Starts a client for {@code settings} under {@code key}, or adopts one that still runs from an
+   * earlier driver ({@code previous}); completes when its mount point answers. A client that cannot
+   * start completes exceptionally with a {@link io.jfscsi.Failure} that says why (bad metaurl,
+   * missing binary, the client's own error output with secrets removed). {@code onExit} is called
+   * once, from any thread, when the started client dies later.
+   */
+  CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit);
+
+  /**
+   * As {@link #start(ClientKey, VolumeSettings, java.util.Optional, Consumer)}, and reports what
+   * the start waits on to {@code onProgress} each time that changes (from any thread), so that a
+   * publish that cannot wait for the whole start can say why. A runtime whose starts have nothing
+   * to say reports nothing.
+   */
+  default CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit,
+      Consumer<StartProgress> onProgress) {
+    return start(key, settings, previous, onExit);
+  }
+
+  /**
+   * Stops the client and unmounts its mount point; idempotent. Completes when the client is gone
+   * and its mount point cleared, exceptionally with a {@link io.jfscsi.Failure} if it cannot be.
+   */
+  CompletionStage<Void> stop(RunningClient client);
+
+  /** Persists the record atomically before the caller acknowledges the change. Blocking. */
+  void save(ClientRecord record);
+
+  /** Forgets the record of a client that has been stopped. Blocking. */
+  void remove(ClientKey key);
+
+  /** Every record saved by this or an earlier driver on this node. Blocking. */
+  List<ClientRecord> load();
+
+  /** Removes the client's cache directories, after it has stopped; completes when done. */
+  CompletionStage<Void> cleanCache(VolumeSettings settings);
+
+  /**
+   * Whether the pod that {@code target} was published for is known to be gone from this node
+   * (cluster mode: not in the node's pod informer for a while), so that its reference can be
+   * dropped though its directory is still there. Local mode knows no more than the directory.
+   */
+  default boolean podGone(Path target) {
+    return false;
+  }
+
+  /** Whether the runtime can start clients (binaries present, API reachable). */
+  boolean ready();
+}

@@ -1,4 +1,0 @@
-package io.jfscsi.runtime;
-
-/** A client died: its process exited or its pod failed. */
-public record ClientExit(RunningClient client, String reason) {}

@@ -1,0 +1,432 @@
+package io.jfscsi.runtime.local;
+
+import io.jfscsi.Failure;
+import io.jfscsi.client.ClientExit;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.RunningClient;
+import io.jfscsi.client.SafeNames;
+import io.jfscsi.host.MountCheck;
+import io.jfscsi.host.MountException;
+import io.jfscsi.host.Mounter;
+import io.jfscsi.host.ProcInfo;
+import io.jfscsi.host.ProcessGroups;
+import io.jfscsi.juicefs.ClientResources;
+import io.jfscsi.juicefs.Redactor;
+import io.jfscsi.juicefs.VolumeSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded {@link MountRuntime}: each JuiceFS client is a child process of the driver in a
+ * session of its own, so that it outlives a driver restart and the next driver adopts it from the
+ * saved record. A volume whose metaurl names a local directory is served by bindfs; any other
+ * metaurl by the real {@code juicefs} binary (format, then mount in the foreground).
+ *
+ * <p>Holds no mutable state (but a warn-once flag, see {@link ClientCgroup}): many mount actors
+ * call it at once, each for its own key, and each keeps its client's state itself; what belongs to
+ * a key on the host (mount point, cgroup) is found from the key. onExit is not called when {@link
+ * #stop} ends the client (see {@link ExitWatcher}); it may arrive before the start stage completes
+ * if the client dies at once.
+ *
+ * <p>A client with CPU/memory requests or limits runs in a cgroup of its own ({@link
+ * ClientCgroup}), best-effort: a host that does not allow it runs the client unlimited.
+ */
+public final class LocalProcessRuntime implements MountRuntime {
+  private static final Logger log = LoggerFactory.getLogger(LocalProcessRuntime.class);
+
+  private final LocalRuntimeConfig config;
+  private final Mounter mounter;
+  private final Executor executor;
+  private final ClientRecordStore records;
+  private final ExitWatcher exits;
+  private final AdoptedExits adoptedExits = new AdoptedExits();
+  private final ClientCache cache;
+  private final ClientPlan plan;
+  private final ClientCgroup cgroups;
+
+  /** Starts, stops and cache cleans run on a virtual thread per call. */
+  public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter) {
+    this(
+        config,
+        mounter,
+        Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("jfs-client-start-", 0).factory()));
+  }
+
+  public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter, Executor executor) {
+    this.config = config;
+    this.mounter = mounter;
+    this.executor = executor;
+    this.records = new ClientRecordStore(config.stateDir().resolve("clients"));
+    this.exits = new ExitWatcher(config.stateDir().resolve("stopping"));
+    this.cache = new ClientCache(config);
+    this.plan = new ClientPlan(config);
+    this.cgroups = new ClientCgroup();
+  }
+
+  public LocalRuntimeConfig config() {
+    return config;
+  }
+
+  /** Where the client of {@code key} is mounted. */
+  public Path mountPathOf(ClientKey key) {
+    return config.mountRoot().resolve(SafeNames.of(key));
+  }
+
+  /** The log file that the client of {@code key} writes to. */
+  public Path logFileOf(ClientKey key) {
+    return new ClientLog(config.stateDir(), SafeNames.of(key)).file();
+  }
+
+  @Override
+  public CompletionStage<RunningClient> start(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return startBlocking(key, settings, previous, onExit);
+          } catch (Failure f) {
+            throw f;
+          } catch (RuntimeException e) {
+            String why = Redactor.forSettings(settings).redact(String.valueOf(e.getMessage()));
+            throw new Failure(
+                Failure.Code.INTERNAL,
+                "starting the client of volume " + key.volumeId() + " failed: " + why);
+          }
+        },
+        executor);
+  }
+
+  private RunningClient startBlocking(
+      ClientKey key,
+      VolumeSettings settings,
+      Optional<RunningClient> previous,
+      Consumer<ClientExit> onExit) {
+    // Adopting or discarding another key's client would hijack or kill it.
+    if (previous.isPresent() && !previous.get().key().equals(key)) {
+      throw new IllegalArgumentException(
+          "the previous client belongs to " + previous.get().key() + ", not " + key);
+    }
+    if (previous.isPresent() && adoptable(previous.get())) {
+      return adopt(previous.get(), settings.resources(), onExit);
+    }
+    plan.check(key, settings);
+    previous.ifPresent(this::discard);
+
+    Path mountPath = mountPathOf(key);
+    clearMountPoint(mountPath);
+    try {
+      Files.createDirectories(mountPath);
+    } catch (IOException e) {
+      throw new Failure(
+          Failure.Code.INTERNAL, "cannot create mount point " + mountPath + ": " + e.getMessage());
+    }
+    Redactor redactor = Redactor.forSettings(settings);
+    ClientLog clientLog = new ClientLog(config.stateDir(), SafeNames.of(key));
+    ClientPlan.Command command;
+    try {
+      command = plan.prepare(key, settings, mountPath, redactor, clientLog);
+    } catch (RuntimeException e) {
+      MountCheck.removeEmptyDir(mountPath);
+      throw e;
+    }
+    return launch(key, settings.resources(), mountPath, command, redactor, clientLog, onExit);
+  }
+
+  private RunningClient launch(
+      ClientKey key,
+      ClientResources resources,
+      Path mountPath,
+      ClientPlan.Command command,
+      Redactor redactor,
+      ClientLog clientLog,
+      Consumer<ClientExit> onExit) {
+    long offset = clientLog.begin("starting " + command.shown());
+    Process process;
+    try {
+      process =
+          ClientLauncher.startDetached(
+              command.argv(), command.env(), clientLog.file(), command.masks());
+    } catch (IOException e) {
+      MountCheck.removeEmptyDir(mountPath);
+      throw new Failure(
+          Failure.Code.INTERNAL,
+          "cannot start the client of volume "
+              + key.volumeId()
+              + ": "
+              + redactor.redact(String.valueOf(e.getMessage())));
+    }
+    // Limited from its first moments: a client that mounts is already reading and caching.
+    cgroups.apply(key, resources, process.pid());
+    MountWait.Outcome outcome =
+        MountWait.awaitReady(mounter, mountPath, process::isAlive, config.readyTimeout());
+    if (outcome != MountWait.Outcome.READY) {
+      throw notReady(key, mountPath, process, outcome, redactor, clientLog, offset);
+    }
+    long pid = process.pid();
+    RunningClient client =
+        new RunningClient(
+            key,
+            mountPath,
+            Long.toString(pid),
+            process.info().startInstant().orElseGet(Instant::now));
+    exits.watch(
+        client,
+        exitOf(process),
+        () ->
+            "client process "
+                + pid
+                + " exited with "
+                + ClientLauncher.describeStatus(process.exitValue()),
+        onExit);
+    log.info("started client {} (pid {}) at {}: {}", key, pid, mountPath, command.shown());
+    return client;
+  }
+
+  /**
+   * Completes with the exit status when {@code process} ends, from a virtual thread of its own. Not
+   * {@code Process.onExit()}: that completes through {@code handleAsync} on the JVM-wide common
+   * pool, which has a single worker on a 2-core node, so anything blocking there (in this JVM,
+   * whoever it is) would delay the driver noticing that a client died.
+   */
+  static CompletableFuture<Integer> exitOf(Process process) {
+    CompletableFuture<Integer> exit = new CompletableFuture<>();
+    Thread.ofVirtual()
+        .name("client-exit-" + process.pid())
+        .start(() -> exit.complete(awaitExit(process)));
+    return exit;
+  }
+
+  /** The exit status of {@code process}, waited for on the calling thread, interrupts or not. */
+  private static int awaitExit(Process process) {
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          return process.waitFor();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private Failure notReady(
+      ClientKey key,
+      Path mountPath,
+      Process process,
+      MountWait.Outcome outcome,
+      Redactor redactor,
+      ClientLog clientLog,
+      long offset) {
+    // The client leads its own process group (setsid): what it started goes with it. Its output
+    // filter sees the end of the pipe and writes the last lines first, if it gets the time.
+    long group = process.pid();
+    // Read before it is reaped (a zombie's stat is still there): setsid made it a group leader.
+    boolean leads = ProcInfo.stat(group).map(s -> s.processGroup() == group).orElse(false);
+    process.destroyForcibly();
+    int status = awaitExit(process);
+    if (leads) {
+      // A group id is not reused while any member lives, so this reaches only the client's own.
+      ProcessGroups.awaitEmpty(group, Duration.ofSeconds(1));
+      ProcessGroups.kill(group);
+    }
+    cgroups.remove(key);
+    MountCheck.unmountQuietly(mounter, mountPath);
+    MountCheck.removeEmptyDir(mountPath);
+    String tail = clientLog.describeSince(offset, redactor);
+    log.warn("client {} failed to start ({})", key, outcome);
+    if (outcome == MountWait.Outcome.EXITED) {
+      return new Failure(
+          Failure.Code.INTERNAL,
+          "the client of volume "
+              + key.volumeId()
+              + " exited with "
+              + ClientLauncher.describeStatus(status)
+              + " before its mount point answered."
+              + tail);
+    }
+    return new Failure(
+        Failure.Code.UNAVAILABLE,
+        "the client of volume "
+            + key.volumeId()
+            + " did not answer at "
+            + mountPath
+            + " within "
+            + config.readyTimeout()
+            + "; it was killed."
+            + tail);
+  }
+
+  private boolean adoptable(RunningClient previous) {
+    long pid = ExitWatcher.parsePid(previous.handle());
+    return pid > 0
+        && ProcInfo.runsClientFor(pid, previous.mountPath(), programs())
+        && MountCheck.answeringFuse(mounter, previous.mountPath());
+  }
+
+  private RunningClient adopt(
+      RunningClient previous, ClientResources resources, Consumer<ClientExit> onExit) {
+    long pid = ExitWatcher.parsePid(previous.handle());
+    cgroups.adopt(previous.key(), resources, pid);
+    // Not ProcessHandle.onExit(): for a process that is not our child it takes a JDK thread per
+    // client that polls ever more slowly (up to 5 s apart); adoptedExits polls all on one thread.
+    CompletableFuture<?> exit =
+        ProcessHandle.of(pid)
+            .map(adoptedExits::onExit)
+            .orElseGet(() -> CompletableFuture.completedFuture(null));
+    exits.watch(previous, exit, () -> "client process " + pid + " exited", onExit);
+    log.info("adopted client {} (pid {}) at {}", previous.key(), pid, previous.mountPath());
+    return previous;
+  }
+
+  /** An earlier client that cannot be adopted: end it if it still runs, drop its mount. */
+  private void discard(RunningClient previous) {
+    long pid = ExitWatcher.parsePid(previous.handle());
+    if (pid > 0 && ProcInfo.runsClientFor(pid, previous.mountPath(), programs())) {
+      log.info(
+          "killing client {} (pid {}): its mount at {} does not answer",
+          previous.key(),
+          pid,
+          previous.mountPath());
+      exits.markStopping(previous);
+      ProcInfo.terminate(pid, config.stopGrace());
+    }
+    // The next client of this key makes its cgroup again; a start that fails before then leaves
+    // none.
+    cgroups.remove(previous.key());
+    if (!previous.mountPath().equals(mountPathOf(previous.key()))) {
+      clearMountPoint(previous.mountPath());
+      MountCheck.removeEmptyDir(previous.mountPath());
+    }
+  }
+
+  private void clearMountPoint(Path mountPath) {
+    if (MountCheck.hasMount(mounter, mountPath)) {
+      log.info("unmounting what a dead client left at {}", mountPath);
+      try {
+        mounter.unmount(mountPath);
+      } catch (MountException e) {
+        throw new Failure(
+            Failure.Code.UNAVAILABLE,
+            "cannot unmount the stale mount at " + mountPath + ": " + e.getMessage());
+      }
+    }
+  }
+
+  @Override
+  public CompletionStage<Void> stop(RunningClient client) {
+    return CompletableFuture.runAsync(() -> stopBlocking(client), executor);
+  }
+
+  /** Ends the client (SIGTERM, {@code client.stop-grace}, SIGKILL), then clears its mount point. */
+  private void stopBlocking(RunningClient client) {
+    long pid = ExitWatcher.parsePid(client.handle());
+    boolean killed = false;
+    boolean survived = false;
+    if (pid > 0 && ProcInfo.runsClientFor(pid, client.mountPath(), programs())) {
+      exits.markStopping(client);
+      if (!ProcInfo.terminate(pid, config.stopGrace())) {
+        log.error("client {} (pid {}) survived SIGKILL", client.key(), pid);
+        survived = true;
+      }
+      killed = true;
+    }
+    if (!survived) {
+      cgroups.remove(client.key());
+    }
+    boolean unmounted = MountCheck.hasMount(mounter, client.mountPath());
+    if (unmounted) {
+      try {
+        mounter.unmount(client.mountPath());
+      } catch (MountException e) {
+        throw new Failure(
+            Failure.Code.INTERNAL, "cannot unmount " + client.mountPath() + ": " + e.getMessage());
+      }
+    }
+    boolean removed = MountCheck.removeEmptyDir(client.mountPath());
+    exits.sweep();
+    if (killed || unmounted || removed) {
+      log.info(
+          "stopped client {} (pid {}) at {}", client.key(), client.handle(), client.mountPath());
+    } else {
+      log.debug("client {} (pid {}) was already stopped", client.key(), client.handle());
+    }
+  }
+
+  @Override
+  public void save(ClientRecord record) {
+    records.save(record);
+  }
+
+  @Override
+  public void remove(ClientKey key) {
+    records.remove(key);
+  }
+
+  @Override
+  public List<ClientRecord> load() {
+    return records.load();
+  }
+
+  @Override
+  public CompletionStage<Void> cleanCache(VolumeSettings settings) {
+    return CompletableFuture.runAsync(() -> cache.clean(settings, records.load()), executor);
+  }
+
+  @Override
+  public boolean ready() {
+    boolean binary =
+        Files.isExecutable(config.bindfsBinary()) || Files.isExecutable(config.juicefsBinary());
+    boolean setsid = Files.isExecutable(ClientLauncher.setsid());
+    boolean dirs = writableDirectory(config.mountRoot()) && writableDirectory(config.stateDir());
+    if (!(binary && setsid && dirs)) {
+      log.warn(
+          "local runtime not ready: client binary {}, setsid {}, writable directories {}",
+          binary,
+          setsid,
+          dirs);
+    }
+    return binary && setsid && dirs;
+  }
+
+  private static boolean writableDirectory(Path dir) {
+    try {
+      Files.createDirectories(dir);
+      return Files.isWritable(dir);
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private Set<String> programs() {
+    return Set.copyOf(
+        List.of(
+            "bindfs",
+            "juicefs",
+            config.bindfsBinary().getFileName().toString(),
+            config.juicefsBinary().getFileName().toString()));
+  }
+}
