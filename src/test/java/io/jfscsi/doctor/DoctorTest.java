@@ -50,31 +50,13 @@ class DoctorTest {
 
   @Test
   void aPendingPvcWithAMissingStorageClassOrForeignProvisionerIsTheControllerSide() {
-    Verdict missing =
-        doctor.diagnose(
-            facts(
-                Optional.empty(),
-                Optional.of(pendingPvc()),
-                Optional.empty(),
-                Optional.empty(),
-                null,
-                null,
-                List.of(),
-                List.of()));
+    Verdict missing = doctor.diagnose(claimFacts(Optional.empty(), null, List.of()));
     assertThat(missing.side()).isEqualTo(Side.CONTROLLER);
     assertThat(missing.cause()).contains("StorageClass juicefs-sc does not exist");
 
     Verdict foreign =
         doctor.diagnose(
-            facts(
-                Optional.empty(),
-                Optional.of(pendingPvc()),
-                Optional.of(storageClass("ebs.csi.aws.com", Map.of())),
-                Optional.empty(),
-                null,
-                null,
-                List.of(),
-                List.of()));
+            claimFacts(Optional.of(storageClass("ebs.csi.aws.com", Map.of())), null, List.of()));
     assertThat(foreign.cause()).contains("provisioned by ebs.csi.aws.com, not by " + DRIVER);
   }
 
@@ -82,16 +64,11 @@ class DoctorTest {
   void aProvisionerSecretWithoutMetaurlIsNamedWithoutItsValues() {
     Verdict v =
         doctor.diagnose(
-            facts(
-                Optional.empty(),
-                Optional.of(pendingPvc()),
+            claimFacts(
                 Optional.of(storageClass(DRIVER, provisionerParameters())),
-                Optional.empty(),
                 new Facts.SecretFact(
                     "kube-system/jfs",
                     Optional.of(Map.of("name", "vol", "access-key", "AKIA-SECRET"))),
-                null,
-                List.of(),
                 List.of()));
     assertThat(v.side()).isEqualTo(Side.CONTROLLER);
     assertThat(v.cause()).contains("metaurl");
@@ -102,27 +79,17 @@ class DoctorTest {
   void aMissingProvisionerSecretAndAProvisioningFailedEventAreReported() {
     Verdict gone =
         doctor.diagnose(
-            facts(
-                Optional.empty(),
-                Optional.of(pendingPvc()),
+            claimFacts(
                 Optional.of(storageClass(DRIVER, provisionerParameters())),
-                Optional.empty(),
                 new Facts.SecretFact("kube-system/jfs", Optional.empty()),
-                null,
-                List.of(),
                 List.of()));
     assertThat(gone.cause()).isEqualTo("the provisioner secret kube-system/jfs does not exist");
 
     Verdict failed =
         doctor.diagnose(
-            facts(
-                Optional.empty(),
-                Optional.of(pendingPvc()),
+            claimFacts(
                 Optional.of(storageClass(DRIVER, provisionerParameters())),
-                Optional.empty(),
                 new Facts.SecretFact("kube-system/jfs", Optional.of(GOOD_SECRET)),
-                null,
-                List.of(),
                 List.of(
                     event(
                         "PersistentVolumeClaim",
@@ -135,14 +102,9 @@ class DoctorTest {
 
     Verdict silent =
         doctor.diagnose(
-            facts(
-                Optional.empty(),
-                Optional.of(pendingPvc()),
+            claimFacts(
                 Optional.of(storageClass(DRIVER, provisionerParameters())),
-                Optional.empty(),
                 new Facts.SecretFact("kube-system/jfs", Optional.of(GOOD_SECRET)),
-                null,
-                List.of(),
                 List.of()));
     assertThat(silent.cause()).contains("no controller has acted");
   }
@@ -184,17 +146,7 @@ class DoctorTest {
 
   @Test
   void noMountPodOnTheNodeIsTheNodePluginsFault() {
-    Verdict v =
-        doctor.diagnose(
-            facts(
-                Optional.of(appPod(false)),
-                Optional.of(boundPvc()),
-                Optional.empty(),
-                Optional.of(pv(List.of())),
-                null,
-                publishSecret(),
-                List.of(),
-                List.of()));
+    Verdict v = doctor.diagnose(nodeFacts(false, List.of(), List.of()));
     assertThat(v.side()).isEqualTo(Side.NODE);
     assertThat(v.cause()).contains("no Mount Pod serves volume pvc-1 on node n1");
   }
@@ -216,17 +168,7 @@ class DoctorTest {
             .endWaiting()
             .endState()
             .build();
-    Verdict v =
-        doctor.diagnose(
-            facts(
-                Optional.of(appPod(false)),
-                Optional.of(boundPvc()),
-                Optional.empty(),
-                Optional.of(pv(List.of())),
-                null,
-                publishSecret(),
-                List.of(mountPod(pulling)),
-                List.of()));
+    Verdict v = doctor.diagnose(nodeFacts(false, List.of(mountPod(pulling)), List.of()));
     assertThat(v.side()).isEqualTo(Side.MOUNT_POD);
     assertThat(v.cause())
         .contains("image cannot be pulled: juicedata/mount:nope (" + reason + ": ");
@@ -255,17 +197,7 @@ class DoctorTest {
             .endTerminated()
             .endLastState()
             .build();
-    Verdict v =
-        doctor.diagnose(
-            facts(
-                Optional.of(appPod(false)),
-                Optional.of(boundPvc()),
-                Optional.empty(),
-                Optional.of(pv(List.of())),
-                null,
-                publishSecret(),
-                List.of(mountPod(looping)),
-                List.of()));
+    Verdict v = doctor.diagnose(nodeFacts(false, List.of(mountPod(looping)), List.of()));
     assertThat(v.side()).isEqualTo(Side.MOUNT_POD);
     assertThat(v.cause()).contains("wrong metaurl").contains("no such host");
 
@@ -279,42 +211,18 @@ class DoctorTest {
             .endTerminated()
             .endLastState()
             .build();
-    Verdict killed =
-        doctor.diagnose(
-            facts(
-                Optional.of(appPod(false)),
-                Optional.of(boundPvc()),
-                Optional.empty(),
-                Optional.of(pv(List.of())),
-                null,
-                publishSecret(),
-                List.of(mountPod(oom)),
-                List.of()));
+    Verdict killed = doctor.diagnose(nodeFacts(false, List.of(mountPod(oom)), List.of()));
     assertThat(killed.cause())
         .isEqualTo("the JuiceFS client crashes in a loop: exit code 137 (OOMKilled)");
   }
 
   @Test
   void aStaleMountInTheAppPodsEventsIsTheNodeSide() {
-    ContainerStatus fine =
-        new ContainerStatusBuilder()
-            .withName("jfs-mount")
-            .withReady(true)
-            .withRestartCount(0)
-            .withNewState()
-            .withNewRunning()
-            .endRunning()
-            .endState()
-            .build();
+    ContainerStatus fine = running();
     Verdict v =
         doctor.diagnose(
-            facts(
-                Optional.of(appPod(false)),
-                Optional.of(boundPvc()),
-                Optional.empty(),
-                Optional.of(pv(List.of())),
-                null,
-                publishSecret(),
+            nodeFacts(
+                false,
                 List.of(mountPod(fine)),
                 List.of(
                     event(
@@ -328,32 +236,52 @@ class DoctorTest {
 
   @Test
   void aRunningPodWithAHealthyChainIsHealthy() {
-    ContainerStatus fine =
-        new ContainerStatusBuilder()
-            .withName("jfs-mount")
-            .withReady(true)
-            .withRestartCount(0)
-            .withNewState()
-            .withNewRunning()
-            .endRunning()
-            .endState()
-            .build();
-    Verdict v =
-        doctor.diagnose(
-            facts(
-                Optional.of(appPod(true)),
-                Optional.of(boundPvc()),
-                Optional.empty(),
-                Optional.of(pv(List.of())),
-                null,
-                publishSecret(),
-                List.of(mountPod(fine)),
-                List.of()));
+    ContainerStatus fine = running();
+    Verdict v = doctor.diagnose(nodeFacts(true, List.of(mountPod(fine)), List.of()));
     assertThat(v.healthy()).isTrue();
     assertThat(v.evidence()).anyMatch(e -> e.startsWith("mount pod kube-system/juicefs-n1-pvc-1"));
   }
 
   // ---- staged objects --------------------------------------------------------------------
+
+  /** A bound claim of a valid PV, an app pod (running or not) on n1, these Mount Pods. */
+  static Facts nodeFacts(boolean appRunning, List<Pod> mountPods, List<Event> events) {
+    return facts(
+        Optional.of(appPod(appRunning)),
+        Optional.of(boundPvc()),
+        Optional.empty(),
+        Optional.of(pv(List.of())),
+        null,
+        publishSecret(),
+        mountPods,
+        events);
+  }
+
+  /** A pending claim of this StorageClass with this provisioner secret, and no pod yet. */
+  static Facts claimFacts(
+      Optional<StorageClass> storageClass, Facts.SecretFact secret, List<Event> events) {
+    return facts(
+        Optional.empty(),
+        Optional.of(pendingPvc()),
+        storageClass,
+        Optional.empty(),
+        secret,
+        null,
+        List.of(),
+        events);
+  }
+
+  static ContainerStatus running() {
+    return new ContainerStatusBuilder()
+        .withName("jfs-mount")
+        .withReady(true)
+        .withRestartCount(0)
+        .withNewState()
+        .withNewRunning()
+        .endRunning()
+        .endState()
+        .build();
+  }
 
   static Facts facts(
       Optional<Pod> pod,
