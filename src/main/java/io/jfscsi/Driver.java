@@ -210,6 +210,7 @@ public final class Driver implements AutoCloseable {
         BuiltinProvisioner.startIfConfigured(c, actors.provisioner(), system.scheduler())
             .ifPresent(
                 builtin -> {
+                  metrics.provisionerLeader(builtin::leading);
                   if (management != null) {
                     ManagementContext.get(system)
                         .clusterView(new ClusterView(builtin.client(), c.getString("driver-name")));

@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -40,7 +41,9 @@ import java.util.function.Supplier;
  *       every target bound again ({@link #onClientRecovered});
  *   <li>{@code jfscsi_container_recoveries_total{outcome}} and {@code
  *       jfscsi_container_recovery_duration_seconds}: containers whose private copy of a dead mount
- *       was replaced.
+ *       was replaced;
+ *   <li>{@code jfscsi_kubernetes_requests_total{request}} (node, cluster mode) and {@code
+ *       jfscsi_provisioner_leader} (controller with the built-in provisioner).
  * </ul>
  *
  * The client gauges are computed at each scrape from the actors' own description of themselves
@@ -171,6 +174,18 @@ public final class DriverMetrics implements ContainerRecoveryListener {
                 + "watches) and resource")
         .labelNames("request")
         .callback(cb -> counts.get().forEach((request, n) -> cb.call(n, request)))
+        .register(registry);
+  }
+
+  /**
+   * Reports at each scrape whether this controller replica holds the provisioner's lease, as {@code
+   * jfscsi_provisioner_leader} (1 or 0). Called once, when the built-in provisioner runs.
+   */
+  public void provisionerLeader(BooleanSupplier leading) {
+    GaugeWithCallback.builder()
+        .name("jfscsi_provisioner_leader")
+        .help("1 while this controller replica holds the built-in provisioner's lease, else 0")
+        .callback(cb -> cb.call(leading.getAsBoolean() ? 1 : 0))
         .register(registry);
   }
 
