@@ -24,6 +24,8 @@ import picocli.CommandLine.Command;
       BenchCommand.class,
       DoctorCommand.class,
       WarmupCommand.class,
+      ClusterCommands.Volumes.class,
+      ClusterCommands.MountPods.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

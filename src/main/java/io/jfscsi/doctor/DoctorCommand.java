@@ -3,11 +3,11 @@ package io.jfscsi.doctor;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.KubeClients;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -36,12 +36,7 @@ public final class DoctorCommand implements Callable<Integer> {
   @Option(names = "--claim", description = "for a pod with several PVCs: the one to follow")
   String claim;
 
-  @Option(
-      names = "--kubeconfig",
-      description =
-          "kubeconfig file (default: KUBECONFIG, "
-              + "~/.kube/config, or the in-cluster service account)")
-  Path kubeconfig;
+  @Mixin KubeClients.Options api;
 
   @Option(
       names = "--driver-name",
@@ -60,8 +55,7 @@ public final class DoctorCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     String namespace = target.contains("/") ? target.substring(0, target.indexOf('/')) : "default";
     String name = target.substring(target.indexOf('/') + 1);
-    try (KubernetesClient client =
-        KubeClients.connect(kubeconfig == null ? "" : kubeconfig.toString())) {
+    try (KubernetesClient client = api.connect()) {
       FactsCollector collector = new FactsCollector(client);
       Facts facts =
           kind == Kind.pod

@@ -37,7 +37,8 @@ public final class ClusterView {
     return JsonMapper.builder().build().writeValueAsString(read());
   }
 
-  Map<String, Object> read() {
+  /** The view as maps and lists (what {@link #json} writes). Blocking: a few LIST calls. */
+  public Map<String, Object> read() {
     List<Map<String, Object>> classes = new ArrayList<>();
     for (var sc : client.storage().v1().storageClasses().list().getItems()) {
       if (driverName.equals(sc.getProvisioner())) {

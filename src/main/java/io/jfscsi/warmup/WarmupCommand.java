@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import tools.jackson.databind.JsonNode;
@@ -50,12 +51,8 @@ public final class WarmupCommand implements Callable<Integer> {
   @Option(names = "--node", description = "with --pvc: only the Mount Pod on this node")
   String node;
 
-  @Option(
-      names = "--kubeconfig",
-      description =
-          "with --pvc: kubeconfig file (default: "
-              + "KUBECONFIG, ~/.kube/config, or the in-cluster service account)")
-  Path kubeconfig;
+  /** With --pvc: which cluster. */
+  @Mixin KubeClients.Options api;
 
   @Option(
       names = "--timeout",
@@ -110,7 +107,7 @@ public final class WarmupCommand implements Callable<Integer> {
     String claim = pvc.substring(pvc.indexOf('/') + 1);
     var out = spec.commandLine().getOut();
     int worst = 0;
-    try (var client = KubeClients.connect(kubeconfig == null ? "" : kubeconfig.toString())) {
+    try (var client = api.connect()) {
       MountPodWarmup warmup = new MountPodWarmup(client);
       for (MountPodWarmup.Plan plan :
           warmup.plan(

@@ -9,19 +9,29 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** GET /cluster's content, read from the real API server. */
+/** GET /cluster's content, read from the real API server, and the kubectl plugin's lists of it. */
 class ClusterViewClusterTest {
 
   @Test
   @SuppressWarnings("unchecked")
-  void showsTheDriversVolumesWithClaimPodsAndMountPodReferences() {
+  void showsTheDriversVolumesWithClaimPodsAndMountPodReferences(@TempDir Path tmp)
+      throws Exception {
     KubeCluster cluster = KubeCluster.shared();
     KubernetesClient k = cluster.client();
     String ns = cluster.newNamespace("view");
@@ -159,5 +169,74 @@ class ClusterViewClusterTest {
                                 + pv
                                 + "/mount")));
     assertThat(new ClusterView(k, driver).json()).contains("\"driver\":\"" + driver + "\"");
+
+    // The same through kubectl's plugin mechanism, with a context that is not the current one.
+    Path kubeconfig = tmp.resolve("kubeconfig");
+    Files.writeString(
+        kubeconfig,
+        Files.readString(cluster.kubeconfig())
+            .replace("current-context: jfs-csi", "current-context: nowhere")
+            .replace(
+                "clusters:\n",
+                "clusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:1\n")
+            .replace(
+                "contexts:\n",
+                "contexts:\n- name: nowhere\n  context:\n    cluster: nowhere\n    user: admin\n"));
+    String json =
+        kubectlPlugin(
+            kubeconfig,
+            "jfs-csi",
+            "mountpods",
+            "--driver-name",
+            driver,
+            "-o",
+            "json",
+            "--context",
+            "jfs-csi");
+    assertThat(json)
+        .contains("\"pod\":\"" + ns + "/juicefs-m\"")
+        .contains("\"references\":[\"" + target + "\"]");
+    String table =
+        kubectlPlugin(
+            kubeconfig, "jfs-csi", "--context=jfs-csi", "volumes", "--driver-name=" + driver);
+    assertThat(table.lines().toList())
+        .first()
+        .asString()
+        .startsWith("PV ")
+        .contains("CLAIM", "PHASE", "STORAGECLASS", "PODS", "MOUNT PODS");
+    assertThat(table.lines().skip(1).toList())
+        .singleElement()
+        .asString()
+        .contains(pv, ns + "/data", ns + "/app", ns + "/juicefs-m");
+    assertThat(kubectlPlugin(kubeconfig, "jfs-csi", "--help"))
+        .contains("doctor", "warmup", "mountpods", "volumes");
+  }
+
+  /**
+   * Runs {@code kubectl ARGS} with deploy/kubectl-plugin on PATH, so that kubectl finds the plugin
+   * as a user's would; the plugin runs this test's classpath instead of a packaged jar.
+   */
+  static String kubectlPlugin(Path kubeconfig, String... args) throws Exception {
+    Optional<Path> kubectl =
+        Stream.of(System.getenv("PATH").split(":"))
+            .map(d -> Path.of(d, "kubectl"))
+            .filter(Files::isExecutable)
+            .findFirst();
+    HostRequirements.require(kubectl.isPresent(), "kubectl (apt-get install kubernetes-client)");
+    List<String> command = new ArrayList<>(List.of(kubectl.get().toString()));
+    command.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+    pb.environment()
+        .put(
+            "PATH",
+            Path.of("deploy/kubectl-plugin").toAbsolutePath() + ":" + System.getenv("PATH"));
+    pb.environment().put("KUBECONFIG", kubeconfig.toString());
+    pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+    pb.environment().put("JFS_CSI_CLASSPATH", System.getProperty("java.class.path"));
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(String.join(" ", command) + "\n" + out).isZero();
+    return out;
   }
 }

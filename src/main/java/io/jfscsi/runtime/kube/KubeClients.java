@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import picocli.CommandLine.Option;
 
 /**
  * Where every API client of the driver and its tools gets its configuration: a kubeconfig file, or,
@@ -17,11 +18,19 @@ public final class KubeClients {
 
   /** The configuration from {@code kubeconfig}, or fabric8's lookup when it is empty. */
   public static Config config(String kubeconfig) {
+    return config(kubeconfig, null);
+  }
+
+  /**
+   * As {@link #config(String)}, with the kubeconfig's context {@code context} instead of its
+   * current one when it is not null.
+   */
+  public static Config config(String kubeconfig, String context) {
     if (kubeconfig.isEmpty()) {
-      return Config.autoConfigure(null);
+      return Config.autoConfigure(context);
     }
     try {
-      return Config.fromKubeconfig(null, Files.readString(Path.of(kubeconfig)), kubeconfig);
+      return Config.fromKubeconfig(context, Files.readString(Path.of(kubeconfig)), kubeconfig);
     } catch (IOException | RuntimeException e) {
       throw new IllegalArgumentException(
           "cannot read the kubeconfig " + kubeconfig + ": " + e.getMessage(), e);
@@ -31,5 +40,25 @@ public final class KubeClients {
   /** A client with {@link #config}. */
   public static KubernetesClient connect(String kubeconfig) {
     return new KubernetesClientBuilder().withConfig(config(kubeconfig)).build();
+  }
+
+  /** The API options of the tools that talk to a cluster, as kubectl names them. */
+  public static final class Options {
+    @Option(
+        names = "--kubeconfig",
+        description =
+            "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster service"
+                + " account)")
+    Path kubeconfig;
+
+    @Option(names = "--context", description = "the kubeconfig context to use (default: current)")
+    String context;
+
+    /** A client for these options. */
+    public KubernetesClient connect() {
+      return new KubernetesClientBuilder()
+          .withConfig(config(kubeconfig == null ? "" : kubeconfig.toString(), context))
+          .build();
+    }
   }
 }
