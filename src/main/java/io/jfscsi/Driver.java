@@ -60,7 +60,7 @@ public final class Driver implements AutoCloseable {
    * provisionerRuntime} runs the controller's short-lived clients: local processes even when the
    * node's clients are Mount Pods.
    */
-  public record Ports(
+  public record HostParts(
       MountRuntime runtime,
       Mounter mounter,
       ContainerRecovery containers,
@@ -83,7 +83,7 @@ public final class Driver implements AutoCloseable {
     this.management = management;
   }
 
-  public static Driver start(Config config, Ports ports) throws IOException {
+  public static Driver start(Config config, HostParts host) throws IOException {
     Config c = config.getConfig("jfs-csi");
     List<String> roles = c.getStringList("roles");
     boolean node = roles.contains("node");
@@ -108,9 +108,9 @@ public final class Driver implements AutoCloseable {
                       node
                           ? ctx.spawn(
                               NodeGuardian.create(
-                                  ports.runtime(),
-                                  ports.mounter(),
-                                  ports.containers(),
+                                  host.runtime(),
+                                  host.mounter(),
+                                  host.containers(),
                                   mountSettings,
                                   Clock.systemUTC()),
                               "node",
@@ -121,7 +121,7 @@ public final class Driver implements AutoCloseable {
                           ? ctx.spawn(
                               VolumeProvisioner.create(
                                   new MountedDirectories(
-                                      ports.provisionerRuntime(),
+                                      host.provisionerRuntime(),
                                       c.getDuration("client.ready-timeout")
                                           .plus(c.getDuration("client.command-timeout"))
                                           .plusSeconds(10)),
@@ -135,7 +135,7 @@ public final class Driver implements AutoCloseable {
                       ctx.spawn(
                           Behaviors.<ClientRecovered>receiveMessage(
                               r -> {
-                                ports.metrics().onClientRecovered(r);
+                                host.metrics().onClientRecovered(r);
                                 return Behaviors.same();
                               }),
                           "recovery-metrics");
@@ -154,7 +154,7 @@ public final class Driver implements AutoCloseable {
           c.getString("node-id").isEmpty()
               ? InetAddress.getLocalHost().getHostName()
               : c.getString("node-id");
-      Supplier<CompletionStage<Boolean>> probe = () -> ready(system, actors, ports.runtime());
+      Supplier<CompletionStage<Boolean>> probe = () -> ready(system, actors, host.runtime());
       List<ServerServiceDefinition> services = new ArrayList<>();
       services.add(
           Services.identity(
@@ -175,7 +175,7 @@ public final class Driver implements AutoCloseable {
                 new ControllerService(actors.provisioner(), system.scheduler(), timeout)));
       }
       // Management: every call timed and counted; HTTP up before the socket, /ready says when.
-      DriverMetrics metrics = ports.metrics();
+      DriverMetrics metrics = host.metrics();
       services.replaceAll(s -> ServerInterceptors.intercept(s, metrics.interceptor()));
       ManagementServer management =
           managementSettings.enabled()
@@ -225,7 +225,7 @@ public final class Driver implements AutoCloseable {
                           });
                 });
       }
-      if (ports.runtime() instanceof AutoCloseable closeable) { // informers, API client
+      if (host.runtime() instanceof AutoCloseable closeable) { // informers, API client
         CoordinatedShutdown.get(system)
             .addTask(
                 CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),

@@ -1,7 +1,6 @@
 package io.jfscsi.cli;
 
 import io.jfscsi.Driver;
-import io.jfscsi.bench.BenchCommand;
 import io.jfscsi.doctor.DoctorCommand;
 import io.jfscsi.warmup.WarmupCommand;
 import picocli.CommandLine;
@@ -21,7 +20,7 @@ import picocli.CommandLine.Command;
       ClientCommands.Unpublish.class,
       ClientCommands.Stats.class,
       ClientCommands.Probe.class,
-      BenchCommand.class,
+      BenchJar.class,
       DoctorCommand.class,
       WarmupCommand.class,
       ClusterCommands.Volumes.class,

@@ -59,7 +59,7 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Driver driver = Driver.start(config(), HostPorts.of(config()));
+    Driver driver = Driver.start(config(), ConfiguredHost.parts(config()));
     CountDownLatch stopped = new CountDownLatch(1);
     driver.system().getWhenTerminated().thenRun(stopped::countDown);
     Runtime.getRuntime()

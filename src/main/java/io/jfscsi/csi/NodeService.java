@@ -48,7 +48,7 @@ public final class NodeService implements Node {
   private final Scheduler scheduler;
   private final Duration timeout;
   private final String nodeId;
-  private final RequestChecks.KubeletRoot kubeletRoot;
+  private final Path kubeletRoot;
 
   public NodeService(
       ActorRef<NodeGuardian.Command> guardian,
@@ -60,7 +60,7 @@ public final class NodeService implements Node {
     this.scheduler = scheduler;
     this.timeout = timeout;
     this.nodeId = nodeId;
-    this.kubeletRoot = new RequestChecks.KubeletRoot(kubeletRoot);
+    this.kubeletRoot = kubeletRoot.toAbsolutePath().normalize();
   }
 
   @Override
@@ -97,8 +97,7 @@ public final class NodeService implements Node {
   public CompletionStage<NodeUnpublishVolumeResponse> nodeUnpublishVolume(
       NodeUnpublishVolumeRequest in) {
     String volumeId = RequestChecks.volumeId("volume_id", in.getVolumeId());
-    Path target =
-        RequestChecks.unpublishedTargetPath("target_path", in.getTargetPath(), kubeletRoot);
+    Path target = RequestChecks.targetPath("target_path", in.getTargetPath(), kubeletRoot);
     return Asks.<NodeGuardian.Command, Done>askWithStatus(
             guardian,
             reply -> new NodeGuardian.Unpublish(volumeId, target, reply),

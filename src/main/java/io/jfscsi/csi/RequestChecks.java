@@ -3,20 +3,17 @@ package io.jfscsi.csi;
 import csi.v1.VolumeCapability;
 import io.jfscsi.Failure;
 import io.jfscsi.Quoted;
-import io.jfscsi.host.EntryType;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
 /**
- * Validation shared by the CSI services. Everything here is pure apart from resolving the real path
- * of a target's parent and the type of the target, and throws {@link Failure} with INVALID_ARGUMENT
- * (or the code the specification names) and a message that says what is wrong.
+ * Validation shared by the CSI services: the shape of a request, never the disk. Everything here is
+ * pure and throws {@link Failure} with INVALID_ARGUMENT (or the code the specification names) and a
+ * message that says what is wrong.
  */
 final class RequestChecks {
   private RequestChecks() {}
@@ -74,28 +71,12 @@ final class RequestChecks {
   }
 
   /**
-   * A target path must be absolute, normalized, under the kubelet root, and must not escape it
-   * through a symbolic link in any existing parent. The target itself may not exist yet.
-   *
-   * <p>Runs on the gRPC transport thread, so nothing here may wait on a FUSE client: the parent is
-   * a directory kubelet made on the host, and the target (which may be a mount of a hung client) is
-   * looked at only through {@link EntryType}, which never asks the file system.
+   * A target path must be absolute, normalized and under the kubelet root: the shape of the request
+   * only. The disk (a parent that escapes the root through a symbolic link, a target that is a
+   * symbolic link or a file) is looked at by the mount side, off the gRPC transport thread (see
+   * mount.TargetChecks). The target itself may not exist yet.
    */
-  static Path targetPath(String field, String value, KubeletRoot kubeletRoot) {
-    return targetPath(field, value, kubeletRoot, false);
-  }
-
-  /**
-   * As {@link #targetPath(String, String, KubeletRoot)}, for an unpublish: a target whose parent is
-   * gone cannot hold a mount, so it is accepted (the unpublish then finds nothing to do, as the
-   * specification's idempotency asks) instead of refused.
-   */
-  static Path unpublishedTargetPath(String field, String value, KubeletRoot kubeletRoot) {
-    return targetPath(field, value, kubeletRoot, true);
-  }
-
-  private static Path targetPath(
-      String field, String value, KubeletRoot kubeletRoot, boolean parentMayBeGone) {
+  static Path targetPath(String field, String value, Path kubeletRoot) {
     if (value.isEmpty()) {
       throw Failure.invalid(field + " is required");
     }
@@ -128,46 +109,8 @@ final class RequestChecks {
               + Quoted.of(path.normalize().toString())
               + ")");
     }
-    Path root = kubeletRoot.path();
-    if (!path.startsWith(root) || path.equals(root)) {
-      throw Failure.invalid(field + " " + quoted + " is outside the kubelet root " + root);
-    }
-    Path real;
-    try {
-      real = path.getParent().toRealPath();
-    } catch (NoSuchFileException e) {
-      if (parentMayBeGone) {
-        return path;
-      }
-      throw Failure.invalid(
-          "the parent directory of "
-              + field
-              + " "
-              + quoted
-              + " does not exist; the CO creates it before publishing");
-    } catch (IOException e) {
-      throw Failure.invalid(
-          field
-              + " "
-              + quoted
-              + ": cannot resolve its parent: "
-              + Quoted.of(String.valueOf(e.getMessage())));
-    }
-    if (!real.startsWith(kubeletRoot.real())) {
-      throw Failure.invalid(
-          field
-              + " "
-              + quoted
-              + " escapes the kubelet root "
-              + root
-              + " through a symbolic link (its parent resolves to "
-              + Quoted.of(real.toString())
-              + ")");
-    }
-    switch (EntryType.of(path)) {
-      case SYMLINK -> throw Failure.invalid(field + " " + quoted + " is a symbolic link");
-      case OTHER -> throw Failure.invalid(field + " " + quoted + " exists and is not a directory");
-      case MISSING, DIRECTORY, UNKNOWN -> {}
+    if (!path.startsWith(kubeletRoot) || path.equals(kubeletRoot)) {
+      throw Failure.invalid(field + " " + quoted + " is outside the kubelet root " + kubeletRoot);
     }
     return path;
   }
@@ -188,34 +131,6 @@ final class RequestChecks {
               + e.getReason()
               + "; the driver needs a UTF-8 locale, e.g. LANG=C.UTF-8, for "
               + "non-ASCII paths)");
-    }
-  }
-
-  /** The kubelet root; its real path is resolved once it exists, and then kept. */
-  static final class KubeletRoot {
-    private final Path path;
-    private volatile Path real;
-
-    KubeletRoot(Path path) {
-      this.path = path.toAbsolutePath().normalize();
-    }
-
-    Path path() {
-      return path;
-    }
-
-    Path real() {
-      Path known = real;
-      if (known != null) {
-        return known;
-      }
-      try {
-        known = path.toRealPath();
-      } catch (IOException e) {
-        return path; // not there yet: nothing under it exists either
-      }
-      real = known;
-      return known;
     }
   }
 

@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /** Turns a path into the spelling /proc/self/mountinfo uses for it. */
-final class HostPaths {
+public final class HostPaths {
   private HostPaths() {}
 
   /**
@@ -12,7 +12,7 @@ final class HostPaths {
    * name, and failing that the absolute normalized path. May block on a hung FUSE client, so
    * callers run it under a deadline.
    */
-  static Path canonical(Path path) {
+  public static Path canonical(Path path) {
     Path abs = path.toAbsolutePath().normalize();
     try {
       return abs.toRealPath();

@@ -88,6 +88,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   private final Mounter mounter;
   private final ContainerRecovery containers;
   private final MountSettings settings;
+  private final TargetChecks targetChecks;
   private final Clock clock;
   private final ActorRef<MountActor.Report> reports;
 
@@ -135,6 +136,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     this.mounter = mounter;
     this.containers = containers;
     this.settings = settings;
+    this.targetChecks = new TargetChecks(settings.kubeletRoot());
     this.clock = clock;
     this.reports = ctx.messageAdapter(MountActor.Report.class, FromClient::new);
     recoverRecordedClients();
@@ -267,6 +269,12 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   }
 
   private void onPublish(Publish p) {
+    try {
+      targetChecks.publishable(p.target());
+    } catch (Failure refused) {
+      p.replyTo().tell(StatusReply.error(refused));
+      return;
+    }
     ClientKey routed = routedKey(p.target());
     if (routed != null && !routed.equals(p.key())) {
       p.replyTo()
@@ -310,6 +318,12 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   }
 
   private void onUnpublish(Unpublish u) {
+    try {
+      targetChecks.unpublishable(u.target());
+    } catch (Failure refused) {
+      u.replyTo().tell(StatusReply.error(refused));
+      return;
+    }
     ClientKey key = routedKey(u.target());
     if (key != null && !key.volumeId().equals(u.volumeId())) {
       // Another volume's target: unmounting it would take a volume away from a pod.

@@ -3,7 +3,6 @@ package io.jfscsi.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import io.jfscsi.cli.Main;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import java.io.IOException;
@@ -483,7 +482,8 @@ class BenchCommandTest {
 
   /** The same without --driver-pid: the bench looks for the serve process itself. */
   private int benchFindingTheDriver(String... args) {
-    List<String> argv = new ArrayList<>(List.of(args));
+    // The bench's own command line: what follows `jfs-csi bench`.
+    List<String> argv = new ArrayList<>(List.of(args).subList(1, args.length));
     argv.addAll(
         List.of(
             "--endpoint",
@@ -494,7 +494,7 @@ class BenchCommandTest {
             dir.resolve("bench-data").toString()));
     long started = System.nanoTime();
     int code =
-        Main.commandLine()
+        BenchMain.commandLine()
             .setOut(new PrintWriter(out, true))
             .setErr(new PrintWriter(err, true))
             .execute(argv.toArray(String[]::new));

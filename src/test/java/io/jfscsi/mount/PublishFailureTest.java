@@ -187,16 +187,48 @@ class PublishFailureTest extends NodeTestBase {
   }
 
   @Test
-  void aTargetWhosePodDirectoryIsGoneCannotBeBound() {
+  void aTargetWhosePodDirectoryIsGoneIsRefusedBeforeAClientStarts() {
     VolumeSettings v = volume("pv-a");
     Path t = node.target("pod-1", "pv-a");
     node.deletePod("pod-1");
 
     Failure f = failureOf(node.publish(v, t, false));
 
-    assertThat(f.code()).isEqualTo(Failure.Code.INTERNAL);
+    assertThat(f.code()).isEqualTo(Failure.Code.INVALID_ARGUMENT);
+    assertThat(f.getMessage()).contains("does not exist");
+    assertThat(node.runtime.startCount()).isZero();
     node.awaitGone(key(v));
     assertThat(node.mounter.mountPoints()).isEmpty();
+  }
+
+  @Test
+  void theGuardianLooksAtTheDiskBeforeAnyClientStarts() throws Exception {
+    VolumeSettings v = volume("pv-a");
+    Path link = node.target("pod-1", "pv-a");
+    Files.createSymbolicLink(link, Files.createDirectories(link.resolveSibling("real")));
+    Path file = node.target("pod-2", "pv-a");
+    Files.writeString(file, "not a directory");
+    Path outside = Files.createDirectories(node.kubeletRoot.resolveSibling("outside"));
+    Path escape = node.podDir("pod-3").resolve("escape");
+    Files.createDirectories(escape.getParent());
+    Files.createSymbolicLink(escape, outside);
+
+    assertThat(failureOf(node.publish(v, link, false)).getMessage()).contains("is a symbolic link");
+    assertThat(failureOf(node.publish(v, file, false)).getMessage())
+        .contains("exists and is not a directory");
+    Failure escaped = failureOf(node.publish(v, escape.resolve("mount"), false));
+    assertThat(escaped.code()).isEqualTo(Failure.Code.INVALID_ARGUMENT);
+    assertThat(escaped.getMessage()).contains("escapes the kubelet root");
+    assertThat(failureOf(node.unpublish("pv-a", link)).code())
+        .isEqualTo(Failure.Code.INVALID_ARGUMENT);
+    assertThat(node.runtime.startCount()).isZero();
+    assertThat(outside.resolve("mount")).doesNotExist();
+
+    // An unpublish whose pod directory is gone has nothing to do: OK, as the spec's idempotency
+    // asks.
+    Path gone = node.target("pod-4", "pv-a");
+    node.deletePod("pod-4");
+    assertOk(node.unpublish("pv-a", gone));
   }
 
   private static void await(CountDownLatch latch) {

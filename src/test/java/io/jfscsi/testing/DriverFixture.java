@@ -7,7 +7,7 @@ import csi.v1.NodeUnpublishVolumeRequest;
 import csi.v1.ProbeRequest;
 import csi.v1.VolumeCapability;
 import io.jfscsi.Driver;
-import io.jfscsi.cli.HostPorts;
+import io.jfscsi.cli.ConfiguredHost;
 import io.jfscsi.csi.CsiClient;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -63,7 +63,7 @@ public final class DriverFixture implements AutoCloseable {
   }
 
   public DriverFixture start() throws IOException {
-    driver = Driver.start(config(), HostPorts.of(config()));
+    driver = Driver.start(config(), ConfiguredHost.parts(config()));
     client = CsiClient.connect("unix://" + socket);
     return this;
   }

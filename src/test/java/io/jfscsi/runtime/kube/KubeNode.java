@@ -11,7 +11,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.Driver;
-import io.jfscsi.cli.HostPorts;
+import io.jfscsi.cli.ConfiguredHost;
 import io.jfscsi.csi.CsiClient;
 import io.jfscsi.host.SharedMountRoot;
 import io.jfscsi.testing.DriverFixture;
@@ -40,7 +40,7 @@ final class KubeNode implements AutoCloseable {
   final KubeletStandIn kubelet;
   Driver driver;
   KubeMountRuntime runtime;
-  Driver.Ports ports;
+  Driver.HostParts ports;
   CsiClient grpc;
 
   KubeNode(Path dir, Map<String, Object> overrides) throws Exception {
@@ -60,7 +60,7 @@ final class KubeNode implements AutoCloseable {
 
   KubeNode startDriver() throws Exception {
     Config config = fixture.config();
-    ports = HostPorts.of(config);
+    ports = ConfiguredHost.parts(config);
     runtime = (KubeMountRuntime) ports.runtime();
     driver = Driver.start(config, ports);
     grpc = CsiClient.connect("unix://" + fixture.socket);

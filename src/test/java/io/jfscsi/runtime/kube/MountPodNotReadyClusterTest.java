@@ -14,7 +14,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.jfscsi.Driver;
-import io.jfscsi.cli.HostPorts;
+import io.jfscsi.cli.ConfiguredHost;
 import io.jfscsi.csi.CsiClient;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
@@ -100,7 +100,7 @@ class MountPodNotReadyClusterTest {
   private void startDriver(String podReadyTimeout) throws Exception {
     fixture.with("kubernetes.pod-ready-timeout", podReadyTimeout);
     Config config = fixture.config();
-    driver = Driver.start(config, HostPorts.of(config));
+    driver = Driver.start(config, ConfiguredHost.parts(config));
     grpc = CsiClient.connect("unix://" + fixture.socket);
     await()
         .atMost(Duration.ofSeconds(30))

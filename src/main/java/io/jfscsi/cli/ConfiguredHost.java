@@ -16,13 +16,14 @@ import java.net.UnknownHostException;
 import java.util.List;
 
 /**
- * The real host ports for a driver: kernel mounts, and clients as local processes or, with {@code
- * jfs-csi.runtime = kubernetes}, as Mount Pods (the provisioner stays local).
+ * The host parts the configuration chooses for a driver: kernel mounts, recovery of containers in
+ * their own mount namespaces, and clients as local processes or, with {@code jfs-csi.runtime =
+ * kubernetes}, as Mount Pods (the provisioner stays local).
  */
-public final class HostPorts {
-  private HostPorts() {}
+public final class ConfiguredHost {
+  private ConfiguredHost() {}
 
-  public static Driver.Ports of(Config config) {
+  public static Driver.HostParts parts(Config config) {
     Config c = config.getConfig("jfs-csi");
     LocalRuntimeConfig runtime = LocalRuntimeConfig.from(c);
     DriverMetrics metrics = new DriverMetrics();
@@ -32,7 +33,7 @@ public final class HostPorts {
     // Events on their pods.
     return switch (c.getString("runtime")) {
       case "local" ->
-          new Driver.Ports(local, mounter, containers(runtime, metrics), metrics, local);
+          new Driver.HostParts(local, mounter, containers(runtime, metrics), metrics, local);
       case "kubernetes" -> {
         KubeMountRuntime kube =
             KubeMountRuntime.connect(
@@ -43,7 +44,7 @@ public final class HostPorts {
         ContainerRecovery containers =
             containers(
                 runtime, ContainerRecoveryListener.all(List.of(metrics, kube.recoveryEvents())));
-        yield new Driver.Ports(kube, mounter, containers, metrics, local);
+        yield new Driver.HostParts(kube, mounter, containers, metrics, local);
       }
       default ->
           throw new IllegalArgumentException(

@@ -31,8 +31,10 @@ import io.jfscsi.csi.Services;
 import io.jfscsi.csi.Unimplemented;
 import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.host.MountException;
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -262,9 +264,8 @@ final class BarePlugin implements Callable<Integer> {
       command.addAll(
           List.of(
               "-cp",
-              System.getProperty("java.class.path"),
-              "io.jfscsi.cli.Main",
-              "bench",
+              classPath(),
+              BenchMain.class.getName(),
               "bare-plugin",
               "--endpoint",
               endpoint));
@@ -359,6 +360,20 @@ final class BarePlugin implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
       removeAll(dir);
+    }
+
+    /**
+     * This JVM's class path and the bench's own jar or directory: run as {@code jfs-csi bench}, the
+     * bench was loaded from jfs-csi-bench.jar, which the class path does not name.
+     */
+    private static String classPath() {
+      try {
+        Path bench =
+            Path.of(BarePlugin.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        return System.getProperty("java.class.path") + File.pathSeparator + bench;
+      } catch (URISyntaxException e) {
+        throw new IllegalStateException(e);
+      }
     }
 
     private static void removeAll(Path dir) {

@@ -1,5 +1,6 @@
 package io.jfscsi.bench;
 
+import io.jfscsi.host.HostPaths;
 import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountInfo;
 import io.jfscsi.host.ProcInfo;
@@ -23,6 +24,8 @@ import java.util.OptionalLong;
  */
 final class Host {
   private Host() {}
+
+  private static final List<String> CLIENT_PROGRAMS = List.of("bindfs", "juicefs");
 
   /** A client's own mount (outside the kubelet root) and the directory a target binds from it. */
   record ClientMount(int mountId, Path mountPoint, String fsType, Path source) {}
@@ -102,11 +105,7 @@ final class Host {
   }
 
   static Path canonical(Path p) {
-    try {
-      return p.toRealPath();
-    } catch (IOException e) {
-      return p.toAbsolutePath().normalize();
-    }
+    return HostPaths.canonical(p);
   }
 
   // ---- processes --------------------------------------------------------------------------
@@ -133,16 +132,8 @@ final class Host {
 
   /** The FUSE client serving {@code mountPoint}: bindfs or juicefs with it on its command line. */
   static OptionalLong clientPid(Path mountPoint) {
-    String mp = mountPoint.toString();
     for (long pid : pids()) {
-      List<String> args = cmdline(pid);
-      boolean program = false;
-      for (int i = 0; i < Math.min(2, args.size()); i++) {
-        String a = args.get(i);
-        String base = a.substring(a.lastIndexOf('/') + 1);
-        program |= base.equals("bindfs") || base.equals("juicefs");
-      }
-      if (program && args.contains(mp) && running(pid)) {
+      if (ProcInfo.runsClientFor(pid, mountPoint, CLIENT_PROGRAMS)) {
         return OptionalLong.of(pid);
       }
     }
@@ -170,13 +161,7 @@ final class Host {
 
   /** Alive and not a zombie. */
   static boolean running(long pid) {
-    try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-      char state = stat.charAt(stat.lastIndexOf(')') + 2);
-      return state != 'Z' && state != 'X';
-    } catch (IOException | RuntimeException e) {
-      return false;
-    }
+    return ProcInfo.isRunning(pid);
   }
 
   /**
