@@ -6,7 +6,12 @@ import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.jfscsi.host.MountInfo;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.testing.RealNode;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -100,6 +105,7 @@ class ClientKillOnNodeTest {
       space.awaitRunning(app, Duration.ofMinutes(3));
       space.await(Duration.ofSeconds(30), app + " reading", () -> lastOk(app).isPresent());
     }
+    long recoveriesBefore = recoveriesCounted();
     List<Recovery> timeline = new ArrayList<>();
     long servingSince = System.currentTimeMillis();
     for (int n = 1; n <= KILLS; n++) {
@@ -175,6 +181,22 @@ class ClientKillOnNodeTest {
             recoveryEvents(APPS.get(0), "JuiceFSContainerRecoveryFailed")
                 + recoveryEvents(APPS.get(1), "JuiceFSContainerRecoveryFailed"))
         .isZero();
+    // As kubectl describe pod shows it: on the pod (by its UID), from this node, naming the PV.
+    String uid =
+        space.kube.pods().inNamespace(space.ns).withName(APPS.get(1)).get().getMetadata().getUid();
+    assertThat(space.events(APPS.get(1)))
+        .filteredOn(e -> "JuiceFSContainerRecovered".equals(e.getReason()))
+        .allSatisfy(
+            e -> {
+              assertThat(e.getType()).isEqualTo("Normal");
+              assertThat(e.getInvolvedObject().getKind()).isEqualTo("Pod");
+              assertThat(e.getInvolvedObject().getUid()).isEqualTo(uid);
+              assertThat(e.getSource().getHost()).isEqualTo(RealNode.NODE_NAME);
+              assertThat(e.getMessage()).contains(pv);
+            });
+    assertThat(recoveriesCounted() - recoveriesBefore)
+        .as("jfscsi_client_recoveries_total of the node plugin")
+        .isEqualTo(KILLS);
 
     // Apps gone: nothing of the file system stays mounted on the node, one client at most
     // runs until the Mount Pod's exit, none after it.
@@ -214,6 +236,23 @@ class ClientKillOnNodeTest {
     return last.endsWith(" ok")
         ? Optional.of(Long.parseLong(last.split(" ")[0]))
         : Optional.empty();
+  }
+
+  /** The node plugin's jfscsi_client_recoveries_total (its management port is the node's). */
+  private static long recoveriesCounted() throws IOException, InterruptedException {
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      String metrics =
+          http.send(
+                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:9560/metrics")).build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      return metrics
+          .lines()
+          .filter(l -> l.startsWith("jfscsi_client_recoveries_total "))
+          .mapToLong(l -> (long) Double.parseDouble(l.substring(l.indexOf(' ') + 1).strip()))
+          .findFirst()
+          .orElse(0);
+    }
   }
 
   private static long recoveryEvents(String pod, String reason) {

@@ -115,10 +115,19 @@ class VolumesOnNodeTest {
         "VolumesOnNodeTest: warmup --pvc took %d ms%n",
         Duration.between(started, Instant.now()).toMillis());
     assertThat(warmed).as(warmup.toString()).isZero();
+    Pod mountPod = space.mountPodOf(pv);
     assertThat(warmup.toString())
-        .contains("juicefs warmup --threads=4 ")
-        .contains("/projects/alpha/reports")
-        .contains("warmed up 2 files (4108 bytes)");
+        .contains(
+            RealNode.NAMESPACE
+                + "/"
+                + mountPod.getMetadata().getName()
+                + " on node "
+                + RealNode.NODE_NAME
+                + ": juicefs warmup --threads=4 "
+                + mountPod.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH)
+                + "/projects/alpha/reports")
+        .contains("warmed up 2 files (4108 bytes)")
+        .contains("exit code 0");
     StringWriter missing = new StringWriter();
     assertThat(
             run(
@@ -134,7 +143,10 @@ class VolumesOnNodeTest {
                 "nope"))
         .as(missing.toString())
         .isNotZero();
-    assertThat(missing.toString()).contains("nope does not exist").doesNotContain("warmed up");
+    assertThat(missing.toString())
+        .contains("nope does not exist")
+        .contains("exit code 1")
+        .doesNotContain("warmed up");
 
     space.kube.pods().inNamespace(space.ns).withName("reader").delete();
     space.await(Duration.ofMinutes(2), "the Mount Pod gone", () -> space.noMountPodOf(pv));
