@@ -45,12 +45,6 @@ class ClientKillOnNodeTest {
    */
   private static final Duration SERVED = Duration.ofSeconds(11);
 
-  /** Each app prints "MILLIS ok" or "MILLIS failed" for a read of /data/f, five times a second. */
-  private static final String READER =
-      "[ -s /data/f ] || echo steady > /data/f; while true; do"
-          + " if [ \"$(cat /data/f 2>/dev/null)\" = steady ]; then echo \"$(date +%s%3N) ok\";"
-          + " else echo \"$(date +%s%3N) failed\"; fi; sleep 0.2; done";
-
   private static final List<String> APPS = List.of("host-to-container", "no-propagation");
 
   private static NodeNamespace space;
@@ -99,8 +93,9 @@ class ClientKillOnNodeTest {
   @Test
   void every_container_reads_again_after_each_of_five_kills_of_the_client() throws Exception {
     String pv = space.staticVolume("killed", Map.of(), List.of());
-    space.create(NodeNamespace.app(APPS.get(0), "killed", READER, "HostToContainer", null));
-    space.create(NodeNamespace.app(APPS.get(1), "killed", READER, null, null));
+    space.create(
+        NodeNamespace.app(APPS.get(0), "killed", NodeNamespace.READER, "HostToContainer", null));
+    space.create(NodeNamespace.app(APPS.get(1), "killed", NodeNamespace.READER, null, null));
     for (String app : APPS) {
       space.awaitRunning(app, Duration.ofMinutes(3));
       space.await(Duration.ofSeconds(30), app + " reading", () -> lastOk(app).isPresent());
@@ -117,7 +112,7 @@ class ClientKillOnNodeTest {
       Path mountPath =
           Path.of(mountPod.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
       ProcessHandle client =
-          clientServing(mountPath)
+          NodeNamespace.clientServing(mountPath)
               .orElseThrow(
                   () ->
                       new AssertionError(
@@ -136,7 +131,7 @@ class ClientKillOnNodeTest {
               return false;
             }
             Path at = Path.of(p.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
-            Optional<ProcessHandle> c = clientServing(at);
+            Optional<ProcessHandle> c = NodeNamespace.clientServing(at);
             if (c.isEmpty()
                 || c.get().pid() == client.pid()
                 || !Files.isReadable(at.resolve("f"))) {
@@ -152,7 +147,7 @@ class ClientKillOnNodeTest {
             BOUND.minusMillis(System.currentTimeMillis() - killedAt),
             "kill " + n + ": " + app + " reading again",
             () -> {
-              OptionalLong again = readingAgainAfter(app, killedAt);
+              OptionalLong again = space.readingAgainAfter(app, killedAt);
               again.ifPresent(t -> readingAt.put(app, t));
               return again.isPresent();
             });
@@ -210,24 +205,8 @@ class ClientKillOnNodeTest {
         () ->
             space.noMountPodOf(pv)
                 && MountInfo.self().stream().noneMatch(e -> e.source().equals(source)));
-    assertThat(ProcessHandle.allProcesses().filter(p -> isClientOf(p, source))).isEmpty();
-  }
-
-  /** The first "ok" after a "failed" that followed the kill: the app read through the outage. */
-  private static OptionalLong readingAgainAfter(String app, long killedAt) {
-    boolean failed = false;
-    for (String line : space.log(app).split("\n")) {
-      String[] f = line.strip().split(" ");
-      if (f.length != 2 || !f[0].matches("\\d+") || Long.parseLong(f[0]) < killedAt) {
-        continue;
-      }
-      if (f[1].equals("failed")) {
-        failed = true;
-      } else if (failed && f[1].equals("ok")) {
-        return OptionalLong.of(Long.parseLong(f[0]));
-      }
-    }
-    return OptionalLong.empty();
+    assertThat(ProcessHandle.allProcesses().filter(p -> NodeNamespace.isClientOf(p, source)))
+        .isEmpty();
   }
 
   private static Optional<Long> lastOk(String app) {
@@ -264,32 +243,5 @@ class ClientKillOnNodeTest {
 
   private static long count(Event e) {
     return e.getCount() == null ? 1 : e.getCount();
-  }
-
-  /** The stand-in's client: bindfs, its last argument the Mount Pod's mount path. */
-  private static Optional<ProcessHandle> clientServing(Path mountPath) {
-    return ProcessHandle.allProcesses()
-        .filter(
-            p -> {
-              List<String> argv = argv(p);
-              return argv.size() > 2
-                  && argv.get(0).endsWith("bindfs")
-                  && argv.get(argv.size() - 1).equals(mountPath.toString());
-            })
-        .findFirst();
-  }
-
-  private static boolean isClientOf(ProcessHandle p, String source) {
-    List<String> argv = argv(p);
-    return argv.size() > 2 && argv.get(0).endsWith("bindfs") && argv.contains(source);
-  }
-
-  private static List<String> argv(ProcessHandle p) {
-    try {
-      byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
-      return raw.length == 0 ? List.of() : List.of(new String(raw).split("\0"));
-    } catch (IOException e) {
-      return List.of();
-    }
   }
 }
