@@ -6,7 +6,12 @@ import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.jfscsi.host.MountInfo;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.testing.RealNode;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,12 +44,6 @@ class ClientKillOnNodeTest {
    * every recovery starts from the first backoff step, as a crash now and then does.
    */
   private static final Duration SERVED = Duration.ofSeconds(11);
-
-  /** Each app prints "MILLIS ok" or "MILLIS failed" for a read of /data/f, five times a second. */
-  private static final String READER =
-      "[ -s /data/f ] || echo steady > /data/f; while true; do"
-          + " if [ \"$(cat /data/f 2>/dev/null)\" = steady ]; then echo \"$(date +%s%3N) ok\";"
-          + " else echo \"$(date +%s%3N) failed\"; fi; sleep 0.2; done";
 
   private static final List<String> APPS = List.of("host-to-container", "no-propagation");
 
@@ -94,12 +93,14 @@ class ClientKillOnNodeTest {
   @Test
   void every_container_reads_again_after_each_of_five_kills_of_the_client() throws Exception {
     String pv = space.staticVolume("killed", Map.of(), List.of());
-    space.create(NodeNamespace.app(APPS.get(0), "killed", READER, "HostToContainer", null));
-    space.create(NodeNamespace.app(APPS.get(1), "killed", READER, null, null));
+    space.create(
+        NodeNamespace.app(APPS.get(0), "killed", NodeNamespace.READER, "HostToContainer", null));
+    space.create(NodeNamespace.app(APPS.get(1), "killed", NodeNamespace.READER, null, null));
     for (String app : APPS) {
       space.awaitRunning(app, Duration.ofMinutes(3));
       space.await(Duration.ofSeconds(30), app + " reading", () -> lastOk(app).isPresent());
     }
+    long recoveriesBefore = recoveriesCounted();
     List<Recovery> timeline = new ArrayList<>();
     long servingSince = System.currentTimeMillis();
     for (int n = 1; n <= KILLS; n++) {
@@ -111,7 +112,7 @@ class ClientKillOnNodeTest {
       Path mountPath =
           Path.of(mountPod.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
       ProcessHandle client =
-          clientServing(mountPath)
+          NodeNamespace.clientServing(mountPath)
               .orElseThrow(
                   () ->
                       new AssertionError(
@@ -130,7 +131,7 @@ class ClientKillOnNodeTest {
               return false;
             }
             Path at = Path.of(p.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH));
-            Optional<ProcessHandle> c = clientServing(at);
+            Optional<ProcessHandle> c = NodeNamespace.clientServing(at);
             if (c.isEmpty()
                 || c.get().pid() == client.pid()
                 || !Files.isReadable(at.resolve("f"))) {
@@ -146,7 +147,7 @@ class ClientKillOnNodeTest {
             BOUND.minusMillis(System.currentTimeMillis() - killedAt),
             "kill " + n + ": " + app + " reading again",
             () -> {
-              OptionalLong again = readingAgainAfter(app, killedAt);
+              OptionalLong again = space.readingAgainAfter(app, killedAt);
               again.ifPresent(t -> readingAt.put(app, t));
               return again.isPresent();
             });
@@ -175,6 +176,22 @@ class ClientKillOnNodeTest {
             recoveryEvents(APPS.get(0), "JuiceFSContainerRecoveryFailed")
                 + recoveryEvents(APPS.get(1), "JuiceFSContainerRecoveryFailed"))
         .isZero();
+    // As kubectl describe pod shows it: on the pod (by its UID), from this node, naming the PV.
+    String uid =
+        space.kube.pods().inNamespace(space.ns).withName(APPS.get(1)).get().getMetadata().getUid();
+    assertThat(space.events(APPS.get(1)))
+        .filteredOn(e -> "JuiceFSContainerRecovered".equals(e.getReason()))
+        .allSatisfy(
+            e -> {
+              assertThat(e.getType()).isEqualTo("Normal");
+              assertThat(e.getInvolvedObject().getKind()).isEqualTo("Pod");
+              assertThat(e.getInvolvedObject().getUid()).isEqualTo(uid);
+              assertThat(e.getSource().getHost()).isEqualTo(RealNode.NODE_NAME);
+              assertThat(e.getMessage()).contains(pv);
+            });
+    assertThat(recoveriesCounted() - recoveriesBefore)
+        .as("jfscsi_client_recoveries_total of the node plugin")
+        .isEqualTo(KILLS);
 
     // Apps gone: nothing of the file system stays mounted on the node, one client at most
     // runs until the Mount Pod's exit, none after it.
@@ -188,24 +205,8 @@ class ClientKillOnNodeTest {
         () ->
             space.noMountPodOf(pv)
                 && MountInfo.self().stream().noneMatch(e -> e.source().equals(source)));
-    assertThat(ProcessHandle.allProcesses().filter(p -> isClientOf(p, source))).isEmpty();
-  }
-
-  /** The first "ok" after a "failed" that followed the kill: the app read through the outage. */
-  private static OptionalLong readingAgainAfter(String app, long killedAt) {
-    boolean failed = false;
-    for (String line : space.log(app).split("\n")) {
-      String[] f = line.strip().split(" ");
-      if (f.length != 2 || !f[0].matches("\\d+") || Long.parseLong(f[0]) < killedAt) {
-        continue;
-      }
-      if (f[1].equals("failed")) {
-        failed = true;
-      } else if (failed && f[1].equals("ok")) {
-        return OptionalLong.of(Long.parseLong(f[0]));
-      }
-    }
-    return OptionalLong.empty();
+    assertThat(ProcessHandle.allProcesses().filter(p -> NodeNamespace.isClientOf(p, source)))
+        .isEmpty();
   }
 
   private static Optional<Long> lastOk(String app) {
@@ -214,6 +215,23 @@ class ClientKillOnNodeTest {
     return last.endsWith(" ok")
         ? Optional.of(Long.parseLong(last.split(" ")[0]))
         : Optional.empty();
+  }
+
+  /** The node plugin's jfscsi_client_recoveries_total (its management port is the node's). */
+  private static long recoveriesCounted() throws IOException, InterruptedException {
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      String metrics =
+          http.send(
+                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:9560/metrics")).build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      return metrics
+          .lines()
+          .filter(l -> l.startsWith("jfscsi_client_recoveries_total "))
+          .mapToLong(l -> (long) Double.parseDouble(l.substring(l.indexOf(' ') + 1).strip()))
+          .findFirst()
+          .orElse(0);
+    }
   }
 
   private static long recoveryEvents(String pod, String reason) {
@@ -225,32 +243,5 @@ class ClientKillOnNodeTest {
 
   private static long count(Event e) {
     return e.getCount() == null ? 1 : e.getCount();
-  }
-
-  /** The stand-in's client: bindfs, its last argument the Mount Pod's mount path. */
-  private static Optional<ProcessHandle> clientServing(Path mountPath) {
-    return ProcessHandle.allProcesses()
-        .filter(
-            p -> {
-              List<String> argv = argv(p);
-              return argv.size() > 2
-                  && argv.get(0).endsWith("bindfs")
-                  && argv.get(argv.size() - 1).equals(mountPath.toString());
-            })
-        .findFirst();
-  }
-
-  private static boolean isClientOf(ProcessHandle p, String source) {
-    List<String> argv = argv(p);
-    return argv.size() > 2 && argv.get(0).endsWith("bindfs") && argv.contains(source);
-  }
-
-  private static List<String> argv(ProcessHandle p) {
-    try {
-      byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
-      return raw.length == 0 ? List.of() : List.of(new String(raw).split("\0"));
-    } catch (IOException e) {
-      return List.of();
-    }
   }
 }

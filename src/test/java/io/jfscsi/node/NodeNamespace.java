@@ -24,6 +24,8 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BooleanSupplier;
 
@@ -42,6 +44,12 @@ final class NodeNamespace implements AutoCloseable {
   /** Two cores on this node: the Go driver's default request (1 CPU) would not fit twice. */
   static final Map<String, String> SMALL_MOUNT_POD =
       Map.of("juicefs/mount-cpu-request", "50m", "juicefs/mount-memory-request", "64Mi");
+
+  /** Each app prints "MILLIS ok" or "MILLIS failed" for a read of /data/f, five times a second. */
+  static final String READER =
+      "[ -s /data/f ] || echo steady > /data/f; while true; do"
+          + " if [ \"$(cat /data/f 2>/dev/null)\" = steady ]; then echo \"$(date +%s%3N) ok\";"
+          + " else echo \"$(date +%s%3N) failed\"; fi; sleep 0.2; done";
 
   final RealNode node;
   final KubernetesClient kube;
@@ -285,14 +293,63 @@ final class NodeNamespace implements AutoCloseable {
             p -> volumeId.equals(p.getMetadata().getAnnotations().get(MountPodNames.UNIQUE_ID)));
   }
 
+  /** The first "ok" after a "failed" that followed the kill: the app read through the outage. */
+  OptionalLong readingAgainAfter(String app, long killedAt) {
+    boolean failed = false;
+    for (String line : log(app).split("\n")) {
+      String[] f = line.strip().split(" ");
+      if (f.length != 2 || !f[0].matches("\\d+") || Long.parseLong(f[0]) < killedAt) {
+        continue;
+      }
+      if (f[1].equals("failed")) {
+        failed = true;
+      } else if (failed && f[1].equals("ok")) {
+        return OptionalLong.of(Long.parseLong(f[0]));
+      }
+    }
+    return OptionalLong.empty();
+  }
+
+  /** The stand-in's client: bindfs, its last argument the Mount Pod's mount path. */
+  static Optional<ProcessHandle> clientServing(Path mountPath) {
+    return ProcessHandle.allProcesses()
+        .filter(
+            p -> {
+              List<String> argv = argv(p);
+              return argv.size() > 2
+                  && argv.get(0).endsWith("bindfs")
+                  && argv.get(argv.size() - 1).equals(mountPath.toString());
+            })
+        .findFirst();
+  }
+
+  static boolean isClientOf(ProcessHandle p, String source) {
+    List<String> argv = argv(p);
+    return argv.size() > 2 && argv.get(0).endsWith("bindfs") && argv.contains(source);
+  }
+
+  static List<String> argv(ProcessHandle p) {
+    try {
+      byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
+      return raw.length == 0 ? List.of() : List.of(new String(raw).split("\0"));
+    } catch (IOException e) {
+      return List.of();
+    }
+  }
+
   void await(Duration timeout, String what, BooleanSupplier condition) {
+    await(timeout, what, condition, Duration.ofMillis(250));
+  }
+
+  /** As {@link #await(Duration, String, BooleanSupplier)}, looking every {@code poll}. */
+  void await(Duration timeout, String what, BooleanSupplier condition, Duration poll) {
     Instant deadline = Instant.now().plus(timeout);
     while (!condition.getAsBoolean()) {
       if (Instant.now().isAfter(deadline)) {
         throw new AssertionError(what + ": not within " + timeout + "\n" + diagnostics());
       }
       try {
-        Thread.sleep(250);
+        Thread.sleep(poll.toMillis());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new AssertionError("interrupted waiting for " + what);

@@ -15,6 +15,11 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.MountPodNames;
 import io.jfscsi.testing.RealNode;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -33,6 +38,12 @@ import org.junit.jupiter.api.Test;
  * driver's own message, and an app keeps reading across a driver upgrade and a replaced Mount Pod.
  */
 class RealNodeTest {
+  /** The controller's management port on the node's network (deploy/overlays/local-node). */
+  private static final String CONTROLLER_MANAGEMENT = "http://127.0.0.1:9561";
+
+  /** kubelet's root on the node of bin/node-up. */
+  private static final Path KUBELET_ROOT = Path.of("/var/lib/jfs-csi-node/kubelet");
+
   private static NodeNamespace space;
   private static RealNode node;
   private static KubernetesClient kube;
@@ -190,6 +201,32 @@ class RealNodeTest {
     // Through the stand-in: the data is in the volume's sub-directory of the file system.
     Path written = space.dataOf(ns).resolve(pv).resolve("hello");
     assertThat(written).exists();
+    // The Mount Pod's record holds kubelet's two targets; the controller's cluster view shows
+    // the volume, both pods and their targets.
+    List<String> targets =
+        List.of("writer", "reader").stream()
+            .map(
+                name ->
+                    KUBELET_ROOT
+                        .resolve("pods")
+                        .resolve(
+                            kube.pods().inNamespace(ns).withName(name).get().getMetadata().getUid())
+                        .resolve("volumes/kubernetes.io~csi")
+                        .resolve(pv)
+                        .resolve("mount")
+                        .toString())
+            .toList();
+    assertThat(
+            mountPods.get(0).getMetadata().getAnnotations().entrySet().stream()
+                .filter(e -> MountPodNames.isReferenceKey(e.getKey()))
+                .map(Map.Entry::getValue))
+        .containsExactlyInAnyOrderElementsOf(targets);
+    assertThat(httpGet(CONTROLLER_MANAGEMENT + "/cluster"))
+        .contains("\"pv\":\"" + pv + "\"")
+        .contains(ns + "/writer")
+        .contains(ns + "/reader")
+        .contains(targets.get(0))
+        .contains(targets.get(1));
 
     // Pods gone, claim deleted: the Mount Pod leaves, the PV and its directory go.
     kube.pods().inNamespace(ns).withName("writer").delete();
@@ -413,6 +450,22 @@ class RealNodeTest {
 
   private static List<Event> events(String pod) {
     return space.events(pod);
+  }
+
+  private static String httpGet(String url) {
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create(url)).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(url + ": " + r.body()).isEqualTo(200);
+      return r.body();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted", e);
+    }
   }
 
   private static void await(Duration timeout, String what, BooleanSupplier condition) {

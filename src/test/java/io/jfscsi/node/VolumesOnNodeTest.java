@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -11,6 +12,9 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.jfscsi.cli.Main;
+import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.PodSource;
+import io.jfscsi.testing.RealNode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -20,6 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -110,10 +115,19 @@ class VolumesOnNodeTest {
         "VolumesOnNodeTest: warmup --pvc took %d ms%n",
         Duration.between(started, Instant.now()).toMillis());
     assertThat(warmed).as(warmup.toString()).isZero();
+    Pod mountPod = space.mountPodOf(pv);
     assertThat(warmup.toString())
-        .contains("juicefs warmup --threads=4 ")
-        .contains("/projects/alpha/reports")
-        .contains("warmed up 2 files (4108 bytes)");
+        .contains(
+            RealNode.NAMESPACE
+                + "/"
+                + mountPod.getMetadata().getName()
+                + " on node "
+                + RealNode.NODE_NAME
+                + ": juicefs warmup --threads=4 "
+                + mountPod.getMetadata().getAnnotations().get(MountPodNames.MOUNT_PATH)
+                + "/projects/alpha/reports")
+        .contains("warmed up 2 files (4108 bytes)")
+        .contains("exit code 0");
     StringWriter missing = new StringWriter();
     assertThat(
             run(
@@ -129,7 +143,10 @@ class VolumesOnNodeTest {
                 "nope"))
         .as(missing.toString())
         .isNotZero();
-    assertThat(missing.toString()).contains("nope does not exist").doesNotContain("warmed up");
+    assertThat(missing.toString())
+        .contains("nope does not exist")
+        .containsPattern("exit code [1-9]")
+        .doesNotContain("warmed up");
 
     space.kube.pods().inNamespace(space.ns).withName("reader").delete();
     space.await(Duration.ofMinutes(2), "the Mount Pod gone", () -> space.noMountPodOf(pv));
@@ -228,6 +245,92 @@ class VolumesOnNodeTest {
         .contains("hint: fix the PV's mountOptions / volumeAttributes or the secret");
     space.kube.pods().inNamespace(space.ns).withName("writeback").delete();
     space.removeClaimAndVolume("writeback", pv);
+  }
+
+  /**
+   * A volume whose {@code juicefs/mount-image} is not on the node: kubelet cannot pull it (there is
+   * no registry), and the driver answers kubelet's publish at once, long before kubelet's 120 s,
+   * with the Mount Pod's waiting reason: the app pod's Events say why it does not start. Each retry
+   * joins the same Mount Pod; with the app pod and claim gone it goes at pod-ready-timeout (300 s
+   * from its creation in deploy/base), with its client Secret and no mount left on the host.
+   */
+  @Test
+  void a_mount_image_not_on_the_node_is_named_in_the_pods_events_long_before_kubelets_deadline()
+      throws IOException {
+    String image = "localhost/jfs-csi-absent:" + space.ns;
+    String pv = space.staticVolume("noimage", Map.of("juicefs/mount-image", image), List.of());
+    Instant created = Instant.now();
+    space.create(NodeNamespace.app("noimage", "noimage", "exec sleep 3600"));
+    space.await(
+        Duration.ofSeconds(100),
+        "a FailedMount event naming the Mount Pod's image pull error",
+        () -> imagePullAnswer(pv).isPresent());
+    Duration answered = Duration.between(created, Instant.now());
+    Event event = imagePullAnswer(pv).orElseThrow();
+    System.err.printf(
+        "VolumesOnNodeTest: an absent mount image is in the pod's Events %d ms after the pod's"
+            + " creation: %s: %s%n",
+        answered.toMillis(), event.getReason(), event.getMessage());
+    Pod mountPod = space.mountPodOf(pv);
+    String name = mountPod.getMetadata().getName();
+    assertThat(event.getReason()).isEqualTo("FailedMount");
+    assertThat(event.getMessage())
+        .as("what kubelet shows of the driver's answer")
+        .startsWith(
+            "MountVolume.SetUp failed for volume \"" + pv + "\" : rpc error: code = Unavailable")
+        .contains("volume " + pv + " cannot be served until this is fixed")
+        .contains("Mount Pod " + name + " is Pending; container jfs-mount is waiting: ")
+        .contains(image);
+    assertThat(answered)
+        .as("answered at once, not at publish-answer-deadline (100 s) nor kubelet's 120 s")
+        .isLessThan(Duration.ofSeconds(60));
+    Pod app = space.kube.pods().inNamespace(space.ns).withName("noimage").get();
+    assertThat(app.getStatus().getPhase()).isEqualTo("Pending");
+    assertThat(
+            app.getStatus().getContainerStatuses().getFirst().getState().getWaiting().getReason())
+        .isEqualTo("ContainerCreating");
+
+    // Kubelet's retries keep the same Mount Pod and get the same answer.
+    space.await(
+        Duration.ofSeconds(60),
+        "a second FailedMount",
+        () ->
+            space.events("noimage").stream()
+                    .filter(e -> "FailedMount".equals(e.getReason()))
+                    .mapToInt(e -> e.getCount() == null ? 1 : e.getCount())
+                    .sum()
+                >= 2);
+    assertThat(space.mountPodOf(pv).getMetadata().getName()).isEqualTo(name);
+    String secret =
+        PodSource.parse(mountPod.getMetadata().getAnnotations().get(MountPodNames.SOURCE))
+            .orElseThrow()
+            .secret();
+
+    space.kube.pods().inNamespace(space.ns).withName("noimage").delete();
+    space.removeClaimAndVolume("noimage", pv);
+    space.await(
+        Duration.ofSeconds(300 + 60).minus(Duration.between(created, Instant.now())),
+        "the Mount Pod gone at pod-ready-timeout",
+        () -> space.noMountPodOf(pv));
+    space.await(
+        Duration.ofSeconds(30),
+        "its client Secret gone",
+        () -> space.kube.secrets().inNamespace(RealNode.NAMESPACE).withName(secret).get() == null);
+    assertThat(Files.readAllLines(Path.of("/proc/self/mountinfo")))
+        .as("no mount of the volume left on the host")
+        .noneMatch(line -> line.contains(pv));
+  }
+
+  /** The newest FailedMount of the app pod "noimage" that names an image pull error, if any. */
+  private static Optional<Event> imagePullAnswer(String pv) {
+    return space.events("noimage").stream()
+        .filter(e -> e.getMessage() != null)
+        .filter(e -> e.getMessage().contains("volume " + pv + " cannot be served"))
+        .filter(
+            e ->
+                e.getMessage().contains("is waiting: ErrImagePull")
+                    || e.getMessage().contains("is waiting: ImagePullBackOff"))
+        .reduce((a, b) -> b);
   }
 
   /** The same from a StorageClass: no PV is made, the claim's event and the doctor say why. */

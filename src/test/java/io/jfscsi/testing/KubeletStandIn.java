@@ -1,7 +1,8 @@
 package io.jfscsi.testing;
 
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import csi.v1.NodePublishVolumeRequest;
 import csi.v1.NodeUnpublishVolumeRequest;
 import csi.v1.VolumeCapability;
@@ -40,14 +41,9 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.grpc.StatusRuntimeException;
 import io.jfscsi.csi.CsiClient;
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.EOFException;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.net.InetAddress;
@@ -66,8 +62,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyStore;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeFormatter;
@@ -79,7 +73,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -93,7 +86,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLServerSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -107,13 +99,9 @@ import org.slf4j.LoggerFactory;
  *       of their own (the "container"); no image is pulled, so a container needs an explicit
  *       command; the absolute paths of a JuiceFS image's binaries in it ({@code
  *       /bin/mount.juicefs}, {@code /usr/local/bin/juicefs}) are the shim's. stdout and stderr go
- *       to {@link #logFile} (one file per start), which the API server's pods/log reaches through
- *       the stand-in's kubelet port (containerLogs, with previous, tailLines, limitBytes and
- *       follow). Init containers run first, one by one.
- *   <li>Exec: pods/exec reaches the kubelet port too ({@code /exec/NS/POD/CONTAINER}, WebSocket
- *       v4.channel.k8s.io, no TTY, no SPDY): the command runs as a local process with the
- *       container's environment and working directory; stdin, stdout, stderr and the exit code
- *       travel as kubelet sends them.
+ *       to a file per start, which the API server's pods/log reaches through the stand-in's kubelet
+ *       port (containerLogs, with previous, tailLines, limitBytes and follow). Init containers run
+ *       first, one by one.
  *   <li>Termination message: with {@code terminationMessagePolicy: FallbackToLogsOnError}, a
  *       non-zero exit puts the last 80 lines (at most 2 KiB) of that run's output in {@code
  *       state/lastState.terminated.message}, as kubelet does (no termination-log file).
@@ -172,9 +160,7 @@ public final class KubeletStandIn implements AutoCloseable {
   private final Path kubeletRoot;
   private String csiDriverName = "csi.juicefs.com";
   private CsiClient csiConnection;
-  private HttpServer kubeletApi;
-  private SSLServerSocket kubeletPort;
-  private final Set<Socket> connections = ConcurrentHashMap.newKeySet();
+  private HttpsServer kubeletApi;
   private volatile boolean closed;
   private Thread shutdownHook;
   private Duration initialBackoff = Duration.ofMillis(500);
@@ -226,12 +212,6 @@ public final class KubeletStandIn implements AutoCloseable {
   public KubeletStandIn withBackoff(Duration initial, Duration max) {
     this.initialBackoff = initial;
     this.maxBackoff = max;
-    return this;
-  }
-
-  /** The CSI driver whose PVs it publishes (default csi.juicefs.com). */
-  public KubeletStandIn withCsiDriverName(String name) {
-    this.csiDriverName = name;
     return this;
   }
 
@@ -352,13 +332,6 @@ public final class KubeletStandIn implements AutoCloseable {
         .map(c -> c.pid);
   }
 
-  /** The file that container {@code container} (null: the first) of a pod logs to. */
-  public Path logFile(String namespace, String podName, String container) {
-    return containerRun(namespace, podName, container)
-        .map(ContainerRun::currentLog)
-        .orElseThrow(() -> new IllegalStateException("no such container on " + nodeName));
-  }
-
   /** The log of a container so far, all its starts by this stand-in ("" when there is none). */
   public String logs(String namespace, String podName, String container) {
     Optional<ContainerRun> c = containerRun(namespace, podName, container);
@@ -402,20 +375,6 @@ public final class KubeletStandIn implements AutoCloseable {
       run.join(Duration.ofSeconds(20));
     }
     runs.clear();
-    if (kubeletPort != null) {
-      try {
-        kubeletPort.close();
-      } catch (IOException e) {
-        // closing anyway
-      }
-    }
-    for (Socket s : connections) {
-      try {
-        s.close(); // an exec's client side: its command is killed
-      } catch (IOException e) {
-        // closing anyway
-      }
-    }
     if (kubeletApi != null) {
       kubeletApi.stop(0);
     }
@@ -1590,17 +1549,14 @@ public final class KubeletStandIn implements AutoCloseable {
   }
 
   /**
-   * The kubelet port: a TLS server socket of its own, recorded in the Node's status
-   * (daemonEndpoints), so that pods/log and pods/exec through the API server reach it. It reads the
-   * head of each connection's first request: {@code /exec/...} is served on that socket (an
-   * HTTP/1.1 Upgrade to WebSocket, which com.sun.net.httpserver cannot hand over); any other
-   * request (containerLogs, healthz) passes, with the rest of the connection, to a plain HttpServer
-   * on loopback. The API server dials a fresh connection for every upgrade request, so an exec
-   * never comes after another request on a kept-alive connection.
+   * The kubelet port: an HTTPS server of its own, recorded in the Node's status (daemonEndpoints),
+   * so that pods/log through the API server reaches it.
    */
   private void startKubeletApi() {
     try {
-      var server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+      var server =
+          HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+      server.setHttpsConfigurator(new HttpsConfigurator(sslContext(workDir)));
       server.createContext("/containerLogs/", this::containerLogs);
       server.createContext("/healthz", ex -> respond(ex, 200, "ok"));
       server.setExecutor(
@@ -1608,21 +1564,12 @@ public final class KubeletStandIn implements AutoCloseable {
               Thread.ofVirtual().name("kubelet-standin-api-", 0).factory()));
       server.start();
       kubeletApi = server;
-      kubeletPort =
-          (SSLServerSocket)
-              sslContext(workDir)
-                  .getServerSocketFactory()
-                  .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
-      Thread.ofPlatform()
-          .daemon()
-          .name("kubelet-standin-" + nodeName + "-port")
-          .start(this::acceptConnections);
       var node = client.nodes().withName(nodeName).get();
       node.getStatus()
           .setDaemonEndpoints(
               new NodeDaemonEndpointsBuilder()
                   .withNewKubeletEndpoint()
-                  .withPort(kubeletPort.getLocalPort())
+                  .withPort(server.getAddress().getPort())
                   .endKubeletEndpoint()
                   .build());
       client.nodes().resource(node).updateStatus();
@@ -1630,543 +1577,6 @@ public final class KubeletStandIn implements AutoCloseable {
       throw new IllegalStateException(
           "cannot start the stand-in's kubelet API: " + e.getMessage(), e);
     }
-  }
-
-  private void acceptConnections() {
-    while (!closed) {
-      Socket s;
-      try {
-        s = kubeletPort.accept();
-      } catch (IOException e) {
-        if (!closed) {
-          log.warn("kubelet port of {}: {}", nodeName, e.toString());
-          sleep(100);
-        }
-        continue;
-      }
-      connections.add(s);
-      Thread.ofVirtual()
-          .name("kubelet-standin-conn")
-          .start(
-              () -> {
-                try (s) {
-                  serveConnection(s);
-                } catch (IOException | RuntimeException e) {
-                  log.debug("kubelet port connection: {}", e.toString());
-                } finally {
-                  connections.remove(s);
-                }
-              });
-    }
-  }
-
-  private void serveConnection(Socket s) throws IOException {
-    s.setSoTimeout(30_000);
-    InputStream in = new BufferedInputStream(s.getInputStream());
-    byte[] head = readHead(in);
-    if (head == null) {
-      return;
-    }
-    String text = new String(head, StandardCharsets.ISO_8859_1);
-    String[] requestLine = text.substring(0, text.indexOf("\r\n")).split(" ");
-    if (requestLine.length == 3 && requestLine[1].startsWith("/exec/")) {
-      s.setSoTimeout(0);
-      new Exec(s, in, requestLine[0], URI.create(requestLine[1]), headers(text)).serve();
-      return;
-    }
-    // Anything else is the HttpServer's, bytes as they come, both ways.
-    try (Socket inner =
-        new Socket(InetAddress.getLoopbackAddress(), kubeletApi.getAddress().getPort())) {
-      inner.getOutputStream().write(head);
-      s.setSoTimeout(0);
-      Thread up =
-          Thread.ofVirtual()
-              .start(
-                  () -> {
-                    try {
-                      in.transferTo(inner.getOutputStream());
-                      inner.shutdownOutput();
-                    } catch (IOException e) {
-                      // either side went away
-                    }
-                  });
-      try {
-        inner.getInputStream().transferTo(s.getOutputStream());
-      } finally {
-        s.close();
-        inner.close();
-        try {
-          up.join(Duration.ofSeconds(5));
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    }
-  }
-
-  /** The request line and headers up to the blank line (null on EOF before any byte). */
-  private static byte[] readHead(InputStream in) throws IOException {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    int state = 0; // how much of \r\n\r\n was seen
-    while (state < 4) {
-      int c = in.read();
-      if (c < 0) {
-        if (b.size() == 0) {
-          return null;
-        }
-        throw new IOException("the request head ended early");
-      }
-      b.write(c);
-      if (b.size() > 64 * 1024) {
-        throw new IOException("request head larger than 64 KiB");
-      }
-      state = c == (state % 2 == 0 ? '\r' : '\n') ? state + 1 : c == '\r' ? 1 : 0;
-    }
-    return b.toByteArray();
-  }
-
-  /** Header names in lower case; repeated headers joined with ", ". */
-  private static Map<String, String> headers(String head) {
-    Map<String, String> headers = new LinkedHashMap<>();
-    String[] lines = head.split("\r\n");
-    for (int i = 1; i < lines.length; i++) {
-      int colon = lines[i].indexOf(':');
-      if (colon > 0) {
-        headers.merge(
-            lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT),
-            lines[i].substring(colon + 1).trim(),
-            (a, b) -> a + ", " + b);
-      }
-    }
-    return headers;
-  }
-
-  // ------------------------------------------------------------------ kubelet API (exec)
-
-  private static final String WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  private static final String V4 = "v4.channel.k8s.io";
-
-  /**
-   * kubelet's {@code /exec/NAMESPACE/POD/CONTAINER?command=..&input=1&output=1&error=1&tty=0}, as
-   * the API server proxies pods/exec to it: an HTTP/1.1 Upgrade to WebSocket with subprotocol
-   * v4.channel.k8s.io (binary messages, first byte the channel: 0 stdin, 1 stdout, 2 stderr, 3 the
-   * final Status JSON). The command runs as a local process in the container's environment and
-   * working directory, as the container's own command (no $(VAR) expansion, as kubelet). SPDY and
-   * TTYs are not served.
-   */
-  private final class Exec {
-    final Socket socket;
-    final InputStream in;
-    final OutputStream out;
-    final String method;
-    final URI target;
-    final Map<String, String> headers;
-    final Object writeLock = new Object();
-    volatile boolean closeSent;
-    volatile boolean closeReceived;
-    volatile Process process;
-
-    Exec(Socket socket, InputStream in, String method, URI target, Map<String, String> headers)
-        throws IOException {
-      this.socket = socket;
-      this.in = in;
-      this.out = new BufferedOutputStream(socket.getOutputStream());
-      this.method = method;
-      this.target = target;
-      this.headers = headers;
-    }
-
-    void serve() throws IOException {
-      Map<String, String> shown = new LinkedHashMap<>(headers);
-      shown.computeIfPresent("authorization", (k, v) -> "<redacted>");
-      log.info("kubelet port of {}: {} {} {}", nodeName, method, target, shown);
-      String[] parts = target.getRawPath().substring("/exec/".length()).split("/");
-      if (parts.length != 3) {
-        plain(400, "want /exec/NAMESPACE/POD/CONTAINER");
-        return;
-      }
-      String namespace = decode(parts[0]);
-      String podName = decode(parts[1]);
-      String container = decode(parts[2]);
-      Map<String, List<String>> query = new LinkedHashMap<>();
-      Optional.ofNullable(target.getRawQuery())
-          .ifPresent(
-              q -> {
-                for (String kv : q.split("&")) {
-                  int eq = kv.indexOf('=');
-                  query
-                      .computeIfAbsent(
-                          decode(eq < 0 ? kv : kv.substring(0, eq)), k -> new ArrayList<>())
-                      .add(eq < 0 ? "" : decode(kv.substring(eq + 1)));
-                }
-              });
-      List<String> command = query.getOrDefault("command", List.of());
-      boolean input = "1".equals(first(query, "input"));
-      boolean output = "1".equals(first(query, "output"));
-      boolean error = "1".equals(first(query, "error"));
-      String upgrade = headers.getOrDefault("upgrade", "");
-      List<String> protocols =
-          Arrays.stream(headers.getOrDefault("sec-websocket-protocol", "").split(","))
-              .map(String::trim)
-              .toList();
-      String key = headers.get("sec-websocket-key");
-      if (command.isEmpty()) {
-        plain(400, "you must specify at least 1 command");
-        return;
-      }
-      if ("1".equals(first(query, "tty"))) {
-        plain(400, "the kubelet stand-in runs no TTY (tty=1)");
-        return;
-      }
-      if (!upgrade.equalsIgnoreCase("websocket")
-          || key == null
-          || !headers.getOrDefault("connection", "").toLowerCase(Locale.ROOT).contains("upgrade")) {
-        plain(
-            400,
-            "the kubelet stand-in serves exec only as a WebSocket upgrade ("
-                + V4
-                + "), not: Upgrade: "
-                + upgrade);
-        return;
-      }
-      if (!protocols.contains(V4)) {
-        plain(400, "the kubelet stand-in speaks only the subprotocol " + V4 + ", not " + protocols);
-        return;
-      }
-      PodRun run =
-          runs.values().stream()
-              .filter(r -> r.namespace.equals(namespace) && r.name.equals(podName) && !r.isGone())
-              .findFirst()
-              .orElse(null);
-      ContainerRun c =
-          run == null
-              ? null
-              : run.containers.stream()
-                  .filter(x -> x.name.equals(container))
-                  .findFirst()
-                  .orElse(null);
-      if (c == null) {
-        plain(
-            404,
-            "container \""
-                + container
-                + "\" in pod \""
-                + podName
-                + "\" is not known to the kubelet stand-in");
-        return;
-      }
-      if (!c.running()) {
-        plain(500, "container not found (\"" + container + "\"): it is not running");
-        return;
-      }
-      String accept;
-      try {
-        accept =
-            Base64.getEncoder()
-                .encodeToString(
-                    MessageDigest.getInstance("SHA-1")
-                        .digest((key + WEBSOCKET_GUID).getBytes(StandardCharsets.ISO_8859_1)));
-      } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException(e);
-      }
-      out.write(
-          ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  + "Sec-WebSocket-Accept: "
-                  + accept
-                  + "\r\nSec-WebSocket-Protocol: "
-                  + V4
-                  + "\r\n\r\n")
-              .getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
-
-      String status = null;
-      Process p = null;
-      List<String> argv = imageBinaries(command);
-      try {
-        Map<String, String> env = environment(run.latest, c.spec);
-        Path dir =
-            c.spec.getWorkingDir() != null && Files.isDirectory(Path.of(c.spec.getWorkingDir()))
-                ? Path.of(c.spec.getWorkingDir())
-                : run.podDir;
-        List<String> withSetsid = new ArrayList<>(argv.size() + 1);
-        withSetsid.add(
-            SETSID.toString()); // which resolves argv[0] on the container's PATH, not ours
-        withSetsid.addAll(argv);
-        ProcessBuilder b = new ProcessBuilder(withSetsid).directory(dir.toFile());
-        b.environment().clear();
-        b.environment().putAll(env);
-        b.redirectInput(
-            input
-                ? ProcessBuilder.Redirect.PIPE
-                : ProcessBuilder.Redirect.from(new File("/dev/null")));
-        b.redirectOutput(output ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
-        b.redirectError(error ? ProcessBuilder.Redirect.PIPE : ProcessBuilder.Redirect.DISCARD);
-        p = b.start();
-        process = p;
-        log.info(
-            "pod {}/{} container {}: exec (pid {}) {}",
-            namespace,
-            podName,
-            container,
-            p.pid(),
-            argv);
-      } catch (IOException | RuntimeException e) {
-        log.warn(
-            "pod {}/{} container {}: exec {} failed: {}",
-            namespace,
-            podName,
-            container,
-            argv,
-            e.toString());
-        status =
-            "{\"metadata\":{},\"status\":\"Failure\",\"message\":"
-                + json(String.valueOf(e.getMessage()))
-                + ",\"reason\":\"InternalError\",\"code\":500}";
-      }
-      // Reading the client only now: stdin sent at once waits in the socket for the process.
-      Thread reader = Thread.ofVirtual().name("kubelet-standin-exec-in").start(this::readClient);
-      try {
-        if (p != null) {
-          Thread o = output ? pump(p.getInputStream(), 1) : null;
-          Thread e = error ? pump(p.getErrorStream(), 2) : null;
-          int code = p.waitFor();
-          for (Thread t : new Thread[] {o, e}) {
-            if (t != null) {
-              t.join(Duration.ofSeconds(10));
-            }
-          }
-          log.info(
-              "pod {}/{} container {}: exec (pid {}) exited with {}",
-              namespace,
-              podName,
-              container,
-              p.pid(),
-              code);
-          status =
-              code == 0
-                  ? "{\"metadata\":{},\"status\":\"Success\"}"
-                  : "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero exit code: "
-                      + "exit status "
-                      + code
-                      + "\",\"reason\":\"NonZeroExitCode\",\"details\":{\"causes\":"
-                      + "[{\"reason\":\"ExitCode\",\"message\":\""
-                      + code
-                      + "\"}]}}";
-        }
-        message(3, status.getBytes(StandardCharsets.UTF_8));
-        close(1000);
-        reader.join(Duration.ofSeconds(5)); // the client's Close in answer
-      } catch (IOException e) {
-        // the client went away (the reader kills the command)
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-
-    private Thread pump(InputStream from, int channel) {
-      return Thread.ofVirtual()
-          .name("kubelet-standin-exec-out")
-          .start(
-              () -> {
-                byte[] buf = new byte[32 * 1024];
-                try (from) {
-                  for (int n; (n = from.read(buf)) >= 0; ) {
-                    if (n > 0) {
-                      message(channel, Arrays.copyOf(buf, n));
-                    }
-                  }
-                } catch (IOException e) {
-                  // the process or the client went away
-                }
-              });
-    }
-
-    /**
-     * Client frames (masked): stdin on channel 0, ping, close. The client leaving kills the
-     * command.
-     */
-    private void readClient() {
-      ByteArrayOutputStream message = new ByteArrayOutputStream();
-      int messageOpcode = 0;
-      try {
-        while (true) {
-          int b0 = in.read();
-          int b1 = in.read();
-          if (b0 < 0 || b1 < 0) {
-            break;
-          }
-          boolean fin = (b0 & 0x80) != 0;
-          int opcode = b0 & 0x0f;
-          boolean masked = (b1 & 0x80) != 0;
-          long length = b1 & 0x7f;
-          if (length == 126) {
-            length = ((long) readByte() << 8) | readByte();
-          } else if (length == 127) {
-            length = 0;
-            for (int i = 0; i < 8; i++) {
-              length = (length << 8) | readByte();
-            }
-          }
-          if (!masked) {
-            close(1002); // a client must mask its frames (RFC 6455 5.1)
-            break;
-          }
-          if (length > 16 << 20) {
-            close(1009);
-            break;
-          }
-          byte[] mask = in.readNBytes(4);
-          byte[] payload = in.readNBytes((int) length);
-          if (mask.length < 4 || payload.length < length) {
-            break;
-          }
-          for (int i = 0; i < payload.length; i++) {
-            payload[i] ^= mask[i % 4];
-          }
-          if (opcode >= 8) { // control frames
-            if (opcode == 8) {
-              closeReceived = true;
-              close(1000);
-              break;
-            }
-            if (opcode == 9) {
-              frame(0xA, payload);
-            }
-            continue;
-          }
-          if (opcode != 0) {
-            messageOpcode = opcode;
-            message.reset();
-          }
-          message.write(payload);
-          if (fin) {
-            byte[] data = message.toByteArray();
-            message.reset();
-            Process p = process;
-            if (messageOpcode == 2 && data.length > 1 && data[0] == 0 && p != null) {
-              try {
-                p.getOutputStream().write(data, 1, data.length - 1);
-                p.getOutputStream().flush();
-              } catch (IOException e) {
-                // stdin is not wanted (input=0) or the command closed it
-              }
-            }
-          }
-        }
-      } catch (IOException e) {
-        // the connection is gone
-      }
-      closeReceived = true;
-      Process p = process;
-      if (p != null && p.isAlive()) {
-        log.info("exec client went away: killing pid {}", p.pid());
-        kill(p);
-      }
-    }
-
-    private int readByte() throws IOException {
-      int b = in.read();
-      if (b < 0) {
-        throw new EOFException();
-      }
-      return b;
-    }
-
-    private void message(int channel, byte[] data) throws IOException {
-      byte[] payload = new byte[data.length + 1];
-      payload[0] = (byte) channel;
-      System.arraycopy(data, 0, payload, 1, data.length);
-      frame(0x2, payload);
-    }
-
-    private void close(int code) throws IOException {
-      synchronized (writeLock) {
-        if (closeSent) {
-          return;
-        }
-        frame(0x8, new byte[] {(byte) (code >> 8), (byte) code});
-        closeSent = true;
-      }
-    }
-
-    /** One unmasked, final frame (a server's frames are not masked). */
-    private void frame(int opcode, byte[] payload) throws IOException {
-      synchronized (writeLock) {
-        if (closeSent) {
-          return;
-        }
-        out.write(0x80 | opcode);
-        if (payload.length < 126) {
-          out.write(payload.length);
-        } else if (payload.length <= 0xffff) {
-          out.write(126);
-          out.write(payload.length >> 8);
-          out.write(payload.length);
-        } else {
-          out.write(127);
-          for (int i = 7; i >= 0; i--) {
-            out.write((int) ((long) payload.length >> (8 * i)));
-          }
-        }
-        out.write(payload);
-        out.flush();
-      }
-    }
-
-    private void plain(int code, String body) throws IOException {
-      log.info("kubelet port of {}: exec answered {}: {}", nodeName, code, body);
-      byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-      String reason =
-          switch (code) {
-            case 400 -> "Bad Request";
-            case 404 -> "Not Found";
-            default -> "Internal Server Error";
-          };
-      out.write(
-          ("HTTP/1.1 "
-                  + code
-                  + " "
-                  + reason
-                  + "\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                  + "Content-Length: "
-                  + bytes.length
-                  + "\r\nConnection: close\r\n\r\n")
-              .getBytes(StandardCharsets.ISO_8859_1));
-      out.write(bytes);
-      out.flush();
-    }
-  }
-
-  private static void kill(Process p) {
-    p.descendants().forEach(ProcessHandle::destroyForcibly);
-    p.destroyForcibly();
-  }
-
-  private static String first(Map<String, List<String>> query, String key) {
-    List<String> values = query.get(key);
-    return values == null || values.isEmpty() ? null : values.getFirst();
-  }
-
-  private static String decode(String s) {
-    return URLDecoder.decode(s, StandardCharsets.UTF_8);
-  }
-
-  private static String json(String s) {
-    StringBuilder b = new StringBuilder("\"");
-    for (char ch : s.toCharArray()) {
-      switch (ch) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        default -> {
-          if (ch < 0x20) {
-            b.append(String.format("\\u%04x", (int) ch));
-          } else {
-            b.append(ch);
-          }
-        }
-      }
-    }
-    return b.append('"').toString();
   }
 
   // ------------------------------------------------------------------ kubelet API (logs)

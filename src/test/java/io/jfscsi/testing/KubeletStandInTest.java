@@ -10,7 +10,6 @@ import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,7 +18,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -151,90 +149,6 @@ class KubeletStandInTest {
     assertThat(
             k.pods().inNamespace(ns).withName("env").inContainer("main").tailingLines(1).getLog())
         .isEqualTo("meta=local:///nowhere name=env greeting=hello env\n");
-  }
-
-  @Test
-  void exec_through_the_api_server_runs_in_the_container_environment_with_stdin_and_exit_code()
-      throws Exception {
-    Pod pod =
-        new PodBuilder(pod("exec", "exec sleep 300"))
-            .editSpec()
-            .editFirstContainer()
-            .addNewEnv()
-            .withName("GREETING")
-            .withValue("hello from $(HOSTNAME)")
-            .endEnv()
-            .endContainer()
-            .endSpec()
-            .build();
-    k.pods().inNamespace(ns).resource(pod).create();
-    await().atMost(WAIT).ignoreExceptions().until(() -> ready(get("exec")));
-
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    try (var exec =
-        k.pods()
-            .inNamespace(ns)
-            .withName("exec")
-            .inContainer("main")
-            .writingOutput(out)
-            .writingError(err)
-            .exec("sh", "-c", "echo \"$GREETING\"; command -v juicefs; echo oops >&2")) {
-      assertThat(exec.exitCode().get(30, TimeUnit.SECONDS)).isZero();
-    }
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .untilAsserted(
-            () -> {
-              assertThat(out.toString(StandardCharsets.UTF_8))
-                  .startsWith("hello from exec\n")
-                  .contains(kubelet.workDir().resolve("bin").resolve("juicefs").toString());
-              assertThat(err.toString(StandardCharsets.UTF_8)).isEqualTo("oops\n");
-            });
-
-    ByteArrayOutputStream version = new ByteArrayOutputStream();
-    try (var exec =
-        k.pods()
-            .inNamespace(ns)
-            .withName("exec")
-            .inContainer("main")
-            .writingOutput(version)
-            .exec("juicefs", "version")) { // found on the container's PATH: the shim
-      assertThat(exec.exitCode().get(30, TimeUnit.SECONDS)).isZero();
-    }
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .untilAsserted(
-            () -> assertThat(version.toString(StandardCharsets.UTF_8)).contains("kubelet-standin"));
-
-    try (var exec =
-        k.pods()
-            .inNamespace(ns)
-            .withName("exec")
-            .inContainer("main")
-            .writingOutput(new ByteArrayOutputStream())
-            .exec("sh", "-c", "exit 7")) {
-      assertThat(exec.exitCode().get(30, TimeUnit.SECONDS)).isEqualTo(7);
-    }
-
-    ByteArrayOutputStream echoed = new ByteArrayOutputStream();
-    try (var exec =
-        k.pods()
-            .inNamespace(ns)
-            .withName("exec")
-            .inContainer("main")
-            .redirectingInput()
-            .writingOutput(echoed)
-            .exec("sh", "-c", "read line; echo \"got $line\"")) {
-      exec.getInput().write("stdin works\n".getBytes(StandardCharsets.UTF_8));
-      exec.getInput().flush();
-      assertThat(exec.exitCode().get(30, TimeUnit.SECONDS)).isZero();
-    }
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .untilAsserted(
-            () ->
-                assertThat(echoed.toString(StandardCharsets.UTF_8)).isEqualTo("got stdin works\n"));
   }
 
   @Test

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Test;
 /**
  * `jfs-csi warmup --pvc` against the real API server: from the PVC to the Mount Pods of its volume
  * and the paths inside them. These Mount Pods are bare objects on Nodes that no kubelet serves, so
- * the exec fails; io.jfscsi.runtime.kube.MountPodWarmupExecClusterTest runs the exec in a real
- * Mount Pod through the kubelet stand-in.
+ * the exec fails; io.jfscsi.node.VolumesOnNodeTest runs the exec in a real Mount Pod under a real
+ * kubelet.
  */
 class MountPodWarmupClusterTest {
 

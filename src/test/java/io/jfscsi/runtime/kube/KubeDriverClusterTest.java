@@ -9,11 +9,8 @@ import io.jfscsi.testing.HostRequirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -222,69 +219,6 @@ class KubeDriverClusterTest {
                         PodReferences.targets(
                             node.onlyMountPod().orElseThrow().getMetadata().getAnnotations()))
                     .containsExactly(t1.toString()));
-  }
-
-  @Test
-  void aClientKilledFiveTimesInARowIsBackEachTimeWithoutWaitingForKubeletsBackoff()
-      throws Exception {
-    // kubelet's own CrashLoopBackOff: the first restart at once, then 10 s doubling to 5 min.
-    node =
-        new KubeNode(
-                dir,
-                Map.of("client.restart-backoff.reset-after", "1s"),
-                Duration.ofSeconds(10),
-                Duration.ofMinutes(5))
-            .startDriver();
-    Path t1 = node.appTarget("app-1", "pv-c");
-    node.publish("pv-c", t1, Map.of());
-    Files.writeString(t1.resolve("before.txt"), "before");
-    List<Long> took = new ArrayList<>();
-    Set<String> pods = new LinkedHashSet<>();
-    for (int kill = 1; kill <= 5; kill++) {
-      // The serving pod (a replaced one may still be on its way out).
-      String name =
-          node.mountPods().stream()
-              .filter(MountPodWatch::runningAndReady)
-              .findFirst()
-              .orElseThrow()
-              .getMetadata()
-              .getName();
-      pods.add(name);
-      long killedAt = System.nanoTime();
-      node.kubelet.crash(node.namespace, name);
-      // Until the target is bound again, it is a stale FUSE mount (ENOTCONN): an IOException.
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .pollInterval(Duration.ofMillis(20))
-          .ignoreExceptions()
-          .untilAsserted(
-              () -> {
-                assertThat(Files.readString(t1.resolve("before.txt"))).isEqualTo("before");
-                Files.writeString(t1.resolve("after-" + name), "after");
-              });
-      took.add((System.nanoTime() - killedAt) / 1_000_000);
-      Thread.sleep(1_200); // it serves a while: not a crash loop
-    }
-    System.out.printf(
-        "Mount Pod client killed 5 times: target readable again after (ms) %s;" + " pods %s%n",
-        took, pods);
-    // kubelet's backoff alone would make the second recovery wait 10 s, the fifth 80 s.
-    assertThat(took).allSatisfy(ms -> assertThat(ms).isLessThan(9_000));
-    assertThat(took.getLast()).isLessThan(took.getFirst() + 5_000);
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .untilAsserted(
-            () -> {
-              assertThat(node.mountPods()).hasSize(1);
-              Pod now = node.onlyMountPod().orElseThrow();
-              assertThat(MountPodWatch.runningAndReady(now)).isTrue();
-              assertThat(PodReferences.targets(now.getMetadata().getAnnotations()))
-                  .containsExactly(t1.toString());
-              assertThat(node.ports.metrics().scrape())
-                  .contains("jfscsi_client_recoveries_total 5.0");
-            });
-    assertThat(Files.readString(node.fixture.data.resolve("pv-c").resolve("before.txt")))
-        .isEqualTo("before");
   }
 
   @Test

@@ -44,18 +44,15 @@ final class KubeNode implements AutoCloseable {
   CsiClient grpc;
 
   KubeNode(Path dir, Map<String, Object> overrides) throws Exception {
-    this(dir, overrides, Duration.ofMillis(200), Duration.ofSeconds(2));
-  }
-
-  /** With the stand-in's CrashLoopBackOff from {@code initial} doubling to {@code max}. */
-  KubeNode(Path dir, Map<String, Object> overrides, Duration initial, Duration max)
-      throws Exception {
     namespace = cluster.newNamespace("kr");
     node = "node-" + namespace;
     cluster.createNode(node);
     fixture = driverOn(dir, cluster, namespace, node);
     overrides.forEach(fixture::with);
-    kubelet = new KubeletStandIn(cluster, node).withBackoff(initial, max).start();
+    kubelet =
+        new KubeletStandIn(cluster, node)
+            .withBackoff(Duration.ofMillis(200), Duration.ofSeconds(2))
+            .start();
   }
 
   KubeNode startDriver() throws Exception {
