@@ -116,6 +116,8 @@ final class ClientLife {
       ActorRef<MountActor.Report> parent,
       Map<Path, Boolean> recoveredTargets,
       Optional<Instant> recoveredDeleteAt) {
+    // The states log through the context from several classes: one name, the actor's, for all.
+    ctx.setLoggerName(MountActor.class);
     this.ctx = ctx;
     this.timers = timers;
     this.waiting = waiting;
