@@ -5,6 +5,7 @@ import io.jfscsi.Quoted;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.RecordChange.ReferenceRemoved;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.ContainerRecovery;
@@ -183,10 +184,16 @@ final class ClientLife {
 
   // ---- references ------------------------------------------------------------------------
 
-  void save(Optional<RunningClient> client) {
+  /** The whole record of a client that starts serving: where a new Mount Pod gets all of it. */
+  void saveStarted(RunningClient client) {
     runtime.save(
         new ClientRecord(
-            key, volume.source(), targets.names(), targets.readOnlyNames(), deleteAt, client));
+            key,
+            volume.source(),
+            targets.names(),
+            targets.readOnlyNames(),
+            deleteAt,
+            Optional.of(client)));
   }
 
   /** Settles an AddTarget or RemoveTarget for the parent's routing table. */
@@ -207,7 +214,7 @@ final class ClientLife {
   boolean remove(RemoveTarget remove, Optional<RunningClient> client) {
     try {
       if (targets.unbind(remove.target())) {
-        save(client);
+        runtime.record(new ReferenceRemoved(key, client, remove.target().toString()));
       }
     } catch (MountException e) {
       answerHeld(remove.target());

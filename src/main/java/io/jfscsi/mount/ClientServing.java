@@ -2,6 +2,9 @@ package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
 import io.jfscsi.client.ClientExit;
+import io.jfscsi.client.RecordChange.DeleteAtChanged;
+import io.jfscsi.client.RecordChange.ReferenceAdded;
+import io.jfscsi.client.RecordChange.ReferenceRemoved;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountState;
@@ -169,8 +172,11 @@ final class ClientServing {
     // after this answer is routed with the reference already confirmed or released.
     StatusReply<Done> answer;
     try {
+      var added =
+          new ReferenceAdded(
+              life.key, Optional.of(client), add.target().toString(), add.readOnly());
       life.targets.bind(
-          add.target(), add.readOnly(), client.mountPath(), () -> life.save(Optional.of(client)));
+          add.target(), add.readOnly(), client.mountPath(), () -> life.runtime.record(added));
       answer = StatusReply.ack();
     } catch (Failure f) {
       if (life.mounter.probe(client.mountPath()) == MountState.STALE) {
@@ -264,8 +270,10 @@ final class ClientServing {
     }
     List<Path> gone = life.targets.dropUnpublished(life.runtime::podGone);
     gone.forEach(life::tellDropped);
+    gone.forEach(
+        t ->
+            life.runtime.record(new ReferenceRemoved(life.key, Optional.of(client), t.toString())));
     if (!gone.isEmpty()) {
-      life.save(Optional.of(client));
       if (life.targets.isEmpty()) {
         return beginExit(
             life,
@@ -363,7 +371,7 @@ final class ClientServing {
                         io.jfscsi.juicefs.VolumeSettings.MAX_DELETE_DELAY.toDays(),
                         at.get()));
     life.deleteAt = at;
-    life.save(Optional.of(serving.client()));
+    life.runtime.record(new DeleteAtChanged(life.key, Optional.of(serving.client()), at));
     life.enter(ClientState.DRAINING, reason + "; delayed exit at " + at.get());
     startExitTimer(life);
     return draining(life, Optional.of(serving));
@@ -377,7 +385,8 @@ final class ClientServing {
   private static Behavior<Command> cancelExit(ClientLife life, Serving serving, String reason) {
     life.timers.cancel(EXIT_TIMER);
     life.deleteAt = Optional.empty();
-    life.save(Optional.of(serving.client()));
+    life.runtime.record(
+        new DeleteAtChanged(life.key, Optional.of(serving.client()), Optional.empty()));
     life.enter(ClientState.READY, reason + "; delayed exit cancelled");
     return ready(life, serving);
   }

@@ -167,7 +167,10 @@ final class ClientStarting {
       serving = ClientServing.retryContainersLater(life, serving, result.containersLeft());
     }
     start.brokenSince().ifPresent(since -> announceRecovery(life, since));
-    life.save(Optional.of(client));
+    if (!life.targets.isEmpty()) {
+      life.deleteAt = Optional.empty(); // referenced again: no delayed exit
+    }
+    life.saveStarted(client);
     Behavior<Command> next = ClientServing.ready(life, serving);
     if (life.targets.isEmpty() && life.waiting.isEmpty()) {
       // A publish answered while this client started will be retried: leave it time to come.
@@ -180,9 +183,6 @@ final class ClientStarting {
                       + "a publish answered while it started"
                   : "no target references the client",
               life.retryExpected ? life.settings.retryGrace() : Duration.ZERO);
-    } else if (!life.targets.isEmpty() && life.deleteAt.isPresent()) {
-      life.deleteAt = Optional.empty();
-      life.save(Optional.of(client));
     }
     life.retryExpected = false;
     return life.waiting.unstashAll(next);
