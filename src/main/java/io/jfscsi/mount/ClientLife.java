@@ -13,7 +13,6 @@ import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.VolumeSettings;
-import io.jfscsi.mount.MountActor.AddTarget;
 import io.jfscsi.mount.MountActor.AnswerDue;
 import io.jfscsi.mount.MountActor.Command;
 import io.jfscsi.mount.MountActor.Describe;
@@ -26,15 +25,12 @@ import io.jfscsi.mount.MountActor.TargetHeld;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.function.Predicate;
-import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -49,7 +45,8 @@ import org.slf4j.Logger;
  * the few facts that outlive a state (the restart backoff, the last error, the recorded exit time),
  * and the handling that is the same in every state. The states themselves are {@link
  * ClientStarting}, {@link ClientServing} and {@link ClientStopping}; each passes what only it knows
- * as parameters. Called only from the actor's mailbox, so it needs no lock.
+ * as parameters; the calls that wait for a client are in {@link WaitingCalls}. Called only from the
+ * actor's mailbox, so it needs no lock.
  */
 final class ClientLife {
 
@@ -66,7 +63,7 @@ final class ClientLife {
   final TimerScheduler<Command> timers;
 
   /** Publishes (and the unpublishes that must not overtake them) that wait for the client. */
-  final StashBuffer<Command> waiting;
+  final WaitingCalls waiting;
 
   final ClientKey key;
   final VolumeSettings volume;
@@ -121,7 +118,7 @@ final class ClientLife {
     ctx.setLoggerName(MountActor.class);
     this.ctx = ctx;
     this.timers = timers;
-    this.waiting = waiting;
+    this.waiting = new WaitingCalls(this, waiting);
     this.key = key;
     this.volume = volume;
     this.runtime = runtime;
@@ -165,7 +162,7 @@ final class ClientLife {
     switch (command) {
       case Describe describe -> describe.replyTo().tell(view(shown));
       case Stop stop -> refuseStop(shown);
-      case AnswerDue due -> answerDue(due.add(), shown);
+      case AnswerDue due -> waiting.answerDue(due.add(), shown);
       case HungClientStopped stopped ->
           stopped
               .failure()
@@ -232,11 +229,6 @@ final class ClientLife {
     return true;
   }
 
-  /** Whether a publish of the unpublish's target waits: the unpublish must not overtake it. */
-  boolean publishWaits(RemoveTarget remove) {
-    return waiting.anyMatch(c -> c instanceof AddTarget a && a.target().equals(remove.target()));
-  }
-
   /**
    * Answers a stats call from the target's mount point.
    *
@@ -285,120 +277,6 @@ final class ClientLife {
 
   private static boolean tookLong(long startedNanos) {
     return System.nanoTime() - startedNanos >= MountActor.UNRESPONSIVE.toNanos();
-  }
-
-  // ---- publishes that wait for the client ------------------------------------------------
-
-  /**
-   * A publish waits for the client, but not past the answer deadline (kubelet gives up at 120 s and
-   * would show only "context deadline exceeded"), and not at all while the start is stuck on
-   * something that does not fix itself soon. Its deadline counts from its first wait: a publish
-   * stashed again after a failed restart keeps it.
-   */
-  void awaitClient(AddTarget add, Optional<StartProgress> starting) {
-    Optional<StartProgress> stuck = starting.filter(StartProgress::stuck);
-    if (stuck.isPresent()) {
-      answerEarly(add, stuckFailure(stuck.get()));
-      return;
-    }
-    waiting.stash(add);
-    if (!timers.isTimerActive(add)) {
-      timers.startSingleTimer(add, new AnswerDue(add), settings.answerDeadline());
-    }
-  }
-
-  private void answerDue(AddTarget add, Shown shown) {
-    if (!takeWaiting(add::equals).isEmpty()) {
-      answerEarly(
-          add,
-          new Failure(
-              Failure.Code.DEADLINE_EXCEEDED,
-              "volume "
-                  + key.volumeId()
-                  + " is not ready after "
-                  + settings.answerDeadline().toSeconds()
-                  + " s: "
-                  + waitingOn(shown)
-                  + ". The client's start goes on, and the retry waits for the same one"));
-    }
-  }
-
-  Failure stuckFailure(StartProgress stuck) {
-    return new Failure(
-        Failure.Code.UNAVAILABLE,
-        "volume "
-            + key.volumeId()
-            + " cannot be served until this is fixed: "
-            + stuck.description()
-            + ". The client's "
-            + "start goes on, and the retry waits for the same one");
-  }
-
-  /** What the client that a publish waits for is doing, for that publish's answer. */
-  private String waitingOn(Shown shown) {
-    return switch (shown.state()) {
-      case STARTING, RESTARTING ->
-          shown.progress().map(StartProgress::description).orElse("its client is still starting");
-      case BROKEN ->
-          "its client died ("
-              + lastError.orElse("no reason known")
-              + ") and is restarted after a backoff";
-      default -> "its client is " + shown.state().name().toLowerCase(Locale.ROOT);
-    };
-  }
-
-  /** Answers a waiting publish before the client is ready; it holds no reference. */
-  void answerEarly(AddTarget add, Failure failure) {
-    retryExpected = true;
-    log()
-        .info(
-            "volume {}: publish at {} answered before its client is ready: {}",
-            key.volumeId(),
-            add.target(),
-            failure.getMessage());
-    answerHeld(add.target());
-    add.replyTo().tell(StatusReply.error(failure));
-  }
-
-  /** Removes the waiting commands that match, keeping the order of the others. */
-  List<Command> takeWaiting(Predicate<Command> which) {
-    List<Command> taken = new ArrayList<>();
-    List<Command> kept = new ArrayList<>();
-    waiting.forEach(c -> (which.test(c) ? taken : kept).add(c));
-    if (!taken.isEmpty()) {
-      waiting.clear();
-      kept.forEach(waiting::stash);
-    }
-    return taken;
-  }
-
-  /** Fails every waiting call: the client they wait for will not come. */
-  void failWaiting(Failure failure) {
-    waiting.forEach(
-        c -> {
-          switch (c) {
-            case AddTarget a -> {
-              answerHeld(a.target());
-              a.replyTo().tell(StatusReply.<Done>error(failure));
-            }
-            case RemoveTarget r -> {
-              answerHeld(r.target());
-              r.replyTo().tell(StatusReply.ack());
-            }
-            case Stats s -> s.replyTo().tell(StatusReply.error(failure));
-            default -> {}
-          }
-        });
-    waiting.clear();
-  }
-
-  /** Fails the waiting publishes of targets not held; the rest wait for the next start. */
-  void failWaitingPublishes(Failure failure) {
-    for (Command c : takeWaiting(c -> c instanceof AddTarget a && !targets.holds(a.target()))) {
-      AddTarget a = (AddTarget) c;
-      answerHeld(a.target());
-      a.replyTo().tell(StatusReply.error(failure));
-    }
   }
 
   // ---- stopping --------------------------------------------------------------------------

@@ -130,7 +130,7 @@ final class ClientServing {
             switch (command) {
               case AddTarget add when serving.isPresent() -> add(life, serving.get(), add, true);
               case AddTarget add -> {
-                life.awaitClient(add, Optional.empty());
+                life.waiting.await(add, Optional.empty());
                 yield ClientStarting.start(
                     life,
                     Optional.empty(),
@@ -181,7 +181,7 @@ final class ClientServing {
     } catch (Failure f) {
       if (life.mounter.probe(client.mountPath()) == MountState.STALE) {
         // The client died and its exit has not reached us yet: restart it, then bind.
-        life.awaitClient(add, Optional.empty());
+        life.waiting.await(add, Optional.empty());
         life.lastError = Optional.of("the mount point " + client.mountPath() + " is not connected");
         life.log()
             .warn(

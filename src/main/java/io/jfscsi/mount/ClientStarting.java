@@ -97,13 +97,13 @@ final class ClientStarting {
         command ->
             switch (command) {
               case AddTarget add -> {
-                life.awaitClient(add, start.progress());
+                life.waiting.await(add, start.progress());
                 yield Behaviors.same();
               }
               case RemoveTarget remove -> {
                 // An unpublish needs no client, but must not overtake a waiting publish of its
                 // target. A first start may still be adopting the targets of an earlier driver.
-                if (!start.restart() || life.publishWaits(remove)) {
+                if (!start.restart() || life.waiting.publishWaits(remove)) {
                   life.waiting.stash(remove);
                 } else {
                   life.remove(remove, start.replaced());
@@ -146,9 +146,10 @@ final class ClientStarting {
               reported.description());
     }
     if (reported.stuck()) {
-      Failure failure = life.stuckFailure(reported);
-      life.takeWaiting(c -> c instanceof AddTarget)
-          .forEach(c -> life.answerEarly((AddTarget) c, failure));
+      Failure failure = life.waiting.stuckFailure(reported);
+      life.waiting
+          .take(c -> c instanceof AddTarget)
+          .forEach(c -> life.waiting.answerEarly((AddTarget) c, failure));
     }
     return starting(life, start.withProgress(reported));
   }
@@ -226,10 +227,10 @@ final class ClientStarting {
             failure.getMessage());
     if (life.targets.isEmpty()) {
       // Nobody depends on this client yet: fail the waiting publishes and go away.
-      life.failWaiting(failure);
+      life.waiting.failAll(failure);
       return ClientServing.giveUp(life, start.replaced(), "the client could not start");
     }
-    life.failWaitingPublishes(failure);
+    life.waiting.failPublishes(failure);
     return life.waiting.unstashAll(scheduleRestart(life, start.replaced(), start.brokenSince()));
   }
 
@@ -249,11 +250,11 @@ final class ClientStarting {
         command ->
             switch (command) {
               case AddTarget add -> {
-                life.awaitClient(add, Optional.empty());
+                life.waiting.await(add, Optional.empty());
                 yield Behaviors.same();
               }
               case RemoveTarget remove -> {
-                if (life.publishWaits(remove)) {
+                if (life.waiting.publishWaits(remove)) {
                   life.waiting.stash(remove);
                 } else if (life.remove(remove, dead)
                     && life.targets.isEmpty()

@@ -60,7 +60,7 @@ final class ClientStopping {
                     life.key,
                     Failure.unwrap(e).getMessage()));
     // Anything still waiting was routed here before the guardian let go of this client.
-    life.failWaiting(
+    life.waiting.failAll(
         new Failure(
             Failure.Code.ABORTED,
             "the client of volume " + life.key.volumeId() + " was stopping; retry"));
@@ -73,7 +73,7 @@ final class ClientStopping {
         command ->
             switch (command) {
               case AddTarget add -> {
-                life.awaitClient(add, Optional.empty());
+                life.waiting.await(add, Optional.empty());
                 yield Behaviors.same();
               }
               case RemoveTarget remove -> {
