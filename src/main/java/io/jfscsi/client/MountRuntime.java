@@ -53,8 +53,18 @@ public interface MountRuntime {
    */
   CompletionStage<Void> stop(RunningClient client);
 
-  /** Persists the record atomically before the caller acknowledges the change. Blocking. */
+  /**
+   * Persists the whole record of a client that starts serving (a first start, a restart, an
+   * adoption): where the runtime keeps records per client (a new Mount Pod), this is when it gets
+   * all of them. Atomic, before the caller acknowledges anything. Blocking.
+   */
   void save(ClientRecord record);
+
+  /**
+   * Persists one change of a client's record (a reference added or removed, the delayed exit set or
+   * cancelled), writing just that, before the caller acknowledges it. Blocking.
+   */
+  void record(RecordChange change);
 
   /** Forgets the record of a client that has been stopped. Blocking. */
   void remove(ClientKey key);

@@ -5,6 +5,7 @@ import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.MountState;
@@ -230,6 +231,15 @@ public final class FakeRuntime implements MountRuntime {
     records.put(record.key(), record);
     saved.add(record);
     events.add("save " + record.key().name() + " " + new TreeSet<>(record.targets()));
+  }
+
+  /** As {@link #save} of the record the change makes; nothing when there is no record to change. */
+  @Override
+  public void record(RecordChange change) {
+    ClientRecord current = records.get(change.key());
+    if (current != null) {
+      save(change.applyTo(current));
+    }
   }
 
   @Override

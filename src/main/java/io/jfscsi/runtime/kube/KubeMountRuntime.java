@@ -7,6 +7,7 @@ import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.Mounter;
@@ -195,6 +196,11 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   @Override
   public void save(ClientRecord record) {
     records.save(record);
+  }
+
+  @Override
+  public void record(RecordChange change) {
+    records.record(change);
   }
 
   /** Nothing to do: the record is the pod, deleted by {@link #stop}. */

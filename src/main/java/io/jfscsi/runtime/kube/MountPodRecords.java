@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.jfscsi.Failure;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSource;
@@ -22,17 +23,18 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.node.ObjectNode;
 
 /**
- * The client records kept on the Mount Pods themselves: {@link #save} writes references, delayed
- * exit and volume UUID as annotation patches ({@link PodReferences}) that carry the resourceVersion
- * they were computed from, retried on a conflict; {@link #load} reads every record back from the
- * informer cache, with the secret values from the pods' Secrets (ours and the Go driver's, {@link
- * GoMountPods}).
+ * The client records kept on the Mount Pods themselves: {@link #save} (a client that starts) and
+ * {@link #record} (one change) write references, delayed exit and volume UUID as annotation patches
+ * ({@link PodReferences}) that carry the resourceVersion they were computed from, retried on a
+ * conflict; {@link #load} reads every record back from the informer cache, with the secret values
+ * from the pods' Secrets (ours and the Go driver's, {@link GoMountPods}).
  */
 final class MountPodRecords {
   private static final Logger log = LoggerFactory.getLogger(MountPodRecords.class);
@@ -64,28 +66,55 @@ final class MountPodRecords {
   }
 
   /**
-   * Writes the record's references and delayed exit to its pod's annotations: only what changed, as
-   * a merge patch that carries the resourceVersion it was computed from; a conflict reads the pod
-   * again and retries. A pod being deleted takes no new reference.
+   * Writes the whole record of a client that starts to its pod's annotations: what the pod lacks of
+   * it (a new pod carries none of its references yet). See {@link #write}.
    */
   void save(ClientRecord record) {
-    if (record.running().isEmpty()) {
+    write(
+        record.key(),
+        record.running(),
+        !record.targets().isEmpty(),
+        annotations -> PodReferences.diff(annotations, record));
+  }
+
+  /** Writes one change of a record to its pod's annotations. See {@link #write}. */
+  void record(RecordChange change) {
+    write(
+        change.key(),
+        change.running(),
+        change instanceof RecordChange.ReferenceAdded,
+        annotations -> PodReferences.patch(annotations, change));
+  }
+
+  /**
+   * Patches the annotations of the pod of {@code running}: only what {@code patchOf} finds to
+   * change, as a merge patch that carries the resourceVersion it was computed from; a conflict
+   * reads the pod again and retries. A pod being deleted takes no new reference.
+   *
+   * @param needsPod whether the write adds references, which a pod that is gone cannot take
+   */
+  private void write(
+      ClientKey key,
+      Optional<RunningClient> running,
+      boolean needsPod,
+      Function<Map<String, String>, Map<String, String>> patchOf) {
+    if (running.isEmpty()) {
       return; // no pod to write to: the record lives in the actor until one runs
     }
-    String name = record.running().get().handle();
+    String name = running.get().handle();
     for (int attempt = 0; attempt < 8; attempt++) {
       Optional<Pod> current = pods.latest(name);
       if (current.isEmpty()) {
-        if (!record.targets().isEmpty()) {
+        if (needsPod) {
           throw new Failure(Failure.Code.UNAVAILABLE, "Mount Pod " + name + " is gone; retry");
         }
         return;
       }
       Pod pod = current.get();
       Map<String, String> annotations = PodReferences.annotations(pod);
-      Map<String, String> patch = PodReferences.diff(annotations, record);
+      Map<String, String> patch = patchOf.apply(annotations);
       caches
-          .uuid(record.key())
+          .uuid(key)
           .filter(uuid -> !uuid.equals(annotations.get(MountPodNames.UUID)))
           .ifPresent(uuid -> patch.put(MountPodNames.UUID, uuid));
       // The UUID alone waits for the first reference (a started client saves before it binds
@@ -93,7 +122,7 @@ final class MountPodRecords {
       if (patch.isEmpty()
           || patch.size() == 1
               && patch.containsKey(MountPodNames.UUID)
-              && record.targets().isEmpty()) {
+              && PodReferences.targets(annotations).isEmpty()) {
         return;
       }
       if (pod.getMetadata().getDeletionTimestamp() != null
@@ -142,7 +171,7 @@ final class MountPodRecords {
         throw new Failure(
             Failure.Code.UNAVAILABLE,
             "cannot record the references of client "
-                + record.key()
+                + key
                 + " on Mount Pod "
                 + name
                 + ": "

@@ -2,6 +2,7 @@ package io.jfscsi.runtime.kube;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.RecordChange;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -9,6 +10,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -16,8 +18,9 @@ import java.util.TreeSet;
 /**
  * A client record's mutable part as Mount Pod annotations, in the Go driver's format: one reference
  * annotation per target, {@code juicefs-delete-at} (RFC 3339) for a delayed exit, and ours for
- * targets published read-only. Pure functions; {@link #diff} gives the merge-patch entries (null
- * removes) that turn a pod's annotations into a record's.
+ * targets published read-only. Pure functions; {@link #patch} gives the merge-patch entries (null
+ * removes) that make one change of a record, {@link #diff} those that turn a pod's annotations into
+ * a whole record's (a client that starts, on a pod that may carry none of it yet).
  */
 public final class PodReferences {
   private PodReferences() {}
@@ -70,11 +73,7 @@ public final class PodReferences {
     if (!ro.isEmpty()) {
       out.put(MountPodNames.READ_ONLY, String.join("\n", ro));
     }
-    // RFC 3339 in whole seconds, as Go's time.RFC3339 writes it (and reads it back).
-    record
-        .deleteAt()
-        .ifPresent(
-            at -> out.put(MountPodNames.DELETE_AT, at.truncatedTo(ChronoUnit.SECONDS).toString()));
+    record.deleteAt().ifPresent(at -> out.put(MountPodNames.DELETE_AT, rfc3339(at)));
     return out;
   }
 
@@ -102,6 +101,59 @@ public final class PodReferences {
           }
         });
     return patch;
+  }
+
+  /**
+   * The merge-patch entries that make {@code change} on annotations that are {@code current}: the
+   * reference's own annotation and the read-only list for a reference, {@code juicefs-delete-at}
+   * for the delayed exit. Empty when the pod says so already.
+   */
+  public static Map<String, String> patch(Map<String, String> current, RecordChange change) {
+    Map<String, String> patch = new HashMap<>();
+    switch (change) {
+      case RecordChange.ReferenceAdded added -> {
+        String key = MountPodNames.referenceKey(added.target());
+        if (!added.target().equals(current.get(key))) {
+          patch.put(key, added.target());
+        }
+        readOnlyAfter(current, added.target(), added.readOnly(), patch);
+      }
+      case RecordChange.ReferenceRemoved removed -> {
+        String key = MountPodNames.referenceKey(removed.target());
+        if (current.containsKey(key)) {
+          patch.put(key, null);
+        }
+        readOnlyAfter(current, removed.target(), false, patch);
+      }
+      case RecordChange.DeleteAtChanged exit -> {
+        String at = exit.deleteAt().map(PodReferences::rfc3339).orElse(null);
+        if (!Objects.equals(at, current.get(MountPodNames.DELETE_AT))) {
+          patch.put(MountPodNames.DELETE_AT, at);
+        }
+      }
+    }
+    return patch;
+  }
+
+  /** Puts the read-only list in {@code patch} if marking {@code target} so changes it. */
+  private static void readOnlyAfter(
+      Map<String, String> current, String target, boolean readOnly, Map<String, String> patch) {
+    Set<String> ro = new TreeSet<>(readOnly(current));
+    ro.retainAll(targets(current));
+    if (readOnly) {
+      ro.add(target);
+    } else {
+      ro.remove(target);
+    }
+    String wanted = ro.isEmpty() ? null : String.join("\n", ro);
+    if (!Objects.equals(wanted, current.get(MountPodNames.READ_ONLY))) {
+      patch.put(MountPodNames.READ_ONLY, wanted);
+    }
+  }
+
+  /** RFC 3339 in whole seconds, as Go's time.RFC3339 writes it (and reads it back). */
+  private static String rfc3339(Instant at) {
+    return at.truncatedTo(ChronoUnit.SECONDS).toString();
   }
 
   /** Whether applying {@code patch} adds a reference. */

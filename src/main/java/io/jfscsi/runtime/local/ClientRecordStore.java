@@ -2,6 +2,7 @@ package io.jfscsi.runtime.local;
 
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.SafeNames;
 import io.jfscsi.juicefs.VolumeSource;
@@ -39,11 +40,11 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@code <name>.properties}: everything except the targets (how to start the client, its
- *       delayed exit, the client it last ran), format 3. It changes rarely, so {@link #save}
- *       rewrites it only when its bytes differ from the last ones written, atomically (temp file in
- *       the same directory, then rename): a reader or a driver crash sees the old one or the new
- *       one. It is written line by line here, not with {@link Properties#store}, with the escapes
- *       {@link Properties#load} reads back (every character outside printable ASCII as <code>
+ *       delayed exit, the client it last ran), format 3. It changes rarely, so it is rewritten only
+ *       when its bytes differ from the last ones written, atomically (temp file in the same
+ *       directory, then rename): a reader or a driver crash sees the old one or the new one. It is
+ *       written line by line here, not with {@link Properties#store}, with the escapes {@link
+ *       Properties#load} reads back (every character outside printable ASCII as <code>
  *       &#92;uXXXX</code>, so the file is ASCII whatever the secrets hold).
  *   <li>{@code <name>.targets.log}: the targets, as an append-only log of their changes, one
  *       checksummed line each (see {@link ReferenceLog}). A publish or an unpublish is one write
@@ -57,16 +58,17 @@ import org.slf4j.LoggerFactory;
  * and the SHA-256 of every target on every save, and {@code Properties.store} with the stripping of
  * its date comment, were a third of the Java samples of the mount threads.
  *
- * <p>{@link #save} diffs the record's targets against what the log holds, kept in memory per client
- * (read from disk at the client's first save after the store was made, then touched only by that
- * client's saves, which its actor makes one at a time; dropped when a save fails, so the next one
- * reads the disk again). The store therefore assumes it is the only writer of its directory, as the
- * driver is of its node. The order keeps every acknowledged reference on disk at every step: the
- * lines of added targets (or of a flag change) first, then the record file if it changed, then the
- * lines of removed targets; when the record file is unchanged the adds and removals are one write.
- * A reader concurrent with saves reads a prefix of the log, so it sees a state the targets were in
- * after some save, or between the adds and removals of one. A save whose record (the targets aside)
- * equals the last one saved does not even encode it.
+ * <p>A publish or an unpublish is one {@link #record} of its change: one line appended, nothing
+ * compared. {@link #save}, of a client that starts with its whole record, diffs the record's
+ * targets against what the log holds, kept in memory per client (read from disk at the client's
+ * first save after the store was made, then touched only by that client's saves, which its actor
+ * makes one at a time; dropped when a save fails, so the next one reads the disk again). The store
+ * therefore assumes it is the only writer of its directory, as the driver is of its node. The order
+ * keeps every acknowledged reference on disk at every step: the lines of added targets (or of a
+ * flag change) first, then the record file if it changed, then the lines of removed targets; when
+ * the record file is unchanged the adds and removals are one write. A reader concurrent with saves
+ * reads a prefix of the log, so it sees a state the targets were in after some save, or between the
+ * adds and removals of one.
  *
  * <p>A log is compacted when it has more than twice as many lines as live targets plus 32: the live
  * targets are written to a temp file renamed over it, so a concurrent reader sees the old log or
@@ -100,9 +102,6 @@ final class ClientRecordStore {
 
     /** The record file's bytes, null if there is none. */
     byte[] bytes;
-
-    /** The record last saved (its targets aside, what the bytes encode); null before the first. */
-    ClientRecord last;
 
     Saved(Path file, ReferenceLog targets, byte[] bytes) {
       this.file = file;
@@ -149,23 +148,17 @@ final class ClientRecordStore {
           removed.add(ReferenceLog.Change.removal(target));
         }
       }
-      // Most saves are a publish or an unpublish: the record file stays, and need not be encoded.
-      byte[] bytes =
-          sameRecordFile(s.last, record)
-              ? s.bytes
-              : encode(record).getBytes(StandardCharsets.UTF_8);
+      byte[] bytes = encode(record).getBytes(StandardCharsets.UTF_8);
       boolean recordChanged = !Arrays.equals(bytes, s.bytes);
       if (!recordChanged) {
         added.addAll(removed);
         s.targets.write(added);
-        s.last = record;
         return;
       }
       s.targets.write(added);
       writeAtomically(dir, s.file.getFileName().toString(), bytes);
       s.bytes = bytes;
       s.targets.write(removed);
-      s.last = record;
     } catch (IOException | RuntimeException e) {
       if (s != null) {
         saved.remove(
@@ -179,13 +172,56 @@ final class ClientRecordStore {
     }
   }
 
-  /** Whether the record files of {@code a} (null: none) and {@code b} are the same. */
-  private static boolean sameRecordFile(ClientRecord a, ClientRecord b) {
-    return a != null
-        && a.key().equals(b.key())
-        && a.source().equals(b.source())
-        && a.deleteAt().equals(b.deleteAt())
-        && a.running().equals(b.running());
+  /**
+   * Writes one change: a line appended to the client's log for a reference, the record file
+   * rewritten (atomically) for the delayed exit. Nothing is compared with the record as a whole.
+   */
+  void record(RecordChange change) {
+    ClientKey key = change.key();
+    Saved s = saved.get(key);
+    try {
+      if (s == null) {
+        s = readSaved(key);
+        saved.put(key, s);
+      }
+      switch (change) {
+        case RecordChange.ReferenceAdded added -> {
+          if (!Boolean.valueOf(added.readOnly()).equals(s.targets.readOnly(added.target()))) {
+            s.targets.write(List.of(new ReferenceLog.Change(added.target(), added.readOnly())));
+          }
+        }
+        case RecordChange.ReferenceRemoved removed -> {
+          if (s.targets.readOnly(removed.target()) != null) {
+            s.targets.write(List.of(ReferenceLog.Change.removal(removed.target())));
+          }
+        }
+        case RecordChange.DeleteAtChanged exit -> {
+          ClientRecord next = exit.applyTo(lastSaved(s));
+          byte[] bytes = encode(next).getBytes(StandardCharsets.UTF_8);
+          if (!Arrays.equals(bytes, s.bytes)) {
+            writeAtomically(dir, s.file.getFileName().toString(), bytes);
+            s.bytes = bytes;
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      if (s != null) {
+        saved.remove(key, s); // it may not match the disk any more: the next change reads it again
+      }
+      if (e instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new UncheckedIOException("cannot save a change of client " + key, (IOException) e);
+    }
+  }
+
+  /** The record file as the client's start saved it (or this store found it on disk). */
+  private static ClientRecord lastSaved(Saved s) throws IOException {
+    if (s.bytes == null) {
+      throw new IllegalStateException(
+          "client record " + s.file + " is missing: a change needs the record its start saved");
+    }
+    return decode(new String(s.bytes, StandardCharsets.UTF_8));
   }
 
   /** What the disk holds of a client: read at its first save after the store was made. */

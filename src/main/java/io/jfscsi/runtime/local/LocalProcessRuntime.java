@@ -5,6 +5,7 @@ import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
+import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.SafeNames;
 import io.jfscsi.host.MountCheck;
@@ -379,6 +380,11 @@ public final class LocalProcessRuntime implements MountRuntime {
   @Override
   public void save(ClientRecord record) {
     records.save(record);
+  }
+
+  @Override
+  public void record(RecordChange change) {
+    records.record(change);
   }
 
   @Override

@@ -17,6 +17,7 @@ import io.jfscsi.Failure;
 import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.juicefs.SettingsParser;
@@ -29,6 +30,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -156,35 +158,37 @@ class KubeMountRuntimeClusterTest {
         .doesNotContain("fs1");
     assertThat(p.getMetadata().getLabels()).containsEntry("volume-id", "pv-a");
 
+    // The actor records each change as it makes it: one PATCH each, nothing compared.
+    Optional<RunningClient> on = Optional.of(c);
     before = counter.snapshot();
-    rt.save(new ClientRecord(key(s), s.source(), Set.of(T1), Optional.empty(), Optional.of(c)));
+    rt.record(new RecordChange.ReferenceAdded(key(s), on, T1, false));
     report("first reference", RequestCounter.since(before, counter.snapshot()));
     assertThat(RequestCounter.since(before, counter.snapshot()))
         .containsExactly(Map.entry("PATCH pods", 1L));
     before = counter.snapshot();
-    rt.save(
-        new ClientRecord(
-            key(s), s.source(), Set.of(T1, T2), Set.of(T2), Optional.empty(), Optional.of(c)));
+    rt.record(new RecordChange.ReferenceAdded(key(s), on, T2, true));
     report("another reference", RequestCounter.since(before, counter.snapshot()));
     assertThat(RequestCounter.since(before, counter.snapshot()))
         .containsExactly(Map.entry("PATCH pods", 1L));
     before = counter.snapshot();
-    rt.save(
-        new ClientRecord(
-            key(s), s.source(), Set.of(T1, T2), Set.of(T2), Optional.empty(), Optional.of(c)));
+    rt.record(new RecordChange.ReferenceAdded(key(s), on, T2, true));
     assertThat(RequestCounter.since(before, counter.snapshot()))
-        .as("an unchanged record")
+        .as("a change the pod shows already")
         .isEmpty();
     Instant at = Instant.now().plusSeconds(5);
     before = counter.snapshot();
-    rt.save(
-        new ClientRecord(key(s), s.source(), Set.of(), Set.of(), Optional.of(at), Optional.of(c)));
+    rt.record(new RecordChange.ReferenceRemoved(key(s), on, T1));
+    rt.record(new RecordChange.ReferenceRemoved(key(s), on, T2));
+    rt.record(new RecordChange.DeleteAtChanged(key(s), on, Optional.of(at)));
     report(
-        "last reference released (delayed exit recorded)",
+        "last references released (delayed exit recorded)",
         RequestCounter.since(before, counter.snapshot()));
-    rt.save(
-        new ClientRecord(
-            key(s), s.source(), Set.of(T2), Set.of(T2), Optional.empty(), Optional.of(c)));
+    assertThat(RequestCounter.since(before, counter.snapshot()))
+        .containsExactly(Map.entry("PATCH pods", 3L));
+    assertThat(PodReferences.deleteAt(pod(c.handle()).getMetadata().getAnnotations()))
+        .contains(at.truncatedTo(ChronoUnit.SECONDS));
+    rt.record(new RecordChange.ReferenceAdded(key(s), on, T2, true));
+    rt.record(new RecordChange.DeleteAtChanged(key(s), on, Optional.empty()));
 
     p = pod(c.handle());
     assertThat(PodReferences.targets(p.getMetadata().getAnnotations())).containsExactly(T2);

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.RecordChange;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSource;
 import java.net.URI;
@@ -34,6 +35,49 @@ class PodReferencesTest {
 
   static ClientRecord record(Set<String> targets, Set<String> ro, Optional<Instant> at) {
     return new ClientRecord(KEY, SOURCE, targets, ro, at, Optional.empty());
+  }
+
+  @Test
+  void aChangeIsPatchedAsTheWholeRecordItMakesWouldBe() {
+    ClientRecord r =
+        record(Set.of(T1, T2), Set.of(T2), Optional.of(Instant.parse("2026-12-01T10:00:00.5Z")));
+    String t3 = "/var/lib/kubelet/pods/u3/volumes/kubernetes.io~csi/pv-1/mount";
+    List<RecordChange> changes =
+        List.of(
+            new RecordChange.ReferenceAdded(KEY, Optional.empty(), t3, false),
+            new RecordChange.ReferenceAdded(KEY, Optional.empty(), t3, true),
+            new RecordChange.ReferenceRemoved(KEY, Optional.empty(), T2),
+            new RecordChange.ReferenceRemoved(KEY, Optional.empty(), T1),
+            new RecordChange.DeleteAtChanged(KEY, Optional.empty(), Optional.empty()),
+            new RecordChange.DeleteAtChanged(
+                KEY, Optional.empty(), Optional.of(Instant.parse("2026-12-02T00:00:00Z"))));
+    for (RecordChange change : changes) {
+      Map<String, String> current = PodReferences.of(r);
+      assertThat(PodReferences.patch(current, change))
+          .as(change.toString())
+          .isNotEmpty()
+          .isEqualTo(PodReferences.diff(current, change.applyTo(r)));
+    }
+  }
+
+  @Test
+  void aChangeThePodShowsAlreadyPatchesNothing() {
+    ClientRecord r = record(Set.of(T1, T2), Set.of(T2), Optional.empty());
+    Map<String, String> current = PodReferences.of(r);
+    assertThat(
+            PodReferences.patch(
+                current, new RecordChange.ReferenceAdded(KEY, Optional.empty(), T2, true)))
+        .isEmpty();
+    assertThat(
+            PodReferences.patch(
+                current,
+                new RecordChange.ReferenceRemoved(
+                    KEY, Optional.empty(), "/var/lib/kubelet/pods/gone/mount")))
+        .isEmpty();
+    assertThat(
+            PodReferences.patch(
+                current, new RecordChange.DeleteAtChanged(KEY, Optional.empty(), Optional.empty())))
+        .isEmpty();
   }
 
   @Test

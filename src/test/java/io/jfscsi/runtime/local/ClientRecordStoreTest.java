@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.juicefs.VolumeSource;
@@ -126,6 +127,46 @@ class ClientRecordStoreTest {
     rt.remove(r.key());
     rt.remove(r.key()); // idempotent
     assertThat(runtime().load()).containsExactly(bare);
+  }
+
+  @Test
+  void eachChangeIsWrittenAloneAndARestartedDriverReadsThemBack() throws Exception {
+    LocalProcessRuntime rt = runtime();
+    ClientRecord r = record("pvc-1", 3);
+    rt.save(r);
+    Path file = clientsDir().resolve(r.key().name() + ".properties");
+    Path log = clientsDir().resolve(r.key().name() + ReferenceLog.SUFFIX);
+    byte[] recordBytes = Files.readAllBytes(file);
+    long lines = Files.readAllLines(log).size();
+
+    String added = "/var/lib/kubelet/pods/p9/volumes/kubernetes.io~csi/pv/mount";
+    String removed = "/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/pv/mount";
+    var changes =
+        List.<RecordChange>of(
+            new RecordChange.ReferenceAdded(r.key(), r.running(), added, true),
+            new RecordChange.ReferenceRemoved(r.key(), r.running(), removed));
+    changes.forEach(rt::record);
+
+    assertThat(Files.readAllBytes(file))
+        .as("a reference leaves the record file")
+        .isEqualTo(recordBytes);
+    assertThat(Files.readAllLines(log)).as("one line per reference").hasSize((int) (lines + 2));
+    ClientRecord expected = r;
+    for (RecordChange c : changes) {
+      expected = c.applyTo(expected);
+    }
+    assertThat(runtime().load()).containsExactly(expected);
+
+    var cancelled = new RecordChange.DeleteAtChanged(r.key(), r.running(), Optional.empty());
+    rt.record(cancelled);
+    assertThat(Files.readString(file)).doesNotContain("deleteAt");
+    assertThat(runtime().load()).containsExactly(cancelled.applyTo(expected));
+
+    // A driver restarted after the start's save changes the record file it finds on disk.
+    Instant exitAt = Instant.parse("2026-12-01T00:00:00Z");
+    var later = new RecordChange.DeleteAtChanged(r.key(), r.running(), Optional.of(exitAt));
+    runtime().record(later);
+    assertThat(runtime().load()).containsExactly(later.applyTo(expected));
   }
 
   @Test

@@ -1,0 +1,63 @@
+package io.jfscsi.client;
+
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * One change of a client's record, as its mount actor makes it: the runtime persists just that (an
+ * appended line, one annotation) instead of finding it by comparing whole records. The whole record
+ * is saved only when a client starts ({@link MountRuntime#save}).
+ */
+public sealed interface RecordChange {
+
+  ClientKey key();
+
+  /** The client that runs for the record, if any: on Kubernetes its pod holds the record. */
+  Optional<RunningClient> running();
+
+  /** This change made to {@code record}. */
+  ClientRecord applyTo(ClientRecord record);
+
+  /** A target now references the client (a publish). */
+  record ReferenceAdded(
+      ClientKey key, Optional<RunningClient> running, String target, boolean readOnly)
+      implements RecordChange {
+    @Override
+    public ClientRecord applyTo(ClientRecord r) {
+      Set<String> targets = new HashSet<>(r.targets());
+      Set<String> readOnlyTargets = new HashSet<>(r.readOnlyTargets());
+      targets.add(target);
+      if (readOnly) {
+        readOnlyTargets.add(target);
+      } else {
+        readOnlyTargets.remove(target);
+      }
+      return new ClientRecord(r.key(), r.source(), targets, readOnlyTargets, r.deleteAt(), running);
+    }
+  }
+
+  /** A target no longer references the client (an unpublish, or its pod is gone). */
+  record ReferenceRemoved(ClientKey key, Optional<RunningClient> running, String target)
+      implements RecordChange {
+    @Override
+    public ClientRecord applyTo(ClientRecord r) {
+      Set<String> targets = new HashSet<>(r.targets());
+      Set<String> readOnlyTargets = new HashSet<>(r.readOnlyTargets());
+      targets.remove(target);
+      readOnlyTargets.remove(target);
+      return new ClientRecord(r.key(), r.source(), targets, readOnlyTargets, r.deleteAt(), running);
+    }
+  }
+
+  /** The client's delayed exit was set ({@code deleteAt} present) or cancelled (empty). */
+  record DeleteAtChanged(ClientKey key, Optional<RunningClient> running, Optional<Instant> deleteAt)
+      implements RecordChange {
+    @Override
+    public ClientRecord applyTo(ClientRecord r) {
+      return new ClientRecord(
+          r.key(), r.source(), r.targets(), r.readOnlyTargets(), deleteAt, running);
+    }
+  }
+}

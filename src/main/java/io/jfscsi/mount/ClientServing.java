@@ -1,0 +1,407 @@
+package io.jfscsi.mount;
+
+import io.jfscsi.Failure;
+import io.jfscsi.client.ClientExit;
+import io.jfscsi.client.RecordChange.DeleteAtChanged;
+import io.jfscsi.client.RecordChange.ReferenceAdded;
+import io.jfscsi.client.RecordChange.ReferenceRemoved;
+import io.jfscsi.client.RunningClient;
+import io.jfscsi.host.ContainerOutcome;
+import io.jfscsi.host.MountState;
+import io.jfscsi.mount.ClientLife.Shown;
+import io.jfscsi.mount.MountActor.AddTarget;
+import io.jfscsi.mount.MountActor.CheckReferences;
+import io.jfscsi.mount.MountActor.ClientDied;
+import io.jfscsi.mount.MountActor.Command;
+import io.jfscsi.mount.MountActor.ContainersDue;
+import io.jfscsi.mount.MountActor.ExitDue;
+import io.jfscsi.mount.MountActor.HungClientStopped;
+import io.jfscsi.mount.MountActor.Idle;
+import io.jfscsi.mount.MountActor.RemoveTarget;
+import io.jfscsi.mount.MountActor.Stats;
+import io.jfscsi.mount.MountActor.Stop;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.pattern.StatusReply;
+
+/**
+ * The states of a {@link MountActor} with a client up, or none needed: READY (targets are bound
+ * from the client) and DRAINING (no target references the client; it waits for its delayed exit, or
+ * has died or never started and may go, to {@link ClientStopping}). A file apart from {@link
+ * ClientStarting} only to keep each file short.
+ */
+final class ClientServing {
+
+  static final Object EXIT_TIMER = "delayed-exit";
+  static final Object CONTAINERS_TIMER = "container-recovery";
+  private static final Object HUNG_TIMER = "hung-confirmation";
+
+  /**
+   * A client that serves, and what only a serving client has.
+   *
+   * @param readyAt when it became ready; its restart backoff is forgiven once it has run a while
+   * @param unresponsiveSince when a stats call found it not answering (a hung or stopped process:
+   *     the call waited out its deadline). Later stats calls are answered from this at once instead
+   *     of each waiting out a deadline of its own in this mailbox, ahead of the reference check
+   *     that restarts such a client.
+   * @param staleAtCheck the client if the last check found its mount point dead, to be confirmed by
+   *     the next
+   * @param containers the retries of the containers whose recovery failed
+   */
+  record Serving(
+      RunningClient client,
+      Instant readyAt,
+      Optional<Instant> unresponsiveSince,
+      Optional<RunningClient> staleAtCheck,
+      Backoff containers) {
+
+    static Serving started(ClientLife life, RunningClient client) {
+      return new Serving(
+          client,
+          life.now(),
+          Optional.empty(),
+          Optional.empty(),
+          Backoff.between(life.settings.restartMinBackoff(), life.settings.restartMaxBackoff()));
+    }
+
+    Serving answering() {
+      return new Serving(client, readyAt, Optional.empty(), Optional.empty(), containers);
+    }
+
+    Serving unresponsive(Instant since) {
+      return new Serving(client, readyAt, Optional.of(since), staleAtCheck, containers);
+    }
+
+    Serving foundStale() {
+      return new Serving(client, readyAt, unresponsiveSince, Optional.of(client), containers);
+    }
+
+    Serving containersRetried(Backoff next) {
+      return new Serving(client, readyAt, unresponsiveSince, staleAtCheck, next);
+    }
+  }
+
+  private ClientServing() {}
+
+  static Behavior<Command> ready(ClientLife life, Serving serving) {
+    RunningClient client = serving.client();
+    return Behaviors.receiveMessage(
+        command ->
+            switch (command) {
+              case AddTarget add -> add(life, serving, add, false);
+              case RemoveTarget remove -> {
+                if (life.remove(remove, Optional.of(client)) && life.targets.isEmpty()) {
+                  yield beginExit(life, serving, "the last reference was removed", Duration.ZERO);
+                }
+                yield Behaviors.same();
+              }
+              case Stats stats -> stats(life, serving, stats);
+              case CheckReferences check -> check(life, serving);
+              case ClientDied died -> died(life, serving, died);
+              case ContainersDue due -> {
+                List<ContainerOutcome> left = life.targets.recoverContainers(client.mountPath());
+                if (left.isEmpty()) {
+                  life.log()
+                      .info(
+                          "volume {}: every container recovered on try {}",
+                          life.key.volumeId(),
+                          serving.containers().tries() + 1);
+                }
+                yield ready(life, retryContainersLater(life, serving, left));
+              }
+              default -> life.otherwise(command, Shown.of(ClientState.READY, Optional.of(client)));
+            });
+  }
+
+  /**
+   * No target references the client: it waits for its delayed exit ({@code serving} present), or it
+   * died or never started ({@code serving} empty) and a new reference starts it again.
+   */
+  private static Behavior<Command> draining(ClientLife life, Optional<Serving> serving) {
+    Optional<RunningClient> client = serving.map(Serving::client);
+    return Behaviors.receiveMessage(
+        command ->
+            switch (command) {
+              case AddTarget add when serving.isPresent() -> add(life, serving.get(), add, true);
+              case AddTarget add -> {
+                life.waiting.await(add, Optional.empty());
+                yield ClientStarting.start(
+                    life,
+                    Optional.empty(),
+                    Optional.empty(),
+                    Optional.empty(),
+                    "a new reference arrived");
+              }
+              case RemoveTarget remove -> {
+                if (life.remove(remove, client) && life.targets.isEmpty()) {
+                  // The parent may have ignored the idle report while this call was on its way.
+                  idleIfDue(life);
+                }
+                yield Behaviors.same();
+              }
+              case Stats stats -> {
+                life.stats(stats, false);
+                yield Behaviors.same();
+              }
+              case ClientDied died when serving.isPresent() -> died(life, serving.get(), died);
+              case ExitDue due -> {
+                if (life.deleteAt.isPresent() && life.now().isBefore(life.deleteAt.get())) {
+                  startExitTimer(life); // one step of a wait longer than the scheduler holds
+                } else {
+                  idleIfDue(life);
+                }
+                yield Behaviors.same();
+              }
+              case Stop stop when idle(life) -> ClientStopping.stop(life, client);
+              default -> life.otherwise(command, Shown.of(ClientState.DRAINING, client));
+            });
+  }
+
+  // ---- publish and unpublish -------------------------------------------------------------
+
+  private static Behavior<Command> add(
+      ClientLife life, Serving serving, AddTarget add, boolean draining) {
+    RunningClient client = serving.client();
+    // The parent hears of the reference before the caller does, so that a call the caller makes
+    // after this answer is routed with the reference already confirmed or released.
+    StatusReply<Done> answer;
+    try {
+      var added =
+          new ReferenceAdded(
+              life.key, Optional.of(client), add.target().toString(), add.readOnly());
+      life.targets.bind(
+          add.target(), add.readOnly(), client.mountPath(), () -> life.runtime.record(added));
+      answer = StatusReply.ack();
+    } catch (Failure f) {
+      if (life.mounter.probe(client.mountPath()) == MountState.STALE) {
+        // The client died and its exit has not reached us yet: restart it, then bind.
+        life.waiting.await(add, Optional.empty());
+        life.lastError = Optional.of("the mount point " + client.mountPath() + " is not connected");
+        life.log()
+            .warn(
+                "volume {}: client {} is gone: {}",
+                life.key.volumeId(),
+                client.handle(),
+                life.lastError.get());
+        return ClientStarting.scheduleRestart(life, Optional.of(client), Optional.empty());
+      }
+      answer = StatusReply.error(f);
+    }
+    life.answerHeld(add.target());
+    add.replyTo().tell(answer);
+    if (draining || (life.deleteAt.isPresent() && !life.targets.isEmpty())) {
+      if (life.targets.isEmpty()) {
+        idleIfDue(life);
+        return Behaviors.same();
+      }
+      return cancelExit(life, serving, "a new reference arrived");
+    }
+    if (life.targets.isEmpty()) {
+      // The publish that started this client failed: nothing references it.
+      return beginExit(life, serving, "the only publish failed", Duration.ZERO);
+    }
+    return Behaviors.same();
+  }
+
+  private static Behavior<Command> stats(ClientLife life, Serving serving, Stats stats) {
+    Optional<Instant> since = serving.unresponsiveSince();
+    if (since.isPresent() && life.targets.holds(stats.target())) {
+      stats
+          .replyTo()
+          .tell(
+              StatusReply.success(
+                  new TargetStats(
+                      Optional.empty(),
+                      true,
+                      "the JuiceFS client has not answered since "
+                          + since.get()
+                          + " (hung or "
+                          + "stopped); the reference check restarts a client that stays so")));
+      return Behaviors.same();
+    }
+    if (life.stats(stats, false) && since.isEmpty()) {
+      life.log()
+          .warn(
+              "volume {}: client {} does not answer (hung or stopped); stats "
+                  + "calls answer abnormal at once until it answers again or is restarted",
+              life.key.volumeId(),
+              serving.client().handle());
+      return ready(life, serving.unresponsive(life.now()));
+    }
+    return Behaviors.same();
+  }
+
+  // ---- the client's health ---------------------------------------------------------------
+
+  /**
+   * Restarts a client whose mount does not answer (hung, or dead unseen), and drops references that
+   * are no longer published (pod gone, or target unmounted: a lost unpublish).
+   */
+  private static Behavior<Command> check(ClientLife life, Serving serving) {
+    RunningClient client = serving.client();
+    if (life.mounter.probe(client.mountPath()) != MountState.STALE) {
+      serving = serving.answering();
+    } else if (!serving.staleAtCheck().map(client::equals).orElse(false)) {
+      // A crashed client's mount point answers ENOTCONN before its exit is reported: look again.
+      serving = serving.foundStale();
+      life.timers.startSingleTimer(HUNG_TIMER, new CheckReferences(), MountActor.HUNG_CONFIRMATION);
+    } else {
+      // A client that hangs, or died without its exit being seen, is found here: kill it (a
+      // deliberate stop, so no second exit report) and treat it as a crash. The restart waits
+      // for the stop; this actor does not.
+      life.ctx.pipeToSelf(
+          life.stopClient(client),
+          (done, error) -> new HungClientStopped(client, Optional.ofNullable(error)));
+      return died(
+          life,
+          serving,
+          new ClientDied(
+              new ClientExit(
+                  client,
+                  "its mount point "
+                      + client.mountPath()
+                      + " does not answer (hung or dead client)")));
+    }
+    List<Path> gone = life.targets.dropUnpublished(life.runtime::podGone);
+    gone.forEach(life::tellDropped);
+    gone.forEach(
+        t ->
+            life.runtime.record(new ReferenceRemoved(life.key, Optional.of(client), t.toString())));
+    if (!gone.isEmpty()) {
+      if (life.targets.isEmpty()) {
+        return beginExit(
+            life,
+            serving,
+            "references of targets that are no longer published were dropped",
+            Duration.ZERO);
+      }
+    }
+    return ready(life, serving);
+  }
+
+  private static Behavior<Command> died(ClientLife life, Serving serving, ClientDied died) {
+    RunningClient client = serving.client();
+    if (!ClientStarting.sameClient(client, died)) {
+      return Behaviors.same(); // not ours
+    }
+    String reason = died.exit().reason();
+    life.lastError = Optional.of(reason);
+    life.log().warn("volume {}: client {} died: {}", life.key.volumeId(), client.handle(), reason);
+    if (life.targets.isEmpty()) {
+      return giveUp(life, Optional.of(client), "the client died with no references");
+    }
+    life.restarts =
+        life.restarts.afterRunning(
+            Duration.between(serving.readyAt(), life.now()), life.settings.restartResetAfter());
+    return ClientStarting.scheduleRestart(life, Optional.of(client), Optional.empty());
+  }
+
+  /** A container recovery that failed is tried again with backoff, a bounded number of times. */
+  static Serving retryContainersLater(
+      ClientLife life, Serving serving, List<ContainerOutcome> left) {
+    if (left.isEmpty()) {
+      return serving;
+    }
+    Backoff retries = serving.containers();
+    if (retries.tries() >= MountActor.CONTAINER_RETRIES) {
+      life.lastError =
+          Optional.of(
+              left.size()
+                  + " containers still hold a dead copy of the volume after "
+                  + retries.tries()
+                  + " tries; their pods must be restarted: "
+                  + left.getFirst().describe());
+      life.log().error("volume {}: {}", life.key.volumeId(), life.lastError.get());
+      return serving;
+    }
+    life.log()
+        .warn(
+            "volume {}: {} containers not recovered; trying again in {} ms",
+            life.key.volumeId(),
+            left.size(),
+            retries.delay().toMillis());
+    life.timers.startSingleTimer(CONTAINERS_TIMER, new ContainersDue(), retries.delay());
+    return serving.containersRetried(retries.next());
+  }
+
+  // ---- the way out -----------------------------------------------------------------------
+
+  /**
+   * No reference needs the dead (or never started) client: no restart, no delayed exit; the parent
+   * may stop this actor, which then lets the runtime clean up what the client left.
+   */
+  static Behavior<Command> giveUp(ClientLife life, Optional<RunningClient> dead, String reason) {
+    life.timers.cancel(ClientStarting.RESTART_TIMER);
+    life.timers.cancel(EXIT_TIMER);
+    dead.ifPresent(c -> life.deadClient = Optional.of(c));
+    life.enter(ClientState.DRAINING, reason);
+    life.parent.tell(new Idle(life.key));
+    return draining(life, Optional.empty());
+  }
+
+  /**
+   * The last reference is gone: exit, at once or after the delete delay (at least {@code atLeast}).
+   */
+  static Behavior<Command> beginExit(
+      ClientLife life, Serving serving, String reason, Duration atLeast) {
+    Optional<Instant> at =
+        DelayedExit.exitTime(life.volume.deleteDelay(), atLeast, life.deleteAt, life.now());
+    if (at.isEmpty()) {
+      life.enter(ClientState.DRAINING, reason);
+      life.parent.tell(new Idle(life.key));
+      return draining(life, Optional.of(serving));
+    }
+    life.deleteAt
+        .filter(recorded -> recorded.isAfter(at.get()))
+        .ifPresent(
+            recorded ->
+                life.log()
+                    .error(
+                        "volume {}: client {} has a recorded exit time {} beyond the "
+                            + "longest delete delay ({} days); it exits at {} instead",
+                        life.key.volumeId(),
+                        life.key,
+                        recorded,
+                        io.jfscsi.juicefs.VolumeSettings.MAX_DELETE_DELAY.toDays(),
+                        at.get()));
+    life.deleteAt = at;
+    life.runtime.record(new DeleteAtChanged(life.key, Optional.of(serving.client()), at));
+    life.enter(ClientState.DRAINING, reason + "; delayed exit at " + at.get());
+    startExitTimer(life);
+    return draining(life, Optional.of(serving));
+  }
+
+  private static void startExitTimer(ClientLife life) {
+    life.timers.startSingleTimer(
+        EXIT_TIMER, new ExitDue(), DelayedExit.nextStep(life.now(), life.deleteAt.orElseThrow()));
+  }
+
+  private static Behavior<Command> cancelExit(ClientLife life, Serving serving, String reason) {
+    life.timers.cancel(EXIT_TIMER);
+    life.deleteAt = Optional.empty();
+    life.runtime.record(
+        new DeleteAtChanged(life.key, Optional.of(serving.client()), Optional.empty()));
+    life.enter(ClientState.READY, reason + "; delayed exit cancelled");
+    return ready(life, serving);
+  }
+
+  /** Nothing references the client, nothing waits for it and no delayed exit is pending. */
+  private static boolean idle(ClientLife life) {
+    return life.targets.isEmpty()
+        && life.waiting.isEmpty()
+        && !life.timers.isTimerActive(EXIT_TIMER);
+  }
+
+  /** Tells the parent this client may go, unless a delayed exit is still running. */
+  private static void idleIfDue(ClientLife life) {
+    if (idle(life)) {
+      life.parent.tell(new Idle(life.key));
+    }
+  }
+}
