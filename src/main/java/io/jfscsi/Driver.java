@@ -45,6 +45,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.eventstream.EventStream;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -66,6 +67,9 @@ public final class Driver implements AutoCloseable {
       ContainerRecovery containers,
       DriverMetrics metrics,
       MountRuntime provisionerRuntime) {}
+
+  /** Why the driver stopped when its node guardian did: {@link #failed()}. */
+  static final CoordinatedShutdown.Reason GUARDIAN_STOPPED = new CoordinatedShutdown.Reason() {};
 
   private record Actors(
       ActorRef<NodeGuardian.Command> guardian, ActorRef<VolumeProvisioner.Command> provisioner) {}
@@ -143,7 +147,24 @@ public final class Driver implements AutoCloseable {
                       .eventStream()
                       .tell(new EventStream.Subscribe<>(ClientRecovered.class, recoveries));
                   spawned.complete(new Actors(guardian, provisioner));
-                  return Behaviors.empty();
+                  if (guardian == null) {
+                    return Behaviors.empty();
+                  }
+                  // A node guardian that stops (it could not start, say) leaves a process that
+                  // answers nothing: end it, so that kubelet restarts the container.
+                  ctx.watch(guardian);
+                  return Behaviors.receive(Void.class)
+                      .onSignal(
+                          Terminated.class,
+                          t -> {
+                            ctx.getLog()
+                                .error(
+                                    "the node guardian stopped; the driver stops so that it is"
+                                        + " started again");
+                            CoordinatedShutdown.get(ctx.getSystem()).run(GUARDIAN_STOPPED);
+                            return Behaviors.same();
+                          })
+                      .build();
                 }),
             "jfs-csi",
             managementSettings.applyTo(config));
@@ -275,6 +296,14 @@ public final class Driver implements AutoCloseable {
             Duration.ofSeconds(5),
             system.scheduler())
         .thenApply(clients -> true);
+  }
+
+  /** Whether the driver stopped by itself because its node guardian stopped. */
+  public boolean failed() {
+    return CoordinatedShutdown.get(system)
+        .getShutdownReason()
+        .filter(GUARDIAN_STOPPED::equals)
+        .isPresent();
   }
 
   public ActorSystem<Void> system() {

@@ -71,7 +71,7 @@ final class ServeCommand implements Callable<Integer> {
                 },
                 "jfs-csi-shutdown"));
     stopped.await();
-    return 0;
+    return driver.failed() ? 1 : 0;
   }
 
   Config config() {

@@ -9,6 +9,7 @@ import ch.qos.logback.core.read.ListAppender;
 import io.grpc.StatusRuntimeException;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
+import io.jfscsi.testing.Logs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -160,7 +161,7 @@ class DriverManagementTest {
           .isEqualTo(1);
 
       ILoggingEvent line =
-          lines.list.stream()
+          Logs.snapshot(lines).stream()
               .filter(
                   e ->
                       e.getFormattedMessage()

@@ -27,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -250,7 +251,28 @@ public final class FakeRuntime implements MountRuntime {
 
   @Override
   public List<ClientRecord> load() {
+    Failure failure = loadFailure.get();
+    if (failure != null) {
+      try {
+        loadGate.get().await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      throw failure;
+    }
     return List.copyOf(records.values());
+  }
+
+  private final AtomicReference<Failure> loadFailure = new AtomicReference<>();
+  private final AtomicReference<CountDownLatch> loadGate = new AtomicReference<>();
+
+  /**
+   * Makes every {@link #load} throw {@code failure} once {@code gate} opens, as an API server that
+   * cannot be reached.
+   */
+  public void failLoad(Failure failure, CountDownLatch gate) {
+    loadGate.set(gate);
+    loadFailure.set(failure);
   }
 
   private final Set<Path> podsGone = ConcurrentHashMap.newKeySet();

@@ -3,9 +3,12 @@ package io.jfscsi.runtime.kube;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
 /**
@@ -14,6 +17,8 @@ import picocli.CommandLine.Option;
  * ~/.kube/config, as kubectl finds them).
  */
 public final class KubeClients {
+  private static final Logger log = LoggerFactory.getLogger(KubeClients.class);
+
   private KubeClients() {}
 
   /** The configuration from {@code kubeconfig}, or fabric8's lookup when it is empty. */
@@ -35,6 +40,19 @@ public final class KubeClients {
       throw new IllegalArgumentException(
           "cannot read the kubeconfig " + kubeconfig + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Makes {@code informer} list and watch again, with fabric8's backoff, after any error, before
+   * its first list as after it (fabric8 stops an informer whose first list fails, and then its
+   * cache never fills). Call before {@code start}.
+   */
+  public static void retryForever(SharedIndexInformer<?> informer, String what) {
+    informer.exceptionHandler(
+        (started, error) -> {
+          log.warn("listing or watching {} failed, trying again: {}", what, error.toString());
+          return true;
+        });
   }
 
   /** A client with {@link #config}. */

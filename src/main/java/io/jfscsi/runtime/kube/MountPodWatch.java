@@ -82,6 +82,7 @@ final class MountPodWatch implements AutoCloseable {
             check(pod, true);
           }
         });
+    KubeClients.retryForever(informer, "the Mount Pods of node " + node);
     informer.start();
   }
 

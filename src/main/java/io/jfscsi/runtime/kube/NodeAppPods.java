@@ -35,6 +35,7 @@ final class NodeAppPods implements AutoCloseable {
     this.informer =
         client.pods().inAnyNamespace().withField("spec.nodeName", node).runnableInformer(0);
     informer.addIndexers(Map.of(UID_INDEX, p -> List.of(p.getMetadata().getUid())));
+    KubeClients.retryForever(informer, "the pods of node " + node);
     informer.start();
   }
 

@@ -20,6 +20,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.Logs;
 import io.jfscsi.testing.ManifestRbac;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -341,7 +342,7 @@ class BuiltinProvisionerClusterTest {
         .isEqualTo("Pending");
     assertThat(kube.persistentVolumes().withName("pvc-" + pvc.getMetadata().getUid()).get())
         .isNull();
-    assertThat(LOGS.list)
+    assertThat(Logs.snapshot(LOGS))
         .extracting(ILoggingEvent::getFormattedMessage)
         .anyMatch(m -> m.contains("metaurl"))
         .noneMatch(m -> m.contains("TOPSECRET"));
@@ -521,7 +522,7 @@ class BuiltinProvisionerClusterTest {
           .atMost(Duration.ofSeconds(15))
           .until(
               () ->
-                  LOGS.list.stream()
+                  Logs.snapshot(LOGS).stream()
                       .anyMatch(
                           e ->
                               e.getFormattedMessage()

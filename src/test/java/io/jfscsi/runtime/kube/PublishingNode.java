@@ -18,6 +18,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.KubeCluster;
 import io.jfscsi.testing.KubeletStandIn;
+import io.jfscsi.testing.Logs;
 import io.jfscsi.testing.ManifestRbac;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -103,7 +104,7 @@ final class PublishingNode implements AutoCloseable {
 
   /** Every message (with its causes) logged since this node was made that tells of a 403. */
   List<String> forbiddenCalls() {
-    return logs.list.stream()
+    return Logs.snapshot(logs).stream()
         .filter(e -> !e.getLoggerName().startsWith("io.jfscsi.testing"))
         .map(
             e -> e.getLoggerName() + ": " + e.getFormattedMessage() + causes(e.getThrowableProxy()))

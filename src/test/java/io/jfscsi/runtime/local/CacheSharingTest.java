@@ -11,6 +11,7 @@ import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
+import io.jfscsi.testing.Logs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -173,7 +174,7 @@ class CacheSharingTest {
   }
 
   private List<String> infos() {
-    return logs.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+    return Logs.snapshot(logs).stream().map(ILoggingEvent::getFormattedMessage).toList();
   }
 
   private List<String> statusCalls() throws Exception {

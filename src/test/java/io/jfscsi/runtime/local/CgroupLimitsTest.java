@@ -10,6 +10,7 @@ import io.jfscsi.client.ClientKey;
 import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountInfo;
 import io.jfscsi.juicefs.ClientResources;
+import io.jfscsi.testing.Logs;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -153,14 +154,14 @@ class CgroupLimitsTest {
           self);
 
       List<ILoggingEvent> warnings =
-          logs.list.stream().filter(e -> e.getLevel() == Level.WARN).toList();
+          Logs.snapshot(logs).stream().filter(e -> e.getLevel() == Level.WARN).toList();
       assertThat(warnings).hasSize(1);
       assertThat(warnings.getFirst().getFormattedMessage())
           .contains(
               "client vol-x-0123456789ab",
               base.resolve("absent").resolve("jfs-csi") + " does not exist",
               "best-effort");
-      assertThat(logs.list)
+      assertThat(Logs.snapshot(logs))
           .filteredOn(e -> e.getLevel() == Level.DEBUG)
           .extracting(ILoggingEvent::getFormattedMessage)
           .anySatisfy(

@@ -12,6 +12,7 @@ import io.jfscsi.juicefs.MetaPassword;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.testing.HostRequirements;
+import io.jfscsi.testing.Logs;
 import io.jfscsi.testing.TestVolumes;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,7 +95,7 @@ class JuiceFsPathTest {
     assertThat(clientLog)
         .contains("format: done", "running ", " format ", "starting ", " mount ", Redactor.MASK);
     assertNoSecret(clientLog);
-    assertThat(logs.list)
+    assertThat(Logs.snapshot(logs))
         .extracting(ILoggingEvent::getFormattedMessage)
         .anySatisfy(m -> assertThat(m).startsWith("started client vol-j").contains(Redactor.MASK))
         .allSatisfy(this::assertNoSecret);
@@ -197,7 +198,7 @@ class JuiceFsPathTest {
     Files.createDirectories(cache.resolve(UUID));
     rt.cleanCache(TestVolumes.juicefs("vol-p", List.of(cache))).toCompletableFuture().join();
     assertThat(cache.resolve(UUID)).isDirectory();
-    assertThat(logs.list)
+    assertThat(Logs.snapshot(logs))
         .extracting(ILoggingEvent::getFormattedMessage)
         .anySatisfy(
             m ->
