@@ -13,8 +13,10 @@ import io.jfscsi.juicefs.VolumeSettings;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -133,30 +135,18 @@ public final class MountActor {
       MountSettings settings,
       Clock clock,
       ActorRef<Report> parent) {
-    return Behaviors.setup(
-        ctx ->
-            Behaviors.withTimers(
-                timers ->
-                    Behaviors.withStash(
-                        STASH_CAPACITY,
-                        stash -> {
-                          var life =
-                              new ClientLife(
-                                  ctx,
-                                  timers,
-                                  stash,
-                                  key,
-                                  volume,
-                                  runtime,
-                                  mounter,
-                                  containers,
-                                  settings,
-                                  clock,
-                                  parent,
-                                  Map.of(),
-                                  Optional.empty());
-                          return begin(life, Optional.empty(), "first publish");
-                        })));
+    return withLife(
+        key,
+        volume,
+        Map.of(),
+        Optional.empty(),
+        runtime,
+        mounter,
+        containers,
+        settings,
+        clock,
+        parent,
+        life -> begin(life, Optional.empty(), "first publish"));
   }
 
   /** Rebuilds the actor of a client recorded by an earlier driver on this node. */
@@ -170,35 +160,61 @@ public final class MountActor {
       MountSettings settings,
       Clock clock,
       ActorRef<Report> parent) {
+    return withLife(
+        record.key(),
+        volume,
+        targets,
+        record.deleteAt(),
+        runtime,
+        mounter,
+        containers,
+        settings,
+        clock,
+        parent,
+        life ->
+            begin(
+                life,
+                record.running(),
+                record.running().isPresent()
+                    ? "adopting the client of an earlier driver"
+                    : "first publish"));
+  }
+
+  /** The actor's timers, stash and {@link ClientLife}, handed to {@code first}. */
+  private static Behavior<Command> withLife(
+      ClientKey key,
+      VolumeSettings volume,
+      Map<Path, Boolean> targets,
+      Optional<Instant> deleteAt,
+      MountRuntime runtime,
+      Mounter mounter,
+      ContainerRecovery containers,
+      MountSettings settings,
+      Clock clock,
+      ActorRef<Report> parent,
+      Function<ClientLife, Behavior<Command>> first) {
     return Behaviors.setup(
         ctx ->
             Behaviors.withTimers(
                 timers ->
                     Behaviors.withStash(
                         STASH_CAPACITY,
-                        stash -> {
-                          var life =
-                              new ClientLife(
-                                  ctx,
-                                  timers,
-                                  stash,
-                                  record.key(),
-                                  volume,
-                                  runtime,
-                                  mounter,
-                                  containers,
-                                  settings,
-                                  clock,
-                                  parent,
-                                  targets,
-                                  record.deleteAt());
-                          return begin(
-                              life,
-                              record.running(),
-                              record.running().isPresent()
-                                  ? "adopting the client of an earlier driver"
-                                  : "first publish");
-                        })));
+                        stash ->
+                            first.apply(
+                                new ClientLife(
+                                    ctx,
+                                    timers,
+                                    stash,
+                                    key,
+                                    volume,
+                                    runtime,
+                                    mounter,
+                                    containers,
+                                    settings,
+                                    clock,
+                                    parent,
+                                    targets,
+                                    deleteAt)))));
   }
 
   private static Behavior<Command> begin(
