@@ -4,6 +4,8 @@ import io.jfscsi.Failure;
 import io.jfscsi.juicefs.SettingsParser;
 import java.util.ArrayList;
 import java.util.List;
+import org.snakeyaml.engine.v2.exceptions.Mark;
+import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.TokenStreamContext;
@@ -98,6 +100,11 @@ public final class GlobalConfigParser {
       }
       file = mapper.readValue(p, File.class);
     } catch (JacksonException e) {
+      // A YAML syntax error: where snakeyaml found the problem, not where its context began.
+      if (e.getCause() instanceof MarkedYamlEngineException y && y.getProblemMark().isPresent()) {
+        Mark m = y.getProblemMark().get();
+        throw new Refused(m.getLine() + 1, m.getColumn() + 1, problem(e));
+      }
       TokenStreamLocation at = e.getLocation();
       int line = at == null ? 0 : Math.max(at.getLineNr(), 0);
       int column = at == null ? 0 : Math.max(at.getColumnNr(), 0);
@@ -183,7 +190,15 @@ public final class GlobalConfigParser {
       message = e.getClass().getSimpleName();
     }
     String path = e.getPathReference();
-    return message.lines().findFirst().orElse(message)
+    // snakeyaml's message quotes the text under its lines: keep only the sentences.
+    String sentences =
+        String.join(
+            "; ",
+            message
+                .lines()
+                .filter(l -> !l.isBlank() && !Character.isWhitespace(l.charAt(0)))
+                .toList());
+    return (sentences.isEmpty() ? message : sentences)
         + (path == null || path.isEmpty() ? "" : " (at " + shortPath(path) + ")");
   }
 

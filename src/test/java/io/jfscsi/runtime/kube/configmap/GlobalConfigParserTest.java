@@ -211,6 +211,10 @@ class GlobalConfigParserTest {
               assertThat(r.line()).isEqualTo(4);
               assertThat(r.column()).isGreaterThan(0);
               assertThat(r.describe()).startsWith("line 4, column ");
+              assertThat(r.getMessage())
+                  .contains("while parsing a flow mapping")
+                  .contains("expected ',' or '}'")
+                  .doesNotContain("hostPID");
             });
   }
 
