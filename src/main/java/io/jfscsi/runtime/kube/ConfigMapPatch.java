@@ -81,7 +81,7 @@ final class ConfigMapPatch {
     }
     Set<String> added = new HashSet<>();
     if (patch.volumes() != null) {
-      List<Volume> volumes = new ArrayList<>(spec.getVolumes());
+      List<Volume> volumes = new ArrayList<>(orEmpty(spec.getVolumes()));
       Set<String> taken = new HashSet<>();
       volumes.forEach(v -> taken.add(v.getName()));
       for (Volume v : patch.volumes()) {
@@ -98,17 +98,17 @@ final class ConfigMapPatch {
       spec.setVolumes(volumes);
     }
     if (patch.volumeMounts() != null) {
-      List<VolumeMount> mounts = new ArrayList<>(c.getVolumeMounts());
+      List<VolumeMount> mounts = new ArrayList<>(orEmpty(c.getVolumeMounts()));
       patch.volumeMounts().stream().filter(m -> added.contains(m.getName())).forEach(mounts::add);
       c.setVolumeMounts(mounts);
     }
     if (patch.volumeDevices() != null) {
-      List<VolumeDevice> devices = new ArrayList<>(c.getVolumeDevices());
+      List<VolumeDevice> devices = new ArrayList<>(orEmpty(c.getVolumeDevices()));
       patch.volumeDevices().stream().filter(d -> added.contains(d.getName())).forEach(devices::add);
       c.setVolumeDevices(devices);
     }
     if (patch.env() != null) {
-      List<EnvVar> env = new ArrayList<>(c.getEnv());
+      List<EnvVar> env = new ArrayList<>(orEmpty(c.getEnv()));
       Set<String> own = new HashSet<>();
       env.forEach(e -> own.add(e.getName()));
       for (EnvVar e : patch.env()) {
@@ -156,5 +156,9 @@ final class ConfigMapPatch {
           }
         });
     return merged;
+  }
+
+  private static <T> List<T> orEmpty(List<T> list) {
+    return list == null ? List.of() : list;
   }
 }
