@@ -50,6 +50,7 @@ class GlobalConfigMapClusterTest {
       mountPodPatch:
         - labels: {cm: v2}
           env: [{name: DEMO, value: "v2 ${VOLUME_ID}"}]
+          cacheDirs: [{type: HostPath, path: CACHE}]
       """;
 
   static final String BROKEN =
@@ -153,7 +154,8 @@ class GlobalConfigMapClusterTest {
 
     // Changed: a new volume's Mount Pod gets the new patch; the running one is untouched, and a
     // new app pod of its volume still shares it (the patch is not part of the settings hash).
-    writeConfig(V2);
+    Path cache = java.nio.file.Files.createDirectories(dir.resolve("cm-cache"));
+    writeConfig(V2.replace("CACHE", cache.toString()));
     await()
         .atMost(Duration.ofSeconds(20))
         .until(
@@ -202,10 +204,20 @@ class GlobalConfigMapClusterTest {
     assertThat(events.getFirst().getReason()).isEqualTo("ConfigRefused");
     assertThat(events.getFirst().getType()).isEqualTo("Warning");
     assertThat(events.getFirst().getMessage()).contains("line ").contains(node.node);
-    String third = node.staticVolume("third", Map.of(), List.of());
+    String third = node.staticVolume("third", Map.of("juicefs/clean-cache", "true"), List.of());
     node.appPod("app-4", "third");
     node.awaitRunning("app-4");
-    assertThat(mountPodOf(third).getMetadata().getLabels()).containsEntry("cm", "v2");
+    Pod thirdPod = mountPodOf(third);
+    assertThat(thirdPod.getMetadata().getLabels()).containsEntry("cm", "v2");
+    assertThat(thirdPod.getSpec().getContainers().getFirst().getCommand().get(2))
+        .contains("--cache-dir=" + cache);
+    String uuid =
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(
+                () -> mountPodOf(third).getMetadata().getAnnotations().get(MountPodNames.UUID),
+                u -> u != null && !u.isBlank());
+    assertThat(cache.resolve(uuid)).isDirectory();
 
     // Fixed again: in force, the metric says so, /ready has no warning.
     writeConfig(V1);
@@ -213,6 +225,18 @@ class GlobalConfigMapClusterTest {
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(() -> assertThat(get("/ready")).isEqualTo("OK"));
     assertThat(get("/metrics")).contains("jfscsi_config_last_load_success 1.0");
+
+    // The ConfigMap's cache directory is the one a clean empties when the last pod goes (the
+    // other volumes are of the same file system, so their clients go first: a cache in use by
+    // another Mount Pod is left in place).
+    for (String app : List.of("app-1", "app-2", "app-3")) {
+      node.api.pods().inNamespace(node.namespace).withName(app).delete();
+    }
+    await().atMost(Duration.ofSeconds(60)).until(() -> node.mountPods().size() == 1);
+    node.api.pods().inNamespace(node.namespace).withName("app-4").delete();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(() -> assertThat(cache.resolve(uuid)).doesNotExist());
 
     assertThat(node.forbiddenCalls()).as("calls the manifest does not allow").isEmpty();
   }
