@@ -208,6 +208,7 @@ public final class Driver implements AutoCloseable {
               Endpoint.parse(c.getString("endpoint")), services, c.getDuration("shutdown-grace"));
       if (management != null) {
         management.csiServing(true);
+        ManagementContext.get(system).warnings(host.runtime()::warnings);
       }
       // Node role: kubelet learns of the CSI socket from the driver itself (no registrar sidecar).
       if (node && c.getBoolean("kubelet-registration")) {

@@ -14,6 +14,7 @@ import io.jfscsi.runtime.local.LocalRuntimeConfig;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The host parts the configuration chooses for a driver: kernel mounts, recovery of containers in
@@ -41,6 +42,12 @@ public final class ConfiguredHost {
                 mounter,
                 c.getDuration("kubernetes.pod-gone-grace"));
         metrics.countKubernetesRequests(kube.requests()::snapshot);
+        metrics.configLoads(
+            () -> kube.globalConfig().status().lastLoadSucceeded(),
+            () ->
+                Map.of(
+                    "accepted", kube.globalConfig().status().accepted(),
+                    "refused", kube.globalConfig().status().refused()));
         ContainerRecovery containers =
             containers(
                 runtime, ContainerRecoveryListener.all(List.of(metrics, kube.recoveryEvents())));

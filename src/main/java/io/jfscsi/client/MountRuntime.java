@@ -85,5 +85,13 @@ public interface MountRuntime {
   }
 
   /** Whether the runtime can start clients (binaries present, API reachable). */
+  /**
+   * What an operator should know although the runtime is ready (for example a configuration it
+   * refused and works without); /ready shows it. None by default.
+   */
+  default List<String> warnings() {
+    return List.of();
+  }
+
   boolean ready();
 }

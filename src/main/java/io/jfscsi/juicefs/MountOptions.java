@@ -85,6 +85,28 @@ record MountOptions(List<String> options, List<Path> cacheDirs) {
     if (legacyContextOptions != null) {
       addAll(byName, legacyContextOptions, "in volume context key 'mountOptions'");
     }
+    return of(byName);
+  }
+
+  /**
+   * These options with {@code flags} over them by name, as the Go driver applies the ConfigMap's
+   * {@code mountOptions}: an option named in both takes the value of {@code flags}.
+   */
+  MountOptions overriddenBy(List<String> flags, String where) {
+    Map<String, String> byName = new LinkedHashMap<>();
+    for (String option : options) {
+      int eq = option.indexOf('=');
+      byName.put(eq < 0 ? option : option.substring(0, eq), eq < 0 ? "" : option.substring(eq + 1));
+    }
+    Map<String, String> over = new LinkedHashMap<>();
+    for (String flag : flags) {
+      addAll(over, flag, where);
+    }
+    byName.putAll(over);
+    return of(byName);
+  }
+
+  private static MountOptions of(Map<String, String> byName) {
     boolean readOnly = isOn(byName, "ro") || isOn(byName, "read-only");
     if (readOnly && isOn(byName, "rw")) {
       throw Failure.invalid(

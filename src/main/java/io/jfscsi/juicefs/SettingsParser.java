@@ -1,6 +1,7 @@
 package io.jfscsi.juicefs;
 
 import io.jfscsi.Failure;
+import java.util.List;
 
 /**
  * Parses and validates {@link VolumeSettings} from a {@link VolumeSource}: the Secret, the volume
@@ -45,5 +46,46 @@ public final class SettingsParser {
         context.mountImage(),
         context.cachePvc(),
         hash);
+  }
+
+  /** Checks mount options given outside a volume (the ConfigMap's {@code mountOptions}). */
+  public static void checkMountOptions(List<String> options, String where) {
+    MountOptions.parse(List.of(), null).overriddenBy(options, where);
+  }
+
+  /**
+   * {@code settings} with {@code options} over its mount options by name (the ConfigMap's {@code
+   * mountOptions} of a new Mount Pod): checked as every mount option is, the cache directories
+   * follow a new {@code cache-dir}, and the settings hash stays the one of the volume (the
+   * ConfigMap decides how a new client is built, not which client a publish shares).
+   */
+  public static VolumeSettings withMountOptions(
+      VolumeSettings settings, List<String> options, String where) {
+    MountOptions mount =
+        new MountOptions(settings.mountOptions(), settings.cacheDirs())
+            .overriddenBy(options, where);
+    if (settings.resources().memoryLimitBytes().filter(limit -> limit > 0).isPresent()) {
+      mount = mount.withBufferSizeAtMost(settings.resources().memoryLimitBytes().get());
+    }
+    return new VolumeSettings(
+        settings.source(),
+        settings.fsName(),
+        settings.metaUrl(),
+        settings.storage(),
+        settings.bucket(),
+        settings.accessKey(),
+        settings.secretKey(),
+        settings.formatOptions(),
+        settings.envs(),
+        settings.configs(),
+        mount.options(),
+        settings.subPath(),
+        settings.deleteDelay(),
+        settings.cleanCache(),
+        mount.cacheDirs(),
+        settings.resources(),
+        settings.mountImage(),
+        settings.cachePvc(),
+        settings.clientHash());
   }
 }

@@ -43,7 +43,10 @@ import java.util.function.Supplier;
  *       jfscsi_container_recovery_duration_seconds}: containers whose private copy of a dead mount
  *       was replaced;
  *   <li>{@code jfscsi_kubernetes_requests_total{request}} (node, cluster mode) and {@code
- *       jfscsi_provisioner_leader} (controller with the built-in provisioner).
+ *       jfscsi_provisioner_leader} (controller with the built-in provisioner);
+ *   <li>{@code jfscsi_config_last_load_success} and {@code jfscsi_config_loads_total{result}}
+ *       (node, cluster mode): whether the newest version of the global ConfigMap is in force, and
+ *       the versions accepted and refused ({@link #configLoads}).
  * </ul>
  *
  * The client gauges are computed at each scrape from the actors' own description of themselves
@@ -186,6 +189,28 @@ public final class DriverMetrics implements ContainerRecoveryListener {
         .name("jfscsi_provisioner_leader")
         .help("1 while this controller replica holds the built-in provisioner's lease, else 0")
         .callback(cb -> cb.call(leading.getAsBoolean() ? 1 : 0))
+        .register(registry);
+  }
+
+  /**
+   * Reports at each scrape whether the newest version of the Go driver's global ConfigMap is in
+   * force ({@code jfscsi_config_last_load_success}, 1, or 0 while it is refused and the last good
+   * one serves) and how many versions were {@code accepted} and {@code refused} ({@code
+   * jfscsi_config_loads_total{result}}). Called once, in cluster mode with the node role.
+   */
+  public void configLoads(BooleanSupplier lastLoadSucceeded, Supplier<Map<String, Long>> loads) {
+    GaugeWithCallback.builder()
+        .name("jfscsi_config_last_load_success")
+        .help(
+            "1 when the newest version of the global ConfigMap is in force, 0 while it is refused"
+                + " (the last good one stays in force)")
+        .callback(cb -> cb.call(lastLoadSucceeded.getAsBoolean() ? 1 : 0))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("jfscsi_config_loads_total")
+        .help("Versions of the global ConfigMap read by this node, by result (accepted, refused)")
+        .labelNames("result")
+        .callback(cb -> loads.get().forEach((result, n) -> cb.call(n, result)))
         .register(registry);
   }
 

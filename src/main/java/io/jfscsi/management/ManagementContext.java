@@ -1,6 +1,7 @@
 package io.jfscsi.management;
 
 import io.jfscsi.mount.NodeGuardian;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -38,6 +39,8 @@ public final class ManagementContext implements Extension {
   private final AtomicReference<ClusterView> clusterView = new AtomicReference<>();
   private final AtomicReference<Supplier<Optional<String>>> registrationRefusal =
       new AtomicReference<>(Optional::empty);
+
+  private final AtomicReference<Supplier<List<String>>> warnings = new AtomicReference<>(List::of);
 
   private ManagementContext() {}
 
@@ -80,6 +83,15 @@ public final class ManagementContext implements Extension {
 
   Optional<String> registrationRefusal() {
     return registrationRefusal.get().get();
+  }
+
+  /** Where /ready learns what to add to its OK (a refused ConfigMap, ...). */
+  public void warnings(Supplier<List<String>> source) {
+    warnings.set(source);
+  }
+
+  List<String> warnings() {
+    return warnings.get().get();
   }
 
   /** Whether the CSI server accepts calls on its socket; /ready says no while it does not. */

@@ -87,7 +87,7 @@ public final class ManagementRoutes implements ManagementRouteProvider {
                         pathSingleSlash(
                             () -> complete(HttpResponse.create().withEntity(HTML, dashboard))),
                         path("alive", () -> health(checks.aliveResult())),
-                        path("ready", () -> health(checks.readyResult())),
+                        path("ready", () -> ready(checks.readyResult())),
                         path(
                             "clients",
                             () -> withClients(views -> json(StatusCodes.OK, Json.clients(views)))),
@@ -165,17 +165,39 @@ public final class ManagementRoutes implements ManagementRouteProvider {
                             + ClientViews.message(t.failed().get()))));
   }
 
-  private static Route health(CompletionStage<CheckResult> result) {
+  /**
+   * Readiness: still 200 while there are warnings (the driver works, with its last good
+   * configuration), each on a line after the OK, so that a probe keeps the pod ready and a person
+   * reading /ready sees them.
+   */
+  private Route ready(CompletionStage<CheckResult> result) {
     return onComplete(
         result,
         (Try<CheckResult> t) -> {
           if (t.isSuccess() && t.get().isSuccess()) {
-            return complete(StatusCodes.OK, "OK");
+            List<String> warnings = context.warnings();
+            return complete(
+                StatusCodes.OK,
+                warnings.isEmpty()
+                    ? "OK"
+                    : "OK\n"
+                        + String.join("\n", warnings.stream().map(w -> "warning: " + w).toList()));
           }
-          String reason =
-              t.isSuccess() ? t.get().failure().orElse("not healthy") : reason(t.failed().get());
-          return complete(StatusCodes.SERVICE_UNAVAILABLE, reason);
+          return unhealthy(t);
         });
+  }
+
+  private static Route health(CompletionStage<CheckResult> result) {
+    return onComplete(
+        result,
+        (Try<CheckResult> t) ->
+            t.isSuccess() && t.get().isSuccess() ? complete(StatusCodes.OK, "OK") : unhealthy(t));
+  }
+
+  private static Route unhealthy(Try<CheckResult> t) {
+    String reason =
+        t.isSuccess() ? t.get().failure().orElse("not healthy") : reason(t.failed().get());
+    return complete(StatusCodes.SERVICE_UNAVAILABLE, reason);
   }
 
   /** A check's own reason, under the wrapper pekko-management puts around it. */

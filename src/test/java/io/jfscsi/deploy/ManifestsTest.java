@@ -9,6 +9,8 @@ import io.jfscsi.Failure;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
+import io.jfscsi.runtime.kube.configmap.GlobalConfigParser;
+import io.jfscsi.runtime.kube.configmap.GlobalConfigWatch;
 import io.jfscsi.testing.HostRequirements;
 import java.io.File;
 import java.io.IOException;
@@ -419,8 +421,9 @@ class ManifestsTest {
             "coordination.k8s.io/leases@jfs-csi:get",
             "coordination.k8s.io/leases@jfs-csi:create",
             "coordination.k8s.io/leases@jfs-csi:patch");
-    // The node's Mount Pod runtime: its pods, Secrets and cache Jobs in its own namespace;
-    // cluster-wide only the pods of its node (field selector) and Events on them.
+    // The node's Mount Pod runtime: its pods, Secrets, cache Jobs and the global ConfigMap in its
+    // own namespace; cluster-wide the pods of its node (field selector), Events, and the PV, claim
+    // and node that the ConfigMap's selectors look at.
     assertThat(grants(base, "jfs-csi-node"))
         .containsExactlyInAnyOrder(
             "/pods@jfs-csi:create",
@@ -441,7 +444,14 @@ class ManifestsTest {
             "batch/jobs@jfs-csi:watch",
             "/pods:list",
             "/pods:watch",
-            "/events:create");
+            "/events:create",
+            // The global ConfigMap (an informer on that one object); what its selectors read.
+            "/configmaps@jfs-csi:list",
+            "/configmaps@jfs-csi:watch",
+            "/persistentvolumes:get",
+            "/persistentvolumes:list",
+            "/persistentvolumeclaims:get",
+            "/nodes:get");
     // The driver reads the API server with its ServiceAccount token (in-cluster config).
     assertThat(one(base, "ServiceAccount", "jfs-csi-node"))
         .doesNotContainKey("automountServiceAccountToken");
@@ -524,6 +534,18 @@ class ManifestsTest {
             "job_name: jfs-csi",
             "__meta_kubernetes_pod_annotation_prometheus_io_port",
             "- jfs-csi");
+  }
+
+  @Test
+  void example_global_configmap_is_read_whole_by_the_driver() throws Exception {
+    Map<String, Object> cm = one(examples, "ConfigMap", "juicefs-csi-driver-config");
+    assertThat(str(cm, "metadata", "namespace")).isEqualTo("jfs-csi");
+    String yaml = str(cm, "data", GlobalConfigWatch.KEY);
+    var parsed = GlobalConfigParser.parse(yaml);
+    assertThat(parsed.ignoredKeys()).as("keys the driver would ignore").isEmpty();
+    assertThat(parsed.config().mountPodPatch()).hasSize(4);
+    assertThat(parsed.config().selectsClaims()).isTrue();
+    assertThat(parsed.config().needsNodeLabels()).isTrue();
   }
 
   @Test

@@ -24,10 +24,19 @@ final class CacheCleanJob {
   static final String LABEL = MountPodNames.OWN + "clean-cache";
 
   static Job build(KubeRuntimeConfig config, VolumeSettings settings, String uuid, String name) {
+    return build(config, settings, uuid, name, MountPodBuilder.caches(settings).hostDirs());
+  }
+
+  /** A Job that empties {@code dirs}, the host cache directories the client's pod had. */
+  static Job build(
+      KubeRuntimeConfig config,
+      VolumeSettings settings,
+      String uuid,
+      String name,
+      List<Path> dirs) {
     if (!uuid.matches("[0-9a-fA-F-]{8,64}")) {
       throw new IllegalArgumentException("not a volume UUID");
     }
-    List<Path> dirs = MountPodBuilder.caches(settings).hostDirs();
     List<Volume> volumes = new ArrayList<>();
     List<VolumeMount> mounts = new ArrayList<>();
     List<String> commands = new ArrayList<>();

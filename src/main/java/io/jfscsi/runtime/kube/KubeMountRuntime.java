@@ -14,6 +14,8 @@ import io.jfscsi.host.Mounter;
 import io.jfscsi.host.SharedMountRoot;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.kube.configmap.ClaimLookup;
+import io.jfscsi.runtime.kube.configmap.GlobalConfigWatch;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -56,6 +58,7 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   private final VolumeCaches caches;
   private final MountPodLifecycle lifecycle;
   private final MountPodRecords records;
+  private final GlobalConfigWatch globalConfig;
   private final boolean ownsClient;
 
   /** Empty once the mount root is known to be shared; else how to check (and make) it so. */
@@ -91,8 +94,14 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     MountPodSecrets secrets = new MountPodSecrets(client, config.namespace(), pods);
     this.caches = new VolumeCaches(config, client, executor, pods);
     MountPodRemoval removal = new MountPodRemoval(config, client, mounter, pods);
+    this.globalConfig =
+        new GlobalConfigWatch(
+            client, config.namespace(), config.configMap(), config.nodeName(), executor);
+    ConfigMapPatches patches =
+        new ConfigMapPatches(globalConfig::current, new ClaimLookup(client), config.nodeName());
     this.lifecycle =
-        new MountPodLifecycle(config, client, mounter, pods, secrets, caches, removal, executor);
+        new MountPodLifecycle(
+            config, client, mounter, pods, secrets, caches, removal, patches, executor);
     this.records = new MountPodRecords(config, client, executor, pods, secrets, caches, removal);
   }
 
@@ -139,6 +148,17 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   /** A Kubernetes Event on the app pod of each container recovery ({@link PodRecoveryEvents}). */
   public PodRecoveryEvents recoveryEvents() {
     return new PodRecoveryEvents(client, config.nodeName(), apps::pod, executor, Clock.systemUTC());
+  }
+
+  /** The Go driver's global ConfigMap as this node has it. */
+  public GlobalConfigWatch globalConfig() {
+    return globalConfig;
+  }
+
+  /** While the newest version of the global ConfigMap is refused, why (for /ready). */
+  @Override
+  public List<String> warnings() {
+    return globalConfig.warnings();
   }
 
   public RequestCounter requests() {
@@ -226,13 +246,14 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
 
   @Override
   public boolean ready() {
-    return pods.synced() && apps.synced() && mountRootShared();
+    return pods.synced() && apps.synced() && globalConfig.synced() && mountRootShared();
   }
 
   @Override
   public void close() {
     pods.close();
     apps.close();
+    globalConfig.close();
     if (ownsClient) {
       client.close();
     }

@@ -18,6 +18,7 @@ import java.util.Objects;
  * @param podReadyTimeout how long a Mount Pod may take until it runs and its mount answers
  * @param terminationGrace the Mount Pods' terminationGracePeriodSeconds
  * @param mountRoot the host directory under which Mount Pods mount (the same path inside)
+ * @param configMap the name of the Go driver's global ConfigMap in {@code namespace}
  */
 public record KubeRuntimeConfig(
     String nodeName,
@@ -27,7 +28,33 @@ public record KubeRuntimeConfig(
     String kubeconfig,
     Duration podReadyTimeout,
     Duration terminationGrace,
-    Path mountRoot) {
+    Path mountRoot,
+    String configMap) {
+
+  /** The Go driver's name of its global ConfigMap ({@code JUICEFS_CONFIG_NAME}). */
+  public static final String DEFAULT_CONFIG_MAP = "juicefs-csi-driver-config";
+
+  /** With the default name of the global ConfigMap. */
+  public KubeRuntimeConfig(
+      String nodeName,
+      String namespace,
+      String mountImage,
+      String priorityClass,
+      String kubeconfig,
+      Duration podReadyTimeout,
+      Duration terminationGrace,
+      Path mountRoot) {
+    this(
+        nodeName,
+        namespace,
+        mountImage,
+        priorityClass,
+        kubeconfig,
+        podReadyTimeout,
+        terminationGrace,
+        mountRoot,
+        DEFAULT_CONFIG_MAP);
+  }
 
   public KubeRuntimeConfig {
     Objects.requireNonNull(nodeName, "nodeName");
@@ -35,6 +62,7 @@ public record KubeRuntimeConfig(
     Objects.requireNonNull(mountImage, "mountImage");
     Objects.requireNonNull(priorityClass, "priorityClass");
     Objects.requireNonNull(kubeconfig, "kubeconfig");
+    Objects.requireNonNull(configMap, "configMap");
     if (nodeName.isBlank()) {
       throw new IllegalArgumentException(
           "the node name must be set (jfs-csi.node-id / NODE_NAME)"
@@ -57,7 +85,8 @@ public record KubeRuntimeConfig(
         k.getString("kubeconfig"),
         k.getDuration("pod-ready-timeout"),
         k.getDuration("termination-grace"),
-        Path.of(c.getString("mount-root")));
+        Path.of(c.getString("mount-root")),
+        k.getString("config-map"));
   }
 
   public KubeRuntimeConfig withPodReadyTimeout(Duration timeout) {
@@ -69,6 +98,7 @@ public record KubeRuntimeConfig(
         kubeconfig,
         timeout,
         terminationGrace,
-        mountRoot);
+        mountRoot,
+        configMap);
   }
 }

@@ -16,6 +16,8 @@ import io.jfscsi.client.ClientKey;
 import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.ClientResources;
 import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.kube.configmap.MountPodPatch;
+import io.jfscsi.runtime.kube.configmap.PatchCacheDir;
 import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,7 +56,30 @@ public final class MountPodBuilder {
 
   public static Pod build(
       KubeRuntimeConfig config, Identity id, VolumeSettings settings, MountPodSecret secret) {
-    Caches caches = caches(settings);
+    return build(config, id, settings, secret, MountPodPatch.NONE);
+  }
+
+  /**
+   * The pod with the ConfigMap's {@code patch} (already merged and with its templates filled in)
+   * applied: its cache directories here, every other field by {@link ConfigMapPatch}.
+   */
+  public static Pod build(
+      KubeRuntimeConfig config,
+      Identity id,
+      VolumeSettings settings,
+      MountPodSecret secret,
+      MountPodPatch patch) {
+    Pod pod = unpatched(config, id, settings, secret, patch);
+    return ConfigMapPatch.apply(pod, patch);
+  }
+
+  private static Pod unpatched(
+      KubeRuntimeConfig config,
+      Identity id,
+      VolumeSettings settings,
+      MountPodSecret secret,
+      MountPodPatch patch) {
+    Caches caches = caches(settings, patch.cacheDirs() == null ? List.of() : patch.cacheDirs());
     List<String> options = new ArrayList<>(caches.mountOptions());
     if (options.stream().noneMatch(o -> o.equals("metrics") || o.startsWith("metrics="))) {
       options.add("metrics=0.0.0.0:" + METRICS_PORT);
@@ -189,12 +214,32 @@ public final class MountPodBuilder {
       List<Path> hostDirs) {}
 
   static Caches caches(VolumeSettings s) {
+    return caches(s, List.of());
+  }
+
+  /**
+   * As {@link #caches(VolumeSettings)}, with the ConfigMap's {@code cacheDirs} added as the Go
+   * driver adds them: claims after those of {@code juicefs/mount-cache-pvc}, one emptyDir at {@code
+   * /var/jfsCache-emptyDir}, host directories; any of them replaces the default {@code
+   * /var/jfsCache}.
+   */
+  static Caches caches(VolumeSettings s, List<PatchCacheDir> extra) {
     List<Volume> volumes = new ArrayList<>();
     List<VolumeMount> mounts = new ArrayList<>();
     List<String> options = new ArrayList<>(s.mountOptions());
     boolean explicit = options.stream().anyMatch(o -> o.startsWith("cache-dir="));
     List<String> inContainer = new ArrayList<>();
-    List<String> pvcs = s.cachePvc().map(p -> List.of(p.split(","))).orElse(List.of());
+    List<String> pvcs =
+        new ArrayList<>(s.cachePvc().map(p -> List.of(p.split(","))).orElse(List.of()));
+    Optional<PatchCacheDir> emptyDir = Optional.empty();
+    List<Path> patchHostDirs = new ArrayList<>();
+    for (PatchCacheDir dir : extra) {
+      switch (dir.type()) {
+        case "PVC" -> pvcs.add(dir.name());
+        case "EmptyDir" -> emptyDir = emptyDir.or(() -> Optional.of(dir));
+        default -> patchHostDirs.add(Path.of(dir.path()));
+      }
+    }
     for (int i = 0; i < pvcs.size(); i++) {
       String path = "/var/jfsCache-" + i;
       volumes.add(
@@ -208,16 +253,35 @@ public final class MountPodBuilder {
           new VolumeMountBuilder().withName("cachedir-pvc-" + i).withMountPath(path).build());
       inContainer.add(path);
     }
+    if (emptyDir.isPresent()) {
+      String path = "/var/jfsCache-emptyDir";
+      volumes.add(
+          new VolumeBuilder()
+              .withName("cachedir-empty-dir")
+              .withNewEmptyDir()
+              .withMedium(emptyDir.get().medium())
+              .withSizeLimit(emptyDir.get().sizeLimit())
+              .endEmptyDir()
+              .build());
+      mounts.add(
+          new VolumeMountBuilder().withName("cachedir-empty-dir").withMountPath(path).build());
+      inContainer.add(path);
+    }
+    boolean replaced = !pvcs.isEmpty() || emptyDir.isPresent() || !patchHostDirs.isEmpty();
     List<Path> hostDirs = new ArrayList<>();
     if (explicit || pvcs.isEmpty()) {
       List<Path> dirs =
           s.cacheDirs().isEmpty() && !explicit ? List.of(DEFAULT_CACHE) : s.cacheDirs();
+      if (!explicit && replaced) {
+        dirs = List.of();
+      }
       for (Path dir : dirs) {
         if (dir.isAbsolute()) {
           hostDirs.add(dir);
         }
       }
     }
+    patchHostDirs.stream().filter(d -> !hostDirs.contains(d)).forEach(hostDirs::add);
     for (int i = 0; i < hostDirs.size(); i++) {
       String path = hostDirs.get(i).toString();
       volumes.add(
@@ -231,8 +295,8 @@ public final class MountPodBuilder {
       mounts.add(new VolumeMountBuilder().withName("cachedir-" + i).withMountPath(path).build());
       inContainer.add(path);
     }
-    if (!pvcs.isEmpty()) {
-      // The PVCs' in-container paths replace the option; hostPath dirs keep theirs.
+    if (replaced) {
+      // The in-container paths replace the option; hostPath dirs keep theirs.
       options.removeIf(o -> o.startsWith("cache-dir="));
       options.add("cache-dir=" + String.join(":", inContainer));
     }

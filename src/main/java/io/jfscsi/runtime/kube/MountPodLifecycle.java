@@ -50,6 +50,7 @@ final class MountPodLifecycle {
   private final VolumeCaches caches;
   private final Executor executor;
   private final MountPodRemoval removal;
+  private final ConfigMapPatches patches;
 
   /** Pods being removed in the background after a replacement: never adopted again. */
   private final Set<String> retiring = ConcurrentHashMap.newKeySet();
@@ -65,8 +66,10 @@ final class MountPodLifecycle {
       MountPodSecrets secrets,
       VolumeCaches caches,
       MountPodRemoval removal,
+      ConfigMapPatches patches,
       Executor executor) {
     this.config = config;
+    this.patches = patches;
     this.executor = executor;
     this.client = client;
     this.mounter = mounter;
@@ -175,11 +178,19 @@ final class MountPodLifecycle {
     String suffix = MountPodNames.randomSuffix();
     String name = MountPodNames.podName(config.nodeName(), key.volumeId(), suffix);
     Path mountPath = MountPodNames.mountPath(config.mountRoot(), key, suffix);
+    ConfigMapPatches.Plan plan = patches.plan(settings, mountPath);
     MountPodSecret secret =
-        MountPodSecret.of(MountPodNames.secretName(config.nodeName(), key), settings);
+        MountPodSecret.of(MountPodNames.secretName(config.nodeName(), key), plan.settings());
     Pod pod =
         MountPodBuilder.build(
-            config, new MountPodBuilder.Identity(key, name, mountPath), settings, secret);
+            config,
+            new MountPodBuilder.Identity(key, name, mountPath),
+            plan.settings(),
+            secret,
+            plan.patch());
+    if (plan.nodeSelectorHost().isPresent()) {
+      ConfigMapPatch.placeByNodeSelector(pod, plan.nodeSelectorHost().get());
+    }
     copyReferences(key, pod);
     try {
       Files.createDirectories(mountPath);

@@ -9,6 +9,7 @@ import io.jfscsi.Failure;
 import io.jfscsi.host.MountCheck;
 import io.jfscsi.host.Mounter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -113,7 +114,12 @@ final class MountPodRemoval {
   }
 
   private void awaitGone(String name) {
-    long deadline = System.nanoTime() + config.terminationGrace().plusSeconds(20).toNanos();
+    // The pod's own grace: the ConfigMap may have set it (terminationGracePeriodSeconds).
+    long grace =
+        pods.get(name)
+            .map(p -> p.getSpec().getTerminationGracePeriodSeconds())
+            .orElse(config.terminationGrace().toSeconds());
+    long deadline = System.nanoTime() + Duration.ofSeconds(grace).plusSeconds(20).toNanos();
     while (pods.get(name).isPresent() && System.nanoTime() - deadline < 0) {
       MountPodWatch.pause();
     }

@@ -9,6 +9,7 @@ import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -41,6 +42,12 @@ final class VolumeCaches {
   /** Volume UUIDs of stopped clients, until their cache is cleaned. */
   private final Map<ClientKey, String> stoppedUuids = new ConcurrentHashMap<>();
 
+  /**
+   * The host cache directories of each client's pod as built (the global ConfigMap may have added
+   * some or replaced the default), which a clean must empty; kept until the clean.
+   */
+  private final Map<ClientKey, List<Path>> hostDirs = new ConcurrentHashMap<>();
+
   VolumeCaches(
       KubeRuntimeConfig config, KubernetesClient client, Executor executor, MountPodWatch pods) {
     this.config = config;
@@ -64,6 +71,14 @@ final class VolumeCaches {
    * JuiceFS virtual file {@code .config} at the mount root (given two seconds).
    */
   void remember(ClientKey key, Pod pod, Path mountPath) {
+    if (pod.getSpec() != null && pod.getSpec().getVolumes() != null) {
+      hostDirs.put(
+          key,
+          pod.getSpec().getVolumes().stream()
+              .filter(v -> v.getName().matches("cachedir-[0-9]+") && v.getHostPath() != null)
+              .map(v -> Path.of(v.getHostPath().getPath()))
+              .toList());
+    }
     String known = PodReferences.annotations(pod).get(MountPodNames.UUID);
     if (known != null) {
       uuids.put(key, known);
@@ -104,6 +119,7 @@ final class VolumeCaches {
     ClientKey key = new ClientKey(settings.volumeId(), settings.clientHash());
     String uuid = stoppedUuids.remove(key);
     if (uuid == null) {
+      hostDirs.remove(key);
       log.warn(
           "cache of volume {} left in place: its UUID is not known (no .config at the mount)",
           settings.volumeId());
@@ -128,7 +144,14 @@ final class VolumeCaches {
             + MountPodNames.sha256(key.name()).substring(0, 12)
             + "-"
             + MountPodNames.randomSuffix();
-    var job = CacheCleanJob.build(config, settings, uuid, name);
+    List<Path> dirs = hostDirs.remove(key);
+    var job =
+        CacheCleanJob.build(
+            config,
+            settings,
+            uuid,
+            name,
+            dirs != null ? dirs : MountPodBuilder.caches(settings).hostDirs());
     try {
       client.batch().v1().jobs().inNamespace(config.namespace()).resource(job).create();
       log.info("cache of volume {} is being removed by Job {}", settings.volumeId(), name);

@@ -1,0 +1,93 @@
+package io.jfscsi.runtime.kube;
+
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.jfscsi.Failure;
+import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.kube.configmap.ClaimLookup;
+import io.jfscsi.runtime.kube.configmap.GlobalConfig;
+import io.jfscsi.runtime.kube.configmap.MountPodPatch;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * What the global ConfigMap makes of one new Mount Pod: the entries that select its claim and this
+ * node merged in order, with {@code ${MOUNT_POINT}}, {@code ${VOLUME_ID}}, {@code ${VOLUME_NAME}}
+ * and {@code ${SUB_PATH}} filled in, its {@code mountOptions} over the volume's, and where to place
+ * it. Asked once per pod built, never for a running pod: a ConfigMap change reaches new Mount Pods
+ * only, and never changes the settings hash that decides which client a publish shares.
+ */
+final class ConfigMapPatches {
+
+  /** A new Mount Pod's share of the ConfigMap. */
+  record Plan(VolumeSettings settings, MountPodPatch patch, Optional<String> nodeSelectorHost) {}
+
+  private final Supplier<GlobalConfig> config;
+  private final ClaimLookup lookup;
+  private final String node;
+
+  ConfigMapPatches(Supplier<GlobalConfig> config, ClaimLookup lookup, String node) {
+    this.config = config;
+    this.lookup = lookup;
+    this.node = node;
+  }
+
+  /** Without a ConfigMap (tests of the pod alone). */
+  static ConfigMapPatches none() {
+    return new ConfigMapPatches(() -> GlobalConfig.DEFAULTS, null, "");
+  }
+
+  Plan plan(VolumeSettings settings, Path mountPath) {
+    GlobalConfig c = config.get();
+    if (c.mountPodPatch().isEmpty() && !c.switches().enableNodeSelector()) {
+      return new Plan(settings, MountPodPatch.NONE, Optional.empty());
+    }
+    Optional<PersistentVolumeClaim> claim = Optional.empty();
+    Optional<Map<String, String>> nodeLabels = Optional.empty();
+    try {
+      if (c.selectsClaims()) {
+        claim = lookup.claimOf(settings.volumeId());
+      }
+      if (c.needsNodeLabels()) {
+        nodeLabels = lookup.nodeLabels(node);
+      }
+    } catch (KubernetesClientException e) {
+      throw new Failure(
+          Failure.Code.UNAVAILABLE,
+          "cannot read what the ConfigMap's mountPodPatch selectors need for volume "
+              + settings.volumeId()
+              + " (its PV and claim, node "
+              + node
+              + "): "
+              + e.getMessage(),
+          e);
+    }
+    MountPodPatch patch = filled(c.patchFor(claim, nodeLabels), settings, mountPath);
+    VolumeSettings patched =
+        patch.mountOptions() == null
+            ? settings
+            : SettingsParser.withMountOptions(
+                settings, patch.mountOptions(), "in the ConfigMap's mountPodPatch mountOptions");
+    Optional<String> host =
+        c.switches().enableNodeSelector()
+            ? Optional.of(nodeLabels.map(l -> l.get(ConfigMapPatch.HOSTNAME_LABEL)).orElse(node))
+            : Optional.empty();
+    return new Plan(patched, patch, host);
+  }
+
+  /** The Go driver's templates, filled in every text value of the patch. */
+  static MountPodPatch filled(MountPodPatch patch, VolumeSettings settings, Path mountPath) {
+    if (patch.equals(MountPodPatch.NONE)) {
+      return patch;
+    }
+    return patch.mapText(
+        text ->
+            text.replace("${MOUNT_POINT}", mountPath.toString())
+                .replace("${VOLUME_ID}", settings.volumeId())
+                .replace("${VOLUME_NAME}", settings.fsName())
+                .replace("${SUB_PATH}", settings.subPath()));
+  }
+}
