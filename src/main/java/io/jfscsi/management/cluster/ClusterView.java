@@ -1,4 +1,4 @@
-package io.jfscsi.management;
+package io.jfscsi.management.cluster;
 
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
