@@ -14,11 +14,14 @@ import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.testing.Chromium;
 import io.jfscsi.testing.KubeCluster;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,6 +37,12 @@ import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The cluster page's routes against the real API server (no kubelet: the Mount Pod's status is
@@ -48,9 +57,13 @@ class ClusterPageClusterTest {
   ServerBinding binding;
   ClusterPage page;
   CompletableFuture<?> stream;
+  ChromeDriver browser;
 
   @AfterEach
   void tearDown() {
+    if (browser != null) {
+      browser.quit();
+    }
     if (stream != null) {
       stream.cancel(true);
     }
@@ -63,8 +76,9 @@ class ClusterPageClusterTest {
   }
 
   @Test
-  void the_stream_shows_changes_as_they_happen_with_verdicts_and_no_secret_values()
-      throws Exception {
+  void the_stream_and_the_page_show_changes_as_they_happen_with_verdicts_and_no_secret_values(
+      @TempDir Path tmp) throws Exception {
+    Chromium.require();
     KubeCluster cluster = KubeCluster.shared();
     KubernetesClient k = cluster.client();
     String ns = cluster.newNamespace("page");
@@ -271,6 +285,39 @@ class ClusterPageClusterTest {
             HttpRequest.newBuilder(URI.create(base + "/cluster/page")).build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(html.body()).contains("new EventSource(\"/cluster/stream\")");
+
+    // The page itself, in Chromium: what it says, a volume opened, and on a phone-sized screen.
+    browser = Chromium.start(Files.createDirectories(tmp.resolve("chromium")), 1280, 1000);
+    browser.get(base + "/cluster/page");
+    WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(30));
+    wait.until(d -> d.findElement(By.id("status")).getText().startsWith("live"));
+    WebElement problem =
+        wait.until(
+            d -> d.findElement(By.cssSelector("#problems .problem[data-kind=pod-not-starting]")));
+    assertThat(problem.getText()).contains("pod " + ns + "/app is", "doctor on pod " + ns + "/app");
+    assertThat(problem.findElement(By.cssSelector(".side")).getText()).isNotBlank();
+    WebElement nodeCard = browser.findElement(By.cssSelector(".node[data-node='" + node + "']"));
+    assertThat(nodeCard.findElement(By.cssSelector("tr[data-pod] .restarts")).getText())
+        .isEqualTo("1");
+    assertThat(browser.findElement(By.id("count-unhealthy")).getText()).isEqualTo("2 unhealthy");
+    browser.findElement(By.cssSelector("#volumes a.volume[data-pv='" + pv + "']")).click();
+    WebElement opened =
+        wait.until(
+            d -> {
+              WebElement box = d.findElement(By.id("detail"));
+              return box.getText().contains("keys metaurl, name") ? box : null;
+            });
+    assertThat(opened.getText()).contains("volume " + pv, target, "restarts 1");
+    assertThat(browser.getPageSource()).doesNotContain("page-topsecret");
+    Chromium.screenshot(browser, "cluster-page-apiserver");
+    browser.manage().window().setSize(new Dimension(390, 844));
+    Chromium.screenshot(browser, "cluster-page-apiserver-phone");
+    Object overflow =
+        browser.executeScript(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+    assertThat(((Number) overflow).intValue())
+        .as("no sideways scrolling on a phone")
+        .isLessThanOrEqualTo(0);
   }
 
   /** The next picture that passes {@code test}, within 30 s. */
