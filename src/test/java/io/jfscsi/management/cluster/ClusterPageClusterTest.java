@@ -13,9 +13,11 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.runtime.kube.KubeClients;
 import io.jfscsi.runtime.kube.MountPodNames;
 import io.jfscsi.testing.Chromium;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.ManifestRbac;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -58,6 +60,8 @@ class ClusterPageClusterTest {
   ClusterPage page;
   CompletableFuture<?> stream;
   ChromeDriver browser;
+  KubernetesClient controller;
+  String namespace;
 
   @AfterEach
   void tearDown() {
@@ -73,6 +77,10 @@ class ClusterPageClusterTest {
     if (system != null) {
       system.terminate();
     }
+    if (controller != null) {
+      controller.close();
+      ManifestRbac.deleteClusterWide(KubeCluster.shared().client(), namespace);
+    }
   }
 
   @Test
@@ -82,6 +90,7 @@ class ClusterPageClusterTest {
     KubeCluster cluster = KubeCluster.shared();
     KubernetesClient k = cluster.client();
     String ns = cluster.newNamespace("page");
+    namespace = ns;
     String driver = ns + ".csi.juicefs.com";
     String node = ns + "-node";
     cluster.createNode(node);
@@ -204,7 +213,12 @@ class ClusterPageClusterTest {
             Behaviors.empty(),
             "cluster-page-test",
             ConfigFactory.parseString("pekko.loglevel=WARNING"));
-    page = new ClusterPage(k, driver, later);
+    // With exactly the rights of the controller's manifest: a route that needs more gets 403s.
+    Path kubeconfig =
+        ManifestRbac.bind(
+            cluster, ns, Path.of("deploy/base/rbac-controller.yaml"), tmp.resolve("kubeconfig"));
+    controller = KubeClients.connect(kubeconfig.toString());
+    page = new ClusterPage(controller, driver, later);
     binding =
         Http.get(system)
             .newServerAt("127.0.0.1", 0)
