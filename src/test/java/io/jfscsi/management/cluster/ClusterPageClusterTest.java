@@ -30,6 +30,7 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Flow;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -233,9 +234,9 @@ class ClusterPageClusterTest {
         http.sendAsync(
             HttpRequest.newBuilder(URI.create(base + "/cluster/stream")).build(),
             HttpResponse.BodyHandlers.fromLineSubscriber(
-                new java.util.concurrent.Flow.Subscriber<String>() {
+                new Flow.Subscriber<String>() {
                   @Override
-                  public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+                  public void onSubscribe(Flow.Subscription s) {
                     s.request(Long.MAX_VALUE);
                   }
 

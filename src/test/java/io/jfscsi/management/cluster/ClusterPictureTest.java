@@ -1,6 +1,7 @@
 package io.jfscsi.management.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
@@ -19,9 +20,11 @@ import io.jfscsi.management.cluster.NodeReports.NodeReport;
 import io.jfscsi.runtime.kube.MountPodNames;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /** The cluster page's rules for "unhealthy now", and its grouping per node, on staged objects. */
@@ -36,7 +39,7 @@ class ClusterPictureTest {
   final List<PersistentVolumeClaim> claims =
       new ArrayList<>(List.of(claim("data", "juicefs-sc", "Bound", LONG_AGO)));
   final List<Pod> pods = new ArrayList<>();
-  final java.util.Map<String, NodeReport> reports = new java.util.TreeMap<>();
+  final Map<String, NodeReport> reports = new TreeMap<>();
 
   Sources sources() {
     return new Sources(DRIVER, classes, volumes, claims, pods, reports, NOW);
@@ -100,9 +103,9 @@ class ClusterPictureTest {
     assertThat(problems)
         .extracting(Problem::kind, Problem::severity)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("mount-pod-not-ready", "critical"),
-            org.assertj.core.groups.Tuple.tuple("mount-pod-restarting", "critical"),
-            org.assertj.core.groups.Tuple.tuple("mount-pod-restarted", "warning"));
+            tuple("mount-pod-not-ready", "critical"),
+            tuple("mount-pod-restarting", "critical"),
+            tuple("mount-pod-restarted", "warning"));
     assertThat(problems.get(1).what()).contains("CrashLoopBackOff", "4 restarts");
     assertThat(problems.get(2).what()).contains("restarted 1 time", "exit code 137");
     assertThat(problems)
@@ -155,7 +158,7 @@ class ClusterPictureTest {
     pods.add(mountPod("loop", "n1", "pvc-1", false, 4, "CrashLoopBackOff", null));
     pods.add(app("stuck", "n1", "Pending", false, LONG_AGO, "ContainerCreating"));
     Map<String, Object> one = ClusterPicture.of(sources(), p -> Optional.empty());
-    java.util.Collections.reverse(pods);
+    Collections.reverse(pods);
     Map<String, Object> two = ClusterPicture.of(sources(), p -> Optional.empty());
     assertThat(two).isEqualTo(one);
   }
