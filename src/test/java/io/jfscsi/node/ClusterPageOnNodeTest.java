@@ -19,7 +19,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
-import org.openqa.selenium.Dimension;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.support.ui.WebDriverWait;
@@ -162,14 +161,7 @@ class ClusterPageOnNodeTest {
         .as("kubelet's FailedMount event with the driver's refusal")
         .isNotEmpty();
     Chromium.screenshot(browser, "cluster-page-node-broken-secret");
-    browser.manage().window().setSize(new Dimension(390, 844));
-    Chromium.screenshot(browser, "cluster-page-node-phone");
-    Object overflow =
-        browser.executeScript(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth");
-    assertThat(((Number) overflow).intValue())
-        .as("no sideways scrolling on a phone")
-        .isLessThanOrEqualTo(0);
+    Chromium.onAPhone(browser, "cluster-page-node-phone");
   }
 
   private List<WebElement> problemsOf(String pv) {

@@ -1,10 +1,13 @@
 package io.jfscsi.testing;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import org.openqa.selenium.Dimension;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -47,6 +50,21 @@ public final class Chromium {
             .usingAnyFreePort()
             .build();
     return new ChromeDriver(service, options);
+  }
+
+  /**
+   * Sizes the window as a phone's (390 x 844), keeps a screenshot target/NAME.png, and fails if the
+   * page then scrolls sideways.
+   */
+  public static void onAPhone(ChromeDriver browser, String name) throws IOException {
+    browser.manage().window().setSize(new Dimension(390, 844));
+    screenshot(browser, name);
+    Object overflow =
+        browser.executeScript(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+    assertThat(((Number) overflow).intValue())
+        .as("no sideways scrolling on a phone-sized screen")
+        .isLessThanOrEqualTo(0);
   }
 
   /** Keeps a screenshot at target/NAME.png for a reviewer; returns where. */

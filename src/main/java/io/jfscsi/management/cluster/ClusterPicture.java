@@ -112,13 +112,31 @@ final class ClusterPicture {
       Map<String, String> labels =
           Optional.ofNullable(pod.getMetadata().getLabels()).orElse(Map.of());
       if (MountPodNames.APP.equals(labels.get(MountPodNames.APP_LABEL))) {
-        mountPods.add(pod);
+        if (!servesAnotherDriver(pod)) {
+          mountPods.add(pod);
+        }
       } else if (NodeReports.isNodePlugin(pod)) {
         plugins.add(pod);
       } else if (!claimsOf(pod).isEmpty()) {
         appPods.add(pod);
       }
     }
+  }
+
+  /**
+   * A Mount Pod of a PV another driver name serves (a second installation under another name) is
+   * not this driver's; one whose PV is gone is, and is shown.
+   */
+  private boolean servesAnotherDriver(Pod mountPod) {
+    Optional<String> label = label(mountPod, MountPodNames.VOLUME_ID_LABEL);
+    return label.isPresent()
+        && volumeOfMountPod(mountPod).isEmpty()
+        && in.volumes().stream()
+            .anyMatch(
+                pv ->
+                    pv.getSpec().getCsi() != null
+                        && MountPodNames.volumeLabel(pv.getSpec().getCsi().getVolumeHandle())
+                            .equals(label.get()));
   }
 
   /** The picture as maps and lists for JSON; verdicts and events from {@code doctor}. */

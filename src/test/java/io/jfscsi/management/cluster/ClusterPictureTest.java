@@ -154,6 +154,26 @@ class ClusterPictureTest {
   }
 
   @Test
+  void a_mount_pod_of_another_drivers_volume_is_not_shown_but_one_whose_volume_is_gone_is() {
+    volumes.add(
+        new PersistentVolumeBuilder(pv("other-pv", "default", "other"))
+            .editSpec()
+            .editCsi()
+            .withDriver("other.csi.juicefs.com")
+            .endCsi()
+            .endSpec()
+            .build());
+    pods.add(mountPod("theirs", "n1", "other-pv", false, 0, null, null));
+    pods.add(mountPod("orphan", "n1", "gone-pv", false, 0, null, null));
+    List<Problem> problems = ClusterPicture.problems(sources());
+    assertThat(problems)
+        .extracting(Problem::what)
+        .singleElement()
+        .asString()
+        .contains("default/orphan");
+  }
+
+  @Test
   void the_same_cluster_gives_the_same_picture() {
     pods.add(mountPod("loop", "n1", "pvc-1", false, 4, "CrashLoopBackOff", null));
     pods.add(app("stuck", "n1", "Pending", false, LONG_AGO, "ContainerCreating"));
