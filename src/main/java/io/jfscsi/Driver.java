@@ -16,11 +16,11 @@ import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
-import io.jfscsi.management.ClusterView;
 import io.jfscsi.management.DriverMetrics;
 import io.jfscsi.management.ManagementContext;
 import io.jfscsi.management.ManagementServer;
 import io.jfscsi.management.ManagementSettings;
+import io.jfscsi.management.cluster.ClusterPage;
 import io.jfscsi.mount.ClientRecovered;
 import io.jfscsi.mount.MountSettings;
 import io.jfscsi.mount.NodeGuardian;
@@ -234,8 +234,17 @@ public final class Driver implements AutoCloseable {
                 builtin -> {
                   metrics.provisionerLeader(builtin::leading);
                   if (management != null) {
-                    ManagementContext.get(system)
-                        .clusterView(new ClusterView(builtin.client(), c.getString("driver-name")));
+                    ClusterPage page =
+                        new ClusterPage(builtin.client(), c.getString("driver-name"));
+                    ManagementContext.get(system).clusterPage(page);
+                    CoordinatedShutdown.get(system)
+                        .addTask(
+                            CoordinatedShutdown.PhaseServiceUnbind(),
+                            "cluster-page",
+                            () -> {
+                              page.close();
+                              return CompletableFuture.completedFuture(Done.getInstance());
+                            });
                   }
                   CoordinatedShutdown.get(system)
                       .addTask(

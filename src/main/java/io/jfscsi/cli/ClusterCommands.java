@@ -1,7 +1,7 @@
 package io.jfscsi.cli;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.jfscsi.management.ClusterView;
+import io.jfscsi.management.cluster.ClusterView;
 import io.jfscsi.runtime.kube.KubeClients;
 import java.io.PrintWriter;
 import java.util.ArrayList;

@@ -152,6 +152,11 @@ public final class FactsCollector {
     if (s == null) {
       return new Facts.SecretFact(reference, Optional.empty());
     }
+    return new Facts.SecretFact(reference, Optional.of(values(s)));
+  }
+
+  /** A Secret's values, decoded; {@code stringData} over {@code data}, as the API server does. */
+  public static Map<String, String> values(Secret s) {
     Map<String, String> data = new HashMap<>();
     Optional.ofNullable(s.getData())
         .orElse(Map.of())
@@ -159,7 +164,7 @@ public final class FactsCollector {
             (k, v) ->
                 data.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
     Optional.ofNullable(s.getStringData()).orElse(Map.of()).forEach(data::put);
-    return new Facts.SecretFact(reference, Optional.of(data));
+    return data;
   }
 
   private static String when(Event e) {

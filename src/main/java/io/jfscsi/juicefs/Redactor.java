@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -51,6 +52,26 @@ public final class Redactor {
     // It came inside 'format-options', whose other values are shown.
     settings.sessionToken().map(SecretValue::reveal).ifPresent(found::add);
     settings.bucket().ifPresent(b -> found.addAll(urlPasswords(b)));
+    return of(found);
+  }
+
+  /**
+   * For text where only a Secret's values are at hand (a Mount Pod's log read by the controller):
+   * every value but those of {@link #NOT_SECRET} keys, and the passwords inside URL-shaped ones.
+   */
+  public static Redactor forSecrets(Map<String, String> secrets) {
+    Set<String> found = new LinkedHashSet<>();
+    secrets.forEach(
+        (k, v) -> {
+          if (!NOT_SECRET.contains(k) && v != null && !v.isEmpty()) {
+            found.add(v);
+            found.addAll(urlPasswords(v));
+          }
+        });
+    return of(found);
+  }
+
+  private static Redactor of(Set<String> found) {
     found.removeIf(v -> v == null || v.isEmpty());
     List<String> sorted = new ArrayList<>(found);
     // Longest first, so that a password inside a URL does not leave the rest of the URL behind.

@@ -1,5 +1,6 @@
 package io.jfscsi.management;
 
+import io.jfscsi.management.cluster.ClusterPage;
 import io.jfscsi.mount.NodeGuardian;
 import java.util.List;
 import java.util.Optional;
@@ -36,7 +37,7 @@ public final class ManagementContext implements Extension {
 
   private final AtomicReference<Hooks> hooks = new AtomicReference<>();
   private final AtomicBoolean csiServing = new AtomicBoolean();
-  private final AtomicReference<ClusterView> clusterView = new AtomicReference<>();
+  private final AtomicReference<ClusterPage> clusterPage = new AtomicReference<>();
   private final AtomicReference<Supplier<Optional<String>>> registrationRefusal =
       new AtomicReference<>(Optional::empty);
 
@@ -67,13 +68,13 @@ public final class ManagementContext implements Extension {
     return h;
   }
 
-  /** Serves {@code GET /cluster} from now on (cluster mode with the controller role). */
-  public void clusterView(ClusterView view) {
-    clusterView.set(view);
+  /** Serves {@code /cluster} and its page from now on (cluster mode with the controller role). */
+  public void clusterPage(ClusterPage page) {
+    clusterPage.set(page);
   }
 
-  Optional<ClusterView> clusterView() {
-    return Optional.ofNullable(clusterView.get());
+  Optional<ClusterPage> clusterPage() {
+    return Optional.ofNullable(clusterPage.get());
   }
 
   /** Where /ready learns whether kubelet refused the plugin registration (node role). */

@@ -10,6 +10,8 @@ import static org.apache.pekko.http.javadsl.server.Directives.pathPrefix;
 import static org.apache.pekko.http.javadsl.server.Directives.pathSingleSlash;
 import static org.apache.pekko.http.javadsl.server.Directives.respondWithHeader;
 
+import com.typesafe.config.Config;
+import io.jfscsi.management.cluster.ClusterPage;
 import io.jfscsi.mount.ClientView;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,7 +19,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 import org.apache.pekko.actor.ExtendedActorSystem;
@@ -46,8 +47,8 @@ import scala.util.Try;
  *       readiness checks; 200 {@code OK}, or 503 with the reason;
  *   <li>{@code GET /clients}: the clients of this node as a JSON array;
  *   <li>{@code GET /volumes/{id}}: one volume's clients and targets; 404 when none;
- *   <li>{@code GET /cluster}: the controller's view of the cluster ({@link ClusterView}); 404 in
- *       local mode;
+ *   <li>{@code GET /cluster}, {@code /cluster/page} and the rest of {@link ClusterPage}: the
+ *       controller's view of the cluster, as JSON and as a live page; 404 without it;
  *   <li>{@code GET /metrics}: Prometheus text;
  *   <li>{@code GET /}: the dashboard page.
  * </ul>
@@ -64,6 +65,8 @@ public final class ManagementRoutes implements ManagementRouteProvider {
   private final HealthChecks checks;
   private final Scheduler scheduler;
   private final String dashboard;
+  private final String clusterPageUrl;
+  private final String namespace;
 
   public ManagementRoutes(ExtendedActorSystem system) {
     this.context = ManagementContext.get(system);
@@ -74,6 +77,12 @@ public final class ManagementRoutes implements ManagementRouteProvider {
                 system.settings().config().getConfig("pekko.management.health-checks")));
     this.scheduler = Adapter.toTyped(system).scheduler();
     this.dashboard = resource("dashboard.html");
+    Config config = system.settings().config();
+    this.clusterPageUrl = setting(config, "jfs-csi.management.cluster-page-url");
+    this.namespace =
+        Optional.of(setting(config, "jfs-csi.kubernetes.namespace"))
+            .filter(n -> !n.isEmpty())
+            .orElse("kube-system");
   }
 
   @Override
@@ -85,14 +94,20 @@ public final class ManagementRoutes implements ManagementRouteProvider {
                 () ->
                     concat(
                         pathSingleSlash(
-                            () -> complete(HttpResponse.create().withEntity(HTML, dashboard))),
+                            () ->
+                                complete(
+                                    HttpResponse.create()
+                                        .withEntity(
+                                            HTML,
+                                            dashboard.replace(
+                                                "<!--cluster-page-->", clusterPageLink())))),
                         path("alive", () -> health(checks.aliveResult())),
                         path("ready", () -> ready(checks.readyResult())),
                         path(
                             "clients",
                             () -> withClients(views -> json(StatusCodes.OK, Json.clients(views)))),
                         pathPrefix("volumes", () -> path(PathMatchers.segment(), this::volume)),
-                        path("cluster", this::cluster),
+                        cluster(),
                         path(
                             "metrics",
                             () ->
@@ -125,29 +140,44 @@ public final class ManagementRoutes implements ManagementRouteProvider {
                 }));
   }
 
-  private Route cluster() {
-    Optional<ClusterView> view = context.clusterView();
-    if (view.isEmpty()) {
-      return json(
-          StatusCodes.NOT_FOUND,
-          Json.error(
-              "no cluster view: this driver runs without "
-                  + "Kubernetes or without the controller role"));
+  /**
+   * The node page's way to the cluster page: this driver's own when it has one, else the configured
+   * {@code jfs-csi.management.cluster-page-url}, else how to reach the controller's.
+   */
+  private String clusterPageLink() {
+    if (context.clusterPage().isPresent()) {
+      return "<a href=\"/cluster/page\">cluster page</a>";
     }
-    // Blocks on the API server: on a thread of its own, never on a pool that others share.
-    CompletionStage<String> answer =
-        CompletableFuture.supplyAsync(
-            view.get()::json, task -> Thread.ofVirtual().name("cluster-view").start(task));
-    return onComplete(
-        answer,
-        (Try<String> t) ->
-            t.isSuccess()
-                ? json(StatusCodes.OK, t.get())
-                : json(
-                    StatusCodes.SERVICE_UNAVAILABLE,
-                    Json.error(
-                        "the API server did not answer: "
-                            + ClientViews.message(t.failed().get()))));
+    if (!clusterPageUrl.isEmpty()) {
+      return "<a href=\"" + escape(clusterPageUrl) + "\">cluster page</a>";
+    }
+    return "cluster page: on the controller (<code>kubectl -n "
+        + escape(namespace)
+        + " port-forward deploy/jfs-csi-controller 9560</code>, then"
+        + " http://localhost:9560/cluster/page)";
+  }
+
+  private static String escape(String text) {
+    return text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\"", "&quot;");
+  }
+
+  private Route cluster() {
+    return context
+        .clusterPage()
+        .map(ClusterPage::route)
+        .orElseGet(
+            () ->
+                pathPrefix(
+                    "cluster",
+                    () ->
+                        json(
+                            StatusCodes.NOT_FOUND,
+                            Json.error(
+                                "no cluster view: this driver runs without "
+                                    + "Kubernetes or without the controller role"))));
   }
 
   private Route withClients(Function<List<ClientView>, Route> inner) {
@@ -212,6 +242,10 @@ public final class ManagementRoutes implements ManagementRouteProvider {
 
   private static Route json(StatusCode status, String body) {
     return complete(HttpResponse.create().withStatus(status).withEntity(JSON, body));
+  }
+
+  private static String setting(Config config, String path) {
+    return config.hasPath(path) ? config.getString(path) : "";
   }
 
   private static String resource(String name) {

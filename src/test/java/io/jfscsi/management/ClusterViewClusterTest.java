@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.management.cluster.ClusterView;
 import io.jfscsi.runtime.kube.MountPodNames;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;

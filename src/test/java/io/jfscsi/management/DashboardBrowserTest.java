@@ -2,12 +2,11 @@ package io.jfscsi.management;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.jfscsi.testing.Chromium;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -15,11 +14,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
-import org.openqa.selenium.OutputType;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
@@ -27,9 +23,6 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * driver. Keeps a screenshot at target/dashboard.png.
  */
 class DashboardBrowserTest {
-
-  static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-  static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
 
   @TempDir Path dir;
 
@@ -39,9 +32,7 @@ class DashboardBrowserTest {
   @BeforeEach
   void setUp() throws Exception {
     HostRequirements.requireFuse();
-    HostRequirements.require(
-        Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
-        "chromium and chromedriver (apt-get install chromium chromium-driver)");
+    Chromium.require();
     fixture = new DriverFixture(dir);
     Files.createDirectories(fixture.data.resolve("pvc-web"));
   }
@@ -54,35 +45,11 @@ class DashboardBrowserTest {
     fixture.close();
   }
 
-  static ChromeDriver chromium(Path profile) {
-    ChromeOptions options = new ChromeOptions();
-    options.setBinary(CHROMIUM.toFile());
-    // This network is closed: without these, Chromium's background connections hang.
-    options.addArguments(
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,900",
-        "--user-data-dir=" + profile);
-    ChromeDriverService service =
-        new ChromeDriverService.Builder()
-            .usingDriverExecutable(CHROMEDRIVER.toFile())
-            .usingAnyFreePort()
-            .build();
-    return new ChromeDriver(service, options);
-  }
-
   @Test
   void showsTheSharedClientWithBothTargetsLive() throws Exception {
     fixture.start();
     int port = fixture.driver().managementPort().orElseThrow();
-    browser = chromium(Files.createDirectories(dir.resolve("chromium-profile")));
+    browser = Chromium.start(Files.createDirectories(dir.resolve("chromium-profile")), 1400, 900);
     browser.get("http://127.0.0.1:" + port + "/");
     WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(20));
     wait.until(d -> d.findElement(By.id("status")).getText().startsWith("0 client(s)"));
@@ -116,12 +83,7 @@ class DashboardBrowserTest {
         .startsWith("1 client(s), 2 reference(s)");
     wait.until(d -> d.findElement(By.id("events")).getText().contains("appeared"));
 
-    File shot = browser.getScreenshotAs(OutputType.FILE);
-    Path kept = Path.of("target", "dashboard.png").toAbsolutePath();
-    Files.createDirectories(kept.getParent());
-    Files.copy(shot.toPath(), kept, StandardCopyOption.REPLACE_EXISTING);
-    System.out.println("dashboard screenshot: " + kept);
-    assertThat(Files.size(kept)).isGreaterThan(1000);
+    assertThat(Files.size(Chromium.screenshot(browser, "dashboard"))).isGreaterThan(1000);
 
     // A change while the page is open shows up in the table and in the recent changes.
     fixture.unpublish("pvc-web", b);

@@ -52,7 +52,7 @@ class MonitoringRulesTest {
 
   @Test
   void theRulesPassTheirPromtoolUnitTests() throws Exception {
-    assertThat(promtool("check", "rules", RULES.toString())).contains("SUCCESS: 6 rules found");
+    assertThat(promtool("check", "rules", RULES.toString())).contains("SUCCESS: 7 rules found");
     assertThat(promtool("test", "rules", RULE_TESTS.toString())).contains("SUCCESS");
   }
 
@@ -73,7 +73,7 @@ class MonitoringRulesTest {
         }
       }
     }
-    assertThat(alerts).hasSize(6);
+    assertThat(alerts).hasSize(7);
     assertThat(fired).isEqualTo(alerts);
   }
 
@@ -106,6 +106,9 @@ class MonitoringRulesTest {
           }
           if (l.group(1).equals("code")) {
             assertThat(Status.Code.valueOf(l.group(2))).as(s).isNotNull();
+          }
+          if (l.group(1).equals("result")) {
+            assertThat(l.group(2)).as(s).isIn("accepted", "refused");
           }
           if (l.group(1).equals("outcome")) {
             assertThat(l.group(2)).as(s).isIn("recovered", "failed");
@@ -196,6 +199,7 @@ class MonitoringRulesTest {
             Duration.ofMillis(3)));
     m.countKubernetesRequests(() -> Map.of("PATCH pods", 1L));
     m.provisionerLeader(() -> true);
+    m.configLoads(() -> false, () -> Map.of("accepted", 2L, "refused", 1L));
     Map<String, Set<String>> served = new HashMap<>();
     Pattern sample = Pattern.compile("([a-z_]+)(?:\\{(.*)})? \\S+");
     Pattern label = Pattern.compile("([a-z_]+)=\"");

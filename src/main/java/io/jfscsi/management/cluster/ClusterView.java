@@ -1,6 +1,5 @@
-package io.jfscsi.management;
+package io.jfscsi.management.cluster;
 
-import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -141,7 +140,7 @@ public final class ClusterView {
 
   private static Map<String, Object> appPod(Pod pod) {
     Map<String, Object> p = new LinkedHashMap<>();
-    p.put("pod", pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName());
+    p.put("pod", ClusterPicture.ref(pod));
     p.put("node", pod.getSpec().getNodeName());
     p.put("phase", pod.getStatus() == null ? null : pod.getStatus().getPhase());
     return p;
@@ -150,16 +149,8 @@ public final class ClusterView {
   private static Map<String, Object> mountPod(Pod pod) {
     Map<String, Object> p = appPod(pod);
     p.put("volumeId", pod.getMetadata().getLabels().get(MountPodNames.VOLUME_ID_LABEL));
-    List<ContainerStatus> statuses =
-        pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null
-            ? List.of()
-            : pod.getStatus().getContainerStatuses();
-    p.put(
-        "ready",
-        !statuses.isEmpty() && statuses.stream().allMatch(s -> Boolean.TRUE.equals(s.getReady())));
-    p.put(
-        "restarts",
-        statuses.stream().mapToInt(s -> Optional.ofNullable(s.getRestartCount()).orElse(0)).sum());
+    p.put("ready", ClusterPicture.ready(pod));
+    p.put("restarts", ClusterPicture.restarts(ClusterPicture.statuses(pod)));
     Map<String, String> annotations =
         Optional.ofNullable(pod.getMetadata().getAnnotations()).orElse(Map.of());
     p.put("references", PodReferences.targets(annotations).stream().sorted().toList());

@@ -1,0 +1,604 @@
+package io.jfscsi.management.cluster;
+
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import io.jfscsi.management.cluster.NodeReports.NodeReport;
+import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.PodReferences;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * One snapshot of the cluster as the cluster page shows it: the driver's StorageClasses, volumes,
+ * claims, app pods, Mount Pods and node plugins, grouped per node, and what is unhealthy right now.
+ * Pure: everything comes in {@link Sources}; the doctor's verdicts come through a function so that
+ * the rules here can be tested without an API server.
+ */
+final class ClusterPicture {
+
+  /**
+   * A claim or pod Pending, or a Mount Pod not Ready, counts as a problem after this long: a
+   * healthy start takes seconds (docs/performance.md, "On the real node": 2-8 s).
+   */
+  static final Duration GRACE = Duration.ofSeconds(20);
+
+  /** A Mount Pod whose client restarted within this window is shown as a warning. */
+  static final Duration RECENT_RESTART = Duration.ofMinutes(10);
+
+  /** Client states a node reports while the client's mounts are stale (the ClientDown alert's). */
+  static final Set<String> STALE_STATES = Set.of("BROKEN", "RESTARTING");
+
+  /** What the picture is made of. {@code reports} by node name. */
+  record Sources(
+      String driver,
+      List<StorageClass> classes,
+      List<PersistentVolume> volumes,
+      List<PersistentVolumeClaim> claims,
+      List<Pod> pods,
+      Map<String, NodeReport> reports,
+      Instant now) {}
+
+  /** Whom the doctor is asked about a problem: a pod or a claim. */
+  record DoctorSubject(boolean pod, String namespace, String name) {
+    @Override
+    public String toString() {
+      return (pod ? "pod " : "pvc ") + namespace + "/" + name;
+    }
+  }
+
+  /** A problem seen on the cluster; {@code subject} is what the doctor is asked, if anything. */
+  record Problem(
+      String severity,
+      String kind,
+      String node,
+      String volume,
+      String what,
+      Optional<DoctorSubject> subject) {}
+
+  private final Sources in;
+  private final Set<String> classes;
+  private final List<PersistentVolume> volumes;
+  private final Map<String, PersistentVolume> volumeByClaim = new LinkedHashMap<>();
+  private final Map<String, PersistentVolumeClaim> claims = new LinkedHashMap<>();
+  private final List<Pod> mountPods = new ArrayList<>();
+  private final List<Pod> plugins = new ArrayList<>();
+  private final List<Pod> appPods = new ArrayList<>();
+
+  private ClusterPicture(Sources in) {
+    this.in = in;
+    this.classes =
+        in.classes().stream()
+            .filter(sc -> in.driver().equals(sc.getProvisioner()))
+            .map(sc -> sc.getMetadata().getName())
+            .collect(Collectors.toCollection(TreeSet::new));
+    this.volumes =
+        in.volumes().stream()
+            .filter(
+                pv ->
+                    pv.getSpec().getCsi() != null
+                        && in.driver().equals(pv.getSpec().getCsi().getDriver()))
+            .sorted(Comparator.comparing(pv -> pv.getMetadata().getName()))
+            .toList();
+    for (PersistentVolume pv : volumes) {
+      Optional.ofNullable(pv.getSpec().getClaimRef())
+          .ifPresent(ref -> volumeByClaim.put(ref.getNamespace() + "/" + ref.getName(), pv));
+    }
+    for (PersistentVolumeClaim c : in.claims()) {
+      String key = ref(c);
+      boolean ours =
+          volumeByClaim.containsKey(key)
+              || classes.contains(Objects.toString(c.getSpec().getStorageClassName(), ""));
+      if (ours) {
+        claims.put(key, c);
+      }
+    }
+    for (Pod pod : in.pods()) {
+      Map<String, String> labels =
+          Optional.ofNullable(pod.getMetadata().getLabels()).orElse(Map.of());
+      if (MountPodNames.APP.equals(labels.get(MountPodNames.APP_LABEL))) {
+        if (!servesAnotherDriver(pod)) {
+          mountPods.add(pod);
+        }
+      } else if (NodeReports.isNodePlugin(pod)) {
+        plugins.add(pod);
+      } else if (!claimsOf(pod).isEmpty()) {
+        appPods.add(pod);
+      }
+    }
+  }
+
+  /**
+   * A Mount Pod of a PV another driver name serves (a second installation under another name) is
+   * not this driver's; one whose PV is gone is, and is shown.
+   */
+  private boolean servesAnotherDriver(Pod mountPod) {
+    Optional<String> label = label(mountPod, MountPodNames.VOLUME_ID_LABEL);
+    return label.isPresent()
+        && volumeOfMountPod(mountPod).isEmpty()
+        && in.volumes().stream()
+            .anyMatch(
+                pv ->
+                    pv.getSpec().getCsi() != null
+                        && MountPodNames.volumeLabel(pv.getSpec().getCsi().getVolumeHandle())
+                            .equals(label.get()));
+  }
+
+  /** The picture as maps and lists for JSON; verdicts and events from {@code doctor}. */
+  static Map<String, Object> of(
+      Sources in, Function<Problem, Optional<Map<String, Object>>> doctor) {
+    return new ClusterPicture(in).build(doctor);
+  }
+
+  /** The problems alone, in the order the page lists them (tests read these). */
+  static List<Problem> problems(Sources in) {
+    return new ClusterPicture(in).problems();
+  }
+
+  private Map<String, Object> build(Function<Problem, Optional<Map<String, Object>>> doctor) {
+    List<Problem> problems = problems();
+    Map<String, Object> view = new LinkedHashMap<>();
+    view.put("driver", in.driver());
+    view.put("generatedAt", in.now().toString());
+    List<Map<String, Object>> listed = new ArrayList<>();
+    for (Problem p : problems) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("severity", p.severity());
+      m.put("kind", p.kind());
+      m.put("node", p.node());
+      m.put("volume", p.volume());
+      m.put("what", p.what());
+      m.put("subject", p.subject().map(DoctorSubject::toString).orElse(null));
+      m.put("diagnosis", p.subject().isPresent() ? doctor.apply(p).orElse(null) : null);
+      listed.add(m);
+    }
+    view.put("problems", listed);
+    view.put("nodes", nodes(problems));
+    view.put("volumes", volumes(problems));
+    view.put("pendingClaims", pendingClaims());
+    view.put("storageClasses", storageClasses());
+    return view;
+  }
+
+  private List<Problem> problems() {
+    List<Problem> found = new ArrayList<>();
+    for (Map.Entry<String, NodeReport> e : in.reports().entrySet()) {
+      NodeReport r = e.getValue();
+      if (r.error().isPresent()) {
+        found.add(
+            new Problem(
+                "warning",
+                "node-plugin-unreachable",
+                e.getKey(),
+                null,
+                "the node plugin of "
+                    + e.getKey()
+                    + " did not answer "
+                    + r.url()
+                    + ": "
+                    + r.error().get()
+                    + " (its clients' health is unknown)",
+                Optional.empty()));
+      }
+      for (Map<String, Object> client : r.clients()) {
+        String state = String.valueOf(client.get("state"));
+        if (STALE_STATES.contains(state)) {
+          String volumeId = String.valueOf(client.get("volumeId"));
+          Optional<PersistentVolume> pv = volumeByHandle(volumeId);
+          int targets = client.get("targets") instanceof List<?> l ? l.size() : 0;
+          found.add(
+              new Problem(
+                  "critical",
+                  "stale-mount",
+                  e.getKey(),
+                  pv.map(v -> v.getMetadata().getName()).orElse(volumeId),
+                  "node "
+                      + e.getKey()
+                      + " reports the client of volume "
+                      + volumeId
+                      + " "
+                      + state
+                      + ": its "
+                      + targets
+                      + " mount"
+                      + (targets == 1 ? " is" : "s are")
+                      + " stale until it serves again"
+                      + Optional.ofNullable(client.get("lastError"))
+                          .map(err -> " (last error: " + err + ")")
+                          .orElse(""),
+                  pv.flatMap(this::claimSubject)));
+        }
+      }
+    }
+    for (Pod mp : mountPods) {
+      String node = mp.getSpec().getNodeName();
+      Optional<PersistentVolume> pv = volumeOfMountPod(mp);
+      String volume =
+          pv.map(v -> v.getMetadata().getName())
+              .orElse(label(mp, MountPodNames.VOLUME_ID_LABEL).orElse(null));
+      Optional<DoctorSubject> subject = pv.flatMap(this::claimSubject);
+      List<ContainerStatus> statuses = statuses(mp);
+      Optional<String> crashLoop =
+          statuses.stream()
+              .filter(
+                  s ->
+                      s.getState() != null
+                          && s.getState().getWaiting() != null
+                          && s.getState().getWaiting().getReason() != null)
+              .map(s -> s.getState().getWaiting().getReason())
+              .filter(r -> !r.equals("ContainerCreating") && !r.equals("PodInitializing"))
+              .findFirst();
+      int restarts = restarts(statuses);
+      if (mp.getMetadata().getDeletionTimestamp() != null) {
+        continue; // on its way out: Terminating is shown on its row
+      }
+      if (crashLoop.isPresent()) {
+        found.add(
+            new Problem(
+                "critical",
+                "mount-pod-restarting",
+                node,
+                volume,
+                "Mount Pod "
+                    + ref(mp)
+                    + " is waiting: "
+                    + crashLoop.get()
+                    + " ("
+                    + restarts
+                    + " restarts)",
+                subject));
+      } else if (!ready(mp) && olderThanGrace(mp.getMetadata().getCreationTimestamp())) {
+        found.add(
+            new Problem(
+                "critical",
+                "mount-pod-not-ready",
+                node,
+                volume,
+                "Mount Pod "
+                    + ref(mp)
+                    + " is "
+                    + Optional.ofNullable(mp.getStatus()).map(s -> s.getPhase()).orElse("Pending")
+                    + " and not Ready since "
+                    + mp.getMetadata().getCreationTimestamp(),
+                subject));
+      } else if (restarts > 0) {
+        Optional<Instant> last = lastTermination(statuses);
+        if (last.isPresent() && last.get().isAfter(in.now().minus(RECENT_RESTART))) {
+          found.add(
+              new Problem(
+                  "warning",
+                  "mount-pod-restarted",
+                  node,
+                  volume,
+                  "the client of Mount Pod "
+                      + ref(mp)
+                      + " restarted "
+                      + restarts
+                      + (restarts == 1 ? " time" : " times")
+                      + ", last at "
+                      + last.get()
+                      + lastExit(statuses),
+                  subject));
+        }
+      }
+    }
+    for (Pod pod : appPods) {
+      String phase = Optional.ofNullable(pod.getStatus()).map(s -> s.getPhase()).orElse("Pending");
+      if ("Pending".equals(phase) && olderThanGrace(pod.getMetadata().getCreationTimestamp())) {
+        String waiting =
+            statuses(pod).stream()
+                .filter(s -> s.getState() != null && s.getState().getWaiting() != null)
+                .map(s -> s.getState().getWaiting().getReason())
+                .filter(Objects::nonNull)
+                .findFirst()
+                .orElse(pod.getSpec().getNodeName() == null ? "not scheduled" : "Pending");
+        found.add(
+            new Problem(
+                "critical",
+                "pod-not-starting",
+                pod.getSpec().getNodeName(),
+                claimsOf(pod).stream()
+                    .map(volumeByClaim::get)
+                    .filter(Objects::nonNull)
+                    .map(v -> v.getMetadata().getName())
+                    .findFirst()
+                    .orElse(null),
+                "pod " + ref(pod) + " is " + waiting + " since " + creation(pod),
+                Optional.of(
+                    new DoctorSubject(
+                        true, pod.getMetadata().getNamespace(), pod.getMetadata().getName()))));
+      }
+    }
+    for (PersistentVolumeClaim c : claims.values()) {
+      String phase = Optional.ofNullable(c.getStatus()).map(s -> s.getPhase()).orElse("Pending");
+      if (!"Bound".equals(phase) && olderThanGrace(c.getMetadata().getCreationTimestamp())) {
+        found.add(
+            new Problem(
+                "critical",
+                "claim-not-bound",
+                null,
+                null,
+                "PVC "
+                    + ref(c)
+                    + " is "
+                    + phase
+                    + " since "
+                    + c.getMetadata().getCreationTimestamp(),
+                Optional.of(
+                    new DoctorSubject(
+                        false, c.getMetadata().getNamespace(), c.getMetadata().getName()))));
+      }
+    }
+    // Critical first, then by kind and what: a stable order, so an unchanged cluster gives an
+    // unchanged picture and the page is not redrawn for nothing.
+    found.sort(
+        Comparator.comparing((Problem p) -> !p.severity().equals("critical"))
+            .thenComparing(Problem::kind)
+            .thenComparing(Problem::what));
+    return found;
+  }
+
+  private List<Map<String, Object>> nodes(List<Problem> problems) {
+    Set<String> names = new TreeSet<>(in.reports().keySet());
+    mountPods.forEach(p -> Optional.ofNullable(p.getSpec().getNodeName()).ifPresent(names::add));
+    appPods.forEach(p -> Optional.ofNullable(p.getSpec().getNodeName()).ifPresent(names::add));
+    plugins.forEach(p -> Optional.ofNullable(p.getSpec().getNodeName()).ifPresent(names::add));
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (String name : names) {
+      Map<String, Object> node = new LinkedHashMap<>();
+      node.put("name", name);
+      Optional<Pod> plugin =
+          plugins.stream().filter(p -> name.equals(p.getSpec().getNodeName())).findFirst();
+      node.put("plugin", plugin.map(ClusterPicture::ref).orElse(null));
+      node.put("pluginReady", plugin.map(ClusterPicture::ready).orElse(false));
+      NodeReport report = in.reports().get(name);
+      node.put("page", report == null ? null : report.page());
+      node.put("reported", report != null && report.error().isEmpty());
+      node.put("clients", report == null ? List.of() : report.clients());
+      node.put(
+          "mountPods",
+          mountPods.stream()
+              .filter(p -> name.equals(p.getSpec().getNodeName()))
+              .sorted(Comparator.comparing(ClusterPicture::ref))
+              .map(this::mountPod)
+              .toList());
+      node.put(
+          "pods",
+          appPods.stream()
+              .filter(p -> name.equals(p.getSpec().getNodeName()))
+              .sorted(Comparator.comparing(ClusterPicture::ref))
+              .map(this::appPod)
+              .toList());
+      node.put("problems", problems.stream().filter(p -> name.equals(p.node())).count());
+      out.add(node);
+    }
+    return out;
+  }
+
+  private List<Map<String, Object>> volumes(List<Problem> problems) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (PersistentVolume pv : volumes) {
+      String name = pv.getMetadata().getName();
+      Map<String, Object> v = new LinkedHashMap<>();
+      v.put("pv", name);
+      v.put("volumeHandle", pv.getSpec().getCsi().getVolumeHandle());
+      v.put("phase", Optional.ofNullable(pv.getStatus()).map(s -> s.getPhase()).orElse(null));
+      v.put("storageClass", pv.getSpec().getStorageClassName());
+      String claim =
+          Optional.ofNullable(pv.getSpec().getClaimRef())
+              .map(r -> r.getNamespace() + "/" + r.getName())
+              .orElse(null);
+      v.put("claim", claim);
+      v.put(
+          "claimPhase",
+          Optional.ofNullable(claims.get(claim))
+              .map(c -> c.getStatus() == null ? null : c.getStatus().getPhase())
+              .orElse(null));
+      v.put(
+          "pods",
+          appPods.stream()
+              .filter(p -> claim != null && claimsOf(p).contains(claim))
+              .sorted(Comparator.comparing(ClusterPicture::ref))
+              .map(this::appPod)
+              .toList());
+      v.put(
+          "mountPods",
+          mountPods.stream()
+              .filter(mp -> volumeOfMountPod(mp).filter(pv::equals).isPresent())
+              .sorted(Comparator.comparing(ClusterPicture::ref))
+              .map(this::mountPod)
+              .toList());
+      v.put("problems", problems.stream().filter(p -> name.equals(p.volume())).count());
+      out.add(v);
+    }
+    return out;
+  }
+
+  private List<Map<String, Object>> pendingClaims() {
+    return claims.values().stream()
+        .filter(c -> c.getStatus() == null || !"Bound".equals(c.getStatus().getPhase()))
+        .map(
+            c -> {
+              Map<String, Object> m = new LinkedHashMap<>();
+              m.put("claim", ref(c));
+              m.put("storageClass", c.getSpec().getStorageClassName());
+              m.put("phase", c.getStatus() == null ? "Pending" : c.getStatus().getPhase());
+              m.put("since", c.getMetadata().getCreationTimestamp());
+              return m;
+            })
+        .toList();
+  }
+
+  private List<Map<String, Object>> storageClasses() {
+    return in.classes().stream()
+        .filter(sc -> classes.contains(sc.getMetadata().getName()))
+        .sorted(Comparator.comparing(sc -> sc.getMetadata().getName()))
+        .map(
+            sc -> {
+              Map<String, Object> c = new LinkedHashMap<>();
+              c.put("name", sc.getMetadata().getName());
+              c.put("reclaimPolicy", sc.getReclaimPolicy());
+              // Parameters name Secrets, never hold their values.
+              c.put(
+                  "parameters",
+                  new TreeMap<>(Optional.ofNullable(sc.getParameters()).orElse(Map.of())));
+              c.put("mountOptions", Optional.ofNullable(sc.getMountOptions()).orElse(List.of()));
+              return c;
+            })
+        .toList();
+  }
+
+  private Map<String, Object> appPod(Pod pod) {
+    Map<String, Object> p = new LinkedHashMap<>();
+    p.put("pod", ref(pod));
+    p.put("node", pod.getSpec().getNodeName());
+    p.put("phase", Optional.ofNullable(pod.getStatus()).map(s -> s.getPhase()).orElse(null));
+    p.put("ready", ready(pod));
+    p.put(
+        "volumes",
+        claimsOf(pod).stream()
+            .map(volumeByClaim::get)
+            .filter(Objects::nonNull)
+            .map(v -> v.getMetadata().getName())
+            .toList());
+    return p;
+  }
+
+  private Map<String, Object> mountPod(Pod pod) {
+    Map<String, Object> p = new LinkedHashMap<>();
+    p.put("pod", ref(pod));
+    p.put("node", pod.getSpec().getNodeName());
+    p.put("volume", volumeOfMountPod(pod).map(v -> v.getMetadata().getName()).orElse(null));
+    p.put("phase", Optional.ofNullable(pod.getStatus()).map(s -> s.getPhase()).orElse(null));
+    p.put("ready", ready(pod));
+    p.put("restarts", restarts(statuses(pod)));
+    Map<String, String> annotations =
+        Optional.ofNullable(pod.getMetadata().getAnnotations()).orElse(Map.of());
+    p.put("references", PodReferences.targets(annotations).size());
+    p.put("deleteAt", annotations.get(MountPodNames.DELETE_AT));
+    p.put("terminating", pod.getMetadata().getDeletionTimestamp() != null);
+    return p;
+  }
+
+  private Optional<PersistentVolume> volumeOfMountPod(Pod mp) {
+    Optional<String> label = label(mp, MountPodNames.VOLUME_ID_LABEL);
+    return label.flatMap(
+        l ->
+            volumes.stream()
+                .filter(
+                    pv ->
+                        MountPodNames.volumeLabel(pv.getSpec().getCsi().getVolumeHandle())
+                            .equals(l))
+                .findFirst());
+  }
+
+  private Optional<PersistentVolume> volumeByHandle(String handle) {
+    return volumes.stream()
+        .filter(pv -> handle.equals(pv.getSpec().getCsi().getVolumeHandle()))
+        .findFirst();
+  }
+
+  private Optional<DoctorSubject> claimSubject(PersistentVolume pv) {
+    return Optional.ofNullable(pv.getSpec().getClaimRef())
+        .map(r -> new DoctorSubject(false, r.getNamespace(), r.getName()));
+  }
+
+  /** The claims (ns/name) of the pod's PVC volumes that are this driver's. */
+  private List<String> claimsOf(Pod pod) {
+    if (pod.getSpec() == null || pod.getSpec().getVolumes() == null) {
+      return List.of();
+    }
+    String ns = pod.getMetadata().getNamespace();
+    return pod.getSpec().getVolumes().stream()
+        .filter(v -> v.getPersistentVolumeClaim() != null)
+        .map(v -> ns + "/" + v.getPersistentVolumeClaim().getClaimName())
+        .filter(claims::containsKey)
+        .toList();
+  }
+
+  private boolean olderThanGrace(String timestamp) {
+    return instant(timestamp).map(t -> t.plus(GRACE).isBefore(in.now())).orElse(true);
+  }
+
+  private static String creation(Pod pod) {
+    return pod.getMetadata().getCreationTimestamp();
+  }
+
+  private static Optional<Instant> instant(String timestamp) {
+    if (timestamp == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Instant.parse(timestamp));
+    } catch (DateTimeParseException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<Instant> lastTermination(List<ContainerStatus> statuses) {
+    return statuses.stream()
+        .filter(s -> s.getLastState() != null && s.getLastState().getTerminated() != null)
+        .map(s -> instant(s.getLastState().getTerminated().getFinishedAt()))
+        .flatMap(Optional::stream)
+        .max(Comparator.naturalOrder());
+  }
+
+  private static String lastExit(List<ContainerStatus> statuses) {
+    return statuses.stream()
+        .filter(s -> s.getLastState() != null && s.getLastState().getTerminated() != null)
+        .map(s -> s.getLastState().getTerminated())
+        .map(
+            t ->
+                " (exit code "
+                    + t.getExitCode()
+                    + Optional.ofNullable(t.getReason()).map(r -> ", " + r).orElse("")
+                    + ")")
+        .findFirst()
+        .orElse("");
+  }
+
+  private static Optional<String> label(Pod pod, String key) {
+    return Optional.ofNullable(pod.getMetadata().getLabels()).map(l -> l.get(key));
+  }
+
+  static List<ContainerStatus> statuses(Pod pod) {
+    return pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null
+        ? List.of()
+        : pod.getStatus().getContainerStatuses();
+  }
+
+  static int restarts(List<ContainerStatus> statuses) {
+    return statuses.stream()
+        .mapToInt(s -> Optional.ofNullable(s.getRestartCount()).orElse(0))
+        .sum();
+  }
+
+  static boolean ready(Pod pod) {
+    List<ContainerStatus> statuses = statuses(pod);
+    return !statuses.isEmpty()
+        && statuses.stream().allMatch(s -> Boolean.TRUE.equals(s.getReady()));
+  }
+
+  static String ref(Pod pod) {
+    return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
+  }
+
+  static String ref(PersistentVolumeClaim c) {
+    return c.getMetadata().getNamespace() + "/" + c.getMetadata().getName();
+  }
+}
