@@ -107,6 +107,14 @@ public record VolumeSettings(
   }
 
   /**
+   * The Mount Pod's extra labels, annotations, service account, cache volumes and host paths, from
+   * the volume context (checked when these settings were parsed).
+   */
+  public MountPodKeys mountPodKeys() {
+    return MountPodKeys.parse(source.context());
+  }
+
+  /**
    * The object storage session token ({@code session-token} in {@code format-options}): a
    * credential, so it reaches {@code juicefs format} only as SESSION_TOKEN in its environment.
    */
