@@ -200,7 +200,7 @@ public final class MountPodBuilder {
             .withContainers(container)
             .withVolumes(volumes)
             .endSpec();
-    MountPodExtras.apply(spec, settings.mountPodKeys(), config);
+    MountPodExtras.apply(spec, settings, secret.name(), config);
     return spec.build();
   }
 

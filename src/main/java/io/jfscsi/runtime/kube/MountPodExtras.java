@@ -8,7 +8,9 @@ import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.MountPodKeys;
+import io.jfscsi.juicefs.VolumeSettings;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +22,8 @@ import java.util.Set;
  * parser refuses and which are put last here anyway), the service account, the priority class and
  * preemption policy, the emptyDir and CSI inline cache volumes (at {@code /var/jfsCache-emptyDir}
  * and {@code /var/jfsCache-inlineVolume-<i>}, which the {@code cache-dir} option then names), and
- * the host paths, each mounted at its own path.
+ * the host paths, each mounted at its own path; and the volume's RSA key as a file from the
+ * client's Secret.
  */
 final class MountPodExtras {
   private MountPodExtras() {}
@@ -70,7 +73,9 @@ final class MountPodExtras {
    * directory is mounted once), metadata, service account and scheduling settings. Labels and
    * annotations of the driver already on the pod win over the volume's.
    */
-  static void apply(PodBuilder pod, MountPodKeys keys, KubeRuntimeConfig config) {
+  static void apply(
+      PodBuilder pod, VolumeSettings settings, String secretName, KubeRuntimeConfig config) {
+    MountPodKeys keys = settings.mountPodKeys();
     var built = pod.build();
     var container = built.getSpec().getContainers().get(0);
     Set<String> mounted =
@@ -92,6 +97,28 @@ final class MountPodExtras {
               .endHostPath()
               .build());
       mounts.add(mount(name, path));
+    }
+    if (settings.encryptRsaKey().isPresent()) {
+      // From the client's Secret as a read-only file; never in the spec, as in the Go driver.
+      Path file = ClientCommand.RSA_KEY_IN_POD;
+      volumes.add(
+          new VolumeBuilder()
+              .withName("rsa-key")
+              .withNewSecret()
+              .withSecretName(secretName)
+              .addNewItem()
+              .withKey(MountPodSecret.RSA_KEY)
+              .withPath(file.getFileName().toString())
+              .withMode(0400)
+              .endItem()
+              .endSecret()
+              .build());
+      mounts.add(
+          new VolumeMountBuilder()
+              .withName("rsa-key")
+              .withMountPath(file.getParent().toString())
+              .withReadOnly(true)
+              .build());
     }
     pod.editSpec()
         .addAllToVolumes(volumes)

@@ -147,6 +147,50 @@ class MountPodExtrasTest {
         .hasMessageContaining("JUICEFS_MOUNT_PRIORITY_NAME");
   }
 
+  @Test
+  void the_rsa_key_is_a_file_from_the_clients_secret_and_the_passphrase_a_secret_reference() {
+    String pem =
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpodsecretkeybody\n-----END RSA PRIVATE KEY-----\n";
+    var src = source(Map.of(), List.of());
+    var secrets = new java.util.HashMap<>(src.secrets());
+    secrets.put("encrypt_rsa_key", pem);
+    secrets.put("passphrase", "pod-pass-phrase");
+    VolumeSettings s =
+        SettingsParser.parse(
+            new io.jfscsi.juicefs.VolumeSource(src.volumeId(), secrets, src.context(), List.of()));
+    ClientKey key = new ClientKey(s.volumeId(), s.clientHash());
+    MountPodSecret secret = MountPodSecret.of("the-secret", s);
+    Pod pod =
+        MountPodBuilder.build(
+            CONFIG,
+            new MountPodBuilder.Identity(
+                key, "p", MountPodNames.mountPath(CONFIG.mountRoot(), key, "abcdef")),
+            s,
+            secret);
+    assertThat(secret.data()).containsEntry("encrypt_rsa_key", pem);
+    Volume rsa = volume(pod, "rsa-key");
+    assertThat(rsa.getSecret().getSecretName()).isEqualTo("the-secret");
+    assertThat(rsa.getSecret().getItems().getFirst().getKey()).isEqualTo("encrypt_rsa_key");
+    assertThat(rsa.getSecret().getItems().getFirst().getPath()).isEqualTo("rsa-key.pem");
+    assertThat(rsa.getSecret().getItems().getFirst().getMode()).isEqualTo(0400);
+    assertThat(pod.getSpec().getContainers().getFirst().getVolumeMounts())
+        .anySatisfy(
+            m -> {
+              assertThat(m.getName()).isEqualTo("rsa-key");
+              assertThat(m.getMountPath()).isEqualTo("/root/.rsa");
+              assertThat(m.getReadOnly()).isTrue();
+            });
+    assertThat(command(pod)).contains("--encrypt-rsa-key=/root/.rsa/rsa-key.pem");
+    assertThat(pod.getSpec().getContainers().getFirst().getEnv())
+        .anySatisfy(
+            e -> {
+              assertThat(e.getName()).isEqualTo("JFS_RSA_PASSPHRASE");
+              assertThat(e.getValueFrom().getSecretKeyRef().getName()).isEqualTo("the-secret");
+            });
+    String spec = io.fabric8.kubernetes.client.utils.Serialization.asJson(pod);
+    assertThat(spec).doesNotContain("MIIEpodsecretkeybody", "pod-pass-phrase");
+  }
+
   private static Volume volume(Pod pod, String name) {
     return pod.getSpec().getVolumes().stream()
         .filter(v -> v.getName().equals(name))
