@@ -13,6 +13,7 @@ import io.jfscsi.juicefs.MountPodKeys;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Set;
 
@@ -126,9 +127,9 @@ final class MountPodExtras {
         .addAllToVolumeMounts(mounts)
         .endContainer()
         .endSpec();
-    var labels = new java.util.LinkedHashMap<>(keys.labels());
+    var labels = new LinkedHashMap<>(keys.labels());
     labels.putAll(built.getMetadata().getLabels());
-    var annotations = new java.util.LinkedHashMap<>(keys.annotations());
+    var annotations = new LinkedHashMap<>(keys.annotations());
     annotations.putAll(built.getMetadata().getAnnotations());
     pod.editMetadata().withLabels(labels).withAnnotations(annotations).endMetadata();
     keys.serviceAccount().ifPresent(sa -> pod.editSpec().withServiceAccountName(sa).endSpec());
