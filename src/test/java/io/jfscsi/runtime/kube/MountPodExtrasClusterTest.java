@@ -64,6 +64,7 @@ class MountPodExtrasClusterTest {
               Duration.ofSeconds(60),
               Duration.ofSeconds(10),
               Path.of("/var/lib/juicefs/volume"),
+              KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
               "Never");
       VolumeSettings s =
           SettingsParser.parse(
