@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Runs the driver until SIGTERM / SIGINT; flags override the HOCON configuration. */
@@ -57,8 +58,11 @@ final class ServeCommand implements Callable<Integer> {
               + "may be served (repeatable; replaces jfs-csi.local.allowed-roots)")
   List<String> localRoots;
 
+  @Mixin GoDriverFlags goFlags = new GoDriverFlags();
+
   @Override
   public Integer call() throws Exception {
+    goFlags.warn();
     Driver driver = Driver.start(config(), ConfiguredHost.parts(config()));
     CountDownLatch stopped = new CountDownLatch(1);
     driver.system().getWhenTerminated().thenRun(stopped::countDown);
@@ -76,6 +80,7 @@ final class ServeCommand implements Callable<Integer> {
 
   Config config() {
     Map<String, Object> overrides = new HashMap<>();
+    goFlags.addTo(overrides);
     if (endpoint != null) {
       overrides.put("jfs-csi.endpoint", endpoint);
     }

@@ -32,6 +32,9 @@ public record ClientCommand(String binary) {
   /** The variable {@code juicefs format} reads the session token from when it creates a volume. */
   public static final String SESSION_TOKEN_ENV = "SESSION_TOKEN";
 
+  /** The variable juicefs reads the RSA key's passphrase from (format and mount). */
+  public static final String PASSPHRASE_ENV = SecretSettings.PASSPHRASE_ENV;
+
   /** Flags whose value is a credential, in the spellings of CE and EE clients. */
   private static final Set<String> SECRET_FLAGS =
       Set.of(
@@ -54,6 +57,17 @@ public record ClientCommand(String binary) {
    * volume's storage to the defaults.
    */
   public List<String> formatArgs(VolumeSettings settings) {
+    return formatArgs(settings, RSA_KEY_IN_POD);
+  }
+
+  /** Where a Mount Pod finds the volume's RSA key (a Secret volume), as in the Go driver. */
+  public static final Path RSA_KEY_IN_POD = Path.of("/root/.rsa/rsa-key.pem");
+
+  /**
+   * {@code juicefs format}, with {@code --encrypt-rsa-key=<rsaKeyFile>} when the volume has an RSA
+   * key ({@code encrypt_rsa_key}): the caller writes the key there.
+   */
+  public List<String> formatArgs(VolumeSettings settings, Path rsaKeyFile) {
     requireJuiceFs(settings);
     List<String> argv = new ArrayList<>(List.of(binary, "format"));
     boolean noUpdate = settings.storage().isEmpty() || settings.bucket().isEmpty();
@@ -72,6 +86,9 @@ public record ClientCommand(String binary) {
                 argv.add(value.isEmpty() ? "--" + name : "--" + name + "=" + value);
               }
             });
+    if (settings.encryptRsaKey().isPresent()) {
+      argv.add("--encrypt-rsa-key=" + rsaKeyFile);
+    }
     argv.add(MetaPassword.split(settings.metaUrl().reveal()).url());
     argv.add(settings.fsName());
     return List.copyOf(argv);
@@ -122,6 +139,7 @@ public record ClientCommand(String binary) {
     settings.accessKey().ifPresent(k -> env.put("ACCESS_KEY", k.reveal()));
     settings.secretKey().ifPresent(k -> env.put("SECRET_KEY", k.reveal()));
     settings.sessionToken().ifPresent(t -> env.put(SESSION_TOKEN_ENV, t.reveal()));
+    settings.passphrase().ifPresent(p -> env.put(SecretSettings.PASSPHRASE_ENV, p.reveal()));
     MetaPassword.split(settings.metaUrl().reveal())
         .password()
         .ifPresent(p -> env.put(MetaPassword.ENV, p));

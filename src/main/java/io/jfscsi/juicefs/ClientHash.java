@@ -35,6 +35,9 @@ final class ClientHash {
     c.map("formatOptions", secret.formatOptions());
     c.map("envs", secret.envs());
     c.map("configs", secret.configs());
+    // Only when set, so that the hash of every volume without them stays what it was.
+    secret.encryptRsaKey().ifPresent(k -> c.field("encryptRsaKey", k.reveal()));
+    secret.passphrase().ifPresent(p -> c.field("passphrase", p.reveal()));
     // Options are sorted: the same set written in another order is the same client.
     c.list("mountOptions", mount.options().stream().sorted().toList());
     c.list("cacheDirs", mount.cacheDirs().stream().map(Path::toString).sorted().toList());

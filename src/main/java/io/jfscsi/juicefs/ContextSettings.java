@@ -13,8 +13,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * What a volume context (PV volumeAttributes, which carry the StorageClass parameters for dynamic
@@ -22,9 +20,8 @@ import org.slf4j.LoggerFactory;
  * the PV sees them), so messages may quote them.
  *
  * @param legacyMountOptions the old comma string {@code mountOptions}, if set
- * @param mountPodKeys Go driver keys that shape a Mount Pod but that this driver does not interpret
- *     (labels, annotations, service account, extra volumes): kept so that they still make a
- *     different client, as in the Go driver
+ * @param mountPodKeys the raw values of the {@link MountPodKeys} keys, for the settings hash (as in
+ *     the Go driver, a different value makes a different client)
  */
 record ContextSettings(
     String subPath,
@@ -35,8 +32,6 @@ record ContextSettings(
     Optional<String> cachePvc,
     Optional<String> legacyMountOptions,
     Map<String, String> mountPodKeys) {
-
-  private static final Logger LOG = LoggerFactory.getLogger(ContextSettings.class);
 
   static final String DELETE_DELAY = "juicefs/mount-delete-delay";
   static final String CLEAN_CACHE = "juicefs/clean-cache";
@@ -68,22 +63,14 @@ record ContextSettings(
           IMAGE,
           CACHE_PVC);
 
-  /** The Go driver's other {@code juicefs/*} keys: accepted so existing manifests still work. */
-  private static final Set<String> MOUNT_POD_KEYS =
-      Set.of(
-          "juicefs/mount-labels",
-          "juicefs/mount-annotations",
-          "juicefs/mount-service-account",
-          "juicefs/mount-cache-emptydir",
-          "juicefs/mount-cache-inline-volume",
-          "juicefs/host-path");
+  /** The Go driver's keys that shape the Mount Pod beyond its command ({@link MountPodKeys}). */
+  private static final Set<String> MOUNT_POD_KEYS = MountPodKeys.KEYS;
 
   static ContextSettings parse(Map<String, String> context) {
     Map<String, String> mountPodKeys = new TreeMap<>();
     for (Map.Entry<String, String> e : context.entrySet()) {
       String key = e.getKey();
       if (MOUNT_POD_KEYS.contains(key)) {
-        LOG.debug("volume context key '{}' is accepted but not used by jfs-csi", key);
         mountPodKeys.put(key, e.getValue());
       } else if (key.startsWith("juicefs/") && !USED.contains(key)) {
         throw Failure.invalid(
@@ -96,6 +83,7 @@ record ContextSettings(
                 + ")");
       }
     }
+    MountPodKeys.parse(context); // checked here; the Mount Pod builder reads it again
     return new ContextSettings(
         subPath(context.get("subPath")),
         deleteDelay(context.get(DELETE_DELAY)),

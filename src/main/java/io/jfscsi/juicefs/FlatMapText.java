@@ -44,47 +44,59 @@ final class FlatMapText {
 
   /** Parses {@code text}, the value of secret key {@code key}, keeping the order of entries. */
   static Map<String, String> parse(String key, String text) {
+    return parse("secret key", key, text);
+  }
+
+  /**
+   * Parses {@code text}, the value of {@code where} (e.g. "volume context key") {@code key};
+   * messages still never echo a name or a value from the text.
+   */
+  static Map<String, String> parse(String where, String key, String text) {
     Optional<Node> root;
     try {
       root = new Compose(SETTINGS).composeString(text);
     } catch (MarkedYamlEngineException e) {
       throw bad(
-          key, "it is not valid YAML or JSON" + e.getProblemMark().map(FlatMapText::at).orElse(""));
+          where,
+          key,
+          "it is not valid YAML or JSON" + e.getProblemMark().map(FlatMapText::at).orElse(""));
     } catch (YamlEngineException e) {
-      throw bad(key, "it is not valid YAML or JSON");
+      throw bad(where, key, "it is not valid YAML or JSON");
     }
     if (root.isEmpty()) {
       return Map.of();
     }
     if (!(root.get() instanceof MappingNode map)) {
-      throw bad(key, "it is not a map of names to values" + at(root.get()));
+      throw bad(where, key, "it is not a map of names to values" + at(root.get()));
     }
     Map<String, String> out = new LinkedHashMap<>();
     int entry = 0;
     for (NodeTuple tuple : map.getValue()) {
       entry++;
-      String where = "entry " + entry + at(tuple.getKeyNode());
-      String name = scalar(key, tuple.getKeyNode(), where, "name");
-      String value = scalar(key, tuple.getValueNode(), where, "value");
+      String at = "entry " + entry + at(tuple.getKeyNode());
+      String name = scalar(where, key, tuple.getKeyNode(), at, "name");
+      String value = scalar(where, key, tuple.getValueNode(), at, "value");
       if (name.isEmpty()) {
-        throw bad(key, where + " has an empty name");
+        throw bad(where, key, at + " has an empty name");
       }
       if (out.putIfAbsent(name, value) != null) {
-        throw bad(key, where + " repeats a name given earlier; give each name once");
+        throw bad(where, key, at + " repeats a name given earlier; give each name once");
       }
     }
     return Collections.unmodifiableMap(out);
   }
 
-  private static String scalar(String key, Node node, String where, String what) {
+  private static String scalar(String source, String key, Node node, String where, String what) {
     if (!(node instanceof ScalarNode scalar)) {
       throw bad(
+          source,
           key,
           where + " has a nested " + what + "; only a flat map of names to strings is supported");
     }
     ScalarStyle style = scalar.getScalarStyle();
     if (style == ScalarStyle.LITERAL || style == ScalarStyle.FOLDED) {
-      throw bad(key, where + " uses a YAML block scalar; write the " + what + " on one line");
+      throw bad(
+          source, key, where + " uses a YAML block scalar; write the " + what + " on one line");
     }
     boolean oneLine =
         node.getStartMark()
@@ -92,7 +104,9 @@ final class FlatMapText {
             .orElse(true);
     if (!oneLine) {
       throw bad(
-          key, where + " has a " + what + " over several lines; write each entry on one line");
+          source,
+          key,
+          where + " has a " + what + " over several lines; write each entry on one line");
     }
     return scalar.isPlain() && NULLS.contains(scalar.getValue()) ? "" : scalar.getValue();
   }
@@ -105,9 +119,10 @@ final class FlatMapText {
     return " at line " + (mark.getLine() + 1) + ", column " + (mark.getColumn() + 1);
   }
 
-  private static Failure bad(String key, String problem) {
+  private static Failure bad(String source, String key, String problem) {
     return Failure.invalid(
-        "secret key '"
+        source
+            + " '"
             + key
             + "' is not a flat map of strings: "
             + problem

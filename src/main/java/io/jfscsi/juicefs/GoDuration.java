@@ -11,7 +11,7 @@ import java.util.Optional;
  * {@code 1.5h}, {@code 500ms}, {@code 0}), because the Go driver's users already wrote their {@code
  * juicefs/mount-delete-delay} values that way and must not have to rewrite them.
  */
-final class GoDuration {
+public final class GoDuration {
   private GoDuration() {}
 
   private static final Map<String, BigInteger> NANOS_PER_UNIT =
@@ -81,6 +81,16 @@ final class GoDuration {
     // Go truncates fractional nanoseconds; so do we.
     long whole = total.toBigInteger().longValueExact();
     return Result.ok(Duration.ofNanos(negative ? -whole : whole));
+  }
+
+  /** {@code text} as a duration when it is a Go duration; why not, otherwise. */
+  public static Duration parseOrThrow(String text, String what) {
+    Result r = parse(text);
+    return r.duration()
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    what + " = '" + text + "' is not a Go duration: it " + r.problem()));
   }
 
   private static boolean isNumberChar(char c) {

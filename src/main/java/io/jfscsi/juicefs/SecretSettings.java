@@ -3,7 +3,6 @@ package io.jfscsi.juicefs;
 import io.jfscsi.Failure;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -25,7 +24,12 @@ record SecretSettings(
     Optional<SecretValue> secretKey,
     Map<String, String> formatOptions,
     Map<String, String> envs,
-    Map<String, String> configs) {
+    Map<String, String> configs,
+    Optional<SecretValue> encryptRsaKey,
+    Optional<SecretValue> passphrase) {
+
+  /** The variable JuiceFS reads the passphrase of an encrypted RSA key from. */
+  public static final String PASSPHRASE_ENV = "JFS_RSA_PASSPHRASE";
 
   private static final Logger LOG = LoggerFactory.getLogger(SecretSettings.class);
 
@@ -78,6 +82,10 @@ record SecretSettings(
         + envs.size()
         + ", configs="
         + configs.size()
+        + ", encryptRsaKey="
+        + encryptRsaKey.isPresent()
+        + ", passphrase="
+        + passphrase.isPresent()
         + "]";
   }
 
@@ -85,17 +93,6 @@ record SecretSettings(
     for (String key : secrets.keySet()) {
       if (!KNOWN.contains(key)) {
         LOG.debug("ignoring secret key '{}': jfs-csi does not use it", key);
-      }
-    }
-    // Silently formatting an unencrypted volume would be worse than refusing.
-    for (String unsupported : List.of("encrypt_rsa_key", "passphrase")) {
-      if (secrets.containsKey(unsupported) && !secrets.get(unsupported).isBlank()) {
-        throw Failure.invalid(
-            "secret key '"
-                + unsupported
-                + "' (volume encryption) is not "
-                + "supported yet; remove it, or encrypt with a key file through format-options "
-                + "encrypt-rsa-key on a node where the file exists");
       }
     }
     String name =
@@ -124,6 +121,8 @@ record SecretSettings(
 
     Map<String, String> envs = envs(secrets.get("envs"));
     Map<String, String> configs = configs(secrets.get("configs"));
+    Optional<SecretValue> rsaKey = encryptRsaKey(secrets.get("encrypt_rsa_key"), format);
+    Optional<SecretValue> passphrase = passphrase(secrets.get("passphrase"), envs);
     return new SecretSettings(
         name,
         new SecretValue(metaUrl),
@@ -133,7 +132,77 @@ record SecretSettings(
         secretKey.map(SecretValue::new),
         sorted(format),
         sorted(envs),
-        sorted(configs));
+        sorted(configs),
+        rsaKey,
+        passphrase);
+  }
+
+  /**
+   * The passphrase as juicefs gets it: the whole value (a passphrase may begin or end with a space)
+   * but for one trailing line break, as 'kubectl create secret --from-file' leaves it.
+   */
+  static Optional<String> passphraseText(String value) {
+    if (value == null) {
+      return Optional.empty();
+    }
+    String text = value.endsWith("\n") ? value.substring(0, value.length() - 1) : value;
+    return text.isEmpty() ? Optional.empty() : Optional.of(text);
+  }
+
+  /** The RSA key's PEM text as written, blank meaning absent. */
+  static Optional<String> rsaKeyText(String value) {
+    return value == null || value.isBlank() ? Optional.empty() : Optional.of(value);
+  }
+
+  /**
+   * The PEM text of the RSA private key that {@code juicefs format --encrypt-rsa-key} reads from a
+   * file; kept as written (line breaks included). Never quoted in a message.
+   */
+  private static Optional<SecretValue> encryptRsaKey(String value, Map<String, String> format) {
+    if (rsaKeyText(value).isEmpty()) {
+      return Optional.empty();
+    }
+    if (format.containsKey("encrypt-rsa-key")) {
+      throw Failure.invalid(
+          "secret key 'encrypt_rsa_key' and the format option 'encrypt-rsa-key' in"
+              + " 'format-options' are both set; keep only 'encrypt_rsa_key' (the key itself), which"
+              + " the driver writes to a file for juicefs format");
+    }
+    if (!value.contains("-----BEGIN ") || !value.contains("PRIVATE KEY-----")) {
+      throw Failure.invalid(
+          "secret key 'encrypt_rsa_key' is not a PEM private key: it must hold the text of the key"
+              + " file, from '-----BEGIN ... PRIVATE KEY-----' to its END line (e.g. from"
+              + " 'openssl genrsa -out key.pem -aes256 2048')");
+    }
+    if (value.indexOf('\0') >= 0) {
+      throw Failure.invalid("secret key 'encrypt_rsa_key' contains a NUL character");
+    }
+    return Optional.of(new SecretValue(value));
+  }
+
+  /**
+   * The passphrase of the RSA key, which juicefs reads as JFS_RSA_PASSPHRASE (the Go driver's docs
+   * put it in 'envs' under that name; both work, and they must agree).
+   */
+  private static Optional<SecretValue> passphrase(String value, Map<String, String> envs) {
+    Optional<String> text = passphraseText(value);
+    if (text.isEmpty()) {
+      return Optional.empty();
+    }
+    String stripped = text.get();
+    if (stripped.indexOf('\0') >= 0 || stripped.indexOf('\n') >= 0) {
+      throw Failure.invalid(
+          "secret key 'passphrase' contains a line break or a NUL character, which an environment"
+              + " variable cannot carry to juicefs");
+    }
+    String fromEnvs = envs.get(PASSPHRASE_ENV);
+    if (fromEnvs != null && !fromEnvs.equals(stripped)) {
+      throw Failure.invalid(
+          "secret key 'passphrase' and '"
+              + PASSPHRASE_ENV
+              + "' in secret key 'envs' have different values; keep only one of them");
+    }
+    return Optional.of(new SecretValue(stripped));
   }
 
   /** Sorted, so that command lines built from the map are the same on every run. */

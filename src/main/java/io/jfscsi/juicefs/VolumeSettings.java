@@ -107,6 +107,29 @@ public record VolumeSettings(
   }
 
   /**
+   * The Mount Pod's extra labels, annotations, service account, cache volumes and host paths, from
+   * the volume context (checked when these settings were parsed).
+   */
+  public MountPodKeys mountPodKeys() {
+    return MountPodKeys.parse(source.context());
+  }
+
+  /**
+   * The RSA private key (secret key {@code encrypt_rsa_key}) that {@code juicefs format} encrypts a
+   * new volume with, read from a file the runtime writes (checked when these settings were parsed).
+   */
+  public Optional<SecretValue> encryptRsaKey() {
+    return SecretSettings.rsaKeyText(source.secrets().get("encrypt_rsa_key")).map(SecretValue::new);
+  }
+
+  /**
+   * The key's passphrase (secret key {@code passphrase}), given to juicefs as JFS_RSA_PASSPHRASE.
+   */
+  public Optional<SecretValue> passphrase() {
+    return SecretSettings.passphraseText(source.secrets().get("passphrase")).map(SecretValue::new);
+  }
+
+  /**
    * The object storage session token ({@code session-token} in {@code format-options}): a
    * credential, so it reaches {@code juicefs format} only as SESSION_TOKEN in its environment.
    */

@@ -382,6 +382,7 @@ class ManifestsTest {
             "/nodes:watch",
             "/pods:list", // GET /cluster, left in the base
             "/secrets:get",
+            "/secrets:patch",
             "coordination.k8s.io/leases@jfs-csi:get",
             "coordination.k8s.io/leases@jfs-csi:list",
             "coordination.k8s.io/leases@jfs-csi:watch",
@@ -418,6 +419,7 @@ class ManifestsTest {
             "/pods:list",
             "/events:create",
             "/secrets:get",
+            "/secrets:patch",
             "coordination.k8s.io/leases@jfs-csi:get",
             "coordination.k8s.io/leases@jfs-csi:create",
             "coordination.k8s.io/leases@jfs-csi:patch");

@@ -227,15 +227,65 @@ class SecretKeysTest {
     assertThat(s.fsName()).isEqualTo("myjfs");
   }
 
+  static final String PEM =
+      "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEsecretbody\n"
+          + "-----END RSA PRIVATE KEY-----\n";
+
   @Test
-  void encryption_keys_are_refused_rather_than_formatting_an_unencrypted_volume() {
-    assertThat(volume().secret("encrypt_rsa_key", "-----BEGIN RSA-----").refusal())
-        .contains("'encrypt_rsa_key'")
-        .contains("not supported")
-        .doesNotContain("BEGIN");
-    assertThat(volume().secret("passphrase", "hunter2-passphrase").refusal())
-        .contains("'passphrase'")
+  void an_rsa_key_is_formatted_from_a_file_and_its_passphrase_is_an_environment_variable() {
+    VolumeSettings s =
+        volume().secret("encrypt_rsa_key", PEM).secret("passphrase", "hunter2 pass\n").parse();
+    assertThat(s.encryptRsaKey()).map(SecretValue::reveal).contains(PEM);
+    assertThat(ClientCommand.DEFAULT.formatArgs(s))
+        .contains("--encrypt-rsa-key=/root/.rsa/rsa-key.pem")
+        .noneMatch(a -> a.contains("MIIE") || a.contains("hunter2"));
+    assertThat(ClientCommand.DEFAULT.formatArgs(s, java.nio.file.Path.of("/k/key.pem")))
+        .contains("--encrypt-rsa-key=/k/key.pem");
+    assertThat(ClientCommand.environment(s)).containsEntry("JFS_RSA_PASSPHRASE", "hunter2 pass");
+    assertThat(s.toString()).doesNotContain("MIIE", "hunter2");
+    // Without a key file, no flag; the passphrase alone still reaches mount (an encrypted volume).
+    VolumeSettings passOnly = volume().secret("passphrase", "hunter2").parse();
+    assertThat(ClientCommand.DEFAULT.formatArgs(passOnly)).noneMatch(a -> a.contains("rsa"));
+    assertThat(ClientCommand.environment(passOnly)).containsEntry("JFS_RSA_PASSPHRASE", "hunter2");
+  }
+
+  @Test
+  void the_rsa_key_and_passphrase_are_part_of_the_settings_hash() {
+    String plain = volume().parse().clientHash();
+    assertThat(volume().secret("encrypt_rsa_key", PEM).parse().clientHash()).isNotEqualTo(plain);
+    assertThat(volume().secret("passphrase", "x").parse().clientHash()).isNotEqualTo(plain);
+    assertThat(volume().secret("passphrase", "").parse().clientHash()).isEqualTo(plain);
+  }
+
+  @Test
+  void bad_encryption_keys_are_refused_without_their_values() {
+    assertThat(volume().secret("encrypt_rsa_key", "not-a-pem-hunter2").refusal())
+        .contains("'encrypt_rsa_key' is not a PEM private key")
         .doesNotContain("hunter2");
+    assertThat(
+            volume()
+                .secret("encrypt_rsa_key", PEM)
+                .secret("format-options", "encrypt-rsa-key=/etc/k.pem")
+                .refusal())
+        .contains("keep only 'encrypt_rsa_key'");
+    assertThat(
+            volume()
+                .secret("passphrase", "hunter2")
+                .secret("envs", "{JFS_RSA_PASSPHRASE: other-hunter3}")
+                .refusal())
+        .contains("different values")
+        .doesNotContain("hunter");
+    assertThat(volume().secret("passphrase", "a\nhunter2").refusal())
+        .contains("line break")
+        .doesNotContain("hunter2");
+    // The same passphrase in both places is fine, as the Go driver's docs put it in envs.
+    assertThat(
+            volume()
+                .secret("passphrase", "hunter2")
+                .secret("envs", "{JFS_RSA_PASSPHRASE: hunter2}")
+                .parse()
+                .passphrase())
+        .isPresent();
   }
 
   @Test

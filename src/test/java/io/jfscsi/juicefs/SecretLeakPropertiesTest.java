@@ -66,6 +66,16 @@ class SecretLeakPropertiesTest {
           new Placement("token", true, v -> volume().secret("metaurl", null).secret("token", v)),
           new Placement("passphrase", true, v -> volume().secret("passphrase", v)),
           new Placement(
+              "rsa key",
+              true,
+              v ->
+                  volume()
+                      .secret(
+                          "encrypt_rsa_key",
+                          "-----BEGIN RSA PRIVATE KEY-----\n"
+                              + v
+                              + "\n-----END RSA PRIVATE KEY-----")),
+          new Placement(
               "format value", false, v -> volume().secret("format-options", "trash-days=" + v)),
           new Placement(
               "format choice", false, v -> volume().secret("format-options", "compress=" + v)),

@@ -220,6 +220,19 @@ public final class ProvisioningLoop implements AutoCloseable {
         throw e;
       }
     }
+    if (SecretFinalizer.wanted(parameters)
+        && "Delete".equals(pv.getSpec().getPersistentVolumeReclaimPolicy())) {
+      try {
+        SecretFinalizer.add(client, secretRef.get());
+      } catch (KubernetesClientException e) {
+        // As the Go driver: the volume is provisioned; the finalizer is a safeguard.
+        log.warn(
+            "cannot add finalizer {} to secret {}: {}",
+            SecretFinalizer.NAME,
+            secretRef.get(),
+            plain(e));
+      }
+    }
     log.info(
         "claim {}/{}: volume {} provisioned at {}",
         pvc.getMetadata().getNamespace(),
@@ -247,15 +260,30 @@ public final class ProvisioningLoop implements AutoCloseable {
       Map<String, String> secrets = secret(deletionSecret(pv));
       this.<Done>ask(reply -> new VolumeProvisioner.Delete(name, subPath, secrets, reply));
     }
+    // Before the PV goes: a failure here is retried with the volume, which is still listed then.
+    SecretFinalizer.releaseUnlessUsed(
+        client, pv, deletionSecretOf(pv), volumes.getIndexer().list(), settings.driverName());
     client.persistentVolumes().withName(name).delete();
     log.info("volume {} deleted", name);
   }
 
-  private VolumeObjects.SecretRef deletionSecret(PersistentVolume pv) {
+  /** The secret the PV's deletion-secret annotations name, if they do. */
+  static Optional<VolumeObjects.SecretRef> deletionSecretOf(PersistentVolume pv) {
     Map<String, String> a = pv.getMetadata().getAnnotations();
-    if (a.containsKey(DELETION_SECRET_NAME) && a.containsKey(DELETION_SECRET_NAMESPACE)) {
-      return new VolumeObjects.SecretRef(
-          a.get(DELETION_SECRET_NAME), a.get(DELETION_SECRET_NAMESPACE));
+    if (a != null
+        && a.containsKey(DELETION_SECRET_NAME)
+        && a.containsKey(DELETION_SECRET_NAMESPACE)) {
+      return Optional.of(
+          new VolumeObjects.SecretRef(
+              a.get(DELETION_SECRET_NAME), a.get(DELETION_SECRET_NAMESPACE)));
+    }
+    return Optional.empty();
+  }
+
+  private VolumeObjects.SecretRef deletionSecret(PersistentVolume pv) {
+    Optional<VolumeObjects.SecretRef> ref = deletionSecretOf(pv);
+    if (ref.isPresent()) {
+      return ref.get();
     }
     throw Failure.precondition(
         "volume "

@@ -84,6 +84,13 @@ public final class VolumeObjects {
         && driverName.equals(pv.getSpec().getCsi().getDriver());
   }
 
+  /** The volume attributes of a CSI PV (empty when it has none). */
+  static Map<String, String> attributes(PersistentVolume pv) {
+    var csi = pv.getSpec().getCsi();
+    Map<String, String> a = csi == null ? null : csi.getVolumeAttributes();
+    return a == null ? Map.of() : a;
+  }
+
   /** The sub-directory of a PV of ours, from its volume attributes (the PV name if absent). */
   public static String subPath(PersistentVolume pv) {
     Map<String, String> attributes = pv.getSpec().getCsi().getVolumeAttributes();

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Configuration of {@link KubeMountRuntime} (the {@code jfs-csi.kubernetes} section, with the node
@@ -19,6 +20,7 @@ import java.util.Objects;
  * @param terminationGrace the Mount Pods' terminationGracePeriodSeconds
  * @param mountRoot the host directory under which Mount Pods mount (the same path inside)
  * @param configMap the name of the Go driver's global ConfigMap in {@code namespace}
+ * @param preemptionPolicy the preemption policy of Mount Pods ("" for the API server's default)
  */
 public record KubeRuntimeConfig(
     String nodeName,
@@ -29,7 +31,11 @@ public record KubeRuntimeConfig(
     Duration podReadyTimeout,
     Duration terminationGrace,
     Path mountRoot,
-    String configMap) {
+    String configMap,
+    String preemptionPolicy) {
+
+  /** What {@code JUICEFS_MOUNT_PREEMPTION_POLICY} may say, as in Kubernetes' PodSpec. */
+  static final Set<String> PREEMPTION_POLICIES = Set.of("", "PreemptLowerPriority", "Never");
 
   /** The Go driver's name of its global ConfigMap ({@code JUICEFS_CONFIG_NAME}). */
   public static final String DEFAULT_CONFIG_MAP = "juicefs-csi-driver-config";
@@ -53,7 +59,8 @@ public record KubeRuntimeConfig(
         podReadyTimeout,
         terminationGrace,
         mountRoot,
-        DEFAULT_CONFIG_MAP);
+        DEFAULT_CONFIG_MAP,
+        "");
   }
 
   public KubeRuntimeConfig {
@@ -71,6 +78,21 @@ public record KubeRuntimeConfig(
     if (podReadyTimeout.isNegative() || podReadyTimeout.isZero()) {
       throw new IllegalArgumentException("jfs-csi.kubernetes.pod-ready-timeout must be positive");
     }
+    if (!PREEMPTION_POLICIES.contains(preemptionPolicy)) {
+      throw new IllegalArgumentException(
+          "jfs-csi.kubernetes.preemption-policy (JUICEFS_MOUNT_PREEMPTION_POLICY) = '"
+              + preemptionPolicy
+              + "' is not a preemption policy: use PreemptLowerPriority, Never or \"\"");
+    }
+    if (!priorityClass.isEmpty()
+        && (priorityClass.length() > 253
+            || !priorityClass.matches(
+                "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"))) {
+      throw new IllegalArgumentException(
+          "jfs-csi.kubernetes.priority-class (JUICEFS_MOUNT_PRIORITY_NAME) = '"
+              + priorityClass
+              + "' is not a PriorityClass name (a lower-case DNS name), nor \"\" for none");
+    }
     mountRoot = mountRoot.toAbsolutePath().normalize();
   }
 
@@ -86,7 +108,8 @@ public record KubeRuntimeConfig(
         k.getDuration("pod-ready-timeout"),
         k.getDuration("termination-grace"),
         Path.of(c.getString("mount-root")),
-        k.getString("config-map"));
+        k.getString("config-map"),
+        k.getString("preemption-policy"));
   }
 
   public KubeRuntimeConfig withPodReadyTimeout(Duration timeout) {
@@ -99,6 +122,7 @@ public record KubeRuntimeConfig(
         timeout,
         terminationGrace,
         mountRoot,
-        configMap);
+        configMap,
+        preemptionPolicy);
   }
 }

@@ -200,9 +200,7 @@ public final class MountPodBuilder {
             .withContainers(container)
             .withVolumes(volumes)
             .endSpec();
-    if (!config.priorityClass().isEmpty()) {
-      spec.editSpec().withPriorityClassName(config.priorityClass()).endSpec();
-    }
+    MountPodExtras.apply(spec, settings, secret.name(), config);
     return spec.build();
   }
 
@@ -267,7 +265,18 @@ public final class MountPodBuilder {
           new VolumeMountBuilder().withName("cachedir-empty-dir").withMountPath(path).build());
       inContainer.add(path);
     }
-    boolean replaced = !pvcs.isEmpty() || emptyDir.isPresent() || !patchHostDirs.isEmpty();
+    // The volume's emptyDir and inline volumes; the ConfigMap's emptyDir wins over the volume's
+    // (both would be /var/jfsCache-emptyDir), as the ConfigMap wins in the Go driver.
+    MountPodExtras.CacheVolumes keyed =
+        MountPodExtras.caches(s.mountPodKeys(), emptyDir.isPresent());
+    volumes.addAll(keyed.volumes());
+    mounts.addAll(keyed.mounts());
+    inContainer.addAll(keyed.paths());
+    boolean replaced =
+        !pvcs.isEmpty()
+            || emptyDir.isPresent()
+            || !keyed.paths().isEmpty()
+            || !patchHostDirs.isEmpty();
     List<Path> hostDirs = new ArrayList<>();
     if (explicit || pvcs.isEmpty()) {
       List<Path> dirs =

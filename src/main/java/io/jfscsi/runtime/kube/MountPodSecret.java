@@ -38,6 +38,9 @@ public record MountPodSecret(
   /** Data key of the raw secret map (JSON), read back at load. */
   public static final String SOURCE_KEY = "jfs-csi-source";
 
+  /** Data key of the RSA private key, the Go driver's name for it. */
+  public static final String RSA_KEY = "encrypt_rsa_key";
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public static MountPodSecret of(String name, VolumeSettings s) {
@@ -65,6 +68,9 @@ public record MountPodSecret(
         s.secretKey().map(v -> new SecretValue(ref.put("secret-key", "SECRET_KEY", v.reveal())));
     s.sessionToken()
         .ifPresent(t -> ref.put("session-token", ClientCommand.SESSION_TOKEN_ENV, t.reveal()));
+    s.passphrase().ifPresent(p -> ref.put("passphrase", ClientCommand.PASSPHRASE_ENV, p.reveal()));
+    // A file, not a variable: the pod mounts this key through a Secret volume (MountPodExtras).
+    s.encryptRsaKey().ifPresent(k -> data.put(RSA_KEY, k.reveal()));
     Map<String, String> format = new LinkedHashMap<>();
     i = 0;
     for (Map.Entry<String, String> e : s.formatOptions().entrySet()) {

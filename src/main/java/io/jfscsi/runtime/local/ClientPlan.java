@@ -3,6 +3,7 @@ package io.jfscsi.runtime.local;
 import io.jfscsi.Failure;
 import io.jfscsi.Quoted;
 import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.SafeNames;
 import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.juicefs.VolumeSettings;
@@ -168,7 +169,42 @@ final class ClientPlan {
 
   private void format(
       ClientKey key, VolumeSettings settings, Redactor redactor, ClientLog clientLog) {
-    List<String> argv = juicefs().formatArgs(settings);
+    Path rsaKey = rsaKeyFile(key);
+    try {
+      settings.encryptRsaKey().ifPresent(k -> writeRsaKey(rsaKey, k.reveal()));
+      format(key, settings, rsaKey, redactor, clientLog);
+    } finally {
+      try {
+        Files.deleteIfExists(rsaKey);
+      } catch (IOException e) {
+        log.warn("cannot remove the RSA key file {}: {}", rsaKey, e.getMessage());
+      }
+    }
+  }
+
+  /**
+   * Where {@code juicefs format} reads the volume's RSA key from: a file of the client in a 0700
+   * directory of the state directory, 0600, there only while the format runs (the key is in the
+   * volume's metadata afterwards, and the client's mount needs only the passphrase).
+   */
+  Path rsaKeyFile(ClientKey key) {
+    return config.stateDir().resolve("keys").resolve(SafeNames.of(key) + ".pem");
+  }
+
+  private static void writeRsaKey(Path file, String pem) {
+    try {
+      FileModes.createPrivateDirectories(file.getParent());
+      Files.deleteIfExists(file);
+      FileModes.createPrivateFile(file);
+      Files.writeString(file, pem);
+    } catch (IOException e) {
+      throw Failure.internal("cannot write the volume's RSA key file " + file, e);
+    }
+  }
+
+  private void format(
+      ClientKey key, VolumeSettings settings, Path rsaKey, Redactor redactor, ClientLog clientLog) {
+    List<String> argv = juicefs().formatArgs(settings, rsaKey);
     long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
     String what = "juicefs format of volume " + key.volumeId();
     int status;

@@ -301,6 +301,48 @@ class BuiltinProvisionerClusterTest {
   }
 
   @Test
+  void secretFinalizerGuardsTheSecretUntilTheLastVolumeIsDeleted() throws Exception {
+    secret("fs-final", fs(driver.data));
+    String sc = storageClass("final", "Delete", "fs-final", Map.of("secretFinalizer", "true"));
+    PersistentVolume one = awaitBound(ns, claim(ns, "fin-one", sc, Map.of(), Map.of()));
+    PersistentVolume two = awaitBound(ns, claim(ns, "fin-two", sc, Map.of(), Map.of()));
+    assertThat(finalizersOf("fs-final")).containsExactly("juicefs.com/finalizer");
+    assertThat(one.getSpec().getCsi().getVolumeAttributes())
+        .containsEntry("secretFinalizer", "true");
+
+    kube.persistentVolumeClaims().inNamespace(ns).withName("fin-one").delete();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> kube.persistentVolumes().withName(one.getMetadata().getName()).get() == null);
+    assertThat(finalizersOf("fs-final"))
+        .as("another volume still needs the secret")
+        .containsExactly("juicefs.com/finalizer");
+
+    kube.persistentVolumeClaims().inNamespace(ns).withName("fin-two").delete();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> kube.persistentVolumes().withName(two.getMetadata().getName()).get() == null);
+    assertThat(finalizersOf("fs-final")).isEmpty();
+    assertThat(driver.data.resolve(two.getMetadata().getName())).doesNotExist();
+
+    // Retain never adds it (the Go driver's rule: no deletion will need the secret).
+    secret("fs-final-retain", fs(driver.data));
+    String retain =
+        storageClass(
+            "final-retain", "Retain", "fs-final-retain", Map.of("secretFinalizer", "true"));
+    PersistentVolume kept = awaitBound(ns, claim(ns, "fin-kept", retain, Map.of(), Map.of()));
+    assertThat(finalizersOf("fs-final-retain")).isEmpty();
+    kube.persistentVolumeClaims().inNamespace(ns).withName("fin-kept").delete();
+    kube.persistentVolumes().withName(kept.getMetadata().getName()).delete();
+  }
+
+  static List<String> finalizersOf(String secret) {
+    List<String> f =
+        kube.secrets().inNamespace(ns).withName(secret).get().getMetadata().getFinalizers();
+    return f == null ? List.of() : f;
+  }
+
+  @Test
   void aMissingSecretKeyIsAnEventOnTheClaimInPlainWordsWithoutSecretValues() throws Exception {
     secret("fs-broken", Map.of("name", "testfs", "secret-key", "TOPSECRET-VALUE-42"));
     String sc = storageClass("broken", "Delete", "fs-broken", Map.of());

@@ -222,6 +222,52 @@ class JuiceFsPathTest {
     assertThat(cache.resolve(UUID)).isDirectory();
   }
 
+  static final String PEM =
+      "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEpAIBAAKCAQEA-test-key\n"
+          + "-----END RSA PRIVATE KEY-----\n";
+
+  @Test
+  void theRsaKeyReachesFormatAsAPrivateFileOnlyWhileItRuns() throws Exception {
+    Path seen = base.resolve("seen");
+    String body =
+        """
+        for a in "$@"; do
+          case "$a" in --encrypt-rsa-key=*)
+            f="${a#--encrypt-rsa-key=}"
+            stat -c '%a %U' "$f" > SEEN.mode
+            stat -c '%a' "$(dirname "$f")" > SEEN.dirmode
+            cat "$f" > SEEN.key
+            echo "$f" > SEEN.path;;
+          esac
+        done
+        printf '%s' "$JFS_RSA_PASSPHRASE" > SEEN.pass
+        exit 0"""
+            .replace("SEEN", seen.toString());
+    LocalProcessRuntime rt =
+        new LocalProcessRuntime(config.withJuicefsBinary(fakeJuicefs(body)), new LinuxMounter());
+    VolumeSettings plain = TestVolumes.juicefs("vol-e", List.of());
+    var secrets = new java.util.HashMap<>(plain.source().secrets());
+    secrets.put("encrypt_rsa_key", PEM);
+    secrets.put("passphrase", "pass phrase 1\n");
+    VolumeSettings s =
+        io.jfscsi.juicefs.SettingsParser.parse(
+            new io.jfscsi.juicefs.VolumeSource("vol-e", secrets, java.util.Map.of(), List.of()));
+    RunningClient client =
+        rt.start(TestVolumes.keyOf(s), s, Optional.empty(), e -> {}).toCompletableFuture().join();
+
+    assertThat(Files.readString(Path.of(seen + ".key"))).isEqualTo(PEM);
+    assertThat(Path.of(seen + ".mode")).hasContent("600 root");
+    assertThat(Path.of(seen + ".dirmode")).hasContent("700");
+    Path keyFile = Path.of(Files.readString(Path.of(seen + ".path")).strip());
+    assertThat(keyFile.startsWith(config.stateDir())).as("in the state directory").isTrue();
+    assertThat(keyFile).as("removed once the format is done").doesNotExist();
+    assertThat(Path.of(seen + ".pass")).hasContent("pass phrase 1");
+    assertThat(Files.readAllLines(argvLog).getFirst()).contains("--encrypt-rsa-key=" + keyFile);
+    String clientLog = Files.readString(rt.logFileOf(client.key()));
+    assertThat(clientLog).doesNotContain("MIIEpAIBAAKCAQEA", "pass phrase 1");
+    rt.stop(client).toCompletableFuture().join();
+  }
+
   private void assertNoSecret(String text) {
     assertThat(text)
         .doesNotContain(

@@ -1,0 +1,134 @@
+package io.jfscsi.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.typesafe.config.Config;
+import csi.v1.NodeGetInfoRequest;
+import io.jfscsi.csi.CsiClient;
+import io.jfscsi.testing.HostRequirements;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The Go driver's flags, as its Helm chart writes them, on {@code jfs-csi serve}: mapped where they
+ * mean something, named in one warning where they do not, and the driver starts either way.
+ */
+class GoDriverFlagsTest {
+
+  /** The node DaemonSet's and the controller StatefulSet's args of the Go driver's Helm chart. */
+  static final List<String> HELM_ARGS =
+      List.of(
+          "--logtostderr",
+          "--nodeid=node-7",
+          "--v=5",
+          "--enable-manager=true",
+          "--leader-election",
+          "--leader-election-namespace=kube-system",
+          "--leader-election-lease-duration=1m30s",
+          "--provisioner=true",
+          "--webhook=true",
+          "--cache-client-conf",
+          "--format-in-pod=true",
+          "--reconciler-interval=10");
+
+  private static ServeCommand parse(List<String> args) {
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve).parseArgs(args.toArray(String[]::new));
+    return serve;
+  }
+
+  @Test
+  void the_flags_that_mean_something_here_set_the_same_settings() {
+    Config c = parse(HELM_ARGS).config();
+    assertThat(c.getString("jfs-csi.node-id")).isEqualTo("node-7");
+    assertThat(c.getString("jfs-csi.controller.provisioner")).isEqualTo("builtin");
+    assertThat(c.getDuration("jfs-csi.controller.leader-election.lease-duration"))
+        .isEqualTo(Duration.ofSeconds(90));
+    assertThat(parse(List.of("--by-process=true")).config().getString("jfs-csi.runtime"))
+        .isEqualTo("local");
+    assertThat(parse(List.of("--by-process")).config().getString("jfs-csi.runtime"))
+        .isEqualTo("local");
+    assertThat(
+            parse(List.of("--provisioner=false"))
+                .config()
+                .getString("jfs-csi.controller.provisioner"))
+        .isEqualTo("sidecar");
+  }
+
+  @Test
+  void the_others_are_named_in_one_list_with_what_to_use_instead() {
+    assertThat(parse(HELM_ARGS).goFlags.ignored())
+        .containsExactly(
+            "--v=5 (log level: JFS_CSI_LOG_LEVEL)",
+            "--leader-election-namespace=kube-system (the Lease is in"
+                + " jfs-csi.kubernetes.namespace)",
+            "--webhook=true (no sidecar mode)",
+            "--cache-client-conf=true (Enterprise Edition)",
+            "--format-in-pod=true (juicefs format always runs in the Mount Pod)",
+            "--reconciler-interval=10 (the Mount Pods are watched, not polled)");
+    assertThat(parse(List.of("--nodeid=n", "--logtostderr")).goFlags.ignored()).isEmpty();
+  }
+
+  @Test
+  void a_bad_lease_duration_and_an_unknown_flag_still_fail() {
+    assertThatThrownBy(() -> parse(List.of("--leader-election-lease-duration=soon")).config())
+        .hasMessageContaining("--leader-election-lease-duration = 'soon' is not a Go duration");
+    assertThatThrownBy(() -> parse(List.of("--no-such-flag")))
+        .isInstanceOf(CommandLine.UnmatchedArgumentException.class);
+  }
+
+  @Test
+  void serve_starts_with_the_helm_args_and_warns_once(@TempDir Path dir) throws Exception {
+    HostRequirements.requireRoot();
+    Path socket = dir.resolve("csi.sock");
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.jfscsi.cli.Main",
+                "serve",
+                "--endpoint=unix://" + socket,
+                "--roles=node",
+                "--kubelet-root=" + Files.createDirectories(dir.resolve("kubelet")),
+                "--mount-root=" + dir.resolve("mnt"),
+                "--state-dir=" + dir.resolve("state"),
+                "--by-process=true"));
+    command.addAll(HELM_ARGS);
+    Path out = dir.resolve("driver.log");
+    Process process =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    try (CsiClient csi = CsiClient.connect("unix://" + socket)) {
+      Awaitility.await()
+          .atMost(Duration.ofSeconds(60))
+          .ignoreExceptions()
+          .until(
+              () ->
+                  csi.node()
+                      .nodeGetInfo(NodeGetInfoRequest.getDefaultInstance())
+                      .getNodeId()
+                      .equals("node-7"));
+    } finally {
+      process.destroy();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+    List<String> warnings =
+        Files.readAllLines(out).stream()
+            .filter(l -> l.contains("flags of the JuiceFS CSI Driver (Go)"))
+            .toList();
+    assertThat(warnings).hasSize(1);
+    assertThat(warnings.getFirst())
+        .contains("--v=5", "--webhook=true", "--reconciler-interval=10")
+        .doesNotContain("--nodeid", "--provisioner", "--logtostderr", "--enable-manager");
+  }
+}
