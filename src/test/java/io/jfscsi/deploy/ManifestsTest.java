@@ -380,7 +380,11 @@ class ManifestsTest {
             "/nodes:get",
             "/nodes:list",
             "/nodes:watch",
-            "/pods:list", // GET /cluster, left in the base
+            // GET /cluster and the cluster page, left in the base
+            "/pods:get",
+            "/pods:list",
+            "/pods:watch",
+            "/pods/log:get",
             "/secrets:get",
             "/secrets:patch",
             "coordination.k8s.io/leases@jfs-csi:get",
@@ -398,8 +402,9 @@ class ManifestsTest {
    * claims and volumes, PV create and delete, one StorageClass and one Secret read by name ("get"
    * only: the Secret a StorageClass names in {@code csi.storage.k8s.io/provisioner-secret-*}, whose
    * metaurl reaches the file system; never listed or watched), events created, and its Lease in the
-   * driver namespace; for GET /cluster, StorageClasses and pods listed. The node's ServiceAccount
-   * gets what its Mount Pod runtime does.
+   * driver namespace; for GET /cluster and the cluster page, StorageClasses and pods listed and
+   * watched, pods' logs and Events read. The node's ServiceAccount gets what its Mount Pod runtime
+   * does.
    */
   @Test
   void rbac_is_least_privilege() {
@@ -416,8 +421,13 @@ class ManifestsTest {
             "/persistentvolumeclaims:watch",
             "storage.k8s.io/storageclasses:get",
             "storage.k8s.io/storageclasses:list",
+            "storage.k8s.io/storageclasses:watch",
+            "/pods:get",
             "/pods:list",
+            "/pods:watch",
+            "/pods/log:get",
             "/events:create",
+            "/events:list",
             "/secrets:get",
             "/secrets:patch",
             "coordination.k8s.io/leases@jfs-csi:get",
