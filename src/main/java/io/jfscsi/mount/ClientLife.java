@@ -44,9 +44,9 @@ import org.slf4j.Logger;
  * What every state of one {@link MountActor} shares: its ports, its targets, its stash and timers,
  * the few facts that outlive a state (the restart backoff, the last error, the recorded exit time),
  * and the handling that is the same in every state. The states themselves are {@link
- * ClientStarting}, {@link ClientServing} and {@link ClientStopping}; each passes what only it knows
- * as parameters; the calls that wait for a client are in {@link WaitingCalls}. Called only from the
- * actor's mailbox, so it needs no lock.
+ * ClientStarting}, {@link ClientServing}, {@link ClientDraining} and {@link ClientStopping}; each
+ * passes what only it knows as parameters; the calls that wait for a client are in {@link
+ * WaitingCalls}. Called only from the actor's mailbox, so it needs no lock.
  */
 final class ClientLife {
 
