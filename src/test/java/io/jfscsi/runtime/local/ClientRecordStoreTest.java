@@ -577,18 +577,18 @@ class ClientRecordStoreTest {
             base.deleteAt(),
             base.running());
 
-    String text = ClientRecordStore.encode(r);
+    String text = RecordFile.encode(r);
     assertThat(text.chars().allMatch(c -> c == '\n' || (c >= 0x20 && c < 0x7f)))
         .as("ASCII: " + text)
         .isTrue();
-    assertThat(ClientRecordStore.decode(text)).isEqualTo(withTargets(r, Set.of(), Set.of()));
+    assertThat(RecordFile.decode(text)).isEqualTo(withTargets(r, Set.of(), Set.of()));
     Properties p = new Properties();
     p.load(new StringReader(text));
     assertThat(p.getProperty("source.secret.tricky")).isEqualTo(secrets.get("tricky"));
 
     runtime().save(r);
     assertThat(runtime().load()).containsExactly(r);
-    assertThat(ClientRecordStore.encode(r)).as("stable bytes").isEqualTo(text);
+    assertThat(RecordFile.encode(r)).as("stable bytes").isEqualTo(text);
   }
 
   @Test
@@ -715,11 +715,11 @@ class ClientRecordStoreTest {
         saves, seconds, saves / seconds, seconds * 1e6 * clients / saves);
     ClientRecord r = record("pvc-x", targets);
     for (int i = 0; i < 20_000; i++) {
-      ClientRecordStore.encode(r);
+      RecordFile.encode(r);
     }
     long t0 = System.nanoTime();
     for (int i = 0; i < 100_000; i++) {
-      ClientRecordStore.encode(r);
+      RecordFile.encode(r);
     }
     System.out.printf("benchmark: encode %.2f us%n", (System.nanoTime() - t0) / 1e3 / 100_000);
     assertThat(store.load()).hasSize(clients);
