@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
  * LocalProcessRuntime}'s.
  */
 final class ClientStartup {
+  // Under the runtime's name: operators' filters and docs/operations.md name its start lines.
   private static final Logger log = LoggerFactory.getLogger(LocalProcessRuntime.class);
 
   private final LocalRuntimeConfig config;
