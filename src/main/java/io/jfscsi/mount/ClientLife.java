@@ -5,7 +5,7 @@ import io.jfscsi.Quoted;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
-import io.jfscsi.client.RecordChange.ReferenceRemoved;
+import io.jfscsi.client.RecordChange.TargetRemoved;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.ContainerRecovery;
@@ -211,7 +211,7 @@ final class ClientLife {
   boolean remove(RemoveTarget remove, Optional<RunningClient> client) {
     try {
       if (targets.unbind(remove.target())) {
-        runtime.record(new ReferenceRemoved(key, client, remove.target().toString()));
+        runtime.record(new TargetRemoved(key, client, remove.target().toString()));
       }
     } catch (MountException e) {
       answerHeld(remove.target());

@@ -2,8 +2,8 @@ package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
 import io.jfscsi.client.ClientExit;
-import io.jfscsi.client.RecordChange.ReferenceAdded;
-import io.jfscsi.client.RecordChange.ReferenceRemoved;
+import io.jfscsi.client.RecordChange.TargetAdded;
+import io.jfscsi.client.RecordChange.TargetRemoved;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountState;
@@ -123,8 +123,7 @@ final class ClientServing {
     StatusReply<Done> answer;
     try {
       var added =
-          new ReferenceAdded(
-              life.key, Optional.of(client), add.target().toString(), add.readOnly());
+          new TargetAdded(life.key, Optional.of(client), add.target().toString(), add.readOnly());
       life.targets.bind(
           add.target(), add.readOnly(), client.mountPath(), () -> life.runtime.record(added));
       answer = StatusReply.ack();
@@ -221,8 +220,7 @@ final class ClientServing {
     List<Path> gone = life.targets.dropUnpublished(life.runtime::podGone);
     gone.forEach(life::tellDropped);
     gone.forEach(
-        t ->
-            life.runtime.record(new ReferenceRemoved(life.key, Optional.of(client), t.toString())));
+        t -> life.runtime.record(new TargetRemoved(life.key, Optional.of(client), t.toString())));
     if (!gone.isEmpty()) {
       if (life.targets.isEmpty()) {
         return ClientDraining.beginExit(

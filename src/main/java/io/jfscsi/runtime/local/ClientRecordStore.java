@@ -38,9 +38,9 @@ import org.slf4j.LoggerFactory;
  *       atomically (temp file in the same directory, then rename): a reader or a driver crash sees
  *       the old one or the new one.
  *   <li>{@code <name>.targets.log}: the targets, as an append-only log of their changes, one
- *       checksummed line each (see {@link ReferenceLog}). A publish or an unpublish is one write
- *       (open with O_APPEND, write, close) to the client's own log: no inode is allocated or freed,
- *       no directory listed, nothing hashed but the new line.
+ *       checksummed line each (see {@link TargetLog}). A publish or an unpublish is one write (open
+ *       with O_APPEND, write, close) to the client's own log: no inode is allocated or freed, no
+ *       directory listed, nothing hashed but the new line.
  * </ul>
  *
  * <p>Why a log: with one tiny file per target, written as temp file + rename (the design before it,
@@ -87,12 +87,12 @@ final class ClientRecordStore {
   /** A client's files, as its last save left them. */
   private static final class Saved {
     final Path file;
-    final ReferenceLog targets;
+    final TargetLog targets;
 
     /** The record file's bytes, null if there is none. */
     byte[] bytes;
 
-    Saved(Path file, ReferenceLog targets, byte[] bytes) {
+    Saved(Path file, TargetLog targets, byte[] bytes) {
       this.file = file;
       this.targets = targets;
       this.bytes = bytes;
@@ -108,7 +108,7 @@ final class ClientRecordStore {
   }
 
   private static Path logOf(Path recordFile) {
-    return recordFile.resolveSibling(baseName(recordFile) + ReferenceLog.SUFFIX);
+    return recordFile.resolveSibling(baseName(recordFile) + TargetLog.SUFFIX);
   }
 
   private static String baseName(Path recordFile) {
@@ -123,18 +123,18 @@ final class ClientRecordStore {
         s = readSaved(record.key());
         saved.put(record.key(), s);
       }
-      List<ReferenceLog.Change> added = new ArrayList<>();
+      List<TargetLog.Change> added = new ArrayList<>();
       for (String target : record.targets()) {
         boolean readOnly = record.readOnlyTargets().contains(target);
         Boolean was = s.targets.readOnly(target);
         if (was == null || was != readOnly) {
-          added.add(new ReferenceLog.Change(target, readOnly));
+          added.add(new TargetLog.Change(target, readOnly));
         }
       }
-      List<ReferenceLog.Change> removed = new ArrayList<>();
+      List<TargetLog.Change> removed = new ArrayList<>();
       for (String target : s.targets.targets()) {
         if (!record.targets().contains(target)) {
-          removed.add(ReferenceLog.Change.removal(target));
+          removed.add(TargetLog.Change.removal(target));
         }
       }
       byte[] bytes = RecordFile.encode(record).getBytes(StandardCharsets.UTF_8);
@@ -174,14 +174,14 @@ final class ClientRecordStore {
         saved.put(key, s);
       }
       switch (change) {
-        case RecordChange.ReferenceAdded added -> {
+        case RecordChange.TargetAdded added -> {
           if (!Boolean.valueOf(added.readOnly()).equals(s.targets.readOnly(added.target()))) {
-            s.targets.write(List.of(new ReferenceLog.Change(added.target(), added.readOnly())));
+            s.targets.write(List.of(new TargetLog.Change(added.target(), added.readOnly())));
           }
         }
-        case RecordChange.ReferenceRemoved removed -> {
+        case RecordChange.TargetRemoved removed -> {
           if (s.targets.readOnly(removed.target()) != null) {
-            s.targets.write(List.of(ReferenceLog.Change.removal(removed.target())));
+            s.targets.write(List.of(TargetLog.Change.removal(removed.target())));
           }
         }
         case RecordChange.DeleteAtChanged exit -> {
@@ -219,7 +219,7 @@ final class ClientRecordStore {
       FileModes.createPrivateDirectories(dir);
     }
     Path file = fileOf(key);
-    ReferenceLog targets = ReferenceLog.open(logOf(file));
+    TargetLog targets = TargetLog.open(logOf(file));
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(file);
@@ -314,7 +314,7 @@ final class ClientRecordStore {
       return Optional.empty();
     }
     try {
-      Map<String, Boolean> live = ReferenceLog.read(logOf(file)).live();
+      Map<String, Boolean> live = TargetLog.read(logOf(file)).live();
       Set<String> targets = new HashSet<>();
       Set<String> readOnly = new HashSet<>();
       live.forEach(

@@ -20,10 +20,10 @@ import java.util.TreeMap;
 
 /**
  * The text of a client's record file ({@code <name>.properties}, format 3): everything of a {@link
- * ClientRecord} but its targets, which live in the client's {@link ReferenceLog}. Written line by
- * line here, not with {@link Properties#store}, sorted and without a date, so that an unchanged
- * record has the same bytes and {@link ClientRecordStore} need not write it; with the escapes
- * {@link Properties#load} reads back (every character outside printable ASCII as <code>
+ * ClientRecord} but its targets, which live in the client's {@link TargetLog}. Written line by line
+ * here, not with {@link Properties#store}, sorted and without a date, so that an unchanged record
+ * has the same bytes and {@link ClientRecordStore} need not write it; with the escapes {@link
+ * Properties#load} reads back (every character outside printable ASCII as <code>
  * &#92;uXXXX</code>, so the file is ASCII whatever the secrets hold).
  */
 final class RecordFile {
