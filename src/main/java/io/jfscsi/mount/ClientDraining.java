@@ -53,7 +53,8 @@ final class ClientDraining {
               }
               case RemoveTarget remove -> {
                 if (life.remove(remove, client) && life.targets.isEmpty()) {
-                  // The parent may have ignored the idle report while this call was on its way.
+                  // Idle again: the parent may have taken this actor back (a Stop answered
+                  // InUse) since the last report; a report too many finds it stopping already.
                   idleIfDue(life);
                 }
                 yield Behaviors.same();
