@@ -34,12 +34,12 @@ import org.apache.pekko.pattern.StatusReply;
  * stops clients that report themselves idle. At start it rebuilds one actor per client recorded by
  * an earlier driver.
  *
- * <p>It owns the routing table ({@link Routes}: target to client) and nothing else; each actor owns
- * its references. An {@link MountActor.Idle} report is answered with {@link MountActor.Stop} at
- * once, and the actor has the last word: a Stop that reaches it after a call that crossed the
- * report gave it work again is answered {@link MountActor.InUse}, and the guardian takes it back.
- * Calls for a client being stopped wait until it is gone or taken back. A failed actor is rebuilt
- * from its record ({@link Rebuilds}).
+ * <p>It owns the routing table ({@link Routes}: target to client), the clients it is stopping
+ * ({@link StoppingClients}) and when a failed actor is rebuilt from its record ({@link Rebuilds});
+ * each actor owns its targets. An {@link MountActor.Idle} report is answered with {@link
+ * MountActor.Stop} at once, and the actor has the last word: a Stop that reaches it after a call
+ * that crossed the report gave it work again is answered {@link MountActor.InUse}, and the guardian
+ * takes it back. Calls for a client being stopped wait until it is gone or taken back.
  */
 public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
