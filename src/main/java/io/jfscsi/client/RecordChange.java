@@ -21,7 +21,7 @@ public sealed interface RecordChange {
   ClientRecord applyTo(ClientRecord record);
 
   /** A target now references the client (a publish). */
-  record ReferenceAdded(
+  record TargetAdded(
       ClientKey key, Optional<RunningClient> running, String target, boolean readOnly)
       implements RecordChange {
     @Override
@@ -39,7 +39,7 @@ public sealed interface RecordChange {
   }
 
   /** A target no longer references the client (an unpublish, or its pod is gone). */
-  record ReferenceRemoved(ClientKey key, Optional<RunningClient> running, String target)
+  record TargetRemoved(ClientKey key, Optional<RunningClient> running, String target)
       implements RecordChange {
     @Override
     public ClientRecord applyTo(ClientRecord r) {

@@ -5,7 +5,7 @@ import io.jfscsi.Quoted;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
-import io.jfscsi.client.RecordChange.ReferenceRemoved;
+import io.jfscsi.client.RecordChange.TargetRemoved;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.ContainerRecovery;
@@ -44,9 +44,9 @@ import org.slf4j.Logger;
  * What every state of one {@link MountActor} shares: its ports, its targets, its stash and timers,
  * the few facts that outlive a state (the restart backoff, the last error, the recorded exit time),
  * and the handling that is the same in every state. The states themselves are {@link
- * ClientStarting}, {@link ClientServing} and {@link ClientStopping}; each passes what only it knows
- * as parameters; the calls that wait for a client are in {@link WaitingCalls}. Called only from the
- * actor's mailbox, so it needs no lock.
+ * ClientStarting}, {@link ClientServing}, {@link ClientDraining} and {@link ClientStopping}; each
+ * passes what only it knows as parameters; the calls that wait for a client are in {@link
+ * WaitingCalls}. Called only from the actor's mailbox, so it needs no lock.
  */
 final class ClientLife {
 
@@ -211,7 +211,7 @@ final class ClientLife {
   boolean remove(RemoveTarget remove, Optional<RunningClient> client) {
     try {
       if (targets.unbind(remove.target())) {
-        runtime.record(new ReferenceRemoved(key, client, remove.target().toString()));
+        runtime.record(new TargetRemoved(key, client, remove.target().toString()));
       }
     } catch (MountException e) {
       answerHeld(remove.target());

@@ -2,9 +2,8 @@ package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
 import io.jfscsi.client.ClientExit;
-import io.jfscsi.client.RecordChange.DeleteAtChanged;
-import io.jfscsi.client.RecordChange.ReferenceAdded;
-import io.jfscsi.client.RecordChange.ReferenceRemoved;
+import io.jfscsi.client.RecordChange.TargetAdded;
+import io.jfscsi.client.RecordChange.TargetRemoved;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountState;
@@ -14,12 +13,9 @@ import io.jfscsi.mount.MountActor.CheckReferences;
 import io.jfscsi.mount.MountActor.ClientDied;
 import io.jfscsi.mount.MountActor.Command;
 import io.jfscsi.mount.MountActor.ContainersDue;
-import io.jfscsi.mount.MountActor.ExitDue;
 import io.jfscsi.mount.MountActor.HungClientStopped;
-import io.jfscsi.mount.MountActor.Idle;
 import io.jfscsi.mount.MountActor.RemoveTarget;
 import io.jfscsi.mount.MountActor.Stats;
-import io.jfscsi.mount.MountActor.Stop;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,14 +27,12 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.pattern.StatusReply;
 
 /**
- * The states of a {@link MountActor} with a client up, or none needed: READY (targets are bound
- * from the client) and DRAINING (no target references the client; it waits for its delayed exit, or
- * has died or never started and may go, to {@link ClientStopping}). A file apart from {@link
- * ClientStarting} only to keep each file short.
+ * The READY state of a {@link MountActor}: targets are bound from a client that serves, whose
+ * health the reference check watches. Publishes and unpublishes are handled here; the last
+ * unpublish leads to {@link ClientDraining}, a death to {@link ClientStarting}.
  */
 final class ClientServing {
 
-  static final Object EXIT_TIMER = "delayed-exit";
   static final Object CONTAINERS_TIMER = "container-recovery";
   private static final Object HUNG_TIMER = "hung-confirmation";
 
@@ -97,7 +91,8 @@ final class ClientServing {
               case AddTarget add -> add(life, serving, add, false);
               case RemoveTarget remove -> {
                 if (life.remove(remove, Optional.of(client)) && life.targets.isEmpty()) {
-                  yield beginExit(life, serving, "the last reference was removed", Duration.ZERO);
+                  yield ClientDraining.beginExit(
+                      life, serving, "the last reference was removed", Duration.ZERO);
                 }
                 yield Behaviors.same();
               }
@@ -119,62 +114,16 @@ final class ClientServing {
             });
   }
 
-  /**
-   * No target references the client: it waits for its delayed exit ({@code serving} present), or it
-   * died or never started ({@code serving} empty) and a new reference starts it again.
-   */
-  private static Behavior<Command> draining(ClientLife life, Optional<Serving> serving) {
-    Optional<RunningClient> client = serving.map(Serving::client);
-    return Behaviors.receiveMessage(
-        command ->
-            switch (command) {
-              case AddTarget add when serving.isPresent() -> add(life, serving.get(), add, true);
-              case AddTarget add -> {
-                life.waiting.await(add, Optional.empty());
-                yield ClientStarting.start(
-                    life,
-                    Optional.empty(),
-                    Optional.empty(),
-                    Optional.empty(),
-                    "a new reference arrived");
-              }
-              case RemoveTarget remove -> {
-                if (life.remove(remove, client) && life.targets.isEmpty()) {
-                  // The parent may have ignored the idle report while this call was on its way.
-                  idleIfDue(life);
-                }
-                yield Behaviors.same();
-              }
-              case Stats stats -> {
-                life.stats(stats, false);
-                yield Behaviors.same();
-              }
-              case ClientDied died when serving.isPresent() -> died(life, serving.get(), died);
-              case ExitDue due -> {
-                if (life.deleteAt.isPresent() && life.now().isBefore(life.deleteAt.get())) {
-                  startExitTimer(life); // one step of a wait longer than the scheduler holds
-                } else {
-                  idleIfDue(life);
-                }
-                yield Behaviors.same();
-              }
-              case Stop stop when idle(life) -> ClientStopping.stop(life, client);
-              default -> life.otherwise(command, Shown.of(ClientState.DRAINING, client));
-            });
-  }
-
   // ---- publish and unpublish -------------------------------------------------------------
 
-  private static Behavior<Command> add(
-      ClientLife life, Serving serving, AddTarget add, boolean draining) {
+  static Behavior<Command> add(ClientLife life, Serving serving, AddTarget add, boolean draining) {
     RunningClient client = serving.client();
     // The parent hears of the reference before the caller does, so that a call the caller makes
     // after this answer is routed with the reference already confirmed or released.
     StatusReply<Done> answer;
     try {
       var added =
-          new ReferenceAdded(
-              life.key, Optional.of(client), add.target().toString(), add.readOnly());
+          new TargetAdded(life.key, Optional.of(client), add.target().toString(), add.readOnly());
       life.targets.bind(
           add.target(), add.readOnly(), client.mountPath(), () -> life.runtime.record(added));
       answer = StatusReply.ack();
@@ -197,14 +146,14 @@ final class ClientServing {
     add.replyTo().tell(answer);
     if (draining || (life.deleteAt.isPresent() && !life.targets.isEmpty())) {
       if (life.targets.isEmpty()) {
-        idleIfDue(life);
+        ClientDraining.idleIfDue(life);
         return Behaviors.same();
       }
-      return cancelExit(life, serving, "a new reference arrived");
+      return ClientDraining.cancelExit(life, serving, "a new reference arrived");
     }
     if (life.targets.isEmpty()) {
       // The publish that started this client failed: nothing references it.
-      return beginExit(life, serving, "the only publish failed", Duration.ZERO);
+      return ClientDraining.beginExit(life, serving, "the only publish failed", Duration.ZERO);
     }
     return Behaviors.same();
   }
@@ -271,11 +220,10 @@ final class ClientServing {
     List<Path> gone = life.targets.dropUnpublished(life.runtime::podGone);
     gone.forEach(life::tellDropped);
     gone.forEach(
-        t ->
-            life.runtime.record(new ReferenceRemoved(life.key, Optional.of(client), t.toString())));
+        t -> life.runtime.record(new TargetRemoved(life.key, Optional.of(client), t.toString())));
     if (!gone.isEmpty()) {
       if (life.targets.isEmpty()) {
-        return beginExit(
+        return ClientDraining.beginExit(
             life,
             serving,
             "references of targets that are no longer published were dropped",
@@ -285,7 +233,7 @@ final class ClientServing {
     return ready(life, serving);
   }
 
-  private static Behavior<Command> died(ClientLife life, Serving serving, ClientDied died) {
+  static Behavior<Command> died(ClientLife life, Serving serving, ClientDied died) {
     RunningClient client = serving.client();
     if (!ClientStarting.sameClient(client, died)) {
       return Behaviors.same(); // not ours
@@ -294,7 +242,7 @@ final class ClientServing {
     life.lastError = Optional.of(reason);
     life.log().warn("volume {}: client {} died: {}", life.key.volumeId(), client.handle(), reason);
     if (life.targets.isEmpty()) {
-      return giveUp(life, Optional.of(client), "the client died with no references");
+      return ClientDraining.giveUp(life, Optional.of(client), "the client died with no references");
     }
     life.restarts =
         life.restarts.afterRunning(
@@ -328,80 +276,5 @@ final class ClientServing {
             retries.delay().toMillis());
     life.timers.startSingleTimer(CONTAINERS_TIMER, new ContainersDue(), retries.delay());
     return serving.containersRetried(retries.next());
-  }
-
-  // ---- the way out -----------------------------------------------------------------------
-
-  /**
-   * No reference needs the dead (or never started) client: no restart, no delayed exit; the parent
-   * may stop this actor, which then lets the runtime clean up what the client left.
-   */
-  static Behavior<Command> giveUp(ClientLife life, Optional<RunningClient> dead, String reason) {
-    life.timers.cancel(ClientStarting.RESTART_TIMER);
-    life.timers.cancel(EXIT_TIMER);
-    dead.ifPresent(c -> life.deadClient = Optional.of(c));
-    life.enter(ClientState.DRAINING, reason);
-    life.parent.tell(new Idle(life.key));
-    return draining(life, Optional.empty());
-  }
-
-  /**
-   * The last reference is gone: exit, at once or after the delete delay (at least {@code atLeast}).
-   */
-  static Behavior<Command> beginExit(
-      ClientLife life, Serving serving, String reason, Duration atLeast) {
-    Optional<Instant> at =
-        DelayedExit.exitTime(life.volume.deleteDelay(), atLeast, life.deleteAt, life.now());
-    if (at.isEmpty()) {
-      life.enter(ClientState.DRAINING, reason);
-      life.parent.tell(new Idle(life.key));
-      return draining(life, Optional.of(serving));
-    }
-    life.deleteAt
-        .filter(recorded -> recorded.isAfter(at.get()))
-        .ifPresent(
-            recorded ->
-                life.log()
-                    .error(
-                        "volume {}: client {} has a recorded exit time {} beyond the "
-                            + "longest delete delay ({} days); it exits at {} instead",
-                        life.key.volumeId(),
-                        life.key,
-                        recorded,
-                        io.jfscsi.juicefs.VolumeSettings.MAX_DELETE_DELAY.toDays(),
-                        at.get()));
-    life.deleteAt = at;
-    life.runtime.record(new DeleteAtChanged(life.key, Optional.of(serving.client()), at));
-    life.enter(ClientState.DRAINING, reason + "; delayed exit at " + at.get());
-    startExitTimer(life);
-    return draining(life, Optional.of(serving));
-  }
-
-  private static void startExitTimer(ClientLife life) {
-    life.timers.startSingleTimer(
-        EXIT_TIMER, new ExitDue(), DelayedExit.nextStep(life.now(), life.deleteAt.orElseThrow()));
-  }
-
-  private static Behavior<Command> cancelExit(ClientLife life, Serving serving, String reason) {
-    life.timers.cancel(EXIT_TIMER);
-    life.deleteAt = Optional.empty();
-    life.runtime.record(
-        new DeleteAtChanged(life.key, Optional.of(serving.client()), Optional.empty()));
-    life.enter(ClientState.READY, reason + "; delayed exit cancelled");
-    return ready(life, serving);
-  }
-
-  /** Nothing references the client, nothing waits for it and no delayed exit is pending. */
-  private static boolean idle(ClientLife life) {
-    return life.targets.isEmpty()
-        && life.waiting.isEmpty()
-        && !life.timers.isTimerActive(EXIT_TIMER);
-  }
-
-  /** Tells the parent this client may go, unless a delayed exit is still running. */
-  private static void idleIfDue(ClientLife life) {
-    if (idle(life)) {
-      life.parent.tell(new Idle(life.key));
-    }
   }
 }

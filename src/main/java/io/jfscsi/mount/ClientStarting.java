@@ -176,7 +176,7 @@ final class ClientStarting {
     if (life.targets.isEmpty() && life.waiting.isEmpty()) {
       // A publish answered while this client started will be retried: leave it time to come.
       next =
-          ClientServing.beginExit(
+          ClientDraining.beginExit(
               life,
               serving,
               life.retryExpected
@@ -228,7 +228,7 @@ final class ClientStarting {
     if (life.targets.isEmpty()) {
       // Nobody depends on this client yet: fail the waiting publishes and go away.
       life.waiting.failAll(failure);
-      return ClientServing.giveUp(life, start.replaced(), "the client could not start");
+      return ClientDraining.giveUp(life, start.replaced(), "the client could not start");
     }
     life.waiting.failPublishes(failure);
     return life.waiting.unstashAll(scheduleRestart(life, start.replaced(), start.brokenSince()));
@@ -259,7 +259,7 @@ final class ClientStarting {
                 } else if (life.remove(remove, dead)
                     && life.targets.isEmpty()
                     && life.waiting.isEmpty()) {
-                  yield ClientServing.giveUp(
+                  yield ClientDraining.giveUp(
                       life, dead, "the last reference was removed while the client was down");
                 }
                 yield Behaviors.same();

@@ -35,8 +35,8 @@ import org.apache.pekko.pattern.StatusReply;
  * <p>This class holds the protocol and the factories; the behaviour is one per state of the client
  * ({@link ClientState}), written in Pekko's functional style so that what only one state knows is a
  * parameter of that state: {@link ClientStarting} (STARTING, RESTARTING, BROKEN: publishes wait in
- * the stash) and {@link ClientServing} (READY, DRAINING) and {@link ClientStopping}. What outlives
- * a state is in {@link ClientLife}.
+ * the stash), {@link ClientServing} (READY), {@link ClientDraining} (DRAINING) and {@link
+ * ClientStopping} (STOPPING). What outlives a state is in {@link ClientLife}.
  */
 public final class MountActor {
 

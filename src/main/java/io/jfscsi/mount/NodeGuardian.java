@@ -7,22 +7,16 @@ import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
 import io.jfscsi.client.SafeNames;
 import io.jfscsi.host.ContainerRecovery;
-import io.jfscsi.host.MountEntry;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -40,12 +34,11 @@ import org.apache.pekko.pattern.StatusReply;
  * stops clients that report themselves idle. At start it rebuilds one actor per client recorded by
  * an earlier driver.
  *
- * <p>It owns the routing table (target to client) and nothing else; each actor owns its references.
- * A route counts the publishes and unpublishes sent to the actor and not yet answered by its {@link
- * MountActor.TargetHeld} report; only the answer to the last of them may release the route, so a
- * report that crosses newer calls for the same target never loses them, and an idle report that
- * crosses a publish on its way is ignored. The actor has the last word: a {@link MountActor.Stop}
- * that reaches it after it got work again is answered {@link MountActor.InUse}, and the guardian
+ * <p>It owns the routing table ({@link Routes}: target to client), the clients it is stopping
+ * ({@link StoppingClients}) and when a failed actor is rebuilt from its record ({@link Rebuilds});
+ * each actor owns its targets. An {@link MountActor.Idle} report is answered with {@link
+ * MountActor.Stop} at once, and the actor has the last word: a Stop that reaches it after a call
+ * that crossed the report gave it work again is answered {@link MountActor.InUse}, and the guardian
  * takes it back. Calls for a client being stopped wait until it is gone or taken back.
  */
 public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
@@ -94,25 +87,11 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
 
   private final Map<ClientKey, ActorRef<MountActor.Command>> clients = new HashMap<>();
 
-  /** A client told to stop, and the calls for it that wait until it is gone or taken back. */
-  private record Stopping(ActorRef<MountActor.Command> actor, List<Command> waiting) {}
+  private final StoppingClients stopping = new StoppingClients();
 
-  private final Map<ClientKey, Stopping> stopping = new HashMap<>();
-
-  /** Where a target is routed, and how many calls for it the actor has not answered yet. */
-  private record Route(ClientKey key, int inFlight) {}
-
-  private final Map<Path, Route> routes = new HashMap<>();
+  private final Routes routes = new Routes();
+  private final Rebuilds rebuilds = new Rebuilds();
   private long generation;
-
-  /** When each client's actor was last rebuilt from its record after a failure. */
-  private final Map<ClientKey, Instant> rebuiltAt = new HashMap<>();
-
-  /** Clients whose actor failed again soon after a rebuild: left alone until a restart. */
-  private final Map<ClientKey, String> quarantined = new HashMap<>();
-
-  /** An actor that fails again this soon after its rebuild would only fail in a loop. */
-  static final Duration REBUILD_GRACE = Duration.ofMinutes(1);
 
   public static Behavior<Command> create(
       MountRuntime runtime,
@@ -158,45 +137,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
                 e);
       }
     }
-    unmountOrphans(records);
-  }
-
-  /**
-   * Binds of a recorded client's file system under the kubelet root that no record references: a
-   * publish cut short by a driver crash between its bind and its record, or an unpublish lost with
-   * the driver. Nothing else is touched: other drivers' mounts have other devices.
-   */
-  private void unmountOrphans(List<ClientRecord> records) {
-    Set<Path> clientMounts = new HashSet<>();
-    Set<Path> referenced = new HashSet<>();
-    for (ClientRecord r : records) {
-      r.running().ifPresent(c -> clientMounts.add(c.mountPath()));
-      r.targets().forEach(t -> referenced.add(Path.of(t)));
-    }
-    List<MountEntry> table = mounter.mounts();
-    Set<String> devices = new HashSet<>();
-    table.stream()
-        .filter(m -> clientMounts.contains(m.mountPoint()))
-        .forEach(m -> devices.add(m.device()));
-    for (MountEntry m : table) {
-      if (devices.contains(m.device())
-          && m.mountPoint().startsWith(settings.kubeletRoot())
-          && !referenced.contains(m.mountPoint())) {
-        try {
-          mounter.unmount(m.mountPoint());
-          getContext()
-              .getLog()
-              .warn(
-                  "unmounted {}: a bind of a client of this node that no "
-                      + "record references (publish or unpublish cut short by a driver crash)",
-                  m.mountPoint());
-        } catch (MountException e) {
-          getContext()
-              .getLog()
-              .error("cannot unmount the orphan bind {}: {}", m.mountPoint(), e.getMessage());
-        }
-      }
-    }
+    OrphanBinds.unmount(mounter, records, settings.kubeletRoot(), getContext().getLog());
   }
 
   private void recover(ClientRecord record) {
@@ -221,7 +162,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
         record.key(),
         MountActor.recovered(
             record, volume, targets, runtime, mounter, containers, settings, clock, reports));
-    targets.keySet().forEach(target -> routes.put(target, new Route(record.key(), 0)));
+    targets.keySet().forEach(target -> routes.recorded(target, record.key()));
     getContext().getLog().info("recovered client {} with {} targets", record.key(), targets.size());
   }
 
@@ -261,7 +202,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       case Unpublish u -> onUnpublish(u);
       case VolumeStats s -> onStats(s);
       case ListClients l -> l.replyTo().tell(List.copyOf(clients.values()));
-      case FromClient(MountActor.TargetHeld held) -> onTargetHeld(held);
+      case FromClient(MountActor.TargetHeld held) -> routes.settle(held);
       case FromClient(MountActor.Idle idle) -> onIdle(idle.key());
       case FromClient(MountActor.InUse inUse) -> onInUse(inUse.key());
       case ClientGone gone -> onClientGone(gone.key());
@@ -275,7 +216,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       p.replyTo().tell(StatusReply.error(refused));
       return;
     }
-    ClientKey routed = routedKey(p.target());
+    ClientKey routed = routes.keyOf(p.target());
     if (routed != null && !routed.equals(p.key())) {
       p.replyTo()
           .tell(
@@ -294,11 +235,11 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
                               + routed.volumeId())));
       return;
     }
-    if (stopping.containsKey(p.key())) {
-      stopping.get(p.key()).waiting().add(p);
+    if (stopping.hold(p.key(), p)) {
       return;
     }
-    if (quarantined.containsKey(p.key())) {
+    var quarantine = rebuilds.quarantine(p.key());
+    if (quarantine.isPresent()) {
       p.replyTo()
           .tell(
               StatusReply.error(
@@ -308,12 +249,12 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
                           + "volume "
                           + p.key().volumeId()
                           + " is quarantined: "
-                          + quarantined.get(p.key())
+                          + quarantine.get()
                           + "; restart the driver once the cause is fixed")));
       return;
     }
     ActorRef<MountActor.Command> client = clientFor(p.key(), p.settings());
-    sent(p.target(), p.key());
+    routes.sent(p.target(), p.key());
     client.tell(new MountActor.AddTarget(p.target(), p.readOnly(), p.replyTo()));
   }
 
@@ -324,7 +265,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       u.replyTo().tell(StatusReply.error(refused));
       return;
     }
-    ClientKey key = routedKey(u.target());
+    ClientKey key = routes.keyOf(u.target());
     if (key != null && !key.volumeId().equals(u.volumeId())) {
       // Another volume's target: unmounting it would take a volume away from a pod.
       u.replyTo()
@@ -340,14 +281,12 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
                           + " is)")));
       return;
     }
-    Stopping behind = waitingFor(key, u.target());
-    if (behind != null) {
-      behind.waiting().add(u);
+    if (stopping.holdBehind(key, u.target(), u)) {
       return;
     }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client != null) {
-      sent(u.target(), key);
+      routes.sent(u.target(), key);
       client.tell(new MountActor.RemoveTarget(u.target(), u.replyTo()));
       return;
     }
@@ -365,10 +304,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
   }
 
   private void onStats(VolumeStats s) {
-    ClientKey key = routedKey(s.target());
-    Stopping behind = waitingFor(key, s.target());
-    if (behind != null) {
-      behind.waiting().add(s);
+    ClientKey key = routes.keyOf(s.target());
+    if (stopping.holdBehind(key, s.target(), s)) {
       return;
     }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
@@ -387,89 +324,40 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     client.tell(new MountActor.Stats(s.target(), s.replyTo()));
   }
 
-  private void onTargetHeld(MountActor.TargetHeld held) {
-    Route route = routes.get(held.target());
-    if (route == null || !route.key().equals(held.key())) {
-      return; // the client was replaced since: its routes were dropped with it
-    }
-    int inFlight = held.answer() ? Math.max(0, route.inFlight() - 1) : route.inFlight();
-    if (inFlight == 0 && !held.held()) {
-      routes.remove(held.target());
-    } else {
-      // Held, or a newer call is on its way: that call's answer settles the route.
-      routes.put(held.target(), new Route(route.key(), inFlight));
-    }
-  }
-
-  /** Counts a publish or unpublish sent to the actor of {@code key} for {@code target}. */
-  private void sent(Path target, ClientKey key) {
-    Route route = routes.get(target);
-    routes.put(target, new Route(key, route == null ? 1 : route.inFlight() + 1));
-  }
-
   /**
-   * The stopping client a call for {@code target} must wait behind so that it keeps its order: the
-   * one it is routed to, or one that holds a publish of it (such a publish has no route yet).
+   * The actor may go. A call that crossed the report is in its mailbox ahead of the Stop, and the
+   * actor answers InUse then.
    */
-  private Stopping waitingFor(ClientKey routed, Path target) {
-    if (routed != null) {
-      return stopping.get(routed);
-    }
-    for (Stopping s : stopping.values()) {
-      if (s.waiting().stream().anyMatch(c -> c instanceof Publish p && p.target().equals(target))) {
-        return s;
-      }
-    }
-    return null;
-  }
-
-  private ClientKey routedKey(Path target) {
-    Route route = routes.get(target);
-    return route == null ? null : route.key();
-  }
-
-  private boolean routesTo(ClientKey key) {
-    return routes.values().stream().anyMatch(r -> r.key().equals(key));
-  }
-
   private void onIdle(ClientKey key) {
-    if (routesTo(key)) {
-      return; // a publish is on its way to it: it is not idle after all
-    }
     ActorRef<MountActor.Command> client = clients.remove(key);
     if (client != null) {
-      stopping.put(key, new Stopping(client, new ArrayList<>()));
-      client.tell(new MountActor.Stop());
+      stopping.stop(key, client);
     }
   }
 
   /** The actor refused to stop: it got work after its idle report. Take it back. */
   private void onInUse(ClientKey key) {
-    Stopping s = stopping.remove(key);
-    if (s != null) {
-      clients.put(key, s.actor());
-      s.waiting().forEach(this::handle);
-    }
+    stopping
+        .end(key)
+        .ifPresent(
+            s -> {
+              clients.put(key, s.actor());
+              s.waiting().forEach(this::handle);
+            });
   }
 
   private void onClientGone(ClientKey key) {
-    Stopping s = stopping.remove(key);
-    if (s != null) {
-      routes.values().removeIf(r -> r.key().equals(key));
-      s.waiting().forEach(this::handle);
+    var stopped = stopping.end(key);
+    if (stopped.isPresent()) {
+      routes.dropClient(key);
+      stopped.get().waiting().forEach(this::handle);
       return;
     }
     clients.remove(key);
-    routes.values().removeIf(r -> r.key().equals(key));
-    Instant now = clock.instant();
-    Instant last = rebuiltAt.get(key);
-    if (last != null && now.isBefore(last.plus(REBUILD_GRACE))) {
+    routes.dropClient(key);
+    var tooSoon = rebuilds.failed(key, clock.instant());
+    if (tooSoon.isPresent()) {
       // Rebuilding from the same record would fail the same way, over and over.
-      quarantined.put(
-          key,
-          "its actor failed again within "
-              + REBUILD_GRACE.toSeconds()
-              + " s of being rebuilt from its record");
       getContext()
           .getLog()
           .error(
@@ -477,7 +365,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
                   + "rebuilt from its record; the client is quarantined: its record, process and mounts "
                   + "are left as they are and its publishes fail until the driver restarts",
               key,
-              Duration.between(last, now).toMillis());
+              tooSoon.get().toMillis());
       return;
     }
     // The actor failed: its references are in the runtime's record, so rebuild it from there.
@@ -485,7 +373,6 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     getContext()
         .getLog()
         .error("the actor of client {} failed; rebuilding it from its record", key);
-    rebuiltAt.put(key, now);
     runtime.load().stream().filter(r -> r.key().equals(key)).findFirst().ifPresent(this::recover);
   }
 

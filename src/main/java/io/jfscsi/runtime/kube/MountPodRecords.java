@@ -82,7 +82,7 @@ final class MountPodRecords {
     write(
         change.key(),
         change.running(),
-        change instanceof RecordChange.ReferenceAdded,
+        change instanceof RecordChange.TargetAdded,
         annotations -> PodReferences.patch(annotations, change));
   }
 

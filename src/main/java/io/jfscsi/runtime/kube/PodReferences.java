@@ -111,14 +111,14 @@ public final class PodReferences {
   public static Map<String, String> patch(Map<String, String> current, RecordChange change) {
     Map<String, String> patch = new HashMap<>();
     switch (change) {
-      case RecordChange.ReferenceAdded added -> {
+      case RecordChange.TargetAdded added -> {
         String key = MountPodNames.referenceKey(added.target());
         if (!added.target().equals(current.get(key))) {
           patch.put(key, added.target());
         }
         readOnlyAfter(current, added.target(), added.readOnly(), patch);
       }
-      case RecordChange.ReferenceRemoved removed -> {
+      case RecordChange.TargetRemoved removed -> {
         String key = MountPodNames.referenceKey(removed.target());
         if (current.containsKey(key)) {
           patch.put(key, null);

@@ -3,11 +3,8 @@ package io.jfscsi.runtime.local;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.RecordChange;
-import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.SafeNames;
-import io.jfscsi.juicefs.VolumeSource;
 import java.io.IOException;
-import java.io.StringReader;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -22,15 +19,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,16 +33,14 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@code <name>.properties}: everything except the targets (how to start the client, its
- *       delayed exit, the client it last ran), format 3. It changes rarely, so it is rewritten only
- *       when its bytes differ from the last ones written, atomically (temp file in the same
- *       directory, then rename): a reader or a driver crash sees the old one or the new one. It is
- *       written line by line here, not with {@link Properties#store}, with the escapes {@link
- *       Properties#load} reads back (every character outside printable ASCII as <code>
- *       &#92;uXXXX</code>, so the file is ASCII whatever the secrets hold).
+ *       delayed exit, the client it last ran), in the text {@link RecordFile} writes. It changes
+ *       rarely, so it is rewritten only when its bytes differ from the last ones written,
+ *       atomically (temp file in the same directory, then rename): a reader or a driver crash sees
+ *       the old one or the new one.
  *   <li>{@code <name>.targets.log}: the targets, as an append-only log of their changes, one
- *       checksummed line each (see {@link ReferenceLog}). A publish or an unpublish is one write
- *       (open with O_APPEND, write, close) to the client's own log: no inode is allocated or freed,
- *       no directory listed, nothing hashed but the new line.
+ *       checksummed line each (see {@link TargetLog}). A publish or an unpublish is one write (open
+ *       with O_APPEND, write, close) to the client's own log: no inode is allocated or freed, no
+ *       directory listed, nothing hashed but the new line.
  * </ul>
  *
  * <p>Why a log: with one tiny file per target, written as temp file + rename (the design before it,
@@ -84,8 +75,6 @@ import org.slf4j.LoggerFactory;
 final class ClientRecordStore {
   private static final Logger log = LoggerFactory.getLogger(ClientRecordStore.class);
   private static final String SUFFIX = ".properties";
-  private static final String FORMAT = "3";
-  private static final String COMMENT = "jfs-csi client record: holds secrets, keep 0600";
   private static final Duration ABANDONED_AFTER = Duration.ofMinutes(1);
 
   private final Path dir;
@@ -98,12 +87,12 @@ final class ClientRecordStore {
   /** A client's files, as its last save left them. */
   private static final class Saved {
     final Path file;
-    final ReferenceLog targets;
+    final TargetLog targets;
 
     /** The record file's bytes, null if there is none. */
     byte[] bytes;
 
-    Saved(Path file, ReferenceLog targets, byte[] bytes) {
+    Saved(Path file, TargetLog targets, byte[] bytes) {
       this.file = file;
       this.targets = targets;
       this.bytes = bytes;
@@ -119,7 +108,7 @@ final class ClientRecordStore {
   }
 
   private static Path logOf(Path recordFile) {
-    return recordFile.resolveSibling(baseName(recordFile) + ReferenceLog.SUFFIX);
+    return recordFile.resolveSibling(baseName(recordFile) + TargetLog.SUFFIX);
   }
 
   private static String baseName(Path recordFile) {
@@ -134,21 +123,21 @@ final class ClientRecordStore {
         s = readSaved(record.key());
         saved.put(record.key(), s);
       }
-      List<ReferenceLog.Change> added = new ArrayList<>();
+      List<TargetLog.Change> added = new ArrayList<>();
       for (String target : record.targets()) {
         boolean readOnly = record.readOnlyTargets().contains(target);
         Boolean was = s.targets.readOnly(target);
         if (was == null || was != readOnly) {
-          added.add(new ReferenceLog.Change(target, readOnly));
+          added.add(new TargetLog.Change(target, readOnly));
         }
       }
-      List<ReferenceLog.Change> removed = new ArrayList<>();
+      List<TargetLog.Change> removed = new ArrayList<>();
       for (String target : s.targets.targets()) {
         if (!record.targets().contains(target)) {
-          removed.add(ReferenceLog.Change.removal(target));
+          removed.add(TargetLog.Change.removal(target));
         }
       }
-      byte[] bytes = encode(record).getBytes(StandardCharsets.UTF_8);
+      byte[] bytes = RecordFile.encode(record).getBytes(StandardCharsets.UTF_8);
       boolean recordChanged = !Arrays.equals(bytes, s.bytes);
       if (!recordChanged) {
         added.addAll(removed);
@@ -185,19 +174,19 @@ final class ClientRecordStore {
         saved.put(key, s);
       }
       switch (change) {
-        case RecordChange.ReferenceAdded added -> {
+        case RecordChange.TargetAdded added -> {
           if (!Boolean.valueOf(added.readOnly()).equals(s.targets.readOnly(added.target()))) {
-            s.targets.write(List.of(new ReferenceLog.Change(added.target(), added.readOnly())));
+            s.targets.write(List.of(new TargetLog.Change(added.target(), added.readOnly())));
           }
         }
-        case RecordChange.ReferenceRemoved removed -> {
+        case RecordChange.TargetRemoved removed -> {
           if (s.targets.readOnly(removed.target()) != null) {
-            s.targets.write(List.of(ReferenceLog.Change.removal(removed.target())));
+            s.targets.write(List.of(TargetLog.Change.removal(removed.target())));
           }
         }
         case RecordChange.DeleteAtChanged exit -> {
           ClientRecord next = exit.applyTo(lastSaved(s));
-          byte[] bytes = encode(next).getBytes(StandardCharsets.UTF_8);
+          byte[] bytes = RecordFile.encode(next).getBytes(StandardCharsets.UTF_8);
           if (!Arrays.equals(bytes, s.bytes)) {
             writeAtomically(dir, s.file.getFileName().toString(), bytes);
             s.bytes = bytes;
@@ -221,7 +210,7 @@ final class ClientRecordStore {
       throw new IllegalStateException(
           "client record " + s.file + " is missing: a change needs the record its start saved");
     }
-    return decode(new String(s.bytes, StandardCharsets.UTF_8));
+    return RecordFile.decode(new String(s.bytes, StandardCharsets.UTF_8));
   }
 
   /** What the disk holds of a client: read at its first save after the store was made. */
@@ -230,7 +219,7 @@ final class ClientRecordStore {
       FileModes.createPrivateDirectories(dir);
     }
     Path file = fileOf(key);
-    ReferenceLog targets = ReferenceLog.open(logOf(file));
+    TargetLog targets = TargetLog.open(logOf(file));
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(file);
@@ -305,7 +294,7 @@ final class ClientRecordStore {
   private Optional<ClientRecord> loadOne(Path file) {
     ClientRecord r;
     try {
-      r = decode(Files.readString(file, StandardCharsets.UTF_8));
+      r = RecordFile.decode(Files.readString(file, StandardCharsets.UTF_8));
     } catch (NoSuchFileException e) {
       return Optional.empty(); // removed since the listing
     } catch (IOException | RuntimeException e) {
@@ -325,7 +314,7 @@ final class ClientRecordStore {
       return Optional.empty();
     }
     try {
-      Map<String, Boolean> live = ReferenceLog.read(logOf(file)).live();
+      Map<String, Boolean> live = TargetLog.read(logOf(file)).live();
       Set<String> targets = new HashSet<>();
       Set<String> readOnly = new HashSet<>();
       live.forEach(
@@ -340,115 +329,5 @@ final class ClientRecordStore {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the targets of client record " + file, e);
     }
-  }
-
-  static String encode(ClientRecord r) {
-    Map<String, String> p = new TreeMap<>();
-    p.put("format", FORMAT);
-    p.put("key.volumeId", r.key().volumeId());
-    p.put("key.settingsHash", r.key().settingsHash());
-    VolumeSource s = r.source();
-    p.put("source.volumeId", s.volumeId());
-    s.secrets().forEach((k, v) -> p.put("source.secret." + k, v));
-    s.context().forEach((k, v) -> p.put("source.context." + k, v));
-    p.put("source.mountFlags.count", Integer.toString(s.mountFlags().size()));
-    for (int i = 0; i < s.mountFlags().size(); i++) {
-      p.put("source.mountFlag." + i, s.mountFlags().get(i));
-    }
-    // The targets are in the log (see the class comment).
-    r.deleteAt().ifPresent(t -> p.put("deleteAt", t.toString()));
-    r.running()
-        .ifPresent(
-            c -> {
-              p.put("running.mountPath", c.mountPath().toString());
-              p.put("running.handle", c.handle());
-              p.put("running.startedAt", c.startedAt().toString());
-            });
-    // Sorted, and without a date: an unchanged record has the same bytes (save() need not write
-    // it).
-    StringBuilder out = new StringBuilder(1024).append('#').append(COMMENT).append('\n');
-    p.forEach(
-        (k, v) -> {
-          escape(out, k, true);
-          out.append('=');
-          escape(out, v, false);
-          out.append('\n');
-        });
-    return out.toString();
-  }
-
-  /**
-   * {@code s} with the escapes {@link Properties#load} undoes: those of {@link Properties#store} (a
-   * space in a key or leading a value, tab, newline, CR, form feed, {@code \ = : # !}), and every
-   * other character outside printable ASCII as a unicode escape.
-   */
-  private static void escape(StringBuilder out, String s, boolean key) {
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '\\', '=', ':', '#', '!' -> out.append('\\').append(c);
-        case '\t' -> out.append("\\t");
-        case '\n' -> out.append("\\n");
-        case '\r' -> out.append("\\r");
-        case '\f' -> out.append("\\f");
-        case ' ' -> out.append(key || i == 0 ? "\\ " : " ");
-        default -> {
-          if (c < 0x20 || c > 0x7e) {
-            out.append('\\').append('u').append(HexFormat.of().toHexDigits(c));
-          } else {
-            out.append(c);
-          }
-        }
-      }
-    }
-  }
-
-  static ClientRecord decode(String text) throws IOException {
-    Properties props = new Properties();
-    props.load(new StringReader(text));
-    String format = props.getProperty("format");
-    if (!FORMAT.equals(format)) {
-      throw new IllegalArgumentException("unknown record format " + props.getProperty("format"));
-    }
-    ClientKey key =
-        new ClientKey(required(props, "key.volumeId"), required(props, "key.settingsHash"));
-    Map<String, String> secrets = new HashMap<>();
-    Map<String, String> context = new HashMap<>();
-    for (String name : props.stringPropertyNames()) {
-      if (name.startsWith("source.secret.")) {
-        secrets.put(name.substring("source.secret.".length()), props.getProperty(name));
-      } else if (name.startsWith("source.context.")) {
-        context.put(name.substring("source.context.".length()), props.getProperty(name));
-      }
-    }
-    List<String> flags = new ArrayList<>();
-    int flagCount = Integer.parseInt(required(props, "source.mountFlags.count"));
-    for (int i = 0; i < flagCount; i++) {
-      flags.add(required(props, "source.mountFlag." + i));
-    }
-    Optional<Instant> deleteAt =
-        Optional.ofNullable(props.getProperty("deleteAt")).map(Instant::parse);
-    Optional<RunningClient> running = Optional.empty();
-    if (props.getProperty("running.handle") != null) {
-      running =
-          Optional.of(
-              new RunningClient(
-                  key,
-                  Path.of(required(props, "running.mountPath")),
-                  required(props, "running.handle"),
-                  Instant.parse(required(props, "running.startedAt"))));
-    }
-    VolumeSource source =
-        new VolumeSource(required(props, "source.volumeId"), secrets, context, flags);
-    // The targets are in the log (see loadOne).
-    return new ClientRecord(key, source, Set.of(), Set.of(), deleteAt, running);
-  }
-
-  private static String required(Properties props, String name) {
-    String v = props.getProperty(name);
-    if (v == null) {
-      throw new IllegalArgumentException("missing " + name);
-    }
-    return v;
   }
 }

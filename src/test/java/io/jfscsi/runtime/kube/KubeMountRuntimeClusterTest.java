@@ -161,24 +161,24 @@ class KubeMountRuntimeClusterTest {
     // The actor records each change as it makes it: one PATCH each, nothing compared.
     Optional<RunningClient> on = Optional.of(c);
     before = counter.snapshot();
-    rt.record(new RecordChange.ReferenceAdded(key(s), on, T1, false));
+    rt.record(new RecordChange.TargetAdded(key(s), on, T1, false));
     report("first reference", RequestCounter.since(before, counter.snapshot()));
     assertThat(RequestCounter.since(before, counter.snapshot()))
         .containsExactly(Map.entry("PATCH pods", 1L));
     before = counter.snapshot();
-    rt.record(new RecordChange.ReferenceAdded(key(s), on, T2, true));
+    rt.record(new RecordChange.TargetAdded(key(s), on, T2, true));
     report("another reference", RequestCounter.since(before, counter.snapshot()));
     assertThat(RequestCounter.since(before, counter.snapshot()))
         .containsExactly(Map.entry("PATCH pods", 1L));
     before = counter.snapshot();
-    rt.record(new RecordChange.ReferenceAdded(key(s), on, T2, true));
+    rt.record(new RecordChange.TargetAdded(key(s), on, T2, true));
     assertThat(RequestCounter.since(before, counter.snapshot()))
         .as("a change the pod shows already")
         .isEmpty();
     Instant at = Instant.now().plusSeconds(5);
     before = counter.snapshot();
-    rt.record(new RecordChange.ReferenceRemoved(key(s), on, T1));
-    rt.record(new RecordChange.ReferenceRemoved(key(s), on, T2));
+    rt.record(new RecordChange.TargetRemoved(key(s), on, T1));
+    rt.record(new RecordChange.TargetRemoved(key(s), on, T2));
     rt.record(new RecordChange.DeleteAtChanged(key(s), on, Optional.of(at)));
     report(
         "last references released (delayed exit recorded)",
@@ -187,7 +187,7 @@ class KubeMountRuntimeClusterTest {
         .containsExactly(Map.entry("PATCH pods", 3L));
     assertThat(PodReferences.deleteAt(pod(c.handle()).getMetadata().getAnnotations()))
         .contains(at.truncatedTo(ChronoUnit.SECONDS));
-    rt.record(new RecordChange.ReferenceAdded(key(s), on, T2, true));
+    rt.record(new RecordChange.TargetAdded(key(s), on, T2, true));
     rt.record(new RecordChange.DeleteAtChanged(key(s), on, Optional.empty()));
 
     p = pod(c.handle());

@@ -82,24 +82,19 @@ final class KubeNode implements AutoCloseable {
 
   /** An app pod on this node (the stand-in runs its sleep) and its CSI target path. */
   Path appTarget(String podName, String pv) throws Exception {
-    Pod pod =
-        api.pods()
-            .inNamespace(namespace)
-            .resource(
-                new PodBuilder()
-                    .withNewMetadata()
-                    .withName(podName)
-                    .endMetadata()
-                    .withNewSpec()
-                    .withNodeName(node)
-                    .addNewContainer()
-                    .withName("app")
-                    .withImage("busybox")
-                    .withCommand("sleep", "3600")
-                    .endContainer()
-                    .endSpec()
-                    .build())
-            .create();
+    return appTarget(api, namespace, node, fixture, podName, pv);
+  }
+
+  /** An app pod on {@code node} and the CSI target of volume {@code pv} in its directory. */
+  static Path appTarget(
+      KubernetesClient api,
+      String namespace,
+      String node,
+      DriverFixture fixture,
+      String podName,
+      String pv)
+      throws IOException {
+    Pod pod = appPod(api, namespace, node, podName);
     Path parent =
         fixture
             .kubelet
@@ -110,6 +105,27 @@ final class KubeNode implements AutoCloseable {
             .resolve(pv);
     Files.createDirectories(parent);
     return parent.resolve("mount");
+  }
+
+  /** An app pod on {@code node} whose one container sleeps. */
+  static Pod appPod(KubernetesClient api, String namespace, String node, String podName) {
+    return api.pods()
+        .inNamespace(namespace)
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName(podName)
+                .endMetadata()
+                .withNewSpec()
+                .withNodeName(node)
+                .addNewContainer()
+                .withName("app")
+                .withImage("busybox")
+                .withCommand("sleep", "3600")
+                .endContainer()
+                .endSpec()
+                .build())
+        .create();
   }
 
   void publish(String volumeId, Path target, Map<String, String> context) {

@@ -112,34 +112,7 @@ class MountPodNotReadyClusterTest {
 
   /** An app pod of this node and its CSI target for volume {@code pv}. */
   private Path appTarget(String podName, String pv) throws Exception {
-    Pod pod =
-        api.pods()
-            .inNamespace(namespace)
-            .resource(
-                new PodBuilder()
-                    .withNewMetadata()
-                    .withName(podName)
-                    .endMetadata()
-                    .withNewSpec()
-                    .withNodeName(node)
-                    .addNewContainer()
-                    .withName("app")
-                    .withImage("busybox")
-                    .withCommand("sleep", "3600")
-                    .endContainer()
-                    .endSpec()
-                    .build())
-            .create();
-    Path parent =
-        fixture
-            .kubelet
-            .resolve("pods")
-            .resolve(pod.getMetadata().getUid())
-            .resolve("volumes")
-            .resolve("kubernetes.io~csi")
-            .resolve(pv);
-    Files.createDirectories(parent);
-    return parent.resolve("mount");
+    return KubeNode.appTarget(api, namespace, node, fixture, podName, pv);
   }
 
   /** NodePublishVolume on a thread of its own, as kubelet calls it. */

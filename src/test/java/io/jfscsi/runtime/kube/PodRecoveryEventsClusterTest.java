@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.ContainerRecoveryListener;
@@ -53,24 +52,7 @@ class PodRecoveryEventsClusterTest {
   }
 
   private Pod appPod(String name) {
-    Pod pod =
-        api.pods()
-            .inNamespace(ns)
-            .resource(
-                new PodBuilder()
-                    .withNewMetadata()
-                    .withName(name)
-                    .endMetadata()
-                    .withNewSpec()
-                    .withNodeName(node)
-                    .addNewContainer()
-                    .withName("app")
-                    .withImage("busybox")
-                    .withCommand("sleep", "3600")
-                    .endContainer()
-                    .endSpec()
-                    .build())
-            .create();
+    Pod pod = KubeNode.appPod(api, ns, node, name);
     await()
         .atMost(Duration.ofSeconds(20))
         .until(() -> apps.pod(pod.getMetadata().getUid()).isPresent());

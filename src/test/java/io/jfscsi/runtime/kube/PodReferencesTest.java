@@ -44,10 +44,10 @@ class PodReferencesTest {
     String t3 = "/var/lib/kubelet/pods/u3/volumes/kubernetes.io~csi/pv-1/mount";
     List<RecordChange> changes =
         List.of(
-            new RecordChange.ReferenceAdded(KEY, Optional.empty(), t3, false),
-            new RecordChange.ReferenceAdded(KEY, Optional.empty(), t3, true),
-            new RecordChange.ReferenceRemoved(KEY, Optional.empty(), T2),
-            new RecordChange.ReferenceRemoved(KEY, Optional.empty(), T1),
+            new RecordChange.TargetAdded(KEY, Optional.empty(), t3, false),
+            new RecordChange.TargetAdded(KEY, Optional.empty(), t3, true),
+            new RecordChange.TargetRemoved(KEY, Optional.empty(), T2),
+            new RecordChange.TargetRemoved(KEY, Optional.empty(), T1),
             new RecordChange.DeleteAtChanged(KEY, Optional.empty(), Optional.empty()),
             new RecordChange.DeleteAtChanged(
                 KEY, Optional.empty(), Optional.of(Instant.parse("2026-12-02T00:00:00Z"))));
@@ -66,12 +66,12 @@ class PodReferencesTest {
     Map<String, String> current = PodReferences.of(r);
     assertThat(
             PodReferences.patch(
-                current, new RecordChange.ReferenceAdded(KEY, Optional.empty(), T2, true)))
+                current, new RecordChange.TargetAdded(KEY, Optional.empty(), T2, true)))
         .isEmpty();
     assertThat(
             PodReferences.patch(
                 current,
-                new RecordChange.ReferenceRemoved(
+                new RecordChange.TargetRemoved(
                     KEY, Optional.empty(), "/var/lib/kubelet/pods/gone/mount")))
         .isEmpty();
     assertThat(

@@ -135,7 +135,7 @@ class ClientRecordStoreTest {
     ClientRecord r = record("pvc-1", 3);
     rt.save(r);
     Path file = clientsDir().resolve(r.key().name() + ".properties");
-    Path log = clientsDir().resolve(r.key().name() + ReferenceLog.SUFFIX);
+    Path log = clientsDir().resolve(r.key().name() + TargetLog.SUFFIX);
     byte[] recordBytes = Files.readAllBytes(file);
     long lines = Files.readAllLines(log).size();
 
@@ -143,8 +143,8 @@ class ClientRecordStoreTest {
     String removed = "/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/pv/mount";
     var changes =
         List.<RecordChange>of(
-            new RecordChange.ReferenceAdded(r.key(), r.running(), added, true),
-            new RecordChange.ReferenceRemoved(r.key(), r.running(), removed));
+            new RecordChange.TargetAdded(r.key(), r.running(), added, true),
+            new RecordChange.TargetRemoved(r.key(), r.running(), removed));
     changes.forEach(rt::record);
 
     assertThat(Files.readAllBytes(file))
@@ -387,8 +387,8 @@ class ClientRecordStoreTest {
     rt.remove(r.key());
     String stale = target("stale");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ReferenceLog.appendLine(out, stale, false);
-    ReferenceLog.appendLine(out, target("p0"), false);
+    TargetLog.appendLine(out, stale, false);
+    TargetLog.appendLine(out, target("p0"), false);
     Files.write(logOf(r), out.toByteArray());
     rt.save(r);
     assertThat(rt.load()).containsExactly(r);
@@ -408,7 +408,7 @@ class ClientRecordStoreTest {
     lines.set(victim, lines.get(victim).replace("/p1/", "/p7/"));
     // A removal of p0 whose checksum is wrong.
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ReferenceLog.appendLine(out, target("p0"), null);
+    TargetLog.appendLine(out, target("p0"), null);
     String removal = out.toString(StandardCharsets.UTF_8).strip();
     lines.add((removal.charAt(0) == '0' ? "1" : "0") + removal.substring(1));
     // Garbage, an empty line, and a line of zeros (as a crash can leave).
@@ -456,7 +456,7 @@ class ClientRecordStoreTest {
     Path log = logOf(r);
     // A publish whose write the driver did not finish (it crashed): never acknowledged.
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ReferenceLog.appendLine(out, target("torn"), false);
+    TargetLog.appendLine(out, target("torn"), false);
     byte[] line = out.toByteArray();
     Files.write(log, Arrays.copyOf(line, line.length - 1), StandardOpenOption.APPEND);
     assertThat(runtime().load()).containsExactly(r);
@@ -577,18 +577,18 @@ class ClientRecordStoreTest {
             base.deleteAt(),
             base.running());
 
-    String text = ClientRecordStore.encode(r);
+    String text = RecordFile.encode(r);
     assertThat(text.chars().allMatch(c -> c == '\n' || (c >= 0x20 && c < 0x7f)))
         .as("ASCII: " + text)
         .isTrue();
-    assertThat(ClientRecordStore.decode(text)).isEqualTo(withTargets(r, Set.of(), Set.of()));
+    assertThat(RecordFile.decode(text)).isEqualTo(withTargets(r, Set.of(), Set.of()));
     Properties p = new Properties();
     p.load(new StringReader(text));
     assertThat(p.getProperty("source.secret.tricky")).isEqualTo(secrets.get("tricky"));
 
     runtime().save(r);
     assertThat(runtime().load()).containsExactly(r);
-    assertThat(ClientRecordStore.encode(r)).as("stable bytes").isEqualTo(text);
+    assertThat(RecordFile.encode(r)).as("stable bytes").isEqualTo(text);
   }
 
   @Test
@@ -715,11 +715,11 @@ class ClientRecordStoreTest {
         saves, seconds, saves / seconds, seconds * 1e6 * clients / saves);
     ClientRecord r = record("pvc-x", targets);
     for (int i = 0; i < 20_000; i++) {
-      ClientRecordStore.encode(r);
+      RecordFile.encode(r);
     }
     long t0 = System.nanoTime();
     for (int i = 0; i < 100_000; i++) {
-      ClientRecordStore.encode(r);
+      RecordFile.encode(r);
     }
     System.out.printf("benchmark: encode %.2f us%n", (System.nanoTime() - t0) / 1e3 / 100_000);
     assertThat(store.load()).hasSize(clients);

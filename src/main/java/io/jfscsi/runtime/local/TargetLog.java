@@ -39,8 +39,8 @@ import org.slf4j.LoggerFactory;
  * at a time. After a write fails it no longer matches the file: the caller drops it and reads the
  * file again.
  */
-final class ReferenceLog {
-  private static final Logger log = LoggerFactory.getLogger(ReferenceLog.class);
+final class TargetLog {
+  private static final Logger log = LoggerFactory.getLogger(TargetLog.class);
   static final String SUFFIX = ".targets.log";
 
   /** Lines beyond twice the live targets that a log may carry before it is compacted. */
@@ -68,12 +68,12 @@ final class ReferenceLog {
   private boolean rewrite;
 
   /** The log in {@code file} as it is now (none: empty). */
-  static ReferenceLog open(Path file) throws IOException {
+  static TargetLog open(Path file) throws IOException {
     Contents c = read(file);
-    return new ReferenceLog(file, new HashMap<>(c.live()), c.lines(), !c.clean());
+    return new TargetLog(file, new HashMap<>(c.live()), c.lines(), !c.clean());
   }
 
-  private ReferenceLog(Path file, Map<String, Boolean> live, int lines, boolean rewrite) {
+  private TargetLog(Path file, Map<String, Boolean> live, int lines, boolean rewrite) {
     this.file = file;
     this.live = live;
     this.lines = lines;

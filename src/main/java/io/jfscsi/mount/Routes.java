@@ -1,0 +1,58 @@
+package io.jfscsi.mount;
+
+import io.jfscsi.client.ClientKey;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The guardian's routing table: which client a target goes to, and how many publishes and
+ * unpublishes of it the client's actor has not answered yet. Only the answer to the last of them
+ * may release the route, so a {@link MountActor.TargetHeld} report that crosses newer calls for the
+ * same target never loses them. A plain object owned by the {@link NodeGuardian} and called only
+ * from its mailbox.
+ */
+final class Routes {
+
+  /** Where a target is routed, and how many calls for it the actor has not answered yet. */
+  private record Route(ClientKey key, int inFlight) {}
+
+  private final Map<Path, Route> routes = new HashMap<>();
+
+  /** The client {@code target} is routed to, or null. */
+  ClientKey keyOf(Path target) {
+    Route route = routes.get(target);
+    return route == null ? null : route.key();
+  }
+
+  /** A target an earlier driver recorded for {@code key}: held, no call in flight. */
+  void recorded(Path target, ClientKey key) {
+    routes.put(target, new Route(key, 0));
+  }
+
+  /** Counts a publish or unpublish sent to the actor of {@code key} for {@code target}. */
+  void sent(Path target, ClientKey key) {
+    Route route = routes.get(target);
+    routes.put(target, new Route(key, route == null ? 1 : route.inFlight() + 1));
+  }
+
+  /** Settles a route by the actor's report of whether it holds the target now. */
+  void settle(MountActor.TargetHeld held) {
+    Route route = routes.get(held.target());
+    if (route == null || !route.key().equals(held.key())) {
+      return; // the client was replaced since: its routes were dropped with it
+    }
+    int inFlight = held.answer() ? Math.max(0, route.inFlight() - 1) : route.inFlight();
+    if (inFlight == 0 && !held.held()) {
+      routes.remove(held.target());
+    } else {
+      // Held, or a newer call is on its way: that call's answer settles the route.
+      routes.put(held.target(), new Route(route.key(), inFlight));
+    }
+  }
+
+  /** Drops every route to {@code key}: its actor is gone. */
+  void dropClient(ClientKey key) {
+    routes.values().removeIf(r -> r.key().equals(key));
+  }
+}
