@@ -66,6 +66,7 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   private final MountPodRecords records;
   private final GlobalConfigWatch globalConfig;
   private final ClaimLookup claims;
+  private static final String EPHEMERAL = "csi.storage.k8s.io/ephemeral";
   private final boolean ownsClient;
 
   /** Empty once the mount root is known to be shared; else how to check (and make) it so. */
@@ -169,7 +170,11 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     Optional<PersistentVolumeClaim> claim;
     Optional<Node> node;
     try {
-      claim = claims.claimOf(source.volumeId());
+      // An inline ephemeral volume has no PV to look for (kubelet marks its context).
+      claim =
+          "true".equals(source.context().get(EPHEMERAL))
+              ? Optional.empty()
+              : claims.claimOf(source.volumeId());
       node = ClaimSettings.needsNode(source) ? claims.node(config.nodeName()) : Optional.empty();
     } catch (KubernetesClientException e) {
       throw new Failure(
