@@ -188,7 +188,8 @@ public final class Driver implements AutoCloseable {
                     system.scheduler(),
                     timeout,
                     nodeId,
-                    mountSettings.kubeletRoot())));
+                    mountSettings.kubeletRoot(),
+                    host.runtime()::withClaim)));
       }
       if (controller) {
         services.add(

@@ -1,6 +1,7 @@
 package io.jfscsi.client;
 
 import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.juicefs.VolumeSource;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -18,6 +19,16 @@ import java.util.function.Consumer;
  * are called from the mount actors' dispatcher.
  */
 public interface MountRuntime {
+
+  /**
+   * {@code source} with what its claim and this node add before it is parsed (the claim's {@code
+   * juicefs/mount-*} annotations, {@code ${.pvc.*}} and {@code ${.node.*}} templates in mount
+   * options: {@link io.jfscsi.juicefs.ClaimSettings}); as it is where there is no cluster.
+   * Blocking; a refusal or an unreachable API server is a {@link io.jfscsi.Failure}.
+   */
+  default VolumeSource withClaim(VolumeSource source) {
+    return source;
+  }
 
   /**
    * Starts a client for {@code settings} under {@code key}, or adopts one that still runs from an

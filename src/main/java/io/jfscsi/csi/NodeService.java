@@ -33,6 +33,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.UnaryOperator;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
@@ -49,6 +50,7 @@ public final class NodeService implements Node {
   private final Duration timeout;
   private final String nodeId;
   private final Path kubeletRoot;
+  private final UnaryOperator<VolumeSource> claimSettings;
 
   public NodeService(
       ActorRef<NodeGuardian.Command> guardian,
@@ -56,6 +58,21 @@ public final class NodeService implements Node {
       Duration timeout,
       String nodeId,
       Path kubeletRoot) {
+    this(guardian, scheduler, timeout, nodeId, kubeletRoot, UnaryOperator.identity());
+  }
+
+  /**
+   * {@code claimSettings} adds what the volume's claim and this node say to a publish's source (the
+   * runtime's {@link io.jfscsi.client.MountRuntime#withClaim}).
+   */
+  public NodeService(
+      ActorRef<NodeGuardian.Command> guardian,
+      Scheduler scheduler,
+      Duration timeout,
+      String nodeId,
+      Path kubeletRoot,
+      UnaryOperator<VolumeSource> claimSettings) {
+    this.claimSettings = claimSettings;
     this.guardian = guardian;
     this.scheduler = scheduler;
     this.timeout = timeout;
@@ -73,11 +90,12 @@ public final class NodeService implements Node {
     RequestChecks.capability(in.getVolumeCapability());
     VolumeSettings settings =
         SettingsParser.parse(
-            new VolumeSource(
-                volumeId,
-                in.getSecretsMap(),
-                in.getVolumeContextMap(),
-                in.getVolumeCapability().getMount().getMountFlagsList()));
+            claimSettings.apply(
+                new VolumeSource(
+                    volumeId,
+                    in.getSecretsMap(),
+                    in.getVolumeContextMap(),
+                    in.getVolumeCapability().getMount().getMountFlagsList())));
     // A read-only client (mount option ro) is a client of its own; the CSI readonly flag and
     // reader-only access modes only make this target's bind read-only.
     boolean readOnly =

@@ -2,6 +2,7 @@ package io.jfscsi.controller.kube;
 
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
@@ -46,6 +47,8 @@ public final class ProvisioningLoop implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ProvisioningLoop.class);
 
   /** external-provisioner's annotations: which secret DeleteVolume needs, kept on the PV. */
+  static final String SELECTED_NODE = "volume.kubernetes.io/selected-node";
+
   static final String DELETION_SECRET_NAME =
       "volume.kubernetes.io/provisioner-deletion-secret-name";
 
@@ -192,17 +195,18 @@ public final class ProvisioningLoop implements AutoCloseable {
               + "its name and metaurl to create the volume's directory");
     }
     Map<String, String> secrets = secret(secretRef.get());
+    Optional<Node> node = selectedNode(pvc);
     String pattern = parameters.get(VolumeObjects.PATH_PATTERN);
     String subPath =
-        pattern == null || pattern.isEmpty() ? pvName : Templates.subPath(pattern, pvc);
+        pattern == null || pattern.isEmpty() ? pvName : Templates.subPath(pattern, pvc, node);
     long bytes = VolumeObjects.bytes(VolumeObjects.requested(pvc));
-    List<String> mountOptions = VolumeObjects.mountOptions(sc, pvc);
+    List<String> mountOptions = VolumeObjects.mountOptions(sc, pvc, node);
     VolumeProvisioner.Created created =
         this.<VolumeProvisioner.Created>ask(
             reply ->
                 new VolumeProvisioner.Create(
                     pvName,
-                    VolumeObjects.volumeParameters(parameters),
+                    VolumeObjects.volumeParameters(parameters, pvc, node),
                     secrets,
                     bytes,
                     subPath,
@@ -210,7 +214,7 @@ public final class ProvisioningLoop implements AutoCloseable {
                     reply));
     PersistentVolume pv =
         VolumeObjects.persistentVolume(
-            settings.driverName(), pvc, sc, created.context(), publishRef);
+            settings.driverName(), pvc, sc, created.context(), publishRef, mountOptions);
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAME, secretRef.get().name());
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAMESPACE, secretRef.get().namespace());
     try {
@@ -240,6 +244,25 @@ public final class ProvisioningLoop implements AutoCloseable {
         pvName,
         created.context().get(VolumeProvisioner.SUB_PATH));
     event(pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pvName);
+  }
+
+  /**
+   * The node the scheduler chose for a claim that waits for its first consumer (the {@code
+   * volume.kubernetes.io/selected-node} annotation), whose {@code ${.node.*}} templates the
+   * StorageClass may use; none for a claim bound at once, as in the Go driver.
+   */
+  private Optional<Node> selectedNode(PersistentVolumeClaim pvc) {
+    Map<String, String> annotations = pvc.getMetadata().getAnnotations();
+    String name = annotations == null ? null : annotations.get(SELECTED_NODE);
+    if (name == null || name.isEmpty()) {
+      return Optional.empty();
+    }
+    Node node = client.nodes().withName(name).get();
+    if (node == null) {
+      throw new Failure(
+          Failure.Code.UNAVAILABLE, "the claim's selected node " + name + " does not exist");
+    }
+    return Optional.of(node);
   }
 
   // ------------------------------------------------------------------ deletion

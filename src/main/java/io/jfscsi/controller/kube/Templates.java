@@ -1,8 +1,11 @@
 package io.jfscsi.controller.kube;
 
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.jfscsi.Failure;
+import io.jfscsi.juicefs.ObjectTemplates;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -10,30 +13,49 @@ import java.util.regex.Pattern;
  * The two template languages of the JuiceFS CSI Driver's StorageClass parameters, for one claim:
  *
  * <ul>
- *   <li>{@code pathPattern}: {@code ${.pvc.name}}, {@code ${.pvc.namespace}}, {@code
- *       ${.pvc.labels.X}}, {@code ${.pvc.annotations.X}} (also spelt {@code .PVC.}); a missing
- *       label or annotation is empty, as in the Go driver;
+ *   <li>{@code pathPattern}, the other parameters and mountOptions: the {@link ObjectTemplates} of
+ *       the claim and, when it waits for its first consumer, of the node the scheduler chose; a
+ *       missing label or annotation is empty, as in the Go driver;
  *   <li>secret references ({@code csi.storage.k8s.io/*-secret-name/-namespace}): {@code
  *       ${pvc.name}}, {@code ${pvc.namespace}}, {@code ${pv.name}} and {@code
  *       ${pvc.annotations['X']}}, as external-provisioner resolves them.
  * </ul>
  *
- * Anything else in {@code ${...}} is refused in plain words rather than left in a path or name.
+ * Anything else in {@code ${...}} of a path or a secret reference is refused in plain words.
  */
 public final class Templates {
   private Templates() {}
 
-  private static final Pattern PATH = Pattern.compile("\\$\\{([^}]*)}");
-  private static final Pattern PATH_FIELD =
-      Pattern.compile("\\.(?:pvc|PVC)\\.(name|namespace|labels\\.(.+)|annotations\\.(.+))");
-  private static final Pattern SECRET = Pattern.compile("\\$\\{([^}]*)}");
+  private static final Pattern ANY = Pattern.compile("\\$\\{([^}]*)}");
+  private static final Pattern SECRET = ANY;
   private static final Pattern SECRET_ANNOTATION =
       Pattern.compile("pvc\\.annotations\\['([^']+)']");
 
-  /** The sub-directory {@code pathPattern} names for this claim; relative, never empty. */
-  public static String subPath(String pathPattern, PersistentVolumeClaim pvc) {
+  /**
+   * The sub-directory {@code pathPattern} names for this claim, on {@code node} when the claim
+   * waits for its first consumer (else {@code ${.node.*}} is empty, as in the Go driver); relative,
+   * never empty.
+   */
+  public static String subPath(String pathPattern, PersistentVolumeClaim pvc, Optional<Node> node) {
+    Matcher any = ANY.matcher(pathPattern);
+    while (any.find()) {
+      boolean known =
+          ObjectTemplates.unknown(any.group()).isEmpty()
+              && (ObjectTemplates.mentions(any.group(), "pvc")
+                  || ObjectTemplates.mentions(any.group(), "node"));
+      if (!known) {
+        throw Failure.invalid(
+            "pathPattern \""
+                + pathPattern
+                + "\": unknown placeholder ${"
+                + any.group(1)
+                + "} (known: ${.pvc.name}, ${.pvc.namespace}, ${.pvc.labels.KEY}, "
+                + "${.pvc.annotations.KEY}, ${.node.name}, ${.node.podCIDR}, "
+                + "${.node.labels.KEY}, ${.node.annotations.KEY})");
+      }
+    }
     String path =
-        claimFields("pathPattern", pathPattern, pvc, true)
+        ObjectTemplates.fill(pathPattern, Optional.of(claim(pvc)), node.map(Templates::node), false)
             .replaceAll("/+", "/")
             .replaceAll("^/|/$", "");
     if (path.isEmpty()) {
@@ -64,52 +86,46 @@ public final class Templates {
     return path;
   }
 
-  /**
-   * A StorageClass mount option with its {@code ${.pvc.*}} placeholders replaced; any other
-   * placeholder ({@code ${.node.*}}, resolved at mount time) stays as it is.
-   */
-  public static String mountOption(String option, PersistentVolumeClaim pvc) {
-    return claimFields("mount option", option, pvc, false);
+  /** Without a node: {@code ${.node.*}} is empty. */
+  public static String subPath(String pathPattern, PersistentVolumeClaim pvc) {
+    return subPath(pathPattern, pvc, Optional.empty());
   }
 
   /**
-   * {@code text} with every {@code ${.pvc.*}} placeholder replaced; {@code what} names it in a
-   * refusal of an unknown placeholder ({@code strict}) or the placeholder is kept.
+   * A StorageClass mount option with its {@code ${.pvc.*}} templates filled in, and its {@code
+   * ${.node.*}} ones when the node is known; otherwise they stay for the node plugin to fill in at
+   * mount time, on the node that mounts.
    */
-  private static String claimFields(
-      String what, String text, PersistentVolumeClaim pvc, boolean strict) {
-    Matcher m = PATH.matcher(text);
-    StringBuilder out = new StringBuilder();
-    while (m.find()) {
-      Matcher f = PATH_FIELD.matcher(m.group(1).strip());
-      if (!f.matches()) {
-        if (!strict) {
-          m.appendReplacement(out, Matcher.quoteReplacement(m.group()));
-          continue;
-        }
-        throw Failure.invalid(
-            what
-                + " \""
-                + text
-                + "\": unknown placeholder ${"
-                + m.group(1)
-                + "} (known: ${.pvc.name}, ${.pvc.namespace}, ${.pvc.labels.KEY}, "
-                + "${.pvc.annotations.KEY})");
-      }
-      String value;
-      if (f.group(2) != null) {
-        value = nullToEmpty(pvc.getMetadata().getLabels()).getOrDefault(f.group(2), "");
-      } else if (f.group(3) != null) {
-        value = nullToEmpty(pvc.getMetadata().getAnnotations()).getOrDefault(f.group(3), "");
-      } else if (f.group(1).equals("name")) {
-        value = pvc.getMetadata().getName();
-      } else {
-        value = pvc.getMetadata().getNamespace();
-      }
-      m.appendReplacement(out, Matcher.quoteReplacement(value));
-    }
-    m.appendTail(out);
-    return out.toString();
+  public static String mountOption(String option, PersistentVolumeClaim pvc, Optional<Node> node) {
+    return ObjectTemplates.fill(option, Optional.of(claim(pvc)), node.map(Templates::node), true);
+  }
+
+  public static String mountOption(String option, PersistentVolumeClaim pvc) {
+    return mountOption(option, pvc, Optional.empty());
+  }
+
+  /**
+   * A StorageClass parameter (not a secret reference) with its templates filled in, as the Go
+   * driver's provisioner does; {@code ${.node.*}} is empty when the node is not known.
+   */
+  public static String parameter(String value, PersistentVolumeClaim pvc, Optional<Node> node) {
+    return ObjectTemplates.fill(value, Optional.of(claim(pvc)), node.map(Templates::node), false);
+  }
+
+  static ObjectTemplates.Subject claim(PersistentVolumeClaim pvc) {
+    return ObjectTemplates.Subject.claim(
+        pvc.getMetadata().getName(),
+        pvc.getMetadata().getNamespace(),
+        pvc.getMetadata().getLabels(),
+        pvc.getMetadata().getAnnotations());
+  }
+
+  static ObjectTemplates.Subject node(Node node) {
+    return ObjectTemplates.Subject.node(
+        node.getMetadata().getName(),
+        node.getSpec() == null ? "" : node.getSpec().getPodCIDR(),
+        node.getMetadata().getLabels(),
+        node.getMetadata().getAnnotations());
   }
 
   /** A secret name or namespace parameter with its {@code ${...}} resolved. */

@@ -1,5 +1,6 @@
 package io.jfscsi.controller.kube;
 
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
@@ -126,11 +127,20 @@ public final class VolumeObjects {
 
   /** StorageClass parameters without the CO's own {@code csi.storage.k8s.io/*} keys. */
   public static Map<String, String> volumeParameters(Map<String, String> parameters) {
+    return volumeParameters(parameters, null, Optional.empty());
+  }
+
+  /**
+   * The parameters with the claim's and the chosen node's templates filled in, as the Go driver's
+   * provisioner does ({@code pvc} null: as they are).
+   */
+  public static Map<String, String> volumeParameters(
+      Map<String, String> parameters, PersistentVolumeClaim pvc, Optional<Node> node) {
     Map<String, String> result = new TreeMap<>();
     parameters.forEach(
         (k, v) -> {
           if (!k.startsWith(CSI_PARAMETER_PREFIX)) {
-            result.put(k, v);
+            result.put(k, pvc == null ? v : Templates.parameter(v, pvc, node));
           }
         });
     return result;
@@ -173,9 +183,18 @@ public final class VolumeObjects {
 
   /** The StorageClass's mountOptions for this claim, templates resolved. */
   public static List<String> mountOptions(StorageClass sc, PersistentVolumeClaim pvc) {
+    return mountOptions(sc, pvc, Optional.empty());
+  }
+
+  /**
+   * The StorageClass's mountOptions for this claim on the chosen node (if known yet), templates
+   * resolved; those of an unknown node are left for the node plugin.
+   */
+  public static List<String> mountOptions(
+      StorageClass sc, PersistentVolumeClaim pvc, Optional<Node> node) {
     return sc.getMountOptions() == null
         ? List.of()
-        : sc.getMountOptions().stream().map(o -> Templates.mountOption(o, pvc)).toList();
+        : sc.getMountOptions().stream().map(o -> Templates.mountOption(o, pvc, node)).toList();
   }
 
   /**
@@ -189,9 +208,20 @@ public final class VolumeObjects {
       StorageClass sc,
       Map<String, String> attributes,
       Optional<SecretRef> nodePublishSecret) {
+    return persistentVolume(
+        driverName, pvc, sc, attributes, nodePublishSecret, mountOptions(sc, pvc));
+  }
+
+  /** As above, with the mount options already resolved. */
+  public static PersistentVolume persistentVolume(
+      String driverName,
+      PersistentVolumeClaim pvc,
+      StorageClass sc,
+      Map<String, String> attributes,
+      Optional<SecretRef> nodePublishSecret,
+      List<String> mountOptions) {
     String name = pvName(pvc);
     Quantity capacity = requested(pvc).orElse(new Quantity("0"));
-    List<String> mountOptions = mountOptions(sc, pvc);
     ObjectReference claimRef =
         new ObjectReferenceBuilder()
             .withKind("PersistentVolumeClaim")

@@ -1,7 +1,10 @@
 package io.jfscsi.runtime.kube;
 
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.Failure;
 import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.ClientKey;
@@ -12,8 +15,11 @@ import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.host.SharedMountRoot;
+import io.jfscsi.juicefs.ClaimSettings;
+import io.jfscsi.juicefs.ObjectTemplates;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.juicefs.VolumeSource;
 import io.jfscsi.runtime.kube.configmap.ClaimLookup;
 import io.jfscsi.runtime.kube.configmap.GlobalConfigWatch;
 import java.nio.file.Path;
@@ -59,6 +65,8 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   private final MountPodLifecycle lifecycle;
   private final MountPodRecords records;
   private final GlobalConfigWatch globalConfig;
+  private final ClaimLookup claims;
+  private static final String EPHEMERAL = "csi.storage.k8s.io/ephemeral";
   private final boolean ownsClient;
 
   /** Empty once the mount root is known to be shared; else how to check (and make) it so. */
@@ -97,8 +105,9 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     this.globalConfig =
         new GlobalConfigWatch(
             client, config.namespace(), config.configMap(), config.nodeName(), executor);
+    this.claims = new ClaimLookup(client);
     ConfigMapPatches patches =
-        new ConfigMapPatches(globalConfig::current, new ClaimLookup(client), config.nodeName());
+        new ConfigMapPatches(globalConfig::current, claims, config.nodeName());
     this.lifecycle =
         new MountPodLifecycle(
             config, client, mounter, pods, secrets, caches, removal, patches, executor);
@@ -156,6 +165,47 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   }
 
   /** While the newest version of the global ConfigMap is refused, why (for /ready). */
+  @Override
+  public VolumeSource withClaim(VolumeSource source) {
+    Optional<PersistentVolumeClaim> claim;
+    Optional<Node> node;
+    try {
+      // An inline ephemeral volume has no PV to look for (kubelet marks its context).
+      claim =
+          "true".equals(source.context().get(EPHEMERAL))
+              ? Optional.empty()
+              : claims.claimOf(source.volumeId());
+      node = ClaimSettings.needsNode(source) ? claims.node(config.nodeName()) : Optional.empty();
+    } catch (KubernetesClientException e) {
+      throw new Failure(
+          Failure.Code.UNAVAILABLE,
+          "cannot read the PV and claim of volume "
+              + source.volumeId()
+              + " or node "
+              + config.nodeName()
+              + ": "
+              + e.getMessage(),
+          e);
+    }
+    return ClaimSettings.apply(
+        source,
+        claim.map(
+            c ->
+                ObjectTemplates.Subject.claim(
+                    c.getMetadata().getName(),
+                    c.getMetadata().getNamespace(),
+                    c.getMetadata().getLabels(),
+                    c.getMetadata().getAnnotations())),
+        claim.map(c -> c.getMetadata().getNamespace() + "/" + c.getMetadata().getName()).orElse(""),
+        node.map(
+            n ->
+                ObjectTemplates.Subject.node(
+                    n.getMetadata().getName(),
+                    n.getSpec() == null ? "" : n.getSpec().getPodCIDR(),
+                    n.getMetadata().getLabels(),
+                    n.getMetadata().getAnnotations())));
+  }
+
   @Override
   public List<String> warnings() {
     return globalConfig.warnings();

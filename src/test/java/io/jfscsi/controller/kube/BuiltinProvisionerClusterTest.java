@@ -278,6 +278,88 @@ class BuiltinProvisionerClusterTest {
   }
 
   @Test
+  void aClaimWaitingForItsFirstConsumerGetsTheChosenNodesTemplatesEverywhere() throws Exception {
+    String nodeName = ns + "-worker";
+    cluster.createNode(nodeName);
+    try {
+      kube.nodes()
+          .withName(nodeName)
+          .edit(
+              n -> {
+                n.getMetadata().getLabels().put("topology.kubernetes.io/zone", "z1");
+                n.getMetadata().setAnnotations(Map.of("rack", "r7"));
+                n.getSpec().setPodCIDR("10.9.8.0/24");
+                return n;
+              });
+      secret("fs-wffc", fs(driver.data));
+      Map<String, String> parameters =
+          new HashMap<>(
+              Map.of(
+                  "csi.storage.k8s.io/provisioner-secret-name",
+                  "fs-wffc",
+                  "csi.storage.k8s.io/provisioner-secret-namespace",
+                  ns,
+                  "csi.storage.k8s.io/node-publish-secret-name",
+                  "fs-wffc",
+                  "csi.storage.k8s.io/node-publish-secret-namespace",
+                  ns,
+                  "pathPattern",
+                  "${.node.labels.topology.kubernetes.io/zone}/${.node.name}/"
+                      + "${.pvc.annotations.example.com/app}",
+                  "juicefs/mount-cpu-limit",
+                  "${.pvc.annotations.example.com/cpu}"));
+      String sc = ns + "-wffc";
+      kube.storage()
+          .v1()
+          .storageClasses()
+          .resource(
+              new StorageClassBuilder()
+                  .withNewMetadata()
+                  .withName(sc)
+                  .addToLabels("jfs-csi.io/test-ns", ns)
+                  .endMetadata()
+                  .withProvisioner(driverName)
+                  .withReclaimPolicy("Retain")
+                  .withVolumeBindingMode("WaitForFirstConsumer")
+                  .withParameters(parameters)
+                  .withMountOptions("log-id=${.node.annotations.rack}-${.pvc.labels.team}")
+                  .build())
+          .create();
+      PersistentVolumeClaim pvc =
+          claim(
+              ns,
+              "near",
+              sc,
+              Map.of("team", "blue"),
+              Map.of("example.com/app", "web", "example.com/cpu", "1500m"));
+      // What kube-scheduler does when it places the claim's first pod (none runs here).
+      kube.persistentVolumeClaims()
+          .inNamespace(ns)
+          .withName("near")
+          .edit(
+              c -> {
+                c.getMetadata()
+                    .getAnnotations()
+                    .put("volume.kubernetes.io/selected-node", nodeName);
+                return c;
+              });
+
+      PersistentVolume pv = awaitBound(ns, pvc);
+      Path expected = driver.data.resolve("z1").resolve(nodeName).resolve("web");
+      assertThat(expected).isDirectory();
+      assertThat(pv.getSpec().getCsi().getVolumeAttributes())
+          .containsEntry("subPath", "z1/" + nodeName + "/web")
+          .containsEntry("juicefs/mount-cpu-limit", "1500m")
+          .containsEntry("pathPattern", "z1/" + nodeName + "/web");
+      assertThat(pv.getSpec().getMountOptions()).containsExactly("log-id=r7-blue");
+      kube.persistentVolumeClaims().inNamespace(ns).withName("near").delete();
+      kube.persistentVolumes().withName(pv.getMetadata().getName()).delete();
+    } finally {
+      cluster.deleteNode(nodeName);
+    }
+  }
+
+  @Test
   void aSubPathSharedByAnotherVolumeIsKeptUntilTheLastOneGoes() throws Exception {
     secret("fs-shared", fs(driver.data));
     String sc = storageClass("shared", "Delete", "fs-shared", Map.of("pathPattern", "common"));

@@ -3,10 +3,13 @@ package io.jfscsi.controller.kube;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.jfscsi.Failure;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class TemplatesTest {
@@ -55,14 +58,75 @@ class TemplatesTest {
         .hasMessageContaining("'.'");
   }
 
+  static Node node() {
+    return new NodeBuilder()
+        .withNewMetadata()
+        .withName("worker-1")
+        .withLabels(Map.of("topology.kubernetes.io/zone", "z1"))
+        .withAnnotations(Map.of("rack", "r7"))
+        .endMetadata()
+        .withNewSpec()
+        .withPodCIDR("10.1.2.0/24")
+        .endSpec()
+        .build();
+  }
+
   @Test
-  void anUnknownPlaceholderIsRefusedInPathPatternButKeptInMountOptions() {
-    assertThatThrownBy(() -> Templates.subPath("${.node.name}/${.pvc.name}", claim()))
+  void pathPatternResolvesTheChosenNodesNameLabelsAnnotationsAndPodCidr() {
+    assertThat(
+            Templates.subPath(
+                "${.node.labels.topology.kubernetes.io/zone}/${.node.annotations.rack}/"
+                    + "${.node.name}/${.pvc.name}",
+                claim(),
+                Optional.of(node())))
+        .isEqualTo("z1/r7/worker-1/data");
+    assertThat(Templates.subPath("${.node.podCIDR}", claim(), Optional.of(node())))
+        .isEqualTo("10.1.2.0/24");
+  }
+
+  @Test
+  void withoutAChosenNodeItsTemplatesAreEmptyInPathPatternAsInTheGoDriver() {
+    assertThat(Templates.subPath("${.node.name}/${.pvc.name}", claim())).isEqualTo("data");
+    assertThat(Templates.parameter("x-${.node.name}", claim(), Optional.empty())).isEqualTo("x-");
+  }
+
+  @Test
+  void anUnknownPlaceholderIsRefusedInPathPattern() {
+    assertThatThrownBy(() -> Templates.subPath("${.pvc.uid}/${.pvc.name}", claim()))
         .isInstanceOf(Failure.class)
-        .hasMessageContaining("${.node.name}")
-        .hasMessageContaining("${.pvc.labels.KEY}");
+        .hasMessageContaining("${.pvc.uid}")
+        .hasMessageContaining("${.node.labels.KEY}");
+    assertThatThrownBy(() -> Templates.subPath("${HOME}/${.pvc.name}", claim()))
+        .isInstanceOf(Failure.class)
+        .hasMessageContaining("${HOME}");
+  }
+
+  @Test
+  void mountOptionsKeepNodeTemplatesForTheNodePluginUnlessTheNodeIsChosen() {
     assertThat(Templates.mountOption("cache-dir=/c/${.node.name}/${.pvc.name}", claim()))
         .isEqualTo("cache-dir=/c/${.node.name}/data");
+    assertThat(
+            Templates.mountOption(
+                "cache-dir=/c/${.node.name}/${.pvc.name}", claim(), Optional.of(node())))
+        .isEqualTo("cache-dir=/c/worker-1/data");
+  }
+
+  @Test
+  void otherParametersAreFilledInAsTheGoDriversProvisionerDoes() {
+    assertThat(
+            Templates.parameter(
+                "${.pvc.annotations.owner}-${.node.name}", claim(), Optional.of(node())))
+        .isEqualTo("alice-worker-1");
+    assertThat(
+            VolumeObjects.volumeParameters(
+                Map.of(
+                    "juicefs/mount-cpu-limit",
+                    "${.pvc.annotations.owner}",
+                    "csi.storage.k8s.io/provisioner-secret-name",
+                    "s"),
+                claim(),
+                Optional.empty()))
+        .containsExactly(Map.entry("juicefs/mount-cpu-limit", "alice"));
   }
 
   @Test

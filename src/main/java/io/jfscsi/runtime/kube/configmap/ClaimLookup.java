@@ -9,12 +9,12 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What the selectors of {@code mountPodPatch} look at, read from the API server when a Mount Pod is
- * built and only when some entry needs it: the claim of a volume (its PV by name, which is the
- * volume id of every dynamic volume, else the PV whose CSI volume handle it is; then the PV's
- * {@code claimRef}) and the labels of this node. A volume without a PV or claim has none; an API
- * error is thrown, so that the start fails and kubelet's retry reads again, rather than a Mount Pod
- * being built without the patch its claim should get.
+ * What the selectors of {@code mountPodPatch} and the claim settings of a publish ({@link
+ * io.jfscsi.juicefs.ClaimSettings}) look at, read from the API server when needed: the claim of a
+ * volume (its PV by name, which is the volume id of every dynamic volume, else the PV whose CSI
+ * volume handle it is; then the PV's {@code claimRef}) and the labels of this node. A volume
+ * without a PV or claim has none; an API error is thrown, so that the start fails and kubelet's
+ * retry reads again, rather than a Mount Pod being built without the patch its claim should get.
  */
 public final class ClaimLookup {
   private final KubernetesClient client;
@@ -56,9 +56,11 @@ public final class ClaimLookup {
   }
 
   public Optional<Map<String, String>> nodeLabels(String node) {
-    Node n = client.nodes().withName(node).get();
-    return n == null
-        ? Optional.empty()
-        : Optional.of(n.getMetadata().getLabels() == null ? Map.of() : n.getMetadata().getLabels());
+    return node(node)
+        .map(n -> n.getMetadata().getLabels() == null ? Map.of() : n.getMetadata().getLabels());
+  }
+
+  public Optional<Node> node(String name) {
+    return Optional.ofNullable(client.nodes().withName(name).get());
   }
 }
