@@ -428,6 +428,7 @@ class ManifestsTest {
             "/pods/log:get",
             "/events:create",
             "/events:list",
+            "/nodes:get", // a WaitForFirstConsumer claim's node, for ${.node.*} templates
             "/secrets:get",
             "/secrets:patch",
             "coordination.k8s.io/leases@jfs-csi:get",
