@@ -77,7 +77,8 @@ public final class ManagementServer {
             });
     log.info(
         "management HTTP listening on http://{}:{}/ (routes: / /alive /ready /clients "
-            + "/volumes/ID /metrics)",
+            + "/volumes/ID /metrics; /cluster and /cluster/page with the controller's built-in "
+            + "provisioner)",
         settings.host(),
         uri.port());
     return new ManagementServer(context, uri);

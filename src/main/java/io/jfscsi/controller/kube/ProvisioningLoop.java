@@ -1,10 +1,7 @@
 package io.jfscsi.controller.kube;
 
-import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Node;
-import io.fabric8.kubernetes.api.model.ObjectReference;
-import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -17,8 +14,6 @@ import io.jfscsi.Asks;
 import io.jfscsi.Failure;
 import io.jfscsi.controller.VolumeProvisioner;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -59,7 +54,7 @@ public final class ProvisioningLoop implements AutoCloseable {
   private final ProvisionerSettings settings;
   private final ActorRef<VolumeProvisioner.Command> provisioner;
   private final Scheduler scheduler;
-  private final String identity;
+  private final ProvisioningEvents events;
   private final RetryQueue queue;
   private volatile SharedIndexInformer<PersistentVolumeClaim> claims;
   private volatile SharedIndexInformer<PersistentVolume> volumes;
@@ -74,7 +69,7 @@ public final class ProvisioningLoop implements AutoCloseable {
     this.settings = settings;
     this.provisioner = provisioner;
     this.scheduler = scheduler;
-    this.identity = identity;
+    this.events = new ProvisioningEvents(client, settings.driverName() + "_" + identity);
     this.queue =
         new RetryQueue(
             "jfs-csi-provisioner", settings.backoffMin(), settings.backoffMax(), this::process);
@@ -148,11 +143,11 @@ public final class ProvisioningLoop implements AutoCloseable {
       if (queue.closed()) {
         return;
       }
-      String reason = plain(e);
+      String reason = ProvisioningEvents.plain(e);
       RetryQueue.Retry retry = queue.failed(key);
       log.warn("{}: {} (attempt {}, again in {})", key, reason, retry.attempt(), retry.after());
       if (subject != null) {
-        event(
+        events.record(
             subject,
             "Warning",
             subject instanceof PersistentVolumeClaim ? "ProvisioningFailed" : "VolumeFailedDelete",
@@ -234,7 +229,7 @@ public final class ProvisioningLoop implements AutoCloseable {
             "cannot add finalizer {} to secret {}: {}",
             SecretFinalizer.NAME,
             secretRef.get(),
-            plain(e));
+            ProvisioningEvents.plain(e));
       }
     }
     log.info(
@@ -243,7 +238,8 @@ public final class ProvisioningLoop implements AutoCloseable {
         pvc.getMetadata().getName(),
         pvName,
         created.context().get(VolumeProvisioner.SUB_PATH));
-    event(pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pvName);
+    events.record(
+        pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pvName);
   }
 
   /**
@@ -362,69 +358,6 @@ public final class ProvisioningLoop implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Failure(Failure.Code.ABORTED, "interrupted");
-    }
-  }
-
-  /** What went wrong, in words fit for an Event: a Failure's message, or the API's status. */
-  static String plain(RuntimeException e) {
-    if (e instanceof Failure f) {
-      return f.getMessage();
-    }
-    if (e instanceof KubernetesClientException k) {
-      String message =
-          k.getStatus() != null && k.getStatus().getMessage() != null
-              ? k.getStatus().getMessage()
-              : "HTTP " + k.getCode();
-      return "the API server refused a request: " + message;
-    }
-    return e.getClass().getSimpleName() + ": " + e.getMessage();
-  }
-
-  private void event(HasMetadata subject, String type, String reason, String message) {
-    String namespace =
-        subject.getMetadata().getNamespace() == null
-            ? "default"
-            : subject.getMetadata().getNamespace();
-    ObjectReference ref =
-        new ObjectReferenceBuilder()
-            .withKind(subject.getKind())
-            .withApiVersion(subject.getApiVersion())
-            .withName(subject.getMetadata().getName())
-            .withNamespace(subject.getMetadata().getNamespace())
-            .withUid(subject.getMetadata().getUid())
-            .withResourceVersion(subject.getMetadata().getResourceVersion())
-            .build();
-    String now = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
-    try {
-      client
-          .v1()
-          .events()
-          .inNamespace(namespace)
-          .resource(
-              new EventBuilder()
-                  .withNewMetadata()
-                  .withGenerateName(subject.getMetadata().getName() + ".")
-                  .withNamespace(namespace)
-                  .endMetadata()
-                  .withInvolvedObject(ref)
-                  .withType(type)
-                  .withReason(reason)
-                  .withMessage(message.length() > 1000 ? message.substring(0, 1000) : message)
-                  .withNewSource()
-                  .withComponent(settings.driverName() + "_" + identity)
-                  .endSource()
-                  .withFirstTimestamp(now)
-                  .withLastTimestamp(now)
-                  .withCount(1)
-                  .build())
-          .create();
-    } catch (KubernetesClientException e) {
-      log.warn(
-          "cannot record event {} on {} {}: {}",
-          reason,
-          subject.getKind(),
-          subject.getMetadata().getName(),
-          plain(e));
     }
   }
 }

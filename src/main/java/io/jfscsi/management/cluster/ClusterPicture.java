@@ -5,10 +5,11 @@ import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
+import io.jfscsi.management.cluster.ClusterProblems.DoctorSubject;
+import io.jfscsi.management.cluster.ClusterProblems.Problem;
 import io.jfscsi.management.cluster.NodeReports.NodeReport;
 import io.jfscsi.runtime.kube.MountPodNames;
 import io.jfscsi.runtime.kube.PodReferences;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -26,23 +27,11 @@ import java.util.stream.Collectors;
 
 /**
  * One snapshot of the cluster as the cluster page shows it: the driver's StorageClasses, volumes,
- * claims, app pods, Mount Pods and node plugins, grouped per node, and what is unhealthy right now.
- * Pure: everything comes in {@link Sources}; the doctor's verdicts come through a function so that
- * the rules here can be tested without an API server.
+ * claims, app pods, Mount Pods and node plugins, grouped per node, and what is unhealthy right now
+ * (the rules are {@link ClusterProblems}'). Pure: everything comes in {@link Sources}; the doctor's
+ * verdicts come through a function so that the rules can be tested without an API server.
  */
 final class ClusterPicture {
-
-  /**
-   * A claim or pod Pending, or a Mount Pod not Ready, counts as a problem after this long: a
-   * healthy start takes seconds (docs/performance.md, "On the real node": 2-8 s).
-   */
-  static final Duration GRACE = Duration.ofSeconds(20);
-
-  /** A Mount Pod whose client restarted within this window is shown as a warning. */
-  static final Duration RECENT_RESTART = Duration.ofMinutes(10);
-
-  /** Client states a node reports while the client's mounts are stale (the ClientDown alert's). */
-  static final Set<String> STALE_STATES = Set.of("BROKEN", "RESTARTING");
 
   /** What the picture is made of. {@code reports} by node name. */
   record Sources(
@@ -54,31 +43,14 @@ final class ClusterPicture {
       Map<String, NodeReport> reports,
       Instant now) {}
 
-  /** Whom the doctor is asked about a problem: a pod or a claim. */
-  record DoctorSubject(boolean pod, String namespace, String name) {
-    @Override
-    public String toString() {
-      return (pod ? "pod " : "pvc ") + namespace + "/" + name;
-    }
-  }
-
-  /** A problem seen on the cluster; {@code subject} is what the doctor is asked, if anything. */
-  record Problem(
-      String severity,
-      String kind,
-      String node,
-      String volume,
-      String what,
-      Optional<DoctorSubject> subject) {}
-
-  private final Sources in;
-  private final Set<String> classes;
-  private final List<PersistentVolume> volumes;
-  private final Map<String, PersistentVolume> volumeByClaim = new LinkedHashMap<>();
-  private final Map<String, PersistentVolumeClaim> claims = new LinkedHashMap<>();
-  private final List<Pod> mountPods = new ArrayList<>();
-  private final List<Pod> plugins = new ArrayList<>();
-  private final List<Pod> appPods = new ArrayList<>();
+  final Sources in;
+  final Set<String> classes;
+  final List<PersistentVolume> volumes;
+  final Map<String, PersistentVolume> volumeByClaim = new LinkedHashMap<>();
+  final Map<String, PersistentVolumeClaim> claims = new LinkedHashMap<>();
+  final List<Pod> mountPods = new ArrayList<>();
+  final List<Pod> plugins = new ArrayList<>();
+  final List<Pod> appPods = new ArrayList<>();
 
   private ClusterPicture(Sources in) {
     this.in = in;
@@ -147,11 +119,11 @@ final class ClusterPicture {
 
   /** The problems alone, in the order the page lists them (tests read these). */
   static List<Problem> problems(Sources in) {
-    return new ClusterPicture(in).problems();
+    return new ClusterProblems(new ClusterPicture(in)).find();
   }
 
   private Map<String, Object> build(Function<Problem, Optional<Map<String, Object>>> doctor) {
-    List<Problem> problems = problems();
+    List<Problem> problems = new ClusterProblems(this).find();
     Map<String, Object> view = new LinkedHashMap<>();
     view.put("driver", in.driver());
     view.put("generatedAt", in.now().toString());
@@ -173,184 +145,6 @@ final class ClusterPicture {
     view.put("pendingClaims", pendingClaims());
     view.put("storageClasses", storageClasses());
     return view;
-  }
-
-  private List<Problem> problems() {
-    List<Problem> found = new ArrayList<>();
-    for (Map.Entry<String, NodeReport> e : in.reports().entrySet()) {
-      NodeReport r = e.getValue();
-      if (r.error().isPresent()) {
-        found.add(
-            new Problem(
-                "warning",
-                "node-plugin-unreachable",
-                e.getKey(),
-                null,
-                "the node plugin of "
-                    + e.getKey()
-                    + " did not answer "
-                    + r.url()
-                    + ": "
-                    + r.error().get()
-                    + " (its clients' health is unknown)",
-                Optional.empty()));
-      }
-      for (Map<String, Object> client : r.clients()) {
-        String state = String.valueOf(client.get("state"));
-        if (STALE_STATES.contains(state)) {
-          String volumeId = String.valueOf(client.get("volumeId"));
-          Optional<PersistentVolume> pv = volumeByHandle(volumeId);
-          int targets = client.get("targets") instanceof List<?> l ? l.size() : 0;
-          found.add(
-              new Problem(
-                  "critical",
-                  "stale-mount",
-                  e.getKey(),
-                  pv.map(v -> v.getMetadata().getName()).orElse(volumeId),
-                  "node "
-                      + e.getKey()
-                      + " reports the client of volume "
-                      + volumeId
-                      + " "
-                      + state
-                      + ": its "
-                      + targets
-                      + " mount"
-                      + (targets == 1 ? " is" : "s are")
-                      + " stale until it serves again"
-                      + Optional.ofNullable(client.get("lastError"))
-                          .map(err -> " (last error: " + err + ")")
-                          .orElse(""),
-                  pv.flatMap(this::claimSubject)));
-        }
-      }
-    }
-    for (Pod mp : mountPods) {
-      String node = mp.getSpec().getNodeName();
-      Optional<PersistentVolume> pv = volumeOfMountPod(mp);
-      String volume =
-          pv.map(v -> v.getMetadata().getName())
-              .orElse(label(mp, MountPodNames.VOLUME_ID_LABEL).orElse(null));
-      Optional<DoctorSubject> subject = pv.flatMap(this::claimSubject);
-      List<ContainerStatus> statuses = statuses(mp);
-      Optional<String> crashLoop =
-          statuses.stream()
-              .filter(
-                  s ->
-                      s.getState() != null
-                          && s.getState().getWaiting() != null
-                          && s.getState().getWaiting().getReason() != null)
-              .map(s -> s.getState().getWaiting().getReason())
-              .filter(r -> !r.equals("ContainerCreating") && !r.equals("PodInitializing"))
-              .findFirst();
-      int restarts = restarts(statuses);
-      if (mp.getMetadata().getDeletionTimestamp() != null) {
-        continue; // on its way out: Terminating is shown on its row
-      }
-      if (crashLoop.isPresent()) {
-        found.add(
-            new Problem(
-                "critical",
-                "mount-pod-restarting",
-                node,
-                volume,
-                "Mount Pod "
-                    + ref(mp)
-                    + " is waiting: "
-                    + crashLoop.get()
-                    + " ("
-                    + restarts
-                    + " restarts)",
-                subject));
-      } else if (!ready(mp) && olderThanGrace(mp.getMetadata().getCreationTimestamp())) {
-        found.add(
-            new Problem(
-                "critical",
-                "mount-pod-not-ready",
-                node,
-                volume,
-                "Mount Pod "
-                    + ref(mp)
-                    + " is "
-                    + Optional.ofNullable(mp.getStatus()).map(s -> s.getPhase()).orElse("Pending")
-                    + " and not Ready since "
-                    + mp.getMetadata().getCreationTimestamp(),
-                subject));
-      } else if (restarts > 0) {
-        Optional<Instant> last = lastTermination(statuses);
-        if (last.isPresent() && last.get().isAfter(in.now().minus(RECENT_RESTART))) {
-          found.add(
-              new Problem(
-                  "warning",
-                  "mount-pod-restarted",
-                  node,
-                  volume,
-                  "the client of Mount Pod "
-                      + ref(mp)
-                      + " restarted "
-                      + restarts
-                      + (restarts == 1 ? " time" : " times")
-                      + ", last at "
-                      + last.get()
-                      + lastExit(statuses),
-                  subject));
-        }
-      }
-    }
-    for (Pod pod : appPods) {
-      String phase = Optional.ofNullable(pod.getStatus()).map(s -> s.getPhase()).orElse("Pending");
-      if ("Pending".equals(phase) && olderThanGrace(pod.getMetadata().getCreationTimestamp())) {
-        String waiting =
-            statuses(pod).stream()
-                .filter(s -> s.getState() != null && s.getState().getWaiting() != null)
-                .map(s -> s.getState().getWaiting().getReason())
-                .filter(Objects::nonNull)
-                .findFirst()
-                .orElse(pod.getSpec().getNodeName() == null ? "not scheduled" : "Pending");
-        found.add(
-            new Problem(
-                "critical",
-                "pod-not-starting",
-                pod.getSpec().getNodeName(),
-                claimsOf(pod).stream()
-                    .map(volumeByClaim::get)
-                    .filter(Objects::nonNull)
-                    .map(v -> v.getMetadata().getName())
-                    .findFirst()
-                    .orElse(null),
-                "pod " + ref(pod) + " is " + waiting + " since " + creation(pod),
-                Optional.of(
-                    new DoctorSubject(
-                        true, pod.getMetadata().getNamespace(), pod.getMetadata().getName()))));
-      }
-    }
-    for (PersistentVolumeClaim c : claims.values()) {
-      String phase = Optional.ofNullable(c.getStatus()).map(s -> s.getPhase()).orElse("Pending");
-      if (!"Bound".equals(phase) && olderThanGrace(c.getMetadata().getCreationTimestamp())) {
-        found.add(
-            new Problem(
-                "critical",
-                "claim-not-bound",
-                null,
-                null,
-                "PVC "
-                    + ref(c)
-                    + " is "
-                    + phase
-                    + " since "
-                    + c.getMetadata().getCreationTimestamp(),
-                Optional.of(
-                    new DoctorSubject(
-                        false, c.getMetadata().getNamespace(), c.getMetadata().getName()))));
-      }
-    }
-    // Critical first, then by kind and what: a stable order, so an unchanged cluster gives an
-    // unchanged picture and the page is not redrawn for nothing.
-    found.sort(
-        Comparator.comparing((Problem p) -> !p.severity().equals("critical"))
-            .thenComparing(Problem::kind)
-            .thenComparing(Problem::what));
-    return found;
   }
 
   private List<Map<String, Object>> nodes(List<Problem> problems) {
@@ -495,7 +289,7 @@ final class ClusterPicture {
     return p;
   }
 
-  private Optional<PersistentVolume> volumeOfMountPod(Pod mp) {
+  Optional<PersistentVolume> volumeOfMountPod(Pod mp) {
     Optional<String> label = label(mp, MountPodNames.VOLUME_ID_LABEL);
     return label.flatMap(
         l ->
@@ -507,19 +301,19 @@ final class ClusterPicture {
                 .findFirst());
   }
 
-  private Optional<PersistentVolume> volumeByHandle(String handle) {
+  Optional<PersistentVolume> volumeByHandle(String handle) {
     return volumes.stream()
         .filter(pv -> handle.equals(pv.getSpec().getCsi().getVolumeHandle()))
         .findFirst();
   }
 
-  private Optional<DoctorSubject> claimSubject(PersistentVolume pv) {
+  Optional<DoctorSubject> claimSubject(PersistentVolume pv) {
     return Optional.ofNullable(pv.getSpec().getClaimRef())
         .map(r -> new DoctorSubject(false, r.getNamespace(), r.getName()));
   }
 
   /** The claims (ns/name) of the pod's PVC volumes that are this driver's. */
-  private List<String> claimsOf(Pod pod) {
+  List<String> claimsOf(Pod pod) {
     if (pod.getSpec() == null || pod.getSpec().getVolumes() == null) {
       return List.of();
     }
@@ -531,15 +325,7 @@ final class ClusterPicture {
         .toList();
   }
 
-  private boolean olderThanGrace(String timestamp) {
-    return instant(timestamp).map(t -> t.plus(GRACE).isBefore(in.now())).orElse(true);
-  }
-
-  private static String creation(Pod pod) {
-    return pod.getMetadata().getCreationTimestamp();
-  }
-
-  private static Optional<Instant> instant(String timestamp) {
+  static Optional<Instant> instant(String timestamp) {
     if (timestamp == null) {
       return Optional.empty();
     }
@@ -550,29 +336,7 @@ final class ClusterPicture {
     }
   }
 
-  private static Optional<Instant> lastTermination(List<ContainerStatus> statuses) {
-    return statuses.stream()
-        .filter(s -> s.getLastState() != null && s.getLastState().getTerminated() != null)
-        .map(s -> instant(s.getLastState().getTerminated().getFinishedAt()))
-        .flatMap(Optional::stream)
-        .max(Comparator.naturalOrder());
-  }
-
-  private static String lastExit(List<ContainerStatus> statuses) {
-    return statuses.stream()
-        .filter(s -> s.getLastState() != null && s.getLastState().getTerminated() != null)
-        .map(s -> s.getLastState().getTerminated())
-        .map(
-            t ->
-                " (exit code "
-                    + t.getExitCode()
-                    + Optional.ofNullable(t.getReason()).map(r -> ", " + r).orElse("")
-                    + ")")
-        .findFirst()
-        .orElse("");
-  }
-
-  private static Optional<String> label(Pod pod, String key) {
+  static Optional<String> label(Pod pod, String key) {
     return Optional.ofNullable(pod.getMetadata().getLabels()).map(l -> l.get(key));
   }
 

@@ -6,7 +6,7 @@ import io.jfscsi.doctor.Doctor;
 import io.jfscsi.doctor.Facts;
 import io.jfscsi.doctor.FactsCollector;
 import io.jfscsi.doctor.Verdict;
-import io.jfscsi.management.cluster.ClusterPicture.DoctorSubject;
+import io.jfscsi.management.cluster.ClusterProblems.DoctorSubject;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
