@@ -167,7 +167,8 @@ public final class FactsCollector {
     return data;
   }
 
-  private static String when(Event e) {
+  /** When an Event last happened, as the API gives it ("" when it says nothing). */
+  public static String when(Event e) {
     String t =
         e.getLastTimestamp() != null
             ? e.getLastTimestamp()

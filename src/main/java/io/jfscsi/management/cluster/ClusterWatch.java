@@ -126,7 +126,11 @@ final class ClusterWatch implements AutoCloseable {
 
   @Override
   public void close() {
-    thread.execute(this::stop);
+    thread.execute(
+        () -> {
+          stop();
+          nodeReports.close();
+        });
     thread.shutdown();
   }
 

@@ -90,11 +90,7 @@ final class Diagnoses {
   /** One Event as the page lists it; Event messages never carry Secret values (the driver's). */
   static Map<String, Object> event(Event e) {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put(
-        "at",
-        e.getLastTimestamp() != null
-            ? e.getLastTimestamp()
-            : e.getEventTime() != null ? e.getEventTime().getTime() : e.getFirstTimestamp());
+    m.put("at", FactsCollector.when(e));
     m.put("type", e.getType());
     m.put("reason", e.getReason());
     m.put(

@@ -23,7 +23,7 @@ import tools.jackson.databind.json.JsonMapper;
  * (the node plugin runs on the host network, deploy/base/node.yaml). This is how the controller
  * learns of a stale mount, which no API object records: a client BROKEN or RESTARTING on its node.
  */
-final class NodeReports {
+final class NodeReports implements AutoCloseable {
 
   /** The management port of a node plugin whose pod names none (deploy/base's). */
   static final int DEFAULT_PORT = 9560;
@@ -40,6 +40,11 @@ final class NodeReports {
   /** One node's answer; {@code error} set when it did not give one. */
   record NodeReport(
       String url, String page, List<Map<String, Object>> clients, Optional<String> error) {}
+
+  @Override
+  public void close() {
+    http.close();
+  }
 
   /** The driver's node plugin pods: the labels of deploy/base/node.yaml. */
   static boolean isNodePlugin(Pod pod) {

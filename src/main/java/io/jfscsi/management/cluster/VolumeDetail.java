@@ -112,8 +112,8 @@ final class VolumeDetail {
     }
     List<Map<String, Object>> listed =
         events.stream()
+            .sorted(Comparator.comparing(FactsCollector::when))
             .map(Diagnoses::event)
-            .sorted(Comparator.comparing(e -> String.valueOf(e.get("at"))))
             .toList();
     d.put("events", listed.subList(Math.max(0, listed.size() - EVENTS), listed.size()));
     return Optional.of(d);
