@@ -326,6 +326,20 @@ class ClusterPageClusterTest {
             });
     assertThat(opened.getText()).contains("volume " + pv, target, "restarts 1");
     assertThat(browser.getPageSource()).doesNotContain("page-topsecret");
+    // A log opened stays open when a new picture redraws the detail (no kubelet here: what is
+    // shown is why the log cannot be read, which is text all the same).
+    opened.findElement(By.cssSelector("button.log:not(.previous)")).click();
+    String log =
+        wait.until(
+            d -> {
+              String text = d.findElement(By.cssSelector("#detail pre.log")).getText();
+              return text.isEmpty() || text.equals("reading…") ? null : text;
+            });
+    setStatus(k, mountPod, true, 2, Instant.now().toString());
+    wait.until(d -> d.findElement(By.id("detail")).getText().contains("restarts 2"));
+    assertThat(browser.findElement(By.cssSelector("#detail pre.log")).getText())
+        .as("the log read before the redraw")
+        .isEqualTo(log);
     Chromium.screenshot(browser, "cluster-page-apiserver");
     Chromium.onAPhone(browser, "cluster-page-apiserver-phone");
   }
