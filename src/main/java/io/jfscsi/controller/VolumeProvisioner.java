@@ -127,8 +127,9 @@ public final class VolumeProvisioner {
 
   private static Created create(
       Create c, VolumeDirectories directories, VolumeCatalog catalog, Logger log) {
-    VolumeSettings fs =
-        SettingsParser.parse(new VolumeSource(c.name(), c.secrets(), c.parameters(), List.of()));
+    VolumeSource source = new VolumeSource(c.name(), c.secrets(), c.parameters(), List.of());
+    VolumeSettings fs = SettingsParser.parse(source);
+    SettingsParser.ignoredKeys(source).ifPresent(note -> log.warn("volume {}: {}", c.name(), note));
     if (!c.mountOptions().isEmpty()) {
       // Only checked: the request hash of a volume stays what it was without them.
       SettingsParser.parse(

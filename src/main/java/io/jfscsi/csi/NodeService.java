@@ -37,6 +37,8 @@ import java.util.function.UnaryOperator;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The CSI Node service: validates each request, turns it into one message for the {@link
@@ -44,6 +46,7 @@ import org.apache.pekko.actor.typed.Scheduler;
  * {@link GrpcBridge} turns a throw and a failed answer alike into the status.
  */
 public final class NodeService implements Node {
+  private static final Logger log = LoggerFactory.getLogger(NodeService.class);
 
   private final ActorRef<NodeGuardian.Command> guardian;
   private final Scheduler scheduler;
@@ -88,14 +91,15 @@ public final class NodeService implements Node {
       throw Failure.invalid("volume_capability is required");
     }
     RequestChecks.capability(in.getVolumeCapability());
-    VolumeSettings settings =
-        SettingsParser.parse(
-            claimSettings.apply(
-                new VolumeSource(
-                    volumeId,
-                    in.getSecretsMap(),
-                    in.getVolumeContextMap(),
-                    in.getVolumeCapability().getMount().getMountFlagsList())));
+    VolumeSource source =
+        claimSettings.apply(
+            new VolumeSource(
+                volumeId,
+                in.getSecretsMap(),
+                in.getVolumeContextMap(),
+                in.getVolumeCapability().getMount().getMountFlagsList()));
+    VolumeSettings settings = SettingsParser.parse(source);
+    SettingsParser.ignoredKeys(source).ifPresent(note -> log.warn("volume {}: {}", volumeId, note));
     // A read-only client (mount option ro) is a client of its own; the CSI readonly flag and
     // reader-only access modes only make this target's bind read-only.
     boolean readOnly =

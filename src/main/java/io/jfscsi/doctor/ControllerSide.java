@@ -87,7 +87,8 @@ final class ControllerSide {
                 "doctor",
                 secret.data().get(),
                 withoutCsiKeys(parameters),
-                Optional.ofNullable(sc.getMountOptions()).orElse(List.of())));
+                Optional.ofNullable(sc.getMountOptions()).orElse(List.of())),
+            evidence);
     if (refused.isPresent()) {
       return verdict(
           Side.CONTROLLER,

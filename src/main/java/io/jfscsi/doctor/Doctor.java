@@ -89,8 +89,12 @@ public final class Doctor {
     return new NodeSide(driverName).diagnose(facts, facts.pv().get(), evidence);
   }
 
-  /** The driver's own refusal of these settings, in its words, or empty if it accepts them. */
-  static Optional<String> refusal(VolumeSource source) {
+  /**
+   * The driver's own refusal of these settings, in its words, or empty if it accepts them; keys it
+   * ignores (misspelt, most likely) go into {@code evidence}.
+   */
+  static Optional<String> refusal(VolumeSource source, List<String> evidence) {
+    SettingsParser.ignoredKeys(source).ifPresent(evidence::add);
     try {
       SettingsParser.parse(source);
       return Optional.empty();

@@ -81,7 +81,8 @@ final class NodeSide {
                 csi.getVolumeHandle(),
                 secret.data().get(),
                 Optional.ofNullable(csi.getVolumeAttributes()).orElse(Map.of()),
-                Optional.ofNullable(pv.getSpec().getMountOptions()).orElse(List.of())));
+                Optional.ofNullable(pv.getSpec().getMountOptions()).orElse(List.of())),
+            evidence);
     if (refused.isPresent()) {
       return verdict(
           Side.NODE,

@@ -69,18 +69,8 @@ record ContextSettings(
   static ContextSettings parse(Map<String, String> context) {
     Map<String, String> mountPodKeys = new TreeMap<>();
     for (Map.Entry<String, String> e : context.entrySet()) {
-      String key = e.getKey();
-      if (MOUNT_POD_KEYS.contains(key)) {
-        mountPodKeys.put(key, e.getValue());
-      } else if (key.startsWith("juicefs/") && !USED.contains(key)) {
-        throw Failure.invalid(
-            "volume context key "
-                + Quoted.of(key)
-                + " is not a key of the JuiceFS CSI"
-                + " driver; check its spelling (known keys: "
-                + String.join(
-                    ", ", Stream.concat(USED.stream(), MOUNT_POD_KEYS.stream()).sorted().toList())
-                + ")");
+      if (MOUNT_POD_KEYS.contains(e.getKey())) {
+        mountPodKeys.put(e.getKey(), e.getValue());
       }
     }
     MountPodKeys.parse(context); // checked here; the Mount Pod builder reads it again
@@ -93,6 +83,32 @@ record ContextSettings(
         cachePvc(context.get(CACHE_PVC)),
         Optional.ofNullable(context.get("mountOptions")).filter(s -> !s.isBlank()),
         Map.copyOf(mountPodKeys));
+  }
+
+  /**
+   * What to say of the {@code juicefs/*} keys of {@code context} that no JuiceFS CSI driver knows,
+   * or empty if there are none. They are ignored, as the Go driver ignores them, so that a manifest
+   * written for it keeps working; but a misspelt key silently does nothing, so the node's log and
+   * the doctor name them.
+   */
+  static Optional<String> unknownKeys(Map<String, String> context) {
+    List<String> unknown =
+        context.keySet().stream()
+            .filter(k -> k.startsWith("juicefs/"))
+            .filter(k -> !USED.contains(k) && !MOUNT_POD_KEYS.contains(k))
+            .sorted()
+            .toList();
+    if (unknown.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        "volume context key(s) "
+            + String.join(", ", unknown.stream().map(Quoted::of).toList())
+            + " are not keys of the JuiceFS CSI driver and are ignored; check their spelling"
+            + " (known keys: "
+            + String.join(
+                ", ", Stream.concat(USED.stream(), MOUNT_POD_KEYS.stream()).sorted().toList())
+            + ")");
   }
 
   /**

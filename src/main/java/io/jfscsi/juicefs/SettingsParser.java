@@ -2,6 +2,7 @@ package io.jfscsi.juicefs;
 
 import io.jfscsi.Failure;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Parses and validates {@link VolumeSettings} from a {@link VolumeSource}: the Secret, the volume
@@ -46,6 +47,14 @@ public final class SettingsParser {
         context.mountImage(),
         context.cachePvc(),
         hash);
+  }
+
+  /**
+   * A note naming the {@code juicefs/*} volume context keys of {@code source} that are ignored
+   * because no JuiceFS CSI driver knows them (a misspelling, most likely), or empty.
+   */
+  public static Optional<String> ignoredKeys(VolumeSource source) {
+    return ContextSettings.unknownKeys(source.context());
   }
 
   /** Checks mount options given outside a volume (the ConfigMap's {@code mountOptions}). */

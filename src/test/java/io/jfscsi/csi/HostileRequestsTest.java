@@ -318,15 +318,6 @@ class HostileRequestsTest {
                     .nodePublishVolume(
                         driver
                             .publishRequest("pvc-1", a)
-                            .putVolumeContext("juicefs/" + huge, "1")
-                            .build()),
-            () ->
-                driver
-                    .csi()
-                    .node()
-                    .nodePublishVolume(
-                        driver
-                            .publishRequest("pvc-1", a)
                             .setVolumeCapability(
                                 DriverFixture.RWX.toBuilder()
                                     .setMount(

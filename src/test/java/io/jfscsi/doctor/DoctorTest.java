@@ -128,6 +128,30 @@ class DoctorTest {
   }
 
   @Test
+  void aMisspeltJuicefsKeyIsNamedAsEvidenceWhileTheVolumeWorks() {
+    PersistentVolume pv = pv(List.of());
+    pv.getSpec().getCsi().setVolumeAttributes(Map.of("juicefs/mount-cpu-limits", "2"));
+    Verdict v =
+        doctor.diagnose(
+            facts(
+                Optional.of(appPod(true)),
+                Optional.of(boundPvc()),
+                Optional.empty(),
+                Optional.of(pv),
+                null,
+                publishSecret(),
+                List.of(),
+                List.of()));
+    assertThat(v.cause()).doesNotContain("refused");
+    assertThat(v.evidence())
+        .anySatisfy(
+            e ->
+                assertThat(e)
+                    .contains("'juicefs/mount-cpu-limits'", "ignored")
+                    .contains("juicefs/mount-cpu-limit"));
+  }
+
+  @Test
   void aMissingPublishSecretIsTheNodeSide() {
     Verdict v =
         doctor.diagnose(

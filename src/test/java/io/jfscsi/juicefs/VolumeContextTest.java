@@ -151,10 +151,22 @@ class VolumeContextTest {
   }
 
   @Test
-  void an_unknown_juicefs_key_is_refused_naming_it() {
-    assertThat(volume().context("juicefs/mount-delete-dealy", "1m").refusal())
-        .contains("'juicefs/mount-delete-dealy'")
-        .contains("juicefs/mount-delete-delay");
+  void an_unknown_juicefs_key_is_ignored_as_the_go_driver_does_and_named_with_the_known_keys() {
+    Volumes misspelt = volume().context("juicefs/mount-delete-dealy", "1m");
+    assertThat(misspelt.parse().deleteDelay()).isEqualTo(Duration.ZERO);
+    assertThat(misspelt.parse().clientHash()).isEqualTo(volume().parse().clientHash());
+    assertThat(SettingsParser.ignoredKeys(misspelt.source()))
+        .hasValueSatisfying(
+            note ->
+                assertThat(note)
+                    .contains("'juicefs/mount-delete-dealy'", "ignored", "check their spelling")
+                    .contains("juicefs/mount-delete-delay"));
+    assertThat(SettingsParser.ignoredKeys(volume().context("juicefs/clean-cache", "true").source()))
+        .isEmpty();
+    String huge = "juicefs/" + "A".repeat(3000);
+    assertThat(SettingsParser.ignoredKeys(volume().context(huge, "1").source()))
+        .as("a huge key is quoted cut, never whole, in the warning")
+        .hasValueSatisfying(note -> assertThat(note).doesNotContain(huge).contains("juicefs/AAA"));
   }
 
   @Test
