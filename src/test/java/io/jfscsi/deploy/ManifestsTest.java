@@ -166,6 +166,11 @@ class ManifestsTest {
             "--mount-root=/var/lib/juicefs/volume",
             "--state-dir=/var/lib/jfs-csi");
     assertThat(envFieldRef(driver, "NODE_NAME")).isEqualTo("spec.nodeName");
+    // Mount Pods run as the node plugin's account (without its token), as in the Go driver, in
+    // the node plugin's namespace, where that account exists.
+    assertThat(envFieldRef(driver, "JUICEFS_MOUNT_SERVICE_ACCOUNT"))
+        .isEqualTo("spec.serviceAccountName");
+    assertThat(envFieldRef(driver, "JUICEFS_MOUNT_NAMESPACE")).isEqualTo("metadata.namespace");
 
     Map<String, String> hostPaths = hostPaths(pod);
     assertThat(hostMountOf(driver, hostPaths, "/var/lib/kubelet")).isEqualTo("Bidirectional");

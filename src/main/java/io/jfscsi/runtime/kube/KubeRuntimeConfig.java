@@ -21,6 +21,8 @@ import java.util.Set;
  * @param mountRoot the host directory under which Mount Pods mount (the same path inside)
  * @param configMap the name of the Go driver's global ConfigMap in {@code namespace}
  * @param preemptionPolicy the preemption policy of Mount Pods ("" for the API server's default)
+ * @param mountServiceAccount the account of Mount Pods whose volume names none, without its API
+ *     token ("" for the namespace's default account)
  */
 public record KubeRuntimeConfig(
     String nodeName,
@@ -32,10 +34,14 @@ public record KubeRuntimeConfig(
     Duration terminationGrace,
     Path mountRoot,
     String configMap,
-    String preemptionPolicy) {
+    String preemptionPolicy,
+    String mountServiceAccount) {
 
   /** What {@code JUICEFS_MOUNT_PREEMPTION_POLICY} may say, as in Kubernetes' PodSpec. */
   static final Set<String> PREEMPTION_POLICIES = Set.of("", "PreemptLowerPriority", "Never");
+
+  private static final String DNS_SUBDOMAIN =
+      "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 
   /** The Go driver's name of its global ConfigMap ({@code JUICEFS_CONFIG_NAME}). */
   public static final String DEFAULT_CONFIG_MAP = "juicefs-csi-driver-config";
@@ -60,6 +66,7 @@ public record KubeRuntimeConfig(
         terminationGrace,
         mountRoot,
         DEFAULT_CONFIG_MAP,
+        "",
         "");
   }
 
@@ -85,13 +92,19 @@ public record KubeRuntimeConfig(
               + "' is not a preemption policy: use PreemptLowerPriority, Never or \"\"");
     }
     if (!priorityClass.isEmpty()
-        && (priorityClass.length() > 253
-            || !priorityClass.matches(
-                "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"))) {
+        && (priorityClass.length() > 253 || !priorityClass.matches(DNS_SUBDOMAIN))) {
       throw new IllegalArgumentException(
           "jfs-csi.kubernetes.priority-class (JUICEFS_MOUNT_PRIORITY_NAME) = '"
               + priorityClass
               + "' is not a PriorityClass name (a lower-case DNS name), nor \"\" for none");
+    }
+    if (!mountServiceAccount.isEmpty()
+        && (mountServiceAccount.length() > 253 || !mountServiceAccount.matches(DNS_SUBDOMAIN))) {
+      throw new IllegalArgumentException(
+          "jfs-csi.kubernetes.mount-service-account (JUICEFS_MOUNT_SERVICE_ACCOUNT) = '"
+              + mountServiceAccount
+              + "' is not a ServiceAccount name (a lower-case DNS name), nor \"\" for the"
+              + " namespace's default");
     }
     mountRoot = mountRoot.toAbsolutePath().normalize();
   }
@@ -109,7 +122,8 @@ public record KubeRuntimeConfig(
         k.getDuration("termination-grace"),
         Path.of(c.getString("mount-root")),
         k.getString("config-map"),
-        k.getString("preemption-policy"));
+        k.getString("preemption-policy"),
+        k.getString("mount-service-account"));
   }
 
   public KubeRuntimeConfig withPodReadyTimeout(Duration timeout) {
@@ -123,6 +137,7 @@ public record KubeRuntimeConfig(
         terminationGrace,
         mountRoot,
         configMap,
-        preemptionPolicy);
+        preemptionPolicy,
+        mountServiceAccount);
   }
 }

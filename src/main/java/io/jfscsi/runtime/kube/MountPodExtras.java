@@ -132,7 +132,16 @@ final class MountPodExtras {
     var annotations = new LinkedHashMap<>(keys.annotations());
     annotations.putAll(built.getMetadata().getAnnotations());
     pod.editMetadata().withLabels(labels).withAnnotations(annotations).endMetadata();
-    keys.serviceAccount().ifPresent(sa -> pod.editSpec().withServiceAccountName(sa).endSpec());
+    if (keys.serviceAccount().isPresent()) {
+      pod.editSpec().withServiceAccountName(keys.serviceAccount().get()).endSpec();
+    } else if (!config.mountServiceAccount().isEmpty()) {
+      // The node plugin's account, for the cloud identity bound to it, as in the Go driver; but
+      // not its API token: it may create pods and read Secrets, and the client needs neither.
+      pod.editSpec()
+          .withServiceAccountName(config.mountServiceAccount())
+          .withAutomountServiceAccountToken(false)
+          .endSpec();
+    }
     if (!config.priorityClass().isEmpty()) {
       pod.editSpec().withPriorityClassName(config.priorityClass()).endSpec();
     }

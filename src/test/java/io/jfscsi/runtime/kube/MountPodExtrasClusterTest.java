@@ -65,7 +65,8 @@ class MountPodExtrasClusterTest {
               Duration.ofSeconds(10),
               Path.of("/var/lib/juicefs/volume"),
               KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
-              "Never");
+              "Never",
+              "");
       VolumeSettings s =
           SettingsParser.parse(
               MountPodBuilderTest.source(
@@ -113,6 +114,50 @@ class MountPodExtrasClusterTest {
       assertThat(stored.getSpec().getContainers().getFirst().getVolumeMounts())
           .extracting(m -> m.getMountPath())
           .contains("/var/jfsCache-emptyDir", "/var/jfsCache-inlineVolume-0", "/etc/ssl/certs");
+
+      // A volume without the key: the node plugin's account (configured), and no API token
+      // mounted by the ServiceAccount admission.
+      KubeRuntimeConfig nodeAccount =
+          new KubeRuntimeConfig(
+              "node-podkeys",
+              ns,
+              "juicedata/mount:test",
+              "",
+              "",
+              Duration.ofSeconds(60),
+              Duration.ofSeconds(10),
+              Path.of("/var/lib/juicefs/volume"),
+              KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
+              "",
+              "jfs-mount");
+      VolumeSettings plain =
+          SettingsParser.parse(MountPodBuilderTest.source(Map.of("subPath", "p"), List.of()));
+      ClientKey plainKey = new ClientKey("pv-plain", plain.clientHash());
+      MountPodSecret plainSecret =
+          MountPodSecret.of(MountPodNames.secretName("node-podkeys", plainKey), plain);
+      Pod defaulted =
+          MountPodBuilder.build(
+              nodeAccount,
+              new MountPodBuilder.Identity(
+                  plainKey,
+                  MountPodNames.podName("node-podkeys", "pv-plain", "ghijkl"),
+                  MountPodNames.mountPath(nodeAccount.mountRoot(), plainKey, "ghijkl")),
+              plain,
+              plainSecret);
+      api.secrets().inNamespace(ns).resource(plainSecret.toSecret(ns)).create();
+      api.pods().inNamespace(ns).resource(defaulted).create();
+      Pod storedDefault =
+          api.pods().inNamespace(ns).withName(defaulted.getMetadata().getName()).get();
+      assertThat(storedDefault.getSpec().getServiceAccountName()).isEqualTo("jfs-mount");
+      assertThat(storedDefault.getSpec().getAutomountServiceAccountToken()).isFalse();
+      assertThat(storedDefault.getSpec().getContainers().getFirst().getVolumeMounts())
+          .extracting(m -> m.getMountPath())
+          .as("no service account token in the Mount Pod")
+          .doesNotContain("/var/run/secrets/kubernetes.io/serviceaccount");
+      assertThat(stored.getSpec().getContainers().getFirst().getVolumeMounts())
+          .extracting(m -> m.getMountPath())
+          .as("the admission does mount a token where the account is not defaulted")
+          .contains("/var/run/secrets/kubernetes.io/serviceaccount");
     } finally {
       // The pod keeps the drivers' finalizer and has no kubelet: take it off so it can go.
       api.pods()

@@ -102,7 +102,8 @@ class MountPodExtrasTest {
             Duration.ofSeconds(10),
             CONFIG.mountRoot(),
             KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
-            "Never");
+            "Never",
+            "");
     VolumeSettings s = SettingsParser.parse(source(Map.of(), List.of()));
     ClientKey key = new ClientKey(s.volumeId(), s.clientHash());
     Pod pod =
@@ -114,6 +115,56 @@ class MountPodExtrasTest {
             MountPodSecret.of("sec", s));
     assertThat(pod.getSpec().getPreemptionPolicy()).isEqualTo("Never");
     assertThat(pod.getSpec().getPriorityClassName()).isEqualTo("high");
+  }
+
+  @Test
+  void without_a_key_the_pod_runs_as_the_node_plugins_account_without_its_api_token() {
+    KubeRuntimeConfig nodeAccount =
+        new KubeRuntimeConfig(
+            "node-a",
+            "jfs",
+            "img",
+            "",
+            "",
+            Duration.ofSeconds(60),
+            Duration.ofSeconds(10),
+            CONFIG.mountRoot(),
+            KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
+            "",
+            "jfs-csi-node");
+    Pod defaulted = buildWith(nodeAccount, Map.of());
+    assertThat(defaulted.getSpec().getServiceAccountName()).isEqualTo("jfs-csi-node");
+    assertThat(defaulted.getSpec().getAutomountServiceAccountToken()).isFalse();
+    // A volume's own account wins, with its token as the account says (the user chose it).
+    Pod named = buildWith(nodeAccount, Map.of("juicefs/mount-service-account", "jfs-mount"));
+    assertThat(named.getSpec().getServiceAccountName()).isEqualTo("jfs-mount");
+    assertThat(named.getSpec().getAutomountServiceAccountToken()).isNull();
+    assertThatThrownBy(
+            () ->
+                new KubeRuntimeConfig(
+                    "n",
+                    "ns",
+                    "img",
+                    "",
+                    "",
+                    Duration.ofSeconds(1),
+                    Duration.ofSeconds(1),
+                    CONFIG.mountRoot(),
+                    KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
+                    "",
+                    "Node Account"))
+        .hasMessageContaining("JUICEFS_MOUNT_SERVICE_ACCOUNT");
+  }
+
+  private static Pod buildWith(KubeRuntimeConfig config, Map<String, String> context) {
+    VolumeSettings s = SettingsParser.parse(source(context, List.of()));
+    ClientKey key = new ClientKey(s.volumeId(), s.clientHash());
+    return MountPodBuilder.build(
+        config,
+        new MountPodBuilder.Identity(
+            key, "p", MountPodNames.mountPath(config.mountRoot(), key, "abcdef")),
+        s,
+        MountPodSecret.of("sec", s));
   }
 
   @Test
@@ -130,7 +181,8 @@ class MountPodExtrasTest {
                     Duration.ofSeconds(1),
                     CONFIG.mountRoot(),
                     KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
-                    "Sometimes"))
+                    "Sometimes",
+                    ""))
         .hasMessageContaining("JUICEFS_MOUNT_PREEMPTION_POLICY")
         .hasMessageContaining("PreemptLowerPriority, Never");
     assertThatThrownBy(
