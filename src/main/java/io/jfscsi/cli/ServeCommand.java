@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,8 +22,13 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Run the CSI driver (default: node and controller on the embedded runtime).")
 final class ServeCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
-  @Option(names = "--config", description = "HOCON file with jfs-csi settings")
+  @Option(
+      names = "--config",
+      description =
+          "HOCON file with jfs-csi settings (a .yaml/.yml file is the Go driver's ConfigMap,"
+              + " which is read from the API server instead)")
   File configFile;
 
   @Option(names = "--endpoint", description = "unix:///path/csi.sock or tcp://host:port")
@@ -63,6 +70,12 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     goFlags.warn();
+    if (goConfigMapFile()) {
+      log.info(
+          "--config {} is the Go driver's ConfigMap file: jfs-csi reads that ConfigMap"
+              + " (jfs-csi.kubernetes.config-map) from the API server and watches it",
+          configFile);
+    }
     Driver driver = Driver.start(config(), ConfiguredHost.parts(config()));
     CountDownLatch stopped = new CountDownLatch(1);
     driver.system().getWhenTerminated().thenRun(stopped::countDown);
@@ -106,9 +119,18 @@ final class ServeCommand implements Callable<Integer> {
       overrides.put("jfs-csi.local.allowed-roots", ConfigValueFactory.fromIterable(localRoots));
     }
     Config base =
-        configFile == null
+        configFile == null || goConfigMapFile()
             ? ConfigFactory.load()
             : ConfigFactory.parseFile(configFile).withFallback(ConfigFactory.load()).resolve();
     return ConfigFactory.parseMap(overrides).withFallback(base);
+  }
+
+  /**
+   * The Go driver's DaemonSet passes {@code --config=/etc/config/config.yaml}, its ConfigMap
+   * mounted as a file; that YAML is not HOCON and would fail the start.
+   */
+  private boolean goConfigMapFile() {
+    String name = configFile == null ? "" : configFile.getName();
+    return name.endsWith(".yaml") || name.endsWith(".yml");
   }
 }

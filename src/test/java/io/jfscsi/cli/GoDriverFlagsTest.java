@@ -65,6 +65,32 @@ class GoDriverFlagsTest {
   }
 
   @Test
+  void the_go_daemonsets_config_yaml_is_not_read_as_hocon_but_a_hocon_file_is(@TempDir Path tmp)
+      throws Exception {
+    // What the Go driver's DaemonSet mounts at /etc/config/config.yaml (its ConfigMap).
+    Path yaml = tmp.resolve("config.yaml");
+    Files.writeString(
+        yaml,
+        """
+        enableNodeSelector: true
+        mountPodPatch:
+          - ceMountImage: "juicedata/mount:ce-v1.2.3"
+            resources:
+              requests:
+                cpu: 100m
+        """);
+    Config c = parse(List.of("--nodeid=node-7", "--config=" + yaml)).config();
+    assertThat(c.getString("jfs-csi.node-id")).isEqualTo("node-7");
+    assertThat(c.getString("jfs-csi.kubernetes.config-map")).isEqualTo("juicefs-csi-driver-config");
+    assertThat(c.hasPath("mountPodPatch")).isFalse();
+    Path hocon = tmp.resolve("jfs-csi.conf");
+    Files.writeString(hocon, "jfs-csi.kubernetes.config-map = other-config\n");
+    assertThat(
+            parse(List.of("--config=" + hocon)).config().getString("jfs-csi.kubernetes.config-map"))
+        .isEqualTo("other-config");
+  }
+
+  @Test
   void the_others_are_named_in_one_list_with_what_to_use_instead() {
     assertThat(parse(HELM_ARGS).goFlags.ignored())
         .containsExactly(
