@@ -91,47 +91,14 @@ class MountPodExtrasTest {
 
   @Test
   void the_preemption_policy_of_the_node_reaches_the_pod() {
-    KubeRuntimeConfig never =
-        new KubeRuntimeConfig(
-            "node-a",
-            "jfs",
-            "img",
-            "high",
-            "",
-            Duration.ofSeconds(60),
-            Duration.ofSeconds(10),
-            CONFIG.mountRoot(),
-            KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
-            "Never",
-            "");
-    VolumeSettings s = SettingsParser.parse(source(Map.of(), List.of()));
-    ClientKey key = new ClientKey(s.volumeId(), s.clientHash());
-    Pod pod =
-        MountPodBuilder.build(
-            never,
-            new MountPodBuilder.Identity(
-                key, "p", MountPodNames.mountPath(never.mountRoot(), key, "abcdef")),
-            s,
-            MountPodSecret.of("sec", s));
+    Pod pod = buildWith(config("high", "Never", ""), Map.of());
     assertThat(pod.getSpec().getPreemptionPolicy()).isEqualTo("Never");
     assertThat(pod.getSpec().getPriorityClassName()).isEqualTo("high");
   }
 
   @Test
   void without_a_key_the_pod_runs_as_the_node_plugins_account_without_its_api_token() {
-    KubeRuntimeConfig nodeAccount =
-        new KubeRuntimeConfig(
-            "node-a",
-            "jfs",
-            "img",
-            "",
-            "",
-            Duration.ofSeconds(60),
-            Duration.ofSeconds(10),
-            CONFIG.mountRoot(),
-            KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
-            "",
-            "jfs-csi-node");
+    KubeRuntimeConfig nodeAccount = config("", "", "jfs-csi-node");
     Pod defaulted = buildWith(nodeAccount, Map.of());
     assertThat(defaulted.getSpec().getServiceAccountName()).isEqualTo("jfs-csi-node");
     assertThat(defaulted.getSpec().getAutomountServiceAccountToken()).isFalse();
@@ -139,21 +106,33 @@ class MountPodExtrasTest {
     Pod named = buildWith(nodeAccount, Map.of("juicefs/mount-service-account", "jfs-mount"));
     assertThat(named.getSpec().getServiceAccountName()).isEqualTo("jfs-mount");
     assertThat(named.getSpec().getAutomountServiceAccountToken()).isNull();
-    assertThatThrownBy(
-            () ->
-                new KubeRuntimeConfig(
-                    "n",
-                    "ns",
-                    "img",
-                    "",
-                    "",
-                    Duration.ofSeconds(1),
-                    Duration.ofSeconds(1),
-                    CONFIG.mountRoot(),
-                    KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
-                    "",
-                    "Node Account"))
+  }
+
+  @Test
+  void a_bad_preemption_policy_priority_class_or_account_fails_the_start() {
+    assertThatThrownBy(() -> config("", "Sometimes", ""))
+        .hasMessageContaining("JUICEFS_MOUNT_PREEMPTION_POLICY")
+        .hasMessageContaining("PreemptLowerPriority, Never");
+    assertThatThrownBy(() -> config("Not A Class", "", ""))
+        .hasMessageContaining("JUICEFS_MOUNT_PRIORITY_NAME");
+    assertThatThrownBy(() -> config("", "", "Node Account"))
         .hasMessageContaining("JUICEFS_MOUNT_SERVICE_ACCOUNT");
+  }
+
+  private static KubeRuntimeConfig config(
+      String priorityClass, String preemptionPolicy, String serviceAccount) {
+    return new KubeRuntimeConfig(
+        "node-a",
+        "jfs",
+        "img",
+        priorityClass,
+        "",
+        Duration.ofSeconds(60),
+        Duration.ofSeconds(10),
+        CONFIG.mountRoot(),
+        KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
+        preemptionPolicy,
+        serviceAccount);
   }
 
   private static Pod buildWith(KubeRuntimeConfig config, Map<String, String> context) {
@@ -165,38 +144,6 @@ class MountPodExtrasTest {
             key, "p", MountPodNames.mountPath(config.mountRoot(), key, "abcdef")),
         s,
         MountPodSecret.of("sec", s));
-  }
-
-  @Test
-  void a_bad_preemption_policy_or_priority_class_fails_the_start() {
-    assertThatThrownBy(
-            () ->
-                new KubeRuntimeConfig(
-                    "n",
-                    "ns",
-                    "img",
-                    "",
-                    "",
-                    Duration.ofSeconds(1),
-                    Duration.ofSeconds(1),
-                    CONFIG.mountRoot(),
-                    KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
-                    "Sometimes",
-                    ""))
-        .hasMessageContaining("JUICEFS_MOUNT_PREEMPTION_POLICY")
-        .hasMessageContaining("PreemptLowerPriority, Never");
-    assertThatThrownBy(
-            () ->
-                new KubeRuntimeConfig(
-                    "n",
-                    "ns",
-                    "img",
-                    "Not A Class",
-                    "",
-                    Duration.ofSeconds(1),
-                    Duration.ofSeconds(1),
-                    CONFIG.mountRoot()))
-        .hasMessageContaining("JUICEFS_MOUNT_PRIORITY_NAME");
   }
 
   @Test
