@@ -112,17 +112,7 @@ class DoctorTest {
   @Test
   void writebackInThePvIsRefusedOnTheNodeSideInTheDriversWords() {
     PersistentVolume pv = pv(List.of("writeback", "cache-size=1024"));
-    Verdict v =
-        doctor.diagnose(
-            facts(
-                Optional.of(appPod(false)),
-                Optional.of(boundPvc()),
-                Optional.empty(),
-                Optional.of(pv),
-                null,
-                publishSecret(),
-                List.of(),
-                List.of()));
+    Verdict v = doctor.diagnose(pvFacts(pv, false));
     assertThat(v.side()).isEqualTo(Side.NODE);
     assertThat(v.cause()).startsWith("NodePublishVolume is refused:").contains("writeback");
   }
@@ -131,17 +121,7 @@ class DoctorTest {
   void aMisspeltJuicefsKeyIsNamedAsEvidenceWhileTheVolumeWorks() {
     PersistentVolume pv = pv(List.of());
     pv.getSpec().getCsi().setVolumeAttributes(Map.of("juicefs/mount-cpu-limits", "2"));
-    Verdict v =
-        doctor.diagnose(
-            facts(
-                Optional.of(appPod(true)),
-                Optional.of(boundPvc()),
-                Optional.empty(),
-                Optional.of(pv),
-                null,
-                publishSecret(),
-                List.of(),
-                List.of()));
+    Verdict v = doctor.diagnose(pvFacts(pv, true));
     assertThat(v.cause()).doesNotContain("refused");
     assertThat(v.evidence())
         .anySatisfy(
@@ -269,6 +249,19 @@ class DoctorTest {
   // ---- staged objects --------------------------------------------------------------------
 
   /** A bound claim of a valid PV, an app pod (running or not) on n1, these Mount Pods. */
+  /** An app pod on a bound claim of this PV, its publish secret present, nothing else. */
+  static Facts pvFacts(PersistentVolume pv, boolean appRunning) {
+    return facts(
+        Optional.of(appPod(appRunning)),
+        Optional.of(boundPvc()),
+        Optional.empty(),
+        Optional.of(pv),
+        null,
+        publishSecret(),
+        List.of(),
+        List.of());
+  }
+
   static Facts nodeFacts(boolean appRunning, List<Pod> mountPods, List<Event> events) {
     return facts(
         Optional.of(appPod(appRunning)),
