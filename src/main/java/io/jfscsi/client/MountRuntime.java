@@ -1,5 +1,7 @@
 package io.jfscsi.client;
 
+import io.jfscsi.Failure;
+import io.jfscsi.juicefs.DirectoryQuota;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
 import java.nio.file.Path;
@@ -93,6 +95,24 @@ public interface MountRuntime {
    */
   default boolean podGone(Path target) {
     return false;
+  }
+
+  /** How setting a volume's directory quota ended. */
+  enum QuotaOutcome {
+    /** The quota is in the file system's metadata. */
+    SET,
+    /** The volume cannot hold a quota (the embedded default): its capacity is only reported. */
+    NOT_ENFORCED
+  }
+
+  /**
+   * Sets the directory quota of a volume ({@code juicefs quota set}); idempotent, so a repeat or a
+   * larger size simply replaces it. Blocking (a one-shot command); a failure is a {@link
+   * io.jfscsi.Failure} that says why, with no secret in it. A runtime that runs no commands on this
+   * host cannot.
+   */
+  default QuotaOutcome setQuota(VolumeSettings volume, DirectoryQuota quota) {
+    throw Failure.precondition("this runtime cannot set directory quotas");
   }
 
   /** Whether the runtime can start clients (binaries present, API reachable). */
