@@ -7,6 +7,7 @@ import io.jfscsi.client.MountRuntime;
 import io.jfscsi.controller.MountedDirectories;
 import io.jfscsi.controller.VolumeProvisioner;
 import io.jfscsi.controller.kube.BuiltinProvisioner;
+import io.jfscsi.controller.kube.ControllerConfigMap;
 import io.jfscsi.csi.ControllerService;
 import io.jfscsi.csi.CsiServer;
 import io.jfscsi.csi.Endpoint;
@@ -16,6 +17,7 @@ import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.management.DriverMetrics;
 import io.jfscsi.management.ManagementContext;
 import io.jfscsi.management.ManagementServer;
@@ -101,6 +103,15 @@ public final class Driver implements AutoCloseable {
     // Records hold the secrets needed to restart clients: owner only.
     Files.createDirectories(stateDir);
     Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
+    // The controller reads the global ConfigMap's quota switches itself unless its runtime does.
+    ControllerConfigMap controllerConfig =
+        controller && !"kubernetes".equals(c.getString("runtime"))
+            ? ControllerConfigMap.start(c, System.getenv())
+            : ControllerConfigMap.DEFAULTS;
+    Supplier<QuotaSwitches> quotaSwitches =
+        controllerConfig == ControllerConfigMap.DEFAULTS
+            ? host.runtime()::quotaSwitches
+            : controllerConfig;
     CompletableFuture<Actors> spawned = new CompletableFuture<>();
     ActorSystem<Void> system =
         ActorSystem.create(
@@ -129,7 +140,9 @@ public final class Driver implements AutoCloseable {
                                       c.getDuration("client.ready-timeout")
                                           .plus(c.getDuration("client.command-timeout"))
                                           .plusSeconds(10)),
-                                  VolumeProvisioner.catalog(stateDir)),
+                                  VolumeProvisioner.catalog(stateDir),
+                                  host.provisionerRuntime(),
+                                  quotaSwitches),
                               "provisioner",
                               ownThread)
                           : null;
@@ -257,6 +270,14 @@ public final class Driver implements AutoCloseable {
                           });
                 });
       }
+      CoordinatedShutdown.get(system)
+          .addTask(
+              CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+              "controller-config-map",
+              () -> {
+                controllerConfig.close();
+                return CompletableFuture.completedFuture(Done.getInstance());
+              });
       if (host.runtime() instanceof AutoCloseable closeable) { // informers, API client
         CoordinatedShutdown.get(system)
             .addTask(
@@ -284,6 +305,7 @@ public final class Driver implements AutoCloseable {
               });
       return driver;
     } catch (Exception e) {
+      controllerConfig.close();
       system.terminate();
       if (e instanceof IOException io) {
         throw io;

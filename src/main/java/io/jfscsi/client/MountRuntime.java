@@ -2,6 +2,7 @@ package io.jfscsi.client;
 
 import io.jfscsi.Failure;
 import io.jfscsi.juicefs.DirectoryQuota;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
 import java.nio.file.Path;
@@ -95,6 +96,14 @@ public interface MountRuntime {
    */
   default boolean podGone(Path target) {
     return false;
+  }
+
+  /**
+   * The quota switches of the Go driver's global ConfigMap as this runtime reads them; its defaults
+   * where there is no cluster.
+   */
+  default QuotaSwitches quotaSwitches() {
+    return QuotaSwitches.DEFAULTS;
   }
 
   /** How setting a volume's directory quota ended. */

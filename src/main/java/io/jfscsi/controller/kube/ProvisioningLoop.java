@@ -44,6 +44,9 @@ public final class ProvisioningLoop implements AutoCloseable {
   /** external-provisioner's annotations: which secret DeleteVolume needs, kept on the PV. */
   static final String SELECTED_NODE = "volume.kubernetes.io/selected-node";
 
+  /** The Event on a claim whose volume was made but whose quota could not be set yet. */
+  static final String QUOTA_NOT_SET = "QuotaNotSet";
+
   static final String DELETION_SECRET_NAME =
       "volume.kubernetes.io/provisioner-deletion-secret-name";
 
@@ -240,6 +243,18 @@ public final class ProvisioningLoop implements AutoCloseable {
         created.context().get(VolumeProvisioner.SUB_PATH));
     events.record(
         pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pvName);
+    created
+        .quotaProblem()
+        .ifPresent(
+            why ->
+                events.record(
+                    pvc,
+                    "Warning",
+                    QUOTA_NOT_SET,
+                    "the quota of volume "
+                        + pvName
+                        + " is not set yet; the node sets it at the first mount: "
+                        + why));
   }
 
   /**
