@@ -99,12 +99,16 @@ public final class VolumeProvisioner {
    *
    * @param subPath the volume's directory when the caller knows it (the built-in resizer passes the
    *     PV's {@code subPath}); null: the catalog's, or named after the volume
+   * @param mountOptions the volume's mount options (the PV's, which external-resizer passes as the
+   *     capability's mount flags): a {@code subdir} among them is part of the quota's path, as at
+   *     provisioning
    */
   public record Expand(
       String volumeId,
       String subPath,
       Map<String, String> secrets,
       long requiredBytes,
+      List<String> mountOptions,
       ActorRef<StatusReply<Expanded>> replyTo)
       implements Command {}
 
@@ -265,7 +269,8 @@ public final class VolumeProvisioner {
             .orElse(e.subPath() == null ? e.volumeId() : e.subPath());
     VolumeSettings volume =
         SettingsParser.parse(
-            new VolumeSource(e.volumeId(), e.secrets(), Map.of(SUB_PATH, subPath), List.of()));
+            new VolumeSource(
+                e.volumeId(), e.secrets(), Map.of(SUB_PATH, subPath), e.mountOptions()));
     if (known.isEmpty() && !directories.exists(volume, subPath)) {
       throw Failure.notFound("volume " + e.volumeId() + " does not exist");
     }

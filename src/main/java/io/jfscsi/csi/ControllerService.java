@@ -211,7 +211,14 @@ public final class ControllerService implements Controller {
     long target = required > 0 ? required : limit;
     return Asks.<VolumeProvisioner.Command, VolumeProvisioner.Expanded>askWithStatus(
             provisioner,
-            reply -> new VolumeProvisioner.Expand(id, null, in.getSecretsMap(), target, reply),
+            reply ->
+                new VolumeProvisioner.Expand(
+                    id,
+                    null,
+                    in.getSecretsMap(),
+                    target,
+                    in.getVolumeCapability().getMount().getMountFlagsList(),
+                    reply),
             timeout,
             scheduler)
         .thenApply(
