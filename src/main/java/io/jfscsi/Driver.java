@@ -11,6 +11,7 @@ import io.jfscsi.controller.kube.ControllerConfigMap;
 import io.jfscsi.csi.ControllerService;
 import io.jfscsi.csi.CsiServer;
 import io.jfscsi.csi.Endpoint;
+import io.jfscsi.csi.FirstMountQuota;
 import io.jfscsi.csi.IdentityService;
 import io.jfscsi.csi.KubeletRegistration;
 import io.jfscsi.csi.NodeService;
@@ -193,6 +194,20 @@ public final class Driver implements AutoCloseable {
       services.add(
           Services.identity(
               new IdentityService(c.getString("driver-name"), version(), controller, probe)));
+      FirstMountQuota firstMountQuota =
+          new FirstMountQuota(
+              host.provisionerRuntime(),
+              host.runtime()::quotaSwitches,
+              host.runtime()::volumeCapacity,
+              Duration.ofSeconds(2));
+      CoordinatedShutdown.get(system)
+          .addTask(
+              CoordinatedShutdown.PhaseServiceUnbind(),
+              "first-mount-quota",
+              () -> {
+                firstMountQuota.close();
+                return CompletableFuture.completedFuture(Done.getInstance());
+              });
       if (node) {
         services.add(
             Services.node(
@@ -202,7 +217,8 @@ public final class Driver implements AutoCloseable {
                     timeout,
                     nodeId,
                     mountSettings.kubeletRoot(),
-                    host.runtime()::withClaim)));
+                    host.runtime()::withClaim,
+                    firstMountQuota)));
       }
       if (controller) {
         services.add(

@@ -106,6 +106,15 @@ public interface MountRuntime {
     return QuotaSwitches.DEFAULTS;
   }
 
+  /**
+   * The size of the volume now, where the cluster says it (the PV's capacity, which an expansion
+   * raises); empty where there is none, and then the volume context's {@code capacity} stands.
+   * Blocking.
+   */
+  default Optional<Long> volumeCapacity(String volumeId) {
+    return Optional.empty();
+  }
+
   /** How setting a volume's directory quota ended. */
   enum QuotaOutcome {
     /** The quota is in the file system's metadata. */

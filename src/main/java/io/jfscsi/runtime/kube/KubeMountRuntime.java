@@ -161,6 +161,16 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   }
 
   @Override
+  public Optional<Long> volumeCapacity(String volumeId) {
+    try {
+      return claims.capacityOf(volumeId);
+    } catch (KubernetesClientException e) {
+      log.warn("cannot read the capacity of volume {}: {}", volumeId, e.toString());
+      return Optional.empty();
+    }
+  }
+
+  @Override
   public QuotaSwitches quotaSwitches() {
     return globalConfig.quotaSwitches();
   }
