@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretReference;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -59,6 +60,7 @@ public final class ProvisioningLoop implements AutoCloseable {
   private final Scheduler scheduler;
   private final ProvisioningEvents events;
   private final RetryQueue queue;
+  private final ClaimResizer resizer;
   private volatile SharedIndexInformer<PersistentVolumeClaim> claims;
   private volatile SharedIndexInformer<PersistentVolume> volumes;
 
@@ -73,6 +75,9 @@ public final class ProvisioningLoop implements AutoCloseable {
     this.provisioner = provisioner;
     this.scheduler = scheduler;
     this.events = new ProvisioningEvents(client, settings.driverName() + "_" + identity);
+    this.resizer =
+        new ClaimResizer(
+            client, events, this::secret, m -> this.<VolumeProvisioner.Expanded>ask(m::apply));
     this.queue =
         new RetryQueue(
             "jfs-csi-provisioner", settings.backoffMin(), settings.backoffMax(), this::process);
@@ -133,6 +138,8 @@ public final class ProvisioningLoop implements AutoCloseable {
         subject = pvc;
         if (pvc != null && VolumeObjects.pendingFor(pvc, settings.driverName())) {
           provision(pvc);
+        } else if (pvc != null) {
+          resizeIfAsked(pvc);
         }
       } else {
         PersistentVolume pv = volumes.getIndexer().getByKey(key.substring(7));
@@ -149,7 +156,7 @@ public final class ProvisioningLoop implements AutoCloseable {
       String reason = ProvisioningEvents.plain(e);
       RetryQueue.Retry retry = queue.failed(key);
       log.warn("{}: {} (attempt {}, again in {})", key, reason, retry.attempt(), retry.after());
-      if (subject != null) {
+      if (subject != null && !(e instanceof ClaimResizer.Retry)) {
         events.record(
             subject,
             "Warning",
@@ -213,6 +220,14 @@ public final class ProvisioningLoop implements AutoCloseable {
     PersistentVolume pv =
         VolumeObjects.persistentVolume(
             settings.driverName(), pvc, sc, created.context(), publishRef, mountOptions);
+    // What external-provisioner writes too: a csi-resizer sidecar, if one is added, reads it.
+    VolumeObjects.secretRef(parameters, "controller-expand", pvc, pvName)
+        .ifPresent(
+            ref ->
+                pv.getSpec()
+                    .getCsi()
+                    .setControllerExpandSecretRef(
+                        new SecretReference(ref.name(), ref.namespace())));
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAME, secretRef.get().name());
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAMESPACE, secretRef.get().namespace());
     try {
@@ -274,6 +289,18 @@ public final class ProvisioningLoop implements AutoCloseable {
           Failure.Code.UNAVAILABLE, "the claim's selected node " + name + " does not exist");
     }
     return Optional.of(node);
+  }
+
+  /** A bound claim of ours that asks for more: the resize external-resizer would do. */
+  private void resizeIfAsked(PersistentVolumeClaim pvc) {
+    Optional<String> volume = ClaimResizer.boundVolume(pvc);
+    if (volume.isEmpty()) {
+      return;
+    }
+    PersistentVolume pv = volumes.getIndexer().getByKey(volume.get());
+    if (pv != null) {
+      resizer.resizeIfAsked(pvc, pv, settings.driverName());
+    }
   }
 
   // ------------------------------------------------------------------ deletion
