@@ -7,6 +7,9 @@ import static org.awaitility.Awaitility.await;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -18,6 +21,7 @@ import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
@@ -362,6 +366,54 @@ class BuiltinProvisionerClusterTest {
     assertThatThrownBy(() -> resize("fixed", "2Gi"))
         .isInstanceOf(KubernetesClientException.class)
         .hasMessageContaining("must support resize");
+  }
+
+  @Test
+  void theControllerFollowsTheQuotaSwitchesOfTheGlobalConfigMapWithItsOwnRbac() throws Exception {
+    String name = "quota-switches";
+    Config c =
+        ConfigFactory.parseMap(
+                Map.of(
+                    "controller.provisioner",
+                    "builtin",
+                    "kubernetes.kubeconfig",
+                    kubeconfig.toString(),
+                    "kubernetes.namespace",
+                    ns,
+                    "kubernetes.config-map",
+                    name))
+            .withFallback(ConfigFactory.defaultReference().getConfig("jfs-csi"));
+    try (ControllerConfigMap switches = ControllerConfigMap.start(c, Map.of())) {
+      assertThat(switches.get()).isEqualTo(QuotaSwitches.DEFAULTS);
+      kube.configMaps()
+          .inNamespace(ns)
+          .resource(
+              new ConfigMapBuilder()
+                  .withNewMetadata()
+                  .withName(name)
+                  .endMetadata()
+                  .addToData("config.yaml", "enableControllerSetQuota: false\n")
+                  .build())
+          .create();
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> switches.get().equals(new QuotaSwitches(true, false)));
+      kube.configMaps()
+          .inNamespace(ns)
+          .withName(name)
+          .edit(
+              m ->
+                  new ConfigMapBuilder(m)
+                      .addToData("config.yaml", "enableSetQuota: false\n")
+                      .build());
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> switches.get().equals(new QuotaSwitches(false, true)));
+      kube.configMaps().inNamespace(ns).withName(name).delete();
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> switches.get().equals(QuotaSwitches.DEFAULTS));
+    }
   }
 
   @Test
