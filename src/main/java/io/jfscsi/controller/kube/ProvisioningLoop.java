@@ -5,7 +5,6 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Secret;
-import io.fabric8.kubernetes.api.model.SecretReference;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -220,14 +219,7 @@ public final class ProvisioningLoop implements AutoCloseable {
     PersistentVolume pv =
         VolumeObjects.persistentVolume(
             settings.driverName(), pvc, sc, created.context(), publishRef, mountOptions);
-    // What external-provisioner writes too: a csi-resizer sidecar, if one is added, reads it.
-    VolumeObjects.secretRef(parameters, "controller-expand", pvc, pvName)
-        .ifPresent(
-            ref ->
-                pv.getSpec()
-                    .getCsi()
-                    .setControllerExpandSecretRef(
-                        new SecretReference(ref.name(), ref.namespace())));
+    VolumeObjects.addExpandSecretRef(pv, parameters, pvc);
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAME, secretRef.get().name());
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAMESPACE, secretRef.get().namespace());
     try {
