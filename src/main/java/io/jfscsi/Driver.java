@@ -7,15 +7,18 @@ import io.jfscsi.client.MountRuntime;
 import io.jfscsi.controller.MountedDirectories;
 import io.jfscsi.controller.VolumeProvisioner;
 import io.jfscsi.controller.kube.BuiltinProvisioner;
+import io.jfscsi.controller.kube.ControllerConfigMap;
 import io.jfscsi.csi.ControllerService;
 import io.jfscsi.csi.CsiServer;
 import io.jfscsi.csi.Endpoint;
+import io.jfscsi.csi.FirstMountQuota;
 import io.jfscsi.csi.IdentityService;
 import io.jfscsi.csi.KubeletRegistration;
 import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.management.DriverMetrics;
 import io.jfscsi.management.ManagementContext;
 import io.jfscsi.management.ManagementServer;
@@ -101,6 +104,15 @@ public final class Driver implements AutoCloseable {
     // Records hold the secrets needed to restart clients: owner only.
     Files.createDirectories(stateDir);
     Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
+    // The controller reads the global ConfigMap's quota switches itself unless its runtime does.
+    ControllerConfigMap controllerConfig =
+        controller && !"kubernetes".equals(c.getString("runtime"))
+            ? ControllerConfigMap.start(c, System.getenv())
+            : ControllerConfigMap.DEFAULTS;
+    Supplier<QuotaSwitches> quotaSwitches =
+        controllerConfig == ControllerConfigMap.DEFAULTS
+            ? host.runtime()::quotaSwitches
+            : controllerConfig;
     CompletableFuture<Actors> spawned = new CompletableFuture<>();
     ActorSystem<Void> system =
         ActorSystem.create(
@@ -129,7 +141,9 @@ public final class Driver implements AutoCloseable {
                                       c.getDuration("client.ready-timeout")
                                           .plus(c.getDuration("client.command-timeout"))
                                           .plusSeconds(10)),
-                                  VolumeProvisioner.catalog(stateDir)),
+                                  VolumeProvisioner.catalog(stateDir),
+                                  host.provisionerRuntime(),
+                                  quotaSwitches),
                               "provisioner",
                               ownThread)
                           : null;
@@ -180,6 +194,20 @@ public final class Driver implements AutoCloseable {
       services.add(
           Services.identity(
               new IdentityService(c.getString("driver-name"), version(), controller, probe)));
+      FirstMountQuota firstMountQuota =
+          new FirstMountQuota(
+              host.provisionerRuntime(),
+              host.runtime()::quotaSwitches,
+              host.runtime()::volumeCapacity,
+              Duration.ofSeconds(2));
+      CoordinatedShutdown.get(system)
+          .addTask(
+              CoordinatedShutdown.PhaseServiceUnbind(),
+              "first-mount-quota",
+              () -> {
+                firstMountQuota.close();
+                return CompletableFuture.completedFuture(Done.getInstance());
+              });
       if (node) {
         services.add(
             Services.node(
@@ -189,7 +217,8 @@ public final class Driver implements AutoCloseable {
                     timeout,
                     nodeId,
                     mountSettings.kubeletRoot(),
-                    host.runtime()::withClaim)));
+                    host.runtime()::withClaim,
+                    firstMountQuota)));
       }
       if (controller) {
         services.add(
@@ -257,6 +286,14 @@ public final class Driver implements AutoCloseable {
                           });
                 });
       }
+      CoordinatedShutdown.get(system)
+          .addTask(
+              CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+              "controller-config-map",
+              () -> {
+                controllerConfig.close();
+                return CompletableFuture.completedFuture(Done.getInstance());
+              });
       if (host.runtime() instanceof AutoCloseable closeable) { // informers, API client
         CoordinatedShutdown.get(system)
             .addTask(
@@ -284,6 +321,7 @@ public final class Driver implements AutoCloseable {
               });
       return driver;
     } catch (Exception e) {
+      controllerConfig.close();
       system.terminate();
       if (e instanceof IOException io) {
         throw io;

@@ -1,5 +1,8 @@
 package io.jfscsi.client;
 
+import io.jfscsi.Failure;
+import io.jfscsi.juicefs.DirectoryQuota;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
 import java.nio.file.Path;
@@ -93,6 +96,41 @@ public interface MountRuntime {
    */
   default boolean podGone(Path target) {
     return false;
+  }
+
+  /**
+   * The quota switches of the Go driver's global ConfigMap as this runtime reads them; its defaults
+   * where there is no cluster.
+   */
+  default QuotaSwitches quotaSwitches() {
+    return QuotaSwitches.DEFAULTS;
+  }
+
+  /**
+   * The size of the volume now, where the cluster says it (the PV's capacity, which an expansion
+   * raises); empty where there is none, and then the volume context's {@code capacity} stands.
+   * Blocking.
+   */
+  default Optional<Long> volumeCapacity(String volumeId) {
+    return Optional.empty();
+  }
+
+  /** How setting a volume's directory quota ended. */
+  enum QuotaOutcome {
+    /** The quota is in the file system's metadata. */
+    SET,
+    /** The volume cannot hold a quota (the embedded default): its capacity is only reported. */
+    NOT_ENFORCED
+  }
+
+  /**
+   * Sets the directory quota of a volume ({@code juicefs quota set}); idempotent, so a repeat or a
+   * larger size simply replaces it. Blocking (a one-shot command); a failure is a {@link
+   * io.jfscsi.Failure} that says why, with no secret in it. A runtime that runs no commands on this
+   * host cannot.
+   */
+  default QuotaOutcome setQuota(VolumeSettings volume, DirectoryQuota quota) {
+    throw Failure.precondition("this runtime cannot set directory quotas");
   }
 
   /** Whether the runtime can start clients (binaries present, API reachable). */

@@ -19,8 +19,30 @@ import java.util.Properties;
  */
 public final class VolumeCatalog {
 
-  /** What CreateVolume was asked for, reduced to what decides compatibility. */
-  record Entry(String name, String requestHash, long capacityBytes, String subPath) {}
+  /**
+   * What CreateVolume was asked for, reduced to what decides compatibility, and what the volume has
+   * become since.
+   *
+   * @param capacityBytes the size CreateVolume asked for
+   * @param currentBytes the size now: {@code capacityBytes}, or more after an expansion
+   * @param quotaSet whether the directory quota of {@code currentBytes} is in the file system
+   */
+  record Entry(
+      String name,
+      String requestHash,
+      long capacityBytes,
+      String subPath,
+      long currentBytes,
+      boolean quotaSet) {
+
+    Entry(String name, String requestHash, long capacityBytes, String subPath) {
+      this(name, requestHash, capacityBytes, subPath, capacityBytes, false);
+    }
+
+    Entry resized(long bytes, boolean set) {
+      return new Entry(name, requestHash, capacityBytes, subPath, bytes, set);
+    }
+  }
 
   private final Path dir;
 
@@ -56,12 +78,15 @@ public final class VolumeCatalog {
     } catch (IOException e) {
       throw Failure.internal("cannot read the record of volume " + name + ": " + e.getMessage(), e);
     }
+    long requested = Long.parseLong(p.getProperty("capacity-bytes", "0"));
     return Optional.of(
         new Entry(
             name,
             p.getProperty("request-hash", ""),
-            Long.parseLong(p.getProperty("capacity-bytes", "0")),
-            p.getProperty("sub-path", name)));
+            requested,
+            p.getProperty("sub-path", name),
+            Long.parseLong(p.getProperty("current-bytes", Long.toString(requested))),
+            Boolean.parseBoolean(p.getProperty("quota-set", "false"))));
   }
 
   void put(Entry entry) {
@@ -69,6 +94,8 @@ public final class VolumeCatalog {
     p.setProperty("request-hash", entry.requestHash());
     p.setProperty("capacity-bytes", Long.toString(entry.capacityBytes()));
     p.setProperty("sub-path", entry.subPath());
+    p.setProperty("current-bytes", Long.toString(entry.currentBytes()));
+    p.setProperty("quota-set", Boolean.toString(entry.quotaSet()));
     try {
       Files.createDirectories(dir);
       String fileName = SafeNames.pathElement(entry.name());

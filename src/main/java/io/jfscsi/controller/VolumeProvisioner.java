@@ -1,6 +1,9 @@
 package io.jfscsi.controller;
 
 import io.jfscsi.Failure;
+import io.jfscsi.client.MountRuntime;
+import io.jfscsi.juicefs.DirectoryQuota;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
@@ -91,8 +94,38 @@ public final class VolumeProvisioner {
       ActorRef<StatusReply<Boolean>> replyTo)
       implements Command {}
 
-  /** The provisioned volume: its id and the context every later publish receives. */
-  public record Created(String volumeId, long capacityBytes, Map<String, String> context) {}
+  /**
+   * ControllerExpandVolume: raise the volume's directory quota to {@code requiredBytes}.
+   *
+   * @param subPath the volume's directory when the caller knows it (the built-in resizer passes the
+   *     PV's {@code subPath}); null: the catalog's, or named after the volume
+   * @param mountOptions the volume's mount options (the PV's, which external-resizer passes as the
+   *     capability's mount flags): a {@code subdir} among them is part of the quota's path, as at
+   *     provisioning
+   */
+  public record Expand(
+      String volumeId,
+      String subPath,
+      Map<String, String> secrets,
+      long requiredBytes,
+      List<String> mountOptions,
+      ActorRef<StatusReply<Expanded>> replyTo)
+      implements Command {}
+
+  /** The volume's size after an expansion. */
+  public record Expanded(long capacityBytes) {}
+
+  /**
+   * The provisioned volume: its id and the context every later publish receives.
+   *
+   * @param quotaProblem why the directory quota could not be set at provisioning (the node sets it
+   *     at the first mount instead); empty when it was set or is not wanted
+   */
+  public record Created(
+      String volumeId,
+      long capacityBytes,
+      Map<String, String> context,
+      Optional<String> quotaProblem) {}
 
   public static final String SUB_PATH = "subPath";
 
@@ -100,17 +133,28 @@ public final class VolumeProvisioner {
   private static final Pattern DYNAMIC_NAME =
       Pattern.compile("pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
-  public static Behavior<Command> create(VolumeDirectories directories, VolumeCatalog catalog) {
+  /**
+   * @param quotas sets directory quotas ({@link MountRuntime#setQuota}, a local runtime)
+   * @param switches the quota switches of the global ConfigMap now
+   */
+  public static Behavior<Command> create(
+      VolumeDirectories directories,
+      VolumeCatalog catalog,
+      MountRuntime quotas,
+      Supplier<QuotaSwitches> switches) {
     return Behaviors.setup(
         ctx -> {
           Logger log = ctx.getLog();
+          Quotas quota = new Quotas(quotas, switches);
           return Behaviors.receive(Command.class)
               .onMessage(
                   Command.class,
                   command -> {
                     switch (command) {
                       case Create c ->
-                          reply(c.replyTo(), () -> create(c, directories, catalog, log));
+                          reply(c.replyTo(), () -> create(c, directories, catalog, quota, log));
+                      case Expand e ->
+                          reply(e.replyTo(), () -> expand(e, directories, catalog, quota, log));
                       case Delete d ->
                           reply(d.replyTo(), () -> delete(d, directories, catalog, log));
                       case Lookup l -> reply(l.replyTo(), () -> lookup(l, directories, catalog));
@@ -126,7 +170,7 @@ public final class VolumeProvisioner {
   }
 
   private static Created create(
-      Create c, VolumeDirectories directories, VolumeCatalog catalog, Logger log) {
+      Create c, VolumeDirectories directories, VolumeCatalog catalog, Quotas quota, Logger log) {
     VolumeSource source = new VolumeSource(c.name(), c.secrets(), c.parameters(), List.of());
     VolumeSettings fs = SettingsParser.parse(source);
     SettingsParser.ignoredKeys(source).ifPresent(note -> log.warn("volume {}: {}", c.name(), note));
@@ -146,8 +190,11 @@ public final class VolumeProvisioner {
     }
     String subPath = known.map(VolumeCatalog.Entry::subPath).orElse(c.subPath());
     directories.create(fs, subPath);
+    VolumeCatalog.Entry entry =
+        known.orElseGet(
+            () -> new VolumeCatalog.Entry(c.name(), requestHash, c.requiredBytes(), subPath));
     if (known.isEmpty()) {
-      catalog.put(new VolumeCatalog.Entry(c.name(), requestHash, c.requiredBytes(), subPath));
+      catalog.put(entry);
       log.info(
           "volume {} provisioned in file system {} at {} ({} bytes requested)",
           c.name(),
@@ -157,8 +204,84 @@ public final class VolumeProvisioner {
     }
     Map<String, String> context = new TreeMap<>(c.parameters());
     context.put(SUB_PATH, subPath);
-    context.put("capacity", Long.toString(c.requiredBytes()));
-    return new Created(c.name(), c.requiredBytes(), context);
+    context.put(DirectoryQuota.CAPACITY, Long.toString(c.requiredBytes()));
+    Optional<String> quotaProblem = Optional.empty();
+    if (entry.quotaSet()) {
+      context.put(DirectoryQuota.SET_BY_CONTROLLER, "true");
+    } else if (c.requiredBytes() > 0 && quota.atProvisioning()) {
+      VolumeSettings volume =
+          SettingsParser.parse(
+              new VolumeSource(
+                  c.name(), c.secrets(), withSubPath(c.parameters(), subPath), c.mountOptions()));
+      try {
+        if (quota.set(volume, entry.currentBytes()) == MountRuntime.QuotaOutcome.SET) {
+          catalog.put(entry.resized(entry.currentBytes(), true));
+          context.put(DirectoryQuota.SET_BY_CONTROLLER, "true");
+        }
+      } catch (Failure f) {
+        // The volume is there and usable: the node sets the quota at its first mount instead.
+        quotaProblem = Optional.of(f.getMessage());
+        log.warn(
+            "volume {}: quota not set at provisioning, the node sets it at the first mount: {}",
+            c.name(),
+            f.getMessage());
+      }
+    }
+    return new Created(c.name(), c.requiredBytes(), context, quotaProblem);
+  }
+
+  private static Map<String, String> withSubPath(Map<String, String> parameters, String subPath) {
+    Map<String, String> context = new HashMap<>(parameters);
+    context.put(SUB_PATH, subPath);
+    return context;
+  }
+
+  /**
+   * Raises the quota, or answers the size the volume has when it is as large already (the spec: a
+   * smaller or equal request succeeds). A volume this controller did not provision is looked up in
+   * the file system through the request's secret.
+   */
+  private static Expanded expand(
+      Expand e, VolumeDirectories directories, VolumeCatalog catalog, Quotas quota, Logger log) {
+    Optional<VolumeCatalog.Entry> known = catalog.find(e.volumeId());
+    if (known.isPresent() && known.get().currentBytes() >= e.requiredBytes()) {
+      return new Expanded(known.get().currentBytes());
+    }
+    if (e.secrets().isEmpty()) {
+      if (known.isEmpty()) {
+        throw Failure.notFound(
+            "volume "
+                + e.volumeId()
+                + " was not provisioned by this controller, and without a secret"
+                + " (csi.storage.k8s.io/controller-expand-secret-name and -namespace) it cannot"
+                + " be looked up in its file system");
+      }
+      throw Failure.invalid(
+          "expanding volume "
+              + e.volumeId()
+              + " needs the controller-expand secret (name, metaurl) to reach its file system:"
+              + " set csi.storage.k8s.io/controller-expand-secret-name and -namespace in the"
+              + " StorageClass");
+    }
+    String subPath =
+        known
+            .map(VolumeCatalog.Entry::subPath)
+            .orElse(e.subPath() == null ? e.volumeId() : e.subPath());
+    VolumeSettings volume =
+        SettingsParser.parse(
+            new VolumeSource(
+                e.volumeId(), e.secrets(), Map.of(SUB_PATH, subPath), e.mountOptions()));
+    if (known.isEmpty() && !directories.exists(volume, subPath)) {
+      throw Failure.notFound("volume " + e.volumeId() + " does not exist");
+    }
+    boolean set = false;
+    if (quota.wanted()) {
+      set = quota.set(volume, e.requiredBytes()) == MountRuntime.QuotaOutcome.SET;
+    }
+    final boolean quotaSet = set;
+    known.ifPresent(entry -> catalog.put(entry.resized(e.requiredBytes(), quotaSet)));
+    log.info("volume {} expanded to {} bytes", e.volumeId(), e.requiredBytes());
+    return new Expanded(e.requiredBytes());
   }
 
   private static Done delete(
@@ -231,6 +354,22 @@ public final class VolumeProvisioner {
       to.tell(StatusReply.error(f));
     } catch (RuntimeException e) {
       to.tell(StatusReply.error(Failure.internal(String.valueOf(e.getMessage()), e)));
+    }
+  }
+
+  /** The quota port and the switches, read once per request. */
+  private record Quotas(MountRuntime runtime, Supplier<QuotaSwitches> switches) {
+
+    boolean atProvisioning() {
+      return switches.get().atProvisioning();
+    }
+
+    boolean wanted() {
+      return switches.get().setQuota();
+    }
+
+    MountRuntime.QuotaOutcome set(VolumeSettings volume, long bytes) {
+      return runtime.setQuota(volume, DirectoryQuota.of(volume, bytes));
     }
   }
 }

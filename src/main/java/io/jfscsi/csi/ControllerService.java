@@ -5,6 +5,7 @@ import io.jfscsi.Asks;
 import io.jfscsi.Failure;
 import io.jfscsi.controller.VolumeProvisioner;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
@@ -12,9 +13,9 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 
 /**
- * The CSI Controller service: dynamic provisioning of a sub-directory per volume. Validates each
- * request and asks the {@link VolumeProvisioner}; every RPC it does not offer answers
- * UNIMPLEMENTED.
+ * The CSI Controller service: dynamic provisioning of a sub-directory per volume, and its expansion
+ * (a directory quota). Validates each request and asks the {@link VolumeProvisioner}; every RPC it
+ * does not offer answers UNIMPLEMENTED.
  */
 public final class ControllerService implements Controller {
 
@@ -126,15 +127,16 @@ public final class ControllerService implements Controller {
   @Override
   public CompletionStage<ControllerGetCapabilitiesResponse> controllerGetCapabilities(
       ControllerGetCapabilitiesRequest in) {
-    return CompletableFuture.completedFuture(
-        ControllerGetCapabilitiesResponse.newBuilder()
-            .addCapabilities(
-                ControllerServiceCapability.newBuilder()
-                    .setRpc(
-                        ControllerServiceCapability.RPC
-                            .newBuilder()
-                            .setType(ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME)))
-            .build());
+    var response = ControllerGetCapabilitiesResponse.newBuilder();
+    for (var type :
+        List.of(
+            ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME,
+            ControllerServiceCapability.RPC.Type.EXPAND_VOLUME)) {
+      response.addCapabilities(
+          ControllerServiceCapability.newBuilder()
+              .setRpc(ControllerServiceCapability.RPC.newBuilder().setType(type)));
+    }
+    return CompletableFuture.completedFuture(response.build());
   }
 
   @Override
@@ -179,10 +181,52 @@ public final class ControllerService implements Controller {
     return Unimplemented.call("GetSnapshot");
   }
 
+  /**
+   * Raises the volume's directory quota. A quota changes while the volume is mounted and needs
+   * nothing on the node: NodeExpansionRequired is false.
+   */
   @Override
   public CompletionStage<ControllerExpandVolumeResponse> controllerExpandVolume(
       ControllerExpandVolumeRequest in) {
-    return Unimplemented.call("ControllerExpandVolume");
+    String id = RequestChecks.volumeId("volume_id", in.getVolumeId());
+    if (!in.hasCapacityRange()) {
+      throw Failure.invalid("capacity_range is required");
+    }
+    long required = in.getCapacityRange().getRequiredBytes();
+    long limit = in.getCapacityRange().getLimitBytes();
+    if (required < 0 || limit < 0) {
+      throw Failure.invalid("capacity_range must not be negative");
+    }
+    if (required == 0 && limit == 0) {
+      throw Failure.invalid("capacity_range must give required_bytes or limit_bytes");
+    }
+    if (limit > 0 && required > limit) {
+      throw new Failure(
+          Failure.Code.OUT_OF_RANGE,
+          "capacity_range.required_bytes " + required + " exceeds limit_bytes " + limit);
+    }
+    if (in.hasVolumeCapability()) {
+      RequestChecks.capability(in.getVolumeCapability());
+    }
+    long target = required > 0 ? required : limit;
+    return Asks.<VolumeProvisioner.Command, VolumeProvisioner.Expanded>askWithStatus(
+            provisioner,
+            reply ->
+                new VolumeProvisioner.Expand(
+                    id,
+                    null,
+                    in.getSecretsMap(),
+                    target,
+                    in.getVolumeCapability().getMount().getMountFlagsList(),
+                    reply),
+            timeout,
+            scheduler)
+        .thenApply(
+            expanded ->
+                ControllerExpandVolumeResponse.newBuilder()
+                    .setCapacityBytes(expanded.capacityBytes())
+                    .setNodeExpansionRequired(false)
+                    .build());
   }
 
   @Override

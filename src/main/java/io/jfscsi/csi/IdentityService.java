@@ -51,6 +51,12 @@ public final class IdentityService implements Identity {
               .setService(
                   PluginCapability.Service.newBuilder()
                       .setType(PluginCapability.Service.Type.CONTROLLER_SERVICE)));
+      // A quota grows while the volume is mounted.
+      response.addCapabilities(
+          PluginCapability.newBuilder()
+              .setVolumeExpansion(
+                  PluginCapability.VolumeExpansion.newBuilder()
+                      .setType(PluginCapability.VolumeExpansion.Type.ONLINE)));
     }
     return CompletableFuture.completedFuture(response.build());
   }

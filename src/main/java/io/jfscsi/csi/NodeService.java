@@ -54,6 +54,7 @@ public final class NodeService implements Node {
   private final String nodeId;
   private final Path kubeletRoot;
   private final UnaryOperator<VolumeSource> claimSettings;
+  private final FirstMountQuota quota;
 
   public NodeService(
       ActorRef<NodeGuardian.Command> guardian,
@@ -61,12 +62,20 @@ public final class NodeService implements Node {
       Duration timeout,
       String nodeId,
       Path kubeletRoot) {
-    this(guardian, scheduler, timeout, nodeId, kubeletRoot, UnaryOperator.identity());
+    this(
+        guardian,
+        scheduler,
+        timeout,
+        nodeId,
+        kubeletRoot,
+        UnaryOperator.identity(),
+        FirstMountQuota.off());
   }
 
   /**
    * {@code claimSettings} adds what the volume's claim and this node say to a publish's source (the
-   * runtime's {@link io.jfscsi.client.MountRuntime#withClaim}).
+   * runtime's {@link io.jfscsi.client.MountRuntime#withClaim}); {@code quota} sets a volume's quota
+   * after its publish when that is the node's job.
    */
   public NodeService(
       ActorRef<NodeGuardian.Command> guardian,
@@ -74,8 +83,10 @@ public final class NodeService implements Node {
       Duration timeout,
       String nodeId,
       Path kubeletRoot,
-      UnaryOperator<VolumeSource> claimSettings) {
+      UnaryOperator<VolumeSource> claimSettings,
+      FirstMountQuota quota) {
     this.claimSettings = claimSettings;
+    this.quota = quota;
     this.guardian = guardian;
     this.scheduler = scheduler;
     this.timeout = timeout;
@@ -112,7 +123,11 @@ public final class NodeService implements Node {
             reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply),
             timeout,
             scheduler)
-        .thenApply(done -> NodePublishVolumeResponse.getDefaultInstance());
+        .thenApply(
+            done -> {
+              quota.published(settings);
+              return NodePublishVolumeResponse.getDefaultInstance();
+            });
   }
 
   @Override

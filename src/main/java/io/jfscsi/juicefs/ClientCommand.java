@@ -35,6 +35,9 @@ public record ClientCommand(String binary) {
   /** The variable juicefs reads the RSA key's passphrase from (format and mount). */
   public static final String PASSPHRASE_ENV = SecretSettings.PASSPHRASE_ENV;
 
+  /** Subcommands whose second word is part of the command ({@code quota set}). */
+  private static final Set<String> TWO_WORD_SUBCOMMANDS = Set.of("quota");
+
   /** Flags whose value is a credential, in the spellings of CE and EE clients. */
   private static final Set<String> SECRET_FLAGS =
       Set.of(
@@ -129,6 +132,26 @@ public record ClientCommand(String binary) {
   }
 
   /**
+   * {@code juicefs quota set} of a volume's directory quota, as the Go driver runs it ({@code
+   * --path /<subdir>/<subPath> --capacity <GiB> --create}); the metaurl's password goes through the
+   * environment ({@link #environment}) as for every other command. {@code --create} makes the
+   * directory when the volume has not been mounted yet.
+   */
+  public List<String> quotaSetArgs(VolumeSettings settings, DirectoryQuota quota) {
+    requireJuiceFs(settings);
+    return List.of(
+        binary,
+        "quota",
+        "set",
+        MetaPassword.split(settings.metaUrl().reveal()).url(),
+        "--path",
+        quota.path(),
+        "--capacity",
+        Long.toString(quota.gibibytes()),
+        "--create");
+  }
+
+  /**
    * The environment to add for the client: the secret's {@code envs}, then the object storage keys
    * as ACCESS_KEY and SECRET_KEY and the session token as SESSION_TOKEN (which {@code juicefs
    * format} reads when it creates a volume) and the metaurl's password as META_PASSWORD. The
@@ -183,6 +206,9 @@ public record ClientCommand(String binary) {
       } else if (!seenSubcommand) {
         seenSubcommand = true;
         out.add(arg);
+        if (TWO_WORD_SUBCOMMANDS.contains(arg) && i + 1 < argv.size()) {
+          out.add(argv.get(++i)); // "quota set": the metaurl comes after both words
+        }
       } else if (!seenMetaUrl) {
         seenMetaUrl = true;
         int scheme = arg.indexOf("://");

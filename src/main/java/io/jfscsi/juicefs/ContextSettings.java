@@ -61,7 +61,9 @@ record ContextSettings(
           MEMORY_LIMIT,
           MEMORY_REQUEST,
           IMAGE,
-          CACHE_PVC);
+          CACHE_PVC,
+          // Read by the node's quota step (DirectoryQuota), not by the client: never hashed.
+          DirectoryQuota.SET_BY_CONTROLLER);
 
   /** The Go driver's keys that shape the Mount Pod beyond its command ({@link MountPodKeys}). */
   private static final Set<String> MOUNT_POD_KEYS = MountPodKeys.KEYS;

@@ -9,9 +9,11 @@ import io.jfscsi.client.RecordChange.TargetRemoved;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
 import io.jfscsi.host.ContainerRecovery;
+import io.jfscsi.host.FsStats;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.MountState;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.juicefs.DirectoryQuota;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.mount.MountActor.AnswerDue;
 import io.jfscsi.mount.MountActor.Command;
@@ -263,7 +265,8 @@ final class ClientLife {
           .replyTo()
           .tell(
               StatusReply.success(
-                  new TargetStats(Optional.of(mounter.stats(stats.target())), false, "healthy")));
+                  new TargetStats(
+                      Optional.of(reported(mounter.stats(stats.target()))), false, "healthy")));
       return false;
     } catch (MountException e) {
       stats
@@ -273,6 +276,19 @@ final class ClientLife {
                   new TargetStats(Optional.empty(), true, "statfs failed: " + e.getMessage())));
       return tookLong(probing);
     }
+  }
+
+  /**
+   * What statfs says of the target; for the embedded default, which cannot enforce a volume's size,
+   * the size asked for stands as the total. A JuiceFS client reports a directory quota itself.
+   */
+  private FsStats reported(FsStats measured) {
+    if (volume.localDirectory().isEmpty()) {
+      return measured;
+    }
+    return DirectoryQuota.requestedBytes(volume.source().context())
+        .map(measured::withCapacity)
+        .orElse(measured);
   }
 
   private static boolean tookLong(long startedNanos) {

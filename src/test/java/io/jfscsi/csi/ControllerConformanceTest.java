@@ -104,15 +104,21 @@ class ControllerConformanceTest {
             .identity()
             .getPluginCapabilities(GetPluginCapabilitiesRequest.getDefaultInstance());
     assertThat(caps.getCapabilitiesList())
+        .filteredOn(PluginCapability::hasService)
         .extracting(c -> c.getService().getType())
         .containsExactly(PluginCapability.Service.Type.CONTROLLER_SERVICE);
+    assertThat(caps.getCapabilitiesList())
+        .filteredOn(PluginCapability::hasVolumeExpansion)
+        .extracting(c -> c.getVolumeExpansion().getType())
+        .as("a quota grows while the volume is mounted")
+        .containsExactly(PluginCapability.VolumeExpansion.Type.ONLINE);
     assertThat(
             driver.csi().identity().probe(ProbeRequest.getDefaultInstance()).getReady().getValue())
         .isTrue();
   }
 
   @Test
-  void controllerCapabilitiesAreCreateDeleteOnly() {
+  void controllerCapabilitiesAreCreateDeleteAndExpand() {
     var caps =
         driver
             .csi()
@@ -120,7 +126,9 @@ class ControllerConformanceTest {
             .controllerGetCapabilities(ControllerGetCapabilitiesRequest.getDefaultInstance());
     assertThat(caps.getCapabilitiesList())
         .extracting(c -> c.getRpc().getType())
-        .containsExactly(ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME);
+        .containsExactly(
+            ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME,
+            ControllerServiceCapability.RPC.Type.EXPAND_VOLUME);
   }
 
   @Test
@@ -417,9 +425,6 @@ class ControllerConformanceTest {
         () -> c.createSnapshot(CreateSnapshotRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
     assertCode(
-        () -> c.controllerExpandVolume(ControllerExpandVolumeRequest.getDefaultInstance()),
-        Status.Code.UNIMPLEMENTED);
-    assertCode(
         () -> c.controllerModifyVolume(ControllerModifyVolumeRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
   }
@@ -437,5 +442,93 @@ class ControllerConformanceTest {
                 .build());
     assertThat(driver.clientPids()).isEmpty();
     assertThat(driver.mountsUnder()).isEmpty();
+  }
+
+  ControllerExpandVolumeRequest.Builder expand(String id, long bytes) {
+    return ControllerExpandVolumeRequest.newBuilder()
+        .setVolumeId(id)
+        .putAllSecrets(driver.secrets())
+        .setVolumeCapability(RWX)
+        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(bytes));
+  }
+
+  @Test
+  void expandVolumeRaisesTheCapacityNeedsNoNodeAndIsIdempotent() {
+    CreateVolumeResponse created = driver.csi().controller().createVolume(create("pvc-x").build());
+    assertThat(created.getVolume().getVolumeContextMap())
+        .containsEntry("capacity", Long.toString(1 << 30))
+        .as("the embedded default cannot enforce a quota, so none is marked as set")
+        .doesNotContainKey("juicefs/controller-quota-set");
+
+    var c = driver.csi().controller();
+    var bigger = c.controllerExpandVolume(expand("pvc-x", 2L << 30).build());
+    assertThat(bigger.getCapacityBytes()).isEqualTo(2L << 30);
+    assertThat(bigger.getNodeExpansionRequired()).isFalse();
+    assertThat(c.controllerExpandVolume(expand("pvc-x", 2L << 30).build())).isEqualTo(bigger);
+    // The spec: a volume as large or larger already answers OK with the size it has.
+    assertThat(c.controllerExpandVolume(expand("pvc-x", 1L << 30).build()).getCapacityBytes())
+        .isEqualTo(2L << 30);
+    // A size it has needs no secret; a larger one does.
+    assertThat(
+            c.controllerExpandVolume(expand("pvc-x", 2L << 30).clearSecrets().build())
+                .getCapacityBytes())
+        .isEqualTo(2L << 30);
+    assertCode(
+        () -> c.controllerExpandVolume(expand("pvc-x", 3L << 30).clearSecrets().build()),
+        Status.Code.INVALID_ARGUMENT,
+        "controller-expand-secret");
+    // The repeat of the CreateVolume that made it still answers what it answered.
+    assertThat(c.createVolume(create("pvc-x").build())).isEqualTo(created);
+  }
+
+  @Test
+  void expandVolumeOfAnUnknownVolumeIsNotFound() {
+    var c = driver.csi().controller();
+    assertCode(
+        () -> c.controllerExpandVolume(expand("pvc-unknown", 2L << 30).build()),
+        Status.Code.NOT_FOUND,
+        "pvc-unknown");
+    assertCode(
+        () -> c.controllerExpandVolume(expand("pvc-unknown", 2L << 30).clearSecrets().build()),
+        Status.Code.NOT_FOUND);
+    assertThat(driver.data.resolve("pvc-unknown")).doesNotExist();
+  }
+
+  @Test
+  void expandVolumeRefusesBadRequestsWithTheSpecsCodes() {
+    driver.csi().controller().createVolume(create("pvc-y").build());
+    var c = driver.csi().controller();
+    assertCode(
+        () -> c.controllerExpandVolume(expand("", 2L << 30).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "volume_id");
+    assertCode(
+        () -> c.controllerExpandVolume(expand("pvc-y", 0).clearCapacityRange().build()),
+        Status.Code.INVALID_ARGUMENT,
+        "capacity_range");
+    assertCode(
+        () -> c.controllerExpandVolume(expand("pvc-y", 0).build()),
+        Status.Code.INVALID_ARGUMENT,
+        "capacity_range");
+    assertCode(
+        () ->
+            c.controllerExpandVolume(
+                expand("pvc-y", 0)
+                    .setCapacityRange(
+                        CapacityRange.newBuilder()
+                            .setRequiredBytes(4L << 30)
+                            .setLimitBytes(2L << 30))
+                    .build()),
+        Status.Code.OUT_OF_RANGE);
+    assertCode(
+        () ->
+            c.controllerExpandVolume(
+                expand("pvc-y", 2L << 30)
+                    .setVolumeCapability(
+                        VolumeCapability.newBuilder()
+                            .setBlock(VolumeCapability.BlockVolume.getDefaultInstance())
+                            .setAccessMode(RWX.getAccessMode()))
+                    .build()),
+        Status.Code.INVALID_ARGUMENT);
   }
 }

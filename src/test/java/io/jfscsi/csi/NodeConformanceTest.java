@@ -353,6 +353,32 @@ class NodeConformanceTest {
   }
 
   @Test
+  void volumeStatsOfTheEmbeddedDefaultReportTheVolumesCapacityAsItsTotal() throws Exception {
+    Path a = driver.target("pod-a", "pvc-1");
+    long capacity = 3L << 30;
+    driver
+        .csi()
+        .node()
+        .nodePublishVolume(
+            publish("pvc-1", a).putVolumeContext("capacity", Long.toString(capacity)).build());
+    var usage =
+        driver
+            .csi()
+            .node()
+            .nodeGetVolumeStats(
+                NodeGetVolumeStatsRequest.newBuilder()
+                    .setVolumeId("pvc-1")
+                    .setVolumePath(a.toString())
+                    .build())
+            .getUsage(0);
+    assertThat(usage.getUnit()).isEqualTo(VolumeUsage.Unit.BYTES);
+    assertThat(usage.getTotal()).isEqualTo(capacity);
+    assertThat(usage.getAvailable()).isBetween(0L, capacity);
+    assertThat(usage.getUsed()).isEqualTo(capacity - usage.getAvailable());
+    unpublish("pvc-1", a);
+  }
+
+  @Test
   void staleMountsAreReportedAbnormalUntilTheClientIsBack() throws Exception {
     driver.close();
     driver =

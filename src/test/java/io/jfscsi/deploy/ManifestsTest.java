@@ -371,6 +371,10 @@ class ManifestsTest {
             "/persistentvolumeclaims:list",
             "/persistentvolumeclaims:watch",
             "/persistentvolumeclaims:update",
+            // the built-in resizer's and the global ConfigMap's, left in the base
+            "/persistentvolumeclaims/status:patch",
+            "/configmaps@jfs-csi:list",
+            "/configmaps@jfs-csi:watch",
             "storage.k8s.io/storageclasses:get",
             "storage.k8s.io/storageclasses:list",
             "storage.k8s.io/storageclasses:watch",
@@ -420,10 +424,15 @@ class ManifestsTest {
             "/persistentvolumes:list",
             "/persistentvolumes:watch",
             "/persistentvolumes:create",
+            "/persistentvolumes:patch", // a resized claim's PV capacity
             "/persistentvolumes:delete",
             "/persistentvolumeclaims:get",
             "/persistentvolumeclaims:list",
             "/persistentvolumeclaims:watch",
+            "/persistentvolumeclaims/status:patch", // a resized claim's status capacity
+            // The global ConfigMap's quota switches (an informer on that one object).
+            "/configmaps@jfs-csi:list",
+            "/configmaps@jfs-csi:watch",
             "storage.k8s.io/storageclasses:get",
             "storage.k8s.io/storageclasses:list",
             "storage.k8s.io/storageclasses:watch",

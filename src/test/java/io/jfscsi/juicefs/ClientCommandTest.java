@@ -224,4 +224,83 @@ class ClientCommandTest {
         .isEqualTo("https://b.s3.amazonaws.com/x@y");
     assertThat(ClientCommand.maskUrlPassword("plain")).isEqualTo("plain");
   }
+
+  @Test
+  void quota_set_is_the_go_drivers_invocation_with_the_password_in_the_environment() {
+    VolumeSettings s =
+        volume()
+            .secret("metaurl", "redis://:s3cret@redis:6379/1")
+            .context("subPath", "pvc-42")
+            .mountFlags("subdir=/team")
+            .parse();
+    DirectoryQuota quota = DirectoryQuota.of(s, 5L << 30);
+    List<String> argv = JUICEFS.quotaSetArgs(s, quota);
+    assertThat(argv)
+        .containsExactly(
+            "juicefs",
+            "quota",
+            "set",
+            "redis://@redis:6379/1",
+            "--path",
+            "/team/pvc-42",
+            "--capacity",
+            "5",
+            "--create");
+    assertThat(ClientCommand.environment(s)).containsOnly(entry("META_PASSWORD", "s3cret"));
+    assertThat(ClientCommand.redacted(argv))
+        .as("both words of the subcommand kept, the metaurl masked")
+        .containsExactly(
+            "juicefs",
+            "quota",
+            "set",
+            "redis://" + ClientCommand.MASK,
+            "--path",
+            "/team/pvc-42",
+            "--capacity",
+            "5",
+            "--create");
+  }
+
+  @Test
+  void a_quota_rounds_the_size_up_to_whole_gibibytes_and_is_never_below_one() {
+    assertThat(DirectoryQuota.gibibytesOf(1)).isEqualTo(1);
+    assertThat(DirectoryQuota.gibibytesOf(100L << 20)).isEqualTo(1);
+    assertThat(DirectoryQuota.gibibytesOf(1L << 30)).isEqualTo(1);
+    assertThat(DirectoryQuota.gibibytesOf((1L << 30) + 1)).isEqualTo(2);
+    assertThat(DirectoryQuota.gibibytesOf(3L << 29)).isEqualTo(2); // 1.5 GiB
+    assertThat(DirectoryQuota.gibibytesOf(10L << 40)).isEqualTo(10L << 10);
+    assertThatThrownBy(() -> DirectoryQuota.gibibytesOf(0))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void the_quota_path_is_subdir_then_sub_path_and_the_root_without_either() {
+    assertThat(DirectoryQuota.of(volume().context("subPath", "a/b").parse(), 1).path())
+        .isEqualTo("/a/b");
+    assertThat(DirectoryQuota.of(volume().mountFlags("subdir=x/").parse(), 1).path())
+        .isEqualTo("/x");
+    assertThat(DirectoryQuota.of(volume().parse(), 1).path()).isEqualTo("/");
+  }
+
+  @Test
+  void the_capacity_of_a_volume_context_is_bytes_and_absent_for_static_volumes() {
+    assertThat(DirectoryQuota.requestedBytes(java.util.Map.of())).isEmpty();
+    assertThat(DirectoryQuota.requestedBytes(java.util.Map.of("capacity", "0"))).isEmpty();
+    assertThat(DirectoryQuota.requestedBytes(java.util.Map.of("capacity", "1073741824")))
+        .contains(1L << 30);
+    assertThatThrownBy(() -> DirectoryQuota.requestedBytes(java.util.Map.of("capacity", "10Gi")))
+        .isInstanceOfSatisfying(
+            Failure.class, f -> assertThat(f.code()).isEqualTo(Failure.Code.INVALID_ARGUMENT));
+    // The Go driver's marker of a quota set at provisioning is a key the node accepts.
+    assertThat(
+            volume().context(DirectoryQuota.SET_BY_CONTROLLER, "true").parse().source().context())
+        .containsEntry(DirectoryQuota.SET_BY_CONTROLLER, "true");
+  }
+
+  @Test
+  void the_embedded_default_has_no_quota_command() {
+    VolumeSettings local = volume().secret("metaurl", "local:///srv/data").parse();
+    assertThatThrownBy(() -> JUICEFS.quotaSetArgs(local, new DirectoryQuota("/v", 1)))
+        .isInstanceOf(Failure.class);
+  }
 }

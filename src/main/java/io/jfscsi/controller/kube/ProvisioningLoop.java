@@ -44,6 +44,9 @@ public final class ProvisioningLoop implements AutoCloseable {
   /** external-provisioner's annotations: which secret DeleteVolume needs, kept on the PV. */
   static final String SELECTED_NODE = "volume.kubernetes.io/selected-node";
 
+  /** The Event on a claim whose volume was made but whose quota could not be set yet. */
+  static final String QUOTA_NOT_SET = "QuotaNotSet";
+
   static final String DELETION_SECRET_NAME =
       "volume.kubernetes.io/provisioner-deletion-secret-name";
 
@@ -56,6 +59,7 @@ public final class ProvisioningLoop implements AutoCloseable {
   private final Scheduler scheduler;
   private final ProvisioningEvents events;
   private final RetryQueue queue;
+  private final ClaimResizer resizer;
   private volatile SharedIndexInformer<PersistentVolumeClaim> claims;
   private volatile SharedIndexInformer<PersistentVolume> volumes;
 
@@ -70,6 +74,9 @@ public final class ProvisioningLoop implements AutoCloseable {
     this.provisioner = provisioner;
     this.scheduler = scheduler;
     this.events = new ProvisioningEvents(client, settings.driverName() + "_" + identity);
+    this.resizer =
+        new ClaimResizer(
+            client, events, this::secret, m -> this.<VolumeProvisioner.Expanded>ask(m::apply));
     this.queue =
         new RetryQueue(
             "jfs-csi-provisioner", settings.backoffMin(), settings.backoffMax(), this::process);
@@ -130,6 +137,8 @@ public final class ProvisioningLoop implements AutoCloseable {
         subject = pvc;
         if (pvc != null && VolumeObjects.pendingFor(pvc, settings.driverName())) {
           provision(pvc);
+        } else if (pvc != null) {
+          resizeIfAsked(pvc);
         }
       } else {
         PersistentVolume pv = volumes.getIndexer().getByKey(key.substring(7));
@@ -146,7 +155,7 @@ public final class ProvisioningLoop implements AutoCloseable {
       String reason = ProvisioningEvents.plain(e);
       RetryQueue.Retry retry = queue.failed(key);
       log.warn("{}: {} (attempt {}, again in {})", key, reason, retry.attempt(), retry.after());
-      if (subject != null) {
+      if (subject != null && !(e instanceof ClaimResizer.Retry)) {
         events.record(
             subject,
             "Warning",
@@ -210,6 +219,7 @@ public final class ProvisioningLoop implements AutoCloseable {
     PersistentVolume pv =
         VolumeObjects.persistentVolume(
             settings.driverName(), pvc, sc, created.context(), publishRef, mountOptions);
+    VolumeObjects.addExpandSecretRef(pv, parameters, pvc);
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAME, secretRef.get().name());
     pv.getMetadata().getAnnotations().put(DELETION_SECRET_NAMESPACE, secretRef.get().namespace());
     try {
@@ -240,6 +250,18 @@ public final class ProvisioningLoop implements AutoCloseable {
         created.context().get(VolumeProvisioner.SUB_PATH));
     events.record(
         pvc, "Normal", "ProvisioningSucceeded", "Successfully provisioned volume " + pvName);
+    created
+        .quotaProblem()
+        .ifPresent(
+            why ->
+                events.record(
+                    pvc,
+                    "Warning",
+                    QUOTA_NOT_SET,
+                    "the quota of volume "
+                        + pvName
+                        + " is not set yet; the node sets it at the first mount: "
+                        + why));
   }
 
   /**
@@ -259,6 +281,18 @@ public final class ProvisioningLoop implements AutoCloseable {
           Failure.Code.UNAVAILABLE, "the claim's selected node " + name + " does not exist");
     }
     return Optional.of(node);
+  }
+
+  /** A bound claim of ours that asks for more: the resize external-resizer would do. */
+  private void resizeIfAsked(PersistentVolumeClaim pvc) {
+    Optional<String> volume = ClaimResizer.boundVolume(pvc);
+    if (volume.isEmpty()) {
+      return;
+    }
+    PersistentVolume pv = volumes.getIndexer().getByKey(volume.get());
+    if (pv != null) {
+      resizer.resizeIfAsked(pvc, pv, settings.driverName());
+    }
   }
 
   // ------------------------------------------------------------------ deletion

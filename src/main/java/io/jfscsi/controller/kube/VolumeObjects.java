@@ -125,6 +125,22 @@ public final class VolumeObjects {
             Templates.secretReference(namespaceKey, namespace, pvc, pvName)));
   }
 
+  /**
+   * The PV's {@code controllerExpandSecretRef} from the StorageClass's {@code
+   * csi.storage.k8s.io/controller-expand-secret-*}, as external-provisioner writes it: the built-in
+   * resizer and a csi-resizer sidecar read it there.
+   */
+  static void addExpandSecretRef(
+      PersistentVolume pv, Map<String, String> parameters, PersistentVolumeClaim pvc) {
+    secretRef(parameters, "controller-expand", pvc, pv.getMetadata().getName())
+        .ifPresent(
+            ref ->
+                pv.getSpec()
+                    .getCsi()
+                    .setControllerExpandSecretRef(
+                        new SecretReference(ref.name(), ref.namespace())));
+  }
+
   /** StorageClass parameters without the CO's own {@code csi.storage.k8s.io/*} keys. */
   public static Map<String, String> volumeParameters(Map<String, String> parameters) {
     return volumeParameters(parameters, null, Optional.empty());

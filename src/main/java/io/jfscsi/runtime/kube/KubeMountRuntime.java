@@ -17,6 +17,7 @@ import io.jfscsi.host.Mounter;
 import io.jfscsi.host.SharedMountRoot;
 import io.jfscsi.juicefs.ClaimSettings;
 import io.jfscsi.juicefs.ObjectTemplates;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
@@ -157,6 +158,21 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   /** A Kubernetes Event on the app pod of each container recovery ({@link PodRecoveryEvents}). */
   public PodRecoveryEvents recoveryEvents() {
     return new PodRecoveryEvents(client, config.nodeName(), apps::pod, executor, Clock.systemUTC());
+  }
+
+  @Override
+  public Optional<Long> volumeCapacity(String volumeId) {
+    try {
+      return claims.capacityOf(volumeId);
+    } catch (KubernetesClientException e) {
+      log.warn("cannot read the capacity of volume {}: {}", volumeId, e.toString());
+      return Optional.empty();
+    }
+  }
+
+  @Override
+  public QuotaSwitches quotaSwitches() {
+    return globalConfig.quotaSwitches();
   }
 
   /** The Go driver's global ConfigMap as this node has it. */

@@ -13,6 +13,7 @@ import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.host.ProcInfo;
 import io.jfscsi.juicefs.ClientResources;
+import io.jfscsi.juicefs.DirectoryQuota;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.juicefs.VolumeSettings;
 import java.io.IOException;
@@ -57,6 +58,7 @@ public final class LocalProcessRuntime implements MountRuntime {
   private final ClientPlan plan;
   private final ClientCgroup cgroups;
   private final ClientStartup startup;
+  private final QuotaCommand quotas;
 
   /** Starts, stops and cache cleans run on a virtual thread per call. */
   public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter) {
@@ -77,6 +79,7 @@ public final class LocalProcessRuntime implements MountRuntime {
     this.plan = new ClientPlan(config);
     this.cgroups = new ClientCgroup();
     this.startup = new ClientStartup(config, mounter, exits, cgroups);
+    this.quotas = new QuotaCommand(config);
   }
 
   public LocalRuntimeConfig config() {
@@ -271,6 +274,11 @@ public final class LocalProcessRuntime implements MountRuntime {
   @Override
   public CompletionStage<Void> cleanCache(VolumeSettings settings) {
     return CompletableFuture.runAsync(() -> cache.clean(settings, records.load()), executor);
+  }
+
+  @Override
+  public QuotaOutcome setQuota(VolumeSettings volume, DirectoryQuota quota) {
+    return quotas.set(volume, quota);
   }
 
   @Override

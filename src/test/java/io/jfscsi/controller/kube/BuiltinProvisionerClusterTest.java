@@ -1,11 +1,15 @@
 package io.jfscsi.controller.kube;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -17,6 +21,7 @@ import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.testing.DriverFixture;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
@@ -240,6 +245,175 @@ class BuiltinProvisionerClusterTest {
         .atMost(Duration.ofSeconds(60))
         .until(() -> kube.persistentVolumes().withName(pvName).get() == null);
     assertThat(driver.data.resolve(pvName)).doesNotExist();
+  }
+
+  static void allowExpansion(String storageClass) {
+    kube.storage()
+        .v1()
+        .storageClasses()
+        .withName(storageClass)
+        .edit(c -> new StorageClassBuilder(c).withAllowVolumeExpansion(true).build());
+  }
+
+  static PersistentVolumeClaim resize(String name, String size) {
+    return kube.persistentVolumeClaims()
+        .inNamespace(ns)
+        .withName(name)
+        .edit(
+            c ->
+                new PersistentVolumeClaimBuilder(c)
+                    .editSpec()
+                    .editResources()
+                    .addToRequests("storage", new Quantity(size))
+                    .endResources()
+                    .endSpec()
+                    .build());
+  }
+
+  @Test
+  void aGrowingClaimHasItsVolumeExpandedAndItsCapacityUpdatedAsExternalResizerWould()
+      throws Exception {
+    secret("fs-resize", fs(driver.data));
+    String sc =
+        storageClass(
+            "resize",
+            "Delete",
+            "fs-resize",
+            Map.of(
+                "csi.storage.k8s.io/controller-expand-secret-name",
+                "fs-resize",
+                "csi.storage.k8s.io/controller-expand-secret-namespace",
+                ns));
+    allowExpansion(sc);
+    PersistentVolumeClaim pvc = claim(ns, "growing", sc, Map.of(), Map.of());
+    PersistentVolume pv = awaitBound(ns, pvc);
+    String pvName = pv.getMetadata().getName();
+    assertThat(pv.getSpec().getCsi().getControllerExpandSecretRef().getName())
+        .isEqualTo("fs-resize");
+    assertThat(pv.getSpec().getCsi().getVolumeAttributes()).containsEntry("capacity", "1073741824");
+
+    // The API server's PersistentVolumeClaimResize admission lets a bound claim grow.
+    resize("growing", "3Gi");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              PersistentVolumeClaim now =
+                  kube.persistentVolumeClaims().inNamespace(ns).withName("growing").get();
+              assertThat(now.getStatus().getCapacity().get("storage"))
+                  .isEqualTo(new Quantity("3Gi"));
+            });
+    assertThat(kube.persistentVolumes().withName(pvName).get().getSpec().getCapacity())
+        .containsEntry("storage", new Quantity("3Gi"));
+    PersistentVolumeClaim resized =
+        kube.persistentVolumeClaims().inNamespace(ns).withName("growing").get();
+    assertThat(resized.getStatus().getConditions())
+        .extracting(c -> c.getType())
+        .doesNotContain("Resizing", "FileSystemResizePending");
+    assertThat(events(ns, "growing"))
+        .extracting(Event::getReason)
+        .contains("Resizing", "VolumeResizeSuccessful")
+        .doesNotContain("VolumeResizeFailed");
+    // The controller's catalog knows the new size: a later ControllerExpandVolume to it is a no-op.
+    assertThat(driver.dir.resolve("state").resolve("volumes").resolve(pvName + ".properties"))
+        .content()
+        .contains("current-bytes=" + (3L << 30));
+  }
+
+  @Test
+  void aGrowingClaimWithoutAnExpandSecretGetsVolumeResizeFailedAndKeepsItsSize() throws Exception {
+    secret("fs-noexpand", fs(driver.data));
+    String sc = storageClass("noexpand", "Delete", "fs-noexpand", Map.of());
+    allowExpansion(sc);
+    PersistentVolumeClaim pvc = claim(ns, "stuck", sc, Map.of(), Map.of());
+    PersistentVolume pv = awaitBound(ns, pvc);
+    resize("stuck", "2Gi");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () ->
+                assertThat(events(ns, "stuck"))
+                    .filteredOn(e -> "VolumeResizeFailed".equals(e.getReason()))
+                    .isNotEmpty()
+                    .allSatisfy(
+                        e ->
+                            assertThat(e.getMessage())
+                                .contains("controller-expand-secret-name")
+                                .doesNotContain(driver.data.toString())));
+    assertThat(
+            kube.persistentVolumes()
+                .withName(pv.getMetadata().getName())
+                .get()
+                .getSpec()
+                .getCapacity())
+        .containsEntry("storage", new Quantity("1Gi"));
+    assertThat(
+            kube.persistentVolumeClaims()
+                .inNamespace(ns)
+                .withName("stuck")
+                .get()
+                .getStatus()
+                .getCapacity())
+        .containsEntry("storage", new Quantity("1Gi"));
+  }
+
+  @Test
+  void theApiServerRefusesToGrowAClaimWhoseStorageClassDoesNotAllowExpansion() throws Exception {
+    secret("fs-fixed", fs(driver.data));
+    String sc = storageClass("fixed", "Delete", "fs-fixed", Map.of());
+    PersistentVolumeClaim pvc = claim(ns, "fixed", sc, Map.of(), Map.of());
+    awaitBound(ns, pvc);
+    assertThatThrownBy(() -> resize("fixed", "2Gi"))
+        .isInstanceOf(KubernetesClientException.class)
+        .hasMessageContaining("must support resize");
+  }
+
+  @Test
+  void theControllerFollowsTheQuotaSwitchesOfTheGlobalConfigMapWithItsOwnRbac() throws Exception {
+    String name = "quota-switches";
+    Config c =
+        ConfigFactory.parseMap(
+                Map.of(
+                    "controller.provisioner",
+                    "builtin",
+                    "kubernetes.kubeconfig",
+                    kubeconfig.toString(),
+                    "kubernetes.namespace",
+                    ns,
+                    "kubernetes.config-map",
+                    name))
+            .withFallback(ConfigFactory.defaultReference().getConfig("jfs-csi"));
+    try (ControllerConfigMap switches = ControllerConfigMap.start(c, Map.of())) {
+      assertThat(switches.get()).isEqualTo(QuotaSwitches.DEFAULTS);
+      kube.configMaps()
+          .inNamespace(ns)
+          .resource(
+              new ConfigMapBuilder()
+                  .withNewMetadata()
+                  .withName(name)
+                  .endMetadata()
+                  .addToData("config.yaml", "enableControllerSetQuota: false\n")
+                  .build())
+          .create();
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> switches.get().equals(new QuotaSwitches(true, false)));
+      kube.configMaps()
+          .inNamespace(ns)
+          .withName(name)
+          .edit(
+              m ->
+                  new ConfigMapBuilder(m)
+                      .addToData("config.yaml", "enableSetQuota: false\n")
+                      .build());
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> switches.get().equals(new QuotaSwitches(false, true)));
+      kube.configMaps().inNamespace(ns).withName(name).delete();
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> switches.get().equals(QuotaSwitches.DEFAULTS));
+    }
   }
 
   @Test

@@ -49,6 +49,16 @@ public final class ClaimLookup {
     return Optional.of(pvc);
   }
 
+  /** The capacity of the volume's PV in bytes, if it has a PV with one. */
+  public Optional<Long> capacityOf(String volumeId) {
+    PersistentVolume pv = client.persistentVolumes().withName(volumeId).get();
+    if (pv == null || !handles(pv, volumeId) || pv.getSpec().getCapacity() == null) {
+      return Optional.empty();
+    }
+    return Optional.ofNullable(pv.getSpec().getCapacity().get("storage"))
+        .map(q -> q.getNumericalAmount().longValue());
+  }
+
   private static boolean handles(PersistentVolume pv, String volumeId) {
     return pv.getSpec() != null
         && pv.getSpec().getCsi() != null

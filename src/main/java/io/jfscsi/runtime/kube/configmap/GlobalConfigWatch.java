@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.runtime.kube.KubeClients;
 import java.time.Clock;
 import java.time.Instant;
@@ -115,6 +116,12 @@ public final class GlobalConfigWatch implements AutoCloseable {
   /** The configuration in force: the last version that parsed (or the defaults). */
   public GlobalConfig current() {
     return current.get();
+  }
+
+  /** {@code enableSetQuota} and {@code enableControllerSetQuota} of the version in force. */
+  public QuotaSwitches quotaSwitches() {
+    Switches s = current().switches();
+    return new QuotaSwitches(s.enableSetQuota(), s.enableControllerSetQuota());
   }
 
   public Status status() {
