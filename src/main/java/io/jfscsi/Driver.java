@@ -19,6 +19,7 @@ import io.jfscsi.csi.Services;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.QuotaSwitches;
+import io.jfscsi.juicefs.ShareMode;
 import io.jfscsi.management.DriverMetrics;
 import io.jfscsi.management.ManagementContext;
 import io.jfscsi.management.ManagementServer;
@@ -218,7 +219,9 @@ public final class Driver implements AutoCloseable {
                     nodeId,
                     mountSettings.kubeletRoot(),
                     host.runtime()::withClaim,
-                    firstMountQuota)));
+                    firstMountQuota,
+                    ShareMode.from(c),
+                    host.runtime()::storageClassOf)));
       }
       if (controller) {
         services.add(

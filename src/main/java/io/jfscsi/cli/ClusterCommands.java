@@ -117,11 +117,18 @@ final class ClusterCommands {
     }
 
     @Override
+    @SuppressWarnings("unchecked")
     List<String> columns(Map<String, Object> p) {
       return List.of(
           text(p.get("pod")) + (Boolean.TRUE.equals(p.get("deleting")) ? " (deleting)" : ""),
           text(p.get("node")),
-          text(p.get("volumeId")),
+          // A share mode's id is a StorageClass or file system: name the volumes it serves.
+          Boolean.TRUE.equals(p.get("shared"))
+              ? text(p.get("volumeId"))
+                  + " (shared: "
+                  + text(String.join(",", (List<String>) p.get("volumes")))
+                  + ")"
+              : text(p.get("volumeId")),
           text(p.get("ready")),
           text(p.get("restarts")),
           String.valueOf(((List<?>) p.get("references")).size()),

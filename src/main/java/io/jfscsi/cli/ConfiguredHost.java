@@ -15,6 +15,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.LoggerFactory;
 
 /**
  * The host parts the configuration chooses for a driver: kernel mounts, recovery of containers in
@@ -33,8 +34,17 @@ public final class ConfiguredHost {
     // Container recoveries are counted in the driver's metrics and, in cluster mode, posted as
     // Events on their pods.
     return switch (c.getString("runtime")) {
-      case "local" ->
-          new Driver.HostParts(local, mounter, containers(runtime, metrics), metrics, local);
+      case "local" -> {
+        if (c.getBoolean("share-mount.storage-class") && !c.getBoolean("share-mount.file-system")) {
+          // Nothing to read a volume's StorageClass from: the mode would silently do nothing.
+          LoggerFactory.getLogger(ConfiguredHost.class)
+              .warn(
+                  "STORAGE_CLASS_SHARE_MOUNT (jfs-csi.share-mount.storage-class) has no effect with"
+                      + " jfs-csi.runtime = local: there is no PV to read a volume's StorageClass"
+                      + " from; each volume keeps its own client (FS_SHARE_MOUNT works here)");
+        }
+        yield new Driver.HostParts(local, mounter, containers(runtime, metrics), metrics, local);
+      }
       case "kubernetes" -> {
         KubeMountRuntime kube =
             KubeMountRuntime.connect(

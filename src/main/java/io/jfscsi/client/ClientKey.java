@@ -1,8 +1,13 @@
 package io.jfscsi.client;
 
 /**
- * Identity of one shared JuiceFS client: the volume it serves and the hash of its settings. Two
- * publishes share a client exactly when their keys are equal.
+ * Identity of one shared JuiceFS client: the Go driver's "unique id" and the hash of its settings.
+ * Two publishes share a client exactly when their keys are equal.
+ *
+ * @param volumeId the unique id: the volume id, or in a share mode the name of the StorageClass
+ *     (STORAGE_CLASS_SHARE_MOUNT) or file system (FS_SHARE_MOUNT) whose volumes share the client
+ *     ({@link io.jfscsi.juicefs.ShareMode}); each target still shows its own volume ({@link
+ *     TargetVolume})
  */
 public record ClientKey(String volumeId, String settingsHash) {
 

@@ -34,6 +34,16 @@ public interface MountRuntime {
   }
 
   /**
+   * The StorageClass whose volumes share a client with {@code source}'s in the share mode
+   * STORAGE_CLASS_SHARE_MOUNT ({@link io.jfscsi.juicefs.ShareMode}); none where there is no cluster
+   * to ask, for a volume without a class, or a class whose Secret names are templates. Blocking; an
+   * unreachable API server is a {@link io.jfscsi.Failure}.
+   */
+  default Optional<String> storageClassOf(VolumeSource source) {
+    return Optional.empty();
+  }
+
+  /**
    * Starts a client for {@code settings} under {@code key}, or adopts one that still runs from an
    * earlier driver ({@code previous}); completes when its mount point answers. A client that cannot
    * start completes exceptionally with a {@link io.jfscsi.Failure} that says why (bad metaurl,
@@ -86,8 +96,16 @@ public interface MountRuntime {
   /** Every record saved by this or an earlier driver on this node. Blocking. */
   List<ClientRecord> load();
 
-  /** Removes the client's cache directories, after it has stopped; completes when done. */
-  CompletionStage<Void> cleanCache(VolumeSettings settings);
+  /**
+   * Removes the cache directories of the client {@code key} (with {@code settings}), after it has
+   * stopped; completes when done.
+   */
+  CompletionStage<Void> cleanCache(ClientKey key, VolumeSettings settings);
+
+  /** As {@link #cleanCache(ClientKey, VolumeSettings)} for the client of one volume alone. */
+  default CompletionStage<Void> cleanCache(VolumeSettings settings) {
+    return cleanCache(new ClientKey(settings.volumeId(), settings.clientHash()), settings);
+  }
 
   /**
    * Whether the pod that {@code target} was published for is known to be gone from this node

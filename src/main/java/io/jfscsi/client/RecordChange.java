@@ -1,7 +1,9 @@
 package io.jfscsi.client;
 
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -20,21 +22,38 @@ public sealed interface RecordChange {
   /** This change made to {@code record}. */
   ClientRecord applyTo(ClientRecord record);
 
-  /** A target now references the client (a publish). */
+  /**
+   * A target now references the client (a publish). {@code shared} is the volume it shows when that
+   * is not the volume of the record's source (a share mode).
+   */
   record TargetAdded(
-      ClientKey key, Optional<RunningClient> running, String target, boolean readOnly)
+      ClientKey key,
+      Optional<RunningClient> running,
+      String target,
+      boolean readOnly,
+      Optional<TargetVolume> shared)
       implements RecordChange {
+
+    /** A target of the record's own volume. */
+    public TargetAdded(
+        ClientKey key, Optional<RunningClient> running, String target, boolean readOnly) {
+      this(key, running, target, readOnly, Optional.empty());
+    }
+
     @Override
     public ClientRecord applyTo(ClientRecord r) {
       Set<String> targets = new HashSet<>(r.targets());
       Set<String> readOnlyTargets = new HashSet<>(r.readOnlyTargets());
+      Map<String, TargetVolume> sharedTargets = new HashMap<>(r.sharedTargets());
       targets.add(target);
       if (readOnly) {
         readOnlyTargets.add(target);
       } else {
         readOnlyTargets.remove(target);
       }
-      return new ClientRecord(r.key(), r.source(), targets, readOnlyTargets, r.deleteAt(), running);
+      shared.ifPresentOrElse(v -> sharedTargets.put(target, v), () -> sharedTargets.remove(target));
+      return new ClientRecord(
+          r.key(), r.source(), targets, readOnlyTargets, sharedTargets, r.deleteAt(), running);
     }
   }
 
@@ -45,9 +64,12 @@ public sealed interface RecordChange {
     public ClientRecord applyTo(ClientRecord r) {
       Set<String> targets = new HashSet<>(r.targets());
       Set<String> readOnlyTargets = new HashSet<>(r.readOnlyTargets());
+      Map<String, TargetVolume> sharedTargets = new HashMap<>(r.sharedTargets());
       targets.remove(target);
       readOnlyTargets.remove(target);
-      return new ClientRecord(r.key(), r.source(), targets, readOnlyTargets, r.deleteAt(), running);
+      sharedTargets.remove(target);
+      return new ClientRecord(
+          r.key(), r.source(), targets, readOnlyTargets, sharedTargets, r.deleteAt(), running);
     }
   }
 
@@ -57,7 +79,13 @@ public sealed interface RecordChange {
     @Override
     public ClientRecord applyTo(ClientRecord r) {
       return new ClientRecord(
-          r.key(), r.source(), r.targets(), r.readOnlyTargets(), deleteAt, running);
+          r.key(),
+          r.source(),
+          r.targets(),
+          r.readOnlyTargets(),
+          r.sharedTargets(),
+          deleteAt,
+          running);
     }
   }
 }

@@ -24,6 +24,7 @@ import io.jfscsi.Asks;
 import io.jfscsi.Failure;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.ShareMode;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
 import io.jfscsi.mount.NodeGuardian;
@@ -31,8 +32,10 @@ import io.jfscsi.mount.TargetStats;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -55,6 +58,8 @@ public final class NodeService implements Node {
   private final Path kubeletRoot;
   private final UnaryOperator<VolumeSource> claimSettings;
   private final FirstMountQuota quota;
+  private final ShareMode shareMode;
+  private final Function<VolumeSource, Optional<String>> storageClassOf;
 
   public NodeService(
       ActorRef<NodeGuardian.Command> guardian,
@@ -69,13 +74,17 @@ public final class NodeService implements Node {
         nodeId,
         kubeletRoot,
         UnaryOperator.identity(),
-        FirstMountQuota.off());
+        FirstMountQuota.off(),
+        ShareMode.NONE,
+        source -> Optional.empty());
   }
 
   /**
    * {@code claimSettings} adds what the volume's claim and this node say to a publish's source (the
    * runtime's {@link io.jfscsi.client.MountRuntime#withClaim}); {@code quota} sets a volume's quota
-   * after its publish when that is the node's job.
+   * after its publish when that is the node's job; {@code shareMode} says which volumes share a
+   * client, with the StorageClass of a volume from {@code storageClassOf} (the runtime's {@link
+   * io.jfscsi.client.MountRuntime#storageClassOf}), asked only in that mode.
    */
   public NodeService(
       ActorRef<NodeGuardian.Command> guardian,
@@ -84,9 +93,13 @@ public final class NodeService implements Node {
       String nodeId,
       Path kubeletRoot,
       UnaryOperator<VolumeSource> claimSettings,
-      FirstMountQuota quota) {
+      FirstMountQuota quota,
+      ShareMode shareMode,
+      Function<VolumeSource, Optional<String>> storageClassOf) {
     this.claimSettings = claimSettings;
     this.quota = quota;
+    this.shareMode = shareMode;
+    this.storageClassOf = storageClassOf;
     this.guardian = guardian;
     this.scheduler = scheduler;
     this.timeout = timeout;
@@ -117,7 +130,13 @@ public final class NodeService implements Node {
         in.getReadonly()
             || RequestChecks.readOnlyMode(in.getVolumeCapability())
             || settings.readOnly();
-    ClientKey key = new ClientKey(volumeId, settings.clientHash());
+    // The first part of the key: the volume, or in a share mode its StorageClass or file system.
+    Optional<String> storageClass =
+        shareMode.storageClass() && !shareMode.fileSystem()
+            ? storageClassOf.apply(settings.source())
+            : Optional.empty();
+    ClientKey key =
+        new ClientKey(shareMode.uniqueId(settings, storageClass), settings.clientHash());
     return Asks.<NodeGuardian.Command, Done>askWithStatus(
             guardian,
             reply -> new NodeGuardian.Publish(key, settings, target, readOnly, reply),

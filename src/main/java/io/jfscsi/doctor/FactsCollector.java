@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.MountPodVolumes;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -123,13 +124,12 @@ public final class FactsCollector {
   }
 
   private List<Pod> mountPods(String volumeHandle, String nodeName) {
-    var pods =
-        client
-            .pods()
-            .inAnyNamespace()
-            .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
-            .withLabel(MountPodNames.VOLUME_ID_LABEL, MountPodNames.volumeLabel(volumeHandle));
-    List<Pod> all = pods.list().getItems();
+    var pods = client.pods().inAnyNamespace().withLabel(MountPodNames.APP_LABEL, MountPodNames.APP);
+    // Labelled by the volume, or, in a share mode, by its StorageClass or file system.
+    List<Pod> all =
+        pods.list().getItems().stream()
+            .filter(mp -> MountPodVolumes.serves(mp, volumeHandle))
+            .toList();
     return nodeName == null
         ? all
         : all.stream().filter(p -> nodeName.equals(p.getSpec().getNodeName())).toList();

@@ -23,12 +23,24 @@ final class Json {
     return MAPPER.writeValueAsString(views);
   }
 
-  /** One volume: the clients that serve it on this node and every target they hold. */
+  /**
+   * One volume: the clients that serve it on this node and its targets on them (in a share mode a
+   * client also holds the targets of other volumes, which are not this volume's).
+   */
   static String volume(String volumeId, List<ClientView> views) {
     Map<String, Object> volume = new LinkedHashMap<>();
     volume.put("volumeId", volumeId);
     volume.put("clients", views);
-    volume.put("targets", views.stream().flatMap(v -> v.targets().stream()).sorted().toList());
+    volume.put(
+        "targets",
+        views.stream()
+            .flatMap(
+                v ->
+                    v.volumeId().equals(volumeId)
+                        ? v.targets().stream()
+                        : v.targetsOf(volumeId).stream())
+            .sorted()
+            .toList());
     return MAPPER.writeValueAsString(volume);
   }
 

@@ -130,8 +130,7 @@ public final class ManagementRoutes implements ManagementRouteProvider {
         () ->
             withClients(
                 views -> {
-                  List<ClientView> serving =
-                      views.stream().filter(v -> v.volumeId().equals(id)).toList();
+                  List<ClientView> serving = views.stream().filter(v -> v.serves(id)).toList();
                   return serving.isEmpty()
                       ? json(
                           StatusCodes.NOT_FOUND,

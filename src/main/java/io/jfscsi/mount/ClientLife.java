@@ -114,7 +114,7 @@ final class ClientLife {
       MountSettings settings,
       Clock clock,
       ActorRef<MountActor.Report> parent,
-      Map<Path, Boolean> recoveredTargets,
+      Map<Path, Targets.Held> recoveredTargets,
       Optional<Instant> recoveredDeleteAt) {
     // The states log through the context from several classes: one name, the actor's, for all.
     ctx.setLoggerName(MountActor.class);
@@ -191,6 +191,7 @@ final class ClientLife {
             volume.source(),
             targets.names(),
             targets.readOnlyNames(),
+            targets.sharedNames(),
             deleteAt,
             Optional.of(client)));
   }
@@ -325,6 +326,7 @@ final class ClientLife {
         List.copyOf(targets.names()),
         deleteAt,
         restarts.tries(),
-        lastError.or(() -> shown.progress().map(StartProgress::description)));
+        lastError.or(() -> shown.progress().map(StartProgress::description)),
+        targets.volumeIds());
   }
 }

@@ -5,6 +5,7 @@ import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.RecordChange.TargetAdded;
 import io.jfscsi.client.RecordChange.TargetRemoved;
 import io.jfscsi.client.RunningClient;
+import io.jfscsi.client.TargetVolume;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.MountState;
 import io.jfscsi.mount.ClientLife.Shown;
@@ -122,10 +123,20 @@ final class ClientServing {
     // after this answer is routed with the reference already confirmed or released.
     StatusReply<Done> answer;
     try {
+      TargetVolume volume = add.volume().orElse(life.targets.ownVolume());
       var added =
-          new TargetAdded(life.key, Optional.of(client), add.target().toString(), add.readOnly());
+          new TargetAdded(
+              life.key,
+              Optional.of(client),
+              add.target().toString(),
+              add.readOnly(),
+              Optional.of(volume).filter(v -> !v.equals(life.targets.ownVolume())));
       life.targets.bind(
-          add.target(), add.readOnly(), client.mountPath(), () -> life.runtime.record(added));
+          add.target(),
+          volume,
+          add.readOnly(),
+          client.mountPath(),
+          () -> life.runtime.record(added));
       answer = StatusReply.ack();
     } catch (Failure f) {
       if (life.mounter.probe(client.mountPath()) == MountState.STALE) {

@@ -43,7 +43,7 @@ final class ClientStopping {
             .thenCompose(
                 removed ->
                     life.volume.cleanCache()
-                        ? life.runtime.cleanCache(life.volume)
+                        ? life.runtime.cleanCache(life.key, life.volume)
                         : CompletableFuture.completedFuture(null));
     life.ctx.pipeToSelf(retired, (done, error) -> new Retired(Optional.ofNullable(error)));
     return stopping(life, client);

@@ -7,6 +7,7 @@ import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
+import io.jfscsi.client.TargetVolume;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.VolumeSettings;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
@@ -43,8 +45,22 @@ public final class MountActor {
   /** What the actor understands. Replies use {@link StatusReply} carrying a {@link Failure}. */
   public sealed interface Command {}
 
-  public record AddTarget(Path target, boolean readOnly, ActorRef<StatusReply<Done>> replyTo)
-      implements Command {}
+  /**
+   * A publish of {@code target}, which shows {@code volume}: in a share mode another volume than
+   * the client's own (empty: the client's own).
+   */
+  public record AddTarget(
+      Path target,
+      boolean readOnly,
+      ActorRef<StatusReply<Done>> replyTo,
+      Optional<TargetVolume> volume)
+      implements Command {
+
+    /** A publish of the client's own volume. */
+    public AddTarget(Path target, boolean readOnly, ActorRef<StatusReply<Done>> replyTo) {
+      this(target, readOnly, replyTo, Optional.empty());
+    }
+  }
 
   public record RemoveTarget(Path target, ActorRef<StatusReply<Done>> replyTo) implements Command {}
 
@@ -149,7 +165,10 @@ public final class MountActor {
         life -> begin(life, Optional.empty(), "first publish"));
   }
 
-  /** Rebuilds the actor of a client recorded by an earlier driver on this node. */
+  /**
+   * Rebuilds the actor of a client recorded by an earlier driver on this node: {@code targets} are
+   * the recorded ones (path to read-only), each showing the volume the record says.
+   */
   public static Behavior<Command> recovered(
       ClientRecord record,
       VolumeSettings volume,
@@ -160,10 +179,18 @@ public final class MountActor {
       MountSettings settings,
       Clock clock,
       ActorRef<Report> parent) {
+    TargetVolume own = TargetVolume.of(volume);
+    Map<Path, Targets.Held> held = new LinkedHashMap<>();
+    targets.forEach(
+        (t, readOnly) ->
+            held.put(
+                t,
+                new Targets.Held(
+                    readOnly, record.sharedTargets().getOrDefault(t.toString(), own))));
     return withLife(
         record.key(),
         volume,
-        targets,
+        held,
         record.deleteAt(),
         runtime,
         mounter,
@@ -184,7 +211,7 @@ public final class MountActor {
   private static Behavior<Command> withLife(
       ClientKey key,
       VolumeSettings volume,
-      Map<Path, Boolean> targets,
+      Map<Path, Targets.Held> targets,
       Optional<Instant> deleteAt,
       MountRuntime runtime,
       Mounter mounter,

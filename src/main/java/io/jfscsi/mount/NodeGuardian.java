@@ -6,6 +6,7 @@ import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.MountRuntime;
 import io.jfscsi.client.SafeNames;
+import io.jfscsi.client.TargetVolume;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
@@ -17,6 +18,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -162,7 +164,17 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
         record.key(),
         MountActor.recovered(
             record, volume, targets, runtime, mounter, containers, settings, clock, reports));
-    targets.keySet().forEach(target -> routes.recorded(target, record.key()));
+    targets
+        .keySet()
+        .forEach(
+            target ->
+                routes.recorded(
+                    target,
+                    record.key(),
+                    record
+                        .sharedTargets()
+                        .getOrDefault(target.toString(), TargetVolume.of(volume))
+                        .volumeId()));
     getContext().getLog().info("recovered client {} with {} targets", record.key(), targets.size());
   }
 
@@ -217,22 +229,24 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       return;
     }
     ClientKey routed = routes.keyOf(p.target());
-    if (routed != null && !routed.equals(p.key())) {
+    String routedVolume = routes.volumeOf(p.target());
+    if (routed != null
+        && (!routed.equals(p.key()) || !routedVolume.equals(p.settings().volumeId()))) {
       p.replyTo()
           .tell(
               StatusReply.error(
                   Failure.alreadyExists(
-                      routed.volumeId().equals(p.key().volumeId())
+                      routedVolume.equals(p.settings().volumeId())
                           ? "target "
                               + Quoted.path(p.target())
                               + " is already published for volume "
-                              + p.key().volumeId()
+                              + routedVolume
                               + " with other settings (secret, mount options or volume attributes changed); "
                               + "unpublish it first"
                           : "target "
                               + Quoted.path(p.target())
                               + " is already published for volume "
-                              + routed.volumeId())));
+                              + routedVolume)));
       return;
     }
     if (stopping.hold(p.key(), p)) {
@@ -247,15 +261,20 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
                       Failure.Code.UNAVAILABLE,
                       "the client of "
                           + "volume "
-                          + p.key().volumeId()
+                          + p.settings().volumeId()
+                          + (p.key().volumeId().equals(p.settings().volumeId())
+                              ? ""
+                              : " (shared client " + p.key().volumeId() + ")")
                           + " is quarantined: "
                           + quarantine.get()
                           + "; restart the driver once the cause is fixed")));
       return;
     }
     ActorRef<MountActor.Command> client = clientFor(p.key(), p.settings());
-    routes.sent(p.target(), p.key());
-    client.tell(new MountActor.AddTarget(p.target(), p.readOnly(), p.replyTo()));
+    routes.sent(p.target(), p.key(), p.settings().volumeId());
+    client.tell(
+        new MountActor.AddTarget(
+            p.target(), p.readOnly(), p.replyTo(), Optional.of(TargetVolume.of(p.settings()))));
   }
 
   private void onUnpublish(Unpublish u) {
@@ -266,7 +285,8 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       return;
     }
     ClientKey key = routes.keyOf(u.target());
-    if (key != null && !key.volumeId().equals(u.volumeId())) {
+    String routedVolume = routes.volumeOf(u.target());
+    if (key != null && !routedVolume.equals(u.volumeId())) {
       // Another volume's target: unmounting it would take a volume away from a pod.
       u.replyTo()
           .tell(
@@ -277,7 +297,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
                           + " is not published at "
                           + Quoted.path(u.target())
                           + " (volume "
-                          + key.volumeId()
+                          + routedVolume
                           + " is)")));
       return;
     }
@@ -286,7 +306,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
     }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
     if (client != null) {
-      routes.sent(u.target(), key);
+      routes.sent(u.target(), key, routedVolume);
       client.tell(new MountActor.RemoveTarget(u.target(), u.replyTo()));
       return;
     }
@@ -309,7 +329,7 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       return;
     }
     ActorRef<MountActor.Command> client = key == null ? null : clients.get(key);
-    if (client == null || !key.volumeId().equals(s.volumeId())) {
+    if (client == null || !s.volumeId().equals(routes.volumeOf(s.target()))) {
       s.replyTo()
           .tell(
               StatusReply.error(

@@ -6,16 +6,19 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The guardian's routing table: which client a target goes to, and how many publishes and
- * unpublishes of it the client's actor has not answered yet. Only the answer to the last of them
- * may release the route, so a {@link MountActor.TargetHeld} report that crosses newer calls for the
- * same target never loses them. A plain object owned by the {@link NodeGuardian} and called only
- * from its mailbox.
+ * The guardian's routing table: which client a target goes to, for which volume (in a share mode a
+ * client serves several), and how many publishes and unpublishes of it the client's actor has not
+ * answered yet. Only the answer to the last of them may release the route, so a {@link
+ * MountActor.TargetHeld} report that crosses newer calls for the same target never loses them. A
+ * plain object owned by the {@link NodeGuardian} and called only from its mailbox.
  */
 final class Routes {
 
-  /** Where a target is routed, and how many calls for it the actor has not answered yet. */
-  private record Route(ClientKey key, int inFlight) {}
+  /**
+   * Where a target is routed, the volume published there, and how many calls for it the actor has
+   * not answered yet.
+   */
+  private record Route(ClientKey key, String volumeId, int inFlight) {}
 
   private final Map<Path, Route> routes = new HashMap<>();
 
@@ -25,15 +28,24 @@ final class Routes {
     return route == null ? null : route.key();
   }
 
-  /** A target an earlier driver recorded for {@code key}: held, no call in flight. */
-  void recorded(Path target, ClientKey key) {
-    routes.put(target, new Route(key, 0));
+  /** The volume published at {@code target}, or null when it is not routed. */
+  String volumeOf(Path target) {
+    Route route = routes.get(target);
+    return route == null ? null : route.volumeId();
   }
 
-  /** Counts a publish or unpublish sent to the actor of {@code key} for {@code target}. */
-  void sent(Path target, ClientKey key) {
+  /** A target an earlier driver recorded for {@code volumeId} on {@code key}: held, no call. */
+  void recorded(Path target, ClientKey key, String volumeId) {
+    routes.put(target, new Route(key, volumeId, 0));
+  }
+
+  /**
+   * Counts a publish or unpublish of {@code volumeId} sent to the actor of {@code key} for {@code
+   * target}.
+   */
+  void sent(Path target, ClientKey key, String volumeId) {
     Route route = routes.get(target);
-    routes.put(target, new Route(key, route == null ? 1 : route.inFlight() + 1));
+    routes.put(target, new Route(key, volumeId, route == null ? 1 : route.inFlight() + 1));
   }
 
   /** Settles a route by the actor's report of whether it holds the target now. */
@@ -47,7 +59,7 @@ final class Routes {
       routes.remove(held.target());
     } else {
       // Held, or a newer call is on its way: that call's answer settles the route.
-      routes.put(held.target(), new Route(route.key(), inFlight));
+      routes.put(held.target(), new Route(route.key(), route.volumeId(), inFlight));
     }
   }
 

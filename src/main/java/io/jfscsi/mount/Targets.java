@@ -2,6 +2,7 @@ package io.jfscsi.mount;
 
 import io.jfscsi.Failure;
 import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.TargetVolume;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.MountException;
@@ -23,10 +24,12 @@ import java.util.function.Predicate;
 import org.slf4j.Logger;
 
 /**
- * The references of one client (target path to read-only) and the host-side work on them: binding a
- * target from the client's mount point, binding stale targets again after a restart, unbinding, and
- * dropping targets whose pod is gone. A plain object owned by one {@link MountActor} and called
- * only from its mailbox, so it needs no lock. Insertion order keeps logs and views stable.
+ * The references of one client (target path to read-only and the volume it shows) and the host-side
+ * work on them: binding a target from its volume's directory of the client's mount point, binding
+ * stale targets again after a restart, unbinding, and dropping targets whose pod is gone. In a
+ * share mode the targets of several volumes reference one client, each bound to its own
+ * sub-directory. A plain object owned by one {@link MountActor} and called only from its mailbox,
+ * so it needs no lock. Insertion order keeps logs and views stable.
  */
 final class Targets {
 
@@ -37,8 +40,14 @@ final class Targets {
   record Rebound(
       List<Path> dropped, Optional<String> error, List<ContainerOutcome> containersLeft) {}
 
+  /** What one target is bound as. */
+  record Held(boolean readOnly, TargetVolume volume) {}
+
   private final ClientKey key;
-  private final VolumeSettings volume;
+
+  /** The volume of the client's settings: what a target shows unless it says otherwise. */
+  private final TargetVolume own;
+
   private final Mounter mounter;
   private final ContainerRecovery containers;
 
@@ -46,7 +55,7 @@ final class Targets {
   private final Path targetRoot;
 
   private final Logger log;
-  private final Map<Path, Boolean> held = new LinkedHashMap<>();
+  private final Map<Path, Held> held = new LinkedHashMap<>();
 
   Targets(
       ClientKey key,
@@ -55,9 +64,9 @@ final class Targets {
       ContainerRecovery containers,
       Path targetRoot,
       Logger log,
-      Map<Path, Boolean> recovered) {
+      Map<Path, Held> recovered) {
     this.key = key;
-    this.volume = volume;
+    this.own = TargetVolume.of(volume);
     this.mounter = mounter;
     this.containers = containers;
     this.targetRoot = targetRoot;
@@ -73,15 +82,43 @@ final class Targets {
     return held.containsKey(target);
   }
 
+  TargetVolume ownVolume() {
+    return own;
+  }
+
+  /** The volume {@code target} shows, if it is held. */
+  Optional<TargetVolume> volumeOf(Path target) {
+    return Optional.ofNullable(held.get(target)).map(Held::volume);
+  }
+
   Set<String> readOnlyNames() {
     Set<String> names = new LinkedHashSet<>();
     held.forEach(
-        (t, readOnly) -> {
-          if (readOnly) {
+        (t, h) -> {
+          if (h.readOnly()) {
             names.add(t.toString());
           }
         });
     return names;
+  }
+
+  /** The targets that show another volume than the client's own, as a record keeps them. */
+  Map<String, TargetVolume> sharedNames() {
+    Map<String, TargetVolume> shared = new LinkedHashMap<>();
+    held.forEach(
+        (t, h) -> {
+          if (!h.volume().equals(own)) {
+            shared.put(t.toString(), h.volume());
+          }
+        });
+    return shared;
+  }
+
+  /** The volume id each target shows, for views. */
+  Map<String, String> volumeIds() {
+    Map<String, String> ids = new LinkedHashMap<>();
+    held.forEach((t, h) -> ids.put(t.toString(), h.volume().volumeId()));
+    return ids;
   }
 
   Set<String> names() {
@@ -98,12 +135,24 @@ final class Targets {
    * @throws Failure ALREADY_EXISTS for a conflicting publish, INVALID_ARGUMENT when the subPath or
    *     the target's parent crosses a symbolic link, INTERNAL when a step fails
    */
-  void bind(Path target, boolean readOnly, Path clientMount, Runnable save) {
-    Boolean heldReadOnly = held.get(target);
+  void bind(Path target, TargetVolume volume, boolean readOnly, Path clientMount, Runnable save) {
+    Held before = held.get(target);
+    if (before != null && !before.volume().equals(volume)) {
+      throw Failure.alreadyExists(
+          "target "
+              + target
+              + " is already published for volume "
+              + before.volume().volumeId()
+              + (before.volume().volumeId().equals(volume.volumeId())
+                  ? " with subPath '" + before.volume().subPath() + "'"
+                  : "")
+              + "; unpublish it first");
+    }
+    Boolean heldReadOnly = before == null ? null : before.readOnly();
     if (heldReadOnly != null && heldReadOnly != readOnly) {
       throw Failure.alreadyExists(
           "volume "
-              + key.volumeId()
+              + volume.volumeId()
               + " is already published at "
               + target
               + " "
@@ -124,9 +173,9 @@ final class Targets {
           "target "
               + target
               + " is already a mount point that this driver did not publish for volume "
-              + key.volumeId());
+              + volume.volumeId());
     }
-    Path source = source(clientMount);
+    Path source = source(clientMount, volume);
     try {
       if (at == MountState.STALE) {
         mounter.unmount(target);
@@ -134,18 +183,18 @@ final class Targets {
       if (!createdTarget && !Files.exists(target)) {
         createdTarget = createDirectory(target);
       }
-      bindVolume(clientMount, target, readOnly, true);
+      bindVolume(clientMount, volume, target, readOnly, true);
     } catch (MountException e) {
       if (createdTarget) {
         deleteQuietly(target);
       }
       if (e.refused()) {
         throw Failure.invalid(
-            "cannot publish volume " + key.volumeId() + " at " + target + ": " + e.getMessage());
+            "cannot publish volume " + volume.volumeId() + " at " + target + ": " + e.getMessage());
       }
       throw Failure.internal("cannot bind " + source + " to " + target + ": " + e.getMessage(), e);
     }
-    held.put(target, readOnly);
+    held.put(target, new Held(readOnly, volume));
     try {
       save.run();
     } catch (RuntimeException e) {
@@ -158,7 +207,7 @@ final class Targets {
     }
     log.info(
         "volume {} published at {}{} ({} targets on client {})",
-        key.volumeId(),
+        volume.volumeId(),
         target,
         readOnly ? " read-only" : "",
         held.size(),
@@ -178,16 +227,16 @@ final class Targets {
     }
     mounter.unmount(target);
     deleteQuietly(target);
-    boolean was = held.remove(target) != null;
-    if (was) {
+    Held was = held.remove(target);
+    if (was != null) {
       log.info(
           "volume {} unpublished from {} ({} targets left on client {})",
-          key.volumeId(),
+          was.volume().volumeId(),
           target,
           held.size(),
           key);
     }
-    return was;
+    return was != null;
   }
 
   /**
@@ -208,11 +257,11 @@ final class Targets {
     }
     for (Path target : gone) {
       unmountQuietly(target);
-      held.remove(target);
+      Held was = held.remove(target);
       log.warn(
           "volume {}: dropped the reference of {}: no longer published (pod gone or "
               + "target unmounted)",
-          key.volumeId(),
+          was.volume().volumeId(),
           target);
     }
     return gone;
@@ -247,11 +296,12 @@ final class Targets {
         if (at != MountState.STALE && !Files.exists(target)) {
           Files.createDirectory(target);
         }
-        bindVolume(clientMount, target, entry.getValue(), false);
+        Held h = entry.getValue();
+        bindVolume(clientMount, h.volume(), target, h.readOnly(), false);
         rebound++;
       } catch (IOException | MountException e) {
         error = Optional.of("cannot bind " + target + " again: " + e.getMessage());
-        log.error("volume {}: {}", key.volumeId(), error.get());
+        log.error("volume {}: {}", entry.getValue().volume().volumeId(), error.get());
       }
     }
     for (Path target : gone) {
@@ -280,12 +330,16 @@ final class Targets {
    * and may be repaired by a later try (not those refused for safety).
    */
   List<ContainerOutcome> recoverContainers(Path clientMount) {
-    if (held.isEmpty()) {
-      return List.of();
-    }
-    return containers.recover(key.volumeId(), source(clientMount), held.keySet()).stream()
-        .filter(ContainerOutcome::retriable)
-        .toList();
+    // One call per volume: each shows its own directory of the client.
+    Map<TargetVolume, Set<Path>> byVolume = new LinkedHashMap<>();
+    held.forEach((t, h) -> byVolume.computeIfAbsent(h.volume(), v -> new LinkedHashSet<>()).add(t));
+    List<ContainerOutcome> left = new ArrayList<>();
+    byVolume.forEach(
+        (volume, targets) ->
+            containers.recover(volume.volumeId(), source(clientMount, volume), targets).stream()
+                .filter(ContainerOutcome::retriable)
+                .forEach(left::add));
+    return left;
   }
 
   /**
@@ -311,7 +365,8 @@ final class Targets {
    * volume can plant one pointing at the host), and the directory resolved is the one bound. With
    * {@code createSource} the subPath's missing directories are made on the way.
    */
-  private void bindVolume(Path clientMount, Path target, boolean readOnly, boolean createSource)
+  private void bindVolume(
+      Path clientMount, TargetVolume volume, Path target, boolean readOnly, boolean createSource)
       throws MountException {
     mounter.bind(
         new PathBeneath(clientMount, volume.subPath()),
@@ -320,7 +375,7 @@ final class Targets {
         createSource);
   }
 
-  private Path source(Path clientMount) {
+  private static Path source(Path clientMount, TargetVolume volume) {
     return volume.subPath().isEmpty() ? clientMount : clientMount.resolve(volume.subPath());
   }
 

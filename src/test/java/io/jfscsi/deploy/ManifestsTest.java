@@ -478,7 +478,8 @@ class ManifestsTest {
             "/persistentvolumes:get",
             "/persistentvolumes:list",
             "/persistentvolumeclaims:get",
-            "/nodes:get");
+            "/nodes:get",
+            "storage.k8s.io/storageclasses:get");
     // The driver reads the API server with its ServiceAccount token (in-cluster config).
     assertThat(one(base, "ServiceAccount", "jfs-csi-node"))
         .doesNotContainKey("automountServiceAccountToken");

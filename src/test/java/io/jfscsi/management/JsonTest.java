@@ -39,6 +39,6 @@ class JsonTest {
             "[{\"key\":\"k\",\"volumeId\":\"vol\","
                 + "\"state\":\"DRAINING\",\"mountPath\":\"/m\",\"subPath\":\"\",\"handle\":null,"
                 + "\"targets\":[\"/t1\"],\"deleteAt\":\"2026-11-02T10:15:30.250Z\",\"restarts\":2,"
-                + "\"lastError\":null}]");
+                + "\"lastError\":null,\"targetVolumes\":{\"/t1\":\"vol\"}}]");
   }
 }

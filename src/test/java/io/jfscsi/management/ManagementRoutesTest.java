@@ -164,7 +164,8 @@ class ManagementRoutesTest {
             "targets",
             "deleteAt",
             "restarts",
-            "lastError");
+            "lastError",
+            "targetVolumes");
     assertThat(a)
         .containsEntry("key", "pvc-a-0123456789ab")
         .containsEntry("volumeId", "pvc-a")

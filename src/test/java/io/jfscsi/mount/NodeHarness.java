@@ -166,6 +166,21 @@ final class NodeHarness implements AutoCloseable {
     return probe;
   }
 
+  /**
+   * Sends a publish whose client is {@code key} (in a share mode its unique id is not the volume's)
+   * and returns the probe its answer will reach.
+   */
+  TestProbe<StatusReply<Done>> sendPublish(
+      ClientKey key, VolumeSettings v, Path target, boolean readOnly) {
+    TestProbe<StatusReply<Done>> probe = kit.createTestProbe();
+    guardian.tell(new NodeGuardian.Publish(key, v, target, readOnly, probe.getRef()));
+    return probe;
+  }
+
+  StatusReply<Done> publish(ClientKey key, VolumeSettings v, Path target, boolean readOnly) {
+    return sendPublish(key, v, target, readOnly).receiveMessage(WAIT);
+  }
+
   StatusReply<Done> publish(VolumeSettings v, Path target, boolean readOnly) {
     return sendPublish(v, target, readOnly).receiveMessage(WAIT);
   }

@@ -290,7 +290,7 @@ public final class FakeRuntime implements MountRuntime {
   }
 
   @Override
-  public CompletionStage<Void> cleanCache(VolumeSettings settings) {
+  public CompletionStage<Void> cleanCache(ClientKey key, VolumeSettings settings) {
     cacheCleans.incrementAndGet();
     return CompletableFuture.completedFuture(null);
   }

@@ -9,6 +9,7 @@ import io.jfscsi.management.cluster.ClusterProblems.DoctorSubject;
 import io.jfscsi.management.cluster.ClusterProblems.Problem;
 import io.jfscsi.management.cluster.NodeReports.NodeReport;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.MountPodVolumes;
 import io.jfscsi.runtime.kube.PodReferences;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -213,7 +214,7 @@ final class ClusterPicture {
       v.put(
           "mountPods",
           mountPods.stream()
-              .filter(mp -> volumeOfMountPod(mp).filter(pv::equals).isPresent())
+              .filter(mp -> volumesOfMountPod(mp).contains(pv))
               .sorted(Comparator.comparing(ClusterPicture::ref))
               .map(this::mountPod)
               .toList());
@@ -278,6 +279,15 @@ final class ClusterPicture {
     p.put("pod", ref(pod));
     p.put("node", pod.getSpec().getNodeName());
     p.put("volume", volumeOfMountPod(pod).map(v -> v.getMetadata().getName()).orElse(null));
+    // In a share mode one Mount Pod serves several volumes under a StorageClass or fs name.
+    MountPodVolumes.sharedFrom(pod)
+        .ifPresent(
+            from -> {
+              p.put("sharedAs", MountPodVolumes.uniqueId(pod).orElse(null));
+              p.put(
+                  "volumes",
+                  volumesOfMountPod(pod).stream().map(v -> v.getMetadata().getName()).toList());
+            });
     p.put("phase", Optional.ofNullable(pod.getStatus()).map(s -> s.getPhase()).orElse(null));
     p.put("ready", ready(pod));
     p.put("restarts", restarts(statuses(pod)));
@@ -289,7 +299,26 @@ final class ClusterPicture {
     return p;
   }
 
+  /**
+   * The PV a Mount Pod serves; for a pod shared by several volumes (a share mode), the first of
+   * them.
+   */
   Optional<PersistentVolume> volumeOfMountPod(Pod mp) {
+    return volumesOfMountPod(mp).stream().findFirst();
+  }
+
+  /** Every PV a Mount Pod serves: one, or in a share mode those of its references. */
+  List<PersistentVolume> volumesOfMountPod(Pod mp) {
+    if (MountPodVolumes.sharedFrom(mp).isPresent()) {
+      Set<String> ids = MountPodVolumes.volumeIds(mp);
+      return volumes.stream()
+          .filter(pv -> ids.contains(pv.getSpec().getCsi().getVolumeHandle()))
+          .toList();
+    }
+    return labelledVolume(mp).stream().toList();
+  }
+
+  private Optional<PersistentVolume> labelledVolume(Pod mp) {
     Optional<String> label = label(mp, MountPodNames.VOLUME_ID_LABEL);
     return label.flatMap(
         l ->

@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.MountPodVolumes;
 import io.jfscsi.runtime.kube.PodReferences;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -92,7 +93,6 @@ public final class ClusterView {
     List<Map<String, Object>> volumes = new ArrayList<>();
     for (PersistentVolume pv : pvs) {
       String handle = pv.getSpec().getCsi().getVolumeHandle();
-      String volumeLabel = MountPodNames.volumeLabel(handle);
       Map<String, Object> v = new LinkedHashMap<>();
       v.put("pv", pv.getMetadata().getName());
       v.put("volumeHandle", handle);
@@ -122,10 +122,7 @@ public final class ClusterView {
       v.put(
           "mountPods",
           mountPods.stream()
-              .filter(
-                  mp ->
-                      volumeLabel.equals(
-                          mp.getMetadata().getLabels().get(MountPodNames.VOLUME_ID_LABEL)))
+              .filter(mp -> MountPodVolumes.serves(mp, handle))
               .map(ClusterView::mountPod)
               .toList());
       volumes.add(v);
@@ -149,6 +146,9 @@ public final class ClusterView {
   private static Map<String, Object> mountPod(Pod pod) {
     Map<String, Object> p = appPod(pod);
     p.put("volumeId", pod.getMetadata().getLabels().get(MountPodNames.VOLUME_ID_LABEL));
+    // In a share mode the id is a StorageClass or file system: say so, and which volumes it serves.
+    p.put("shared", MountPodVolumes.sharedFrom(pod).isPresent());
+    p.put("volumes", List.copyOf(MountPodVolumes.volumeIds(pod)));
     p.put("ready", ClusterPicture.ready(pod));
     p.put("restarts", ClusterPicture.restarts(ClusterPicture.statuses(pod)));
     Map<String, String> annotations =

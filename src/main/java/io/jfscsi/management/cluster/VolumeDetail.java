@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.doctor.FactsCollector;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.MountPodVolumes;
 import io.jfscsi.runtime.kube.PodReferences;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -160,15 +161,16 @@ final class VolumeDetail {
                 pv.getSpec().getCsi() != null && driver.equals(pv.getSpec().getCsi().getDriver()));
   }
 
+  /** Its Mount Pods: labelled by it, or, in a share mode, shared with other volumes. */
   private List<Pod> mountPods(String handle) {
     return client
         .pods()
         .inAnyNamespace()
         .withLabel(MountPodNames.APP_LABEL, MountPodNames.APP)
-        .withLabel(MountPodNames.VOLUME_ID_LABEL, MountPodNames.volumeLabel(handle))
         .list()
         .getItems()
         .stream()
+        .filter(mp -> MountPodVolumes.serves(mp, handle))
         .sorted(Comparator.comparing(ClusterPicture::ref))
         .toList();
   }

@@ -180,7 +180,25 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
     return globalConfig;
   }
 
-  /** While the newest version of the global ConfigMap is refused, why (for /ready). */
+  /** See {@link ClaimLookup#storageClassOf}; an inline volume has no PV. */
+  @Override
+  public Optional<String> storageClassOf(VolumeSource source) {
+    if ("true".equals(source.context().get(EPHEMERAL))) {
+      return Optional.empty();
+    }
+    try {
+      return claims.storageClassOf(source.volumeId());
+    } catch (KubernetesClientException e) {
+      throw new Failure(
+          Failure.Code.UNAVAILABLE,
+          "cannot read the PV and StorageClass of volume "
+              + source.volumeId()
+              + " (STORAGE_CLASS_SHARE_MOUNT): "
+              + e.getMessage(),
+          e);
+    }
+  }
+
   @Override
   public VolumeSource withClaim(VolumeSource source) {
     Optional<PersistentVolumeClaim> claim;
@@ -301,8 +319,8 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
 
   /** See {@link VolumeCaches#clean}. */
   @Override
-  public CompletionStage<Void> cleanCache(VolumeSettings settings) {
-    return CompletableFuture.runAsync(() -> caches.clean(settings), executor);
+  public CompletionStage<Void> cleanCache(ClientKey key, VolumeSettings settings) {
+    return CompletableFuture.runAsync(() -> caches.clean(key, settings), executor);
   }
 
   @Override

@@ -47,6 +47,12 @@ public final class MountPodNames {
   /** Targets published read-only, one per line. */
   public static final String READ_ONLY = OWN + "read-only";
 
+  /**
+   * In a share mode, the targets of other volumes than the one in {@link #SOURCE}, as JSON: target
+   * to {@code {"volumeId": ..., "subPath": ...}}.
+   */
+  public static final String TARGET_VOLUMES = OWN + "target-volumes";
+
   /** Label of the Secret a pod of ours reads, so that the last pod using it deletes it. */
   public static final String SECRET_LABEL = OWN + "secret";
 

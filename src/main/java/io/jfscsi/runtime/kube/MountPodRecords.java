@@ -11,6 +11,7 @@ import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
+import io.jfscsi.client.TargetVolume;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSource;
 import java.nio.file.Path;
@@ -229,11 +230,14 @@ final class MountPodRecords {
                   .orElse(list.getFirst());
           Set<String> targets = new LinkedHashSet<>();
           Set<String> readOnly = new LinkedHashSet<>();
+          Map<String, TargetVolume> shared = new HashMap<>();
           for (Pod p : list) {
             targets.addAll(PodReferences.targets(PodReferences.annotations(p)));
             readOnly.addAll(PodReferences.readOnly(PodReferences.annotations(p)));
+            PodReferences.sharedTargets(PodReferences.annotations(p)).forEach(shared::putIfAbsent);
           }
           readOnly.retainAll(targets);
+          shared.keySet().retainAll(targets);
           Map<String, String> a = PodReferences.annotations(chosen);
           RunningClient running =
               new RunningClient(
@@ -247,6 +251,7 @@ final class MountPodRecords {
                   sources.get(key),
                   targets,
                   readOnly,
+                  shared,
                   PodReferences.deleteAt(a),
                   Optional.of(running)));
         });
@@ -270,12 +275,15 @@ final class MountPodRecords {
         return Optional.empty();
       }
       Optional<Map<String, String>> raw = secrets.values(source.get().secret());
+      // The unique id: the volume's, or in a share mode the StorageClass or file system name.
+      String uniqueId =
+          Optional.ofNullable(a.get(MountPodNames.UNIQUE_ID))
+              .filter(id -> !id.isEmpty())
+              .orElse(source.get().volumeId());
       return raw.map(
           r ->
               new Resolved(
-                  new ClientKey(source.get().volumeId(), hash),
-                  source.get().withSecrets(r),
-                  Path.of(path)));
+                  new ClientKey(uniqueId, hash), source.get().withSecrets(r), Path.of(path)));
     }
     Optional<String> secretName = GoMountPods.secretName(pod);
     Optional<Path> mountPath = GoMountPods.mountPath(pod);

@@ -3,6 +3,7 @@ package io.jfscsi.runtime.kube;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.RecordChange;
+import io.jfscsi.client.TargetVolume;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -13,17 +14,56 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.type.TypeReference;
+import tools.jackson.databind.ObjectMapper;
 
 /**
  * A client record's mutable part as Mount Pod annotations, in the Go driver's format: one reference
  * annotation per target, {@code juicefs-delete-at} (RFC 3339) for a delayed exit, and ours for
- * targets published read-only. Pure functions; {@link #patch} gives the merge-patch entries (null
- * removes) that make one change of a record, {@link #diff} those that turn a pod's annotations into
- * a whole record's (a client that starts, on a pod that may carry none of it yet).
+ * targets published read-only and, in a share mode, for the volume each target of another volume
+ * shows. Pure functions; {@link #patch} gives the merge-patch entries (null removes) that make one
+ * change of a record, {@link #diff} those that turn a pod's annotations into a whole record's (a
+ * client that starts, on a pod that may carry none of it yet).
  */
 public final class PodReferences {
   private PodReferences() {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final TypeReference<Map<String, TargetVolume>> TARGET_VOLUMES =
+      new TypeReference<>() {};
+
+  /** The targets of other volumes than the pod's source's, with the volume each shows. */
+  public static Map<String, TargetVolume> sharedTargets(Map<String, String> annotations) {
+    String text = annotations.get(MountPodNames.TARGET_VOLUMES);
+    if (text == null || text.isBlank()) {
+      return Map.of();
+    }
+    try {
+      Map<String, TargetVolume> parsed = JSON.readValue(text, TARGET_VOLUMES);
+      Map<String, TargetVolume> out = new TreeMap<>();
+      parsed.forEach(
+          (t, v) -> {
+            if (t != null && v != null && v.volumeId() != null && v.subPath() != null) {
+              out.put(t, v);
+            }
+          });
+      return out;
+    } catch (JacksonException e) {
+      // Unreadable: the targets fall back to the source's volume, as a Go driver's would.
+      return Map.of();
+    }
+  }
+
+  private static String targetVolumesText(Map<String, TargetVolume> shared) {
+    try {
+      return JSON.writeValueAsString(new TreeMap<>(shared));
+    } catch (JacksonException e) {
+      throw new IllegalStateException(e);
+    }
+  }
 
   /** The target paths a pod references. */
   public static Set<String> targets(Map<String, String> annotations) {
@@ -74,6 +114,11 @@ public final class PodReferences {
       out.put(MountPodNames.READ_ONLY, String.join("\n", ro));
     }
     record.deleteAt().ifPresent(at -> out.put(MountPodNames.DELETE_AT, rfc3339(at)));
+    Map<String, TargetVolume> shared = new TreeMap<>(record.sharedTargets());
+    shared.keySet().retainAll(record.targets());
+    if (!shared.isEmpty()) {
+      out.put(MountPodNames.TARGET_VOLUMES, targetVolumesText(shared));
+    }
     return out;
   }
 
@@ -95,6 +140,7 @@ public final class PodReferences {
           boolean owned =
               MountPodNames.isReferenceKey(k)
                   || k.equals(MountPodNames.READ_ONLY)
+                  || k.equals(MountPodNames.TARGET_VOLUMES)
                   || k.equals(MountPodNames.DELETE_AT);
           if (owned && !wanted.containsKey(k)) {
             patch.put(k, null);
@@ -117,6 +163,7 @@ public final class PodReferences {
           patch.put(key, added.target());
         }
         readOnlyAfter(current, added.target(), added.readOnly(), patch);
+        sharedAfter(current, added.target(), added.shared(), patch);
       }
       case RecordChange.TargetRemoved removed -> {
         String key = MountPodNames.referenceKey(removed.target());
@@ -124,6 +171,7 @@ public final class PodReferences {
           patch.put(key, null);
         }
         readOnlyAfter(current, removed.target(), false, patch);
+        sharedAfter(current, removed.target(), Optional.empty(), patch);
       }
       case RecordChange.DeleteAtChanged exit -> {
         String at = exit.deleteAt().map(PodReferences::rfc3339).orElse(null);
@@ -148,6 +196,23 @@ public final class PodReferences {
     String wanted = ro.isEmpty() ? null : String.join("\n", ro);
     if (!Objects.equals(wanted, current.get(MountPodNames.READ_ONLY))) {
       patch.put(MountPodNames.READ_ONLY, wanted);
+    }
+  }
+
+  /**
+   * Puts the target volumes in {@code patch} if {@code target} showing {@code shared} changes it.
+   */
+  private static void sharedAfter(
+      Map<String, String> current,
+      String target,
+      Optional<TargetVolume> shared,
+      Map<String, String> patch) {
+    Map<String, TargetVolume> now = new TreeMap<>(sharedTargets(current));
+    now.keySet().retainAll(targets(current));
+    shared.ifPresentOrElse(v -> now.put(target, v), () -> now.remove(target));
+    String wanted = now.isEmpty() ? null : targetVolumesText(now);
+    if (!Objects.equals(wanted, current.get(MountPodNames.TARGET_VOLUMES))) {
+      patch.put(MountPodNames.TARGET_VOLUMES, wanted);
     }
   }
 

@@ -115,8 +115,7 @@ final class VolumeCaches {
    * the driver may not see), unless another Mount Pod of this node uses the same volume (UUID). The
    * Job is created here; it is awaited and deleted in the background.
    */
-  void clean(VolumeSettings settings) {
-    ClientKey key = new ClientKey(settings.volumeId(), settings.clientHash());
+  void clean(ClientKey key, VolumeSettings settings) {
     String uuid = stoppedUuids.remove(key);
     if (uuid == null) {
       hostDirs.remove(key);

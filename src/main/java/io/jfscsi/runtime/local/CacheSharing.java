@@ -39,6 +39,7 @@ final class CacheSharing {
    *     client with another metaurl whose cache directory contains ours
    */
   CacheSharing(
+      ClientKey self,
       VolumeSettings volume,
       String uuid,
       List<ClientRecord> records,
@@ -46,7 +47,6 @@ final class CacheSharing {
     this.volume = volume;
     this.uuid = uuid;
     this.uuidOf = uuidOf;
-    ClientKey self = new ClientKey(volume.volumeId(), volume.clientHash());
     List<Other> list = new ArrayList<>();
     for (ClientRecord r : records) {
       if (r.key().equals(self)) {

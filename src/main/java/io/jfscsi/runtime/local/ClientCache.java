@@ -1,5 +1,6 @@
 package io.jfscsi.runtime.local;
 
+import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.MetaPassword;
@@ -44,7 +45,7 @@ final class ClientCache {
   /**
    * {@code records}: every client record on this node, the stopped client's own included or not.
    */
-  void clean(VolumeSettings settings, List<ClientRecord> records) {
+  void clean(ClientKey key, VolumeSettings settings, List<ClientRecord> records) {
     if (settings.localDirectory().isPresent()) {
       log.debug(
           "volume {} is a local directory served by bindfs: it has no cache", settings.volumeId());
@@ -62,7 +63,7 @@ final class ClientCache {
       log.warn("cache of volume {} left in place: its UUID could not be read", settings.volumeId());
       return;
     }
-    CacheSharing sharing = new CacheSharing(settings, uuid.get(), records, this::uuidOf);
+    CacheSharing sharing = new CacheSharing(key, settings, uuid.get(), records, this::uuidOf);
     // Relative entries (cache-dir=memory) are left out: they name no directory.
     for (Path dir : CacheSharing.cacheDirs(settings)) {
       Path volumeCache = dir.resolve(uuid.get());

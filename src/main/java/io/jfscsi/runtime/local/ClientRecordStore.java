@@ -4,6 +4,7 @@ import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.SafeNames;
+import io.jfscsi.client.TargetVolume;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -19,6 +20,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -125,10 +127,12 @@ final class ClientRecordStore {
       }
       List<TargetLog.Change> added = new ArrayList<>();
       for (String target : record.targets()) {
-        boolean readOnly = record.readOnlyTargets().contains(target);
-        Boolean was = s.targets.readOnly(target);
-        if (was == null || was != readOnly) {
-          added.add(new TargetLog.Change(target, readOnly));
+        TargetLog.Entry entry =
+            new TargetLog.Entry(
+                record.readOnlyTargets().contains(target),
+                Optional.ofNullable(record.sharedTargets().get(target)));
+        if (!entry.equals(s.targets.entry(target))) {
+          added.add(new TargetLog.Change(target, entry));
         }
       }
       List<TargetLog.Change> removed = new ArrayList<>();
@@ -175,12 +179,13 @@ final class ClientRecordStore {
       }
       switch (change) {
         case RecordChange.TargetAdded added -> {
-          if (!Boolean.valueOf(added.readOnly()).equals(s.targets.readOnly(added.target()))) {
-            s.targets.write(List.of(new TargetLog.Change(added.target(), added.readOnly())));
+          var entry = new TargetLog.Entry(added.readOnly(), added.shared());
+          if (!entry.equals(s.targets.entry(added.target()))) {
+            s.targets.write(List.of(new TargetLog.Change(added.target(), entry)));
           }
         }
         case RecordChange.TargetRemoved removed -> {
-          if (s.targets.readOnly(removed.target()) != null) {
+          if (s.targets.entry(removed.target()) != null) {
             s.targets.write(List.of(TargetLog.Change.removal(removed.target())));
           }
         }
@@ -314,18 +319,21 @@ final class ClientRecordStore {
       return Optional.empty();
     }
     try {
-      Map<String, Boolean> live = TargetLog.read(logOf(file)).live();
+      Map<String, TargetLog.Entry> live = TargetLog.read(logOf(file)).live();
       Set<String> targets = new HashSet<>();
       Set<String> readOnly = new HashSet<>();
+      Map<String, TargetVolume> shared = new HashMap<>();
       live.forEach(
-          (target, ro) -> {
+          (target, entry) -> {
             targets.add(target);
-            if (ro) {
+            if (entry.readOnly()) {
               readOnly.add(target);
             }
+            entry.shared().ifPresent(v -> shared.put(target, v));
           });
       return Optional.of(
-          new ClientRecord(r.key(), r.source(), targets, readOnly, r.deleteAt(), r.running()));
+          new ClientRecord(
+              r.key(), r.source(), targets, readOnly, shared, r.deleteAt(), r.running()));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the targets of client record " + file, e);
     }

@@ -272,8 +272,8 @@ public final class LocalProcessRuntime implements MountRuntime {
   }
 
   @Override
-  public CompletionStage<Void> cleanCache(VolumeSettings settings) {
-    return CompletableFuture.runAsync(() -> cache.clean(settings, records.load()), executor);
+  public CompletionStage<Void> cleanCache(ClientKey key, VolumeSettings settings) {
+    return CompletableFuture.runAsync(() -> cache.clean(key, settings, records.load()), executor);
   }
 
   @Override

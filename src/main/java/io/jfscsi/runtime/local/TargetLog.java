@@ -1,5 +1,6 @@
 package io.jfscsi.runtime.local;
 
+import io.jfscsi.client.TargetVolume;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,6 +14,7 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.zip.CRC32;
 import org.slf4j.Logger;
@@ -26,7 +28,13 @@ import org.slf4j.LoggerFactory;
  *   &lt;crc&gt; +rw &lt;path&gt;   the target is referenced read-write (or becomes so)
  *   &lt;crc&gt; +ro &lt;path&gt;   the target is referenced read-only (or becomes so)
  *   &lt;crc&gt; - &lt;path&gt;     the target is no longer referenced
+ *   &lt;crc&gt; *rw &lt;volume&gt; &lt;subPath&gt; &lt;path&gt;   as +rw, for a target of another volume
+ *   &lt;crc&gt; *ro &lt;volume&gt; &lt;subPath&gt; &lt;path&gt;   as +ro, for a target of another volume
  * </pre>
+ *
+ * <p>The {@code *} lines are those of a share mode, where one client serves the targets of several
+ * volumes: they name the volume the target shows and its directory; their three fields have a space
+ * escaped as {@code \s} too. A driver before share modes skips them as damaged lines.
  *
  * <p>{@code <crc>} is the CRC32, 8 hex digits, of the UTF-8 bytes after it and its space, so a
  * damaged line is skipped (with a warning) and invents nothing. The path has {@code \}, newline and
@@ -48,20 +56,28 @@ final class TargetLog {
 
   private static final HexFormat HEX = HexFormat.of();
 
-  /** One change of a target: {@code readOnly} is null for a removal. */
-  record Change(String target, Boolean readOnly) {
+  /**
+   * How a live target is referenced: read-only or not, and the volume it shows when that is not the
+   * client's own (a share mode).
+   */
+  record Entry(boolean readOnly, Optional<TargetVolume> shared) {}
+
+  /** One change of a target: {@code entry} is null for a removal. */
+  record Change(String target, Entry entry) {
+    Change(String target, boolean readOnly) {
+      this(target, new Entry(readOnly, Optional.empty()));
+    }
+
     static Change removal(String target) {
-      return new Change(target, null);
+      return new Change(target, (Entry) null);
     }
   }
 
-  /**
-   * What a file holds: the live targets (path -> read-only), its lines, and whether it is clean.
-   */
-  record Contents(Map<String, Boolean> live, int lines, boolean clean) {}
+  /** What a file holds: the live targets, its lines, and whether it is clean. */
+  record Contents(Map<String, Entry> live, int lines, boolean clean) {}
 
   private final Path file;
-  private final Map<String, Boolean> live;
+  private final Map<String, Entry> live;
   private int lines;
 
   /** The file has a damaged line or a torn last line: replace it rather than append to it. */
@@ -73,15 +89,15 @@ final class TargetLog {
     return new TargetLog(file, new HashMap<>(c.live()), c.lines(), !c.clean());
   }
 
-  private TargetLog(Path file, Map<String, Boolean> live, int lines, boolean rewrite) {
+  private TargetLog(Path file, Map<String, Entry> live, int lines, boolean rewrite) {
     this.file = file;
     this.live = live;
     this.lines = lines;
     this.rewrite = rewrite;
   }
 
-  /** Whether {@code target} is live, and read-only: null if it is not live. */
-  Boolean readOnly(String target) {
+  /** How {@code target} is referenced: null if it is not live. */
+  Entry entry(String target) {
     return live.get(target);
   }
 
@@ -100,15 +116,15 @@ final class TargetLog {
       return;
     }
     for (Change c : changes) {
-      if (c.readOnly() == null) {
+      if (c.entry() == null) {
         live.remove(c.target());
       } else {
-        live.put(c.target(), c.readOnly());
+        live.put(c.target(), c.entry());
       }
     }
     if (rewrite || lines + changes.size() > 2 * live.size() + SLACK) {
       ByteArrayOutputStream out = new ByteArrayOutputStream(64 + live.size() * 96);
-      live.forEach((t, ro) -> appendLine(out, t, ro));
+      live.forEach((t, e) -> appendEntry(out, t, e));
       ClientRecordStore.writeAtomically(
           file.getParent(), file.getFileName().toString(), out.toByteArray());
       lines = live.size();
@@ -116,7 +132,7 @@ final class TargetLog {
     } else {
       ByteArrayOutputStream out = new ByteArrayOutputStream(changes.size() * 96);
       for (Change c : changes) {
-        appendLine(out, c.target(), c.readOnly());
+        appendEntry(out, c.target(), c.entry());
       }
       append(out.toByteArray());
       lines += changes.size();
@@ -137,8 +153,27 @@ final class TargetLog {
   }
 
   static void appendLine(ByteArrayOutputStream out, String target, Boolean readOnly) {
-    String op = readOnly == null ? "- " : readOnly ? "+ro " : "+rw ";
-    byte[] body = (op + escape(target)).getBytes(StandardCharsets.UTF_8);
+    appendEntry(out, target, readOnly == null ? null : new Entry(readOnly, Optional.empty()));
+  }
+
+  /** The line of {@code target} referenced as {@code entry} (null: removed). */
+  static void appendEntry(ByteArrayOutputStream out, String target, Entry entry) {
+    String text;
+    if (entry == null) {
+      text = "- " + escape(target);
+    } else if (entry.shared().isEmpty()) {
+      text = (entry.readOnly() ? "+ro " : "+rw ") + escape(target);
+    } else {
+      TargetVolume v = entry.shared().get();
+      text =
+          (entry.readOnly() ? "*ro " : "*rw ")
+              + field(v.volumeId())
+              + " "
+              + field(v.subPath())
+              + " "
+              + field(target);
+    }
+    byte[] body = text.getBytes(StandardCharsets.UTF_8);
     CRC32 crc = new CRC32();
     crc.update(body);
     out.writeBytes(HEX.toHexDigits((int) crc.getValue()).getBytes(StandardCharsets.US_ASCII));
@@ -155,7 +190,7 @@ final class TargetLog {
     } catch (NoSuchFileException e) {
       return new Contents(Map.of(), 0, true);
     }
-    Map<String, Boolean> live = new HashMap<>();
+    Map<String, Entry> live = new HashMap<>();
     int lines = 0;
     int damaged = 0;
     int start = 0;
@@ -182,7 +217,7 @@ final class TargetLog {
   }
 
   /** Applies the line {@code bytes[start, end)} to {@code live}; false if it is damaged. */
-  private static boolean replay(byte[] bytes, int start, int end, Map<String, Boolean> live) {
+  private static boolean replay(byte[] bytes, int start, int end, Map<String, Entry> live) {
     int body = start + 9;
     if (end - start < 12 || bytes[start + 8] != ' ') {
       return false;
@@ -199,6 +234,26 @@ final class TargetLog {
       return false;
     }
     String text = new String(bytes, body, end - body, StandardCharsets.UTF_8);
+    if (text.startsWith("*rw ") || text.startsWith("*ro ")) {
+      String[] fields = text.substring(4).split(" ", -1);
+      if (fields.length != 3) {
+        return false;
+      }
+      String volumeId = unescape(fields[0]);
+      String subPath = unescape(fields[1]);
+      String target = unescape(fields[2]);
+      if (volumeId == null
+          || volumeId.isEmpty()
+          || subPath == null
+          || target == null
+          || target.isEmpty()) {
+        return false;
+      }
+      live.put(
+          target,
+          new Entry(text.charAt(2) == 'o', Optional.of(new TargetVolume(volumeId, subPath))));
+      return true;
+    }
     String target;
     if (text.startsWith("+rw ") || text.startsWith("+ro ")) {
       target = unescape(text.substring(4));
@@ -213,7 +268,7 @@ final class TargetLog {
     if (text.charAt(0) == '-') {
       live.remove(target);
     } else {
-      live.put(target, text.charAt(2) == 'o');
+      live.put(target, new Entry(text.charAt(2) == 'o', Optional.empty()));
     }
     return true;
   }
@@ -235,6 +290,11 @@ final class TargetLog {
     return b.toString();
   }
 
+  /** A field of a {@code *} line: escaped as a path is, and a space as {@code \s}. */
+  static String field(String s) {
+    return escape(s).replace(" ", "\\s");
+  }
+
   /** The path {@code s} escapes, or null if it is not a valid escape. */
   static String unescape(String s) {
     if (s.indexOf('\\') < 0) {
@@ -254,6 +314,7 @@ final class TargetLog {
         case '\\' -> b.append('\\');
         case 'n' -> b.append('\n');
         case 'r' -> b.append('\r');
+        case 's' -> b.append(' ');
         default -> {
           return null;
         }

@@ -18,6 +18,8 @@ import io.jfscsi.management.cluster.ClusterProblems.DoctorSubject;
 import io.jfscsi.management.cluster.ClusterProblems.Problem;
 import io.jfscsi.management.cluster.NodeReports.NodeReport;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.MountPodVolumes;
+import io.jfscsi.runtime.kube.PodSource;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -191,6 +193,50 @@ class ClusterPictureTest {
         .withProvisioner(provisioner)
         .withReclaimPolicy("Delete")
         .build();
+  }
+
+  /**
+   * A share mode: one Mount Pod labelled by its StorageClass serves pvc-1 and pvc-2; the page lists
+   * it under both volumes and says so, rather than taking it for the pod of a PV that is gone.
+   */
+  @Test
+  void a_mount_pod_shared_by_two_volumes_is_listed_under_both_and_says_so() {
+    volumes.add(pv("pvc-2", "default", "logs"));
+    claims.add(claim("logs", "juicefs-sc", "Bound", LONG_AGO));
+    String t1 = "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~csi/pvc-1/mount";
+    String t2 = "/var/lib/kubelet/pods/u2/volumes/kubernetes.io~csi/pvc-2/mount";
+    Pod shared = mountPod("juicefs-n1-juicefs-sc-abcdef", "n1", "juicefs-sc", true, 0, null, null);
+    shared
+        .getMetadata()
+        .setAnnotations(
+            Map.of(
+                MountPodNames.referenceKey(t1),
+                t1,
+                MountPodNames.referenceKey(t2),
+                t2,
+                MountPodNames.UNIQUE_ID,
+                "juicefs-sc",
+                MountPodNames.SOURCE,
+                new PodSource("pvc-1", Map.of(), List.of(), "s").toJson(),
+                MountPodNames.TARGET_VOLUMES,
+                "{\"" + t2 + "\":{\"volumeId\":\"pvc-2\",\"subPath\":\"pvc-2\"}}"));
+    pods.add(shared);
+    pods.add(plugin("n1"));
+    reports.put("n1", report(List.of(client("juicefs-sc", "READY"))));
+
+    assertThat(kinds()).isEmpty();
+    Map<String, Object> picture = ClusterPicture.of(sources(), p -> Optional.empty());
+    @SuppressWarnings("unchecked")
+    List<Map<String, Object>> listed = (List<Map<String, Object>>) picture.get("volumes");
+    assertThat(listed)
+        .allSatisfy(
+            v ->
+                assertThat(v.get("mountPods").toString())
+                    .contains("juicefs-n1-juicefs-sc-abcdef", "sharedAs=juicefs-sc")
+                    .contains("volumes=[pvc-1, pvc-2]"));
+    assertThat(MountPodVolumes.volumeIds(shared)).containsExactlyInAnyOrder("pvc-1", "pvc-2");
+    assertThat(MountPodVolumes.serves(shared, "pvc-2")).isTrue();
+    assertThat(MountPodVolumes.serves(shared, "pvc-3")).isFalse();
   }
 
   static PersistentVolume pv(String name, String ns, String claim) {

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.RecordChange;
+import io.jfscsi.client.TargetVolume;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSource;
 import java.net.URI;
@@ -93,6 +94,42 @@ class PodReferencesTest {
     assertThat(PodReferences.readOnly(a)).containsExactly(T2);
     assertThat(PodReferences.deleteAt(a)).contains(at);
     assertThat(PodReferences.diff(a, r)).isEmpty();
+  }
+
+  @Test
+  void inAShareModeTheVolumeOfEachTargetOfAnotherVolumeIsAnnotatedAndPatchedAsTheRecordSays() {
+    String b1 = "/var/lib/kubelet/pods/u3/volumes/kubernetes.io~csi/pv-2/mount";
+    TargetVolume b = new TargetVolume("pv-2", "dirs/pv-2");
+    ClientRecord r =
+        new ClientRecord(
+            KEY,
+            SOURCE,
+            Set.of(T1, b1),
+            Set.of(),
+            Map.of(b1, b),
+            Optional.empty(),
+            Optional.empty());
+    Map<String, String> a = PodReferences.of(r);
+    assertThat(PodReferences.sharedTargets(a)).isEqualTo(Map.of(b1, b));
+    assertThat(PodReferences.diff(a, r)).isEmpty();
+    String b2 = "/var/lib/kubelet/pods/u4/volumes/kubernetes.io~csi/pv-2/mount";
+    List<RecordChange> changes =
+        List.of(
+            new RecordChange.TargetAdded(KEY, Optional.empty(), b2, true, Optional.of(b)),
+            new RecordChange.TargetRemoved(KEY, Optional.empty(), b1),
+            new RecordChange.TargetAdded(KEY, Optional.empty(), b1, false));
+    for (RecordChange change : changes) {
+      Map<String, String> current = PodReferences.of(r);
+      assertThat(PodReferences.patch(current, change))
+          .as(change.toString())
+          .isEqualTo(PodReferences.diff(current, change.applyTo(r)));
+      r = change.applyTo(r);
+      assertThat(PodReferences.sharedTargets(PodReferences.of(r))).isEqualTo(r.sharedTargets());
+    }
+    assertThat(r.sharedTargets()).isEqualTo(Map.of(b2, b));
+    // A damaged annotation reads as no shared targets (each then shows the source's volume).
+    assertThat(PodReferences.sharedTargets(Map.of(MountPodNames.TARGET_VOLUMES, "{not json")))
+        .isEmpty();
   }
 
   @Test

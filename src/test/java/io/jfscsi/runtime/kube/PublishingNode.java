@@ -138,6 +138,15 @@ final class PublishingNode implements AutoCloseable {
    * the claim {@code claim} bound to it; returns the PV's name once the claim is Bound.
    */
   String staticVolume(String claim, Map<String, String> attributes, List<String> mountOptions) {
+    return staticVolume(claim, attributes, mountOptions, "");
+  }
+
+  /** As {@link #staticVolume(String, Map, List)}, PV and claim of {@code storageClass}. */
+  String staticVolume(
+      String claim,
+      Map<String, String> attributes,
+      List<String> mountOptions,
+      String storageClass) {
     String pv = namespace + "-" + claim;
     api.persistentVolumes()
         .resource(
@@ -150,7 +159,7 @@ final class PublishingNode implements AutoCloseable {
                 .withAccessModes("ReadWriteMany")
                 .addToCapacity("storage", new Quantity("1Gi"))
                 .withPersistentVolumeReclaimPolicy("Retain")
-                .withStorageClassName("")
+                .withStorageClassName(storageClass)
                 .withMountOptions(mountOptions)
                 .withNewClaimRef()
                 .withNamespace(namespace)
@@ -178,7 +187,7 @@ final class PublishingNode implements AutoCloseable {
                 .endMetadata()
                 .withNewSpec()
                 .withAccessModes("ReadWriteMany")
-                .withStorageClassName("")
+                .withStorageClassName(storageClass)
                 .withVolumeName(pv)
                 .withNewResources()
                 .addToRequests("storage", new Quantity("1Gi"))

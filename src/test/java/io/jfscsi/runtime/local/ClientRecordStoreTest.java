@@ -6,6 +6,7 @@ import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
+import io.jfscsi.client.TargetVolume;
 import io.jfscsi.host.LinuxMounter;
 import io.jfscsi.juicefs.VolumeSource;
 import java.io.ByteArrayOutputStream;
@@ -167,6 +168,37 @@ class ClientRecordStoreTest {
     var later = new RecordChange.DeleteAtChanged(r.key(), r.running(), Optional.of(exitAt));
     runtime().record(later);
     assertThat(runtime().load()).containsExactly(later.applyTo(expected));
+  }
+
+  @Test
+  void inAShareModeEachTargetOfAnotherVolumeIsReadBackWithItsVolume() throws Exception {
+    LocalProcessRuntime rt = runtime();
+    ClientRecord r = record("fs-shared", 1);
+    // Volume ids and directories with spaces and escapes survive the log's fields.
+    String b1 = "/var/lib/kubelet/pods/q1/volumes/kubernetes.io~csi/pv b/mount";
+    String b2 = "/var/lib/kubelet/pods/q2/volumes/kubernetes.io~csi/pv\\c/mount";
+    TargetVolume b = new TargetVolume("pv b", "dir with space/b");
+    TargetVolume c = new TargetVolume("pv\\c", "");
+    rt.save(
+        new ClientRecord(
+            r.key(),
+            r.source(),
+            Set.of(r.targets().iterator().next(), b1),
+            Set.of(b1),
+            Map.of(b1, b),
+            r.deleteAt(),
+            r.running()));
+    var added = new RecordChange.TargetAdded(r.key(), r.running(), b2, false, Optional.of(c));
+    rt.record(added);
+    ClientRecord back = runtime().load().getFirst();
+    assertThat(back.sharedTargets()).isEqualTo(Map.of(b1, b, b2, c));
+    assertThat(back.readOnlyTargets()).containsExactly(b1);
+    assertThat(back.targets()).hasSize(3);
+    // Published again as a target of the record's own volume: its volume is forgotten.
+    rt.record(new RecordChange.TargetAdded(r.key(), r.running(), b2, false));
+    assertThat(runtime().load().getFirst().sharedTargets()).isEqualTo(Map.of(b1, b));
+    rt.record(new RecordChange.TargetRemoved(r.key(), r.running(), b1));
+    assertThat(runtime().load().getFirst().sharedTargets()).isEmpty();
   }
 
   @Test

@@ -4,7 +4,9 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.ObjectReference;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.storage.StorageClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -23,7 +25,42 @@ public final class ClaimLookup {
     this.client = client;
   }
 
-  public Optional<PersistentVolumeClaim> claimOf(String volumeId) {
+  /** The StorageClass parameters whose templates make a Secret per claim. */
+  private static final List<String> SECRET_PARAMETERS =
+      List.of(
+          "csi.storage.k8s.io/node-publish-secret-name",
+          "csi.storage.k8s.io/node-publish-secret-namespace",
+          "csi.storage.k8s.io/provisioner-secret-name",
+          "csi.storage.k8s.io/provisioner-secret-namespace");
+
+  /**
+   * The StorageClass whose volumes may share one client with this one (STORAGE_CLASS_SHARE_MOUNT):
+   * the PV's {@code storageClassName}; none for a volume without a PV or class, and none, as in the
+   * Go driver, when the class's Secret names are templates ({@code ${pvc.name}}...): its volumes
+   * may each have credentials of their own.
+   */
+  public Optional<String> storageClassOf(String volumeId) {
+    PersistentVolume pv = volume(volumeId);
+    if (pv == null
+        || pv.getSpec().getStorageClassName() == null
+        || pv.getSpec().getStorageClassName().isEmpty()) {
+      return Optional.empty();
+    }
+    String name = pv.getSpec().getStorageClassName();
+    StorageClass sc = client.storage().v1().storageClasses().withName(name).get();
+    Map<String, String> parameters =
+        sc == null || sc.getParameters() == null ? Map.of() : sc.getParameters();
+    boolean templated =
+        SECRET_PARAMETERS.stream()
+            .map(parameters::get)
+            .anyMatch(value -> value != null && value.contains("$"));
+    return templated ? Optional.empty() : Optional.of(name);
+  }
+
+  /**
+   * The PV of a volume: by name, which is the volume id of every dynamic volume, else by handle.
+   */
+  private PersistentVolume volume(String volumeId) {
     PersistentVolume pv = client.persistentVolumes().withName(volumeId).get();
     if (pv == null || !handles(pv, volumeId)) {
       pv =
@@ -32,6 +69,11 @@ public final class ClaimLookup {
               .findFirst()
               .orElse(null);
     }
+    return pv;
+  }
+
+  public Optional<PersistentVolumeClaim> claimOf(String volumeId) {
+    PersistentVolume pv = volume(volumeId);
     if (pv == null || pv.getSpec().getClaimRef() == null) {
       return Optional.empty();
     }
