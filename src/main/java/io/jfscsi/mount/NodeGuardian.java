@@ -228,25 +228,9 @@ public final class NodeGuardian extends AbstractBehavior<NodeGuardian.Command> {
       p.replyTo().tell(StatusReply.error(refused));
       return;
     }
-    ClientKey routed = routes.keyOf(p.target());
-    String routedVolume = routes.volumeOf(p.target());
-    if (routed != null
-        && (!routed.equals(p.key()) || !routedVolume.equals(p.settings().volumeId()))) {
-      p.replyTo()
-          .tell(
-              StatusReply.error(
-                  Failure.alreadyExists(
-                      routedVolume.equals(p.settings().volumeId())
-                          ? "target "
-                              + Quoted.path(p.target())
-                              + " is already published for volume "
-                              + routedVolume
-                              + " with other settings (secret, mount options or volume attributes changed); "
-                              + "unpublish it first"
-                          : "target "
-                              + Quoted.path(p.target())
-                              + " is already published for volume "
-                              + routedVolume)));
+    var taken = routes.takenByAnother(p.target(), p.key(), p.settings().volumeId());
+    if (taken.isPresent()) {
+      p.replyTo().tell(StatusReply.error(taken.get()));
       return;
     }
     if (stopping.hold(p.key(), p)) {

@@ -1,9 +1,12 @@
 package io.jfscsi.mount;
 
+import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
 import io.jfscsi.client.ClientKey;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The guardian's routing table: which client a target goes to, for which volume (in a share mode a
@@ -35,6 +38,27 @@ final class Routes {
   }
 
   /** A target an earlier driver recorded for {@code volumeId} on {@code key}: held, no call. */
+  /**
+   * Why {@code target} cannot be published for {@code volumeId} through the client {@code key}: it
+   * is routed to another volume, or to this volume with other settings; empty if it is free or
+   * routed the same way (an idempotent repeat).
+   */
+  Optional<Failure> takenByAnother(Path target, ClientKey key, String volumeId) {
+    Route r = routes.get(target);
+    if (r == null || (r.key().equals(key) && r.volumeId().equals(volumeId))) {
+      return Optional.empty();
+    }
+    String taken =
+        "target " + Quoted.path(target) + " is already published for volume " + r.volumeId();
+    return Optional.of(
+        Failure.alreadyExists(
+            r.volumeId().equals(volumeId)
+                ? taken
+                    + " with other settings (secret, mount options or volume attributes changed);"
+                    + " unpublish it first"
+                : taken));
+  }
+
   void recorded(Path target, ClientKey key, String volumeId) {
     routes.put(target, new Route(key, volumeId, 0));
   }
