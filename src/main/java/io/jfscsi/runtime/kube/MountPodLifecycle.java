@@ -169,7 +169,7 @@ final class MountPodLifecycle {
             mountPath.get(),
             name,
             MountPodWatch.created(ready.get()),
-            MountPodExit.of(ready.get(), settings));
+            ExitAnnotations.of(ready.get(), settings));
     pods.watch(running, ready.get(), onExit);
     caches.remember(key, ready.get(), mountPath.get());
     log.info("adopted Mount Pod {} of client {} at {}", name, key, mountPath.get());
@@ -240,7 +240,7 @@ final class MountPodLifecycle {
     }
     RunningClient running =
         new RunningClient(
-            key, mountPath, name, Instant.now(), MountPodExit.of(ready.get(), settings));
+            key, mountPath, name, Instant.now(), ExitAnnotations.of(ready.get(), settings));
     pods.watch(running, ready.get(), onExit);
     caches.remember(key, ready.get(), mountPath);
     return running;

@@ -17,10 +17,10 @@ import org.slf4j.LoggerFactory;
  * juicefs/mount-delete-delay} or {@code juicefs/clean-cache} keeps its own value, as in the Go
  * driver, whose builder writes the volume's value over the patch's.
  */
-final class MountPodExit {
-  private static final Logger log = LoggerFactory.getLogger(MountPodExit.class);
+final class ExitAnnotations {
+  private static final Logger log = LoggerFactory.getLogger(ExitAnnotations.class);
 
-  private MountPodExit() {}
+  private ExitAnnotations() {}
 
   static ExitOverride of(Pod pod, VolumeSettings volume) {
     Map<String, String> annotations = PodReferences.annotations(pod);
