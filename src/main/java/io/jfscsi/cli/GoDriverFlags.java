@@ -4,6 +4,7 @@ import io.jfscsi.juicefs.GoDuration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
@@ -36,9 +37,11 @@ final class GoDriverFlags {
   @Option(names = "--leader-election", arity = "0..1", hidden = true, fallbackValue = "true")
   Boolean leaderElection;
 
-  // Named in the warning: nothing here to set with them.
+  // klog's verbosity: mapped to the log level of io.jfscsi ({@link #logLevel}).
   @Option(names = "--v", hidden = true)
   String verbosity;
+
+  // Named in the warning: nothing here to set with them.
 
   @Option(names = "--leader-election-namespace", hidden = true)
   String leaderElectionNamespace;
@@ -80,10 +83,63 @@ final class GoDriverFlags {
     }
   }
 
+  /** From this klog verbosity on, the Go driver logs its detail: here, DEBUG. */
+  static final int DEBUG_VERBOSITY = 5;
+
+  static final String LOG_LEVEL = "JFS_CSI_LOG_LEVEL";
+
+  /**
+   * The level {@code --v} asks of the loggers of io.jfscsi: DEBUG from {@value #DEBUG_VERBOSITY}
+   * on, else INFO; nothing when it is absent or not a number, or when {@code logLevelSetting}
+   * (JFS_CSI_LOG_LEVEL) is set, which wins.
+   */
+  Optional<String> logLevel(Optional<String> logLevelSetting) {
+    if (verbosity == null || logLevelSetting.isPresent()) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Integer.parseInt(verbosity.strip()) >= DEBUG_VERBOSITY ? "DEBUG" : "INFO");
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Sets the level of io.jfscsi's loggers from {@code --v}, if it asks for one. */
+  void applyLogLevel() {
+    logLevel(logLevelSetting())
+        .ifPresent(
+            level -> {
+              if (LoggerFactory.getLogger("io.jfscsi")
+                  instanceof ch.qos.logback.classic.Logger logger) {
+                logger.setLevel(ch.qos.logback.classic.Level.toLevel(level));
+                log.info(
+                    "--v={}: io.jfscsi logs at {} ({} is not set)", verbosity, level, LOG_LEVEL);
+              }
+            });
+  }
+
+  private static Optional<String> logLevelSetting() {
+    return Optional.ofNullable(System.getenv(LOG_LEVEL))
+        .or(() -> Optional.ofNullable(System.getProperty(LOG_LEVEL)))
+        .filter(v -> !v.isBlank());
+  }
+
   /** The flags given that mean nothing here, as they were written, with what to use instead. */
   List<String> ignored() {
+    return ignored(logLevelSetting());
+  }
+
+  List<String> ignored(Optional<String> logLevelSetting) {
     List<String> out = new ArrayList<>();
-    add(out, "--v", verbosity, "log level: JFS_CSI_LOG_LEVEL");
+    if (verbosity != null && logLevel(logLevelSetting).isEmpty()) {
+      add(
+          out,
+          "--v",
+          verbosity,
+          logLevelSetting.isPresent()
+              ? LOG_LEVEL + "=" + logLevelSetting.get() + " wins"
+              : "not a number; log level: " + LOG_LEVEL);
+    }
     add(
         out,
         "--leader-election-namespace",

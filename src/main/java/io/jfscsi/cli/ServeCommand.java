@@ -69,6 +69,7 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    goFlags.applyLogLevel();
     goFlags.warn();
     if (goConfigMapFile()) {
       log.info(

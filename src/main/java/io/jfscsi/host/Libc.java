@@ -295,6 +295,25 @@ final class Libc {
     }
   }
 
+  /** mount(2) of a file system of {@code type} (a pseudo file system such as fusectl). */
+  static int mountType(String source, Path target, String type, long flags) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment errno = arena.allocate(CAPTURE);
+      int rc =
+          (int)
+              MOUNT.invokeExact(
+                  errno,
+                  arena.allocateFrom(source),
+                  arena.allocateFrom(target.toString()),
+                  arena.allocateFrom(type),
+                  flags,
+                  MemorySegment.NULL);
+      return rc == 0 ? 0 : errnoOf(errno);
+    } catch (Throwable t) {
+      throw linkageFailure("mount", t);
+    }
+  }
+
   static int umount2(Path target, int flags) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment errno = arena.allocate(CAPTURE);

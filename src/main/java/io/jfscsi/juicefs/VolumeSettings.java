@@ -47,6 +47,11 @@ public record VolumeSettings(
    */
   public static final Duration MAX_DELETE_DELAY = Duration.ofDays(365);
 
+  /** The volume context keys of the delete delay and the cache clean. */
+  public static final String DELETE_DELAY_KEY = ContextSettings.DELETE_DELAY;
+
+  public static final String CLEAN_CACHE_KEY = ContextSettings.CLEAN_CACHE;
+
   public String volumeId() {
     return source.volumeId();
   }

@@ -97,7 +97,8 @@ final class ClientDraining {
   static Behavior<Command> beginExit(
       ClientLife life, Serving serving, String reason, Duration atLeast) {
     Optional<Instant> at =
-        DelayedExit.exitTime(life.volume.deleteDelay(), atLeast, life.deleteAt, life.now());
+        DelayedExit.exitTime(
+            serving.client().exit().deleteDelay(life.volume), atLeast, life.deleteAt, life.now());
     if (at.isEmpty()) {
       life.enter(ClientState.DRAINING, reason);
       life.parent.tell(new Idle(life.key));

@@ -42,7 +42,7 @@ final class ClientStopping {
             .thenRun(() -> life.runtime.remove(life.key))
             .thenCompose(
                 removed ->
-                    life.volume.cleanCache()
+                    last.map(c -> c.exit().cleanCache(life.volume)).orElse(life.volume.cleanCache())
                         ? life.runtime.cleanCache(life.key, life.volume)
                         : CompletableFuture.completedFuture(null));
     life.ctx.pipeToSelf(retired, (done, error) -> new Retired(Optional.ofNullable(error)));

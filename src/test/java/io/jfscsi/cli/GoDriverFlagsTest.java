@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -92,9 +93,8 @@ class GoDriverFlagsTest {
 
   @Test
   void the_others_are_named_in_one_list_with_what_to_use_instead() {
-    assertThat(parse(HELM_ARGS).goFlags.ignored())
+    assertThat(parse(HELM_ARGS).goFlags.ignored(Optional.empty()))
         .containsExactly(
-            "--v=5 (log level: JFS_CSI_LOG_LEVEL)",
             "--leader-election-namespace=kube-system (the Lease is in"
                 + " jfs-csi.kubernetes.namespace)",
             "--webhook=true (no sidecar mode)",
@@ -102,6 +102,24 @@ class GoDriverFlagsTest {
             "--format-in-pod=true (juicefs format always runs in the Mount Pod)",
             "--reconciler-interval=10 (the Mount Pods are watched, not polled)");
     assertThat(parse(List.of("--nodeid=n", "--logtostderr")).goFlags.ignored()).isEmpty();
+  }
+
+  @Test
+  void klog_verbosity_5_and_above_is_debug_and_below_info_unless_the_log_level_is_set() {
+    assertThat(parse(List.of("--v=5")).goFlags.logLevel(Optional.empty())).contains("DEBUG");
+    assertThat(parse(List.of("--v=9")).goFlags.logLevel(Optional.empty())).contains("DEBUG");
+    assertThat(parse(List.of("--v=4")).goFlags.logLevel(Optional.empty())).contains("INFO");
+    assertThat(parse(List.of("--v=0")).goFlags.ignored(Optional.empty())).isEmpty();
+    assertThat(parse(List.of()).goFlags.logLevel(Optional.empty())).isEmpty();
+
+    GoDriverFlags warn = parse(List.of("--v=5")).goFlags;
+    assertThat(warn.logLevel(Optional.of("WARN"))).isEmpty();
+    assertThat(warn.ignored(Optional.of("WARN")))
+        .containsExactly("--v=5 (JFS_CSI_LOG_LEVEL=WARN wins)");
+    GoDriverFlags word = parse(List.of("--v=loud")).goFlags;
+    assertThat(word.logLevel(Optional.empty())).isEmpty();
+    assertThat(word.ignored(Optional.empty()))
+        .containsExactly("--v=loud (not a number; log level: JFS_CSI_LOG_LEVEL)");
   }
 
   @Test
@@ -154,7 +172,10 @@ class GoDriverFlagsTest {
             .toList();
     assertThat(warnings).hasSize(1);
     assertThat(warnings.getFirst())
-        .contains("--v=5", "--webhook=true", "--reconciler-interval=10")
-        .doesNotContain("--nodeid", "--provisioner", "--logtostderr", "--enable-manager");
+        .contains("--webhook=true", "--reconciler-interval=10")
+        .doesNotContain("--v=", "--nodeid", "--provisioner", "--logtostderr", "--enable-manager");
+    // --v=5: the driver's own loggers say what they say at DEBUG.
+    assertThat(Files.readAllLines(out)).anyMatch(l -> l.contains("--v=5: io.jfscsi logs at DEBUG"));
+    assertThat(Files.readAllLines(out)).anyMatch(l -> l.matches(".*\\bDEBUG\\b.*\\bi\\.j\\..*"));
   }
 }

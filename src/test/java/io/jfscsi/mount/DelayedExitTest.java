@@ -7,6 +7,7 @@ import static io.jfscsi.mount.NodeHarness.withDeleteDelay;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.ExitOverride;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.testing.FakeRuntime;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
@@ -56,6 +58,27 @@ class DelayedExitTest extends NodeTestBase {
     node.awaitGone(key);
     assertThat(node.runtime.record(key)).isEmpty();
     assertThat(node.runtime.stopCount()).isEqualTo(1);
+  }
+
+  @Test
+  void aDelayAndCacheCleanTheRuntimeReportsActAsTheVolumesOwnWould() {
+    // A Mount Pod's juicefs-delete-delay and juicefs-clean-cache from the global ConfigMap.
+    VolumeSettings plain = volume("pv-b", Map.of());
+    ClientKey plainKey = key(plain);
+    node.runtime.exitOverride(new ExitOverride(Optional.of(DELAY), Optional.of(true)));
+    Path t = node.target("pod-1", "pv-b");
+    node.publishOk(plain, t);
+    Instant unpublishedAt = node.clock.instant();
+
+    node.unpublishOk("pv-b", t);
+
+    assertThat(node.awaitState(plainKey, ClientState.DRAINING).deleteAt())
+        .contains(unpublishedAt.plus(DELAY));
+    node.advance(DELAY.minusSeconds(1));
+    assertThat(node.runtime.isRunning(plainKey)).isTrue();
+    node.advance(Duration.ofSeconds(1));
+    node.awaitGone(plainKey);
+    assertThat(node.runtime.cacheCleanCount()).isEqualTo(1);
   }
 
   @Test

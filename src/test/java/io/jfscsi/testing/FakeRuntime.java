@@ -4,6 +4,7 @@ import io.jfscsi.Failure;
 import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.ExitOverride;
 import io.jfscsi.client.MountRuntime;
 import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
@@ -131,6 +132,10 @@ public final class FakeRuntime implements MountRuntime {
   private final AtomicInteger stops = new AtomicInteger();
   private final AtomicInteger cacheCleans = new AtomicInteger();
   private final AtomicInteger handles = new AtomicInteger();
+
+  /** What the runtime says of each new client's exit (a Mount Pod's ConfigMap annotations). */
+  private volatile ExitOverride exitOverride = ExitOverride.NONE;
+
   private final AtomicReference<Duration> stopTime = new AtomicReference<>(Duration.ZERO);
   private final AtomicInteger stopsUnderway = new AtomicInteger();
   private final AtomicInteger mostStopsUnderway = new AtomicInteger();
@@ -301,6 +306,11 @@ public final class FakeRuntime implements MountRuntime {
   }
 
   // ---- what tests do to it --------------------------------------------------------------
+
+  /** New clients report this exit override, as Mount Pods patched by the global ConfigMap do. */
+  public void exitOverride(ExitOverride override) {
+    this.exitOverride = override;
+  }
 
   /**
    * From now on starts (adoptions included) wait until the test completes them (see {@link
@@ -506,7 +516,8 @@ public final class FakeRuntime implements MountRuntime {
     unmountQuietly(mountPath);
     mounter.mountFuse(mountPath, "JuiceFS:" + settings.fsName());
     RunningClient client =
-        new RunningClient(key, mountPath, "fake-" + handles.incrementAndGet(), clock.instant());
+        new RunningClient(
+            key, mountPath, "fake-" + handles.incrementAndGet(), clock.instant(), exitOverride);
     running.put(key, new Running(client, onExit));
     launches.incrementAndGet();
     events.add("launch " + key.name() + " " + client.handle());

@@ -13,6 +13,7 @@ import io.jfscsi.client.MountRuntime;
 import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
+import io.jfscsi.host.FuseConnections;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.host.SharedMountRoot;
 import io.jfscsi.juicefs.ClaimSettings;
@@ -67,6 +68,7 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   private final MountPodRecords records;
   private final GlobalConfigWatch globalConfig;
   private final ClaimLookup claims;
+  private final StuckMountPods stuck;
   private static final String EPHEMERAL = "csi.storage.k8s.io/ephemeral";
   private final boolean ownsClient;
 
@@ -113,6 +115,16 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
         new MountPodLifecycle(
             config, client, mounter, pods, secrets, caches, removal, patches, executor);
     this.records = new MountPodRecords(config, client, executor, pods, secrets, caches, removal);
+    this.stuck =
+        new StuckMountPods(
+            pods,
+            () -> globalConfig.current().switches(),
+            new FuseConnections(FuseConnections.DEFAULT_DIR),
+            mounter::mounts,
+            client,
+            config.nodeName(),
+            executor,
+            Clock.systemUTC());
   }
 
   /**
@@ -335,6 +347,7 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
 
   @Override
   public void close() {
+    stuck.close();
     pods.close();
     apps.close();
     globalConfig.close();

@@ -112,7 +112,7 @@ final class MountPodLifecycle {
       // first. A pod that never died is still starting: wait for it.
       Pod pod = candidate.get();
       int restarts = MountPodWatch.restartCount(pod);
-      Optional<RunningClient> adopted = adopt(key, pod, onExit, restarts > 0, progress);
+      Optional<RunningClient> adopted = adopt(key, settings, pod, onExit, restarts > 0, progress);
       if (adopted.isPresent()) {
         supersedeLater(key, adopted.get().handle());
         return adopted.get();
@@ -142,6 +142,7 @@ final class MountPodLifecycle {
    */
   private Optional<RunningClient> adopt(
       ClientKey key,
+      VolumeSettings settings,
       Pod pod,
       Consumer<ClientExit> onExit,
       boolean onlyIfServing,
@@ -163,7 +164,12 @@ final class MountPodLifecycle {
       return Optional.empty();
     }
     RunningClient running =
-        new RunningClient(key, mountPath.get(), name, MountPodWatch.created(ready.get()));
+        new RunningClient(
+            key,
+            mountPath.get(),
+            name,
+            MountPodWatch.created(ready.get()),
+            ExitAnnotations.of(ready.get(), settings));
     pods.watch(running, ready.get(), onExit);
     caches.remember(key, ready.get(), mountPath.get());
     log.info("adopted Mount Pod {} of client {} at {}", name, key, mountPath.get());
@@ -232,7 +238,9 @@ final class MountPodLifecycle {
               + "; it was deleted."
               + why);
     }
-    RunningClient running = new RunningClient(key, mountPath, name, Instant.now());
+    RunningClient running =
+        new RunningClient(
+            key, mountPath, name, Instant.now(), ExitAnnotations.of(ready.get(), settings));
     pods.watch(running, ready.get(), onExit);
     caches.remember(key, ready.get(), mountPath);
     return running;

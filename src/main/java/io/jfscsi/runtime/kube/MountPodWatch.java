@@ -90,6 +90,11 @@ final class MountPodWatch implements AutoCloseable {
     return informer.hasSynced();
   }
 
+  /** Another handler of this informer's events; it is told of the pods cached already first. */
+  void addHandler(ResourceEventHandler<Pod> handler) {
+    informer.addEventHandler(handler);
+  }
+
   /** The cached pod named {@code name}, if the informer knows it. */
   Optional<Pod> get(String name) {
     return Optional.ofNullable(informer.getStore().getByKey(namespace + "/" + name));

@@ -1,15 +1,12 @@
 package io.jfscsi.runtime.kube;
 
 import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.host.ContainerOutcome;
 import io.jfscsi.host.ContainerRecoveryListener;
 import java.time.Clock;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
@@ -28,7 +25,7 @@ public final class PodRecoveryEvents implements ContainerRecoveryListener {
   private static final Logger log = LoggerFactory.getLogger(PodRecoveryEvents.class);
   public static final String RECOVERED = "JuiceFSContainerRecovered";
   public static final String FAILED = "JuiceFSContainerRecoveryFailed";
-  public static final String COMPONENT = "jfs-csi-node";
+  public static final String COMPONENT = PodEvents.COMPONENT;
 
   private final KubernetesClient client;
   private final String node;
@@ -93,33 +90,12 @@ public final class PodRecoveryEvents implements ContainerRecoveryListener {
   }
 
   Event event(Pod pod, ContainerOutcome outcome) {
-    String now =
-        DateTimeFormatter.ISO_INSTANT.format(clock.instant().truncatedTo(ChronoUnit.SECONDS));
-    String message = "volume " + outcome.volumeId() + ": " + outcome.describe();
-    return new EventBuilder()
-        .withNewMetadata()
-        .withGenerateName(pod.getMetadata().getName() + ".")
-        .withNamespace(pod.getMetadata().getNamespace())
-        .endMetadata()
-        .withNewInvolvedObject()
-        .withApiVersion("v1")
-        .withKind("Pod")
-        .withNamespace(pod.getMetadata().getNamespace())
-        .withName(pod.getMetadata().getName())
-        .withUid(pod.getMetadata().getUid())
-        .endInvolvedObject()
-        .withReason(outcome.recovered() ? RECOVERED : FAILED)
-        .withType(outcome.recovered() ? "Normal" : "Warning")
-        .withMessage(message.length() > 1024 ? message.substring(0, 1021) + "..." : message)
-        .withNewSource()
-        .withComponent(COMPONENT)
-        .withHost(node)
-        .endSource()
-        .withReportingComponent(COMPONENT)
-        .withReportingInstance(node)
-        .withFirstTimestamp(now)
-        .withLastTimestamp(now)
-        .withCount(1)
-        .build();
+    return PodEvents.of(
+        pod,
+        outcome.recovered() ? RECOVERED : FAILED,
+        outcome.recovered() ? "Normal" : "Warning",
+        "volume " + outcome.volumeId() + ": " + outcome.describe(),
+        node,
+        clock);
   }
 }
