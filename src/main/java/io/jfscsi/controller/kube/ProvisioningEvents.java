@@ -1,14 +1,12 @@
 package io.jfscsi.controller.kube;
 
-import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.ObjectReference;
-import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.Failure;
-import java.time.Instant;
-import java.time.temporal.ChronoUnit;
+import io.jfscsi.runtime.kube.KubeEvents;
+import java.time.Clock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,43 +44,9 @@ final class ProvisioningEvents {
 
   /** Records an Event on {@code subject}; a refusal of the API server is only logged. */
   void record(HasMetadata subject, String type, String reason, String message) {
-    String namespace =
-        subject.getMetadata().getNamespace() == null
-            ? "default"
-            : subject.getMetadata().getNamespace();
-    ObjectReference ref =
-        new ObjectReferenceBuilder()
-            .withKind(subject.getKind())
-            .withApiVersion(subject.getApiVersion())
-            .withName(subject.getMetadata().getName())
-            .withNamespace(subject.getMetadata().getNamespace())
-            .withUid(subject.getMetadata().getUid())
-            .withResourceVersion(subject.getMetadata().getResourceVersion())
-            .build();
-    String now = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
+    Event event = KubeEvents.of(subject, reason, type, message, component, null, Clock.systemUTC());
     try {
-      client
-          .v1()
-          .events()
-          .inNamespace(namespace)
-          .resource(
-              new EventBuilder()
-                  .withNewMetadata()
-                  .withGenerateName(subject.getMetadata().getName() + ".")
-                  .withNamespace(namespace)
-                  .endMetadata()
-                  .withInvolvedObject(ref)
-                  .withType(type)
-                  .withReason(reason)
-                  .withMessage(message.length() > 1000 ? message.substring(0, 1000) : message)
-                  .withNewSource()
-                  .withComponent(component)
-                  .endSource()
-                  .withFirstTimestamp(now)
-                  .withLastTimestamp(now)
-                  .withCount(1)
-                  .build())
-          .create();
+      client.v1().events().inNamespace(event.getMetadata().getNamespace()).resource(event).create();
     } catch (KubernetesClientException e) {
       log.warn(
           "cannot record event {} on {} {}: {}",

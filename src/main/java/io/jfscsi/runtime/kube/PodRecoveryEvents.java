@@ -25,7 +25,7 @@ public final class PodRecoveryEvents implements ContainerRecoveryListener {
   private static final Logger log = LoggerFactory.getLogger(PodRecoveryEvents.class);
   public static final String RECOVERED = "JuiceFSContainerRecovered";
   public static final String FAILED = "JuiceFSContainerRecoveryFailed";
-  public static final String COMPONENT = PodEvents.COMPONENT;
+  public static final String COMPONENT = KubeEvents.NODE_COMPONENT;
 
   private final KubernetesClient client;
   private final String node;
@@ -90,11 +90,12 @@ public final class PodRecoveryEvents implements ContainerRecoveryListener {
   }
 
   Event event(Pod pod, ContainerOutcome outcome) {
-    return PodEvents.of(
+    return KubeEvents.of(
         pod,
         outcome.recovered() ? RECOVERED : FAILED,
         outcome.recovered() ? "Normal" : "Warning",
         "volume " + outcome.volumeId() + ": " + outcome.describe(),
+        COMPONENT,
         node,
         clock);
   }

@@ -269,7 +269,9 @@ final class StuckMountPods implements AutoCloseable {
           .v1()
           .events()
           .inNamespace(pod.getMetadata().getNamespace())
-          .resource(PodEvents.of(pod, ABORTED, "Warning", message, node, clock))
+          .resource(
+              KubeEvents.of(
+                  pod, ABORTED, "Warning", message, KubeEvents.NODE_COMPONENT, node, clock))
           .create();
     } catch (KubernetesClientException e) {
       log.warn(

@@ -1,17 +1,14 @@
 package io.jfscsi.runtime.kube.configmap;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
-import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.runtime.kube.KubeClients;
+import io.jfscsi.runtime.kube.KubeEvents;
 import java.time.Clock;
-import java.time.Instant;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -192,42 +189,13 @@ public final class GlobalConfigWatch implements AutoCloseable {
   }
 
   private void postRefusal(ConfigMap cm, String why) {
-    String now =
-        DateTimeFormatter.ISO_INSTANT.format(Instant.now(clock).truncatedTo(ChronoUnit.SECONDS));
     String message = "node " + node + " refused " + why + "; " + inForce.get() + " stays in force";
     try {
       client
           .v1()
           .events()
           .inNamespace(namespace)
-          .resource(
-              new EventBuilder()
-                  .withNewMetadata()
-                  .withGenerateName(name + ".")
-                  .withNamespace(namespace)
-                  .endMetadata()
-                  .withNewInvolvedObject()
-                  .withApiVersion("v1")
-                  .withKind("ConfigMap")
-                  .withNamespace(namespace)
-                  .withName(name)
-                  .withUid(cm.getMetadata().getUid())
-                  .withResourceVersion(cm.getMetadata().getResourceVersion())
-                  .endInvolvedObject()
-                  .withReason(REFUSED)
-                  .withType("Warning")
-                  .withMessage(
-                      message.length() > 1024 ? message.substring(0, 1021) + "..." : message)
-                  .withNewSource()
-                  .withComponent(COMPONENT)
-                  .withHost(node)
-                  .endSource()
-                  .withReportingComponent(COMPONENT)
-                  .withReportingInstance(node)
-                  .withFirstTimestamp(now)
-                  .withLastTimestamp(now)
-                  .withCount(1)
-                  .build())
+          .resource(KubeEvents.of(cm, REFUSED, "Warning", message, COMPONENT, node, clock))
           .create();
     } catch (KubernetesClientException e) {
       log.warn(
