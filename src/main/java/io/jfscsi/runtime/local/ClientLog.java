@@ -1,5 +1,7 @@
 package io.jfscsi.runtime.local;
 
+import io.jfscsi.Failure;
+import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.Redactor;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -8,8 +10,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The per-client log file (stateDir/logs/NAME.log) that a client's stdout and stderr are appended
@@ -43,6 +48,39 @@ final class ClientLog {
       return Files.size(file);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write client log " + file, e);
+    }
+  }
+
+  /**
+   * Runs a one-shot {@code juicefs} command to completion with its output appended here. One that
+   * cannot start is INTERNAL, one that times out DEADLINE_EXCEEDED, one that exits non-zero {@code
+   * onExit}; each message ends with the lines the command wrote, redacted.
+   */
+  void run(
+      List<String> argv,
+      Map<String, String> env,
+      Duration timeout,
+      String what,
+      Redactor redactor,
+      Failure.Code onExit) {
+    long offset = begin("running " + redactor.redact(ClientCommand.redacted(argv)));
+    int status;
+    try {
+      status = ClientLauncher.run(argv, env, file, timeout, what, redactor.values());
+    } catch (IOException e) {
+      throw Failure.internal(
+          "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())), e);
+    } catch (Failure f) {
+      throw new Failure(f.code(), f.getMessage() + "." + describeSince(offset, redactor));
+    }
+    if (status != 0) {
+      throw new Failure(
+          onExit,
+          what
+              + " failed with "
+              + ClientLauncher.describeStatus(status)
+              + "."
+              + describeSince(offset, redactor));
     }
   }
 

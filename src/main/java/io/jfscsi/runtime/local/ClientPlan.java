@@ -205,34 +205,13 @@ final class ClientPlan {
   private void format(
       ClientKey key, VolumeSettings settings, Path rsaKey, Redactor redactor, ClientLog clientLog) {
     List<String> argv = juicefs().formatArgs(settings, rsaKey);
-    long offset = clientLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
-    String what = "juicefs format of volume " + key.volumeId();
-    int status;
-    try {
-      status =
-          ClientLauncher.run(
-              argv,
-              ClientCommand.environment(settings),
-              clientLog.file(),
-              config.commandTimeout(),
-              what,
-              redactor.values());
-    } catch (IOException e) {
-      throw new Failure(
-          Failure.Code.INTERNAL,
-          "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())));
-    } catch (Failure f) {
-      throw new Failure(f.code(), f.getMessage() + "." + clientLog.describeSince(offset, redactor));
-    }
-    if (status != 0) {
-      throw new Failure(
-          Failure.Code.INTERNAL,
-          what
-              + " failed with "
-              + ClientLauncher.describeStatus(status)
-              + "."
-              + clientLog.describeSince(offset, redactor));
-    }
+    clientLog.run(
+        argv,
+        ClientCommand.environment(settings),
+        config.commandTimeout(),
+        "juicefs format of volume " + key.volumeId(),
+        redactor,
+        Failure.Code.INTERNAL);
     log.debug("formatted volume {} for client {}", key.volumeId(), key);
   }
 }

@@ -7,7 +7,6 @@ import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.DirectoryQuota;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.juicefs.VolumeSettings;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -55,33 +54,13 @@ final class QuotaCommand {
         new ClientCommand(config.juicefsBinary().toString()).quotaSetArgs(volume, quota);
     ClientLog quotaLog =
         new ClientLog(config.stateDir(), "quota-" + SafeNames.pathElement(volume.volumeId()));
-    long offset = quotaLog.begin("running " + redactor.redact(ClientCommand.redacted(argv)));
-    String what = "juicefs quota set of volume " + volume.volumeId();
-    int status;
-    try {
-      status =
-          ClientLauncher.run(
-              argv,
-              ClientCommand.environment(volume),
-              quotaLog.file(),
-              config.commandTimeout(),
-              what,
-              redactor.values());
-    } catch (IOException e) {
-      throw Failure.internal(
-          "cannot run " + what + ": " + redactor.redact(String.valueOf(e.getMessage())), e);
-    } catch (Failure f) {
-      throw new Failure(f.code(), f.getMessage() + "." + quotaLog.describeSince(offset, redactor));
-    }
-    if (status != 0) {
-      throw new Failure(
-          Failure.Code.UNAVAILABLE,
-          what
-              + " failed with "
-              + ClientLauncher.describeStatus(status)
-              + "."
-              + quotaLog.describeSince(offset, redactor));
-    }
+    quotaLog.run(
+        argv,
+        ClientCommand.environment(volume),
+        config.commandTimeout(),
+        "juicefs quota set of volume " + volume.volumeId(),
+        redactor,
+        Failure.Code.UNAVAILABLE);
     log.info(
         "volume {}: quota of {} GiB set on {}", volume.volumeId(), quota.gibibytes(), quota.path());
     return QuotaOutcome.SET;
