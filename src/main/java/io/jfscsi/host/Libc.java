@@ -274,38 +274,28 @@ final class Libc {
     }
   }
 
-  /** mount(2); a null source or data is passed as NULL, the file system type is always NULL. */
+  /** mount(2) with no file system type (binds, remounts, propagation); a null source is NULL. */
   static int mount(Path source, Path target, long flags) {
+    return mountType(source == null ? null : source.toString(), target, null, flags);
+  }
+
+  /**
+   * mount(2) of a file system of {@code type} (a pseudo file system such as fusectl); a null source
+   * or type is passed as NULL, the data always.
+   */
+  static int mountType(String source, Path target, String type, long flags) {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment errno = arena.allocate(CAPTURE);
-      MemorySegment src =
-          source == null ? MemorySegment.NULL : arena.allocateFrom(source.toString());
+      // Typed locals: invokeExact takes an argument's static type, and a conditional is Object.
+      MemorySegment src = source == null ? MemorySegment.NULL : arena.allocateFrom(source);
+      MemorySegment fsType = type == null ? MemorySegment.NULL : arena.allocateFrom(type);
       int rc =
           (int)
               MOUNT.invokeExact(
                   errno,
                   src,
                   arena.allocateFrom(target.toString()),
-                  MemorySegment.NULL,
-                  flags,
-                  MemorySegment.NULL);
-      return rc == 0 ? 0 : errnoOf(errno);
-    } catch (Throwable t) {
-      throw linkageFailure("mount", t);
-    }
-  }
-
-  /** mount(2) of a file system of {@code type} (a pseudo file system such as fusectl). */
-  static int mountType(String source, Path target, String type, long flags) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment errno = arena.allocate(CAPTURE);
-      int rc =
-          (int)
-              MOUNT.invokeExact(
-                  errno,
-                  arena.allocateFrom(source),
-                  arena.allocateFrom(target.toString()),
-                  arena.allocateFrom(type),
+                  fsType,
                   flags,
                   MemorySegment.NULL);
       return rc == 0 ? 0 : errnoOf(errno);
