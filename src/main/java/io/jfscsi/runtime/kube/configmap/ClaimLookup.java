@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the selectors of {@code mountPodPatch} and the claim settings of a publish ({@link
@@ -20,6 +21,13 @@ import java.util.Optional;
  */
 public final class ClaimLookup {
   private final KubernetesClient client;
+
+  /**
+   * The PV name of each volume handle found by a list (a static PV named other than its handle), so
+   * that its next publishes read that one PV instead of listing every PV of the cluster again. A
+   * name that no longer holds the handle is forgotten and the list runs again.
+   */
+  private final Map<String, String> listedNames = new ConcurrentHashMap<>();
 
   public ClaimLookup(KubernetesClient client) {
     this.client = client;
@@ -61,13 +69,19 @@ public final class ClaimLookup {
    * The PV of a volume: by name, which is the volume id of every dynamic volume, else by handle.
    */
   private PersistentVolume volume(String volumeId) {
-    PersistentVolume pv = client.persistentVolumes().withName(volumeId).get();
-    if (pv == null || !handles(pv, volumeId)) {
-      pv =
-          client.persistentVolumes().list().getItems().stream()
-              .filter(v -> handles(v, volumeId))
-              .findFirst()
-              .orElse(null);
+    String name = listedNames.getOrDefault(volumeId, volumeId);
+    PersistentVolume pv = client.persistentVolumes().withName(name).get();
+    if (pv != null && handles(pv, volumeId)) {
+      return pv;
+    }
+    listedNames.remove(volumeId);
+    pv =
+        client.persistentVolumes().list().getItems().stream()
+            .filter(v -> handles(v, volumeId))
+            .findFirst()
+            .orElse(null);
+    if (pv != null && !pv.getMetadata().getName().equals(volumeId)) {
+      listedNames.put(volumeId, pv.getMetadata().getName());
     }
     return pv;
   }
