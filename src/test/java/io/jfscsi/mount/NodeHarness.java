@@ -318,6 +318,67 @@ final class NodeHarness implements AutoCloseable {
     startDriver();
   }
 
+  // ---- steps the interleaving simulations share --------------------------------------
+
+  /**
+   * The client of {@code key}, if it runs, crashes; waits until it was restarted (with references)
+   * or is gone or going (without), then lets the longest back-off pass.
+   */
+  void crashAndSettle(ClientKey key) {
+    if (!runtime.isRunning(key)) {
+      return;
+    }
+    int restarts = view(key).map(ClientView::restarts).orElse(0);
+    runtime.crash(key, "crash");
+    eventually(
+        () -> {
+          var v = view(key);
+          assertThat(
+                  v.isEmpty()
+                      || v.get().restarts() > restarts
+                      || v.get().state() == ClientState.DRAINING)
+              .isTrue();
+          return null;
+        });
+    advance(MAX_BACKOFF);
+  }
+
+  /**
+   * {@link #restartDriver} once the stops underway have ended: a real driver's stops end with its
+   * process; in one JVM they would outlive the old guardian and race the new one.
+   */
+  void restartDriverAfterStops() {
+    eventually(
+        () -> {
+          assertThat(runtime.stopsUnderway()).isZero();
+          return null;
+        });
+    restartDriver();
+  }
+
+  /**
+   * kubelet removed {@code pod} without the driver getting its unpublishes: its targets leave
+   * {@code model} and the mounter, its directory goes, and the reference check runs.
+   */
+  void podGoneUnannounced(String pod, Map<Path, ?> model) {
+    Path dir = podDir(pod);
+    if (!Files.exists(dir)) {
+      return;
+    }
+    model
+        .keySet()
+        .removeIf(
+            t -> {
+              if (t.startsWith(dir)) {
+                mounter.forget(t);
+                return true;
+              }
+              return false;
+            });
+    deletePod(pod);
+    advance(REFERENCE_CHECK);
+  }
+
   /** The driver process ends; its clients keep running and its records stay. */
   void stopDriver() {
     kit.stop(guardian, WAIT);

@@ -126,59 +126,20 @@ class NodeInterleavingTest {
 
   record Crash(int volume) implements Step {
     public void run(NodeHarness node, Map<Path, Ref> model) {
-      ClientKey key = key(VOLUMES.get(volume));
-      if (!node.runtime.isRunning(key)) {
-        return;
-      }
-      int restarts = node.view(key).map(ClientView::restarts).orElse(0);
-      node.runtime.crash(key, "crash");
-      NodeHarness.eventually(
-          () -> {
-            var view = node.view(key);
-            // With references it waits for a restart; without, it is gone or going.
-            assertThat(
-                    view.isEmpty()
-                        || view.get().restarts() > restarts
-                        || view.get().state() == ClientState.DRAINING)
-                .isTrue();
-            return null;
-          });
-      node.advance(NodeHarness.MAX_BACKOFF);
+      node.crashAndSettle(key(VOLUMES.get(volume)));
     }
   }
 
   record RestartDriver() implements Step {
     public void run(NodeHarness node, Map<Path, Ref> model) {
-      // A real driver's stops end with its process; in one JVM they would outlive the old
-      // guardian and race the new one, which no real restart does.
-      NodeHarness.eventually(
-          () -> {
-            assertThat(node.runtime.stopsUnderway()).isZero();
-            return null;
-          });
-      node.restartDriver();
+      node.restartDriverAfterStops();
     }
   }
 
   /** kubelet removed a pod whose unpublish the driver never got; the reference check runs. */
   record PodGone(int pod) implements Step {
     public void run(NodeHarness node, Map<Path, Ref> model) {
-      Path dir = node.podDir("pod-" + pod);
-      if (!Files.exists(dir)) {
-        return;
-      }
-      model
-          .keySet()
-          .removeIf(
-              t -> {
-                if (t.startsWith(dir)) {
-                  node.mounter.forget(t);
-                  return true;
-                }
-                return false;
-              });
-      node.deletePod("pod-" + pod);
-      node.advance(NodeHarness.REFERENCE_CHECK);
+      node.podGoneUnannounced("pod-" + pod, model);
     }
   }
 

@@ -132,57 +132,21 @@ class ShareModeInterleavingTest {
   record Crash(int volume) implements Step {
     @Override
     public void run(NodeHarness node, Map<Path, Ref> model) {
-      ClientKey key = keyOf(volume);
-      if (!node.runtime.isRunning(key)) {
-        return;
-      }
-      int restarts = node.view(key).map(ClientView::restarts).orElse(0);
-      node.runtime.crash(key, "crash");
-      NodeHarness.eventually(
-          () -> {
-            var view = node.view(key);
-            assertThat(
-                    view.isEmpty()
-                        || view.get().restarts() > restarts
-                        || view.get().state() == ClientState.DRAINING)
-                .isTrue();
-            return null;
-          });
-      node.advance(NodeHarness.MAX_BACKOFF);
+      node.crashAndSettle(keyOf(volume));
     }
   }
 
   record RestartDriver() implements Step {
     @Override
     public void run(NodeHarness node, Map<Path, Ref> model) {
-      NodeHarness.eventually(
-          () -> {
-            assertThat(node.runtime.stopsUnderway()).isZero();
-            return null;
-          });
-      node.restartDriver();
+      node.restartDriverAfterStops();
     }
   }
 
   record PodGone(int pod) implements Step {
     @Override
     public void run(NodeHarness node, Map<Path, Ref> model) {
-      Path dir = node.podDir("pod-" + pod);
-      if (!Files.exists(dir)) {
-        return;
-      }
-      model
-          .keySet()
-          .removeIf(
-              t -> {
-                if (t.startsWith(dir)) {
-                  node.mounter.forget(t);
-                  return true;
-                }
-                return false;
-              });
-      node.deletePod("pod-" + pod);
-      node.advance(NodeHarness.REFERENCE_CHECK);
+      node.podGoneUnannounced("pod-" + pod, model);
     }
   }
 
