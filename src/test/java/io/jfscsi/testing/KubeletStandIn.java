@@ -215,6 +215,23 @@ public final class KubeletStandIn implements AutoCloseable {
     return this;
   }
 
+  /**
+   * kubelet's record of a CSI volume beside its target ({@code vol_data.json}), written before
+   * NodePublishVolume as kubelet's csi plugin does; a driver may read the volume of a target there.
+   */
+  public static void writeVolData(Path target, String driver, String volumeHandle, String pvName)
+      throws IOException {
+    String json =
+        new tools.jackson.databind.ObjectMapper()
+            .writeValueAsString(
+                java.util.Map.of(
+                    "driverName", driver,
+                    "volumeHandle", volumeHandle,
+                    "specVolID", pvName,
+                    "volumeLifecycleMode", "Persistent"));
+    Files.writeString(target.getParent().resolve("vol_data.json"), json);
+  }
+
   /** Where a pod's CSI volume is published: kubelet's target path for PV {@code pvName}. */
   public Path csiTarget(String podUid, String pvName) {
     if (kubeletRoot == null) {
@@ -807,6 +824,7 @@ public final class KubeletStandIn implements AutoCloseable {
       Path target = csiTarget(uid, pvName);
       try {
         Files.createDirectories(target.getParent());
+        writeVolData(target, source.getDriver(), source.getVolumeHandle(), pvName);
       } catch (IOException e) {
         throw new IllegalStateException(
             "cannot create " + target.getParent() + ": " + e.getMessage());

@@ -12,6 +12,7 @@ import io.jfscsi.client.ClientRecord;
 import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.TargetVolume;
+import io.jfscsi.host.MountInfo;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSource;
 import java.nio.file.Path;
@@ -235,6 +236,10 @@ final class MountPodRecords {
             targets.addAll(PodReferences.targets(PodReferences.annotations(p)));
             readOnly.addAll(PodReferences.readOnly(PodReferences.annotations(p)));
             PodReferences.sharedTargets(PodReferences.annotations(p)).forEach(shared::putIfAbsent);
+          }
+          if (GoMountPods.isGoPod(chosen)) {
+            GoSharedTargets.of(targets, key.volumeId(), MountInfo.self())
+                .forEach(shared::putIfAbsent);
           }
           readOnly.retainAll(targets);
           shared.keySet().retainAll(targets);

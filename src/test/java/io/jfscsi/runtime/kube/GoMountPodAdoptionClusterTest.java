@@ -67,24 +67,12 @@ class GoMountPodAdoptionClusterTest {
     return key.substring(0, 63);
   }
 
-  static String rand6() {
-    String letters = "abcdefghijklmnopqrstuvwxyz0123456789";
-    SecureRandom r = new SecureRandom();
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < 6; i++) {
-      b.append(letters.charAt(r.nextInt(letters.length())));
-    }
-    return b.toString();
-  }
-
-  @Test
-  void theRealDriverAdoptsAGoMountPodServesItAndReleasesIt() throws Exception {
-    String pv = node.staticVolume("data", Map.of(), List.of());
-    Path data = node.driver.data;
-    String metaurl = "local://" + data;
-
-    // The Go driver's Secret of the PV.
-    String goSecret = "juicefs-" + pv + "-secret";
+  /**
+   * The Go driver's Secret {@code juicefs-<uniqueId>-secret} of a client of file system "testfs" at
+   * {@code metaurl}, as it writes one; returns its name.
+   */
+  static String goSecret(PublishingNode node, String uniqueId, String metaurl) {
+    String goSecret = "juicefs-" + uniqueId + "-secret";
     node.api
         .secrets()
         .inNamespace(node.namespace)
@@ -104,17 +92,27 @@ class GoMountPodAdoptionClusterTest {
                         + "\"clean_cache\":false,\"envs_map\":{},\"configs_map\":{}}")
                 .build())
         .create();
+    return goSecret;
+  }
 
-    // The first app pod: kubelet cannot publish it yet (no driver on the node's socket) ...
-    Pod app1 = node.appPod("app-1", "data");
-    Path t1 = node.target(app1, pv);
-
-    // ... the Go driver's Mount Pod serves it, with the reference of its target.
-    String suffix = rand6();
-    Path mountRoot = node.driver.dir.resolve("mnt");
-    Files.createDirectories(mountRoot);
-    Path mp = mountRoot.resolve(pv + "-" + suffix);
-    String goPod = "juicefs-" + node.node + "-" + pv + "-" + suffix;
+  /**
+   * A Mount Pod made as the Go driver makes one for {@code uniqueId} (a volume, or in a share mode
+   * a StorageClass), mounting at {@code mp} under {@code mountRoot}, with the references of {@code
+   * targets}; returns its name.
+   */
+  static String goMountPod(
+      PublishingNode node,
+      String uniqueId,
+      String goSecret,
+      Path mountRoot,
+      Path mp,
+      List<Path> targets)
+      throws Exception {
+    String goPod = "juicefs-" + node.node + "-" + mp.getFileName();
+    Map<String, String> references = new java.util.HashMap<>();
+    for (Path t : targets) {
+      references.put(goReferenceKey(t.toString()), t.toString());
+    }
     node.api
         .pods()
         .inNamespace(node.namespace)
@@ -123,11 +121,11 @@ class GoMountPodAdoptionClusterTest {
                 .withNewMetadata()
                 .withName(goPod)
                 .addToLabels("app.kubernetes.io/name", "juicefs-mount")
-                .addToLabels("volume-id", pv)
+                .addToLabels("volume-id", uniqueId)
                 .addToLabels(
                     "juicefs-hash", "4f2d1c0b9a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817065")
-                .addToAnnotations(goReferenceKey(t1.toString()), t1.toString())
-                .addToAnnotations("juicefs-uniqueid", pv)
+                .addToAnnotations(references)
+                .addToAnnotations("juicefs-uniqueid", uniqueId)
                 .addToFinalizers("juicefs.com/finalizer")
                 .endMetadata()
                 .withNewSpec()
@@ -176,6 +174,38 @@ class GoMountPodAdoptionClusterTest {
                 .endSpec()
                 .build())
         .create();
+    return goPod;
+  }
+
+  static String rand6() {
+    String letters = "abcdefghijklmnopqrstuvwxyz0123456789";
+    SecureRandom r = new SecureRandom();
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < 6; i++) {
+      b.append(letters.charAt(r.nextInt(letters.length())));
+    }
+    return b.toString();
+  }
+
+  @Test
+  void theRealDriverAdoptsAGoMountPodServesItAndReleasesIt() throws Exception {
+    String pv = node.staticVolume("data", Map.of(), List.of());
+    Path data = node.driver.data;
+    String metaurl = "local://" + data;
+
+    // The Go driver's Secret of the PV.
+    String goSecret = goSecret(node, pv, metaurl);
+
+    // The first app pod: kubelet cannot publish it yet (no driver on the node's socket) ...
+    Pod app1 = node.appPod("app-1", "data");
+    Path t1 = node.target(app1, pv);
+
+    // ... the Go driver's Mount Pod serves it, with the reference of its target.
+    String suffix = rand6();
+    Path mountRoot = node.driver.dir.resolve("mnt");
+    Files.createDirectories(mountRoot);
+    Path mp = mountRoot.resolve(pv + "-" + suffix);
+    String goPod = goMountPod(node, pv, goSecret, mountRoot, mp, List.of(t1));
     await()
         .atMost(Duration.ofSeconds(30))
         .until(

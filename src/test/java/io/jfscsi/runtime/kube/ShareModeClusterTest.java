@@ -6,7 +6,9 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.jfscsi.client.TargetVolume;
+import io.jfscsi.host.MountInfo;
 import io.jfscsi.testing.HostRequirements;
+import io.jfscsi.testing.KubeletStandIn;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -149,5 +151,63 @@ class ShareModeClusterTest {
                     .toList()))
         .isEqualTo(Set.of(pvA, pvB));
     assertThat(node.forbiddenCalls()).isEmpty();
+  }
+
+  /**
+   * A switch from the Go driver in STORAGE_CLASS_SHARE_MOUNT: its Mount Pod of the class mounts the
+   * whole file system and binds each target to {@code <mount point>/<subPath>}; it records the
+   * targets but not their volumes. Adopted, each target keeps its own volume (from kubelet's
+   * vol_data.json and the bind's root), so kubelet's unpublish, which names the volume, releases it
+   * instead of being refused with NOT_FOUND, and the pod ends at the last release.
+   */
+  @Test
+  void aGoDriverMountPodOfTheClassIsAdoptedWithTheVolumeOfEachTarget() throws Exception {
+    node.driver.stopDriver();
+    String pvA = volumeOf("a", shared);
+    String pvB = volumeOf("b", shared);
+    Pod appA = node.appPod("app-a", "a");
+    Pod appB = node.appPod("app-b", "b");
+    Path targetA = node.target(appA, pvA);
+    Path targetB = node.target(appB, pvB);
+
+    String secret =
+        GoMountPodAdoptionClusterTest.goSecret(node, shared, "local://" + node.driver.data);
+    Path mountRoot = Files.createDirectories(node.driver.dir.resolve("mnt"));
+    Path mp = mountRoot.resolve(shared + "-" + GoMountPodAdoptionClusterTest.rand6());
+    String goPod =
+        GoMountPodAdoptionClusterTest.goMountPod(
+            node, shared, secret, mountRoot, mp, List.of(targetA, targetB));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                MountPodWatch.runningAndReady(node.mountPod(goPod))
+                    && MountInfo.topMostAt(MountInfo.self(), mp).isPresent());
+    for (var bound : Map.of(targetA, List.of(pvA, "a"), targetB, List.of(pvB, "b")).entrySet()) {
+      Path target = bound.getKey();
+      Files.createDirectories(target);
+      KubeletStandIn.writeVolData(
+          target, PublishingNode.DRIVER, bound.getValue().get(0), bound.getValue().get(0));
+      GoMountPodAdoptionClusterTest.run(
+          "mount", "--bind", mp.resolve(bound.getValue().get(1)).toString(), target.toString());
+    }
+
+    node.driver.start();
+    node.awaitRunning("app-a");
+    node.awaitRunning("app-b");
+    assertThat(node.mountPods()).extracting(p -> p.getMetadata().getName()).containsExactly(goPod);
+    assertThat(Files.readString(targetA.resolve("whose"))).isEqualTo("a");
+    assertThat(Files.readString(targetB.resolve("whose"))).isEqualTo("b");
+
+    node.api.pods().inNamespace(node.namespace).withName("app-a").delete();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () ->
+                assertThat(PublishingNode.references(node.mountPod(goPod)))
+                    .containsExactly(targetB.toString()));
+    assertThat(Files.readString(targetB.resolve("whose"))).isEqualTo("b");
+    node.api.pods().inNamespace(node.namespace).withName("app-b").delete();
+    await().atMost(Duration.ofSeconds(60)).until(() -> node.mountPods().isEmpty());
   }
 }
