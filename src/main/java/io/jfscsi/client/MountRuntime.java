@@ -1,6 +1,7 @@
 package io.jfscsi.client;
 
 import io.jfscsi.Failure;
+import io.jfscsi.host.PathBeneath;
 import io.jfscsi.juicefs.DirectoryQuota;
 import io.jfscsi.juicefs.QuotaSwitches;
 import io.jfscsi.juicefs.VolumeSettings;
@@ -151,7 +152,17 @@ public interface MountRuntime {
     throw Failure.precondition("this runtime cannot set directory quotas");
   }
 
-  /** Whether the runtime can start clients (binaries present, API reachable). */
+  /**
+   * Makes {@code target} (which must not exist; its parent must) a copy of the directory {@code
+   * source}, both in the mounted volume {@code fs} of a client this runtime started: {@code juicefs
+   * clone -p}, or a plain copy keeping modes, owners and times where the volume has no clone.
+   * Neither follows a symbolic link out of the volume. Blocking; a failure is a {@link
+   * io.jfscsi.Failure} that says why, and may leave part of {@code target} behind.
+   */
+  default void copyDirectory(VolumeSettings fs, PathBeneath source, PathBeneath target) {
+    throw Failure.precondition("this runtime cannot copy directories");
+  }
+
   /**
    * What an operator should know although the runtime is ready (for example a configuration it
    * refused and works without); /ready shows it. None by default.
@@ -160,5 +171,6 @@ public interface MountRuntime {
     return List.of();
   }
 
+  /** Whether the runtime can start clients (binaries present, API reachable). */
   boolean ready();
 }

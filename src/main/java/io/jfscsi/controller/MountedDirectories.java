@@ -7,8 +7,12 @@ import io.jfscsi.client.RunningClient;
 import io.jfscsi.host.Beneath;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.PathBeneath;
+import io.jfscsi.host.TreeCopy;
 import io.jfscsi.juicefs.VolumeSettings;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletionException;
@@ -74,6 +78,60 @@ public final class MountedDirectories implements VolumeDirectories {
             throw failure("cannot look up " + subPath + " in " + fs.fsName(), e);
           }
         });
+  }
+
+  @Override
+  public long copy(VolumeSettings fs, String from, String to) {
+    return withRoot(
+        fs,
+        root -> {
+          PathBeneath target = inside(root, to);
+          PathBeneath source = inside(root, from);
+          String name = target.path().getFileName().toString();
+          PathBeneath partial =
+              PathBeneath.of(root, target.path().resolveSibling("." + name + ".partial"));
+          try {
+            if (Beneath.isDirectory(target)) {
+              return TreeCopy.measure(target).bytes();
+            }
+            if (!Beneath.isDirectory(source)) {
+              throw Failure.notFound("no directory " + from + " in file system " + fs.fsName());
+            }
+            // A copy cut short by a crash or a failure is never taken for a whole one.
+            Beneath.removeTree(partial);
+            try (Beneath.Dir parent = Beneath.open(parentOf(target), true)) {
+              try {
+                runtime.copyDirectory(fs, source, partial);
+              } catch (RuntimeException e) {
+                removeQuietly(partial);
+                throw e;
+              }
+              Files.move(
+                  parent.procPath().resolve(partial.path().getFileName()),
+                  parent.procPath().resolve(name),
+                  StandardCopyOption.ATOMIC_MOVE);
+            }
+            return TreeCopy.measure(target).bytes();
+          } catch (MountException e) {
+            throw failure("cannot copy " + from + " to " + to + " in " + fs.fsName(), e);
+          } catch (IOException e) {
+            throw Failure.internal(
+                "cannot copy " + from + " to " + to + " in " + fs.fsName() + ": " + e, e);
+          }
+        });
+  }
+
+  private static PathBeneath parentOf(PathBeneath at) {
+    int slash = at.relative().lastIndexOf('/');
+    return new PathBeneath(at.root(), slash < 0 ? "" : at.relative().substring(0, slash));
+  }
+
+  private static void removeQuietly(PathBeneath partial) {
+    try {
+      Beneath.removeTree(partial);
+    } catch (MountException e) {
+      // The next copy to the same name removes it first.
+    }
   }
 
   private static Failure failure(String what, MountException e) {

@@ -117,6 +117,11 @@ public final class VolumeCatalog {
     }
   }
 
+  /** The snapshots' records, beside the volumes'. */
+  SnapshotCatalog snapshots() {
+    return new SnapshotCatalog(dir.resolveSibling("snapshots"));
+  }
+
   void remove(String name) {
     try {
       // Twice: the file named the safe way, then one named verbatim by an earlier version.

@@ -11,6 +11,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -28,8 +30,9 @@ import org.slf4j.Logger;
 
 /**
  * The controller side: creates and deletes the sub-directory of each dynamically provisioned
- * volume. One actor handles the requests in order, so two CreateVolume calls for the same name
- * never race; each call is short (a directory operation on a mounted file system).
+ * volume, and the snapshots of volumes ({@link VolumeSnapshots}). One actor handles the requests in
+ * order, so two CreateVolume calls for the same name never race; each call is short (a directory
+ * operation on a mounted file system).
  */
 public final class VolumeProvisioner {
   private VolumeProvisioner() {}
@@ -45,6 +48,7 @@ public final class VolumeProvisioner {
    * @param mountOptions the StorageClass's mountOptions (CSI: the capabilities' mount flags), which
    *     every publish of the volume will carry: refused here as a publish would refuse them, before
    *     a PV that no pod can mount is made
+   * @param fromSnapshot the snapshot the new directory starts as a copy of; empty: it starts empty
    */
   public record Create(
       String name,
@@ -53,8 +57,28 @@ public final class VolumeProvisioner {
       long requiredBytes,
       String subPath,
       List<String> mountOptions,
+      Optional<SnapshotHandle> fromSnapshot,
       ActorRef<StatusReply<Created>> replyTo)
       implements Command {
+
+    public Create(
+        String name,
+        Map<String, String> parameters,
+        Map<String, String> secrets,
+        long requiredBytes,
+        String subPath,
+        List<String> mountOptions,
+        ActorRef<StatusReply<Created>> replyTo) {
+      this(
+          name,
+          parameters,
+          secrets,
+          requiredBytes,
+          subPath,
+          mountOptions,
+          Optional.empty(),
+          replyTo);
+    }
 
     /** CSI CreateVolume: the directory is named after the volume. */
     public Create(
@@ -67,6 +91,28 @@ public final class VolumeProvisioner {
       this(name, parameters, secrets, requiredBytes, name, mountOptions, replyTo);
     }
   }
+
+  /**
+   * CreateSnapshot: a copy of the volume's directory named {@code name}.
+   *
+   * @param sourceSubPath the volume's directory when the caller knows it (the PV's {@code
+   *     subPath}); null: the catalog's, or named after the volume
+   */
+  public record CreateSnapshot(
+      String name,
+      String sourceVolumeId,
+      String sourceSubPath,
+      Map<String, String> secrets,
+      ActorRef<StatusReply<SnapshotMade>> replyTo)
+      implements Command {}
+
+  /** A snapshot that is there: its handle, when it was made, the bytes of its files. */
+  public record SnapshotMade(SnapshotHandle handle, Instant created, long sizeBytes) {}
+
+  /** DeleteSnapshot by the id CreateSnapshot answered ({@link SnapshotHandle#id()}). */
+  public record DeleteSnapshot(
+      String snapshotId, Map<String, String> secrets, ActorRef<StatusReply<Done>> replyTo)
+      implements Command {}
 
   /**
    * @param subPath the directory to remove when the catalog does not know the volume (the built-in
@@ -146,13 +192,20 @@ public final class VolumeProvisioner {
         ctx -> {
           Logger log = ctx.getLog();
           Quotas quota = new Quotas(quotas, switches);
+          VolumeSnapshots snapshots =
+              new VolumeSnapshots(
+                  directories, catalog, catalog.snapshots(), Clock.systemUTC(), log);
           return Behaviors.receive(Command.class)
               .onMessage(
                   Command.class,
                   command -> {
                     switch (command) {
                       case Create c ->
-                          reply(c.replyTo(), () -> create(c, directories, catalog, quota, log));
+                          reply(
+                              c.replyTo(),
+                              () -> create(c, directories, catalog, quota, snapshots, log));
+                      case CreateSnapshot s -> reply(s.replyTo(), () -> snapshots.create(s));
+                      case DeleteSnapshot s -> reply(s.replyTo(), () -> snapshots.delete(s));
                       case Expand e ->
                           reply(e.replyTo(), () -> expand(e, directories, catalog, quota, log));
                       case Delete d ->
@@ -170,7 +223,12 @@ public final class VolumeProvisioner {
   }
 
   private static Created create(
-      Create c, VolumeDirectories directories, VolumeCatalog catalog, Quotas quota, Logger log) {
+      Create c,
+      VolumeDirectories directories,
+      VolumeCatalog catalog,
+      Quotas quota,
+      VolumeSnapshots snapshots,
+      Logger log) {
     VolumeSource source = new VolumeSource(c.name(), c.secrets(), c.parameters(), List.of());
     VolumeSettings fs = SettingsParser.parse(source);
     SettingsParser.ignoredKeys(source).ifPresent(note -> log.warn("volume {}: {}", c.name(), note));
@@ -179,17 +237,26 @@ public final class VolumeProvisioner {
       SettingsParser.parse(
           new VolumeSource(c.name(), c.secrets(), c.parameters(), c.mountOptions()));
     }
-    String requestHash = requestHash(c.parameters(), fs.clientHash());
+    String requestHash =
+        requestHash(
+            c.parameters(),
+            fs.clientHash() + c.fromSnapshot().map(h -> "\0snapshot\0" + h.id()).orElse(""));
     Optional<VolumeCatalog.Entry> known = catalog.find(c.name());
     if (known.isPresent()) {
       VolumeCatalog.Entry e = known.get();
       if (!e.requestHash().equals(requestHash) || e.capacityBytes() != c.requiredBytes()) {
         throw Failure.alreadyExists(
-            "volume " + c.name() + " already exists with other " + "parameters or capacity");
+            "volume "
+                + c.name()
+                + " already exists with other parameters, capacity or content source");
       }
     }
     String subPath = known.map(VolumeCatalog.Entry::subPath).orElse(c.subPath());
-    directories.create(fs, subPath);
+    if (c.fromSnapshot().isPresent() && known.isEmpty()) {
+      snapshots.restore(c.fromSnapshot().get(), fs, c.name(), subPath);
+    } else {
+      directories.create(fs, subPath);
+    }
     VolumeCatalog.Entry entry =
         known.orElseGet(
             () -> new VolumeCatalog.Entry(c.name(), requestHash, c.requiredBytes(), subPath));

@@ -1,11 +1,15 @@
 package io.jfscsi.csi;
 
+import com.google.protobuf.Timestamp;
 import csi.v1.*;
 import io.jfscsi.Asks;
 import io.jfscsi.Failure;
+import io.jfscsi.Quoted;
+import io.jfscsi.controller.SnapshotHandle;
 import io.jfscsi.controller.VolumeProvisioner;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
@@ -13,9 +17,10 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 
 /**
- * The CSI Controller service: dynamic provisioning of a sub-directory per volume, and its expansion
- * (a directory quota). Validates each request and asks the {@link VolumeProvisioner}; every RPC it
- * does not offer answers UNIMPLEMENTED.
+ * The CSI Controller service: dynamic provisioning of a sub-directory per volume, its expansion (a
+ * directory quota), and snapshots of it (copies in the file system) that new volumes start from.
+ * Validates each request and asks the {@link VolumeProvisioner}; every RPC it does not offer
+ * answers UNIMPLEMENTED.
  */
 public final class ControllerService implements Controller {
 
@@ -34,9 +39,7 @@ public final class ControllerService implements Controller {
   public CompletionStage<CreateVolumeResponse> createVolume(CreateVolumeRequest in) {
     String name = RequestChecks.volumeId("name", in.getName());
     RequestChecks.capabilities(in.getVolumeCapabilitiesList());
-    if (in.hasVolumeContentSource()) {
-      throw Failure.invalid("volume_content_source (snapshots and clones) is not supported");
-    }
+    Optional<SnapshotHandle> fromSnapshot = contentSource(in);
     long required = in.getCapacityRange().getRequiredBytes();
     long limit = in.getCapacityRange().getLimitBytes();
     if (required < 0 || limit < 0) {
@@ -60,10 +63,12 @@ public final class ControllerService implements Controller {
                     in.getParametersMap(),
                     in.getSecretsMap(),
                     required,
+                    name,
                     in.getVolumeCapabilitiesList().stream()
                         .flatMap(c -> c.getMount().getMountFlagsList().stream())
                         .distinct()
                         .toList(),
+                    fromSnapshot,
                     reply),
             timeout,
             scheduler)
@@ -74,8 +79,41 @@ public final class ControllerService implements Controller {
                         Volume.newBuilder()
                             .setVolumeId(created.volumeId())
                             .setCapacityBytes(created.capacityBytes())
-                            .putAllVolumeContext(created.context()))
+                            .putAllVolumeContext(created.context())
+                            .mergeContentSource(in.getVolumeContentSource()))
                     .build());
+  }
+
+  /**
+   * The snapshot a new volume starts from. A handle that is not one of this driver's (or the Go
+   * driver's) names no snapshot that exists: NOT_FOUND, as the specification asks.
+   */
+  private static Optional<SnapshotHandle> contentSource(CreateVolumeRequest in) {
+    if (!in.hasVolumeContentSource()) {
+      return Optional.empty();
+    }
+    VolumeContentSource source = in.getVolumeContentSource();
+    if (source.hasVolume()) {
+      throw Failure.invalid(
+          "volume_content_source.volume (cloning a volume) is not supported: take a"
+              + " VolumeSnapshot of the volume and create the new one from it");
+    }
+    if (!source.hasSnapshot()) {
+      throw Failure.invalid("volume_content_source names neither a snapshot nor a volume");
+    }
+    String id = source.getSnapshot().getSnapshotId();
+    if (id.isEmpty()) {
+      throw Failure.invalid("volume_content_source.snapshot.snapshot_id is required");
+    }
+    return Optional.of(
+        SnapshotHandle.parse(id)
+            .orElseThrow(
+                () ->
+                    Failure.notFound(
+                        "snapshot "
+                            + Quoted.of(id)
+                            + " does not exist: ids of this driver are"
+                            + " <name>|<source volume id>")));
   }
 
   @Override
@@ -131,7 +169,8 @@ public final class ControllerService implements Controller {
     for (var type :
         List.of(
             ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME,
-            ControllerServiceCapability.RPC.Type.EXPAND_VOLUME)) {
+            ControllerServiceCapability.RPC.Type.EXPAND_VOLUME,
+            ControllerServiceCapability.RPC.Type.CREATE_DELETE_SNAPSHOT)) {
       response.addCapabilities(
           ControllerServiceCapability.newBuilder()
               .setRpc(ControllerServiceCapability.RPC.newBuilder().setType(type)));
@@ -161,14 +200,52 @@ public final class ControllerService implements Controller {
     return Unimplemented.call("GetCapacity");
   }
 
+  /**
+   * Copies the volume's directory to {@code .snapshots/<volume>/<name>}, as the Go driver does, and
+   * answers once the copy is whole: ready_to_use is always true.
+   */
   @Override
   public CompletionStage<CreateSnapshotResponse> createSnapshot(CreateSnapshotRequest in) {
-    return Unimplemented.call("CreateSnapshot");
+    String name = RequestChecks.volumeId("name", in.getName());
+    String source = RequestChecks.volumeId("source_volume_id", in.getSourceVolumeId());
+    if (name.indexOf('|') >= 0 || source.indexOf('|') >= 0) {
+      throw Failure.invalid(
+          "name and source_volume_id must not contain '|', which separates them in a snapshot id");
+    }
+    return Asks.<VolumeProvisioner.Command, VolumeProvisioner.SnapshotMade>askWithStatus(
+            provisioner,
+            reply ->
+                new VolumeProvisioner.CreateSnapshot(name, source, null, in.getSecretsMap(), reply),
+            timeout,
+            scheduler)
+        .thenApply(
+            made ->
+                CreateSnapshotResponse.newBuilder()
+                    .setSnapshot(
+                        Snapshot.newBuilder()
+                            .setSnapshotId(made.handle().id())
+                            .setSourceVolumeId(made.handle().sourceVolumeId())
+                            .setSizeBytes(made.sizeBytes())
+                            .setCreationTime(
+                                Timestamp.newBuilder()
+                                    .setSeconds(made.created().getEpochSecond())
+                                    .setNanos(made.created().getNano()))
+                            .setReadyToUse(true))
+                    .build());
   }
 
   @Override
   public CompletionStage<DeleteSnapshotResponse> deleteSnapshot(DeleteSnapshotRequest in) {
-    return Unimplemented.call("DeleteSnapshot");
+    if (in.getSnapshotId().isEmpty()) {
+      throw Failure.invalid("snapshot_id is required");
+    }
+    return Asks.<VolumeProvisioner.Command, Done>askWithStatus(
+            provisioner,
+            reply ->
+                new VolumeProvisioner.DeleteSnapshot(in.getSnapshotId(), in.getSecretsMap(), reply),
+            timeout,
+            scheduler)
+        .thenApply(done -> DeleteSnapshotResponse.getDefaultInstance());
   }
 
   @Override

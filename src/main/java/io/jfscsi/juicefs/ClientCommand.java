@@ -38,6 +38,9 @@ public record ClientCommand(String binary) {
   /** Subcommands whose second word is part of the command ({@code quota set}). */
   private static final Set<String> TWO_WORD_SUBCOMMANDS = Set.of("quota");
 
+  /** Subcommands that work on a mounted volume's paths and so take no metaurl ({@code clone}). */
+  private static final Set<String> NO_METAURL_SUBCOMMANDS = Set.of("clone");
+
   /** Flags whose value is a credential, in the spellings of CE and EE clients. */
   private static final Set<String> SECRET_FLAGS =
       Set.of(
@@ -152,6 +155,16 @@ public record ClientCommand(String binary) {
   }
 
   /**
+   * {@code juicefs clone -p}: a copy of the directory {@code source} at {@code target} (which must
+   * not exist) made in the metadata alone, keeping owners and modes ({@code -p}), as the Go driver
+   * makes a snapshot and restores one. Both paths lie in one mounted volume; the command needs no
+   * metaurl and no secret.
+   */
+  public List<String> cloneArgs(Path source, Path target) {
+    return List.of(binary, "clone", "-p", source.toString(), target.toString());
+  }
+
+  /**
    * The environment to add for the client: the secret's {@code envs}, then the object storage keys
    * as ACCESS_KEY and SECRET_KEY and the session token as SESSION_TOKEN (which {@code juicefs
    * format} reads when it creates a volume) and the metaurl's password as META_PASSWORD. The
@@ -206,6 +219,9 @@ public record ClientCommand(String binary) {
       } else if (!seenSubcommand) {
         seenSubcommand = true;
         out.add(arg);
+        if (NO_METAURL_SUBCOMMANDS.contains(arg)) {
+          seenMetaUrl = true;
+        }
         if (TWO_WORD_SUBCOMMANDS.contains(arg) && i + 1 < argv.size()) {
           out.add(argv.get(++i)); // "quota set": the metaurl comes after both words
         }

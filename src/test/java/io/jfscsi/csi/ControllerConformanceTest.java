@@ -9,13 +9,13 @@ import csi.v1.ControllerGetCapabilitiesRequest;
 import csi.v1.ControllerModifyVolumeRequest;
 import csi.v1.ControllerPublishVolumeRequest;
 import csi.v1.ControllerServiceCapability;
-import csi.v1.CreateSnapshotRequest;
 import csi.v1.CreateVolumeRequest;
 import csi.v1.CreateVolumeResponse;
 import csi.v1.DeleteVolumeRequest;
 import csi.v1.GetCapacityRequest;
 import csi.v1.GetPluginCapabilitiesRequest;
 import csi.v1.GetPluginInfoRequest;
+import csi.v1.ListSnapshotsRequest;
 import csi.v1.ListVolumesRequest;
 import csi.v1.PluginCapability;
 import csi.v1.ProbeRequest;
@@ -118,7 +118,7 @@ class ControllerConformanceTest {
   }
 
   @Test
-  void controllerCapabilitiesAreCreateDeleteAndExpand() {
+  void controllerCapabilitiesAreCreateDeleteExpandAndSnapshots() {
     var caps =
         driver
             .csi()
@@ -128,7 +128,8 @@ class ControllerConformanceTest {
         .extracting(c -> c.getRpc().getType())
         .containsExactly(
             ControllerServiceCapability.RPC.Type.CREATE_DELETE_VOLUME,
-            ControllerServiceCapability.RPC.Type.EXPAND_VOLUME);
+            ControllerServiceCapability.RPC.Type.EXPAND_VOLUME,
+            ControllerServiceCapability.RPC.Type.CREATE_DELETE_SNAPSHOT);
   }
 
   @Test
@@ -242,7 +243,7 @@ class ControllerConformanceTest {
   }
 
   @Test
-  void createVolumeRefusesAnImpossibleCapacityRangeAndContentSources() {
+  void createVolumeRefusesAnImpossibleCapacityRangeAndAVolumeAsContentSource() {
     assertCode(
         () ->
             driver
@@ -263,12 +264,13 @@ class ControllerConformanceTest {
                     create("pvc-d")
                         .setVolumeContentSource(
                             VolumeContentSource.newBuilder()
-                                .setSnapshot(
-                                    VolumeContentSource.SnapshotSource.newBuilder()
-                                        .setSnapshotId("s")))
+                                .setVolume(
+                                    VolumeContentSource.VolumeSource.newBuilder()
+                                        .setVolumeId("pvc-a")))
                         .build()),
         Status.Code.INVALID_ARGUMENT,
         "volume_content_source");
+    assertThat(driver.data.resolve("pvc-d")).doesNotExist();
   }
 
   @Test
@@ -422,7 +424,7 @@ class ControllerConformanceTest {
         () -> c.controllerPublishVolume(ControllerPublishVolumeRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
     assertCode(
-        () -> c.createSnapshot(CreateSnapshotRequest.getDefaultInstance()),
+        () -> c.listSnapshots(ListSnapshotsRequest.getDefaultInstance()),
         Status.Code.UNIMPLEMENTED);
     assertCode(
         () -> c.controllerModifyVolume(ControllerModifyVolumeRequest.getDefaultInstance()),

@@ -51,12 +51,16 @@ class ManifestsTest {
   private static final Path SIDECAR = Path.of("deploy/overlays/sidecar-provisioner");
   private static final Path REGISTRAR = Path.of("deploy/overlays/node-driver-registrar");
   private static final Path LOCAL_NODE = Path.of("deploy/overlays/local-node");
+  private static final Path SNAPSHOTTER = Path.of("deploy/overlays/sidecar-snapshotter");
+  private static final Path SNAPSHOT_CRDS = Path.of("deploy/crds/snapshot");
 
   private static List<Map<String, Object>> base;
   private static List<Map<String, Object>> examples;
   private static List<Map<String, Object>> sidecar;
   private static List<Map<String, Object>> registrar;
   private static List<Map<String, Object>> localNode;
+  private static List<Map<String, Object>> snapshotter;
+  private static List<Map<String, Object>> snapshotCrds;
 
   @BeforeAll
   static void render() throws Exception {
@@ -67,6 +71,8 @@ class ManifestsTest {
     sidecar = Yaml.documents(kustomize(kubectl.get(), SIDECAR));
     registrar = Yaml.documents(kustomize(kubectl.get(), REGISTRAR));
     localNode = Yaml.documents(kustomize(kubectl.get(), LOCAL_NODE));
+    snapshotter = Yaml.documents(kustomize(kubectl.get(), SNAPSHOTTER));
+    snapshotCrds = Yaml.documents(kustomize(kubectl.get(), SNAPSHOT_CRDS));
   }
 
   // ---------------------------------------------------------------- base
@@ -396,6 +402,9 @@ class ManifestsTest {
             "/pods/log:get",
             "/secrets:get",
             "/secrets:patch",
+            // a claim restored from a VolumeSnapshot, left in the base
+            "snapshot.storage.k8s.io/volumesnapshots:get",
+            "snapshot.storage.k8s.io/volumesnapshotcontents:get",
             "coordination.k8s.io/leases@jfs-csi:get",
             "coordination.k8s.io/leases@jfs-csi:list",
             "coordination.k8s.io/leases@jfs-csi:watch",
@@ -404,6 +413,40 @@ class ManifestsTest {
             "coordination.k8s.io/leases@jfs-csi:delete",
             // the built-in provisioner's renewal, left in the base
             "coordination.k8s.io/leases@jfs-csi:patch");
+  }
+
+  @Test
+  void snapshotter_overlay_puts_csi_snapshotter_beside_the_driver_on_its_socket() {
+    Map<String, Object> deploy = one(snapshotter, "Deployment", "jfs-csi-controller");
+    Map<String, Object> driver = container(deploy, "jfs-csi");
+    Map<String, Object> snapshots = container(deploy, "csi-snapshotter");
+    assertThat(str(snapshots, "image"))
+        .isEqualTo("registry.k8s.io/sig-storage/csi-snapshotter:v8.2.0");
+    assertThat(args(snapshots)).contains("--leader-election");
+    String endpoint = flag(driver, "--endpoint").replaceFirst("^unix://", "");
+    assertThat(flag(snapshots, "--csi-address")).isEqualTo(endpoint);
+    assertThat(grants(snapshotter, "jfs-csi-controller"))
+        .contains(
+            "snapshot.storage.k8s.io/volumesnapshotcontents:update",
+            "snapshot.storage.k8s.io/volumesnapshotcontents/status:patch",
+            "snapshot.storage.k8s.io/volumesnapshotclasses:watch",
+            "coordination.k8s.io/leases@jfs-csi:update");
+  }
+
+  @Test
+  void snapshot_crds_serve_the_v1_api_the_provisioner_reads() {
+    assertThat(snapshotCrds)
+        .extracting(d -> kind(d) + "/" + name(d))
+        .containsExactlyInAnyOrder(
+            "CustomResourceDefinition/volumesnapshotclasses.snapshot.storage.k8s.io",
+            "CustomResourceDefinition/volumesnapshotcontents.snapshot.storage.k8s.io",
+            "CustomResourceDefinition/volumesnapshots.snapshot.storage.k8s.io");
+    for (Map<String, Object> crd : snapshotCrds) {
+      assertThat(String.valueOf(crd.get("spec")))
+          .as(name(crd))
+          .contains("name=v1,")
+          .contains("served=true");
+    }
   }
 
   /**
@@ -445,6 +488,9 @@ class ManifestsTest {
             "/nodes:get", // a WaitForFirstConsumer claim's node, for ${.node.*} templates
             "/secrets:get",
             "/secrets:patch",
+            // A claim restored from a VolumeSnapshot: that one and its content, by name.
+            "snapshot.storage.k8s.io/volumesnapshots:get",
+            "snapshot.storage.k8s.io/volumesnapshotcontents:get",
             "coordination.k8s.io/leases@jfs-csi:get",
             "coordination.k8s.io/leases@jfs-csi:create",
             "coordination.k8s.io/leases@jfs-csi:patch");

@@ -303,4 +303,22 @@ class ClientCommandTest {
     assertThatThrownBy(() -> JUICEFS.quotaSetArgs(local, new DirectoryQuota("/v", 1)))
         .isInstanceOf(Failure.class);
   }
+
+  @Test
+  void clone_is_the_go_drivers_snapshot_command_with_owners_and_modes_kept_and_no_secret() {
+    Path mount = Path.of("/var/lib/jfs-csi/clients/..provisioner-abc");
+    List<String> argv =
+        JUICEFS.cloneArgs(
+            mount.resolve("pvc-1"), mount.resolve(".snapshots/pvc-1/.snapshot-9.partial"));
+    assertThat(argv)
+        .containsExactly(
+            "juicefs",
+            "clone",
+            "-p",
+            "/var/lib/jfs-csi/clients/..provisioner-abc/pvc-1",
+            "/var/lib/jfs-csi/clients/..provisioner-abc/.snapshots/pvc-1/.snapshot-9.partial");
+    assertThat(ClientCommand.redacted(argv))
+        .as("clone takes no metaurl: its paths are shown as they are")
+        .isEqualTo(argv);
+  }
 }

@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.jfscsi.Asks;
 import io.jfscsi.Failure;
+import io.jfscsi.controller.SnapshotHandle;
 import io.jfscsi.controller.VolumeProvisioner;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
@@ -204,6 +205,8 @@ public final class ProvisioningLoop implements AutoCloseable {
     String subPath =
         pattern == null || pattern.isEmpty() ? pvName : Templates.subPath(pattern, pvc, node);
     long bytes = VolumeObjects.bytes(VolumeObjects.requested(pvc));
+    Optional<SnapshotHandle> fromSnapshot =
+        ClaimSnapshots.of(client, pvc, settings.driverName(), bytes);
     List<String> mountOptions = VolumeObjects.mountOptions(sc, pvc, node);
     VolumeProvisioner.Created created =
         this.<VolumeProvisioner.Created>ask(
@@ -215,6 +218,7 @@ public final class ProvisioningLoop implements AutoCloseable {
                     bytes,
                     subPath,
                     mountOptions,
+                    fromSnapshot,
                     reply));
     PersistentVolume pv =
         VolumeObjects.persistentVolume(

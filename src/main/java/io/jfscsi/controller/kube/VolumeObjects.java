@@ -186,14 +186,14 @@ public final class VolumeObjects {
     }
   }
 
-  /** Refuses what a JuiceFS sub-directory cannot be: a block device. */
+  /**
+   * Refuses what a JuiceFS sub-directory cannot be: a block device. A data source is checked by
+   * {@link ClaimSnapshots}.
+   */
   public static void checkClaim(PersistentVolumeClaim pvc) {
     if ("Block".equals(pvc.getSpec().getVolumeMode())) {
       throw Failure.invalid(
           "volumeMode Block is not supported: a JuiceFS volume is a file " + "system");
-    }
-    if (pvc.getSpec().getDataSource() != null || pvc.getSpec().getDataSourceRef() != null) {
-      throw Failure.invalid("a data source (snapshot or clone) is not supported");
     }
   }
 

@@ -11,6 +11,7 @@ import io.jfscsi.client.SafeNames;
 import io.jfscsi.host.MountCheck;
 import io.jfscsi.host.MountException;
 import io.jfscsi.host.Mounter;
+import io.jfscsi.host.PathBeneath;
 import io.jfscsi.host.ProcInfo;
 import io.jfscsi.juicefs.ClientResources;
 import io.jfscsi.juicefs.DirectoryQuota;
@@ -59,6 +60,7 @@ public final class LocalProcessRuntime implements MountRuntime {
   private final ClientCgroup cgroups;
   private final ClientStartup startup;
   private final QuotaCommand quotas;
+  private final CloneCommand clones;
 
   /** Starts, stops and cache cleans run on a virtual thread per call. */
   public LocalProcessRuntime(LocalRuntimeConfig config, Mounter mounter) {
@@ -80,6 +82,7 @@ public final class LocalProcessRuntime implements MountRuntime {
     this.cgroups = new ClientCgroup();
     this.startup = new ClientStartup(config, mounter, exits, cgroups);
     this.quotas = new QuotaCommand(config);
+    this.clones = new CloneCommand(config);
   }
 
   public LocalRuntimeConfig config() {
@@ -279,6 +282,11 @@ public final class LocalProcessRuntime implements MountRuntime {
   @Override
   public QuotaOutcome setQuota(VolumeSettings volume, DirectoryQuota quota) {
     return quotas.set(volume, quota);
+  }
+
+  @Override
+  public void copyDirectory(VolumeSettings fs, PathBeneath source, PathBeneath target) {
+    clones.copy(fs, source, target);
   }
 
   @Override
