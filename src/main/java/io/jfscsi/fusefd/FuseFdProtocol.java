@@ -110,8 +110,27 @@ public final class FuseFdProtocol {
     }
   }
 
+  /**
+   * Makes the client supervisor that serves {@code socket} let go of its copy of the FUSE
+   * descriptor (it is offered, and answered {@code CLOSE}), as the Go driver does before it
+   * replaces a client: the keeper's copy and the mount process's remain. Whether the supervisor
+   * held one.
+   */
+  public static boolean takeAway(Path socket, Duration timeout) {
+    int conn = FdSockets.connect(socket);
+    try {
+      FdSockets.timeout(conn, timeout);
+      Message offer = FdSockets.receive(conn, MAX_PAYLOAD, 2);
+      FdSockets.send(conn, CLOSE.getBytes(StandardCharsets.US_ASCII), List.of(Placeholder.fd()));
+      offer.fds().forEach(FdSockets::close);
+      return offer.fds().size() > 1;
+    } finally {
+      FdSockets.close(conn);
+    }
+  }
+
   /** The client supervisors' sockets in {@code dir}. */
-  static List<Path> clientSockets(Path dir) throws IOException {
+  public static List<Path> clientSockets(Path dir) throws IOException {
     try (var entries = Files.list(dir)) {
       return entries
           .filter(p -> p.getFileName().toString().startsWith(CLIENT_SOCKET_PREFIX))
