@@ -4,6 +4,7 @@ import io.jfscsi.host.FdSockets;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Optional;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -49,6 +50,20 @@ public final class FuseFdKeeper {
 
   private FuseFdKeeper() {}
 
+  /** The socket this keeper bound, told from a later keeper's at the same path by its file. */
+  private record Bound(Path path, Object file) {
+    void removeIfOurs(ActorContext<Command> ctx) {
+      try {
+        if (Files.exists(path)
+            && file.equals(Files.readAttributes(path, BasicFileAttributes.class).fileKey())) {
+          Files.deleteIfExists(path);
+        }
+      } catch (IOException e) {
+        ctx.getLog().warn("fuse fd keeper: cannot remove {}: {}", path, e.toString());
+      }
+    }
+  }
+
   /**
    * A keeper for the client {@code upgradeId} whose directory is {@code dir}: it binds the socket
    * there (replacing a stale one) and first takes back a descriptor from a client that still runs
@@ -61,17 +76,20 @@ public final class FuseFdKeeper {
           Path socket = dir.resolve(FuseFdProtocol.KEEPER_SOCKET);
           Files.deleteIfExists(socket);
           int listening = FdSockets.listen(socket);
+          // A keeper reopened for the same client binds the same path before this one's stop
+          // may have run: the stop removes the socket only while it is still this one's.
+          Object socketFile = Files.readAttributes(socket, BasicFileAttributes.class).fileKey();
           KeeperSocket loop =
               KeeperSocket.start(
                   upgradeId, dir, listening, ctx.getSelf(), ctx.getSystem(), exchangeTimeout);
-          return holding(ctx, upgradeId, socket, loop, Optional.empty());
+          return holding(ctx, upgradeId, new Bound(socket, socketFile), loop, Optional.empty());
         });
   }
 
   private static Behavior<Command> holding(
       ActorContext<Command> ctx,
       String upgradeId,
-      Path socket,
+      Bound socket,
       KeeperSocket loop,
       Optional<FuseFdProtocol.Held> held) {
     return Behaviors.receive(Command.class)
@@ -102,7 +120,7 @@ public final class FuseFdKeeper {
               d.replyTo()
                   .tell(
                       new KeeperView(
-                          upgradeId, socket, held.map(h -> FuseFdProtocol.openOn(h.fd()))));
+                          upgradeId, socket.path(), held.map(h -> FuseFdProtocol.openOn(h.fd()))));
               return Behaviors.same();
             })
         .onMessage(
@@ -116,11 +134,7 @@ public final class FuseFdKeeper {
             s -> {
               loop.close();
               held.ifPresent(h -> FdSockets.close(h.fd()));
-              try {
-                Files.deleteIfExists(socket);
-              } catch (IOException e) {
-                ctx.getLog().warn("fuse fd keeper {}: cannot remove {}: {}", upgradeId, socket, e);
-              }
+              socket.removeIfOurs(ctx);
               return Behaviors.same();
             })
         .build();

@@ -141,6 +141,19 @@ class FuseFdKeeperTest {
     }
   }
 
+  @Test
+  void aKeeperReopenedForTheSameClientKeepsItsSocketWhenTheOldOneStops() throws Exception {
+    ActorRef<FuseFdKeeper.Command> old = keeper("vol-d", dir);
+    ActorRef<FuseFdKeeper.Command> reopened = keeper("vol-d", dir);
+    awaitHolding(reopened, Optional.empty()); // its setup, which binds the socket again, has run
+    kit.stop(old, Duration.ofSeconds(10));
+    Path socket = dir.resolve(FuseFdProtocol.KEEPER_SOCKET);
+    assertThat(socket).exists();
+    Path fifo = fifo();
+    run("lend", socket.toString(), fifo.toString(), "AGAIN");
+    awaitHolding(reopened, Optional.of(fifo.toString()));
+  }
+
   private ActorRef<FuseFdKeeper.Command> keeper(String id, Path in) {
     ActorRef<FuseFdKeeper.Command> keeper =
         kit.spawn(FuseFdKeeper.create(id, in, Duration.ofSeconds(5)));
