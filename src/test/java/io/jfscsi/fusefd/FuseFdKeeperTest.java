@@ -40,6 +40,9 @@ class FuseFdKeeperTest {
 
   @BeforeAll
   static void compilePeer() throws Exception {
+    if (kit != null) {
+      return;
+    }
     HostRequirements.require(
         Files.isExecutable(Path.of("/usr/bin/gcc")), "gcc (apt-get install gcc)");
     peer = Files.createTempDirectory("fuse-fd-peer").resolve("fuse-fd-peer");
@@ -62,6 +65,7 @@ class FuseFdKeeperTest {
   static void shutdown() {
     if (kit != null) {
       kit.shutdownTestKit();
+      kit = null;
     }
   }
 
@@ -184,7 +188,7 @@ class FuseFdKeeperTest {
     assertThat(new ProcessBuilder("mkfifo", path.toString()).start().waitFor()).isZero();
   }
 
-  private static List<String> run(String... args) throws Exception {
+  static List<String> run(String... args) throws Exception {
     String[] command = new String[args.length + 1];
     command[0] = peer.toString();
     System.arraycopy(args, 0, command, 1, args.length);
