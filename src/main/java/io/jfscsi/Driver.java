@@ -16,6 +16,7 @@ import io.jfscsi.csi.IdentityService;
 import io.jfscsi.csi.KubeletRegistration;
 import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
+import io.jfscsi.fusefd.FuseFdKeepers;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.QuotaSwitches;
@@ -121,6 +122,15 @@ public final class Driver implements AutoCloseable {
                 ctx -> {
                   DispatcherSelector ownThread =
                       DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER);
+                  if (node) {
+                    // The keepers of the clients' FUSE fds; the runtime opens one per client that
+                    // passes its fd, before the guardian starts or adopts any client.
+                    host.runtime()
+                        .keepFuseFds(
+                            FuseFdKeepers.keeping(
+                                ctx.spawn(FuseFdKeepers.create(), "fuse-fd-keepers"),
+                                ctx.getSystem()));
+                  }
                   var guardian =
                       node
                           ? ctx.spawn(

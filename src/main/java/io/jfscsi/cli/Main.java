@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
       WarmupCommand.class,
       ClusterCommands.Volumes.class,
       ClusterCommands.MountPods.class,
+      UpgradeCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -164,6 +164,29 @@ public interface MountRuntime {
   }
 
   /**
+   * Replaces the running {@code client} by a new one that takes over its FUSE connection (smooth
+   * upgrade: the kernel mount and every target bound from it stay as they are); completes with the
+   * new client, or exceptionally with a {@link io.jfscsi.Failure} that says why it was refused
+   * (nothing changed) or failed. {@code onExit} is as in {@link #start}. A runtime whose clients
+   * cannot pass their connection refuses.
+   */
+  default CompletionStage<RunningClient> upgrade(
+      RunningClient client, VolumeSettings settings, Consumer<ClientExit> onExit) {
+    return java.util.concurrent.CompletableFuture.failedStage(
+        Failure.precondition(
+            "smooth upgrade of client "
+                + client.key()
+                + " refused, nothing changed: this runtime's clients cannot hand their FUSE"
+                + " connection to a new client (the embedded default runs bindfs, which cannot"
+                + " take one over; a local juicefs process is not given the keeper's socket)."
+                + " A client is replaced only by a restart: its targets are bound again and files"
+                + " open in it break."));
+  }
+
+  /** The node's FUSE fd keepers, for a runtime whose clients pass their connection; once. */
+  default void keepFuseFds(io.jfscsi.fusefd.FuseFdKeeping keeping) {}
+
+  /**
    * What an operator should know although the runtime is ready (for example a configuration it
    * refused and works without); /ready shows it. None by default.
    */

@@ -44,6 +44,13 @@ final class Json {
     return MAPPER.writeValueAsString(volume);
   }
 
+  /**
+   * What a write route did: {@code {"message": ...}}, or {@code {"error": ...}} when it did not.
+   */
+  static String outcome(boolean done, String message) {
+    return MAPPER.writeValueAsString(Map.of(done ? "message" : "error", message));
+  }
+
   static String error(String message) {
     return MAPPER.writeValueAsString(Map.of("error", message));
   }

@@ -8,6 +8,7 @@ import static org.apache.pekko.http.javadsl.server.Directives.path;
 import static org.apache.pekko.http.javadsl.server.Directives.pathEndOrSingleSlash;
 import static org.apache.pekko.http.javadsl.server.Directives.pathPrefix;
 import static org.apache.pekko.http.javadsl.server.Directives.pathSingleSlash;
+import static org.apache.pekko.http.javadsl.server.Directives.post;
 import static org.apache.pekko.http.javadsl.server.Directives.respondWithHeader;
 
 import com.typesafe.config.Config;
@@ -90,39 +91,72 @@ public final class ManagementRoutes implements ManagementRouteProvider {
     return respondWithHeader(
         RawHeader.create("Cache-Control", "no-store"),
         () ->
-            get(
-                () ->
-                    concat(
-                        pathSingleSlash(
-                            () ->
-                                complete(
-                                    HttpResponse.create()
-                                        .withEntity(
-                                            HTML,
-                                            dashboard.replace(
-                                                "<!--cluster-page-->", clusterPageLink())))),
-                        path("alive", () -> health(checks.aliveResult())),
-                        path("ready", () -> ready(checks.readyResult())),
-                        path(
-                            "clients",
-                            () -> withClients(views -> json(StatusCodes.OK, Json.clients(views)))),
-                        pathPrefix("volumes", () -> path(PathMatchers.segment(), this::volume)),
-                        cluster(),
-                        path(
-                            "metrics",
-                            () ->
-                                withClients(
-                                    views -> {
-                                      DriverMetrics metrics = context.hooks().metrics();
-                                      metrics.observe(views);
-                                      return complete(
-                                          HttpResponse.create()
-                                              .withEntity(
-                                                  ContentTypes.parse(DriverMetrics.CONTENT_TYPE),
-                                                  metrics
-                                                      .scrape()
-                                                      .getBytes(StandardCharsets.UTF_8)));
-                                    })))));
+            concat(
+                upgrade(),
+                get(
+                    () ->
+                        concat(
+                            pathSingleSlash(
+                                () ->
+                                    complete(
+                                        HttpResponse.create()
+                                            .withEntity(
+                                                HTML,
+                                                dashboard.replace(
+                                                    "<!--cluster-page-->", clusterPageLink())))),
+                            path("alive", () -> health(checks.aliveResult())),
+                            path("ready", () -> ready(checks.readyResult())),
+                            path(
+                                "clients",
+                                () ->
+                                    withClients(
+                                        views -> json(StatusCodes.OK, Json.clients(views)))),
+                            pathPrefix("volumes", () -> path(PathMatchers.segment(), this::volume)),
+                            cluster(),
+                            path(
+                                "metrics",
+                                () ->
+                                    withClients(
+                                        views -> {
+                                          DriverMetrics metrics = context.hooks().metrics();
+                                          metrics.observe(views);
+                                          return complete(
+                                              HttpResponse.create()
+                                                  .withEntity(
+                                                      ContentTypes.parse(
+                                                          DriverMetrics.CONTENT_TYPE),
+                                                      metrics
+                                                          .scrape()
+                                                          .getBytes(StandardCharsets.UTF_8)));
+                                        }))))));
+  }
+
+  /**
+   * {@code POST /clients/upgrade/<mount-pod>} (token): a smooth upgrade of that Mount Pod's client
+   * ({@link ClientUpgrades}); 200 with what happened, 412 when refused (nothing changed), 404 when
+   * no client of this node runs in that pod, 503 when the upgrade failed.
+   */
+  private Route upgrade() {
+    return post(
+        () ->
+            path(
+                PathMatchers.segment("clients")
+                    .slash(PathMatchers.segment("upgrade"))
+                    .slash(PathMatchers.segment()),
+                pod ->
+                    WriteAccess.requireToken(
+                        context.hooks().settings().token(),
+                        () ->
+                            onComplete(
+                                ClientUpgrades.upgrade(context.hooks().guardian(), scheduler, pod),
+                                (Try<ClientUpgrades.Outcome> t) ->
+                                    t.isSuccess()
+                                        ? json(
+                                            StatusCodes.get(t.get().status()),
+                                            Json.outcome(t.get().done(), t.get().message()))
+                                        : json(
+                                            StatusCodes.SERVICE_UNAVAILABLE,
+                                            Json.error(ClientViews.message(t.failed().get())))))));
   }
 
   private Route volume(String id) {

@@ -164,6 +164,18 @@ final class ClientLife {
     switch (command) {
       case Describe describe -> describe.replyTo().tell(view(shown));
       case Stop stop -> refuseStop(shown);
+      case MountActor.Upgrade upgrade ->
+          upgrade
+              .replyTo()
+              .tell(
+                  StatusReply.error(
+                      Failure.precondition(
+                          "client "
+                              + key
+                              + " is "
+                              + shown.state()
+                              + ": only a serving client can be upgraded; try again when it is"
+                              + " READY")));
       case AnswerDue due -> waiting.answerDue(due.add(), shown);
       case HungClientStopped stopped ->
           stopped

@@ -100,6 +100,7 @@ final class ClientServing {
               case Stats stats -> stats(life, serving, stats);
               case CheckReferences check -> check(life, serving);
               case ClientDied died -> died(life, serving, died);
+              case MountActor.Upgrade upgrade -> ClientUpgrading.begin(life, serving, upgrade);
               case ContainersDue due -> {
                 List<ContainerOutcome> left = life.targets.recoverContainers(client.mountPath());
                 if (left.isEmpty()) {

@@ -69,6 +69,20 @@ public final class MountActor {
   public record Describe(ActorRef<ClientView> replyTo) implements Command {}
 
   /**
+   * Replace the client by one that takes over its FUSE connection (smooth upgrade), leaving every
+   * target as it is; answered with what happened, or a failure that says why it was refused.
+   */
+  public record Upgrade(ActorRef<StatusReply<String>> replyTo) implements Command {}
+
+  /** The runtime's upgrade ended: the new client, or why not. */
+  record UpgradeEnded(
+      Upgrade upgrade,
+      RunningClient previous,
+      Optional<RunningClient> next,
+      Optional<Throwable> failure)
+      implements Command {}
+
+  /**
    * From the guardian after an {@link Idle} report: stop the client and end, unless a message that
    * crossed the report gave the actor work again; then it answers {@link InUse} instead.
    */

@@ -432,6 +432,34 @@ public final class FakeRuntime implements MountRuntime {
     return running.containsKey(key);
   }
 
+  private final AtomicBoolean passesFuseFds = new AtomicBoolean();
+  private final AtomicInteger upgrades = new AtomicInteger();
+
+  /** Whether {@link #upgrade} hands a client's FUSE connection on; refused by default. */
+  public void passesFuseFds(boolean passes) {
+    passesFuseFds.set(passes);
+  }
+
+  public int upgrades() {
+    return upgrades.get();
+  }
+
+  /** A new client at the same mount path takes over; no mount changes, as with a real keeper. */
+  @Override
+  public CompletionStage<RunningClient> upgrade(
+      RunningClient client, VolumeSettings settings, Consumer<ClientExit> onExit) {
+    if (!passesFuseFds.get()) {
+      return MountRuntime.super.upgrade(client, settings, onExit);
+    }
+    upgrades.incrementAndGet();
+    RunningClient next =
+        new RunningClient(
+            client.key(), client.mountPath(), client.handle() + "-upgraded", clock.instant());
+    running.put(client.key(), new Running(next, onExit));
+    events.add("upgrade " + client.handle());
+    return CompletableFuture.completedFuture(next);
+  }
+
   public Optional<RunningClient> running(ClientKey key) {
     return Optional.ofNullable(running.get(key)).map(Running::client);
   }

@@ -13,6 +13,7 @@ import io.jfscsi.client.MountRuntime;
 import io.jfscsi.client.RecordChange;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
+import io.jfscsi.fusefd.FuseFdKeeping;
 import io.jfscsi.host.FuseConnections;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.host.SharedMountRoot;
@@ -65,6 +66,11 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
   private final NodeAppPods apps;
   private final VolumeCaches caches;
   private final MountPodLifecycle lifecycle;
+  private final MountPodUpgrade upgrades;
+
+  /** Set once by the driver before any client starts; none until then (and in tests). */
+  private final AtomicReference<FuseFdKeeping> keeping = new AtomicReference<>(FuseFdKeeping.NONE);
+
   private final MountPodRecords records;
   private final GlobalConfigWatch globalConfig;
   private final ClaimLookup claims;
@@ -113,7 +119,17 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
         new ConfigMapPatches(globalConfig::current, claims, config.nodeName());
     this.lifecycle =
         new MountPodLifecycle(
-            config, client, mounter, pods, secrets, caches, removal, patches, executor);
+            config,
+            client,
+            mounter,
+            pods,
+            secrets,
+            caches,
+            removal,
+            patches,
+            executor,
+            keeping::get);
+    this.upgrades = new MountPodUpgrade(config, pods, lifecycle, removal, keeping::get);
     this.records = new MountPodRecords(config, client, executor, pods, secrets, caches, removal);
     this.stuck =
         new StuckMountPods(
@@ -297,6 +313,19 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
           }
         },
         executor);
+  }
+
+  /** See {@link MountPodUpgrade}: on a thread of its own. */
+  @Override
+  public CompletionStage<RunningClient> upgrade(
+      RunningClient running, VolumeSettings settings, Consumer<ClientExit> onExit) {
+    return CompletableFuture.supplyAsync(
+        () -> upgrades.upgrade(running, settings, onExit), executor);
+  }
+
+  @Override
+  public void keepFuseFds(FuseFdKeeping keeping) {
+    this.keeping.set(keeping);
   }
 
   /**

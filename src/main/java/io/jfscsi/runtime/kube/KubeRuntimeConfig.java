@@ -23,6 +23,8 @@ import java.util.Set;
  * @param preemptionPolicy the preemption policy of Mount Pods ("" for the API server's default)
  * @param mountServiceAccount the account of Mount Pods whose volume names none, without its API
  *     token ("" for the namespace's default account)
+ * @param fuseFdDir the host directory of the clients' FUSE fd sockets (smooth upgrade; the Go
+ *     driver's /var/run/juicefs-csi), "" to give Mount Pods none
  */
 public record KubeRuntimeConfig(
     String nodeName,
@@ -35,7 +37,39 @@ public record KubeRuntimeConfig(
     Path mountRoot,
     String configMap,
     String preemptionPolicy,
-    String mountServiceAccount) {
+    String mountServiceAccount,
+    String fuseFdDir) {
+
+  /** The Go driver's directory of FUSE fd sockets. */
+  public static final String DEFAULT_FUSE_FD_DIR = "/var/run/juicefs-csi";
+
+  /** With the default directory of FUSE fd sockets. */
+  public KubeRuntimeConfig(
+      String nodeName,
+      String namespace,
+      String mountImage,
+      String priorityClass,
+      String kubeconfig,
+      Duration podReadyTimeout,
+      Duration terminationGrace,
+      Path mountRoot,
+      String configMap,
+      String preemptionPolicy,
+      String mountServiceAccount) {
+    this(
+        nodeName,
+        namespace,
+        mountImage,
+        priorityClass,
+        kubeconfig,
+        podReadyTimeout,
+        terminationGrace,
+        mountRoot,
+        configMap,
+        preemptionPolicy,
+        mountServiceAccount,
+        DEFAULT_FUSE_FD_DIR);
+  }
 
   /** What {@code JUICEFS_MOUNT_PREEMPTION_POLICY} may say, as in Kubernetes' PodSpec. */
   static final Set<String> PREEMPTION_POLICIES = Set.of("", "PreemptLowerPriority", "Never");
@@ -106,6 +140,10 @@ public record KubeRuntimeConfig(
               + "' is not a ServiceAccount name (a lower-case DNS name), nor \"\" for the"
               + " namespace's default");
     }
+    if (!fuseFdDir.isEmpty() && !Path.of(fuseFdDir).isAbsolute()) {
+      throw new IllegalArgumentException(
+          "jfs-csi.kubernetes.fuse-fd-dir = '" + fuseFdDir + "' must be an absolute path or \"\"");
+    }
     mountRoot = mountRoot.toAbsolutePath().normalize();
   }
 
@@ -123,7 +161,8 @@ public record KubeRuntimeConfig(
         Path.of(c.getString("mount-root")),
         k.getString("config-map"),
         k.getString("preemption-policy"),
-        k.getString("mount-service-account"));
+        k.getString("mount-service-account"),
+        k.getString("fuse-fd-dir"));
   }
 
   public KubeRuntimeConfig withPodReadyTimeout(Duration timeout) {
@@ -138,6 +177,7 @@ public record KubeRuntimeConfig(
         mountRoot,
         configMap,
         preemptionPolicy,
-        mountServiceAccount);
+        mountServiceAccount,
+        fuseFdDir);
   }
 }

@@ -8,6 +8,7 @@ import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.ClientKey;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.client.StartProgress;
+import io.jfscsi.fusefd.FuseFdKeeping;
 import io.jfscsi.host.MountCheck;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.Redactor;
@@ -18,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -29,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,6 +53,7 @@ final class MountPodLifecycle {
   private final VolumeCaches caches;
   private final Executor executor;
   private final MountPodRemoval removal;
+  private final Supplier<FuseFdKeeping> keeping;
   private final ConfigMapPatches patches;
 
   /** Pods being removed in the background after a replacement: never adopted again. */
@@ -67,7 +71,9 @@ final class MountPodLifecycle {
       VolumeCaches caches,
       MountPodRemoval removal,
       ConfigMapPatches patches,
-      Executor executor) {
+      Executor executor,
+      Supplier<FuseFdKeeping> keeping) {
+    this.keeping = keeping;
     this.config = config;
     this.patches = patches;
     this.executor = executor;
@@ -163,6 +169,8 @@ final class MountPodLifecycle {
     if (ready.isEmpty()) {
       return Optional.empty();
     }
+    // A restarted driver holds the client's FUSE fd again: its keeper takes it back.
+    FusePassing.dirOf(pod).ifPresent(dir -> keeping.get().open(FusePassing.upgradeId(key), dir));
     RunningClient running =
         new RunningClient(
             key,
@@ -182,8 +190,18 @@ final class MountPodLifecycle {
       Consumer<ClientExit> onExit,
       MountPodProgress.Reporter progress) {
     String suffix = MountPodNames.randomSuffix();
-    String name = MountPodNames.podName(config.nodeName(), key.volumeId(), suffix);
+    // A fresh client mounts afresh: a FUSE fd kept for a dead one would be served, but at the
+    // dead one's mount path, not this pod's. Only an upgrade hands a connection on.
+    keeping.get().close(FusePassing.upgradeId(key));
     Path mountPath = MountPodNames.mountPath(config.mountRoot(), key, suffix);
+    return create(key, settings, onExit, progress, suffix, mountPath, pods.of(key));
+  }
+
+  /** A pod built and the client Secret it reads. */
+  record Built(Pod pod, MountPodSecret secret) {}
+
+  /** A new pod of {@code key} for {@code mountPath}, built but not created. */
+  Built build(ClientKey key, VolumeSettings settings, String name, Path mountPath) {
     ConfigMapPatches.Plan plan = patches.plan(settings, mountPath);
     MountPodSecret secret =
         MountPodSecret.of(MountPodNames.secretName(config.nodeName(), key), plan.settings());
@@ -197,7 +215,28 @@ final class MountPodLifecycle {
     if (plan.nodeSelectorHost().isPresent()) {
       ConfigMapPatch.placeByNodeSelector(pod, plan.nodeSelectorHost().get());
     }
-    copyReferences(key, pod);
+    FusePassing.apply(pod, config.fuseFdDir(), key);
+    return new Built(pod, secret);
+  }
+
+  /**
+   * Creates a pod of {@code key} at {@code mountPath}, with the references of {@code predecessors},
+   * and waits until it serves there.
+   */
+  RunningClient create(
+      ClientKey key,
+      VolumeSettings settings,
+      Consumer<ClientExit> onExit,
+      MountPodProgress.Reporter progress,
+      String suffix,
+      Path mountPath,
+      List<Pod> predecessors) {
+    String name = MountPodNames.podName(config.nodeName(), key.volumeId(), suffix);
+    Built built = build(key, settings, name, mountPath);
+    Pod pod = built.pod();
+    MountPodSecret secret = built.secret();
+    FusePassing.dirOf(pod).ifPresent(dir -> keeping.get().open(FusePassing.upgradeId(key), dir));
+    copyReferences(predecessors, pod);
     try {
       Files.createDirectories(mountPath);
     } catch (IOException e) {
@@ -320,9 +359,9 @@ final class MountPodLifecycle {
   }
 
   /** The new pod starts with the references of the pods of this key it replaces. */
-  private void copyReferences(ClientKey key, Pod pod) {
+  private static void copyReferences(List<Pod> from, Pod pod) {
     Map<String, String> annotations = pod.getMetadata().getAnnotations();
-    for (Pod old : pods.of(key)) {
+    for (Pod old : from) {
       Map<String, String> a = PodReferences.annotations(old);
       for (String target : PodReferences.targets(a)) {
         annotations.put(MountPodNames.referenceKey(target), target);
@@ -373,6 +412,7 @@ final class MountPodLifecycle {
   void stop(RunningClient running) {
     String name = running.handle();
     Optional<Pod> pod = removal.stop(name, running.mountPath());
+    keeping.get().close(FusePassing.upgradeId(running.key()));
     caches.stopped(running.key());
     pod.flatMap(MountPodSecrets::secretOf)
         .ifPresent(secret -> secrets.deleteIfUnused(secret, name));

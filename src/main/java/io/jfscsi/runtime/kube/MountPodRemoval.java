@@ -43,6 +43,16 @@ final class MountPodRemoval {
     remove(name, Optional.of(pod), mountPathOf(pod));
   }
 
+  /**
+   * A pod whose FUSE connection the node's keeper holds for its successor: deleted and awaited as
+   * {@link #discard}, its mount path left mounted.
+   */
+  void handOver(Pod pod) {
+    String name = pod.getMetadata().getName();
+    pods.unwatch(name);
+    remove(name, Optional.of(pod), Optional.empty());
+  }
+
   /** A stopped client's pod, by name: removed as {@link #discard}; returns the pod last seen. */
   Optional<Pod> stop(String name, Path mountPath) {
     pods.unwatch(name);

@@ -1,0 +1,157 @@
+package io.jfscsi.runtime.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.ClientRecord;
+import io.jfscsi.client.RunningClient;
+import io.jfscsi.fusefd.FuseFdKeeping;
+import io.jfscsi.host.LinuxMounter;
+import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.juicefs.VolumeSource;
+import io.jfscsi.testing.HostRequirements;
+import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.KubeletStandIn;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link KubeMountRuntime#upgrade} against a real kube-apiserver, the kubelet stand-in running the
+ * clients: a client whose image cannot pass its FUSE connection is refused and its pod, mount and
+ * references stay exactly as they were. (The stand-in mounts a hostPath only at its own path, so it
+ * cannot run a pod that sees its fd directory at /tmp: the handover itself is covered by the actor
+ * simulations and the keeper's protocol tests, and on a real node with a real juicefs only.)
+ */
+class MountPodUpgradeClusterTest {
+  static final String T1 = "/k/pods/u1/volumes/kubernetes.io~csi/pv/mount";
+
+  @TempDir Path dir;
+  KubeCluster cluster;
+  KubernetesClient api;
+  String ns;
+  KubeletStandIn kubelet;
+  KubeMountRuntime runtime;
+  final List<String> keeperCalls = new CopyOnWriteArrayList<>();
+
+  @BeforeEach
+  void setUp() throws Exception {
+    HostRequirements.requireRoot();
+    HostRequirements.requireFuse();
+    cluster = KubeCluster.shared();
+    api = cluster.client();
+    ns = cluster.newNamespace("upg");
+    String node = "node-" + ns;
+    kubelet = new KubeletStandIn(cluster, node).start();
+    KubeRuntimeConfig config =
+        new KubeRuntimeConfig(
+            node,
+            ns,
+            "juicedata/mount:test",
+            "",
+            "",
+            Duration.ofSeconds(20),
+            Duration.ofSeconds(2),
+            dir.resolve("mnt"),
+            KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
+            "",
+            "",
+            dir.resolve("fd").toString());
+    runtime =
+        new KubeMountRuntime(
+            config, api, new LinuxMounter(), new RequestCounter(), Duration.ofSeconds(1), false);
+    runtime.keepFuseFds(recordingKeeping());
+    await().atMost(Duration.ofSeconds(20)).until(runtime::ready);
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (runtime != null) {
+      runtime.close();
+    }
+    if (kubelet != null) {
+      kubelet.close();
+    }
+  }
+
+  @Test
+  void aClientWhoseImageCannotPassItsConnectionIsRefusedAndNothingChanges() throws Exception {
+    Path data = Files.createDirectories(dir.resolve("data"));
+    VolumeSettings s =
+        SettingsParser.parse(
+            new VolumeSource(
+                "pv-u", Map.of("name", "fs1", "metaurl", "local://" + data), Map.of(), List.of()));
+    ClientKey key = new ClientKey(s.volumeId(), s.clientHash());
+    RunningClient c =
+        runtime
+            .start(key, s, Optional.empty(), e -> {})
+            .toCompletableFuture()
+            .get(60, TimeUnit.SECONDS);
+    runtime.save(new ClientRecord(key, s.source(), Set.of(T1), Optional.empty(), Optional.of(c)));
+    Pod before = api.pods().inNamespace(ns).withName(c.handle()).get();
+    assertThat(FusePassing.given(before))
+        .as("an image of unknown version gets no socket")
+        .isFalse();
+
+    var upgrade = runtime.upgrade(c, s, e -> {}).toCompletableFuture();
+    Throwable error =
+        org.assertj.core.api.Assertions.catchThrowable(() -> upgrade.get(30, TimeUnit.SECONDS));
+
+    assertThat(error).isInstanceOf(ExecutionException.class);
+    Failure failure = (Failure) Failure.unwrap(error);
+    assertThat(failure.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION);
+    assertThat(failure.getMessage())
+        .contains("smooth upgrade of Mount Pod " + c.handle() + " refused, nothing changed")
+        .contains("juicedata/mount:test")
+        .contains("CE 1.2.1 or later")
+        .contains("files open in the old client break");
+    Pod after = api.pods().inNamespace(ns).withName(c.handle()).get();
+    assertThat(after).isNotNull();
+    assertThat(after.getMetadata().getDeletionTimestamp()).isNull();
+    assertThat(PodReferences.targets(after.getMetadata().getAnnotations())).containsExactly(T1);
+    assertThat(api.pods().inNamespace(ns).list().getItems()).hasSize(1);
+    Files.writeString(c.mountPath().resolve("still.txt"), "served");
+    assertThat(Files.readString(data.resolve("still.txt"))).isEqualTo("served");
+    // A fresh client drops whatever a keeper of its key held ("close"); none is opened or asked.
+    assertThat(keeperCalls)
+        .as("no keeper for a client that cannot pass its fd")
+        .allMatch(call -> call.startsWith("close "));
+    runtime.stop(c).toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  private FuseFdKeeping recordingKeeping() {
+    return new FuseFdKeeping() {
+      @Override
+      public void open(String upgradeId, Path in) {
+        keeperCalls.add("open " + upgradeId);
+      }
+
+      @Override
+      public void close(String upgradeId) {
+        keeperCalls.add("close " + upgradeId);
+      }
+
+      @Override
+      public Optional<String> holding(String upgradeId) {
+        keeperCalls.add("holding " + upgradeId);
+        return Optional.empty();
+      }
+    };
+  }
+}
