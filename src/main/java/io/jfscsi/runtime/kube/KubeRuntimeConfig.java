@@ -40,10 +40,10 @@ public record KubeRuntimeConfig(
     String mountServiceAccount,
     String fuseFdDir) {
 
-  /** The Go driver's directory of FUSE fd sockets. */
-  public static final String DEFAULT_FUSE_FD_DIR = "/var/run/juicefs-csi";
+  /** The Go driver's directory of FUSE fd sockets, where {@code deploy/} mounts one. */
+  public static final String GO_FUSE_FD_DIR = "/var/run/juicefs-csi";
 
-  /** With the default directory of FUSE fd sockets. */
+  /** Without FUSE fd sockets, the default (smooth upgrade is opt-in). */
   public KubeRuntimeConfig(
       String nodeName,
       String namespace,
@@ -68,7 +68,7 @@ public record KubeRuntimeConfig(
         configMap,
         preemptionPolicy,
         mountServiceAccount,
-        DEFAULT_FUSE_FD_DIR);
+        "");
   }
 
   /** What {@code JUICEFS_MOUNT_PREEMPTION_POLICY} may say, as in Kubernetes' PodSpec. */

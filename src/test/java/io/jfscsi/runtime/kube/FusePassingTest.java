@@ -50,7 +50,7 @@ class FusePassingTest {
   void theSocketPathFitsAUnixSocketAddressWhateverTheVolumeId() {
     ClientKey longId = new ClientKey("v".repeat(253), "f".repeat(64));
     Path socket =
-        Path.of(KubeRuntimeConfig.DEFAULT_FUSE_FD_DIR, FusePassing.upgradeId(longId))
+        Path.of(KubeRuntimeConfig.GO_FUSE_FD_DIR, FusePassing.upgradeId(longId))
             .resolve(io.jfscsi.fusefd.FuseFdProtocol.KEEPER_SOCKET);
     assertThat(socket.toString().length()).isLessThan(108);
   }
