@@ -97,7 +97,9 @@ class SidecarInjectionTest {
     JsonNode response = MAPPER.readTree(json).get("response");
     ObjectNode stored = (ObjectNode) MAPPER.readTree(review).get("request").get("object");
     if (response.has("patch")) {
-      String patch = new String(Base64.getDecoder().decode(response.get("patch").asString()));
+      String patch =
+          new String(
+              Base64.getDecoder().decode(response.get("patch").asString()), StandardCharsets.UTF_8);
       for (JsonNode op : MAPPER.readTree(patch)) {
         assertThat(op.get("op").asString()).isEqualTo("add");
         String[] path = op.get("path").asString().substring(1).split("/");
