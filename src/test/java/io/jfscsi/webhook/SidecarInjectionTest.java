@@ -3,7 +3,6 @@ package io.jfscsi.webhook;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
@@ -17,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Base64;
 import java.util.Deque;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -289,13 +287,5 @@ class SidecarInjectionTest {
         .filter(v -> v.getName().equals(name))
         .findFirst()
         .orElseThrow();
-  }
-
-  static Map<String, String> env(Container c) {
-    Map<String, String> out = new HashMap<>();
-    for (EnvVar e : c.getEnv()) {
-      out.put(e.getName(), e.getValue());
-    }
-    return out;
   }
 }
