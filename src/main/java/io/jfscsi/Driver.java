@@ -299,6 +299,20 @@ public final class Driver implements AutoCloseable {
                           });
                 });
       }
+      // The sidecar webhook (--webhook): app pods get their clients as containers of their own.
+      if (controller) {
+        io.jfscsi.webhook.SidecarWebhookService.startIfConfigured(c)
+            .ifPresent(
+                webhook ->
+                    CoordinatedShutdown.get(system)
+                        .addTask(
+                            CoordinatedShutdown.PhaseServiceUnbind(),
+                            "sidecar-webhook",
+                            () -> {
+                              webhook.close();
+                              return CompletableFuture.completedFuture(Done.getInstance());
+                            }));
+      }
       CoordinatedShutdown.get(system)
           .addTask(
               CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),

@@ -75,6 +75,22 @@ final class GoDriverFlags {
     if (provisioner != null) {
       overrides.put("jfs-csi.controller.provisioner", provisioner ? "builtin" : "sidecar");
     }
+    if (webhook != null) {
+      overrides.put("jfs-csi.webhook.enabled", Boolean.parseBoolean(webhook.strip()));
+    }
+    if (webhookCertDir != null) {
+      overrides.put("jfs-csi.webhook.cert-dir", webhookCertDir);
+    }
+    if (webhookPort != null) {
+      try {
+        overrides.put("jfs-csi.webhook.port", Integer.parseInt(webhookPort.strip()));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "--webhook-port="
+                + webhookPort
+                + " is not a port number (the Go driver's default: 9444)");
+      }
+    }
     if (leaseDuration != null) {
       overrides.put(
           "jfs-csi.controller.leader-election.lease-duration",
@@ -148,10 +164,7 @@ final class GoDriverFlags {
     if (Boolean.FALSE.equals(leaderElection)) {
       out.add("--leader-election=false (the built-in provisioner always elects a leader)");
     }
-    add(out, "--webhook", webhook, "no sidecar mode");
-    add(out, "--webhook-cert-dir", webhookCertDir, "no webhook");
-    add(out, "--webhook-port", webhookPort, "no webhook");
-    add(out, "--validating-webhook", validatingWebhook, "no webhook");
+    add(out, "--validating-webhook", validatingWebhook, "no validating webhook");
     add(out, "--cache-client-conf", cacheClientConf, "Enterprise Edition");
     add(out, "--format-in-pod", formatInPod, "juicefs format always runs in the Mount Pod");
     add(out, "--reconciler-interval", reconcilerInterval, "the Mount Pods are watched, not polled");

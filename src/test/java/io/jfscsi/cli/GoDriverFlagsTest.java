@@ -36,7 +36,7 @@ class GoDriverFlagsTest {
           "--leader-election-namespace=kube-system",
           "--leader-election-lease-duration=1m30s",
           "--provisioner=true",
-          "--webhook=true",
+          "--validating-webhook=true",
           "--cache-client-conf",
           "--format-in-pod=true",
           "--reconciler-interval=10");
@@ -92,12 +92,33 @@ class GoDriverFlagsTest {
   }
 
   @Test
+  void the_sidecar_webhook_flags_set_the_webhook_settings() {
+    Config c =
+        parse(List.of("--webhook", "--webhook-port=9555", "--webhook-cert-dir=/etc/webhook/certs"))
+            .config();
+    assertThat(c.getBoolean("jfs-csi.webhook.enabled")).isTrue();
+    assertThat(c.getInt("jfs-csi.webhook.port")).isEqualTo(9555);
+    assertThat(c.getString("jfs-csi.webhook.cert-dir")).isEqualTo("/etc/webhook/certs");
+    assertThat(parse(List.of("--webhook=false")).config().getBoolean("jfs-csi.webhook.enabled"))
+        .isFalse();
+    Config defaults = parse(List.of()).config();
+    assertThat(defaults.getBoolean("jfs-csi.webhook.enabled")).isFalse();
+    assertThat(defaults.getInt("jfs-csi.webhook.port")).isEqualTo(9444);
+    assertThat(
+            parse(List.of("--webhook", "--webhook-cert-dir=/c")).goFlags.ignored(Optional.empty()))
+        .isEmpty();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> parse(List.of("--webhook-port=high")).config())
+        .hasMessageContaining("--webhook-port=high is not a port number");
+  }
+
+  @Test
   void the_others_are_named_in_one_list_with_what_to_use_instead() {
     assertThat(parse(HELM_ARGS).goFlags.ignored(Optional.empty()))
         .containsExactly(
             "--leader-election-namespace=kube-system (the Lease is in"
                 + " jfs-csi.kubernetes.namespace)",
-            "--webhook=true (no sidecar mode)",
+            "--validating-webhook=true (no validating webhook)",
             "--cache-client-conf=true (Enterprise Edition)",
             "--format-in-pod=true (juicefs format always runs in the Mount Pod)",
             "--reconciler-interval=10 (the Mount Pods are watched, not polled)");
@@ -172,7 +193,7 @@ class GoDriverFlagsTest {
             .toList();
     assertThat(warnings).hasSize(1);
     assertThat(warnings.getFirst())
-        .contains("--webhook=true", "--reconciler-interval=10")
+        .contains("--validating-webhook=true", "--reconciler-interval=10")
         .doesNotContain("--v=", "--nodeid", "--provisioner", "--logtostderr", "--enable-manager");
     // --v=5: the driver's own loggers say what they say at DEBUG.
     assertThat(Files.readAllLines(out)).anyMatch(l -> l.contains("--v=5: io.jfscsi logs at DEBUG"));

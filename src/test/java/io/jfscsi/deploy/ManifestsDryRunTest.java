@@ -44,6 +44,11 @@ class ManifestsDryRunTest {
     return dryRunAll(Path.of("deploy/examples"));
   }
 
+  @TestFactory
+  Stream<DynamicTest> webhook_overlay_objects_are_accepted_by_the_api_server() throws Exception {
+    return dryRunAll(Path.of("deploy/overlays/webhook"));
+  }
+
   private Stream<DynamicTest> dryRunAll(Path dir) throws Exception {
     Path kubectl = ManifestsTest.onPath("kubectl").orElse(null);
     HostRequirements.require(kubectl != null, "kubectl (apt-get install kubernetes-client)");

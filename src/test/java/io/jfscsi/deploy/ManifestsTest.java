@@ -53,6 +53,7 @@ class ManifestsTest {
   private static final Path LOCAL_NODE = Path.of("deploy/overlays/local-node");
   private static final Path SNAPSHOTTER = Path.of("deploy/overlays/sidecar-snapshotter");
   private static final Path SNAPSHOT_CRDS = Path.of("deploy/crds/snapshot");
+  private static final Path WEBHOOK = Path.of("deploy/overlays/webhook");
 
   private static List<Map<String, Object>> base;
   private static List<Map<String, Object>> examples;
@@ -61,6 +62,7 @@ class ManifestsTest {
   private static List<Map<String, Object>> localNode;
   private static List<Map<String, Object>> snapshotter;
   private static List<Map<String, Object>> snapshotCrds;
+  private static List<Map<String, Object>> webhook;
 
   @BeforeAll
   static void render() throws Exception {
@@ -73,6 +75,49 @@ class ManifestsTest {
     localNode = Yaml.documents(kustomize(kubectl.get(), LOCAL_NODE));
     snapshotter = Yaml.documents(kustomize(kubectl.get(), SNAPSHOTTER));
     snapshotCrds = Yaml.documents(kustomize(kubectl.get(), SNAPSHOT_CRDS));
+    webhook = Yaml.documents(kustomize(kubectl.get(), WEBHOOK));
+  }
+
+  // ---------------------------------------------------------------- webhook overlay
+
+  @Test
+  void webhook_overlay_serves_the_go_drivers_path_to_labelled_namespaces_and_fails_closed() {
+    Map<String, Object> config =
+        one(webhook, "MutatingWebhookConfiguration", "juicefs-admission-webhook");
+    Map<String, Object> hook = maps(config, "webhooks").getFirst();
+    assertThat(str(hook, "clientConfig", "service", "path")).isEqualTo("/juicefs/inject-v1-pod");
+    assertThat(str(hook, "clientConfig", "service", "name")).isEqualTo("juicefs-admission-webhook");
+    assertThat(str(hook, "clientConfig", "service", "namespace")).isEqualTo("jfs-csi");
+    assertThat(strings(map(hook, "namespaceSelector", "matchLabels")))
+        .containsExactly(Map.entry("juicefs.com/enable-injection", "true"));
+    assertThat(str(hook, "failurePolicy")).isEqualTo("Fail");
+    assertThat(str(hook, "sideEffects")).isEqualTo("NoneOnDryRun");
+    assertThat(strings(list(hook, "admissionReviewVersions"))).containsExactly("v1");
+    assertThat(strings(list(maps(hook, "rules").getFirst(), "operations")))
+        .containsExactly("CREATE");
+
+    Map<String, Object> controller =
+        container(one(webhook, "Deployment", "jfs-csi-controller"), "jfs-csi");
+    assertThat(args(controller)).contains("--webhook", "--webhook-port=9444", "--roles=controller");
+    assertThat(maps(controller, "ports"))
+        .anySatisfy(
+            p -> {
+              assertThat(p).containsEntry("name", "webhook");
+              assertThat(String.valueOf(p.get("containerPort"))).isEqualTo("9444");
+            });
+    Map<String, Object> service = one(webhook, "Service", "juicefs-admission-webhook");
+    assertThat(str(service, "metadata", "namespace")).isEqualTo("jfs-csi");
+    assertThat(maps(service, "spec", "ports").getFirst()).containsEntry("targetPort", "webhook");
+    Map<String, Object> role = one(webhook, "ClusterRole", "jfs-csi-webhook");
+    assertThat(maps(role, "rules"))
+        .anySatisfy(r -> assertThat(strings(list(r, "verbs"))).contains("create", "patch"))
+        .anySatisfy(
+            r ->
+                assertThat(strings(list(r, "resourceNames")))
+                    .containsExactly("juicefs-admission-webhook"));
+    // The rest of the base is unchanged.
+    assertThat(args(container(one(base, "Deployment", "jfs-csi-controller"), "jfs-csi")))
+        .doesNotContain("--webhook");
   }
 
   // ---------------------------------------------------------------- base

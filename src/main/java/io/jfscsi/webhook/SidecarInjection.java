@@ -1,0 +1,350 @@
+package io.jfscsi.webhook;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.ContainerPortBuilder;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.jfscsi.Failure;
+import io.jfscsi.client.ClientKey;
+import io.jfscsi.juicefs.ClientCommand;
+import io.jfscsi.juicefs.SettingsParser;
+import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.kube.KubeRuntimeConfig;
+import io.jfscsi.runtime.kube.MountPodBuilder;
+import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.MountPodSecret;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * What the sidecar webhook does to one app pod, as a pure function of the pod and its JuiceFS
+ * claims (no API calls): each claim gets a JuiceFS client container of the Mount Pod's shape
+ * ({@link MountPodBuilder}: privileged, {@code format && exec mount}, the mount root on a hostPath
+ * with Bidirectional propagation, no secret value in the spec), placed before the app's containers,
+ * and the pod's volumes of that claim become the hostPath of its mount. The pod is labelled {@value
+ * #DONE_LABEL}, as the Go driver labels it.
+ *
+ * <p>Better than the Go driver in three ways: a postStart hook holds the app containers back until
+ * the client's mount answers (kubelet starts containers in order and waits for each hook), so an
+ * app never sees the empty directory under the mount; each pod's client mounts at a path of its own
+ * (two pods of one volume on a node never stack their mounts on one path); and a claim whose
+ * settings the driver refuses ({@code writeback}, a bad option or key) refuses the pod with the
+ * same message a publish would give, instead of a client that fails in the pod.
+ */
+public final class SidecarInjection {
+  private SidecarInjection() {}
+
+  /** The namespace label that turns injection on (the webhook's namespaceSelector). */
+  public static final String NAMESPACE_LABEL = "juicefs.com/enable-injection";
+
+  /** A pod already injected: left alone (a re-invocation, or a pod made from an injected one). */
+  public static final String DONE_LABEL = "done.sidecar.juicefs.com/inject";
+
+  /** A pod that asks for no sidecar. */
+  public static final String DISABLE_LABEL = "disable.sidecar.juicefs.com/inject";
+
+  /**
+   * The first sidecar's container is the Mount Pod's ({@code jfs-mount}), the next add -1, -2...
+   */
+  public static final String CONTAINER = MountPodNames.CONTAINER;
+
+  private static final KubernetesSerialization JSON = new KubernetesSerialization();
+
+  /** What becomes of a pod. */
+  public sealed interface Outcome {
+    /** Admitted as it is, for {@code reason}. */
+    record Unchanged(String reason) implements Outcome {}
+
+    /** Admitted as {@code pod}, once {@code secrets} (one per claim) are written. */
+    record Injected(Pod pod, List<Secret> secrets) implements Outcome {}
+
+    /** Refused with {@code message}, which names the claim and never a secret value. */
+    record Refused(String message) implements Outcome {}
+  }
+
+  /** Why a pod is left alone before its claims are read, or empty when they must be. */
+  public static Optional<String> skipReason(Pod pod) {
+    Map<String, String> labels =
+        pod.getMetadata() == null || pod.getMetadata().getLabels() == null
+            ? Map.of()
+            : pod.getMetadata().getLabels();
+    if ("true".equals(labels.get(DONE_LABEL))) {
+      return Optional.of("the pod is injected already (" + DONE_LABEL + "=true)");
+    }
+    if ("true".equals(labels.get(DISABLE_LABEL))) {
+      return Optional.of("the pod opts out (" + DISABLE_LABEL + "=true)");
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The pod with a client for each of {@code claims}; {@code suffixes} names each client's mount
+   * point (random in the webhook, fixed in tests).
+   */
+  public static Outcome decide(
+      Pod pod, List<SidecarClaim> claims, KubeRuntimeConfig config, Supplier<String> suffixes) {
+    Optional<String> skip = skipReason(pod);
+    if (skip.isPresent()) {
+      return new Outcome.Unchanged(skip.get());
+    }
+    if (claims.isEmpty()) {
+      return new Outcome.Unchanged("the pod uses no JuiceFS volume");
+    }
+    Pod out = JSON.clone(pod);
+    Set<String> names = new HashSet<>();
+    out.getSpec().getVolumes().forEach(v -> names.add(v.getName()));
+    out.getSpec().getContainers().forEach(c -> names.add("container:" + c.getName()));
+    if (out.getSpec().getInitContainers() != null) {
+      out.getSpec().getInitContainers().forEach(c -> names.add("container:" + c.getName()));
+    }
+    List<Container> sidecars = new ArrayList<>();
+    List<Volume> added = new ArrayList<>();
+    List<Secret> secrets = new ArrayList<>();
+    Map<String, Path> replaced = new HashMap<>();
+    for (int i = 0; i < claims.size(); i++) {
+      SidecarClaim claim = claims.get(i);
+      VolumeSettings settings;
+      try {
+        settings = settings(claim, i);
+      } catch (Failure e) {
+        return new Outcome.Refused(
+            "JuiceFS claim "
+                + claim.qualifiedName()
+                + " (volume "
+                + claim.source().volumeId()
+                + ") cannot be mounted in a sidecar: "
+                + e.getMessage());
+      }
+      ClientKey key = new ClientKey(claim.source().volumeId(), settings.clientHash());
+      Path mountPath = MountPodNames.mountPath(config.mountRoot(), key, suffixes.get());
+      MountPodSecret secret = MountPodSecret.of(secretName(claim.claimName()), settings);
+      Pod client =
+          MountPodBuilder.build(
+              config, new MountPodBuilder.Identity(key, "sidecar", mountPath), settings, secret);
+      Map<String, String> renames = new HashMap<>();
+      for (Volume v : client.getSpec().getVolumes()) {
+        String name = unique(names, v.getName() + (i == 0 ? "" : "-" + i));
+        renames.put(v.getName(), name);
+        added.add(new VolumeBuilder(v).withName(name).build());
+      }
+      String containerName = unique(names, CONTAINER + (i == 0 ? "" : "-" + i), "container:");
+      sidecars.add(
+          sidecar(
+              client.getSpec().getContainers().getFirst(),
+              containerName,
+              renames,
+              mountPath,
+              settings.subPath(),
+              i,
+              config));
+      secrets.add(owned(secret.toSecret(claim.namespace()), claim));
+      Path source =
+          settings.subPath().isEmpty() ? mountPath : mountPath.resolve(settings.subPath());
+      claim.podVolumes().forEach(v -> replaced.put(v, source));
+      if (claim.readOnly()) {
+        readOnlyMounts(out, claim.podVolumes());
+      }
+    }
+    List<Volume> volumes = new ArrayList<>();
+    for (Volume v : out.getSpec().getVolumes()) {
+      Path source = replaced.get(v.getName());
+      volumes.add(
+          source == null
+              ? v
+              : new VolumeBuilder()
+                  .withName(v.getName())
+                  // No type: kubelet must not create the directory on the host before the
+                  // client mounts over it; the hook has made it inside the mount by then.
+                  .withNewHostPath()
+                  .withPath(source.toString())
+                  .endHostPath()
+                  .build());
+    }
+    volumes.addAll(added);
+    out.getSpec().setVolumes(volumes);
+    List<Container> containers = new ArrayList<>(sidecars);
+    containers.addAll(out.getSpec().getContainers());
+    out.getSpec().setContainers(containers);
+    Map<String, String> labels =
+        out.getMetadata().getLabels() == null
+            ? new HashMap<>()
+            : new HashMap<>(out.getMetadata().getLabels());
+    labels.put(DONE_LABEL, "true");
+    out.getMetadata().setLabels(labels);
+    return new Outcome.Injected(out, List.copyOf(secrets));
+  }
+
+  /**
+   * The claim's settings, parsed and checked as a publish's are; the i-th client's metrics port is
+   * 9567 + i unless the volume names one, since the clients of one pod share its network.
+   */
+  private static VolumeSettings settings(SidecarClaim claim, int i) {
+    VolumeSettings settings = SettingsParser.parse(claim.source());
+    boolean ownPort =
+        settings.mountOptions().stream()
+            .anyMatch(o -> o.equals("metrics") || o.startsWith("metrics="));
+    return ownPort
+        ? settings
+        : SettingsParser.withMountOptions(
+            settings, List.of("metrics=0.0.0.0:" + metricsPort(i)), "the sidecar's metrics port");
+  }
+
+  static int metricsPort(int i) {
+    return MountPodBuilder.METRICS_PORT + i;
+  }
+
+  /**
+   * The Mount Pod's container as a sidecar: named for its place, its volume mounts renamed with the
+   * volumes, the mount point made before the client starts (no node plugin makes it here), its
+   * metrics port its own, and a postStart hook that returns only once the mount answers, after
+   * making the volume's sub-directory in it.
+   */
+  private static Container sidecar(
+      Container c,
+      String name,
+      Map<String, String> renames,
+      Path mountPath,
+      String subPath,
+      int i,
+      KubeRuntimeConfig config) {
+    List<VolumeMount> mounts = new ArrayList<>();
+    for (VolumeMount m : c.getVolumeMounts()) {
+      mounts.add(new VolumeMountBuilder(m).withName(renames.get(m.getName())).build());
+    }
+    String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
+    List<String> command = new ArrayList<>(c.getCommand());
+    command.set(command.size() - 1, "mkdir -p " + mp + " && " + command.getLast());
+    return new ContainerBuilder(c)
+        .withName(name)
+        .withCommand(command)
+        .withVolumeMounts(mounts)
+        .withPorts(
+            new ContainerPortBuilder()
+                .withName(i == 0 ? "metrics" : "metrics-" + i)
+                .withContainerPort(metricsPort(i))
+                .withProtocol("TCP")
+                .build())
+        .withNewLifecycle()
+        .withNewPostStart()
+        .withNewExec()
+        .withCommand(
+            "sh", "-c", readyScript(mountPath, subPath, config.podReadyTimeout().toSeconds()))
+        .endExec()
+        .endPostStart()
+        .endLifecycle()
+        .build();
+  }
+
+  /**
+   * Waits for the client's mount in /proc/mounts, then makes the sub-directory through it (which
+   * also proves the mount answers); fails after {@code seconds}, so kubelet restarts the sidecar
+   * and the app containers are never started on an empty directory.
+   */
+  static String readyScript(Path mountPath, String subPath, long seconds) {
+    String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
+    String pattern = ClientCommand.shellLine(List.of(" " + mountPath + " "));
+    String dir =
+        ClientCommand.shellLine(
+            List.of(
+                subPath.isEmpty() ? mountPath.toString() : mountPath.resolve(subPath).toString()));
+    return "i=0; until grep -qsF "
+        + pattern
+        + " /proc/mounts; do i=$((i+1)); if [ $i -ge "
+        + Math.max(1, seconds)
+        + " ]; then echo \"JuiceFS client not mounted at "
+        + mp.replace("\"", "")
+        + " after "
+        + seconds
+        + "s\" >&2; exit 1; fi; sleep 1; done; mkdir -p "
+        + dir
+        + " && stat "
+        + dir
+        + " >/dev/null";
+  }
+
+  private static void readOnlyMounts(Pod pod, List<String> volumes) {
+    List<Container> all = new ArrayList<>(pod.getSpec().getContainers());
+    if (pod.getSpec().getInitContainers() != null) {
+      all.addAll(pod.getSpec().getInitContainers());
+    }
+    for (Container c : all) {
+      if (c.getVolumeMounts() != null) {
+        c.getVolumeMounts().stream()
+            .filter(m -> volumes.contains(m.getName()))
+            .forEach(m -> m.setReadOnly(true));
+      }
+    }
+  }
+
+  /** The Go driver's Secret name per claim, {@code <claim>-jfs-secret}, within 253 characters. */
+  static String secretName(String claimName) {
+    String suffix = "-jfs-secret";
+    if (claimName.length() + suffix.length() <= 253) {
+      return claimName + suffix;
+    }
+    String digest = sha256(claimName).substring(0, 10);
+    return claimName.substring(0, 253 - suffix.length() - 11).replaceAll("[.-]+$", "")
+        + "-"
+        + digest
+        + suffix;
+  }
+
+  /** The claim owns its Secret: it goes when the claim goes. */
+  private static Secret owned(Secret secret, SidecarClaim claim) {
+    if (claim.claimUid().isEmpty()) {
+      return secret;
+    }
+    secret
+        .getMetadata()
+        .setOwnerReferences(
+            List.of(
+                new OwnerReferenceBuilder()
+                    .withApiVersion("v1")
+                    .withKind("PersistentVolumeClaim")
+                    .withName(claim.claimName())
+                    .withUid(claim.claimUid())
+                    .build()));
+    return secret;
+  }
+
+  private static String unique(Set<String> taken, String name) {
+    return unique(taken, name, "");
+  }
+
+  private static String unique(Set<String> taken, String name, String space) {
+    String candidate = name;
+    for (int n = 2; taken.contains(space + candidate); n++) {
+      candidate = name + "-" + n;
+    }
+    taken.add(space + candidate);
+    return candidate;
+  }
+
+  private static String sha256(String s) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

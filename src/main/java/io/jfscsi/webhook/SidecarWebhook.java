@@ -1,0 +1,124 @@
+package io.jfscsi.webhook;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionRequest;
+import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.jfscsi.Failure;
+import io.jfscsi.runtime.kube.KubeRuntimeConfig;
+import io.jfscsi.runtime.kube.MountPodNames;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sidecar webhook ({@value #PATH}): one AdmissionReview in, its answer out. Reads the pod's
+ * claims ({@link SidecarClaims}), decides ({@link SidecarInjection}), writes each client's Secret
+ * in the pod's namespace (not on a dry run), and answers with the patch. An API error is a refusal
+ * with code 500; the webhook's failurePolicy then decides what the API server does.
+ */
+public final class SidecarWebhook {
+  private static final Logger log = LoggerFactory.getLogger(SidecarWebhook.class);
+
+  /** The Go driver's path of its sidecar webhook. */
+  public static final String PATH = "/juicefs/inject-v1-pod";
+
+  private final KubernetesClient client;
+  private final SidecarClaims claims;
+  private final KubeRuntimeConfig config;
+
+  public SidecarWebhook(KubernetesClient client, String driverName, KubeRuntimeConfig config) {
+    this.client = client;
+    this.claims = new SidecarClaims(client, driverName);
+    this.config = config;
+  }
+
+  /** The answer to {@code body}, as JSON. */
+  public String handle(String body) {
+    return AdmissionReviews.JSON.asJson(review(body));
+  }
+
+  AdmissionReview review(String body) {
+    AdmissionReview in;
+    try {
+      in = AdmissionReviews.parse(body);
+    } catch (IllegalArgumentException e) {
+      return AdmissionReviews.error("", 400, e.getMessage());
+    }
+    AdmissionRequest request = in.getRequest();
+    Pod pod;
+    try {
+      pod = AdmissionReviews.pod(request);
+    } catch (RuntimeException e) {
+      return AdmissionReviews.error(
+          request.getUid(), 400, "the object is not a Pod: " + e.getMessage());
+    }
+    if (pod == null || pod.getSpec() == null || !"CREATE".equals(request.getOperation())) {
+      return AdmissionReviews.respond(
+          request, pod, new SidecarInjection.Outcome.Unchanged("not a pod being created"));
+    }
+    String name = podName(pod);
+    SidecarInjection.Outcome outcome;
+    try {
+      outcome =
+          SidecarInjection.skipReason(pod)
+              .<SidecarInjection.Outcome>map(SidecarInjection.Outcome.Unchanged::new)
+              .orElseGet(
+                  () ->
+                      SidecarInjection.decide(
+                          pod, claims.of(pod), config, MountPodNames::randomSuffix));
+    } catch (Failure e) {
+      outcome = new SidecarInjection.Outcome.Refused(e.getMessage());
+    } catch (KubernetesClientException e) {
+      log.warn("pod {}: cannot read its claims: {}", name, e.getMessage());
+      return AdmissionReviews.error(
+          request.getUid(), 500, "the API server did not answer the webhook: " + e.getMessage());
+    }
+    switch (outcome) {
+      case SidecarInjection.Outcome.Unchanged u ->
+          log.debug("pod {}: unchanged, {}", name, u.reason());
+      case SidecarInjection.Outcome.Refused r -> log.warn("pod {} refused: {}", name, r.message());
+      case SidecarInjection.Outcome.Injected i -> {
+        if (!Boolean.TRUE.equals(request.getDryRun())) {
+          try {
+            write(i.secrets());
+          } catch (KubernetesClientException e) {
+            log.warn("pod {}: cannot write the clients' Secrets: {}", name, e.getMessage());
+            return AdmissionReviews.error(
+                request.getUid(),
+                500,
+                "cannot write the JuiceFS clients' Secrets: " + e.getMessage());
+          }
+        }
+        log.info(
+            "pod {}: injected {} JuiceFS client(s) for claims {}",
+            name,
+            i.secrets().size(),
+            i.secrets().stream().map(s -> s.getMetadata().getName()).toList());
+      }
+    }
+    return AdmissionReviews.respond(request, pod, outcome);
+  }
+
+  private void write(List<Secret> secrets) {
+    for (Secret s : secrets) {
+      client
+          .secrets()
+          .inNamespace(s.getMetadata().getNamespace())
+          .resource(s)
+          .fieldManager("jfs-csi-webhook")
+          .forceConflicts()
+          .serverSideApply();
+    }
+  }
+
+  private static String podName(Pod pod) {
+    String n = pod.getMetadata().getName();
+    if (n == null || n.isEmpty()) {
+      n = pod.getMetadata().getGenerateName() + "*";
+    }
+    return pod.getMetadata().getNamespace() + "/" + n;
+  }
+}

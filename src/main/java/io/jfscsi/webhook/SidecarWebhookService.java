@@ -1,0 +1,178 @@
+package io.jfscsi.webhook;
+
+import com.typesafe.config.Config;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhook;
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfiguration;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.jfscsi.controller.kube.ControllerApi;
+import io.jfscsi.runtime.kube.KubeRuntimeConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sidecar webhook in the controller ({@code jfs-csi.webhook}, the Go driver's {@code
+ * --webhook}, {@code --webhook-port}, {@code --webhook-cert-dir}): its certificate, its server, and
+ * when it made its own CA, that CA in the caBundle of the MutatingWebhookConfiguration.
+ */
+public final class SidecarWebhookService implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SidecarWebhookService.class);
+
+  private final WebhookServer server;
+  private final KubernetesClient client;
+
+  private SidecarWebhookService(WebhookServer server, KubernetesClient client) {
+    this.server = server;
+    this.client = client;
+  }
+
+  /** Started when {@code jfs-csi.webhook.enabled}; a certificate that cannot be read fails it. */
+  public static Optional<SidecarWebhookService> startIfConfigured(Config c) throws IOException {
+    Config w = c.getConfig("webhook");
+    if (!w.getBoolean("enabled")) {
+      return Optional.empty();
+    }
+    KubernetesClient client = ControllerApi.create(c);
+    try {
+      String namespace = ControllerApi.namespace(c, client);
+      String nodeId = c.getString("node-id");
+      KubeRuntimeConfig runtime = KubeRuntimeConfig.from(c, nodeId.isBlank() ? "sidecar" : nodeId);
+      String certDir = w.getString("cert-dir");
+      WebhookTls tls =
+          certDir.isEmpty()
+              ? shared(client, namespace, w.getString("service"))
+              : WebhookTls.fromDirectory(Path.of(certDir));
+      SidecarWebhook handler = new SidecarWebhook(client, c.getString("driver-name"), runtime);
+      WebhookServer server =
+          WebhookServer.start(new InetSocketAddress(w.getInt("port")), tls, handler::handle);
+      if (certDir.isEmpty()) {
+        patchCaBundle(client, w.getString("configuration"), tls.caBundlePem().orElseThrow());
+      }
+      return Optional.of(new SidecarWebhookService(server, client));
+    } catch (IOException | RuntimeException e) {
+      client.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The certificate made at start, kept in the Secret {@code <service>-certs} of the driver's
+   * namespace so that every controller replica serves the same one and the caBundle fits them all:
+   * the first replica makes and creates it, the others (and later starts) read it.
+   */
+  static WebhookTls shared(KubernetesClient client, String namespace, String service)
+      throws IOException {
+    String name = service + "-certs";
+    var secrets = client.secrets().inNamespace(namespace);
+    Secret stored = secrets.withName(name).get();
+    if (stored == null) {
+      WebhookTls.Pems made =
+          WebhookTls.selfMadePems(
+              WebhookTls.serviceNames(service, namespace), List.of("127.0.0.1"));
+      Secret secret =
+          new SecretBuilder()
+              .withNewMetadata()
+              .withName(name)
+              .withNamespace(namespace)
+              .addToLabels("app.kubernetes.io/name", "jfs-csi")
+              .endMetadata()
+              .withType("kubernetes.io/tls")
+              .addToStringData("tls.crt", made.certificate())
+              .addToStringData("tls.key", made.key())
+              .addToStringData("ca.crt", made.ca().orElseThrow())
+              .build();
+      try {
+        secrets.resource(secret).create();
+        log.info(
+            "sidecar webhook: made a CA and certificate, kept in Secret {}/{}", namespace, name);
+        return WebhookTls.fromPem(made, "Secret " + namespace + "/" + name);
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          throw e;
+        }
+        stored = secrets.withName(name).get(); // another replica made it first
+      }
+    }
+    Map<String, String> data = new HashMap<>();
+    if (stored.getData() != null) {
+      stored
+          .getData()
+          .forEach(
+              (k, v) ->
+                  data.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
+    }
+    if (!data.containsKey("tls.crt")
+        || !data.containsKey("tls.key")
+        || !data.containsKey("ca.crt")) {
+      throw new IOException(
+          "Secret "
+              + namespace
+              + "/"
+              + name
+              + " must hold tls.crt, tls.key and ca.crt; delete it"
+              + " and a new one is made at the next start");
+    }
+    return WebhookTls.fromPem(
+        new WebhookTls.Pems(
+            data.get("tls.crt"), data.get("tls.key"), Optional.of(data.get("ca.crt"))),
+        "Secret " + namespace + "/" + name);
+  }
+
+  /**
+   * Puts {@code caPem} in every webhook of the configuration {@code name}, so that the API server
+   * trusts the CA this process made. A configuration that is missing or cannot be written is
+   * logged, not fatal: the operator may manage the caBundle (then give --webhook-cert-dir).
+   */
+  public static boolean patchCaBundle(KubernetesClient client, String name, String caPem) {
+    String bundle = Base64.getEncoder().encodeToString(caPem.getBytes(StandardCharsets.UTF_8));
+    try {
+      MutatingWebhookConfiguration patched =
+          client
+              .admissionRegistration()
+              .v1()
+              .mutatingWebhookConfigurations()
+              .withName(name)
+              .edit(
+                  cfg -> {
+                    for (MutatingWebhook hook : cfg.getWebhooks()) {
+                      hook.getClientConfig().setCaBundle(bundle);
+                    }
+                    return cfg;
+                  });
+      log.info(
+          "sidecar webhook: this process's CA is now the caBundle of {} ({} webhooks)",
+          name,
+          patched.getWebhooks().size());
+      return true;
+    } catch (KubernetesClientException e) {
+      log.error(
+          "sidecar webhook: cannot put this process's CA in MutatingWebhookConfiguration {}: {};"
+              + " the API server will not trust the webhook until it is there (or give"
+              + " --webhook-cert-dir with a certificate it trusts)",
+          name,
+          e.getMessage());
+      return false;
+    }
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  @Override
+  public void close() {
+    server.close();
+    client.close();
+  }
+}
