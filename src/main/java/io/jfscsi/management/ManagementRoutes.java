@@ -137,13 +137,15 @@ public final class ManagementRoutes implements ManagementRouteProvider {
    * no client of this node runs in that pod, 503 when the upgrade failed.
    */
   private Route upgrade() {
-    return post(
-        () ->
-            path(
-                PathMatchers.segment("clients")
-                    .slash(PathMatchers.segment("upgrade"))
-                    .slash(PathMatchers.segment()),
-                pod ->
+    // The path first: a method directive that passes cancels the other routes' method
+    // rejections, and a POST elsewhere (POST /clients) would be 404 instead of 405.
+    return path(
+        PathMatchers.segment("clients")
+            .slash(PathMatchers.segment("upgrade"))
+            .slash(PathMatchers.segment()),
+        pod ->
+            post(
+                () ->
                     WriteAccess.requireToken(
                         context.hooks().settings().token(),
                         () ->

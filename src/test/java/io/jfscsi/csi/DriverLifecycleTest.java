@@ -110,7 +110,15 @@ class DriverLifecycleTest {
     assertThat(driver.mountsUnder()).contains(orphan.toString());
 
     driver.start();
-    assertThat(driver.mountsUnder()).contains(kept.toString()).doesNotContain(orphan.toString());
+    // The node guardian clears it as it starts, which Driver.start does not wait for (calls
+    // reach the guardian only after it).
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(driver.mountsUnder())
+                    .contains(kept.toString())
+                    .doesNotContain(orphan.toString()));
     driver.unpublish("pvc-1", kept);
     driver.awaitNoClients();
   }

@@ -872,6 +872,8 @@ public final class KubeletStandIn implements AutoCloseable {
                       .build());
           published.remove(e.getKey());
           try {
+            // As kubelet's csi plugin after TearDown: its record, then the volume's directory.
+            Files.deleteIfExists(target.getParent().resolve("vol_data.json"));
             Files.deleteIfExists(target.getParent());
           } catch (IOException ignored) {
             // not empty: left for diagnosis
