@@ -30,6 +30,9 @@ class MountActorTest extends NodeTestBase {
   ActorRef<MountActor.Command> actor;
 
   ActorRef<MountActor.Command> spawn(VolumeSettings volume) {
+    // The harness's guardian shares the runtime and mounter: let it finish starting first, or a
+    // late start-up reads this actor's client back and clears its binds as a crashed driver's.
+    node.guardianBarrier();
     parent = kit.createTestProbe();
     actor =
         kit.spawn(
