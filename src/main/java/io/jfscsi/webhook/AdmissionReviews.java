@@ -18,7 +18,7 @@ import java.util.Map;
 /**
  * AdmissionReview v1 in and out, with fabric8's admission model: the pod of a request, and the
  * response to it for an {@link SidecarInjection.Outcome} (a JSONPatch of whole members for an
- * injected pod: its labels, containers, init containers and volumes). Pure.
+ * injected pod: its labels, annotations, containers, init containers and volumes). Pure.
  */
 public final class AdmissionReviews {
   private AdmissionReviews() {}
@@ -108,6 +108,10 @@ public final class AdmissionReviews {
   static List<Map<String, Object>> patch(Pod before, Pod after) {
     List<Map<String, Object>> ops = new ArrayList<>();
     ops.add(add("/metadata/labels", after.getMetadata().getLabels()));
+    if (after.getMetadata().getAnnotations() != null
+        && !after.getMetadata().getAnnotations().equals(before.getMetadata().getAnnotations())) {
+      ops.add(add("/metadata/annotations", after.getMetadata().getAnnotations()));
+    }
     ops.add(add("/spec/containers", after.getSpec().getContainers()));
     if (after.getSpec().getInitContainers() != null
         && !after.getSpec().getInitContainers().isEmpty()

@@ -40,7 +40,8 @@ import java.util.function.Supplier;
  * ({@link MountPodBuilder}: privileged, {@code format && exec mount}, the mount root on a hostPath
  * with Bidirectional propagation, no secret value in the spec), placed before the app's containers,
  * and the pod's volumes of that claim become the hostPath of its mount. The pod is labelled {@value
- * #DONE_LABEL}, as the Go driver labels it.
+ * #DONE_LABEL}, as the Go driver labels it. A {@link Mode} chooses the serverless variants' shapes
+ * ({@link ServerlessShape}) and native sidecars ({@link NativeSidecars}).
  *
  * <p>Better than the Go driver in three ways: a postStart hook holds the app containers back until
  * the client's mount answers (kubelet starts containers in order and waits for each hook), so an
@@ -54,6 +55,9 @@ public final class SidecarInjection {
 
   /** The namespace label that turns injection on (the webhook's namespaceSelector). */
   public static final String NAMESPACE_LABEL = "juicefs.com/enable-injection";
+
+  /** The Go driver's namespace label for its serverless webhook. */
+  public static final String SERVERLESS_NAMESPACE_LABEL = "juicefs.com/enable-serverless-injection";
 
   /** A pod already injected: left alone (a re-invocation, or a pod made from an injected one). */
   public static final String DONE_LABEL = "done.sidecar.juicefs.com/inject";
@@ -96,11 +100,30 @@ public final class SidecarInjection {
   }
 
   /**
-   * The pod with a client for each of {@code claims}; {@code suffixes} names each client's mount
-   * point (random in the webhook, fixed in tests).
+   * How the clients are made: their {@link SidecarVariant}, and whether they are native sidecars
+   * (init containers with {@code restartPolicy: Always}, {@link NativeSidecars}) or containers
+   * placed before the app's.
    */
+  public record Mode(SidecarVariant variant, boolean nativeSidecars) {
+    public static final Mode PLAIN = new Mode(SidecarVariant.HOST, false);
+  }
+
+  /** As {@link #decide(Pod, List, KubeRuntimeConfig, Supplier, Mode)} in {@link Mode#PLAIN}. */
   public static Outcome decide(
       Pod pod, List<SidecarClaim> claims, KubeRuntimeConfig config, Supplier<String> suffixes) {
+    return decide(pod, claims, config, suffixes, Mode.PLAIN);
+  }
+
+  /**
+   * The pod with a client for each of {@code claims}, made as {@code mode} says; {@code suffixes}
+   * names each client's mount point (random in the webhook, fixed in tests).
+   */
+  public static Outcome decide(
+      Pod pod,
+      List<SidecarClaim> claims,
+      KubeRuntimeConfig config,
+      Supplier<String> suffixes,
+      Mode mode) {
     Optional<String> skip = skipReason(pod);
     if (skip.isPresent()) {
       return new Outcome.Unchanged(skip.get());
@@ -115,15 +138,27 @@ public final class SidecarInjection {
     if (out.getSpec().getInitContainers() != null) {
       out.getSpec().getInitContainers().forEach(c -> names.add("container:" + c.getName()));
     }
+    SidecarVariant variant = mode.variant();
     List<Container> sidecars = new ArrayList<>();
+    List<Set<String>> volumesOf = new ArrayList<>();
+    List<ServerlessShape.VciMount> vciMounts = new ArrayList<>();
     List<Volume> added = new ArrayList<>();
     List<Secret> secrets = new ArrayList<>();
-    Map<String, Path> replaced = new HashMap<>();
+    Map<String, Volume> replaced = new HashMap<>();
     for (int i = 0; i < claims.size(); i++) {
       SidecarClaim claim = claims.get(i);
       VolumeSettings settings;
       try {
-        settings = settings(claim, i);
+        if (variant == SidecarVariant.VCI && claim.podVolumes().size() != 1) {
+          throw new Failure(
+              Failure.Code.INVALID_ARGUMENT,
+              "on VCI a claim's mount reaches the app through one volume, and the pod has "
+                  + claim.podVolumes().size()
+                  + " of this claim ("
+                  + String.join(", ", claim.podVolumes())
+                  + ")");
+        }
+        settings = ServerlessShape.settings(variant, settings(claim, i));
       } catch (Failure e) {
         return new Outcome.Refused(
             "JuiceFS claim "
@@ -134,55 +169,79 @@ public final class SidecarInjection {
                 + e.getMessage());
       }
       ClientKey key = new ClientKey(claim.source().volumeId(), settings.clientHash());
-      Path mountPath = MountPodNames.mountPath(config.mountRoot(), key, suffixes.get());
+      Path root = variant.hostless() ? ServerlessShape.CONTAINER_ROOT : config.mountRoot();
+      Path mountPath = MountPodNames.mountPath(root, key, suffixes.get());
       MountPodSecret secret = MountPodSecret.of(secretName(claim.claimName()), settings);
       Pod client =
           MountPodBuilder.build(
               config, new MountPodBuilder.Identity(key, "sidecar", mountPath), settings, secret);
+      List<Volume> clientVolumes = client.getSpec().getVolumes();
       Map<String, String> renames = new HashMap<>();
-      for (Volume v : client.getSpec().getVolumes()) {
+      for (Volume v : ServerlessShape.volumes(variant, clientVolumes)) {
         String name = unique(names, v.getName() + (i == 0 ? "" : "-" + i));
         renames.put(v.getName(), name);
         added.add(new VolumeBuilder(v).withName(name).build());
       }
-      String containerName = unique(names, CONTAINER + (i == 0 ? "" : "-" + i), "container:");
+      // The Go driver names a VCI client for its claim: VCI's annotation names the container.
+      String containerName =
+          unique(
+              names,
+              variant == SidecarVariant.VCI
+                  ? CONTAINER + "-" + claim.claimName()
+                  : CONTAINER + (i == 0 ? "" : "-" + i),
+              "container:");
+      // A hostless client mounts the sub-path itself (subdir), so the app sees its mount root.
+      String subPath = variant.hostless() ? "" : settings.subPath();
+      Container shaped =
+          ServerlessShape.container(
+              variant, client.getSpec().getContainers().getFirst(), clientVolumes);
       sidecars.add(
-          sidecar(
-              client.getSpec().getContainers().getFirst(),
-              containerName,
-              renames,
-              mountPath,
-              settings.subPath(),
-              i,
-              config));
+          ServerlessShape.withAppVolume(
+              variant,
+              sidecar(shaped, containerName, renames, mountPath, subPath, i, config),
+              claim.podVolumes().getFirst(),
+              mountPath));
+      volumesOf.add(Set.copyOf(claim.podVolumes()));
+      if (variant == SidecarVariant.VCI) {
+        vciMounts.add(new ServerlessShape.VciMount(containerName, mountPath.toString()));
+      }
       secrets.add(owned(secret.toSecret(claim.namespace()), claim));
-      Path source =
-          settings.subPath().isEmpty() ? mountPath : mountPath.resolve(settings.subPath());
-      claim.podVolumes().forEach(v -> replaced.put(v, source));
+      Path source = subPath.isEmpty() ? mountPath : mountPath.resolve(subPath);
+      claim
+          .podVolumes()
+          .forEach(v -> replaced.put(v, ServerlessShape.appVolume(variant, v, source, mountPath)));
       if (claim.readOnly()) {
         readOnlyMounts(out, claim.podVolumes());
+      }
+      String propagation = ServerlessShape.appPropagation(variant);
+      if (propagation != null) {
+        appMounts(out, claim.podVolumes()).forEach(m -> m.setMountPropagation(propagation));
+      }
+    }
+    if (!vciMounts.isEmpty()) {
+      try {
+        out.getMetadata()
+            .setAnnotations(
+                ServerlessShape.vciAnnotations(out.getMetadata().getAnnotations(), vciMounts));
+      } catch (Failure e) {
+        return new Outcome.Refused(e.getMessage());
       }
     }
     List<Volume> volumes = new ArrayList<>();
     for (Volume v : out.getSpec().getVolumes()) {
-      Path source = replaced.get(v.getName());
-      volumes.add(
-          source == null
-              ? v
-              : new VolumeBuilder()
-                  .withName(v.getName())
-                  // No type: kubelet must not create the directory on the host before the
-                  // client mounts over it; the hook has made it inside the mount by then.
-                  .withNewHostPath()
-                  .withPath(source.toString())
-                  .endHostPath()
-                  .build());
+      volumes.add(replaced.getOrDefault(v.getName(), v));
     }
     volumes.addAll(added);
     out.getSpec().setVolumes(volumes);
-    List<Container> containers = new ArrayList<>(sidecars);
-    containers.addAll(out.getSpec().getContainers());
-    out.getSpec().setContainers(containers);
+    if (mode.nativeSidecars()) {
+      List<Container> inits =
+          out.getSpec().getInitContainers() == null ? List.of() : out.getSpec().getInitContainers();
+      out.getSpec().setInitContainers(NativeSidecars.place(inits, sidecars, volumesOf));
+    } else {
+      List<Container> containers = new ArrayList<>(sidecars);
+      containers.addAll(out.getSpec().getContainers());
+      out.getSpec().setContainers(containers);
+    }
     Map<String, String> labels =
         out.getMetadata().getLabels() == null
             ? new HashMap<>()
@@ -281,17 +340,24 @@ public final class SidecarInjection {
   }
 
   private static void readOnlyMounts(Pod pod, List<String> volumes) {
+    appMounts(pod, volumes).forEach(m -> m.setReadOnly(true));
+  }
+
+  /** The mounts of {@code volumes} in the pod's containers and init containers. */
+  private static List<VolumeMount> appMounts(Pod pod, List<String> volumes) {
     List<Container> all = new ArrayList<>(pod.getSpec().getContainers());
     if (pod.getSpec().getInitContainers() != null) {
       all.addAll(pod.getSpec().getInitContainers());
     }
+    List<VolumeMount> mounts = new ArrayList<>();
     for (Container c : all) {
       if (c.getVolumeMounts() != null) {
         c.getVolumeMounts().stream()
             .filter(m -> volumes.contains(m.getName()))
-            .forEach(m -> m.setReadOnly(true));
+            .forEach(mounts::add);
       }
     }
+    return mounts;
   }
 
   /** The Go driver's Secret name per claim, {@code <claim>-jfs-secret}, within 253 characters. */

@@ -14,10 +14,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The sidecar webhook ({@value #PATH}): one AdmissionReview in, its answer out. Reads the pod's
- * claims ({@link SidecarClaims}), decides ({@link SidecarInjection}), writes each client's Secret
- * in the pod's namespace (not on a dry run), and answers with the patch. An API error is a refusal
- * with code 500; the webhook's failurePolicy then decides what the API server does.
+ * The sidecar webhook ({@value #PATH}, or {@value #SERVERLESS_PATH} for the serverless variants):
+ * one AdmissionReview in, its answer out. Reads the pod's claims ({@link SidecarClaims}), decides
+ * ({@link SidecarInjection}, with the pod's {@link SidecarVariant} and whether {@link
+ * NativeSidecars} are in use), writes each client's Secret in the pod's namespace (not on a dry
+ * run), and answers with the patch. An API error is a refusal with code 500; the webhook's
+ * failurePolicy then decides what the API server does.
  */
 public final class SidecarWebhook {
   private static final Logger log = LoggerFactory.getLogger(SidecarWebhook.class);
@@ -25,14 +27,32 @@ public final class SidecarWebhook {
   /** The Go driver's path of its sidecar webhook. */
   public static final String PATH = "/juicefs/inject-v1-pod";
 
+  /** The Go driver's path of its serverless webhook. */
+  public static final String SERVERLESS_PATH = "/juicefs/serverless/inject-v1-pod";
+
   private final KubernetesClient client;
   private final SidecarClaims claims;
   private final KubeRuntimeConfig config;
+  private final boolean serverless;
+  private final NativeSidecars nativeSidecars;
 
+  /** The plain webhook ({@value #PATH}) with plain sidecars. */
   public SidecarWebhook(KubernetesClient client, String driverName, KubeRuntimeConfig config) {
+    this(client, driverName, config, false, NativeSidecars.OFF);
+  }
+
+  /** The plain webhook or ({@code serverless}) the serverless one. */
+  public SidecarWebhook(
+      KubernetesClient client,
+      String driverName,
+      KubeRuntimeConfig config,
+      boolean serverless,
+      NativeSidecars nativeSidecars) {
     this.client = client;
     this.claims = new SidecarClaims(client, driverName);
     this.config = config;
+    this.serverless = serverless;
+    this.nativeSidecars = nativeSidecars;
   }
 
   /** The answer to {@code body}, as JSON. */
@@ -68,7 +88,7 @@ public final class SidecarWebhook {
               .orElseGet(
                   () ->
                       SidecarInjection.decide(
-                          pod, claims.of(pod), config, MountPodNames::randomSuffix));
+                          pod, claims.of(pod), config, MountPodNames::randomSuffix, mode(pod)));
     } catch (Failure e) {
       outcome = new SidecarInjection.Outcome.Refused(e.getMessage());
     } catch (KubernetesClientException e) {
@@ -100,6 +120,10 @@ public final class SidecarWebhook {
       }
     }
     return AdmissionReviews.respond(request, pod, outcome);
+  }
+
+  private SidecarInjection.Mode mode(Pod pod) {
+    return new SidecarInjection.Mode(SidecarVariant.of(pod, serverless), nativeSidecars.inUse());
   }
 
   private void write(List<Secret> secrets) {

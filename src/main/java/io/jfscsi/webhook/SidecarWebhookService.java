@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.controller.kube.ControllerApi;
 import io.jfscsi.runtime.kube.KubeRuntimeConfig;
+import io.jfscsi.runtime.kube.configmap.GlobalConfigWatch;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -18,23 +19,35 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The sidecar webhook in the controller ({@code jfs-csi.webhook}, the Go driver's {@code
- * --webhook}, {@code --webhook-port}, {@code --webhook-cert-dir}): its certificate, its server, and
- * when it made its own CA, that CA in the caBundle of the MutatingWebhookConfiguration.
+ * The sidecar webhooks in the controller ({@code jfs-csi.webhook}, the Go driver's {@code
+ * --webhook}, {@code --webhook-port}, {@code --webhook-cert-dir}): its certificate, its server with
+ * the plain and the serverless routes, the global ConfigMap (watched, for {@code
+ * enableNativeSidecar}), and when it made its own CA, that CA in the caBundle of the
+ * MutatingWebhookConfiguration.
  */
 public final class SidecarWebhookService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SidecarWebhookService.class);
 
   private final WebhookServer server;
   private final KubernetesClient client;
+  private final GlobalConfigWatch globalConfig;
+  private final ExecutorService events;
 
-  private SidecarWebhookService(WebhookServer server, KubernetesClient client) {
+  private SidecarWebhookService(
+      WebhookServer server,
+      KubernetesClient client,
+      GlobalConfigWatch globalConfig,
+      ExecutorService events) {
     this.server = server;
     this.client = client;
+    this.globalConfig = globalConfig;
+    this.events = events;
   }
 
   /** Started when {@code jfs-csi.webhook.enabled}; a certificate that cannot be read fails it. */
@@ -44,6 +57,10 @@ public final class SidecarWebhookService implements AutoCloseable {
       return Optional.empty();
     }
     KubernetesClient client = ControllerApi.create(c);
+    ExecutorService events =
+        Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("jfs-webhook-config-event-", 0).factory());
+    GlobalConfigWatch globalConfig = null;
     try {
       String namespace = ControllerApi.namespace(c, client);
       String nodeId = c.getString("node-id");
@@ -53,14 +70,33 @@ public final class SidecarWebhookService implements AutoCloseable {
           certDir.isEmpty()
               ? shared(client, namespace, w.getString("service"))
               : WebhookTls.fromDirectory(Path.of(certDir));
-      SidecarWebhook handler = new SidecarWebhook(client, c.getString("driver-name"), runtime);
+      globalConfig =
+          new GlobalConfigWatch(
+              client, namespace, c.getString("kubernetes.config-map"), "webhook", events);
+      GlobalConfigWatch watched = globalConfig;
+      NativeSidecars nativeSidecars =
+          new NativeSidecars(
+              () -> watched.current().switches().enableNativeSidecar(),
+              client::getKubernetesVersion);
+      String driver = c.getString("driver-name");
+      SidecarWebhook plain = new SidecarWebhook(client, driver, runtime, false, nativeSidecars);
+      SidecarWebhook serverless = new SidecarWebhook(client, driver, runtime, true, nativeSidecars);
       WebhookServer server =
-          WebhookServer.start(new InetSocketAddress(w.getInt("port")), tls, handler::handle);
+          WebhookServer.start(
+              new InetSocketAddress(w.getInt("port")),
+              tls,
+              Map.of(
+                  SidecarWebhook.PATH, plain::handle,
+                  SidecarWebhook.SERVERLESS_PATH, serverless::handle));
       if (certDir.isEmpty()) {
         patchCaBundle(client, w.getString("configuration"), tls.caBundlePem().orElseThrow());
       }
-      return Optional.of(new SidecarWebhookService(server, client));
+      return Optional.of(new SidecarWebhookService(server, client, globalConfig, events));
     } catch (IOException | RuntimeException e) {
+      if (globalConfig != null) {
+        globalConfig.close();
+      }
+      events.shutdown();
       client.close();
       throw e;
     }
@@ -173,6 +209,8 @@ public final class SidecarWebhookService implements AutoCloseable {
   @Override
   public void close() {
     server.close();
+    globalConfig.close();
+    events.shutdown();
     client.close();
   }
 }

@@ -8,6 +8,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.UnaryOperator;
@@ -15,9 +16,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * HTTPS for the sidecar webhook: POST {@link SidecarWebhook#PATH} with an AdmissionReview, answered
- * by the handler. The JDK's server: one path, a few requests a second at most, and nothing of
- * Pekko's to share (the handler only reads and writes the API).
+ * HTTPS for the sidecar webhooks: POST an AdmissionReview to one of the routes' paths ({@link
+ * SidecarWebhook#PATH}, {@link SidecarWebhook#SERVERLESS_PATH}), answered by that route's handler.
+ * The JDK's server: two paths, a few requests a second at most, and nothing of Pekko's to share
+ * (the handlers only read and write the API).
  */
 public final class WebhookServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WebhookServer.class);
@@ -33,21 +35,29 @@ public final class WebhookServer implements AutoCloseable {
     this.executor = executor;
   }
 
-  /** Serves {@code handler} on {@code address} (port 0: any free port). */
+  /** Serves {@code handler} at {@link SidecarWebhook#PATH} on {@code address} (0: any port). */
   public static WebhookServer start(
       InetSocketAddress address, WebhookTls tls, UnaryOperator<String> handler) throws IOException {
+    return start(address, tls, Map.of(SidecarWebhook.PATH, handler));
+  }
+
+  /** Serves each of {@code routes} (path to handler) on {@code address} (port 0: any free port). */
+  public static WebhookServer start(
+      InetSocketAddress address, WebhookTls tls, Map<String, UnaryOperator<String>> routes)
+      throws IOException {
     HttpsServer server = HttpsServer.create(address, 0);
     server.setHttpsConfigurator(new HttpsConfigurator(tls.sslContext()));
-    server.createContext(SidecarWebhook.PATH, exchange -> answer(exchange, handler));
+    routes.forEach(
+        (path, handler) -> server.createContext(path, exchange -> answer(exchange, path, handler)));
     // Virtual threads: a slow API read holds no platform thread.
     ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     server.setExecutor(executor);
     server.start();
     log.info(
-        "sidecar webhook serving https://{}:{}{}",
+        "sidecar webhook serving https://{}:{} at {}",
         address.getHostString(),
         server.getAddress().getPort(),
-        SidecarWebhook.PATH);
+        routes.keySet().stream().sorted().toList());
     return new WebhookServer(server, executor);
   }
 
@@ -55,11 +65,12 @@ public final class WebhookServer implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
-  private static void answer(HttpExchange exchange, UnaryOperator<String> handler)
+  private static void answer(HttpExchange exchange, String path, UnaryOperator<String> handler)
       throws IOException {
     try (exchange) {
+      // A context matches by prefix: only its exact path is the webhook.
       if (!"POST".equals(exchange.getRequestMethod())
-          || !SidecarWebhook.PATH.equals(exchange.getRequestURI().getPath())) {
+          || !path.equals(exchange.getRequestURI().getPath())) {
         exchange.sendResponseHeaders(404, -1);
         return;
       }

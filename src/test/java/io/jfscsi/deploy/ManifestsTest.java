@@ -95,6 +95,16 @@ class ManifestsTest {
     assertThat(strings(list(hook, "admissionReviewVersions"))).containsExactly("v1");
     assertThat(strings(list(maps(hook, "rules").getFirst(), "operations")))
         .containsExactly("CREATE");
+    // The serverless route, for the Go driver's other namespace label.
+    Map<String, Object> serverless = maps(config, "webhooks").get(1);
+    assertThat(str(serverless, "clientConfig", "service", "path"))
+        .isEqualTo("/juicefs/serverless/inject-v1-pod");
+    assertThat(str(serverless, "clientConfig", "service", "name"))
+        .isEqualTo("juicefs-admission-webhook");
+    assertThat(strings(map(serverless, "namespaceSelector", "matchLabels")))
+        .containsExactly(Map.entry("juicefs.com/enable-serverless-injection", "true"));
+    assertThat(str(serverless, "failurePolicy")).isEqualTo("Fail");
+    assertThat(str(serverless, "sideEffects")).isEqualTo("NoneOnDryRun");
 
     Map<String, Object> controller =
         container(one(webhook, "Deployment", "jfs-csi-controller"), "jfs-csi");

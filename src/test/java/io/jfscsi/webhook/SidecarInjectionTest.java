@@ -87,9 +87,17 @@ class SidecarInjectionTest {
   record Answer(String json, JsonNode response, Pod stored) {}
 
   static Answer answer(String review, List<SidecarClaim> claims, Supplier<String> suffixes) {
+    return answer(review, claims, suffixes, SidecarInjection.Mode.PLAIN);
+  }
+
+  static Answer answer(
+      String review,
+      List<SidecarClaim> claims,
+      Supplier<String> suffixes,
+      SidecarInjection.Mode mode) {
     AdmissionReview in = AdmissionReviews.parse(review);
     Pod pod = AdmissionReviews.pod(in.getRequest());
-    SidecarInjection.Outcome outcome = SidecarInjection.decide(pod, claims, CONFIG, suffixes);
+    SidecarInjection.Outcome outcome = SidecarInjection.decide(pod, claims, CONFIG, suffixes, mode);
     String json =
         AdmissionReviews.JSON.asJson(AdmissionReviews.respond(in.getRequest(), pod, outcome));
     JsonNode response = MAPPER.readTree(json).get("response");

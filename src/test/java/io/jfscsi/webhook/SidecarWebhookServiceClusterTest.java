@@ -1,0 +1,167 @@
+package io.jfscsi.webhook;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.jfscsi.testing.KubeCluster;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+
+/**
+ * The controller's webhook service as {@code --webhook} starts it, against the real API server: its
+ * certificate Secret, the global ConfigMap's informer (here with {@code enableNativeSidecar:
+ * true}), and one HTTPS server with both routes, each answering with its own shape.
+ */
+class SidecarWebhookServiceClusterTest {
+  static KubeCluster cluster;
+  static KubernetesClient k;
+  static String namespace;
+  static SidecarWebhookService service;
+  static HttpClient http;
+
+  @BeforeAll
+  static void startTheService() throws Exception {
+    cluster = KubeCluster.shared();
+    k = cluster.client();
+    namespace = cluster.newNamespace("webhook-svc");
+    k.configMaps()
+        .inNamespace(namespace)
+        .resource(
+            new ConfigMapBuilder()
+                .withNewMetadata()
+                .withName("juicefs-csi-driver-config")
+                .endMetadata()
+                .addToData("config.yaml", "enableNativeSidecar: true\n")
+                .build())
+        .create();
+    k.secrets()
+        .inNamespace(namespace)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName("jfs-secret")
+                .endMetadata()
+                .addToStringData("name", "webfs")
+                .addToStringData("metaurl", "redis://redis.example:6379/1")
+                .build())
+        .create();
+    String pv = namespace + "-web-data";
+    k.persistentVolumes()
+        .resource(
+            new PersistentVolumeBuilder()
+                .withNewMetadata()
+                .withName(pv)
+                .endMetadata()
+                .withNewSpec()
+                .withCapacity(Map.of("storage", new Quantity("10Gi")))
+                .withAccessModes("ReadWriteMany")
+                .withNewClaimRef()
+                .withNamespace(namespace)
+                .withName("web-data")
+                .endClaimRef()
+                .withNewCsi()
+                .withDriver("csi.juicefs.com")
+                .withVolumeHandle(pv)
+                .withNewNodePublishSecretRef()
+                .withName("jfs-secret")
+                .withNamespace(namespace)
+                .endNodePublishSecretRef()
+                .endCsi()
+                .endSpec()
+                .build())
+        .create();
+    k.persistentVolumeClaims()
+        .inNamespace(namespace)
+        .resource(
+            new PersistentVolumeClaimBuilder()
+                .withNewMetadata()
+                .withName("web-data")
+                .endMetadata()
+                .withNewSpec()
+                .withAccessModes("ReadWriteMany")
+                .withStorageClassName("")
+                .withVolumeName(pv)
+                .withNewResources()
+                .addToRequests("storage", new Quantity("10Gi"))
+                .endResources()
+                .endSpec()
+                .build())
+        .create();
+    Config c =
+        ConfigFactory.parseMap(
+                Map.of(
+                    "jfs-csi.webhook.enabled",
+                    true,
+                    "jfs-csi.webhook.port",
+                    0,
+                    "jfs-csi.webhook.configuration",
+                    "no-such-configuration-" + namespace,
+                    "jfs-csi.kubernetes.kubeconfig",
+                    cluster.kubeconfig().toString(),
+                    "jfs-csi.kubernetes.namespace",
+                    namespace))
+            .withFallback(ConfigFactory.defaultReference())
+            .resolve()
+            .getConfig("jfs-csi");
+    service = SidecarWebhookService.startIfConfigured(c).orElseThrow();
+    String ca =
+        new String(
+            Base64.getDecoder()
+                .decode(
+                    k.secrets()
+                        .inNamespace(namespace)
+                        .withName("juicefs-admission-webhook-certs")
+                        .get()
+                        .getData()
+                        .get("ca.crt")),
+            StandardCharsets.UTF_8);
+    http = WebhookServerTest.trusting(ca);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (service != null) {
+      service.close();
+    }
+    if (k != null && namespace != null) {
+      k.persistentVolumes().withName(namespace + "-web-data").delete();
+      k.namespaces().withName(namespace).delete();
+    }
+  }
+
+  static String patch(String path) throws Exception {
+    String review = SidecarInjectionTest.reviewJson().replace("\"apps\"", "\"" + namespace + "\"");
+    var response = WebhookServerTest.post(http, service.port(), path, review);
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonNode answer = new ObjectMapper().readTree(response.body()).get("response");
+    assertThat(answer.get("allowed").asBoolean()).as(response.body()).isTrue();
+    return new String(
+        Base64.getDecoder().decode(answer.get("patch").asString()), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void bothRoutesAnswerEachWithItsShapeAndTheOldApiServerKeepsPlainContainers() throws Exception {
+    String plain = patch(SidecarWebhook.PATH);
+    String serverless = patch(SidecarWebhook.SERVERLESS_PATH);
+
+    assertThat(plain).contains("\"cachedir-0\"").contains("\"jfs-dir\"");
+    assertThat(serverless).doesNotContain("\"cachedir-0\"").contains("\"jfs-dir\"");
+    // enableNativeSidecar is on, but this API server is 1.20: no init container is patched.
+    assertThat(plain).doesNotContain("/spec/initContainers").doesNotContain("restartPolicy");
+    assertThat(serverless).doesNotContain("/spec/initContainers");
+  }
+}
