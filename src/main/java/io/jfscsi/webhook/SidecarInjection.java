@@ -294,7 +294,19 @@ public final class SidecarInjection {
     }
     String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
     List<String> command = new ArrayList<>(c.getCommand());
-    command.set(command.size() - 1, "mkdir -p " + mp + " && " + command.getLast());
+    String script = command.getLast();
+    int exec = script.lastIndexOf(EXEC);
+    if (exec < 0) {
+      throw new IllegalStateException("the Mount Pod's command does not end with its client");
+    }
+    command.set(
+        command.size() - 1,
+        "mkdir -p "
+            + mp
+            + " && "
+            + script.substring(0, exec)
+            + " && "
+            + supervised(script.substring(exec + EXEC.length()), mountPath));
     return new ContainerBuilder(c)
         .withName(name)
         .withCommand(command)
@@ -319,6 +331,24 @@ public final class SidecarInjection {
         .endPreStop()
         .endLifecycle()
         .build();
+  }
+
+  private static final String EXEC = " && exec ";
+
+  /**
+   * Runs {@code client} as the child of the container's shell rather than in its place, so that its
+   * mount point is removed once it exits: an exec'd preStop command cannot do it reliably, since
+   * the kernel kills it along with the container's process namespace as soon as the client (its PID
+   * 1) exits. The shell passes SIGTERM on (kubelet's stop), and exits with the client's status.
+   */
+  static String supervised(String client, Path mountPath) {
+    String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
+    return "{ "
+        + client
+        + " & pid=$!; trap 'kill -TERM $pid 2>/dev/null' TERM INT;"
+        + " while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done; rmdir "
+        + mp
+        + " 2>/dev/null; exit $rc; }";
   }
 
   /**

@@ -40,11 +40,19 @@ class SidecarStopScriptTest {
   }
 
   private Path mounted() throws Exception {
+    return mounted(false);
+  }
+
+  /** bindfs serving dir/data on dir/mnt; SUPERVISED: as the sidecar runs it, a shell's child. */
+  private Path mounted(boolean supervised) throws Exception {
     Path data = Files.createDirectories(dir.resolve("data"));
     Files.writeString(data.resolve("f"), "kept");
     Path mnt = Files.createDirectories(dir.resolve("mnt"));
+    String bindfs = "bindfs -f " + data + " " + mnt;
     client =
-        new ProcessBuilder("bindfs", "-f", data.toString(), mnt.toString())
+        (supervised
+                ? new ProcessBuilder("sh", "-c", SidecarInjection.supervised(bindfs, mnt))
+                : new ProcessBuilder("sh", "-c", "exec " + bindfs))
             .redirectErrorStream(true)
             .start();
     Instant deadline = Instant.now().plusSeconds(10);
@@ -77,6 +85,33 @@ class SidecarStopScriptTest {
     assertThat(client.waitFor(10, TimeUnit.SECONDS)).as("the client exits").isTrue();
     assertThat(client.exitValue()).isZero();
     assertThat(dir.resolve("data/f")).hasContent("kept");
+  }
+
+  @Test
+  void theSidecarsShellRemovesTheMountPointOnceItsClientExitsAndExitsWithItsStatus()
+      throws Exception {
+    Path mnt = mounted(true);
+    // The client unmounted from outside, as the exec'd preStop command does before the kernel
+    // kills it with the container: the shell is left to remove the directory.
+    assertThat(new ProcessBuilder("umount", mnt.toString()).start().waitFor()).isZero();
+    assertThat(client.waitFor(10, TimeUnit.SECONDS)).as("the sidecar's shell exits").isTrue();
+    assertThat(client.exitValue()).isZero();
+    assertThat(mnt).doesNotExist();
+  }
+
+  @Test
+  void theSidecarsShellPassesSigtermToItsClientAndRemovesTheMountPoint() throws Exception {
+    Path mnt = mounted(true);
+    Thread.sleep(200); // the shell has set its trap
+    client.destroy(); // SIGTERM, as kubelet stops the container
+    assertThat(client.waitFor(10, TimeUnit.SECONDS)).as("the sidecar's shell exits").isTrue();
+    assertThat(isMounted(mnt)).isFalse();
+    assertThat(mnt).doesNotExist();
+    assertThat(
+            ProcessHandle.allProcesses()
+                .anyMatch(p -> p.info().commandLine().orElse("").contains(mnt.toString())))
+        .as("no client left running")
+        .isFalse();
   }
 
   @Test
