@@ -2,6 +2,7 @@ package io.jfscsi.webhook;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -11,6 +12,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -125,7 +127,21 @@ public final class SidecarExitWatcher implements AutoCloseable {
             .writingError(out)
             .exec(stop.command().toArray(String[]::new))) {
       code = exec.exitCode().completeOnTimeout(null, EXEC_SECONDS, TimeUnit.SECONDS).join();
-    } catch (CompletionException | io.fabric8.kubernetes.client.KubernetesClientException e) {
+    } catch (CompletionException | KubernetesClientException e) {
+      Optional<KubernetesClientException> refused = refusal(e);
+      if (refused.isPresent()) {
+        log.warn(
+            "sidecar exit: stopping client {} of pod {}/{} failed: the API server answered {} {}"
+                + " (the controller's account needs get and create on pods/exec)",
+            stop.container(),
+            ns,
+            name,
+            refused.get().getCode(),
+            refused.get().getStatus() == null
+                ? refused.get().getMessage()
+                : refused.get().getStatus().getMessage());
+        return false;
+      }
       // The stream ends without a status when the container stops under the command.
       log.info(
           "sidecar exit: client {} of pod {}/{}: exec ended without an exit code ({}); its"
@@ -153,6 +169,16 @@ public final class SidecarExitWatcher implements AutoCloseable {
         code == null ? "no answer within " + EXEC_SECONDS + " s" : "exit code " + code,
         output.length() > 500 ? output.substring(0, 500) : output);
     return false;
+  }
+
+  /** The API server's refusal (an HTTP status) among the causes of {@code e}, if it is one. */
+  private static Optional<KubernetesClientException> refusal(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof KubernetesClientException k && k.getCode() >= 400) {
+        return Optional.of(k);
+      }
+    }
+    return Optional.empty();
   }
 
   @Override

@@ -7,7 +7,9 @@ import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.KubeRuntimeConfig;
+import io.jfscsi.testing.RealNode;
 import io.jfscsi.testing.SidecarWebhookConfigurations;
 import io.jfscsi.webhook.SidecarExitWatcher;
 import io.jfscsi.webhook.SidecarInjection;
@@ -41,6 +43,8 @@ class SidecarOnNodeTest {
   private static WebhookServer server;
   private static String configName;
   private static SidecarExitWatcher exits;
+  private static KubernetesClient controller;
+  private static final Path WEBHOOK_RBAC = Path.of("deploy/overlays/webhook/rbac-webhook.yaml");
 
   /** Only this test's namespace, whatever other tests label. */
   private static final String TEST_LABEL = "jfs-csi.io/sidecar-test";
@@ -86,8 +90,12 @@ class SidecarOnNodeTest {
             SidecarWebhookService.patchCaBundle(
                 space.kube, configName, tls.caBundlePem().orElseThrow()))
         .isTrue();
-    // As the controller runs it next to the webhook (SidecarWebhookService).
-    exits = SidecarExitWatcher.start(space.kube, Duration.ofSeconds(30));
+    // As the controller runs it next to the webhook (SidecarWebhookService), with the controller's
+    // account and exactly the rights deploy/ gives it: the base's and the webhook overlay's.
+    space.node.kubectl(
+        "apply", "-f", space.node.projectDirectory().resolve(WEBHOOK_RBAC).toString());
+    controller = space.node.clientAs(RealNode.NAMESPACE, "jfs-csi-controller");
+    exits = SidecarExitWatcher.start(controller, Duration.ofSeconds(30));
     Thread.sleep(2000); // the API server's webhook informer
   }
 
@@ -95,6 +103,14 @@ class SidecarOnNodeTest {
   static void down() throws IOException {
     if (exits != null) {
       exits.close();
+    }
+    if (controller != null) {
+      controller.close();
+      space.node.kubectl(
+          "delete",
+          "--ignore-not-found",
+          "-f",
+          space.node.projectDirectory().resolve(WEBHOOK_RBAC).toString());
     }
     if (space != null) {
       space
