@@ -24,9 +24,12 @@ import java.util.regex.Pattern;
 public final class SidecarExit {
   private SidecarExit() {}
 
-  /** The injected clients' names: {@code jfs-mount}, then {@code jfs-mount-1}, -2... */
+  /**
+   * The injected clients' names: {@code jfs-mount}, then {@code jfs-mount-1}, -2..., or {@code
+   * jfs-mount-<claim>} for VCI.
+   */
   private static final Pattern CLIENT =
-      Pattern.compile(Pattern.quote(SidecarInjection.CONTAINER) + "(-[0-9]+)*");
+      Pattern.compile(Pattern.quote(SidecarInjection.CONTAINER) + "(-.+)?");
 
   /** A client to stop: its container's name and the preStop command to run in it. */
   public record Stop(String container, List<String> command) {}

@@ -19,6 +19,10 @@ class SidecarExitTest {
 
   /** A pod with containers "app" and "report" and two JuiceFS claims, injected. */
   static Pod injected(String restartPolicy) {
+    return injected(restartPolicy, SidecarInjection.Mode.PLAIN);
+  }
+
+  static Pod injected(String restartPolicy, SidecarInjection.Mode mode) {
     Pod pod =
         new PodBuilder()
             .withNewMetadata()
@@ -55,7 +59,8 @@ class SidecarExitTest {
             pod,
             List.of(a, b),
             SidecarInjectionTest.CONFIG,
-            SidecarInjectionTest.suffixes("x", "y"));
+            SidecarInjectionTest.suffixes("x", "y"),
+            mode);
     return ((SidecarInjection.Outcome.Injected) outcome).pod();
   }
 
@@ -278,25 +283,29 @@ class SidecarExitTest {
   }
 
   @Test
-  void clientsInInitContainersAreLeftToKubelet() {
-    Pod pod = injected("Never");
-    // A native sidecar: the client moved to initContainers, as the native mode injects it.
-    var client = pod.getSpec().getContainers().getFirst();
-    Pod nativeSidecar =
-        new PodBuilder(pod)
-            .editSpec()
-            .withInitContainers(client)
-            .withContainers(pod.getSpec().getContainers().subList(2, 4))
-            .endSpec()
-            .build();
+  void nativeSidecarsAreLeftToKubelet() {
+    Pod pod = injected("Never", new SidecarInjection.Mode(SidecarVariant.HOST, true));
+    assertThat(pod.getSpec().getInitContainers())
+        .extracting(c -> c.getName())
+        .containsExactly("jfs-mount", "jfs-mount-1");
+    assertThat(stopped(with(pod, "Running", exited("app", 0), exited("report", 0)))).isEmpty();
+  }
+
+  @Test
+  void aVciClientNamedForItsClaimIsStoppedToo() {
+    Pod pod = injected("OnFailure", new SidecarInjection.Mode(SidecarVariant.VCI, false));
+    assertThat(pod.getSpec().getContainers())
+        .extracting(c -> c.getName())
+        .containsExactly("jfs-mount-a", "jfs-mount-b", "app", "report");
     assertThat(
             stopped(
                 with(
-                    nativeSidecar,
+                    pod,
                     "Running",
-                    running("jfs-mount"),
+                    running("jfs-mount-a"),
+                    running("jfs-mount-b"),
                     exited("app", 0),
                     exited("report", 0))))
-        .isEmpty();
+        .containsExactly("jfs-mount-a", "jfs-mount-b");
   }
 }
