@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -29,22 +30,29 @@ import org.slf4j.LoggerFactory;
  * --webhook}, {@code --webhook-port}, {@code --webhook-cert-dir}): its certificate, its server with
  * the plain and the serverless routes, the global ConfigMap (watched, for {@code
  * enableNativeSidecar}), and when it made its own CA, that CA in the caBundle of the
- * MutatingWebhookConfiguration.
+ * MutatingWebhookConfiguration; and the {@link SidecarExitWatcher} that lets the pods of Jobs
+ * complete.
  */
 public final class SidecarWebhookService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SidecarWebhookService.class);
 
+  /** How often the pods of Jobs are looked at again, for a client whose stop failed. */
+  private static final Duration EXIT_RESYNC = Duration.ofSeconds(30);
+
   private final WebhookServer server;
+  private final SidecarExitWatcher exits;
   private final KubernetesClient client;
   private final GlobalConfigWatch globalConfig;
   private final ExecutorService events;
 
   private SidecarWebhookService(
       WebhookServer server,
+      SidecarExitWatcher exits,
       KubernetesClient client,
       GlobalConfigWatch globalConfig,
       ExecutorService events) {
     this.server = server;
+    this.exits = exits;
     this.client = client;
     this.globalConfig = globalConfig;
     this.events = events;
@@ -91,7 +99,15 @@ public final class SidecarWebhookService implements AutoCloseable {
       if (certDir.isEmpty()) {
         patchCaBundle(client, w.getString("configuration"), tls.caBundlePem().orElseThrow());
       }
-      return Optional.of(new SidecarWebhookService(server, client, globalConfig, events));
+      // The clients of a Job's pod exit when its app containers are done, so that it completes.
+      SidecarExitWatcher exits;
+      try {
+        exits = SidecarExitWatcher.start(client, EXIT_RESYNC);
+      } catch (RuntimeException e) {
+        server.close();
+        throw e;
+      }
+      return Optional.of(new SidecarWebhookService(server, exits, client, globalConfig, events));
     } catch (IOException | RuntimeException e) {
       if (globalConfig != null) {
         globalConfig.close();
@@ -211,6 +227,7 @@ public final class SidecarWebhookService implements AutoCloseable {
     server.close();
     globalConfig.close();
     events.shutdown();
+    exits.close();
     client.close();
   }
 }

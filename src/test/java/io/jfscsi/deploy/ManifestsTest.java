@@ -124,7 +124,20 @@ class ManifestsTest {
         .anySatisfy(
             r ->
                 assertThat(strings(list(r, "resourceNames")))
-                    .containsExactly("juicefs-admission-webhook"));
+                    .containsExactly("juicefs-admission-webhook"))
+        // SidecarExitWatcher: exec into the clients of a Job's pod whose app is done.
+        .anySatisfy(
+            r -> {
+              assertThat(strings(list(r, "resources"))).containsExactly("pods/exec");
+              assertThat(strings(list(r, "verbs"))).containsExactlyInAnyOrder("get", "create");
+            });
+    // ... and watches the injected pods under the base's rule.
+    assertThat(maps(one(webhook, "ClusterRole", "jfs-csi-provisioner"), "rules"))
+        .anySatisfy(
+            r -> {
+              assertThat(strings(list(r, "resources"))).containsExactly("pods");
+              assertThat(strings(list(r, "verbs"))).contains("list", "watch");
+            });
     // The rest of the base is unchanged.
     assertThat(args(container(one(base, "Deployment", "jfs-csi-controller"), "jfs-csi")))
         .doesNotContain("--webhook");

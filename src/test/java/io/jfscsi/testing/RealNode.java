@@ -253,6 +253,33 @@ public final class RealNode {
     return kubeconfig;
   }
 
+  /**
+   * A client with the rights of ServiceAccount {@code account} of {@code namespace} only (its token
+   * Secret, as Kubernetes 1.20 makes one per account), to run driver code in a test with exactly
+   * what deploy/ grants it. The caller closes it.
+   */
+  public KubernetesClient clientAs(String namespace, String account) {
+    var sa = client.serviceAccounts().inNamespace(namespace).withName(account).get();
+    Objects.requireNonNull(sa, "ServiceAccount " + namespace + "/" + account);
+    String secret = sa.getSecrets().getFirst().getName();
+    String token =
+        new String(
+            java.util.Base64.getDecoder()
+                .decode(
+                    client
+                        .secrets()
+                        .inNamespace(namespace)
+                        .withName(secret)
+                        .get()
+                        .getData()
+                        .get("token")),
+            java.nio.charset.StandardCharsets.UTF_8);
+    return new KubernetesClientBuilder()
+        .withConfig(
+            KubeCluster.tokenConfig(client.getConfiguration().getMasterUrl(), token, namespace))
+        .build();
+  }
+
   public Path projectDirectory() {
     return root;
   }

@@ -131,7 +131,7 @@ class ServerlessSidecarTest {
     // The client mounts the sub-path itself: the app's emptyDir is the sub-directory.
     assertThat(client.getCommand().get(2))
         .contains("--subdir=team/a")
-        .endsWith("\"${metaurl}\" " + mountPath);
+        .contains("\"${metaurl}\" " + mountPath + " & pid=$!");
     assertThat(client.getLifecycle().getPostStart().getExec().getCommand().get(2))
         .contains("grep -qsF ' " + mountPath + " ' /proc/mounts")
         .doesNotContain("team/a");
@@ -183,7 +183,7 @@ class ServerlessSidecarTest {
         .containsExactly("SYS_ADMIN", "MKNOD");
     assertThat(env(client, "JUICEFS_CLIENT_PATH")).isEqualTo("/jfs");
     assertThat(env(client, "JUICEFS_CLIENT_SIDERCAR_CONTAINER")).isEqualTo("true");
-    assertThat(client.getCommand().get(2)).endsWith(" /jfs/pvc-web-data-c1");
+    assertThat(client.getCommand().get(2)).contains(" /jfs/pvc-web-data-c1 & pid=$!");
     assertThat(
             pod.getSpec().getContainers().get(1).getVolumeMounts().getFirst().getMountPropagation())
         .isEqualTo("None");

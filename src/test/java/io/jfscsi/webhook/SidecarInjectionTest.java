@@ -142,9 +142,10 @@ class SidecarInjectionTest {
     Path mountPath = Path.of("/var/lib/juicefs/volume/pvc-web-data-abc123");
     assertThat(client.getCommand().get(2))
         .startsWith("mkdir -p " + mountPath + " && juicefs format")
-        .contains("exec juicefs mount")
+        .contains("&& { juicefs mount")
         .contains("--metrics=0.0.0.0:9567")
-        .endsWith("\"${metaurl}\" " + mountPath);
+        .contains("\"${metaurl}\" " + mountPath + " & pid=$!")
+        .endsWith("rmdir " + mountPath + " 2>/dev/null; exit $rc; }");
     // The app waits for the mount: kubelet starts it only after this hook returns.
     assertThat(client.getLifecycle().getPostStart().getExec().getCommand().get(2))
         .contains("grep -qsF ' " + mountPath + " ' /proc/mounts")

@@ -12,11 +12,11 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfiguration;
-import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfigurationBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.SidecarWebhookConfigurations;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
@@ -72,32 +72,8 @@ class SidecarWebhookClusterTest {
 
     configName = "jfs-csi-test-" + UUID.randomUUID().toString().substring(0, 8);
     MutatingWebhookConfiguration config =
-        new MutatingWebhookConfigurationBuilder()
-            .withNewMetadata()
-            .withName(configName)
-            .endMetadata()
-            .addNewWebhook()
-            .withName("sidecar.inject.juicefs.com")
-            .withAdmissionReviewVersions("v1")
-            .withNewClientConfig()
-            .withUrl("https://127.0.0.1:" + server.port() + SidecarWebhook.PATH)
-            .endClientConfig()
-            .addNewRule()
-            .withOperations("CREATE")
-            .withApiGroups("")
-            .withApiVersions("v1")
-            .withResources("pods")
-            .endRule()
-            .withNewNamespaceSelector()
-            .addToMatchLabels(SidecarInjection.NAMESPACE_LABEL, "true")
-            // Only this test's namespace, whatever other tests label.
-            .addToMatchLabels("jfs-csi.io/sidecar-test", labelled)
-            .endNamespaceSelector()
-            .withFailurePolicy("Fail")
-            .withSideEffects("NoneOnDryRun")
-            .withTimeoutSeconds(10)
-            .endWebhook()
-            .build();
+        SidecarWebhookConfigurations.local(
+            configName, server.port(), Map.of("jfs-csi.io/sidecar-test", labelled));
     k.namespaces()
         .withName(labelled)
         .edit(
