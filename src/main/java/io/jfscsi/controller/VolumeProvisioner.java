@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -37,7 +36,14 @@ import org.slf4j.Logger;
 public final class VolumeProvisioner {
   private VolumeProvisioner() {}
 
-  public sealed interface Command {}
+  /** The volume messages below, and the snapshot messages of {@link VolumeSnapshots}. */
+  public sealed interface Command
+      permits Create,
+          Delete,
+          Lookup,
+          Expand,
+          VolumeSnapshots.CreateSnapshot,
+          VolumeSnapshots.DeleteSnapshot {}
 
   /**
    * @param parameters StorageClass parameters as the CO passed them
@@ -91,28 +97,6 @@ public final class VolumeProvisioner {
       this(name, parameters, secrets, requiredBytes, name, mountOptions, replyTo);
     }
   }
-
-  /**
-   * CreateSnapshot: a copy of the volume's directory named {@code name}.
-   *
-   * @param sourceSubPath the volume's directory when the caller knows it (the PV's {@code
-   *     subPath}); null: the catalog's, or named after the volume
-   */
-  public record CreateSnapshot(
-      String name,
-      String sourceVolumeId,
-      String sourceSubPath,
-      Map<String, String> secrets,
-      ActorRef<StatusReply<SnapshotMade>> replyTo)
-      implements Command {}
-
-  /** A snapshot that is there: its handle, when it was made, the bytes of its files. */
-  public record SnapshotMade(SnapshotHandle handle, Instant created, long sizeBytes) {}
-
-  /** DeleteSnapshot by the id CreateSnapshot answered ({@link SnapshotHandle#id()}). */
-  public record DeleteSnapshot(
-      String snapshotId, Map<String, String> secrets, ActorRef<StatusReply<Done>> replyTo)
-      implements Command {}
 
   /**
    * @param subPath the directory to remove when the catalog does not know the volume (the built-in
@@ -204,8 +188,10 @@ public final class VolumeProvisioner {
                           reply(
                               c.replyTo(),
                               () -> create(c, directories, catalog, quota, snapshots, log));
-                      case CreateSnapshot s -> reply(s.replyTo(), () -> snapshots.create(s));
-                      case DeleteSnapshot s -> reply(s.replyTo(), () -> snapshots.delete(s));
+                      case VolumeSnapshots.CreateSnapshot s ->
+                          reply(s.replyTo(), () -> snapshots.create(s));
+                      case VolumeSnapshots.DeleteSnapshot s ->
+                          reply(s.replyTo(), () -> snapshots.delete(s));
                       case Expand e ->
                           reply(e.replyTo(), () -> expand(e, directories, catalog, quota, log));
                       case Delete d ->

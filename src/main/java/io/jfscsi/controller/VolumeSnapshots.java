@@ -5,19 +5,45 @@ import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.juicefs.VolumeSource;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.pattern.StatusReply;
 import org.slf4j.Logger;
 
 /**
  * The snapshot half of the provisioner, run by its actor one request at a time: a snapshot is a
  * copy of the source volume's directory at {@code .snapshots/<volume>/<name>} ({@link
  * SnapshotHandle}), made whole or not at all, and a restore copies it back into a new volume's
- * directory before the volume is answered.
+ * directory before the volume is answered. Its messages are the provisioner's {@link
+ * VolumeProvisioner.Command}s.
  */
-final class VolumeSnapshots {
+public final class VolumeSnapshots {
+
+  /**
+   * CreateSnapshot: a copy of the volume's directory named {@code name}.
+   *
+   * @param sourceSubPath the volume's directory when the caller knows it (the PV's {@code
+   *     subPath}); null: the catalog's, or named after the volume
+   */
+  public record CreateSnapshot(
+      String name,
+      String sourceVolumeId,
+      String sourceSubPath,
+      Map<String, String> secrets,
+      ActorRef<StatusReply<SnapshotMade>> replyTo)
+      implements VolumeProvisioner.Command {}
+
+  /** A snapshot that is there: its handle, when it was made, the bytes of its files. */
+  public record SnapshotMade(SnapshotHandle handle, Instant created, long sizeBytes) {}
+
+  /** DeleteSnapshot by the id CreateSnapshot answered ({@link SnapshotHandle#id()}). */
+  public record DeleteSnapshot(
+      String snapshotId, Map<String, String> secrets, ActorRef<StatusReply<Done>> replyTo)
+      implements VolumeProvisioner.Command {}
 
   private final VolumeDirectories directories;
   private final VolumeCatalog volumes;
@@ -38,7 +64,7 @@ final class VolumeSnapshots {
     this.log = log;
   }
 
-  VolumeProvisioner.SnapshotMade create(VolumeProvisioner.CreateSnapshot c) {
+  SnapshotMade create(CreateSnapshot c) {
     SnapshotHandle handle = new SnapshotHandle(c.name(), c.sourceVolumeId());
     Optional<SnapshotCatalog.Entry> known = snapshots.find(c.name());
     if (known.isPresent()) {
@@ -104,7 +130,7 @@ final class VolumeSnapshots {
   }
 
   /** Idempotent: an id that names no snapshot of ours, or one already gone, is deleted. */
-  Done delete(VolumeProvisioner.DeleteSnapshot d) {
+  Done delete(DeleteSnapshot d) {
     Optional<SnapshotHandle> parsed = SnapshotHandle.parse(d.snapshotId());
     if (parsed.isEmpty()) {
       log.info(
@@ -157,7 +183,7 @@ final class VolumeSnapshots {
     return SettingsParser.parse(new VolumeSource(volumeId, secrets, Map.of(), List.of()));
   }
 
-  private static VolumeProvisioner.SnapshotMade answer(SnapshotCatalog.Entry entry) {
-    return new VolumeProvisioner.SnapshotMade(entry.handle(), entry.created(), entry.sizeBytes());
+  private static SnapshotMade answer(SnapshotCatalog.Entry entry) {
+    return new SnapshotMade(entry.handle(), entry.created(), entry.sizeBytes());
   }
 }

@@ -7,6 +7,7 @@ import io.jfscsi.Failure;
 import io.jfscsi.Quoted;
 import io.jfscsi.controller.SnapshotHandle;
 import io.jfscsi.controller.VolumeProvisioner;
+import io.jfscsi.controller.VolumeSnapshots;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -212,10 +213,10 @@ public final class ControllerService implements Controller {
       throw Failure.invalid(
           "name and source_volume_id must not contain '|', which separates them in a snapshot id");
     }
-    return Asks.<VolumeProvisioner.Command, VolumeProvisioner.SnapshotMade>askWithStatus(
+    return Asks.<VolumeProvisioner.Command, VolumeSnapshots.SnapshotMade>askWithStatus(
             provisioner,
             reply ->
-                new VolumeProvisioner.CreateSnapshot(name, source, null, in.getSecretsMap(), reply),
+                new VolumeSnapshots.CreateSnapshot(name, source, null, in.getSecretsMap(), reply),
             timeout,
             scheduler)
         .thenApply(
@@ -242,7 +243,7 @@ public final class ControllerService implements Controller {
     return Asks.<VolumeProvisioner.Command, Done>askWithStatus(
             provisioner,
             reply ->
-                new VolumeProvisioner.DeleteSnapshot(in.getSnapshotId(), in.getSecretsMap(), reply),
+                new VolumeSnapshots.DeleteSnapshot(in.getSnapshotId(), in.getSecretsMap(), reply),
             timeout,
             scheduler)
         .thenApply(done -> DeleteSnapshotResponse.getDefaultInstance());

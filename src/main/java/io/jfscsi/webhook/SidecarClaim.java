@@ -1,5 +1,7 @@
 package io.jfscsi.webhook;
 
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.jfscsi.juicefs.VolumeSource;
 import java.util.List;
 
@@ -12,6 +14,8 @@ import java.util.List;
  * @param podVolumes the names of the pod's volumes that use the claim (usually one)
  * @param readOnly whether a pod volume asks for it read-only ({@code persistentVolumeClaim
  *     .readOnly})
+ * @param claim the claim as read, which the ConfigMap's {@code pvcSelector} looks at (its labels,
+ *     name and StorageClass)
  */
 public record SidecarClaim(
     String namespace,
@@ -19,10 +23,37 @@ public record SidecarClaim(
     String claimUid,
     List<String> podVolumes,
     VolumeSource source,
-    boolean readOnly) {
+    boolean readOnly,
+    PersistentVolumeClaim claim) {
 
   public SidecarClaim {
     podVolumes = List.copyOf(podVolumes);
+  }
+
+  /** A claim known by name and uid only: no labels or StorageClass for a selector to match. */
+  public SidecarClaim(
+      String namespace,
+      String claimName,
+      String claimUid,
+      List<String> podVolumes,
+      VolumeSource source,
+      boolean readOnly) {
+    this(
+        namespace,
+        claimName,
+        claimUid,
+        podVolumes,
+        source,
+        readOnly,
+        new PersistentVolumeClaimBuilder()
+            .withNewMetadata()
+            .withNamespace(namespace)
+            .withName(claimName)
+            .withUid(claimUid)
+            .endMetadata()
+            .withNewSpec()
+            .endSpec()
+            .build());
   }
 
   /** "namespace/name", as a refusal names the claim. */

@@ -119,7 +119,8 @@ public final class SidecarClaims {
             pvc.getMetadata().getUid() == null ? "" : pvc.getMetadata().getUid(),
             volumes.stream().map(Volume::getName).toList(),
             source,
-            readOnly));
+            readOnly,
+            pvc));
   }
 
   private boolean ours(PersistentVolumeClaim pvc) {

@@ -8,6 +8,8 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeDevice;
+import io.fabric8.kubernetes.api.model.VolumeDeviceBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
@@ -16,10 +18,13 @@ import io.jfscsi.client.ClientKey;
 import io.jfscsi.juicefs.ClientCommand;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
+import io.jfscsi.runtime.kube.ConfigMapPatches;
 import io.jfscsi.runtime.kube.KubeRuntimeConfig;
 import io.jfscsi.runtime.kube.MountPodBuilder;
 import io.jfscsi.runtime.kube.MountPodNames;
 import io.jfscsi.runtime.kube.MountPodSecret;
+import io.jfscsi.runtime.kube.configmap.GlobalConfig;
+import io.jfscsi.runtime.kube.configmap.MountPodPatch;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -128,6 +133,21 @@ public final class SidecarInjection {
       KubeRuntimeConfig config,
       Supplier<String> suffixes,
       Mode mode) {
+    return decide(pod, claims, config, GlobalConfig.DEFAULTS, suffixes, mode);
+  }
+
+  /**
+   * As {@link #decide(Pod, List, KubeRuntimeConfig, Supplier, Mode)}, with the global ConfigMap's
+   * {@code mountPodPatch} entries that select each claim applied to its client container ({@link
+   * SidecarPatch}).
+   */
+  public static Outcome decide(
+      Pod pod,
+      List<SidecarClaim> claims,
+      KubeRuntimeConfig config,
+      GlobalConfig global,
+      Supplier<String> suffixes,
+      Mode mode) {
     Optional<String> skip = skipReason(pod);
     if (skip.isPresent()) {
       return new Outcome.Unchanged(skip.get());
@@ -152,6 +172,9 @@ public final class SidecarInjection {
     for (int i = 0; i < claims.size(); i++) {
       SidecarClaim claim = claims.get(i);
       VolumeSettings settings;
+      ClientKey key;
+      Path mountPath;
+      MountPodPatch patch;
       try {
         if (variant == SidecarVariant.VCI && claim.podVolumes().size() != 1) {
           throw new Failure(
@@ -162,7 +185,13 @@ public final class SidecarInjection {
                   + String.join(", ", claim.podVolumes())
                   + ")");
         }
-        settings = ServerlessShape.settings(variant, settings(claim, i));
+        VolumeSettings parsed = SettingsParser.parse(claim.source());
+        key = new ClientKey(claim.source().volumeId(), parsed.clientHash());
+        Path root = variant.hostless() ? ServerlessShape.CONTAINER_ROOT : config.mountRoot();
+        mountPath = MountPodNames.mountPath(root, key, suffixes.get());
+        ConfigMapPatches.Patched patched = SidecarPatch.of(global, claim, parsed, mountPath);
+        patch = patched.patch();
+        settings = ServerlessShape.settings(variant, withMetricsPort(patched.settings(), i));
       } catch (Failure e) {
         return new Outcome.Refused(
             "JuiceFS claim "
@@ -172,13 +201,14 @@ public final class SidecarInjection {
                 + ") cannot be mounted in a sidecar: "
                 + e.getMessage());
       }
-      ClientKey key = new ClientKey(claim.source().volumeId(), settings.clientHash());
-      Path root = variant.hostless() ? ServerlessShape.CONTAINER_ROOT : config.mountRoot();
-      Path mountPath = MountPodNames.mountPath(root, key, suffixes.get());
       MountPodSecret secret = MountPodSecret.of(secretName(claim.claimName()), settings);
       Pod client =
           MountPodBuilder.build(
-              config, new MountPodBuilder.Identity(key, "sidecar", mountPath), settings, secret);
+              config,
+              new MountPodBuilder.Identity(key, "sidecar", mountPath),
+              settings,
+              secret,
+              patch);
       List<Volume> clientVolumes = client.getSpec().getVolumes();
       Map<String, String> renames = new HashMap<>();
       for (Volume v : ServerlessShape.volumes(variant, clientVolumes)) {
@@ -256,11 +286,10 @@ public final class SidecarInjection {
   }
 
   /**
-   * The claim's settings, parsed and checked as a publish's are; the i-th client's metrics port is
-   * 9567 + i unless the volume names one, since the clients of one pod share its network.
+   * The i-th client's metrics port is 9567 + i unless the volume (or the ConfigMap) names one,
+   * since the clients of one pod share its network.
    */
-  private static VolumeSettings settings(SidecarClaim claim, int i) {
-    VolumeSettings settings = SettingsParser.parse(claim.source());
+  private static VolumeSettings withMetricsPort(VolumeSettings settings, int i) {
     boolean ownPort =
         settings.mountOptions().stream()
             .anyMatch(o -> o.equals("metrics") || o.startsWith("metrics="));
@@ -278,7 +307,9 @@ public final class SidecarInjection {
    * The Mount Pod's container as a sidecar: named for its place, its volume mounts renamed with the
    * volumes, the mount point made before the client starts (no node plugin makes it here), its
    * metrics port its own, and a postStart hook that returns only once the mount answers, after
-   * making the volume's sub-directory in it.
+   * making the volume's sub-directory in it. Of the ConfigMap's {@code lifecycle}, an exec preStop
+   * runs before the driver's stop script; its postStart gives way to that hook, as in the Go
+   * driver.
    */
   private static Container sidecar(
       Container c,
@@ -291,6 +322,12 @@ public final class SidecarInjection {
     List<VolumeMount> mounts = new ArrayList<>();
     for (VolumeMount m : c.getVolumeMounts()) {
       mounts.add(new VolumeMountBuilder(m).withName(renames.get(m.getName())).build());
+    }
+    List<VolumeDevice> devices = new ArrayList<>();
+    if (c.getVolumeDevices() != null) {
+      for (VolumeDevice d : c.getVolumeDevices()) {
+        devices.add(new VolumeDeviceBuilder(d).withName(renames.get(d.getName())).build());
+      }
     }
     String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
     List<String> command = new ArrayList<>(c.getCommand());
@@ -311,6 +348,7 @@ public final class SidecarInjection {
         .withName(name)
         .withCommand(command)
         .withVolumeMounts(mounts)
+        .withVolumeDevices(devices.isEmpty() ? null : devices)
         .withPorts(
             new ContainerPortBuilder()
                 .withName(i == 0 ? "metrics" : "metrics-" + i)
@@ -326,7 +364,7 @@ public final class SidecarInjection {
         .endPostStart()
         .withNewPreStop()
         .withNewExec()
-        .withCommand("sh", "-c", stopScript(mountPath))
+        .withCommand("sh", "-c", configPreStop(c) + stopScript(mountPath))
         .endExec()
         .endPreStop()
         .endLifecycle()
@@ -387,6 +425,21 @@ public final class SidecarInjection {
    * fails (an app container still uses the mount) the lazy one detaches it anyway and the client
    * exits with the last user.
    */
+  /**
+   * The ConfigMap's preStop command (an exec; other handlers do not fit in a shell line) run before
+   * the driver's stop script, so that it still sees the mount, as on a Mount Pod; "" without one.
+   */
+  private static String configPreStop(Container c) {
+    if (c.getLifecycle() == null
+        || c.getLifecycle().getPreStop() == null
+        || c.getLifecycle().getPreStop().getExec() == null
+        || c.getLifecycle().getPreStop().getExec().getCommand() == null
+        || c.getLifecycle().getPreStop().getExec().getCommand().isEmpty()) {
+      return "";
+    }
+    return ClientCommand.shellLine(c.getLifecycle().getPreStop().getExec().getCommand()) + "; ";
+  }
+
   static String stopScript(Path mountPath) {
     String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
     String pattern = ClientCommand.shellLine(List.of(" " + mountPath + " "));

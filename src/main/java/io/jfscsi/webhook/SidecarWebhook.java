@@ -9,7 +9,10 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.Failure;
 import io.jfscsi.runtime.kube.KubeRuntimeConfig;
 import io.jfscsi.runtime.kube.MountPodNames;
+import io.jfscsi.runtime.kube.configmap.GlobalConfig;
+import io.jfscsi.runtime.kube.configmap.GlobalConfigWatch;
 import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,6 +38,7 @@ public final class SidecarWebhook {
   private final KubeRuntimeConfig config;
   private final boolean serverless;
   private final NativeSidecars nativeSidecars;
+  private final Optional<GlobalConfigWatch> globalConfig;
 
   /** The plain webhook ({@value #PATH}) with plain sidecars. */
   public SidecarWebhook(KubernetesClient client, String driverName, KubeRuntimeConfig config) {
@@ -48,6 +52,18 @@ public final class SidecarWebhook {
       KubeRuntimeConfig config,
       boolean serverless,
       NativeSidecars nativeSidecars) {
+    this(client, driverName, config, serverless, nativeSidecars, Optional.empty());
+  }
+
+  /** As above, with the global ConfigMap as {@code globalConfig} reads it, at each admission. */
+  public SidecarWebhook(
+      KubernetesClient client,
+      String driverName,
+      KubeRuntimeConfig config,
+      boolean serverless,
+      NativeSidecars nativeSidecars,
+      Optional<GlobalConfigWatch> globalConfig) {
+    this.globalConfig = globalConfig;
     this.client = client;
     this.claims = new SidecarClaims(client, driverName);
     this.config = config;
@@ -80,6 +96,18 @@ public final class SidecarWebhook {
           request, pod, new SidecarInjection.Outcome.Unchanged("not a pod being created"));
     }
     String name = podName(pod);
+    if (SidecarInjection.skipReason(pod).isEmpty()
+        && globalConfig.isPresent()
+        && !globalConfig.get().synced()) {
+      // Admitted now, the pod's clients would miss the patch that the ConfigMap gives them.
+      log.warn("pod {}: refused for now, the global ConfigMap is not read yet", name);
+      return AdmissionReviews.error(
+          request.getUid(),
+          503,
+          "the JuiceFS webhook has not read its global ConfigMap yet; try again");
+    }
+    GlobalConfig global =
+        globalConfig.map(GlobalConfigWatch::current).orElse(GlobalConfig.DEFAULTS);
     SidecarInjection.Outcome outcome;
     try {
       outcome =
@@ -88,7 +116,12 @@ public final class SidecarWebhook {
               .orElseGet(
                   () ->
                       SidecarInjection.decide(
-                          pod, claims.of(pod), config, MountPodNames::randomSuffix, mode(pod)));
+                          pod,
+                          claims.of(pod),
+                          config,
+                          global,
+                          MountPodNames::randomSuffix,
+                          mode(pod)));
     } catch (Failure e) {
       outcome = new SidecarInjection.Outcome.Refused(e.getMessage());
     } catch (KubernetesClientException e) {

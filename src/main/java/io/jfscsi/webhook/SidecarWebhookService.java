@@ -29,9 +29,9 @@ import org.slf4j.LoggerFactory;
  * The sidecar webhooks in the controller ({@code jfs-csi.webhook}, the Go driver's {@code
  * --webhook}, {@code --webhook-port}, {@code --webhook-cert-dir}): its certificate, its server with
  * the plain and the serverless routes, the global ConfigMap (watched, for {@code
- * enableNativeSidecar}), and when it made its own CA, that CA in the caBundle of the
- * MutatingWebhookConfiguration; and the {@link SidecarExitWatcher} that lets the pods of Jobs
- * complete.
+ * enableNativeSidecar} and the {@code mountPodPatch} of the sidecars), and when it made its own CA,
+ * that CA in the caBundle of the MutatingWebhookConfiguration; and the {@link SidecarExitWatcher}
+ * that lets the pods of Jobs complete.
  */
 public final class SidecarWebhookService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SidecarWebhookService.class);
@@ -82,13 +82,16 @@ public final class SidecarWebhookService implements AutoCloseable {
           new GlobalConfigWatch(
               client, namespace, c.getString("kubernetes.config-map"), "webhook", events);
       GlobalConfigWatch watched = globalConfig;
+      awaitSynced(watched, Duration.ofSeconds(10));
       NativeSidecars nativeSidecars =
           new NativeSidecars(
               () -> watched.current().switches().enableNativeSidecar(),
               client::getKubernetesVersion);
       String driver = c.getString("driver-name");
-      SidecarWebhook plain = new SidecarWebhook(client, driver, runtime, false, nativeSidecars);
-      SidecarWebhook serverless = new SidecarWebhook(client, driver, runtime, true, nativeSidecars);
+      SidecarWebhook plain =
+          new SidecarWebhook(client, driver, runtime, false, nativeSidecars, Optional.of(watched));
+      SidecarWebhook serverless =
+          new SidecarWebhook(client, driver, runtime, true, nativeSidecars, Optional.of(watched));
       WebhookServer server =
           WebhookServer.start(
               new InetSocketAddress(w.getInt("port")),
@@ -115,6 +118,28 @@ public final class SidecarWebhookService implements AutoCloseable {
       events.shutdown();
       client.close();
       throw e;
+    }
+  }
+
+  /**
+   * Gives the watch a moment to list the ConfigMap before pods are admitted: until it has, the
+   * webhook refuses pods with claims (503) rather than inject clients without their patch.
+   */
+  private static void awaitSynced(GlobalConfigWatch watch, Duration limit) {
+    long deadline = System.nanoTime() + limit.toNanos();
+    while (!watch.synced() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+    if (!watch.synced()) {
+      log.warn(
+          "sidecar webhook: the global ConfigMap is not read after {}s; pods with JuiceFS claims"
+              + " are refused until it is",
+          limit.toSeconds());
     }
   }
 

@@ -66,15 +66,10 @@ class ControllerConformanceTest {
         .build();
   }
 
-  static final VolumeCapability RWX =
-      mount(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER);
+  static final VolumeCapability RWX = DriverFixture.RWX;
 
   CreateVolumeRequest.Builder create(String name) {
-    return CreateVolumeRequest.newBuilder()
-        .setName(name)
-        .addVolumeCapabilities(RWX)
-        .putAllSecrets(driver.secrets())
-        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(1 << 30));
+    return driver.createRequest(name);
   }
 
   static void assertCode(ThrowingCallable call, Status.Code code, String... messageParts) {

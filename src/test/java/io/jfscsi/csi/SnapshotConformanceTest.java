@@ -1,10 +1,8 @@
 package io.jfscsi.csi;
 
-import static io.jfscsi.csi.ControllerConformanceTest.RWX;
 import static io.jfscsi.csi.ControllerConformanceTest.assertCode;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import csi.v1.CapacityRange;
 import csi.v1.CreateSnapshotRequest;
 import csi.v1.CreateSnapshotResponse;
 import csi.v1.CreateVolumeRequest;
@@ -50,11 +48,7 @@ class SnapshotConformanceTest {
   }
 
   static CreateVolumeRequest.Builder volume(String name) {
-    return CreateVolumeRequest.newBuilder()
-        .setName(name)
-        .addVolumeCapabilities(RWX)
-        .putAllSecrets(driver.secrets())
-        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(1 << 30));
+    return driver.createRequest(name);
   }
 
   static CreateSnapshotRequest.Builder snapshot(String name, String source) {

@@ -2,6 +2,8 @@ package io.jfscsi.testing;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import csi.v1.CapacityRange;
+import csi.v1.CreateVolumeRequest;
 import csi.v1.NodePublishVolumeRequest;
 import csi.v1.NodeUnpublishVolumeRequest;
 import csi.v1.ProbeRequest;
@@ -147,6 +149,15 @@ public final class DriverFixture implements AutoCloseable {
               VolumeCapability.AccessMode.newBuilder()
                   .setMode(VolumeCapability.AccessMode.Mode.MULTI_NODE_MULTI_WRITER))
           .build();
+
+  /** A CreateVolume of a 1 GiB RWX volume on the fixture's file system, as a provisioner asks. */
+  public CreateVolumeRequest.Builder createRequest(String name) {
+    return CreateVolumeRequest.newBuilder()
+        .setName(name)
+        .addVolumeCapabilities(RWX)
+        .putAllSecrets(secrets())
+        .setCapacityRange(CapacityRange.newBuilder().setRequiredBytes(1 << 30));
+  }
 
   /** A publish of the sub-directory named after the volume, as kubelet sends it. */
   public NodePublishVolumeRequest.Builder publishRequest(String volumeId, Path target) {

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.admission.v1.AdmissionReview;
 import io.jfscsi.juicefs.VolumeSource;
 import io.jfscsi.runtime.kube.KubeRuntimeConfig;
+import io.jfscsi.runtime.kube.configmap.GlobalConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -95,9 +96,25 @@ class SidecarInjectionTest {
       List<SidecarClaim> claims,
       Supplier<String> suffixes,
       SidecarInjection.Mode mode) {
+    return answer(review, claims, GlobalConfig.DEFAULTS, suffixes, mode);
+  }
+
+  /** As above, with {@code global} as the ConfigMap in force. */
+  static Answer answer(
+      String review, List<SidecarClaim> claims, GlobalConfig global, Supplier<String> suffixes) {
+    return answer(review, claims, global, suffixes, SidecarInjection.Mode.PLAIN);
+  }
+
+  static Answer answer(
+      String review,
+      List<SidecarClaim> claims,
+      GlobalConfig global,
+      Supplier<String> suffixes,
+      SidecarInjection.Mode mode) {
     AdmissionReview in = AdmissionReviews.parse(review);
     Pod pod = AdmissionReviews.pod(in.getRequest());
-    SidecarInjection.Outcome outcome = SidecarInjection.decide(pod, claims, CONFIG, suffixes, mode);
+    SidecarInjection.Outcome outcome =
+        SidecarInjection.decide(pod, claims, CONFIG, global, suffixes, mode);
     String json =
         AdmissionReviews.JSON.asJson(AdmissionReviews.respond(in.getRequest(), pod, outcome));
     JsonNode response = MAPPER.readTree(json).get("response");

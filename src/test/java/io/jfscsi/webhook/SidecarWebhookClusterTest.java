@@ -3,7 +3,9 @@ package io.jfscsi.webhook;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -14,14 +16,18 @@ import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfiguration;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.jfscsi.runtime.kube.configmap.GlobalConfigWatch;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
 import io.jfscsi.testing.SidecarWebhookConfigurations;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,6 +47,28 @@ class SidecarWebhookClusterTest {
   static String labelled;
   static String unlabelled;
   static final AtomicInteger calls = new AtomicInteger();
+  static final String GLOBAL_CONFIG = "juicefs-csi-driver-config";
+  static GlobalConfigWatch globalConfig;
+
+  /** The Go driver's config.yaml: claims labelled tier=gold get their own client shape. */
+  static final String PATCH =
+      """
+      mountPodPatch:
+        - pvcSelector:
+            matchLabels: {tier: gold}
+          ceMountImage: juicedata/mount:ce-v1.3.1-gold
+          env:
+            - {name: CACHE_TIER, value: "gold for ${VOLUME_ID}"}
+          resources:
+            requests: {cpu: 250m, memory: 512Mi}
+            limits: {cpu: "2", memory: 2Gi}
+          lifecycle:
+            preStop:
+              exec:
+                command: ["sh", "-c", "+e", "umount -l ${MOUNT_POINT}; exit 0"]
+          labels: {mount-tier: gold}
+          terminationGracePeriodSeconds: 600
+      """;
 
   @BeforeAll
   static void registerTheWebhook() throws Exception {
@@ -60,7 +88,27 @@ class SidecarWebhookClusterTest {
     WebhookTls tls = SidecarWebhookService.shared(k, labelled, "juicefs-admission-webhook");
     WebhookTls again = SidecarWebhookService.shared(k, labelled, "juicefs-admission-webhook");
     assertThat(again.caBundlePem()).isEqualTo(tls.caBundlePem());
-    SidecarWebhook handler = new SidecarWebhook(k, "csi.juicefs.com", SidecarInjectionTest.CONFIG);
+    // The global ConfigMap as the controller finds it, read through the same watch.
+    k.configMaps()
+        .inNamespace(labelled)
+        .resource(
+            new ConfigMapBuilder()
+                .withNewMetadata()
+                .withName(GLOBAL_CONFIG)
+                .endMetadata()
+                .addToData(GlobalConfigWatch.KEY, PATCH)
+                .build())
+        .create();
+    globalConfig = new GlobalConfigWatch(k, labelled, GLOBAL_CONFIG, "webhook", Runnable::run);
+    Awaitility.await().atMost(Duration.ofSeconds(20)).until(globalConfig::synced);
+    SidecarWebhook handler =
+        new SidecarWebhook(
+            k,
+            "csi.juicefs.com",
+            SidecarInjectionTest.CONFIG,
+            false,
+            NativeSidecars.OFF,
+            Optional.of(globalConfig));
     server =
         WebhookServer.start(
             new InetSocketAddress("127.0.0.1", 0),
@@ -101,6 +149,8 @@ class SidecarWebhookClusterTest {
       claim(ns, "data", List.of());
       claim(ns, "fast", List.of("writeback"));
     }
+    claim(labelled, "gold", List.of(), Map.of("tier", "gold"));
+    claim(labelled, "silver", List.of(), Map.of("tier", "silver"));
     // The API server takes a moment to see a new webhook configuration: a probe pod (refused,
     // its claim is missing) shows when it calls. A control plane started before bin/kube-up
     // enabled admission webhooks never calls: say so instead of failing every test.
@@ -122,6 +172,11 @@ class SidecarWebhookClusterTest {
 
   /** A static JuiceFS PV bound to claim {@code name} in {@code ns}. */
   static void claim(String ns, String name, List<String> mountOptions) {
+    claim(ns, name, mountOptions, Map.of());
+  }
+
+  static void claim(
+      String ns, String name, List<String> mountOptions, Map<String, String> claimLabels) {
     String pv = ns + "-" + name;
     k.persistentVolumes()
         .resource(
@@ -155,6 +210,7 @@ class SidecarWebhookClusterTest {
             new PersistentVolumeClaimBuilder()
                 .withNewMetadata()
                 .withName(name)
+                .withLabels(claimLabels)
                 .endMetadata()
                 .withNewSpec()
                 .withAccessModes("ReadWriteMany")
@@ -177,6 +233,11 @@ class SidecarWebhookClusterTest {
         k.persistentVolumes().withName(ns + "-fast").delete();
         k.namespaces().withName(ns).delete();
       }
+      k.persistentVolumes().withName(labelled + "-gold").delete();
+      k.persistentVolumes().withName(labelled + "-silver").delete();
+    }
+    if (globalConfig != null) {
+      globalConfig.close();
     }
     if (server != null) {
       server.close();
@@ -285,5 +346,84 @@ class SidecarWebhookClusterTest {
                     .create())
         .isInstanceOf(KubernetesClientException.class)
         .hasMessageContaining("claim " + labelled + "/nothing does not exist");
+  }
+
+  @Test
+  void theGlobalConfigMapsEntryForTheClaimShapesTheStoredSidecar() {
+    Pod stored =
+        k.pods().inNamespace(labelled).resource(app("gold-app", "gold", Map.of())).create();
+
+    Container client = stored.getSpec().getContainers().getFirst();
+    assertThat(client.getName()).isEqualTo("jfs-mount");
+    assertThat(client.getImage()).isEqualTo("juicedata/mount:ce-v1.3.1-gold");
+    assertThat(client.getEnv())
+        .filteredOn(e -> e.getName().equals("CACHE_TIER"))
+        .extracting(EnvVar::getValue)
+        .containsExactly("gold for " + labelled + "-gold");
+    assertThat(client.getResources().getRequests())
+        .containsEntry("cpu", new Quantity("250m"))
+        .containsEntry("memory", new Quantity("512Mi"));
+    assertThat(client.getResources().getLimits())
+        .containsEntry("cpu", new Quantity("2"))
+        .containsEntry("memory", new Quantity("2Gi"));
+    String mountPoint =
+        stored.getSpec().getVolumes().stream()
+            .filter(v -> v.getName().equals("data"))
+            .findFirst()
+            .orElseThrow()
+            .getHostPath()
+            .getPath()
+            .replace("/apps/gold", "");
+    assertThat(mountPoint).startsWith("/var/lib/juicefs/volume/" + labelled + "-gold-");
+    assertThat(client.getLifecycle().getPreStop().getExec().getCommand().get(2))
+        .startsWith(
+            io.jfscsi.juicefs.ClientCommand.shellLine(
+                    List.of("sh", "-c", "+e", "umount -l " + mountPoint + "; exit 0"))
+                + "; ")
+        .endsWith(SidecarInjection.stopScript(java.nio.file.Path.of(mountPoint)));
+    assertThat(client.getLifecycle().getPostStart().getExec().getCommand().get(2))
+        .contains("/proc/mounts");
+    // The pod's own fields stay the app's, as in the Go driver.
+    assertThat(stored.getMetadata().getLabels()).doesNotContainKey("mount-tier");
+    assertThat(stored.getSpec().getTerminationGracePeriodSeconds()).isEqualTo(30L);
+
+    // A claim no entry selects keeps the driver's image.
+    Pod plain =
+        k.pods().inNamespace(labelled).resource(app("plain-app", "data", Map.of())).create();
+    assertThat(plain.getSpec().getContainers().getFirst().getImage())
+        .isEqualTo("juicedata/mount:ce-v1.3.0");
+  }
+
+  @Test
+  void aChangedConfigMapReachesTheNextPodThroughTheWatch() {
+    Pod before =
+        k.pods().inNamespace(labelled).resource(app("silver-1", "silver", Map.of())).create();
+    assertThat(before.getSpec().getContainers().getFirst().getImagePullPolicy())
+        .isNotEqualTo("Never");
+
+    k.configMaps()
+        .inNamespace(labelled)
+        .withName(GLOBAL_CONFIG)
+        .edit(
+            cm -> {
+              cm.getData()
+                  .put(
+                      GlobalConfigWatch.KEY,
+                      PATCH
+                          + """
+                            - pvcSelector: {matchName: silver}
+                              imagePullPolicy: Never
+                          """);
+              return cm;
+            });
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> globalConfig.current().mountPodPatch().size() == 2);
+
+    Pod after =
+        k.pods().inNamespace(labelled).resource(app("silver-2", "silver", Map.of())).create();
+    assertThat(after.getSpec().getContainers().getFirst().getImagePullPolicy()).isEqualTo("Never");
+    assertThat(after.getSpec().getContainers().getFirst().getImage())
+        .isEqualTo("juicedata/mount:ce-v1.3.0");
   }
 }

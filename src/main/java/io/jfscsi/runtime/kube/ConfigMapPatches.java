@@ -18,12 +18,19 @@ import java.util.function.Supplier;
  * node merged in order, with {@code ${MOUNT_POINT}}, {@code ${VOLUME_ID}}, {@code ${VOLUME_NAME}}
  * and {@code ${SUB_PATH}} filled in, its {@code mountOptions} over the volume's, and where to place
  * it. Asked once per pod built, never for a running pod: a ConfigMap change reaches new Mount Pods
- * only, and never changes the settings hash that decides which client a publish shares.
+ * only, and never changes the settings hash that decides which client a publish shares. The sidecar
+ * webhook asks {@link #patched} the same for each client container it injects.
  */
-final class ConfigMapPatches {
+public final class ConfigMapPatches {
 
   /** A new Mount Pod's share of the ConfigMap. */
   record Plan(VolumeSettings settings, MountPodPatch patch, Optional<String> nodeSelectorHost) {}
+
+  /**
+   * A client's settings with the patch's {@code mountOptions} over the volume's, and the merged
+   * patch with its templates filled in.
+   */
+  public record Patched(VolumeSettings settings, MountPodPatch patch) {}
 
   private final Supplier<GlobalConfig> config;
   private final ClaimLookup lookup;
@@ -65,17 +72,32 @@ final class ConfigMapPatches {
               + e.getMessage(),
           e);
     }
+    Patched patched = patched(c, claim, nodeLabels, settings, mountPath);
+    Optional<String> host =
+        c.switches().enableNodeSelector()
+            ? Optional.of(nodeLabels.map(l -> l.get(ConfigMapPatch.HOSTNAME_LABEL)).orElse(node))
+            : Optional.empty();
+    return new Plan(patched.settings(), patched.patch(), host);
+  }
+
+  /**
+   * What {@code c} makes of a client of {@code settings} mounted at {@code mountPath}, for this
+   * claim and node (empty when there is none, or it is not known: an entry that selects by it then
+   * does not apply). A refused mount option is a {@link Failure}.
+   */
+  public static Patched patched(
+      GlobalConfig c,
+      Optional<PersistentVolumeClaim> claim,
+      Optional<Map<String, String>> nodeLabels,
+      VolumeSettings settings,
+      Path mountPath) {
     MountPodPatch patch = filled(c.patchFor(claim, nodeLabels), settings, mountPath);
     VolumeSettings patched =
         patch.mountOptions() == null
             ? settings
             : SettingsParser.withMountOptions(
                 settings, patch.mountOptions(), "in the ConfigMap's mountPodPatch mountOptions");
-    Optional<String> host =
-        c.switches().enableNodeSelector()
-            ? Optional.of(nodeLabels.map(l -> l.get(ConfigMapPatch.HOSTNAME_LABEL)).orElse(node))
-            : Optional.empty();
-    return new Plan(patched, patch, host);
+    return new Patched(patched, patch);
   }
 
   /** The Go driver's templates, filled in every text value of the patch. */

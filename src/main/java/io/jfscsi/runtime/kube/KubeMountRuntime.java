@@ -129,7 +129,7 @@ public final class KubeMountRuntime implements MountRuntime, AutoCloseable {
             patches,
             executor,
             keeping::get);
-    this.upgrades = new MountPodUpgrade(config, pods, lifecycle, removal, keeping::get);
+    this.upgrades = new MountPodUpgrade(config, pods, lifecycle.creation(), removal, keeping::get);
     this.records = new MountPodRecords(config, client, executor, pods, secrets, caches, removal);
     this.stuck =
         new StuckMountPods(

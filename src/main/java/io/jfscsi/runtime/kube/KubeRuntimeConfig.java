@@ -43,34 +43,6 @@ public record KubeRuntimeConfig(
   /** The Go driver's directory of FUSE fd sockets, where {@code deploy/} mounts one. */
   public static final String GO_FUSE_FD_DIR = "/var/run/juicefs-csi";
 
-  /** Without FUSE fd sockets, the default (smooth upgrade is opt-in). */
-  public KubeRuntimeConfig(
-      String nodeName,
-      String namespace,
-      String mountImage,
-      String priorityClass,
-      String kubeconfig,
-      Duration podReadyTimeout,
-      Duration terminationGrace,
-      Path mountRoot,
-      String configMap,
-      String preemptionPolicy,
-      String mountServiceAccount) {
-    this(
-        nodeName,
-        namespace,
-        mountImage,
-        priorityClass,
-        kubeconfig,
-        podReadyTimeout,
-        terminationGrace,
-        mountRoot,
-        configMap,
-        preemptionPolicy,
-        mountServiceAccount,
-        "");
-  }
-
   /** What {@code JUICEFS_MOUNT_PREEMPTION_POLICY} may say, as in Kubernetes' PodSpec. */
   static final Set<String> PREEMPTION_POLICIES = Set.of("", "PreemptLowerPriority", "Never");
 
@@ -80,7 +52,10 @@ public record KubeRuntimeConfig(
   /** The Go driver's name of its global ConfigMap ({@code JUICEFS_CONFIG_NAME}). */
   public static final String DEFAULT_CONFIG_MAP = "juicefs-csi-driver-config";
 
-  /** With the default name of the global ConfigMap. */
+  /**
+   * With the default name of the global ConfigMap, the API server's preemption policy, the
+   * namespace's default account and no FUSE fd sockets (smooth upgrade is opt-in).
+   */
   public KubeRuntimeConfig(
       String nodeName,
       String namespace,
@@ -100,6 +75,7 @@ public record KubeRuntimeConfig(
         terminationGrace,
         mountRoot,
         DEFAULT_CONFIG_MAP,
+        "",
         "",
         "");
   }

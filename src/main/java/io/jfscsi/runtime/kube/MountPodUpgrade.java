@@ -31,19 +31,19 @@ final class MountPodUpgrade {
 
   private final KubeRuntimeConfig config;
   private final MountPodWatch pods;
-  private final MountPodLifecycle lifecycle;
+  private final MountPodCreation creation;
   private final MountPodRemoval removal;
   private final Supplier<FuseFdKeeping> keeping;
 
   MountPodUpgrade(
       KubeRuntimeConfig config,
       MountPodWatch pods,
-      MountPodLifecycle lifecycle,
+      MountPodCreation creation,
       MountPodRemoval removal,
       Supplier<FuseFdKeeping> keeping) {
     this.config = config;
     this.pods = pods;
-    this.lifecycle = lifecycle;
+    this.creation = creation;
     this.removal = removal;
     this.keeping = keeping;
   }
@@ -85,7 +85,7 @@ final class MountPodUpgrade {
     }
     String suffix = MountPodNames.randomSuffix();
     Pod next =
-        lifecycle
+        creation
             .build(
                 running.key(),
                 settings,
@@ -119,7 +119,7 @@ final class MountPodUpgrade {
     List<Pod> predecessor = List.of(old);
     removal.handOver(old);
     try {
-      return lifecycle.create(
+      return creation.create(
           running.key(),
           settings,
           onExit,

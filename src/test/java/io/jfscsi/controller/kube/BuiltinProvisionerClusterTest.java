@@ -164,48 +164,15 @@ class BuiltinProvisionerClusterTest {
       String storageClass,
       Map<String, String> labels,
       Map<String, String> annotations) {
-    return kube.persistentVolumeClaims()
-        .inNamespace(namespace)
-        .resource(
-            new PersistentVolumeClaimBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .withLabels(labels)
-                .withAnnotations(annotations)
-                .endMetadata()
-                .withNewSpec()
-                .withAccessModes("ReadWriteMany")
-                .withStorageClassName(storageClass)
-                .withNewResources()
-                .addToRequests("storage", new Quantity("1Gi"))
-                .endResources()
-                .endSpec()
-                .build())
-        .create();
+    return ProvisionedClaims.claim(kube, namespace, name, storageClass, labels, annotations, null);
   }
 
   static PersistentVolume awaitBound(String namespace, PersistentVolumeClaim pvc) {
-    String pvName = "pvc-" + pvc.getMetadata().getUid();
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .until(
-            () -> {
-              PersistentVolumeClaim now =
-                  kube.persistentVolumeClaims()
-                      .inNamespace(namespace)
-                      .withName(pvc.getMetadata().getName())
-                      .get();
-              return now.getStatus() != null
-                  && "Bound".equals(now.getStatus().getPhase())
-                  && pvName.equals(now.getSpec().getVolumeName());
-            });
-    return kube.persistentVolumes().withName(pvName).get();
+    return ProvisionedClaims.awaitBound(kube, namespace, pvc);
   }
 
   static List<Event> events(String namespace, String involvedName) {
-    return kube.v1().events().inNamespace(namespace).list().getItems().stream()
-        .filter(e -> involvedName.equals(e.getInvolvedObject().getName()))
-        .toList();
+    return ProvisionedClaims.events(kube, namespace, involvedName);
   }
 
   // ------------------------------------------------------------------ tests

@@ -9,8 +9,6 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
-import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.storage.StorageClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -160,48 +158,15 @@ class SnapshotRestoreClusterTest {
   }
 
   static PersistentVolumeClaim claim(String name, Map<String, String> dataSource) {
-    var spec =
-        new PersistentVolumeClaimBuilder()
-            .withNewMetadata()
-            .withName(name)
-            .endMetadata()
-            .withNewSpec()
-            .withAccessModes("ReadWriteMany")
-            .withStorageClassName(storageClass)
-            .withNewResources()
-            .addToRequests("storage", new Quantity("1Gi"))
-            .endResources();
-    if (dataSource != null) {
-      spec =
-          spec.withNewDataSource()
-              .withApiGroup(dataSource.get("apiGroup"))
-              .withKind(dataSource.get("kind"))
-              .withName(dataSource.get("name"))
-              .endDataSource();
-    }
-    return kube.persistentVolumeClaims().inNamespace(ns).resource(spec.endSpec().build()).create();
+    return ProvisionedClaims.claim(kube, ns, name, storageClass, Map.of(), Map.of(), dataSource);
   }
 
   static PersistentVolume awaitBound(PersistentVolumeClaim pvc) {
-    String pvName = "pvc-" + pvc.getMetadata().getUid();
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .until(
-            () -> {
-              PersistentVolumeClaim now =
-                  kube.persistentVolumeClaims()
-                      .inNamespace(ns)
-                      .withName(pvc.getMetadata().getName())
-                      .get();
-              return now.getStatus() != null && "Bound".equals(now.getStatus().getPhase());
-            });
-    return kube.persistentVolumes().withName(pvName).get();
+    return ProvisionedClaims.awaitBound(kube, ns, pvc);
   }
 
   static List<Event> events(String involvedName) {
-    return kube.v1().events().inNamespace(ns).list().getItems().stream()
-        .filter(e -> involvedName.equals(e.getInvolvedObject().getName()))
-        .toList();
+    return ProvisionedClaims.events(kube, ns, involvedName);
   }
 
   static Map<String, String> snapshotSource(String name) {

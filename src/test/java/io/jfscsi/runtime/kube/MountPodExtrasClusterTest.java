@@ -66,6 +66,7 @@ class MountPodExtrasClusterTest {
               Path.of("/var/lib/juicefs/volume"),
               KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
               "Never",
+              "",
               "");
       VolumeSettings s =
           SettingsParser.parse(
@@ -129,7 +130,8 @@ class MountPodExtrasClusterTest {
               Path.of("/var/lib/juicefs/volume"),
               KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
               "",
-              "jfs-mount");
+              "jfs-mount",
+              "");
       VolumeSettings plain =
           SettingsParser.parse(MountPodBuilderTest.source(Map.of("subPath", "p"), List.of()));
       ClientKey plainKey = new ClientKey("pv-plain", plain.clientHash());

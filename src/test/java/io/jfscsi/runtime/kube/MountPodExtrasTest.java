@@ -132,7 +132,8 @@ class MountPodExtrasTest {
         CONFIG.mountRoot(),
         KubeRuntimeConfig.DEFAULT_CONFIG_MAP,
         preemptionPolicy,
-        serviceAccount);
+        serviceAccount,
+        "");
   }
 
   private static Pod buildWith(KubeRuntimeConfig config, Map<String, String> context) {
