@@ -352,7 +352,8 @@ public final class SidecarInjection {
         .withPorts(
             new ContainerPortBuilder()
                 .withName(i == 0 ? "metrics" : "metrics-" + i)
-                .withContainerPort(metricsPort(i))
+                // The Mount Pod's container declares the port its client's options name.
+                .withContainerPort(c.getPorts().getFirst().getContainerPort())
                 .withProtocol("TCP")
                 .build())
         .withNewLifecycle()

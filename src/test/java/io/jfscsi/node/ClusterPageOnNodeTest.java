@@ -19,6 +19,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.support.ui.WebDriverWait;
@@ -81,26 +82,35 @@ class ClusterPageOnNodeTest {
 
     browser = Chromium.start(Files.createDirectories(tmp.resolve("chromium")), 1280, 1000);
     browser.get(PAGE);
+    // The page re-renders live: an element found in one step may be replaced by the next, so
+    // every read happens inside a wait that tries again when its element went stale.
     WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(60));
+    wait.ignoring(StaleElementReferenceException.class);
     wait.until(d -> d.findElement(By.id("status")).getText().startsWith("live"));
 
     // 1. Healthy: the volume, its Mount Pod Ready on the node, the node plugin's report.
-    WebElement row =
-        wait.until(d -> d.findElement(By.cssSelector("#volumes tr[data-pv='" + pv + "']")));
-    assertThat(row.getText()).contains(space.ns + "/healthy", "healthy");
+    String row =
+        wait.until(
+            d -> d.findElement(By.cssSelector("#volumes tr[data-pv='" + pv + "']")).getText());
+    assertThat(row).contains(space.ns + "/healthy", "healthy");
     Pod first = space.mountPodOf(pv);
     String mountPod = first.getMetadata().getNamespace() + "/" + first.getMetadata().getName();
-    WebElement node =
+    // The node's card as one reading: its text, its Mount Pod's row, its link.
+    List<String> node =
         wait.until(
             d -> {
               WebElement card = d.findElement(By.cssSelector(".node[data-node='" + node() + "']"));
-              return card.getText().contains("0 stale") ? card : null;
+              String text = card.getText();
+              return text.contains("0 stale")
+                  ? List.of(
+                      text,
+                      card.findElement(By.cssSelector("tr[data-pod='" + mountPod + "']")).getText(),
+                      card.findElement(By.cssSelector("a.node-page")).getAttribute("href"))
+                  : null;
             });
-    assertThat(node.findElement(By.cssSelector("tr[data-pod='" + mountPod + "']")).getText())
-        .contains("Ready");
-    assertThat(node.findElement(By.cssSelector("a.node-page")).getAttribute("href"))
-        .endsWith(":9560/");
-    assertThat(node.getText()).contains(space.ns + "/reader");
+    assertThat(node.get(1)).contains("Ready");
+    assertThat(node.get(2)).endsWith(":9560/");
+    assertThat(node.get(0)).contains(space.ns + "/reader");
     assertThat(problemsOf(pv)).isEmpty();
     Chromium.screenshot(browser, "cluster-page-node-healthy");
 
@@ -111,7 +121,7 @@ class ClusterPageOnNodeTest {
         NodeNamespace.clientServing(mountPath)
             .orElseThrow(() -> new AssertionError("no client serves " + mountPath));
     assertThat(client.destroyForcibly()).isTrue();
-    WebElement restarted =
+    String restarted =
         wait.until(
             d ->
                 d
@@ -119,23 +129,33 @@ class ClusterPageOnNodeTest {
                         By.cssSelector("#problems .problem[data-kind=mount-pod-restarted]"))
                     .stream()
                     .filter(p -> pv.equals(p.getAttribute("data-volume")))
+                    .map(WebElement::getText)
                     .findFirst()
                     .orElse(null));
-    assertThat(restarted.getText())
+    assertThat(restarted)
         .contains("restarted 1 time", "volume " + pv, "doctor on pvc " + space.ns + "/healthy");
-    browser.findElement(By.cssSelector("#volumes a.volume[data-pv='" + pv + "']")).click();
-    WebElement detail =
+    wait.until(
+        d -> {
+          d.findElement(By.cssSelector("#volumes a.volume[data-pv='" + pv + "']")).click();
+          return true;
+        });
+    String detail =
         wait.until(
             d -> {
               WebElement box = d.findElement(By.id("detail"));
-              return box.getText().contains("keys metaurl, name")
+              String text = box.getText();
+              return text.contains("keys metaurl, name")
                       && !box.findElements(By.cssSelector("button.log")).isEmpty()
-                  ? box
+                  ? text
                   : null;
             });
     // The restarted pod, or (when the driver replaced it meanwhile) its successor.
-    assertThat(detail.getText()).contains("references (1)", "restarts");
-    detail.findElement(By.cssSelector("button.log:not(.previous)")).click();
+    assertThat(detail).contains("references (1)", "restarts");
+    wait.until(
+        d -> {
+          d.findElement(By.cssSelector("#detail button.log:not(.previous)")).click();
+          return true;
+        });
     wait.until(
         d -> {
           String log = d.findElement(By.cssSelector("#detail pre.log")).getText();
@@ -160,7 +180,8 @@ class ClusterPageOnNodeTest {
               return s;
             });
     space.create(NodeNamespace.app("stuck", "broken", NodeNamespace.READER));
-    WebElement stuck =
+    // The problem's text and how many Events it lists, read together.
+    List<String> stuck =
         wait.withTimeout(Duration.ofMinutes(2))
             .until(
                 d ->
@@ -170,13 +191,19 @@ class ClusterPageOnNodeTest {
                         .stream()
                         .filter(p -> p.getText().contains(space.ns + "/stuck"))
                         .filter(p -> p.getText().contains("metaurl"))
+                        .map(
+                            p ->
+                                List.of(
+                                    p.getText(),
+                                    String.valueOf(
+                                        p.findElements(By.cssSelector("ul.events li")).size())))
                         .findFirst()
                         .orElse(null));
-    assertThat(stuck.getText())
+    assertThat(stuck.get(0))
         .contains("pod not starting (node side)", "metaurl", "volume " + broken);
-    assertThat(stuck.findElements(By.cssSelector("ul.events li")))
+    assertThat(Integer.parseInt(stuck.get(1)))
         .as("kubelet's FailedMount event with the driver's refusal")
-        .isNotEmpty();
+        .isPositive();
     Chromium.screenshot(browser, "cluster-page-node-broken-secret");
     Chromium.onAPhone(browser, "cluster-page-node-phone");
   }

@@ -2,6 +2,7 @@ package io.jfscsi.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -9,8 +10,10 @@ import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.runtime.kube.KubeRuntimeConfig;
+import io.jfscsi.runtime.kube.configmap.GlobalConfigWatch;
 import io.jfscsi.testing.RealNode;
 import io.jfscsi.testing.SidecarWebhookConfigurations;
+import io.jfscsi.webhook.NativeSidecars;
 import io.jfscsi.webhook.SidecarExitWatcher;
 import io.jfscsi.webhook.SidecarInjection;
 import io.jfscsi.webhook.SidecarWebhook;
@@ -25,6 +28,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,6 +52,24 @@ class SidecarOnNodeTest {
 
   /** Only this test's namespace, whatever other tests label. */
   private static final String TEST_LABEL = "jfs-csi.io/sidecar-test";
+
+  private static GlobalConfigWatch globalConfig;
+
+  /** The ConfigMap's patch for the claim named "patched": an env and a volume of its own. */
+  private static final String PATCH =
+      """
+      mountPodPatch:
+        - pvcSelector:
+            matchName: patched
+          env:
+            - {name: PATCHED_BY, value: "configmap for ${VOLUME_ID}"}
+          volumes:
+            - name: scratch
+              emptyDir: {}
+          volumeMounts:
+            - name: scratch
+              mountPath: /patched
+      """;
 
   @BeforeAll
   static void up() throws Exception {
@@ -74,7 +96,31 @@ class SidecarOnNodeTest {
             Duration.ofSeconds(60),
             Duration.ofSeconds(5),
             Path.of("/var/lib/juicefs/volume"));
-    SidecarWebhook handler = new SidecarWebhook(space.kube, "csi.juicefs.com", config);
+    // The global ConfigMap as the controller's webhook reads it: a patch for claim "patched".
+    space
+        .kube
+        .configMaps()
+        .inNamespace(space.ns)
+        .resource(
+            new ConfigMapBuilder()
+                .withNewMetadata()
+                .withName("juicefs-csi-driver-config")
+                .endMetadata()
+                .addToData(GlobalConfigWatch.KEY, PATCH)
+                .build())
+        .create();
+    globalConfig =
+        new GlobalConfigWatch(
+            space.kube, space.ns, "juicefs-csi-driver-config", "webhook", Runnable::run);
+    space.await(Duration.ofSeconds(20), "the ConfigMap read", globalConfig::synced);
+    SidecarWebhook handler =
+        new SidecarWebhook(
+            space.kube,
+            "csi.juicefs.com",
+            config,
+            false,
+            NativeSidecars.OFF,
+            Optional.of(globalConfig));
     server = WebhookServer.start(new InetSocketAddress("127.0.0.1", 0), tls, handler::handle);
     configName = space.ns + "-sidecar";
     space
@@ -101,6 +147,9 @@ class SidecarOnNodeTest {
 
   @AfterAll
   static void down() throws IOException {
+    if (globalConfig != null) {
+      globalConfig.close();
+    }
     if (exits != null) {
       exits.close();
     }
@@ -180,6 +229,38 @@ class SidecarOnNodeTest {
     assertThat(Files.readString(Path.of("/proc/self/mountinfo")))
         .doesNotContain(" " + mountPoint + " ");
     assertThat(written).hasContent("through-the-sidecar\n");
+  }
+
+  /**
+   * The ConfigMap's mountPodPatch reaches the sidecar that the real kubelet runs: the patched env
+   * is in the client container's environment and the patched volume is mounted in it, and the app
+   * still works through the mount.
+   */
+  @Test
+  void theConfigMapsPatchIsInTheRunningSidecar() throws Exception {
+    String pv = space.staticVolume("patched", Map.of("subPath", "p"), List.of());
+    space.create(
+        NodeNamespace.app(
+            "patched-app", "patched", "echo patched > /data/out && exec sleep 3600", null, null));
+    space.awaitRunning("patched-app", Duration.ofMinutes(3));
+    String seen =
+        space.node.kubectl(
+            "exec",
+            "-n",
+            space.ns,
+            "patched-app",
+            "-c",
+            "jfs-mount",
+            "--",
+            "sh",
+            "-c",
+            "printenv PATCHED_BY; test -d /patched && echo patched-volume-mounted");
+    assertThat(seen).contains("configmap for " + pv).contains("patched-volume-mounted");
+    space.await(
+        Duration.ofSeconds(60),
+        "the app's file in the volume",
+        () -> Files.exists(space.dataOf(pv).resolve("p/out")));
+    space.kube.pods().inNamespace(space.ns).withName("patched-app").delete();
   }
 
   /**

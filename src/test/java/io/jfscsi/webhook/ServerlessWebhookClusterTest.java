@@ -3,10 +3,7 @@ package io.jfscsi.webhook;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
-import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfigurationBuilder;
@@ -14,6 +11,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.StaticClaims;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
@@ -135,48 +133,7 @@ class ServerlessWebhookClusterTest {
   }
 
   static void claim(String name) {
-    String pv = namespace + "-" + name;
-    k.persistentVolumes()
-        .resource(
-            new PersistentVolumeBuilder()
-                .withNewMetadata()
-                .withName(pv)
-                .endMetadata()
-                .withNewSpec()
-                .withCapacity(Map.of("storage", new Quantity("10Gi")))
-                .withAccessModes("ReadWriteMany")
-                .withNewClaimRef()
-                .withNamespace(namespace)
-                .withName(name)
-                .endClaimRef()
-                .withNewCsi()
-                .withDriver("csi.juicefs.com")
-                .withVolumeHandle(pv)
-                .withNewNodePublishSecretRef()
-                .withName("jfs-secret")
-                .withNamespace(namespace)
-                .endNodePublishSecretRef()
-                .endCsi()
-                .endSpec()
-                .build())
-        .create();
-    k.persistentVolumeClaims()
-        .inNamespace(namespace)
-        .resource(
-            new PersistentVolumeClaimBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .endMetadata()
-                .withNewSpec()
-                .withAccessModes("ReadWriteMany")
-                .withStorageClassName("")
-                .withVolumeName(pv)
-                .withNewResources()
-                .addToRequests("storage", new Quantity("10Gi"))
-                .endResources()
-                .endSpec()
-                .build())
-        .create();
+    StaticClaims.bound(k, namespace, name);
   }
 
   @AfterAll

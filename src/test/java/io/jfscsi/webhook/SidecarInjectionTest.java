@@ -238,6 +238,25 @@ class SidecarInjectionTest {
   }
 
   @Test
+  void aMetricsPortTheVolumeNamesIsTheContainersNamedPort() throws IOException {
+    Pod pod =
+        answer(
+                reviewJson(),
+                List.of(claim("web-data", List.of("metrics=0.0.0.0:9999"), Map.of())),
+                suffixes("a1"))
+            .stored();
+    Container client = pod.getSpec().getContainers().getFirst();
+    assertThat(client.getCommand().get(2)).contains("--metrics=0.0.0.0:9999");
+    assertThat(client.getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getName()).isEqualTo("metrics");
+              assertThat(p.getContainerPort()).isEqualTo(9999);
+            });
+  }
+
+  @Test
   void twoClaimsGetTwoClientsWithNamesPortsAndMountPointsOfTheirOwn() throws IOException {
     String review =
         reviewJson()

@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
-import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
-import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -20,6 +18,7 @@ import io.jfscsi.runtime.kube.configmap.GlobalConfigWatch;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
 import io.jfscsi.testing.SidecarWebhookConfigurations;
+import io.jfscsi.testing.StaticClaims;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -177,51 +176,7 @@ class SidecarWebhookClusterTest {
 
   static void claim(
       String ns, String name, List<String> mountOptions, Map<String, String> claimLabels) {
-    String pv = ns + "-" + name;
-    k.persistentVolumes()
-        .resource(
-            new PersistentVolumeBuilder()
-                .withNewMetadata()
-                .withName(pv)
-                .endMetadata()
-                .withNewSpec()
-                .withCapacity(Map.of("storage", new Quantity("10Gi")))
-                .withAccessModes("ReadWriteMany")
-                .withMountOptions(mountOptions)
-                .withNewClaimRef()
-                .withNamespace(ns)
-                .withName(name)
-                .endClaimRef()
-                .withNewCsi()
-                .withDriver("csi.juicefs.com")
-                .withVolumeHandle(pv)
-                .withNewNodePublishSecretRef()
-                .withName("jfs-secret")
-                .withNamespace(ns)
-                .endNodePublishSecretRef()
-                .addToVolumeAttributes("subPath", "apps/" + name)
-                .endCsi()
-                .endSpec()
-                .build())
-        .create();
-    k.persistentVolumeClaims()
-        .inNamespace(ns)
-        .resource(
-            new PersistentVolumeClaimBuilder()
-                .withNewMetadata()
-                .withName(name)
-                .withLabels(claimLabels)
-                .endMetadata()
-                .withNewSpec()
-                .withAccessModes("ReadWriteMany")
-                .withStorageClassName("")
-                .withVolumeName(pv)
-                .withNewResources()
-                .addToRequests("storage", new Quantity("10Gi"))
-                .endResources()
-                .endSpec()
-                .build())
-        .create();
+    StaticClaims.bound(k, ns, name, mountOptions, claimLabels, Map.of("subPath", "apps/" + name));
   }
 
   @AfterAll

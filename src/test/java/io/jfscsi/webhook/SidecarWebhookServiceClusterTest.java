@@ -5,12 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
-import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
-import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
-import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.StaticClaims;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
@@ -59,48 +57,7 @@ class SidecarWebhookServiceClusterTest {
                 .addToStringData("metaurl", "redis://redis.example:6379/1")
                 .build())
         .create();
-    String pv = namespace + "-web-data";
-    k.persistentVolumes()
-        .resource(
-            new PersistentVolumeBuilder()
-                .withNewMetadata()
-                .withName(pv)
-                .endMetadata()
-                .withNewSpec()
-                .withCapacity(Map.of("storage", new Quantity("10Gi")))
-                .withAccessModes("ReadWriteMany")
-                .withNewClaimRef()
-                .withNamespace(namespace)
-                .withName("web-data")
-                .endClaimRef()
-                .withNewCsi()
-                .withDriver("csi.juicefs.com")
-                .withVolumeHandle(pv)
-                .withNewNodePublishSecretRef()
-                .withName("jfs-secret")
-                .withNamespace(namespace)
-                .endNodePublishSecretRef()
-                .endCsi()
-                .endSpec()
-                .build())
-        .create();
-    k.persistentVolumeClaims()
-        .inNamespace(namespace)
-        .resource(
-            new PersistentVolumeClaimBuilder()
-                .withNewMetadata()
-                .withName("web-data")
-                .endMetadata()
-                .withNewSpec()
-                .withAccessModes("ReadWriteMany")
-                .withStorageClassName("")
-                .withVolumeName(pv)
-                .withNewResources()
-                .addToRequests("storage", new Quantity("10Gi"))
-                .endResources()
-                .endSpec()
-                .build())
-        .create();
+    StaticClaims.bound(k, namespace, "web-data");
     Config c =
         ConfigFactory.parseMap(
                 Map.of(

@@ -73,6 +73,28 @@ public final class MountPodBuilder {
     return ConfigMapPatch.apply(pod, patch);
   }
 
+  /**
+   * The port the client serves its metrics on, as its {@code metrics=[host]:port} option says (a
+   * volume or the ConfigMap may name one), else {@value #METRICS_PORT}: the container's named port
+   * {@code metrics} must be the one a scraper finds the client on.
+   */
+  static int metricsPort(List<String> options) {
+    for (String o : options) {
+      if (o.startsWith("metrics=")) {
+        String address = o.substring("metrics=".length());
+        try {
+          int port = Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+          if (port > 0 && port < 65536) {
+            return port;
+          }
+        } catch (NumberFormatException e) {
+          // not a port: the default below
+        }
+      }
+    }
+    return METRICS_PORT;
+  }
+
   private static Pod unpatched(
       KubeRuntimeConfig config,
       Identity id,
@@ -178,7 +200,7 @@ public final class MountPodBuilder {
             .endSecurityContext()
             .addNewPort()
             .withName("metrics")
-            .withContainerPort(METRICS_PORT)
+            .withContainerPort(metricsPort(options))
             .withProtocol("TCP")
             .endPort()
             .withResources(resources(settings.resources()))

@@ -407,4 +407,12 @@ class MountPodBuilderTest {
                     "--k=" + ClientCommand.envRef("V") + "/tail")))
         .isEqualTo("juicefs '--x=a b' 'it'\\''s' '$$(HOME)' '' --k=\"${V}\"/tail");
   }
+
+  @Test
+  void theNamedMetricsPortIsTheOneTheClientsOptionSays() {
+    assertThat(MountPodBuilder.metricsPort(List.of("metrics=0.0.0.0:9999"))).isEqualTo(9999);
+    assertThat(MountPodBuilder.metricsPort(List.of("metrics=[::]:9600", "other"))).isEqualTo(9600);
+    assertThat(MountPodBuilder.metricsPort(List.of("metrics=localhost"))).isEqualTo(9567);
+    assertThat(MountPodBuilder.metricsPort(List.of())).isEqualTo(9567);
+  }
 }
