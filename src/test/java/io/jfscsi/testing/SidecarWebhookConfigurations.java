@@ -22,17 +22,45 @@ public final class SidecarWebhookConfigurations {
    */
   public static MutatingWebhookConfiguration local(
       String name, int port, Map<String, String> namespaceLabels) {
+    return local(
+        name,
+        "sidecar.inject.juicefs.com",
+        port,
+        SidecarWebhook.PATH,
+        SidecarInjection.NAMESPACE_LABEL,
+        namespaceLabels);
+  }
+
+  /** The serverless route's configuration, for namespaces labelled for it. */
+  public static MutatingWebhookConfiguration serverless(
+      String name, int port, Map<String, String> namespaceLabels) {
+    return local(
+        name,
+        "sidecar.inject.serverless.juicefs.com",
+        port,
+        SidecarWebhook.SERVERLESS_PATH,
+        SidecarInjection.SERVERLESS_NAMESPACE_LABEL,
+        namespaceLabels);
+  }
+
+  private static MutatingWebhookConfiguration local(
+      String name,
+      String webhook,
+      int port,
+      String path,
+      String namespaceLabel,
+      Map<String, String> namespaceLabels) {
     Map<String, String> match = new HashMap<>(namespaceLabels);
-    match.put(SidecarInjection.NAMESPACE_LABEL, "true");
+    match.put(namespaceLabel, "true");
     return new MutatingWebhookConfigurationBuilder()
         .withNewMetadata()
         .withName(name)
         .endMetadata()
         .addNewWebhook()
-        .withName("sidecar.inject.juicefs.com")
+        .withName(webhook)
         .withAdmissionReviewVersions("v1")
         .withNewClientConfig()
-        .withUrl("https://127.0.0.1:" + port + SidecarWebhook.PATH)
+        .withUrl("https://127.0.0.1:" + port + path)
         .endClientConfig()
         .addNewRule()
         .withOperations("CREATE")

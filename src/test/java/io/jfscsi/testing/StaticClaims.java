@@ -3,6 +3,7 @@ package io.jfscsi.testing;
 import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +19,21 @@ public final class StaticClaims {
   /** The PV's name for claim {@code name} in {@code namespace}. */
   public static String pvName(String namespace, String name) {
     return namespace + "-" + name;
+  }
+
+  /** The PVs' publish Secret {@code jfs-secret} in {@code namespace}: file system "webfs". */
+  public static void secret(KubernetesClient k, String namespace, String metaurl) {
+    k.secrets()
+        .inNamespace(namespace)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName("jfs-secret")
+                .endMetadata()
+                .addToStringData("name", "webfs")
+                .addToStringData("metaurl", metaurl)
+                .build())
+        .create();
   }
 
   public static void bound(KubernetesClient k, String namespace, String name) {

@@ -4,13 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
-import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfigurationBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.testing.HostRequirements;
 import io.jfscsi.testing.KubeCluster;
+import io.jfscsi.testing.SidecarWebhookConfigurations;
 import io.jfscsi.testing.StaticClaims;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -76,45 +75,12 @@ class ServerlessWebhookClusterTest {
         .v1()
         .mutatingWebhookConfigurations()
         .resource(
-            new MutatingWebhookConfigurationBuilder()
-                .withNewMetadata()
-                .withName(configName)
-                .endMetadata()
-                .addNewWebhook()
-                .withName("sidecar.inject.serverless.juicefs.com")
-                .withAdmissionReviewVersions("v1")
-                .withNewClientConfig()
-                .withUrl("https://127.0.0.1:" + server.port() + SidecarWebhook.SERVERLESS_PATH)
-                .endClientConfig()
-                .addNewRule()
-                .withOperations("CREATE")
-                .withApiGroups("")
-                .withApiVersions("v1")
-                .withResources("pods")
-                .endRule()
-                .withNewNamespaceSelector()
-                .addToMatchLabels(SidecarInjection.SERVERLESS_NAMESPACE_LABEL, "true")
-                .addToMatchLabels("jfs-csi.io/serverless-test", namespace)
-                .endNamespaceSelector()
-                .withFailurePolicy("Fail")
-                .withSideEffects("NoneOnDryRun")
-                .withTimeoutSeconds(10)
-                .endWebhook()
-                .build())
+            SidecarWebhookConfigurations.serverless(
+                configName, server.port(), Map.of("jfs-csi.io/serverless-test", namespace)))
         .create();
     assertThat(SidecarWebhookService.patchCaBundle(k, configName, tls.caBundlePem().orElseThrow()))
         .isTrue();
-    k.secrets()
-        .inNamespace(namespace)
-        .resource(
-            new SecretBuilder()
-                .withNewMetadata()
-                .withName("jfs-secret")
-                .endMetadata()
-                .addToStringData("name", "webfs")
-                .addToStringData("metaurl", "redis://redis.example:6379/1")
-                .build())
-        .create();
+    StaticClaims.secret(k, namespace, "redis://redis.example:6379/1");
     claim("data");
     long deadline = System.nanoTime() + 20_000_000_000L;
     while (serverlessCalls.get() == 0 && System.nanoTime() < deadline) {

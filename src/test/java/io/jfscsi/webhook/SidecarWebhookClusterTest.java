@@ -10,7 +10,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Secret;
-import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.MutatingWebhookConfiguration;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -133,18 +132,7 @@ class SidecarWebhookClusterTest {
         .isTrue();
 
     for (String ns : List.of(labelled, unlabelled)) {
-      k.secrets()
-          .inNamespace(ns)
-          .resource(
-              new SecretBuilder()
-                  .withNewMetadata()
-                  .withName("jfs-secret")
-                  .endMetadata()
-                  .addToStringData("name", "webfs")
-                  .addToStringData(
-                      "metaurl", "redis://:" + METAURL_PASSWORD + "@redis.example:6379/1")
-                  .build())
-          .create();
+      StaticClaims.secret(k, ns, "redis://:" + METAURL_PASSWORD + "@redis.example:6379/1");
       claim(ns, "data", List.of());
       claim(ns, "fast", List.of("writeback"));
     }

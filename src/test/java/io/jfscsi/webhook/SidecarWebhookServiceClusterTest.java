@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
-import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.jfscsi.testing.KubeCluster;
 import io.jfscsi.testing.StaticClaims;
@@ -46,17 +45,7 @@ class SidecarWebhookServiceClusterTest {
                 .addToData("config.yaml", "enableNativeSidecar: true\n")
                 .build())
         .create();
-    k.secrets()
-        .inNamespace(namespace)
-        .resource(
-            new SecretBuilder()
-                .withNewMetadata()
-                .withName("jfs-secret")
-                .endMetadata()
-                .addToStringData("name", "webfs")
-                .addToStringData("metaurl", "redis://redis.example:6379/1")
-                .build())
-        .create();
+    StaticClaims.secret(k, namespace, "redis://redis.example:6379/1");
     StaticClaims.bound(k, namespace, "web-data");
     Config c =
         ConfigFactory.parseMap(
