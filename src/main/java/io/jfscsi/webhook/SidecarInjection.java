@@ -55,9 +55,9 @@ import java.util.function.Supplier;
  * settings the driver refuses ({@code writeback}, a bad option or key) refuses the pod with the
  * same message a publish would give, instead of a client that fails in the pod.
  *
- * <p>Each client has a preStop hook ({@link #stopScript}) that unmounts and removes its mount
- * point, and {@link SidecarExitWatcher} runs that hook when the app containers of a Job's pod are
- * done, so the pod completes.
+ * <p>Each client has a preStop hook ({@link SidecarScripts#stopScript}) that unmounts and removes
+ * its mount point, and {@link SidecarExitWatcher} runs that hook when the app containers of a Job's
+ * pod are done, so the pod completes.
  */
 public final class SidecarInjection {
   private SidecarInjection() {}
@@ -332,7 +332,7 @@ public final class SidecarInjection {
     String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
     List<String> command = new ArrayList<>(c.getCommand());
     String script = command.getLast();
-    int exec = script.lastIndexOf(EXEC);
+    int exec = script.lastIndexOf(SidecarScripts.EXEC);
     if (exec < 0) {
       throw new IllegalStateException("the Mount Pod's command does not end with its client");
     }
@@ -343,7 +343,8 @@ public final class SidecarInjection {
             + " && "
             + script.substring(0, exec)
             + " && "
-            + supervised(script.substring(exec + EXEC.length()), mountPath));
+            + SidecarScripts.supervised(
+                script.substring(exec + SidecarScripts.EXEC.length()), mountPath));
     return new ContainerBuilder(c)
         .withName(name)
         .withCommand(command)
@@ -360,72 +361,20 @@ public final class SidecarInjection {
         .withNewPostStart()
         .withNewExec()
         .withCommand(
-            "sh", "-c", readyScript(mountPath, subPath, config.podReadyTimeout().toSeconds()))
+            "sh",
+            "-c",
+            SidecarScripts.readyScript(mountPath, subPath, config.podReadyTimeout().toSeconds()))
         .endExec()
         .endPostStart()
         .withNewPreStop()
         .withNewExec()
-        .withCommand("sh", "-c", configPreStop(c) + stopScript(mountPath))
+        .withCommand("sh", "-c", configPreStop(c) + SidecarScripts.stopScript(mountPath))
         .endExec()
         .endPreStop()
         .endLifecycle()
         .build();
   }
 
-  private static final String EXEC = " && exec ";
-
-  /**
-   * Runs {@code client} as the child of the container's shell rather than in its place, so that its
-   * mount point is removed once it exits: an exec'd preStop command cannot do it reliably, since
-   * the kernel kills it along with the container's process namespace as soon as the client (its PID
-   * 1) exits. The shell passes SIGTERM on (kubelet's stop), and exits with the client's status.
-   */
-  static String supervised(String client, Path mountPath) {
-    String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
-    return "{ "
-        + client
-        + " & pid=$!; trap 'kill -TERM $pid 2>/dev/null' TERM INT;"
-        + " while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done; rmdir "
-        + mp
-        + " 2>/dev/null; exit $rc; }";
-  }
-
-  /**
-   * Waits for the client's mount in /proc/mounts, then makes the sub-directory through it (which
-   * also proves the mount answers); fails after {@code seconds}, so kubelet restarts the sidecar
-   * and the app containers are never started on an empty directory.
-   */
-  static String readyScript(Path mountPath, String subPath, long seconds) {
-    String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
-    String pattern = ClientCommand.shellLine(List.of(" " + mountPath + " "));
-    String dir =
-        ClientCommand.shellLine(
-            List.of(
-                subPath.isEmpty() ? mountPath.toString() : mountPath.resolve(subPath).toString()));
-    return "i=0; until grep -qsF "
-        + pattern
-        + " /proc/mounts; do i=$((i+1)); if [ $i -ge "
-        + Math.max(1, seconds)
-        + " ]; then echo \"JuiceFS client not mounted at "
-        + mp.replace("\"", "")
-        + " after "
-        + seconds
-        + "s\" >&2; exit 1; fi; sleep 1; done; mkdir -p "
-        + dir
-        + " && stat "
-        + dir
-        + " >/dev/null";
-  }
-
-  /**
-   * Unmounts the client's mount point and removes it, so that a pod that goes leaves nothing under
-   * the mount root; a mount point that is not mounted or already gone counts as done. It runs as
-   * the preStop hook when the pod is deleted, and from {@link SidecarExitWatcher} when a Job's app
-   * is done: the client then exits 0 as its mount goes (the rmdir runs before the container stops,
-   * since the client's exit takes longer than one system call). A plain unmount first: when it
-   * fails (an app container still uses the mount) the lazy one detaches it anyway and the client
-   * exits with the last user.
-   */
   /**
    * The ConfigMap's preStop command (an exec; other handlers do not fit in a shell line) run before
    * the driver's stop script, so that it still sees the mount, as on a Mount Pod; "" without one.
@@ -439,22 +388,6 @@ public final class SidecarInjection {
       return "";
     }
     return ClientCommand.shellLine(c.getLifecycle().getPreStop().getExec().getCommand()) + "; ";
-  }
-
-  static String stopScript(Path mountPath) {
-    String mp = ClientCommand.shellLine(List.of(mountPath.toString()));
-    String pattern = ClientCommand.shellLine(List.of(" " + mountPath + " "));
-    return "if grep -qsF "
-        + pattern
-        + " /proc/mounts; then umount "
-        + mp
-        + " 2>/dev/null || umount -l "
-        + mp
-        + " || exit 1; fi; rmdir "
-        + mp
-        + " 2>/dev/null || [ ! -e "
-        + mp
-        + " ]";
   }
 
   private static void readOnlyMounts(Pod pod, List<String> volumes) {

@@ -134,7 +134,7 @@ class SidecarPatchTest {
         .startsWith(
             ClientCommand.shellLine(List.of("sh", "-c", "+e", "umount -l " + MOUNT + "; exit 0"))
                 + "; ")
-        .endsWith(SidecarInjection.stopScript(Path.of(MOUNT)));
+        .endsWith(SidecarScripts.stopScript(Path.of(MOUNT)));
     assertThat(c.getLifecycle().getPostStart().getExec().getCommand().get(2))
         .contains("grep -qsF ' " + MOUNT + " ' /proc/mounts");
     // The entry's volume joins the pod's, its mount the client's.
@@ -174,7 +174,7 @@ class SidecarPatchTest {
         .contains("EVERY_CLIENT")
         .doesNotContain("GOLD");
     assertThat(c.getLifecycle().getPreStop().getExec().getCommand().get(2))
-        .isEqualTo(SidecarInjection.stopScript(Path.of(MOUNT)));
+        .isEqualTo(SidecarScripts.stopScript(Path.of(MOUNT)));
     assertThat(pod.getSpec().getVolumes()).extracting(v -> v.getName()).doesNotContain("ca");
   }
 

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The injected client's preStop command ({@link SidecarInjection#stopScript}) run by {@code sh} on
+ * The injected client's preStop command ({@link SidecarScripts#stopScript}) run by {@code sh} on
  * this host against a real FUSE client (bindfs in the foreground, as the stand-in serves a volume):
  * the mount goes, the client exits 0, the mount point is removed; and it is done without error when
  * there is nothing left to do.
@@ -51,7 +51,7 @@ class SidecarStopScriptTest {
     String bindfs = "bindfs -f " + data + " " + mnt;
     client =
         (supervised
-                ? new ProcessBuilder("sh", "-c", SidecarInjection.supervised(bindfs, mnt))
+                ? new ProcessBuilder("sh", "-c", SidecarScripts.supervised(bindfs, mnt))
                 : new ProcessBuilder("sh", "-c", "exec " + bindfs))
             .redirectErrorStream(true)
             .start();
@@ -69,7 +69,7 @@ class SidecarStopScriptTest {
 
   static int stop(Path mnt) throws Exception {
     Process p =
-        new ProcessBuilder("sh", "-c", SidecarInjection.stopScript(mnt))
+        new ProcessBuilder("sh", "-c", SidecarScripts.stopScript(mnt))
             .redirectErrorStream(true)
             .start();
     assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("the stop script ends").isTrue();

@@ -323,7 +323,7 @@ class SidecarWebhookClusterTest {
             io.jfscsi.juicefs.ClientCommand.shellLine(
                     List.of("sh", "-c", "+e", "umount -l " + mountPoint + "; exit 0"))
                 + "; ")
-        .endsWith(SidecarInjection.stopScript(java.nio.file.Path.of(mountPoint)));
+        .endsWith(SidecarScripts.stopScript(java.nio.file.Path.of(mountPoint)));
     assertThat(client.getLifecycle().getPostStart().getExec().getCommand().get(2))
         .contains("/proc/mounts");
     // The pod's own fields stay the app's, as in the Go driver.
