@@ -207,7 +207,7 @@ public final class Driver implements AutoCloseable {
       if (controller) {
         ControllerWiring.startBuiltinProvisioner(
             system, c, actors.provisioner(), metrics, management);
-        WebhookWiring.startIfConfigured(system, c);
+        WebhookWiring.startIfConfigured(system, c, host.runtime(), controllerConfig);
       }
       ShutdownTasks.closeBeforeTerminate(system, "controller-config-map", controllerConfig::close);
       if (host.runtime() instanceof AutoCloseable closeable) { // informers, API client
