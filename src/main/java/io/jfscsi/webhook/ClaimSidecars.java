@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.jfscsi.Failure;
 import io.jfscsi.client.ClientKey;
+import io.jfscsi.client.SafeNames;
 import io.jfscsi.juicefs.SettingsParser;
 import io.jfscsi.juicefs.VolumeSettings;
 import io.jfscsi.runtime.kube.ConfigMapPatches;
@@ -18,13 +19,9 @@ import io.jfscsi.runtime.kube.MountPodNames;
 import io.jfscsi.runtime.kube.MountPodSecret;
 import io.jfscsi.runtime.kube.configmap.GlobalConfig;
 import io.jfscsi.runtime.kube.configmap.MountPodPatch;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -41,7 +38,7 @@ import java.util.function.Supplier;
 final class ClaimSidecars {
   private static final String CONTAINER = SidecarInjection.CONTAINER;
 
-  private final Pod out;
+  private final Pod pod;
   private final KubeRuntimeConfig config;
   private final GlobalConfig global;
   private final Supplier<String> suffixes;
@@ -54,19 +51,19 @@ final class ClaimSidecars {
   private final List<Secret> secrets = new ArrayList<>();
   private final Map<String, Volume> replaced = new HashMap<>();
 
-  /** For the pod {@code out}, whose container mounts are changed in place. */
+  /** For {@code pod}, a copy of the app pod, whose containers' mounts are changed in place. */
   ClaimSidecars(
-      Pod out,
+      Pod pod,
       KubeRuntimeConfig config,
       GlobalConfig global,
       Supplier<String> suffixes,
       SidecarVariant variant) {
-    this.out = out;
+    this.pod = pod;
     this.config = config;
     this.global = global;
     this.suffixes = suffixes;
     this.variant = variant;
-    this.names = new PodNames(out);
+    this.names = new PodNames(pod);
   }
 
   /**
@@ -210,9 +207,9 @@ final class ClaimSidecars {
 
   /** The mounts of {@code volumes} in the pod's containers and init containers. */
   private List<VolumeMount> appMounts(List<String> volumes) {
-    List<Container> all = new ArrayList<>(out.getSpec().getContainers());
-    if (out.getSpec().getInitContainers() != null) {
-      all.addAll(out.getSpec().getInitContainers());
+    List<Container> all = new ArrayList<>(pod.getSpec().getContainers());
+    if (pod.getSpec().getInitContainers() != null) {
+      all.addAll(pod.getSpec().getInitContainers());
     }
     List<VolumeMount> mounts = new ArrayList<>();
     for (Container c : all) {
@@ -231,7 +228,7 @@ final class ClaimSidecars {
     if (claimName.length() + suffix.length() <= 253) {
       return claimName + suffix;
     }
-    String digest = sha256(claimName).substring(0, 10);
+    String digest = SafeNames.sha256(claimName).substring(0, 10);
     return claimName.substring(0, 253 - suffix.length() - 11).replaceAll("[.-]+$", "")
         + "-"
         + digest
@@ -254,15 +251,5 @@ final class ClaimSidecars {
                     .withUid(claim.claimUid())
                     .build()));
     return secret;
-  }
-
-  private static String sha256(String s) {
-    try {
-      return HexFormat.of()
-          .formatHex(
-              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 }
