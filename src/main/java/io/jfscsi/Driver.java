@@ -4,28 +4,20 @@ import com.typesafe.config.Config;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.jfscsi.client.MountRuntime;
-import io.jfscsi.controller.MountedDirectories;
 import io.jfscsi.controller.VolumeProvisioner;
-import io.jfscsi.controller.kube.BuiltinProvisioner;
 import io.jfscsi.controller.kube.ControllerConfigMap;
 import io.jfscsi.csi.ControllerService;
 import io.jfscsi.csi.CsiServer;
 import io.jfscsi.csi.Endpoint;
-import io.jfscsi.csi.FirstMountQuota;
 import io.jfscsi.csi.IdentityService;
-import io.jfscsi.csi.KubeletRegistration;
-import io.jfscsi.csi.NodeService;
 import io.jfscsi.csi.Services;
-import io.jfscsi.fusefd.FuseFdKeepers;
 import io.jfscsi.host.ContainerRecovery;
 import io.jfscsi.host.Mounter;
 import io.jfscsi.juicefs.QuotaSwitches;
-import io.jfscsi.juicefs.ShareMode;
 import io.jfscsi.management.DriverMetrics;
 import io.jfscsi.management.ManagementContext;
 import io.jfscsi.management.ManagementServer;
 import io.jfscsi.management.ManagementSettings;
-import io.jfscsi.management.cluster.ClusterPage;
 import io.jfscsi.mount.ClientRecovered;
 import io.jfscsi.mount.MountSettings;
 import io.jfscsi.mount.NodeGuardian;
@@ -45,7 +37,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -57,7 +48,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 /**
  * One running driver: the actor system, the node guardian and the provisioner for the roles it
  * plays, and the CSI server in front of them. Stopping it stops serving CSI and the actors, and
- * leaves every client and every published mount in place.
+ * leaves every client and every published mount in place. What each role adds around its actor is
+ * wired by {@link NodeWiring}, {@link ControllerWiring} and {@link WebhookWiring}.
  */
 public final class Driver implements AutoCloseable {
 
@@ -106,15 +98,9 @@ public final class Driver implements AutoCloseable {
     // Records hold the secrets needed to restart clients: owner only.
     Files.createDirectories(stateDir);
     Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
-    // The controller reads the global ConfigMap's quota switches itself unless its runtime does.
-    ControllerConfigMap controllerConfig =
-        controller && !"kubernetes".equals(c.getString("runtime"))
-            ? ControllerConfigMap.start(c, System.getenv())
-            : ControllerConfigMap.DEFAULTS;
+    ControllerConfigMap controllerConfig = ControllerWiring.configMap(c, controller);
     Supplier<QuotaSwitches> quotaSwitches =
-        controllerConfig == ControllerConfigMap.DEFAULTS
-            ? host.runtime()::quotaSwitches
-            : controllerConfig;
+        ControllerWiring.quotaSwitches(controllerConfig, host.runtime());
     CompletableFuture<Actors> spawned = new CompletableFuture<>();
     ActorSystem<Void> system =
         ActorSystem.create(
@@ -123,13 +109,7 @@ public final class Driver implements AutoCloseable {
                   DispatcherSelector ownThread =
                       DispatcherSelector.fromConfig(NodeGuardian.OWN_THREAD_DISPATCHER);
                   if (node) {
-                    // The keepers of the clients' FUSE fds; the runtime opens one per client that
-                    // passes its fd, before the guardian starts or adopts any client.
-                    host.runtime()
-                        .keepFuseFds(
-                            FuseFdKeepers.keeping(
-                                ctx.spawn(FuseFdKeepers.create(), "fuse-fd-keepers"),
-                                ctx.getSystem()));
+                    NodeWiring.keepFuseFds(ctx, host);
                   }
                   var guardian =
                       node
@@ -146,15 +126,7 @@ public final class Driver implements AutoCloseable {
                   var provisioner =
                       controller
                           ? ctx.spawn(
-                              VolumeProvisioner.create(
-                                  new MountedDirectories(
-                                      host.provisionerRuntime(),
-                                      c.getDuration("client.ready-timeout")
-                                          .plus(c.getDuration("client.command-timeout"))
-                                          .plusSeconds(10)),
-                                  VolumeProvisioner.catalog(stateDir),
-                                  host.provisionerRuntime(),
-                                  quotaSwitches),
+                              ControllerWiring.provisioner(c, stateDir, host, quotaSwitches),
                               "provisioner",
                               ownThread)
                           : null;
@@ -195,7 +167,6 @@ public final class Driver implements AutoCloseable {
             managementSettings.applyTo(config));
     try {
       Actors actors = spawned.get(30, TimeUnit.SECONDS);
-      Duration timeout = c.getDuration("call-timeout");
       String nodeId =
           c.getString("node-id").isEmpty()
               ? InetAddress.getLocalHost().getHostName()
@@ -205,38 +176,14 @@ public final class Driver implements AutoCloseable {
       services.add(
           Services.identity(
               new IdentityService(c.getString("driver-name"), version(), controller, probe)));
-      FirstMountQuota firstMountQuota =
-          new FirstMountQuota(
-              host.provisionerRuntime(),
-              host.runtime()::quotaSwitches,
-              host.runtime()::volumeCapacity,
-              Duration.ofSeconds(2));
-      CoordinatedShutdown.get(system)
-          .addTask(
-              CoordinatedShutdown.PhaseServiceUnbind(),
-              "first-mount-quota",
-              () -> {
-                firstMountQuota.close();
-                return CompletableFuture.completedFuture(Done.getInstance());
-              });
       if (node) {
-        services.add(
-            Services.node(
-                new NodeService(
-                    actors.guardian(),
-                    system.scheduler(),
-                    timeout,
-                    nodeId,
-                    mountSettings.kubeletRoot(),
-                    host.runtime()::withClaim,
-                    firstMountQuota,
-                    ShareMode.from(c),
-                    host.runtime()::storageClassOf)));
+        services.add(NodeWiring.service(system, c, host, actors.guardian(), mountSettings, nodeId));
       }
       if (controller) {
         services.add(
             Services.controller(
-                new ControllerService(actors.provisioner(), system.scheduler(), timeout)));
+                new ControllerService(
+                    actors.provisioner(), system.scheduler(), c.getDuration("call-timeout"))));
       }
       // Management: every call timed and counted; HTTP up before the socket, /ready says when.
       DriverMetrics metrics = host.metrics();
@@ -253,99 +200,37 @@ public final class Driver implements AutoCloseable {
         management.csiServing(true);
         ManagementContext.get(system).warnings(host.runtime()::warnings);
       }
-      // Node role: kubelet learns of the CSI socket from the driver itself (no registrar sidecar).
-      if (node && c.getBoolean("kubelet-registration")) {
-        KubeletRegistration registration =
-            KubeletRegistration.start(
-                mountSettings.kubeletRoot(), c.getString("driver-name"),
-                Endpoint.parse(c.getString("endpoint")), c.getDuration("shutdown-grace"));
-        ManagementContext.get(system).registrationRefusal(registration::refusal);
-        CoordinatedShutdown.get(system)
-            .addTask(
-                CoordinatedShutdown.PhaseServiceUnbind(),
-                "kubelet-registration",
-                () -> {
-                  registration.close();
-                  return CompletableFuture.completedFuture(Done.getInstance());
-                });
+      if (node) {
+        NodeWiring.registerWithKubelet(system, c, mountSettings);
       }
       Driver driver = new Driver(system, server, actors, management);
-      // Cluster mode: the built-in provisioner (leader-elected) beside the CSI Controller service.
       if (controller) {
-        BuiltinProvisioner.startIfConfigured(c, actors.provisioner(), system.scheduler())
-            .ifPresent(
-                builtin -> {
-                  metrics.provisionerLeader(builtin::leading);
-                  if (management != null) {
-                    ClusterPage page =
-                        new ClusterPage(builtin.client(), c.getString("driver-name"));
-                    ManagementContext.get(system).clusterPage(page);
-                    CoordinatedShutdown.get(system)
-                        .addTask(
-                            CoordinatedShutdown.PhaseServiceUnbind(),
-                            "cluster-page",
-                            () -> {
-                              page.close();
-                              return CompletableFuture.completedFuture(Done.getInstance());
-                            });
-                  }
-                  CoordinatedShutdown.get(system)
-                      .addTask(
-                          CoordinatedShutdown.PhaseServiceUnbind(),
-                          "builtin-provisioner",
-                          () -> {
-                            builtin.close();
-                            return CompletableFuture.completedFuture(Done.getInstance());
-                          });
-                });
+        ControllerWiring.startBuiltinProvisioner(
+            system, c, actors.provisioner(), metrics, management);
+        WebhookWiring.startIfConfigured(system, c, host.runtime(), controllerConfig);
       }
-      // The sidecar webhook (--webhook): app pods get their clients as containers of their own.
-      if (controller) {
-        io.jfscsi.webhook.SidecarWebhookService.startIfConfigured(c)
-            .ifPresent(
-                webhook ->
-                    CoordinatedShutdown.get(system)
-                        .addTask(
-                            CoordinatedShutdown.PhaseServiceUnbind(),
-                            "sidecar-webhook",
-                            () -> {
-                              webhook.close();
-                              return CompletableFuture.completedFuture(Done.getInstance());
-                            }));
-      }
-      CoordinatedShutdown.get(system)
-          .addTask(
-              CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
-              "controller-config-map",
-              () -> {
-                controllerConfig.close();
-                return CompletableFuture.completedFuture(Done.getInstance());
-              });
+      ShutdownTasks.closeBeforeTerminate(system, "controller-config-map", controllerConfig::close);
       if (host.runtime() instanceof AutoCloseable closeable) { // informers, API client
-        CoordinatedShutdown.get(system)
-            .addTask(
-                CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
-                "runtime",
-                () -> {
-                  try {
-                    closeable.close();
-                  } catch (Exception e) {
-                    system.log().warn("closing the runtime failed: {}", e.toString());
-                  }
-                  return CompletableFuture.completedFuture(Done.getInstance());
-                });
+        ShutdownTasks.closeBeforeTerminate(
+            system,
+            "runtime",
+            () -> {
+              try {
+                closeable.close();
+              } catch (Exception e) {
+                system.log().warn("closing the runtime failed: {}", e.toString());
+              }
+            });
       }
-      CoordinatedShutdown.get(system)
-          .addTask(
-              CoordinatedShutdown.PhaseServiceUnbind(),
-              "csi-server",
-              () -> {
-                if (management != null) {
-                  management.csiServing(false);
-                }
-                server.close();
-                return CompletableFuture.completedFuture(Done.getInstance());
-              });
+      ShutdownTasks.closeOnUnbind(
+          system,
+          "csi-server",
+          () -> {
+            if (management != null) {
+              management.csiServing(false);
+            }
+            server.close();
+          });
       return driver;
     } catch (Exception e) {
       controllerConfig.close();

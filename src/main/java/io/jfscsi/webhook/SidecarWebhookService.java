@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * the plain and the serverless routes, the global ConfigMap (watched, for {@code
  * enableNativeSidecar} and the {@code mountPodPatch} of the sidecars), and when it made its own CA,
  * that CA in the caBundle of the MutatingWebhookConfiguration; and the {@link SidecarExitWatcher}
- * that lets the pods of Jobs complete.
+ * that lets the pods of Jobs complete. The ConfigMap's watch is the controller's own when it has
+ * one (its runtime's, or the one of its quota switches), so that one informer serves both; the
+ * service starts its own only when the controller has none.
  */
 public final class SidecarWebhookService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SidecarWebhookService.class);
@@ -42,24 +44,35 @@ public final class SidecarWebhookService implements AutoCloseable {
   private final WebhookServer server;
   private final SidecarExitWatcher exits;
   private final KubernetesClient client;
-  private final GlobalConfigWatch globalConfig;
+  private final Optional<GlobalConfigWatch> ownWatch;
   private final ExecutorService events;
 
   private SidecarWebhookService(
       WebhookServer server,
       SidecarExitWatcher exits,
       KubernetesClient client,
-      GlobalConfigWatch globalConfig,
+      Optional<GlobalConfigWatch> ownWatch,
       ExecutorService events) {
     this.server = server;
     this.exits = exits;
     this.client = client;
-    this.globalConfig = globalConfig;
+    this.ownWatch = ownWatch;
     this.events = events;
   }
 
-  /** Started when {@code jfs-csi.webhook.enabled}; a certificate that cannot be read fails it. */
+  /** As below, with a watch of the ConfigMap of its own. */
   public static Optional<SidecarWebhookService> startIfConfigured(Config c) throws IOException {
+    return startIfConfigured(c, Optional.empty());
+  }
+
+  /**
+   * Started when {@code jfs-csi.webhook.enabled}; a certificate that cannot be read fails it.
+   *
+   * @param sharedWatch the controller's watch of the global ConfigMap, which its owner closes;
+   *     empty: the service watches the ConfigMap itself, and closes that watch with itself
+   */
+  public static Optional<SidecarWebhookService> startIfConfigured(
+      Config c, Optional<GlobalConfigWatch> sharedWatch) throws IOException {
     Config w = c.getConfig("webhook");
     if (!w.getBoolean("enabled")) {
       return Optional.empty();
@@ -68,7 +81,7 @@ public final class SidecarWebhookService implements AutoCloseable {
     ExecutorService events =
         Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("jfs-webhook-config-event-", 0).factory());
-    GlobalConfigWatch globalConfig = null;
+    Optional<GlobalConfigWatch> ownWatch = Optional.empty();
     try {
       String namespace = ControllerApi.namespace(c, client);
       String nodeId = c.getString("node-id");
@@ -78,10 +91,13 @@ public final class SidecarWebhookService implements AutoCloseable {
           certDir.isEmpty()
               ? shared(client, namespace, w.getString("service"))
               : WebhookTls.fromDirectory(Path.of(certDir));
-      globalConfig =
-          new GlobalConfigWatch(
-              client, namespace, c.getString("kubernetes.config-map"), "webhook", events);
-      GlobalConfigWatch watched = globalConfig;
+      if (sharedWatch.isEmpty()) {
+        ownWatch =
+            Optional.of(
+                new GlobalConfigWatch(
+                    client, namespace, c.getString("kubernetes.config-map"), "webhook", events));
+      }
+      GlobalConfigWatch watched = sharedWatch.isPresent() ? sharedWatch.get() : ownWatch.get();
       awaitSynced(watched, Duration.ofSeconds(10));
       NativeSidecars nativeSidecars =
           new NativeSidecars(
@@ -110,11 +126,9 @@ public final class SidecarWebhookService implements AutoCloseable {
         server.close();
         throw e;
       }
-      return Optional.of(new SidecarWebhookService(server, exits, client, globalConfig, events));
+      return Optional.of(new SidecarWebhookService(server, exits, client, ownWatch, events));
     } catch (IOException | RuntimeException e) {
-      if (globalConfig != null) {
-        globalConfig.close();
-      }
+      ownWatch.ifPresent(GlobalConfigWatch::close);
       events.shutdown();
       client.close();
       throw e;
@@ -250,7 +264,7 @@ public final class SidecarWebhookService implements AutoCloseable {
   @Override
   public void close() {
     server.close();
-    globalConfig.close();
+    ownWatch.ifPresent(GlobalConfigWatch::close);
     events.shutdown();
     exits.close();
     client.close();

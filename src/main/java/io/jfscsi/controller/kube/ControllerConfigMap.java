@@ -54,6 +54,11 @@ public final class ControllerConfigMap implements AutoCloseable, Supplier<QuotaS
     return new ControllerConfigMap(Optional.of(client), Optional.of(watch), Optional.of(executor));
   }
 
+  /** The watch of the ConfigMap, to share with the webhook; empty without a cluster. */
+  public Optional<GlobalConfigWatch> watch() {
+    return watch;
+  }
+
   @Override
   public QuotaSwitches get() {
     return watch.map(GlobalConfigWatch::quotaSwitches).orElse(QuotaSwitches.DEFAULTS);
