@@ -4,7 +4,6 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.Lifecycle;
 import io.fabric8.kubernetes.api.model.LifecycleBuilder;
-import io.fabric8.kubernetes.api.model.LifecycleHandler;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
@@ -123,16 +122,11 @@ public final class FusePassing {
    */
   private static void addHandoverHook(Container c, String podName) {
     Lifecycle theirs = c.getLifecycle();
-    LifecycleHandler theirPreStop = theirs == null ? null : theirs.getPreStop();
-    String before = "";
-    if (theirPreStop != null) {
-      List<String> command =
-          theirPreStop.getExec() == null ? null : theirPreStop.getExec().getCommand();
-      if (command == null || command.isEmpty()) {
-        return;
-      }
-      before = ClientCommand.shellLine(command) + "; ";
+    Optional<List<String>> command = ConfigMapPatches.preStopCommand(c);
+    if (theirs != null && theirs.getPreStop() != null && command.isEmpty()) {
+      return;
     }
+    String before = command.map(cmd -> ClientCommand.shellLine(cmd) + "; ").orElse("");
     c.setLifecycle(
         new LifecycleBuilder(theirs == null ? new Lifecycle() : theirs)
             .withNewPreStop()
