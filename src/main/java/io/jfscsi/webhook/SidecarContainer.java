@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.VolumeDeviceBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.jfscsi.juicefs.ClientCommand;
+import io.jfscsi.runtime.kube.ConfigMapPatches;
 import io.jfscsi.runtime.kube.KubeRuntimeConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -95,13 +96,8 @@ final class SidecarContainer {
    * the driver's stop script, so that it still sees the mount, as on a Mount Pod; "" without one.
    */
   private static String configPreStop(Container c) {
-    if (c.getLifecycle() == null
-        || c.getLifecycle().getPreStop() == null
-        || c.getLifecycle().getPreStop().getExec() == null
-        || c.getLifecycle().getPreStop().getExec().getCommand() == null
-        || c.getLifecycle().getPreStop().getExec().getCommand().isEmpty()) {
-      return "";
-    }
-    return ClientCommand.shellLine(c.getLifecycle().getPreStop().getExec().getCommand()) + "; ";
+    return ConfigMapPatches.preStopCommand(c)
+        .map(cmd -> ClientCommand.shellLine(cmd) + "; ")
+        .orElse("");
   }
 }

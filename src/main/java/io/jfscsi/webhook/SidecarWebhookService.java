@@ -45,14 +45,16 @@ public final class SidecarWebhookService implements AutoCloseable {
   private final SidecarExitWatcher exits;
   private final KubernetesClient client;
   private final Optional<GlobalConfigWatch> ownWatch;
-  private final ExecutorService events;
+
+  /** The Events of its own watch; none with the controller's watch. */
+  private final Optional<ExecutorService> events;
 
   private SidecarWebhookService(
       WebhookServer server,
       SidecarExitWatcher exits,
       KubernetesClient client,
       Optional<GlobalConfigWatch> ownWatch,
-      ExecutorService events) {
+      Optional<ExecutorService> events) {
     this.server = server;
     this.exits = exits;
     this.client = client;
@@ -78,9 +80,12 @@ public final class SidecarWebhookService implements AutoCloseable {
       return Optional.empty();
     }
     KubernetesClient client = ControllerApi.create(c);
-    ExecutorService events =
-        Executors.newThreadPerTaskExecutor(
-            Thread.ofVirtual().name("jfs-webhook-config-event-", 0).factory());
+    Optional<ExecutorService> events =
+        sharedWatch.isPresent()
+            ? Optional.empty()
+            : Optional.of(
+                Executors.newThreadPerTaskExecutor(
+                    Thread.ofVirtual().name("jfs-webhook-config-event-", 0).factory()));
     Optional<GlobalConfigWatch> ownWatch = Optional.empty();
     try {
       String namespace = ControllerApi.namespace(c, client);
@@ -95,7 +100,11 @@ public final class SidecarWebhookService implements AutoCloseable {
         ownWatch =
             Optional.of(
                 new GlobalConfigWatch(
-                    client, namespace, c.getString("kubernetes.config-map"), "webhook", events));
+                    client,
+                    namespace,
+                    c.getString("kubernetes.config-map"),
+                    "webhook",
+                    events.orElseThrow()));
       }
       GlobalConfigWatch watched = sharedWatch.isPresent() ? sharedWatch.get() : ownWatch.get();
       awaitSynced(watched, Duration.ofSeconds(10));
@@ -129,7 +138,7 @@ public final class SidecarWebhookService implements AutoCloseable {
       return Optional.of(new SidecarWebhookService(server, exits, client, ownWatch, events));
     } catch (IOException | RuntimeException e) {
       ownWatch.ifPresent(GlobalConfigWatch::close);
-      events.shutdown();
+      events.ifPresent(ExecutorService::shutdown);
       client.close();
       throw e;
     }
@@ -265,7 +274,7 @@ public final class SidecarWebhookService implements AutoCloseable {
   public void close() {
     server.close();
     ownWatch.ifPresent(GlobalConfigWatch::close);
-    events.shutdown();
+    events.ifPresent(ExecutorService::shutdown);
     exits.close();
     client.close();
   }

@@ -1,5 +1,6 @@
 package io.jfscsi.runtime.kube;
 
+import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.jfscsi.Failure;
@@ -9,6 +10,7 @@ import io.jfscsi.runtime.kube.configmap.ClaimLookup;
 import io.jfscsi.runtime.kube.configmap.GlobalConfig;
 import io.jfscsi.runtime.kube.configmap.MountPodPatch;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -111,5 +113,17 @@ public final class ConfigMapPatches {
                 .replace("${VOLUME_ID}", settings.volumeId())
                 .replace("${VOLUME_NAME}", settings.fsName())
                 .replace("${SUB_PATH}", settings.subPath()));
+  }
+
+  /**
+   * The command of {@code c}'s exec preStop hook (a ConfigMap patch's lifecycle), which the driver
+   * chains before its own; empty when it has none, or one that is not a command.
+   */
+  public static Optional<List<String>> preStopCommand(Container c) {
+    return Optional.ofNullable(c.getLifecycle())
+        .map(l -> l.getPreStop())
+        .map(h -> h.getExec())
+        .map(e -> e.getCommand())
+        .filter(cmd -> !cmd.isEmpty());
   }
 }

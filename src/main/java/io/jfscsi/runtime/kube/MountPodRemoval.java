@@ -44,13 +44,17 @@ final class MountPodRemoval {
   }
 
   /**
-   * A pod whose FUSE connection the node's keeper holds for its successor: deleted and awaited as
-   * {@link #discard}, its mount path left mounted.
+   * A pod whose FUSE connection the node's keeper holds for its successor: deleted with a grace
+   * period of at least {@code grace} (its preStop hook waits for the client to flush and exit) and
+   * awaited, its mount path left mounted.
    */
-  void handOver(Pod pod) {
+  void handOver(Pod pod, Duration grace) {
     String name = pod.getMetadata().getName();
     pods.unwatch(name);
-    remove(name, Optional.of(pod), Optional.empty());
+    long seconds = Math.max(grace.toSeconds(), graceOf(pod));
+    deletePod(pod, Optional.of(seconds));
+    awaitGone(name, seconds);
+    pods.forget(name);
   }
 
   /** A stopped client's pod, by name: removed as {@link #discard}; returns the pod last seen. */
@@ -64,20 +68,27 @@ final class MountPodRemoval {
   private void remove(String name, Optional<Pod> pod, Optional<Path> mountPath) {
     pod.ifPresent(
         p -> {
-          deletePod(p);
-          awaitGone(name);
+          deletePod(p, Optional.empty());
+          awaitGone(name, pods.get(name).map(this::graceOf).orElse(defaultGrace()));
         });
     mountPath.ifPresent(this::unmountAndRemove);
     pods.forget(name);
   }
 
-  /** Deletes the pod (kubelet stops the client), then drops our finalizer so the object goes. */
-  private void deletePod(Pod pod) {
+  /**
+   * Deletes the pod (kubelet stops the client), with {@code grace} seconds if given, then drops our
+   * finalizer so the object goes.
+   */
+  private void deletePod(Pod pod, Optional<Long> grace) {
     String name = pod.getMetadata().getName();
     var resource = client.pods().inNamespace(config.namespace()).withName(name);
     try {
       if (pod.getMetadata().getDeletionTimestamp() == null) {
-        resource.delete();
+        if (grace.isPresent()) {
+          resource.withGracePeriod(grace.get()).delete();
+        } else {
+          resource.delete();
+        }
       }
     } catch (KubernetesClientException e) {
       if (e.getCode() != 404) {
@@ -123,12 +134,17 @@ final class MountPodRemoval {
     }
   }
 
-  private void awaitGone(String name) {
-    // The pod's own grace: the ConfigMap may have set it (terminationGracePeriodSeconds).
-    long grace =
-        pods.get(name)
-            .map(p -> p.getSpec().getTerminationGracePeriodSeconds())
-            .orElse(config.terminationGrace().toSeconds());
+  /** The pod's own grace: the ConfigMap may have set it (terminationGracePeriodSeconds). */
+  private long graceOf(Pod pod) {
+    Long own = pod.getSpec().getTerminationGracePeriodSeconds();
+    return own == null ? defaultGrace() : own;
+  }
+
+  private long defaultGrace() {
+    return config.terminationGrace().toSeconds();
+  }
+
+  private void awaitGone(String name, long grace) {
     long deadline = System.nanoTime() + Duration.ofSeconds(grace).plusSeconds(20).toNanos();
     while (pods.get(name).isPresent() && System.nanoTime() - deadline < 0) {
       MountPodWatch.pause();

@@ -6,9 +6,13 @@ import io.jfscsi.client.ClientExit;
 import io.jfscsi.client.RunningClient;
 import io.jfscsi.fusefd.FuseFdKeeping;
 import io.jfscsi.fusefd.FuseFdProtocol;
+import io.jfscsi.juicefs.MountedClientConfig;
 import io.jfscsi.juicefs.Redactor;
 import io.jfscsi.juicefs.VolumeSettings;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -28,6 +32,13 @@ import org.slf4j.LoggerFactory;
 final class MountPodUpgrade {
   private static final Logger log = LoggerFactory.getLogger(MountPodUpgrade.class);
   private static final Duration EXCHANGE = Duration.ofSeconds(10);
+
+  /**
+   * How long the old client may take to flush its buffered writes and exit once signalled, unless
+   * its pod's own grace period is longer: past it, kubelet kills it and what it still buffered is
+   * lost, as with any Mount Pod deleted while it writes.
+   */
+  static final Duration HANDOVER_GRACE = Duration.ofMinutes(2);
 
   private final KubeRuntimeConfig config;
   private final MountPodWatch pods;
@@ -100,6 +111,19 @@ final class MountPodUpgrade {
               + nextImage
               + ", whose client cannot take a FUSE connection over (CE 1.2.1 or later needed)");
     }
+    if (!FusePassing.handsOver(old)) {
+      throw refused(
+          name,
+          "has no handover hook (it was made by an older jfs-csi, or a ConfigMap patch gave it a"
+              + " preStop that is not a command), so its client could not be told to flush and"
+              + " let go before its pod goes");
+    }
+    MountedClientConfig client;
+    try {
+      client = MountedClientConfig.read(running.mountPath(), settings.mountOptions(), EXCHANGE);
+    } catch (Failure e) {
+      throw refused(name, "cannot be told to hand over: " + e.getMessage());
+    }
     // The supervisor in the old pod lets go of its copy; the keeper's and the mount process's
     // remain, so the connection outlives the old pod.
     for (Path socket : clientSockets(dir.get())) {
@@ -117,7 +141,14 @@ final class MountPodUpgrade {
         nextImage,
         running.mountPath());
     List<Pod> predecessor = List.of(old);
-    removal.handOver(old);
+    Path marker = dir.get().resolve(FusePassing.handoverMarker(name));
+    writeMarker(marker, client.pid());
+    try {
+      // The pod's preStop hook signals the process; it has HANDOVER_GRACE to flush and exit.
+      removal.handOver(old, HANDOVER_GRACE);
+    } finally {
+      deleteMarker(marker);
+    }
     try {
       return creation.create(
           running.key(),
@@ -140,6 +171,26 @@ final class MountPodUpgrade {
               + "); the connection was dropped, and the targets are bound again to a new client"
               + " (files open in the old client break)",
           e);
+    }
+  }
+
+  /** Written whole (renamed into place), so that the hook never reads half a number. */
+  private static void writeMarker(Path marker, long pid) {
+    Path partial = marker.resolveSibling(marker.getFileName() + ".partial");
+    try {
+      Files.writeString(partial, Long.toString(pid));
+      Files.move(partial, marker, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new Failure(
+          Failure.Code.INTERNAL, "cannot write the handover marker " + marker + ": " + e, e);
+    }
+  }
+
+  private static void deleteMarker(Path marker) {
+    try {
+      Files.deleteIfExists(marker);
+    } catch (IOException e) {
+      log.warn("cannot delete the handover marker {}: {}", marker, e.toString());
     }
   }
 

@@ -48,6 +48,7 @@ class MountPodUpgradeClusterTest {
   String ns;
   KubeletStandIn kubelet;
   KubeMountRuntime runtime;
+  KubeRuntimeConfig runtimeConfig;
   final List<String> keeperCalls = new CopyOnWriteArrayList<>();
 
   @BeforeEach
@@ -59,7 +60,7 @@ class MountPodUpgradeClusterTest {
     ns = cluster.newNamespace("upg");
     String node = "node-" + ns;
     kubelet = new KubeletStandIn(cluster, node).start();
-    KubeRuntimeConfig config =
+    runtimeConfig =
         new KubeRuntimeConfig(
             node,
             ns,
@@ -75,7 +76,12 @@ class MountPodUpgradeClusterTest {
             dir.resolve("fd").toString());
     runtime =
         new KubeMountRuntime(
-            config, api, new LinuxMounter(), new RequestCounter(), Duration.ofSeconds(1), false);
+            runtimeConfig,
+            api,
+            new LinuxMounter(),
+            new RequestCounter(),
+            Duration.ofSeconds(1),
+            false);
     runtime.keepFuseFds(recordingKeeping());
     await().atMost(Duration.ofSeconds(20)).until(runtime::ready);
   }
@@ -135,6 +141,65 @@ class MountPodUpgradeClusterTest {
     runtime.stop(c).toCompletableFuture().get(60, TimeUnit.SECONDS);
   }
 
+  /**
+   * A Mount Pod as this driver makes it for a client that passes its fd (the stand-in cannot run
+   * one: it is created in the API server and not run), whose mount has no readable .config: the
+   * process to signal is unknown, so the upgrade is refused before anything is taken or deleted.
+   */
+  @Test
+  void aClientWhoseConfigCannotBeReadIsNotSignalledAndNothingChanges() throws Exception {
+    holding = true;
+    VolumeSettings s =
+        SettingsParser.parse(
+            new VolumeSource(
+                "pv-c",
+                Map.of("name", "fs2", "metaurl", "redis://r:6379/1"),
+                Map.of("juicefs/mount-image", "juicedata/mount:ce-v1.2.1"),
+                List.of()));
+    ClientKey key = new ClientKey(s.volumeId(), s.clientHash());
+    Path mountPath = Files.createDirectories(dir.resolve("plain"));
+    String name = MountPodNames.podName(runtimeConfig.nodeName(), s.volumeId(), "cfg001");
+    Pod pod =
+        MountPodBuilder.build(
+            runtimeConfig,
+            new MountPodBuilder.Identity(key, name, mountPath),
+            s,
+            MountPodSecret.of("sec", s));
+    Path fdDir = FusePassing.apply(pod, runtimeConfig.fuseFdDir(), key).orElseThrow();
+    assertThat(FusePassing.handsOver(pod)).as("the handover hook").isTrue();
+    pod.getSpec().setNodeName(runtimeConfig.nodeName());
+    api.pods().inNamespace(ns).resource(pod).create();
+    Files.createDirectories(fdDir);
+    RunningClient c = new RunningClient(key, mountPath, name, java.time.Instant.now());
+
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              Throwable error =
+                  org.assertj.core.api.Assertions.catchThrowable(
+                      () ->
+                          runtime
+                              .upgrade(c, s, e -> {})
+                              .toCompletableFuture()
+                              .get(30, TimeUnit.SECONDS));
+              Failure failure = (Failure) Failure.unwrap(error);
+              assertThat(failure.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION);
+              assertThat(failure.getMessage())
+                  .contains("smooth upgrade of Mount Pod " + name + " refused, nothing changed")
+                  .contains("cannot read the client's " + mountPath.resolve(".config"));
+            });
+    Pod after = api.pods().inNamespace(ns).withName(name).get();
+    assertThat(after.getMetadata().getDeletionTimestamp()).isNull();
+    assertThat(api.pods().inNamespace(ns).list().getItems()).hasSize(1);
+    try (var left = Files.list(fdDir)) {
+      assertThat(left).as("no handover marker").isEmpty();
+    }
+    api.pods().inNamespace(ns).withName(name).withGracePeriod(0).delete();
+  }
+
+  private volatile boolean holding;
+
   private FuseFdKeeping recordingKeeping() {
     return new FuseFdKeeping() {
       @Override
@@ -150,7 +215,7 @@ class MountPodUpgradeClusterTest {
       @Override
       public Optional<String> holding(String upgradeId) {
         keeperCalls.add("holding " + upgradeId);
-        return Optional.empty();
+        return holding ? Optional.of("fd 9") : Optional.empty();
       }
     };
   }
