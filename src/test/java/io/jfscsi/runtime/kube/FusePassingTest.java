@@ -2,6 +2,7 @@ package io.jfscsi.runtime.kube;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fabric8.kubernetes.api.model.Lifecycle;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.jfscsi.client.ClientKey;
@@ -56,15 +57,21 @@ class FusePassingTest {
   }
 
   private static Pod pod(String image) {
+    return pod("p", image, null);
+  }
+
+  /** A bare Mount Pod NAME on IMAGE, its container's LIFECYCLE as a ConfigMap patch left it. */
+  static Pod pod(String name, String image, Lifecycle lifecycle) {
     return new PodBuilder()
         .withNewMetadata()
-        .withName("p")
+        .withName(name)
         .addToLabels("app.kubernetes.io/name", "juicefs-mount")
         .endMetadata()
         .withNewSpec()
         .addNewContainer()
         .withName("jfs-mount")
         .withImage(image)
+        .withLifecycle(lifecycle)
         .endContainer()
         .endSpec()
         .build();

@@ -6,7 +6,6 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Lifecycle;
 import io.fabric8.kubernetes.api.model.LifecycleBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.jfscsi.client.ClientKey;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -165,18 +164,6 @@ class HandoverHookTest {
   }
 
   private Pod pod(String image, Lifecycle lifecycle) {
-    return new PodBuilder()
-        .withNewMetadata()
-        .withName(podName)
-        .addToLabels("app.kubernetes.io/name", "juicefs-mount")
-        .endMetadata()
-        .withNewSpec()
-        .addNewContainer()
-        .withName("jfs-mount")
-        .withImage(image)
-        .withLifecycle(lifecycle)
-        .endContainer()
-        .endSpec()
-        .build();
+    return FusePassingTest.pod(podName, image, lifecycle);
   }
 }
