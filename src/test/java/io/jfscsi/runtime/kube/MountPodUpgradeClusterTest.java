@@ -143,22 +143,104 @@ class MountPodUpgradeClusterTest {
 
   /**
    * A Mount Pod as this driver makes it for a client that passes its fd (the stand-in cannot run
-   * one: it is created in the API server and not run), whose mount has no readable .config: the
+   * one: it is created in the API server and never runs), whose mount has no readable .config: the
    * process to signal is unknown, so the upgrade is refused before anything is taken or deleted.
    */
   @Test
   void aClientWhoseConfigCannotBeReadIsNotSignalledAndNothingChanges() throws Exception {
+    PassingPod old = passingPod("cfg001");
+
+    awaitRefused(old, "cannot read the client's " + old.mountPath().resolve(".config"));
+
+    Pod after = api.pods().inNamespace(ns).withName(old.name()).get();
+    assertThat(after.getMetadata().getDeletionTimestamp()).isNull();
+    assertThat(api.pods().inNamespace(ns).list().getItems()).hasSize(1);
+    try (var left = Files.list(old.fdDir())) {
+      assertThat(left).as("no handover marker").isEmpty();
+    }
+    api.pods().inNamespace(ns).withName(old.name()).withGracePeriod(0).delete();
+  }
+
+  /**
+   * The handover's order, seen from outside: the marker naming the client's process (from its
+   * .config) is in the client's directory when the old pod is deleted, the deletion gives the hook
+   * at least {@link MountPodUpgrade#HANDOVER_GRACE}, and the marker is gone afterwards. The new pod
+   * cannot run under the stand-in (its directory at /tmp), so the upgrade then fails as it must
+   * when no successor takes the connection: UNAVAILABLE, and the keeper drops the connection.
+   */
+  @Test
+  void theMarkerNamesTheClientsProcessWhileTheOldPodGoesWithTheHandoverGrace() throws Exception {
+    PassingPod old = passingPod("seq001");
+    awaitRefused(old, ".config"); // the runtime sees the pod
+    Files.writeString(
+        old.mountPath().resolve(".config"), "{\"Meta\":{\"Sid\":9},\"Pid\":4242,\"PPid\":1}");
+    Path marker = old.fdDir().resolve(FusePassing.handoverMarker(old.name()));
+    List<String> markerSeen = new CopyOnWriteArrayList<>();
+    List<Long> graceSeen = new CopyOnWriteArrayList<>();
+    try (var watch =
+        api.pods()
+            .inNamespace(ns)
+            .withName(old.name())
+            .watch(
+                new io.fabric8.kubernetes.client.Watcher<Pod>() {
+                  @Override
+                  public void eventReceived(Action action, Pod p) {
+                    if (p.getMetadata().getDeletionTimestamp() != null) {
+                      graceSeen.add(p.getMetadata().getDeletionGracePeriodSeconds());
+                      try {
+                        markerSeen.add(Files.readString(marker));
+                      } catch (java.io.IOException e) {
+                        markerSeen.add("none: " + e);
+                      }
+                    }
+                  }
+
+                  @Override
+                  public void onClose(io.fabric8.kubernetes.client.WatcherException cause) {}
+                })) {
+      Throwable error =
+          org.assertj.core.api.Assertions.catchThrowable(
+              () ->
+                  runtime
+                      .upgrade(old.client(), old.settings(), e -> {})
+                      .toCompletableFuture()
+                      .get(90, TimeUnit.SECONDS));
+
+      Failure failure = (Failure) Failure.unwrap(error);
+      assertThat(failure.code()).isEqualTo(Failure.Code.UNAVAILABLE);
+      assertThat(failure.getMessage())
+          .contains("the new pod did not take its FUSE connection over");
+    }
+    assertThat(markerSeen)
+        .as("the marker as the old pod is deleted")
+        .isNotEmpty()
+        .allMatch("4242"::equals);
+    assertThat(graceSeen.getFirst())
+        .isGreaterThanOrEqualTo(MountPodUpgrade.HANDOVER_GRACE.toSeconds());
+    assertThat(marker).as("the marker is removed once the old pod is gone").doesNotExist();
+    assertThat(api.pods().inNamespace(ns).withName(old.name()).get()).isNull();
+    assertThat(keeperCalls).contains("close " + FusePassing.upgradeId(old.client().key()));
+  }
+
+  /** A client that passes its fd, as its pod, settings and directories. */
+  record PassingPod(
+      String name, VolumeSettings settings, Path mountPath, Path fdDir, RunningClient client) {}
+
+  /**
+   * Pod SUFFIX of a client that passes its fd, in the API server on this node; the keeper holds.
+   */
+  private PassingPod passingPod(String suffix) throws Exception {
     holding = true;
     VolumeSettings s =
         SettingsParser.parse(
             new VolumeSource(
-                "pv-c",
+                "pv-" + suffix,
                 Map.of("name", "fs2", "metaurl", "redis://r:6379/1"),
                 Map.of("juicefs/mount-image", "juicedata/mount:ce-v1.2.1"),
                 List.of()));
     ClientKey key = new ClientKey(s.volumeId(), s.clientHash());
-    Path mountPath = Files.createDirectories(dir.resolve("plain"));
-    String name = MountPodNames.podName(runtimeConfig.nodeName(), s.volumeId(), "cfg001");
+    Path mountPath = Files.createDirectories(dir.resolve("plain-" + suffix));
+    String name = MountPodNames.podName(runtimeConfig.nodeName(), s.volumeId(), suffix);
     Pod pod =
         MountPodBuilder.build(
             runtimeConfig,
@@ -170,8 +252,16 @@ class MountPodUpgradeClusterTest {
     pod.getSpec().setNodeName(runtimeConfig.nodeName());
     api.pods().inNamespace(ns).resource(pod).create();
     Files.createDirectories(fdDir);
-    RunningClient c = new RunningClient(key, mountPath, name, java.time.Instant.now());
+    return new PassingPod(
+        name,
+        s,
+        mountPath,
+        fdDir,
+        new RunningClient(key, mountPath, name, java.time.Instant.now()));
+  }
 
+  /** Asks for the upgrade until the runtime sees the pod and refuses it for WHY. */
+  private void awaitRefused(PassingPod old, String why) {
     await()
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(
@@ -180,22 +270,16 @@ class MountPodUpgradeClusterTest {
                   org.assertj.core.api.Assertions.catchThrowable(
                       () ->
                           runtime
-                              .upgrade(c, s, e -> {})
+                              .upgrade(old.client(), old.settings(), e -> {})
                               .toCompletableFuture()
                               .get(30, TimeUnit.SECONDS));
               Failure failure = (Failure) Failure.unwrap(error);
               assertThat(failure.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION);
               assertThat(failure.getMessage())
-                  .contains("smooth upgrade of Mount Pod " + name + " refused, nothing changed")
-                  .contains("cannot read the client's " + mountPath.resolve(".config"));
+                  .contains(
+                      "smooth upgrade of Mount Pod " + old.name() + " refused, nothing changed")
+                  .contains(why);
             });
-    Pod after = api.pods().inNamespace(ns).withName(name).get();
-    assertThat(after.getMetadata().getDeletionTimestamp()).isNull();
-    assertThat(api.pods().inNamespace(ns).list().getItems()).hasSize(1);
-    try (var left = Files.list(fdDir)) {
-      assertThat(left).as("no handover marker").isEmpty();
-    }
-    api.pods().inNamespace(ns).withName(name).withGracePeriod(0).delete();
   }
 
   private volatile boolean holding;
