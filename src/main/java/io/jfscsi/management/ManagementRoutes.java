@@ -10,6 +10,7 @@ import static org.apache.pekko.http.javadsl.server.Directives.pathPrefix;
 import static org.apache.pekko.http.javadsl.server.Directives.pathSingleSlash;
 import static org.apache.pekko.http.javadsl.server.Directives.post;
 import static org.apache.pekko.http.javadsl.server.Directives.respondWithHeader;
+import static org.apache.pekko.http.javadsl.server.Directives.withRequestTimeout;
 
 import com.typesafe.config.Config;
 import io.jfscsi.Asks;
@@ -154,21 +155,27 @@ public final class ManagementRoutes implements ManagementRouteProvider {
                 .slash(PathMatchers.segment()),
             pod ->
                 onlyPost(
+                    // Its answer comes when the client has been replaced, minutes later.
                     () ->
-                        WriteAccess.requireToken(
-                            context.hooks().settings().token(),
+                        withRequestTimeout(
+                            ClientUpgrades.UPGRADE_TIMEOUT.plusMinutes(1),
                             () ->
-                                onComplete(
-                                    upgradeOne(pod),
-                                    (Try<ClientUpgrades.Outcome> t) ->
-                                        t.isSuccess()
-                                            ? json(
-                                                StatusCodes.get(t.get().status()),
-                                                Json.outcome(t.get().done(), t.get().message()))
-                                            : json(
-                                                StatusCodes.SERVICE_UNAVAILABLE,
-                                                Json.error(
-                                                    ClientViews.message(t.failed().get()))))))),
+                                WriteAccess.requireToken(
+                                    context.hooks().settings().token(),
+                                    () ->
+                                        onComplete(
+                                            upgradeOne(pod),
+                                            (Try<ClientUpgrades.Outcome> t) ->
+                                                t.isSuccess()
+                                                    ? json(
+                                                        StatusCodes.get(t.get().status()),
+                                                        Json.outcome(
+                                                            t.get().done(), t.get().message()))
+                                                    : json(
+                                                        StatusCodes.SERVICE_UNAVAILABLE,
+                                                        Json.error(
+                                                            ClientViews.message(
+                                                                t.failed().get())))))))),
         path(
             PathMatchers.segment("clients").slash(PathMatchers.segment("upgrade")),
             () ->
