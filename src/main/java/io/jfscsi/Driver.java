@@ -191,7 +191,7 @@ public final class Driver implements AutoCloseable {
       ManagementServer management =
           managementSettings.enabled()
               ? ManagementServer.start(
-                  system, managementSettings, actors.guardian(), metrics, probe)
+                  system, managementSettings, actors.guardian(), metrics, probe, nodeId)
               : null;
       CsiServer server =
           CsiServer.start(

@@ -29,6 +29,25 @@ public final class ClientViews {
   /** Every client of the node, ordered by volume id and key; empty without the node role. */
   public static CompletionStage<List<ClientView>> fetch(
       ActorRef<NodeGuardian.Command> guardian, Scheduler scheduler) {
+    return described(guardian, scheduler)
+        .thenApply(clients -> clients.stream().flatMap(c -> c.view().stream()).toList());
+  }
+
+  /** A mount actor and what it said of itself; empty when it did not answer in time. */
+  public record Described(ActorRef<MountActor.Command> actor, Optional<ClientView> view) {
+    /** The Mount Pod (or process) of the client, else its actor's name. */
+    public String name() {
+      return view.flatMap(ClientView::handle)
+          .orElseGet(() -> view.map(ClientView::key).orElse(actor.path().name()));
+    }
+  }
+
+  /**
+   * Every mount actor of the node with what it said of itself, ordered as {@link #fetch}, those
+   * that did not answer last.
+   */
+  public static CompletionStage<List<Described>> described(
+      ActorRef<NodeGuardian.Command> guardian, Scheduler scheduler) {
     if (guardian == null) {
       return CompletableFuture.completedFuture(List.of());
     }
@@ -36,13 +55,13 @@ public final class ClientViews {
             guardian, NodeGuardian.ListClients::new, ASK_TIMEOUT, scheduler)
         .thenCompose(
             refs -> {
-              List<CompletableFuture<Optional<ClientView>>> answers = new ArrayList<>();
+              List<CompletableFuture<Described>> answers = new ArrayList<>();
               for (ActorRef<MountActor.Command> ref : refs) {
                 answers.add(
                     Asks.<MountActor.Command, ClientView>ask(
                             ref, MountActor.Describe::new, ASK_TIMEOUT, scheduler)
-                        .thenApply(Optional::of)
-                        .exceptionally(e -> Optional.empty())
+                        .thenApply(view -> new Described(ref, Optional.of(view)))
+                        .exceptionally(e -> new Described(ref, Optional.empty()))
                         .toCompletableFuture());
               }
               return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new))
@@ -50,10 +69,11 @@ public final class ClientViews {
                       done ->
                           answers.stream()
                               .map(CompletableFuture::join)
-                              .flatMap(Optional::stream)
                               .sorted(
-                                  Comparator.comparing(ClientView::volumeId)
-                                      .thenComparing(ClientView::key))
+                                  Comparator.comparing((Described d) -> d.view().isEmpty())
+                                      .thenComparing(
+                                          d -> d.view().map(ClientView::volumeId).orElse(""))
+                                      .thenComparing(d -> d.view().map(ClientView::key).orElse("")))
                               .toList());
             });
   }

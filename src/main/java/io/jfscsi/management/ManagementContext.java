@@ -26,12 +26,14 @@ public final class ManagementContext implements Extension {
    *
    * @param guardian the node guardian, or null when the node role is off
    * @param probe the CSI Probe's readiness (runtime ready and the guardian answering)
+   * @param upgrades the node's smooth upgrades, or null when the node role is off
    */
   public record Hooks(
       ActorRef<NodeGuardian.Command> guardian,
       DriverMetrics metrics,
       Supplier<CompletionStage<Boolean>> probe,
-      ManagementSettings settings) {}
+      ManagementSettings settings,
+      ActorRef<NodeUpgrades.Command> upgrades) {}
 
   private static final Id ID = new Id();
 

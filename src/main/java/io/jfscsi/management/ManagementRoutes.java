@@ -10,8 +10,10 @@ import static org.apache.pekko.http.javadsl.server.Directives.pathPrefix;
 import static org.apache.pekko.http.javadsl.server.Directives.pathSingleSlash;
 import static org.apache.pekko.http.javadsl.server.Directives.post;
 import static org.apache.pekko.http.javadsl.server.Directives.respondWithHeader;
+import static org.apache.pekko.http.javadsl.server.Directives.withRequestTimeout;
 
 import com.typesafe.config.Config;
+import io.jfscsi.Asks;
 import io.jfscsi.management.cluster.ClusterPage;
 import io.jfscsi.mount.ClientView;
 import java.io.IOException;
@@ -22,7 +24,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Scheduler;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.http.javadsl.model.ContentType;
@@ -41,7 +45,8 @@ import org.apache.pekko.management.javadsl.ManagementRouteProviderSettings;
 import scala.util.Try;
 
 /**
- * The management routes, contributed to pekko-management's HTTP server. All of them only read:
+ * The management routes, contributed to pekko-management's HTTP server. All of them but the
+ * upgrades ({@code POST /clients/upgrade[/<pod>]}, {@link #upgrade}) only read:
  *
  * <ul>
  *   <li>{@code GET /alive}, {@code GET /ready}: pekko-management's configured liveness and
@@ -65,6 +70,7 @@ public final class ManagementRoutes implements ManagementRouteProvider {
   private final ManagementContext context;
   private final HealthChecks checks;
   private final Scheduler scheduler;
+  private final ExtendedActorSystem system;
   private final String dashboard;
   private final String clusterPageUrl;
   private final String namespace;
@@ -77,6 +83,7 @@ public final class ManagementRoutes implements ManagementRouteProvider {
             HealthCheckSettings.create(
                 system.settings().config().getConfig("pekko.management.health-checks")));
     this.scheduler = Adapter.toTyped(system).scheduler();
+    this.system = system;
     this.dashboard = resource("dashboard.html");
     Config config = system.settings().config();
     this.clusterPageUrl = setting(config, "jfs-csi.management.cluster-page-url");
@@ -134,31 +141,76 @@ public final class ManagementRoutes implements ManagementRouteProvider {
   /**
    * {@code POST /clients/upgrade/<mount-pod>} (token): a smooth upgrade of that Mount Pod's client
    * ({@link ClientUpgrades}); 200 with what happened, 412 when refused (nothing changed), 404 when
-   * no client of this node runs in that pod, 503 when the upgrade failed.
+   * no client of this node runs in that pod, 409 while a batch upgrade runs, 503 when the upgrade
+   * failed. {@code POST /clients/upgrade} (token): every client of this node ({@link
+   * UpgradeBatchRoute}).
    */
   private Route upgrade() {
     // The path first: a method directive that passes cancels the other routes' method
     // rejections, and a POST elsewhere (POST /clients) would be 404 instead of 405.
-    return path(
-        PathMatchers.segment("clients")
-            .slash(PathMatchers.segment("upgrade"))
-            .slash(PathMatchers.segment()),
-        pod ->
-            post(
-                () ->
-                    WriteAccess.requireToken(
-                        context.hooks().settings().token(),
-                        () ->
-                            onComplete(
-                                ClientUpgrades.upgrade(context.hooks().guardian(), scheduler, pod),
-                                (Try<ClientUpgrades.Outcome> t) ->
-                                    t.isSuccess()
-                                        ? json(
-                                            StatusCodes.get(t.get().status()),
-                                            Json.outcome(t.get().done(), t.get().message()))
-                                        : json(
-                                            StatusCodes.SERVICE_UNAVAILABLE,
-                                            Json.error(ClientViews.message(t.failed().get())))))));
+    return concat(
+        path(
+            PathMatchers.segment("clients")
+                .slash(PathMatchers.segment("upgrade"))
+                .slash(PathMatchers.segment()),
+            pod ->
+                onlyPost(
+                    // Its answer comes when the client has been replaced, minutes later.
+                    () ->
+                        withRequestTimeout(
+                            ClientUpgrades.UPGRADE_TIMEOUT.plusMinutes(1),
+                            () ->
+                                WriteAccess.requireToken(
+                                    context.hooks().settings().token(),
+                                    () ->
+                                        onComplete(
+                                            upgradeOne(pod),
+                                            (Try<ClientUpgrades.Outcome> t) ->
+                                                t.isSuccess()
+                                                    ? json(
+                                                        StatusCodes.get(t.get().status()),
+                                                        Json.outcome(
+                                                            t.get().done(), t.get().message()))
+                                                    : json(
+                                                        StatusCodes.SERVICE_UNAVAILABLE,
+                                                        Json.error(
+                                                            ClientViews.message(
+                                                                t.failed().get())))))))),
+        path(
+            PathMatchers.segment("clients").slash(PathMatchers.segment("upgrade")),
+            () ->
+                onlyPost(
+                    () ->
+                        WriteAccess.requireToken(
+                            context.hooks().settings().token(),
+                            () -> UpgradeBatchRoute.route(context.hooks().upgrades(), system)))));
+  }
+
+  /**
+   * 405 for another method on a path that is only posted to: a plain method rejection would be
+   * cancelled by the GET routes' method directive, which passes, and so turn into a 404.
+   */
+  private static Route onlyPost(Supplier<Route> inner) {
+    return concat(
+        post(inner),
+        complete(
+            HttpResponse.create()
+                .withStatus(StatusCodes.METHOD_NOT_ALLOWED)
+                .addHeader(RawHeader.create("Allow", "POST"))
+                .withEntity(JSON, Json.error("this path is only posted to (POST)"))));
+  }
+
+  /** Through the node's upgrades, which refuse one while a batch runs. */
+  private CompletionStage<ClientUpgrades.Outcome> upgradeOne(String pod) {
+    ActorRef<NodeUpgrades.Command> upgrades = context.hooks().upgrades();
+    if (upgrades == null) {
+      return ClientUpgrades.upgrade(context.hooks().guardian(), scheduler, pod);
+    }
+    return Asks.ask(
+        upgrades,
+        replyTo -> new NodeUpgrades.UpgradeOne(pod, replyTo),
+        ClientUpgrades.UPGRADE_TIMEOUT.plusSeconds(30),
+        scheduler);
   }
 
   private Route volume(String id) {

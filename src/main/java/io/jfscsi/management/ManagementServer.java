@@ -9,6 +9,7 @@ import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.management.javadsl.PekkoManagement;
 import org.slf4j.Logger;
@@ -36,16 +37,23 @@ public final class ManagementServer {
    *
    * @param guardian the node guardian, or null without the node role
    * @param probe the CSI Probe's readiness
+   * @param nodeId this node's name, as the batch upgrade's answer names it
    */
   public static ManagementServer start(
       ActorSystem<?> system,
       ManagementSettings settings,
       ActorRef<NodeGuardian.Command> guardian,
       DriverMetrics metrics,
-      Supplier<CompletionStage<Boolean>> probe)
+      Supplier<CompletionStage<Boolean>> probe,
+      String nodeId)
       throws IOException {
     ManagementContext context = ManagementContext.get(system);
-    context.install(new ManagementContext.Hooks(guardian, metrics, probe, settings));
+    ActorRef<NodeUpgrades.Command> upgrades =
+        guardian == null
+            ? null
+            : system.systemActorOf(
+                NodeUpgrades.create(guardian, nodeId), "node-upgrades", Props.empty());
+    context.install(new ManagementContext.Hooks(guardian, metrics, probe, settings, upgrades));
     PekkoManagement management = PekkoManagement.get(system);
     Uri uri;
     try {

@@ -18,6 +18,9 @@ public record ManagementSettings(boolean enabled, String host, int port, Optiona
   /** How long /ready waits for its checks (the Probe's question to the guardian takes 5 s). */
   public static final Duration CHECK_TIMEOUT = Duration.ofSeconds(6);
 
+  /** The HTTP server's idle timeout at least: longer than a single upgrade's answer takes. */
+  static final Duration UPGRADE_IDLE_TIMEOUT = ClientUpgrades.UPGRADE_TIMEOUT.plusMinutes(2);
+
   public ManagementSettings {
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException(
@@ -55,6 +58,14 @@ public record ManagementSettings(boolean enabled, String host, int port, Optiona
         "pekko.management.health-checks.readiness-checks.jfs-csi", ReadinessCheck.class.getName());
     m.put("pekko.management.health-checks.liveness-checks.jfs-csi", LivenessCheck.class.getName());
     m.put("pekko.management.health-checks.check-timeout", CHECK_TIMEOUT.toMillis() + "ms");
+    // A single upgrade answers when its client has been replaced, minutes later: the connection
+    // must not be closed as idle meanwhile (pekko-http's 60 s by default).
+    String idle = "pekko.http.server.idle-timeout";
+    if (config.hasPath(idle)
+        && !config.getString(idle).equals("infinite")
+        && config.getDuration(idle).compareTo(UPGRADE_IDLE_TIMEOUT) < 0) {
+      m.put(idle, UPGRADE_IDLE_TIMEOUT.toSeconds() + "s");
+    }
     return ConfigFactory.parseMap(m).withFallback(config);
   }
 }

@@ -75,7 +75,8 @@ class LivenessTest {
               settings,
               guardian,
               new DriverMetrics(),
-              () -> CompletableFuture.completedFuture(true));
+              () -> CompletableFuture.completedFuture(true),
+              "node-1");
       server.csiServing(true);
       check.accept(new Http(server.port()));
     } finally {

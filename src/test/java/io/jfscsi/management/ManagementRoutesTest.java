@@ -89,7 +89,8 @@ class ManagementRoutesTest {
                 .build(),
             "guardian");
     server =
-        ManagementServer.start(system, settings, guardian, new DriverMetrics(), () -> probe.get());
+        ManagementServer.start(
+            system, settings, guardian, new DriverMetrics(), () -> probe.get(), "node-1");
     http = new Http(server.port());
   }
 

@@ -38,4 +38,21 @@ class ManagementSettingsTest {
     assertThatThrownBy(() -> new ManagementSettings(true, "127.0.0.1", 70000, Optional.empty()))
         .hasMessageContaining("jfs-csi.management.port must be 0 through 65535");
   }
+
+  @Test
+  void theHttpIdleTimeoutOutlastsASingleUpgradeAndALongerOneIsKept() {
+    ManagementSettings settings = new ManagementSettings(true, "127.0.0.1", 0, Optional.empty());
+    String idle = "pekko.http.server.idle-timeout";
+
+    assertThat(settings.applyTo(ConfigFactory.load()).getDuration(idle))
+        .isEqualTo(java.time.Duration.ofMinutes(12));
+    Config longer =
+        ConfigFactory.parseMap(java.util.Map.of(idle, "30m")).withFallback(ConfigFactory.load());
+    assertThat(settings.applyTo(longer).getDuration(idle))
+        .isEqualTo(java.time.Duration.ofMinutes(30));
+    Config infinite =
+        ConfigFactory.parseMap(java.util.Map.of(idle, "infinite"))
+            .withFallback(ConfigFactory.load());
+    assertThat(settings.applyTo(infinite).getString(idle)).isEqualTo("infinite");
+  }
 }

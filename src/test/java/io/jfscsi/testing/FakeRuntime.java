@@ -444,6 +444,34 @@ public final class FakeRuntime implements MountRuntime {
     return upgrades.get();
   }
 
+  private final AtomicBoolean holdUpgrades = new AtomicBoolean();
+  private final BlockingQueue<Runnable> heldUpgrades = new LinkedBlockingQueue<>();
+  private final Map<ClientKey, Failure> upgradeFailures = new ConcurrentHashMap<>();
+
+  /** Whether an upgrade waits for {@link #releaseUpgrade} before it takes over. */
+  public void holdUpgrades(boolean hold) {
+    holdUpgrades.set(hold);
+  }
+
+  /** Upgrades held and not released yet. */
+  public int heldUpgrades() {
+    return heldUpgrades.size();
+  }
+
+  /** Lets the oldest held upgrade take over (or fail as it was told to). */
+  public void releaseUpgrade() {
+    Runnable held = heldUpgrades.poll();
+    if (held == null) {
+      throw new IllegalStateException("no upgrade is held");
+    }
+    held.run();
+  }
+
+  /** The next upgrade of {@code key} ends with {@code failure} (a refusal or a failed takeover). */
+  public void failUpgradeOf(ClientKey key, Failure failure) {
+    upgradeFailures.put(key, failure);
+  }
+
   /** A new client at the same mount path takes over; no mount changes, as with a real keeper. */
   @Override
   public CompletionStage<RunningClient> upgrade(
@@ -452,12 +480,31 @@ public final class FakeRuntime implements MountRuntime {
       return MountRuntime.super.upgrade(client, settings, onExit);
     }
     upgrades.incrementAndGet();
-    RunningClient next =
-        new RunningClient(
-            client.key(), client.mountPath(), client.handle() + "-upgraded", clock.instant());
-    running.put(client.key(), new Running(next, onExit));
-    events.add("upgrade " + client.handle());
-    return CompletableFuture.completedFuture(next);
+    CompletableFuture<RunningClient> answer = new CompletableFuture<>();
+    Runnable takeOver =
+        () -> {
+          Failure failure = upgradeFailures.remove(client.key());
+          if (failure != null) {
+            if (failure.code() != Failure.Code.FAILED_PRECONDITION) {
+              // A failed takeover leaves no client, as the real one drops the connection.
+              running.remove(client.key());
+            }
+            answer.completeExceptionally(failure);
+            return;
+          }
+          RunningClient next =
+              new RunningClient(
+                  client.key(), client.mountPath(), client.handle() + "-upgraded", clock.instant());
+          running.put(client.key(), new Running(next, onExit));
+          events.add("upgrade " + client.handle());
+          answer.complete(next);
+        };
+    if (holdUpgrades.get()) {
+      heldUpgrades.add(takeOver);
+    } else {
+      takeOver.run();
+    }
+    return answer;
   }
 
   public Optional<RunningClient> running(ClientKey key) {
