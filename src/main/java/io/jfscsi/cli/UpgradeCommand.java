@@ -78,9 +78,10 @@ final class UpgradeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!recreate) {
       System.err.println(
-          "only the recreating upgrade is built: run `jfs-csi upgrade "
+          "only the recreating upgrade is offered: run `jfs-csi upgrade "
               + pod
-              + " --recreate`; a binary-only upgrade inside the running pod is not");
+              + " --recreate`; a binary swapped inside the running pod would leave its spec"
+              + " naming the old image, which the container's next restart brings back");
       return 2;
     }
     if (token == null || token.isBlank()) {
