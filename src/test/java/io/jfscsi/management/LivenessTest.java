@@ -3,6 +3,7 @@ package io.jfscsi.management;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.typesafe.config.ConfigFactory;
+import io.jfscsi.mount.ListingGuardian;
 import io.jfscsi.mount.NodeGuardian;
 import java.net.http.HttpResponse;
 import java.util.List;
@@ -27,14 +28,7 @@ class LivenessTest {
   @Test
   void aliveWhileTheGuardianAnswers() throws Exception {
     withGuardian(
-        Behaviors.receive(NodeGuardian.Command.class)
-            .onMessage(
-                NodeGuardian.ListClients.class,
-                l -> {
-                  l.replyTo().tell(List.of());
-                  return Behaviors.same();
-                })
-            .build(),
+        ListingGuardian.of(List::of),
         http -> assertThat(http.get("/alive").statusCode()).isEqualTo(200));
   }
 

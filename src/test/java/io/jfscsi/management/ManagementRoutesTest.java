@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.typesafe.config.ConfigFactory;
 import io.jfscsi.mount.ClientState;
 import io.jfscsi.mount.ClientView;
+import io.jfscsi.mount.ListingGuardian;
 import io.jfscsi.mount.MountActor;
 import io.jfscsi.mount.NodeGuardian;
 import java.net.http.HttpRequest;
@@ -77,17 +78,7 @@ class ManagementRoutesTest {
     clients.add(spawn(describing(DRAINING), "client-b"));
     clients.add(
         spawn(Behaviors.<MountActor.Command>ignore(), "client-silent")); // never answers Describe
-    ActorRef<NodeGuardian.Command> guardian =
-        spawn(
-            Behaviors.receive(NodeGuardian.Command.class)
-                .onMessage(
-                    NodeGuardian.ListClients.class,
-                    l -> {
-                      l.replyTo().tell(List.copyOf(clients));
-                      return Behaviors.same();
-                    })
-                .build(),
-            "guardian");
+    ActorRef<NodeGuardian.Command> guardian = spawn(ListingGuardian.of(() -> clients), "guardian");
     server =
         ManagementServer.start(
             system, settings, guardian, new DriverMetrics(), () -> probe.get(), "node-1");

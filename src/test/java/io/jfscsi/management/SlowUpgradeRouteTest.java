@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.typesafe.config.ConfigFactory;
 import io.jfscsi.mount.ClientState;
 import io.jfscsi.mount.ClientView;
+import io.jfscsi.mount.ListingGuardian;
 import io.jfscsi.mount.MountActor;
 import io.jfscsi.mount.NodeGuardian;
 import java.net.http.HttpRequest;
@@ -47,17 +48,7 @@ class SlowUpgradeRouteTest {
     ActorRef<MountActor.Command> client =
         system.systemActorOf(slowClient(), "slow-client", Props.empty());
     ActorRef<NodeGuardian.Command> guardian =
-        system.systemActorOf(
-            Behaviors.receive(NodeGuardian.Command.class)
-                .onMessage(
-                    NodeGuardian.ListClients.class,
-                    l -> {
-                      l.replyTo().tell(List.of(client));
-                      return Behaviors.same();
-                    })
-                .build(),
-            "guardian",
-            Props.empty());
+        system.systemActorOf(ListingGuardian.of(() -> List.of(client)), "guardian", Props.empty());
     ManagementServer server =
         ManagementServer.start(
             system,

@@ -166,16 +166,7 @@ class BatchUpgradeTest extends NodeTestBase {
   void aClientThatDoesNotDescribeItselfIsNamedAsSkipped() {
     ActorRef<MountActor.Command> silent =
         kit.spawn(Behaviors.<MountActor.Command>ignore(), "silent-client");
-    ActorRef<NodeGuardian.Command> guardian =
-        kit.spawn(
-            Behaviors.receive(NodeGuardian.Command.class)
-                .onMessage(
-                    NodeGuardian.ListClients.class,
-                    l -> {
-                      l.replyTo().tell(List.of(silent));
-                      return Behaviors.same();
-                    })
-                .build());
+    ActorRef<NodeGuardian.Command> guardian = kit.spawn(ListingGuardian.of(() -> List.of(silent)));
     ActorRef<NodeUpgrades.Command> alone = kit.spawn(NodeUpgrades.create(guardian, "node-2"));
     TestProbe<Line> lines = kit.createTestProbe();
     alone.tell(new NodeUpgrades.UpgradeAll(1, false, lines.getRef()));

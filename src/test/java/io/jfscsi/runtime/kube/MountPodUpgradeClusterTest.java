@@ -115,12 +115,7 @@ class MountPodUpgradeClusterTest {
         .as("an image of unknown version gets no socket")
         .isFalse();
 
-    var upgrade = runtime.upgrade(c, s, e -> {}).toCompletableFuture();
-    Throwable error =
-        org.assertj.core.api.Assertions.catchThrowable(() -> upgrade.get(30, TimeUnit.SECONDS));
-
-    assertThat(error).isInstanceOf(ExecutionException.class);
-    Failure failure = (Failure) Failure.unwrap(error);
+    Failure failure = upgradeFailure(c, s, Duration.ofSeconds(30));
     assertThat(failure.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION);
     assertThat(failure.getMessage())
         .contains("smooth upgrade of Mount Pod " + c.handle() + " refused, nothing changed")
@@ -198,15 +193,7 @@ class MountPodUpgradeClusterTest {
                   @Override
                   public void onClose(io.fabric8.kubernetes.client.WatcherException cause) {}
                 })) {
-      Throwable error =
-          org.assertj.core.api.Assertions.catchThrowable(
-              () ->
-                  runtime
-                      .upgrade(old.client(), old.settings(), e -> {})
-                      .toCompletableFuture()
-                      .get(90, TimeUnit.SECONDS));
-
-      Failure failure = (Failure) Failure.unwrap(error);
+      Failure failure = upgradeFailure(old.client(), old.settings(), Duration.ofSeconds(90));
       assertThat(failure.code()).isEqualTo(Failure.Code.UNAVAILABLE);
       assertThat(failure.getMessage())
           .contains("the new pod did not take its FUSE connection over");
@@ -220,6 +207,19 @@ class MountPodUpgradeClusterTest {
     assertThat(marker).as("the marker is removed once the old pod is gone").doesNotExist();
     assertThat(api.pods().inNamespace(ns).withName(old.name()).get()).isNull();
     assertThat(keeperCalls).contains("close " + FusePassing.upgradeId(old.client().key()));
+  }
+
+  /** The failure the upgrade of {@code c} ends with, within {@code limit}. */
+  private Failure upgradeFailure(RunningClient c, VolumeSettings s, Duration limit) {
+    Throwable error =
+        org.assertj.core.api.Assertions.catchThrowable(
+            () ->
+                runtime
+                    .upgrade(c, s, e -> {})
+                    .toCompletableFuture()
+                    .get(limit.toSeconds(), TimeUnit.SECONDS));
+    assertThat(error).as("the upgrade fails").isInstanceOf(ExecutionException.class);
+    return (Failure) Failure.unwrap(error);
   }
 
   /** A client that passes its fd, as its pod, settings and directories. */
@@ -266,14 +266,8 @@ class MountPodUpgradeClusterTest {
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(
             () -> {
-              Throwable error =
-                  org.assertj.core.api.Assertions.catchThrowable(
-                      () ->
-                          runtime
-                              .upgrade(old.client(), old.settings(), e -> {})
-                              .toCompletableFuture()
-                              .get(30, TimeUnit.SECONDS));
-              Failure failure = (Failure) Failure.unwrap(error);
+              Failure failure =
+                  upgradeFailure(old.client(), old.settings(), Duration.ofSeconds(30));
               assertThat(failure.code()).isEqualTo(Failure.Code.FAILED_PRECONDITION);
               assertThat(failure.getMessage())
                   .contains(
