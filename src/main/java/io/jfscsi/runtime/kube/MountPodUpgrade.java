@@ -124,26 +124,28 @@ final class MountPodUpgrade {
     } catch (Failure e) {
       throw refused(name, "cannot be told to hand over: " + e.getMessage());
     }
-    // The supervisor in the old pod lets go of its copy; the keeper's and the mount process's
-    // remain, so the connection outlives the old pod.
-    for (Path socket : clientSockets(dir.get())) {
-      try {
-        FuseFdProtocol.takeAway(socket, EXCHANGE);
-      } catch (RuntimeException e) {
-        log.info("upgrade of {}: {} did not answer: {}", name, socket, e.getMessage());
-      }
-    }
-    log.info(
-        "upgrade of {}: its FUSE connection ({}) goes from {} to a new pod on {} at {}",
-        name,
-        held.get(),
-        image,
-        nextImage,
-        running.mountPath());
-    List<Pod> predecessor = List.of(old);
+    // The marker first: if it cannot be written, nothing has changed yet. Without a deletion the
+    // hook never reads it.
     Path marker = dir.get().resolve(FusePassing.handoverMarker(name));
     writeMarker(marker, client.pid());
+    List<Pod> predecessor = List.of(old);
     try {
+      // The supervisor in the old pod lets go of its copy; the keeper's and the mount process's
+      // remain, so the connection outlives the old pod, and the supervisor ends after its client.
+      for (Path socket : clientSockets(dir.get())) {
+        try {
+          FuseFdProtocol.takeAway(socket, EXCHANGE);
+        } catch (RuntimeException e) {
+          log.info("upgrade of {}: {} did not answer: {}", name, socket, e.getMessage());
+        }
+      }
+      log.info(
+          "upgrade of {}: its FUSE connection ({}) goes from {} to a new pod on {} at {}",
+          name,
+          held.get(),
+          image,
+          nextImage,
+          running.mountPath());
       // The pod's preStop hook signals the process; it has HANDOVER_GRACE to flush and exit.
       removal.handOver(old, HANDOVER_GRACE);
     } finally {
@@ -182,7 +184,9 @@ final class MountPodUpgrade {
       Files.move(partial, marker, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw new Failure(
-          Failure.Code.INTERNAL, "cannot write the handover marker " + marker + ": " + e, e);
+          Failure.Code.INTERNAL,
+          "cannot write the handover marker " + marker + " (nothing was changed): " + e,
+          e);
     }
   }
 
