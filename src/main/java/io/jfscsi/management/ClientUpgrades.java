@@ -6,7 +6,6 @@ import io.jfscsi.mount.ClientView;
 import io.jfscsi.mount.MountActor;
 import io.jfscsi.mount.NodeGuardian;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -35,9 +34,15 @@ public final class ClientUpgrades {
       return CompletableFuture.completedFuture(
           new Outcome(404, false, "this driver has no node role: it runs no Mount Pod"));
     }
-    return Asks.<NodeGuardian.Command, java.util.List<ActorRef<MountActor.Command>>>ask(
-            guardian, NodeGuardian.ListClients::new, ClientViews.ASK_TIMEOUT, scheduler)
-        .thenCompose(refs -> find(refs, scheduler, pod, 0))
+    // Every client describes itself at once (ClientViews); the one running in the pod is asked.
+    return ClientViews.described(guardian, scheduler)
+        .thenApply(
+            clients ->
+                clients.stream()
+                    .filter(
+                        c -> c.view().flatMap(ClientView::handle).filter(pod::equals).isPresent())
+                    .map(ClientViews.Described::actor)
+                    .findFirst())
         .thenCompose(
             actor ->
                 actor.isEmpty()
@@ -51,25 +56,11 @@ public final class ClientUpgrades {
 
   private static Outcome failed(Throwable error) {
     Throwable cause = Failure.unwrap(error);
-    boolean refused = cause instanceof Failure f && f.code() == Failure.Code.FAILED_PRECONDITION;
-    return new Outcome(refused ? 412 : 503, false, ClientViews.message(cause));
+    return new Outcome(refused(cause) ? 412 : 503, false, ClientViews.message(cause));
   }
 
-  /** The actor among {@code refs} (from {@code at} on) whose client runs in {@code pod}. */
-  private static CompletionStage<Optional<ActorRef<MountActor.Command>>> find(
-      java.util.List<ActorRef<MountActor.Command>> refs, Scheduler scheduler, String pod, int at) {
-    if (at >= refs.size()) {
-      return CompletableFuture.completedFuture(Optional.empty());
-    }
-    ActorRef<MountActor.Command> ref = refs.get(at);
-    return Asks.<MountActor.Command, ClientView>ask(
-            ref, MountActor.Describe::new, ClientViews.ASK_TIMEOUT, scheduler)
-        .thenApply(view -> view.handle().filter(pod::equals).map(h -> ref))
-        .exceptionally(e -> Optional.empty())
-        .thenCompose(
-            found ->
-                found.isPresent()
-                    ? CompletableFuture.completedFuture(found)
-                    : find(refs, scheduler, pod, at + 1));
+  /** Whether an upgrade's failure {@code cause} is a refusal: nothing was changed. */
+  static boolean refused(Throwable cause) {
+    return cause instanceof Failure f && f.code() == Failure.Code.FAILED_PRECONDITION;
   }
 }

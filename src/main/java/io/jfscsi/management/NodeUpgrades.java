@@ -221,7 +221,7 @@ public final class NodeUpgrades {
       say(batch, "POD-SUCCESS [" + ended.pod() + "] " + ended.done().get());
     } else {
       Throwable cause = Failure.unwrap(ended.failure().orElseThrow());
-      if (cause instanceof Failure f && f.code() == Failure.Code.FAILED_PRECONDITION) {
+      if (ClientUpgrades.refused(cause)) {
         batch.skipped++;
         say(batch, "POD-SKIPPED [" + ended.pod() + "] " + ClientViews.message(cause));
       } else {

@@ -40,7 +40,7 @@ final class MountPodRemoval {
   void discard(Pod pod) {
     String name = pod.getMetadata().getName();
     pods.unwatch(name);
-    remove(name, Optional.of(pod), mountPathOf(pod));
+    remove(name, Optional.of(pod), mountPathOf(pod), Optional.empty());
   }
 
   /**
@@ -51,25 +51,30 @@ final class MountPodRemoval {
   void handOver(Pod pod, Duration grace) {
     String name = pod.getMetadata().getName();
     pods.unwatch(name);
-    long seconds = Math.max(grace.toSeconds(), graceOf(pod));
-    deletePod(pod, Optional.of(seconds));
-    awaitGone(name, seconds);
-    pods.forget(name);
+    remove(
+        name,
+        Optional.of(pod),
+        Optional.empty(),
+        Optional.of(Math.max(grace.toSeconds(), graceOf(pod))));
   }
 
   /** A stopped client's pod, by name: removed as {@link #discard}; returns the pod last seen. */
   Optional<Pod> stop(String name, Path mountPath) {
     pods.unwatch(name);
     Optional<Pod> pod = pods.latest(name);
-    remove(name, pod, Optional.of(mountPath));
+    remove(name, pod, Optional.of(mountPath), Optional.empty());
     return pod;
   }
 
-  private void remove(String name, Optional<Pod> pod, Optional<Path> mountPath) {
+  /** Deletes and awaits the pod, with {@code grace} seconds if given, else its own grace. */
+  private void remove(
+      String name, Optional<Pod> pod, Optional<Path> mountPath, Optional<Long> grace) {
     pod.ifPresent(
         p -> {
-          deletePod(p, Optional.empty());
-          awaitGone(name, pods.get(name).map(this::graceOf).orElse(defaultGrace()));
+          deletePod(p, grace);
+          awaitGone(
+              name,
+              grace.orElseGet(() -> pods.get(name).map(this::graceOf).orElse(defaultGrace())));
         });
     mountPath.ifPresent(this::unmountAndRemove);
     pods.forget(name);
